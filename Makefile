@@ -1,0 +1,105 @@
+# uniond - build, test, demo. See README.md.
+#
+#   make          build/uniond and build/unionctl (release, -O2)
+#   make deps     install the Debian packages the build needs (if missing)
+#   make test     unit + integration + fuzz corpus replay, ASan+UBSan build
+#   make demo     a narrated walk-through on a temporary node
+#   make bench    benchmarks against plain git / sqlite anchors
+#   make fuzz     libFuzzer builds of every decoder (clang), short runs
+#   make format   clang-format every source file
+
+CC      ?= cc
+PKGS    := libuv libgit2 msgpack openssl inih
+DEBS    := pkg-config libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
+           libcsv-dev libcmocka-dev git
+STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wno-missing-field-initializers -I.
+# pkg-config runs only when the packages are there; 'deps' comes first otherwise.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread
+CFLAGS  ?= -O2 -g
+SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+PROTO_SRC  := $(wildcard proto/*.c)
+DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CLI_SRC    := $(filter-out cli/main.c,$(wildcard cli/*.c))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+
+B  := build
+BT := build/san
+
+.PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps
+
+all: check-deps $(B)/uniond $(B)/unionctl $(B)/genmembers
+
+$(B)/genmembers: tests/tools/genmembers.c
+	@mkdir -p $(B)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $< -o $@
+
+# Install what is missing, once; a machine that has everything is not touched.
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+check-deps:
+	@pkg-config --exists $(PKGS) cmocka 2>/dev/null && [ -f /usr/include/csv.h ] || $(MAKE) --no-print-directory deps
+
+# release objects
+$(B)/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+# sanitizer objects
+$(BT)/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(SAN) $(PKG_CFLAGS) -c $< -o $@
+
+obj  = $(patsubst %.c,$(1)/obj/%.o,$(2))
+
+$(B)/uniond: $(call obj,$(B),daemon/main.c $(DAEMON_SRC) $(PROTO_SRC))
+	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS)
+$(B)/unionctl: $(call obj,$(B),cli/main.c $(CLI_SRC) $(PROTO_SRC))
+	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS)
+$(BT)/uniond: $(call obj,$(BT),daemon/main.c $(DAEMON_SRC) $(PROTO_SRC))
+	$(CC) $(SAN) $^ -o $@ $(PKG_LIBS)
+$(BT)/unionctl: $(call obj,$(BT),cli/main.c $(CLI_SRC) $(PROTO_SRC))
+	$(CC) $(SAN) $^ -o $@ $(PKG_LIBS)
+
+# Unit tests: each tests/unit/test_X.c is one cmocka program linked with every
+# module except the two mains.
+$(BT)/unit/%: tests/unit/%.c $(call obj,$(BT),$(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(SAN) $(PKG_CFLAGS) $^ -o $@ $(PKG_LIBS) -lcmocka
+
+# Fuzz targets, replay build: the same LLVMFuzzerTestOneInput linked with a
+# small driver that runs each corpus file once (no clang needed).
+$(BT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(call obj,$(BT),$(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(SAN) $(PKG_CFLAGS) $^ -o $@ $(PKG_LIBS)
+
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BT)/unit/%,$(UNIT_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BT)/fuzz/%,$(FUZZ_SRC))
+
+test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/genmembers $(UNIT_BINS) $(FUZZ_BINS)
+	@tests/run.sh $(BT)
+
+demo: all
+	@scripts/demo.sh $(B)
+
+bench: all
+	@tests/bench/run.sh $(B)
+
+# Coverage-guided fuzzing with libFuzzer (needs clang); FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+fuzz:
+	@tests/fuzz/run-libfuzzer.sh $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,115 @@
+/* ctl.c - blocking control-socket client (see ctl.h). */
+#include "cli/ctl.h"
+
+#include "proto/frame.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char *req,
+             size_t reqlen, char *err, size_t errlen)
+{
+    struct sockaddr_un sa;
+    uint8_t hdr[FRAME_HEADER_LEN];
+    char *body = NULL;
+    int fd = -1, rc = CTL_FAILED;
+    *bodyp = NULL;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/uniond.sock", data) >=
+        sizeof sa.sun_path) {
+        snprintf(err, errlen,
+                 "the path %s/uniond.sock is too long for a socket; use a shorter DATA", data);
+        return CTL_FAILED;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return CTL_FAILED;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        if (e == ENOENT || e == ECONNREFUSED) {
+            snprintf(err, errlen,
+                     "uniond is not running on %s (no answer on %s); start it with:\n"
+                     "  uniond -d %s",
+                     data, sa.sun_path, data);
+            rc = CTL_UNREACHABLE;
+        } else {
+            snprintf(err, errlen, "cannot reach uniond on %s: %s", sa.sun_path, strerror(e));
+            rc = e == EACCES ? CTL_FAILED : CTL_UNREACHABLE;
+        }
+        goto cleanup;
+    }
+    if (reqlen > FRAME_CONTROL_MAX) {
+        snprintf(err, errlen, "request too large (%zu bytes, the limit is %u)", reqlen,
+                 FRAME_CONTROL_MAX);
+        goto cleanup;
+    }
+    frame_header_put(hdr, (uint32_t)reqlen);
+    if (write_all(fd, hdr, sizeof hdr) != 0 || write_all(fd, req, reqlen) != 0) {
+        snprintf(err, errlen, "uniond closed the connection while we sent the request");
+        rc = CTL_UNREACHABLE;
+        goto cleanup;
+    }
+    if (read_all(fd, hdr, sizeof hdr) != 0) {
+        snprintf(err, errlen, "uniond closed the connection before answering (is it stopping?)");
+        rc = CTL_UNREACHABLE;
+        goto cleanup;
+    }
+    uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    if (n == 0 || n > FRAME_CONTROL_MAX) {
+        snprintf(err, errlen, "uniond sent a bad frame (length %u)", n);
+        goto cleanup;
+    }
+    body = malloc(n);
+    if (!body || read_all(fd, body, n) != 0) {
+        snprintf(err, errlen, "reply from uniond was cut short");
+        goto cleanup;
+    }
+    size_t off = 0;
+    if (msgpack_unpack_next(reply, body, n, &off) != MSGPACK_UNPACK_SUCCESS ||
+        reply->data.type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "uniond sent a reply that is not a msgpack map");
+        goto cleanup;
+    }
+    rc = CTL_OK;
+    *bodyp = body; /* msgpack-c unpacks strings in place: keep the bytes */
+    body = NULL;
+cleanup:
+    free(body);
+    if (fd >= 0) close(fd);
+    return rc;
+}

@@ -1,0 +1,741 @@
+/* main.c - unionctl: parses the command line (DESIGN.md "unionctl"), sends
+ * one request to the daemon, renders the reply for people (tables) or
+ * scripts (--json, --csv).
+ *
+ * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 daemon unreachable. */
+#include "cli/csvin.h"
+#include "cli/ctl.h"
+#include "cli/render.h"
+#include "proto/msg.h"
+#include "proto/query.h"
+#include "proto/schema.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+static const char *data_dir;
+
+static const char usage_text[] =
+    "usage: unionctl [-d DATA] COMMAND [ARGS]\n"
+    "\n"
+    "records:\n"
+    "  add FIELD=VALUE...               add a member; prints the new id\n"
+    "  show ID [--json] [--reveal]      one member\n"
+    "  edit ID FIELD=VALUE...           change fields (FIELD+=V / FIELD-=V for benefits)\n"
+    "  list [--where EXPR]... [--sort F] [--limit N] [--json|--csv] [--count] [--reveal]\n"
+    "  log ID [--json] [--reveal]       history of a member: when, who, what changed\n"
+    "  import FILE.csv [--skip-invalid] header row = field names; all rows or none\n"
+    "  export [--csv|--json]            full backup (never masked)\n"
+    "node:\n"
+    "  id [--json]                      node name, office, fingerprint, listen address\n"
+    "  status [--json]                  head, tree, record and conflict counts\n"
+    "\n"
+    "EXPR is FIELD OP VALUE with OP one of = != < <= > >= ~ (contains).\n"
+    "DATA may also come from UNIOND_DATA. ID numbers and phones are masked\n"
+    "unless --reveal. Exit codes: 0 ok, 1 refused or failed, 2 usage,\n"
+    "3 daemon unreachable.\n";
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("unionctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(unionctl --help lists the commands)\n", stderr);
+    return EXIT_USAGE;
+}
+
+static const char *operator_name(void)
+{
+    const char *op = getenv("UNIOND_OPERATOR");
+    if (op && *op) return op;
+    struct passwd *pw = getpwuid(getuid());
+    return pw ? pw->pw_name : "unknown";
+}
+
+/* A request being built: a msgpack map with a known number of pairs. */
+typedef struct {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+} request;
+
+static void request_begin(request *r, const char *op, size_t extra_pairs)
+{
+    msgpack_sbuffer_init(&r->buf);
+    msgpack_packer_init(&r->pk, &r->buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&r->pk, 2 + extra_pairs);
+    msg_pack_kv_str(&r->pk, "op", op);
+    msg_pack_kv_str(&r->pk, "operator", operator_name());
+}
+
+typedef struct {
+    msgpack_unpacked u;
+    char *body;
+    const msgpack_object *result;
+} reply;
+
+/* Send the request; on success *rep holds the result. Returns an exit code;
+ * on failure the message has been printed. */
+static int request_send(request *r, reply *rep)
+{
+    char err[1024];
+    msgpack_unpacked_init(&rep->u);
+    rep->body = NULL;
+    rep->result = NULL;
+    int rc = ctl_call(&rep->u, &rep->body, data_dir, r->buf.data, r->buf.size, err, sizeof err);
+    msgpack_sbuffer_destroy(&r->buf);
+    if (rc != CTL_OK) {
+        fprintf(stderr, "unionctl: %s\n", err);
+        return rc == CTL_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_FAIL;
+    }
+    if (!msg_get_bool(&rep->u.data, "ok", 0)) {
+        char *e = msg_get_str(&rep->u.data, "error");
+        fprintf(stderr, "unionctl: %s\n", e ? e : "the daemon refused the request");
+        free(e);
+        const msgpack_object_array *errs = msg_get_array(&rep->u.data, "errors");
+        for (uint32_t i = 0; errs && i < errs->size; i++) {
+            char *f = msg_get_str(&errs->ptr[i], "field");
+            char *why = msg_get_str(&errs->ptr[i], "reason");
+            fprintf(stderr, "  line %lld: %s: %s\n",
+                    (long long)msg_get_int(&errs->ptr[i], "line", 0), f ? f : "?", why ? why : "?");
+            free(f);
+            free(why);
+        }
+        return EXIT_FAIL;
+    }
+    rep->result = msg_get(&rep->u.data, "result");
+    return EXIT_OK;
+}
+
+static void reply_free(reply *rep)
+{
+    msgpack_unpacked_destroy(&rep->u);
+    free(rep->body);
+}
+
+/* FIELD=VALUE, FIELD+=VALUE, FIELD-=VALUE -> [field, op, value] */
+static int pack_assignments(msgpack_packer *pk, char **args, int n)
+{
+    msgpack_pack_array(pk, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        char *eq = strchr(args[i], '=');
+        if (!eq || eq == args[i]) return usage_error("'%s' is not FIELD=VALUE", args[i]);
+        const char *op = "=";
+        size_t flen = (size_t)(eq - args[i]);
+        if (eq[-1] == '+' || eq[-1] == '-') {
+            op = eq[-1] == '+' ? "+=" : "-=";
+            flen--;
+        }
+        char field[SCHEMA_NAME_MAX + 2];
+        if (flen == 0 || flen > SCHEMA_NAME_MAX)
+            return usage_error("'%s': bad field name", args[i]);
+        memcpy(field, args[i], flen);
+        field[flen] = 0;
+        msgpack_pack_array(pk, 3);
+        msg_pack_str(pk, field);
+        msg_pack_str(pk, op);
+        msg_pack_str(pk, eq + 1);
+    }
+    return 0;
+}
+
+/* ---- rendering helpers ---------------------------------------------------- */
+
+/* A record's displayed value for a field as text (sets joined by ';'). The
+ * result is malloc'd. */
+static char *record_cell(const msgpack_object *rec, const char *field)
+{
+    if (strcmp(field, "id") == 0) return msg_get_str(rec, "id");
+    const msgpack_object *v = msg_get(msg_get(rec, "fields"), field);
+    if (!v) return strdup("");
+    if (v->type == MSGPACK_OBJECT_STR) return msg_str_dup(v);
+    if (v->type == MSGPACK_OBJECT_ARRAY) {
+        size_t len = 1;
+        for (uint32_t i = 0; i < v->via.array.size; i++)
+            len += v->via.array.ptr[i].via.str.size + 1;
+        char *out = calloc(1, len);
+        for (uint32_t i = 0; out && i < v->via.array.size; i++) {
+            if (v->via.array.ptr[i].type != MSGPACK_OBJECT_STR) continue;
+            if (i) strcat(out, ";");
+            strncat(out, v->via.array.ptr[i].via.str.ptr, v->via.array.ptr[i].via.str.size);
+        }
+        return out;
+    }
+    return strdup("");
+}
+
+static int in_conflict(const msgpack_object *rec, const char *field)
+{
+    return msg_get(msg_get(rec, "conflicts"), field) != NULL;
+}
+
+/* Field names present in any of the records, schema order first, then the
+ * other fields sorted. Returns a malloc'd array of borrowed/static strings. */
+static size_t columns_of(const char ***out, const msgpack_object_array *recs, int with_id)
+{
+    size_t ns, n = 0, cap = 16;
+    const schema_field *sf = schema_fields(&ns);
+    const char **cols = malloc(cap * sizeof *cols);
+    if (!cols) return 0;
+    if (with_id) cols[n++] = "id";
+    for (size_t i = 0; i < ns; i++)
+        for (uint32_t r = 0; r < recs->size; r++)
+            if (msg_get(msg_get(&recs->ptr[r], "fields"), sf[i].name)) {
+                if (n == cap) cols = realloc(cols, (cap *= 2) * sizeof *cols);
+                cols[n++] = sf[i].name;
+                break;
+            }
+    /* custom fields: collect unique names */
+    size_t first_custom = n;
+    char **custom_store = NULL;
+    size_t ncustom = 0;
+    for (uint32_t r = 0; r < recs->size; r++) {
+        const msgpack_object *f = msg_get(&recs->ptr[r], "fields");
+        for (uint32_t k = 0; f && f->type == MSGPACK_OBJECT_MAP && k < f->via.map.size; k++) {
+            char *name = msg_str_dup(&f->via.map.ptr[k].key);
+            if (!name) continue;
+            int seen = schema_field_find(name) != NULL;
+            for (size_t j = 0; j < ncustom && !seen; j++)
+                seen = strcmp(custom_store[j], name) == 0;
+            if (seen) {
+                free(name);
+                continue;
+            }
+            custom_store = realloc(custom_store, (ncustom + 1) * sizeof *custom_store);
+            custom_store[ncustom++] = name;
+        }
+    }
+    for (size_t i = 0; i < ncustom; i++) {
+        /* insertion into sorted position among customs */
+        if (n == cap) cols = realloc(cols, (cap *= 2) * sizeof *cols);
+        size_t pos = n;
+        while (pos > first_custom && strcmp(cols[pos - 1], custom_store[i]) > 0)
+            pos--;
+        memmove(&cols[pos + 1], &cols[pos], (n - pos) * sizeof *cols);
+        cols[pos] = custom_store[i]; /* leaked on purpose: lives until exit */
+        n++;
+    }
+    free(custom_store);
+    *out = cols;
+    return n;
+}
+
+static const msgpack_object_array *result_records(const reply *rep)
+{
+    const msgpack_object *r = msg_get(rep->result, "records");
+    static const msgpack_object_array empty = {0, NULL};
+    return r && r->type == MSGPACK_OBJECT_ARRAY ? &r->via.array : &empty;
+}
+
+static void print_records_csv(const msgpack_object_array *recs)
+{
+    const char **cols = NULL;
+    size_t nc = columns_of(&cols, recs, 1);
+    render_csv_row(stdout, cols, nc);
+    char **cells = calloc(nc, sizeof *cells);
+    for (uint32_t r = 0; cells && r < recs->size; r++) {
+        for (size_t c = 0; c < nc; c++)
+            cells[c] = record_cell(&recs->ptr[r], cols[c]);
+        render_csv_row(stdout, (const char *const *)cells, nc);
+        for (size_t c = 0; c < nc; c++)
+            free(cells[c]);
+    }
+    free(cells);
+    free(cols);
+}
+
+static const char *const list_columns[] = {"id",       "name",   "gender", "id_number", "phone",
+                                           "category", "office", "status", "joined"};
+
+static void print_records_table(const msgpack_object_array *recs)
+{
+    size_t nc = sizeof list_columns / sizeof *list_columns;
+    size_t ncells = (size_t)recs->size * nc;
+    char **cells = calloc(ncells + 1, sizeof *cells);
+    int any_conflict = 0;
+    if (!cells) return;
+    for (uint32_t r = 0; r < recs->size; r++)
+        for (size_t c = 0; c < nc; c++) {
+            char *v = record_cell(&recs->ptr[r], list_columns[c]);
+            if (v && in_conflict(&recs->ptr[r], list_columns[c])) {
+                char *m = malloc(strlen(v) + 2);
+                if (m) sprintf(m, "%s*", v);
+                free(v);
+                v = m;
+                any_conflict = 1;
+            }
+            cells[(size_t)r * nc + c] = v;
+        }
+    render_table(stdout, list_columns, nc, (const char *const *)cells, recs->size);
+    for (size_t i = 0; i < ncells; i++)
+        free(cells[i]);
+    free(cells);
+    if (any_conflict) printf("* field in conflict: unionctl show ID lists the values\n");
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+typedef struct {
+    int json, csv, reveal, count, skip_invalid;
+    const char *sort;
+    long limit;
+    const char **where;
+    int nwhere;
+} opts;
+
+/* Parse the options of a command; positional args are left in argv[optind..]. */
+static int parse_opts(opts *o, int argc, char **argv, const char *allowed)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, 0, 'j'},         {"csv", no_argument, 0, 'c'},
+        {"reveal", no_argument, 0, 'r'},       {"count", no_argument, 0, 'n'},
+        {"skip-invalid", no_argument, 0, 's'}, {"sort", required_argument, 0, 'S'},
+        {"limit", required_argument, 0, 'L'},  {"where", required_argument, 0, 'w'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    int ch;
+    memset(o, 0, sizeof *o);
+    o->limit = -1;
+    o->where = calloc((size_t)argc + 1, sizeof *o->where);
+    optind = 0; /* full re-initialisation of GNU getopt for this argv */
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(usage_text, stdout);
+            exit(0);
+        }
+        if (ch == '?' || !strchr(allowed, ch))
+            return usage_error("%s: unknown or misplaced option '%s'", argv[0], argv[optind - 1]);
+        switch (ch) {
+        case 'j':
+            o->json = 1;
+            break;
+        case 'c':
+            o->csv = 1;
+            break;
+        case 'r':
+            o->reveal = 1;
+            break;
+        case 'n':
+            o->count = 1;
+            break;
+        case 's':
+            o->skip_invalid = 1;
+            break;
+        case 'S':
+            o->sort = optarg;
+            break;
+        case 'L': {
+            char *end;
+            o->limit = strtol(optarg, &end, 10);
+            if (*end || o->limit < 0)
+                return usage_error("--limit wants a number >= 0, not '%s'", optarg);
+            break;
+        }
+        case 'w':
+            o->where[o->nwhere++] = optarg;
+            break;
+        }
+    }
+    if (o->json && o->csv) return usage_error("--json and --csv exclude each other");
+    return 0;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+    opts o;
+    reply rep;
+    request r;
+    int rc = parse_opts(&o, argc, argv, "");
+    if (rc) goto out;
+    if (optind >= argc) {
+        rc = usage_error("add: give at least one FIELD=VALUE (name=... is required)");
+        goto out;
+    }
+    request_begin(&r, "add", 1);
+    msg_pack_str(&r.pk, "fields");
+    if ((rc = pack_assignments(&r.pk, argv + optind, argc - optind))) {
+        msgpack_sbuffer_destroy(&r.buf);
+        goto out;
+    }
+    if ((rc = request_send(&r, &rep)) == 0) {
+        char *id = msg_get_str(rep.result, "id");
+        printf("%s\n", id ? id : "");
+        free(id);
+    }
+    reply_free(&rep);
+out:
+    free(o.where);
+    return rc;
+}
+
+static int cmd_edit(int argc, char **argv)
+{
+    opts o;
+    reply rep;
+    request r;
+    int rc = parse_opts(&o, argc, argv, "");
+    if (rc) goto out;
+    if (argc - optind < 2) {
+        rc = usage_error("edit: usage: unionctl edit ID FIELD=VALUE...");
+        goto out;
+    }
+    request_begin(&r, "edit", 2);
+    msg_pack_kv_str(&r.pk, "id", argv[optind]);
+    msg_pack_str(&r.pk, "fields");
+    if ((rc = pack_assignments(&r.pk, argv + optind + 1, argc - optind - 1))) {
+        msgpack_sbuffer_destroy(&r.buf);
+        goto out;
+    }
+    if ((rc = request_send(&r, &rep)) == 0) {
+        int64_t n = msg_get_int(rep.result, "changed", 0);
+        if (n == 0) printf("nothing changed: the values were already those\n");
+    }
+    reply_free(&rep);
+out:
+    free(o.where);
+    return rc;
+}
+
+static void print_show(const msgpack_object *rec)
+{
+    const msgpack_object *f = msg_get(rec, "fields");
+    const msgpack_object *conf = msg_get(rec, "conflicts");
+    size_t n = f && f->type == MSGPACK_OBJECT_MAP ? f->via.map.size : 0;
+    char **cells = calloc(2 * (n + 1), sizeof *cells);
+    if (!cells) return;
+    cells[0] = strdup("id");
+    cells[1] = msg_get_str(rec, "id");
+    for (size_t i = 0; i < n; i++) {
+        char *name = msg_str_dup(&f->via.map.ptr[i].key);
+        char *v = name ? record_cell(rec, name) : NULL;
+        const msgpack_object *cv = name ? msg_get(conf, name) : NULL;
+        if (v && cv && cv->type == MSGPACK_OBJECT_ARRAY) {
+            /* winner, then "(conflict: a | b)" listing every value */
+            size_t len = strlen(v) + 32;
+            for (uint32_t k = 0; k < cv->via.array.size; k++)
+                len += cv->via.array.ptr[k].via.str.size + 3;
+            char *m = malloc(len);
+            if (m) {
+                size_t off = (size_t)sprintf(m, "%s  (conflict: ", v);
+                for (uint32_t k = 0; k < cv->via.array.size; k++)
+                    off += (size_t)sprintf(m + off, "%s%.*s", k ? " | " : "",
+                                           (int)cv->via.array.ptr[k].via.str.size,
+                                           cv->via.array.ptr[k].via.str.ptr);
+                strcpy(m + off, ")");
+            }
+            free(v);
+            v = m;
+        }
+        cells[2 * (i + 1)] = name;
+        cells[2 * (i + 1) + 1] = v;
+    }
+    static const char *const head[] = {"field", "value"};
+    render_table(stdout, head, 2, (const char *const *)cells, n + 1);
+    for (size_t i = 0; i < 2 * (n + 1); i++)
+        free(cells[i]);
+    free(cells);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    opts o;
+    reply rep;
+    request r;
+    int rc = parse_opts(&o, argc, argv, "jr");
+    if (rc) goto out;
+    if (argc - optind != 1) {
+        rc = usage_error("show: usage: unionctl show ID [--json] [--reveal]");
+        goto out;
+    }
+    request_begin(&r, "show", 2);
+    msg_pack_kv_str(&r.pk, "id", argv[optind]);
+    msg_pack_str(&r.pk, "reveal");
+    o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    if ((rc = request_send(&r, &rep)) == 0) {
+        if (o.json) {
+            render_json_msgpack(stdout, rep.result, 1);
+            putchar('\n');
+        } else {
+            print_show(rep.result);
+        }
+    }
+    reply_free(&rep);
+out:
+    free(o.where);
+    return rc;
+}
+
+static int cmd_list(int argc, char **argv, int export)
+{
+    opts o;
+    reply rep;
+    request r;
+    int rc = parse_opts(&o, argc, argv, export ? "jc" : "jcrnSLw");
+    if (rc) goto out;
+    if (optind != argc) {
+        rc = usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
+        goto out;
+    }
+    for (int i = 0; i < o.nwhere; i++) {
+        query_cond c;
+        char err[256];
+        if (query_cond_parse(&c, o.where[i], err, sizeof err) != 0) {
+            rc = usage_error("--where: %s", err);
+            goto out;
+        }
+        query_cond_free(&c);
+    }
+    request_begin(&r, "list", 6);
+    msg_pack_str(&r.pk, "where");
+    msgpack_pack_array(&r.pk, (size_t)o.nwhere);
+    for (int i = 0; i < o.nwhere; i++)
+        msg_pack_str(&r.pk, o.where[i]);
+    msg_pack_kv_str(&r.pk, "sort", o.sort);
+    msg_pack_kv_int(&r.pk, "limit", o.limit);
+    msg_pack_str(&r.pk, "reveal");
+    o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    msg_pack_str(&r.pk, "count");
+    o.count ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    msg_pack_str(&r.pk, "full");
+    export ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    if ((rc = request_send(&r, &rep)) != 0) goto done;
+    if (o.count) {
+        long long n = (long long)msg_get_int(rep.result, "count", 0);
+        if (o.json)
+            printf("{\"count\": %lld}\n", n);
+        else
+            printf("%lld\n", n);
+        goto done;
+    }
+    const msgpack_object *recs = msg_get(rep.result, "records");
+    if (o.json) {
+        if (recs)
+            render_json_msgpack(stdout, recs, 1);
+        else
+            fputs("[]", stdout);
+        putchar('\n');
+    } else if (o.csv || export) {
+        print_records_csv(result_records(&rep));
+    } else {
+        print_records_table(result_records(&rep));
+    }
+done:
+    reply_free(&rep);
+out:
+    free(o.where);
+    return rc;
+}
+
+static int cmd_log(int argc, char **argv)
+{
+    opts o;
+    reply rep;
+    request r;
+    int rc = parse_opts(&o, argc, argv, "jr");
+    if (rc) goto out;
+    if (argc - optind != 1) {
+        rc = usage_error("log: usage: unionctl log ID [--json] [--reveal]");
+        goto out;
+    }
+    request_begin(&r, "log", 2);
+    msg_pack_kv_str(&r.pk, "id", argv[optind]);
+    msg_pack_str(&r.pk, "reveal");
+    o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    if ((rc = request_send(&r, &rep)) != 0) goto done;
+    if (o.json) {
+        render_json_msgpack(stdout, rep.result, 1);
+        putchar('\n');
+        goto done;
+    }
+    const msgpack_object *arr = rep.result;
+    for (uint32_t i = 0; arr && arr->type == MSGPACK_OBJECT_ARRAY && i < arr->via.array.size; i++) {
+        const msgpack_object *e = &arr->via.array.ptr[i];
+        char *t = msg_get_str(e, "time"), *node = msg_get_str(e, "node");
+        char *op = msg_get_str(e, "operator"), *sum = msg_get_str(e, "summary");
+        char *commit = msg_get_str(e, "commit");
+        printf("%s%s  %s  by %s@%s  %.12s  %s\n", i ? "\n" : "", t ? t : "", sum ? sum : "",
+               op ? op : "", node ? node : "", commit ? commit : "",
+               msg_get_bool(e, "merge", 0) ? "(merge)" : "");
+        const msgpack_object_array *ch = msg_get_array(e, "changes");
+        for (uint32_t k = 0; ch && k < ch->size; k++) {
+            char *f = msg_get_str(&ch->ptr[k], "field");
+            char *from = msg_get_str(&ch->ptr[k], "from"), *to = msg_get_str(&ch->ptr[k], "to");
+            printf("    %s: %s -> %s\n", f ? f : "?", from && *from ? from : "(none)",
+                   to && *to ? to : "(none)");
+            free(f);
+            free(from);
+            free(to);
+        }
+        free(t);
+        free(node);
+        free(op);
+        free(sum);
+        free(commit);
+    }
+done:
+    reply_free(&rep);
+out:
+    free(o.where);
+    return rc;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    opts o;
+    reply rep;
+    request r;
+    csvin_doc doc;
+    char err[512];
+    csvin_init(&doc);
+    int rc = parse_opts(&o, argc, argv, "sj");
+    if (rc) goto out;
+    if (argc - optind != 1) {
+        rc = usage_error("import: usage: unionctl import FILE.csv [--skip-invalid]");
+        goto out;
+    }
+    if (csvin_read_file(&doc, argv[optind], err, sizeof err) != 0) {
+        fprintf(stderr, "unionctl: %s: %s; nothing imported\n", argv[optind], err);
+        rc = EXIT_FAIL;
+        goto out;
+    }
+    request_begin(&r, "import", 3);
+    msg_pack_str(&r.pk, "header");
+    msgpack_pack_array(&r.pk, doc.nheader);
+    for (size_t i = 0; i < doc.nheader; i++)
+        msg_pack_str(&r.pk, doc.header[i]);
+    msg_pack_str(&r.pk, "skip_invalid");
+    o.skip_invalid ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    msg_pack_str(&r.pk, "rows");
+    msgpack_pack_array(&r.pk, doc.nrows);
+    for (size_t i = 0; i < doc.nrows; i++) {
+        msgpack_pack_array(&r.pk, 2);
+        msgpack_pack_uint64(&r.pk, doc.rows[i].line);
+        msgpack_pack_array(&r.pk, doc.rows[i].ncells);
+        for (size_t c = 0; c < doc.rows[i].ncells; c++)
+            msg_pack_str(&r.pk, doc.rows[i].cells[c] ? doc.rows[i].cells[c] : "");
+    }
+    if ((rc = request_send(&r, &rep)) == 0) {
+        if (o.json) {
+            render_json_msgpack(stdout, rep.result, 1);
+            putchar('\n');
+        } else {
+            printf("imported %lld new, %lld updated, %lld unchanged",
+                   (long long)msg_get_int(rep.result, "imported", 0),
+                   (long long)msg_get_int(rep.result, "updated", 0),
+                   (long long)msg_get_int(rep.result, "unchanged", 0));
+            long long sk = (long long)msg_get_int(rep.result, "skipped", 0);
+            if (sk) printf(", skipped %lld invalid rows:", sk);
+            putchar('\n');
+            const msgpack_object_array *errs = msg_get_array(rep.result, "errors");
+            for (uint32_t i = 0; errs && i < errs->size; i++) {
+                char *f = msg_get_str(&errs->ptr[i], "field");
+                char *why = msg_get_str(&errs->ptr[i], "reason");
+                printf("  line %lld: %s: %s\n", (long long)msg_get_int(&errs->ptr[i], "line", 0),
+                       f ? f : "?", why ? why : "?");
+                free(f);
+                free(why);
+            }
+            if (errs && (long long)errs->size < sk)
+                printf("  ... and %lld more\n", sk - (long long)errs->size);
+        }
+    }
+    reply_free(&rep);
+out:
+    csvin_free(&doc);
+    free(o.where);
+    return rc;
+}
+
+static int cmd_simple(int argc, char **argv, const char *op)
+{
+    opts o;
+    reply rep;
+    request r;
+    int rc = parse_opts(&o, argc, argv, "j");
+    if (rc) goto out;
+    if (optind != argc) {
+        rc = usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
+        goto out;
+    }
+    request_begin(&r, op, 0);
+    if ((rc = request_send(&r, &rep)) == 0) {
+        if (o.json) {
+            render_json_msgpack(stdout, rep.result, 1);
+            putchar('\n');
+        } else if (rep.result && rep.result->type == MSGPACK_OBJECT_MAP) {
+            const msgpack_object_map *m = &rep.result->via.map;
+            for (uint32_t i = 0; i < m->size; i++) {
+                printf("%-12.*s ", (int)m->ptr[i].key.via.str.size, m->ptr[i].key.via.str.ptr);
+                const msgpack_object *v = &m->ptr[i].val;
+                if (v->type == MSGPACK_OBJECT_STR)
+                    printf("%.*s\n", (int)v->via.str.size, v->via.str.ptr);
+                else
+                    render_json_msgpack(stdout, v, 0), putchar('\n');
+            }
+        }
+    }
+    reply_free(&rep);
+out:
+    free(o.where);
+    return rc;
+}
+
+static const char *const later[] = {"conflicts", "resolve", "bundle",     "peers", "sync",
+                                    "peer",      "stats",   "duplicates", "merge", "transfer"};
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int ch;
+    data_dir = getenv("UNIOND_DATA");
+    while ((ch = getopt_long(argc, argv, "+d:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        default:
+            fputs(usage_text, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    char **cargv = argv + optind;
+    int cargc = argc - optind;
+    const char *cmd = cargv[0];
+    if (strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (!data_dir || !*data_dir)
+        return usage_error("no DATA directory: give -d DATA or set UNIOND_DATA");
+    if (strcmp(cmd, "add") == 0) return cmd_add(cargc, cargv);
+    if (strcmp(cmd, "edit") == 0) return cmd_edit(cargc, cargv);
+    if (strcmp(cmd, "show") == 0) return cmd_show(cargc, cargv);
+    if (strcmp(cmd, "list") == 0) return cmd_list(cargc, cargv, 0);
+    if (strcmp(cmd, "export") == 0) return cmd_list(cargc, cargv, 1);
+    if (strcmp(cmd, "log") == 0) return cmd_log(cargc, cargv);
+    if (strcmp(cmd, "import") == 0) return cmd_import(cargc, cargv);
+    if (strcmp(cmd, "id") == 0) return cmd_simple(cargc, cargv, "id");
+    if (strcmp(cmd, "status") == 0) return cmd_simple(cargc, cargv, "status");
+    for (size_t i = 0; i < sizeof later / sizeof *later; i++)
+        if (strcmp(cmd, later[i]) == 0) {
+            fprintf(stderr, "unionctl: '%s' is not available in this version yet\n", cmd);
+            return EXIT_FAIL;
+        }
+    return usage_error("unknown command '%s'", cmd);
+}

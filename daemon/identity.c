@@ -1,0 +1,545 @@
+/* identity.c - the node's TLS identity: Ed25519 key and self-signed
+ * certificate generation (`uniond init`), loading for the TLS context, and
+ * the SHA-256 SubjectPublicKeyInfo fingerprint peers pin.
+ *
+ * All cryptography is OpenSSL 3's (EVP, X509, PEM); this file only
+ * assembles standard pieces and takes care of file modes and durability. */
+#include "daemon/identity.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+/* Largest key or certificate file we read; ours are well under 2 KiB. */
+#define IDENTITY_FILE_MAX (64 * 1024)
+/* Validity: from one day ago (clock skew between nodes) for 100 years. */
+#define IDENTITY_BACKDATE_SECONDS (24L * 60 * 60)
+#define IDENTITY_VALID_DAYS (100 * 365 + 25)
+/* Longest node name (X.509 ub-common-name is 64). */
+#define IDENTITY_NODE_MAX 64
+
+static void identity_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void identity_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* The reason of the most recent OpenSSL error, for messages; clears the
+ * thread's OpenSSL error queue so it does not leak into later calls. */
+static const char *identity_ossl_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    ERR_clear_error();
+    return r ? r : "unknown OpenSSL error";
+}
+
+static int identity_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* fsync the directory holding path, so a newly created entry is durable. */
+static int identity_dir_sync(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n >= sizeof dir) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    if (rc != 0 && saved == EINVAL) /* filesystem cannot sync directories */
+        rc = 0;
+    errno = saved;
+    return rc;
+}
+
+/* A file read into memory; key files live in OpenSSL's secure heap (when
+ * one is set up) and are wiped when freed. */
+typedef struct {
+    unsigned char *data; /* NUL-terminated */
+    size_t len;
+    size_t cap; /* bytes allocated */
+    int secret;
+} identity_file;
+
+static void identity_file_free(identity_file *f)
+{
+    if (f->data) {
+        if (f->secret)
+            OPENSSL_secure_clear_free(f->data, f->cap);
+        else
+            OPENSSL_free(f->data);
+    }
+    f->data = NULL;
+    f->len = f->cap = 0;
+}
+
+/* Read the whole regular file at path into f (owned by the caller: free it
+ * with identity_file_free). A key file (secret) is refused when group or
+ * others have any access to it, checked on the open descriptor. */
+static int identity_file_read(identity_file *f, const char *path, int secret, char *err,
+                              size_t errlen)
+{
+    int rc = -1;
+    struct stat st;
+    const char *what = secret ? "key" : "certificate";
+
+    memset(f, 0, sizeof *f);
+    f->secret = secret;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        identity_err(err, errlen, "cannot open %s %s: %s%s", what, path, strerror(errno),
+                     errno == ENOENT ? " (create the node identity with `uniond init`)" : "");
+        goto cleanup;
+    }
+    if (fstat(fd, &st) != 0) {
+        identity_err(err, errlen, "cannot stat %s %s: %s", what, path, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        identity_err(err, errlen, "%s %s is not a regular file", what, path);
+        goto cleanup;
+    }
+    if (secret && (st.st_mode & 077) != 0) {
+        identity_err(err, errlen,
+                     "key %s has mode %04o: group or others may read or write it; "
+                     "run `chmod 600 %s` (and consider the key exposed if others could read it)",
+                     path, (unsigned)(st.st_mode & 07777), path);
+        goto cleanup;
+    }
+    if (st.st_size < 0 || st.st_size > IDENTITY_FILE_MAX) {
+        identity_err(err, errlen, "%s %s is %lld bytes, more than the %d a %s can be", what, path,
+                     (long long)st.st_size, IDENTITY_FILE_MAX, what);
+        goto cleanup;
+    }
+    /* One spare byte: the NUL, and a way to notice a file that grew. */
+    f->cap = (size_t)st.st_size + 1;
+    f->data = secret ? OPENSSL_secure_malloc(f->cap) : OPENSSL_malloc(f->cap);
+    if (!f->data) {
+        identity_err(err, errlen, "out of memory reading %s %s", what, path);
+        goto cleanup;
+    }
+    for (;;) {
+        ssize_t n = read(fd, f->data + f->len, f->cap - f->len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            identity_err(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+        f->len += (size_t)n;
+        if (f->len == f->cap) {
+            identity_err(err, errlen, "%s %s changed while being read; try again", what, path);
+            goto cleanup;
+        }
+    }
+    f->data[f->len] = '\0';
+    rc = 0;
+cleanup:
+    if (rc != 0)
+        identity_file_free(f);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int identity_ext_add(X509 *crt, X509V3_CTX *v3, int nid, const char *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+    if (!ext)
+        return -1;
+    int ok = X509_add_ext(crt, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok ? 0 : -1;
+}
+
+/* A new self-signed certificate for key, CN = node; NULL on failure. */
+static X509 *identity_cert_make(EVP_PKEY *key, const char *node, char *err, size_t errlen)
+{
+    X509 *crt = NULL;
+    BIGNUM *bn = NULL;
+    X509V3_CTX v3;
+    X509_NAME *name;
+    unsigned char rnd[16];
+    int ok = 0;
+
+    crt = X509_new();
+    if (!crt || !X509_set_version(crt, X509_VERSION_3))
+        goto cleanup;
+    /* Random positive serial of 16 bytes (126 random bits). */
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        goto cleanup;
+    rnd[0] = (unsigned char)((rnd[0] & 0x3f) | 0x40);
+    bn = BN_bin2bn(rnd, sizeof rnd, NULL);
+    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(crt)))
+        goto cleanup;
+    if (!X509_gmtime_adj(X509_getm_notBefore(crt), -IDENTITY_BACKDATE_SECONDS) ||
+        !X509_time_adj_ex(X509_getm_notAfter(crt), IDENTITY_VALID_DAYS, 0, NULL))
+        goto cleanup;
+    name = X509_get_subject_name(crt);
+    if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)node, -1,
+                                    -1, 0) ||
+        !X509_set_issuer_name(crt, name) || !X509_set_pubkey(crt, key))
+        goto cleanup;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, crt, crt, NULL, NULL, 0);
+    if (identity_ext_add(crt, &v3, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+        identity_ext_add(crt, &v3, NID_key_usage, "critical,digitalSignature") != 0 ||
+        identity_ext_add(crt, &v3, NID_ext_key_usage, "serverAuth,clientAuth") != 0 ||
+        identity_ext_add(crt, &v3, NID_subject_key_identifier, "hash") != 0)
+        goto cleanup;
+    /* Ed25519 signs the message itself: no separate digest. */
+    if (X509_sign(crt, key, NULL) <= 0)
+        goto cleanup;
+    ok = 1;
+cleanup:
+    OPENSSL_cleanse(rnd, sizeof rnd);
+    BN_free(bn);
+    if (!ok) {
+        identity_err(err, errlen, "cannot make the certificate for node \"%s\": %s", node,
+                     identity_ossl_reason());
+        X509_free(crt);
+        crt = NULL;
+    }
+    return crt;
+}
+
+/* Create path exclusively with mode; message on failure. */
+static int identity_file_create(const char *path, mode_t mode, const char *what, char *err,
+                                size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            identity_err(err, errlen,
+                         "%s %s already exists; refusing to overwrite a node identity "
+                         "(move the old files away first if you really mean to replace it)",
+                         what, path);
+        else
+            identity_err(err, errlen, "cannot create %s %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    /* The umask can only have removed bits; make the mode exact. */
+    if (fchmod(fd, mode) != 0) {
+        identity_err(err, errlen, "cannot set mode %04o on %s: %s", (unsigned)mode, path,
+                     strerror(errno));
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    return fd;
+}
+
+/* Write the contents of a memory BIO to fd, fsync and close it. */
+static int identity_file_finish(int fd, BIO *bio, const char *path, char *err, size_t errlen)
+{
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    if (n <= 0 || identity_write_all(fd, data, (size_t)n) != 0 || fsync(fd) != 0) {
+        identity_err(err, errlen, "cannot write %s: %s", path,
+                     n <= 0 ? "nothing to write" : strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (close(fd) != 0) {
+        identity_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int identity_create(const char *key_path, const char *crt_path, const char *node, char *err,
+                    size_t errlen)
+{
+    int rc = -1;
+    EVP_PKEY_CTX *pctx = NULL;
+    EVP_PKEY *key = NULL;
+    X509 *crt = NULL;
+    BIO *kbio = NULL, *cbio = NULL;
+    int kfd = -1, cfd = -1, fd;
+    int key_made = 0, crt_made = 0;
+
+    if (!key_path || !crt_path || !node || !*key_path || !*crt_path) {
+        identity_err(err, errlen, "identity_create: key path, certificate path and node name "
+                                  "are required");
+        return -1;
+    }
+    if (strcmp(key_path, crt_path) == 0) {
+        identity_err(err, errlen, "key and certificate must be different files (both are %s)",
+                     key_path);
+        return -1;
+    }
+    size_t nlen = strlen(node);
+    if (nlen == 0 || nlen > IDENTITY_NODE_MAX) {
+        identity_err(err, errlen, "node name must be 1 to %d bytes long (got %zu)",
+                     IDENTITY_NODE_MAX, nlen);
+        return -1;
+    }
+    for (size_t i = 0; i < nlen; i++) {
+        unsigned char ch = (unsigned char)node[i];
+        if (ch < 0x20 || ch == 0x7f) {
+            identity_err(err, errlen, "node name contains a control character at byte %zu", i);
+            return -1;
+        }
+    }
+
+    /* Make everything in memory first: a failure here leaves no files. */
+    pctx = EVP_PKEY_CTX_new_from_name(NULL, "ED25519", NULL);
+    if (!pctx || EVP_PKEY_keygen_init(pctx) <= 0 || EVP_PKEY_generate(pctx, &key) <= 0) {
+        identity_err(err, errlen, "cannot generate an Ed25519 key: %s", identity_ossl_reason());
+        goto cleanup;
+    }
+    crt = identity_cert_make(key, node, err, errlen);
+    if (!crt)
+        goto cleanup;
+    /* secmem: the PEM text of the key is wiped when the BIO is freed. */
+    kbio = BIO_new(BIO_s_secmem());
+    cbio = BIO_new(BIO_s_mem());
+    if (!kbio || !cbio || !PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL) ||
+        !PEM_write_bio_X509(cbio, crt)) {
+        identity_err(err, errlen, "cannot encode the key and certificate as PEM: %s",
+                     identity_ossl_reason());
+        goto cleanup;
+    }
+
+    kfd = identity_file_create(key_path, 0600, "key", err, errlen);
+    if (kfd < 0)
+        goto cleanup;
+    key_made = 1;
+    cfd = identity_file_create(crt_path, 0644, "certificate", err, errlen);
+    if (cfd < 0)
+        goto cleanup;
+    crt_made = 1;
+
+    fd = kfd;
+    kfd = -1; /* identity_file_finish closes it */
+    if (identity_file_finish(fd, kbio, key_path, err, errlen) != 0)
+        goto cleanup;
+    fd = cfd;
+    cfd = -1;
+    if (identity_file_finish(fd, cbio, crt_path, err, errlen) != 0)
+        goto cleanup;
+    if (identity_dir_sync(key_path) != 0 || identity_dir_sync(crt_path) != 0) {
+        identity_err(err, errlen, "cannot sync the directory of %s: %s", key_path,
+                     strerror(errno));
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (kfd >= 0)
+        close(kfd);
+    if (cfd >= 0)
+        close(cfd);
+    if (rc != 0) {
+        if (key_made)
+            unlink(key_path);
+        if (crt_made)
+            unlink(crt_path);
+    }
+    BIO_free(kbio);
+    BIO_free(cbio);
+    X509_free(crt);
+    EVP_PKEY_free(key);
+    EVP_PKEY_CTX_free(pctx);
+    ERR_clear_error();
+    return rc;
+}
+
+int identity_fingerprint_x509(char out[65], X509 *crt)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char *der = NULL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int rc = -1;
+
+    out[0] = '\0';
+    if (!crt)
+        return -1;
+    X509_PUBKEY *pk = X509_get_X509_PUBKEY(crt);
+    if (!pk)
+        goto cleanup;
+    int n = i2d_X509_PUBKEY(pk, &der);
+    if (n <= 0)
+        goto cleanup;
+    if (EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+        goto cleanup;
+    for (unsigned int i = 0; i < mdlen; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0x0f];
+    }
+    out[2 * mdlen] = '\0';
+    rc = 0;
+cleanup:
+    OPENSSL_free(der);
+    if (rc != 0)
+        ERR_clear_error();
+    return rc;
+}
+
+/* Parse a PEM certificate from buf; message names path on failure. */
+static X509 *identity_cert_parse(const unsigned char *buf, size_t len, const char *path,
+                                 char *err, size_t errlen)
+{
+    BIO *bio = BIO_new_mem_buf(buf, (int)len);
+    X509 *crt = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    if (!crt)
+        identity_err(err, errlen, "%s is not a PEM certificate (%s); restore it from backup",
+                     path, identity_ossl_reason());
+    BIO_free(bio);
+    return crt;
+}
+
+int identity_fingerprint(char out[65], const char *crt_path, char *err, size_t errlen)
+{
+    identity_file f = {0};
+    X509 *crt = NULL;
+    int rc = -1;
+
+    out[0] = '\0';
+    if (!crt_path) {
+        identity_err(err, errlen, "identity_fingerprint: no certificate path given");
+        return -1;
+    }
+    if (identity_file_read(&f, crt_path, 0, err, errlen) != 0)
+        goto cleanup;
+    crt = identity_cert_parse(f.data, f.len, crt_path, err, errlen);
+    if (!crt)
+        goto cleanup;
+    if (identity_fingerprint_x509(out, crt) != 0) {
+        identity_err(err, errlen, "cannot compute the fingerprint of %s: its public key "
+                                  "cannot be encoded; restore the file from backup",
+                     crt_path);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    X509_free(crt);
+    identity_file_free(&f);
+    return rc;
+}
+
+int identity_fingerprint_valid(const char *s)
+{
+    if (!s)
+        return 0;
+    size_t i;
+    for (i = 0; s[i]; i++) {
+        char ch = s[i];
+        int ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+        if (!ok || i >= IDENTITY_FINGERPRINT_LEN)
+            return 0;
+    }
+    return i == IDENTITY_FINGERPRINT_LEN;
+}
+
+/* pem_password_cb that refuses: an encrypted key cannot be used unattended,
+ * and OpenSSL's default callback would prompt on the terminal. */
+static int identity_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+int identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *crt_path,
+                  char *err, size_t errlen)
+{
+    identity_file kf = {0}, cf = {0};
+    BIO *bio = NULL;
+    EVP_PKEY *k = NULL;
+    X509 *c = NULL;
+    int rc = -1;
+
+    *key = NULL;
+    *crt = NULL;
+    if (!key_path || !crt_path) {
+        identity_err(err, errlen, "identity_load: key and certificate paths are required");
+        return -1;
+    }
+    if (identity_file_read(&kf, key_path, 1, err, errlen) != 0)
+        goto cleanup;
+    bio = BIO_new_mem_buf(kf.data, (int)kf.len);
+    k = bio ? PEM_read_bio_PrivateKey(bio, NULL, identity_no_passphrase, NULL) : NULL;
+    if (!k) {
+        identity_err(err, errlen,
+                     "%s is not an unencrypted PEM private key (%s); restore it from backup",
+                     key_path, identity_ossl_reason());
+        goto cleanup;
+    }
+    if (identity_file_read(&cf, crt_path, 0, err, errlen) != 0)
+        goto cleanup;
+    c = identity_cert_parse(cf.data, cf.len, crt_path, err, errlen);
+    if (!c)
+        goto cleanup;
+    if (X509_check_private_key(c, k) != 1) {
+        identity_err(err, errlen,
+                     "key %s does not belong to certificate %s; restore the matching pair "
+                     "from backup",
+                     key_path, crt_path);
+        goto cleanup;
+    }
+    *key = k;
+    *crt = c;
+    k = NULL;
+    c = NULL;
+    rc = 0;
+cleanup:
+    BIO_free(bio);
+    EVP_PKEY_free(k);
+    X509_free(c);
+    identity_file_free(&kf);
+    identity_file_free(&cf);
+    ERR_clear_error();
+    return rc;
+}

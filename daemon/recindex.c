@@ -1,0 +1,77 @@
+/* recindex.c - open-addressing hash map of id -> record (see recindex.h). */
+#include "daemon/recindex.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void recindex_init(recindex *ix)
+{
+    memset(ix, 0, sizeof *ix);
+}
+
+void recindex_free(recindex *ix)
+{
+    for (size_t i = 0; i < ix->cap; i++)
+        if (ix->slots[i].id) {
+            free(ix->slots[i].id);
+            record_free(&ix->slots[i].rec);
+        }
+    free(ix->slots);
+    recindex_init(ix);
+}
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static size_t find_slot(const recindex_item *slots, size_t cap, const char *id)
+{
+    size_t i = (size_t)hash(id) & (cap - 1);
+    while (slots[i].id && strcmp(slots[i].id, id) != 0)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+record *recindex_get(const recindex *ix, const char *id)
+{
+    if (!ix->cap) return NULL;
+    size_t i = find_slot(ix->slots, ix->cap, id);
+    return ix->slots[i].id ? &ix->slots[i].rec : NULL;
+}
+
+static int grow(recindex *ix)
+{
+    size_t ncap = ix->cap ? ix->cap * 2 : 1024;
+    recindex_item *ns = calloc(ncap, sizeof *ns);
+    if (!ns) return -1;
+    for (size_t i = 0; i < ix->cap; i++)
+        if (ix->slots[i].id) ns[find_slot(ns, ncap, ix->slots[i].id)] = ix->slots[i];
+    free(ix->slots);
+    ix->slots = ns;
+    ix->cap = ncap;
+    return 0;
+}
+
+int recindex_put(recindex *ix, const char *id, record *r)
+{
+    if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0) return -1;
+    size_t i = find_slot(ix->slots, ix->cap, id);
+    if (ix->slots[i].id) {
+        record_free(&ix->slots[i].rec);
+    } else {
+        char *copy = strdup(id);
+        if (!copy) return -1;
+        ix->slots[i].id = copy;
+        ix->count++;
+    }
+    ix->slots[i].rec = *r;
+    record_init(r);
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* store.h - the node's git store: the only module that includes git2.h.
+ *
+ * One bare repository, DATA/store.git, HEAD -> refs/heads/<node>. Records
+ * are blobs at members/aa/bb/<id> (proto/record.h). A store is used from one
+ * thread at a time (the daemon's store queue); nothing here is thread-safe.
+ * docs/STORE.md describes the format. */
+#ifndef UNIOND_STORE_H
+#define UNIOND_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+typedef struct {
+    const char *id;
+    const char *buf; /* canonical record bytes */
+    size_t len;
+} store_change;
+
+typedef struct {
+    char commit[41];
+    int64_t time;         /* commit time, seconds since the epoch */
+    const char *node;     /* the writing node, from the author */
+    const char *operator; /* the operator, from the author */
+    const char *message;  /* commit message (summary and body) */
+    int merge;            /* more than one parent */
+    const char *old_buf;  /* the record in the first parent, or NULL */
+    size_t old_len;
+    const char *new_buf; /* the record in this commit, or NULL */
+    size_t new_len;
+} store_version;
+
+/* Called once per record; return non-zero to stop (store_foreach then
+ * returns that value). Buffers are borrowed for the call only. */
+typedef int (*store_record_cb)(const char *id, const char *buf, size_t len, void *arg);
+/* Called per commit that changed a record, newest first. */
+typedef int (*store_version_cb)(const store_version *v, void *arg);
+
+/* Process-wide libgit2 setup (fsync on, strict object creation). Call once
+ * before any other store function; returns 0 or -1. */
+int store_global_init(void);
+void store_global_shutdown(void);
+
+/* Create a bare repository at gitdir with HEAD on refs/heads/<node>.
+ * Refuses an existing directory. Returns 0 or -1 with err set. */
+int store_create(const char *gitdir, const char *node, char *err, size_t errlen);
+
+/* Open the store of `node` at gitdir. First clears stale *.lock files and
+ * temporary pack files a crash may have left: the caller must hold the
+ * DATA lock, so no other writer can own them. *out is owned by the caller
+ * (store_free). Returns 0 or -1 with err set. */
+int store_open(store **out, const char *gitdir, const char *node, char *err, size_t errlen);
+void store_free(store *s);
+
+/* Hex ids of the own head commit and its tree; both "" on an empty store. */
+void store_head(const store *s, char commit[41], char tree[41]);
+
+/* Every record of the own head tree. Returns 0, the callback's non-zero
+ * value, or -1 with err set. */
+int store_foreach(store *s, store_record_cb cb, void *arg, char *err, size_t errlen);
+
+/* Read one record blob of the head tree. *buf is malloc'd (caller frees).
+ * Returns 1 found, 0 absent, -1 error. */
+int store_read(store *s, char **buf, size_t *len, const char *id, char *err, size_t errlen);
+
+/* One commit on the own branch writing the given records. The objects and
+ * the ref update are on disk (fsync) when this returns 0. bulk != 0 writes
+ * the objects as a single pack instead of loose objects. operator names the
+ * person (author "operator <operator@node>"); message is the commit message.
+ * Returns 0 or -1 with err set (the branch is then unchanged). */
+int store_commit(store *s, const store_change *ch, size_t n, int bulk, const char *operator,
+                 const char * message, char *err, size_t errlen);
+
+/* The history of one record, newest first: every commit whose version of
+ * the record differs from all of its parents'. Returns 0, the callback's
+ * non-zero value, or -1 with err set. */
+int store_history(store *s, const char *id, store_version_cb cb, void *arg, char *err,
+                  size_t errlen);
+
+#endif

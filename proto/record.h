@@ -1,0 +1,120 @@
+/* record.h - one member record as a replicated state: a causal context
+ * (version vector node -> counter) and, per field, a set of entries
+ * (value, dot, time). Writes, the join (merge) and the one canonical text
+ * encoding that is stored as a git blob.
+ *
+ * DESIGN.md "Records and the merge"; docs/STORE.md has the byte format.
+ * Pure code: no I/O. Entries are always kept in canonical order (field,
+ * then dot node, then dot counter), so encoding is a straight walk. */
+#ifndef UNIOND_RECORD_H
+#define UNIOND_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RECORD_ID_LEN 16   /* generated ids: 16 chars of Crockford base32 */
+#define RECORD_ID_MAX 64   /* longest id accepted from outside */
+#define RECORD_NODE_MAX 64 /* longest node name */
+#define RECORD_BLOB_MAX (1u << 20)
+#define RECORD_ENTRIES_MAX 4096
+#define RECORD_CTX_MAX 4096
+
+typedef struct {
+    char *field;
+    char *value;
+    char *node; /* the dot: (node, counter) */
+    uint64_t counter;
+    int64_t time_ms; /* wall clock of the writer, ms since the epoch, UTC */
+} record_entry;
+
+typedef struct {
+    char *node;
+    uint64_t counter;
+} record_ctx;
+
+typedef struct {
+    record_ctx *ctx; /* sorted by node */
+    size_t nctx;
+    record_entry *entries; /* sorted by (field, node, counter) */
+    size_t nentries;
+} record;
+
+/* An empty state (no context, no entries). Never fails. */
+void record_init(record *r);
+/* Frees everything r owns and leaves it empty (record_init state). */
+void record_free(record *r);
+/* Deep copy of src into *dst (dst is overwritten, not freed first).
+ * Returns 0, or -1 on allocation failure (dst is then empty). */
+int record_copy(record *dst, const record *src);
+
+/* The counter n has seen in r (0 if none). */
+uint64_t record_ctx_get(const record *r, const char *node);
+
+/* Write `value` to single-valued `field` at `node`: every entry of the field
+ * is replaced by one entry with a new dot (node, ctx[node]+1) and time_ms.
+ * Returns 0, or -1 on allocation failure (r unchanged). */
+int record_write(record *r, const char *node, int64_t time_ms, const char *field,
+                 const char *value);
+
+/* Add element `elem` to set field `field`: entries holding that element are
+ * replaced by one with a new dot. Returns 0 or -1 (allocation). */
+int record_set_add(record *r, const char *node, int64_t time_ms, const char *field,
+                   const char *elem);
+
+/* Remove element `elem` from set field `field`: drops every entry holding it
+ * (observed remove), and bumps the node's counter so the change is a write
+ * of its own. Returns 1 if something was removed, 0 if the element was not
+ * there (r unchanged), -1 on allocation failure. */
+int record_set_remove(record *r, const char *node, int64_t time_ms, const char *field,
+                      const char *elem);
+
+/* Join of a and b into *out (freshly initialised by this call; the caller
+ * frees it). Keeps an entry present on both sides, or on one side when the
+ * other side's context does not cover its dot; context = pointwise max.
+ * Commutative, associative, idempotent. Returns 0 or -1 (allocation). */
+int record_join(record *out, const record *a, const record *b);
+
+/* 1 if the two states are equal (same context, same entries), else 0. */
+int record_equal(const record *a, const record *b);
+
+/* The entries of `field`: *first receives the index of its first entry and
+ * the return value is how many there are (0 if none). */
+size_t record_field_entries(const record *r, const char *field, size_t *first);
+
+/* The entry every node displays for a single-valued field: the one with the
+ * greatest (time, node, counter). NULL if the field has no entry. */
+const record_entry *record_field_winner(const record *r, const char *field);
+
+/* Canonical text encoding. *out receives a malloc'd buffer (owned by the
+ * caller) and *len its length. One state has exactly one byte form.
+ * Returns 0 or -1 (allocation). */
+int record_encode(char **out, size_t *len, const record *r);
+
+/* Decode a canonical encoding. Checks every size before allocating, and
+ * refuses anything that is not byte-for-byte the canonical form of the state
+ * it describes. On success returns 0 and *r holds the state (caller frees).
+ * On failure returns -1, *r is empty, and err receives the reason. */
+int record_decode(record *r, const char *buf, size_t len, char *err, size_t errlen);
+
+/* 1 if s is a valid node name: [a-z0-9][a-z0-9._-]*, at most
+ * RECORD_NODE_MAX bytes. */
+int record_node_valid(const char *s);
+
+/* 1 if s is a valid record id: [0-9a-z]+, at most RECORD_ID_MAX bytes. */
+int record_id_valid(const char *s);
+
+/* Make a new record id from a millisecond timestamp (50 bits) and 30 random bits:
+ * 16 chars of lowercase Crockford base32, sortable by creation time.
+ * out must hold RECORD_ID_LEN + 1 bytes. */
+void record_id_make(char *out, int64_t time_ms, uint64_t random_bits);
+
+/* Tree path of a record: "members/aa/bb/<id>", aa/bb from the FNV-1a hash
+ * of the id. out must hold at least RECORD_ID_MAX + 16 bytes. */
+void record_path(char *out, size_t outlen, const char *id);
+
+/* Format ms-since-epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (25 bytes with NUL). */
+void record_time_format(char *out, size_t outlen, int64_t time_ms);
+/* Parse that exact format. Returns 0 and *ms, or -1. */
+int record_time_parse(int64_t *ms, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,694 @@
+/* test_schema.c - unit tests for proto/schema.c: the field table, every
+ * validation rule with its edge cases (check digits, leap days, the future,
+ * phone prefixes, UTF-8 edge cases, length limits), masking and display
+ * width. Expected ID numbers were computed independently of schema.c. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/schema.h"
+
+#define TODAY "2026-11-28"
+
+/* Helpers report the caller's line so a failing case is easy to find. */
+static void expect_ok_at(int line, const char *field, const char *in, const char *want)
+{
+    char err[256] = "untouched";
+    char *out = (char *)0x1;
+    int rc = schema_value_check(&out, field, in, TODAY, err, sizeof err);
+    if (rc != 0) fail_msg("line %d: %s=\"%s\" refused: %s", line, field, in, err);
+    assert_non_null(out);
+    if (strcmp(out, want) != 0)
+        fail_msg("line %d: %s=\"%s\" gave \"%s\", want \"%s\"", line, field, in, out, want);
+    assert_string_equal(err, "");
+    free(out);
+}
+
+/* The message must contain `want` (a substring, or the whole message when
+ * exact is set). */
+static void expect_err_at(int line, const char *field, const char *in, const char *want, int exact)
+{
+    char err[256] = "";
+    char *out = (char *)0x1;
+    int rc = schema_value_check(&out, field, in, TODAY, err, sizeof err);
+    if (rc != -1)
+        fail_msg("line %d: %s=\"%s\" accepted as \"%s\"", line, field, in, out ? out : "(null)");
+    assert_null(out);
+    if (exact ? strcmp(err, want) != 0 : strstr(err, want) == NULL)
+        fail_msg("line %d: %s: message \"%s\", want %s\"%s\"", line, field, err,
+                 exact ? "" : "it to contain ", want);
+}
+
+#define OK(f, in, want) expect_ok_at(__LINE__, f, in, want)
+#define ERR(f, in, want) expect_err_at(__LINE__, f, in, want, 0)
+#define ERR_EXACT(f, in, want) expect_err_at(__LINE__, f, in, want, 1)
+
+static char *repeat(const char *unit, size_t times)
+{
+    size_t ul = strlen(unit);
+    char *s = malloc(ul * times + 1);
+    assert_non_null(s);
+    for (size_t i = 0; i < times; i++)
+        memcpy(s + i * ul, unit, ul);
+    s[ul * times] = '\0';
+    return s;
+}
+
+static void test_field_table(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const schema_field *f = schema_fields(&n);
+    static const char *const want[] = {"name",     "gender",   "id_number",  "phone",  "category",
+                                       "employer", "union",    "notes",      "office", "joined",
+                                       "status",   "benefits", "merged_into"};
+    assert_int_equal(n, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(f[i].name, want[i]);
+        assert_ptr_equal(schema_field_find(want[i]), &f[i]);
+        assert_true(schema_name_valid(f[i].name));
+    }
+    assert_int_equal(schema_field_find("gender")->type, SCHEMA_GENDER);
+    assert_int_equal(schema_field_find("id_number")->type, SCHEMA_IDNUM);
+    assert_int_equal(schema_field_find("phone")->type, SCHEMA_PHONE);
+    assert_int_equal(schema_field_find("office")->type, SCHEMA_OFFICE);
+    assert_int_equal(schema_field_find("joined")->type, SCHEMA_DATE);
+    assert_int_equal(schema_field_find("status")->type, SCHEMA_STATUS);
+    assert_int_equal(schema_field_find("benefits")->type, SCHEMA_SET);
+    assert_int_equal(schema_field_find("merged_into")->type, SCHEMA_TEXT);
+    assert_int_equal(schema_field_find("name")->max_chars, 64);
+    assert_null(schema_field_find("shoe_size"));
+    assert_null(schema_field_find("Name"));
+    assert_null(schema_field_find(""));
+    assert_null(schema_field_find(NULL));
+    assert_non_null(schema_fields(NULL));
+}
+
+static void test_name_valid(void **state)
+{
+    (void)state;
+    char *n32 = repeat("a", 32), *n33 = repeat("a", 33);
+    assert_true(schema_name_valid("a"));
+    assert_true(schema_name_valid("shoe_size"));
+    assert_true(schema_name_valid("x9_"));
+    assert_true(schema_name_valid("idx"));
+    assert_true(schema_name_valid("id_number"));
+    assert_true(schema_name_valid(n32));
+    assert_false(schema_name_valid(n33));
+    assert_false(schema_name_valid("id"));
+    assert_false(schema_name_valid(""));
+    assert_false(schema_name_valid(NULL));
+    assert_false(schema_name_valid("1a"));
+    assert_false(schema_name_valid("_a"));
+    assert_false(schema_name_valid("Name"));
+    assert_false(schema_name_valid("a-b"));
+    assert_false(schema_name_valid("a b"));
+    assert_false(schema_name_valid("姓名"));
+    assert_false(schema_name_valid("a\n"));
+    free(n32);
+    free(n33);
+}
+
+static void test_set_and_masked(void **state)
+{
+    (void)state;
+    assert_true(schema_field_is_set("benefits"));
+    assert_false(schema_field_is_set("notes"));
+    assert_false(schema_field_is_set("shoe_size"));
+    assert_false(schema_field_is_set(NULL));
+    assert_true(schema_field_is_masked("id_number"));
+    assert_true(schema_field_is_masked("phone"));
+    assert_false(schema_field_is_masked("name"));
+    assert_false(schema_field_is_masked("id_number_old"));
+    assert_false(schema_field_is_masked(NULL));
+}
+
+static void test_field_names_in_check(void **state)
+{
+    (void)state;
+    ERR_EXACT("Phone", "13812345678",
+              "Phone: not a valid field name ([a-z][a-z0-9_]*, at most 32 characters)");
+    ERR_EXACT("姓名", "陈诚",
+              "姓名: not a valid field name ([a-z][a-z0-9_]*, at most 32 characters)");
+    ERR_EXACT("a\x1b[2Jb", "x",
+              "a?[2Jb: not a valid field name ([a-z][a-z0-9_]*, at most 32 characters)");
+    ERR_EXACT("\xff", "x", "?: not a valid field name ([a-z][a-z0-9_]*, at most 32 characters)");
+    ERR("", "x", ": not a valid field name");
+    ERR("id", "x", "id: reserved");
+    /* a huge bad name is cut short rather than overflowing the message */
+    char *big = repeat("Z", 5000);
+    ERR(big, "x", "ZZZ...: not a valid field name");
+    free(big);
+    /* any valid name that is not standard is kept as text */
+    OK("shoe_size", " 42 ", "42");
+    OK("shoe_size", "", "");
+    OK("remark_2", "第一行\n第二行", "第一行\n第二行");
+    char err[128];
+    char *out = (char *)0x1;
+    assert_int_equal(schema_value_check(&out, NULL, "x", TODAY, err, sizeof err), -1);
+    assert_null(out);
+    assert_int_equal(schema_value_check(&out, "notes", NULL, TODAY, err, sizeof err), -1);
+    assert_string_equal(err, "notes: no value");
+}
+
+static void test_name(void **state)
+{
+    (void)state;
+    OK("name", "陈诚", "陈诚");
+    OK("name", "  陈诚\t\n", "陈诚");
+    OK("name", "Zhang San", "Zhang San");
+    OK("name", "阿依古丽·买买提", "阿依古丽·买买提");
+    ERR_EXACT("name", "", "name: must not be empty");
+    ERR_EXACT("name", " \t ", "name: must not be empty");
+    ERR("name", "陈\t诚", "name: control characters are not allowed");
+    ERR("name", "陈\n诚", "name: control characters");
+    ERR("name", "陈\x7f", "name: control characters");
+    ERR("name", "陈\xc2\x85诚", "name: control characters"); /* U+0085 NEL (C1) */
+    ERR("name", "\xe3\x80\x80陈诚", "name: must not begin or end with whitespace"); /* U+3000 */
+    ERR("name", "陈诚\xc2\xa0", "name: must not begin or end with whitespace");     /* NBSP */
+    ERR("name", "\xef\xbb\xbf陈诚", "name: must not begin or end with whitespace"); /* BOM */
+
+    char *cjk64 = repeat("陈", 64), *cjk65 = repeat("陈", 65);
+    char *a64 = repeat("a", 64), *a65 = repeat("a", 65);
+    OK("name", cjk64, cjk64);
+    ERR_EXACT("name", cjk65, "name: at most 64 characters (got 65)");
+    OK("name", a64, a64);
+    ERR_EXACT("name", a65, "name: at most 64 characters (got 65)");
+    free(cjk64);
+    free(cjk65);
+    free(a64);
+    free(a65);
+}
+
+static void test_gender(void **state)
+{
+    (void)state;
+    const char *male[] = {"男", "M", "m", "male", "MALE", "Male", " m ", "\t男\n"};
+    const char *female[] = {"女", "F", "f", "female", "FEMALE", "Female", " F "};
+    for (size_t i = 0; i < sizeof male / sizeof male[0]; i++)
+        OK("gender", male[i], "男");
+    for (size_t i = 0; i < sizeof female / sizeof female[0]; i++)
+        OK("gender", female[i], "女");
+    const char *msg = "gender: must be 男 or 女 (M/F, male/female accepted)";
+    ERR_EXACT("gender", "x", msg);
+    ERR_EXACT("gender", "男性", msg);
+    ERR_EXACT("gender", "mal", msg);
+    ERR_EXACT("gender", "males", msg);
+    ERR_EXACT("gender", "\xef\xbc\xad", msg); /* fullwidth M */
+    ERR_EXACT("gender", "男女", msg);
+    ERR_EXACT("gender", "", "gender: must not be empty");
+}
+
+static void test_idnum_check_digit(void **state)
+{
+    (void)state;
+    OK("id_number", "11010519491231002X", "11010519491231002X");
+    OK("id_number", "11010519491231002x", "11010519491231002X");
+    OK("id_number", " 330203199001011236\n", "330203199001011236");
+    OK("id_number", "440304200412315675", "440304200412315675");
+    OK("id_number", "510100199307150035", "510100199307150035");
+    ERR_EXACT("id_number", "110105194912310021",
+              "id_number: check digit is wrong (check every digit against the ID card)");
+    ERR("id_number", "330203199001011237", "id_number: check digit is wrong");
+    ERR("id_number", "33020319900101123X", "id_number: check digit is wrong");
+    ERR_EXACT("id_number", "11010519491231002",
+              "id_number: must be 18 characters (17 digits and a check digit), got 17");
+    ERR("id_number", "11010519491231002X1", "id_number: must be 18 characters");
+    ERR("id_number", "110105 19491231002X", "id_number: must be 18 characters");
+    ERR("id_number", "110105194912310O2X", "id_number: the first 17 characters must be digits");
+    ERR("id_number", "11010519491231002Y", "id_number: the last character must be a digit or X");
+    ERR("id_number", "", "id_number: must not be empty");
+
+    /* MOD 11-2 catches every single-digit substitution and every swap of
+     * two adjacent different digits. */
+    const char *good = "330203199001011236";
+    char buf[19];
+    for (int i = 0; i < 17; i++) {
+        for (char d = '0'; d <= '9'; d++) {
+            if (d == good[i]) continue;
+            memcpy(buf, good, 19);
+            buf[i] = d;
+            ERR("id_number", buf, "id_number: ");
+        }
+        if (i < 16 && good[i] != good[i + 1]) {
+            memcpy(buf, good, 19);
+            buf[i] = good[i + 1];
+            buf[i + 1] = good[i];
+            ERR("id_number", buf, "id_number: ");
+        }
+    }
+}
+
+static void test_idnum_birth_date(void **state)
+{
+    (void)state;
+    OK("id_number", "330203200002291239", "330203200002291239"); /* 2000: leap (400) */
+    OK("id_number", "330203199602291237", "330203199602291237");
+    OK("id_number", "330203200402290016", "330203200402290016");
+    ERR_EXACT("id_number", "330203190002291232", /* 1900: not leap (100) */
+              "id_number: birth date (characters 7-14) is not a real date");
+    ERR("id_number", "33020320230229123X", "is not a real date");
+    ERR("id_number", "330203199013011233", "is not a real date"); /* month 13 */
+    ERR("id_number", "330203199001321234", "is not a real date"); /* day 32 */
+    ERR("id_number", "330203199001001230", "is not a real date"); /* day 0 */
+    ERR_EXACT("id_number", "330203189912311230", "id_number: birth year must be 1900 or later");
+    OK("id_number", "330203190001011235", "330203190001011235");
+    OK("id_number", "330203202611281238", "330203202611281238"); /* born today */
+    ERR_EXACT("id_number", "330203202611291233",
+              "id_number: birth date is in the future (today is 2026-11-28)");
+}
+
+static void test_phone(void **state)
+{
+    (void)state;
+    const char *same[] = {"13812345678",          "138 1234 5678",     "138-1234-5678",
+                          "+8613812345678",       "+86 138 1234 5678", "+86-138-1234-5678",
+                          "8613812345678",        "86 13812345678",    "  13812345678 ",
+                          "1 3 8 1 2 3 4 5 6 7 8"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        OK("phone", same[i], "13812345678");
+    OK("phone", "8618612345678", "18612345678");
+    OK("phone", "19912345678", "19912345678");
+
+    const char *msg = "phone: must be 11 digits starting with 1";
+    const char *bad[] = {"23812345678",
+                         "1381234567",
+                         "138123456789",
+                         "+8513812345678",
+                         "86 1381234567",
+                         "+86",
+                         "138.1234.5678",
+                         "1381234567a",
+                         "++8613812345678",
+                         "+86 23812345678",
+                         "(138)12345678",
+                         "0086 13812345678",
+                         "\xef\xbc\x91\xef\xbc\x93\xef\xbc\x98\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93"
+                         "\xef\xbc\x94\xef\xbc\x95\xef\xbc\x96\xef\xbc\x97\xef\xbc\x98",
+                         "86123456789",
+                         "---"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ERR_EXACT("phone", bad[i], msg);
+    ERR_EXACT("phone", "", "phone: must not be empty");
+    char *longp = repeat("1", 5000);
+    ERR("phone", longp, "phone: too long");
+    free(longp);
+    char *longp2 = repeat("1", 100);
+    ERR_EXACT("phone", longp2, msg);
+    free(longp2);
+}
+
+/* Personal values never appear in messages, whatever the rule they break. */
+static void test_no_personal_echo(void **state)
+{
+    (void)state;
+    const char *ids[] = {"110105194912310021", "330203190002291232", "330203189912311230",
+                         "330203202611291233", "11010519491231002",  "11010519491231002X99"};
+    const char *phones[] = {"23812345678", "138123456789", "+8513812345678", "1381234567"};
+    char err[256];
+    char *out;
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        assert_int_equal(schema_value_check(&out, "id_number", ids[i], TODAY, err, sizeof err), -1);
+        assert_null(strstr(err, ids[i]));
+        assert_null(strstr(err, "19491231")); /* not even the birth date */
+    }
+    for (size_t i = 0; i < sizeof phones / sizeof phones[0]; i++) {
+        assert_int_equal(schema_value_check(&out, "phone", phones[i], TODAY, err, sizeof err), -1);
+        assert_null(strstr(err, "1234567"));
+    }
+}
+
+static void test_office(void **state)
+{
+    (void)state;
+    OK("office", "yinzhou", "yinzhou");
+    OK("office", "Yinzhou", "yinzhou");
+    OK("office", " xiangshan-lt3 ", "xiangshan-lt3");
+    OK("office", "a", "a");
+    char *o32 = repeat("b", 32), *o33 = repeat("b", 33);
+    OK("office", o32, o32);
+    ERR("office", o33, "office: must be a code [a-z][a-z0-9-]*, at most 32 characters");
+    free(o32);
+    free(o33);
+    ERR("office", "1abc", "office: must be a code");
+    ERR("office", "-abc", "office: must be a code");
+    ERR("office", "a_b", "office: must be a code");
+    ERR("office", "yin zhou", "office: must be a code");
+    ERR("office", "宁波", "office: must be a code");
+    ERR("office", "", "office: must not be empty");
+}
+
+static void test_joined(void **state)
+{
+    (void)state;
+    OK("joined", "2021-03-01", "2021-03-01");
+    OK("joined", " 2021-03-01\n", "2021-03-01");
+    OK("joined", "2024-02-29", "2024-02-29");
+    OK("joined", "2000-02-29", "2000-02-29");
+    OK("joined", "1900-01-01", "1900-01-01");
+    OK("joined", "2026-11-28", "2026-11-28");
+    ERR_EXACT("joined", "2026-11-29", "joined: date is in the future (today is 2026-11-28)");
+    ERR_EXACT("joined", "2027-01-01", "joined: date is in the future (today is 2026-11-28)");
+    ERR_EXACT("joined", "2023-02-29", "joined: not a real calendar date");
+    ERR("joined", "1900-02-29", "joined: not a real calendar date");
+    ERR("joined", "2021-04-31", "joined: not a real calendar date");
+    ERR("joined", "2021-00-10", "joined: not a real calendar date");
+    ERR("joined", "2021-13-01", "joined: not a real calendar date");
+    ERR("joined", "2021-01-00", "joined: not a real calendar date");
+    ERR_EXACT("joined", "2021-3-1", "joined: must be a date YYYY-MM-DD");
+    ERR("joined", "2021/03/01", "joined: must be a date YYYY-MM-DD");
+    ERR("joined", "20210301", "joined: must be a date YYYY-MM-DD");
+    ERR("joined", "2021-03-01T00:00", "joined: must be a date YYYY-MM-DD");
+    ERR("joined", "+021-03-01", "joined: must be a date YYYY-MM-DD");
+    ERR_EXACT("joined", "1899-12-31", "joined: year must be 1900 or later");
+    ERR("joined", "", "joined: must not be empty");
+}
+
+static void test_today_required(void **state)
+{
+    (void)state;
+    char err[256];
+    char *out = NULL;
+    assert_int_equal(schema_value_check(&out, "joined", "2021-03-01", NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "joined: "));
+    assert_int_equal(
+        schema_value_check(&out, "joined", "2021-03-01", "2026-13-01", err, sizeof err), -1);
+    assert_int_equal(
+        schema_value_check(&out, "id_number", "11010519491231002X", "", err, sizeof err), -1);
+    assert_non_null(strstr(err, "id_number: "));
+    /* fields that need no date do not need today */
+    assert_int_equal(schema_value_check(&out, "notes", "x", NULL, err, sizeof err), 0);
+    assert_string_equal(out, "x");
+    free(out);
+    /* a different today moves the limit */
+    assert_int_equal(
+        schema_value_check(&out, "joined", "2026-11-29", "2026-11-29", err, sizeof err), 0);
+    free(out);
+}
+
+static void test_status(void **state)
+{
+    (void)state;
+    OK("status", "applicant", "applicant");
+    OK("status", "Active", "active");
+    OK("status", " LAPSED ", "lapsed");
+    OK("status", "Transferred", "transferred");
+    OK("status", "MERGED", "merged");
+    const char *msg = "status: must be one of applicant, active, lapsed, transferred, merged";
+    ERR_EXACT("status", "deleted", msg);
+    ERR_EXACT("status", "activ", msg);
+    ERR_EXACT("status", "actives", msg);
+    ERR_EXACT("status", "act ive", msg);
+    ERR_EXACT("status", "", "status: must not be empty");
+}
+
+static void test_benefits(void **state)
+{
+    (void)state;
+    OK("benefits", "welfare-2021", "welfare-2021");
+    OK("benefits", "  heat-relief-2021\t", "heat-relief-2021");
+    OK("benefits", "高温慰问 2021", "高温慰问 2021");
+    OK("benefits", "a,b", "a,b");
+    char *b64 = repeat("福", 64), *b65 = repeat("福", 65);
+    OK("benefits", b64, b64);
+    ERR_EXACT("benefits", b65, "benefits: an element is at most 64 characters (got 65)");
+    free(b64);
+    free(b65);
+    ERR("benefits", "a;b", "benefits: an element must not contain ';'");
+    ERR("benefits", ";", "benefits: an element must not contain ';'");
+    ERR("benefits", "a\tb", "benefits: control characters are not allowed");
+    ERR("benefits", "a\nb", "benefits: control characters are not allowed");
+    ERR_EXACT("benefits", "", "benefits: must not be empty");
+    ERR_EXACT("benefits", "   ", "benefits: must not be empty");
+}
+
+static void test_text_fields(void **state)
+{
+    (void)state;
+    OK("category", "外卖配送员", "外卖配送员");
+    OK("employer", " 美团 ", "美团");
+    OK("union", "宁波市鄞州区快递行业工会", "宁波市鄞州区快递行业工会");
+    OK("merged_into", "01HZX3K9Q2M7R8T4", "01HZX3K9Q2M7R8T4");
+    OK("category", "", "");
+    OK("notes", "", "");
+    OK("notes", " \n\t ", "");
+    OK("notes", "第一行\n第二行\tx", "第一行\n第二行\tx");
+    OK("notes", "a\r\nb\r\n\r\nc", "a\nb\n\nc");
+    OK("notes", "a;b", "a;b");
+    ERR_EXACT("notes", "a\rb", "notes: control characters are not allowed (only tab and newline)");
+    ERR("notes", "a\x01z", "notes: control characters are not allowed");
+    ERR("notes", "\x1b[31mred", "notes: control characters are not allowed");
+    ERR("notes", "a\x7f", "notes: control characters are not allowed");
+    ERR("notes",
+        "a\xc2\x9b"
+        "31m",
+        "notes: control characters are not allowed"); /* C1 CSI */
+    ERR("employer",
+        "a\x0b"
+        "b",
+        "employer: control characters are not allowed");
+
+    char *t4096 = repeat("a", SCHEMA_VALUE_MAX), *t4097 = repeat("a", SCHEMA_VALUE_MAX + 1);
+    OK("notes", t4096, t4096);
+    ERR_EXACT("notes", t4097, "notes: too long (at most 4096 bytes)");
+    ERR("name", t4097, "name: too long");
+    /* trimmed whitespace does not count against the limit */
+    char *padded = malloc(SCHEMA_VALUE_MAX + 5);
+    assert_non_null(padded);
+    snprintf(padded, SCHEMA_VALUE_MAX + 5, "  %s  ", t4096);
+    OK("notes", padded, t4096);
+    free(padded);
+    free(t4096);
+    free(t4097);
+}
+
+static void test_invalid_utf8_values(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "\xc0\xaf",         /* overlong '/' */
+        "\xc1\xbf",         /* overlong */
+        "\xe0\x80\xaf",     /* overlong 3-byte */
+        "\xf0\x80\x80\xaf", /* overlong 4-byte */
+        "\xed\xa0\x80",     /* U+D800 high surrogate */
+        "\xed\xbf\xbf",     /* U+DFFF low surrogate */
+        "\xe9\x99",         /* truncated 陈 */
+        "a\xe9",            /* truncated at the end */
+        "\x80",             /* lone continuation */
+        "\xf4\x90\x80\x80", /* U+110000 */
+        "\xf5\x80\x80\x80", /* F5 lead */
+        "\xff",
+        "\xe9\x99\x88\xe9\x99", /* 陈 then a broken 陈 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ERR_EXACT("notes", bad[i], "notes: not valid UTF-8");
+        ERR_EXACT("name", bad[i], "name: not valid UTF-8");
+        ERR_EXACT("benefits", bad[i], "benefits: not valid UTF-8");
+        ERR_EXACT("gender", bad[i], "gender: not valid UTF-8");
+        assert_int_equal(schema_utf8_len(bad[i], strlen(bad[i])), -1);
+    }
+}
+
+static void test_utf8_len(void **state)
+{
+    (void)state;
+    assert_int_equal(schema_utf8_len("", 0), 0);
+    assert_int_equal(schema_utf8_len(NULL, 0), 0);
+    assert_int_equal(schema_utf8_len(NULL, 1), -1);
+    assert_int_equal(schema_utf8_len("abc", 3), 3);
+    assert_int_equal(schema_utf8_len("陈诚", strlen("陈诚")), 2);
+    assert_int_equal(schema_utf8_len("陈诚abc", strlen("陈诚abc")), 5);
+    assert_int_equal(schema_utf8_len("\xf0\x9f\x98\x80", 4), 1); /* U+1F600 */
+    assert_int_equal(schema_utf8_len("\xf4\x8f\xbf\xbf", 4), 1); /* U+10FFFF, the last */
+    assert_int_equal(schema_utf8_len("\xc2\x80", 2), 1);         /* U+0080, first 2-byte */
+    assert_int_equal(schema_utf8_len("\xe0\xa0\x80", 3), 1);     /* U+0800, first 3-byte */
+    assert_int_equal(schema_utf8_len("\xf0\x90\x80\x80", 4), 1); /* U+10000, first 4-byte */
+    assert_int_equal(schema_utf8_len("\xed\x9f\xbf", 3), 1);     /* U+D7FF, before surrogates */
+    assert_int_equal(schema_utf8_len("\xee\x80\x80", 3), 1);     /* U+E000, after them */
+    assert_int_equal(schema_utf8_len("\xef\xbf\xbf", 3), 1);     /* U+FFFF */
+    assert_int_equal(schema_utf8_len("a\0b", 3), 3);             /* len, not NUL, ends it */
+    assert_int_equal(schema_utf8_len("陈", 2), -1);              /* cut by len */
+    assert_int_equal(schema_utf8_len("陈诚", 3), 1);
+}
+
+static void test_display_width(void **state)
+{
+    (void)state;
+    assert_int_equal(schema_display_width(NULL), 0);
+    assert_int_equal(schema_display_width(""), 0);
+    assert_int_equal(schema_display_width("abc"), 3);
+    assert_int_equal(schema_display_width("陈诚"), 4);
+    assert_int_equal(schema_display_width("陈诚abc"), 7);
+    assert_int_equal(schema_display_width("张三 (Zhang San)"), 16);
+    assert_int_equal(schema_display_width("外卖配送员"), 10);
+    assert_int_equal(schema_display_width("welfare-2021；高温"), 12 + 2 + 4); /* fullwidth ; */
+    assert_int_equal(schema_display_width("ＡＢ"), 4);                        /* fullwidth Latin */
+    assert_int_equal(schema_display_width("\xef\xbd\xb1"), 1); /* halfwidth katakana */
+    assert_int_equal(schema_display_width("あア"), 4);
+    assert_int_equal(schema_display_width("한국"), 4);
+    assert_int_equal(schema_display_width("\xe3\x80\x80"), 2); /* U+3000 */
+    assert_int_equal(schema_display_width("。，"), 4);
+    assert_int_equal(schema_display_width("é"), 1);         /* precomposed */
+    assert_int_equal(schema_display_width("e\xcc\x81"), 1); /* e + combining acute */
+    assert_int_equal(schema_display_width("a\xe2\x80\x8b"
+                                          "b"),
+                     2);                                                   /* zero width space */
+    assert_int_equal(schema_display_width("\xe3\x81\x8b\xe3\x82\x99"), 2); /* か + voiced mark */
+    assert_int_equal(schema_display_width("\xf0\x9f\x98\x80"), 2);         /* U+1F600 */
+    assert_int_equal(schema_display_width("\xf0\xa0\x80\x80"), 2);         /* U+20000 */
+    assert_int_equal(schema_display_width("\xff"), 1);
+    assert_int_equal(schema_display_width("a\xff\xfe"
+                                          "b"),
+                     4);
+    assert_int_equal(schema_display_width("\xe9\x99"), 2); /* truncated: two bad bytes */
+    assert_int_equal(schema_display_width("\xed\xa0\x80"), 3);
+    assert_int_equal(schema_display_width("Ωß"), 2);
+}
+
+static void test_mask(void **state)
+{
+    (void)state;
+    struct {
+        const char *field, *in, *want;
+    } cases[] = {
+        {"id_number", "330203199001011234", "330203********1234"},
+        {"id_number", "11010519491231002X", "110105********002X"},
+        {"id_number", "330203900101123", "330203*****1123"}, /* old 15-digit card */
+        {"id_number", "12345", "*****"},
+        {"id_number", "1234567890", "**********"},
+        {"id_number", "", ""},
+        {"phone", "13812345678", "138****5678"},
+        {"phone", "+8613812345678", "+86*******5678"},
+        {"phone", "1381234567", "**********"},
+        {"phone", "110", "***"},
+        {"name", "陈诚", "陈诚"},
+        {"notes", "13812345678", "13812345678"},
+        {"shoe_size", "42", "42"},
+        {"id_number", "陈陈陈陈陈陈陈陈陈陈陈陈陈陈陈陈陈陈", "陈陈陈陈陈陈********陈陈陈陈"},
+        {"phone", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+         "\xff\xff\xff****\xff\xff\xff\xff"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *m = schema_value_mask(cases[i].field, cases[i].in);
+        assert_non_null(m);
+        if (strcmp(m, cases[i].want) != 0)
+            fail_msg("mask %s=\"%s\": \"%s\", want \"%s\"", cases[i].field, cases[i].in, m,
+                     cases[i].want);
+        free(m);
+    }
+    char *m = schema_value_mask("phone", NULL);
+    assert_string_equal(m, "");
+    free(m);
+    m = schema_value_mask(NULL, "x");
+    assert_string_equal(m, "x");
+    free(m);
+}
+
+static void test_date_valid(void **state)
+{
+    (void)state;
+    assert_true(schema_date_valid("2021-03-01"));
+    assert_true(schema_date_valid("2000-02-29"));
+    assert_true(schema_date_valid("2400-02-29"));
+    assert_true(schema_date_valid("2024-02-29"));
+    assert_true(schema_date_valid("9999-12-31"));
+    assert_true(schema_date_valid("0001-01-01"));
+    assert_true(schema_date_valid("2021-12-31"));
+    assert_false(schema_date_valid("2100-02-29"));
+    assert_false(schema_date_valid("2023-02-29"));
+    assert_false(schema_date_valid("2021-06-31"));
+    assert_false(schema_date_valid("0000-01-01"));
+    assert_false(schema_date_valid("2021-01-01x"));
+    assert_false(schema_date_valid(" 2021-01-01"));
+    assert_false(schema_date_valid("2021-1-01"));
+    assert_false(schema_date_valid("2021-01-1"));
+    assert_false(schema_date_valid("2021_01_01"));
+    assert_false(schema_date_valid("２０２１-01-01"));
+    assert_false(schema_date_valid(""));
+    assert_false(schema_date_valid(NULL));
+}
+
+static void test_err_buffer(void **state)
+{
+    (void)state;
+    char small[8];
+    char *out = (char *)0x1;
+    assert_int_equal(schema_value_check(&out, "phone", "x", TODAY, small, sizeof small), -1);
+    assert_string_equal(small, "phone: ");
+    assert_null(out);
+    /* no buffer at all is fine */
+    assert_int_equal(schema_value_check(&out, "phone", "x", TODAY, NULL, 0), -1);
+    assert_int_equal(schema_value_check(&out, "phone", "13812345678", TODAY, NULL, 0), 0);
+    free(out);
+    /* out may be NULL: a pure check */
+    char err[64];
+    assert_int_equal(schema_value_check(NULL, "gender", "m", TODAY, err, sizeof err), 0);
+    assert_int_equal(schema_value_check(NULL, "gender", "x", TODAY, err, sizeof err), -1);
+}
+
+/* Normalising a normalised value changes nothing: the daemon re-checks what
+ * the CLI already normalised, and both must agree. */
+static void test_idempotent(void **state)
+{
+    (void)state;
+    struct {
+        const char *field, *in;
+    } cases[] = {
+        {"gender", " male "},
+        {"id_number", "11010519491231002x"},
+        {"phone", "+86 138-1234-5678"},
+        {"office", "YinZhou"},
+        {"status", "Active"},
+        {"notes", " a\r\nb "},
+        {"name", " 陈诚 "},
+        {"benefits", " welfare-2021 "},
+        {"joined", " 2021-03-01 "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *once = NULL, *twice = NULL;
+        char err[256];
+        assert_int_equal(
+            schema_value_check(&once, cases[i].field, cases[i].in, TODAY, err, sizeof err), 0);
+        assert_int_equal(schema_value_check(&twice, cases[i].field, once, TODAY, err, sizeof err),
+                         0);
+        assert_string_equal(once, twice);
+        free(once);
+        free(twice);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_field_table),
+        cmocka_unit_test(test_name_valid),
+        cmocka_unit_test(test_set_and_masked),
+        cmocka_unit_test(test_field_names_in_check),
+        cmocka_unit_test(test_name),
+        cmocka_unit_test(test_gender),
+        cmocka_unit_test(test_idnum_check_digit),
+        cmocka_unit_test(test_idnum_birth_date),
+        cmocka_unit_test(test_phone),
+        cmocka_unit_test(test_no_personal_echo),
+        cmocka_unit_test(test_office),
+        cmocka_unit_test(test_joined),
+        cmocka_unit_test(test_today_required),
+        cmocka_unit_test(test_status),
+        cmocka_unit_test(test_benefits),
+        cmocka_unit_test(test_text_fields),
+        cmocka_unit_test(test_invalid_utf8_values),
+        cmocka_unit_test(test_utf8_len),
+        cmocka_unit_test(test_display_width),
+        cmocka_unit_test(test_mask),
+        cmocka_unit_test(test_date_valid),
+        cmocka_unit_test(test_err_buffer),
+        cmocka_unit_test(test_idempotent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
