@@ -27,6 +27,8 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
 B  := build
+# V=1 shows the full compiler commands
+Q  := $(if $(V),,@)
 BT := build/san
 
 .PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps
@@ -52,34 +54,42 @@ check-deps:
 # release objects
 $(B)/obj/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo '  CC      $<',true)
+	$(Q)$(CC) $(STD) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 # sanitizer objects
 $(BT)/obj/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(SAN) $(PKG_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo '  CC san  $<',true)
+	$(Q)$(CC) $(STD) $(SAN) $(PKG_CFLAGS) -c $< -o $@
 
 obj  = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 $(B)/uniond: $(call obj,$(B),daemon/main.c $(DAEMON_SRC) $(PROTO_SRC))
-	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS)
 $(B)/unionctl: $(call obj,$(B),cli/main.c $(CLI_SRC) $(PROTO_SRC))
-	$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS)
 $(BT)/uniond: $(call obj,$(BT),daemon/main.c $(DAEMON_SRC) $(PROTO_SRC))
-	$(CC) $(SAN) $^ -o $@ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(SAN) $^ -o $@ $(PKG_LIBS)
 $(BT)/unionctl: $(call obj,$(BT),cli/main.c $(CLI_SRC) $(PROTO_SRC))
-	$(CC) $(SAN) $^ -o $@ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(SAN) $^ -o $@ $(PKG_LIBS)
 
 # Unit tests: each tests/unit/test_X.c is one cmocka program linked with every
 # module except the two mains.
 $(BT)/unit/%: tests/unit/%.c $(call obj,$(BT),$(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(SAN) $(PKG_CFLAGS) $^ -o $@ $(PKG_LIBS) -lcmocka
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(STD) $(SAN) $(PKG_CFLAGS) $^ -o $@ $(PKG_LIBS) -lcmocka
 
 # Fuzz targets, replay build: the same LLVMFuzzerTestOneInput linked with a
 # small driver that runs each corpus file once (no clang needed).
 $(BT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(call obj,$(BT),$(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(SAN) $(PKG_CFLAGS) $^ -o $@ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(STD) $(SAN) $(PKG_CFLAGS) $^ -o $@ $(PKG_LIBS)
 
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BT)/unit/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BT)/fuzz/%,$(FUZZ_SRC))

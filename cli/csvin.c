@@ -29,12 +29,12 @@ typedef struct {
     csvin_doc *d;
     char *err;
     size_t errlen;
-    int failed;       /* a callback found an error (libcsv cannot be stopped) */
-    size_t line;      /* line number of the line being fed */
-    size_t row_line;  /* line where the current row began, 0 = none begun */
-    int have_header;  /* the first row has been taken as the header */
-    size_t rows_cap;  /* allocated entries of d->rows */
-    char *buf;        /* the current row's cells, each NUL-terminated */
+    int failed;      /* a callback found an error (libcsv cannot be stopped) */
+    size_t line;     /* line number of the line being fed */
+    size_t row_line; /* line where the current row began, 0 = none begun */
+    int have_header; /* the first row has been taken as the header */
+    size_t rows_cap; /* allocated entries of d->rows */
+    char *buf;       /* the current row's cells, each NUL-terminated */
     size_t buflen, bufcap;
     size_t offs[CSVIN_COLS_MAX]; /* start of each cell in buf */
     size_t ncells;
@@ -47,8 +47,7 @@ static void err_set(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
-    if (!err || errlen == 0)
-        return;
+    if (!err || errlen == 0) return;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
@@ -61,8 +60,7 @@ void csvin_init(csvin_doc *d)
 
 void csvin_free(csvin_doc *d)
 {
-    if (!d)
-        return;
+    if (!d) return;
     for (size_t i = 0; i < d->nrows; i++)
         free(d->rows[i].cells);
     free(d->rows);
@@ -74,8 +72,7 @@ void csvin_free(csvin_doc *d)
  * so a huge cell costs at most CSVIN_FIELD_BUF_MAX bytes. */
 static void *csvin_field_realloc(void *p, size_t n)
 {
-    if (n > CSVIN_FIELD_BUF_MAX)
-        return NULL;
+    if (n > CSVIN_FIELD_BUF_MAX) return NULL;
     return realloc(p, n);
 }
 
@@ -98,8 +95,7 @@ static char **cells_block_build(const csvin_state *st, int trim)
 {
     size_t ptrs = st->ncells * sizeof(char *);
     char **cells = malloc(ptrs + st->buflen);
-    if (!cells)
-        return NULL;
+    if (!cells) return NULL;
     char *out = (char *)cells + ptrs;
 
     for (size_t i = 0; i < st->ncells; i++) {
@@ -128,8 +124,7 @@ static void state_fail(csvin_state *st, const char *fmt, ...)
     va_list ap;
 
     st->failed = 1;
-    if (!st->err || st->errlen == 0)
-        return;
+    if (!st->err || st->errlen == 0) return;
     va_start(ap, fmt);
     vsnprintf(st->err, st->errlen, fmt, ap);
     va_end(ap);
@@ -140,10 +135,8 @@ static void csvin_on_cell(void *field, size_t len, void *data)
 {
     csvin_state *st = data;
 
-    if (st->failed)
-        return;
-    if (!field)
-        len = 0;
+    if (st->failed) return;
+    if (!field) len = 0;
     if (st->ncells == CSVIN_COLS_MAX) {
         state_fail(st, "line %zu: more than %d columns; an import file has at most %d", st->line,
                    CSVIN_COLS_MAX, CSVIN_COLS_MAX);
@@ -168,8 +161,7 @@ static void csvin_on_cell(void *field, size_t len, void *data)
         st->bufcap = cap;
     }
     st->offs[st->ncells++] = st->buflen;
-    if (len > 0)
-        memcpy(st->buf + st->buflen, field, len);
+    if (len > 0) memcpy(st->buf + st->buflen, field, len);
     st->buf[st->buflen + len] = '\0';
     st->buflen += len + 1;
 }
@@ -225,8 +217,7 @@ static int row_take(csvin_state *st, size_t line)
     }
     if (d->nrows == st->rows_cap) {
         size_t cap = st->rows_cap ? st->rows_cap * 2 : 64;
-        if (cap > CSVIN_ROWS_MAX)
-            cap = CSVIN_ROWS_MAX;
+        if (cap > CSVIN_ROWS_MAX) cap = CSVIN_ROWS_MAX;
         csvin_row *nr = realloc(d->rows, cap * sizeof *nr);
         if (!nr) {
             state_fail(st, "line %zu: out of memory", line);
@@ -254,8 +245,7 @@ static void csvin_on_row(int c, void *data)
     size_t line = st->row_line ? st->row_line : st->line;
 
     (void)c;
-    if (st->failed)
-        return;
+    if (st->failed) return;
     if (st->have_header)
         row_take(st, line);
     else
@@ -324,13 +314,12 @@ int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t err
     csv_set_space_func(&p, csvin_no_space);
     csv_set_realloc_func(&p, csvin_field_realloc);
 
-    if (len >= 2 && ((buf[0] == '\xFF' && buf[1] == '\xFE') ||
-                     (buf[0] == '\xFE' && buf[1] == '\xFF'))) {
+    if (len >= 2 &&
+        ((buf[0] == '\xFF' && buf[1] == '\xFE') || (buf[0] == '\xFE' && buf[1] == '\xFF'))) {
         err_set(err, errlen, "line 1: the file is UTF-16; save it as \"CSV UTF-8\"");
         goto cleanup;
     }
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-        pos = 3;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) pos = 3;
 
     while (pos < len) {
         size_t end = pos; /* end of the line's content */
@@ -340,29 +329,25 @@ int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t err
         if (next < len)
             next += (buf[next] == '\r' && next + 1 < len && buf[next + 1] == '\n') ? 2 : 1;
 
-        if (line_check(&st, buf + pos, end - pos) != 0)
-            goto cleanup;
+        if (line_check(&st, buf + pos, end - pos) != 0) goto cleanup;
         /* A row begins on the first line that is not empty (libcsv skips
          * empty lines between rows; inside a row they are cell text). */
-        if (st.row_line == 0 && end > pos)
-            st.row_line = st.line;
+        if (st.row_line == 0 && end > pos) st.row_line = st.line;
 
         size_t n = csv_parse(&p, buf + pos, next - pos, csvin_on_cell, csvin_on_row, &st);
-        if (st.failed)
-            goto cleanup;
+        if (st.failed) goto cleanup;
         if (n != next - pos) {
             int e = csv_error(&p);
             if (e == CSV_EPARSE)
                 quote_error_report(&st, buf + pos, n, end - pos);
             else if (e == CSV_ENOMEM && csv_get_buffer_size(&p) + 2 * 128 > CSVIN_FIELD_BUF_MAX)
-                state_fail(&st, "line %zu: cell %zu is longer than %zu bytes; shorten it",
-                           st.line, st.ncells + 1, CSVIN_CELL_MAX);
+                state_fail(&st, "line %zu: cell %zu is longer than %zu bytes; shorten it", st.line,
+                           st.ncells + 1, CSVIN_CELL_MAX);
             else
                 state_fail(&st, "line %zu: %s", st.line, csv_strerror(e));
             goto cleanup;
         }
-        if (next > end)
-            st.line++;
+        if (next > end) st.line++;
         pos = next;
     }
     if (csv_fini(&p, csvin_on_cell, csvin_on_row, &st) != 0) {
@@ -372,79 +357,71 @@ int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t err
                    st.row_line ? st.row_line : st.line);
         goto cleanup;
     }
-    if (st.failed)
-        goto cleanup;
+    if (st.failed) goto cleanup;
     if (!st.have_header) {
         err_set(err, errlen,
                 "the file is empty; its first row must name the fields (e.g. name,phone)");
         goto cleanup;
     }
     rc = 0;
-    if (errlen > 0 && err)
-        err[0] = '\0';
+    if (errlen > 0 && err) err[0] = '\0';
 
 cleanup:
     csv_free(&p);
     free(st.buf);
-    if (rc != 0)
-        csvin_free(d);
+    if (rc != 0) csvin_free(d);
     return rc;
 }
 
 /* Read at most CSVIN_FILE_MAX bytes of fd into a malloc'd buffer. */
-static int fd_slurp(int fd, const char *path, char **out, size_t *outlen, char *err,
-                    size_t errlen)
+static int fd_slurp(int fd, char **out, size_t *outlen, char *err, size_t errlen)
 {
     struct stat sb;
     char *buf = NULL;
     size_t len = 0, cap;
 
     if (fstat(fd, &sb) != 0) {
-        err_set(err, errlen, "%s: %s", path, strerror(errno));
+        err_set(err, errlen, "%s", strerror(errno));
         return -1;
     }
     if (S_ISDIR(sb.st_mode)) {
-        err_set(err, errlen, "%s: is a directory; give the path of a .csv file", path);
+        err_set(err, errlen, "is a directory; give the path of a .csv file");
         return -1;
     }
     if (S_ISREG(sb.st_mode) && (unsigned long long)sb.st_size > CSVIN_FILE_MAX) {
-        err_set(err, errlen, "%s: %llu MiB is more than the %zu MiB an import may have; split it",
-                path, (unsigned long long)sb.st_size >> 20, CSVIN_FILE_MAX >> 20);
+        err_set(err, errlen, "%llu MiB is more than the %zu MiB an import may have; split it",
+                (unsigned long long)sb.st_size >> 20, CSVIN_FILE_MAX >> 20);
         return -1;
     }
     cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 1 : 65536;
     buf = malloc(cap);
-    if (!buf)
-        goto oom;
+    if (!buf) goto oom;
     for (;;) {
         if (len == cap) {
             if (cap > CSVIN_FILE_MAX) {
-                err_set(err, errlen, "%s: more than the %zu MiB an import may have; split it",
-                        path, CSVIN_FILE_MAX >> 20);
+                err_set(err, errlen, "more than the %zu MiB an import may have; split it",
+                        CSVIN_FILE_MAX >> 20);
                 free(buf);
                 return -1;
             }
             size_t ncap = cap * 2 > CSVIN_FILE_MAX + 1 ? CSVIN_FILE_MAX + 1 : cap * 2;
             char *nb = realloc(buf, ncap);
-            if (!nb)
-                goto oom;
+            if (!nb) goto oom;
             buf = nb;
             cap = ncap;
         }
         ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            err_set(err, errlen, "%s: %s", path, strerror(errno));
+            err_set(err, errlen, "%s", strerror(errno));
             free(buf);
             return -1;
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         len += (size_t)n;
     }
     if (len > CSVIN_FILE_MAX) {
-        err_set(err, errlen, "%s: more than the %zu MiB an import may have; split it", path,
+        err_set(err, errlen, "more than the %zu MiB an import may have; split it",
                 CSVIN_FILE_MAX >> 20);
         free(buf);
         return -1;
@@ -455,7 +432,7 @@ static int fd_slurp(int fd, const char *path, char **out, size_t *outlen, char *
 
 oom:
     free(buf);
-    err_set(err, errlen, "%s: out of memory reading the file", path);
+    err_set(err, errlen, "out of memory reading the file");
     return -1;
 }
 
@@ -463,21 +440,16 @@ int csvin_read_file(csvin_doc *d, const char *path, char *err, size_t errlen)
 {
     char *buf = NULL;
     size_t len = 0;
-    char msg[512];
     int rc = -1;
 
     csvin_free(d);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        err_set(err, errlen, "%s: %s", path, strerror(errno));
+        err_set(err, errlen, "%s", strerror(errno));
         return -1;
     }
-    if (fd_slurp(fd, path, &buf, &len, err, errlen) != 0)
-        goto cleanup;
-    if (csvin_parse(d, buf, len, msg, sizeof msg) != 0) {
-        err_set(err, errlen, "%s: %s", path, msg);
-        goto cleanup;
-    }
+    if (fd_slurp(fd, &buf, &len, err, errlen) != 0) goto cleanup;
+    if (csvin_parse(d, buf, len, err, errlen) != 0) goto cleanup;
     rc = 0;
 
 cleanup:

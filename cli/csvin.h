@@ -52,7 +52,8 @@ int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t err
 
 /* Read the file at path (at most CSVIN_FILE_MAX bytes; regular files, pipes
  * and devices alike) and parse it as csvin_parse does. Returns 0 or -1; on
- * failure d is empty and err holds "PATH: reason" (or "PATH: line N: ..."). */
+ * failure d is empty and err holds the reason without the path, which the
+ * caller puts in front: "No such file or directory", "line N: ...". */
 int csvin_read_file(csvin_doc *d, const char *path, char *err, size_t errlen);
 
 #endif

@@ -41,11 +41,11 @@ typedef struct {
 } config_peer;
 
 typedef struct {
-    char *node;   /* this node's name */
-    char *office; /* this node's office code */
-    char *listen; /* HOST:PORT to listen on (port 0 = any free port), or ""
-                     for a node that does not listen; never NULL after a
-                     successful config_load / config_parse_buffer */
+    char *node;         /* this node's name */
+    char *office;       /* this node's office code */
+    char *listen;       /* HOST:PORT to listen on (port 0 = any free port), or ""
+                           for a node that does not listen; never NULL after a
+                           successful config_load / config_parse_buffer */
     config_peer *peers; /* in file order */
     size_t npeers;
 } config;
@@ -89,8 +89,8 @@ int config_save(const config *c, const char *path, char *err, size_t errlen);
  * for a node that does not listen) after validating them; for
  * `uniond init`. Copies the strings. Refuses a name that equals a
  * configured peer's. On failure returns -1 and c is unchanged. */
-int config_node_set(config *c, const char *node, const char *office, const char *listen,
-                    char *err, size_t errlen);
+int config_node_set(config *c, const char *node, const char *office, const char *listen, char *err,
+                    size_t errlen);
 
 /* Add a peer after validating it: a valid node name that is neither this
  * node's nor an existing peer's, an address HOST:PORT with port 1-65535,

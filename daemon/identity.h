@@ -57,7 +57,7 @@ int identity_fingerprint_valid(const char *s);
  * On success returns 0 and stores new references in *key and *crt, owned by
  * the caller (EVP_PKEY_free, X509_free). On failure returns -1, *key and
  * *crt are NULL, and err says what is wrong and how to fix it. */
-int identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *crt_path,
-                  char *err, size_t errlen);
+int identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *crt_path, char *err,
+                  size_t errlen);
 
 #endif /* UNIOND_IDENTITY_H */

@@ -31,8 +31,7 @@ static void round_trip_check(const csvin_doc *d)
     csvin_doc again;
 
     FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return;
+    if (!f) return;
     render_csv_row(f, (const char *const *)d->header, d->nheader);
     for (size_t i = 0; i < d->nrows; i++)
         render_csv_row(f, (const char *const *)d->rows[i].cells, d->rows[i].ncells);
@@ -52,8 +51,7 @@ static void round_trip_check(const csvin_doc *d)
     }
     cells_same(again.header, d->header, d->nheader);
     for (size_t i = 0; i < d->nrows; i++) {
-        if (again.rows[i].ncells != d->rows[i].ncells)
-            abort();
+        if (again.rows[i].ncells != d->rows[i].ncells) abort();
         cells_same(again.rows[i].cells, d->rows[i].cells, d->rows[i].ncells);
     }
     csvin_free(&again);
@@ -66,8 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
 
     csvin_init(&d);
-    if (csvin_parse(&d, (const char *)data, size, err, sizeof err) == 0)
-        round_trip_check(&d);
+    if (csvin_parse(&d, (const char *)data, size, err, sizeof err) == 0) round_trip_check(&d);
     csvin_free(&d);
     return 0;
 }

@@ -39,8 +39,7 @@ typedef struct {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
+    if (!f) return -1;
     strcpy(f->dir, "/tmp/uniond-test-config.XXXXXX");
     if (!mkdtemp(f->dir)) {
         free(f);
@@ -92,8 +91,7 @@ static void parse_fails(const char *text, const char *want1, const char *want2)
                     want2 ? want2 : "");
     assert_int_equal(rc, -1);
     assert_non_null(strstr(err, want1));
-    if (want2)
-        assert_non_null(strstr(err, want2));
+    if (want2) assert_non_null(strstr(err, want2));
     assert_null(c.node);
     assert_int_equal(c.npeers, 0);
 }
@@ -104,8 +102,7 @@ static config parse_ok(const char *text)
     char err[512] = "";
     config_init(&c);
     int rc = config_parse_buffer(&c, text, strlen(text), err, sizeof err);
-    if (rc != 0)
-        print_error("input:\n%s\nmessage: %s\n", text, err);
+    if (rc != 0) print_error("input:\n%s\nmessage: %s\n", text, err);
     assert_int_equal(rc, 0);
     return c;
 }
@@ -134,14 +131,11 @@ static void test_round_trip(void **state)
     char err[512] = "";
 
     config_init(&c);
-    assert_int_equal(config_node_set(&c, "yinzhou-01", "yinzhou", "127.0.0.1:7420", err,
-                                     sizeof err),
-                     0);
-    assert_int_equal(config_peer_add(&c, "haishu-01", "127.0.0.1:7421", FP_A, err, sizeof err),
-                     0);
-    assert_int_equal(config_peer_add(&c, "xiangshan-lt3", "[::1]:7422", FP_B_UPPER, err,
-                                     sizeof err),
-                     0);
+    assert_int_equal(
+        config_node_set(&c, "yinzhou-01", "yinzhou", "127.0.0.1:7420", err, sizeof err), 0);
+    assert_int_equal(config_peer_add(&c, "haishu-01", "127.0.0.1:7421", FP_A, err, sizeof err), 0);
+    assert_int_equal(
+        config_peer_add(&c, "xiangshan-lt3", "[::1]:7422", FP_B_UPPER, err, sizeof err), 0);
     assert_int_equal(config_save(&c, f->path, err, sizeof err), 0);
 
     /* the file is exactly the documented format */
@@ -250,17 +244,17 @@ static void test_bad_lines(void **state)
     parse_fails("[node]\nname = a\noffice = b\n[peer haishu]\n", "line 4:", "unknown section");
     parse_fails("[node\nname = a\n", "line 1:", "no closing ']'");
     parse_fails("[node] x\n", "line 1:", "unexpected text after ']'");
-    parse_fails("[node]\nname = a\nname = b\noffice = c\n", "line 3:",
-                "set twice in [node] (first on line 2)");
+    parse_fails("[node]\nname = a\nname = b\noffice = c\n",
+                "line 3:", "set twice in [node] (first on line 2)");
     parse_fails("[node]\nname = a\noffice = b\n[node]\n", "line 4:", "[node] appears twice");
-    parse_fails("[node]\nname = a\noffice = b\nthis is not a setting\n", "line 4:",
-                "expected \"key = value\"");
+    parse_fails("[node]\nname = a\noffice = b\nthis is not a setting\n",
+                "line 4:", "expected \"key = value\"");
     parse_fails("[node]\nname = Yinzhou\n", "line 2:", "name \"Yinzhou\" has 'Y' at position 1");
     parse_fails("[node]\nname = a..b\n", "line 2:", "git branch");
     parse_fails("[node]\nname = a\noffice = 9x\n", "line 3:", "office \"9x\"");
     parse_fails("[node]\nname = a\noffice = b\nlisten = 127.0.0.1\n", "line 4:", "has no port");
-    parse_fails("[node]\nname = a\noffice = b\nlisten = 127.0.0.1:65536\n", "line 4:",
-                "not a number from 0 to 65535");
+    parse_fails("[node]\nname = a\noffice = b\nlisten = 127.0.0.1:65536\n",
+                "line 4:", "not a number from 0 to 65535");
     parse_fails("[node]\nname = a\noffice = b\n\n[peer \"c\"]\naddress = c:1\nfingerprint = "
                 "0123\n",
                 "line 7:", "fingerprint \"0123\" is 4 characters long");
@@ -270,14 +264,13 @@ static void test_bad_lines(void **state)
     parse_fails("[node]\nname = a\noffice = b\n[peer \"c\"]\naddress = c:1\nfingerprint = " FP_A
                 "\n[peer \"d\"]\naddress = d:2\nfingerprint = " FP_A "\n",
                 "line 9:", "same fingerprint as peer \"c\" (line 6)");
-    parse_fails("[node]\nname = a\noffice = b\n[peer \"c\"]\naddress = ::1:7420\n", "line 5:",
-                "needs brackets");
-    parse_fails("[node]\nname = a\noffice = b\n[peer \"c\"]\naddress = c:0\n", "line 5:",
-                "port 0");
+    parse_fails("[node]\nname = a\noffice = b\n[peer \"c\"]\naddress = ::1:7420\n",
+                "line 5:", "needs brackets");
+    parse_fails("[node]\nname = a\noffice = b\n[peer \"c\"]\naddress = c:0\n", "line 5:", "port 0");
     parse_fails("[node]\nname = a\noffice = b\n[peer \"c\"]\nfingerprint = " FP_A "\n",
                 "line 4:", "has no address");
-    parse_fails("[node]\nname = a\noffice = b\n[peer \"c\"]\naddress = c:1\n", "line 4:",
-                "has no fingerprint");
+    parse_fails("[node]\nname = a\noffice = b\n[peer \"c\"]\naddress = c:1\n",
+                "line 4:", "has no fingerprint");
     parse_fails("[node]\nname = a\noffice = b\n[peer \"a\"]\naddress = c:1\nfingerprint = " FP_A
                 "\n",
                 "line 4:", "own name");
@@ -357,8 +350,7 @@ static int dir_has_tmp(const char *dir)
     struct dirent *de;
     int found = 0;
     while ((de = readdir(d)))
-        if (strstr(de->d_name, ".tmp"))
-            found = 1;
+        if (strstr(de->d_name, ".tmp")) found = 1;
     closedir(d);
     return found;
 }
@@ -371,9 +363,8 @@ static void test_save_atomic(void **state)
     struct stat st;
 
     config_init(&c);
-    assert_int_equal(config_node_set(&c, "yinzhou-01", "yinzhou", "127.0.0.1:7420", err,
-                                     sizeof err),
-                     0);
+    assert_int_equal(
+        config_node_set(&c, "yinzhou-01", "yinzhou", "127.0.0.1:7420", err, sizeof err), 0);
     assert_int_equal(config_save(&c, f->path, err, sizeof err), 0);
     assert_int_equal(stat(f->path, &st), 0);
     assert_true(S_ISREG(st.st_mode));
@@ -382,8 +373,7 @@ static void test_save_atomic(void **state)
     /* a stale .tmp from a crash is replaced, and gone afterwards */
     snprintf(path, sizeof path, "%s.tmp", f->path);
     file_write(path, "garbage", 7);
-    assert_int_equal(config_peer_add(&c, "haishu-01", "127.0.0.1:7421", FP_A, err, sizeof err),
-                     0);
+    assert_int_equal(config_peer_add(&c, "haishu-01", "127.0.0.1:7421", FP_A, err, sizeof err), 0);
     assert_int_equal(config_save(&c, f->path, err, sizeof err), 0);
     assert_false(dir_has_tmp(f->dir));
     assert_non_null(strstr(file_read(f->path), "[peer \"haishu-01\"]"));
@@ -417,8 +407,7 @@ static void test_peer_add_remove(void **state)
     config c = parse_ok(example);
     char err[512];
 
-    assert_int_equal(config_peer_add(&c, "beilun-02", "10.0.0.2:7420", FP_B_UPPER, err,
-                                     sizeof err),
+    assert_int_equal(config_peer_add(&c, "beilun-02", "10.0.0.2:7420", FP_B_UPPER, err, sizeof err),
                      0);
     assert_int_equal(c.npeers, 2);
     const config_peer *p = config_peer_find(&c, "beilun-02");
@@ -429,22 +418,23 @@ static void test_peer_add_remove(void **state)
     assert_null(config_peer_find(&c, NULL));
 
     /* refused: duplicate name, own name, duplicate key, bad values */
-    assert_int_equal(config_peer_add(&c, "beilun-02", "10.0.0.3:7420", FP_A, err, sizeof err),
-                     -1);
+    assert_int_equal(config_peer_add(&c, "beilun-02", "10.0.0.3:7420", FP_A, err, sizeof err), -1);
     assert_non_null(strstr(err, "already configured"));
-    assert_int_equal(config_peer_add(&c, "yinzhou-01", "10.0.0.3:7420",
-                                     "1111111111111111111111111111111111111111111111111111111111111111",
-                                     err, sizeof err),
-                     -1);
+    assert_int_equal(
+        config_peer_add(&c, "yinzhou-01", "10.0.0.3:7420",
+                        "1111111111111111111111111111111111111111111111111111111111111111", err,
+                        sizeof err),
+        -1);
     assert_non_null(strstr(err, "own name"));
     assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:7420", FP_A, err, sizeof err), -1);
     assert_non_null(strstr(err, "\"haishu-01\" already has that fingerprint"));
     assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:7420", "abc", err, sizeof err), -1);
     assert_non_null(strstr(err, "fingerprint"));
-    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:7420",
-                                     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeX",
-                                     err, sizeof err),
-                     -1);
+    assert_int_equal(
+        config_peer_add(&c, "other", "10.0.0.3:7420",
+                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeX", err,
+                        sizeof err),
+        -1);
     assert_non_null(strstr(err, "'X' at position 64"));
     assert_int_equal(config_peer_add(&c, "other", "10.0.0.3", FP_B, err, sizeof err), -1);
     assert_non_null(strstr(err, "no port"));
@@ -456,10 +446,11 @@ static void test_peer_add_remove(void **state)
     assert_int_equal(c.npeers, 2);
 
     /* remove: the others keep their order */
-    assert_int_equal(config_peer_add(&c, "zhenhai-01", "10.0.0.4:7420",
-                                     "2222222222222222222222222222222222222222222222222222222222222222",
-                                     err, sizeof err),
-                     0);
+    assert_int_equal(
+        config_peer_add(&c, "zhenhai-01", "10.0.0.4:7420",
+                        "2222222222222222222222222222222222222222222222222222222222222222", err,
+                        sizeof err),
+        0);
     assert_int_equal(config_peer_remove(&c, "beilun-02", err, sizeof err), 0);
     assert_int_equal(c.npeers, 2);
     assert_string_equal(c.peers[0].name, "haishu-01");
@@ -471,8 +462,7 @@ static void test_peer_add_remove(void **state)
     assert_int_equal(c.npeers, 0);
     assert_null(c.peers);
     /* a removed name and key can be added again */
-    assert_int_equal(config_peer_add(&c, "haishu-01", "127.0.0.1:7421", FP_A, err, sizeof err),
-                     0);
+    assert_int_equal(config_peer_add(&c, "haishu-01", "127.0.0.1:7421", FP_A, err, sizeof err), 0);
     config_free(&c);
 }
 
@@ -512,9 +502,10 @@ static void test_addr_parse(void **state)
     assert_int_equal(port, 65535);
 
     static const char *const bad[] = {
-        "", ":7420", "host", "host:", "host:-1", "host:+1", "host:65536", "host:123456",
-        "host:7420 ", " host:7420", "[::1]7420", "[::1", "[]:1", "[zz]:1", "[127.0.0.1]:1",
-        "::1:7420", "ho st:1", "-host:1", "host:0x10", "[::1]:", "h\xe4:1",
+        "",           ":7420",       "host",          "host:",      "host:-1",   "host:+1",
+        "host:65536", "host:123456", "host:7420 ",    " host:7420", "[::1]7420", "[::1",
+        "[]:1",       "[zz]:1",      "[127.0.0.1]:1", "::1:7420",   "ho st:1",   "-host:1",
+        "host:0x10",  "[::1]:",      "h\xe4:1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (config_addr_parse(host, sizeof host, &port, bad[i]) != -1)
@@ -557,9 +548,8 @@ static void test_checks(void **state)
     assert_int_equal(config_office_check("a-1", "--office", err, sizeof err), 0);
     assert_int_equal(config_office_check("1a", "--office", err, sizeof err), -1);
     assert_int_equal(config_office_check("a_b", "--office", err, sizeof err), -1);
-    assert_int_equal(config_office_check("abcdefghijklmnopqrstuvwxyz0123456", "--office", err,
-                                         sizeof err),
-                     -1);
+    assert_int_equal(
+        config_office_check("abcdefghijklmnopqrstuvwxyz0123456", "--office", err, sizeof err), -1);
     assert_non_null(strstr(err, "33 bytes"));
 
     assert_int_equal(config_listen_check("", "--listen", err, sizeof err), 0);

@@ -23,8 +23,7 @@ static void parse_ok(csvin_doc *d, const char *text)
     char err[ERRLEN];
     csvin_init(d);
     int rc = csvin_parse(d, text, strlen(text), err, sizeof err);
-    if (rc != 0)
-        fail_msg("csvin_parse failed: %s", err);
+    if (rc != 0) fail_msg("csvin_parse failed: %s", err);
 }
 
 /* Parse len bytes; expects failure with a message containing want. */
@@ -37,8 +36,7 @@ static void parse_fails_n(const char *text, size_t len, const char *want)
     assert_int_equal(rc, -1);
     assert_null(d.rows);
     assert_null(d.header);
-    if (!strstr(err, want))
-        fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+    if (!strstr(err, want)) fail_msg("error \"%s\" does not contain \"%s\"", err, want);
     csvin_free(&d);
 }
 
@@ -72,13 +70,13 @@ static void test_embedded_newlines_line_numbers(void **state)
 {
     (void)state;
     csvin_doc d;
-    parse_ok(&d, "name,notes\n"          /* 1 */
-                 "a,\"x\ny\n\nz\"\n"     /* 2-5, with an empty line inside */
-                 "b,plain\n"             /* 6 */
-                 "\n"                    /* 7 blank, skipped */
-                 "c,\"p\r\nq\"\r\n"      /* 8-9 */
+    parse_ok(&d, "name,notes\n"             /* 1 */
+                 "a,\"x\ny\n\nz\"\n"        /* 2-5, with an empty line inside */
+                 "b,plain\n"                /* 6 */
+                 "\n"                       /* 7 blank, skipped */
+                 "c,\"p\r\nq\"\r\n"         /* 8-9 */
                  "\"multi\nline name\",w\n" /* 10-11 */
-                 "d,e");                 /* 12, no final newline */
+                 "d,e");                    /* 12, no final newline */
     assert_int_equal(d.nrows, 5);
     assert_string_equal(d.rows[0].cells[1], "x\ny\n\nz");
     assert_int_equal(d.rows[0].line, 2);
@@ -321,8 +319,8 @@ static void test_read_file(void **state)
     close(fd);
     assert_int_equal(csvin_read_file(&d, path, err, sizeof err), -1);
     assert_int_equal(d.nrows, 0);
-    assert_non_null(strstr(err, path));
-    assert_non_null(strstr(err, ": line 4: not valid UTF-8"));
+    assert_non_null(strstr(err, "line 4: not valid UTF-8"));
+    assert_null(strstr(err, path)); /* the caller names the file */
     unlink(path);
 
     assert_int_equal(csvin_read_file(&d, path, err, sizeof err), -1);

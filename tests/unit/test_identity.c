@@ -28,8 +28,7 @@ typedef struct {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
+    if (!f) return -1;
     strcpy(f->dir, "/tmp/uniond-test-identity.XXXXXX");
     if (!mkdtemp(f->dir)) {
         free(f);
@@ -229,8 +228,8 @@ static void test_second_identity_differs(void **state)
     assert_string_not_equal(a, b);
 
     X509 *c1 = crt_read(f->crt), *c2 = crt_read(crt2);
-    assert_int_not_equal(
-        ASN1_INTEGER_cmp(X509_get0_serialNumber(c1), X509_get0_serialNumber(c2)), 0);
+    assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(c1), X509_get0_serialNumber(c2)),
+                         0);
     X509_free(c1);
     X509_free(c2);
 }

@@ -104,9 +104,9 @@ static void test_table_control_chars_and_empty(void **state)
     (void)state;
     const char *head[] = {"a", "b", "c"};
     const char *cells[] = {
-        "x\ny",   "tab\there", "cr\r\nlf\rz", /* */
-        "\x1b[31m", "\xff!",   "",            /* empty last cell: no trailing spaces */
-        NULL,      NULL,       NULL,           /* all empty */
+        "x\ny",     "tab\there", "cr\r\nlf\rz", /* */
+        "\x1b[31m", "\xff!",     "",            /* empty last cell: no trailing spaces */
+        NULL,       NULL,        NULL,          /* all empty */
     };
     out_buf o;
     out_open(&o);
@@ -185,8 +185,8 @@ static void test_table_truncation(void **state)
 static void test_csv_quoting(void **state)
 {
     (void)state;
-    const char *cells[] = {"plain", "a,b",  "say \"hi\"", " lead", "trail\t", "line\nbreak",
-                           "",      NULL,   "陈诚",       "cr\r",  "\xEF\xBB\xBFx"};
+    const char *cells[] = {"plain", "a,b", "say \"hi\"", " lead", "trail\t",      "line\nbreak",
+                           "",      NULL,  "陈诚",       "cr\r",  "\xEF\xBB\xBFx"};
     out_buf o;
     out_open(&o);
     render_csv_row(o.f, cells, 11);
@@ -334,13 +334,14 @@ static void test_json_msgpack_nested(void **state)
 
     /* as python3 -c 'json.dumps(o, ensure_ascii=False, indent=2)' prints it */
     char *pretty = render_sbuffer(&sb, 1);
-    assert_string_equal(pretty, "{\n  \"id\": \"01ABC\",\n  \"fields\": {\n    \"name\": \"陈诚\",\n"
-                                "    \"benefits\": [\n      \"heat-relief-2021\",\n"
-                                "      \"welfare-2021\"\n    ],\n    \"age\": 34,\n"
-                                "    \"score\": -2,\n    \"ok\": true,\n    \"none\": null,\n"
-                                "    \"ratio\": 0.5\n  },\n  \"conflicts\": {\n"
-                                "    \"union\": [\n      \"A\",\n      \"B\"\n    ]\n  },\n"
-                                "  \"empty\": [],\n  \"emptymap\": {}\n}");
+    assert_string_equal(pretty,
+                        "{\n  \"id\": \"01ABC\",\n  \"fields\": {\n    \"name\": \"陈诚\",\n"
+                        "    \"benefits\": [\n      \"heat-relief-2021\",\n"
+                        "      \"welfare-2021\"\n    ],\n    \"age\": 34,\n"
+                        "    \"score\": -2,\n    \"ok\": true,\n    \"none\": null,\n"
+                        "    \"ratio\": 0.5\n  },\n  \"conflicts\": {\n"
+                        "    \"union\": [\n      \"A\",\n      \"B\"\n    ]\n  },\n"
+                        "  \"empty\": [],\n  \"emptymap\": {}\n}");
     free(pretty);
     msgpack_sbuffer_destroy(&sb);
 }
