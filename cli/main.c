@@ -33,6 +33,11 @@ static const char usage_text[] =
     "  log ID [--json] [--reveal]       history of a member: when, who, what changed\n"
     "  import FILE.csv [--skip-invalid] header row = field names; all rows or none\n"
     "  export [--csv|--json]            full backup (never masked)\n"
+    "merge:\n"
+    "  conflicts [--json] [--reveal]    fields edited concurrently on two nodes\n"
+    "  resolve ID FIELD [VALUE]         settle a conflict (default: the shown value)\n"
+    "  bundle export FILE               git bundle of every branch, for a USB stick\n"
+    "  bundle import FILE               check, take in and merge a bundle\n"
     "node:\n"
     "  id [--json]                      node name, office, fingerprint, listen address\n"
     "  status [--json]                  head, tree, record and conflict counts\n"
@@ -56,7 +61,8 @@ static int usage_error(const char *fmt, ...)
 static const char *operator_name(void)
 {
     const char *op = getenv("UNIOND_OPERATOR");
-    if (op && *op) return op;
+    if (op && *op)
+        return op;
     struct passwd *pw = getpwuid(getuid());
     return pw ? pw->pw_name : "unknown";
 }
@@ -127,7 +133,8 @@ static int pack_assignments(msgpack_packer *pk, char **args, int n)
     msgpack_pack_array(pk, (size_t)n);
     for (int i = 0; i < n; i++) {
         char *eq = strchr(args[i], '=');
-        if (!eq || eq == args[i]) return usage_error("'%s' is not FIELD=VALUE", args[i]);
+        if (!eq || eq == args[i])
+            return usage_error("'%s' is not FIELD=VALUE", args[i]);
         const char *op = "=";
         size_t flen = (size_t)(eq - args[i]);
         if (eq[-1] == '+' || eq[-1] == '-') {
@@ -153,18 +160,23 @@ static int pack_assignments(msgpack_packer *pk, char **args, int n)
  * result is malloc'd. */
 static char *record_cell(const msgpack_object *rec, const char *field)
 {
-    if (strcmp(field, "id") == 0) return msg_get_str(rec, "id");
+    if (strcmp(field, "id") == 0)
+        return msg_get_str(rec, "id");
     const msgpack_object *v = msg_get(msg_get(rec, "fields"), field);
-    if (!v) return strdup("");
-    if (v->type == MSGPACK_OBJECT_STR) return msg_str_dup(v);
+    if (!v)
+        return strdup("");
+    if (v->type == MSGPACK_OBJECT_STR)
+        return msg_str_dup(v);
     if (v->type == MSGPACK_OBJECT_ARRAY) {
         size_t len = 1;
         for (uint32_t i = 0; i < v->via.array.size; i++)
             len += v->via.array.ptr[i].via.str.size + 1;
         char *out = calloc(1, len);
         for (uint32_t i = 0; out && i < v->via.array.size; i++) {
-            if (v->via.array.ptr[i].type != MSGPACK_OBJECT_STR) continue;
-            if (i) strcat(out, ";");
+            if (v->via.array.ptr[i].type != MSGPACK_OBJECT_STR)
+                continue;
+            if (i)
+                strcat(out, ";");
             strncat(out, v->via.array.ptr[i].via.str.ptr, v->via.array.ptr[i].via.str.size);
         }
         return out;
@@ -184,12 +196,15 @@ static size_t columns_of(const char ***out, const msgpack_object_array *recs, in
     size_t ns, n = 0, cap = 16;
     const schema_field *sf = schema_fields(&ns);
     const char **cols = malloc(cap * sizeof *cols);
-    if (!cols) return 0;
-    if (with_id) cols[n++] = "id";
+    if (!cols)
+        return 0;
+    if (with_id)
+        cols[n++] = "id";
     for (size_t i = 0; i < ns; i++)
         for (uint32_t r = 0; r < recs->size; r++)
             if (msg_get(msg_get(&recs->ptr[r], "fields"), sf[i].name)) {
-                if (n == cap) cols = realloc(cols, (cap *= 2) * sizeof *cols);
+                if (n == cap)
+                    cols = realloc(cols, (cap *= 2) * sizeof *cols);
                 cols[n++] = sf[i].name;
                 break;
             }
@@ -201,7 +216,8 @@ static size_t columns_of(const char ***out, const msgpack_object_array *recs, in
         const msgpack_object *f = msg_get(&recs->ptr[r], "fields");
         for (uint32_t k = 0; f && f->type == MSGPACK_OBJECT_MAP && k < f->via.map.size; k++) {
             char *name = msg_str_dup(&f->via.map.ptr[k].key);
-            if (!name) continue;
+            if (!name)
+                continue;
             int seen = schema_field_find(name) != NULL;
             for (size_t j = 0; j < ncustom && !seen; j++)
                 seen = strcmp(custom_store[j], name) == 0;
@@ -215,7 +231,8 @@ static size_t columns_of(const char ***out, const msgpack_object_array *recs, in
     }
     for (size_t i = 0; i < ncustom; i++) {
         /* insertion into sorted position among customs */
-        if (n == cap) cols = realloc(cols, (cap *= 2) * sizeof *cols);
+        if (n == cap)
+            cols = realloc(cols, (cap *= 2) * sizeof *cols);
         size_t pos = n;
         while (pos > first_custom && strcmp(cols[pos - 1], custom_store[i]) > 0)
             pos--;
@@ -261,13 +278,15 @@ static void print_records_table(const msgpack_object_array *recs)
     size_t ncells = (size_t)recs->size * nc;
     char **cells = calloc(ncells + 1, sizeof *cells);
     int any_conflict = 0;
-    if (!cells) return;
+    if (!cells)
+        return;
     for (uint32_t r = 0; r < recs->size; r++)
         for (size_t c = 0; c < nc; c++) {
             char *v = record_cell(&recs->ptr[r], list_columns[c]);
             if (v && in_conflict(&recs->ptr[r], list_columns[c])) {
                 char *m = malloc(strlen(v) + 2);
-                if (m) sprintf(m, "%s*", v);
+                if (m)
+                    sprintf(m, "%s*", v);
                 free(v);
                 v = m;
                 any_conflict = 1;
@@ -278,7 +297,8 @@ static void print_records_table(const msgpack_object_array *recs)
     for (size_t i = 0; i < ncells; i++)
         free(cells[i]);
     free(cells);
-    if (any_conflict) printf("* field in conflict: unionctl show ID lists the values\n");
+    if (any_conflict)
+        printf("* field in conflict: unionctl show ID lists the values\n");
 }
 
 /* ---- commands ------------------------------------------------------------- */
@@ -344,7 +364,8 @@ static int parse_opts(opts *o, int argc, char **argv, const char *allowed)
             break;
         }
     }
-    if (o->json && o->csv) return usage_error("--json and --csv exclude each other");
+    if (o->json && o->csv)
+        return usage_error("--json and --csv exclude each other");
     return 0;
 }
 
@@ -354,7 +375,8 @@ static int cmd_add(int argc, char **argv)
     reply rep;
     request r;
     int rc = parse_opts(&o, argc, argv, "");
-    if (rc) goto out;
+    if (rc)
+        goto out;
     if (optind >= argc) {
         rc = usage_error("add: give at least one FIELD=VALUE (name=... is required)");
         goto out;
@@ -382,7 +404,8 @@ static int cmd_edit(int argc, char **argv)
     reply rep;
     request r;
     int rc = parse_opts(&o, argc, argv, "");
-    if (rc) goto out;
+    if (rc)
+        goto out;
     if (argc - optind < 2) {
         rc = usage_error("edit: usage: unionctl edit ID FIELD=VALUE...");
         goto out;
@@ -396,7 +419,8 @@ static int cmd_edit(int argc, char **argv)
     }
     if ((rc = request_send(&r, &rep)) == 0) {
         int64_t n = msg_get_int(rep.result, "changed", 0);
-        if (n == 0) printf("nothing changed: the values were already those\n");
+        if (n == 0)
+            printf("nothing changed: the values were already those\n");
     }
     reply_free(&rep);
 out:
@@ -410,7 +434,8 @@ static void print_show(const msgpack_object *rec)
     const msgpack_object *conf = msg_get(rec, "conflicts");
     size_t n = f && f->type == MSGPACK_OBJECT_MAP ? f->via.map.size : 0;
     char **cells = calloc(2 * (n + 1), sizeof *cells);
-    if (!cells) return;
+    if (!cells)
+        return;
     cells[0] = strdup("id");
     cells[1] = msg_get_str(rec, "id");
     for (size_t i = 0; i < n; i++) {
@@ -450,7 +475,8 @@ static int cmd_show(int argc, char **argv)
     reply rep;
     request r;
     int rc = parse_opts(&o, argc, argv, "jr");
-    if (rc) goto out;
+    if (rc)
+        goto out;
     if (argc - optind != 1) {
         rc = usage_error("show: usage: unionctl show ID [--json] [--reveal]");
         goto out;
@@ -479,7 +505,8 @@ static int cmd_list(int argc, char **argv, int export)
     reply rep;
     request r;
     int rc = parse_opts(&o, argc, argv, export ? "jc" : "jcrnSLw");
-    if (rc) goto out;
+    if (rc)
+        goto out;
     if (optind != argc) {
         rc = usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
         goto out;
@@ -506,7 +533,8 @@ static int cmd_list(int argc, char **argv, int export)
     o.count ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
     msg_pack_str(&r.pk, "full");
     export ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
-    if ((rc = request_send(&r, &rep)) != 0) goto done;
+    if ((rc = request_send(&r, &rep)) != 0)
+        goto done;
     if (o.count) {
         long long n = (long long)msg_get_int(rep.result, "count", 0);
         if (o.json)
@@ -540,7 +568,8 @@ static int cmd_log(int argc, char **argv)
     reply rep;
     request r;
     int rc = parse_opts(&o, argc, argv, "jr");
-    if (rc) goto out;
+    if (rc)
+        goto out;
     if (argc - optind != 1) {
         rc = usage_error("log: usage: unionctl log ID [--json] [--reveal]");
         goto out;
@@ -549,7 +578,8 @@ static int cmd_log(int argc, char **argv)
     msg_pack_kv_str(&r.pk, "id", argv[optind]);
     msg_pack_str(&r.pk, "reveal");
     o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
-    if ((rc = request_send(&r, &rep)) != 0) goto done;
+    if ((rc = request_send(&r, &rep)) != 0)
+        goto done;
     if (o.json) {
         render_json_msgpack(stdout, rep.result, 1);
         putchar('\n');
@@ -596,7 +626,8 @@ static int cmd_import(int argc, char **argv)
     char err[512];
     csvin_init(&doc);
     int rc = parse_opts(&o, argc, argv, "sj");
-    if (rc) goto out;
+    if (rc)
+        goto out;
     if (argc - optind != 1) {
         rc = usage_error("import: usage: unionctl import FILE.csv [--skip-invalid]");
         goto out;
@@ -632,7 +663,8 @@ static int cmd_import(int argc, char **argv)
                    (long long)msg_get_int(rep.result, "updated", 0),
                    (long long)msg_get_int(rep.result, "unchanged", 0));
             long long sk = (long long)msg_get_int(rep.result, "skipped", 0);
-            if (sk) printf(", skipped %lld invalid rows:", sk);
+            if (sk)
+                printf(", skipped %lld invalid rows:", sk);
             putchar('\n');
             const msgpack_object_array *errs = msg_get_array(rep.result, "errors");
             for (uint32_t i = 0; errs && i < errs->size; i++) {
@@ -660,7 +692,8 @@ static int cmd_simple(int argc, char **argv, const char *op)
     reply rep;
     request r;
     int rc = parse_opts(&o, argc, argv, "j");
-    if (rc) goto out;
+    if (rc)
+        goto out;
     if (optind != argc) {
         rc = usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
         goto out;
@@ -688,8 +721,162 @@ out:
     return rc;
 }
 
-static const char *const later[] = {"conflicts", "resolve", "bundle",     "peers", "sync",
-                                    "peer",      "stats",   "duplicates", "merge", "transfer"};
+static int cmd_conflicts(int argc, char **argv)
+{
+    opts o;
+    reply rep;
+    request r;
+    int rc = parse_opts(&o, argc, argv, "jr");
+    if (rc)
+        goto out;
+    if (optind != argc) {
+        rc = usage_error("conflicts: unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    request_begin(&r, "conflicts", 1);
+    msg_pack_str(&r.pk, "reveal");
+    o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    if ((rc = request_send(&r, &rep)) != 0)
+        goto done;
+    if (o.json) {
+        render_json_msgpack(stdout, rep.result, 1);
+        putchar('\n');
+        goto done;
+    }
+    const msgpack_object *arr = rep.result;
+    size_t n = arr && arr->type == MSGPACK_OBJECT_ARRAY ? arr->via.array.size : 0, rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object_array *v = msg_get_array(&arr->via.array.ptr[i], "values");
+        rows += v ? v->size : 0;
+    }
+    if (rows == 0) {
+        printf("no conflicts\n");
+        goto done;
+    }
+    char **cells = calloc(rows * 6 + 1, sizeof *cells);
+    size_t row = 0;
+    for (size_t i = 0; cells && i < n; i++) {
+        const msgpack_object *c = &arr->via.array.ptr[i];
+        const msgpack_object_array *v = msg_get_array(c, "values");
+        for (uint32_t k = 0; v && k < v->size; k++, row++) {
+            cells[row * 6] = k ? strdup("") : msg_get_str(c, "id");
+            cells[row * 6 + 1] = k ? strdup("") : msg_get_str(c, "name");
+            cells[row * 6 + 2] = k ? strdup("") : msg_get_str(c, "field");
+            char *val = msg_get_str(&v->ptr[k], "value");
+            char *shown = malloc(strlen(val ? val : "") + 3);
+            if (shown)
+                sprintf(shown, "%s%s", val ? val : "",
+                        msg_get_bool(&v->ptr[k], "shown", 0) ? " *" : "");
+            free(val);
+            cells[row * 6 + 3] = shown;
+            cells[row * 6 + 4] = msg_get_str(&v->ptr[k], "node");
+            cells[row * 6 + 5] = msg_get_str(&v->ptr[k], "time");
+        }
+    }
+    static const char *const head[] = {"id", "name", "field", "value", "node", "time"};
+    if (cells)
+        render_table(stdout, head, 6, (const char *const *)cells, rows);
+    for (size_t i = 0; cells && i < rows * 6; i++)
+        free(cells[i]);
+    free(cells);
+    printf("%zu field%s in conflict; * = the value every node shows now.\n"
+           "Settle one with: unionctl resolve ID FIELD [VALUE]\n",
+           n, n == 1 ? "" : "s");
+done:
+    reply_free(&rep);
+out:
+    free(o.where);
+    return rc;
+}
+
+static int cmd_resolve(int argc, char **argv)
+{
+    opts o;
+    reply rep;
+    request r;
+    int rc = parse_opts(&o, argc, argv, "");
+    if (rc)
+        goto out;
+    int npos = argc - optind;
+    if (npos != 2 && npos != 3) {
+        rc = usage_error("resolve: usage: unionctl resolve ID FIELD [VALUE]");
+        goto out;
+    }
+    request_begin(&r, "resolve", npos == 3 ? 3 : 2);
+    msg_pack_kv_str(&r.pk, "id", argv[optind]);
+    msg_pack_kv_str(&r.pk, "field", argv[optind + 1]);
+    if (npos == 3)
+        msg_pack_kv_str(&r.pk, "value", argv[optind + 2]);
+    rc = request_send(&r, &rep);
+    reply_free(&rep);
+out:
+    free(o.where);
+    return rc;
+}
+
+/* An absolute path for FILE, which may not exist yet (export). Malloc'd. */
+static char *absolute_path(const char *file)
+{
+    if (file[0] == '/')
+        return strdup(file);
+    char *cwd = getcwd(NULL, 0);
+    char *out = cwd ? malloc(strlen(cwd) + strlen(file) + 2) : NULL;
+    if (out)
+        sprintf(out, "%s/%s", cwd, file);
+    free(cwd);
+    return out;
+}
+
+static int cmd_bundle(int argc, char **argv)
+{
+    opts o;
+    reply rep;
+    request r;
+    int rc = parse_opts(&o, argc, argv, "j");
+    if (rc)
+        goto out;
+    if (argc - optind != 2 ||
+        (strcmp(argv[optind], "export") != 0 && strcmp(argv[optind], "import") != 0)) {
+        rc = usage_error("bundle: usage: unionctl bundle export FILE | bundle import FILE");
+        goto out;
+    }
+    int export = strcmp(argv[optind], "export") == 0;
+    if (!export && access(argv[optind + 1], R_OK) != 0) {
+        fprintf(stderr, "unionctl: cannot read %s\n", argv[optind + 1]);
+        rc = EXIT_FAIL;
+        goto out;
+    }
+    /* The daemon opens the file, so it gets an absolute path. */
+    char *path = absolute_path(argv[optind + 1]);
+    if (!path) {
+        rc = EXIT_FAIL;
+        goto out;
+    }
+    request_begin(&r, export ? "bundle_export" : "bundle_import", 1);
+    msg_pack_kv_str(&r.pk, "path", path);
+    free(path);
+    if ((rc = request_send(&r, &rep)) == 0) {
+        if (o.json) {
+            render_json_msgpack(stdout, rep.result, 1);
+            putchar('\n');
+        } else if (!export) {
+            printf("bundle imported: %lld branches, %lld moved forward, %lld new commits checked; "
+                   "%lld merged, %lld fast-forwarded\n",
+                   (long long)msg_get_int(rep.result, "refs", 0),
+                   (long long)msg_get_int(rep.result, "updated", 0),
+                   (long long)msg_get_int(rep.result, "commits", 0),
+                   (long long)msg_get_int(rep.result, "merged", 0),
+                   (long long)msg_get_int(rep.result, "forwarded", 0));
+        }
+    }
+    reply_free(&rep);
+out:
+    free(o.where);
+    return rc;
+}
+
+static const char *const later[] = {"peers",      "sync",  "peer",    "stats",
+                                    "duplicates", "merge", "transfer"};
 
 int main(int argc, char **argv)
 {
@@ -723,15 +910,30 @@ int main(int argc, char **argv)
     }
     if (!data_dir || !*data_dir)
         return usage_error("no DATA directory: give -d DATA or set UNIOND_DATA");
-    if (strcmp(cmd, "add") == 0) return cmd_add(cargc, cargv);
-    if (strcmp(cmd, "edit") == 0) return cmd_edit(cargc, cargv);
-    if (strcmp(cmd, "show") == 0) return cmd_show(cargc, cargv);
-    if (strcmp(cmd, "list") == 0) return cmd_list(cargc, cargv, 0);
-    if (strcmp(cmd, "export") == 0) return cmd_list(cargc, cargv, 1);
-    if (strcmp(cmd, "log") == 0) return cmd_log(cargc, cargv);
-    if (strcmp(cmd, "import") == 0) return cmd_import(cargc, cargv);
-    if (strcmp(cmd, "id") == 0) return cmd_simple(cargc, cargv, "id");
-    if (strcmp(cmd, "status") == 0) return cmd_simple(cargc, cargv, "status");
+    if (strcmp(cmd, "add") == 0)
+        return cmd_add(cargc, cargv);
+    if (strcmp(cmd, "edit") == 0)
+        return cmd_edit(cargc, cargv);
+    if (strcmp(cmd, "show") == 0)
+        return cmd_show(cargc, cargv);
+    if (strcmp(cmd, "list") == 0)
+        return cmd_list(cargc, cargv, 0);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_list(cargc, cargv, 1);
+    if (strcmp(cmd, "log") == 0)
+        return cmd_log(cargc, cargv);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_import(cargc, cargv);
+    if (strcmp(cmd, "conflicts") == 0)
+        return cmd_conflicts(cargc, cargv);
+    if (strcmp(cmd, "resolve") == 0)
+        return cmd_resolve(cargc, cargv);
+    if (strcmp(cmd, "bundle") == 0)
+        return cmd_bundle(cargc, cargv);
+    if (strcmp(cmd, "id") == 0)
+        return cmd_simple(cargc, cargv, "id");
+    if (strcmp(cmd, "status") == 0)
+        return cmd_simple(cargc, cargv, "status");
     for (size_t i = 0; i < sizeof later / sizeof *later; i++)
         if (strcmp(cmd, later[i]) == 0) {
             fprintf(stderr, "unionctl: '%s' is not available in this version yet\n", cmd);

@@ -36,7 +36,8 @@ static void config_err(char *err, size_t errlen, const char *fmt, ...)
 
 static void config_err(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (!err || errlen == 0) return;
+    if (!err || errlen == 0)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -49,7 +50,8 @@ static const char *config_show(char *out, size_t outlen, const char *s, size_t n
 {
     size_t o = 0;
     if (outlen < 5) {
-        if (outlen) out[0] = '\0';
+        if (outlen)
+            out[0] = '\0';
         return out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -95,7 +97,8 @@ int config_node_name_check(const char *name, const char *what, char *err, size_t
     for (size_t i = 0; i < n; i++) {
         char ch = name[i];
         int ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-        if (i > 0) ok = ok || ch == '.' || ch == '_' || ch == '-';
+        if (i > 0)
+            ok = ok || ch == '.' || ch == '_' || ch == '-';
         if (!ok) {
             char c1[8];
             config_err(err, errlen, "%s \"%s\" has '%s' at position %zu; %s", what,
@@ -134,7 +137,8 @@ int config_office_check(const char *office, const char *what, char *err, size_t 
     for (size_t i = 0; i < n; i++) {
         char ch = office[i];
         int ok = (ch >= 'a' && ch <= 'z');
-        if (i > 0) ok = ok || (ch >= '0' && ch <= '9') || ch == '-';
+        if (i > 0)
+            ok = ok || (ch >= '0' && ch <= '9') || ch == '-';
         if (!ok) {
             char c1[8];
             config_err(err, errlen, "%s \"%s\" has '%s' at position %zu; %s", what,
@@ -257,26 +261,30 @@ static int config_addr_split(char *host, size_t hostlen, int *port, const char *
         memcpy(host, h, hlen);
         host[hlen] = '\0';
     }
-    if (port) *port = (int)pv;
+    if (port)
+        *port = (int)pv;
     return 0;
 }
 
 int config_addr_parse(char *host, size_t hostlen, int *port, const char *addr)
 {
-    if (!host || !port) return -1;
+    if (!host || !port)
+        return -1;
     return config_addr_split(host, hostlen, port, addr, "address", NULL, 0);
 }
 
 int config_listen_check(const char *listen, const char *what, char *err, size_t errlen)
 {
-    if (!listen || !*listen) return 0;
+    if (!listen || !*listen)
+        return 0;
     return config_addr_split(NULL, 0, NULL, listen, what, err, errlen);
 }
 
 int config_address_check(const char *address, const char *what, char *err, size_t errlen)
 {
     int port = 0;
-    if (config_addr_split(NULL, 0, &port, address, what, err, errlen) != 0) return -1;
+    if (config_addr_split(NULL, 0, &port, address, what, err, errlen) != 0)
+        return -1;
     if (port == 0) {
         config_err(err, errlen,
                    "%s \"%s\": port 0 cannot be connected to; give the port the peer listens on",
@@ -314,7 +322,8 @@ static char *config_fingerprint_dup(const char *fp)
 {
     char *s = strdup(fp);
     for (char *p = s; p && *p; p++)
-        if (*p >= 'A' && *p <= 'F') *p = (char)(*p - 'A' + 'a');
+        if (*p >= 'A' && *p <= 'F')
+            *p = (char)(*p - 'A' + 'a');
     return s;
 }
 
@@ -340,7 +349,8 @@ static void config_peer_clear(config_peer *p)
 
 void config_free(config *c)
 {
-    if (!c) return;
+    if (!c)
+        return;
     free(c->node);
     free(c->office);
     free(c->listen);
@@ -352,15 +362,18 @@ void config_free(config *c)
 
 const config_peer *config_peer_find(const config *c, const char *name)
 {
-    if (!c || !name) return NULL;
+    if (!c || !name)
+        return NULL;
     for (size_t i = 0; i < c->npeers; i++)
-        if (c->peers[i].name && strcmp(c->peers[i].name, name) == 0) return &c->peers[i];
+        if (c->peers[i].name && strcmp(c->peers[i].name, name) == 0)
+            return &c->peers[i];
     return NULL;
 }
 
 const config_peer *config_peer_find_fingerprint(const config *c, const char *fingerprint)
 {
-    if (!c || !fingerprint) return NULL;
+    if (!c || !fingerprint)
+        return NULL;
     for (size_t i = 0; i < c->npeers; i++)
         if (c->peers[i].fingerprint && strcasecmp(c->peers[i].fingerprint, fingerprint) == 0)
             return &c->peers[i];
@@ -394,9 +407,11 @@ static int config_item_cmp_fingerprint(const void *a, const void *b)
 static int config_peers_dup_find(const config_peer *peers, size_t n, int by_fingerprint,
                                  size_t *first, size_t *dup)
 {
-    if (n < 2) return 0;
+    if (n < 2)
+        return 0;
     config_sort_item *items = calloc(n, sizeof *items);
-    if (!items) return -1;
+    if (!items)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         items[i].key = by_fingerprint ? peers[i].fingerprint : peers[i].name;
         items[i].index = i;
@@ -457,13 +472,17 @@ static void config_fail(config_parser *p, int line, const char *fmt, ...)
  * the message concerns the whole file. */
 static void config_fail(config_parser *p, int line, const char *fmt, ...)
 {
-    if (p->failed) return;
+    if (p->failed)
+        return;
     p->failed = 1;
     p->err_line = line;
-    if (!p->err || p->errlen == 0) return;
+    if (!p->err || p->errlen == 0)
+        return;
     int off = 0;
-    if (line > 0) off = snprintf(p->err, p->errlen, "line %d: ", line);
-    if (off < 0 || (size_t)off >= p->errlen) return;
+    if (line > 0)
+        off = snprintf(p->err, p->errlen, "line %d: ", line);
+    if (off < 0 || (size_t)off >= p->errlen)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(p->err + off, p->errlen - (size_t)off, fmt, ap);
@@ -477,15 +496,18 @@ static int config_peer_append(config_parser *p, const char *name, size_t nlen)
         if (cap > SIZE_MAX / sizeof(config_peer) || cap > SIZE_MAX / sizeof(*p->peer_lines))
             return -1;
         config_peer *np = realloc(p->cfg.peers, cap * sizeof *np);
-        if (!np) return -1;
+        if (!np)
+            return -1;
         p->cfg.peers = np;
         int(*nl)[3] = realloc(p->peer_lines, cap * sizeof *nl);
-        if (!nl) return -1;
+        if (!nl)
+            return -1;
         p->peer_lines = nl;
         p->peercap = cap;
     }
     char *s = strndup(name, nlen);
-    if (!s) return -1;
+    if (!s)
+        return -1;
     config_peer *peer = &p->cfg.peers[p->cfg.npeers];
     peer->name = s;
     peer->address = NULL;
@@ -584,7 +606,8 @@ static void config_section_parse(config_parser *p, const char *s)
 static char *config_reader(char *str, int num, void *stream)
 {
     config_parser *p = stream;
-    if (p->stop || p->pos >= p->len || num < 2) return NULL;
+    if (p->stop || p->pos >= p->len || num < 2)
+        return NULL;
     const char *line = p->buf + p->pos;
     size_t left = p->len - p->pos;
     const char *nl = memchr(line, '\n', left);
@@ -610,7 +633,8 @@ static char *config_reader(char *str, int num, void *stream)
     }
     memcpy(str, line + skip, body);
     str[body] = '\0';
-    if (str[0] == '[') config_section_parse(p, str);
+    if (str[0] == '[')
+        config_section_parse(p, str);
     return str;
 }
 
@@ -641,7 +665,8 @@ static int config_handler(void *user, const char *section, const char *key, cons
     char show[96], msg[512];
     (void)section; /* ours is in p->section: inih truncates long names */
 
-    if (p->failed) return 1; /* only the first error is reported */
+    if (p->failed)
+        return 1; /* only the first error is reported */
     size_t vlen = strlen(value);
     if (vlen > CONFIG_VALUE_MAX) {
         config_fail(p, line, "value of %s is %zu bytes long; at most %d", CONFIG_SHOW(show, key),
@@ -658,16 +683,19 @@ static int config_handler(void *user, const char *section, const char *key, cons
         return 0;
     case SECTION_NODE:
         if (strcmp(key, "name") == 0) {
-            if (config_node_name_check(value, "name", msg, sizeof msg) != 0) goto invalid;
+            if (config_node_name_check(value, "name", msg, sizeof msg) != 0)
+                goto invalid;
             return config_set(p, &p->cfg.node, &p->node_lines[KEY_NAME], key, "[node]", value, 0);
         }
         if (strcmp(key, "office") == 0) {
-            if (config_office_check(value, "office", msg, sizeof msg) != 0) goto invalid;
+            if (config_office_check(value, "office", msg, sizeof msg) != 0)
+                goto invalid;
             return config_set(p, &p->cfg.office, &p->node_lines[KEY_OFFICE], key, "[node]", value,
                               0);
         }
         if (strcmp(key, "listen") == 0) {
-            if (config_listen_check(value, "listen", msg, sizeof msg) != 0) goto invalid;
+            if (config_listen_check(value, "listen", msg, sizeof msg) != 0)
+                goto invalid;
             return config_set(p, &p->cfg.listen, &p->node_lines[KEY_LISTEN], key, "[node]", value,
                               0);
         }
@@ -680,11 +708,13 @@ static int config_handler(void *user, const char *section, const char *key, cons
         char sect[CONFIG_NAME_MAX + 16];
         snprintf(sect, sizeof sect, "[peer \"%s\"]", peer->name);
         if (strcmp(key, "address") == 0) {
-            if (config_address_check(value, "address", msg, sizeof msg) != 0) goto invalid;
+            if (config_address_check(value, "address", msg, sizeof msg) != 0)
+                goto invalid;
             return config_set(p, &peer->address, &lines[KEY_ADDRESS], key, sect, value, 0);
         }
         if (strcmp(key, "fingerprint") == 0) {
-            if (config_fingerprint_check(value, "fingerprint", msg, sizeof msg) != 0) goto invalid;
+            if (config_fingerprint_check(value, "fingerprint", msg, sizeof msg) != 0)
+                goto invalid;
             return config_set(p, &peer->fingerprint, &lines[KEY_FINGERPRINT], key, sect, value, 1);
         }
         config_fail(p, line, "unknown key \"%s\" in %s; expected address or fingerprint",
@@ -746,7 +776,8 @@ static void config_parse_finish(config_parser *p)
                     p->peer_lines[first][KEY_SECTION]);
         return;
     }
-    if (r == 0) r = config_peers_dup_find(c->peers, c->npeers, 1, &first, &dup);
+    if (r == 0)
+        r = config_peers_dup_find(c->peers, c->npeers, 1, &first, &dup);
     if (r > 0) {
         config_fail(p, p->peer_lines[dup][KEY_FINGERPRINT],
                     "peer \"%s\" has the same fingerprint as peer \"%s\" (line %d); each node "
@@ -761,7 +792,8 @@ static void config_parse_finish(config_parser *p)
     }
     if (!c->listen) {
         c->listen = strdup("");
-        if (!c->listen) config_fail(p, 0, "out of memory");
+        if (!c->listen)
+            config_fail(p, 0, "out of memory");
     }
 }
 
@@ -775,7 +807,8 @@ int config_parse_buffer(config *c, const char *buf, size_t len, char *err, size_
     p.len = len;
     p.err = err;
     p.errlen = errlen;
-    if (err && errlen) err[0] = '\0';
+    if (err && errlen)
+        err[0] = '\0';
     if (!c || (!buf && len)) {
         config_err(err, errlen, "config_parse_buffer: no config or no text given");
         return -1;
@@ -793,7 +826,8 @@ int config_parse_buffer(config *c, const char *buf, size_t len, char *err, size_
         p.failed = 0;
         config_fail(&p, rc, "expected \"key = value\", a [section] or a # comment");
     }
-    if (!p.failed) config_parse_finish(&p);
+    if (!p.failed)
+        config_parse_finish(&p);
     free(p.peer_lines);
     if (p.failed) {
         config_free(&p.cfg);
@@ -848,11 +882,13 @@ int config_load(config *c, const char *path, char *err, size_t errlen)
     for (;;) {
         ssize_t n = read(fd, buf + len, cap - len);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             config_err(err, errlen, "cannot read config %s: %s", path, strerror(errno));
             goto cleanup;
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         len += (size_t)n;
         if (len == cap) {
             config_err(err, errlen, "config %s changed while being read; try again", path);
@@ -866,7 +902,8 @@ int config_load(config *c, const char *path, char *err, size_t errlen)
     rc = 0;
 cleanup:
     free(buf);
-    if (fd >= 0) close(fd);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 
@@ -884,7 +921,8 @@ static void config_text_add(config_text *t, const char *fmt, ...)
 
 static void config_text_add(config_text *t, const char *fmt, ...)
 {
-    if (t->oom) return;
+    if (t->oom)
+        return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
@@ -946,7 +984,8 @@ static int config_validate(const config *c, char *err, size_t errlen)
         config_err(err, errlen, "peer \"%s\" is listed twice", c->peers[dup].name);
         return -1;
     }
-    if (r == 0) r = config_peers_dup_find(c->peers, c->npeers, 1, &first, &dup);
+    if (r == 0)
+        r = config_peers_dup_find(c->peers, c->npeers, 1, &first, &dup);
     if (r > 0) {
         config_err(err, errlen, "peers \"%s\" and \"%s\" have the same fingerprint",
                    c->peers[first].name, c->peers[dup].name);
@@ -969,9 +1008,11 @@ int config_format(const config *c, char **out, size_t *outlen, char *err, size_t
         config_err(err, errlen, "config_format: no config given");
         return -1;
     }
-    if (config_validate(c, err, errlen) != 0) return -1;
+    if (config_validate(c, err, errlen) != 0)
+        return -1;
     config_text_add(&t, "%s[node]\nname = %s\noffice = %s\n", config_header, c->node, c->office);
-    if (c->listen && *c->listen) config_text_add(&t, "listen = %s\n", c->listen);
+    if (c->listen && *c->listen)
+        config_text_add(&t, "listen = %s\n", c->listen);
     for (size_t i = 0; i < c->npeers; i++) {
         const config_peer *peer = &c->peers[i];
         char fp[CONFIG_FINGERPRINT_LEN + 1];
@@ -1002,7 +1043,8 @@ static int config_write_all(int fd, const char *p, size_t len)
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return -1;
         }
         p += n;
@@ -1028,7 +1070,8 @@ static int config_dir_sync(const char *path)
     }
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     free(dir);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     int rc = fsync(fd);
     int saved = errno;
     close(fd);
@@ -1048,7 +1091,8 @@ int config_save(const config *c, const char *path, char *err, size_t errlen)
         config_err(err, errlen, "config_save: no config or no path given");
         return -1;
     }
-    if (config_format(c, &text, &len, err, errlen) != 0) goto cleanup;
+    if (config_format(c, &text, &len, err, errlen) != 0)
+        goto cleanup;
     size_t plen = strlen(path);
     tmp = malloc(plen + 5);
     if (!tmp) {
@@ -1086,8 +1130,10 @@ int config_save(const config *c, const char *path, char *err, size_t errlen)
     }
     rc = 0;
 cleanup:
-    if (fd >= 0) close(fd);
-    if (made) unlink(tmp);
+    if (fd >= 0)
+        close(fd);
+    if (made)
+        unlink(tmp);
     free(tmp);
     free(text);
     return rc;
@@ -1103,7 +1149,8 @@ int config_node_set(config *c, const char *node, const char *office, const char 
         config_err(err, errlen, "config_node_set: no config given");
         return -1;
     }
-    if (!listen) listen = "";
+    if (!listen)
+        listen = "";
     if (config_node_name_check(node, "node name", err, errlen) != 0 ||
         config_office_check(office, "office", err, errlen) != 0 ||
         config_listen_check(listen, "listen address", err, errlen) != 0)

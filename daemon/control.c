@@ -64,13 +64,15 @@ static void control_maybe_done(control *c)
         void (*done)(void *) = c->done;
         void *arg = c->done_arg;
         free(c);
-        if (done) done(arg);
+        if (done)
+            done(arg);
     }
 }
 
 static void client_unref(client *cl)
 {
-    if (--cl->refs > 0) return;
+    if (--cl->refs > 0)
+        return;
     control *c = cl->ctl;
     free(cl->buf);
     free(cl);
@@ -85,14 +87,16 @@ static void client_closed(uv_handle_t *h)
 
 static void client_close(client *cl)
 {
-    if (cl->closing) return;
+    if (cl->closing)
+        return;
     cl->closing = 1;
     control *c = cl->ctl;
     if (cl->prev)
         cl->prev->next = cl->next;
     else
         c->clients = cl->next;
-    if (cl->next) cl->next->prev = cl->prev;
+    if (cl->next)
+        cl->next->prev = cl->prev;
     uv_close((uv_handle_t *)&cl->pipe, client_closed);
 }
 
@@ -171,10 +175,12 @@ static void work_done(uv_work_t *w, int status)
 
 static void queue_run_next(control *c)
 {
-    if (c->running || !c->head) return;
+    if (c->running || !c->head)
+        return;
     job *j = c->head;
     c->head = j->next;
-    if (!c->head) c->tail = NULL;
+    if (!c->head)
+        c->tail = NULL;
     c->running = j;
     j->work.data = j;
     if (uv_queue_work(c->loop, &j->work, work_run, work_done) != 0) {
@@ -219,7 +225,8 @@ static void client_take_frame(client *cl)
     size_t plen, consumed;
     frame_status st = frame_parse(&payload, &plen, &consumed, NULL, (uint8_t *)cl->buf, cl->len,
                                   FRAME_CONTROL_MAX);
-    if (st == FRAME_NEED_MORE) return;
+    if (st == FRAME_NEED_MORE)
+        return;
     if (st != FRAME_READY) {
         log_msg(LOG_WARN, "control client sent a bad frame (%s); closing it",
                 st == FRAME_TOO_BIG ? "too large" : "empty");
@@ -262,7 +269,8 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     cl->len += (size_t)nread;
-    if (!cl->busy) client_take_frame(cl);
+    if (!cl->busy)
+        client_take_frame(cl);
 }
 
 static void client_read_start(client *cl)
@@ -275,9 +283,11 @@ static void client_read_start(client *cl)
 static void on_connection(uv_stream_t *server, int status)
 {
     control *c = server->data;
-    if (status < 0 || c->closing) return;
+    if (status < 0 || c->closing)
+        return;
     client *cl = calloc(1, sizeof *cl);
-    if (!cl) return;
+    if (!cl)
+        return;
     cl->ctl = c;
     cl->refs = 1;
     uv_pipe_init(c->loop, &cl->pipe, 0);
@@ -289,7 +299,8 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     cl->next = c->clients;
-    if (c->clients) c->clients->prev = cl;
+    if (c->clients)
+        c->clients->prev = cl;
     c->clients = cl;
     uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_on_read);
 }

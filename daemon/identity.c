@@ -35,7 +35,8 @@ static void identity_err(char *err, size_t errlen, const char *fmt, ...)
 
 static void identity_err(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (!err || errlen == 0) return;
+    if (!err || errlen == 0)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -58,7 +59,8 @@ static int identity_write_all(int fd, const void *buf, size_t len)
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return -1;
         }
         p += n;
@@ -86,7 +88,8 @@ static int identity_dir_sync(const char *path)
         dir[n] = '\0';
     }
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     int rc = fsync(fd);
     int saved = errno;
     close(fd);
@@ -165,11 +168,13 @@ static int identity_file_read(identity_file *f, const char *path, int secret, ch
     for (;;) {
         ssize_t n = read(fd, f->data + f->len, f->cap - f->len);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             identity_err(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
             goto cleanup;
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         f->len += (size_t)n;
         if (f->len == f->cap) {
             identity_err(err, errlen, "%s %s changed while being read; try again", what, path);
@@ -179,15 +184,18 @@ static int identity_file_read(identity_file *f, const char *path, int secret, ch
     f->data[f->len] = '\0';
     rc = 0;
 cleanup:
-    if (rc != 0) identity_file_free(f);
-    if (fd >= 0) close(fd);
+    if (rc != 0)
+        identity_file_free(f);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 
 static int identity_ext_add(X509 *crt, X509V3_CTX *v3, int nid, const char *value)
 {
     X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
-    if (!ext) return -1;
+    if (!ext)
+        return -1;
     int ok = X509_add_ext(crt, ext, -1);
     X509_EXTENSION_free(ext);
     return ok ? 0 : -1;
@@ -204,12 +212,15 @@ static X509 *identity_cert_make(EVP_PKEY *key, const char *node, char *err, size
     int ok = 0;
 
     crt = X509_new();
-    if (!crt || !X509_set_version(crt, X509_VERSION_3)) goto cleanup;
+    if (!crt || !X509_set_version(crt, X509_VERSION_3))
+        goto cleanup;
     /* Random positive serial of 16 bytes (126 random bits). */
-    if (RAND_bytes(rnd, sizeof rnd) != 1) goto cleanup;
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        goto cleanup;
     rnd[0] = (unsigned char)((rnd[0] & 0x3f) | 0x40);
     bn = BN_bin2bn(rnd, sizeof rnd, NULL);
-    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(crt))) goto cleanup;
+    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(crt)))
+        goto cleanup;
     if (!X509_gmtime_adj(X509_getm_notBefore(crt), -IDENTITY_BACKDATE_SECONDS) ||
         !X509_time_adj_ex(X509_getm_notAfter(crt), IDENTITY_VALID_DAYS, 0, NULL))
         goto cleanup;
@@ -226,7 +237,8 @@ static X509 *identity_cert_make(EVP_PKEY *key, const char *node, char *err, size
         identity_ext_add(crt, &v3, NID_subject_key_identifier, "hash") != 0)
         goto cleanup;
     /* Ed25519 signs the message itself: no separate digest. */
-    if (X509_sign(crt, key, NULL) <= 0) goto cleanup;
+    if (X509_sign(crt, key, NULL) <= 0)
+        goto cleanup;
     ok = 1;
 cleanup:
     OPENSSL_cleanse(rnd, sizeof rnd);
@@ -326,7 +338,8 @@ int identity_create(const char *key_path, const char *crt_path, const char *node
         goto cleanup;
     }
     crt = identity_cert_make(key, node, err, errlen);
-    if (!crt) goto cleanup;
+    if (!crt)
+        goto cleanup;
     /* secmem: the PEM text of the key is wiped when the BIO is freed. */
     kbio = BIO_new(BIO_s_secmem());
     cbio = BIO_new(BIO_s_mem());
@@ -338,29 +351,37 @@ int identity_create(const char *key_path, const char *crt_path, const char *node
     }
 
     kfd = identity_file_create(key_path, 0600, "key", err, errlen);
-    if (kfd < 0) goto cleanup;
+    if (kfd < 0)
+        goto cleanup;
     key_made = 1;
     cfd = identity_file_create(crt_path, 0644, "certificate", err, errlen);
-    if (cfd < 0) goto cleanup;
+    if (cfd < 0)
+        goto cleanup;
     crt_made = 1;
 
     fd = kfd;
     kfd = -1; /* identity_file_finish closes it */
-    if (identity_file_finish(fd, kbio, key_path, err, errlen) != 0) goto cleanup;
+    if (identity_file_finish(fd, kbio, key_path, err, errlen) != 0)
+        goto cleanup;
     fd = cfd;
     cfd = -1;
-    if (identity_file_finish(fd, cbio, crt_path, err, errlen) != 0) goto cleanup;
+    if (identity_file_finish(fd, cbio, crt_path, err, errlen) != 0)
+        goto cleanup;
     if (identity_dir_sync(key_path) != 0 || identity_dir_sync(crt_path) != 0) {
         identity_err(err, errlen, "cannot sync the directory of %s: %s", key_path, strerror(errno));
         goto cleanup;
     }
     rc = 0;
 cleanup:
-    if (kfd >= 0) close(kfd);
-    if (cfd >= 0) close(cfd);
+    if (kfd >= 0)
+        close(kfd);
+    if (cfd >= 0)
+        close(cfd);
     if (rc != 0) {
-        if (key_made) unlink(key_path);
-        if (crt_made) unlink(crt_path);
+        if (key_made)
+            unlink(key_path);
+        if (crt_made)
+            unlink(crt_path);
     }
     BIO_free(kbio);
     BIO_free(cbio);
@@ -380,11 +401,14 @@ int identity_fingerprint_x509(char out[65], X509 *crt)
     int rc = -1;
 
     out[0] = '\0';
-    if (!crt) return -1;
+    if (!crt)
+        return -1;
     X509_PUBKEY *pk = X509_get_X509_PUBKEY(crt);
-    if (!pk) goto cleanup;
+    if (!pk)
+        goto cleanup;
     int n = i2d_X509_PUBKEY(pk, &der);
-    if (n <= 0) goto cleanup;
+    if (n <= 0)
+        goto cleanup;
     if (EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
         goto cleanup;
     for (unsigned int i = 0; i < mdlen; i++) {
@@ -395,7 +419,8 @@ int identity_fingerprint_x509(char out[65], X509 *crt)
     rc = 0;
 cleanup:
     OPENSSL_free(der);
-    if (rc != 0) ERR_clear_error();
+    if (rc != 0)
+        ERR_clear_error();
     return rc;
 }
 
@@ -423,9 +448,11 @@ int identity_fingerprint(char out[65], const char *crt_path, char *err, size_t e
         identity_err(err, errlen, "identity_fingerprint: no certificate path given");
         return -1;
     }
-    if (identity_file_read(&f, crt_path, 0, err, errlen) != 0) goto cleanup;
+    if (identity_file_read(&f, crt_path, 0, err, errlen) != 0)
+        goto cleanup;
     crt = identity_cert_parse(f.data, f.len, crt_path, err, errlen);
-    if (!crt) goto cleanup;
+    if (!crt)
+        goto cleanup;
     if (identity_fingerprint_x509(out, crt) != 0) {
         identity_err(err, errlen,
                      "cannot compute the fingerprint of %s: its public key "
@@ -442,12 +469,14 @@ cleanup:
 
 int identity_fingerprint_valid(const char *s)
 {
-    if (!s) return 0;
+    if (!s)
+        return 0;
     size_t i;
     for (i = 0; s[i]; i++) {
         char ch = s[i];
         int ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-        if (!ok || i >= IDENTITY_FINGERPRINT_LEN) return 0;
+        if (!ok || i >= IDENTITY_FINGERPRINT_LEN)
+            return 0;
     }
     return i == IDENTITY_FINGERPRINT_LEN;
 }
@@ -478,7 +507,8 @@ int identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *
         identity_err(err, errlen, "identity_load: key and certificate paths are required");
         return -1;
     }
-    if (identity_file_read(&kf, key_path, 1, err, errlen) != 0) goto cleanup;
+    if (identity_file_read(&kf, key_path, 1, err, errlen) != 0)
+        goto cleanup;
     bio = BIO_new_mem_buf(kf.data, (int)kf.len);
     k = bio ? PEM_read_bio_PrivateKey(bio, NULL, identity_no_passphrase, NULL) : NULL;
     if (!k) {
@@ -487,9 +517,11 @@ int identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *
                      key_path, identity_ossl_reason());
         goto cleanup;
     }
-    if (identity_file_read(&cf, crt_path, 0, err, errlen) != 0) goto cleanup;
+    if (identity_file_read(&cf, crt_path, 0, err, errlen) != 0)
+        goto cleanup;
     c = identity_cert_parse(cf.data, cf.len, crt_path, err, errlen);
-    if (!c) goto cleanup;
+    if (!c)
+        goto cleanup;
     if (X509_check_private_key(c, k) != 1) {
         identity_err(err, errlen,
                      "key %s does not belong to certificate %s; restore the matching pair "

@@ -20,7 +20,8 @@ void log_msg(int level, const char *fmt, ...)
     char line[1024];
     struct timespec ts;
     struct tm tm;
-    if (level > min_level) return;
+    if (level > min_level)
+        return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);

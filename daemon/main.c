@@ -151,7 +151,8 @@ static void control_done(void *arg)
 static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_main *d = h->data;
-    if (d->stopping) return;
+    if (d->stopping)
+        return;
     d->stopping = 1;
     log_msg(LOG_INFO, "%s: finishing the running request and stopping",
             signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -174,7 +175,8 @@ static int data_lock(int *fd_out, const char *data)
         FILE *f = fopen(pidpath, "r");
         long pid = 0;
         if (f) {
-            if (fscanf(f, "%ld", &pid) != 1) pid = 0;
+            if (fscanf(f, "%ld", &pid) != 1)
+                pid = 0;
             fclose(f);
         }
         if (pid > 0)
@@ -188,7 +190,8 @@ static int data_lock(int *fd_out, const char *data)
     int pf = open(pidpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (pf >= 0) {
         int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-        if (write(pf, buf, (size_t)n) != n) log_msg(LOG_WARN, "cannot write %s", pidpath);
+        if (write(pf, buf, (size_t)n) != n)
+            log_msg(LOG_WARN, "cannot write %s", pidpath);
         close(pf);
     }
     *fd_out = fd;
@@ -214,7 +217,8 @@ static int cmd_run(const char *data)
                 data, data);
         return 1;
     }
-    if (data_lock(&lockfd, data) != 0) return 1;
+    if (data_lock(&lockfd, data) != 0)
+        return 1;
     if (config_load(&cfg, path, err, sizeof err) != 0) {
         fprintf(stderr, "uniond: %s\n", err);
         goto cleanup;
@@ -264,9 +268,11 @@ static int cmd_run(const char *data)
     log_msg(LOG_INFO, "stopped");
     rc = 0;
 cleanup:
-    if (d.loop) uv_loop_close(d.loop);
+    if (d.loop)
+        uv_loop_close(d.loop);
     path_join(path, sizeof path, data, "uniond.sock");
-    if (rc == 0) unlink(path);
+    if (rc == 0)
+        unlink(path);
     recindex_free(&ops.ix);
     store_free(ops.st);
     store_global_shutdown();
@@ -281,7 +287,8 @@ cleanup:
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "init") == 0) return cmd_init(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "init") == 0)
+        return cmd_init(argc - 1, argv + 1);
     const char *data = getenv("UNIOND_DATA");
     static const struct option longopts[] = {{"data", required_argument, 0, 'd'},
                                              {"verbose", no_argument, 0, 'v'},

@@ -93,14 +93,17 @@ static size_t record_field_names(const char ***names, const record *r)
     const schema_field *sf = schema_fields(&ns);
     const char **out = malloc((ns + r->nentries + 1) * sizeof *out);
     *names = out;
-    if (!out) return 0;
+    if (!out)
+        return 0;
     for (size_t i = 0; i < ns; i++) {
         size_t first;
-        if (record_field_entries(r, sf[i].name, &first)) out[n++] = sf[i].name;
+        if (record_field_entries(r, sf[i].name, &first))
+            out[n++] = sf[i].name;
     }
     for (size_t i = 0; i < r->nentries; i++) {
         const char *f = r->entries[i].field;
-        if (schema_field_find(f) || (n && strcmp(out[n - 1], f) == 0)) continue;
+        if (schema_field_find(f) || (n && strcmp(out[n - 1], f) == 0))
+            continue;
         out[n++] = f;
     }
     return n;
@@ -122,12 +125,14 @@ static size_t field_values(const char **vals, const record *r, const char *field
 {
     size_t first, n = record_field_entries(r, field, &first), k = 0;
     const record_entry *w = record_field_winner(r, field);
-    if (w) vals[k++] = w->value;
+    if (w)
+        vals[k++] = w->value;
     for (size_t i = first; i < first + n; i++) {
         int dup = 0;
         for (size_t j = 0; j < k; j++)
             dup |= strcmp(vals[j], r->entries[i].value) == 0;
-        if (!dup) vals[k++] = r->entries[i].value;
+        if (!dup)
+            vals[k++] = r->entries[i].value;
     }
     return k;
 }
@@ -136,10 +141,12 @@ static size_t record_conflict_count(const record *r)
 {
     size_t n = 0;
     const char **vals = malloc((r->nentries + 1) * sizeof *vals);
-    if (!vals) return 0;
+    if (!vals)
+        return 0;
     for (size_t i = 0; i < r->nentries; i++) {
         const char *f = r->entries[i].field;
-        if ((i > 0 && strcmp(r->entries[i - 1].field, f) == 0) || schema_field_is_set(f)) continue;
+        if ((i > 0 && strcmp(r->entries[i - 1].field, f) == 0) || schema_field_is_set(f))
+            continue;
         n += field_values(vals, r, f) > 1;
     }
     free(vals);
@@ -177,7 +184,8 @@ static void pack_record(msgpack_packer *pk, const char *id, const record *r, int
                 size_t pos = 0;
                 while (pos < ne && strcmp(el[pos], v) < 0)
                     pos++;
-                if (pos < ne && strcmp(el[pos], v) == 0) continue;
+                if (pos < ne && strcmp(el[pos], v) == 0)
+                    continue;
                 memmove(&el[pos + 1], &el[pos], (ne - pos) * sizeof *el);
                 el[pos] = v;
                 ne++;
@@ -197,9 +205,11 @@ static void pack_record(msgpack_packer *pk, const char *id, const record *r, int
     msg_pack_str(pk, "conflicts");
     msgpack_pack_map(pk, vals ? nconf : 0);
     for (size_t i = 0; i < nf && vals; i++) {
-        if (schema_field_is_set(names[i])) continue;
+        if (schema_field_is_set(names[i]))
+            continue;
         size_t k = field_values(vals, r, names[i]);
-        if (k < 2) continue;
+        if (k < 2)
+            continue;
         msg_pack_str(pk, names[i]);
         msgpack_pack_array(pk, k);
         for (size_t j = 0; j < k; j++)
@@ -318,7 +328,8 @@ static int assignment_check(assignment *a, const char *today, char *err, size_t 
         return 0;
     }
     char *norm = NULL;
-    if (schema_value_check(&norm, a->field, a->value, today, err, errlen) != 0) return -1;
+    if (schema_value_check(&norm, a->field, a->value, today, err, errlen) != 0)
+        return -1;
     free(a->value);
     a->value = norm;
     return 0;
@@ -335,7 +346,8 @@ static int assignments_apply(record *r, const assignment *a, size_t n, const cha
     for (size_t i = 0; i < n; i++) {
         if (schema_field_is_set(a[i].field)) {
             char *copy = strdup(a[i].value), *save = NULL;
-            if (!copy) return -1;
+            if (!copy)
+                return -1;
             for (char *tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
                 int rc;
                 if (strcmp(a[i].op, "-=") == 0) {
@@ -358,8 +370,10 @@ static int assignments_apply(record *r, const assignment *a, size_t n, const cha
         size_t first, ne = record_field_entries(r, a[i].field, &first);
         const record_entry *w = record_field_winner(r, a[i].field);
         int same = ne == 1 && w && strcmp(w->value, a[i].value) == 0;
-        if (same || (ne == 0 && a[i].value[0] == 0)) continue;
-        if (record_write(r, node, now, a[i].field, a[i].value) != 0) return -1;
+        if (same || (ne == 0 && a[i].value[0] == 0))
+            continue;
+        if (record_write(r, node, now, a[i].field, a[i].value) != 0)
+            return -1;
         changed++;
     }
     return changed;
@@ -412,7 +426,8 @@ static int commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bu
         ch[i].buf = bufs[i];
         ch[i].len = len;
     }
-    if (store_commit(o->st, ch, n, bulk, operator, message, err, errlen) != 0) goto cleanup;
+    if (store_commit(o->st, ch, n, bulk, operator, message, err, errlen) != 0)
+        goto cleanup;
     for (size_t i = 0; i < n; i++)
         if (recindex_put(&o->ix, ids[i], &recs[i]) != 0) {
             /* The store has it; the index is now stale. Refuse to go on
@@ -450,7 +465,8 @@ static void fields_message(char *msg, size_t len, const char *verb, const char *
     for (size_t i = 0; i < n && off < len; i++)
         off += (size_t)snprintf(msg + off, len - off, " %s%s", a[i].field,
                                 strcmp(a[i].op, "=") ? a[i].op : "");
-    if (off < len) snprintf(msg + off, len - off, "\n");
+    if (off < len)
+        snprintf(msg + off, len - off, "\n");
 }
 
 static void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
@@ -462,10 +478,12 @@ static void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     record r;
     record_init(&r);
     today_str(today);
-    if (assignments_read(&a, &n, req, err, sizeof err) != 0) goto refuse;
+    if (assignments_read(&a, &n, req, err, sizeof err) != 0)
+        goto refuse;
     int has_name = 0;
     for (size_t i = 0; i < n; i++) {
-        if (assignment_check(&a[i], today, err, sizeof err) != 0) goto refuse;
+        if (assignment_check(&a[i], today, err, sizeof err) != 0)
+            goto refuse;
         has_name |= strcmp(a[i].field, "name") == 0;
         if (strcmp(a[i].op, "-=") == 0) {
             snprintf(err, sizeof err, "%s: -= makes no sense on a new record", a[i].field);
@@ -506,7 +524,8 @@ static const record *find_record(ops_ctx *o, const msgpack_object *req, char **i
         return NULL;
     }
     const record *r = recindex_get(&o->ix, *id);
-    if (!r) reply_error(pk, "no record with id %s (unionctl list finds records)", *id);
+    if (!r)
+        reply_error(pk, "no record with id %s (unionctl list finds records)", *id);
     return r;
 }
 
@@ -520,10 +539,13 @@ static void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     record_init(&r);
     today_str(today);
     const record *cur = find_record(o, req, &id, pk);
-    if (!cur) goto cleanup;
-    if (assignments_read(&a, &n, req, err, sizeof err) != 0) goto refuse;
+    if (!cur)
+        goto cleanup;
+    if (assignments_read(&a, &n, req, err, sizeof err) != 0)
+        goto refuse;
     for (size_t i = 0; i < n; i++) {
-        if (assignment_check(&a[i], today, err, sizeof err) != 0) goto refuse;
+        if (assignment_check(&a[i], today, err, sizeof err) != 0)
+            goto refuse;
         if (strcmp(a[i].field, "name") == 0 && !a[i].value[0]) {
             snprintf(err, sizeof err, "name: cannot be empty");
             goto refuse;
@@ -571,7 +593,8 @@ static void op_show(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     const record *r = find_record(o, req, &id, pk);
     int reveal = msg_get_bool(req, "reveal", 0);
     if (r) {
-        if (reveal) note_reveal(req, "show", 1);
+        if (reveal)
+            note_reveal(req, "show", 1);
         reply_ok_head(pk);
         pack_record(pk, id, r, reveal);
     }
@@ -598,7 +621,8 @@ static int conds_read(query_cond **out, size_t *nout, const msgpack_object *req,
     const msgpack_object_array *w = msg_get_array(req, "where");
     *out = NULL;
     *nout = 0;
-    if (!w || w->size == 0) return 0;
+    if (!w || w->size == 0)
+        return 0;
     query_cond *c = calloc(w->size, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "out of memory");
@@ -607,7 +631,8 @@ static int conds_read(query_cond **out, size_t *nout, const msgpack_object *req,
     for (uint32_t i = 0; i < w->size; i++) {
         char *e = msg_str_dup(&w->ptr[i]);
         int rc = e ? query_cond_parse(&c[i], e, err, errlen) : -1;
-        if (!e) snprintf(err, errlen, "malformed request: where[%u]", i);
+        if (!e)
+            snprintf(err, errlen, "malformed request: where[%u]", i);
         free(e);
         if (rc != 0) {
             for (uint32_t j = 0; j < i; j++)
@@ -668,7 +693,8 @@ static void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         goto cleanup;
     }
     qsort(hits, nh, sizeof *hits, hit_cmp);
-    if (limit >= 0 && (size_t)limit < nh) nh = (size_t)limit;
+    if (limit >= 0 && (size_t)limit < nh)
+        nh = (size_t)limit;
     if (full)
         reveal = 1;
     else if (reveal && nh)
@@ -711,13 +737,15 @@ static char *display_joined(const record *r, const char *field)
     size_t first, n = record_field_entries(r, field, &first), len = 1;
     if (!schema_field_is_set(field)) {
         const char **vals = malloc((n + 1) * sizeof *vals);
-        if (!vals) return NULL;
+        if (!vals)
+            return NULL;
         size_t k = field_values(vals, r, field);
         for (size_t i = 0; i < k; i++)
             len += strlen(vals[i]) + 3;
         char *out = calloc(1, len);
         for (size_t i = 0; out && i < k; i++) {
-            if (i) strcat(out, " | ");
+            if (i)
+                strcat(out, " | ");
             strcat(out, vals[i]);
         }
         free(vals);
@@ -727,7 +755,8 @@ static char *display_joined(const record *r, const char *field)
         len += strlen(r->entries[i].value) + 1;
     char *out = calloc(1, len);
     for (size_t i = first; out && i < first + n; i++) {
-        if (i > first) strcat(out, ";");
+        if (i > first)
+            strcat(out, ";");
         strcat(out, r->entries[i].value);
     }
     return out;
@@ -757,12 +786,14 @@ static int log_cb(const store_version *v, void *arg)
             int seen = 0;
             for (size_t j = 0; j < nn && !seen; j++)
                 seen = strcmp(names[j], f) == 0;
-            if (!seen) names[nn++] = f;
+            if (!seen)
+                names[nn++] = f;
         }
     for (size_t i = 0; names && from && to && i < nn; i++) {
         from[i] = display_joined(&oldr, names[i]);
         to[i] = display_joined(&newr, names[i]);
-        if (from[i] && to[i] && strcmp(from[i], to[i]) != 0) nchg++;
+        if (from[i] && to[i] && strcmp(from[i], to[i]) != 0)
+            nchg++;
     }
     record_time_format(tbuf, sizeof tbuf, v->time * 1000);
     tbuf[19] = 'Z';
@@ -805,12 +836,14 @@ static void op_log(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msgpack_packer_init(&acc.pk, &acc.buf, msgpack_sbuffer_write);
     acc.n = 0;
     acc.reveal = msg_get_bool(req, "reveal", 0);
-    if (!find_record(o, req, &id, pk)) goto cleanup;
+    if (!find_record(o, req, &id, pk))
+        goto cleanup;
     if (store_history(o->st, id, log_cb, &acc, err, sizeof err) < 0) {
         reply_error(pk, "%s", err);
         goto cleanup;
     }
-    if (acc.reveal) note_reveal(req, "log", 1);
+    if (acc.reveal)
+        note_reveal(req, "log", 1);
     reply_ok_head(pk);
     msgpack_pack_array(pk, acc.n);
     msgpack_pack_str_body(pk, acc.buf.data, acc.buf.size); /* raw append of packed entries */
@@ -846,7 +879,8 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         return;
     }
     header = calloc(hdr->size, sizeof *header);
-    if (!header) goto oom;
+    if (!header)
+        goto oom;
     for (uint32_t i = 0; i < hdr->size; i++) {
         header[i] = msg_str_dup(&hdr->ptr[i]);
         if (!header[i]) {
@@ -860,7 +894,8 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                         header[i]);
             goto cleanup;
         }
-        if (strcmp(header[i], "name") == 0) namecol = (int)i;
+        if (strcmp(header[i], "name") == 0)
+            namecol = (int)i;
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(header[i], header[j]) == 0) {
                 reply_error(pk, "header: column '%s' appears twice; nothing imported", header[i]);
@@ -870,7 +905,8 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     errs = calloc(rows->size + 1, sizeof *errs);
     recs = calloc(rows->size + 1, sizeof *recs);
     ids = calloc(rows->size + 1, sizeof *ids);
-    if (!errs || !recs || !ids) goto oom;
+    if (!errs || !recs || !ids)
+        goto oom;
     int64_t now = ops_now_ms();
     for (uint32_t ri = 0; ri < rows->size; ri++) {
         const msgpack_object *row = &rows->ptr[ri];
@@ -888,7 +924,8 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         char *rid = NULL;
         const char *bad_field = NULL;
         err[0] = 0;
-        if (!a) goto oom;
+        if (!a)
+            goto oom;
         for (uint32_t ci = 0; ci < hdr->size && !bad_field; ci++) {
             char *v = msg_str_dup(&cells->ptr[ci]);
             if (!v) {
@@ -911,9 +948,11 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
             a[na].field = strdup(header[ci]);
             a[na].op = strdup("=");
             a[na].value = v;
-            if (!a[na].field || !a[na].op) goto oom_row;
+            if (!a[na].field || !a[na].op)
+                goto oom_row;
             na++;
-            if (assignment_check(&a[na - 1], today, err, sizeof err) != 0) bad_field = header[ci];
+            if (assignment_check(&a[na - 1], today, err, sizeof err) != 0)
+                bad_field = header[ci];
         }
         const record *cur = rid && *rid ? recindex_get(&o->ix, rid) : NULL;
         if (!bad_field && !cur && (namecol < 0 || !cells->ptr[namecol].via.str.size)) {
@@ -934,7 +973,8 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         } else {
             record *r = &recs[nrec];
             record_init(r);
-            if (cur && record_copy(r, cur) != 0) goto oom_row;
+            if (cur && record_copy(r, cur) != 0)
+                goto oom_row;
             char idbuf[RECORD_ID_LEN + 1];
             if (!rid || !*rid) {
                 new_id(idbuf, &o->ix, now);
@@ -1017,11 +1057,200 @@ cleanup:
     free(errs);
     for (size_t i = 0; recs && i <= rows->size; i++) {
         record_free(&recs[i]);
-        if (ids) free(ids[i]);
+        if (ids)
+            free(ids[i]);
     }
     free(recs);
     free(ids);
     recindex_free(&seen);
+}
+
+/* ---- conflicts ------------------------------------------------------------ */
+
+static void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    int reveal = msg_get_bool(req, "reveal", 0);
+    hit *hits = malloc((o->ix.count + 1) * sizeof *hits);
+    size_t nh = 0, nitems = 0;
+    if (!hits) {
+        reply_error(pk, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < o->ix.cap; i++) {
+        const recindex_item *it = &o->ix.slots[i];
+        size_t c = it->id ? record_conflict_count(&it->rec) : 0;
+        if (c) {
+            hits[nh].id = it->id;
+            hits[nh].r = &it->rec;
+            hits[nh].key = it->id;
+            nh++;
+            nitems += c;
+        }
+    }
+    qsort(hits, nh, sizeof *hits, hit_cmp);
+    reply_ok_head(pk);
+    msgpack_pack_array(pk, nitems);
+    for (size_t h = 0; h < nh; h++) {
+        const record *r = hits[h].r;
+        for (size_t i = 0; i < r->nentries; i++) {
+            const char *f = r->entries[i].field;
+            if ((i > 0 && strcmp(r->entries[i - 1].field, f) == 0) || schema_field_is_set(f))
+                continue;
+            size_t first, n = record_field_entries(r, f, &first);
+            const char **vals = malloc((n + 1) * sizeof *vals);
+            size_t k = vals ? field_values(vals, r, f) : 0;
+            free(vals);
+            if (k < 2)
+                continue;
+            const record_entry *w = record_field_winner(r, f);
+            msgpack_pack_map(pk, 4);
+            msg_pack_kv_str(pk, "id", hits[h].id);
+            msg_pack_kv_str(pk, "name", query_display(r, hits[h].id, "name"));
+            msg_pack_kv_str(pk, "field", f);
+            msg_pack_str(pk, "values");
+            msgpack_pack_array(pk, n);
+            /* the displayed entry first, then the others in dot order */
+            for (int pass = 0; pass < 2; pass++)
+                for (size_t e = first; e < first + n; e++) {
+                    const record_entry *en = &r->entries[e];
+                    if ((pass == 0) != (en == w))
+                        continue;
+                    char tbuf[32];
+                    record_time_format(tbuf, sizeof tbuf, en->time_ms);
+                    msgpack_pack_map(pk, 4);
+                    msg_pack_str(pk, "value");
+                    pack_value(pk, f, en->value, reveal);
+                    msg_pack_kv_str(pk, "node", en->node);
+                    msg_pack_kv_str(pk, "time", tbuf);
+                    msg_pack_str(pk, "shown");
+                    en == w ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+                }
+        }
+    }
+    free(hits);
+}
+
+static void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char *id = NULL, *field = msg_get_str(req, "field"), *value = msg_get_str(req, "value");
+    char err[ERRLEN], today[11], opbuf[64], msg[512];
+    record r;
+    record_init(&r);
+    today_str(today);
+    const record *cur = find_record(o, req, &id, pk);
+    if (!cur)
+        goto cleanup;
+    if (!field || !schema_name_valid(field) || schema_field_is_set(field)) {
+        reply_error(pk, "resolve: give a single-valued field name");
+        goto cleanup;
+    }
+    size_t first, n = record_field_entries(cur, field, &first);
+    const char **vals = malloc((n + 1) * sizeof *vals);
+    size_t k = vals ? field_values(vals, cur, field) : 0;
+    free(vals);
+    if (k < 2) {
+        reply_error(pk, "%s of %s is not in conflict (unionctl edit changes it)", field, id);
+        goto cleanup;
+    }
+    assignment a = {field, "=", NULL};
+    if (value) {
+        a.value = value;
+        if (assignment_check(&a, today, err, sizeof err) != 0) {
+            reply_error(pk, "%s", err);
+            value = a.value;
+            goto cleanup;
+        }
+        value = a.value;
+    } else {
+        value = strdup(record_field_winner(cur, field)->value);
+    }
+    if (!value || record_copy(&r, cur) != 0 ||
+        record_write(&r, o->node, ops_now_ms(), field, value) != 0) {
+        reply_error(pk, "out of memory");
+        goto cleanup;
+    }
+    char *ids[1] = {id};
+    snprintf(msg, sizeof msg, "resolve %s\n\nfields: %s\n", id, field);
+    if (commit_records(o, ids, &r, 1, 0, req_operator(req, opbuf, sizeof opbuf), msg, err,
+                       sizeof err) != 0) {
+        reply_error(pk, "%s", err);
+        goto cleanup;
+    }
+    reply_ok_head(pk);
+    msgpack_pack_map(pk, 2);
+    msg_pack_kv_str(pk, "id", id);
+    msg_pack_kv_str(pk, "field", field);
+cleanup:
+    free(id);
+    free(field);
+    free(value);
+    record_free(&r);
+}
+
+/* ---- bundles -------------------------------------------------------------- */
+
+/* Index update for records a merge or fast-forward changed. */
+static int index_changed_cb(const char *id, const char *buf, size_t len, void *arg)
+{
+    ops_ctx *o = arg;
+    record r;
+    char err[256];
+    if (record_decode(&r, buf, len, err, sizeof err) != 0) {
+        log_msg(LOG_ERR, "record %s in the new head does not decode: %s", id, err);
+        return 1;
+    }
+    if (recindex_put(&o->ix, id, &r) != 0) {
+        record_free(&r);
+        return 2;
+    }
+    return 0;
+}
+
+static void op_bundle_export(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char err[ERRLEN], *path = msg_get_str(req, "path");
+    if (!path || path[0] != '/') {
+        reply_error(pk, "bundle export: the path must be absolute");
+    } else if (store_bundle_write(o->st, path, err, sizeof err) != 0) {
+        reply_error(pk, "%s", err);
+    } else {
+        char head[41], tree[41];
+        store_head(o->st, head, tree);
+        log_msg(LOG_INFO, "bundle exported (head %.12s)", head);
+        reply_ok_head(pk);
+        msgpack_pack_map(pk, 1);
+        msg_pack_kv_str(pk, "head", head);
+    }
+    free(path);
+}
+
+static void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char err[ERRLEN], *path = msg_get_str(req, "path");
+    store_bundle_report rep;
+    if (!path || path[0] != '/') {
+        reply_error(pk, "bundle import: the path must be absolute");
+    } else if (store_bundle_read(o->st, path, index_changed_cb, o, &rep, err, sizeof err) != 0) {
+        log_msg(LOG_WARN, "bundle refused: %s", err);
+        reply_error(pk, "bundle refused: %s", err);
+    } else {
+        char head[41], tree[41];
+        store_head(o->st, head, tree);
+        log_msg(LOG_INFO,
+                "bundle imported: %zu refs, %zu updated, %zu commits, %zu merged, %zu forwarded",
+                rep.refs, rep.updated, rep.commits, rep.merged, rep.forwarded);
+        reply_ok_head(pk);
+        msgpack_pack_map(pk, 8);
+        msg_pack_kv_int(pk, "refs", (int64_t)rep.refs);
+        msg_pack_kv_int(pk, "updated", (int64_t)rep.updated);
+        msg_pack_kv_int(pk, "stale", (int64_t)rep.stale);
+        msg_pack_kv_int(pk, "own_skipped", (int64_t)rep.own_skipped);
+        msg_pack_kv_int(pk, "commits", (int64_t)rep.commits);
+        msg_pack_kv_int(pk, "merged", (int64_t)rep.merged);
+        msg_pack_kv_int(pk, "forwarded", (int64_t)rep.forwarded);
+        msg_pack_kv_str(pk, "head", head);
+    }
+    free(path);
 }
 
 /* ---- node info ---------------------------------------------------------- */
@@ -1042,7 +1271,8 @@ static void op_status(ops_ctx *o, msgpack_packer *pk)
     size_t conflicts = 0;
     store_head(o->st, head, tree);
     for (size_t i = 0; i < o->ix.cap; i++)
-        if (o->ix.slots[i].id) conflicts += record_conflict_count(&o->ix.slots[i].rec) > 0;
+        if (o->ix.slots[i].id)
+            conflicts += record_conflict_count(&o->ix.slots[i].rec) > 0;
     reply_ok_head(pk);
     msgpack_pack_map(pk, 10);
     msg_pack_kv_str(pk, "node", o->node);
@@ -1086,6 +1316,14 @@ void ops_handle(ops_ctx *o, const char *req, size_t len, msgpack_sbuffer *out)
         op_log(o, &u.data, &pk);
     else if (strcmp(op, "import") == 0)
         op_import(o, &u.data, &pk);
+    else if (strcmp(op, "conflicts") == 0)
+        op_conflicts(o, &u.data, &pk);
+    else if (strcmp(op, "resolve") == 0)
+        op_resolve(o, &u.data, &pk);
+    else if (strcmp(op, "bundle_export") == 0)
+        op_bundle_export(o, &u.data, &pk);
+    else if (strcmp(op, "bundle_import") == 0)
+        op_bundle_import(o, &u.data, &pk);
     else if (strcmp(op, "id") == 0)
         op_id(o, &pk);
     else if (strcmp(op, "status") == 0 || strcmp(op, "ping") == 0)

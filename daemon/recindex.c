@@ -41,7 +41,8 @@ static size_t find_slot(const recindex_item *slots, size_t cap, const char *id)
 
 record *recindex_get(const recindex *ix, const char *id)
 {
-    if (!ix->cap) return NULL;
+    if (!ix->cap)
+        return NULL;
     size_t i = find_slot(ix->slots, ix->cap, id);
     return ix->slots[i].id ? &ix->slots[i].rec : NULL;
 }
@@ -50,9 +51,11 @@ static int grow(recindex *ix)
 {
     size_t ncap = ix->cap ? ix->cap * 2 : 1024;
     recindex_item *ns = calloc(ncap, sizeof *ns);
-    if (!ns) return -1;
+    if (!ns)
+        return -1;
     for (size_t i = 0; i < ix->cap; i++)
-        if (ix->slots[i].id) ns[find_slot(ns, ncap, ix->slots[i].id)] = ix->slots[i];
+        if (ix->slots[i].id)
+            ns[find_slot(ns, ncap, ix->slots[i].id)] = ix->slots[i];
     free(ix->slots);
     ix->slots = ns;
     ix->cap = ncap;
@@ -61,13 +64,15 @@ static int grow(recindex *ix)
 
 int recindex_put(recindex *ix, const char *id, record *r)
 {
-    if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0) return -1;
+    if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0)
+        return -1;
     size_t i = find_slot(ix->slots, ix->cap, id);
     if (ix->slots[i].id) {
         record_free(&ix->slots[i].rec);
     } else {
         char *copy = strdup(id);
-        if (!copy) return -1;
+        if (!copy)
+            return -1;
         ix->slots[i].id = copy;
         ix->count++;
     }

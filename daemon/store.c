@@ -12,6 +12,7 @@
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -39,7 +40,8 @@ static void git_err(char *err, size_t errlen, const char *what)
 
 int store_global_init(void)
 {
-    if (git_libgit2_init() < 0) return -1;
+    if (git_libgit2_init() < 0)
+        return -1;
     /* Durability: every object, pack, index and ref write is fsynced. */
     git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
@@ -84,7 +86,8 @@ static int unlink_stale(const char *path, const struct stat *st, int flag, struc
     (void)st;
     const char *base = path + ftw->base;
     size_t n = strlen(base);
-    if (flag != FTW_F) return 0;
+    if (flag != FTW_F)
+        return 0;
     if ((n > 5 && strcmp(base + n - 5, ".lock") == 0) || strncmp(base, "pack_git2_", 10) == 0 ||
         strncmp(base, "tmp_object_git2_", 16) == 0)
         unlink(path);
@@ -130,7 +133,8 @@ int store_open(store **out, const char *gitdir, const char *node, char *err, siz
     nftw(gitdir, unlink_stale, 16, FTW_PHYS);
     s->node = strdup(node);
     snprintf(s->ref, sizeof s->ref, "refs/heads/%s", node);
-    if (!s->node) goto fail;
+    if (!s->node)
+        goto fail;
     if (git_repository_open_bare(&s->repo, gitdir) < 0 ||
         git_repository_open_bare(&s->bulk, gitdir) < 0) {
         git_err(err, errlen, "opening the git store");
@@ -143,7 +147,8 @@ int store_open(store **out, const char *gitdir, const char *node, char *err, siz
     }
     git_odb_free(odb);
     odb = NULL;
-    if (store_refresh_head(s, err, errlen) != 0) goto fail;
+    if (store_refresh_head(s, err, errlen) != 0)
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -154,7 +159,8 @@ fail:
 
 void store_free(store *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     git_repository_free(s->bulk); /* owns the mempack backend via its odb */
     git_repository_free(s->repo);
     free(s->node);
@@ -164,7 +170,8 @@ void store_free(store *s)
 void store_head(const store *s, char commit[41], char tree[41])
 {
     commit[0] = tree[0] = 0;
-    if (!s->has_head) return;
+    if (!s->has_head)
+        return;
     git_oid_tostr(commit, 41, &s->head);
     git_oid_tostr(tree, 41, &s->tree);
 }
@@ -183,7 +190,8 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
     /* Only members/aa/bb/<id> blobs are records. */
     if (strncmp(root, "members/", 8) != 0 || strlen(root) != 14)
         return git_tree_entry_type(entry) == GIT_OBJECT_TREE ? 0 : 0;
-    if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) return 0;
+    if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
+        return 0;
     if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(entry)) < 0) {
         w->rc = -1;
         return -1;
@@ -202,7 +210,8 @@ int store_foreach(store *s, store_record_cb cb, void *arg, char *err, size_t err
 {
     git_tree *tree = NULL;
     walk_ctx w = {s->repo, cb, arg, 0};
-    if (!s->has_head) return 0;
+    if (!s->has_head)
+        return 0;
     if (git_tree_lookup(&tree, s->repo, &s->tree) < 0) {
         git_err(err, errlen, "reading the head tree");
         return -1;
@@ -222,7 +231,8 @@ static int tree_record_oid(git_oid *out, git_tree *tree, const char *id)
     char path[RECORD_ID_MAX + 32];
     git_tree_entry *te = NULL;
     record_path(path, sizeof path, id);
-    if (git_tree_entry_bypath(&te, tree, path) < 0) return 0;
+    if (git_tree_entry_bypath(&te, tree, path) < 0)
+        return 0;
     git_oid_cpy(out, git_tree_entry_id(te));
     git_tree_entry_free(te);
     return 1;
@@ -231,7 +241,8 @@ static int tree_record_oid(git_oid *out, git_tree *tree, const char *id)
 static int blob_read(git_repository *repo, const git_oid *oid, char **buf, size_t *len)
 {
     git_blob *b = NULL;
-    if (git_blob_lookup(&b, repo, oid) < 0) return -1;
+    if (git_blob_lookup(&b, repo, oid) < 0)
+        return -1;
     *len = (size_t)git_blob_rawsize(b);
     *buf = malloc(*len + 1);
     if (*buf) {
@@ -249,14 +260,16 @@ int store_read(store *s, char **buf, size_t *len, const char *id, char *err, siz
     int rc = 0;
     *buf = NULL;
     *len = 0;
-    if (!s->has_head) return 0;
+    if (!s->has_head)
+        return 0;
     if (git_tree_lookup(&tree, s->repo, &s->tree) < 0) {
         git_err(err, errlen, "reading the head tree");
         return -1;
     }
     if (tree_record_oid(&oid, tree, id)) {
         rc = blob_read(s->repo, &oid, buf, len) == 0 ? 1 : -1;
-        if (rc < 0) git_err(err, errlen, "reading a record");
+        if (rc < 0)
+            git_err(err, errlen, "reading a record");
     }
     git_tree_free(tree);
     return rc;
@@ -278,7 +291,8 @@ static int mempack_flush(store *s, char *err, size_t errlen)
     }
     rc = 0;
 cleanup:
-    if (wp) wp->free(wp);
+    if (wp)
+        wp->free(wp);
     git_odb_free(odb);
     git_buf_dispose(&pack);
     git_mempack_reset(s->mempack);
@@ -342,7 +356,8 @@ int store_commit(store *s, const store_change *ch, size_t n, int bulk, const cha
         git_err(err, errlen, "creating the commit");
         goto cleanup;
     }
-    if (bulk && mempack_flush(s, err, errlen) != 0) goto cleanup;
+    if (bulk && mempack_flush(s, err, errlen) != 0)
+        goto cleanup;
     /* Objects are durable; now move the branch, expecting the head we built
      * on (nobody else writes it, but a mismatch must never be papered over). */
     int e = s->has_head ? git_reference_create_matching(&ref, s->repo, s->ref, &commit_oid, 1,
@@ -357,7 +372,8 @@ int store_commit(store *s, const store_change *ch, size_t n, int bulk, const cha
     s->has_head = 1;
     rc = 0;
 cleanup:
-    if (rc != 0 && bulk) git_mempack_reset(s->mempack);
+    if (rc != 0 && bulk)
+        git_mempack_reset(s->mempack);
     git_reference_free(ref);
     git_signature_free(sig);
     git_commit_free(parent);
@@ -374,7 +390,8 @@ int store_history(store *s, const char *id, store_version_cb cb, void *arg, char
     git_revwalk *walk = NULL;
     git_oid oid;
     int rc = 0;
-    if (!s->has_head) return 0;
+    if (!s->has_head)
+        return 0;
     if (git_revwalk_new(&walk, s->repo) < 0 ||
         git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) < 0 ||
         git_revwalk_push(walk, &s->head) < 0) {
@@ -407,7 +424,8 @@ int store_history(store *s, const char *id, store_version_cb cb, void *arg, char
                 git_oid_cpy(&first, &po);
                 have_first = 1;
             }
-            if (have_p == have_mine && (!have_mine || git_oid_equal(&po, &mine))) differs = 0;
+            if (have_p == have_mine && (!have_mine || git_oid_equal(&po, &mine)))
+                differs = 0;
             git_tree_free(pt);
             git_commit_free(p);
         }
@@ -439,5 +457,735 @@ int store_history(store *s, const char *id, store_version_cb cb, void *arg, char
         git_commit_free(c);
     }
     git_revwalk_free(walk);
+    return rc;
+}
+
+/* ---- taking in other nodes' work ---------------------------------------- */
+
+#define BUNDLE_MAX (4ull << 30)      /* 4 GiB */
+#define BUNDLE_HEADER_MAX (1u << 20) /* header lines, all together */
+#define BUNDLE_REFS_MAX 10000
+
+typedef struct {
+    git_repository *repo;
+    store_record_cb cb;
+    void *arg;
+    int rc;
+} emit_ctx;
+
+static int emit_file_cb(const git_diff_delta *d, float progress, void *payload)
+{
+    emit_ctx *e = payload;
+    git_blob *b = NULL;
+    (void)progress;
+    if (d->status != GIT_DELTA_ADDED && d->status != GIT_DELTA_MODIFIED)
+        return 0;
+    const char *slash = strrchr(d->new_file.path, '/');
+    if (git_blob_lookup(&b, e->repo, &d->new_file.id) < 0) {
+        e->rc = -1;
+        return -1;
+    }
+    int rc = e->cb(slash ? slash + 1 : d->new_file.path, git_blob_rawcontent(b),
+                   (size_t)git_blob_rawsize(b), e->arg);
+    git_blob_free(b);
+    if (rc) {
+        e->rc = rc;
+        return -1;
+    }
+    return 0;
+}
+
+/* Call cb for every record that differs between two trees (old may be NULL). */
+static int emit_changes(git_repository *repo, const git_oid *old_tree, const git_oid *new_tree,
+                        store_record_cb cb, void *arg, char *err, size_t errlen)
+{
+    git_tree *a = NULL, *b = NULL;
+    git_diff *diff = NULL;
+    emit_ctx e = {repo, cb, arg, 0};
+    int rc = -1;
+    if (!cb)
+        return 0;
+    if ((old_tree && git_tree_lookup(&a, repo, old_tree) < 0) ||
+        git_tree_lookup(&b, repo, new_tree) < 0 ||
+        git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0) {
+        git_err(err, errlen, "comparing trees");
+        goto cleanup;
+    }
+    git_diff_foreach(diff, emit_file_cb, NULL, NULL, NULL, &e);
+    if (e.rc) {
+        snprintf(err, errlen, "updating the index from a tree change failed");
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    git_diff_free(diff);
+    git_tree_free(a);
+    git_tree_free(b);
+    return rc;
+}
+
+/* Move the own branch from the current head to `to` (fsynced). */
+static int move_own_branch(store *s, const git_oid *to, const char *why, char *err, size_t errlen)
+{
+    git_reference *ref = NULL;
+    int e = s->has_head ? git_reference_create_matching(&ref, s->repo, s->ref, to, 1, &s->head, why)
+                        : git_reference_create(&ref, s->repo, s->ref, to, 0, why);
+    git_reference_free(ref);
+    if (e < 0) {
+        git_err(err, errlen, "moving the branch");
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    git_repository *repo;
+    git_tree_update *up;
+    char (*paths)[RECORD_ID_MAX + 32];
+    size_t n, cap;
+    int rc;
+    char *err;
+    size_t errlen;
+} join_ctx;
+
+static int join_file_cb(const git_diff_delta *d, float progress, void *payload)
+{
+    join_ctx *j = payload;
+    (void)progress;
+    if (d->status != GIT_DELTA_ADDED && d->status != GIT_DELTA_MODIFIED)
+        return 0; /* a record the peer lacks stays as ours */
+    if (j->n == j->cap) {
+        size_t nc = j->cap ? j->cap * 2 : 64;
+        git_tree_update *nu = realloc(j->up, nc * sizeof *nu);
+        if (nu)
+            j->up = nu;
+        char(*np)[RECORD_ID_MAX + 32] = nu ? realloc(j->paths, nc * sizeof *np) : NULL;
+        if (!nu || !np) {
+            snprintf(j->err, j->errlen, "out of memory");
+            j->rc = -1;
+            return -1;
+        }
+        j->paths = np;
+        j->cap = nc;
+    }
+    /* pointers into paths are fixed up after the walk (realloc moves them) */
+    snprintf(j->paths[j->n], sizeof j->paths[j->n], "%s", d->new_file.path);
+    git_tree_update *u = &j->up[j->n];
+    memset(u, 0, sizeof *u);
+    u->action = GIT_TREE_UPDATE_UPSERT;
+    u->filemode = GIT_FILEMODE_BLOB;
+    if (d->status == GIT_DELTA_ADDED) {
+        git_oid_cpy(&u->id, &d->new_file.id);
+    } else {
+        git_blob *ob = NULL, *nb = NULL;
+        record a, b, out;
+        char *buf = NULL, derr[128];
+        size_t len;
+        int ok = 0;
+        record_init(&a);
+        record_init(&b);
+        record_init(&out);
+        if (git_blob_lookup(&ob, j->repo, &d->old_file.id) == 0 &&
+            git_blob_lookup(&nb, j->repo, &d->new_file.id) == 0 &&
+            record_decode(&a, git_blob_rawcontent(ob), (size_t)git_blob_rawsize(ob), derr,
+                          sizeof derr) == 0 &&
+            record_decode(&b, git_blob_rawcontent(nb), (size_t)git_blob_rawsize(nb), derr,
+                          sizeof derr) == 0 &&
+            record_join(&out, &a, &b) == 0 && record_encode(&buf, &len, &out) == 0 &&
+            git_blob_create_from_buffer(&u->id, j->repo, buf, len) == 0)
+            ok = 1;
+        else
+            snprintf(j->err, j->errlen, "joining %s failed", d->new_file.path);
+        free(buf);
+        record_free(&a);
+        record_free(&b);
+        record_free(&out);
+        git_blob_free(ob);
+        git_blob_free(nb);
+        if (!ok) {
+            j->rc = -1;
+            return -1;
+        }
+    }
+    j->n++;
+    return 0;
+}
+
+int store_take_head(store *s, const char *peer_hex, store_record_cb changed, void *arg,
+                    store_take *outcome, char *err, size_t errlen)
+{
+    git_oid peer, old_tree;
+    git_commit *pc = NULL, *own = NULL;
+    git_tree *own_tree = NULL, *peer_tree = NULL, *merged = NULL;
+    git_diff *diff = NULL;
+    git_signature *sig = NULL;
+    join_ctx j = {0};
+    int rc = -1;
+    *outcome = STORE_TAKE_NOTHING;
+    if (git_oid_fromstr(&peer, peer_hex) < 0 || git_commit_lookup(&pc, s->repo, &peer) < 0) {
+        snprintf(err, errlen, "head %.40s is not a commit in the store", peer_hex);
+        return -1;
+    }
+    git_oid_cpy(&old_tree, &s->tree);
+    int had_head = s->has_head;
+    if (s->has_head && git_oid_equal(&peer, &s->head)) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (!s->has_head || git_graph_descendant_of(s->repo, &peer, &s->head) == 1) {
+        if (move_own_branch(s, &peer, "fast-forward", err, errlen) != 0)
+            goto cleanup;
+        git_oid_cpy(&s->head, &peer);
+        git_oid_cpy(&s->tree, git_commit_tree_id(pc));
+        s->has_head = 1;
+        *outcome = STORE_TAKE_FORWARD;
+        rc =
+            emit_changes(s->repo, had_head ? &old_tree : NULL, &s->tree, changed, arg, err, errlen);
+        goto cleanup;
+    }
+    if (git_graph_descendant_of(s->repo, &s->head, &peer) == 1) {
+        rc = 0;
+        goto cleanup;
+    }
+    /* Concurrent work: join only the records whose blobs differ. */
+    if (git_commit_lookup(&own, s->bulk, &s->head) < 0 || git_commit_tree(&own_tree, own) < 0 ||
+        git_tree_lookup(&peer_tree, s->bulk, git_commit_tree_id(pc)) < 0 ||
+        git_diff_tree_to_tree(&diff, s->bulk, own_tree, peer_tree, NULL) < 0) {
+        git_err(err, errlen, "comparing the two heads");
+        goto cleanup;
+    }
+    j.repo = s->bulk;
+    j.err = err;
+    j.errlen = errlen;
+    git_diff_foreach(diff, join_file_cb, NULL, NULL, NULL, &j);
+    if (j.rc)
+        goto cleanup;
+    for (size_t i = 0; i < j.n; i++)
+        j.up[i].path = j.paths[i];
+    git_oid tree_oid, commit_oid;
+    if (j.n && git_tree_create_updated(&tree_oid, s->bulk, own_tree, j.n, j.up) < 0) {
+        git_err(err, errlen, "building the merged tree");
+        goto cleanup;
+    }
+    if (!j.n || git_oid_equal(&tree_oid, &s->tree)) {
+        /* The own tree already holds the join: a commit would only make the
+         * two nodes trade merges forever. */
+        git_mempack_reset(s->mempack);
+        *outcome = STORE_TAKE_SAME_TREE;
+        rc = 0;
+        goto cleanup;
+    }
+    char msg[256], author[300], shortid[13];
+    git_oid_tostr(shortid, sizeof shortid, &peer);
+    const git_signature *pa = git_commit_author(pc);
+    const char *at = pa && pa->email ? strchr(pa->email, '@') : NULL;
+    snprintf(msg, sizeof msg, "merge %s %s\n\nrecords joined: %zu\n", at ? at + 1 : "peer", shortid,
+             j.n);
+    snprintf(author, sizeof author, "uniond@%s", s->node);
+    const git_commit *parents[2] = {own, pc};
+    if (git_tree_lookup(&merged, s->bulk, &tree_oid) < 0 ||
+        git_signature_now(&sig, "uniond", author) < 0 ||
+        git_commit_create(&commit_oid, s->bulk, NULL, sig, sig, "UTF-8", msg, merged, 2, parents) <
+            0) {
+        git_err(err, errlen, "creating the merge commit");
+        git_mempack_reset(s->mempack);
+        goto cleanup;
+    }
+    if (mempack_flush(s, err, errlen) != 0 || move_own_branch(s, &commit_oid, msg, err, errlen))
+        goto cleanup;
+    git_oid_cpy(&s->head, &commit_oid);
+    git_oid_cpy(&s->tree, &tree_oid);
+    *outcome = STORE_TAKE_MERGED;
+    rc = emit_changes(s->repo, &old_tree, &s->tree, changed, arg, err, errlen);
+cleanup:
+    free(j.up);
+    free(j.paths);
+    git_signature_free(sig);
+    git_diff_free(diff);
+    git_tree_free(merged);
+    git_tree_free(own_tree);
+    git_tree_free(peer_tree);
+    git_commit_free(own);
+    git_commit_free(pc);
+    return rc;
+}
+
+/* ---- bundles ------------------------------------------------------------- */
+
+static int push_heads(git_revwalk *walk, git_repository *repo)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *ref;
+    int rc = 0;
+    if (git_reference_iterator_glob_new(&it, repo, "refs/heads/*") < 0)
+        return -1;
+    while (git_reference_next(&ref, it) == 0) {
+        if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+            git_revwalk_push(walk, git_reference_target(ref)) < 0)
+            rc = -1;
+        git_reference_free(ref);
+    }
+    git_reference_iterator_free(it);
+    return rc;
+}
+
+int store_bundle_write(store *s, const char *path, char *err, size_t errlen)
+{
+    git_packbuilder *pb = NULL;
+    git_revwalk *walk = NULL;
+    git_reference_iterator *it = NULL;
+    git_reference *ref;
+    git_buf pack = {0};
+    char tmp[4096];
+    FILE *f = NULL;
+    int rc = -1;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (git_packbuilder_new(&pb, s->repo) < 0 || git_revwalk_new(&walk, s->repo) < 0 ||
+        push_heads(walk, s->repo) != 0 || git_packbuilder_insert_walk(pb, walk) < 0 ||
+        git_packbuilder_write_buf(&pack, pb) < 0) {
+        git_err(err, errlen, "building the bundle's pack");
+        goto cleanup;
+    }
+    f = fopen(tmp, "wbx");
+    if (!f) {
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        goto cleanup;
+    }
+    fputs("# v2 git bundle\n", f);
+    if (git_reference_iterator_glob_new(&it, s->repo, "refs/heads/*") < 0) {
+        git_err(err, errlen, "listing branches");
+        goto cleanup;
+    }
+    while (git_reference_next(&ref, it) == 0) {
+        char hex[41];
+        if (git_reference_type(ref) == GIT_REFERENCE_DIRECT) {
+            git_oid_tostr(hex, sizeof hex, git_reference_target(ref));
+            fprintf(f, "%s %s\n", hex, git_reference_name(ref));
+        }
+        git_reference_free(ref);
+    }
+    fputs("\n", f);
+    if (fwrite(pack.ptr, 1, pack.size, f) != pack.size || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
+        goto cleanup;
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
+        goto cleanup;
+    }
+    f = NULL;
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "renaming %s: %s", tmp, strerror(errno));
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (f)
+        fclose(f);
+    if (rc != 0)
+        unlink(tmp);
+    git_reference_iterator_free(it);
+    git_buf_dispose(&pack);
+    git_revwalk_free(walk);
+    git_packbuilder_free(pb);
+    return rc;
+}
+
+typedef struct {
+    git_oid oid;
+    char name[RECORD_NODE_MAX + 1];
+} bundle_ref;
+
+/* Parse "# v2 git bundle" header lines from f. */
+static int bundle_header_read(FILE *f, bundle_ref **refs, size_t *nrefs, git_oid **prereq,
+                              size_t *nprereq, char *err, size_t errlen)
+{
+    char line[1024];
+    size_t total = 0, lineno = 0;
+    *refs = NULL;
+    *prereq = NULL;
+    *nrefs = *nprereq = 0;
+    if (!fgets(line, sizeof line, f) || strcmp(line, "# v2 git bundle\n") != 0) {
+        snprintf(err, errlen, "not a git bundle (v2): the first line must be '# v2 git bundle'");
+        return -1;
+    }
+    for (;;) {
+        lineno++;
+        if (!fgets(line, sizeof line, f)) {
+            snprintf(err, errlen, "bundle header is cut short (truncated file?)");
+            return -1;
+        }
+        size_t n = strlen(line);
+        total += n;
+        if (n == 0 || line[n - 1] != '\n' || total > BUNDLE_HEADER_MAX) {
+            snprintf(err, errlen, "bundle header line %zu is too long or cut short", lineno + 1);
+            return -1;
+        }
+        line[--n] = 0;
+        if (n == 0)
+            break;
+        if (*nrefs + *nprereq >= BUNDLE_REFS_MAX) {
+            snprintf(err, errlen, "bundle lists more than %d refs", BUNDLE_REFS_MAX);
+            return -1;
+        }
+        int is_prereq = line[0] == '-';
+        const char *hex = line + is_prereq;
+        git_oid oid;
+        if (strlen(hex) < 40 || git_oid_fromstrn(&oid, hex, 40) < 0 ||
+            (hex[40] != ' ' && hex[40] != 0)) {
+            snprintf(err, errlen, "bundle header line %zu: bad object id", lineno + 1);
+            return -1;
+        }
+        if (is_prereq) {
+            git_oid *np = realloc(*prereq, (*nprereq + 1) * sizeof *np);
+            if (!np)
+                return -1;
+            *prereq = np;
+            git_oid_cpy(&np[(*nprereq)++], &oid);
+            continue;
+        }
+        const char *name = hex + 41;
+        if (hex[40] != ' ') {
+            snprintf(err, errlen, "bundle header line %zu: ref without a name", lineno + 1);
+            return -1;
+        }
+        if (strcmp(name, "HEAD") == 0)
+            continue;
+        if (strncmp(name, "refs/heads/", 11) != 0 || !record_node_valid(name + 11)) {
+            snprintf(err, errlen,
+                     "bundle header line %zu: '%.100s' is not a node branch (refs/heads/NODE)",
+                     lineno + 1, name);
+            return -1;
+        }
+        for (size_t i = 0; i < *nrefs; i++)
+            if (strcmp((*refs)[i].name, name + 11) == 0) {
+                snprintf(err, errlen, "bundle lists branch %s twice", name + 11);
+                return -1;
+            }
+        bundle_ref *nr = realloc(*refs, (*nrefs + 1) * sizeof *nr);
+        if (!nr)
+            return -1;
+        *refs = nr;
+        git_oid_cpy(&nr[*nrefs].oid, &oid);
+        snprintf(nr[*nrefs].name, sizeof nr[*nrefs].name, "%s", name + 11);
+        (*nrefs)++;
+    }
+    return 0;
+}
+
+typedef struct {
+    git_repository *repo;
+    char *err;
+    size_t errlen;
+    int bad;
+} check_ctx;
+
+/* Every file a new commit brings must be a canonical record at its path. */
+static int check_file_cb(const git_diff_delta *d, float progress, void *payload)
+{
+    check_ctx *c = payload;
+    char want[RECORD_ID_MAX + 32], derr[128];
+    (void)progress;
+    if (d->status == GIT_DELTA_DELETED)
+        return 0;
+    const char *path = d->new_file.path;
+    const char *slash = strrchr(path, '/');
+    if (!slash || !record_id_valid(slash + 1)) {
+        snprintf(c->err, c->errlen, "bundle holds a file outside the record layout: %.200s", path);
+        c->bad = 1;
+        return -1;
+    }
+    record_path(want, sizeof want, slash + 1);
+    if (strcmp(want, path) != 0 || d->new_file.mode != GIT_FILEMODE_BLOB) {
+        snprintf(c->err, c->errlen, "bundle holds %.200s at the wrong path or mode (%o)", path,
+                 d->new_file.mode);
+        c->bad = 1;
+        return -1;
+    }
+    git_odb *odb = NULL;
+    size_t len;
+    git_object_t type;
+    if (git_repository_odb(&odb, c->repo) < 0 ||
+        git_odb_read_header(&len, &type, odb, &d->new_file.id) < 0 || type != GIT_OBJECT_BLOB ||
+        len > RECORD_BLOB_MAX) {
+        git_odb_free(odb);
+        snprintf(c->err, c->errlen, "bundle holds %.200s that is not a record-sized blob", path);
+        c->bad = 1;
+        return -1;
+    }
+    git_odb_free(odb);
+    git_blob *b = NULL;
+    record r;
+    if (git_blob_lookup(&b, c->repo, &d->new_file.id) < 0 ||
+        record_decode(&r, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), derr, sizeof derr) !=
+            0) {
+        git_blob_free(b);
+        snprintf(c->err, c->errlen, "bundle holds a damaged record %.200s: %s", path, derr);
+        c->bad = 1;
+        return -1;
+    }
+    record_free(&r);
+    git_blob_free(b);
+    return 0;
+}
+
+static int hide_existing(git_revwalk *walk, git_repository *main_repo)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *ref;
+    if (git_reference_iterator_glob_new(&it, main_repo, "refs/heads/*") < 0)
+        return -1;
+    while (git_reference_next(&ref, it) == 0) {
+        if (git_reference_type(ref) == GIT_REFERENCE_DIRECT)
+            git_revwalk_hide(walk, git_reference_target(ref));
+        git_reference_free(ref);
+    }
+    git_reference_iterator_free(it);
+    return 0;
+}
+
+/* Check every commit reachable from the refs and not already ours. */
+static int quarantine_check(git_repository *q, git_repository *main_repo, const bundle_ref *refs,
+                            size_t nrefs, size_t *ncommits, char *err, size_t errlen)
+{
+    git_revwalk *walk = NULL;
+    git_oid oid;
+    int rc = -1;
+    check_ctx c = {q, err, errlen, 0};
+    *ncommits = 0;
+    if (git_revwalk_new(&walk, q) < 0 || hide_existing(walk, main_repo) != 0) {
+        git_err(err, errlen, "walking the bundle");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nrefs; i++) {
+        git_object *o = NULL;
+        if (git_object_lookup(&o, q, &refs[i].oid, GIT_OBJECT_COMMIT) < 0) {
+            snprintf(err, errlen, "bundle branch %s points to a commit the bundle lacks",
+                     refs[i].name);
+            goto cleanup;
+        }
+        git_object_free(o);
+        if (git_revwalk_push(walk, &refs[i].oid) < 0) {
+            git_err(err, errlen, "walking the bundle");
+            goto cleanup;
+        }
+    }
+    int e;
+    while ((e = git_revwalk_next(&oid, walk)) == 0) {
+        git_commit *cm = NULL, *parent = NULL;
+        git_tree *t = NULL, *pt = NULL;
+        git_diff *diff = NULL;
+        (*ncommits)++;
+        if (git_commit_lookup(&cm, q, &oid) < 0 || git_commit_tree(&t, cm) < 0 ||
+            (git_commit_parentcount(cm) > 0 &&
+             (git_commit_parent(&parent, cm, 0) < 0 || git_commit_tree(&pt, parent) < 0)) ||
+            git_diff_tree_to_tree(&diff, q, pt, t, NULL) < 0) {
+            git_err(err, errlen, "bundle commit is incomplete");
+            e = -1;
+        } else {
+            git_diff_foreach(diff, check_file_cb, NULL, NULL, NULL, &c);
+            if (c.bad)
+                e = -1;
+        }
+        git_diff_free(diff);
+        git_tree_free(t);
+        git_tree_free(pt);
+        git_commit_free(parent);
+        git_commit_free(cm);
+        if (e < 0)
+            goto cleanup;
+    }
+    if (e != GIT_ITEROVER) {
+        git_err(err, errlen, "bundle history is incomplete");
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    git_revwalk_free(walk);
+    return rc;
+}
+
+static void rmtree(const char *dir)
+{
+    char p[4700];
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* Fast-forward the copy of another node's branch. Returns 1 moved, 0 not
+ * (same or older), -1 diverged or error. */
+static int branch_copy_forward(store *s, const bundle_ref *r, char *err, size_t errlen)
+{
+    char name[300];
+    git_reference *ref = NULL, *out = NULL;
+    snprintf(name, sizeof name, "refs/heads/%s", r->name);
+    int e = git_reference_lookup(&ref, s->repo, name);
+    if (e == 0) {
+        const git_oid *cur = git_reference_target(ref);
+        if (!cur || git_oid_equal(cur, &r->oid) ||
+            git_graph_descendant_of(s->repo, cur, &r->oid) == 1) {
+            git_reference_free(ref);
+            return 0;
+        }
+        if (git_graph_descendant_of(s->repo, &r->oid, cur) != 1) {
+            snprintf(err, errlen, "branch %s in the bundle is not a fast-forward of ours", r->name);
+            git_reference_free(ref);
+            return -1;
+        }
+        e = git_reference_create_matching(&out, s->repo, name, &r->oid, 1, cur, "bundle import");
+        git_reference_free(ref);
+    } else {
+        e = git_reference_create(&out, s->repo, name, &r->oid, 0, "bundle import");
+    }
+    git_reference_free(out);
+    if (e < 0) {
+        git_err(err, errlen, "updating a branch copy");
+        return -1;
+    }
+    return 1;
+}
+
+int store_bundle_read(store *s, const char *path, store_record_cb changed, void *arg,
+                      store_bundle_report *rep, char *err, size_t errlen)
+{
+    FILE *f = NULL;
+    bundle_ref *refs = NULL;
+    git_oid *prereq = NULL;
+    size_t nrefs = 0, nprereq = 0;
+    git_indexer *idx = NULL;
+    git_odb *main_odb = NULL, *qodb = NULL;
+    git_odb_backend *qpack = NULL;
+    git_repository *q = NULL;
+    char qdir[4400] = "", src[4600], dst[4600], objdir[4200];
+    const char *packname = NULL;
+    int rc = -1;
+    struct stat st;
+    memset(rep, 0, sizeof *rep);
+    f = fopen(path, "rb");
+    if (!f || fstat(fileno(f), &st) != 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size > BUNDLE_MAX) {
+        snprintf(err, errlen, "%s is not a regular file under 4 GiB", path);
+        goto cleanup;
+    }
+    if (bundle_header_read(f, &refs, &nrefs, &prereq, &nprereq, err, errlen) != 0)
+        goto cleanup;
+    rep->refs = nrefs;
+    if (git_repository_odb(&main_odb, s->repo) < 0)
+        goto giterr;
+    for (size_t i = 0; i < nprereq; i++)
+        if (!git_odb_exists(main_odb, &prereq[i])) {
+            char hex[41];
+            git_oid_tostr(hex, sizeof hex, &prereq[i]);
+            snprintf(err, errlen,
+                     "bundle needs commit %.12s that this store lacks (import the earlier bundle "
+                     "first)",
+                     hex);
+            goto cleanup;
+        }
+    /* Quarantine: the pack is indexed in a directory of its own and only
+     * moved in once every object has been checked. */
+    snprintf(objdir, sizeof objdir, "%s/objects", git_repository_path(s->repo));
+    snprintf(qdir, sizeof qdir, "%s/incoming-XXXXXX", objdir);
+    if (!mkdtemp(qdir)) {
+        snprintf(err, errlen, "cannot make a quarantine directory: %s", strerror(errno));
+        qdir[0] = 0;
+        goto cleanup;
+    }
+    git_indexer_options io = GIT_INDEXER_OPTIONS_INIT;
+    git_indexer_progress stats = {0};
+    if (git_indexer_new(&idx, qdir, 0, main_odb, &io) < 0)
+        goto giterr;
+    char chunk[65536];
+    size_t n, total = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        total += n;
+        if (git_indexer_append(idx, chunk, n, &stats) < 0) {
+            git_err(err, errlen, "bundle pack is damaged");
+            goto cleanup;
+        }
+    }
+    if (ferror(f) || total == 0 || git_indexer_commit(idx, &stats) < 0) {
+        if (total == 0)
+            snprintf(err, errlen, "bundle has no pack data (truncated file?)");
+        else
+            git_err(err, errlen, "bundle pack is damaged or truncated");
+        goto cleanup;
+    }
+    packname = git_indexer_name(idx);
+    snprintf(src, sizeof src, "%s/pack-%s.idx", qdir, packname);
+    if (git_odb_new(&qodb) < 0 || git_odb_backend_one_pack(&qpack, src) < 0 ||
+        git_odb_add_backend(qodb, qpack, 2) < 0)
+        goto giterr;
+    qpack = NULL; /* owned by qodb */
+    if (git_odb_add_disk_alternate(qodb, objdir) < 0 || git_repository_wrap_odb(&q, qodb) < 0)
+        goto giterr;
+    if (quarantine_check(q, s->repo, refs, nrefs, &rep->commits, err, errlen) != 0)
+        goto cleanup;
+    /* Move in: .pack first, .idx last (git finds packs by their index). */
+    const char *ext[2] = {"pack", "idx"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(src, sizeof src, "%s/pack-%s.%s", qdir, packname, ext[i]);
+        snprintf(dst, sizeof dst, "%s/pack/pack-%s.%s", objdir, packname, ext[i]);
+        if (rename(src, dst) != 0) {
+            snprintf(err, errlen, "moving the pack in: %s", strerror(errno));
+            goto cleanup;
+        }
+    }
+    git_odb_refresh(main_odb);
+    {
+        git_odb *bodb = NULL;
+        if (git_repository_odb(&bodb, s->bulk) == 0)
+            git_odb_refresh(bodb);
+        git_odb_free(bodb);
+    }
+    for (size_t i = 0; i < nrefs; i++) {
+        if (strcmp(refs[i].name, s->node) == 0) {
+            rep->own_skipped++;
+            continue;
+        }
+        int m = branch_copy_forward(s, &refs[i], err, errlen);
+        if (m < 0)
+            goto cleanup;
+        if (m == 0) {
+            rep->stale++;
+            continue;
+        }
+        rep->updated++;
+        char hex[41];
+        store_take t;
+        git_oid_tostr(hex, sizeof hex, &refs[i].oid);
+        if (store_take_head(s, hex, changed, arg, &t, err, errlen) != 0)
+            goto cleanup;
+        rep->merged += t == STORE_TAKE_MERGED;
+        rep->forwarded += t == STORE_TAKE_FORWARD;
+    }
+    rc = 0;
+    goto cleanup;
+giterr:
+    git_err(err, errlen, "reading the bundle");
+cleanup:
+    if (qdir[0])
+        rmtree(qdir);
+    git_repository_free(q);
+    git_odb_free(qodb);
+    git_indexer_free(idx);
+    git_odb_free(main_odb);
+    free(refs);
+    free(prereq);
+    if (f)
+        fclose(f);
     return rc;
 }

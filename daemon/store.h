@@ -78,4 +78,44 @@ int store_commit(store *s, const store_change *ch, size_t n, int bulk, const cha
 int store_history(store *s, const char *id, store_version_cb cb, void *arg, char *err,
                   size_t errlen);
 
+/* Outcome of taking in another node's head. */
+typedef enum {
+    STORE_TAKE_NOTHING = 0, /* the own head already contains it */
+    STORE_TAKE_FORWARD,     /* the own branch fast-forwarded to it */
+    STORE_TAKE_MERGED,      /* a merge commit joined the two trees */
+    STORE_TAKE_SAME_TREE    /* concurrent, but the join equals the own tree: no commit */
+} store_take;
+
+/* Take in commit `peer_hex` (already in the object store): fast-forward,
+ * nothing, or merge as DESIGN.md "The store" says. `changed` is called for
+ * every record whose blob in the own head changed (id, new bytes), so the
+ * caller can update its index. *outcome receives what happened. Returns 0,
+ * or -1 with err set (the branch is then unchanged). */
+int store_take_head(store *s, const char *peer_hex, store_record_cb changed, void *arg,
+                    store_take *outcome, char *err, size_t errlen);
+
+typedef struct {
+    size_t refs;        /* branch refs in the bundle */
+    size_t updated;     /* copies of other nodes' branches moved forward */
+    size_t stale;       /* refs we already had (or had newer) */
+    size_t own_skipped; /* refs naming our own branch: never taken from outside */
+    size_t merged;      /* heads that led to a merge commit */
+    size_t forwarded;   /* heads the own branch fast-forwarded to */
+    size_t commits;     /* new commits checked */
+} store_bundle_report;
+
+/* Write a standard git bundle (v2) of every branch in the store to path
+ * (atomically: temp file, fsync, rename). Returns 0 or -1 with err set. */
+int store_bundle_write(store *s, const char *path, char *err, size_t errlen);
+
+/* Read a git bundle: check its header, size, prerequisites and every new
+ * object (record paths, modes and canonical record blobs only; branch refs
+ * only as refs/heads/<node>); index its pack into a quarantine and move it
+ * in only when all checks pass; move other nodes' branch copies forward
+ * (fast-forward only, never the own branch) and take in each new head.
+ * `changed` as for store_take_head. On refusal the store is untouched.
+ * Returns 0 or -1 with err set. */
+int store_bundle_read(store *s, const char *path, store_record_cb changed, void *arg,
+                      store_bundle_report *rep, char *err, size_t errlen);
+
 #endif
