@@ -3,6 +3,7 @@
  * scripts (--json, --csv).
  *
  * Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 daemon unreachable. */
+#include "cli/cli.h"
 #include "cli/csvin.h"
 #include "cli/ctl.h"
 #include "cli/render.h"
@@ -18,9 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
-
-static const char *data_dir;
+const char *cli_data_dir;
 
 static const char usage_text[] =
     "usage: unionctl [-d DATA] COMMAND [ARGS]\n"
@@ -47,7 +46,7 @@ static const char usage_text[] =
     "unless --reveal. Exit codes: 0 ok, 1 refused or failed, 2 usage,\n"
     "3 daemon unreachable.\n";
 
-static int usage_error(const char *fmt, ...)
+int cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
     fputs("unionctl: ", stderr);
@@ -67,13 +66,7 @@ static const char *operator_name(void)
     return pw ? pw->pw_name : "unknown";
 }
 
-/* A request being built: a msgpack map with a known number of pairs. */
-typedef struct {
-    msgpack_sbuffer buf;
-    msgpack_packer pk;
-} request;
-
-static void request_begin(request *r, const char *op, size_t extra_pairs)
+void cli_request_begin(request *r, const char *op, size_t extra_pairs)
 {
     msgpack_sbuffer_init(&r->buf);
     msgpack_packer_init(&r->pk, &r->buf, msgpack_sbuffer_write);
@@ -82,21 +75,15 @@ static void request_begin(request *r, const char *op, size_t extra_pairs)
     msg_pack_kv_str(&r->pk, "operator", operator_name());
 }
 
-typedef struct {
-    msgpack_unpacked u;
-    char *body;
-    const msgpack_object *result;
-} reply;
-
 /* Send the request; on success *rep holds the result. Returns an exit code;
  * on failure the message has been printed. */
-static int request_send(request *r, reply *rep)
+int cli_request_send(request *r, reply *rep)
 {
     char err[1024];
     msgpack_unpacked_init(&rep->u);
     rep->body = NULL;
     rep->result = NULL;
-    int rc = ctl_call(&rep->u, &rep->body, data_dir, r->buf.data, r->buf.size, err, sizeof err);
+    int rc = ctl_call(&rep->u, &rep->body, cli_data_dir, r->buf.data, r->buf.size, err, sizeof err);
     msgpack_sbuffer_destroy(&r->buf);
     if (rc != CTL_OK) {
         fprintf(stderr, "unionctl: %s\n", err);
@@ -121,7 +108,7 @@ static int request_send(request *r, reply *rep)
     return EXIT_OK;
 }
 
-static void reply_free(reply *rep)
+void cli_reply_free(reply *rep)
 {
     msgpack_unpacked_destroy(&rep->u);
     free(rep->body);
@@ -134,7 +121,7 @@ static int pack_assignments(msgpack_packer *pk, char **args, int n)
     for (int i = 0; i < n; i++) {
         char *eq = strchr(args[i], '=');
         if (!eq || eq == args[i])
-            return usage_error("'%s' is not FIELD=VALUE", args[i]);
+            return cli_usage_error("'%s' is not FIELD=VALUE", args[i]);
         const char *op = "=";
         size_t flen = (size_t)(eq - args[i]);
         if (eq[-1] == '+' || eq[-1] == '-') {
@@ -143,7 +130,7 @@ static int pack_assignments(msgpack_packer *pk, char **args, int n)
         }
         char field[SCHEMA_NAME_MAX + 2];
         if (flen == 0 || flen > SCHEMA_NAME_MAX)
-            return usage_error("'%s': bad field name", args[i]);
+            return cli_usage_error("'%s': bad field name", args[i]);
         memcpy(field, args[i], flen);
         field[flen] = 0;
         msgpack_pack_array(pk, 3);
@@ -158,7 +145,7 @@ static int pack_assignments(msgpack_packer *pk, char **args, int n)
 
 /* A record's displayed value for a field as text (sets joined by ';'). The
  * result is malloc'd. */
-static char *record_cell(const msgpack_object *rec, const char *field)
+char *cli_record_cell(const msgpack_object *rec, const char *field)
 {
     if (strcmp(field, "id") == 0)
         return msg_get_str(rec, "id");
@@ -184,14 +171,14 @@ static char *record_cell(const msgpack_object *rec, const char *field)
     return strdup("");
 }
 
-static int in_conflict(const msgpack_object *rec, const char *field)
+int cli_in_conflict(const msgpack_object *rec, const char *field)
 {
     return msg_get(msg_get(rec, "conflicts"), field) != NULL;
 }
 
 /* Field names present in any of the records, schema order first, then the
  * other fields sorted. Returns a malloc'd array of borrowed/static strings. */
-static size_t columns_of(const char ***out, const msgpack_object_array *recs, int with_id)
+size_t cli_columns_of(const char ***out, const msgpack_object_array *recs, int with_id)
 {
     size_t ns, n = 0, cap = 16;
     const schema_field *sf = schema_fields(&ns);
@@ -245,22 +232,22 @@ static size_t columns_of(const char ***out, const msgpack_object_array *recs, in
     return n;
 }
 
-static const msgpack_object_array *result_records(const reply *rep)
+const msgpack_object_array *cli_result_records(const reply *rep)
 {
     const msgpack_object *r = msg_get(rep->result, "records");
     static const msgpack_object_array empty = {0, NULL};
     return r && r->type == MSGPACK_OBJECT_ARRAY ? &r->via.array : &empty;
 }
 
-static void print_records_csv(const msgpack_object_array *recs)
+void cli_print_records_csv(const msgpack_object_array *recs)
 {
     const char **cols = NULL;
-    size_t nc = columns_of(&cols, recs, 1);
+    size_t nc = cli_columns_of(&cols, recs, 1);
     render_csv_row(stdout, cols, nc);
     char **cells = calloc(nc, sizeof *cells);
     for (uint32_t r = 0; cells && r < recs->size; r++) {
         for (size_t c = 0; c < nc; c++)
-            cells[c] = record_cell(&recs->ptr[r], cols[c]);
+            cells[c] = cli_record_cell(&recs->ptr[r], cols[c]);
         render_csv_row(stdout, (const char *const *)cells, nc);
         for (size_t c = 0; c < nc; c++)
             free(cells[c]);
@@ -272,7 +259,7 @@ static void print_records_csv(const msgpack_object_array *recs)
 static const char *const list_columns[] = {"id",       "name",   "gender", "id_number", "phone",
                                            "category", "office", "status", "joined"};
 
-static void print_records_table(const msgpack_object_array *recs)
+void cli_print_records_table(const msgpack_object_array *recs)
 {
     size_t nc = sizeof list_columns / sizeof *list_columns;
     size_t ncells = (size_t)recs->size * nc;
@@ -282,8 +269,8 @@ static void print_records_table(const msgpack_object_array *recs)
         return;
     for (uint32_t r = 0; r < recs->size; r++)
         for (size_t c = 0; c < nc; c++) {
-            char *v = record_cell(&recs->ptr[r], list_columns[c]);
-            if (v && in_conflict(&recs->ptr[r], list_columns[c])) {
+            char *v = cli_record_cell(&recs->ptr[r], list_columns[c]);
+            if (v && cli_in_conflict(&recs->ptr[r], list_columns[c])) {
                 char *m = malloc(strlen(v) + 2);
                 if (m)
                     sprintf(m, "%s*", v);
@@ -303,22 +290,16 @@ static void print_records_table(const msgpack_object_array *recs)
 
 /* ---- commands ------------------------------------------------------------- */
 
-typedef struct {
-    int json, csv, reveal, count, skip_invalid;
-    const char *sort;
-    long limit;
-    const char **where;
-    int nwhere;
-} opts;
-
 /* Parse the options of a command; positional args are left in argv[optind..]. */
-static int parse_opts(opts *o, int argc, char **argv, const char *allowed)
+int cli_opts_parse(opts *o, int argc, char **argv, const char *allowed)
 {
     static const struct option longopts[] = {
         {"json", no_argument, 0, 'j'},         {"csv", no_argument, 0, 'c'},
         {"reveal", no_argument, 0, 'r'},       {"count", no_argument, 0, 'n'},
         {"skip-invalid", no_argument, 0, 's'}, {"sort", required_argument, 0, 'S'},
         {"limit", required_argument, 0, 'L'},  {"where", required_argument, 0, 'w'},
+        {"by", required_argument, 0, 'B'},     {"since", required_argument, 0, 'F'},
+        {"until", required_argument, 0, 'U'},  {"force", no_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int ch;
     memset(o, 0, sizeof *o);
@@ -332,7 +313,8 @@ static int parse_opts(opts *o, int argc, char **argv, const char *allowed)
             exit(0);
         }
         if (ch == '?' || !strchr(allowed, ch))
-            return usage_error("%s: unknown or misplaced option '%s'", argv[0], argv[optind - 1]);
+            return cli_usage_error("%s: unknown or misplaced option '%s'", argv[0],
+                                   argv[optind - 1]);
         switch (ch) {
         case 'j':
             o->json = 1;
@@ -352,11 +334,23 @@ static int parse_opts(opts *o, int argc, char **argv, const char *allowed)
         case 'S':
             o->sort = optarg;
             break;
+        case 'B':
+            o->by = optarg;
+            break;
+        case 'F':
+            o->since = optarg;
+            break;
+        case 'U':
+            o->until = optarg;
+            break;
+        case 'f':
+            o->force = 1;
+            break;
         case 'L': {
             char *end;
             o->limit = strtol(optarg, &end, 10);
             if (*end || o->limit < 0)
-                return usage_error("--limit wants a number >= 0, not '%s'", optarg);
+                return cli_usage_error("--limit wants a number >= 0, not '%s'", optarg);
             break;
         }
         case 'w':
@@ -365,7 +359,7 @@ static int parse_opts(opts *o, int argc, char **argv, const char *allowed)
         }
     }
     if (o->json && o->csv)
-        return usage_error("--json and --csv exclude each other");
+        return cli_usage_error("--json and --csv exclude each other");
     return 0;
 }
 
@@ -374,25 +368,25 @@ static int cmd_add(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = parse_opts(&o, argc, argv, "");
+    int rc = cli_opts_parse(&o, argc, argv, "");
     if (rc)
         goto out;
     if (optind >= argc) {
-        rc = usage_error("add: give at least one FIELD=VALUE (name=... is required)");
+        rc = cli_usage_error("add: give at least one FIELD=VALUE (name=... is required)");
         goto out;
     }
-    request_begin(&r, "add", 1);
+    cli_request_begin(&r, "add", 1);
     msg_pack_str(&r.pk, "fields");
     if ((rc = pack_assignments(&r.pk, argv + optind, argc - optind))) {
         msgpack_sbuffer_destroy(&r.buf);
         goto out;
     }
-    if ((rc = request_send(&r, &rep)) == 0) {
+    if ((rc = cli_request_send(&r, &rep)) == 0) {
         char *id = msg_get_str(rep.result, "id");
         printf("%s\n", id ? id : "");
         free(id);
     }
-    reply_free(&rep);
+    cli_reply_free(&rep);
 out:
     free(o.where);
     return rc;
@@ -403,26 +397,26 @@ static int cmd_edit(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = parse_opts(&o, argc, argv, "");
+    int rc = cli_opts_parse(&o, argc, argv, "");
     if (rc)
         goto out;
     if (argc - optind < 2) {
-        rc = usage_error("edit: usage: unionctl edit ID FIELD=VALUE...");
+        rc = cli_usage_error("edit: usage: unionctl edit ID FIELD=VALUE...");
         goto out;
     }
-    request_begin(&r, "edit", 2);
+    cli_request_begin(&r, "edit", 2);
     msg_pack_kv_str(&r.pk, "id", argv[optind]);
     msg_pack_str(&r.pk, "fields");
     if ((rc = pack_assignments(&r.pk, argv + optind + 1, argc - optind - 1))) {
         msgpack_sbuffer_destroy(&r.buf);
         goto out;
     }
-    if ((rc = request_send(&r, &rep)) == 0) {
+    if ((rc = cli_request_send(&r, &rep)) == 0) {
         int64_t n = msg_get_int(rep.result, "changed", 0);
         if (n == 0)
             printf("nothing changed: the values were already those\n");
     }
-    reply_free(&rep);
+    cli_reply_free(&rep);
 out:
     free(o.where);
     return rc;
@@ -440,7 +434,7 @@ static void print_show(const msgpack_object *rec)
     cells[1] = msg_get_str(rec, "id");
     for (size_t i = 0; i < n; i++) {
         char *name = msg_str_dup(&f->via.map.ptr[i].key);
-        char *v = name ? record_cell(rec, name) : NULL;
+        char *v = name ? cli_record_cell(rec, name) : NULL;
         const msgpack_object *cv = name ? msg_get(conf, name) : NULL;
         if (v && cv && cv->type == MSGPACK_OBJECT_ARRAY) {
             /* winner, then "(conflict: a | b)" listing every value */
@@ -474,18 +468,18 @@ static int cmd_show(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = parse_opts(&o, argc, argv, "jr");
+    int rc = cli_opts_parse(&o, argc, argv, "jr");
     if (rc)
         goto out;
     if (argc - optind != 1) {
-        rc = usage_error("show: usage: unionctl show ID [--json] [--reveal]");
+        rc = cli_usage_error("show: usage: unionctl show ID [--json] [--reveal]");
         goto out;
     }
-    request_begin(&r, "show", 2);
+    cli_request_begin(&r, "show", 2);
     msg_pack_kv_str(&r.pk, "id", argv[optind]);
     msg_pack_str(&r.pk, "reveal");
     o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
-    if ((rc = request_send(&r, &rep)) == 0) {
+    if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {
             render_json_msgpack(stdout, rep.result, 1);
             putchar('\n');
@@ -493,7 +487,7 @@ static int cmd_show(int argc, char **argv)
             print_show(rep.result);
         }
     }
-    reply_free(&rep);
+    cli_reply_free(&rep);
 out:
     free(o.where);
     return rc;
@@ -504,23 +498,23 @@ static int cmd_list(int argc, char **argv, int export)
     opts o;
     reply rep;
     request r;
-    int rc = parse_opts(&o, argc, argv, export ? "jc" : "jcrnSLw");
+    int rc = cli_opts_parse(&o, argc, argv, export ? "jc" : "jcrnSLw");
     if (rc)
         goto out;
     if (optind != argc) {
-        rc = usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
+        rc = cli_usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
         goto out;
     }
     for (int i = 0; i < o.nwhere; i++) {
         query_cond c;
         char err[256];
         if (query_cond_parse(&c, o.where[i], err, sizeof err) != 0) {
-            rc = usage_error("--where: %s", err);
+            rc = cli_usage_error("--where: %s", err);
             goto out;
         }
         query_cond_free(&c);
     }
-    request_begin(&r, "list", 6);
+    cli_request_begin(&r, "list", 6);
     msg_pack_str(&r.pk, "where");
     msgpack_pack_array(&r.pk, (size_t)o.nwhere);
     for (int i = 0; i < o.nwhere; i++)
@@ -533,7 +527,7 @@ static int cmd_list(int argc, char **argv, int export)
     o.count ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
     msg_pack_str(&r.pk, "full");
     export ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
-    if ((rc = request_send(&r, &rep)) != 0)
+    if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.count) {
         long long n = (long long)msg_get_int(rep.result, "count", 0);
@@ -551,12 +545,12 @@ static int cmd_list(int argc, char **argv, int export)
             fputs("[]", stdout);
         putchar('\n');
     } else if (o.csv || export) {
-        print_records_csv(result_records(&rep));
+        cli_print_records_csv(cli_result_records(&rep));
     } else {
-        print_records_table(result_records(&rep));
+        cli_print_records_table(cli_result_records(&rep));
     }
 done:
-    reply_free(&rep);
+    cli_reply_free(&rep);
 out:
     free(o.where);
     return rc;
@@ -567,18 +561,18 @@ static int cmd_log(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = parse_opts(&o, argc, argv, "jr");
+    int rc = cli_opts_parse(&o, argc, argv, "jr");
     if (rc)
         goto out;
     if (argc - optind != 1) {
-        rc = usage_error("log: usage: unionctl log ID [--json] [--reveal]");
+        rc = cli_usage_error("log: usage: unionctl log ID [--json] [--reveal]");
         goto out;
     }
-    request_begin(&r, "log", 2);
+    cli_request_begin(&r, "log", 2);
     msg_pack_kv_str(&r.pk, "id", argv[optind]);
     msg_pack_str(&r.pk, "reveal");
     o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
-    if ((rc = request_send(&r, &rep)) != 0)
+    if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.json) {
         render_json_msgpack(stdout, rep.result, 1);
@@ -611,7 +605,7 @@ static int cmd_log(int argc, char **argv)
         free(commit);
     }
 done:
-    reply_free(&rep);
+    cli_reply_free(&rep);
 out:
     free(o.where);
     return rc;
@@ -625,11 +619,11 @@ static int cmd_import(int argc, char **argv)
     csvin_doc doc;
     char err[512];
     csvin_init(&doc);
-    int rc = parse_opts(&o, argc, argv, "sj");
+    int rc = cli_opts_parse(&o, argc, argv, "sj");
     if (rc)
         goto out;
     if (argc - optind != 1) {
-        rc = usage_error("import: usage: unionctl import FILE.csv [--skip-invalid]");
+        rc = cli_usage_error("import: usage: unionctl import FILE.csv [--skip-invalid]");
         goto out;
     }
     if (csvin_read_file(&doc, argv[optind], err, sizeof err) != 0) {
@@ -637,7 +631,7 @@ static int cmd_import(int argc, char **argv)
         rc = EXIT_FAIL;
         goto out;
     }
-    request_begin(&r, "import", 3);
+    cli_request_begin(&r, "import", 3);
     msg_pack_str(&r.pk, "header");
     msgpack_pack_array(&r.pk, doc.nheader);
     for (size_t i = 0; i < doc.nheader; i++)
@@ -653,7 +647,7 @@ static int cmd_import(int argc, char **argv)
         for (size_t c = 0; c < doc.rows[i].ncells; c++)
             msg_pack_str(&r.pk, doc.rows[i].cells[c] ? doc.rows[i].cells[c] : "");
     }
-    if ((rc = request_send(&r, &rep)) == 0) {
+    if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {
             render_json_msgpack(stdout, rep.result, 1);
             putchar('\n');
@@ -679,7 +673,7 @@ static int cmd_import(int argc, char **argv)
                 printf("  ... and %lld more\n", sk - (long long)errs->size);
         }
     }
-    reply_free(&rep);
+    cli_reply_free(&rep);
 out:
     csvin_free(&doc);
     free(o.where);
@@ -691,15 +685,15 @@ static int cmd_simple(int argc, char **argv, const char *op)
     opts o;
     reply rep;
     request r;
-    int rc = parse_opts(&o, argc, argv, "j");
+    int rc = cli_opts_parse(&o, argc, argv, "j");
     if (rc)
         goto out;
     if (optind != argc) {
-        rc = usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
+        rc = cli_usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
         goto out;
     }
-    request_begin(&r, op, 0);
-    if ((rc = request_send(&r, &rep)) == 0) {
+    cli_request_begin(&r, op, 0);
+    if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {
             render_json_msgpack(stdout, rep.result, 1);
             putchar('\n');
@@ -715,7 +709,7 @@ static int cmd_simple(int argc, char **argv, const char *op)
             }
         }
     }
-    reply_free(&rep);
+    cli_reply_free(&rep);
 out:
     free(o.where);
     return rc;
@@ -726,17 +720,17 @@ static int cmd_conflicts(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = parse_opts(&o, argc, argv, "jr");
+    int rc = cli_opts_parse(&o, argc, argv, "jr");
     if (rc)
         goto out;
     if (optind != argc) {
-        rc = usage_error("conflicts: unexpected argument '%s'", argv[optind]);
+        rc = cli_usage_error("conflicts: unexpected argument '%s'", argv[optind]);
         goto out;
     }
-    request_begin(&r, "conflicts", 1);
+    cli_request_begin(&r, "conflicts", 1);
     msg_pack_str(&r.pk, "reveal");
     o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
-    if ((rc = request_send(&r, &rep)) != 0)
+    if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.json) {
         render_json_msgpack(stdout, rep.result, 1);
@@ -783,7 +777,7 @@ static int cmd_conflicts(int argc, char **argv)
            "Settle one with: unionctl resolve ID FIELD [VALUE]\n",
            n, n == 1 ? "" : "s");
 done:
-    reply_free(&rep);
+    cli_reply_free(&rep);
 out:
     free(o.where);
     return rc;
@@ -794,21 +788,21 @@ static int cmd_resolve(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = parse_opts(&o, argc, argv, "");
+    int rc = cli_opts_parse(&o, argc, argv, "");
     if (rc)
         goto out;
     int npos = argc - optind;
     if (npos != 2 && npos != 3) {
-        rc = usage_error("resolve: usage: unionctl resolve ID FIELD [VALUE]");
+        rc = cli_usage_error("resolve: usage: unionctl resolve ID FIELD [VALUE]");
         goto out;
     }
-    request_begin(&r, "resolve", npos == 3 ? 3 : 2);
+    cli_request_begin(&r, "resolve", npos == 3 ? 3 : 2);
     msg_pack_kv_str(&r.pk, "id", argv[optind]);
     msg_pack_kv_str(&r.pk, "field", argv[optind + 1]);
     if (npos == 3)
         msg_pack_kv_str(&r.pk, "value", argv[optind + 2]);
-    rc = request_send(&r, &rep);
-    reply_free(&rep);
+    rc = cli_request_send(&r, &rep);
+    cli_reply_free(&rep);
 out:
     free(o.where);
     return rc;
@@ -832,12 +826,12 @@ static int cmd_bundle(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = parse_opts(&o, argc, argv, "j");
+    int rc = cli_opts_parse(&o, argc, argv, "j");
     if (rc)
         goto out;
     if (argc - optind != 2 ||
         (strcmp(argv[optind], "export") != 0 && strcmp(argv[optind], "import") != 0)) {
-        rc = usage_error("bundle: usage: unionctl bundle export FILE | bundle import FILE");
+        rc = cli_usage_error("bundle: usage: unionctl bundle export FILE | bundle import FILE");
         goto out;
     }
     int export = strcmp(argv[optind], "export") == 0;
@@ -852,10 +846,10 @@ static int cmd_bundle(int argc, char **argv)
         rc = EXIT_FAIL;
         goto out;
     }
-    request_begin(&r, export ? "bundle_export" : "bundle_import", 1);
+    cli_request_begin(&r, export ? "bundle_export" : "bundle_import", 1);
     msg_pack_kv_str(&r.pk, "path", path);
     free(path);
-    if ((rc = request_send(&r, &rep)) == 0) {
+    if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {
             render_json_msgpack(stdout, rep.result, 1);
             putchar('\n');
@@ -869,25 +863,24 @@ static int cmd_bundle(int argc, char **argv)
                    (long long)msg_get_int(rep.result, "forwarded", 0));
         }
     }
-    reply_free(&rep);
+    cli_reply_free(&rep);
 out:
     free(o.where);
     return rc;
 }
 
-static const char *const later[] = {"peers",      "sync",  "peer",    "stats",
-                                    "duplicates", "merge", "transfer"};
+static const char *const later[] = {"peers", "sync", "peer"};
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int ch;
-    data_dir = getenv("UNIOND_DATA");
+    cli_data_dir = getenv("UNIOND_DATA");
     while ((ch = getopt_long(argc, argv, "+d:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd':
-            data_dir = optarg;
+            cli_data_dir = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -908,8 +901,8 @@ int main(int argc, char **argv)
         fputs(usage_text, stdout);
         return EXIT_OK;
     }
-    if (!data_dir || !*data_dir)
-        return usage_error("no DATA directory: give -d DATA or set UNIOND_DATA");
+    if (!cli_data_dir || !*cli_data_dir)
+        return cli_usage_error("no DATA directory: give -d DATA or set UNIOND_DATA");
     if (strcmp(cmd, "add") == 0)
         return cmd_add(cargc, cargv);
     if (strcmp(cmd, "edit") == 0)
@@ -930,6 +923,9 @@ int main(int argc, char **argv)
         return cmd_resolve(cargc, cargv);
     if (strcmp(cmd, "bundle") == 0)
         return cmd_bundle(cargc, cargv);
+    int rrc = cli_report_main(cargc, cargv);
+    if (rrc >= 0)
+        return rrc;
     if (strcmp(cmd, "id") == 0)
         return cmd_simple(cargc, cargv, "id");
     if (strcmp(cmd, "status") == 0)
@@ -939,5 +935,5 @@ int main(int argc, char **argv)
             fprintf(stderr, "unionctl: '%s' is not available in this version yet\n", cmd);
             return EXIT_FAIL;
         }
-    return usage_error("unknown command '%s'", cmd);
+    return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -5,6 +5,7 @@
 #include "daemon/ops.h"
 
 #include "daemon/log.h"
+#include "daemon/ops_internal.h"
 #include "proto/msg.h"
 #include "proto/query.h"
 #include "proto/schema.h"
@@ -28,7 +29,7 @@ int64_t ops_now_ms(void)
 
 /* Today's date in the node's local time zone: "not in the future" is about
  * the clerk's calendar, not UTC. */
-static void today_str(char out[11])
+void ops_today(char out[11])
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -36,7 +37,7 @@ static void today_str(char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-static void reply_error(msgpack_packer *pk, const char *fmt, ...)
+void ops_reply_error(msgpack_packer *pk, const char *fmt, ...)
 {
     char msg[ERRLEN];
     va_list ap;
@@ -49,7 +50,7 @@ static void reply_error(msgpack_packer *pk, const char *fmt, ...)
     msg_pack_kv_str(pk, "error", msg);
 }
 
-static void reply_ok_head(msgpack_packer *pk)
+void ops_reply_ok(msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 2);
     msg_pack_str(pk, "ok");
@@ -109,7 +110,7 @@ static size_t record_field_names(const char ***names, const record *r)
     return n;
 }
 
-static void pack_value(msgpack_packer *pk, const char *field, const char *v, int reveal)
+void ops_pack_value(msgpack_packer *pk, const char *field, const char *v, int reveal)
 {
     if (!reveal && schema_field_is_masked(field)) {
         char *m = schema_value_mask(field, v);
@@ -121,7 +122,7 @@ static void pack_value(msgpack_packer *pk, const char *field, const char *v, int
 }
 
 /* Distinct values of a field's entries, winner first; returns count. */
-static size_t field_values(const char **vals, const record *r, const char *field)
+size_t ops_field_values(const char **vals, const record *r, const char *field)
 {
     size_t first, n = record_field_entries(r, field, &first), k = 0;
     const record_entry *w = record_field_winner(r, field);
@@ -137,7 +138,7 @@ static size_t field_values(const char **vals, const record *r, const char *field
     return k;
 }
 
-static size_t record_conflict_count(const record *r)
+size_t ops_conflict_count(const record *r)
 {
     size_t n = 0;
     const char **vals = malloc((r->nentries + 1) * sizeof *vals);
@@ -147,14 +148,14 @@ static size_t record_conflict_count(const record *r)
         const char *f = r->entries[i].field;
         if ((i > 0 && strcmp(r->entries[i - 1].field, f) == 0) || schema_field_is_set(f))
             continue;
-        n += field_values(vals, r, f) > 1;
+        n += ops_field_values(vals, r, f) > 1;
     }
     free(vals);
     return n;
 }
 
 /* {"id", "fields": {...}, "conflicts": {...}} */
-static void pack_record(msgpack_packer *pk, const char *id, const record *r, int reveal)
+void ops_pack_record(msgpack_packer *pk, const char *id, const record *r, int reveal)
 {
     const char **names = NULL;
     size_t nf = record_field_names(&names, r);
@@ -165,7 +166,7 @@ static void pack_record(msgpack_packer *pk, const char *id, const record *r, int
             nshown++;
             continue;
         }
-        size_t k = field_values(vals, r, names[i]);
+        size_t k = ops_field_values(vals, r, names[i]);
         nshown += k > 1 || (k == 1 && vals[0][0]);
         nconf += k > 1;
     }
@@ -196,10 +197,10 @@ static void pack_record(msgpack_packer *pk, const char *id, const record *r, int
                 msg_pack_str(pk, el[j]);
             continue;
         }
-        size_t k = field_values(vals, r, names[i]);
+        size_t k = ops_field_values(vals, r, names[i]);
         if (k > 1 || (k == 1 && vals[0][0])) {
             msg_pack_str(pk, names[i]);
-            pack_value(pk, names[i], vals[0], reveal);
+            ops_pack_value(pk, names[i], vals[0], reveal);
         }
     }
     msg_pack_str(pk, "conflicts");
@@ -207,13 +208,13 @@ static void pack_record(msgpack_packer *pk, const char *id, const record *r, int
     for (size_t i = 0; i < nf && vals; i++) {
         if (schema_field_is_set(names[i]))
             continue;
-        size_t k = field_values(vals, r, names[i]);
+        size_t k = ops_field_values(vals, r, names[i]);
         if (k < 2)
             continue;
         msg_pack_str(pk, names[i]);
         msgpack_pack_array(pk, k);
         for (size_t j = 0; j < k; j++)
-            pack_value(pk, names[i], vals[j], reveal);
+            ops_pack_value(pk, names[i], vals[j], reveal);
     }
     free(vals);
     free(names);
@@ -221,13 +222,7 @@ static void pack_record(msgpack_packer *pk, const char *id, const record *r, int
 
 /* ---- writes ------------------------------------------------------------- */
 
-typedef struct {
-    char *field;
-    char *op; /* "=", "+=", "-=" */
-    char *value;
-} assignment;
-
-static void assignments_free(assignment *a, size_t n)
+void ops_assignments_free(assignment *a, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(a[i].field);
@@ -257,7 +252,7 @@ static int assignments_read(assignment **out, size_t *nout, const msgpack_object
         const msgpack_object *t = &arr->ptr[i];
         if (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size != 3) {
             snprintf(err, errlen, "malformed request: fields[%u]", i);
-            assignments_free(a, arr->size);
+            ops_assignments_free(a, arr->size);
             return -1;
         }
         a[i].field = msg_str_dup(&t->via.array.ptr[0]);
@@ -265,7 +260,7 @@ static int assignments_read(assignment **out, size_t *nout, const msgpack_object
         a[i].value = msg_str_dup(&t->via.array.ptr[2]);
         if (!a[i].field || !a[i].op || !a[i].value) {
             snprintf(err, errlen, "malformed request: fields[%u]", i);
-            assignments_free(a, arr->size);
+            ops_assignments_free(a, arr->size);
             return -1;
         }
     }
@@ -276,7 +271,7 @@ static int assignments_read(assignment **out, size_t *nout, const msgpack_object
 
 /* Check one assignment and normalise its value in place. Set fields accept
  * several elements separated by ';' for "=" and "+=". */
-static int assignment_check(assignment *a, const char *today, char *err, size_t errlen)
+int ops_assignment_check(assignment *a, const char *today, char *err, size_t errlen)
 {
     if (strcmp(a->field, "id") == 0) {
         snprintf(err, errlen, "id: the record id cannot be changed");
@@ -339,8 +334,7 @@ static int assignment_check(assignment *a, const char *today, char *err, size_t 
  * fields are written only when the value differs from what is displayed or
  * the field is in conflict (then the write resolves it). Returns the number
  * of fields changed, or -1 on allocation failure. */
-static int assignments_apply(record *r, const assignment *a, size_t n, const char *node,
-                             int64_t now)
+int ops_assignments_apply(record *r, const assignment *a, size_t n, const char *node, int64_t now)
 {
     int changed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -379,7 +373,7 @@ static int assignments_apply(record *r, const assignment *a, size_t n, const cha
     return changed;
 }
 
-static void new_id(char out[RECORD_ID_LEN + 1], const recindex *ix, int64_t now)
+void ops_new_id(char out[RECORD_ID_LEN + 1], const recindex *ix, int64_t now)
 {
     do {
         uint64_t rnd = 0;
@@ -406,8 +400,8 @@ static int record_defaults(record *r, const ops_ctx *o, int64_t now, const char 
 }
 
 /* Commit records (already encoded) and install them in the index. */
-static int commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk,
-                          const char *operator, const char * message, char *err, size_t errlen)
+int ops_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk,
+                       const char *operator, const char * message, char *err, size_t errlen)
 {
     store_change *ch = calloc(n, sizeof *ch);
     char **bufs = calloc(n, sizeof *bufs);
@@ -444,7 +438,7 @@ cleanup:
     return rc;
 }
 
-static const char *req_operator(const msgpack_object *req, char *buf, size_t len)
+const char *ops_operator(const msgpack_object *req, char *buf, size_t len)
 {
     char *op = msg_get_str(req, "operator");
     int ok = op && *op && strlen(op) < 64;
@@ -477,12 +471,12 @@ static void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     char id[RECORD_ID_LEN + 1], *ids[1] = {id};
     record r;
     record_init(&r);
-    today_str(today);
+    ops_today(today);
     if (assignments_read(&a, &n, req, err, sizeof err) != 0)
         goto refuse;
     int has_name = 0;
     for (size_t i = 0; i < n; i++) {
-        if (assignment_check(&a[i], today, err, sizeof err) != 0)
+        if (ops_assignment_check(&a[i], today, err, sizeof err) != 0)
             goto refuse;
         has_name |= strcmp(a[i].field, "name") == 0;
         if (strcmp(a[i].op, "-=") == 0) {
@@ -495,37 +489,37 @@ static void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         goto refuse;
     }
     int64_t now = ops_now_ms();
-    new_id(id, &o->ix, now);
-    if (assignments_apply(&r, a, n, o->node, now) < 0 || record_defaults(&r, o, now, today) != 0) {
+    ops_new_id(id, &o->ix, now);
+    if (ops_assignments_apply(&r, a, n, o->node, now) < 0 ||
+        record_defaults(&r, o, now, today) != 0) {
         snprintf(err, sizeof err, "out of memory");
         goto refuse;
     }
     fields_message(msg, sizeof msg, "add", id, a, n);
-    if (commit_records(o, ids, &r, 1, 0, req_operator(req, opbuf, sizeof opbuf), msg, err,
-                       sizeof err) != 0)
+    if (ops_commit_records(o, ids, &r, 1, 0, ops_operator(req, opbuf, sizeof opbuf), msg, err,
+                           sizeof err) != 0)
         goto refuse;
-    reply_ok_head(pk);
+    ops_reply_ok(pk);
     msgpack_pack_map(pk, 1);
     msg_pack_kv_str(pk, "id", id);
     goto cleanup;
 refuse:
-    reply_error(pk, "%s", err);
+    ops_reply_error(pk, "%s", err);
 cleanup:
     record_free(&r);
-    assignments_free(a, n);
+    ops_assignments_free(a, n);
 }
 
-static const record *find_record(ops_ctx *o, const msgpack_object *req, char **id,
-                                 msgpack_packer *pk)
+const record *ops_find_record(ops_ctx *o, const msgpack_object *req, char **id, msgpack_packer *pk)
 {
     *id = msg_get_str(req, "id");
     if (!*id || !record_id_valid(*id)) {
-        reply_error(pk, "not a record id: ids are lowercase letters and digits");
+        ops_reply_error(pk, "not a record id: ids are lowercase letters and digits");
         return NULL;
     }
     const record *r = recindex_get(&o->ix, *id);
     if (!r)
-        reply_error(pk, "no record with id %s (unionctl list finds records)", *id);
+        ops_reply_error(pk, "no record with id %s (unionctl list finds records)", *id);
     return r;
 }
 
@@ -537,14 +531,14 @@ static void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     char *id = NULL;
     record r;
     record_init(&r);
-    today_str(today);
-    const record *cur = find_record(o, req, &id, pk);
+    ops_today(today);
+    const record *cur = ops_find_record(o, req, &id, pk);
     if (!cur)
         goto cleanup;
     if (assignments_read(&a, &n, req, err, sizeof err) != 0)
         goto refuse;
     for (size_t i = 0; i < n; i++) {
-        if (assignment_check(&a[i], today, err, sizeof err) != 0)
+        if (ops_assignment_check(&a[i], today, err, sizeof err) != 0)
             goto refuse;
         if (strcmp(a[i].field, "name") == 0 && !a[i].value[0]) {
             snprintf(err, sizeof err, "name: cannot be empty");
@@ -555,7 +549,7 @@ static void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         snprintf(err, sizeof err, "out of memory");
         goto refuse;
     }
-    int changed = assignments_apply(&r, a, n, o->node, ops_now_ms());
+    int changed = ops_assignments_apply(&r, a, n, o->node, ops_now_ms());
     if (changed < 0) {
         snprintf(err, sizeof err, "out of memory");
         goto refuse;
@@ -563,51 +557,45 @@ static void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     if (changed > 0) {
         char *ids[1] = {id};
         fields_message(msg, sizeof msg, "edit", id, a, n);
-        if (commit_records(o, ids, &r, 1, 0, req_operator(req, opbuf, sizeof opbuf), msg, err,
-                           sizeof err) != 0)
+        if (ops_commit_records(o, ids, &r, 1, 0, ops_operator(req, opbuf, sizeof opbuf), msg, err,
+                               sizeof err) != 0)
             goto refuse;
     }
-    reply_ok_head(pk);
+    ops_reply_ok(pk);
     msgpack_pack_map(pk, 2);
     msg_pack_kv_str(pk, "id", id);
     msg_pack_kv_int(pk, "changed", changed);
     goto cleanup;
 refuse:
-    reply_error(pk, "%s", err);
+    ops_reply_error(pk, "%s", err);
 cleanup:
     free(id);
     record_free(&r);
-    assignments_free(a, n);
+    ops_assignments_free(a, n);
 }
 
 static void note_reveal(const msgpack_object *req, const char *what, size_t n)
 {
     char opbuf[64];
     log_msg(LOG_INFO, "reveal: %s showed unmasked personal fields (%s, %zu record%s)",
-            req_operator(req, opbuf, sizeof opbuf), what, n, n == 1 ? "" : "s");
+            ops_operator(req, opbuf, sizeof opbuf), what, n, n == 1 ? "" : "s");
 }
 
 static void op_show(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     char *id = NULL;
-    const record *r = find_record(o, req, &id, pk);
+    const record *r = ops_find_record(o, req, &id, pk);
     int reveal = msg_get_bool(req, "reveal", 0);
     if (r) {
         if (reveal)
             note_reveal(req, "show", 1);
-        reply_ok_head(pk);
-        pack_record(pk, id, r, reveal);
+        ops_reply_ok(pk);
+        ops_pack_record(pk, id, r, reveal);
     }
     free(id);
 }
 
-typedef struct {
-    const char *id;
-    const record *r;
-    const char *key;
-} hit;
-
-static int hit_cmp(const void *a, const void *b)
+int ops_hit_cmp(const void *a, const void *b)
 {
     const hit *x = a, *y = b;
     int c = strcmp(x->key, y->key);
@@ -615,8 +603,8 @@ static int hit_cmp(const void *a, const void *b)
 }
 
 /* Parse the request's where list into conditions. */
-static int conds_read(query_cond **out, size_t *nout, const msgpack_object *req, char *err,
-                      size_t errlen)
+int ops_conds_read(query_cond **out, size_t *nout, const msgpack_object *req, char *err,
+                   size_t errlen)
 {
     const msgpack_object_array *w = msg_get_array(req, "where");
     *out = NULL;
@@ -646,7 +634,7 @@ static int conds_read(query_cond **out, size_t *nout, const msgpack_object *req,
     return 0;
 }
 
-static void conds_free(query_cond *c, size_t n)
+void ops_conds_free(query_cond *c, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         query_cond_free(&c[i]);
@@ -664,17 +652,17 @@ static void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     int reveal = msg_get_bool(req, "reveal", 0);
     int count_only = msg_get_bool(req, "count", 0);
     int full = msg_get_bool(req, "full", 0); /* export: never masked */
-    if (conds_read(&c, &nc, req, err, sizeof err) != 0) {
-        reply_error(pk, "%s", err);
+    if (ops_conds_read(&c, &nc, req, err, sizeof err) != 0) {
+        ops_reply_error(pk, "%s", err);
         goto cleanup;
     }
     if (sort && strcmp(sort, "id") != 0 && !schema_name_valid(sort)) {
-        reply_error(pk, "--sort %s: not a field name", sort);
+        ops_reply_error(pk, "--sort %s: not a field name", sort);
         goto cleanup;
     }
     hits = malloc((o->ix.count + 1) * sizeof *hits);
     if (!hits) {
-        reply_error(pk, "out of memory");
+        ops_reply_error(pk, "out of memory");
         goto cleanup;
     }
     for (size_t i = 0; i < o->ix.cap; i++) {
@@ -687,28 +675,28 @@ static void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         }
     }
     if (count_only) {
-        reply_ok_head(pk);
+        ops_reply_ok(pk);
         msgpack_pack_map(pk, 1);
         msg_pack_kv_int(pk, "count", (int64_t)nh);
         goto cleanup;
     }
-    qsort(hits, nh, sizeof *hits, hit_cmp);
+    qsort(hits, nh, sizeof *hits, ops_hit_cmp);
     if (limit >= 0 && (size_t)limit < nh)
         nh = (size_t)limit;
     if (full)
         reveal = 1;
     else if (reveal && nh)
         note_reveal(req, "list", nh);
-    reply_ok_head(pk);
+    ops_reply_ok(pk);
     msgpack_pack_map(pk, 1);
     msg_pack_str(pk, "records");
     msgpack_pack_array(pk, nh);
     for (size_t i = 0; i < nh; i++)
-        pack_record(pk, hits[i].id, hits[i].r, reveal);
+        ops_pack_record(pk, hits[i].id, hits[i].r, reveal);
 cleanup:
     free(hits);
     free(sort);
-    conds_free(c, nc);
+    ops_conds_free(c, nc);
 }
 
 /* ---- log ---------------------------------------------------------------- */
@@ -726,20 +714,20 @@ static void pack_field_change(msgpack_packer *pk, const char *field, const char 
     msgpack_pack_map(pk, 3);
     msg_pack_kv_str(pk, "field", field);
     msg_pack_str(pk, "from");
-    pack_value(pk, field, from, reveal);
+    ops_pack_value(pk, field, from, reveal);
     msg_pack_str(pk, "to");
-    pack_value(pk, field, to, reveal);
+    ops_pack_value(pk, field, to, reveal);
 }
 
 /* Displayed value of any field, sets joined by ';' (malloc'd). */
-static char *display_joined(const record *r, const char *field)
+char *ops_display_joined(const record *r, const char *field)
 {
     size_t first, n = record_field_entries(r, field, &first), len = 1;
     if (!schema_field_is_set(field)) {
         const char **vals = malloc((n + 1) * sizeof *vals);
         if (!vals)
             return NULL;
-        size_t k = field_values(vals, r, field);
+        size_t k = ops_field_values(vals, r, field);
         for (size_t i = 0; i < k; i++)
             len += strlen(vals[i]) + 3;
         char *out = calloc(1, len);
@@ -790,8 +778,8 @@ static int log_cb(const store_version *v, void *arg)
                 names[nn++] = f;
         }
     for (size_t i = 0; names && from && to && i < nn; i++) {
-        from[i] = display_joined(&oldr, names[i]);
-        to[i] = display_joined(&newr, names[i]);
+        from[i] = ops_display_joined(&oldr, names[i]);
+        to[i] = ops_display_joined(&newr, names[i]);
         if (from[i] && to[i] && strcmp(from[i], to[i]) != 0)
             nchg++;
     }
@@ -836,15 +824,15 @@ static void op_log(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msgpack_packer_init(&acc.pk, &acc.buf, msgpack_sbuffer_write);
     acc.n = 0;
     acc.reveal = msg_get_bool(req, "reveal", 0);
-    if (!find_record(o, req, &id, pk))
+    if (!ops_find_record(o, req, &id, pk))
         goto cleanup;
     if (store_history(o->st, id, log_cb, &acc, err, sizeof err) < 0) {
-        reply_error(pk, "%s", err);
+        ops_reply_error(pk, "%s", err);
         goto cleanup;
     }
     if (acc.reveal)
         note_reveal(req, "log", 1);
-    reply_ok_head(pk);
+    ops_reply_ok(pk);
     msgpack_pack_array(pk, acc.n);
     msgpack_pack_str_body(pk, acc.buf.data, acc.buf.size); /* raw append of packed entries */
 cleanup:
@@ -873,9 +861,9 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     int idcol = -1, namecol = -1;
     recindex seen; /* ids written by this import, to refuse repeats */
     recindex_init(&seen);
-    today_str(today);
+    ops_today(today);
     if (!hdr || !rows || hdr->size == 0) {
-        reply_error(pk, "malformed import request");
+        ops_reply_error(pk, "malformed import request");
         return;
     }
     header = calloc(hdr->size, sizeof *header);
@@ -884,21 +872,23 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     for (uint32_t i = 0; i < hdr->size; i++) {
         header[i] = msg_str_dup(&hdr->ptr[i]);
         if (!header[i]) {
-            reply_error(pk, "malformed import request");
+            ops_reply_error(pk, "malformed import request");
             goto cleanup;
         }
         if (strcmp(header[i], "id") == 0)
             idcol = (int)i;
         else if (!schema_name_valid(header[i])) {
-            reply_error(pk, "header: '%s' is not a field name ([a-z][a-z0-9_]*); nothing imported",
-                        header[i]);
+            ops_reply_error(pk,
+                            "header: '%s' is not a field name ([a-z][a-z0-9_]*); nothing imported",
+                            header[i]);
             goto cleanup;
         }
         if (strcmp(header[i], "name") == 0)
             namecol = (int)i;
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(header[i], header[j]) == 0) {
-                reply_error(pk, "header: column '%s' appears twice; nothing imported", header[i]);
+                ops_reply_error(pk, "header: column '%s' appears twice; nothing imported",
+                                header[i]);
                 goto cleanup;
             }
     }
@@ -914,7 +904,7 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
             row->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
             row->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY ||
             row->via.array.ptr[1].via.array.size != hdr->size) {
-            reply_error(pk, "malformed import request (row %u)", ri);
+            ops_reply_error(pk, "malformed import request (row %u)", ri);
             goto cleanup;
         }
         size_t line = (size_t)row->via.array.ptr[0].via.u64;
@@ -951,7 +941,7 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
             if (!a[na].field || !a[na].op)
                 goto oom_row;
             na++;
-            if (assignment_check(&a[na - 1], today, err, sizeof err) != 0)
+            if (ops_assignment_check(&a[na - 1], today, err, sizeof err) != 0)
                 bad_field = header[ci];
         }
         const record *cur = rid && *rid ? recindex_get(&o->ix, rid) : NULL;
@@ -977,14 +967,14 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                 goto oom_row;
             char idbuf[RECORD_ID_LEN + 1];
             if (!rid || !*rid) {
-                new_id(idbuf, &o->ix, now);
+                ops_new_id(idbuf, &o->ix, now);
                 while (recindex_get(&seen, idbuf))
-                    new_id(idbuf, &o->ix, now);
+                    ops_new_id(idbuf, &o->ix, now);
             }
             ids[nrec] = strdup(rid && *rid ? rid : idbuf);
             record tmp;
             record_init(&tmp);
-            int changed = ids[nrec] ? assignments_apply(r, a, na, o->node, now) : -1;
+            int changed = ids[nrec] ? ops_assignments_apply(r, a, na, o->node, now) : -1;
             if (changed < 0 || (!cur && record_defaults(r, o, now, today) != 0) ||
                 recindex_put(&seen, ids[nrec], &tmp) != 0)
                 goto oom_row;
@@ -1002,11 +992,11 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
             }
         }
         free(rid);
-        assignments_free(a, hdr->size);
+        ops_assignments_free(a, hdr->size);
         continue;
     oom_row:
         free(rid);
-        assignments_free(a, hdr->size);
+        ops_assignments_free(a, hdr->size);
         goto oom;
     }
     if (nerr && !skip_invalid) {
@@ -1022,13 +1012,13 @@ static void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     }
     if (nrec) {
         snprintf(msg, sizeof msg, "import %zu records (%zu new, %zu updated)\n", nrec, nnew, nupd);
-        if (commit_records(o, ids, recs, nrec, 1, req_operator(req, opbuf, sizeof opbuf), msg, err,
-                           sizeof err) != 0) {
-            reply_error(pk, "%s", err);
+        if (ops_commit_records(o, ids, recs, nrec, 1, ops_operator(req, opbuf, sizeof opbuf), msg,
+                               err, sizeof err) != 0) {
+            ops_reply_error(pk, "%s", err);
             goto cleanup;
         }
     }
-    reply_ok_head(pk);
+    ops_reply_ok(pk);
     msgpack_pack_map(pk, 5);
     msg_pack_kv_int(pk, "imported", (int64_t)nnew);
     msg_pack_kv_int(pk, "updated", (int64_t)nupd);
@@ -1045,7 +1035,7 @@ pack_errors:
     }
     goto cleanup;
 oom:
-    reply_error(pk, "out of memory during import; nothing imported");
+    ops_reply_error(pk, "out of memory during import; nothing imported");
 cleanup:
     for (size_t i = 0; header && i < hdr->size; i++)
         free(header[i]);
@@ -1073,12 +1063,12 @@ static void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *
     hit *hits = malloc((o->ix.count + 1) * sizeof *hits);
     size_t nh = 0, nitems = 0;
     if (!hits) {
-        reply_error(pk, "out of memory");
+        ops_reply_error(pk, "out of memory");
         return;
     }
     for (size_t i = 0; i < o->ix.cap; i++) {
         const recindex_item *it = &o->ix.slots[i];
-        size_t c = it->id ? record_conflict_count(&it->rec) : 0;
+        size_t c = it->id ? ops_conflict_count(&it->rec) : 0;
         if (c) {
             hits[nh].id = it->id;
             hits[nh].r = &it->rec;
@@ -1087,8 +1077,8 @@ static void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *
             nitems += c;
         }
     }
-    qsort(hits, nh, sizeof *hits, hit_cmp);
-    reply_ok_head(pk);
+    qsort(hits, nh, sizeof *hits, ops_hit_cmp);
+    ops_reply_ok(pk);
     msgpack_pack_array(pk, nitems);
     for (size_t h = 0; h < nh; h++) {
         const record *r = hits[h].r;
@@ -1098,7 +1088,7 @@ static void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *
                 continue;
             size_t first, n = record_field_entries(r, f, &first);
             const char **vals = malloc((n + 1) * sizeof *vals);
-            size_t k = vals ? field_values(vals, r, f) : 0;
+            size_t k = vals ? ops_field_values(vals, r, f) : 0;
             free(vals);
             if (k < 2)
                 continue;
@@ -1119,7 +1109,7 @@ static void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *
                     record_time_format(tbuf, sizeof tbuf, en->time_ms);
                     msgpack_pack_map(pk, 4);
                     msg_pack_str(pk, "value");
-                    pack_value(pk, f, en->value, reveal);
+                    ops_pack_value(pk, f, en->value, reveal);
                     msg_pack_kv_str(pk, "node", en->node);
                     msg_pack_kv_str(pk, "time", tbuf);
                     msg_pack_str(pk, "shown");
@@ -1136,27 +1126,27 @@ static void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk
     char err[ERRLEN], today[11], opbuf[64], msg[512];
     record r;
     record_init(&r);
-    today_str(today);
-    const record *cur = find_record(o, req, &id, pk);
+    ops_today(today);
+    const record *cur = ops_find_record(o, req, &id, pk);
     if (!cur)
         goto cleanup;
     if (!field || !schema_name_valid(field) || schema_field_is_set(field)) {
-        reply_error(pk, "resolve: give a single-valued field name");
+        ops_reply_error(pk, "resolve: give a single-valued field name");
         goto cleanup;
     }
     size_t first, n = record_field_entries(cur, field, &first);
     const char **vals = malloc((n + 1) * sizeof *vals);
-    size_t k = vals ? field_values(vals, cur, field) : 0;
+    size_t k = vals ? ops_field_values(vals, cur, field) : 0;
     free(vals);
     if (k < 2) {
-        reply_error(pk, "%s of %s is not in conflict (unionctl edit changes it)", field, id);
+        ops_reply_error(pk, "%s of %s is not in conflict (unionctl edit changes it)", field, id);
         goto cleanup;
     }
     assignment a = {field, "=", NULL};
     if (value) {
         a.value = value;
-        if (assignment_check(&a, today, err, sizeof err) != 0) {
-            reply_error(pk, "%s", err);
+        if (ops_assignment_check(&a, today, err, sizeof err) != 0) {
+            ops_reply_error(pk, "%s", err);
             value = a.value;
             goto cleanup;
         }
@@ -1166,17 +1156,17 @@ static void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk
     }
     if (!value || record_copy(&r, cur) != 0 ||
         record_write(&r, o->node, ops_now_ms(), field, value) != 0) {
-        reply_error(pk, "out of memory");
+        ops_reply_error(pk, "out of memory");
         goto cleanup;
     }
     char *ids[1] = {id};
     snprintf(msg, sizeof msg, "resolve %s\n\nfields: %s\n", id, field);
-    if (commit_records(o, ids, &r, 1, 0, req_operator(req, opbuf, sizeof opbuf), msg, err,
-                       sizeof err) != 0) {
-        reply_error(pk, "%s", err);
+    if (ops_commit_records(o, ids, &r, 1, 0, ops_operator(req, opbuf, sizeof opbuf), msg, err,
+                           sizeof err) != 0) {
+        ops_reply_error(pk, "%s", err);
         goto cleanup;
     }
-    reply_ok_head(pk);
+    ops_reply_ok(pk);
     msgpack_pack_map(pk, 2);
     msg_pack_kv_str(pk, "id", id);
     msg_pack_kv_str(pk, "field", field);
@@ -1190,7 +1180,7 @@ cleanup:
 /* ---- bundles -------------------------------------------------------------- */
 
 /* Index update for records a merge or fast-forward changed. */
-static int index_changed_cb(const char *id, const char *buf, size_t len, void *arg)
+int ops_index_changed(const char *id, const char *buf, size_t len, void *arg)
 {
     ops_ctx *o = arg;
     record r;
@@ -1210,14 +1200,14 @@ static void op_bundle_export(ops_ctx *o, const msgpack_object *req, msgpack_pack
 {
     char err[ERRLEN], *path = msg_get_str(req, "path");
     if (!path || path[0] != '/') {
-        reply_error(pk, "bundle export: the path must be absolute");
+        ops_reply_error(pk, "bundle export: the path must be absolute");
     } else if (store_bundle_write(o->st, path, err, sizeof err) != 0) {
-        reply_error(pk, "%s", err);
+        ops_reply_error(pk, "%s", err);
     } else {
         char head[41], tree[41];
         store_head(o->st, head, tree);
         log_msg(LOG_INFO, "bundle exported (head %.12s)", head);
-        reply_ok_head(pk);
+        ops_reply_ok(pk);
         msgpack_pack_map(pk, 1);
         msg_pack_kv_str(pk, "head", head);
     }
@@ -1229,17 +1219,17 @@ static void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_pack
     char err[ERRLEN], *path = msg_get_str(req, "path");
     store_bundle_report rep;
     if (!path || path[0] != '/') {
-        reply_error(pk, "bundle import: the path must be absolute");
-    } else if (store_bundle_read(o->st, path, index_changed_cb, o, &rep, err, sizeof err) != 0) {
+        ops_reply_error(pk, "bundle import: the path must be absolute");
+    } else if (store_bundle_read(o->st, path, ops_index_changed, o, &rep, err, sizeof err) != 0) {
         log_msg(LOG_WARN, "bundle refused: %s", err);
-        reply_error(pk, "bundle refused: %s", err);
+        ops_reply_error(pk, "bundle refused: %s", err);
     } else {
         char head[41], tree[41];
         store_head(o->st, head, tree);
         log_msg(LOG_INFO,
                 "bundle imported: %zu refs, %zu updated, %zu commits, %zu merged, %zu forwarded",
                 rep.refs, rep.updated, rep.commits, rep.merged, rep.forwarded);
-        reply_ok_head(pk);
+        ops_reply_ok(pk);
         msgpack_pack_map(pk, 8);
         msg_pack_kv_int(pk, "refs", (int64_t)rep.refs);
         msg_pack_kv_int(pk, "updated", (int64_t)rep.updated);
@@ -1257,7 +1247,7 @@ static void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_pack
 
 static void op_id(ops_ctx *o, msgpack_packer *pk)
 {
-    reply_ok_head(pk);
+    ops_reply_ok(pk);
     msgpack_pack_map(pk, 4);
     msg_pack_kv_str(pk, "node", o->node);
     msg_pack_kv_str(pk, "office", o->office);
@@ -1272,8 +1262,8 @@ static void op_status(ops_ctx *o, msgpack_packer *pk)
     store_head(o->st, head, tree);
     for (size_t i = 0; i < o->ix.cap; i++)
         if (o->ix.slots[i].id)
-            conflicts += record_conflict_count(&o->ix.slots[i].rec) > 0;
-    reply_ok_head(pk);
+            conflicts += ops_conflict_count(&o->ix.slots[i].rec) > 0;
+    ops_reply_ok(pk);
     msgpack_pack_map(pk, 10);
     msg_pack_kv_str(pk, "node", o->node);
     msg_pack_kv_str(pk, "office", o->office);
@@ -1298,12 +1288,12 @@ void ops_handle(ops_ctx *o, const char *req, size_t len, msgpack_sbuffer *out)
     o->requests++;
     if (msgpack_unpack_next(&u, req, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
         u.data.type != MSGPACK_OBJECT_MAP) {
-        reply_error(&pk, "malformed request: expected one msgpack map");
+        ops_reply_error(&pk, "malformed request: expected one msgpack map");
         goto cleanup;
     }
     char *op = msg_get_str(&u.data, "op");
     if (!op)
-        reply_error(&pk, "malformed request: no op");
+        ops_reply_error(&pk, "malformed request: no op");
     else if (strcmp(op, "add") == 0)
         op_add(o, &u.data, &pk);
     else if (strcmp(op, "edit") == 0)
@@ -1324,12 +1314,14 @@ void ops_handle(ops_ctx *o, const char *req, size_t len, msgpack_sbuffer *out)
         op_bundle_export(o, &u.data, &pk);
     else if (strcmp(op, "bundle_import") == 0)
         op_bundle_import(o, &u.data, &pk);
+    else if (ops_report_handle(o, op, &u.data, &pk))
+        ; /* stats, duplicates, merge, transfer: daemon/report.c */
     else if (strcmp(op, "id") == 0)
         op_id(o, &pk);
     else if (strcmp(op, "status") == 0 || strcmp(op, "ping") == 0)
         op_status(o, &pk);
     else
-        reply_error(&pk, "unknown request '%s' (is unionctl newer than uniond?)", op);
+        ops_reply_error(&pk, "unknown request '%s' (is unionctl newer than uniond?)", op);
     free(op);
 cleanup:
     msgpack_unpacked_destroy(&u);
