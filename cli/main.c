@@ -458,6 +458,10 @@ static void print_show(const msgpack_object *rec)
     }
     static const char *const head[] = {"field", "value"};
     render_table(stdout, head, 2, (const char *const *)cells, n + 1);
+    char *into = cli_record_cell(rec, "merged_into");
+    if (into && *into)
+        printf("this record was merged into %s: unionctl show %s\n", into, into);
+    free(into);
     for (size_t i = 0; i < 2 * (n + 1); i++)
         free(cells[i]);
     free(cells);

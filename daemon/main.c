@@ -6,6 +6,7 @@
 #include "daemon/identity.h"
 #include "daemon/log.h"
 #include "daemon/ops.h"
+#include "daemon/squeue.h"
 #include "daemon/store.h"
 
 #include <errno.h>
@@ -133,6 +134,7 @@ typedef struct {
     uv_loop_t *loop;
     uv_signal_t sigterm, sigint;
     control *ctl;
+    squeue *q;
     int stopping;
 } daemon_main;
 
@@ -141,11 +143,21 @@ static void signal_closed(uv_handle_t *h)
     (void)h;
 }
 
+static void queue_drained(void *arg)
+{
+    daemon_main *d = arg;
+    d->q = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, signal_closed);
+    uv_close((uv_handle_t *)&d->sigint, signal_closed);
+}
+
+/* Shutdown order: the control socket (its clients' jobs still finish), then
+ * the store queue, then the signal handles; the loop then runs dry. */
 static void control_done(void *arg)
 {
     daemon_main *d = arg;
-    uv_close((uv_handle_t *)&d->sigterm, signal_closed);
-    uv_close((uv_handle_t *)&d->sigint, signal_closed);
+    d->ctl = NULL;
+    squeue_close(d->q, queue_drained, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -248,7 +260,8 @@ static int cmd_run(const char *data)
     }
     d.loop = uv_default_loop();
     path_join(path, sizeof path, data, "uniond.sock");
-    if (control_start(&d.ctl, d.loop, path, &ops, err, sizeof err) != 0) {
+    if (squeue_new(&d.q, d.loop) != 0 ||
+        control_start(&d.ctl, d.loop, path, d.q, &ops, NULL, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "uniond: %s\n", err);
         goto cleanup;
     }

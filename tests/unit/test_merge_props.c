@@ -29,9 +29,8 @@
 
 #define T0 1795860000000LL /* 2026-11-28T10:00:00.000Z */
 #define MAX_REPLICAS 5
-#define MAX_STEPS 60
+#define MAX_STEPS 40
 #define MAX_OPS (MAX_STEPS * 2)
-#define DEFAULT_HISTORIES 10000
 
 static const char *const NODES[MAX_REPLICAS] = {"n0", "beijing-1", "a.2", "zz", "b"};
 static const char *const FIELDS[] = {"name", "phone", "union"};
@@ -108,7 +107,8 @@ static int same_bytes(history *h, const record *a, const record *b)
     size_t la, lb;
     char *ea = enc(h, a, &la), *eb = enc(h, b, &lb);
     int same = la == lb && memcmp(ea, eb, la) == 0;
-    if (!same) fprintf(stderr, "--- a:\n%.*s--- b:\n%.*s", (int)la, ea, (int)lb, eb);
+    if (!same)
+        fprintf(stderr, "--- a:\n%.*s--- b:\n%.*s", (int)la, ea, (int)lb, eb);
     free(ea);
     free(eb);
     return same;
@@ -128,7 +128,8 @@ static void check_canonical(history *h, const record *r, const char *what)
     record d;
     char err[200] = "";
     int rc = record_decode(&d, bytes, n, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "%.*s", (int)n, bytes);
+    if (rc != 0)
+        fprintf(stderr, "%.*s", (int)n, bytes);
     free(bytes);
     CHECK(h, rc == 0, "%s: own encoding refused: %s", what, err);
     int eq = record_equal(&d, r);
@@ -145,37 +146,59 @@ static void check_ctx_max(history *h, const record *j, const record *a, const re
     }
 }
 
-static void check_join_laws(history *h, int i, int j)
+/* Equal states; with bytes set, also equal encodings (encoding is the
+ * costly part under ASan, so only a sample of the steps compares bytes). */
+static int same(history *h, const record *a, const record *b, int bytes)
+{
+    return record_equal(a, b) && (!bytes || same_bytes(h, a, b));
+}
+
+/* Joins replica j into replica i, checking the join laws on the way (unless
+ * full is negative):
+ * commutative, idempotent, context = pointwise max and, on a sample of the
+ * steps, absorbing and associative (with a random third replica). With full
+ * set the results are also compared byte-for-byte and the join result must
+ * decode back to itself (canonical order, every dot covered). */
+static void do_join(history *h, int i, int j, int full)
 {
     record *a = &h->rep[i], *b = &h->rep[j];
     record ab, ba, aa;
     join_or_fail(h, &ab, a, b);
+    if (full < 0) { /* no checks: most of the final exchange */
+        record_free(a);
+        *a = ab;
+        return;
+    }
     join_or_fail(h, &ba, b, a);
     join_or_fail(h, &aa, a, a);
-    CHECK(h, same_bytes(h, &ab, &ba), "join(%d,%d) != join(%d,%d)", i, j, j, i);
-    CHECK(h, record_equal(&ab, &ba), "join not commutative (record_equal)");
-    CHECK(h, same_bytes(h, &aa, a) && record_equal(&aa, a), "join(%d,%d) != %d", i, i, i);
+    CHECK(h, same(h, &ab, &ba, full), "join(%d,%d) != join(%d,%d)", i, j, j, i);
+    CHECK(h, same(h, &aa, a, full), "join(%d,%d) != %d", i, i, i);
     check_ctx_max(h, &ab, a, b);
-    check_canonical(h, &ab, "join result");
-    /* absorbing: joining a part of the result in again changes nothing */
-    record aba;
-    join_or_fail(h, &aba, &ab, a);
-    CHECK(h, same_bytes(h, &aba, &ab), "join(join(a,b),a) != join(a,b)");
-    record_free(&aba);
-
-    int k = (int)rnd((unsigned)h->nrep);
-    record *c = &h->rep[k];
-    record ab_c, bc, a_bc;
-    join_or_fail(h, &ab_c, &ab, c);
-    join_or_fail(h, &bc, b, c);
-    join_or_fail(h, &a_bc, a, &bc);
-    CHECK(h, same_bytes(h, &ab_c, &a_bc), "join not associative over %d,%d,%d", i, j, k);
-    record_free(&ab_c);
-    record_free(&bc);
-    record_free(&a_bc);
-    record_free(&ab);
+    if (full)
+        check_canonical(h, &ab, "join result");
     record_free(&ba);
     record_free(&aa);
+
+    if (rnd(3) == 0) {
+        /* absorbing: joining a part of the result in again changes nothing */
+        record aba;
+        join_or_fail(h, &aba, &ab, b);
+        CHECK(h, same(h, &aba, &ab, 0), "join(join(a,b),b) != join(a,b)");
+        record_free(&aba);
+
+        int k = (int)rnd((unsigned)h->nrep);
+        record *c = &h->rep[k];
+        record ab_c, bc, a_bc;
+        join_or_fail(h, &ab_c, &ab, c);
+        join_or_fail(h, &bc, b, c);
+        join_or_fail(h, &a_bc, a, &bc);
+        CHECK(h, same(h, &ab_c, &a_bc, full), "join not associative over %d,%d,%d", i, j, k);
+        record_free(&ab_c);
+        record_free(&bc);
+        record_free(&a_bc);
+    }
+    record_free(a);
+    *a = ab;
 }
 
 static op *log_op(history *h, enum op_kind kind, int i, const char *field, const char *value)
@@ -257,7 +280,8 @@ static void do_add(history *h, int i)
     size_t after = record_field_entries(&h->rep[i], SET_FIELD, &first), now = 0;
     for (size_t k = first; k < first + after; k++) {
         const record_entry *e = &h->rep[i].entries[k];
-        if (strcmp(e->value, elem) != 0) continue;
+        if (strcmp(e->value, elem) != 0)
+            continue;
         now++;
         CHECK(h, strcmp(e->node, NODES[i]) == 0 && e->counter == o->counter, "add entry wrong");
     }
@@ -284,24 +308,18 @@ static void do_remove(history *h, int i)
     CHECK(h, after == before - same, "remove left the wrong entries");
 }
 
-static void do_join(history *h, int i, int j)
-{
-    check_join_laws(h, i, j);
-    record out;
-    join_or_fail(h, &out, &h->rep[i], &h->rep[j]);
-    record_free(&h->rep[i]);
-    h->rep[i] = out;
-}
-
 /* Is entry (field, dot) of op w overwritten by some op that saw it? */
 static int killed(const history *h, int w)
 {
     const op *x = &h->log[w];
     for (int k = 0; k < h->nops; k++) {
         const op *o = &h->log[k];
-        if (k == w || strcmp(o->field, x->field) != 0) continue;
-        if (x->kind == OP_ADD && strcmp(o->value, x->value) != 0) continue;
-        if (o->seen[x->replica] >= x->counter) return 1;
+        if (k == w || strcmp(o->field, x->field) != 0)
+            continue;
+        if (x->kind == OP_ADD && strcmp(o->value, x->value) != 0)
+            continue;
+        if (o->seen[x->replica] >= x->counter)
+            return 1;
     }
     return 0;
 }
@@ -314,13 +332,15 @@ static int ground_truth_error(const history *h, const record *r, char *why, size
     size_t per_field[NFIELDS] = {0};
     for (int w = 0; w < h->nops; w++) {
         const op *x = &h->log[w];
-        if (x->kind == OP_REMOVE) continue;
+        if (x->kind == OP_REMOVE)
+            continue;
         int want = !killed(h, w);
         int found = 0;
         size_t first, n = record_field_entries(r, x->field, &first);
         for (size_t k = first; k < first + n; k++) {
             const record_entry *e = &r->entries[k];
-            if (strcmp(e->node, NODES[x->replica]) != 0 || e->counter != x->counter) continue;
+            if (strcmp(e->node, NODES[x->replica]) != 0 || e->counter != x->counter)
+                continue;
             found = 1;
             if (strcmp(e->value, x->value) != 0 || e->time_ms != x->time_ms) {
                 snprintf(why, whylen, "entry %s (%s,%" PRIu64 ") has the wrong value or time",
@@ -337,7 +357,8 @@ static int ground_truth_error(const history *h, const record *r, char *why, size
         }
         alive += (size_t)want;
         for (size_t f = 0; f < NFIELDS; f++)
-            if (want && strcmp(x->field, FIELDS[f]) == 0) per_field[f]++;
+            if (want && strcmp(x->field, FIELDS[f]) == 0)
+                per_field[f]++;
     }
     if (r->nentries != alive) {
         snprintf(why, whylen, "%zu entries, ground truth says %zu", r->nentries, alive);
@@ -355,7 +376,8 @@ static int ground_truth_error(const history *h, const record *r, char *why, size
     for (int k = 0; k < h->nrep; k++) {
         uint64_t made = 0;
         for (int o = 0; o < h->nops; o++)
-            if (h->log[o].replica == k && h->log[o].counter > made) made = h->log[o].counter;
+            if (h->log[o].replica == k && h->log[o].counter > made)
+                made = h->log[o].counter;
         if (record_ctx_get(r, NODES[k]) != made) {
             snprintf(why, whylen, "context of %s is %" PRIu64 ", want %" PRIu64, NODES[k],
                      record_ctx_get(r, NODES[k]), made);
@@ -399,7 +421,7 @@ static void run_history(uint64_t seed, int sequential)
             do_remove(h, i);
         } else {
             int j = (int)rnd((unsigned)h->nrep - 1);
-            do_join(h, i, j >= i ? j + 1 : j);
+            do_join(h, i, j >= i ? j + 1 : j, rnd(4) == 0);
         }
     }
 
@@ -421,7 +443,7 @@ static void run_history(uint64_t seed, int sequential)
     }
     h->step = -1; /* the exchange */
     for (int k = 0; k < np; k++)
-        do_join(h, pairs[k][0], pairs[k][1]);
+        do_join(h, pairs[k][0], pairs[k][1], (int)rnd(6) - 4); /* 4 of 6 unchecked */
 
     size_t len0;
     char *e0 = enc(h, &h->rep[0], &len0);
@@ -466,7 +488,7 @@ static void run_history(uint64_t seed, int sequential)
     free(h);
 }
 
-static void run_many(uint64_t base, int sequential)
+static void run_many(uint64_t base, long histories, int sequential)
 {
     const char *one = getenv("PROP_SEED");
     if (one && *one) {
@@ -474,7 +496,7 @@ static void run_many(uint64_t base, int sequential)
         return;
     }
     const char *nh = getenv("PROP_HISTORIES");
-    long n = nh && *nh ? strtol(nh, NULL, 10) : DEFAULT_HISTORIES;
+    long n = nh && *nh ? strtol(nh, NULL, 10) : histories;
     for (long k = 0; k < n; k++)
         run_history(base + (uint64_t)k, sequential);
 }
@@ -483,7 +505,7 @@ static void run_many(uint64_t base, int sequential)
 static void test_random_histories(void **state)
 {
     (void)state;
-    run_many(1000000, 0);
+    run_many(1000000, 10000, 0);
 }
 
 /* Each write of a field first sees the previous write of that field (so the
@@ -492,7 +514,7 @@ static void test_random_histories(void **state)
 static void test_sequential_histories(void **state)
 {
     (void)state;
-    run_many(2000000, 1);
+    run_many(2000000, 2000, 1);
 }
 
 /* The ground-truth checker itself must catch a lost write and a resurrected
@@ -512,8 +534,8 @@ static void test_checker_catches_bugs(void **state)
     /* two concurrent writes of name: a conflict of two, both alive */
     write_fv(h, 0, 0, "x");
     write_fv(h, 1, 0, "y");
-    do_join(h, 0, 1);
-    do_join(h, 1, 0);
+    do_join(h, 0, 1, 1);
+    do_join(h, 1, 0, 1);
     assert_int_equal(ground_truth_error(h, &h->rep[0], why, sizeof why), 0);
     assert_int_equal(h->rep[0].nentries, 2);
     record conflict;
@@ -533,7 +555,7 @@ static void test_checker_catches_bugs(void **state)
 
     /* a write at 0 that saw both: the old state would resurrect them */
     write_fv(h, 0, 0, "z");
-    do_join(h, 1, 0);
+    do_join(h, 1, 0, 1);
     assert_int_equal(ground_truth_error(h, &h->rep[1], why, sizeof why), 0);
     assert_int_equal(h->rep[1].nentries, 1);
     record stale;

@@ -1,0 +1,127 @@
+/* squeue.c - the one-writer store queue (see squeue.h). */
+#include "daemon/squeue.h"
+
+#include <stdlib.h>
+
+typedef struct sjob {
+    uv_work_t work;
+    struct sjob *next;
+    squeue *q;
+    squeue_work_fn fn;
+    squeue_done_fn done;
+    void *arg;
+} sjob;
+
+struct squeue {
+    uv_loop_t *loop;
+    sjob *head, *tail;
+    sjob *running;
+    unsigned length;
+    int closing;
+    void (*drained)(void *);
+    void *drained_arg;
+};
+
+int squeue_new(squeue **out, uv_loop_t *loop)
+{
+    squeue *q = calloc(1, sizeof *q);
+    if (!q)
+        return -1;
+    q->loop = loop;
+    *out = q;
+    return 0;
+}
+
+unsigned squeue_length(const squeue *q)
+{
+    return q->length;
+}
+
+static void run_next(squeue *q);
+
+static void maybe_drained(squeue *q)
+{
+    if (q->closing && !q->running && !q->head) {
+        void (*drained)(void *) = q->drained;
+        void *arg = q->drained_arg;
+        free(q);
+        if (drained)
+            drained(arg);
+    }
+}
+
+static void on_work(uv_work_t *w)
+{
+    sjob *j = w->data;
+    j->fn(j->arg);
+}
+
+static void on_done(uv_work_t *w, int status)
+{
+    sjob *j = w->data;
+    squeue *q = j->q;
+    q->running = NULL;
+    q->length--;
+    j->done(j->arg, status == UV_ECANCELED);
+    free(j);
+    if (q->closing) {
+        maybe_drained(q);
+        return;
+    }
+    run_next(q);
+}
+
+static void run_next(squeue *q)
+{
+    while (!q->running && q->head) {
+        sjob *j = q->head;
+        q->head = j->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->running = j;
+        j->work.data = j;
+        if (uv_queue_work(q->loop, &j->work, on_work, on_done) == 0)
+            return;
+        q->running = NULL;
+        q->length--;
+        j->done(j->arg, 1);
+        free(j);
+    }
+}
+
+int squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
+{
+    if (q->closing)
+        return -1;
+    sjob *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->q = q;
+    j->fn = work;
+    j->done = done;
+    j->arg = arg;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->length++;
+    run_next(q);
+    return 0;
+}
+
+void squeue_close(squeue *q, void (*drained)(void *), void *arg)
+{
+    q->closing = 1;
+    q->drained = drained;
+    q->drained_arg = arg;
+    while (q->head) {
+        sjob *j = q->head;
+        q->head = j->next;
+        q->length--;
+        j->done(j->arg, 1);
+        free(j);
+    }
+    q->tail = NULL;
+    maybe_drained(q);
+}
