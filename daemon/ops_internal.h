@@ -73,4 +73,15 @@ int ops_index_changed(const char *id, const char *buf, size_t len, void *arg);
  * one of its requests (the reply is then written), 0 otherwise. */
 int ops_report_handle(ops_ctx *o, const char *op, const msgpack_object *req, msgpack_packer *pk);
 
+/* daemon/report.c internals, exposed for tests/unit/test_report.c. */
+/* Fold DUP's values into KEEP as writes of node (see report.c): fields KEEP
+ * lacks are taken, differing values become conflicts, set elements are
+ * united. The three lists receive space-separated field names (listlen
+ * bytes each, start empty). Returns fields changed, or -1 (allocation). */
+int report_merge_fold(record *keep, const record *dup, const char *node, char *taken,
+                      char *conflicts, char *added, size_t listlen);
+/* 1 if two names are alike enough for a duplicate: equal, one contains the
+ * other, or at most one code point edit apart. */
+int report_names_similar(const char *a, const char *b);
+
 #endif

@@ -1055,13 +1055,12 @@ static int branch_copy_forward(store *s, const bundle_ref *r, char *err, size_t 
     return 1;
 }
 
-int store_bundle_read(store *s, const char *path, store_record_cb changed, void *arg,
-                      store_bundle_report *rep, char *err, size_t errlen)
+/* Take in a pack (f positioned at its first byte; NULL when every object is
+ * already here) and the refs it comes with: quarantine, check, move in,
+ * move the branch copies forward and take in each moved head. */
+static int ingest(store *s, FILE *f, const bundle_ref *refs, size_t nrefs, store_record_cb changed,
+                  void *arg, store_bundle_report *rep, char *err, size_t errlen)
 {
-    FILE *f = NULL;
-    bundle_ref *refs = NULL;
-    git_oid *prereq = NULL;
-    size_t nrefs = 0, nprereq = 0;
     git_indexer *idx = NULL;
     git_odb *main_odb = NULL, *qodb = NULL;
     git_odb_backend *qpack = NULL;
@@ -1069,83 +1068,61 @@ int store_bundle_read(store *s, const char *path, store_record_cb changed, void 
     char qdir[4400] = "", src[4600], dst[4600], objdir[4200];
     const char *packname = NULL;
     int rc = -1;
-    struct stat st;
-    memset(rep, 0, sizeof *rep);
-    f = fopen(path, "rb");
-    if (!f || fstat(fileno(f), &st) != 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size > BUNDLE_MAX) {
-        snprintf(err, errlen, "%s is not a regular file under 4 GiB", path);
-        goto cleanup;
-    }
-    if (bundle_header_read(f, &refs, &nrefs, &prereq, &nprereq, err, errlen) != 0)
-        goto cleanup;
-    rep->refs = nrefs;
     if (git_repository_odb(&main_odb, s->repo) < 0)
         goto giterr;
-    for (size_t i = 0; i < nprereq; i++)
-        if (!git_odb_exists(main_odb, &prereq[i])) {
-            char hex[41];
-            git_oid_tostr(hex, sizeof hex, &prereq[i]);
-            snprintf(err, errlen,
-                     "bundle needs commit %.12s that this store lacks (import the earlier bundle "
-                     "first)",
-                     hex);
-            goto cleanup;
-        }
-    /* Quarantine: the pack is indexed in a directory of its own and only
-     * moved in once every object has been checked. */
     snprintf(objdir, sizeof objdir, "%s/objects", git_repository_path(s->repo));
-    snprintf(qdir, sizeof qdir, "%s/incoming-XXXXXX", objdir);
-    if (!mkdtemp(qdir)) {
-        snprintf(err, errlen, "cannot make a quarantine directory: %s", strerror(errno));
-        qdir[0] = 0;
-        goto cleanup;
-    }
-    git_indexer_options io = GIT_INDEXER_OPTIONS_INIT;
-    git_indexer_progress stats = {0};
-    if (git_indexer_new(&idx, qdir, 0, main_odb, &io) < 0)
-        goto giterr;
-    char chunk[65536];
-    size_t n, total = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        total += n;
-        if (git_indexer_append(idx, chunk, n, &stats) < 0) {
-            git_err(err, errlen, "bundle pack is damaged");
+    if (f) {
+        /* Quarantine: the pack is indexed in a directory of its own and
+         * only moved in once every object has been checked. */
+        snprintf(qdir, sizeof qdir, "%s/incoming-XXXXXX", objdir);
+        if (!mkdtemp(qdir)) {
+            snprintf(err, errlen, "cannot make a quarantine directory: %s", strerror(errno));
+            qdir[0] = 0;
             goto cleanup;
         }
-    }
-    if (ferror(f) || total == 0 || git_indexer_commit(idx, &stats) < 0) {
-        if (total == 0)
-            snprintf(err, errlen, "bundle has no pack data (truncated file?)");
-        else
-            git_err(err, errlen, "bundle pack is damaged or truncated");
-        goto cleanup;
-    }
-    packname = git_indexer_name(idx);
-    snprintf(src, sizeof src, "%s/pack-%s.idx", qdir, packname);
-    if (git_odb_new(&qodb) < 0 || git_odb_backend_one_pack(&qpack, src) < 0 ||
-        git_odb_add_backend(qodb, qpack, 2) < 0)
-        goto giterr;
-    qpack = NULL; /* owned by qodb */
-    if (git_odb_add_disk_alternate(qodb, objdir) < 0 || git_repository_wrap_odb(&q, qodb) < 0)
-        goto giterr;
-    if (quarantine_check(q, s->repo, refs, nrefs, &rep->commits, err, errlen) != 0)
-        goto cleanup;
-    /* Move in: .pack first, .idx last (git finds packs by their index). */
-    const char *ext[2] = {"pack", "idx"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(src, sizeof src, "%s/pack-%s.%s", qdir, packname, ext[i]);
-        snprintf(dst, sizeof dst, "%s/pack/pack-%s.%s", objdir, packname, ext[i]);
-        if (rename(src, dst) != 0) {
-            snprintf(err, errlen, "moving the pack in: %s", strerror(errno));
+        git_indexer_options io = GIT_INDEXER_OPTIONS_INIT;
+        git_indexer_progress stats = {0};
+        if (git_indexer_new(&idx, qdir, 0, main_odb, &io) < 0)
+            goto giterr;
+        char chunk[65536];
+        size_t n, total = 0;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+            total += n;
+            if (git_indexer_append(idx, chunk, n, &stats) < 0) {
+                git_err(err, errlen, "the pack is damaged");
+                goto cleanup;
+            }
+        }
+        if (ferror(f) || total == 0 || git_indexer_commit(idx, &stats) < 0) {
+            if (total == 0)
+                snprintf(err, errlen, "no pack data (truncated file?)");
+            else
+                git_err(err, errlen, "the pack is damaged or truncated");
             goto cleanup;
         }
+        packname = git_indexer_name(idx);
+        snprintf(src, sizeof src, "%s/pack-%s.idx", qdir, packname);
+        if (git_odb_new(&qodb) < 0 || git_odb_backend_one_pack(&qpack, src) < 0 ||
+            git_odb_add_backend(qodb, qpack, 2) < 0)
+            goto giterr;
+        qpack = NULL; /* owned by qodb */
+        if (git_odb_add_disk_alternate(qodb, objdir) < 0 || git_repository_wrap_odb(&q, qodb) < 0)
+            goto giterr;
     }
-    git_odb_refresh(main_odb);
-    {
+    if (quarantine_check(q ? q : s->repo, s->repo, refs, nrefs, &rep->commits, err, errlen) != 0)
+        goto cleanup;
+    if (f) {
+        /* Move in: .pack first, .idx last (git finds packs by their index). */
+        const char *ext[2] = {"pack", "idx"};
+        for (int i = 0; i < 2; i++) {
+            snprintf(src, sizeof src, "%s/pack-%s.%s", qdir, packname, ext[i]);
+            snprintf(dst, sizeof dst, "%s/pack/pack-%s.%s", objdir, packname, ext[i]);
+            if (rename(src, dst) != 0) {
+                snprintf(err, errlen, "moving the pack in: %s", strerror(errno));
+                goto cleanup;
+            }
+        }
+        git_odb_refresh(main_odb);
         git_odb *bodb = NULL;
         if (git_repository_odb(&bodb, s->bulk) == 0)
             git_odb_refresh(bodb);
@@ -1175,7 +1152,7 @@ int store_bundle_read(store *s, const char *path, store_record_cb changed, void 
     rc = 0;
     goto cleanup;
 giterr:
-    git_err(err, errlen, "reading the bundle");
+    git_err(err, errlen, "reading the pack");
 cleanup:
     if (qdir[0])
         rmtree(qdir);
@@ -1183,9 +1160,180 @@ cleanup:
     git_odb_free(qodb);
     git_indexer_free(idx);
     git_odb_free(main_odb);
+    return rc;
+}
+
+int store_bundle_read(store *s, const char *path, store_record_cb changed, void *arg,
+                      store_bundle_report *rep, char *err, size_t errlen)
+{
+    FILE *f = NULL;
+    bundle_ref *refs = NULL;
+    git_oid *prereq = NULL;
+    git_odb *odb = NULL;
+    size_t nrefs = 0, nprereq = 0;
+    int rc = -1;
+    struct stat st;
+    memset(rep, 0, sizeof *rep);
+    f = fopen(path, "rb");
+    if (!f || fstat(fileno(f), &st) != 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size > BUNDLE_MAX) {
+        snprintf(err, errlen, "%s is not a regular file under 4 GiB", path);
+        goto cleanup;
+    }
+    if (bundle_header_read(f, &refs, &nrefs, &prereq, &nprereq, err, errlen) != 0)
+        goto cleanup;
+    rep->refs = nrefs;
+    if (git_repository_odb(&odb, s->repo) < 0) {
+        git_err(err, errlen, "opening the object store");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nprereq; i++)
+        if (!git_odb_exists(odb, &prereq[i])) {
+            char hex[41];
+            git_oid_tostr(hex, sizeof hex, &prereq[i]);
+            snprintf(err, errlen,
+                     "bundle needs commit %.12s that this store lacks (import the earlier bundle "
+                     "first)",
+                     hex);
+            goto cleanup;
+        }
+    rc = ingest(s, f, refs, nrefs, changed, arg, rep, err, errlen);
+cleanup:
+    git_odb_free(odb);
     free(refs);
     free(prereq);
     if (f)
         fclose(f);
+    return rc;
+}
+
+int store_sync_apply(store *s, const char *pack, size_t len, const store_ref *refs, size_t nrefs,
+                     store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
+                     size_t errlen)
+{
+    bundle_ref *br = calloc(nrefs + 1, sizeof *br);
+    FILE *f = NULL;
+    int rc = -1;
+    memset(rep, 0, sizeof *rep);
+    rep->refs = nrefs;
+    if (!br) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < nrefs; i++) {
+        if (!record_node_valid(refs[i].name) || git_oid_fromstr(&br[i].oid, refs[i].oid) < 0) {
+            snprintf(err, errlen, "bad head for branch %.64s", refs[i].name);
+            goto cleanup;
+        }
+        snprintf(br[i].name, sizeof br[i].name, "%s", refs[i].name);
+    }
+    if (len > 0) {
+        f = fmemopen((void *)pack, len, "rb");
+        if (!f) {
+            snprintf(err, errlen, "cannot read the pack: %s", strerror(errno));
+            goto cleanup;
+        }
+    }
+    rc = ingest(s, f, br, nrefs, changed, arg, rep, err, errlen);
+cleanup:
+    if (f)
+        fclose(f);
+    free(br);
+    return rc;
+}
+
+int store_heads(store_ref **out, size_t *n, store *s, char *err, size_t errlen)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *ref;
+    store_ref *v = NULL;
+    size_t cnt = 0;
+    *out = NULL;
+    *n = 0;
+    if (git_reference_iterator_glob_new(&it, s->repo, "refs/heads/*") < 0) {
+        git_err(err, errlen, "listing branches");
+        return -1;
+    }
+    while (git_reference_next(&ref, it) == 0) {
+        const char *name = git_reference_name(ref) + 11;
+        if (git_reference_type(ref) == GIT_REFERENCE_DIRECT && record_node_valid(name)) {
+            store_ref *nv = realloc(v, (cnt + 1) * sizeof *nv);
+            if (!nv) {
+                git_reference_free(ref);
+                break;
+            }
+            v = nv;
+            snprintf(v[cnt].name, sizeof v[cnt].name, "%s", name);
+            git_oid_tostr(v[cnt].oid, sizeof v[cnt].oid, git_reference_target(ref));
+            cnt++;
+        }
+        git_reference_free(ref);
+    }
+    git_reference_iterator_free(it);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+int store_has_object(store *s, const char *hex)
+{
+    git_oid oid;
+    git_odb *odb = NULL;
+    int r = 0;
+    if (git_oid_fromstr(&oid, hex) == 0 && git_repository_odb(&odb, s->repo) == 0)
+        r = git_odb_exists(odb, &oid);
+    git_odb_free(odb);
+    return r;
+}
+
+int store_pack_build(char **out, size_t *len, store *s, const char *const *want, size_t nwant,
+                     const char *const *have, size_t nhave, char *err, size_t errlen)
+{
+    git_packbuilder *pb = NULL;
+    git_revwalk *walk = NULL;
+    git_buf buf = {0};
+    git_oid oid;
+    int rc = -1;
+    *out = NULL;
+    *len = 0;
+    if (git_packbuilder_new(&pb, s->repo) < 0 || git_revwalk_new(&walk, s->repo) < 0) {
+        git_err(err, errlen, "building a pack");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nwant; i++) {
+        git_commit *c = NULL;
+        if (git_oid_fromstr(&oid, want[i]) < 0 || git_commit_lookup(&c, s->repo, &oid) < 0) {
+            snprintf(err, errlen, "asked for %.40s, which is not a commit here", want[i]);
+            goto cleanup;
+        }
+        git_commit_free(c);
+        if (git_revwalk_push(walk, &oid) < 0) {
+            git_err(err, errlen, "building a pack");
+            goto cleanup;
+        }
+    }
+    /* The asker's haves we know cut the walk: only missing objects cross. */
+    for (size_t i = 0; i < nhave; i++)
+        if (git_oid_fromstr(&oid, have[i]) == 0 && store_has_object(s, have[i]))
+            git_revwalk_hide(walk, &oid);
+    if (git_packbuilder_insert_walk(pb, walk) < 0 || git_packbuilder_write_buf(&buf, pb) < 0) {
+        git_err(err, errlen, "building a pack");
+        goto cleanup;
+    }
+    *out = malloc(buf.size ? buf.size : 1);
+    if (!*out) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    memcpy(*out, buf.ptr, buf.size);
+    *len = buf.size;
+    rc = 0;
+cleanup:
+    git_buf_dispose(&buf);
+    git_revwalk_free(walk);
+    git_packbuilder_free(pb);
     return rc;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/record.h"
+
 typedef struct store store;
 
 typedef struct {
@@ -117,5 +119,33 @@ int store_bundle_write(store *s, const char *path, char *err, size_t errlen);
  * Returns 0 or -1 with err set. */
 int store_bundle_read(store *s, const char *path, store_record_cb changed, void *arg,
                       store_bundle_report *rep, char *err, size_t errlen);
+
+/* A branch and its head, as listed or announced. */
+typedef struct {
+    char name[RECORD_NODE_MAX + 1];
+    char oid[41];
+} store_ref;
+
+/* Every branch of the store (own and copies). *out malloc'd (caller frees).
+ * Returns 0 or -1 with err set. */
+int store_heads(store_ref **out, size_t *n, store *s, char *err, size_t errlen);
+
+/* 1 if the object (hex id) is in the store. */
+int store_has_object(store *s, const char *hex);
+
+/* A pack of every object reachable from the wanted commits and not from the
+ * asker's haves (those we know). *out malloc'd (caller frees). Returns 0 or
+ * -1 with err set (e.g. a want that is not a commit here). */
+int store_pack_build(char **out, size_t *len, store *s, const char *const *want, size_t nwant,
+                     const char *const *have, size_t nhave, char *err, size_t errlen);
+
+/* Take in what a peer sent: the pack (len 0: none, every object is already
+ * here) is checked exactly like a bundle's and moved in; then every ref
+ * (other nodes' branches, fast-forward only, never the own) is applied and
+ * each moved head taken in. Returns 0 or -1 with err set; on refusal the
+ * store is untouched. */
+int store_sync_apply(store *s, const char *pack, size_t len, const store_ref *refs, size_t nrefs,
+                     store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
+                     size_t errlen);
 
 #endif

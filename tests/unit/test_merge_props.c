@@ -58,6 +58,12 @@ static unsigned rnd(unsigned n)
     return (unsigned)(rng_next() % n);
 }
 
+/* What the histories exercised, printed after each test so a run shows it
+ * is not vacuous. */
+static struct {
+    unsigned long histories, ops, joins, killed, conflicts, removes_hit, backwards;
+} stats;
+
 /* ---- one history ------------------------------------------------------- */
 
 enum op_kind { OP_WRITE, OP_ADD, OP_REMOVE };
@@ -164,6 +170,7 @@ static void do_join(history *h, int i, int j, int full)
     record *a = &h->rep[i], *b = &h->rep[j];
     record ab, ba, aa;
     join_or_fail(h, &ab, a, b);
+    stats.joins++;
     if (full < 0) { /* no checks: most of the final exchange */
         record_free(a);
         *a = ab;
@@ -204,6 +211,7 @@ static void do_join(history *h, int i, int j, int full)
 static op *log_op(history *h, enum op_kind kind, int i, const char *field, const char *value)
 {
     CHECK(h, h->nops < MAX_OPS, "log full");
+    stats.ops++;
     op *o = &h->log[h->nops++];
     memset(o, 0, sizeof *o);
     o->kind = kind;
@@ -221,9 +229,10 @@ static op *log_op(history *h, enum op_kind kind, int i, const char *field, const
 static int64_t tick(history *h, int i)
 {
     unsigned r = rnd(10);
-    if (r < 3)
+    if (r < 3) {
         h->clock[i] -= 1 + rnd(h->sequential ? 100000 : 5000);
-    else if (r < 4)
+        stats.backwards++;
+    } else if (r < 4)
         ; /* same millisecond */
     else if (r < 5)
         h->clock[i] = (h->clock[i] / 1000 + 1) * 1000;
@@ -304,6 +313,7 @@ static void do_remove(history *h, int i)
     CHECK(h, now == o->seen[i] + (rc == 1), "remove: context %" PRIu64 " after %" PRIu64, now,
           o->seen[i]);
     o->counter = rc == 1 ? now : 0;
+    stats.removes_hit += rc == 1;
     size_t after = record_field_entries(&h->rep[i], SET_FIELD, &first);
     CHECK(h, after == before - same, "remove left the wrong entries");
 }
@@ -356,6 +366,7 @@ static int ground_truth_error(const history *h, const record *r, char *why, size
             return -1;
         }
         alive += (size_t)want;
+        stats.killed += (size_t)!want;
         for (size_t f = 0; f < NFIELDS; f++)
             if (want && strcmp(x->field, FIELDS[f]) == 0)
                 per_field[f]++;
@@ -476,6 +487,11 @@ static void run_history(uint64_t seed, int sequential)
     free(e0);
     check_canonical(h, &h->rep[0], "converged state");
     check_ground_truth(h, &h->rep[0]);
+    for (size_t f = 0; f < NFIELDS; f++) {
+        size_t first;
+        stats.conflicts += record_field_entries(&h->rep[0], FIELDS[f], &first) > 1;
+    }
+    stats.histories++;
     if (sequential)
         for (size_t f = 0; f < NFIELDS; f++) {
             size_t first;
@@ -497,8 +513,13 @@ static void run_many(uint64_t base, long histories, int sequential)
     }
     const char *nh = getenv("PROP_HISTORIES");
     long n = nh && *nh ? strtol(nh, NULL, 10) : histories;
+    memset(&stats, 0, sizeof stats);
     for (long k = 0; k < n; k++)
         run_history(base + (uint64_t)k, sequential);
+    printf("  %lu histories (seeds %" PRIu64 "..%" PRIu64 "): %lu ops, %lu joins, %lu clock steps "
+           "back, %lu overwritten entries, %lu removes that removed, %lu conflicts at the end\n",
+           stats.histories, base, base + (uint64_t)n - 1, stats.ops, stats.joins, stats.backwards,
+           stats.killed, stats.removes_hit, stats.conflicts);
 }
 
 /* Any mix of concurrent writes, adds, removes and joins. */
