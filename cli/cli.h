@@ -55,4 +55,7 @@ void cli_print_records_table(const msgpack_object_array *recs);
  * or -1 when argv[0] is not one of its commands. */
 int cli_report_main(int argc, char **argv);
 
+/* cli/peercmd.c: peers, sync, peer add/remove; -1 if not its command. */
+int cli_peer_main(int argc, char **argv);
+
 #endif

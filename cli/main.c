@@ -37,6 +37,11 @@ static const char usage_text[] =
     "  resolve ID FIELD [VALUE]         settle a conflict (default: the shown value)\n"
     "  bundle export FILE               git bundle of every branch, for a USB stick\n"
     "  bundle import FILE               check, take in and merge a bundle\n"
+    "sync:\n"
+    "  peers [--json]                   pinned peers: state, last sync, bytes, heads behind\n"
+    "  peer add NAME HOST:PORT FINGERPRINT   pin a peer (unionctl id shows a fingerprint)\n"
+    "  peer remove NAME                 unpin a peer\n"
+    "  sync [--json]                    exchange with every peer now and wait\n"
     "node:\n"
     "  id [--json]                      node name, office, fingerprint, listen address\n"
     "  status [--json]                  head, tree, record and conflict counts\n"
@@ -873,7 +878,6 @@ out:
     return rc;
 }
 
-static const char *const later[] = {"peers", "sync", "peer"};
 
 int main(int argc, char **argv)
 {
@@ -927,17 +931,15 @@ int main(int argc, char **argv)
         return cmd_resolve(cargc, cargv);
     if (strcmp(cmd, "bundle") == 0)
         return cmd_bundle(cargc, cargv);
-    int rrc = cli_report_main(cargc, cargv);
+    int rrc = cli_peer_main(cargc, cargv);
+    if (rrc >= 0)
+        return rrc;
+    rrc = cli_report_main(cargc, cargv);
     if (rrc >= 0)
         return rrc;
     if (strcmp(cmd, "id") == 0)
         return cmd_simple(cargc, cargv, "id");
     if (strcmp(cmd, "status") == 0)
         return cmd_simple(cargc, cargv, "status");
-    for (size_t i = 0; i < sizeof later / sizeof *later; i++)
-        if (strcmp(cmd, later[i]) == 0) {
-            fprintf(stderr, "unionctl: '%s' is not available in this version yet\n", cmd);
-            return EXIT_FAIL;
-        }
     return cli_usage_error("unknown command '%s'", cmd);
 }

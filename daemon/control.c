@@ -53,6 +53,8 @@ struct control {
     control_loop_fn loop_fn;
     void *loop_arg;
     control_client *clients;
+    void (*after_job)(void *);
+    void *after_arg;
     int closing;
     int open; /* the server handle + clients not yet freed */
     void (*done)(void *);
@@ -165,7 +167,10 @@ static void job_done(void *arg, int cancelled)
             client_close(j->cl);
         client_unref(j->cl);
     } else {
+        control *c = j->cl->ctl;
         control_reply(j->cl, &j->reply);
+        if (c->after_job && !c->closing)
+            c->after_job(c->after_arg);
     }
     free(j);
 }
@@ -347,6 +352,12 @@ int control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue 
     }
     *out = c;
     return 0;
+}
+
+void control_after_job(control *c, void (*fn)(void *), void *arg)
+{
+    c->after_job = fn;
+    c->after_arg = arg;
 }
 
 void control_close(control *c, void (*done)(void *), void *arg)

@@ -33,6 +33,10 @@ typedef int (*control_loop_fn)(void *arg, const char *op, const msgpack_object *
 int control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue *q, ops_ctx *ops,
                   control_loop_fn loop_fn, void *loop_arg, char *err, size_t errlen);
 
+/* Call fn(arg) on the loop thread after every store job of this socket
+ * (the peers use it to announce a moved head at once). */
+void control_after_job(control *c, void (*fn)(void *), void *arg);
+
 /* Send the reply for the request a loop handler took and drop its reference
  * to cl. Takes the buffer's data (reply is left empty). Safe when the client
  * has gone away (the reply is then dropped). */

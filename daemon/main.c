@@ -6,6 +6,7 @@
 #include "daemon/identity.h"
 #include "daemon/log.h"
 #include "daemon/ops.h"
+#include "daemon/peer.h"
 #include "daemon/squeue.h"
 #include "daemon/store.h"
 
@@ -135,6 +136,7 @@ typedef struct {
     uv_signal_t sigterm, sigint;
     control *ctl;
     squeue *q;
+    peers *peers;
     int stopping;
 } daemon_main;
 
@@ -153,11 +155,18 @@ static void queue_drained(void *arg)
 
 /* Shutdown order: the control socket (its clients' jobs still finish), then
  * the store queue, then the signal handles; the loop then runs dry. */
+static void peers_done(void *arg)
+{
+    daemon_main *d = arg;
+    d->peers = NULL;
+    squeue_close(d->q, queue_drained, d);
+}
+
 static void control_done(void *arg)
 {
     daemon_main *d = arg;
     d->ctl = NULL;
-    squeue_close(d->q, queue_drained, d);
+    peers_close(d->peers, peers_done, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -260,11 +269,23 @@ static int cmd_run(const char *data)
     }
     d.loop = uv_default_loop();
     path_join(path, sizeof path, data, "uniond.sock");
-    if (squeue_new(&d.q, d.loop) != 0 ||
-        control_start(&d.ctl, d.loop, path, d.q, &ops, NULL, NULL, err, sizeof err) != 0) {
+    char cfgpath[4096];
+    path_join(cfgpath, sizeof cfgpath, data, "uniond.conf");
+    const char *listen_addr = cfg.listen;
+    if (squeue_new(&d.q, d.loop) != 0 || peers_start(&d.peers, d.loop, d.q, &ops, &cfg, cfgpath,
+                                                     data, &listen_addr, err, sizeof err) != 0) {
         fprintf(stderr, "uniond: %s\n", err);
         goto cleanup;
     }
+    ops.listen = (char *)listen_addr;
+    ops.peers_status = (void (*)(void *, msgpack_packer *))peers_status_pack;
+    ops.peers_arg = d.peers;
+    if (control_start(&d.ctl, d.loop, path, d.q, &ops, peers_control, d.peers, err, sizeof err) !=
+        0) {
+        fprintf(stderr, "uniond: %s\n", err);
+        goto cleanup;
+    }
+    control_after_job(d.ctl, peers_after_job, d.peers);
     uv_signal_init(d.loop, &d.sigterm);
     uv_signal_init(d.loop, &d.sigint);
     d.sigterm.data = d.sigint.data = &d;

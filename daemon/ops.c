@@ -1272,7 +1272,10 @@ static void op_status(ops_ctx *o, msgpack_packer *pk)
     msg_pack_kv_int(pk, "records", (int64_t)o->ix.count);
     msg_pack_kv_int(pk, "conflicts", (int64_t)conflicts);
     msg_pack_str(pk, "peers");
-    msgpack_pack_array(pk, 0);
+    if (o->peers_status)
+        o->peers_status(o->peers_arg, pk);
+    else
+        msgpack_pack_array(pk, 0);
     msg_pack_kv_str(pk, "listen", o->listen);
     msg_pack_kv_int(pk, "uptime_s", (ops_now_ms() - o->started_ms) / 1000);
     msg_pack_kv_int(pk, "requests", (int64_t)o->requests);

@@ -25,6 +25,9 @@ typedef struct {
     char fingerprint[65];
     int64_t started_ms;
     unsigned long requests;
+    /* peers' state for status (thread-safe snapshot), NULL if none */
+    void (*peers_status)(void *arg, msgpack_packer *pk);
+    void *peers_arg;
 } ops_ctx;
 
 /* Fill the index from the store's head tree. Returns 0 or -1 with err set
@@ -34,6 +37,10 @@ int ops_load(ops_ctx *o, char *err, size_t errlen);
 /* Handle one request (payload of one frame) and append the response map to
  * out (owned by the caller). Never fails without writing a response. */
 void ops_handle(ops_ctx *o, const char *req, size_t len, msgpack_sbuffer *out);
+
+/* A store_record_cb that decodes a record a merge or fast-forward changed
+ * into o's index (arg = ops_ctx *). Worker thread only. */
+int ops_index_changed(const char *id, const char *buf, size_t len, void *arg);
 
 /* Current wall clock in ms since the epoch. */
 int64_t ops_now_ms(void);

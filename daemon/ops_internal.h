@@ -66,8 +66,6 @@ void ops_conds_free(query_cond *c, size_t n);
 /* Displayed value of any field as text: sets joined by ';', conflicts by
  * " | ". Malloc'd. */
 char *ops_display_joined(const record *r, const char *field);
-/* store_record_cb that decodes a changed record into the index. */
-int ops_index_changed(const char *id, const char *buf, size_t len, void *arg);
 
 /* daemon/report.c: stats, duplicates, merge, transfer. Returns 1 if op was
  * one of its requests (the reply is then written), 0 otherwise. */

@@ -332,7 +332,8 @@ static void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                 break;
         }
     }
-    qsort(groups, ngroups, sizeof *groups, group_cmp);
+    if (ngroups)
+        qsort(groups, ngroups, sizeof *groups, group_cmp);
     log_msg(LOG_DEBUG, "stats: %zu records, %zu groups in %lld ms", total, ngroups,
             (long long)(ops_now_ms() - t0));
     ops_reply_ok(pk);
@@ -586,7 +587,8 @@ static void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer 
                 "duplicates: %zu phone numbers shared by more than %d records were not compared",
                 skipped, DUP_PHONE_GROUP_MAX);
     dup_cands_sorted = cs;
-    qsort(pairs, np, sizeof *pairs, dup_pair_cmp);
+    if (np)
+        qsort(pairs, np, sizeof *pairs, dup_pair_cmp);
     if (reveal && np) {
         char opbuf[64];
         log_msg(LOG_INFO, "reveal: %s showed unmasked personal fields (duplicates, %zu pairs)",

@@ -74,7 +74,8 @@ void tls_conn_free(tls_conn *t);
  * Returns 0, or -1 on a TLS error / refused peer (then tls_conn_error() says
  * why, e.g. "peer certificate fingerprint abcd... is not pinned"); outgoing
  * ciphertext (e.g. an alert) may still be pending and should be flushed
- * before closing. Once a conn has failed every later call fails too. */
+ * before closing. Once a conn has failed every later call fails too; bytes
+ * after the peer's close_notify are ignored (returns 0). */
 int tls_conn_feed(tls_conn *t, const void *data, size_t len);
 
 /* Drive the handshake (call after creating a client conn, and after each

@@ -375,11 +375,32 @@ static int ground_truth_error(const history *h, const record *r, char *why, size
         snprintf(why, whylen, "%zu entries, ground truth says %zu", r->nentries, alive);
         return -1;
     }
-    /* a field is in conflict exactly when concurrent writes survive */
+    /* a field is in conflict exactly when concurrent writes survive, and
+     * the value shown is the surviving write with the greatest
+     * (time, node, counter) */
     for (size_t f = 0; f < NFIELDS; f++) {
         size_t first;
         if (record_field_entries(r, FIELDS[f], &first) != per_field[f]) {
             snprintf(why, whylen, "conflict size of %s differs from ground truth", FIELDS[f]);
+            return -1;
+        }
+        const op *best = NULL;
+        for (int w = 0; w < h->nops; w++) {
+            const op *x = &h->log[w];
+            if (x->kind != OP_WRITE || strcmp(x->field, FIELDS[f]) != 0 || killed(h, w))
+                continue;
+            int c = !best                         ? 1
+                    : x->time_ms != best->time_ms ? (x->time_ms > best->time_ms ? 1 : -1)
+                                                  : strcmp(NODES[x->replica], NODES[best->replica]);
+            if (c > 0 || (c == 0 && x->counter > best->counter))
+                best = x;
+        }
+        const record_entry *win = record_field_winner(r, FIELDS[f]);
+        if ((best == NULL) != (win == NULL) ||
+            (best &&
+             (strcmp(win->node, NODES[best->replica]) != 0 || win->counter != best->counter))) {
+            snprintf(why, whylen, "winner of %s is not the greatest (time, node, counter)",
+                     FIELDS[f]);
             return -1;
         }
     }
@@ -548,6 +569,7 @@ static void test_checker_catches_bugs(void **state)
     h->nrep = 2;
     record_init(&h->rep[0]);
     record_init(&h->rep[1]);
+    h->seed = 42;
     rng_state = 42;
     h->clock[0] = h->clock[1] = T0;
     char why[300];

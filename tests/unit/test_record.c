@@ -26,7 +26,8 @@ static char *encode(const record *r, size_t *len)
     size_t n = 0;
     assert_int_equal(record_encode(&out, &n, r), 0);
     assert_non_null(out);
-    if (len) *len = n;
+    if (len)
+        *len = n;
     return out;
 }
 
@@ -152,10 +153,15 @@ static void test_set_add_remove(void **state)
     assert_int_equal(record_ctx_get(&r, "a"), 4);
     assert_roundtrip(&r);
 
-    /* the removal spreads: joining the old state back does not revive it */
+    /* the removal spreads: joining the old state back does not revive it,
+     * from either side */
+    record rb;
+    assert_int_equal(record_join(&rb, &before, &r), 0);
     join_into(&r, &before);
+    assert_true(record_equal(&rb, &r));
     assert_int_equal(nfield(&r, "benefits"), 1);
     assert_entry(&r, "benefits", 0, "heat-relief-2021", "a", 2, T0 + 1);
+    record_free(&rb);
     record_free(&before);
     record_free(&r);
 }
@@ -234,6 +240,10 @@ static void test_join_conflict_and_resolve(void **state)
     join_into(&ba, &ab);
     assert_int_equal(nfield(&ba, "name"), 1);
     assert_entry(&ba, "name", 0, "Li Wei", "b", 3, T0 - 2000);
+    record stale_first;
+    assert_int_equal(record_join(&stale_first, &ab, &ba), 0);
+    assert_true(record_equal(&stale_first, &ba));
+    record_free(&stale_first);
     assert_roundtrip(&ab);
     assert_roundtrip(&ba);
 
@@ -482,7 +492,8 @@ static void expect_refused_at(int line, const char *what, const char *in, size_t
         record_free(&r);
         fail_msg("line %d: %s: accepted:\n%.*s", line, what, (int)len, in);
     }
-    if (err[0] == '\0') fail_msg("line %d: %s: refused without a message", line, what);
+    if (err[0] == '\0')
+        fail_msg("line %d: %s: refused without a message", line, what);
     assert_int_equal(r.nentries, 0);
     assert_int_equal(r.nctx, 0);
     assert_null(r.entries);
@@ -777,7 +788,8 @@ static void test_time(void **state)
         "2026-11-28T10:00:00.000Z ",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (record_time_parse(&v, bad[i], strlen(bad[i])) == 0) fail_msg("accepted %s", bad[i]);
+        if (record_time_parse(&v, bad[i], strlen(bad[i])) == 0)
+            fail_msg("accepted %s", bad[i]);
 }
 
 static int b32_index(char c)
@@ -812,7 +824,8 @@ static void test_id_make(void **state)
         for (int i = 0; i < 10; i++)
             back = back * 32 + b32_index(id[i]);
         assert_int_equal(back, t);
-        if (prev[0] && strcmp(prev, id) >= 0) fail_msg("ids not sorted: %s then %s", prev, id);
+        if (prev[0] && strcmp(prev, id) >= 0)
+            fail_msg("ids not sorted: %s then %s", prev, id);
         memcpy(prev, id, sizeof id);
     }
     /* same millisecond: the random part decides, time order is kept */
@@ -840,7 +853,8 @@ static void test_path(void **state)
         assert_int_equal(out[10], '/');
         assert_int_equal(out[13], '/');
         for (int k = 8; k < 13; k++)
-            if (k != 10) assert_non_null(strchr("0123456789abcdef", out[k]));
+            if (k != 10)
+                assert_non_null(strchr("0123456789abcdef", out[k]));
         assert_string_equal(out + 14, id);
     }
     /* the longest id fits */

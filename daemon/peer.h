@@ -1,0 +1,41 @@
+/* peer.h - peer-to-peer sync: the TCP listener, outgoing dials with backoff,
+ * one TLS 1.3 session per pinned peer, the sync protocol of
+ * docs/PROTOCOL.md (HELLO, HEADS, WANT, PACK, DONE, PING), gossip of head
+ * changes and periodic anti-entropy. Lives on the loop thread; store work
+ * goes through the store queue. */
+#ifndef UNIOND_PEER_H
+#define UNIOND_PEER_H
+
+#include "daemon/config.h"
+#include "daemon/control.h"
+#include "daemon/ops.h"
+#include "daemon/squeue.h"
+
+#include <uv.h>
+
+typedef struct peers peers;
+
+/* Start listening (if cfg->listen is set) and dialling every configured
+ * peer. cfg, ops and q are borrowed and must outlive the peers; cfg is
+ * modified and saved to cfg_path by peer add/remove. The actual listen
+ * address (port 0 = any free port) is written to *listen_out (borrowed
+ * storage inside peers, valid until peers_close). Returns 0 or -1. */
+int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *cfg,
+                const char *cfg_path, const char *data_dir, const char **listen_out, char *err,
+                size_t errlen);
+
+/* The control loop handler for "peers", "sync", "peer_add", "peer_remove". */
+int peers_control(void *arg, const char *op, const msgpack_object *req, control_client *cl);
+
+/* Called on the loop thread after every store job of the control socket:
+ * if the own head moved, connected peers are told at once. */
+void peers_after_job(void *arg);
+
+/* Close every session and handle; frees p, then calls done(arg). */
+void peers_close(peers *p, void (*done)(void *), void *arg);
+
+/* Snapshot of the peers' state for `status --json` (msgpack array packed
+ * into out); thread-safe. */
+void peers_status_pack(peers *p, msgpack_packer *pk);
+
+#endif
