@@ -912,7 +912,7 @@ static void session_drain(session *s)
         s->inlen += (size_t)n;
         const uint8_t *payload;
         size_t plen, consumed, off = 0;
-        frame_status st;
+        frame_status st = FRAME_NEED_MORE;
         while (s->state != S_CLOSING &&
                (st = frame_parse(&payload, &plen, &consumed, NULL, (uint8_t *)s->in + off,
                                  s->inlen - off, PEER_FRAME_MAX)) == FRAME_READY) {

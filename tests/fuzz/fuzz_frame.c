@@ -28,7 +28,7 @@
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-    return "allocator_may_return_null=1";
+    return "allocator_may_return_null=1:max_allocation_size_mb=16";
 }
 
 static const char *const KEYS[] = {"op", "id", "fields", "where", "rows", "ok", "error"};
@@ -37,8 +37,9 @@ static void check_str(char *s, const msgpack_object *o)
 {
     if (!s)
         return;
+    /* msgpack-c may leave ptr NULL for an empty string: no memcmp then */
     if (!o || o->type != MSGPACK_OBJECT_STR || strlen(s) != o->via.str.size ||
-        memcmp(s, o->via.str.ptr, o->via.str.size) != 0)
+        (o->via.str.size && memcmp(s, o->via.str.ptr, o->via.str.size) != 0))
         abort();
     free(s);
 }
