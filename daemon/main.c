@@ -28,7 +28,9 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: uniond init -d DATA --node NAME --office CODE [--listen HOST:PORT]\n"
-               "       uniond -d DATA [--verbose]      run the node in the foreground\n"
+               "       uniond -d DATA [--verbose] [--offline]\n"
+               "                                       run the node in the foreground;\n"
+               "                                       --offline: no listening, no dialling\n"
                "       uniond --version | --help\n"
                "\n"
                "DATA may also come from UNIOND_DATA. init creates DATA with the config\n"
@@ -219,7 +221,7 @@ static int data_lock(int *fd_out, const char *data)
     return 0;
 }
 
-static int cmd_run(const char *data)
+static int cmd_run(const char *data, int offline)
 {
     char err[512], path[4096];
     config cfg;
@@ -272,8 +274,9 @@ static int cmd_run(const char *data)
     char cfgpath[4096];
     path_join(cfgpath, sizeof cfgpath, data, "uniond.conf");
     const char *listen_addr = cfg.listen;
-    if (squeue_new(&d.q, d.loop) != 0 || peers_start(&d.peers, d.loop, d.q, &ops, &cfg, cfgpath,
-                                                     data, &listen_addr, err, sizeof err) != 0) {
+    if (squeue_new(&d.q, d.loop) != 0 ||
+        peers_start(&d.peers, d.loop, d.q, &ops, &cfg, cfgpath, data, offline, &listen_addr, err,
+                    sizeof err) != 0) {
         fprintf(stderr, "uniond: %s\n", err);
         goto cleanup;
     }
@@ -324,12 +327,11 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "init") == 0)
         return cmd_init(argc - 1, argv + 1);
     const char *data = getenv("UNIOND_DATA");
-    static const struct option longopts[] = {{"data", required_argument, 0, 'd'},
-                                             {"verbose", no_argument, 0, 'v'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {"version", no_argument, 0, 'V'},
-                                             {0, 0, 0, 0}};
-    int ch;
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'}, {"verbose", no_argument, 0, 'v'},
+        {"offline", no_argument, 0, 'O'},    {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},    {0, 0, 0, 0}};
+    int ch, offline = 0;
     while ((ch = getopt_long(argc, argv, "d:vh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd':
@@ -337,6 +339,9 @@ int main(int argc, char **argv)
             break;
         case 'v':
             log_level_set(LOG_DEBUG);
+            break;
+        case 'O':
+            offline = 1;
             break;
         case 'h':
             usage(stdout);
@@ -359,5 +364,5 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    return cmd_run(data);
+    return cmd_run(data, offline);
 }

@@ -128,7 +128,8 @@ struct peers {
     sync_wait *waits;
     uint32_t next_id;
     int closing;
-    int open; /* handles + sessions + waits not yet freed */
+    int offline; /* started with --offline: no listener, no dialling */
+    int open;    /* handles + sessions + waits not yet freed */
     void (*done)(void *);
     void *done_arg;
     pthread_mutex_t snap_lock;
@@ -1507,7 +1508,10 @@ int peers_control(void *arg, const char *op, const msgpack_object *req, control_
         return 1;
     }
     if (strcmp(op, "sync") == 0) {
-        start_sync(p, cl);
+        if (p->offline)
+            reply_simple(cl, 0, "this node runs --offline; restart it without --offline to sync");
+        else
+            start_sync(p, cl);
         return 1;
     }
     if (strcmp(op, "peer_add") == 0) {
@@ -1528,7 +1532,7 @@ int peers_control(void *arg, const char *op, const msgpack_object *req, control_
         } else {
             peer_state *ps = peer_add_state(p, config_peer_find(p->cfg, name));
             log_msg(LOG_INFO, "peer %s pinned (%s)", name, addr);
-            if (ps)
+            if (ps && !p->offline)
                 peer_schedule(ps, 1);
             peers_snapshot(p);
             reply_simple(cl, 1, NULL);
@@ -1597,8 +1601,8 @@ static void listener_closed(uv_handle_t *h)
 }
 
 int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *cfg,
-                const char *cfg_path, const char *data_dir, const char **listen_out, char *err,
-                size_t errlen)
+                const char *cfg_path, const char *data_dir, int offline, const char **listen_out,
+                char *err, size_t errlen)
 {
     peers *p = calloc(1, sizeof *p);
     char key[4200], crt[4200];
@@ -1625,7 +1629,10 @@ int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *c
         if (strcmp(p->heads[i].name, cfg->node) == 0)
             snprintf(p->own_head, sizeof p->own_head, "%s", p->heads[i].oid);
     snprintf(p->listen_addr, sizeof p->listen_addr, "%s", cfg->listen ? cfg->listen : "");
-    if (cfg->listen && cfg->listen[0]) {
+    p->offline = offline;
+    if (offline)
+        p->listen_addr[0] = 0;
+    if (!offline && cfg->listen && cfg->listen[0]) {
         char host[256];
         int port;
         struct sockaddr_storage ss;
@@ -1670,13 +1677,13 @@ int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *c
     uv_timer_start(&p->anti_entropy, on_anti_entropy, ae_ms, ae_ms);
     for (size_t i = 0; i < cfg->npeers; i++) {
         peer_state *ps = peer_add_state(p, &cfg->peers[i]);
-        if (ps)
+        if (ps && !offline)
             peer_schedule(ps, 1);
     }
     peers_snapshot(p);
     *listen_out = p->listen_addr;
     *out = p;
-    log_msg(LOG_INFO, "peers: listening on %s, %zu pinned",
+    log_msg(LOG_INFO, "peers: %s %s, %zu pinned", offline ? "offline," : "listening on",
             p->listen_addr[0] ? p->listen_addr : "-", cfg->npeers);
     return 0;
 fail:

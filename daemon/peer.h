@@ -16,13 +16,14 @@
 typedef struct peers peers;
 
 /* Start listening (if cfg->listen is set) and dialling every configured
- * peer. cfg, ops and q are borrowed and must outlive the peers; cfg is
+ * peer; offline != 0 does neither (a laptop at a service station: its
+ * writes wait for the next start without it). cfg, ops and q are borrowed and must outlive the peers; cfg is
  * modified and saved to cfg_path by peer add/remove. The actual listen
  * address (port 0 = any free port) is written to *listen_out (borrowed
  * storage inside peers, valid until peers_close). Returns 0 or -1. */
 int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *cfg,
-                const char *cfg_path, const char *data_dir, const char **listen_out, char *err,
-                size_t errlen);
+                const char *cfg_path, const char *data_dir, int offline, const char **listen_out,
+                char *err, size_t errlen);
 
 /* The control loop handler for "peers", "sync", "peer_add", "peer_remove". */
 int peers_control(void *arg, const char *op, const msgpack_object *req, control_client *cl);

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# demo.sh BUILD_DIR - a narrated walk-through of one uniond node: init,
-# start, import a few thousand generated members, add, list, edit, log,
-# export; then stops its daemon and removes its temp directory.
+# demo.sh BUILD_DIR - a narrated walk-through: one uniond node (init, start,
+# import a few thousand generated members, add, list, edit, log, export),
+# then three offices syncing live over TLS on loopback (propagation, an
+# offline laptop, a conflict and its resolution, equal trees). Stops its
+# daemons and removes its temp directory.
 set -euo pipefail
 B=${1:-build}
 B=$(cd "$B" && pwd)
 D=$(mktemp -d /tmp/uniond-demo.XXXXXX)
 PID=
+PIDS=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"' EXIT
 export UNIOND_OPERATOR=demo
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # commands are shown as a person types them (binaries on PATH, DATA set)
-run() { printf '$ %s\n' "$*" | sed "s|$B/||g; s|$D/|\$DEMO/|g"; "$@"; }
+run() { printf '$ %s\n' "$*" | sed "s|$B/||g; s|$D/||g"; "$@"; }
 ctl() { "$B/unionctl" "$@"; }
 
 say "1. Create a node for the Yinzhou office (key pair, git store, config)"
@@ -55,6 +58,66 @@ printf '$ git log -p -1 (the edit, as a person reads it)\n'
 git --git-dir="$D/yinzhou/store.git" log -p -1 | sed -n '1,40p'
 run git --git-dir="$D/yinzhou/store.git" fsck --strict
 
-say "9. Stop the daemon (SIGTERM finishes the running request first)"
-kill -TERM "$PID"; wait "$PID"; PID=
-echo "stopped; the demo's directory $D is removed on exit"
+say "9. Two more offices: Haishu and a Xiangshan field laptop, on loopback"
+start_node() { # DIR NAME OFFICE
+    "$B/uniond" init -d "$D/$1" --node "$2" --office "$3" --listen 127.0.0.1:0 >/dev/null
+    "$B/uniond" -d "$D/$1" 2>"$D/$1.log" &
+    eval "PID_$1=$!"
+    for _ in $(seq 1 250); do "$B/unionctl" -d "$D/$1" status >/dev/null 2>&1 && break; sleep 0.02; done
+}
+start_node haishu haishu-01 haishu
+start_node xiangshan xiangshan-lt3 xiangshan
+PIDS="$PID_haishu $PID_xiangshan"
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "$PIDS" ] && kill $PIDS 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; true' EXIT
+idj() { "$B/unionctl" -d "$D/$1" id --json | sed -n "s/.*\"$2\": \"\(.*\)\".*/\1/p"; }
+pin() { # A pins B
+    printf '$ unionctl -d %s peer add %s %s %.16s...\n' "$1" "$(idj "$2" node)" "$(idj "$2" listen)" "$(idj "$2" fingerprint)"
+    "$B/unionctl" -d "$D/$1" peer add "$(idj "$2" node)" "$(idj "$2" listen)" "$(idj "$2" fingerprint)"
+}
+echo "Each office pins the others' key fingerprints (printed by uniond init / unionctl id):"
+for a in yinzhou haishu xiangshan; do for b in yinzhou haishu xiangshan; do [ $a = $b ] || pin $a $b; done; done
+waitfor() { for _ in $(seq 1 500); do "$@" >/dev/null 2>&1 && return 0; sleep 0.02; done; return 1; }
+waitfor bash -c "[ \$('$B/unionctl' -d '$D/xiangshan' list --count) -ge 3001 ]"
+run "$B/unionctl" -d "$D/yinzhou" peers
+printf '$ unionctl -d xiangshan list --count     # the laptop received Yinzhou'"'"'s members over TLS 1.3\n'
+"$B/unionctl" -d "$D/xiangshan" list --count
+
+say "10. Live: Haishu registers 500 members; Yinzhou sees them at once (no sync command)"
+"$B/genmembers" 500 7 haishu >"$D/haishu.csv"
+"$B/unionctl" -d "$D/haishu" import "$D/haishu.csv"
+waitfor bash -c "[ \$('$B/unionctl' -d '$D/yinzhou' list --where office=haishu --count) = 500 ]"
+printf '$ unionctl -d yinzhou list --where office=haishu --count\n'
+"$B/unionctl" -d "$D/yinzhou" list --where office=haishu --count
+
+say "11. The laptop goes offline; both it and Yinzhou edit the same member"
+kill -TERM "$PID_xiangshan"; wait "$PID_xiangshan" 2>/dev/null || true
+printf '$ uniond -d xiangshan --offline        # at a service station, no network\n'
+"$B/uniond" -d "$D/xiangshan" --offline 2>>"$D/xiangshan.log" &
+PID_xiangshan=$!; PIDS="$PID_haishu $PID_xiangshan"
+waitfor "$B/unionctl" -d "$D/xiangshan" status
+run "$B/unionctl" -d "$D/xiangshan" edit "$ID" union=快递工会
+run "$B/unionctl" -d "$D/yinzhou" edit "$ID" union=外卖骑手工会 notes=夜班
+
+say "12. Back online: the laptop restarts with its network and syncs; both values are kept"
+kill -TERM "$PID_xiangshan"; wait "$PID_xiangshan" 2>/dev/null || true
+"$B/uniond" -d "$D/xiangshan" 2>>"$D/xiangshan.log" &
+PID_xiangshan=$!; PIDS="$PID_haishu $PID_xiangshan"
+waitfor "$B/unionctl" -d "$D/xiangshan" status
+run "$B/unionctl" -d "$D/xiangshan" sync
+waitfor bash -c "'$B/unionctl' -d '$D/haishu' conflicts | grep -q union"
+run "$B/unionctl" -d "$D/haishu" conflicts
+run "$B/unionctl" -d "$D/haishu" show "$ID"
+
+say "13. Haishu resolves it; the resolution spreads to every office"
+run "$B/unionctl" -d "$D/haishu" resolve "$ID" union 外卖骑手工会
+tree() { git --git-dir="$D/$1/store.git" rev-parse 'HEAD^{tree}'; }
+trees_equal() { [ "$(tree yinzhou)" = "$(tree haishu)" ] && [ "$(tree xiangshan)" = "$(tree haishu)" ]; }
+waitfor trees_equal
+run "$B/unionctl" -d "$D/xiangshan" conflicts
+echo "Every store now has the same tree (plain git):"
+for n in yinzhou haishu xiangshan; do printf '  %-10s %s\n' "$n" "$(tree $n)"; done
+git --git-dir="$D/yinzhou/store.git" log --oneline --graph -6
+
+say "14. Stop every daemon (SIGTERM finishes the running request first)"
+kill -TERM "$PID" $PIDS 2>/dev/null || true; wait "$PID" $PIDS 2>/dev/null || true; PID=; PIDS=
+echo "stopped; the demo's directory is removed on exit"
