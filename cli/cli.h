@@ -11,6 +11,8 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 /* DATA, from -d or UNIOND_DATA. */
 extern const char *cli_data_dir;
+/* unionctl --help */
+extern const char cli_usage_text[];
 
 /* A request being built: a msgpack map with a known number of pairs. */
 typedef struct {
@@ -50,6 +52,12 @@ int cli_opts_parse(opts *o, int argc, char **argv, const char *allowed);
 char *cli_record_cell(const msgpack_object *rec, const char *field);
 void cli_print_records_csv(const msgpack_object_array *recs);
 void cli_print_records_table(const msgpack_object_array *recs);
+/* 1 if the record object lists field among its conflicts. */
+int cli_in_conflict(const msgpack_object *rec, const char *field);
+/* Field names present in any record, schema order first; *out malloc'd. */
+size_t cli_columns_of(const char ***out, const msgpack_object_array *recs, int with_id);
+/* The "records" array of a list reply (an empty one if absent). */
+const msgpack_object_array *cli_result_records(const reply *rep);
 
 /* cli/report.c: stats, duplicates, merge, transfer. Returns the exit code,
  * or -1 when argv[0] is not one of its commands. */

@@ -47,7 +47,8 @@ static void err_set(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
-    if (!err || errlen == 0) return;
+    if (!err || errlen == 0)
+        return;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
@@ -60,7 +61,8 @@ void csvin_init(csvin_doc *d)
 
 void csvin_free(csvin_doc *d)
 {
-    if (!d) return;
+    if (!d)
+        return;
     for (size_t i = 0; i < d->nrows; i++)
         free(d->rows[i].cells);
     free(d->rows);
@@ -72,7 +74,8 @@ void csvin_free(csvin_doc *d)
  * so a huge cell costs at most CSVIN_FIELD_BUF_MAX bytes. */
 static void *csvin_field_realloc(void *p, size_t n)
 {
-    if (n > CSVIN_FIELD_BUF_MAX) return NULL;
+    if (n > CSVIN_FIELD_BUF_MAX)
+        return NULL;
     return realloc(p, n);
 }
 
@@ -95,7 +98,8 @@ static char **cells_block_build(const csvin_state *st, int trim)
 {
     size_t ptrs = st->ncells * sizeof(char *);
     char **cells = malloc(ptrs + st->buflen);
-    if (!cells) return NULL;
+    if (!cells)
+        return NULL;
     char *out = (char *)cells + ptrs;
 
     for (size_t i = 0; i < st->ncells; i++) {
@@ -124,7 +128,8 @@ static void state_fail(csvin_state *st, const char *fmt, ...)
     va_list ap;
 
     st->failed = 1;
-    if (!st->err || st->errlen == 0) return;
+    if (!st->err || st->errlen == 0)
+        return;
     va_start(ap, fmt);
     vsnprintf(st->err, st->errlen, fmt, ap);
     va_end(ap);
@@ -135,8 +140,10 @@ static void csvin_on_cell(void *field, size_t len, void *data)
 {
     csvin_state *st = data;
 
-    if (st->failed) return;
-    if (!field) len = 0;
+    if (st->failed)
+        return;
+    if (!field)
+        len = 0;
     if (st->ncells == CSVIN_COLS_MAX) {
         state_fail(st, "line %zu: more than %d columns; an import file has at most %d", st->line,
                    CSVIN_COLS_MAX, CSVIN_COLS_MAX);
@@ -161,7 +168,8 @@ static void csvin_on_cell(void *field, size_t len, void *data)
         st->bufcap = cap;
     }
     st->offs[st->ncells++] = st->buflen;
-    if (len > 0) memcpy(st->buf + st->buflen, field, len);
+    if (len > 0)
+        memcpy(st->buf + st->buflen, field, len);
     st->buf[st->buflen + len] = '\0';
     st->buflen += len + 1;
 }
@@ -217,7 +225,8 @@ static int row_take(csvin_state *st, size_t line)
     }
     if (d->nrows == st->rows_cap) {
         size_t cap = st->rows_cap ? st->rows_cap * 2 : 64;
-        if (cap > CSVIN_ROWS_MAX) cap = CSVIN_ROWS_MAX;
+        if (cap > CSVIN_ROWS_MAX)
+            cap = CSVIN_ROWS_MAX;
         csvin_row *nr = realloc(d->rows, cap * sizeof *nr);
         if (!nr) {
             state_fail(st, "line %zu: out of memory", line);
@@ -245,7 +254,8 @@ static void csvin_on_row(int c, void *data)
     size_t line = st->row_line ? st->row_line : st->line;
 
     (void)c;
-    if (st->failed) return;
+    if (st->failed)
+        return;
     if (st->have_header)
         row_take(st, line);
     else
@@ -319,7 +329,8 @@ int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t err
         err_set(err, errlen, "line 1: the file is UTF-16; save it as \"CSV UTF-8\"");
         goto cleanup;
     }
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) pos = 3;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+        pos = 3;
 
     while (pos < len) {
         size_t end = pos; /* end of the line's content */
@@ -329,13 +340,16 @@ int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t err
         if (next < len)
             next += (buf[next] == '\r' && next + 1 < len && buf[next + 1] == '\n') ? 2 : 1;
 
-        if (line_check(&st, buf + pos, end - pos) != 0) goto cleanup;
+        if (line_check(&st, buf + pos, end - pos) != 0)
+            goto cleanup;
         /* A row begins on the first line that is not empty (libcsv skips
          * empty lines between rows; inside a row they are cell text). */
-        if (st.row_line == 0 && end > pos) st.row_line = st.line;
+        if (st.row_line == 0 && end > pos)
+            st.row_line = st.line;
 
         size_t n = csv_parse(&p, buf + pos, next - pos, csvin_on_cell, csvin_on_row, &st);
-        if (st.failed) goto cleanup;
+        if (st.failed)
+            goto cleanup;
         if (n != next - pos) {
             int e = csv_error(&p);
             if (e == CSV_EPARSE)
@@ -347,7 +361,8 @@ int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t err
                 state_fail(&st, "line %zu: %s", st.line, csv_strerror(e));
             goto cleanup;
         }
-        if (next > end) st.line++;
+        if (next > end)
+            st.line++;
         pos = next;
     }
     if (csv_fini(&p, csvin_on_cell, csvin_on_row, &st) != 0) {
@@ -357,19 +372,22 @@ int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t err
                    st.row_line ? st.row_line : st.line);
         goto cleanup;
     }
-    if (st.failed) goto cleanup;
+    if (st.failed)
+        goto cleanup;
     if (!st.have_header) {
         err_set(err, errlen,
                 "the file is empty; its first row must name the fields (e.g. name,phone)");
         goto cleanup;
     }
     rc = 0;
-    if (errlen > 0 && err) err[0] = '\0';
+    if (errlen > 0 && err)
+        err[0] = '\0';
 
 cleanup:
     csv_free(&p);
     free(st.buf);
-    if (rc != 0) csvin_free(d);
+    if (rc != 0)
+        csvin_free(d);
     return rc;
 }
 
@@ -395,7 +413,8 @@ static int fd_slurp(int fd, char **out, size_t *outlen, char *err, size_t errlen
     }
     cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 1 : 65536;
     buf = malloc(cap);
-    if (!buf) goto oom;
+    if (!buf)
+        goto oom;
     for (;;) {
         if (len == cap) {
             if (cap > CSVIN_FILE_MAX) {
@@ -406,18 +425,21 @@ static int fd_slurp(int fd, char **out, size_t *outlen, char *err, size_t errlen
             }
             size_t ncap = cap * 2 > CSVIN_FILE_MAX + 1 ? CSVIN_FILE_MAX + 1 : cap * 2;
             char *nb = realloc(buf, ncap);
-            if (!nb) goto oom;
+            if (!nb)
+                goto oom;
             buf = nb;
             cap = ncap;
         }
         ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0) {
             err_set(err, errlen, "%s", strerror(errno));
             free(buf);
             return -1;
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         len += (size_t)n;
     }
     if (len > CSVIN_FILE_MAX) {
@@ -448,8 +470,10 @@ int csvin_read_file(csvin_doc *d, const char *path, char *err, size_t errlen)
         err_set(err, errlen, "%s", strerror(errno));
         return -1;
     }
-    if (fd_slurp(fd, &buf, &len, err, errlen) != 0) goto cleanup;
-    if (csvin_parse(d, buf, len, err, errlen) != 0) goto cleanup;
+    if (fd_slurp(fd, &buf, &len, err, errlen) != 0)
+        goto cleanup;
+    if (csvin_parse(d, buf, len, err, errlen) != 0)
+        goto cleanup;
     rc = 0;
 
 cleanup:

@@ -2,6 +2,7 @@
 #include "cli/ctl.h"
 
 #include "proto/frame.h"
+#include "proto/msg.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -17,8 +18,10 @@ static int write_all(int fd, const void *buf, size_t len)
     const char *p = buf;
     while (len) {
         ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
         p += n;
         len -= (size_t)n;
     }
@@ -30,8 +33,10 @@ static int read_all(int fd, void *buf, size_t len)
     char *p = buf;
     while (len) {
         ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
         p += n;
         len -= (size_t)n;
     }
@@ -100,8 +105,8 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
         goto cleanup;
     }
     size_t off = 0;
-    if (msgpack_unpack_next(reply, body, n, &off) != MSGPACK_UNPACK_SUCCESS ||
-        reply->data.type != MSGPACK_OBJECT_MAP) {
+    (void)off;
+    if (msg_unpack(reply, body, n) != 0 || reply->data.type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "uniond sent a reply that is not a msgpack map");
         goto cleanup;
     }
@@ -110,6 +115,7 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
     body = NULL;
 cleanup:
     free(body);
-    if (fd >= 0) close(fd);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }

@@ -50,12 +50,15 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
     } else {
         return 0;
     }
-    if (n > len) return 0;
+    if (n > len)
+        return 0;
     for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
         v = (v << 6) | (s[i] & 0x3F);
     }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
     *cp = v;
     return n;
 }
@@ -141,7 +144,8 @@ static size_t cell_emit(FILE *f, const char *s, int may_cut, size_t *pending)
 
     while (len > 0) {
         shown_char sc = shown_next(s, len);
-        if (w + sc.width > budget) break;
+        if (w + sc.width > budget)
+            break;
         if (f && sc.nbytes == 1 && sc.bytes[0] == ' ') {
             (*pending)++;
         } else if (f) {
@@ -180,7 +184,8 @@ static void row_emit(FILE *f, const char *const *row, size_t ncols, const size_t
 void render_table(FILE *f, const char *const *head, size_t ncols, const char *const *cells,
                   size_t nrows)
 {
-    if (ncols == 0) return;
+    if (ncols == 0)
+        return;
     size_t *widths = calloc(ncols, sizeof *widths);
     /* Without memory the table is still printed, only not aligned. */
 
@@ -188,10 +193,12 @@ void render_table(FILE *f, const char *const *head, size_t ncols, const char *co
         for (size_t i = 0; i < ncols; i++) {
             int may_cut = i + 1 < ncols;
             widths[i] = cell_emit(NULL, head ? head[i] : NULL, may_cut, NULL);
-            if (widths[i] == 0) widths[i] = 1; /* the rule line shows every column */
+            if (widths[i] == 0)
+                widths[i] = 1; /* the rule line shows every column */
             for (size_t r = 0; r < nrows; r++) {
                 size_t w = cell_emit(NULL, cells[r * ncols + i], may_cut, NULL);
-                if (w > widths[i]) widths[i] = w;
+                if (w > widths[i])
+                    widths[i] = w;
             }
         }
     }
@@ -199,7 +206,8 @@ void render_table(FILE *f, const char *const *head, size_t ncols, const char *co
     if (head) {
         row_emit(f, head, ncols, widths);
         for (size_t i = 0; i < ncols; i++) {
-            if (i > 0) fputs("  ", f);
+            if (i > 0)
+                fputs("  ", f);
             size_t w = widths ? widths[i] : 3;
             for (size_t k = 0; k < w; k++)
                 fputc('-', f);
@@ -217,9 +225,12 @@ static int csv_field_needs_quotes(const char *s)
 {
     size_t len = strlen(s);
 
-    if (len == 0) return 0;
-    if (strpbrk(s, ",\"\r\n")) return 1;
-    if (s[0] == ' ' || s[0] == '\t' || s[len - 1] == ' ' || s[len - 1] == '\t') return 1;
+    if (len == 0)
+        return 0;
+    if (strpbrk(s, ",\"\r\n"))
+        return 1;
+    if (s[0] == ' ' || s[0] == '\t' || s[len - 1] == ' ' || s[len - 1] == '\t')
+        return 1;
     return len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0;
 }
 
@@ -227,19 +238,22 @@ void render_csv_row(FILE *f, const char *const *cells, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const char *s = cells[i] ? cells[i] : "";
-        if (i > 0) fputc(',', f);
+        if (i > 0)
+            fputc(',', f);
         if (!csv_field_needs_quotes(s)) {
             fputs(s, f);
             continue;
         }
         fputc('"', f);
         for (const char *p = s; *p; p++) {
-            if (*p == '"') fputc('"', f);
+            if (*p == '"')
+                fputc('"', f);
             fputc(*p, f);
         }
         fputc('"', f);
     }
-    if (n == 1 && (!cells[0] || !cells[0][0])) fputs("\"\"", f);
+    if (n == 1 && (!cells[0] || !cells[0][0]))
+        fputs("\"\"", f);
     fputc('\n', f);
 }
 
@@ -315,8 +329,10 @@ static void json_base64_emit(FILE *f, const unsigned char *p, size_t n)
     fputc('"', f);
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
         fputc(abc[(v >> 18) & 63], f);
         fputc(abc[(v >> 12) & 63], f);
         fputc(i + 1 < n ? abc[(v >> 6) & 63] : '=', f);
@@ -335,7 +351,8 @@ static void json_float_format(char *buf, size_t size, double d, int single)
 
     for (int prec = first; prec <= last; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (single ? (strtof(tmp, NULL) == (float)d) : (strtod(tmp, NULL) == d)) break;
+        if (single ? (strtof(tmp, NULL) == (float)d) : (strtod(tmp, NULL) == d))
+            break;
     }
     /* Copy, turning the locale's decimal point (whatever bytes) into '.'. */
     size_t o = 0;
@@ -344,7 +361,8 @@ static void json_float_format(char *buf, size_t size, double d, int single)
         if ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == 'e' || *p == 'E') {
             buf[o++] = *p;
             in_point = 0;
-            if (*p == 'e' || *p == 'E') seen_point = 1;
+            if (*p == 'e' || *p == 'E')
+                seen_point = 1;
         } else if (!in_point) {
             buf[o++] = '.';
             in_point = 1;
@@ -389,7 +407,8 @@ static int json_scalar_format(char *buf, size_t size, const msgpack_object *o)
 
 static void json_newline_indent(FILE *f, int pretty, int depth)
 {
-    if (!pretty) return;
+    if (!pretty)
+        return;
     fputc('\n', f);
     spaces_emit(f, (size_t)depth * 2);
 }
@@ -413,7 +432,8 @@ static void json_key_emit(FILE *f, const msgpack_object *k, int depth)
         FILE *m = open_memstream(&text, &len);
         if (m) {
             json_value_emit(m, k, 0, depth);
-            if (fclose(m) != 0) len = 0;
+            if (fclose(m) != 0)
+                len = 0;
         }
         render_json_string_n(f, text ? text : "", text ? len : 0);
         free(text);
@@ -445,23 +465,27 @@ static void json_value_emit(FILE *f, const msgpack_object *o, int pretty, int de
     case MSGPACK_OBJECT_ARRAY:
         fputc('[', f);
         for (uint32_t i = 0; i < o->via.array.size; i++) {
-            if (i > 0) fputc(',', f);
+            if (i > 0)
+                fputc(',', f);
             json_newline_indent(f, pretty, depth + 1);
             json_value_emit(f, &o->via.array.ptr[i], pretty, depth + 1);
         }
-        if (o->via.array.size > 0) json_newline_indent(f, pretty, depth);
+        if (o->via.array.size > 0)
+            json_newline_indent(f, pretty, depth);
         fputc(']', f);
         break;
     case MSGPACK_OBJECT_MAP:
         fputc('{', f);
         for (uint32_t i = 0; i < o->via.map.size; i++) {
-            if (i > 0) fputc(',', f);
+            if (i > 0)
+                fputc(',', f);
             json_newline_indent(f, pretty, depth + 1);
             json_key_emit(f, &o->via.map.ptr[i].key, depth + 1);
             fputs(pretty ? ": " : ":", f);
             json_value_emit(f, &o->via.map.ptr[i].val, pretty, depth + 1);
         }
-        if (o->via.map.size > 0) json_newline_indent(f, pretty, depth);
+        if (o->via.map.size > 0)
+            json_newline_indent(f, pretty, depth);
         fputc('}', f);
         break;
     default:

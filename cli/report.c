@@ -202,8 +202,8 @@ static int cmd_duplicates(int argc, char **argv)
         printf("no likely duplicates\n");
     } else {
         enum { NC = 8 };
-        static const char *const head[NC] = {"keep",   "name",   "office", "dup",
-                                             "name",   "office", "reason", "shared"};
+        static const char *const head[NC] = {"keep", "name",   "office", "dup",
+                                             "name", "office", "reason", "shared"};
         char **cells = calloc(np * NC + 1, sizeof *cells);
         for (size_t i = 0; cells && i < np; i++) {
             const msgpack_object *p = &pairs->ptr[i];

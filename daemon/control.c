@@ -208,7 +208,8 @@ static int offer_to_loop(control_client *cl, const char *payload, size_t plen)
     if (!c->loop_fn || plen > LOOP_PEEK_MAX)
         return 0;
     msgpack_unpacked_init(&u);
-    if (msgpack_unpack_next(&u, payload, plen, &off) == MSGPACK_UNPACK_SUCCESS && off == plen) {
+    (void)off;
+    if (msg_unpack(&u, payload, plen) == 0) {
         char *op = msg_get_str(&u.data, "op");
         if (op) {
             cl->refs++;

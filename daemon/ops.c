@@ -1289,8 +1289,8 @@ void ops_handle(ops_ctx *o, const char *req, size_t len, msgpack_sbuffer *out)
     msgpack_unpacked_init(&u);
     size_t off = 0;
     o->requests++;
-    if (msgpack_unpack_next(&u, req, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
-        u.data.type != MSGPACK_OBJECT_MAP) {
+    (void)off;
+    if (msg_unpack(&u, req, len) != 0 || u.data.type != MSGPACK_OBJECT_MAP) {
         ops_reply_error(&pk, "malformed request: expected one msgpack map");
         goto cleanup;
     }

@@ -833,8 +833,8 @@ static void on_message(session *s, const char *buf, size_t len)
     msgpack_unpacked u;
     size_t off = 0;
     msgpack_unpacked_init(&u);
-    if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len ||
-        u.data.type != MSGPACK_OBJECT_MAP) {
+    (void)off;
+    if (msg_unpack(&u, buf, len) != 0 || u.data.type != MSGPACK_OBJECT_MAP) {
         send_error(s, "a frame that is not one msgpack map");
         session_close(s, "protocol error");
         goto out;

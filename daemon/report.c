@@ -55,8 +55,7 @@ static uint64_t fnv1a(const char *s, size_t n)
     return h;
 }
 
-static size_t smap_find(const smap_slot *slots, size_t cap, const char *key, size_t len,
-                        uint64_t h)
+static size_t smap_find(const smap_slot *slots, size_t cap, const char *key, size_t len, uint64_t h)
 {
     size_t i = (size_t)h & (cap - 1);
     while (slots[i].key &&
@@ -393,7 +392,11 @@ static size_t utf8_codepoints(uint32_t *out, size_t max, const char *s)
     size_t n = 0;
     while (*p && n < max) {
         uint32_t cp = *p;
-        int len = cp < 0x80 ? 1 : (cp >> 5) == 6 ? 2 : (cp >> 4) == 14 ? 3 : (cp >> 3) == 30 ? 4 : 0;
+        int len = cp < 0x80         ? 1
+                  : (cp >> 5) == 6  ? 2
+                  : (cp >> 4) == 14 ? 3
+                  : (cp >> 3) == 30 ? 4
+                                    : 0;
         int ok = len > 0;
         for (int i = 1; ok && i < len; i++)
             ok = (p[i] & 0xc0) == 0x80;
@@ -890,8 +893,8 @@ static void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *p
         }
         snprintf(msg, sizeof msg, "transfer %s\n\nfields: office\n", id);
         char *ids[1] = {id};
-        if (ops_commit_records(o, ids, &r, 1, 0, ops_operator(req, opbuf, sizeof opbuf), msg,
-                               err, sizeof err) != 0) {
+        if (ops_commit_records(o, ids, &r, 1, 0, ops_operator(req, opbuf, sizeof opbuf), msg, err,
+                               sizeof err) != 0) {
             ops_reply_error(pk, "%s", err);
             goto cleanup;
         }

@@ -6,7 +6,8 @@
 
 const msgpack_object *msg_get(const msgpack_object *o, const char *key)
 {
-    if (!o || o->type != MSGPACK_OBJECT_MAP) return NULL;
+    if (!o || o->type != MSGPACK_OBJECT_MAP)
+        return NULL;
     size_t kl = strlen(key);
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key;
@@ -19,8 +20,12 @@ const msgpack_object *msg_get(const msgpack_object *o, const char *key)
 
 char *msg_str_dup(const msgpack_object *o)
 {
-    if (!o || o->type != MSGPACK_OBJECT_STR) return NULL;
-    if (memchr(o->via.str.ptr, 0, o->via.str.size)) return NULL;
+    if (!o || o->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    if (o->via.str.size == 0) /* msgpack-c may leave ptr NULL for "" */
+        return strdup("");
+    if (memchr(o->via.str.ptr, 0, o->via.str.size))
+        return NULL;
     return strndup(o->via.str.ptr, o->via.str.size);
 }
 
@@ -32,10 +37,12 @@ char *msg_get_str(const msgpack_object *o, const char *key)
 int64_t msg_get_int(const msgpack_object *o, const char *key, int64_t def)
 {
     const msgpack_object *v = msg_get(o, key);
-    if (!v) return def;
+    if (!v)
+        return def;
     if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         return v->via.u64 > INT64_MAX ? def : (int64_t)v->via.u64;
-    if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) return v->via.i64;
+    if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return v->via.i64;
     return def;
 }
 
@@ -72,4 +79,132 @@ void msg_pack_kv_int(msgpack_packer *pk, const char *key, int64_t val)
 {
     msg_pack_str(pk, key);
     msgpack_pack_int64(pk, val);
+}
+
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+int msg_check(const char *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t pos = 0;
+    uint64_t pending = 1; /* objects still to read */
+    while (pending) {
+        if (pos >= len)
+            return -1;
+        unsigned c = p[pos++];
+        uint64_t skip = 0, children = 0;
+        int hdr = 0; /* bytes of the length field */
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (c <= 0x8f) {
+            children = 2ull * (c & 0x0f); /* fixmap */
+        } else if (c <= 0x9f) {
+            children = c & 0x0f; /* fixarray */
+        } else if (c <= 0xbf) {
+            skip = c & 0x1f; /* fixstr */
+        } else {
+            switch (c) {
+            case 0xc4: /* bin8 */
+            case 0xd9: /* str8 */
+                hdr = 1;
+                break;
+            case 0xc5:
+            case 0xda:
+            case 0xdc: /* array16 */
+            case 0xde: /* map16 */
+                hdr = 2;
+                break;
+            case 0xc6:
+            case 0xdb:
+            case 0xdd: /* array32 */
+            case 0xdf: /* map32 */
+                hdr = 4;
+                break;
+            case 0xc7: /* ext8, 16, 32: length, then a type byte */
+                hdr = 1;
+                skip = 1;
+                break;
+            case 0xc8:
+                hdr = 2;
+                skip = 1;
+                break;
+            case 0xc9:
+                hdr = 4;
+                skip = 1;
+                break;
+            case 0xcc:
+            case 0xd0:
+                skip = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                skip = 2;
+                break;
+            case 0xca:
+            case 0xce:
+            case 0xd2:
+                skip = 4;
+                break;
+            case 0xcb:
+            case 0xcf:
+            case 0xd3:
+                skip = 8;
+                break;
+            case 0xd4: /* fixext 1, 2, 4, 8, 16: type byte + data */
+                skip = 2;
+                break;
+            case 0xd5:
+                skip = 3;
+                break;
+            case 0xd6:
+                skip = 5;
+                break;
+            case 0xd7:
+                skip = 9;
+                break;
+            case 0xd8:
+                skip = 17;
+                break;
+            default: /* 0xc1 is never used */
+                return -1;
+            }
+            if (hdr) {
+                if (len - pos < (size_t)hdr)
+                    return -1;
+                uint64_t n = be(p + pos, hdr);
+                pos += (size_t)hdr;
+                if (c == 0xdc || c == 0xdd)
+                    children = n;
+                else if (c == 0xde || c == 0xdf)
+                    children = 2 * n;
+                else
+                    skip += n;
+            }
+        }
+        if (skip > len - pos)
+            return -1;
+        pos += (size_t)skip;
+        /* Every object takes at least one byte: a count beyond the bytes
+         * left is a lie, refused before msgpack-c allocates for it. */
+        pending = pending - 1 + children;
+        if (pending > len - pos)
+            return -1;
+    }
+    return pos == len ? 0 : -1;
+}
+
+int msg_unpack(msgpack_unpacked *u, const char *buf, size_t len)
+{
+    size_t off = 0;
+    if (msg_check(buf, len) != 0)
+        return -1;
+    if (msgpack_unpack_next(u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
+        return -1;
+    return 0;
 }

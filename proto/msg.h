@@ -8,6 +8,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Unpack exactly one msgpack object from buf[0..len) into *u (initialised
+ * by the caller, destroyed by the caller). Before msgpack-c sees the bytes,
+ * checks that every array/map/str/bin/ext length fits in what remains, so
+ * a 9-byte message cannot make msgpack-c allocate gigabytes up front.
+ * Strings in *u point into buf. Returns 0, or -1 if the bytes are not one
+ * well-formed object. */
+int msg_unpack(msgpack_unpacked *u, const char *buf, size_t len);
+
+/* 0 if buf[0..len) is exactly one msgpack object whose declared lengths all
+ * fit in the buffer, -1 otherwise. */
+int msg_check(const char *buf, size_t len);
+
 /* The value of key in map, or NULL if o is not a map or has no such key. */
 const msgpack_object *msg_get(const msgpack_object *o, const char *key);
 /* The string at key as a fresh NUL-terminated copy (caller frees), or NULL

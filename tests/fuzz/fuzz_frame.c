@@ -69,11 +69,12 @@ static void handle_payload(const uint8_t *p, size_t n)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    size_t off = 0;
-    msgpack_unpack_return rc = msgpack_unpack_next(&u, (const char *)p, n, &off);
-    if (off > n)
-        abort();
-    if (rc == MSGPACK_UNPACK_SUCCESS || rc == MSGPACK_UNPACK_EXTRA_BYTES) {
+    /* msg_unpack is what every receiver uses: msg_check first, so lying
+     * container counts never reach msgpack-c's allocator. */
+    int checked = msg_check((const char *)p, n);
+    if (msg_unpack(&u, (const char *)p, n) == 0) {
+        if (checked != 0)
+            abort();
         const msgpack_object *o = &u.data;
         for (size_t k = 0; k < sizeof KEYS / sizeof *KEYS; k++) {
             const msgpack_object *v = msg_get(o, KEYS[k]);

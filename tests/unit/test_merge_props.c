@@ -561,7 +561,7 @@ static void test_random_histories(void **state)
 static void test_sequential_histories(void **state)
 {
     (void)state;
-    run_many(2000000, 2000, 1);
+    run_many(2000000, 1000, 1);
 }
 
 /* The ground-truth checker itself must catch a lost write and a resurrected

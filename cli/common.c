@@ -1,0 +1,338 @@
+/* common.c - what unionctl's command modules share (see cli.h): the usage
+ * text, option parsing, the request/reply round trip with the daemon and
+ * rendering of record lists. */
+#include "cli/cli.h"
+#include "cli/ctl.h"
+#include "cli/render.h"
+#include "proto/msg.h"
+#include "proto/schema.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *cli_data_dir;
+
+const char cli_usage_text[] =
+    "usage: unionctl [-d DATA] COMMAND [ARGS]\n"
+    "\n"
+    "records:\n"
+    "  add FIELD=VALUE...               add a member; prints the new id\n"
+    "  show ID [--json] [--reveal]      one member\n"
+    "  edit ID FIELD=VALUE...           change fields (FIELD+=V / FIELD-=V for benefits)\n"
+    "  list [--where EXPR]... [--sort F] [--limit N] [--json|--csv] [--count] [--reveal]\n"
+    "  log ID [--json] [--reveal]       history of a member: when, who, what changed\n"
+    "  import FILE.csv [--skip-invalid] header row = field names; all rows or none\n"
+    "  export [--csv|--json]            full backup (never masked)\n"
+    "merge:\n"
+    "  conflicts [--json] [--reveal]    fields edited concurrently on two nodes\n"
+    "  resolve ID FIELD [VALUE]         settle a conflict (default: the shown value)\n"
+    "  bundle export FILE               git bundle of every branch, for a USB stick\n"
+    "  bundle import FILE               check, take in and merge a bundle\n"
+    "sync:\n"
+    "  peers [--json]                   pinned peers: state, last sync, bytes, heads behind\n"
+    "  peer add NAME HOST:PORT FINGERPRINT   pin a peer (unionctl id shows a fingerprint)\n"
+    "  peer remove NAME                 unpin a peer\n"
+    "  sync [--json]                    exchange with every peer now and wait\n"
+    "node:\n"
+    "  id [--json]                      node name, office, fingerprint, listen address\n"
+    "  status [--json]                  head, tree, record and conflict counts\n"
+    "\n"
+    "EXPR is FIELD OP VALUE with OP one of = != < <= > >= ~ (contains).\n"
+    "DATA may also come from UNIOND_DATA. ID numbers and phones are masked\n"
+    "unless --reveal. Exit codes: 0 ok, 1 refused or failed, 2 usage,\n"
+    "3 daemon unreachable.\n";
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("unionctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(unionctl --help lists the commands)\n", stderr);
+    return EXIT_USAGE;
+}
+
+static const char *operator_name(void)
+{
+    const char *op = getenv("UNIOND_OPERATOR");
+    if (op && *op)
+        return op;
+    struct passwd *pw = getpwuid(getuid());
+    return pw ? pw->pw_name : "unknown";
+}
+
+void cli_request_begin(request *r, const char *op, size_t extra_pairs)
+{
+    msgpack_sbuffer_init(&r->buf);
+    msgpack_packer_init(&r->pk, &r->buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&r->pk, 2 + extra_pairs);
+    msg_pack_kv_str(&r->pk, "op", op);
+    msg_pack_kv_str(&r->pk, "operator", operator_name());
+}
+
+/* Send the request; on success *rep holds the result. Returns an exit code;
+ * on failure the message has been printed. */
+int cli_request_send(request *r, reply *rep)
+{
+    char err[1024];
+    msgpack_unpacked_init(&rep->u);
+    rep->body = NULL;
+    rep->result = NULL;
+    int rc = ctl_call(&rep->u, &rep->body, cli_data_dir, r->buf.data, r->buf.size, err, sizeof err);
+    msgpack_sbuffer_destroy(&r->buf);
+    if (rc != CTL_OK) {
+        fprintf(stderr, "unionctl: %s\n", err);
+        return rc == CTL_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_FAIL;
+    }
+    if (!msg_get_bool(&rep->u.data, "ok", 0)) {
+        char *e = msg_get_str(&rep->u.data, "error");
+        fprintf(stderr, "unionctl: %s\n", e ? e : "the daemon refused the request");
+        free(e);
+        const msgpack_object_array *errs = msg_get_array(&rep->u.data, "errors");
+        for (uint32_t i = 0; errs && i < errs->size; i++) {
+            char *f = msg_get_str(&errs->ptr[i], "field");
+            char *why = msg_get_str(&errs->ptr[i], "reason");
+            fprintf(stderr, "  line %lld: %s: %s\n",
+                    (long long)msg_get_int(&errs->ptr[i], "line", 0), f ? f : "?", why ? why : "?");
+            free(f);
+            free(why);
+        }
+        return EXIT_FAIL;
+    }
+    rep->result = msg_get(&rep->u.data, "result");
+    return EXIT_OK;
+}
+
+void cli_reply_free(reply *rep)
+{
+    msgpack_unpacked_destroy(&rep->u);
+    free(rep->body);
+}
+
+/* ---- rendering helpers ---------------------------------------------------- */
+
+/* A record's displayed value for a field as text (sets joined by ';'). The
+ * result is malloc'd. */
+char *cli_record_cell(const msgpack_object *rec, const char *field)
+{
+    if (strcmp(field, "id") == 0)
+        return msg_get_str(rec, "id");
+    const msgpack_object *v = msg_get(msg_get(rec, "fields"), field);
+    if (!v)
+        return strdup("");
+    if (v->type == MSGPACK_OBJECT_STR)
+        return msg_str_dup(v);
+    if (v->type == MSGPACK_OBJECT_ARRAY) {
+        size_t len = 1;
+        for (uint32_t i = 0; i < v->via.array.size; i++)
+            len += v->via.array.ptr[i].via.str.size + 1;
+        char *out = calloc(1, len);
+        for (uint32_t i = 0; out && i < v->via.array.size; i++) {
+            if (v->via.array.ptr[i].type != MSGPACK_OBJECT_STR)
+                continue;
+            if (i)
+                strcat(out, ";");
+            strncat(out, v->via.array.ptr[i].via.str.ptr, v->via.array.ptr[i].via.str.size);
+        }
+        return out;
+    }
+    return strdup("");
+}
+
+int cli_in_conflict(const msgpack_object *rec, const char *field)
+{
+    return msg_get(msg_get(rec, "conflicts"), field) != NULL;
+}
+
+/* Field names present in any of the records, schema order first, then the
+ * other fields sorted. Returns a malloc'd array of borrowed/static strings. */
+size_t cli_columns_of(const char ***out, const msgpack_object_array *recs, int with_id)
+{
+    size_t ns, n = 0, cap = 16;
+    const schema_field *sf = schema_fields(&ns);
+    const char **cols = malloc(cap * sizeof *cols);
+    if (!cols)
+        return 0;
+    if (with_id)
+        cols[n++] = "id";
+    for (size_t i = 0; i < ns; i++)
+        for (uint32_t r = 0; r < recs->size; r++)
+            if (msg_get(msg_get(&recs->ptr[r], "fields"), sf[i].name)) {
+                if (n == cap)
+                    cols = realloc(cols, (cap *= 2) * sizeof *cols);
+                cols[n++] = sf[i].name;
+                break;
+            }
+    /* custom fields: collect unique names */
+    size_t first_custom = n;
+    char **custom_store = NULL;
+    size_t ncustom = 0;
+    for (uint32_t r = 0; r < recs->size; r++) {
+        const msgpack_object *f = msg_get(&recs->ptr[r], "fields");
+        for (uint32_t k = 0; f && f->type == MSGPACK_OBJECT_MAP && k < f->via.map.size; k++) {
+            char *name = msg_str_dup(&f->via.map.ptr[k].key);
+            if (!name)
+                continue;
+            int seen = schema_field_find(name) != NULL;
+            for (size_t j = 0; j < ncustom && !seen; j++)
+                seen = strcmp(custom_store[j], name) == 0;
+            if (seen) {
+                free(name);
+                continue;
+            }
+            custom_store = realloc(custom_store, (ncustom + 1) * sizeof *custom_store);
+            custom_store[ncustom++] = name;
+        }
+    }
+    for (size_t i = 0; i < ncustom; i++) {
+        /* insertion into sorted position among customs */
+        if (n == cap)
+            cols = realloc(cols, (cap *= 2) * sizeof *cols);
+        size_t pos = n;
+        while (pos > first_custom && strcmp(cols[pos - 1], custom_store[i]) > 0)
+            pos--;
+        memmove(&cols[pos + 1], &cols[pos], (n - pos) * sizeof *cols);
+        cols[pos] = custom_store[i]; /* leaked on purpose: lives until exit */
+        n++;
+    }
+    free(custom_store);
+    *out = cols;
+    return n;
+}
+
+const msgpack_object_array *cli_result_records(const reply *rep)
+{
+    const msgpack_object *r = msg_get(rep->result, "records");
+    static const msgpack_object_array empty = {0, NULL};
+    return r && r->type == MSGPACK_OBJECT_ARRAY ? &r->via.array : &empty;
+}
+
+void cli_print_records_csv(const msgpack_object_array *recs)
+{
+    const char **cols = NULL;
+    size_t nc = cli_columns_of(&cols, recs, 1);
+    render_csv_row(stdout, cols, nc);
+    char **cells = calloc(nc, sizeof *cells);
+    for (uint32_t r = 0; cells && r < recs->size; r++) {
+        for (size_t c = 0; c < nc; c++)
+            cells[c] = cli_record_cell(&recs->ptr[r], cols[c]);
+        render_csv_row(stdout, (const char *const *)cells, nc);
+        for (size_t c = 0; c < nc; c++)
+            free(cells[c]);
+    }
+    free(cells);
+    free(cols);
+}
+
+static const char *const list_columns[] = {"id",       "name",   "gender", "id_number", "phone",
+                                           "category", "office", "status", "joined"};
+
+void cli_print_records_table(const msgpack_object_array *recs)
+{
+    size_t nc = sizeof list_columns / sizeof *list_columns;
+    size_t ncells = (size_t)recs->size * nc;
+    char **cells = calloc(ncells + 1, sizeof *cells);
+    int any_conflict = 0;
+    if (!cells)
+        return;
+    for (uint32_t r = 0; r < recs->size; r++)
+        for (size_t c = 0; c < nc; c++) {
+            char *v = cli_record_cell(&recs->ptr[r], list_columns[c]);
+            if (v && cli_in_conflict(&recs->ptr[r], list_columns[c])) {
+                char *m = malloc(strlen(v) + 2);
+                if (m)
+                    sprintf(m, "%s*", v);
+                free(v);
+                v = m;
+                any_conflict = 1;
+            }
+            cells[(size_t)r * nc + c] = v;
+        }
+    render_table(stdout, list_columns, nc, (const char *const *)cells, recs->size);
+    for (size_t i = 0; i < ncells; i++)
+        free(cells[i]);
+    free(cells);
+    if (any_conflict)
+        printf("* field in conflict: unionctl show ID lists the values\n");
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+/* Parse the options of a command; positional args are left in argv[optind..]. */
+int cli_opts_parse(opts *o, int argc, char **argv, const char *allowed)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, 0, 'j'},         {"csv", no_argument, 0, 'c'},
+        {"reveal", no_argument, 0, 'r'},       {"count", no_argument, 0, 'n'},
+        {"skip-invalid", no_argument, 0, 's'}, {"sort", required_argument, 0, 'S'},
+        {"limit", required_argument, 0, 'L'},  {"where", required_argument, 0, 'w'},
+        {"by", required_argument, 0, 'B'},     {"since", required_argument, 0, 'F'},
+        {"until", required_argument, 0, 'U'},  {"force", no_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    int ch;
+    memset(o, 0, sizeof *o);
+    o->limit = -1;
+    o->where = calloc((size_t)argc + 1, sizeof *o->where);
+    optind = 0; /* full re-initialisation of GNU getopt for this argv */
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(cli_usage_text, stdout);
+            exit(0);
+        }
+        if (ch == '?' || !strchr(allowed, ch))
+            return cli_usage_error("%s: unknown or misplaced option '%s'", argv[0],
+                                   argv[optind - 1]);
+        switch (ch) {
+        case 'j':
+            o->json = 1;
+            break;
+        case 'c':
+            o->csv = 1;
+            break;
+        case 'r':
+            o->reveal = 1;
+            break;
+        case 'n':
+            o->count = 1;
+            break;
+        case 's':
+            o->skip_invalid = 1;
+            break;
+        case 'S':
+            o->sort = optarg;
+            break;
+        case 'B':
+            o->by = optarg;
+            break;
+        case 'F':
+            o->since = optarg;
+            break;
+        case 'U':
+            o->until = optarg;
+            break;
+        case 'f':
+            o->force = 1;
+            break;
+        case 'L': {
+            char *end;
+            o->limit = strtol(optarg, &end, 10);
+            if (*end || o->limit < 0)
+                return cli_usage_error("--limit wants a number >= 0, not '%s'", optarg);
+            break;
+        }
+        case 'w':
+            o->where[o->nwhere++] = optarg;
+            break;
+        }
+    }
+    if (o->json && o->csv)
+        return cli_usage_error("--json and --csv exclude each other");
+    return 0;
+}

@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+"""minipeer.py - a minimal peer of uniond, written from docs/PROTOCOL.md alone
+with the Python standard library and the git command line (no libgit2, no
+msgpack package). Used by tests/integration/test_protocol.sh.
+
+  minipeer.py add  DIR NODE FIELD=VALUE...     commit one record on the own branch, print its id
+  minipeer.py sync DIR NODE HOST:PORT FINGERPRINT [--office CODE] [--timeout S]
+
+DIR holds node.key and node.crt (an Ed25519 key and a self-signed certificate,
+made with the openssl CLI) and store.git (a bare repository, made on demand).
+`sync` dials uniond, checks its fingerprint, exchanges HELLOs, WANTs what it
+lacks, serves uniond's WANTs, ends with one sync round (HEADS req -> DONE ack)
+and exits 0 once both sides hold each other's heads. It keeps copies of other
+nodes' branches (fast-forward only) but does not merge them into its own.
+Exit codes: 0 in sync, 1 refused or protocol error, 2 usage, 3 timeout."""
+import hashlib, os, random, socket, ssl, struct, subprocess, sys, time
+
+FRAME_MAX = 1 << 20       # PROTOCOL.md "Framing"
+CHUNK = 256 << 10         # pack bytes per PACK message
+PING_S, IDLE_S = 10, 45
+
+# ---- msgpack (the subset PROTOCOL.md uses, encoded like msgpack-c) ----------
+
+def mp_pack(o):
+    if o is None: return b"\xc0"
+    if o is True: return b"\xc3"
+    if o is False: return b"\xc2"
+    if isinstance(o, int):
+        if 0 <= o < 0x80: return bytes([o])              # positive fixint
+        if 0 <= o <= 0xff: return struct.pack(">BB", 0xcc, o)
+        if 0 <= o <= 0xffff: return struct.pack(">BH", 0xcd, o)
+        if 0 <= o <= 0xffffffff: return struct.pack(">BI", 0xce, o)
+        if o >= 0: return struct.pack(">BQ", 0xcf, o)
+        return struct.pack(">b", o) if o >= -32 else struct.pack(">Bq", 0xd3, o)
+    if isinstance(o, str):
+        b = o.encode()
+        n = len(b)
+        h = bytes([0xa0 | n]) if n < 32 else struct.pack(">BB", 0xd9, n) if n < 256 else \
+            struct.pack(">BH", 0xda, n) if n < 65536 else struct.pack(">BI", 0xdb, n)
+        return h + b
+    if isinstance(o, (bytes, bytearray)):
+        n = len(o)
+        h = struct.pack(">BB", 0xc4, n) if n < 256 else struct.pack(">BH", 0xc5, n) if n < 65536 \
+            else struct.pack(">BI", 0xc6, n)
+        return h + bytes(o)
+    if isinstance(o, (list, tuple)):
+        n = len(o)
+        h = bytes([0x90 | n]) if n < 16 else struct.pack(">BH", 0xdc, n) if n < 65536 else struct.pack(">BI", 0xdd, n)
+        return h + b"".join(mp_pack(x) for x in o)
+    if isinstance(o, dict):
+        n = len(o)
+        h = bytes([0x80 | n]) if n < 16 else struct.pack(">BH", 0xde, n) if n < 65536 else struct.pack(">BI", 0xdf, n)
+        return h + b"".join(mp_pack(k) + mp_pack(v) for k, v in o.items())
+    raise TypeError(type(o))
+
+def mp_unpack(b):
+    """Decode exactly one object filling b."""
+    def rd(i):
+        c = b[i]; i += 1
+        def take(n):
+            return b[i:i + n], i + n
+        if c < 0x80: return c, i
+        if c >= 0xe0: return c - 256, i
+        if 0x80 <= c <= 0x8f: return cont(i, c & 15, True)
+        if 0x90 <= c <= 0x9f: return cont(i, c & 15, False)
+        if 0xa0 <= c <= 0xbf: s, j = take(c & 31); return s.decode(), j
+        if c == 0xc0: return None, i
+        if c in (0xc2, 0xc3): return c == 0xc3, i
+        sizes = {0xc4: ">B", 0xc5: ">H", 0xc6: ">I", 0xd9: ">B", 0xda: ">H", 0xdb: ">I",
+                 0xdc: ">H", 0xdd: ">I", 0xde: ">H", 0xdf: ">I"}
+        if c in sizes:
+            w = struct.calcsize(sizes[c]); (n,) = struct.unpack(sizes[c], b[i:i + w]); i += w
+            if c in (0xc4, 0xc5, 0xc6): s, j = take(n); return bytes(s), j
+            if c in (0xd9, 0xda, 0xdb): s, j = take(n); return s.decode(), j
+            return cont(i, n, c in (0xde, 0xdf))
+        ints = {0xcc: ">B", 0xcd: ">H", 0xce: ">I", 0xcf: ">Q", 0xd0: ">b", 0xd1: ">h", 0xd2: ">i", 0xd3: ">q"}
+        if c in ints:
+            w = struct.calcsize(ints[c]); return struct.unpack(ints[c], b[i:i + w])[0], i + w
+        raise ValueError("msgpack type 0x%02x not used by the protocol" % c)
+    def cont(i, n, is_map):
+        out = {} if is_map else []
+        for _ in range(n):
+            k, i = rd(i)
+            if is_map:
+                v, i = rd(i)
+                out.setdefault(k, v)   # first of duplicate keys wins, as in uniond
+            else:
+                out.append(k)
+        return out, i
+    o, end = rd(0)
+    if end != len(b): raise ValueError("trailing bytes after the msgpack object")
+    return o
+
+# ---- git ---------------------------------------------------------------------
+
+class Repo:
+    def __init__(self, path, node):
+        self.path, self.node = path, node
+        if not os.path.isdir(path):
+            subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=" + node, path], check=True)
+
+    def git(self, *args, data=None, check=True, env=None):
+        r = subprocess.run(["git", "--git-dir=" + self.path] + list(args), input=data,
+                           capture_output=True, env=env)
+        if check and r.returncode != 0:
+            raise RuntimeError("git %s: %s" % (args[0], r.stderr.decode(errors="replace").strip()))
+        return r
+
+    def heads(self):
+        out = self.git("for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/heads/").stdout
+        return dict(line.split(" ") for line in out.decode().splitlines())
+
+    def is_commit(self, oid):
+        return self.git("cat-file", "-t", oid, check=False).stdout.strip() == b"commit"
+
+    def is_ancestor(self, a, b):
+        return self.git("merge-base", "--is-ancestor", a, b, check=False).returncode == 0
+
+    def pack(self, want, have):
+        revs = want + ["^" + h for h in have if self.is_commit(h)]
+        return self.git("pack-objects", "--stdout", "--revs", "-q", data="\n".join(revs).encode() + b"\n").stdout
+
+    def check_new_commits(self, oids):
+        """Every file a new commit adds or changes (vs its first parent) is a
+        100644 blob at members/aa/bb/ID (PROTOCOL.md "What a receiver checks")."""
+        if not oids:
+            return
+        out = self.git("log", "--format=", "--raw", "-r", "--no-renames", "--no-abbrev",
+                       "--diff-merges=first-parent", *oids, "--not", "--branches").stdout.decode()
+        for line in out.splitlines():
+            meta, _, path = line.partition("\t")
+            f = meta.split()
+            if not line or f[4] == "D":
+                continue
+            rid = path.rsplit("/", 1)[-1]
+            if f[1] != "100644" or not valid_id(rid) or path != record_path(rid):
+                raise RuntimeError("refused: %s is not a record (mode %s)" % (path, f[1]))
+
+# ---- records (docs/STORE.md) ---------------------------------------------------
+
+B32 = "0123456789abcdefghjkmnpqrstvwxyz"
+
+def valid_id(s):
+    return 0 < len(s) <= 64 and all(c in "0123456789abcdefghijklmnopqrstuvwxyz" for c in s)
+
+def record_path(rid):
+    h = 2166136261
+    for c in rid.encode():
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    return "members/%02x/%02x/%s" % (h >> 24, (h >> 16) & 0xff, rid)
+
+def escape(v):
+    out = bytearray()
+    for ch in v.encode():
+        if ch in b"\\\n\r\t": out += {0x5c: b"\\\\", 0x0a: b"\\n", 0x0d: b"\\r", 0x09: b"\\t"}[ch]
+        elif ch < 0x20 or ch == 0x7f: out += b"\\x%02x" % ch
+        else: out.append(ch)
+    return bytes(out)
+
+def cmd_add(d, node, pairs):
+    repo = Repo(os.path.join(d, "store.git"), node)
+    ms = int(time.time() * 1000)
+    rid = "".join(B32[(ms >> (5 * (9 - i))) & 31] for i in range(10)) + \
+        "".join(random.choice(B32) for _ in range(6))
+    t = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+    fields = [p.split("=", 1) for p in pairs]            # dots node:1..n in the given order
+    entries = sorted((f, v, i + 1) for i, (f, v) in enumerate(fields))
+    text = b"".join(f.encode() + b":" + (b" " + escape(v) if v else b"") + b"\n" for f, v, _ in entries)
+    text += b"--\ncontext: %s=%d\n" % (node.encode(), len(fields))
+    text += b"".join(b"%s %s %d %s\n" % (f.encode(), node.encode(), c, t.encode()) for f, _, c in entries)
+    blob = repo.git("hash-object", "-w", "--stdin", data=text).stdout.decode().strip()
+    env = dict(os.environ, GIT_INDEX_FILE=os.path.join(d, "index.tmp"), GIT_AUTHOR_NAME="minipeer",
+               GIT_AUTHOR_EMAIL="minipeer@" + node, GIT_COMMITTER_NAME="minipeer",
+               GIT_COMMITTER_EMAIL="minipeer@" + node)
+    head = repo.heads().get(node)
+    repo.git("read-tree", *([head] if head else ["--empty"]), env=env)
+    repo.git("update-index", "--add", "--cacheinfo", "100644,%s,%s" % (blob, record_path(rid)), env=env)
+    tree = repo.git("write-tree", env=env).stdout.decode().strip()
+    os.unlink(env["GIT_INDEX_FILE"])
+    msg = "add %s\n\nfields: %s\n" % (rid, " ".join(sorted(f for f, _ in fields)))
+    commit = repo.git("commit-tree", tree, *(["-p", head] if head else []), "-m", msg, env=env).stdout.decode().strip()
+    repo.git("update-ref", "refs/heads/" + node, commit, *([head] if head else []))
+    print(rid)
+
+# ---- TLS and framing -------------------------------------------------------------
+
+def der_tlv(b, i):
+    """(tag, start of value, end of value) of the DER element at b[i]."""
+    tag, n = b[i], b[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7f
+        n = int.from_bytes(b[i:i + k], "big")
+        i += k
+    return tag, i, i + n
+
+def spki_fingerprint(cert_der):
+    """Lowercase hex SHA-256 of the DER SubjectPublicKeyInfo of a certificate."""
+    _, s, _ = der_tlv(cert_der, 0)          # Certificate
+    _, i, _ = der_tlv(cert_der, s)          # tbsCertificate
+    if cert_der[i] == 0xa0:                 # [0] version
+        i = der_tlv(cert_der, i)[2]
+    for _ in range(5):                      # serial, signature, issuer, validity, subject
+        i = der_tlv(cert_der, i)[2]
+    return hashlib.sha256(cert_der[i:der_tlv(cert_der, i)[2]]).hexdigest()
+
+class Refused(Exception):
+    pass
+
+class Conn:
+    def __init__(self, d, addr, fpr):
+        host, port = addr.rsplit(":", 1)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE      # no CA: the pin below is the whole check
+        ctx.load_cert_chain(os.path.join(d, "node.crt"), os.path.join(d, "node.key"))
+        raw = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+        try:
+            self.s = ctx.wrap_socket(raw)
+        except ssl.SSLError as e:
+            raise Refused("TLS handshake failed: %s" % e)
+        got = spki_fingerprint(self.s.getpeercert(binary_form=True))
+        if got != fpr.lower():              # before any application data either way
+            self.s.close()
+            raise Refused("peer fingerprint %s is not the pinned %s" % (got, fpr))
+        self.s.settimeout(1.0)
+        self.buf = bytearray()
+        self.last_rx = self.last_tx = time.monotonic()
+
+    def send(self, msg):
+        body = mp_pack(msg)
+        assert 0 < len(body) <= FRAME_MAX
+        try:
+            self.s.sendall(struct.pack(">I", len(body)) + body)
+        except OSError as e:                    # closed on us: say why if the peer did
+            try:
+                while True:
+                    m = self.recv()
+                    if m and m["t"] == "error":
+                        raise Refused("the peer says: %s" % m.get("msg"))
+            except (OSError, ValueError, RuntimeError):
+                raise Refused("connection closed by the peer (%s)" % e)
+        self.last_tx = time.monotonic()
+
+    def recv(self):
+        """The next message, or None after one second without one."""
+        while True:
+            if len(self.buf) >= 4:
+                (n,) = struct.unpack(">I", self.buf[:4])
+                if n == 0 or n > FRAME_MAX:      # checked before waiting for the body
+                    raise RuntimeError("bad frame length %d" % n)
+                if len(self.buf) >= 4 + n:
+                    body = bytes(self.buf[4:4 + n])
+                    del self.buf[:4 + n]
+                    m = mp_unpack(body)
+                    if not isinstance(m, dict) or not isinstance(m.get("t"), str):
+                        raise RuntimeError("a frame that is not a message")
+                    return m
+            try:
+                data = self.s.recv(65536)
+            except (socket.timeout, TimeoutError):
+                return None
+            except ssl.SSLError as e:
+                raise Refused("TLS session aborted by the peer: %s" % e)
+            if not data:
+                raise Refused("connection closed by the peer")
+            self.buf += data
+            self.last_rx = time.monotonic()
+
+# ---- the session -----------------------------------------------------------------
+
+def log(*a):
+    print("minipeer:", *a, file=sys.stderr, flush=True)
+
+def cmd_sync(d, node, addr, fpr, office, timeout):
+    repo = Repo(os.path.join(d, "store.git"), node)
+    deadline = time.monotonic() + timeout
+    c = Conn(d, addr, fpr)
+    c.send({"t": "hello", "v": 1, "node": node, "office": office, "heads": repo.heads()})
+    hello = None
+    want = None        # our outstanding WANT: id, announcement, req to ack, pack bytes so far
+    queued = None      # newest announcement that came while a WANT was outstanding
+    my_req, round_done, next_id = 0, False, 0
+
+    def take_in(heads, req, final):
+        """Start taking in an announcement: WANT what we lack, or apply it."""
+        nonlocal want, next_id
+        missing = sorted({o for n, o in heads.items() if n != node and not repo.is_commit(o)})
+        if missing:
+            next_id += 1
+            want = {"id": next_id, "heads": heads, "req": req, "final": final, "pack": bytearray()}
+            c.send({"t": "want", "id": next_id, "want": missing, "have": sorted(set(repo.heads().values()))})
+        else:
+            apply(heads, req, final)
+
+    def apply(heads, req, final):
+        nonlocal round_done
+        others = {n: o for n, o in heads.items() if n != node}     # never our own branch
+        repo.check_new_commits(list(others.values()))
+        mine = repo.heads()
+        for n, o in sorted(others.items()):
+            cur = mine.get(n)
+            if cur == o or (cur and repo.is_ancestor(o, cur)):
+                continue                                          # same or older: stale
+            if cur and not repo.is_ancestor(cur, o):
+                raise RuntimeError("branch %s diverged from our copy" % n)
+            repo.git("update-ref", "refs/heads/" + n, o, *([cur] if cur else []))
+            log("branch %s -> %s" % (n, o[:12]))
+        if req:
+            c.send({"t": "done", "ack": req, "heads": repo.heads()})
+        round_done = round_done or final
+
+    try:
+        while not (round_done and want is None and queued is None):
+            if time.monotonic() > deadline:
+                log("timed out")
+                return 3
+            m = c.recv()
+            now = time.monotonic()
+            if m is None:
+                if now - c.last_rx > IDLE_S:
+                    raise RuntimeError("idle timeout")
+                if hello and now - c.last_tx > PING_S:
+                    c.send({"t": "ping"})
+                continue
+            t = m["t"]
+            if t == "error":
+                raise Refused("the peer says: %s" % m.get("msg"))
+            if hello is None:
+                if t != "hello":
+                    raise RuntimeError("expected hello, got %s" % t)
+                if m.get("v") != 1 or not isinstance(m.get("heads"), dict):
+                    raise RuntimeError("unsupported hello")
+                hello = m
+                log("connected to %s (%s)" % (m.get("node"), m.get("office")))
+                take_in(m["heads"], 0, False)
+                next_id += 1
+                my_req = next_id                # the sync round: HEADS req, answered by DONE ack
+                c.send({"t": "heads", "req": my_req, "heads": repo.heads()})
+            elif t in ("heads", "done"):
+                final = t == "done" and m.get("ack") == my_req
+                if want is None:
+                    take_in(m["heads"], m.get("req", 0), final)
+                else:                           # keep only the newest; heads only move forward
+                    q = queued or {}
+                    queued = {"heads": m["heads"], "req": m.get("req") or q.get("req", 0),
+                              "final": final or q.get("final", False)}
+            elif t == "want":
+                wants, haves = m["want"], m.get("have", [])
+                if not wants or not all(repo.is_commit(w) for w in wants):
+                    c.send({"t": "error", "msg": "asked for a commit this node lacks"})
+                    raise RuntimeError("bad want")
+                pack = repo.pack(wants, haves)
+                for off in range(0, len(pack), CHUNK):
+                    c.send({"t": "pack", "id": m["id"], "data": pack[off:off + CHUNK],
+                            "last": off + CHUNK >= len(pack)})
+                log("served a want: %d pack bytes" % len(pack))
+            elif t == "pack":
+                if want is None or m.get("id") != want["id"]:
+                    raise RuntimeError("a pack that answers no want")
+                want["pack"] += m["data"]
+                if m.get("last"):
+                    w, want = want, None
+                    repo.git("index-pack", "--stdin", "--fix-thin", "--strict", data=bytes(w["pack"]))
+                    log("took in a pack of %d bytes" % len(w["pack"]))
+                    apply(w["heads"], w["req"], w["final"])
+                    if queued:
+                        q, queued = queued, None
+                        take_in(q["heads"], q["req"], q["final"])
+            elif t == "ping":
+                c.send({"t": "pong"})
+            elif t != "pong":
+                c.send({"t": "error", "msg": "unknown message type"})
+                raise RuntimeError("unknown message %s" % t)
+        log("in sync")
+        return 0
+    finally:
+        try:
+            c.s.unwrap()
+        except (OSError, ValueError):
+            pass
+        c.s.close()
+
+def main(argv):
+    try:
+        if len(argv) >= 4 and argv[1] == "add":
+            cmd_add(argv[2], argv[3], argv[4:])
+            return 0
+        if len(argv) >= 6 and argv[1] == "sync":
+            opts = dict(zip(argv[6::2], argv[7::2]))
+            return cmd_sync(argv[2], argv[3], argv[4], argv[5], opts.get("--office", "mini"),
+                            float(opts.get("--timeout", "30")))
+    except Refused as e:
+        log("refused:", e)
+        return 1
+    except (RuntimeError, ValueError, KeyError, TypeError, OSError) as e:
+        log("error:", e)
+        return 1
+    print(__doc__, file=sys.stderr)
+    return 2
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
