@@ -9,9 +9,9 @@
 #   make format   clang-format every source file
 
 CC      ?= cc
-PKGS    := libuv libgit2 msgpack openssl inih
+PKGS    := libuv libgit2 msgpack openssl inih zlib
 DEBS    := pkg-config libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
-           libcsv-dev libcmocka-dev git
+           libcsv-dev libcmocka-dev zlib1g-dev git sqlite3 bc
 STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I.
 # pkg-config runs only when the packages are there; 'deps' comes first otherwise.

@@ -11,6 +11,8 @@
 #include <git2.h>
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
+#include <openssl/evp.h>
+#include <zlib.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -275,17 +277,156 @@ int store_read(store *s, char **buf, size_t *len, const char *id, char *err, siz
     return rc;
 }
 
-/* Write the queued mempack objects as one pack into the real object store. */
-static int mempack_flush(store *s, char *err, size_t errlen)
+/* ---- bulk writes: one pack, no delta search ---------------------------- */
+
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+    int oom;
+} packbuf;
+
+static void pb_put(packbuf *p, const void *data, size_t n)
 {
-    git_buf pack = {0};
-    git_odb *odb = NULL;
+    if (p->oom)
+        return;
+    if (p->len + n > p->cap) {
+        size_t nc = p->cap ? p->cap : 1 << 20;
+        while (nc < p->len + n)
+            nc *= 2;
+        unsigned char *nb = realloc(p->buf, nc);
+        if (!nb) {
+            p->oom = 1;
+            return;
+        }
+        p->buf = nb;
+        p->cap = nc;
+    }
+    memcpy(p->buf + p->len, data, n);
+    p->len += n;
+}
+
+/* Append one undeltified object: type/size header, then zlib data. */
+static void pb_object(packbuf *p, git_object_t type, const void *data, size_t size)
+{
+    unsigned char hdr[16];
+    size_t h = 0, sz = size;
+    unsigned c = ((unsigned)type << 4) | (sz & 15);
+    sz >>= 4;
+    while (sz) {
+        hdr[h++] = (unsigned char)(c | 0x80);
+        c = sz & 0x7f;
+        sz >>= 7;
+    }
+    hdr[h++] = (unsigned char)c;
+    pb_put(p, hdr, h);
+    uLongf out = compressBound((uLong)size);
+    if (p->oom)
+        return;
+    if (p->len + out > p->cap) {
+        size_t nc = p->cap;
+        while (nc < p->len + out)
+            nc *= 2;
+        unsigned char *nb = realloc(p->buf, nc);
+        if (!nb) {
+            p->oom = 1;
+            return;
+        }
+        p->buf = nb;
+        p->cap = nc;
+    }
+    /* speed over size: these packs are written once per bulk write and
+     * the store can be repacked with plain git at any time */
+    if (compress2(p->buf + p->len, &out, data, (uLong)size, 1) != Z_OK) {
+        p->oom = 1;
+        return;
+    }
+    p->len += out;
+}
+
+typedef struct {
+    git_oid *v;
+    size_t n, cap;
+} oidvec;
+
+static int oidvec_push(oidvec *o, const git_oid *id)
+{
+    if (o->n == o->cap) {
+        size_t nc = o->cap ? o->cap * 2 : 1024;
+        git_oid *nv = realloc(o->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        o->v = nv;
+        o->cap = nc;
+    }
+    git_oid_cpy(&o->v[o->n++], id);
+    return 0;
+}
+
+/* Every object under tree that the on-disk store lacks (new trees stop the
+ * descent where a subtree is already on disk: unchanged parts are shared). */
+static int collect_new(oidvec *out, git_repository *bulk, git_odb *disk, const git_oid *tree_id)
+{
+    git_tree *t = NULL;
+    if (git_odb_exists_ext(disk, tree_id, GIT_ODB_LOOKUP_NO_REFRESH))
+        return 0;
+    if (oidvec_push(out, tree_id) != 0 || git_tree_lookup(&t, bulk, tree_id) < 0)
+        return -1;
+    int rc = 0;
+    size_t n = git_tree_entrycount(t);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const git_tree_entry *e = git_tree_entry_byindex(t, i);
+        if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+            rc = collect_new(out, bulk, disk, git_tree_entry_id(e));
+        else if (!git_odb_exists_ext(disk, git_tree_entry_id(e), GIT_ODB_LOOKUP_NO_REFRESH))
+            rc = oidvec_push(out, git_tree_entry_id(e));
+    }
+    git_tree_free(t);
+    return rc;
+}
+
+/* Write commit `tip` and every new object it needs, queued in the mempack,
+ * as one pack into the real object store, then empty the mempack. libgit2's
+ * mempack dump runs a delta search over every object (seconds for a large
+ * import); a bulk write's objects are written once, so they go undeltified. */
+static int mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen)
+{
+    git_odb *disk = NULL, *bodb = NULL;
     git_odb_writepack *wp = NULL;
     git_indexer_progress stats = {0};
+    git_commit *c = NULL;
+    oidvec objs = {0};
+    packbuf pk = {0};
     int rc = -1;
-    if (git_mempack_dump(&pack, s->bulk, s->mempack) < 0 || git_repository_odb(&odb, s->repo) < 0 ||
-        git_odb_write_pack(&wp, odb, NULL, NULL) < 0 ||
-        wp->append(wp, pack.ptr, pack.size, &stats) < 0 || wp->commit(wp, &stats) < 0) {
+    if (git_repository_odb(&disk, s->repo) < 0 || git_repository_odb(&bodb, s->bulk) < 0 ||
+        git_commit_lookup(&c, s->bulk, tip) < 0 || oidvec_push(&objs, tip) != 0 ||
+        collect_new(&objs, s->bulk, disk, git_commit_tree_id(c)) != 0) {
+        git_err(err, errlen, "collecting the objects to write");
+        goto cleanup;
+    }
+    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2};
+    head[8] = (unsigned char)(objs.n >> 24);
+    head[9] = (unsigned char)(objs.n >> 16);
+    head[10] = (unsigned char)(objs.n >> 8);
+    head[11] = (unsigned char)objs.n;
+    pb_put(&pk, head, sizeof head);
+    for (size_t i = 0; i < objs.n && !pk.oom; i++) {
+        git_odb_object *o = NULL;
+        if (git_odb_read(&o, bodb, &objs.v[i]) < 0) {
+            git_err(err, errlen, "reading a new object");
+            goto cleanup;
+        }
+        pb_object(&pk, git_odb_object_type(o), git_odb_object_data(o), git_odb_object_size(o));
+        git_odb_object_free(o);
+    }
+    unsigned char sum[EVP_MAX_MD_SIZE];
+    unsigned sumlen = 0;
+    if (pk.oom || !EVP_Digest(pk.buf, pk.len, sum, &sumlen, EVP_sha1(), NULL)) {
+        snprintf(err, errlen, "out of memory building the pack");
+        goto cleanup;
+    }
+    pb_put(&pk, sum, sumlen);
+    if (pk.oom || git_odb_write_pack(&wp, disk, NULL, NULL) < 0 ||
+        wp->append(wp, pk.buf, pk.len, &stats) < 0 || wp->commit(wp, &stats) < 0) {
         git_err(err, errlen, "writing the pack");
         goto cleanup;
     }
@@ -293,8 +434,11 @@ static int mempack_flush(store *s, char *err, size_t errlen)
 cleanup:
     if (wp)
         wp->free(wp);
-    git_odb_free(odb);
-    git_buf_dispose(&pack);
+    git_commit_free(c);
+    git_odb_free(disk);
+    git_odb_free(bodb);
+    free(objs.v);
+    free(pk.buf);
     git_mempack_reset(s->mempack);
     return rc;
 }
@@ -356,7 +500,7 @@ int store_commit(store *s, const store_change *ch, size_t n, int bulk, const cha
         git_err(err, errlen, "creating the commit");
         goto cleanup;
     }
-    if (bulk && mempack_flush(s, err, errlen) != 0)
+    if (bulk && mempack_flush(s, &commit_oid, err, errlen) != 0)
         goto cleanup;
     /* Objects are durable; now move the branch, expecting the head we built
      * on (nobody else writes it, but a mismatch must never be papered over). */
@@ -691,7 +835,7 @@ int store_take_head(store *s, const char *peer_hex, store_record_cb changed, voi
         git_mempack_reset(s->mempack);
         goto cleanup;
     }
-    if (mempack_flush(s, err, errlen) != 0 || move_own_branch(s, &commit_oid, msg, err, errlen))
+    if (mempack_flush(s, &commit_oid, err, errlen) != 0 || move_own_branch(s, &commit_oid, msg, err, errlen))
         goto cleanup;
     git_oid_cpy(&s->head, &commit_oid);
     git_oid_cpy(&s->tree, &tree_oid);

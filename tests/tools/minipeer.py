@@ -12,8 +12,10 @@ made with the openssl CLI) and store.git (a bare repository, made on demand).
 lacks, serves uniond's WANTs, ends with one sync round (HEADS req -> DONE ack)
 and exits 0 once both sides hold each other's heads. It keeps copies of other
 nodes' branches (fast-forward only) but does not merge them into its own.
+Of the receiver checks it does the quarantine, paths and modes, not the
+canonical-record check; it pins a key, so it does not check the HELLO's name.
 Exit codes: 0 in sync, 1 refused or protocol error, 2 usage, 3 timeout."""
-import hashlib, os, random, socket, ssl, struct, subprocess, sys, time
+import hashlib, os, random, re, shutil, socket, ssl, struct, subprocess, sys, tempfile, time
 
 FRAME_MAX = 1 << 20       # PROTOCOL.md "Framing"
 CHUNK = 256 << 10         # pack bytes per PACK message
@@ -21,72 +23,67 @@ PING_S, IDLE_S = 10, 45
 
 # ---- msgpack (the subset PROTOCOL.md uses, encoded like msgpack-c) ----------
 
+def _hdr(n, fix, fixlen, c8, c16, c32):
+    if n < fixlen: return bytes([fix | n])
+    if c8 and n < 256: return struct.pack(">BB", c8, n)
+    return struct.pack(">BH", c16, n) if n < 65536 else struct.pack(">BI", c32, n)
+
 def mp_pack(o):
-    if o is None: return b"\xc0"
-    if o is True: return b"\xc3"
-    if o is False: return b"\xc2"
+    if o is None or o is True or o is False: return {None: b"\xc0", True: b"\xc3", False: b"\xc2"}[o]
     if isinstance(o, int):
-        if 0 <= o < 0x80: return bytes([o])              # positive fixint
-        if 0 <= o <= 0xff: return struct.pack(">BB", 0xcc, o)
-        if 0 <= o <= 0xffff: return struct.pack(">BH", 0xcd, o)
-        if 0 <= o <= 0xffffffff: return struct.pack(">BI", 0xce, o)
-        if o >= 0: return struct.pack(">BQ", 0xcf, o)
+        if 0 <= o < 0x80: return bytes([o])              # positive fixint, then uint8/16/32/64
+        for code, fmt, top in ((0xcc, ">BB", 0xff), (0xcd, ">BH", 0xffff), (0xce, ">BI", 0xffffffff),
+                               (0xcf, ">BQ", 2**64 - 1)):
+            if 0 <= o <= top: return struct.pack(fmt, code, o)
         return struct.pack(">b", o) if o >= -32 else struct.pack(">Bq", 0xd3, o)
     if isinstance(o, str):
-        b = o.encode()
-        n = len(b)
-        h = bytes([0xa0 | n]) if n < 32 else struct.pack(">BB", 0xd9, n) if n < 256 else \
-            struct.pack(">BH", 0xda, n) if n < 65536 else struct.pack(">BI", 0xdb, n)
-        return h + b
+        return _hdr(len(o.encode()), 0xa0, 32, 0xd9, 0xda, 0xdb) + o.encode()
     if isinstance(o, (bytes, bytearray)):
-        n = len(o)
-        h = struct.pack(">BB", 0xc4, n) if n < 256 else struct.pack(">BH", 0xc5, n) if n < 65536 \
-            else struct.pack(">BI", 0xc6, n)
-        return h + bytes(o)
+        return _hdr(len(o), 0, 0, 0xc4, 0xc5, 0xc6) + bytes(o)
     if isinstance(o, (list, tuple)):
-        n = len(o)
-        h = bytes([0x90 | n]) if n < 16 else struct.pack(">BH", 0xdc, n) if n < 65536 else struct.pack(">BI", 0xdd, n)
-        return h + b"".join(mp_pack(x) for x in o)
+        return _hdr(len(o), 0x90, 16, 0, 0xdc, 0xdd) + b"".join(mp_pack(x) for x in o)
     if isinstance(o, dict):
-        n = len(o)
-        h = bytes([0x80 | n]) if n < 16 else struct.pack(">BH", 0xde, n) if n < 65536 else struct.pack(">BI", 0xdf, n)
-        return h + b"".join(mp_pack(k) + mp_pack(v) for k, v in o.items())
+        return _hdr(len(o), 0x80, 16, 0, 0xde, 0xdf) + b"".join(mp_pack(k) + mp_pack(v) for k, v in o.items())
     raise TypeError(type(o))
 
 def mp_unpack(b):
-    """Decode exactly one object filling b."""
+    """Decode exactly one object filling b (str, bin, int, bool, nil, array, map)."""
+    lens = {0xc4: ">B", 0xc5: ">H", 0xc6: ">I", 0xd9: ">B", 0xda: ">H", 0xdb: ">I",
+            0xdc: ">H", 0xdd: ">I", 0xde: ">H", 0xdf: ">I"}
+    ints = {0xcc: ">B", 0xcd: ">H", 0xce: ">I", 0xcf: ">Q", 0xd0: ">b", 0xd1: ">h", 0xd2: ">i", 0xd3: ">q"}
+
+    def take(i, n):
+        if i + n > len(b): raise ValueError("truncated msgpack")
+        return b[i:i + n], i + n
+
     def rd(i):
-        c = b[i]; i += 1
-        def take(n):
-            return b[i:i + n], i + n
+        c = take(i, 1)[0][0]; i += 1
         if c < 0x80: return c, i
         if c >= 0xe0: return c - 256, i
-        if 0x80 <= c <= 0x8f: return cont(i, c & 15, True)
-        if 0x90 <= c <= 0x9f: return cont(i, c & 15, False)
-        if 0xa0 <= c <= 0xbf: s, j = take(c & 31); return s.decode(), j
+        if c <= 0x8f: return cont(i, c & 15, True)
+        if c <= 0x9f: return cont(i, c & 15, False)
+        if c <= 0xbf: s, i = take(i, c & 31); return s.decode(), i
         if c == 0xc0: return None, i
         if c in (0xc2, 0xc3): return c == 0xc3, i
-        sizes = {0xc4: ">B", 0xc5: ">H", 0xc6: ">I", 0xd9: ">B", 0xda: ">H", 0xdb: ">I",
-                 0xdc: ">H", 0xdd: ">I", 0xde: ">H", 0xdf: ">I"}
-        if c in sizes:
-            w = struct.calcsize(sizes[c]); (n,) = struct.unpack(sizes[c], b[i:i + w]); i += w
-            if c in (0xc4, 0xc5, 0xc6): s, j = take(n); return bytes(s), j
-            if c in (0xd9, 0xda, 0xdb): s, j = take(n); return s.decode(), j
-            return cont(i, n, c in (0xde, 0xdf))
-        ints = {0xcc: ">B", 0xcd: ">H", 0xce: ">I", 0xcf: ">Q", 0xd0: ">b", 0xd1: ">h", 0xd2: ">i", 0xd3: ">q"}
         if c in ints:
-            w = struct.calcsize(ints[c]); return struct.unpack(ints[c], b[i:i + w])[0], i + w
-        raise ValueError("msgpack type 0x%02x not used by the protocol" % c)
+            v, i = take(i, struct.calcsize(ints[c])); return struct.unpack(ints[c], v)[0], i
+        if c not in lens: raise ValueError("msgpack type 0x%02x is not used by the protocol" % c)
+        v, i = take(i, struct.calcsize(lens[c])); (n,) = struct.unpack(lens[c], v)
+        if c <= 0xc6: s, i = take(i, n); return bytes(s), i
+        if c <= 0xdb: s, i = take(i, n); return s.decode(), i
+        return cont(i, n, c >= 0xde)
+
     def cont(i, n, is_map):
         out = {} if is_map else []
         for _ in range(n):
             k, i = rd(i)
             if is_map:
                 v, i = rd(i)
-                out.setdefault(k, v)   # first of duplicate keys wins, as in uniond
+                out.setdefault(k, v)   # the first of duplicate keys counts
             else:
                 out.append(k)
         return out, i
+
     o, end = rd(0)
     if end != len(b): raise ValueError("trailing bytes after the msgpack object")
     return o
@@ -95,13 +92,13 @@ def mp_unpack(b):
 
 class Repo:
     def __init__(self, path, node):
-        self.path, self.node = path, node
+        self.path, self.node, self.env = path, node, None
         if not os.path.isdir(path):
             subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=" + node, path], check=True)
 
     def git(self, *args, data=None, check=True, env=None):
         r = subprocess.run(["git", "--git-dir=" + self.path] + list(args), input=data,
-                           capture_output=True, env=env)
+                           capture_output=True, env=env or self.env)
         if check and r.returncode != 0:
             raise RuntimeError("git %s: %s" % (args[0], r.stderr.decode(errors="replace").strip()))
         return r
@@ -119,6 +116,23 @@ class Repo:
     def pack(self, want, have):
         revs = want + ["^" + h for h in have if self.is_commit(h)]
         return self.git("pack-objects", "--stdout", "--revs", "-q", data="\n".join(revs).encode() + b"\n").stdout
+
+    def take_pack(self, pack, heads):
+        """Index a pack into a quarantine object directory, check it, move it in."""
+        objects = os.path.join(self.path, "objects")
+        q = tempfile.mkdtemp(prefix="incoming-", dir=objects)
+        try:
+            os.mkdir(os.path.join(q, "pack"))
+            self.env = dict(os.environ, GIT_OBJECT_DIRECTORY=q, GIT_ALTERNATE_OBJECT_DIRECTORIES=objects)
+            self.git("index-pack", "--stdin", "--fix-thin", "--strict", data=pack)
+            self.check_new_commits(list(heads.values()))
+            self.env = None
+            names = sorted(os.listdir(os.path.join(q, "pack")), key=lambda n: n.endswith(".idx"))
+            for n in names:                     # the .idx last: git finds packs by their index
+                os.rename(os.path.join(q, "pack", n), os.path.join(objects, "pack", n))
+        finally:
+            self.env = None
+            shutil.rmtree(q, ignore_errors=True)
 
     def check_new_commits(self, oids):
         """Every file a new commit adds or changes (vs its first parent) is a
@@ -164,7 +178,7 @@ def cmd_add(d, node, pairs):
         "".join(random.choice(B32) for _ in range(6))
     t = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
     fields = [p.split("=", 1) for p in pairs]            # dots node:1..n in the given order
-    entries = sorted((f, v, i + 1) for i, (f, v) in enumerate(fields))
+    entries = sorted(((f, v, i + 1) for i, (f, v) in enumerate(fields)), key=lambda e: (e[0], e[2]))
     text = b"".join(f.encode() + b":" + (b" " + escape(v) if v else b"") + b"\n" for f, v, _ in entries)
     text += b"--\ncontext: %s=%d\n" % (node.encode(), len(fields))
     text += b"".join(b"%s %s %d %s\n" % (f.encode(), node.encode(), c, t.encode()) for f, _, c in entries)
@@ -177,7 +191,7 @@ def cmd_add(d, node, pairs):
     repo.git("update-index", "--add", "--cacheinfo", "100644,%s,%s" % (blob, record_path(rid)), env=env)
     tree = repo.git("write-tree", env=env).stdout.decode().strip()
     os.unlink(env["GIT_INDEX_FILE"])
-    msg = "add %s\n\nfields: %s\n" % (rid, " ".join(sorted(f for f, _ in fields)))
+    msg = "add %s\n\nfields: %s\n" % (rid, " ".join(sorted({f for f, _ in fields})))
     commit = repo.git("commit-tree", tree, *(["-p", head] if head else []), "-m", msg, env=env).stdout.decode().strip()
     repo.git("update-ref", "refs/heads/" + node, commit, *([head] if head else []))
     print(rid)
@@ -268,6 +282,14 @@ class Conn:
             self.buf += data
             self.last_rx = time.monotonic()
 
+def check_heads(h):
+    """A Heads map (PROTOCOL.md 5.2): node name -> 40 lowercase hex digits."""
+    if not isinstance(h, dict) or len(h) > 10000 or not all(
+            isinstance(n, str) and re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", n) and ".." not in n
+            and isinstance(o, str) and re.fullmatch(r"[0-9a-f]{40}", o) for n, o in h.items()):
+        raise RuntimeError("malformed heads")
+    return h
+
 # ---- the session -----------------------------------------------------------------
 
 def log(*a):
@@ -330,15 +352,16 @@ def cmd_sync(d, node, addr, fpr, office, timeout):
             if hello is None:
                 if t != "hello":
                     raise RuntimeError("expected hello, got %s" % t)
-                if m.get("v") != 1 or not isinstance(m.get("heads"), dict):
-                    raise RuntimeError("unsupported hello")
+                if m.get("v") != 1:
+                    raise RuntimeError("unsupported protocol version %r" % m.get("v"))
                 hello = m
                 log("connected to %s (%s)" % (m.get("node"), m.get("office")))
-                take_in(m["heads"], 0, False)
+                take_in(check_heads(m.get("heads")), 0, False)
                 next_id += 1
                 my_req = next_id                # the sync round: HEADS req, answered by DONE ack
                 c.send({"t": "heads", "req": my_req, "heads": repo.heads()})
             elif t in ("heads", "done"):
+                check_heads(m.get("heads"))
                 final = t == "done" and m.get("ack") == my_req
                 if want is None:
                     take_in(m["heads"], m.get("req", 0), final)
@@ -347,7 +370,11 @@ def cmd_sync(d, node, addr, fpr, office, timeout):
                     queued = {"heads": m["heads"], "req": m.get("req") or q.get("req", 0),
                               "final": final or q.get("final", False)}
             elif t == "want":
-                wants, haves = m["want"], m.get("have", [])
+                wants, haves, oid = m.get("want"), m.get("have", []), re.compile(r"[0-9a-f]{40}")
+                if not isinstance(wants, list) or not isinstance(haves, list) or not m.get("id") or \
+                        not all(isinstance(x, str) and oid.fullmatch(x) for x in wants + haves):
+                    c.send({"t": "error", "msg": "malformed WANT"})
+                    raise RuntimeError("malformed want")
                 if not wants or not all(repo.is_commit(w) for w in wants):
                     c.send({"t": "error", "msg": "asked for a commit this node lacks"})
                     raise RuntimeError("bad want")
@@ -362,7 +389,8 @@ def cmd_sync(d, node, addr, fpr, office, timeout):
                 want["pack"] += m["data"]
                 if m.get("last"):
                     w, want = want, None
-                    repo.git("index-pack", "--stdin", "--fix-thin", "--strict", data=bytes(w["pack"]))
+                    others = {n: o for n, o in w["heads"].items() if n != node}
+                    repo.take_pack(bytes(w["pack"]), others)
                     log("took in a pack of %d bytes" % len(w["pack"]))
                     apply(w["heads"], w["req"], w["final"])
                     if queued:
