@@ -102,6 +102,7 @@ struct session {
     uint32_t next_req;
     int round, next_round; /* the take-in that ends a sync round */
     /* outgoing pack */
+    int building; /* a WANT's pack is being built on the store queue */
     char *out;
     size_t outlen, outoff;
     uint32_t out_id;
@@ -187,6 +188,8 @@ static void session_unref(session *s)
     peers_maybe_done(p);
 }
 
+static void pack_pump(session *s);
+
 static void on_written(uv_write_t *w, int status)
 {
     wreq *r = (wreq *)w;
@@ -195,6 +198,8 @@ static void on_written(uv_write_t *w, int status)
     free(r);
     if (status < 0 && s->state != S_CLOSING)
         session_close(s, "write failed");
+    else if (s->out && s->state == S_LIVE)
+        pack_pump(s); /* the socket drained: queue the next chunks */
     session_unref(s);
 }
 
@@ -403,6 +408,7 @@ static void build_done(void *arg, int cancelled)
 {
     build_job *j = arg;
     session *s = j->s;
+    s->building = 0;
     if (!cancelled && s->state == S_LIVE) {
         if (j->rc != 0) {
             log_msg(LOG_WARN, "peer %s: cannot answer a want: %s", s->ps->conf.name, j->err);
@@ -450,7 +456,7 @@ static char **strv_from(const msgpack_object_array *a, size_t *n, int *bad)
 
 static void on_want(session *s, const msgpack_object *m)
 {
-    if (s->out) {
+    if (s->out || s->building) {
         send_error(s, "a WANT while a PACK is still being sent");
         session_close(s, "protocol error");
         return;
@@ -472,8 +478,10 @@ static void on_want(session *s, const msgpack_object *m)
         return;
     }
     s->refs++;
+    s->building = 1;
     if (squeue_push(s->p->q, build_run, build_done, j) != 0) {
         s->refs--;
+        s->building = 0;
         strv_free(j->want, j->nwant);
         strv_free(j->have, j->nhave);
         free(j);
@@ -486,7 +494,8 @@ typedef struct {
     session *s;
     store_ref *refs; /* announced */
     size_t nrefs;
-    char *pack; /* NULL: plan only (find what we lack) */
+    int plan;   /* find what we lack first; take in directly if nothing */
+    char *pack; /* the pack that answered our WANT (plan == 0) */
     size_t packlen;
     int planned_only; /* result: we lack objects, want these */
     char **missing;
@@ -503,7 +512,7 @@ static void take_run(void *arg)
     take_job *j = arg;
     ops_ctx *o = j->s->p->ops;
     const char *own = j->s->p->cfg->node;
-    if (!j->pack) {
+    if (j->plan) {
         j->missing = calloc(j->nrefs + 1, sizeof *j->missing);
         for (size_t i = 0; j->missing && i < j->nrefs; i++)
             if (strcmp(j->refs[i].name, own) != 0 && !store_has_object(o->st, j->refs[i].oid))
@@ -623,7 +632,7 @@ static void take_finish(session *s)
     }
 }
 
-static void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen)
+static void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen, int plan)
 {
     take_job *j = calloc(1, sizeof *j);
     if (!j) {
@@ -637,6 +646,7 @@ static void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t 
     j->nrefs = n;
     j->pack = pack;
     j->packlen = packlen;
+    j->plan = plan;
     s->refs++;
     if (squeue_push(s->p->q, take_run, take_done, j) != 0) {
         s->refs--;
@@ -673,7 +683,7 @@ static void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int 
     if (s->want_refs)
         memcpy(s->want_refs, refs, n * sizeof *refs);
     s->nwant_refs = s->want_refs ? n : 0;
-    take_push(s, refs, n, NULL, 0);
+    take_push(s, refs, n, NULL, 0, 1);
 }
 
 static int heads_read(store_ref **out, size_t *n, const msgpack_object *m)
@@ -718,6 +728,13 @@ static void on_pack(session *s, const msgpack_object *m)
         return;
     }
     size_t n = d->via.bin.size;
+    int last = msg_get_bool(m, "last", 0);
+    if ((n == 0 && !last) || (last && s->packlen + n < 32)) {
+        /* a pack is at least a 12-byte header and a 20-byte checksum */
+        send_error(s, "empty PACK chunk or a pack too short to be one");
+        session_close(s, "protocol error: empty pack");
+        return;
+    }
     if (s->packlen + n > PACK_MAX) {
         send_error(s, "pack larger than 1 GiB");
         session_close(s, "pack too large");
@@ -735,9 +752,10 @@ static void on_pack(session *s, const msgpack_object *m)
         s->pack = np;
         s->packcap = nc;
     }
-    memcpy(s->pack + s->packlen, d->via.bin.ptr, n);
+    if (n)
+        memcpy(s->pack + s->packlen, d->via.bin.ptr, n);
     s->packlen += n;
-    if (msg_get_bool(m, "last", 0)) {
+    if (last) {
         char *pack = s->pack;
         size_t len = s->packlen;
         s->pack = NULL;
@@ -749,7 +767,7 @@ static void on_pack(session *s, const msgpack_object *m)
         if (s->want_refs)
             memcpy(s->want_refs, refs, nrefs * sizeof *refs);
         s->nwant_refs = s->want_refs ? nrefs : 0;
-        take_push(s, refs, nrefs, pack, len);
+        take_push(s, refs, nrefs, pack, len, 0);
     }
 }
 
@@ -785,6 +803,8 @@ static void on_hello(session *s, const msgpack_object *m)
     }
     if (!node || !s->ps || strcmp(node, s->ps->conf.name) != 0) {
         /* The key is pinned for a name; a node must not claim another. */
+        log_msg(LOG_WARN, "peer with the key pinned for %s claims to be %.64s: refused",
+                s->ps ? s->ps->conf.name : "?", node ? node : "(none)");
         send_error(s, "your node name does not match the name pinned for your key");
         session_close(s, "node name does not match its pinned key");
         goto out;

@@ -1166,6 +1166,30 @@ static void rmtree(const char *dir)
     rmdir(dir);
 }
 
+/* Would taking ref r move our copy of that branch forward? Looked up in
+ * repo (the quarantine view, which also sees the store). Returns 1 forward,
+ * 0 same or older, -1 diverged (with err set). */
+static int branch_copy_check(store *s, git_repository *repo, const bundle_ref *r, char *err,
+                             size_t errlen)
+{
+    char name[300];
+    git_reference *ref = NULL;
+    snprintf(name, sizeof name, "refs/heads/%s", r->name);
+    if (git_reference_lookup(&ref, s->repo, name) != 0)
+        return 1;
+    const git_oid *cur = git_reference_target(ref);
+    int rc = 1;
+    if (!cur || git_oid_equal(cur, &r->oid) || git_graph_descendant_of(repo, cur, &r->oid) == 1)
+        rc = 0;
+    else if (git_graph_descendant_of(repo, &r->oid, cur) != 1) {
+        snprintf(err, errlen, "branch %s is not a fast-forward of ours (a node rewrote its history?)",
+                 r->name);
+        rc = -1;
+    }
+    git_reference_free(ref);
+    return rc;
+}
+
 /* Fast-forward the copy of another node's branch. Returns 1 moved, 0 not
  * (same or older), -1 diverged or error. */
 static int branch_copy_forward(store *s, const bundle_ref *r, char *err, size_t errlen)
@@ -1202,9 +1226,23 @@ static int branch_copy_forward(store *s, const bundle_ref *r, char *err, size_t 
 /* Take in a pack (f positioned at its first byte; NULL when every object is
  * already here) and the refs it comes with: quarantine, check, move in,
  * move the branch copies forward and take in each moved head. */
-static int ingest(store *s, FILE *f, const bundle_ref *refs, size_t nrefs, store_record_cb changed,
+static int ingest(store *s, FILE *f, const bundle_ref *all, size_t nall, store_record_cb changed,
                   void *arg, store_bundle_report *rep, char *err, size_t errlen)
 {
+    /* Our own branch is never taken from outside, not even looked at: a
+     * node restored from an old backup must still take in everyone else. */
+    bundle_ref *refs = calloc(nall + 1, sizeof *refs);
+    size_t nrefs = 0;
+    if (!refs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < nall; i++) {
+        if (strcmp(all[i].name, s->node) == 0)
+            rep->own_skipped++;
+        else
+            refs[nrefs++] = all[i];
+    }
     git_indexer *idx = NULL;
     git_odb *main_odb = NULL, *qodb = NULL;
     git_odb_backend *qpack = NULL;
@@ -1255,6 +1293,10 @@ static int ingest(store *s, FILE *f, const bundle_ref *refs, size_t nrefs, store
     }
     if (quarantine_check(q ? q : s->repo, s->repo, refs, nrefs, &rep->commits, err, errlen) != 0)
         goto cleanup;
+    /* Refuse a diverged branch before anything moves: all or nothing. */
+    for (size_t i = 0; i < nrefs; i++)
+        if (branch_copy_check(s, q ? q : s->repo, &refs[i], err, errlen) < 0)
+            goto cleanup;
     if (f) {
         /* Move in: .pack first, .idx last (git finds packs by their index). */
         const char *ext[2] = {"pack", "idx"};
@@ -1273,10 +1315,6 @@ static int ingest(store *s, FILE *f, const bundle_ref *refs, size_t nrefs, store
         git_odb_free(bodb);
     }
     for (size_t i = 0; i < nrefs; i++) {
-        if (strcmp(refs[i].name, s->node) == 0) {
-            rep->own_skipped++;
-            continue;
-        }
         int m = branch_copy_forward(s, &refs[i], err, errlen);
         if (m < 0)
             goto cleanup;
@@ -1304,6 +1342,7 @@ cleanup:
     git_odb_free(qodb);
     git_indexer_free(idx);
     git_odb_free(main_odb);
+    free(refs);
     return rc;
 }
 

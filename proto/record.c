@@ -527,7 +527,12 @@ static int node_ok(const char *s, size_t n)
 
 int record_node_valid(const char *s)
 {
-    return node_ok(s, strlen(s));
+    /* also a valid git branch name: no "..", not ending in "." or ".lock" */
+    size_t n = strlen(s);
+    if (!node_ok(s, n) || strstr(s, "..") || s[n - 1] == '.' ||
+        (n >= 5 && strcmp(s + n - 5, ".lock") == 0))
+        return 0;
+    return 1;
 }
 
 int record_id_valid(const char *s)
