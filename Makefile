@@ -5,13 +5,14 @@
 #   make test     unit + integration + fuzz corpus replay, ASan+UBSan build
 #   make demo     a narrated walk-through on a temporary node
 #   make bench    benchmarks against plain git / sqlite anchors
+#   make valgrind the daemon under valgrind memcheck through every request
 #   make fuzz     libFuzzer builds of every decoder (clang), short runs
 #   make format   clang-format every source file
 
 CC      ?= cc
 PKGS    := libuv libgit2 msgpack openssl inih zlib
-DEBS    := pkg-config libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
-           libcsv-dev libcmocka-dev zlib1g-dev git sqlite3 bc
+DEBS    := pkg-config valgrind libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
+           libcsv-dev libcmocka-dev zlib1g-dev git openssl python3 sqlite3 bc
 STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I.
 # pkg-config runs only when the packages are there; 'deps' comes first otherwise.
@@ -31,7 +32,7 @@ B  := build
 Q  := $(if $(V),,@)
 BT := build/san
 
-.PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps
+.PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps valgrind
 
 all: check-deps $(B)/uniond $(B)/unionctl $(B)/genmembers
 
@@ -94,7 +95,7 @@ $(BT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(call obj,$(BT),$(PROTO_SRC) $
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BT)/unit/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BT)/fuzz/%,$(FUZZ_SRC))
 
-test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/genmembers $(UNIT_BINS) $(FUZZ_BINS)
+test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/uniond $(B)/unionctl $(B)/genmembers $(UNIT_BINS) $(FUZZ_BINS)
 	@tests/run.sh $(BT)
 
 demo: all
@@ -102,6 +103,9 @@ demo: all
 
 bench: all
 	@tests/bench/run.sh $(B)
+
+valgrind: all
+	@tests/valgrind.sh $(B)
 
 # Coverage-guided fuzzing with libFuzzer (needs clang); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30

@@ -12,10 +12,12 @@
 #include "proto/query.h"
 #include "proto/schema.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ERRLEN 512
 /* More --by fields than this is not a report anyone reads. */
@@ -188,9 +190,10 @@ static int stats_by_read(char ***out, size_t *nout, const msgpack_object *req, c
  * the record's entry count + 1): the displayed value for a single-valued
  * field, each distinct element for a set (a member counts once per
  * element), "" when the field is missing. Returns how many (>= 1). */
-static size_t group_values(const char **vals, const record *r, const char *id, const char *field)
+static size_t group_values(const char **vals, const record *r, const char *id, const char *field,
+                           int is_set)
 {
-    if (!schema_field_is_set(field)) {
+    if (!is_set) {
         vals[0] = query_display(r, id, field);
         return 1;
     }
@@ -208,20 +211,231 @@ static size_t group_values(const char **vals, const record *r, const char *id, c
     return k;
 }
 
+/* One scan over a range of index slots. The inputs are shared and
+ * read-only (nothing writes the index while a handler runs); the results
+ * are the scan's own, so ranges can be counted at the same time. */
+typedef struct {
+    const recindex_item *slots;
+    size_t from, to;
+    const query_cond *c;
+    size_t nc;
+    char *const *by;
+    const int *by_set;
+    size_t nby;
+    const char *const *need; /* the fields the scan reads, sorted */
+    size_t nneed;
+    smap map; /* group key -> index into groups */
+    stats_group *groups;
+    size_t ngroups, gcap, total;
+    int oom;
+} stats_scan;
+
+/* How many records ahead the scan asks the memory for (see stats_scan_run). */
+#define STATS_AHEAD 8
+
+/* Count one combination of group values (key in kb). 0 or -1. */
+static int stats_count(stats_scan *s, const char *kb, size_t klen)
+{
+    int isnew;
+    smap_slot *sl = smap_upsert(&s->map, kb, klen, &isnew);
+    if (!sl)
+        return -1;
+    if (isnew) {
+        char *k = NULL;
+        if (s->ngroups == s->gcap) {
+            size_t ncap = s->gcap ? s->gcap * 2 : 64;
+            stats_group *ng = realloc(s->groups, ncap * sizeof *ng);
+            if (ng) {
+                s->groups = ng;
+                s->gcap = ncap;
+            }
+        }
+        if (s->ngroups == s->gcap || !(k = malloc(klen))) {
+            sl->key = NULL; /* kb is not ours to keep */
+            s->map.count--;
+            return -1;
+        }
+        memcpy(k, kb, klen);
+        sl->key = k;
+        sl->val = s->ngroups;
+        s->groups[s->ngroups++] = (stats_group){k, klen, 0};
+    }
+    s->groups[sl->val].count++;
+    return 0;
+}
+
+static void *stats_scan_run(void *arg)
+{
+    stats_scan *s = arg;
+    size_t kcap = 256, pcap = 0;
+    char *kb = malloc(kcap);
+    record_entry *pe = NULL;
+    const char ***vals = calloc(s->nby + 1, sizeof *vals); /* per --by field */
+    size_t *nvals = calloc(s->nby + 1, sizeof *nvals), *pos = calloc(s->nby + 1, sizeof *pos);
+    record proj;
+    record_init(&proj);
+    if (!kb || !vals || !nvals || !pos)
+        goto oom;
+    for (size_t f = 0; f < s->nby; f++)
+        if (!(vals[f] = malloc(sizeof *vals[f])))
+            goto oom;
+    for (size_t i = s->from; i < s->to; i++) {
+        /* Every field name and value is an allocation of its own, so the
+         * scan waits on memory, not on the CPU. Ask for a record's entries
+         * two steps ahead and for their strings one step ahead, so that the
+         * loads of several records overlap. */
+        if (i + 2 * STATS_AHEAD < s->to && s->slots[i + 2 * STATS_AHEAD].id)
+            __builtin_prefetch(s->slots[i + 2 * STATS_AHEAD].rec.entries);
+        if (i + STATS_AHEAD < s->to && s->slots[i + STATS_AHEAD].id) {
+            const record *p = &s->slots[i + STATS_AHEAD].rec;
+            for (size_t j = 0; j < p->nentries; j++)
+                __builtin_prefetch(p->entries[j].field);
+        }
+        const recindex_item *it = &s->slots[i];
+        if (!it->id)
+            continue;
+        /* The projection of the record on the fields we read: every entry
+         * of those fields, in the record's order. query_match and
+         * query_display see the same entries for these fields as in the
+         * whole record, so the counts are exactly list's, and one merge
+         * walk replaces a binary search per field and condition. */
+        if (it->rec.nentries > pcap) {
+            record_entry *np = realloc(pe, it->rec.nentries * sizeof *np);
+            if (!np)
+                goto oom;
+            pe = np;
+            pcap = it->rec.nentries;
+            /* room for every value a set field can have */
+            for (size_t f = 0; f < s->nby; f++) {
+                const char **v = realloc(vals[f], (pcap + 1) * sizeof *v);
+                if (!v)
+                    goto oom;
+                vals[f] = v;
+            }
+        }
+        size_t n = 0;
+        for (size_t j = 0, k = 0; j < it->rec.nentries && k < s->nneed;) {
+            int cmp = strcmp(it->rec.entries[j].field, s->need[k]);
+            if (cmp < 0)
+                j++;
+            else if (cmp > 0)
+                k++;
+            else
+                pe[n++] = it->rec.entries[j++];
+        }
+        proj.entries = pe;
+        proj.nentries = n;
+        if (!query_match(s->c, s->nc, it->id, &proj))
+            continue;
+        s->total++;
+        if (s->nby == 0)
+            continue;
+        for (size_t f = 0; f < s->nby; f++) {
+            nvals[f] = group_values(vals[f], &proj, it->id, s->by[f], s->by_set[f]);
+            pos[f] = 0;
+        }
+        /* every combination of the fields' values (an odometer; one
+         * combination unless a set field has several elements) */
+        for (;;) {
+            size_t klen = 0;
+            for (size_t f = 0; f < s->nby; f++) {
+                const char *v = vals[f][pos[f]];
+                size_t vl = strlen(v) + 1;
+                if (klen + vl > kcap) {
+                    while (klen + vl > kcap)
+                        kcap *= 2;
+                    char *nk = realloc(kb, kcap);
+                    if (!nk)
+                        goto oom;
+                    kb = nk;
+                }
+                memcpy(kb + klen, v, vl);
+                klen += vl;
+            }
+            if (stats_count(s, kb, klen) != 0)
+                goto oom;
+            size_t f = s->nby;
+            while (f > 0 && ++pos[f - 1] == nvals[f - 1])
+                pos[--f] = 0;
+            if (f == 0)
+                break;
+        }
+    }
+    goto cleanup;
+oom:
+    s->oom = 1;
+cleanup:
+    for (size_t f = 0; vals && f < s->nby; f++)
+        free(vals[f]);
+    free(vals);
+    free(nvals);
+    free(pos);
+    free(pe);
+    free(kb);
+    return NULL;
+}
+
+static void stats_scan_free(stats_scan *s)
+{
+    for (size_t g = 0; g < s->ngroups; g++)
+        free(s->groups[g].key);
+    free(s->groups);
+    smap_free(&s->map);
+}
+
+/* Fold scan b's counts into a (b keeps only the keys a did not take). */
+static int stats_scan_add(stats_scan *a, stats_scan *b)
+{
+    a->total += b->total;
+    for (size_t g = 0; g < b->ngroups; g++) {
+        int isnew;
+        smap_slot *sl = smap_upsert(&a->map, b->groups[g].key, b->groups[g].len, &isnew);
+        if (!sl)
+            return -1;
+        if (isnew) {
+            if (a->ngroups == a->gcap) {
+                size_t ncap = a->gcap ? a->gcap * 2 : 64;
+                stats_group *ng = realloc(a->groups, ncap * sizeof *ng);
+                if (!ng) {
+                    sl->key = NULL;
+                    a->map.count--;
+                    return -1;
+                }
+                a->groups = ng;
+                a->gcap = ncap;
+            }
+            sl->val = a->ngroups;
+            a->groups[a->ngroups++] = (stats_group){b->groups[g].key, b->groups[g].len, 0};
+            b->groups[g].key = NULL; /* now a's */
+        }
+        a->groups[sl->val].count += b->groups[g].count;
+    }
+    return 0;
+}
+
+static int str_ptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Large indexes are counted by this many threads at most, one slot range
+ * each: the scan is memory-bound, and the loads of several cores overlap. */
+#define STATS_THREADS 4
+#define STATS_THREAD_MIN_SLOTS 65536
+
 static void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     char err[ERRLEN];
     char **by = NULL, *since = msg_get_str(req, "since"), *until = msg_get_str(req, "until");
-    size_t nby = 0, nc = 0, ngroups = 0, gcap = 0, total = 0, kcap = 256;
+    size_t nby = 0, nc = 0, nneed = 0, nscan = 1;
     query_cond *c = NULL;
-    stats_group *groups = NULL;
-    smap map = {0};
-    const char ***vals = NULL; /* per --by field: the record's values */
-    size_t *nvals = NULL, *pos = NULL;
-    char *kb = malloc(kcap);
+    const char **need = NULL;
+    int *by_set = NULL;
+    stats_scan scans[STATS_THREADS];
+    pthread_t th[STATS_THREADS];
+    int started[STATS_THREADS] = {0};
+    memset(scans, 0, sizeof scans);
     int64_t t0 = ops_now_ms();
-    if (!kb)
-        goto oom;
     if (stats_by_read(&by, &nby, req, err, sizeof err) != 0)
         goto refuse;
     if ((since && !schema_date_valid(since)) || (until && !schema_date_valid(until))) {
@@ -253,88 +467,56 @@ static void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         (since && cond_add(c, &nc, "joined", Q_GE, since) != 0) ||
         (until && cond_add(c, &nc, "joined", Q_LE, until) != 0))
         goto oom;
-    vals = calloc(nby + 1, sizeof *vals);
-    nvals = calloc(nby + 1, sizeof *nvals);
-    pos = calloc(nby + 1, sizeof *pos);
-    if (!vals || !nvals || !pos)
+    need = malloc((nc + nby + 1) * sizeof *need);
+    by_set = calloc(nby + 1, sizeof *by_set);
+    if (!need || !by_set)
         goto oom;
-    for (size_t i = 0; i < o->ix.cap; i++) {
-        const recindex_item *it = &o->ix.slots[i];
-        if (!it->id || !query_match(c, nc, it->id, &it->rec))
-            continue;
-        total++;
-        if (nby == 0)
-            continue;
-        for (size_t f = 0; f < nby; f++) {
-            /* only set fields need room for more than one value */
-            if (schema_field_is_set(by[f])) {
-                const char **v = realloc(vals[f], (it->rec.nentries + 1) * sizeof *v);
-                if (!v)
-                    goto oom;
-                vals[f] = v;
-            } else if (!vals[f] && !(vals[f] = malloc(sizeof *vals[f]))) {
-                goto oom;
-            }
-            nvals[f] = group_values(vals[f], &it->rec, it->id, by[f]);
-            pos[f] = 0;
-        }
-        /* every combination of the fields' values (an odometer; one
-         * combination unless a set field has several elements) */
-        for (;;) {
-            size_t klen = 0;
-            for (size_t f = 0; f < nby; f++) {
-                const char *v = vals[f][pos[f]];
-                size_t vl = strlen(v) + 1;
-                if (klen + vl > kcap) {
-                    while (klen + vl > kcap)
-                        kcap *= 2;
-                    char *nk = realloc(kb, kcap);
-                    if (!nk)
-                        goto oom;
-                    kb = nk;
-                }
-                memcpy(kb + klen, v, vl);
-                klen += vl;
-            }
-            int isnew;
-            smap_slot *s = smap_upsert(&map, kb, klen, &isnew);
-            if (!s)
-                goto oom;
-            if (isnew) {
-                if (ngroups == gcap) {
-                    size_t ncap = gcap ? gcap * 2 : 64;
-                    stats_group *ng = realloc(groups, ncap * sizeof *ng);
-                    if (!ng) {
-                        s->key = NULL; /* kb is not ours to keep */
-                        map.count--;
-                        goto oom;
-                    }
-                    groups = ng;
-                    gcap = ncap;
-                }
-                char *k = malloc(klen);
-                if (!k) {
-                    s->key = NULL;
-                    map.count--;
-                    goto oom;
-                }
-                memcpy(k, kb, klen);
-                s->key = k;
-                s->val = ngroups;
-                groups[ngroups++] = (stats_group){k, klen, 0};
-            }
-            groups[s->val].count++;
-            size_t f = nby;
-            while (f > 0 && ++pos[f - 1] == nvals[f - 1])
-                pos[--f] = 0;
-            if (f == 0)
-                break;
-        }
+    for (size_t i = 0; i < nc; i++)
+        need[nneed++] = c[i].field;
+    for (size_t f = 0; f < nby; f++) {
+        need[nneed++] = by[f];
+        by_set[f] = schema_field_is_set(by[f]);
     }
-    if (ngroups)
-        qsort(groups, ngroups, sizeof *groups, group_cmp);
-    log_msg(LOG_DEBUG, "stats: %zu records, %zu groups in %lld ms", total, ngroups,
-            (long long)(ops_now_ms() - t0));
+    qsort(need, nneed, sizeof *need, str_ptr_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < nneed; i++)
+        if (!w || strcmp(need[w - 1], need[i]) != 0)
+            need[w++] = need[i];
+    nneed = w;
+    if (o->ix.cap >= STATS_THREAD_MIN_SLOTS) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        nscan = cpus < 1 ? 1 : cpus > STATS_THREADS ? STATS_THREADS : (size_t)cpus;
+    }
+    for (size_t t = 0; t < nscan; t++) {
+        scans[t] = (stats_scan){.slots = o->ix.slots,
+                                .from = o->ix.cap * t / nscan,
+                                .to = o->ix.cap * (t + 1) / nscan,
+                                .c = c,
+                                .nc = nc,
+                                .by = by,
+                                .by_set = by_set,
+                                .nby = nby,
+                                .need = need,
+                                .nneed = nneed};
+        /* the first range is ours; a thread that cannot start is run here */
+        if (t > 0)
+            started[t] = pthread_create(&th[t], NULL, stats_scan_run, &scans[t]) == 0;
+    }
+    stats_scan_run(&scans[0]);
+    for (size_t t = 1; t < nscan; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            stats_scan_run(&scans[t]);
+    }
+    for (size_t t = 0; t < nscan; t++)
+        if (scans[t].oom || (t > 0 && stats_scan_add(&scans[0], &scans[t]) != 0))
+            goto oom;
+    stats_scan *s = &scans[0];
+    if (s->ngroups)
+        qsort(s->groups, s->ngroups, sizeof *s->groups, group_cmp);
+    log_msg(LOG_DEBUG, "stats: %zu records, %zu groups, %zu threads in %lld ms", s->total,
+            s->ngroups, nscan, (long long)(ops_now_ms() - t0));
     ops_reply_ok(pk);
     msgpack_pack_map(pk, 3);
     msg_pack_str(pk, "by");
@@ -343,37 +525,31 @@ static void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         msg_pack_str(pk, by[f]);
     msg_pack_str(pk, "groups");
     /* without --by the whole selection is the one group */
-    msgpack_pack_array(pk, nby ? ngroups : 1);
+    msgpack_pack_array(pk, nby ? s->ngroups : 1);
     if (nby == 0) {
         msgpack_pack_map(pk, 1);
-        msg_pack_kv_int(pk, "count", (int64_t)total);
+        msg_pack_kv_int(pk, "count", (int64_t)s->total);
     }
-    for (size_t g = 0; g < ngroups; g++) {
+    for (size_t g = 0; nby && g < s->ngroups; g++) {
         msgpack_pack_map(pk, nby + 1);
-        const char *v = groups[g].key;
+        const char *v = s->groups[g].key;
         for (size_t f = 0; f < nby; f++) {
             msg_pack_kv_str(pk, by[f], v);
             v += strlen(v) + 1;
         }
-        msg_pack_kv_int(pk, "count", (int64_t)groups[g].count);
+        msg_pack_kv_int(pk, "count", (int64_t)s->groups[g].count);
     }
-    msg_pack_kv_int(pk, "total", (int64_t)total);
+    msg_pack_kv_int(pk, "total", (int64_t)s->total);
     goto cleanup;
 oom:
     snprintf(err, sizeof err, "out of memory counting records");
 refuse:
     ops_reply_error(pk, "%s", err);
 cleanup:
-    for (size_t g = 0; g < ngroups; g++)
-        free(groups[g].key);
-    free(groups);
-    smap_free(&map);
-    for (size_t f = 0; vals && f < nby; f++)
-        free(vals[f]);
-    free(vals);
-    free(nvals);
-    free(pos);
-    free(kb);
+    for (size_t t = 0; t < STATS_THREADS; t++)
+        stats_scan_free(&scans[t]);
+    free(need);
+    free(by_set);
     ops_conds_free(c, nc);
     for (size_t f = 0; f < nby; f++)
         free(by[f]);

@@ -70,6 +70,13 @@ for t in "$here"/integration/test_*.sh; do
     fi
 done
 
+echo "== valgrind (release build)"
+if "$here/valgrind.sh" "$root/build" >"$log/valgrind.out" 2>&1; then
+    pass=$((pass + 1)); echo "  $(tail -1 "$log/valgrind.out")"
+else
+    fail=$((fail + 1)); failed_names+=("valgrind"); tail -40 "$log/valgrind.out" | sed 's/^/    /'
+fi
+
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]} (logs in $log)"
 [ ${#failed_names[@]} -eq 0 ] && rm -rf "$log"
 echo "$pass passed, $fail failed"
