@@ -513,15 +513,22 @@ static int cmd_bundle(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = cli_opts_parse(&o, argc, argv, "j");
+    int rc = cli_opts_parse(&o, argc, argv, "jF");
     if (rc)
         goto out;
     if (argc - optind != 2 ||
         (strcmp(argv[optind], "export") != 0 && strcmp(argv[optind], "import") != 0)) {
-        rc = cli_usage_error("bundle: usage: unionctl bundle export FILE | bundle import FILE");
+        rc = cli_usage_error("bundle: usage: unionctl bundle export [--since OLD.bundle] FILE | "
+                             "bundle import FILE");
         goto out;
     }
     int export = strcmp(argv[optind], "export") == 0;
+    if (o.since && (!export || access(o.since, R_OK) != 0)) {
+        rc = export ? EXIT_FAIL : cli_usage_error("--since is for bundle export");
+        if (export)
+            fprintf(stderr, "unionctl: cannot read %s\n", o.since);
+        goto out;
+    }
     if (!export && access(argv[optind + 1], R_OK) != 0) {
         fprintf(stderr, "unionctl: cannot read %s\n", argv[optind + 1]);
         rc = EXIT_FAIL;
@@ -533,8 +540,12 @@ static int cmd_bundle(int argc, char **argv)
         rc = EXIT_FAIL;
         goto out;
     }
-    cli_request_begin(&r, export ? "bundle_export" : "bundle_import", 1);
+    char *since = o.since ? absolute_path(o.since) : NULL;
+    cli_request_begin(&r, export ? "bundle_export" : "bundle_import", since ? 2 : 1);
     msg_pack_kv_str(&r.pk, "path", path);
+    if (since)
+        msg_pack_kv_str(&r.pk, "since", since);
+    free(since);
     free(path);
     if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {

@@ -1198,10 +1198,10 @@ int ops_index_changed(const char *id, const char *buf, size_t len, void *arg)
 
 static void op_bundle_export(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
-    char err[ERRLEN], *path = msg_get_str(req, "path");
-    if (!path || path[0] != '/') {
-        ops_reply_error(pk, "bundle export: the path must be absolute");
-    } else if (store_bundle_write(o->st, path, err, sizeof err) != 0) {
+    char err[ERRLEN], *path = msg_get_str(req, "path"), *since = msg_get_str(req, "since");
+    if (!path || path[0] != '/' || (since && since[0] != '/')) {
+        ops_reply_error(pk, "bundle export: the paths must be absolute");
+    } else if (store_bundle_write(o->st, path, since, err, sizeof err) != 0) {
         ops_reply_error(pk, "%s", err);
     } else {
         char head[41], tree[41];
@@ -1212,6 +1212,7 @@ static void op_bundle_export(ops_ctx *o, const msgpack_object *req, msgpack_pack
         msg_pack_kv_str(pk, "head", head);
     }
     free(path);
+    free(since);
 }
 
 static void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)

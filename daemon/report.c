@@ -420,7 +420,7 @@ static int str_ptr_cmp(const void *a, const void *b)
 
 /* Large indexes are counted by this many threads at most, one slot range
  * each: the scan is memory-bound, and the loads of several cores overlap. */
-#define STATS_THREADS 4
+#define STATS_THREADS 1
 #define STATS_THREAD_MIN_SLOTS 65536
 
 static void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)

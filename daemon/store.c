@@ -835,7 +835,8 @@ int store_take_head(store *s, const char *peer_hex, store_record_cb changed, voi
         git_mempack_reset(s->mempack);
         goto cleanup;
     }
-    if (mempack_flush(s, &commit_oid, err, errlen) != 0 || move_own_branch(s, &commit_oid, msg, err, errlen))
+    if (mempack_flush(s, &commit_oid, err, errlen) != 0 ||
+        move_own_branch(s, &commit_oid, msg, err, errlen))
         goto cleanup;
     git_oid_cpy(&s->head, &commit_oid);
     git_oid_cpy(&s->tree, &tree_oid);
@@ -873,20 +874,60 @@ static int push_heads(git_revwalk *walk, git_repository *repo)
     return rc;
 }
 
-int store_bundle_write(store *s, const char *path, char *err, size_t errlen)
+typedef struct {
+    git_oid oid;
+    char name[RECORD_NODE_MAX + 1];
+} bundle_ref;
+
+static int bundle_header_read(FILE *f, bundle_ref **refs, size_t *nrefs, git_oid **prereq,
+                              size_t *nprereq, char *err, size_t errlen);
+
+int store_bundle_write(store *s, const char *path, const char *since, char *err, size_t errlen)
 {
     git_packbuilder *pb = NULL;
     git_revwalk *walk = NULL;
     git_reference_iterator *it = NULL;
     git_reference *ref;
     git_buf pack = {0};
+    bundle_ref *old = NULL;
+    git_oid *oldpre = NULL;
+    size_t nold = 0, noldpre = 0;
     char tmp[4096];
     FILE *f = NULL;
     int rc = -1;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (since) {
+        /* Incremental: what the earlier bundle carried becomes this one's
+         * prerequisites, so only newer objects are packed. */
+        FILE *sf = fopen(since, "rb");
+        if (!sf) {
+            snprintf(err, errlen, "cannot open %s: %s", since, strerror(errno));
+            goto cleanup;
+        }
+        int e = bundle_header_read(sf, &old, &nold, &oldpre, &noldpre, err, errlen);
+        fclose(sf);
+        if (e != 0)
+            goto cleanup;
+        for (size_t i = 0; i < nold; i++) {
+            git_commit *c = NULL;
+            if (git_commit_lookup(&c, s->repo, &old[i].oid) < 0) {
+                snprintf(err, errlen,
+                         "%s names a commit this store does not have; export a full "
+                         "bundle instead",
+                         since);
+                goto cleanup;
+            }
+            git_commit_free(c);
+        }
+    }
     if (git_packbuilder_new(&pb, s->repo) < 0 || git_revwalk_new(&walk, s->repo) < 0 ||
-        push_heads(walk, s->repo) != 0 || git_packbuilder_insert_walk(pb, walk) < 0 ||
-        git_packbuilder_write_buf(&pack, pb) < 0) {
+        push_heads(walk, s->repo) != 0) {
+        git_err(err, errlen, "building the bundle's pack");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nold; i++)
+        git_revwalk_hide(walk, &old[i].oid);
+    if (git_packbuilder_insert_walk(pb, walk) < 0 || git_packbuilder_write_buf(&pack, pb) < 0) {
         git_err(err, errlen, "building the bundle's pack");
         goto cleanup;
     }
@@ -896,6 +937,11 @@ int store_bundle_write(store *s, const char *path, char *err, size_t errlen)
         goto cleanup;
     }
     fputs("# v2 git bundle\n", f);
+    for (size_t i = 0; i < nold; i++) {
+        char hex[41];
+        git_oid_tostr(hex, sizeof hex, &old[i].oid);
+        fprintf(f, "-%s %s\n", hex, old[i].name);
+    }
     if (git_reference_iterator_glob_new(&it, s->repo, "refs/heads/*") < 0) {
         git_err(err, errlen, "listing branches");
         goto cleanup;
@@ -933,13 +979,10 @@ cleanup:
     git_buf_dispose(&pack);
     git_revwalk_free(walk);
     git_packbuilder_free(pb);
+    free(old);
+    free(oldpre);
     return rc;
 }
-
-typedef struct {
-    git_oid oid;
-    char name[RECORD_NODE_MAX + 1];
-} bundle_ref;
 
 /* Parse "# v2 git bundle" header lines from f. */
 static int bundle_header_read(FILE *f, bundle_ref **refs, size_t *nrefs, git_oid **prereq,
@@ -1182,8 +1225,8 @@ static int branch_copy_check(store *s, git_repository *repo, const bundle_ref *r
     if (!cur || git_oid_equal(cur, &r->oid) || git_graph_descendant_of(repo, cur, &r->oid) == 1)
         rc = 0;
     else if (git_graph_descendant_of(repo, &r->oid, cur) != 1) {
-        snprintf(err, errlen, "branch %s is not a fast-forward of ours (a node rewrote its history?)",
-                 r->name);
+        snprintf(err, errlen,
+                 "branch %s is not a fast-forward of ours (a node rewrote its history?)", r->name);
         rc = -1;
     }
     git_reference_free(ref);

@@ -107,8 +107,10 @@ typedef struct {
 } store_bundle_report;
 
 /* Write a standard git bundle (v2) of every branch in the store to path
- * (atomically: temp file, fsync, rename). Returns 0 or -1 with err set. */
-int store_bundle_write(store *s, const char *path, char *err, size_t errlen);
+ * (atomically: temp file, fsync, rename). since: NULL, or an earlier bundle
+ * whose branch heads become prerequisites (an incremental bundle: only
+ * newer objects). Returns 0 or -1 with err set. */
+int store_bundle_write(store *s, const char *path, const char *since, char *err, size_t errlen);
 
 /* Read a git bundle: check its header, size, prerequisites and every new
  * object (record paths, modes and canonical record blobs only; branch refs

@@ -113,6 +113,20 @@ sed -i '0,/refs\/heads\/evil/s//refs\/heads\/haishu-01/' "$T/own.bundle"
 out=$(ctl "$B" bundle import --json "$T/own.bundle")
 check "a bundle naming B's own branch never moves it" bash -c "grep -q '\"own_skipped\": 1' <<<'$out' && [ '$(git_store "$B" rev-parse HEAD)' = '$head_b' ]"
 
+# incremental bundles: only what is newer than an earlier bundle
+ctl "$A" bundle export "$T/full.bundle"
+inc_id=$(ctl "$A" add name=增量 phone=13811112222)
+ctl "$A" bundle export --since "$T/full.bundle" "$T/inc.bundle"
+check "an incremental bundle lists prerequisites" bash -c "grep -a -q '^-[0-9a-f]\{40\} ' '$T/inc.bundle'"
+check "it is much smaller than a full one" test "$(stat -c %s "$T/inc.bundle")" -lt "$(( $(stat -c %s "$T/full.bundle") / 4 ))"
+check "git bundle verify accepts it where the prerequisites are" bash -c "git --git-dir='$A/store.git' bundle verify '$T/inc.bundle' 2>&1 | grep -q 'is okay'"
+N=$T/n; node_init "$N" newcomer-01 yinzhou; node_start "$N"
+ctl "$N" bundle import "$T/inc.bundle" 2>"$T/err"; rc=$?
+check "a node lacking the prerequisites refuses it, saying why" bash -c "[ $rc = 1 ] && grep -q 'import the earlier bundle first' '$T/err'"
+ctl "$N" bundle import "$T/full.bundle" >/dev/null
+check "after the full bundle, the incremental one applies" bash -c "'$UNIONCTL' -d '$N' bundle import '$T/inc.bundle' >/dev/null && '$UNIONCTL' -d '$N' show '$inc_id' >/dev/null"
+node_stop "$N"
+
 check "a plain git bundle of the store is accepted" bash -c "git --git-dir='$A/store.git' bundle create -q '$T/plain.bundle' --all 2>/dev/null && '$UNIONCTL' -d '$B' bundle import '$T/plain.bundle' >/dev/null"
 check "fsck A" fsck_clean "$A"
 check "fsck B" fsck_ok "$B"
