@@ -231,7 +231,7 @@ typedef struct {
 } stats_scan;
 
 /* How many records ahead the scan asks the memory for (see stats_scan_run). */
-#define STATS_AHEAD 8
+#define STATS_AHEAD 0
 
 /* Count one combination of group values (key in kb). 0 or -1. */
 static int stats_count(stats_scan *s, const char *kb, size_t klen)
@@ -285,11 +285,11 @@ static void *stats_scan_run(void *arg)
          * two steps ahead and for their strings one step ahead, so that the
          * loads of several records overlap. */
         if (i + 2 * STATS_AHEAD < s->to && s->slots[i + 2 * STATS_AHEAD].id)
-            __builtin_prefetch(s->slots[i + 2 * STATS_AHEAD].rec.entries);
+            (void)(s->slots[i + 2 * STATS_AHEAD].rec.entries);
         if (i + STATS_AHEAD < s->to && s->slots[i + STATS_AHEAD].id) {
             const record *p = &s->slots[i + STATS_AHEAD].rec;
             for (size_t j = 0; j < p->nentries; j++)
-                __builtin_prefetch(p->entries[j].field);
+                (void)(p->entries[j].field);
         }
         const recindex_item *it = &s->slots[i];
         if (!it->id)

@@ -81,6 +81,12 @@ check "the wrongly pinned pair exchanged nothing" test "$(ctl "$M" list --count)
 ctl "$B" peer remove mallory-01
 check "peer remove drops it from the config" bash -c "! grep -q mallory '$B/uniond.conf'"
 
+# the wire: TLS 1.3 only, with a client certificate
+hp=$(addr "$B")
+check "a TLS 1.2 client is refused" bash -c "! echo | timeout 10 openssl s_client -connect '$hp' -tls1_2 -brief 2>&1 | grep -q 'Protocol version: TLSv1.2'"
+check "a TLS 1.3 client without a certificate gets no session" bash -c "echo | timeout 10 openssl s_client -connect '$hp' -tls1_3 -ign_eof 2>&1 | grep -qiE 'alert|certificate required|errno|error'"
+check "plaintext gets nothing back" bash -c "exec 3<>/dev/tcp/${hp%:*}/${hp##*:}; printf 'HELLO\\n' >&3; ! timeout 5 head -c 1 <&3 | grep -q ."
+
 # status and the wire
 check "status --json lists peers with state" bash -c "'$UNIONCTL' -d '$B' status --json | tr -d '\n ' | grep -q '\"peers\":\[{\"name\"'"
 check "peers shows bytes in and out" bash -c "'$UNIONCTL' -d '$B' peers --json | grep -q '\"bytes_in\": [1-9]'"
