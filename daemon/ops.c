@@ -140,17 +140,21 @@ size_t ops_field_values(const char **vals, const record *r, const char *field)
 
 size_t ops_conflict_count(const record *r)
 {
+    /* Entries are sorted by field: a field is in conflict when its run of
+     * entries holds a value other than the run's first. No allocation: this
+     * runs over every record for status. */
     size_t n = 0;
-    const char **vals = malloc((r->nentries + 1) * sizeof *vals);
-    if (!vals)
-        return 0;
-    for (size_t i = 0; i < r->nentries; i++) {
-        const char *f = r->entries[i].field;
-        if ((i > 0 && strcmp(r->entries[i - 1].field, f) == 0) || schema_field_is_set(f))
-            continue;
-        n += ops_field_values(vals, r, f) > 1;
+    for (size_t i = 0; i < r->nentries;) {
+        size_t j = i + 1;
+        int differs = 0;
+        while (j < r->nentries && strcmp(r->entries[j].field, r->entries[i].field) == 0) {
+            differs |= strcmp(r->entries[j].value, r->entries[i].value) != 0;
+            j++;
+        }
+        if (differs && !schema_field_is_set(r->entries[i].field))
+            n++;
+        i = j;
     }
-    free(vals);
     return n;
 }
 

@@ -18,7 +18,7 @@ secs() { echo "$2 - $1" | bc -l; }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 start() { # DIR NAME
     "$B/uniond" init -d "$D/$1" --node "$2" --office bench --listen 127.0.0.1:0 >/dev/null
-    "$B/uniond" -d "$D/$1" 2>"$D/$1.log" & PIDS+=($!)
+    "$B/uniond" -d "$D/$1" -v 2>"$D/$1.log" & PIDS+=($!)
     for _ in $(seq 1 500); do "$B/unionctl" -d "$D/$1" status >/dev/null 2>&1 && return; sleep 0.02; done
     echo "node $1 did not start"; exit 1
 }
@@ -94,4 +94,5 @@ u=$(secs "$t0" "$t1")
 git init -q --bare "$D/fetch.git"
 t0=$(now); git --git-dir="$D/fetch.git" fetch -q "$D/a/store.git" refs/heads/bench-a:refs/heads/bench-a; t1=$(now)
 row "replicate the store (vs git fetch)" "$u" "$(secs "$t0" "$t1")"
+grep -h -E "sending a pack|took in" "$D"/a.log "$D"/b.log | sed "s/^/  # /" || true
 echo "ratio = uniond time / anchor time (lower is better); N=$N, adds=$ADDS"
