@@ -386,15 +386,18 @@ typedef struct {
     char *pack;
     size_t len;
     int rc;
+    uint64_t ms; /* time spent building */
     char err[256];
 } build_job;
 
 static void build_run(void *arg)
 {
     build_job *j = arg;
+    uint64_t t0 = uv_hrtime();
     j->rc =
         store_pack_build(&j->pack, &j->len, j->s->p->ops->st, (const char *const *)j->want,
                          j->nwant, (const char *const *)j->have, j->nhave, j->err, sizeof j->err);
+    j->ms = (uv_hrtime() - t0) / 1000000;
 }
 
 static void strv_free(char **v, size_t n)
@@ -421,7 +424,8 @@ static void build_done(void *arg, int cancelled)
             s->outoff = 0;
             s->out_id = j->id;
             j->pack = NULL;
-            log_msg(LOG_DEBUG, "peer %s: sending a pack of %zu bytes", s->ps->conf.name, j->len);
+            log_msg(LOG_DEBUG, "peer %s: sending a pack of %zu bytes (built in %llu ms)",
+                    s->ps->conf.name, j->len, (unsigned long long)j->ms);
             pack_pump(s);
         }
     }
@@ -504,6 +508,7 @@ typedef struct {
     size_t nheads;
     store_bundle_report rep;
     int rc;
+    uint64_t ms; /* time spent taking in */
     char err[256];
 } take_job;
 
@@ -512,6 +517,7 @@ static void take_run(void *arg)
     take_job *j = arg;
     ops_ctx *o = j->s->p->ops;
     const char *own = j->s->p->cfg->node;
+    j->ms = uv_hrtime();
     if (j->plan) {
         j->missing = calloc(j->nrefs + 1, sizeof *j->missing);
         for (size_t i = 0; j->missing && i < j->nrefs; i++)
@@ -527,6 +533,7 @@ static void take_run(void *arg)
                              &j->rep, j->err, sizeof j->err);
     store_heads(&j->heads, &j->nheads, o->st, j->err[0] ? j->err + strlen(j->err) : j->err,
                 j->err[0] ? 1 : sizeof j->err);
+    j->ms = (uv_hrtime() - j->ms) / 1000000;
 }
 
 static void take_finish(session *s);
@@ -588,8 +595,10 @@ static void take_done(void *arg, int cancelled)
     s->ps->behind = 0;
     if (j->rep.updated)
         log_msg(LOG_INFO,
-                "peer %s: took in %zu branch(es), %zu commit(s): %zu merged, %zu forwarded",
-                s->ps->conf.name, j->rep.updated, j->rep.commits, j->rep.merged, j->rep.forwarded);
+                "peer %s: took in %zu branch(es), %zu commit(s): %zu merged, %zu forwarded "
+                "(%zu pack bytes, %llu ms)",
+                s->ps->conf.name, j->rep.updated, j->rep.commits, j->rep.merged, j->rep.forwarded,
+                j->packlen, (unsigned long long)j->ms);
     take_finish(s);
 out:
     free(j->pack);

@@ -211,6 +211,59 @@ static size_t group_values(const char **vals, const record *r, const char *id, c
     return k;
 }
 
+/* How many records ahead a scan asks the memory for (see scan_prefetch). */
+#define SCAN_AHEAD 8
+
+/* Every field name and value in the index is an allocation of its own, so a
+ * scan over all records waits on memory, not on the CPU. Ask for the
+ * entries of the record two steps ahead of i and for the field names of the
+ * one a step ahead (values sit next to them), so that the loads of several
+ * records overlap instead of following one another. */
+static void scan_prefetch(const recindex_item *slots, size_t i, size_t to)
+{
+    if (i + 2 * SCAN_AHEAD < to && slots[i + 2 * SCAN_AHEAD].id)
+        __builtin_prefetch(slots[i + 2 * SCAN_AHEAD].rec.entries);
+    if (i + SCAN_AHEAD < to && slots[i + SCAN_AHEAD].id) {
+        const record *p = &slots[i + SCAN_AHEAD].rec;
+        for (size_t j = 0; j < p->nentries; j++)
+            __builtin_prefetch(p->entries[j].field);
+    }
+}
+
+/* The projection of r on the fields need (sorted, distinct): every entry of
+ * those fields, in r's order, shallow-copied into *buf (grown as needed;
+ * *cap is its size). query_match, query_display and record_field_winner see
+ * exactly the same entries for these fields as in r itself, and one merge
+ * walk replaces a binary search per field. proj borrows *buf and r's
+ * strings: never record_free it. Returns 1 if *buf grew, 0, or -1. */
+static int project(record *proj, record_entry **buf, size_t *cap, const record *r,
+                   const char *const *need, size_t nneed)
+{
+    int grew = 0;
+    if (r->nentries > *cap) {
+        record_entry *nb = realloc(*buf, r->nentries * sizeof *nb);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = r->nentries;
+        grew = 1;
+    }
+    size_t n = 0;
+    for (size_t j = 0, k = 0; j < r->nentries && k < nneed;) {
+        int cmp = strcmp(r->entries[j].field, need[k]);
+        if (cmp < 0)
+            j++;
+        else if (cmp > 0)
+            k++;
+        else
+            (*buf)[n++] = r->entries[j++];
+    }
+    record_init(proj);
+    proj->entries = *buf;
+    proj->nentries = n;
+    return grew;
+}
+
 /* One scan over a range of index slots. The inputs are shared and
  * read-only (nothing writes the index while a handler runs); the results
  * are the scan's own, so ranges can be counted at the same time. */
@@ -229,9 +282,6 @@ typedef struct {
     size_t ngroups, gcap, total;
     int oom;
 } stats_scan;
-
-/* How many records ahead the scan asks the memory for (see stats_scan_run). */
-#define STATS_AHEAD 0
 
 /* Count one combination of group values (key in kb). 0 or -1. */
 static int stats_count(stats_scan *s, const char *kb, size_t klen)
@@ -280,51 +330,20 @@ static void *stats_scan_run(void *arg)
         if (!(vals[f] = malloc(sizeof *vals[f])))
             goto oom;
     for (size_t i = s->from; i < s->to; i++) {
-        /* Every field name and value is an allocation of its own, so the
-         * scan waits on memory, not on the CPU. Ask for a record's entries
-         * two steps ahead and for their strings one step ahead, so that the
-         * loads of several records overlap. */
-        if (i + 2 * STATS_AHEAD < s->to && s->slots[i + 2 * STATS_AHEAD].id)
-            (void)(s->slots[i + 2 * STATS_AHEAD].rec.entries);
-        if (i + STATS_AHEAD < s->to && s->slots[i + STATS_AHEAD].id) {
-            const record *p = &s->slots[i + STATS_AHEAD].rec;
-            for (size_t j = 0; j < p->nentries; j++)
-                (void)(p->entries[j].field);
-        }
+        scan_prefetch(s->slots, i, s->to);
         const recindex_item *it = &s->slots[i];
         if (!it->id)
             continue;
-        /* The projection of the record on the fields we read: every entry
-         * of those fields, in the record's order. query_match and
-         * query_display see the same entries for these fields as in the
-         * whole record, so the counts are exactly list's, and one merge
-         * walk replaces a binary search per field and condition. */
-        if (it->rec.nentries > pcap) {
-            record_entry *np = realloc(pe, it->rec.nentries * sizeof *np);
-            if (!np)
+        int grew = project(&proj, &pe, &pcap, &it->rec, s->need, s->nneed);
+        if (grew < 0)
+            goto oom;
+        /* room for every value a set field can have */
+        for (size_t f = 0; grew && f < s->nby; f++) {
+            const char **v = realloc(vals[f], (pcap + 1) * sizeof *v);
+            if (!v)
                 goto oom;
-            pe = np;
-            pcap = it->rec.nentries;
-            /* room for every value a set field can have */
-            for (size_t f = 0; f < s->nby; f++) {
-                const char **v = realloc(vals[f], (pcap + 1) * sizeof *v);
-                if (!v)
-                    goto oom;
-                vals[f] = v;
-            }
+            vals[f] = v;
         }
-        size_t n = 0;
-        for (size_t j = 0, k = 0; j < it->rec.nentries && k < s->nneed;) {
-            int cmp = strcmp(it->rec.entries[j].field, s->need[k]);
-            if (cmp < 0)
-                j++;
-            else if (cmp > 0)
-                k++;
-            else
-                pe[n++] = it->rec.entries[j++];
-        }
-        proj.entries = pe;
-        proj.nentries = n;
         if (!query_match(s->c, s->nc, it->id, &proj))
             continue;
         s->total++;
@@ -420,7 +439,7 @@ static int str_ptr_cmp(const void *a, const void *b)
 
 /* Large indexes are counted by this many threads at most, one slot range
  * each: the scan is memory-bound, and the loads of several cores overlap. */
-#define STATS_THREADS 1
+#define STATS_THREADS 4
 #define STATS_THREAD_MIN_SLOTS 65536
 
 static void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
@@ -639,15 +658,16 @@ typedef struct {
     int certain;      /* same id_number; otherwise same phone, similar name */
 } dup_pair;
 
-static const dup_cand *dup_cands_sorted; /* for dup_pair_cmp (qsort has no arg) */
-
-static int dup_pair_cmp(const void *a, const void *b)
+/* Certain pairs first, then by KEEP's id and DUP's id (qsort_r: arg is the
+ * candidate array). */
+static int dup_pair_cmp(const void *a, const void *b, void *arg)
 {
     const dup_pair *x = a, *y = b;
+    const dup_cand *cs = arg;
     if (x->certain != y->certain)
         return y->certain - x->certain;
-    int c = strcmp(dup_cands_sorted[x->keep].id, dup_cands_sorted[y->keep].id);
-    return c ? c : strcmp(dup_cands_sorted[x->dup].id, dup_cands_sorted[y->dup].id);
+    int c = strcmp(cs[x->keep].id, cs[y->keep].id);
+    return c ? c : strcmp(cs[x->dup].id, cs[y->dup].id);
 }
 
 static int pair_push(dup_pair **p, size_t *n, size_t *cap, dup_pair v)
@@ -664,13 +684,12 @@ static int pair_push(dup_pair **p, size_t *n, size_t *cap, dup_pair v)
     return 0;
 }
 
-/* Chain the candidates by the value `which` returns into map (key -> first
- * index) and next (index -> next index in the same chain, SIZE_MAX ends).
- * Chains run in candidate order, which is id order: oldest first. */
+/* Chain the candidates by id_number or phone into map (key -> one index)
+ * and next (index -> next index in the same chain, SIZE_MAX ends). Empty
+ * values are not chained. */
 static int dup_chain(smap *map, size_t *next, const dup_cand *cs, size_t n, int by_phone)
 {
-    for (size_t i = n; i-- > 0;) {
-        /* walking backwards and prepending keeps each chain in id order */
+    for (size_t i = 0; i < n; i++) {
         const char *k = by_phone ? cs[i].phone : cs[i].idnum;
         next[i] = SIZE_MAX;
         if (!*k)
@@ -684,11 +703,6 @@ static int dup_chain(smap *map, size_t *next, const dup_cand *cs, size_t n, int 
         s->val = i;
     }
     return 0;
-}
-
-static int dup_cand_cmp(const void *a, const void *b)
-{
-    return strcmp(((const dup_cand *)a)->id, ((const dup_cand *)b)->id);
 }
 
 static void pack_dup_side(msgpack_packer *pk, const dup_cand *c, int reveal)
@@ -714,34 +728,48 @@ static void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer 
     dup_pair *pairs = NULL;
     size_t n = 0, np = 0, pcap = 0, skipped = 0;
     smap by_id = {0}, by_phone = {0};
+    static const char *const need[] = {"id_number", "name", "phone", "status"}; /* sorted */
+    record_entry *proj_buf = NULL;
+    size_t proj_cap = 0;
     if (!cs || !next_id || !next_ph || !grp)
         goto oom;
     for (size_t i = 0; i < o->ix.cap; i++) {
+        scan_prefetch(o->ix.slots, i, o->ix.cap);
         const recindex_item *it = &o->ix.slots[i];
-        if (!it->id || strcmp(query_display(&it->rec, it->id, "status"), "merged") == 0)
+        record proj;
+        if (!it->id)
             continue;
-        cs[n++] = (dup_cand){it->id, &it->rec, query_display(&it->rec, it->id, "name"),
-                             query_display(&it->rec, it->id, "id_number"),
-                             query_display(&it->rec, it->id, "phone")};
+        if (project(&proj, &proj_buf, &proj_cap, &it->rec, need, 4) < 0) {
+            free(proj_buf);
+            goto oom;
+        }
+        if (strcmp(query_display(&proj, it->id, "status"), "merged") == 0)
+            continue;
+        /* the values point into the index's record, not into proj_buf */
+        cs[n++] = (dup_cand){it->id, &it->rec, query_display(&proj, it->id, "name"),
+                             query_display(&proj, it->id, "id_number"),
+                             query_display(&proj, it->id, "phone")};
     }
-    /* Ids sort by creation time, so after this the older record of any
-     * pair comes first: that is the one to keep. */
-    qsort(cs, n, sizeof *cs, dup_cand_cmp);
+    free(proj_buf);
     if (dup_chain(&by_id, next_id, cs, n, 0) != 0 || dup_chain(&by_phone, next_ph, cs, n, 1) != 0)
         goto oom;
-    /* Same id_number: certain. The oldest record is the keeper for all. */
+    /* Same id_number: certain. Ids sort by creation time, so the smallest
+     * id is the oldest record: the keeper for all the others. */
     for (size_t s = 0; s < by_id.cap; s++) {
-        if (!by_id.slots[s].key)
+        if (!by_id.slots[s].key || next_id[by_id.slots[s].val] == SIZE_MAX)
             continue;
         size_t keep = by_id.slots[s].val;
         for (size_t d = next_id[keep]; d != SIZE_MAX; d = next_id[d])
-            if (pair_push(&pairs, &np, &pcap, (dup_pair){keep, d, 1}) != 0)
+            if (strcmp(cs[d].id, cs[keep].id) < 0)
+                keep = d;
+        for (size_t d = by_id.slots[s].val; d != SIZE_MAX; d = next_id[d])
+            if (d != keep && pair_push(&pairs, &np, &pcap, (dup_pair){keep, d, 1}) != 0)
                 goto oom;
     }
     /* Same phone and similar names: likely. Similarity is not transitive,
      * so every pair in the group is compared. */
     for (size_t s = 0; s < by_phone.cap; s++) {
-        if (!by_phone.slots[s].key)
+        if (!by_phone.slots[s].key || next_ph[by_phone.slots[s].val] == SIZE_MAX)
             continue;
         size_t ng = 0;
         for (size_t d = by_phone.slots[s].val; d != SIZE_MAX && ng <= DUP_PHONE_GROUP_MAX;
@@ -756,8 +784,11 @@ static void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer 
                 const dup_cand *x = &cs[grp[a]], *y = &cs[grp[b]];
                 if (*x->idnum && strcmp(x->idnum, y->idnum) == 0)
                     continue; /* already certain, by id_number */
-                if (report_names_similar(x->name, y->name) &&
-                    pair_push(&pairs, &np, &pcap, (dup_pair){grp[a], grp[b], 0}) != 0)
+                if (!report_names_similar(x->name, y->name))
+                    continue;
+                int older = strcmp(x->id, y->id) < 0; /* the keeper */
+                dup_pair p = {older ? grp[a] : grp[b], older ? grp[b] : grp[a], 0};
+                if (pair_push(&pairs, &np, &pcap, p) != 0)
                     goto oom;
             }
     }
@@ -765,9 +796,8 @@ static void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer 
         log_msg(LOG_INFO,
                 "duplicates: %zu phone numbers shared by more than %d records were not compared",
                 skipped, DUP_PHONE_GROUP_MAX);
-    dup_cands_sorted = cs;
     if (np)
-        qsort(pairs, np, sizeof *pairs, dup_pair_cmp);
+        qsort_r(pairs, np, sizeof *pairs, dup_pair_cmp, cs);
     if (reveal && np) {
         char opbuf[64];
         log_msg(LOG_INFO, "reveal: %s showed unmasked personal fields (duplicates, %zu pairs)",

@@ -94,5 +94,5 @@ u=$(secs "$t0" "$t1")
 git init -q --bare "$D/fetch.git"
 t0=$(now); git --git-dir="$D/fetch.git" fetch -q "$D/a/store.git" refs/heads/bench-a:refs/heads/bench-a; t1=$(now)
 row "replicate the store (vs git fetch)" "$u" "$(secs "$t0" "$t1")"
-grep -h -E "sending a pack|took in" "$D"/a.log "$D"/b.log | sed "s/^/  # /" || true
+sleep 0.5; grep -h -E "sending a pack|took in" "$D"/a.log "$D"/b.log | sed "s/^/  # /" || true
 echo "ratio = uniond time / anchor time (lower is better); N=$N, adds=$ADDS"

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "daemon/ops_internal.h"
+#include "proto/msg.h"
 
 /* 2026-11-28T10:00:00.000Z */
 #define T0 1795860000000LL
@@ -25,11 +26,11 @@ static void names_similar(void **state)
 {
     (void)state;
     assert_true(report_names_similar("陈诚", "陈诚"));
-    assert_true(report_names_similar("赵敏", "赵敏敏"));  /* contains */
-    assert_true(report_names_similar("王秀英", "秀英"));  /* contains */
-    assert_true(report_names_similar("孙丽", "孙莉"));    /* one substitution */
-    assert_true(report_names_similar("李建国", "李国"));  /* one deletion */
-    assert_true(report_names_similar("李国", "李建国"));  /* one insertion */
+    assert_true(report_names_similar("赵敏", "赵敏敏"));   /* contains */
+    assert_true(report_names_similar("王秀英", "秀英"));   /* contains */
+    assert_true(report_names_similar("孙丽", "孙莉"));     /* one substitution */
+    assert_true(report_names_similar("李建国", "李国"));   /* one deletion */
+    assert_true(report_names_similar("李国", "李建国"));   /* one insertion */
     assert_true(report_names_similar("张晓东", "张小东")); /* 3 chars, 1 apart */
     assert_true(report_names_similar("Li Na", "Li Ma"));
     assert_false(report_names_similar("周杰", "吴芳"));
@@ -262,6 +263,140 @@ static void merge_fold_dup_conflict_carried(void **state)
     record_free(&d);
 }
 
+/* ---- stats over an index large enough to be counted by several threads -- */
+
+#define NREC 70000 /* > STATS_THREAD_MIN_SLOTS / 2: the slot table exceeds it */
+static const char *const offices[] = {"yinzhou", "haishu", "beilun"};
+static const char *const cats[] = {"快递员", "外卖配送员", "网约车司机", "货车司机"};
+static const char *const statuses[] = {"active", "active", "lapsed", "applicant"};
+static const char *const benefits[] = {"welfare-2021", "heat-relief-2021"};
+
+static void stats_request(msgpack_sbuffer *out, ops_ctx *o, const char *by0, const char *by1,
+                          const char *since)
+{
+    msgpack_sbuffer b;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&b);
+    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, since ? 4 : 3);
+    msg_pack_kv_str(&pk, "op", "stats");
+    msg_pack_kv_str(&pk, "operator", "tester");
+    msg_pack_str(&pk, "by");
+    msgpack_pack_array(&pk, (by0 != NULL) + (by1 != NULL));
+    if (by0)
+        msg_pack_str(&pk, by0);
+    if (by1)
+        msg_pack_str(&pk, by1);
+    if (since)
+        msg_pack_kv_str(&pk, "since", since);
+    msgpack_sbuffer_init(out);
+    ops_handle(o, b.data, b.size, out);
+    msgpack_sbuffer_destroy(&b);
+}
+
+static void stats_many_records(void **state)
+{
+    (void)state;
+    ops_ctx o;
+    memset(&o, 0, sizeof o);
+    o.node = "yinzhou-01";
+    o.office = "yinzhou";
+    recindex_init(&o.ix);
+    /* expected counts, computed here independently of report.c */
+    size_t by_oc[3][4] = {{0}}, by_ben[3] = {0}, active = 0, since = 0;
+    uint64_t x = 12345;
+    for (size_t i = 0; i < NREC; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned oi = (unsigned)(x >> 33) % 3, ci = (unsigned)(x >> 40) % 4,
+                 si = (unsigned)(x >> 20) % 4, bi = (unsigned)(x >> 50) % 4,
+                 day = 1 + (unsigned)(x >> 10) % 28;
+        char id[32], joined[16];
+        snprintf(id, sizeof id, "r%zu", i);
+        snprintf(joined, sizeof joined, "2024-02-%02u", day);
+        record r;
+        record_init(&r);
+        assert_int_equal(record_write(&r, "n", T0, "office", offices[oi]), 0);
+        if (ci < 3) /* a missing category groups as empty */
+            assert_int_equal(record_write(&r, "n", T0, "category", cats[ci]), 0);
+        assert_int_equal(record_write(&r, "n", T0, "status", statuses[si]), 0);
+        assert_int_equal(record_write(&r, "n", T0, "joined", joined), 0);
+        if (bi & 1)
+            assert_int_equal(record_set_add(&r, "n", T0, "benefits", benefits[0]), 0);
+        if (bi & 2)
+            assert_int_equal(record_set_add(&r, "n", T0, "benefits", benefits[1]), 0);
+        assert_int_equal(recindex_put(&o.ix, id, &r), 0);
+        if (si > 1)
+            continue;
+        active++;
+        since += day >= 15;
+        by_oc[oi][ci < 3 ? ci : 3]++;
+        by_ben[0] += bi == 0;
+        by_ben[1] += (bi & 1) != 0;
+        by_ben[2] += (bi & 2) != 0;
+    }
+    msgpack_sbuffer out;
+    msgpack_unpacked u;
+
+    stats_request(&out, &o, "office", "category", NULL);
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, out.data, out.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object *res = msg_get(&u.data, "result");
+    assert_non_null(res);
+    assert_int_equal(msg_get_int(res, "total", -1), (int64_t)active);
+    const msgpack_object_array *g = msg_get_array(res, "groups");
+    assert_non_null(g);
+    assert_int_equal(g->size, 12);
+    char prev[128] = "";
+    for (uint32_t i = 0; i < g->size; i++) {
+        char *off = msg_get_str(&g->ptr[i], "office"), *cat = msg_get_str(&g->ptr[i], "category");
+        size_t oi = 0, ci = 3;
+        while (oi < 3 && strcmp(offices[oi], off) != 0)
+            oi++;
+        for (size_t k = 0; k < 3; k++)
+            if (strcmp(cats[k], cat) == 0)
+                ci = k;
+        assert_true(oi < 3);
+        assert_true(ci < 3 || cat[0] == 0);
+        assert_int_equal(msg_get_int(&g->ptr[i], "count", -1), (int64_t)by_oc[oi][ci]);
+        /* sorted by office, then category ("" first) */
+        char key[128];
+        snprintf(key, sizeof key, "%s%c%s", off, 1, cat);
+        assert_true(strcmp(prev, key) < 0);
+        strcpy(prev, key);
+        free(off);
+        free(cat);
+    }
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&out);
+
+    stats_request(&out, &o, "benefits", NULL, "2024-02-15");
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, out.data, out.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    res = msg_get(&u.data, "result");
+    assert_int_equal(msg_get_int(res, "total", -1), (int64_t)since);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&out);
+
+    stats_request(&out, &o, "benefits", NULL, NULL);
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, out.data, out.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    res = msg_get(&u.data, "result");
+    g = msg_get_array(res, "groups");
+    assert_int_equal(g->size, 3);
+    static const char *const want[] = {"", "heat-relief-2021", "welfare-2021"};
+    const size_t wantn[] = {by_ben[0], by_ben[2], by_ben[1]};
+    for (uint32_t i = 0; i < 3; i++) {
+        char *b = msg_get_str(&g->ptr[i], "benefits");
+        assert_string_equal(b, want[i]);
+        assert_int_equal(msg_get_int(&g->ptr[i], "count", -1), (int64_t)wantn[i]);
+        free(b);
+    }
+    assert_int_equal(msg_get_int(res, "total", -1), (int64_t)active);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&out);
+    recindex_free(&o.ix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +406,7 @@ int main(void)
         cmocka_unit_test(merge_fold_concurrent_converges),
         cmocka_unit_test(merge_fold_keeps_concurrent_edit),
         cmocka_unit_test(merge_fold_dup_conflict_carried),
+        cmocka_unit_test(stats_many_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
