@@ -362,6 +362,39 @@ static int oidvec_push(oidvec *o, const git_oid *id)
     return 0;
 }
 
+/* A version 2 pack of objs (read from odb), undeltified, with its SHA-1
+ * trailer, into pk. Returns 0 or -1 with err set. */
+static int pack_encode(packbuf *pk, git_odb *odb, const oidvec *objs, char *err, size_t errlen)
+{
+    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2};
+    head[8] = (unsigned char)(objs->n >> 24);
+    head[9] = (unsigned char)(objs->n >> 16);
+    head[10] = (unsigned char)(objs->n >> 8);
+    head[11] = (unsigned char)objs->n;
+    pb_put(pk, head, sizeof head);
+    for (size_t i = 0; i < objs->n && !pk->oom; i++) {
+        git_odb_object *o = NULL;
+        if (git_odb_read(&o, odb, &objs->v[i]) < 0) {
+            git_err(err, errlen, "reading an object to pack");
+            return -1;
+        }
+        pb_object(pk, git_odb_object_type(o), git_odb_object_data(o), git_odb_object_size(o));
+        git_odb_object_free(o);
+    }
+    unsigned char sum[EVP_MAX_MD_SIZE];
+    unsigned sumlen = 0;
+    if (pk->oom || !EVP_Digest(pk->buf, pk->len, sum, &sumlen, EVP_sha1(), NULL)) {
+        snprintf(err, errlen, "out of memory building a pack");
+        return -1;
+    }
+    pb_put(pk, sum, sumlen);
+    if (pk->oom) {
+        snprintf(err, errlen, "out of memory building a pack");
+        return -1;
+    }
+    return 0;
+}
+
 /* Every object under tree that the on-disk store lacks (new trees stop the
  * descent where a subtree is already on disk: unchanged parts are shared). */
 static int collect_new(oidvec *out, git_repository *bulk, git_odb *disk, const git_oid *tree_id)
@@ -403,28 +436,8 @@ static int mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen)
         git_err(err, errlen, "collecting the objects to write");
         goto cleanup;
     }
-    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2};
-    head[8] = (unsigned char)(objs.n >> 24);
-    head[9] = (unsigned char)(objs.n >> 16);
-    head[10] = (unsigned char)(objs.n >> 8);
-    head[11] = (unsigned char)objs.n;
-    pb_put(&pk, head, sizeof head);
-    for (size_t i = 0; i < objs.n && !pk.oom; i++) {
-        git_odb_object *o = NULL;
-        if (git_odb_read(&o, bodb, &objs.v[i]) < 0) {
-            git_err(err, errlen, "reading a new object");
-            goto cleanup;
-        }
-        pb_object(&pk, git_odb_object_type(o), git_odb_object_data(o), git_odb_object_size(o));
-        git_odb_object_free(o);
-    }
-    unsigned char sum[EVP_MAX_MD_SIZE];
-    unsigned sumlen = 0;
-    if (pk.oom || !EVP_Digest(pk.buf, pk.len, sum, &sumlen, EVP_sha1(), NULL)) {
-        snprintf(err, errlen, "out of memory building the pack");
+    if (pack_encode(&pk, bodb, &objs, err, errlen) != 0)
         goto cleanup;
-    }
-    pb_put(&pk, sum, sumlen);
     if (pk.oom || git_odb_write_pack(&wp, disk, NULL, NULL) < 0 ||
         wp->append(wp, pk.buf, pk.len, &stats) < 0 || wp->commit(wp, &stats) < 0) {
         git_err(err, errlen, "writing the pack");
@@ -1515,17 +1528,106 @@ int store_has_object(store *s, const char *hex)
     return r;
 }
 
+/* A set of object ids (open addressing; ids are hashes already). */
+typedef struct {
+    git_oid *v;
+    unsigned char *used;
+    size_t cap, n;
+} oidset;
+
+static int oidset_add(oidset *st, const git_oid *id) /* 1 added, 0 present, -1 oom */
+{
+    if ((st->n + 1) * 2 > st->cap) {
+        size_t nc = st->cap ? st->cap * 2 : 4096;
+        git_oid *nv = calloc(nc, sizeof *nv);
+        unsigned char *nu = calloc(nc, 1);
+        if (!nv || !nu) {
+            free(nv);
+            free(nu);
+            return -1;
+        }
+        for (size_t i = 0; i < st->cap; i++)
+            if (st->used[i]) {
+                size_t h;
+                memcpy(&h, st->v[i].id, sizeof h);
+                for (h &= nc - 1; nu[h]; h = (h + 1) & (nc - 1))
+                    ;
+                nu[h] = 1;
+                git_oid_cpy(&nv[h], &st->v[i]);
+            }
+        free(st->v);
+        free(st->used);
+        st->v = nv;
+        st->used = nu;
+        st->cap = nc;
+    }
+    size_t h;
+    memcpy(&h, id->id, sizeof h);
+    for (h &= st->cap - 1; st->used[h]; h = (h + 1) & (st->cap - 1))
+        if (git_oid_equal(&st->v[h], id))
+            return 0;
+    st->used[h] = 1;
+    git_oid_cpy(&st->v[h], id);
+    st->n++;
+    return 1;
+}
+
+/* Objects of tree t not found at the same path in any parent tree: those
+ * the receiver cannot have unless this pack brings them (every parent is
+ * either in the pack too or reachable from its haves). */
+static int tree_collect(git_repository *repo, git_tree *t, git_tree **parents, size_t np,
+                        oidset *seen, oidvec *out)
+{
+    size_t n = git_tree_entrycount(t);
+    for (size_t i = 0; i < n; i++) {
+        const git_tree_entry *e = git_tree_entry_byindex(t, i);
+        const git_oid *id = git_tree_entry_id(e);
+        int shared = 0;
+        for (size_t p = 0; p < np && !shared; p++) {
+            const git_tree_entry *pe =
+                parents[p] ? git_tree_entry_byname(parents[p], git_tree_entry_name(e)) : NULL;
+            shared = pe && git_oid_equal(git_tree_entry_id(pe), id);
+        }
+        if (shared)
+            continue;
+        int added = oidset_add(seen, id);
+        if (added < 0 || (added && oidvec_push(out, id) != 0))
+            return -1;
+        if (!added || git_tree_entry_type(e) != GIT_OBJECT_TREE)
+            continue;
+        git_tree *sub = NULL, *psub[8] = {0};
+        size_t nps = np < 8 ? np : 8;
+        if (git_tree_lookup(&sub, repo, id) < 0)
+            return -1;
+        for (size_t p = 0; p < nps; p++) {
+            const git_tree_entry *pe =
+                parents[p] ? git_tree_entry_byname(parents[p], git_tree_entry_name(e)) : NULL;
+            if (pe && git_tree_entry_type(pe) == GIT_OBJECT_TREE)
+                git_tree_lookup(&psub[p], repo, git_tree_entry_id(pe));
+        }
+        int rc = tree_collect(repo, sub, psub, nps, seen, out);
+        for (size_t p = 0; p < nps; p++)
+            git_tree_free(psub[p]);
+        git_tree_free(sub);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int store_pack_build(char **out, size_t *len, store *s, const char *const *want, size_t nwant,
                      const char *const *have, size_t nhave, char *err, size_t errlen)
 {
-    git_packbuilder *pb = NULL;
     git_revwalk *walk = NULL;
-    git_buf buf = {0};
+    git_odb *odb = NULL;
+    oidset seen = {0};
+    oidvec objs = {0};
+    packbuf pk = {0};
     git_oid oid;
     int rc = -1;
     *out = NULL;
     *len = 0;
-    if (git_packbuilder_new(&pb, s->repo) < 0 || git_revwalk_new(&walk, s->repo) < 0) {
+    if (git_revwalk_new(&walk, s->repo) < 0 || git_repository_odb(&odb, s->repo) < 0) {
         git_err(err, errlen, "building a pack");
         goto cleanup;
     }
@@ -1541,25 +1643,66 @@ int store_pack_build(char **out, size_t *len, store *s, const char *const *want,
             goto cleanup;
         }
     }
-    /* The asker's haves we know cut the walk: only missing objects cross. */
+    /* The asker's haves we know cut the walk: only missing objects cross.
+     * Objects are sent whole (no delta search): building stays fast and
+     * linear, at the price of a somewhat larger pack. */
     for (size_t i = 0; i < nhave; i++)
         if (git_oid_fromstr(&oid, have[i]) == 0 && store_has_object(s, have[i]))
             git_revwalk_hide(walk, &oid);
-    if (git_packbuilder_insert_walk(pb, walk) < 0 || git_packbuilder_write_buf(&buf, pb) < 0) {
-        git_err(err, errlen, "building a pack");
+    int e;
+    while ((e = git_revwalk_next(&oid, walk)) == 0) {
+        git_commit *c = NULL;
+        git_tree *t = NULL, *pt[8] = {0};
+        size_t np = 0;
+        if (git_commit_lookup(&c, s->repo, &oid) < 0 || git_commit_tree(&t, c) < 0) {
+            git_commit_free(c);
+            git_err(err, errlen, "reading a commit to pack");
+            goto cleanup;
+        }
+        np = git_commit_parentcount(c);
+        if (np > 8)
+            np = 8;
+        for (size_t p = 0; p < np; p++) {
+            git_commit *pc = NULL;
+            if (git_commit_parent(&pc, c, (unsigned)p) == 0)
+                git_commit_tree(&pt[p], pc);
+            git_commit_free(pc);
+        }
+        int bad = oidset_add(&seen, &oid) < 0 || oidvec_push(&objs, &oid) != 0;
+        const git_oid *tid = git_tree_id(t);
+        int shared = 0;
+        for (size_t p = 0; p < np; p++)
+            shared |= pt[p] && git_oid_equal(git_tree_id(pt[p]), tid);
+        if (!bad && !shared) {
+            int added = oidset_add(&seen, tid);
+            bad = added < 0 || (added && (oidvec_push(&objs, tid) != 0 ||
+                                          tree_collect(s->repo, t, pt, np, &seen, &objs) != 0));
+        }
+        for (size_t p = 0; p < np; p++)
+            git_tree_free(pt[p]);
+        git_tree_free(t);
+        git_commit_free(c);
+        if (bad) {
+            git_err(err, errlen, "collecting the objects to pack");
+            goto cleanup;
+        }
+    }
+    if (e != GIT_ITEROVER) {
+        git_err(err, errlen, "walking history");
         goto cleanup;
     }
-    *out = malloc(buf.size ? buf.size : 1);
-    if (!*out) {
-        snprintf(err, errlen, "out of memory");
+    if (pack_encode(&pk, odb, &objs, err, errlen) != 0)
         goto cleanup;
-    }
-    memcpy(*out, buf.ptr, buf.size);
-    *len = buf.size;
+    *out = (char *)pk.buf;
+    *len = pk.len;
+    pk.buf = NULL;
     rc = 0;
 cleanup:
-    git_buf_dispose(&buf);
+    free(pk.buf);
+    free(objs.v);
+    free(seen.v);
+    free(seen.used);
+    git_odb_free(odb);
     git_revwalk_free(walk);
-    git_packbuilder_free(pb);
     return rc;
 }
