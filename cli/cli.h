@@ -50,6 +50,8 @@ int cli_opts_parse(opts *o, int argc, char **argv, const char *allowed);
 /* A record object's displayed value of field as text (sets joined by ';').
  * Malloc'd. */
 char *cli_record_cell(const msgpack_object *rec, const char *field);
+/* Pretty JSON of a reply value, then a newline. */
+void cli_print_json(const msgpack_object *o);
 void cli_print_records_csv(const msgpack_object_array *recs);
 void cli_print_records_table(const msgpack_object_array *recs);
 /* 1 if the record object lists field among its conflicts. */

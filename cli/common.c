@@ -214,6 +214,15 @@ const msgpack_object_array *cli_result_records(const reply *rep)
     return r && r->type == MSGPACK_OBJECT_ARRAY ? &r->via.array : &empty;
 }
 
+void cli_print_json(const msgpack_object *o)
+{
+    if (o)
+        render_json_msgpack(stdout, o, 1);
+    else
+        fputs("null", stdout);
+    putchar('\n');
+}
+
 void cli_print_records_csv(const msgpack_object_array *recs)
 {
     const char **cols = NULL;

@@ -164,12 +164,10 @@ static int cmd_show(int argc, char **argv)
     }
     cli_request_begin(&r, "show", 2);
     msg_pack_kv_str(&r.pk, "id", argv[optind]);
-    msg_pack_str(&r.pk, "reveal");
-    o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    msg_pack_kv_bool(&r.pk, "reveal", o.reveal);
     if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {
-            render_json_msgpack(stdout, rep.result, 1);
-            putchar('\n');
+            cli_print_json(rep.result);
         } else {
             print_show(rep.result);
         }
@@ -208,12 +206,9 @@ static int cmd_list(int argc, char **argv, int export)
         msg_pack_str(&r.pk, o.where[i]);
     msg_pack_kv_str(&r.pk, "sort", o.sort);
     msg_pack_kv_int(&r.pk, "limit", o.limit);
-    msg_pack_str(&r.pk, "reveal");
-    o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
-    msg_pack_str(&r.pk, "count");
-    o.count ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
-    msg_pack_str(&r.pk, "full");
-    export ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    msg_pack_kv_bool(&r.pk, "reveal", o.reveal);
+    msg_pack_kv_bool(&r.pk, "count", o.count);
+    msg_pack_kv_bool(&r.pk, "full", export);
     if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.count) {
@@ -257,13 +252,11 @@ static int cmd_log(int argc, char **argv)
     }
     cli_request_begin(&r, "log", 2);
     msg_pack_kv_str(&r.pk, "id", argv[optind]);
-    msg_pack_str(&r.pk, "reveal");
-    o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    msg_pack_kv_bool(&r.pk, "reveal", o.reveal);
     if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.json) {
-        render_json_msgpack(stdout, rep.result, 1);
-        putchar('\n');
+        cli_print_json(rep.result);
         goto done;
     }
     const msgpack_object *arr = rep.result;
@@ -323,8 +316,7 @@ static int cmd_import(int argc, char **argv)
     msgpack_pack_array(&r.pk, doc.nheader);
     for (size_t i = 0; i < doc.nheader; i++)
         msg_pack_str(&r.pk, doc.header[i]);
-    msg_pack_str(&r.pk, "skip_invalid");
-    o.skip_invalid ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    msg_pack_kv_bool(&r.pk, "skip_invalid", o.skip_invalid);
     msg_pack_str(&r.pk, "rows");
     msgpack_pack_array(&r.pk, doc.nrows);
     for (size_t i = 0; i < doc.nrows; i++) {
@@ -336,8 +328,7 @@ static int cmd_import(int argc, char **argv)
     }
     if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {
-            render_json_msgpack(stdout, rep.result, 1);
-            putchar('\n');
+            cli_print_json(rep.result);
         } else {
             printf("imported %lld new, %lld updated, %lld unchanged",
                    (long long)msg_get_int(rep.result, "imported", 0),
@@ -382,8 +373,7 @@ static int cmd_simple(int argc, char **argv, const char *op)
     cli_request_begin(&r, op, 0);
     if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {
-            render_json_msgpack(stdout, rep.result, 1);
-            putchar('\n');
+            cli_print_json(rep.result);
         } else if (rep.result && rep.result->type == MSGPACK_OBJECT_MAP) {
             const msgpack_object_map *m = &rep.result->via.map;
             for (uint32_t i = 0; i < m->size; i++) {
@@ -415,13 +405,11 @@ static int cmd_conflicts(int argc, char **argv)
         goto out;
     }
     cli_request_begin(&r, "conflicts", 1);
-    msg_pack_str(&r.pk, "reveal");
-    o.reveal ? msgpack_pack_true(&r.pk) : msgpack_pack_false(&r.pk);
+    msg_pack_kv_bool(&r.pk, "reveal", o.reveal);
     if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.json) {
-        render_json_msgpack(stdout, rep.result, 1);
-        putchar('\n');
+        cli_print_json(rep.result);
         goto done;
     }
     const msgpack_object *arr = rep.result;
@@ -549,8 +537,7 @@ static int cmd_bundle(int argc, char **argv)
     free(path);
     if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {
-            render_json_msgpack(stdout, rep.result, 1);
-            putchar('\n');
+            cli_print_json(rep.result);
         } else if (!export) {
             printf("bundle imported: %lld branches, %lld moved forward, %lld new commits checked; "
                    "%lld merged, %lld fast-forwarded\n",

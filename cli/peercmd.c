@@ -41,8 +41,7 @@ static int cmd_peers(int argc, char **argv)
         const msgpack_object *a = rep.result;
         size_t n = a && a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
         if (o.json) {
-            render_json_msgpack(stdout, a, 1);
-            putchar('\n');
+            cli_print_json(a);
         } else if (n == 0) {
             printf("no peers pinned; add one with: unionctl peer add NAME HOST:PORT FINGERPRINT\n");
         } else {
@@ -103,8 +102,7 @@ static int cmd_sync(int argc, char **argv)
         const msgpack_object_array *a = msg_get_array(rep.result, "peers");
         size_t n = a ? a->size : 0, failed = 0;
         if (o.json) {
-            render_json_msgpack(stdout, rep.result, 1);
-            putchar('\n');
+            cli_print_json(rep.result);
         }
         for (size_t i = 0; i < n; i++) {
             char *name = msg_get_str(&a->ptr[i], "name"), *e = msg_get_str(&a->ptr[i], "error");

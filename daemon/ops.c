@@ -800,8 +800,7 @@ static int log_cb(const store_version *v, void *arg)
     char summary[256];
     snprintf(summary, sizeof summary, "%.*s", nl ? (int)(nl - v->message) : 200, v->message);
     msg_pack_kv_str(pk, "summary", summary);
-    msg_pack_str(pk, "merge");
-    v->merge ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    msg_pack_kv_bool(pk, "merge", v->merge);
     msg_pack_str(pk, "changes");
     msgpack_pack_array(pk, nchg);
     for (size_t i = 0; names && from && to && i < nn; i++)
@@ -1250,8 +1249,9 @@ static void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_pack
 
 /* ---- node info ---------------------------------------------------------- */
 
-static void op_id(ops_ctx *o, msgpack_packer *pk)
+static void op_id(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
+    (void)req;
     ops_reply_ok(pk);
     msgpack_pack_map(pk, 4);
     msg_pack_kv_str(pk, "node", o->node);
@@ -1260,8 +1260,9 @@ static void op_id(ops_ctx *o, msgpack_packer *pk)
     msg_pack_kv_str(pk, "listen", o->listen);
 }
 
-static void op_status(ops_ctx *o, msgpack_packer *pk)
+static void op_status(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
+    (void)req;
     char head[41], tree[41];
     size_t conflicts = 0;
     store_head(o->st, head, tree);
@@ -1288,47 +1289,41 @@ static void op_status(ops_ctx *o, msgpack_packer *pk)
 
 void ops_handle(ops_ctx *o, const char *req, size_t len, msgpack_sbuffer *out)
 {
+    static const struct {
+        const char *name;
+        void (*fn)(ops_ctx *, const msgpack_object *, msgpack_packer *);
+    } table[] = {
+        {"add", op_add},
+        {"edit", op_edit},
+        {"show", op_show},
+        {"list", op_list},
+        {"log", op_log},
+        {"import", op_import},
+        {"conflicts", op_conflicts},
+        {"resolve", op_resolve},
+        {"bundle_export", op_bundle_export},
+        {"bundle_import", op_bundle_import},
+        {"id", op_id},
+        {"status", op_status},
+    };
     msgpack_packer pk;
     msgpack_unpacked u;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     msgpack_unpacked_init(&u);
-    size_t off = 0;
     o->requests++;
-    (void)off;
     if (msg_unpack(&u, req, len) != 0 || u.data.type != MSGPACK_OBJECT_MAP) {
         ops_reply_error(&pk, "malformed request: expected one msgpack map");
         goto cleanup;
     }
     char *op = msg_get_str(&u.data, "op");
+    size_t i = 0, n = sizeof table / sizeof *table;
+    while (op && i < n && strcmp(op, table[i].name) != 0)
+        i++;
     if (!op)
         ops_reply_error(&pk, "malformed request: no op");
-    else if (strcmp(op, "add") == 0)
-        op_add(o, &u.data, &pk);
-    else if (strcmp(op, "edit") == 0)
-        op_edit(o, &u.data, &pk);
-    else if (strcmp(op, "show") == 0)
-        op_show(o, &u.data, &pk);
-    else if (strcmp(op, "list") == 0)
-        op_list(o, &u.data, &pk);
-    else if (strcmp(op, "log") == 0)
-        op_log(o, &u.data, &pk);
-    else if (strcmp(op, "import") == 0)
-        op_import(o, &u.data, &pk);
-    else if (strcmp(op, "conflicts") == 0)
-        op_conflicts(o, &u.data, &pk);
-    else if (strcmp(op, "resolve") == 0)
-        op_resolve(o, &u.data, &pk);
-    else if (strcmp(op, "bundle_export") == 0)
-        op_bundle_export(o, &u.data, &pk);
-    else if (strcmp(op, "bundle_import") == 0)
-        op_bundle_import(o, &u.data, &pk);
-    else if (ops_report_handle(o, op, &u.data, &pk))
-        ; /* stats, duplicates, merge, transfer: daemon/report.c */
-    else if (strcmp(op, "id") == 0)
-        op_id(o, &pk);
-    else if (strcmp(op, "status") == 0 || strcmp(op, "ping") == 0)
-        op_status(o, &pk);
-    else
+    else if (i < n)
+        table[i].fn(o, &u.data, &pk);
+    else if (!ops_report_handle(o, op, &u.data, &pk)) /* stats, duplicates, merge, transfer */
         ops_reply_error(&pk, "unknown request '%s' (is unionctl newer than uniond?)", op);
     free(op);
 cleanup:

@@ -364,8 +364,7 @@ static void pack_pump(session *s)
         msg_pack_str(&pk, "data");
         msgpack_pack_bin(&pk, n);
         msgpack_pack_bin_body(&pk, s->out + s->outoff, n);
-        msg_pack_str(&pk, "last");
-        last ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+        msg_pack_kv_bool(&pk, "last", last);
         int rc = session_send(s, &b);
         msgpack_sbuffer_destroy(&b);
         if (rc != 0)
@@ -1431,8 +1430,7 @@ static void sync_finish(sync_wait *w)
         int ok = ps->sync_state == 2;
         msgpack_pack_map(&pk, 3);
         msg_pack_kv_str(&pk, "name", ps->conf.name);
-        msg_pack_str(&pk, "ok");
-        ok ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+        msg_pack_kv_bool(&pk, "ok", ok);
         msg_pack_kv_str(&pk, "error",
                         ok                  ? ""
                         : ps->sync_error[0] ? ps->sync_error

@@ -75,6 +75,15 @@ void msg_pack_kv_str(msgpack_packer *pk, const char *key, const char *val)
     msg_pack_str(pk, val);
 }
 
+void msg_pack_kv_bool(msgpack_packer *pk, const char *key, int val)
+{
+    msg_pack_str(pk, key);
+    if (val)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
 void msg_pack_kv_int(msgpack_packer *pk, const char *key, int64_t val)
 {
     msg_pack_str(pk, key);

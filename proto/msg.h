@@ -40,5 +40,6 @@ void msg_pack_str(msgpack_packer *pk, const char *s);
 /* Pack "key" then the string value. */
 void msg_pack_kv_str(msgpack_packer *pk, const char *key, const char *val);
 void msg_pack_kv_int(msgpack_packer *pk, const char *key, int64_t val);
+void msg_pack_kv_bool(msgpack_packer *pk, const char *key, int val);
 
 #endif
