@@ -13,15 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The unit test programs link every cli/ module except main.c, which
- * defines the request helpers used here; weak references let them link
- * (they never call these commands). In unionctl main.c provides them. */
-#pragma weak cli_usage_error
-#pragma weak cli_request_begin
-#pragma weak cli_request_send
-#pragma weak cli_reply_free
-#pragma weak cli_opts_parse
-
 #define STATS_BY_MAX 8
 
 static void pack_bool(msgpack_packer *pk, const char *key, int v)
@@ -110,8 +101,7 @@ static int cmd_stats(int argc, char **argv)
     if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.json) {
-        render_json_msgpack(stdout, rep.result, 1);
-        putchar('\n');
+        cli_print_json(rep.result);
         goto done;
     }
     long long total = (long long)msg_get_int(rep.result, "total", 0);
@@ -191,8 +181,7 @@ static int cmd_duplicates(int argc, char **argv)
     if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.json) {
-        render_json_msgpack(stdout, rep.result, 1);
-        putchar('\n');
+        cli_print_json(rep.result);
         goto done;
     }
     const msgpack_object_array *pairs = msg_get_array(rep.result, "pairs");
@@ -275,8 +264,7 @@ static int cmd_merge(int argc, char **argv)
     if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.json) {
-        render_json_msgpack(stdout, rep.result, 1);
-        putchar('\n');
+        cli_print_json(rep.result);
         goto done;
     }
     const msgpack_object_array *conf = msg_get_array(rep.result, "conflicts");
@@ -322,8 +310,7 @@ static int cmd_transfer(int argc, char **argv)
     if ((rc = cli_request_send(&r, &rep)) != 0)
         goto done;
     if (o.json) {
-        render_json_msgpack(stdout, rep.result, 1);
-        putchar('\n');
+        cli_print_json(rep.result);
         goto done;
     }
     char *from = msg_get_str(rep.result, "from"), *to = msg_get_str(rep.result, "office");

@@ -213,83 +213,18 @@ static size_t group_values(const char **vals, const record *r, const char *id, c
 
 /* How many records ahead a scan asks the memory for (see scan_prefetch). */
 #define SCAN_AHEAD 8
-#define RADIX_BITS 11
 
-/* The occupied slots of ix in the order their records lie in memory (by
- * the address of the entries array: decoding a record allocates its
- * strings right after it). Slot order is a hash order, so a scan in slot
- * order jumps around the whole heap, one cache miss after another; in
- * address order it reads the heap nearly front to back, which the memory
- * streams. On a million records the scan takes about half the time, and
- * this sort (LSD radix, 11 bits a pass) costs a few tens of ms.
- * Returns a malloc'd array of ix->count slot numbers, or NULL. */
-static size_t *scan_order(const recindex *ix)
+/* Every field name and value in the index is an allocation of its own, so a
+ * scan over all records waits on memory, not on the CPU. Ask for the
+ * entries of the record two steps ahead of i and for the field names of the
+ * one a step ahead (values sit next to them), so that the loads of several
+ * records overlap instead of following one another. */
+static void scan_prefetch(const recindex_item *slots, size_t i, size_t to)
 {
-    typedef struct {
-        uint64_t key;
-        size_t slot;
-    } item;
-    size_t n = 0;
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    item *a = malloc((ix->count + 1) * sizeof *a), *b = malloc((ix->count + 1) * sizeof *b);
-    size_t *order = malloc((ix->count + 1) * sizeof *order);
-    size_t *cnt = malloc(((size_t)1 << RADIX_BITS) * sizeof *cnt);
-    if (!a || !b || !order || !cnt) {
-        free(order);
-        order = NULL;
-        goto cleanup;
-    }
-    for (size_t i = 0; i < ix->cap; i++) {
-        if (!ix->slots[i].id)
-            continue;
-        uintptr_t addr = (uintptr_t)ix->slots[i].rec.entries;
-        lo = addr < lo ? addr : lo;
-        hi = addr > hi ? addr : hi;
-        a[n++] = (item){addr, i};
-    }
-    int bits = 0;
-    if (n && hi > lo)
-        bits = 64 - __builtin_clzll((unsigned long long)((hi - lo) >> 4));
-    for (size_t i = 0; i < n; i++)
-        a[i].key = (a[i].key - lo) >> 4; /* allocations are 16-byte aligned */
-    for (int shift = 0; shift < bits; shift += RADIX_BITS) {
-        size_t mask = ((size_t)1 << RADIX_BITS) - 1, sum = 0;
-        memset(cnt, 0, ((size_t)1 << RADIX_BITS) * sizeof *cnt);
-        for (size_t i = 0; i < n; i++)
-            cnt[(a[i].key >> shift) & mask]++;
-        for (size_t d = 0; d <= mask; d++) {
-            size_t c = cnt[d];
-            cnt[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            b[cnt[(a[i].key >> shift) & mask]++] = a[i];
-        item *t = a;
-        a = b;
-        b = t;
-    }
-    for (size_t i = 0; i < n; i++)
-        order[i] = a[i].slot;
-cleanup:
-    free(a);
-    free(b);
-    free(cnt);
-    return order;
-}
-
-/* Ask the memory early for what the scan will read: the slot of the record
- * three steps ahead of position i in order, the entries of the one two
- * steps ahead and their field names (values sit next to them) one step
- * ahead, so that the loads of several records overlap instead of following
- * one another. */
-static void scan_prefetch(const recindex_item *slots, const size_t *order, size_t i, size_t to)
-{
-    if (i + 3 * SCAN_AHEAD < to)
-        __builtin_prefetch(&slots[order[i + 3 * SCAN_AHEAD]]);
-    if (i + 2 * SCAN_AHEAD < to)
-        __builtin_prefetch(slots[order[i + 2 * SCAN_AHEAD]].rec.entries);
-    if (i + SCAN_AHEAD < to) {
-        const record *p = &slots[order[i + SCAN_AHEAD]].rec;
+    if (i + 2 * SCAN_AHEAD < to && slots[i + 2 * SCAN_AHEAD].id)
+        __builtin_prefetch(slots[i + 2 * SCAN_AHEAD].rec.entries);
+    if (i + SCAN_AHEAD < to && slots[i + SCAN_AHEAD].id) {
+        const record *p = &slots[i + SCAN_AHEAD].rec;
         for (size_t j = 0; j < p->nentries; j++)
             __builtin_prefetch(p->entries[j].field);
     }
@@ -337,8 +272,7 @@ static int project(record *proj, record_entry **buf, size_t *cap, const record *
  * are the scan's own, so ranges can be counted at the same time. */
 typedef struct {
     const recindex_item *slots;
-    const size_t *order; /* the slots to visit (scan_order) */
-    size_t from, to;     /* positions in order */
+    size_t from, to;
     const query_cond *c;
     size_t nc;
     char *const *by;
@@ -399,8 +333,10 @@ static void *stats_scan_run(void *arg)
         if (!(vals[f] = malloc(sizeof *vals[f])))
             goto oom;
     for (size_t i = s->from; i < s->to; i++) {
-        scan_prefetch(s->slots, s->order, i, s->to);
-        const recindex_item *it = &s->slots[s->order[i]];
+        scan_prefetch(s->slots, i, s->to);
+        const recindex_item *it = &s->slots[i];
+        if (!it->id)
+            continue;
         int grew = project(&proj, &pe, &pcap, &it->rec, s->need, s->nneed);
         if (grew < 0)
             goto oom;
@@ -507,7 +443,7 @@ static int str_ptr_cmp(const void *a, const void *b)
 /* Large indexes are counted by this many threads at most, one slot range
  * each: the scan is memory-bound, and the loads of several cores overlap. */
 #define STATS_THREADS 4
-#define STATS_THREAD_MIN_RECORDS 50000
+#define STATS_THREAD_MIN_SLOTS 65536
 
 static void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
@@ -517,7 +453,6 @@ static void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     query_cond *c = NULL;
     const char **need = NULL;
     int *by_set = NULL;
-    size_t *order = NULL;
     stats_scan scans[STATS_THREADS];
     pthread_t th[STATS_THREADS];
     int started[STATS_THREADS] = {0};
@@ -570,17 +505,14 @@ static void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         if (!w || strcmp(need[w - 1], need[i]) != 0)
             need[w++] = need[i];
     nneed = w;
-    if (!(order = scan_order(&o->ix)))
-        goto oom;
-    if (o->ix.count >= STATS_THREAD_MIN_RECORDS) {
+    if (o->ix.cap >= STATS_THREAD_MIN_SLOTS) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         nscan = cpus < 1 ? 1 : cpus > STATS_THREADS ? STATS_THREADS : (size_t)cpus;
     }
     for (size_t t = 0; t < nscan; t++) {
         scans[t] = (stats_scan){.slots = o->ix.slots,
-                                .order = order,
-                                .from = o->ix.count * t / nscan,
-                                .to = o->ix.count * (t + 1) / nscan,
+                                .from = o->ix.cap * t / nscan,
+                                .to = o->ix.cap * (t + 1) / nscan,
                                 .c = c,
                                 .nc = nc,
                                 .by = by,
@@ -640,7 +572,6 @@ cleanup:
         stats_scan_free(&scans[t]);
     free(need);
     free(by_set);
-    free(order);
     ops_conds_free(c, nc);
     for (size_t f = 0; f < nby; f++)
         free(by[f]);
@@ -803,18 +734,16 @@ static void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer 
     static const char *const need[] = {"id_number", "name", "phone", "status"}; /* sorted */
     record_entry *proj_buf = NULL;
     size_t proj_cap = 0;
-    size_t *order = scan_order(&o->ix);
-    if (!cs || !next_id || !next_ph || !grp || !order) {
-        free(order);
+    if (!cs || !next_id || !next_ph || !grp)
         goto oom;
-    }
-    for (size_t i = 0; i < o->ix.count; i++) {
-        scan_prefetch(o->ix.slots, order, i, o->ix.count);
-        const recindex_item *it = &o->ix.slots[order[i]];
+    for (size_t i = 0; i < o->ix.cap; i++) {
+        scan_prefetch(o->ix.slots, i, o->ix.cap);
+        const recindex_item *it = &o->ix.slots[i];
         record proj;
+        if (!it->id)
+            continue;
         if (project(&proj, &proj_buf, &proj_cap, &it->rec, need, 4) < 0) {
             free(proj_buf);
-            free(order);
             goto oom;
         }
         if (strcmp(query_display(&proj, it->id, "status"), "merged") == 0)
@@ -825,7 +754,6 @@ static void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer 
                              query_display(&proj, it->id, "phone")};
     }
     free(proj_buf);
-    free(order);
     if (dup_chain(&by_id, next_id, cs, n, 0) != 0 || dup_chain(&by_phone, next_ph, cs, n, 1) != 0)
         goto oom;
     /* Same id_number: certain. Ids sort by creation time, so the smallest
