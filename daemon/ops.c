@@ -712,26 +712,33 @@ typedef struct {
     int reveal;
 } log_acc;
 
+/* from/to are already masked where needed (value by value). */
 static void pack_field_change(msgpack_packer *pk, const char *field, const char *from,
-                              const char *to, int reveal)
+                              const char *to)
 {
     msgpack_pack_map(pk, 3);
     msg_pack_kv_str(pk, "field", field);
-    msg_pack_str(pk, "from");
-    ops_pack_value(pk, field, from, reveal);
-    msg_pack_str(pk, "to");
-    ops_pack_value(pk, field, to, reveal);
+    msg_pack_kv_str(pk, "from", from);
+    msg_pack_kv_str(pk, "to", to);
 }
 
 /* Displayed value of any field, sets joined by ';' (malloc'd). */
-char *ops_display_joined(const record *r, const char *field)
+char *ops_display_joined(const record *r, const char *field, int mask)
 {
     size_t first, n = record_field_entries(r, field, &first), len = 1;
     if (!schema_field_is_set(field)) {
         const char **vals = malloc((n + 1) * sizeof *vals);
-        if (!vals)
+        char **masked = calloc(n + 1, sizeof *masked);
+        if (!vals || !masked) {
+            free(vals);
+            free(masked);
             return NULL;
+        }
         size_t k = ops_field_values(vals, r, field);
+        /* mask each value on its own: a masked join would show neither */
+        for (size_t i = 0; mask && i < k; i++)
+            if (schema_field_is_masked(field) && (masked[i] = schema_value_mask(field, vals[i])))
+                vals[i] = masked[i];
         for (size_t i = 0; i < k; i++)
             len += strlen(vals[i]) + 3;
         char *out = calloc(1, len);
@@ -740,6 +747,9 @@ char *ops_display_joined(const record *r, const char *field)
                 strcat(out, " | ");
             strcat(out, vals[i]);
         }
+        for (size_t i = 0; i < k; i++)
+            free(masked[i]);
+        free(masked);
         free(vals);
         return out;
     }
@@ -781,11 +791,28 @@ static int log_cb(const store_version *v, void *arg)
             if (!seen)
                 names[nn++] = f;
         }
+    /* a change is decided on the real values, then shown masked */
+    char *changed = calloc(nn + 1, 1);
     for (size_t i = 0; names && from && to && i < nn; i++) {
-        from[i] = ops_display_joined(&oldr, names[i]);
-        to[i] = ops_display_joined(&newr, names[i]);
-        if (from[i] && to[i] && strcmp(from[i], to[i]) != 0)
-            nchg++;
+        from[i] = ops_display_joined(&oldr, names[i], 0);
+        to[i] = ops_display_joined(&newr, names[i], 0);
+        if (from[i] && to[i] && strcmp(from[i], to[i]) != 0) {
+            if (changed) {
+                nchg++;
+                changed[i] = 1;
+            }
+            if (!acc->reveal && schema_field_is_masked(names[i])) {
+                free(from[i]);
+                free(to[i]);
+                from[i] = ops_display_joined(&oldr, names[i], 1);
+                to[i] = ops_display_joined(&newr, names[i], 1);
+                /* masking can make the two texts equal; the change stays */
+                if (!from[i])
+                    from[i] = strdup("*");
+                if (!to[i])
+                    to[i] = strdup("*");
+            }
+        }
     }
     record_time_format(tbuf, sizeof tbuf, v->time * 1000);
     tbuf[19] = 'Z';
@@ -803,9 +830,10 @@ static int log_cb(const store_version *v, void *arg)
     msg_pack_kv_bool(pk, "merge", v->merge);
     msg_pack_str(pk, "changes");
     msgpack_pack_array(pk, nchg);
-    for (size_t i = 0; names && from && to && i < nn; i++)
-        if (from[i] && to[i] && strcmp(from[i], to[i]) != 0)
-            pack_field_change(pk, names[i], from[i], to[i], acc->reveal);
+    for (size_t i = 0; names && from && to && changed && i < nn; i++)
+        if (changed[i])
+            pack_field_change(pk, names[i], from[i] ? from[i] : "*", to[i] ? to[i] : "*");
+    free(changed);
     for (size_t i = 0; from && to && i < nn; i++) {
         free(from[i]);
         free(to[i]);

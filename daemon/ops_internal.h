@@ -64,8 +64,8 @@ int ops_conds_read(query_cond **out, size_t *nout, const msgpack_object *req, ch
                    size_t errlen);
 void ops_conds_free(query_cond *c, size_t n);
 /* Displayed value of any field as text: sets joined by ';', conflicts by
- * " | ". Malloc'd. */
-char *ops_display_joined(const record *r, const char *field);
+ * " | ", each value masked first when mask is set. Malloc'd. */
+char *ops_display_joined(const record *r, const char *field, int mask);
 
 /* daemon/report.c: stats, duplicates, merge, transfer. Returns 1 if op was
  * one of its requests (the reply is then written), 0 otherwise. */

@@ -768,11 +768,12 @@ static int join_file_cb(const git_diff_delta *d, float progress, void *payload)
     return 0;
 }
 
-int store_take_head(store *s, const char *peer_hex, store_record_cb changed, void *arg,
-                    store_take *outcome, char *err, size_t errlen)
+int store_take_head(store *s, const char *peer_hex, const char *peer_node,
+                    store_record_cb changed, void *arg, store_take *outcome, char *err,
+                    size_t errlen)
 {
     git_oid peer, old_tree;
-    git_commit *pc = NULL, *own = NULL;
+    git_commit *pc = NULL, *own = NULL, *pcb = NULL;
     git_tree *own_tree = NULL, *peer_tree = NULL, *merged = NULL;
     git_diff *diff = NULL;
     git_signature *sig = NULL;
@@ -825,21 +826,38 @@ int store_take_head(store *s, const char *peer_hex, store_record_cb changed, voi
         goto cleanup;
     }
     if (!j.n || git_oid_equal(&tree_oid, &s->tree)) {
-        /* The own tree already holds the join: a commit would only make the
-         * two nodes trade merges forever. */
+        /* The own tree already holds the join. Two nodes that merged each
+         * other at once hold equal trees on different commits; if both
+         * merged again they would trade merges forever. So only the node
+         * whose name sorts first ties the two commits together (same tree),
+         * and the other fast-forwards to that: a quiet network ends with
+         * every branch on one commit. */
         git_mempack_reset(s->mempack);
         *outcome = STORE_TAKE_SAME_TREE;
         rc = 0;
-        goto cleanup;
+        if (!peer_node || strcmp(s->node, peer_node) >= 0)
+            goto cleanup;
+        git_oid_cpy(&tree_oid, &s->tree);
     }
     char msg[256], author[300], shortid[13];
+    int tie = *outcome == STORE_TAKE_SAME_TREE;
     git_oid_tostr(shortid, sizeof shortid, &peer);
     const git_signature *pa = git_commit_author(pc);
     const char *at = pa && pa->email ? strchr(pa->email, '@') : NULL;
-    snprintf(msg, sizeof msg, "merge %s %s\n\nrecords joined: %zu\n", at ? at + 1 : "peer", shortid,
-             j.n);
+    if (tie)
+        snprintf(msg, sizeof msg, "merge %s %s\n\nsame records: ties two merges together\n",
+                 peer_node, shortid);
+    else
+        snprintf(msg, sizeof msg, "merge %s %s\n\nrecords joined: %zu\n", at ? at + 1 : "peer",
+                 shortid, j.n);
     snprintf(author, sizeof author, "uniond@%s", s->node);
-    const git_commit *parents[2] = {own, pc};
+    /* Parents must belong to the repository object the commit is made in:
+     * libgit2 silently drops a parent owned by another one. */
+    if (git_commit_lookup(&pcb, s->bulk, &peer) < 0) {
+        git_err(err, errlen, "reading the peer head");
+        goto cleanup;
+    }
+    const git_commit *parents[2] = {own, pcb};
     if (git_tree_lookup(&merged, s->bulk, &tree_oid) < 0 ||
         git_signature_now(&sig, "uniond", author) < 0 ||
         git_commit_create(&commit_oid, s->bulk, NULL, sig, sig, "UTF-8", msg, merged, 2, parents) <
@@ -854,7 +872,7 @@ int store_take_head(store *s, const char *peer_hex, store_record_cb changed, voi
     git_oid_cpy(&s->head, &commit_oid);
     git_oid_cpy(&s->tree, &tree_oid);
     *outcome = STORE_TAKE_MERGED;
-    rc = emit_changes(s->repo, &old_tree, &s->tree, changed, arg, err, errlen);
+    rc = tie ? 0 : emit_changes(s->repo, &old_tree, &s->tree, changed, arg, err, errlen);
 cleanup:
     free(j.up);
     free(j.paths);
@@ -865,6 +883,7 @@ cleanup:
     git_tree_free(peer_tree);
     git_commit_free(own);
     git_commit_free(pc);
+    git_commit_free(pcb);
     return rc;
 }
 
@@ -1382,7 +1401,7 @@ static int ingest(store *s, FILE *f, const bundle_ref *all, size_t nall, store_r
         char hex[41];
         store_take t;
         git_oid_tostr(hex, sizeof hex, &refs[i].oid);
-        if (store_take_head(s, hex, changed, arg, &t, err, errlen) != 0)
+        if (store_take_head(s, hex, refs[i].name, changed, arg, &t, err, errlen) != 0)
             goto cleanup;
         rep->merged += t == STORE_TAKE_MERGED;
         rep->forwarded += t == STORE_TAKE_FORWARD;

@@ -89,12 +89,15 @@ typedef enum {
 } store_take;
 
 /* Take in commit `peer_hex` (already in the object store): fast-forward,
- * nothing, or merge as DESIGN.md "The store" says. `changed` is called for
- * every record whose blob in the own head changed (id, new bytes), so the
- * caller can update its index. *outcome receives what happened. Returns 0,
+ * nothing, or merge as DESIGN.md "The store" says. peer_node names the
+ * branch the head came from: when the join equals the own tree but the
+ * heads differ, the node whose name sorts first makes a tie commit (same
+ * tree, both parents). `changed` is called for every record whose blob in
+ * the own head changed (id, new bytes), so the caller can update its index. *outcome receives what happened. Returns 0,
  * or -1 with err set (the branch is then unchanged). */
-int store_take_head(store *s, const char *peer_hex, store_record_cb changed, void *arg,
-                    store_take *outcome, char *err, size_t errlen);
+int store_take_head(store *s, const char *peer_hex, const char *peer_node,
+                    store_record_cb changed, void *arg, store_take *outcome, char *err,
+                    size_t errlen);
 
 typedef struct {
     size_t refs;        /* branch refs in the bundle */

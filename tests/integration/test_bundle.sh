@@ -37,6 +37,9 @@ before=$(git_store "$A" rev-list --count HEAD)
 xfer "$A" "$B"; xfer "$B" "$A"; xfer "$A" "$B"
 check "a settled pair makes no more commits (no ping-pong)" test "$(git_store "$A" rev-list --count HEAD)" -le "$((before + 1))"
 check "no merge commit once settled" test "$(git_store "$B" rev-parse HEAD^{tree})" = "$(tree "$A")"
+check "merge commits have both parents" bash -c "git --git-dir='$A/store.git' log --merges --format=%p | awk 'NF != 2 {bad=1} END {exit bad}' && [ \$(git --git-dir='$A/store.git' log --merges --format=%p | wc -l) -ge 1 ]"
+check "a settled pair ends on the same commit" test "$(git_store "$A" rev-parse HEAD)" = "$(git_store "$B" rev-parse HEAD)"
+check "A's head contains B's work (history is connected)" git_store "$A" merge-base --is-ancestor refs/heads/haishu-01 HEAD
 
 # the same field on two nodes: one conflict, same winner everywhere
 ctl "$A" edit "$id" phone=13900000001
@@ -49,6 +52,7 @@ check "the same winner on both" test "$(ctl "$A" show "$id" --json | grep '"phon
 check "conflicts listed identically" test "$(ctl "$A" conflicts --json)" = "$(ctl "$B" conflicts --json)"
 check "status counts the conflict" bash -c "'$UNIONCTL' -d '$A' status --json | grep -q '\"conflicts\": 1'"
 check "the field is masked in conflicts" bash -c "! '$UNIONCTL' -d '$A' conflicts | grep -q 13900000001"
+check "log masks each concurrent value on its own" bash -c "'$UNIONCTL' -d '$A' log '$id' | grep -E 'phone: .*139\*\*\*\*0001 \| 137\*\*\*\*0002|phone: .*137\*\*\*\*0002 \| 139\*\*\*\*0001' >/dev/null"
 
 # C joins late, via B only
 xfer "$B" "$C"

@@ -64,6 +64,8 @@ ctl "$B" resolve "$id" union 快递工会
 check "a resolve on B clears the conflict on A" wait_until 20 bash -c "'$UNIONCTL' -d '$A' conflicts | grep -q 'no conflicts'"
 check "and on C" wait_until 20 bash -c "'$UNIONCTL' -d '$C' conflicts | grep -q 'no conflicts'"
 check "trees equal after the resolve" wait_until 20 same_tree "$A" "$B" "$C"
+same_head() { local h; h=$(git_store "$1" rev-parse HEAD); shift; for d in "$@"; do [ "$(git_store "$d" rev-parse HEAD)" = "$h" ] || return 1; done; }
+check "a quiet network ends with every branch on the same commit" wait_until 30 same_head "$A" "$B" "$C"
 
 # an unpinned node, and a node pinned with the wrong fingerprint
 ctl "$M" peer add haishu-01 "$(addr "$B")" "$(fpr "$B")"
