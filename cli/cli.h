@@ -50,6 +50,9 @@ int cli_opts_parse(opts *o, int argc, char **argv, const char *allowed);
 /* A record object's displayed value of field as text (sets joined by ';').
  * Malloc'd. */
 char *cli_record_cell(const msgpack_object *rec, const char *field);
+/* Rows for people (a table) or, with --csv, for scripts (header + rows). */
+void cli_print_rows(const opts *o, const char *const *head, size_t ncols, const char *const *cells,
+                    size_t nrows);
 /* Pretty JSON of a reply value, then a newline. */
 void cli_print_json(const msgpack_object *o);
 void cli_print_records_csv(const msgpack_object_array *recs);

@@ -220,6 +220,18 @@ const msgpack_object_array *cli_result_records(const reply *rep)
     return r && r->type == MSGPACK_OBJECT_ARRAY ? &r->via.array : &empty;
 }
 
+void cli_print_rows(const opts *o, const char *const *head, size_t ncols, const char *const *cells,
+                    size_t nrows)
+{
+    if (!o->csv) {
+        render_table(stdout, head, ncols, cells, nrows);
+        return;
+    }
+    render_csv_row(stdout, head, ncols);
+    for (size_t i = 0; i < nrows; i++)
+        render_csv_row(stdout, cells + i * ncols, ncols);
+}
+
 void cli_print_json(const msgpack_object *o)
 {
     if (o)

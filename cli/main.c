@@ -155,11 +155,11 @@ static int cmd_show(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = cli_opts_parse(&o, argc, argv, "jr");
+    int rc = cli_opts_parse(&o, argc, argv, "jcr");
     if (rc)
         goto out;
     if (argc - optind != 1) {
-        rc = cli_usage_error("show: usage: unionctl show ID [--json] [--reveal]");
+        rc = cli_usage_error("show: usage: unionctl show ID [--json|--csv] [--reveal]");
         goto out;
     }
     cli_request_begin(&r, "show", 2);
@@ -168,6 +168,9 @@ static int cmd_show(int argc, char **argv)
     if ((rc = cli_request_send(&r, &rep)) == 0) {
         if (o.json) {
             cli_print_json(rep.result);
+        } else if (o.csv) {
+            msgpack_object_array one = {1, (msgpack_object *)rep.result};
+            cli_print_records_csv(&one);
         } else {
             print_show(rep.result);
         }
@@ -243,11 +246,11 @@ static int cmd_log(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = cli_opts_parse(&o, argc, argv, "jr");
+    int rc = cli_opts_parse(&o, argc, argv, "jcr");
     if (rc)
         goto out;
     if (argc - optind != 1) {
-        rc = cli_usage_error("log: usage: unionctl log ID [--json] [--reveal]");
+        rc = cli_usage_error("log: usage: unionctl log ID [--json|--csv] [--reveal]");
         goto out;
     }
     cli_request_begin(&r, "log", 2);
@@ -260,6 +263,36 @@ static int cmd_log(int argc, char **argv)
         goto done;
     }
     const msgpack_object *arr = rep.result;
+    if (o.csv) {
+        /* one row per changed field: commit,time,node,operator,summary,field,from,to */
+        static const char *const head[] = {"commit",  "time",  "node", "operator",
+                                           "summary", "field", "from", "to"};
+        render_csv_row(stdout, head, 8);
+        for (uint32_t i = 0; arr && arr->type == MSGPACK_OBJECT_ARRAY && i < arr->via.array.size;
+             i++) {
+            const msgpack_object *e = &arr->via.array.ptr[i];
+            const msgpack_object_array *ch = msg_get_array(e, "changes");
+            char *c[8] = {msg_get_str(e, "commit"),
+                          msg_get_str(e, "time"),
+                          msg_get_str(e, "node"),
+                          msg_get_str(e, "operator"),
+                          msg_get_str(e, "summary"),
+                          NULL,
+                          NULL,
+                          NULL};
+            for (uint32_t k = 0; ch && k < ch->size; k++) {
+                c[5] = msg_get_str(&ch->ptr[k], "field");
+                c[6] = msg_get_str(&ch->ptr[k], "from");
+                c[7] = msg_get_str(&ch->ptr[k], "to");
+                render_csv_row(stdout, (const char *const *)c, 8);
+                for (int x = 5; x < 8; x++)
+                    free(c[x]);
+            }
+            for (int x = 0; x < 5; x++)
+                free(c[x]);
+        }
+        goto done;
+    }
     for (uint32_t i = 0; arr && arr->type == MSGPACK_OBJECT_ARRAY && i < arr->via.array.size; i++) {
         const msgpack_object *e = &arr->via.array.ptr[i];
         char *t = msg_get_str(e, "time"), *node = msg_get_str(e, "node");
@@ -397,7 +430,7 @@ static int cmd_conflicts(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = cli_opts_parse(&o, argc, argv, "jr");
+    int rc = cli_opts_parse(&o, argc, argv, "jcr");
     if (rc)
         goto out;
     if (optind != argc) {
@@ -419,7 +452,10 @@ static int cmd_conflicts(int argc, char **argv)
         rows += v ? v->size : 0;
     }
     if (rows == 0) {
-        printf("no conflicts\n");
+        if (o.csv)
+            printf("id,name,field,value,node,time\n");
+        else
+            printf("no conflicts\n");
         goto done;
     }
     char **cells = calloc(rows * 6 + 1, sizeof *cells);
@@ -435,7 +471,7 @@ static int cmd_conflicts(int argc, char **argv)
             char *shown = malloc(strlen(val ? val : "") + 3);
             if (shown)
                 sprintf(shown, "%s%s", val ? val : "",
-                        msg_get_bool(&v->ptr[k], "shown", 0) ? " *" : "");
+                        !o.csv && msg_get_bool(&v->ptr[k], "shown", 0) ? " *" : "");
             free(val);
             cells[row * 6 + 3] = shown;
             cells[row * 6 + 4] = msg_get_str(&v->ptr[k], "node");
@@ -444,13 +480,14 @@ static int cmd_conflicts(int argc, char **argv)
     }
     static const char *const head[] = {"id", "name", "field", "value", "node", "time"};
     if (cells)
-        render_table(stdout, head, 6, (const char *const *)cells, rows);
+        cli_print_rows(&o, head, 6, (const char *const *)cells, rows);
     for (size_t i = 0; cells && i < rows * 6; i++)
         free(cells[i]);
     free(cells);
-    printf("%zu field%s in conflict; * = the value every node shows now.\n"
-           "Settle one with: unionctl resolve ID FIELD [VALUE]\n",
-           n, n == 1 ? "" : "s");
+    if (!o.csv)
+        printf("%zu field%s in conflict; * = the value every node shows now.\n"
+               "Settle one with: unionctl resolve ID FIELD [VALUE]\n",
+               n, n == 1 ? "" : "s");
 done:
     cli_reply_free(&rep);
 out:

@@ -29,7 +29,7 @@ static int cmd_peers(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = cli_opts_parse(&o, argc, argv, "j");
+    int rc = cli_opts_parse(&o, argc, argv, "jc");
     if (rc)
         goto out;
     if (optind != argc) {
@@ -42,7 +42,7 @@ static int cmd_peers(int argc, char **argv)
         size_t n = a && a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
         if (o.json) {
             cli_print_json(a);
-        } else if (n == 0) {
+        } else if (n == 0 && !o.csv) {
             printf("no peers pinned; add one with: unionctl peer add NAME HOST:PORT FINGERPRINT\n");
         } else {
             static const char *const head[] = {"name", "address", "office", "state", "last sync",
@@ -73,7 +73,7 @@ static int cmd_peers(int argc, char **argv)
                 c[8] = msg_get_str(p, "last_error");
             }
             if (cells)
-                render_table(stdout, head, 9, (const char *const *)cells, n);
+                cli_print_rows(&o, head, 9, (const char *const *)cells, n);
             for (size_t i = 0; cells && i < n * 9; i++)
                 free(cells[i]);
             free(cells);

@@ -169,7 +169,7 @@ static int cmd_duplicates(int argc, char **argv)
     opts o;
     reply rep;
     request r;
-    int rc = cli_opts_parse(&o, argc, argv, "jr");
+    int rc = cli_opts_parse(&o, argc, argv, "jcr");
     if (rc)
         goto out;
     if (optind != argc) {
@@ -187,7 +187,7 @@ static int cmd_duplicates(int argc, char **argv)
     const msgpack_object_array *pairs = msg_get_array(rep.result, "pairs");
     size_t np = pairs ? pairs->size : 0;
     long long skipped = (long long)msg_get_int(rep.result, "skipped_phones", 0);
-    if (np == 0) {
+    if (np == 0 && !o.csv) {
         printf("no likely duplicates\n");
     } else {
         enum { NC = 8 };
@@ -208,13 +208,14 @@ static int cmd_duplicates(int argc, char **argv)
             row[7] = side_str(p, "keep", msg_get_bool(p, "certain", 0) ? "id_number" : "phone");
         }
         if (cells)
-            render_table(stdout, head, NC, (const char *const *)cells, np);
+            cli_print_rows(&o, head, NC, (const char *const *)cells, np);
         for (size_t i = 0; cells && i < np * NC; i++)
             free(cells[i]);
         free(cells);
-        printf("%zu pair%s. The older record is listed first (keep); after checking, fold the "
-               "other into it with: unionctl merge KEEP DUP\n",
-               np, np == 1 ? "" : "s");
+        if (!o.csv)
+            printf("%zu pair%s. The older record is listed first (keep); after checking, fold "
+                   "the other into it with: unionctl merge KEEP DUP\n",
+                   np, np == 1 ? "" : "s");
     }
     if (skipped)
         printf("note: %lld phone number%s shared by more than 1000 records (a placeholder?) "

@@ -85,6 +85,10 @@ check "list --csv masks too" bash -c "! '$UNIONCTL' -d '$A' list --csv | grep -q
 table=$(ctl "$A" list)
 check "table header" bash -c "head -1 <<<'$table' | grep -q '^id  *name'"
 
+check "show --csv: header and one masked row" bash -c "'$UNIONCTL' -d '$A' show '$id' --csv | head -1 | grep -q '^id,name' && [ \$('$UNIONCTL' -d '$A' show '$id' --csv | wc -l) = 2 ] && ! '$UNIONCTL' -d '$A' show '$id' --csv | grep -q 13900001111"
+check "log --csv: one row per changed field" bash -c "'$UNIONCTL' -d '$A' log '$id' --csv | head -1 | grep -qx 'commit,time,node,operator,summary,field,from,to' && '$UNIONCTL' -d '$A' log '$id' --csv | grep -q ',phone,138\*\*\*\*5678,139\*\*\*\*1111\$'"
+check "conflicts --csv has a header" bash -c "'$UNIONCTL' -d '$A' conflicts --csv | head -1 | grep -qx 'id,name,field,value,node,time'"
+check "peers --csv has a header" bash -c "'$UNIONCTL' -d '$A' peers --csv | head -1 | grep -q '^name,address'"
 check "fsck --strict is clean" fsck_clean "$A"
 check "SIGTERM exits cleanly" node_stop "$A"
 check "socket removed on exit" test ! -e "$A/uniond.sock"
