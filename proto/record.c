@@ -10,12 +10,71 @@
 #include "proto/record.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FIELD_NAME_MAX 32
+
+/* ---- interned names ----------------------------------------------------- */
+
+static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char **intern_tab;
+static size_t intern_cap, intern_n;
+
+static uint64_t name_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+const char *record_intern(const char *s, size_t len)
+{
+    const char *found = NULL;
+    pthread_mutex_lock(&intern_lock);
+    if ((intern_n + 1) * 2 > intern_cap) {
+        size_t nc = intern_cap ? intern_cap * 2 : 256;
+        const char **nt = calloc(nc, sizeof *nt);
+        if (!nt)
+            goto out;
+        for (size_t i = 0; i < intern_cap; i++)
+            if (intern_tab[i]) {
+                size_t h = (size_t)name_hash(intern_tab[i], strlen(intern_tab[i])) & (nc - 1);
+                while (nt[h])
+                    h = (h + 1) & (nc - 1);
+                nt[h] = intern_tab[i];
+            }
+        free(intern_tab);
+        intern_tab = nt;
+        intern_cap = nc;
+    }
+    size_t h = (size_t)name_hash(s, len) & (intern_cap - 1);
+    for (; intern_tab[h]; h = (h + 1) & (intern_cap - 1))
+        if (strncmp(intern_tab[h], s, len) == 0 && intern_tab[h][len] == 0) {
+            found = intern_tab[h];
+            goto out;
+        }
+    char *copy = strndup(s, len);
+    if (copy) {
+        intern_tab[h] = copy;
+        intern_n++;
+        found = copy;
+    }
+out:
+    pthread_mutex_unlock(&intern_lock);
+    return found;
+}
+
+static const char *intern(const char *s)
+{
+    return record_intern(s, strlen(s));
+}
 
 void record_init(record *r)
 {
@@ -24,17 +83,14 @@ void record_init(record *r)
 
 static void entry_free(record_entry *e)
 {
-    free(e->field);
     free(e->value);
-    free(e->node);
 }
 
 void record_free(record *r)
 {
     for (size_t i = 0; i < r->nentries; i++)
         entry_free(&r->entries[i]);
-    for (size_t i = 0; i < r->nctx; i++)
-        free(r->ctx[i].node);
+    /* ctx node names are interned: nothing to free */
     free(r->entries);
     free(r->ctx);
     record_init(r);
@@ -42,9 +98,9 @@ void record_free(record *r)
 
 static int entry_dup(record_entry *dst, const record_entry *src)
 {
-    dst->field = strdup(src->field);
+    dst->field = src->field;
     dst->value = strdup(src->value);
-    dst->node = strdup(src->node);
+    dst->node = src->node;
     dst->counter = src->counter;
     dst->time_ms = src->time_ms;
     if (!dst->field || !dst->value || !dst->node) {
@@ -59,19 +115,23 @@ int record_copy(record *dst, const record *src)
     record_init(dst);
     if (src->nentries) {
         dst->entries = calloc(src->nentries, sizeof *dst->entries);
-        if (!dst->entries) goto fail;
+        if (!dst->entries)
+            goto fail;
     }
     for (size_t i = 0; i < src->nentries; i++) {
-        if (entry_dup(&dst->entries[i], &src->entries[i]) != 0) goto fail;
+        if (entry_dup(&dst->entries[i], &src->entries[i]) != 0)
+            goto fail;
         dst->nentries++;
     }
     if (src->nctx) {
         dst->ctx = calloc(src->nctx, sizeof *dst->ctx);
-        if (!dst->ctx) goto fail;
+        if (!dst->ctx)
+            goto fail;
     }
     for (size_t i = 0; i < src->nctx; i++) {
-        dst->ctx[i].node = strdup(src->ctx[i].node);
-        if (!dst->ctx[i].node) goto fail;
+        dst->ctx[i].node = src->ctx[i].node;
+        if (!dst->ctx[i].node)
+            goto fail;
         dst->ctx[i].counter = src->ctx[i].counter;
         dst->nctx++;
     }
@@ -111,14 +171,15 @@ static int ctx_set(record *r, const char *node, uint64_t counter)
 {
     size_t pos;
     if (ctx_find(r, node, &pos)) {
-        if (r->ctx[pos].counter < counter) r->ctx[pos].counter = counter;
+        if (r->ctx[pos].counter < counter)
+            r->ctx[pos].counter = counter;
         return 0;
     }
-    char *n = strdup(node);
+    const char *n = intern(node);
     record_ctx *nc = realloc(r->ctx, (r->nctx + 1) * sizeof *nc);
     if (!n || !nc) {
-        free(n);
-        if (nc) r->ctx = nc;
+        if (nc)
+            r->ctx = nc;
         return -1;
     }
     r->ctx = nc;
@@ -132,9 +193,11 @@ static int ctx_set(record *r, const char *node, uint64_t counter)
 static int entry_cmp(const record_entry *a, const record_entry *b)
 {
     int c = strcmp(a->field, b->field);
-    if (c) return c;
+    if (c)
+        return c;
     c = strcmp(a->node, b->node);
-    if (c) return c;
+    if (c)
+        return c;
     return a->counter < b->counter ? -1 : a->counter > b->counter;
 }
 
@@ -176,7 +239,8 @@ static void entries_drop(record *r, size_t first, size_t n, const char *match_va
 static int entry_insert(record *r, record_entry *e)
 {
     record_entry *ne = realloc(r->entries, (r->nentries + 1) * sizeof *ne);
-    if (!ne) return -1;
+    if (!ne)
+        return -1;
     r->entries = ne;
     size_t pos = r->nentries;
     while (pos > 0 && entry_cmp(&r->entries[pos - 1], e) > 0)
@@ -194,16 +258,19 @@ static int record_put(record *r, const char *node, int64_t time_ms, const char *
 {
     record_entry e = {0};
     uint64_t c = record_ctx_get(r, node) + 1;
-    e.field = strdup(field);
+    e.field = intern(field);
     e.value = strdup(value);
-    e.node = strdup(node);
+    e.node = intern(node);
     e.counter = c;
     e.time_ms = time_ms;
-    if (!e.field || !e.value || !e.node) goto fail;
+    if (!e.field || !e.value || !e.node)
+        goto fail;
     /* Reserve room first so nothing below can fail after we drop entries. */
-    if (ctx_set(r, node, record_ctx_get(r, node)) != 0) goto fail;
+    if (ctx_set(r, node, record_ctx_get(r, node)) != 0)
+        goto fail;
     record_entry *ne = realloc(r->entries, (r->nentries + 1) * sizeof *ne);
-    if (!ne) goto fail;
+    if (!ne)
+        goto fail;
     r->entries = ne;
     size_t first, n = record_field_entries(r, field, &first);
     entries_drop(r, first, n, only_same_value ? value : NULL);
@@ -234,11 +301,13 @@ int record_set_remove(record *r, const char *node, int64_t time_ms, const char *
     size_t hits = 0;
     for (size_t i = first; i < first + n; i++)
         hits += strcmp(r->entries[i].value, elem) == 0;
-    if (!hits) return 0;
+    if (!hits)
+        return 0;
     /* The removal needs no dot of its own for the join (the context already
      * covers the dropped dots), but bumping the counter marks that this node
      * changed the record, which keeps "who saw what" honest in the vector. */
-    if (ctx_set(r, node, record_ctx_get(r, node) + 1) != 0) return -1;
+    if (ctx_set(r, node, record_ctx_get(r, node) + 1) != 0)
+        return -1;
     entries_drop(r, first, n, elem);
     return 1;
 }
@@ -254,16 +323,19 @@ int record_join(record *out, const record *a, const record *b)
     size_t cap = a->nentries + b->nentries;
     if (cap) {
         out->entries = calloc(cap, sizeof *out->entries);
-        if (!out->entries) goto fail;
+        if (!out->entries)
+            goto fail;
     }
     size_t i = 0, j = 0;
     while (i < a->nentries || j < b->nentries) {
         const record_entry *take = NULL;
         if (j >= b->nentries) {
-            if (!covered(b, &a->entries[i])) take = &a->entries[i];
+            if (!covered(b, &a->entries[i]))
+                take = &a->entries[i];
             i++;
         } else if (i >= a->nentries) {
-            if (!covered(a, &b->entries[j])) take = &b->entries[j];
+            if (!covered(a, &b->entries[j]))
+                take = &b->entries[j];
             j++;
         } else {
             int c = entry_cmp(&a->entries[i], &b->entries[j]);
@@ -276,22 +348,26 @@ int record_join(record *out, const record *a, const record *b)
                 i++;
                 j++;
             } else if (c < 0) {
-                if (!covered(b, &a->entries[i])) take = &a->entries[i];
+                if (!covered(b, &a->entries[i]))
+                    take = &a->entries[i];
                 i++;
             } else {
-                if (!covered(a, &b->entries[j])) take = &b->entries[j];
+                if (!covered(a, &b->entries[j]))
+                    take = &b->entries[j];
                 j++;
             }
         }
         if (take) {
-            if (entry_dup(&out->entries[out->nentries], take) != 0) goto fail;
+            if (entry_dup(&out->entries[out->nentries], take) != 0)
+                goto fail;
             out->nentries++;
         }
     }
     cap = a->nctx + b->nctx;
     if (cap) {
         out->ctx = calloc(cap, sizeof *out->ctx);
-        if (!out->ctx) goto fail;
+        if (!out->ctx)
+            goto fail;
     }
     i = j = 0;
     while (i < a->nctx || j < b->nctx) {
@@ -310,8 +386,9 @@ int record_join(record *out, const record *a, const record *b)
             src = &b->ctx[j++];
             cnt = src->counter;
         }
-        out->ctx[out->nctx].node = strdup(src->node);
-        if (!out->ctx[out->nctx].node) goto fail;
+        out->ctx[out->nctx].node = src->node;
+        if (!out->ctx[out->nctx].node)
+            goto fail;
         out->ctx[out->nctx++].counter = cnt;
     }
     return 0;
@@ -322,13 +399,15 @@ fail:
 
 int record_equal(const record *a, const record *b)
 {
-    if (a->nentries != b->nentries || a->nctx != b->nctx) return 0;
+    if (a->nentries != b->nentries || a->nctx != b->nctx)
+        return 0;
     for (size_t i = 0; i < a->nctx; i++)
         if (strcmp(a->ctx[i].node, b->ctx[i].node) || a->ctx[i].counter != b->ctx[i].counter)
             return 0;
     for (size_t i = 0; i < a->nentries; i++) {
         const record_entry *x = &a->entries[i], *y = &b->entries[i];
-        if (entry_cmp(x, y) || strcmp(x->value, y->value) || x->time_ms != y->time_ms) return 0;
+        if (entry_cmp(x, y) || strcmp(x->value, y->value) || x->time_ms != y->time_ms)
+            return 0;
     }
     return 1;
 }
@@ -358,7 +437,8 @@ typedef struct {
 
 static void sb_put(sbuf *b, const char *s, size_t n)
 {
-    if (b->oom) return;
+    if (b->oom)
+        return;
     if (b->len + n + 1 > b->cap) {
         size_t nc = b->cap ? b->cap : 256;
         while (nc < b->len + n + 1)
@@ -430,7 +510,8 @@ static int digits(const char *s, int n, int *v)
 {
     *v = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
         *v = *v * 10 + (s[i] - '0');
     }
     return 0;
@@ -446,7 +527,8 @@ int record_time_parse(int64_t *ms, const char *s, size_t len)
         digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se) ||
         digits(s + 20, 3, &f))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59) return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
+        return -1;
     /* days_from_civil */
     int64_t yy = y - (mo <= 2);
     int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
@@ -502,12 +584,14 @@ int record_encode(char **out, size_t *len, const record *r)
 
 static void seterr(char *err, size_t errlen, const char *fmt, size_t line)
 {
-    if (errlen) snprintf(err, errlen, fmt, line);
+    if (errlen)
+        snprintf(err, errlen, fmt, line);
 }
 
 static int field_name_ok(const char *s, size_t n)
 {
-    if (n == 0 || n > FIELD_NAME_MAX || s[0] < 'a' || s[0] > 'z') return 0;
+    if (n == 0 || n > FIELD_NAME_MAX || s[0] < 'a' || s[0] > 'z')
+        return 0;
     for (size_t i = 1; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
             return 0;
@@ -516,11 +600,13 @@ static int field_name_ok(const char *s, size_t n)
 
 static int node_ok(const char *s, size_t n)
 {
-    if (n == 0 || n > RECORD_NODE_MAX) return 0;
+    if (n == 0 || n > RECORD_NODE_MAX)
+        return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.'))) return 0;
+        if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.')))
+            return 0;
     }
     return 1;
 }
@@ -538,19 +624,23 @@ int record_node_valid(const char *s)
 int record_id_valid(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > RECORD_ID_MAX) return 0;
+    if (n == 0 || n > RECORD_ID_MAX)
+        return 0;
     for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))) return 0;
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+            return 0;
     return 1;
 }
 
 static int parse_u64(uint64_t *v, const char *s, size_t n)
 {
     /* canonical decimal: no sign, no leading zero, > 0 */
-    if (n == 0 || n > 19 || s[0] == '0') return -1;
+    if (n == 0 || n > 19 || s[0] == '0')
+        return -1;
     *v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
         *v = *v * 10 + (uint64_t)(s[i] - '0');
     }
     return 0;
@@ -560,14 +650,17 @@ static int parse_u64(uint64_t *v, const char *s, size_t n)
 static char *unescape(const char *s, size_t n)
 {
     char *o = malloc(n + 1), *w = o;
-    if (!o) return NULL;
+    if (!o)
+        return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == 0) goto bad;
+        if (s[i] == 0)
+            goto bad;
         if (s[i] != '\\') {
             *w++ = s[i];
             continue;
         }
-        if (++i >= n) goto bad;
+        if (++i >= n)
+            goto bad;
         switch (s[i]) {
         case '\\':
             *w++ = '\\';
@@ -582,7 +675,8 @@ static char *unescape(const char *s, size_t n)
             *w++ = '\t';
             break;
         case 'x': {
-            if (i + 2 >= n) goto bad;
+            if (i + 2 >= n)
+                goto bad;
             unsigned v = 0;
             for (int k = 1; k <= 2; k++) {
                 char c = s[i + k];
@@ -590,7 +684,8 @@ static char *unescape(const char *s, size_t n)
                                         : c >= 'a' && c <= 'f' ? c - 'a' + 10
                                                                : 99);
             }
-            if (v == 0 || v > 0xff) goto bad;
+            if (v == 0 || v > 0xff)
+                goto bad;
             *w++ = (char)v;
             i += 2;
             break;
@@ -643,7 +738,8 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
     }
     if (nvals) {
         r->entries = calloc(nvals, sizeof *r->entries);
-        if (!r->entries) goto oom;
+        if (!r->entries)
+            goto oom;
     }
     size_t line = 1, p = 0;
     for (size_t i = 0; i < nvals; i++, line++) {
@@ -655,7 +751,7 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
             goto fail;
         }
         record_entry *e = &r->entries[r->nentries++];
-        e->field = strndup(s, (size_t)(colon - s));
+        e->field = record_intern(s, (size_t)(colon - s));
         const char *v = colon + 1;
         size_t vl = l - (size_t)(v - s);
         if (vl > 0) {
@@ -695,7 +791,8 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
         }
         if (nitems) {
             r->ctx = calloc(nitems, sizeof *r->ctx);
-            if (!r->ctx) goto oom;
+            if (!r->ctx)
+                goto oom;
         }
         while (q < l) {
             if (s[q] != ' ') {
@@ -714,9 +811,10 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
                 goto fail;
             }
             record_ctx *ci = &r->ctx[r->nctx++];
-            ci->node = strndup(s + q, (size_t)(eq - (s + q)));
+            ci->node = record_intern(s + q, (size_t)(eq - (s + q)));
             ci->counter = c;
-            if (!ci->node) goto oom;
+            if (!ci->node)
+                goto oom;
             if (r->nctx > 1 && strcmp(r->ctx[r->nctx - 2].node, ci->node) >= 0) {
                 seterr(err, errlen, "line %zu: context not sorted", line);
                 goto fail;
@@ -749,8 +847,9 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
             seterr(err, errlen, "line %zu: bad entry metadata", line);
             goto fail;
         }
-        e->node = strndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-        if (!e->node) goto oom;
+        e->node = record_intern(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+        if (!e->node)
+            goto oom;
         if (i > 0 && entry_cmp(&r->entries[i - 1], e) >= 0) {
             seterr(err, errlen, "line %zu: entries not in canonical order", line);
             goto fail;
@@ -766,7 +865,8 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
         goto fail;
     }
     /* The final word on canonical form: re-encode and compare. */
-    if (record_encode(&again, &againlen, r) != 0) goto oom;
+    if (record_encode(&again, &againlen, r) != 0)
+        goto oom;
     if (againlen != len || memcmp(again, buf, len) != 0) {
         seterr(err, errlen, "record is not in canonical form", 0);
         goto fail;

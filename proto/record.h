@@ -19,16 +19,18 @@
 #define RECORD_ENTRIES_MAX 4096
 #define RECORD_CTX_MAX 4096
 
+/* field and node names are interned (record_intern): shared, never freed,
+ * so a million records hold each name once and compare them cheaply. */
 typedef struct {
-    char *field;
+    const char *field;
     char *value;
-    char *node; /* the dot: (node, counter) */
+    const char *node; /* the dot: (node, counter) */
     uint64_t counter;
     int64_t time_ms; /* wall clock of the writer, ms since the epoch, UTC */
 } record_entry;
 
 typedef struct {
-    char *node;
+    const char *node; /* interned */
     uint64_t counter;
 } record_ctx;
 
@@ -38,6 +40,11 @@ typedef struct {
     record_entry *entries; /* sorted by (field, node, counter) */
     size_t nentries;
 } record;
+
+/* The one shared copy of the name s[0..len) (field or node names, at most
+ * 64 bytes), kept for the life of the process; NULL on allocation failure.
+ * Thread-safe. */
+const char *record_intern(const char *s, size_t len);
 
 /* An empty state (no context, no entries). Never fails. */
 void record_init(record *r);
