@@ -48,6 +48,9 @@ int store_global_init(void)
     git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+    /* Records live decoded in the index; libgit2's object cache (256 MiB by
+     * default) would mostly hold blobs we never read twice. */
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(32 << 20));
     /* The daemon owns DATA; a store made by root and run by a service user
      * is still ours to open. */
     git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
