@@ -94,5 +94,22 @@ u=$(secs "$t0" "$t1")
 git init -q --bare "$D/fetch.git"
 t0=$(now); git --git-dir="$D/fetch.git" fetch -q "$D/a/store.git" refs/heads/bench-a:refs/heads/bench-a; t1=$(now)
 row "replicate the store (vs git fetch)" "$u" "$(secs "$t0" "$t1")"
-sleep 0.5; grep -h -E "sending a pack|took in" "$D"/a.log "$D"/b.log | sed "s/^/  # /" || true
+# 6. live propagation: an add on A until B can show it (gossip, WANT, pack,
+#    take-in), against a local git commit + push between bare repos
+t0=$(now)
+for i in $(seq 1 20); do
+    pid=$("$B/unionctl" -d "$D/a" add name=传播$i)
+    until "$B/unionctl" -d "$D/b" show "$pid" >/dev/null 2>&1; do sleep 0.005; done
+done
+t1=$(now)
+u=$(secs "$t0" "$t1")
+git init -q "$D/work"; git -C "$D/work" remote add o "$D/fetch.git"
+t0=$(now)
+for i in $(seq 1 20); do
+    echo "$i" >"$D/work/f"; git -C "$D/work" add f
+    git -C "$D/work" -c user.name=b -c user.email=b@b commit -qm "$i"; git -C "$D/work" push -q o HEAD:refs/heads/p 2>/dev/null
+done
+t1=$(now)
+row "20 adds seen on the peer (vs git push)" "$u" "$(secs "$t0" "$t1")"
+sleep 0.5; grep -h -E "sending a pack|took in" "$D"/a.log "$D"/b.log | sort | head -3 | sed "s/^/  # /" || true
 echo "ratio = uniond time / anchor time (lower is better); N=$N, adds=$ADDS"
