@@ -620,6 +620,78 @@ int store_history(store *s, const char *id, store_version_cb cb, void *arg, char
     return rc;
 }
 
+/* ---- tree comparison ------------------------------------------------------ */
+
+typedef int (*delta_cb)(const git_diff_delta *d, float progress, void *payload);
+
+#define TREE_DEPTH_MAX 8 /* members/aa/bb/id is 4 deep; anything deeper is refused */
+
+static int tree_changes_at(git_repository *repo, git_tree *old, git_tree *new, char *path,
+                           size_t plen, int depth, delta_cb cb, void *payload)
+{
+    size_t n = git_tree_entrycount(new);
+    if (depth > TREE_DEPTH_MAX)
+        return -2;
+    for (size_t i = 0; i < n; i++) {
+        const git_tree_entry *e = git_tree_entry_byindex(new, i);
+        const char *name = git_tree_entry_name(e);
+        const git_tree_entry *oe = old ? git_tree_entry_byname(old, name) : NULL;
+        if (oe && git_oid_equal(git_tree_entry_id(oe), git_tree_entry_id(e)) &&
+            git_tree_entry_filemode(oe) == git_tree_entry_filemode(e))
+            continue; /* same object: nothing below it changed */
+        size_t nlen = strlen(name);
+        if (plen + nlen + 2 > 1024)
+            return -2;
+        memcpy(path + plen, name, nlen + 1);
+        int rc;
+        if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+            git_tree *sub = NULL, *osub = NULL;
+            if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) < 0)
+                return -1;
+            if (oe && git_tree_entry_type(oe) == GIT_OBJECT_TREE &&
+                git_tree_lookup(&osub, repo, git_tree_entry_id(oe)) < 0) {
+                git_tree_free(sub);
+                return -1;
+            }
+            path[plen + nlen] = '/';
+            path[plen + nlen + 1] = 0;
+            rc = tree_changes_at(repo, osub, sub, path, plen + nlen + 1, depth + 1, cb, payload);
+            git_tree_free(sub);
+            git_tree_free(osub);
+        } else {
+            git_diff_delta d;
+            memset(&d, 0, sizeof d);
+            int was_blob = oe && git_tree_entry_type(oe) == GIT_OBJECT_BLOB;
+            d.status = was_blob ? GIT_DELTA_MODIFIED : GIT_DELTA_ADDED;
+            d.nfiles = 2;
+            if (was_blob)
+                git_oid_cpy(&d.old_file.id, git_tree_entry_id(oe));
+            git_oid_cpy(&d.new_file.id, git_tree_entry_id(e));
+            d.old_file.path = d.new_file.path = path;
+            d.new_file.mode = (uint16_t)git_tree_entry_filemode(e);
+            d.old_file.mode = was_blob ? (uint16_t)git_tree_entry_filemode(oe) : 0;
+            rc = cb(&d, 0, payload);
+        }
+        path[plen] = 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Call cb for every file added or changed from old (may be NULL) to new,
+ * descending only into subtrees whose ids differ: a change of one record
+ * costs a few tree reads whatever the store's size. (libgit2's tree diff
+ * walks every tree of both sides.) Deletions are not reported: records are
+ * never deleted. Returns 0, the callback's non-zero value, -1 on a read
+ * error, -2 for trees deeper than the layout allows. */
+static int tree_changes(git_repository *repo, git_tree *old, git_tree *new, delta_cb cb,
+                        void *payload)
+{
+    char path[1100] = "";
+    return tree_changes_at(repo, old, new, path, 0, 0, cb, payload);
+}
+
 /* ---- taking in other nodes' work ---------------------------------------- */
 
 #define BUNDLE_MAX (4ull << 30)      /* 4 GiB */
@@ -660,25 +732,21 @@ static int emit_changes(git_repository *repo, const git_oid *old_tree, const git
                         store_record_cb cb, void *arg, char *err, size_t errlen)
 {
     git_tree *a = NULL, *b = NULL;
-    git_diff *diff = NULL;
     emit_ctx e = {repo, cb, arg, 0};
     int rc = -1;
     if (!cb)
         return 0;
     if ((old_tree && git_tree_lookup(&a, repo, old_tree) < 0) ||
-        git_tree_lookup(&b, repo, new_tree) < 0 ||
-        git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0) {
+        git_tree_lookup(&b, repo, new_tree) < 0) {
         git_err(err, errlen, "comparing trees");
         goto cleanup;
     }
-    git_diff_foreach(diff, emit_file_cb, NULL, NULL, NULL, &e);
-    if (e.rc) {
+    if (tree_changes(repo, a, b, emit_file_cb, &e) != 0 || e.rc) {
         snprintf(err, errlen, "updating the index from a tree change failed");
         goto cleanup;
     }
     rc = 0;
 cleanup:
-    git_diff_free(diff);
     git_tree_free(a);
     git_tree_free(b);
     return rc;
@@ -771,14 +839,12 @@ static int join_file_cb(const git_diff_delta *d, float progress, void *payload)
     return 0;
 }
 
-int store_take_head(store *s, const char *peer_hex, const char *peer_node,
-                    store_record_cb changed, void *arg, store_take *outcome, char *err,
-                    size_t errlen)
+int store_take_head(store *s, const char *peer_hex, const char *peer_node, store_record_cb changed,
+                    void *arg, store_take *outcome, char *err, size_t errlen)
 {
     git_oid peer, old_tree;
     git_commit *pc = NULL, *own = NULL, *pcb = NULL;
     git_tree *own_tree = NULL, *peer_tree = NULL, *merged = NULL;
-    git_diff *diff = NULL;
     git_signature *sig = NULL;
     join_ctx j = {0};
     int rc = -1;
@@ -810,17 +876,18 @@ int store_take_head(store *s, const char *peer_hex, const char *peer_node,
     }
     /* Concurrent work: join only the records whose blobs differ. */
     if (git_commit_lookup(&own, s->bulk, &s->head) < 0 || git_commit_tree(&own_tree, own) < 0 ||
-        git_tree_lookup(&peer_tree, s->bulk, git_commit_tree_id(pc)) < 0 ||
-        git_diff_tree_to_tree(&diff, s->bulk, own_tree, peer_tree, NULL) < 0) {
+        git_tree_lookup(&peer_tree, s->bulk, git_commit_tree_id(pc)) < 0) {
         git_err(err, errlen, "comparing the two heads");
         goto cleanup;
     }
     j.repo = s->bulk;
     j.err = err;
     j.errlen = errlen;
-    git_diff_foreach(diff, join_file_cb, NULL, NULL, NULL, &j);
-    if (j.rc)
+    if (tree_changes(s->bulk, own_tree, peer_tree, join_file_cb, &j) != 0 || j.rc) {
+        if (!j.rc)
+            git_err(err, errlen, "comparing the two heads");
         goto cleanup;
+    }
     for (size_t i = 0; i < j.n; i++)
         j.up[i].path = j.paths[i];
     git_oid tree_oid, commit_oid;
@@ -880,7 +947,6 @@ cleanup:
     free(j.up);
     free(j.paths);
     git_signature_free(sig);
-    git_diff_free(diff);
     git_tree_free(merged);
     git_tree_free(own_tree);
     git_tree_free(peer_tree);
@@ -1197,20 +1263,24 @@ static int quarantine_check(git_repository *q, git_repository *main_repo, const 
     while ((e = git_revwalk_next(&oid, walk)) == 0) {
         git_commit *cm = NULL, *parent = NULL;
         git_tree *t = NULL, *pt = NULL;
-        git_diff *diff = NULL;
         (*ncommits)++;
         if (git_commit_lookup(&cm, q, &oid) < 0 || git_commit_tree(&t, cm) < 0 ||
             (git_commit_parentcount(cm) > 0 &&
-             (git_commit_parent(&parent, cm, 0) < 0 || git_commit_tree(&pt, parent) < 0)) ||
-            git_diff_tree_to_tree(&diff, q, pt, t, NULL) < 0) {
+             (git_commit_parent(&parent, cm, 0) < 0 || git_commit_tree(&pt, parent) < 0))) {
             git_err(err, errlen, "bundle commit is incomplete");
             e = -1;
         } else {
-            git_diff_foreach(diff, check_file_cb, NULL, NULL, NULL, &c);
+            int tc = tree_changes(q, pt, t, check_file_cb, &c);
+            if (tc == -2 && !c.bad) {
+                snprintf(err, errlen, "bundle holds trees deeper than the record layout");
+                c.bad = 1;
+            } else if (tc == -1 && !c.bad) {
+                git_err(err, errlen, "bundle commit is incomplete");
+                c.bad = 1;
+            }
             if (c.bad)
                 e = -1;
         }
-        git_diff_free(diff);
         git_tree_free(t);
         git_tree_free(pt);
         git_commit_free(parent);
@@ -1301,6 +1371,35 @@ static int branch_copy_forward(store *s, const bundle_ref *r, char *err, size_t 
     return 1;
 }
 
+#define UNPACK_LIMIT 100 /* objects; larger take-ins are kept as a pack */
+
+typedef struct {
+    git_odb *disk;
+    git_odb *from;
+    int rc;
+} unpack_ctx;
+
+/* Copy one object of the quarantine pack into the store as a loose object
+ * (git_odb_write checks, compresses and fsyncs it). */
+static int unpack_one(const git_oid *id, void *payload)
+{
+    unpack_ctx *u = payload;
+    git_odb_object *o = NULL;
+    git_oid written;
+    if (git_odb_exists_ext(u->disk, id, GIT_ODB_LOOKUP_NO_REFRESH))
+        return 0;
+    if (git_odb_read(&o, u->from, id) < 0 ||
+        git_odb_write(&written, u->disk, git_odb_object_data(o), git_odb_object_size(o),
+                      git_odb_object_type(o)) < 0 ||
+        !git_oid_equal(&written, id)) {
+        git_odb_object_free(o);
+        u->rc = -1;
+        return -1;
+    }
+    git_odb_object_free(o);
+    return 0;
+}
+
 /* Take in a pack (f positioned at its first byte; NULL when every object is
  * already here) and the refs it comes with: quarantine, check, move in,
  * move the branch copies forward and take in each moved head. */
@@ -1321,9 +1420,10 @@ static int ingest(store *s, FILE *f, const bundle_ref *all, size_t nall, store_r
         else
             refs[nrefs++] = all[i];
     }
+    git_indexer_progress stats = {0};
     git_indexer *idx = NULL;
     git_odb *main_odb = NULL, *qodb = NULL;
-    git_odb_backend *qpack = NULL;
+    git_odb_backend *qpack = NULL, *qpack_b = NULL;
     git_repository *q = NULL;
     char qdir[4400] = "", src[4600], dst[4600], objdir[4200];
     const char *packname = NULL;
@@ -1341,7 +1441,6 @@ static int ingest(store *s, FILE *f, const bundle_ref *all, size_t nall, store_r
             goto cleanup;
         }
         git_indexer_options io = GIT_INDEXER_OPTIONS_INIT;
-        git_indexer_progress stats = {0};
         if (git_indexer_new(&idx, qdir, 0, main_odb, &io) < 0)
             goto giterr;
         char chunk[65536];
@@ -1365,7 +1464,8 @@ static int ingest(store *s, FILE *f, const bundle_ref *all, size_t nall, store_r
         if (git_odb_new(&qodb) < 0 || git_odb_backend_one_pack(&qpack, src) < 0 ||
             git_odb_add_backend(qodb, qpack, 2) < 0)
             goto giterr;
-        qpack = NULL; /* owned by qodb */
+        qpack_b = qpack; /* borrowed from here on: owned by qodb */
+        qpack = NULL;
         if (git_odb_add_disk_alternate(qodb, objdir) < 0 || git_repository_wrap_odb(&q, qodb) < 0)
             goto giterr;
     }
@@ -1375,7 +1475,17 @@ static int ingest(store *s, FILE *f, const bundle_ref *all, size_t nall, store_r
     for (size_t i = 0; i < nrefs; i++)
         if (branch_copy_check(s, q ? q : s->repo, &refs[i], err, errlen) < 0)
             goto cleanup;
-    if (f) {
+    if (f && stats.total_objects <= UNPACK_LIMIT) {
+        /* A small take-in (live sync sends one change at a time) becomes
+         * loose objects, as git's receive.unpackLimit does: one pack per
+         * change would leave thousands of packs to search on every lookup. */
+        unpack_ctx u = {main_odb, qodb, 0};
+        /* only the received pack: qodb's alternate is the whole store */
+        if (!qpack_b->foreach || qpack_b->foreach (qpack_b, unpack_one, &u) < 0 || u.rc != 0) {
+            git_err(err, errlen, "writing the received objects");
+            goto cleanup;
+        }
+    } else if (f) {
         /* Move in: .pack first, .idx last (git finds packs by their index). */
         const char *ext[2] = {"pack", "idx"};
         for (int i = 0; i < 2; i++) {
