@@ -250,6 +250,28 @@ static int session_send(session *s, const msgpack_sbuffer *msg)
     return 0;
 }
 
+/* One outgoing message being built: a map whose first pair is "t". */
+typedef struct {
+    msgpack_sbuffer b;
+    msgpack_packer pk;
+} outmsg;
+
+static void outmsg_begin(outmsg *m, const char *type, size_t more_pairs)
+{
+    msgpack_sbuffer_init(&m->b);
+    msgpack_packer_init(&m->pk, &m->b, msgpack_sbuffer_write);
+    msgpack_pack_map(&m->pk, 1 + more_pairs);
+    msg_pack_kv_str(&m->pk, "t", type);
+}
+
+/* Send and free the message; returns session_send's result. */
+static int outmsg_send(session *s, outmsg *m)
+{
+    int rc = session_send(s, &m->b);
+    msgpack_sbuffer_destroy(&m->b);
+    return rc;
+}
+
 static void pack_heads(msgpack_packer *pk, const store_ref *h, size_t n)
 {
     msgpack_pack_map(pk, n);
@@ -259,65 +281,45 @@ static void pack_heads(msgpack_packer *pk, const store_ref *h, size_t n)
 
 static void send_error(session *s, const char *msg)
 {
-    msgpack_sbuffer b;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&b);
-    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    msg_pack_kv_str(&pk, "t", "error");
-    msg_pack_kv_str(&pk, "msg", msg);
-    session_send(s, &b);
-    msgpack_sbuffer_destroy(&b);
+    outmsg m;
+    outmsg_begin(&m, "error", 1);
+    msg_pack_kv_str(&m.pk, "msg", msg);
+    outmsg_send(s, &m);
 }
 
 static void send_simple(session *s, const char *type)
 {
-    msgpack_sbuffer b;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&b);
-    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 1);
-    msg_pack_kv_str(&pk, "t", type);
-    session_send(s, &b);
-    msgpack_sbuffer_destroy(&b);
+    outmsg m;
+    outmsg_begin(&m, type, 0);
+    outmsg_send(s, &m);
 }
 
 static void send_hello(session *s)
 {
     peers *p = s->p;
-    msgpack_sbuffer b;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&b);
-    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
-    msg_pack_kv_str(&pk, "t", "hello");
-    msg_pack_kv_int(&pk, "v", PROTO_VERSION);
-    msg_pack_kv_str(&pk, "node", p->cfg->node);
-    msg_pack_kv_str(&pk, "office", p->cfg->office);
-    msg_pack_str(&pk, "heads");
-    pack_heads(&pk, p->heads, p->nheads);
-    session_send(s, &b);
-    msgpack_sbuffer_destroy(&b);
+    outmsg m;
+    outmsg_begin(&m, "hello", 4);
+    msg_pack_kv_int(&m.pk, "v", PROTO_VERSION);
+    msg_pack_kv_str(&m.pk, "node", p->cfg->node);
+    msg_pack_kv_str(&m.pk, "office", p->cfg->office);
+    msg_pack_str(&m.pk, "heads");
+    pack_heads(&m.pk, p->heads, p->nheads);
+    outmsg_send(s, &m);
 }
 
 /* HEADS: our branches; req asks for a DONE once taken in; ack answers one. */
 static void session_send_heads(session *s, uint32_t req, uint32_t ack)
 {
     peers *p = s->p;
-    msgpack_sbuffer b;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&b);
-    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2 + (req != 0) + (ack != 0));
-    msg_pack_kv_str(&pk, "t", ack ? "done" : "heads");
+    outmsg m;
+    outmsg_begin(&m, ack ? "done" : "heads", 1 + (req != 0) + (ack != 0));
     if (req)
-        msg_pack_kv_int(&pk, "req", req);
+        msg_pack_kv_int(&m.pk, "req", req);
     if (ack)
-        msg_pack_kv_int(&pk, "ack", ack);
-    msg_pack_str(&pk, "heads");
-    pack_heads(&pk, p->heads, p->nheads);
-    session_send(s, &b);
-    msgpack_sbuffer_destroy(&b);
+        msg_pack_kv_int(&m.pk, "ack", ack);
+    msg_pack_str(&m.pk, "heads");
+    pack_heads(&m.pk, p->heads, p->nheads);
+    outmsg_send(s, &m);
 }
 
 static void broadcast_heads(peers *p)
@@ -354,19 +356,14 @@ static void pack_pump(session *s)
         if (n > PACK_CHUNK)
             n = PACK_CHUNK;
         int last = s->outoff + n == s->outlen;
-        msgpack_sbuffer b;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&b);
-        msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 4);
-        msg_pack_kv_str(&pk, "t", "pack");
-        msg_pack_kv_int(&pk, "id", s->out_id);
-        msg_pack_str(&pk, "data");
-        msgpack_pack_bin(&pk, n);
-        msgpack_pack_bin_body(&pk, s->out + s->outoff, n);
-        msg_pack_kv_bool(&pk, "last", last);
-        int rc = session_send(s, &b);
-        msgpack_sbuffer_destroy(&b);
+        outmsg m;
+        outmsg_begin(&m, "pack", 3);
+        msg_pack_kv_int(&m.pk, "id", s->out_id);
+        msg_pack_str(&m.pk, "data");
+        msgpack_pack_bin(&m.pk, n);
+        msgpack_pack_bin_body(&m.pk, s->out + s->outoff, n);
+        msg_pack_kv_bool(&m.pk, "last", last);
+        int rc = outmsg_send(s, &m);
         if (rc != 0)
             return;
         s->outoff += n;
@@ -562,23 +559,18 @@ static void take_done(void *arg, int cancelled)
         s->packlen = 0;
         s->want_deadline = now_ms() + WANT_MS;
         s->ps->behind = j->nmissing;
-        msgpack_sbuffer b;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&b);
-        msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 4);
-        msg_pack_kv_str(&pk, "t", "want");
-        msg_pack_kv_int(&pk, "id", s->want_id);
-        msg_pack_str(&pk, "want");
-        msgpack_pack_array(&pk, j->nmissing);
+        outmsg m;
+        outmsg_begin(&m, "want", 3);
+        msg_pack_kv_int(&m.pk, "id", s->want_id);
+        msg_pack_str(&m.pk, "want");
+        msgpack_pack_array(&m.pk, j->nmissing);
         for (size_t i = 0; i < j->nmissing; i++)
-            msg_pack_str(&pk, j->missing[i]);
-        msg_pack_str(&pk, "have");
-        msgpack_pack_array(&pk, p->nheads);
+            msg_pack_str(&m.pk, j->missing[i]);
+        msg_pack_str(&m.pk, "have");
+        msgpack_pack_array(&m.pk, p->nheads);
         for (size_t i = 0; i < p->nheads; i++)
-            msg_pack_str(&pk, p->heads[i].oid);
-        session_send(s, &b);
-        msgpack_sbuffer_destroy(&b);
+            msg_pack_str(&m.pk, p->heads[i].oid);
+        outmsg_send(s, &m);
         /* s->want_refs keeps the announcement until the pack is in */
         goto out;
     }
