@@ -181,11 +181,17 @@ static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     size_t want = 64 * 1024, need = 0, pl, consumed;
     const uint8_t *p;
-    /* Grow to the whole frame once its header is known (capped). */
+    /* Grow toward the announced frame size, but only as bytes arrive
+     * (doubling): a header alone never makes us allocate the whole cap. */
     if (frame_parse(&p, &pl, &consumed, &need, (uint8_t *)cl->buf, cl->len, FRAME_CONTROL_MAX) ==
             FRAME_NEED_MORE &&
-        need > cl->len + want)
+        need > cl->len + want) {
         want = need - cl->len;
+        if (cl->len > 64 * 1024 && want > cl->len)
+            want = cl->len; /* at most double what has arrived */
+        else if (cl->len <= 64 * 1024 && want > 1024 * 1024)
+            want = 1024 * 1024;
+    }
     if (cl->cap - cl->len < want) {
         char *nb = realloc(cl->buf, cl->len + want);
         if (!nb) {

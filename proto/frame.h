@@ -9,7 +9,7 @@
 
 #define FRAME_HEADER_LEN 4
 /* Control socket frames carry whole imports and exports. */
-#define FRAME_CONTROL_MAX (256u << 20)
+#define FRAME_CONTROL_MAX (1024u << 20) /* 1 GiB: a million-record export is one reply */
 
 typedef enum {
     FRAME_NEED_MORE = 0,
