@@ -60,25 +60,9 @@ void ops_reply_ok(msgpack_packer *pk)
 
 /* ---- loading ------------------------------------------------------------ */
 
-static int load_cb(const char *id, const char *buf, size_t len, void *arg)
-{
-    ops_ctx *o = arg;
-    record r;
-    char err[256];
-    if (record_decode(&r, buf, len, err, sizeof err) != 0) {
-        log_msg(LOG_ERR, "record %s in the store does not decode: %s", id, err);
-        return 1;
-    }
-    if (recindex_put(&o->ix, id, &r) != 0) {
-        record_free(&r);
-        return 2;
-    }
-    return 0;
-}
-
 int ops_load(ops_ctx *o, char *err, size_t errlen)
 {
-    int rc = store_foreach(o->st, load_cb, o, err, errlen);
+    int rc = store_foreach(o->st, ops_index_changed, o, err, errlen);
     if (rc > 0)
         snprintf(err, errlen, "a record in the store is damaged (see the log); run git fsck");
     return rc ? -1 : 0;
@@ -1210,14 +1194,15 @@ cleanup:
 
 /* ---- bundles -------------------------------------------------------------- */
 
-/* Index update for records a merge or fast-forward changed. */
+/* Index update for a record of the head: at load, and for records a merge
+ * or fast-forward changed. */
 int ops_index_changed(const char *id, const char *buf, size_t len, void *arg)
 {
     ops_ctx *o = arg;
     record r;
     char err[256];
     if (record_decode(&r, buf, len, err, sizeof err) != 0) {
-        log_msg(LOG_ERR, "record %s in the new head does not decode: %s", id, err);
+        log_msg(LOG_ERR, "record %s in the store does not decode: %s", id, err);
         return 1;
     }
     if (recindex_put(&o->ix, id, &r) != 0) {
