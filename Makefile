@@ -10,9 +10,9 @@
 #   make format   clang-format every source file
 
 CC      ?= cc
-PKGS    := libuv libgit2 msgpack openssl inih zlib
+PKGS    := libuv libgit2 msgpack openssl inih zlib jansson libutf8proc
 DEBS    := pkg-config valgrind libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
-           libcsv-dev libcmocka-dev zlib1g-dev git openssl python3 sqlite3 bc
+           libcsv-dev libcmocka-dev zlib1g-dev uthash-dev libjansson-dev libutf8proc-dev git openssl python3 sqlite3 bc
 STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I.
 # pkg-config runs only when the packages are there; 'deps' comes first otherwise.
@@ -21,9 +21,13 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread
 CFLAGS  ?= -O2 -g
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-PROTO_SRC  := $(wildcard proto/*.c)
-DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-CLI_SRC    := $(filter-out cli/main.c,$(wildcard cli/*.c))
+# Sources are found in every room (sub-folder); the two mains are linked
+# only into their programs.
+DAEMON_MAIN := $(firstword $(wildcard daemon/main/main.c daemon/main.c))
+PROTO_SRC  := $(sort $(shell find proto -name '*.c'))
+DAEMON_SRC := $(filter-out $(DAEMON_MAIN),$(sort $(shell find daemon -name '*.c')))
+CLI_SRC    := $(filter-out cli/main.c,$(sort $(shell find cli -name '*.c')))
+HEADERS    := $(shell find proto daemon cli -name '*.h')
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -50,28 +54,28 @@ deps:
 	fi
 
 check-deps:
-	@pkg-config --exists $(PKGS) cmocka 2>/dev/null && [ -f /usr/include/csv.h ] || $(MAKE) --no-print-directory deps
+	@pkg-config --exists $(PKGS) cmocka 2>/dev/null && [ -f /usr/include/csv.h ] && [ -f /usr/include/uthash.h ] || $(MAKE) --no-print-directory deps
 
 # release objects
-$(B)/obj/%.o: %.c $(wildcard */*.h)
+$(B)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<',true)
 	$(Q)$(CC) $(STD) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 # sanitizer objects
-$(BT)/obj/%.o: %.c $(wildcard */*.h)
+$(BT)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC san  $<',true)
 	$(Q)$(CC) $(STD) $(SAN) $(PKG_CFLAGS) -c $< -o $@
 
 obj  = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
-$(B)/uniond: $(call obj,$(B),daemon/main.c $(DAEMON_SRC) $(PROTO_SRC))
+$(B)/uniond: $(call obj,$(B),$(DAEMON_MAIN) $(DAEMON_SRC) $(PROTO_SRC))
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS)
 $(B)/unionctl: $(call obj,$(B),cli/main.c $(CLI_SRC) $(PROTO_SRC))
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(PKG_LIBS)
-$(BT)/uniond: $(call obj,$(BT),daemon/main.c $(DAEMON_SRC) $(PROTO_SRC))
+$(BT)/uniond: $(call obj,$(BT),$(DAEMON_MAIN) $(DAEMON_SRC) $(PROTO_SRC))
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(SAN) $^ -o $@ $(PKG_LIBS)
 $(BT)/unionctl: $(call obj,$(BT),cli/main.c $(CLI_SRC) $(PROTO_SRC))

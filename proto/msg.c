@@ -1,6 +1,7 @@
 /* msg.c - typed msgpack map lookups and packing shorthands (see msg.h). */
 #include "proto/msg.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,4 +217,81 @@ int msg_unpack(msgpack_unpacked *u, const char *buf, size_t len)
     if (msgpack_unpack_next(u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
         return -1;
     return 0;
+}
+
+/* ---- self-counting containers ------------------------------------------ */
+
+static void container_open(msg_map *m, msgpack_packer *pk, unsigned char tag)
+{
+    /* Patching needs the bytes in one sbuffer. */
+    assert(pk->callback == msgpack_sbuffer_write);
+    msgpack_sbuffer *sb = pk->data;
+    unsigned char hdr[5] = {tag, 0, 0, 0, 0};
+    m->pk = pk;
+    m->at = sb->size;
+    m->n = 0;
+    msgpack_sbuffer_write(sb, (const char *)hdr, sizeof hdr);
+}
+
+static void container_close(msg_map *m)
+{
+    msgpack_sbuffer *sb = m->pk->data;
+    assert(sb->size >= m->at + 5);
+    unsigned char *p = (unsigned char *)sb->data + m->at + 1;
+    p[0] = (unsigned char)(m->n >> 24);
+    p[1] = (unsigned char)(m->n >> 16);
+    p[2] = (unsigned char)(m->n >> 8);
+    p[3] = (unsigned char)m->n;
+}
+
+void msg_map_open(msg_map *m, msgpack_packer *pk)
+{
+    container_open(m, pk, 0xdf);
+}
+
+void msg_map_key(msg_map *m, const char *key)
+{
+    m->n++;
+    msg_pack_str(m->pk, key);
+}
+
+void msg_map_str(msg_map *m, const char *key, const char *val)
+{
+    msg_map_key(m, key);
+    msg_pack_str(m->pk, val);
+}
+
+void msg_map_int(msg_map *m, const char *key, int64_t val)
+{
+    msg_map_key(m, key);
+    msgpack_pack_int64(m->pk, val);
+}
+
+void msg_map_bool(msg_map *m, const char *key, int val)
+{
+    msg_map_key(m, key);
+    if (val)
+        msgpack_pack_true(m->pk);
+    else
+        msgpack_pack_false(m->pk);
+}
+
+void msg_map_close(msg_map *m)
+{
+    container_close(m);
+}
+
+void msg_arr_open(msg_arr *a, msgpack_packer *pk)
+{
+    container_open(a, pk, 0xdd);
+}
+
+void msg_arr_item(msg_arr *a)
+{
+    a->n++;
+}
+
+void msg_arr_close(msg_arr *a)
+{
+    container_close(a);
 }

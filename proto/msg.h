@@ -42,4 +42,37 @@ void msg_pack_kv_str(msgpack_packer *pk, const char *key, const char *val);
 void msg_pack_kv_int(msgpack_packer *pk, const char *key, int64_t val);
 void msg_pack_kv_bool(msgpack_packer *pk, const char *key, int val);
 
+/* Containers that count their own items: the header is written as map32 /
+ * array32 with a placeholder and patched when the container is closed, so
+ * a reply can never carry a hand-counted size that disagrees with what was
+ * packed (msgpack allows the 32-bit forms for any count). The packer must
+ * write into a msgpack_sbuffer (msgpack_packer_init(pk, sb,
+ * msgpack_sbuffer_write)); containers nest freely, each closed in order.
+ *
+ *     msg_map m;
+ *     msg_map_open(&m, pk);
+ *     msg_map_str(&m, "node", node);
+ *     msg_map_key(&m, "peers");   then pack the value with pk
+ *     msg_map_close(&m);
+ */
+typedef struct {
+    msgpack_packer *pk;
+    size_t at;  /* offset of the header in the sbuffer */
+    uint32_t n; /* pairs (map) or items (array) so far */
+} msg_map;
+typedef msg_map msg_arr;
+
+void msg_map_open(msg_map *m, msgpack_packer *pk);
+/* Pack a key; the caller packs its value next with m->pk. */
+void msg_map_key(msg_map *m, const char *key);
+void msg_map_str(msg_map *m, const char *key, const char *val); /* nil for NULL */
+void msg_map_int(msg_map *m, const char *key, int64_t val);
+void msg_map_bool(msg_map *m, const char *key, int val);
+void msg_map_close(msg_map *m);
+
+void msg_arr_open(msg_arr *a, msgpack_packer *pk);
+/* Count one item; the caller packs it (before or after, before close). */
+void msg_arr_item(msg_arr *a);
+void msg_arr_close(msg_arr *a);
+
 #endif
