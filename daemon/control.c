@@ -5,7 +5,7 @@
  * (a write must not be half done) and its reply is dropped. */
 #include "daemon/control.h"
 
-#include "daemon/log.h"
+#include "daemon/util/log.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 

@@ -4,7 +4,7 @@
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/identity.h"
-#include "daemon/log.h"
+#include "daemon/util/log.h"
 #include "daemon/ops.h"
 #include "daemon/peer.h"
 #include "daemon/squeue.h"

@@ -4,7 +4,7 @@
  * made the change durable. */
 #include "daemon/ops.h"
 
-#include "daemon/log.h"
+#include "daemon/util/log.h"
 #include "daemon/ops_internal.h"
 #include "proto/msg.h"
 #include "proto/query.h"

@@ -10,7 +10,7 @@
  * their handles have closed and no store job refers to them. */
 #include "daemon/peer.h"
 
-#include "daemon/log.h"
+#include "daemon/util/log.h"
 #include "daemon/store.h"
 #include "daemon/tls.h"
 #include "proto/frame.h"

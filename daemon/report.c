@@ -6,7 +6,7 @@
  * Like every handler these run on the store queue's worker thread and read
  * the in-memory index, never the store. Reads are one pass over the index
  * with hash grouping, so they stay linear at a million records. */
-#include "daemon/log.h"
+#include "daemon/util/log.h"
 #include "daemon/ops_internal.h"
 #include "proto/msg.h"
 #include "proto/query.h"

@@ -1,5 +1,5 @@
 /* log.c - stderr logging (see log.h). */
-#include "daemon/log.h"
+#include "daemon/util/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
