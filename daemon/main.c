@@ -1,7 +1,7 @@
 /* main.c - uniond: `uniond init` makes a node's DATA directory; `uniond -d
  * DATA` runs the node in the foreground. Owns the one libuv loop, the DATA
  * lock and the order of start-up and shutdown. */
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 #include "daemon/control.h"
 #include "daemon/identity.h"
 #include "daemon/util/log.h"

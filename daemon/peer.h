@@ -6,7 +6,7 @@
 #ifndef UNIOND_PEER_H
 #define UNIOND_PEER_H
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 #include "daemon/control.h"
 #include "daemon/ops.h"
 #include "daemon/squeue.h"

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 
 #define FP_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define FP_B "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
@@ -39,7 +39,8 @@ typedef struct {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
+    if (!f)
+        return -1;
     strcpy(f->dir, "/tmp/uniond-test-config.XXXXXX");
     if (!mkdtemp(f->dir)) {
         free(f);
@@ -91,7 +92,8 @@ static void parse_fails(const char *text, const char *want1, const char *want2)
                     want2 ? want2 : "");
     assert_int_equal(rc, -1);
     assert_non_null(strstr(err, want1));
-    if (want2) assert_non_null(strstr(err, want2));
+    if (want2)
+        assert_non_null(strstr(err, want2));
     assert_null(c.node);
     assert_int_equal(c.npeers, 0);
 }
@@ -102,7 +104,8 @@ static config parse_ok(const char *text)
     char err[512] = "";
     config_init(&c);
     int rc = config_parse_buffer(&c, text, strlen(text), err, sizeof err);
-    if (rc != 0) print_error("input:\n%s\nmessage: %s\n", text, err);
+    if (rc != 0)
+        print_error("input:\n%s\nmessage: %s\n", text, err);
     assert_int_equal(rc, 0);
     return c;
 }
@@ -294,7 +297,7 @@ static void test_bad_lines(void **state)
     char err[256];
     config_init(&c);
     static const char nul[] = "[node]\nname = a\0b\noffice = b\n";
-    assert_int_equal(config_parse_buffer(&c, nul, sizeof nul - 1, err, sizeof err), -1);
+    assert_int_equal(config_parse_buffer(&c, nul, sizeof nul - 1, err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "line 2:"));
     assert_non_null(strstr(err, "NUL"));
 }
@@ -305,7 +308,7 @@ static void test_parse_failure_keeps_config(void **state)
     config c = parse_ok(example);
     char err[256];
     const char *bad = "[node]\nname = other\noffice = x\nbogus = 1\n";
-    assert_int_equal(config_parse_buffer(&c, bad, strlen(bad), err, sizeof err), -1);
+    assert_int_equal(config_parse_buffer(&c, bad, strlen(bad), err, sizeof err), UERR_INVALID);
     assert_string_equal(c.node, "yinzhou-01");
     assert_int_equal(c.npeers, 1);
     config_free(&c);
@@ -318,16 +321,16 @@ static void test_load_errors(void **state)
     char err[512];
 
     config_init(&c);
-    assert_int_equal(config_load(&c, f->path, err, sizeof err), -1);
+    assert_int_equal(config_load(&c, f->path, err, sizeof err), UERR_NOTFOUND);
     assert_non_null(strstr(err, f->path));
     assert_non_null(strstr(err, "uniond init"));
 
-    assert_int_equal(config_load(&c, f->dir, err, sizeof err), -1);
+    assert_int_equal(config_load(&c, f->dir, err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "not a regular file"));
 
     /* the file name and the line number are both in the message */
     file_write(f->path, "[node]\nname = a\noffice = b\nfoo = 1\n", 33);
-    assert_int_equal(config_load(&c, f->path, err, sizeof err), -1);
+    assert_int_equal(config_load(&c, f->path, err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, f->path));
     assert_non_null(strstr(err, "line 4: unknown key \"foo\""));
 
@@ -338,7 +341,7 @@ static void test_load_errors(void **state)
     for (int i = 0; i < 1024 * 1024 / 16 + 1; i++)
         fputs("# padding......\n", w);
     fclose(w);
-    assert_int_equal(config_load(&c, f->path, err, sizeof err), -1);
+    assert_int_equal(config_load(&c, f->path, err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "at most 1048576"));
     assert_null(c.node);
 }
@@ -350,7 +353,8 @@ static int dir_has_tmp(const char *dir)
     struct dirent *de;
     int found = 0;
     while ((de = readdir(d)))
-        if (strstr(de->d_name, ".tmp")) found = 1;
+        if (strstr(de->d_name, ".tmp"))
+            found = 1;
     closedir(d);
     return found;
 }
@@ -381,7 +385,7 @@ static void test_save_atomic(void **state)
     /* an invalid config is not written: the old file stays */
     free(c.office);
     c.office = strdup("Not Valid");
-    assert_int_equal(config_save(&c, f->path, err, sizeof err), -1);
+    assert_int_equal(config_save(&c, f->path, err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "office"));
     assert_non_null(strstr(file_read(f->path), "office = yinzhou"));
     assert_false(dir_has_tmp(f->dir));
@@ -390,13 +394,13 @@ static void test_save_atomic(void **state)
     free(c.office);
     c.office = strdup("yinzhou");
     snprintf(path, sizeof path, "%s/missing/uniond.conf", f->dir);
-    assert_int_equal(config_save(&c, path, err, sizeof err), -1);
+    assert_int_equal(config_save(&c, path, err, sizeof err), UERR_IO);
     assert_non_null(strstr(err, "missing/uniond.conf.tmp"));
 
     /* an empty config cannot be saved */
     config e;
     config_init(&e);
-    assert_int_equal(config_save(&e, f->path, err, sizeof err), -1);
+    assert_int_equal(config_save(&e, f->path, err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "node name is empty"));
     config_free(&c);
 }
@@ -418,31 +422,36 @@ static void test_peer_add_remove(void **state)
     assert_null(config_peer_find(&c, NULL));
 
     /* refused: duplicate name, own name, duplicate key, bad values */
-    assert_int_equal(config_peer_add(&c, "beilun-02", "10.0.0.3:7420", FP_A, err, sizeof err), -1);
+    assert_int_equal(config_peer_add(&c, "beilun-02", "10.0.0.3:7420", FP_A, err, sizeof err),
+                     UERR_CONFLICT);
     assert_non_null(strstr(err, "already configured"));
     assert_int_equal(
         config_peer_add(&c, "yinzhou-01", "10.0.0.3:7420",
                         "1111111111111111111111111111111111111111111111111111111111111111", err,
                         sizeof err),
-        -1);
+        UERR_INVALID);
     assert_non_null(strstr(err, "own name"));
-    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:7420", FP_A, err, sizeof err), -1);
+    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:7420", FP_A, err, sizeof err),
+                     UERR_CONFLICT);
     assert_non_null(strstr(err, "\"haishu-01\" already has that fingerprint"));
-    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:7420", "abc", err, sizeof err), -1);
+    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:7420", "abc", err, sizeof err),
+                     UERR_INVALID);
     assert_non_null(strstr(err, "fingerprint"));
     assert_int_equal(
         config_peer_add(&c, "other", "10.0.0.3:7420",
                         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeX", err,
                         sizeof err),
-        -1);
+        UERR_INVALID);
     assert_non_null(strstr(err, "'X' at position 64"));
-    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3", FP_B, err, sizeof err), -1);
+    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3", FP_B, err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "no port"));
-    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:99999", FP_B, err, sizeof err), -1);
-    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:0", FP_B, err, sizeof err), -1);
-    assert_int_equal(config_peer_add(&c, "", "10.0.0.3:1", FP_B, err, sizeof err), -1);
-    assert_int_equal(config_peer_add(&c, "x y", "10.0.0.3:1", FP_B, err, sizeof err), -1);
-    assert_int_equal(config_peer_add(&c, "other", NULL, FP_B, err, sizeof err), -1);
+    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:99999", FP_B, err, sizeof err),
+                     UERR_INVALID);
+    assert_int_equal(config_peer_add(&c, "other", "10.0.0.3:0", FP_B, err, sizeof err),
+                     UERR_INVALID);
+    assert_int_equal(config_peer_add(&c, "", "10.0.0.3:1", FP_B, err, sizeof err), UERR_INVALID);
+    assert_int_equal(config_peer_add(&c, "x y", "10.0.0.3:1", FP_B, err, sizeof err), UERR_INVALID);
+    assert_int_equal(config_peer_add(&c, "other", NULL, FP_B, err, sizeof err), UERR_INVALID);
     assert_int_equal(c.npeers, 2);
 
     /* remove: the others keep their order */
@@ -455,7 +464,7 @@ static void test_peer_add_remove(void **state)
     assert_int_equal(c.npeers, 2);
     assert_string_equal(c.peers[0].name, "haishu-01");
     assert_string_equal(c.peers[1].name, "zhenhai-01");
-    assert_int_equal(config_peer_remove(&c, "beilun-02", err, sizeof err), -1);
+    assert_int_equal(config_peer_remove(&c, "beilun-02", err, sizeof err), UERR_NOTFOUND);
     assert_non_null(strstr(err, "no peer named \"beilun-02\""));
     assert_int_equal(config_peer_remove(&c, "haishu-01", err, sizeof err), 0);
     assert_int_equal(config_peer_remove(&c, "zhenhai-01", err, sizeof err), 0);
@@ -471,10 +480,11 @@ static void test_node_set(void **state)
     (void)state;
     config c = parse_ok(example);
     char err[512];
-    assert_int_equal(config_node_set(&c, "haishu-01", "haishu", "", err, sizeof err), -1);
+    assert_int_equal(config_node_set(&c, "haishu-01", "haishu", "", err, sizeof err),
+                     UERR_CONFLICT);
     assert_non_null(strstr(err, "already a peer's name"));
-    assert_int_equal(config_node_set(&c, "n", "Haishu", "", err, sizeof err), -1);
-    assert_int_equal(config_node_set(&c, "n", "haishu", "nohost", err, sizeof err), -1);
+    assert_int_equal(config_node_set(&c, "n", "Haishu", "", err, sizeof err), UERR_INVALID);
+    assert_int_equal(config_node_set(&c, "n", "haishu", "nohost", err, sizeof err), UERR_INVALID);
     assert_string_equal(c.node, "yinzhou-01");
     assert_int_equal(config_node_set(&c, "n", "haishu", "0.0.0.0:0", err, sizeof err), 0);
     assert_string_equal(c.node, "n");
@@ -528,38 +538,39 @@ static void test_checks(void **state)
 {
     (void)state;
     char err[512];
-    assert_int_equal(config_node_name_check("yinzhou-01", "--node", err, sizeof err), 0);
-    assert_int_equal(config_node_name_check("0a._-z", "--node", err, sizeof err), 0);
-    assert_int_equal(config_node_name_check("-a", "--node", err, sizeof err), -1);
+    assert_int_equal(names_node_check("yinzhou-01", "--node", err, sizeof err), 0);
+    assert_int_equal(names_node_check("0a._-z", "--node", err, sizeof err), 0);
+    assert_int_equal(names_node_check("-a", "--node", err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "--node \"-a\""));
-    assert_int_equal(config_node_name_check(".a", "--node", err, sizeof err), -1);
-    assert_int_equal(config_node_name_check("a.", "--node", err, sizeof err), -1);
-    assert_int_equal(config_node_name_check("a.lock", "--node", err, sizeof err), -1);
-    assert_int_equal(config_node_name_check("a/b", "--node", err, sizeof err), -1);
-    assert_int_equal(config_node_name_check(NULL, "--node", err, sizeof err), -1);
+    assert_int_equal(names_node_check(".a", "--node", err, sizeof err), UERR_INVALID);
+    assert_int_equal(names_node_check("a.", "--node", err, sizeof err), UERR_INVALID);
+    assert_int_equal(names_node_check("a.lock", "--node", err, sizeof err), UERR_INVALID);
+    assert_int_equal(names_node_check("a/b", "--node", err, sizeof err), UERR_INVALID);
+    assert_int_equal(names_node_check(NULL, "--node", err, sizeof err), UERR_INVALID);
     char n65[66];
     memset(n65, 'a', 65);
     n65[65] = '\0';
-    assert_int_equal(config_node_name_check(n65, "--node", err, sizeof err), -1);
+    assert_int_equal(names_node_check(n65, "--node", err, sizeof err), UERR_INVALID);
     n65[64] = '\0';
-    assert_int_equal(config_node_name_check(n65, "--node", err, sizeof err), 0);
+    assert_int_equal(names_node_check(n65, "--node", err, sizeof err), 0);
 
     assert_int_equal(config_office_check("yinzhou", "--office", err, sizeof err), 0);
     assert_int_equal(config_office_check("a-1", "--office", err, sizeof err), 0);
-    assert_int_equal(config_office_check("1a", "--office", err, sizeof err), -1);
-    assert_int_equal(config_office_check("a_b", "--office", err, sizeof err), -1);
+    assert_int_equal(config_office_check("1a", "--office", err, sizeof err), UERR_INVALID);
+    assert_int_equal(config_office_check("a_b", "--office", err, sizeof err), UERR_INVALID);
     assert_int_equal(
-        config_office_check("abcdefghijklmnopqrstuvwxyz0123456", "--office", err, sizeof err), -1);
+        config_office_check("abcdefghijklmnopqrstuvwxyz0123456", "--office", err, sizeof err),
+        UERR_INVALID);
     assert_non_null(strstr(err, "33 bytes"));
 
     assert_int_equal(config_listen_check("", "--listen", err, sizeof err), 0);
     assert_int_equal(config_listen_check(NULL, "--listen", err, sizeof err), 0);
     assert_int_equal(config_listen_check("127.0.0.1:0", "--listen", err, sizeof err), 0);
-    assert_int_equal(config_address_check("127.0.0.1:0", "address", err, sizeof err), -1);
-    assert_int_equal(config_listen_check("127.0.0.1", "--listen", err, sizeof err), -1);
+    assert_int_equal(config_address_check("127.0.0.1:0", "address", err, sizeof err), UERR_INVALID);
+    assert_int_equal(config_listen_check("127.0.0.1", "--listen", err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "--listen \"127.0.0.1\" has no port"));
     /* control characters never reach a message raw */
-    assert_int_equal(config_node_name_check("a\x1b[2Jb", "--node", err, sizeof err), -1);
+    assert_int_equal(names_node_check("a\x1b[2Jb", "--node", err, sizeof err), UERR_INVALID);
     assert_null(strchr(err, '\x1b'));
 }
 

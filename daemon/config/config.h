@@ -20,15 +20,25 @@
  * name or IPv4 address or a bracketed IPv6 address ([::1]:7420), at most
  * CONFIG_HOST_MAX bytes; no value over CONFIG_VALUE_MAX bytes; no line
  * over the ini parser's line buffer (about 200 bytes); no file over
- * CONFIG_FILE_MAX bytes. */
+ * CONFIG_FILE_MAX bytes.
+ *
+ * The room: check.c (values, the object, look-ups), parse.c (reading and
+ * validating a file), save.c (formatting, the atomic write, edits). Every
+ * fallible function returns a uerr (proto/uerr.h) with the message in err:
+ * UERR_INVALID for a bad value or file content, UERR_NOTFOUND for a missing
+ * file or peer, UERR_CONFLICT for a name or key already taken, UERR_IO for
+ * the disk, UERR_NOMEM. Uses only daemon/util and proto. */
 #ifndef UNIOND_CONFIG_H
 #define UNIOND_CONFIG_H
 
 #include <stddef.h>
 
+#include "proto/names.h"
+#include "proto/uerr.h"
+
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_VALUE_MAX 255
-#define CONFIG_NAME_MAX 64
+#define CONFIG_NAME_MAX NAMES_NODE_MAX
 #define CONFIG_OFFICE_MAX 32
 /* Longest HOST of HOST:PORT; chosen so that every line we write fits the
  * ini parser's 200-byte line buffer. */
@@ -59,50 +69,51 @@ void config_free(config *c);
 
 /* Read and validate the config file at path (at most CONFIG_FILE_MAX
  * bytes). c must have been config_init'ed (or loaded before). On success
- * returns 0 and replaces the contents of c (the old ones are freed); every
- * string is malloc'd and owned by c. On failure returns -1, leaves c as it
- * was, and err names the file, the line and the problem, e.g.
+ * returns UERR_OK and replaces the contents of c (the old ones are freed);
+ * every string is malloc'd and owned by c. On failure returns UERR_NOTFOUND
+ * (no such file), UERR_IO (cannot read it), UERR_INVALID (bad content) or
+ * UERR_NOMEM, leaves c as it was, and err names the file, the line and the problem, e.g.
  * "DATA/uniond.conf: line 7: unknown key "adress" in [peer "haishu-01"];
  * expected address or fingerprint". */
-int config_load(config *c, const char *path, char *err, size_t errlen);
+uerr config_load(config *c, const char *path, char *err, size_t errlen);
 
 /* Parse and validate config text buf of len bytes (need not be
  * NUL-terminated; a NUL byte inside is an error). Ownership and the
  * meaning of the result as for config_load; messages start with "line N: "
  * when they concern one line. */
-int config_parse_buffer(config *c, const char *buf, size_t len, char *err, size_t errlen);
+uerr config_parse_buffer(config *c, const char *buf, size_t len, char *err, size_t errlen);
 
 /* Render c in the file format. On success returns 0 and stores a malloc'd
  * NUL-terminated text in *out (owned by the caller) and its length in
  * *outlen. Refuses (-1, message in err, *out NULL) a config that
  * config_parse_buffer would refuse, so what is written can be read back. */
-int config_format(const config *c, char **out, size_t *outlen, char *err, size_t errlen);
+uerr config_format(const config *c, char **out, size_t *outlen, char *err, size_t errlen);
 
 /* Write c to path atomically: the text goes to "<path>.tmp" (mode 0644),
  * is fsync'd and renamed over path, and the directory is fsync'd; on
  * failure the .tmp file is removed and path is untouched. Refuses an
  * invalid config like config_format. c and path stay the caller's.
  * Returns 0 or -1 with a message in err. */
-int config_save(const config *c, const char *path, char *err, size_t errlen);
+uerr config_save(const config *c, const char *path, char *err, size_t errlen);
 
 /* Set this node's name, office and listen address (listen may be NULL or ""
  * for a node that does not listen) after validating them; for
  * `uniond init`. Copies the strings. Refuses a name that equals a
  * configured peer's. On failure returns -1 and c is unchanged. */
-int config_node_set(config *c, const char *node, const char *office, const char *listen, char *err,
-                    size_t errlen);
+uerr config_node_set(config *c, const char *node, const char *office, const char *listen, char *err,
+                     size_t errlen);
 
 /* Add a peer after validating it: a valid node name that is neither this
  * node's nor an existing peer's, an address HOST:PORT with port 1-65535,
  * and a fingerprint of 64 hex digits (stored lowercased) no other peer
  * has. Copies the strings. Returns 0, or -1 with c unchanged and a
  * message in err. */
-int config_peer_add(config *c, const char *name, const char *address, const char *fingerprint,
-                    char *err, size_t errlen);
+uerr config_peer_add(config *c, const char *name, const char *address, const char *fingerprint,
+                     char *err, size_t errlen);
 
 /* Remove the peer called name (the others keep their order). Returns 0, or
  * -1 with a message if there is no such peer. */
-int config_peer_remove(config *c, const char *name, char *err, size_t errlen);
+uerr config_peer_remove(config *c, const char *name, char *err, size_t errlen);
 
 /* The peer called name, or NULL. The pointer is into c->peers: valid until
  * c is next changed; the caller does not free it. */
@@ -118,16 +129,16 @@ const config_peer *config_peer_find_fingerprint(const config *c, const char *fin
  * and port (0-65535). Returns 0, or -1 if addr is malformed or host does
  * not fit (host and port are then unspecified). Writes only into the
  * caller's buffers. */
-int config_addr_parse(char *host, size_t hostlen, int *port, const char *addr);
+uerr config_addr_parse(char *host, size_t hostlen, int *port, const char *addr);
 
 /* Checks with a message saying what is wrong and what is allowed; each
- * returns 0 if the value is valid, else -1 (message in err). what names
- * the value in the message (e.g. "--node", "peer name"). */
-int config_node_name_check(const char *name, const char *what, char *err, size_t errlen);
-int config_office_check(const char *office, const char *what, char *err, size_t errlen);
+ * returns UERR_OK if the value is valid, else UERR_INVALID (message in
+ * err). what names the value in the message (e.g. "--office"). Node names
+ * are checked by names_node_check (proto/names.h). */
+uerr config_office_check(const char *office, const char *what, char *err, size_t errlen);
 /* listen: HOST:PORT (port 0-65535) or "" (do not listen). */
-int config_listen_check(const char *listen, const char *what, char *err, size_t errlen);
+uerr config_listen_check(const char *listen, const char *what, char *err, size_t errlen);
 /* a peer's address: HOST:PORT with port 1-65535. */
-int config_address_check(const char *address, const char *what, char *err, size_t errlen);
+uerr config_address_check(const char *address, const char *what, char *err, size_t errlen);
 
 #endif /* UNIOND_CONFIG_H */

@@ -1,0 +1,504 @@
+/* parse.c - reading DATA/uniond.conf: libinih, plus strict validation
+ * with line numbers. Never writes anything.
+ *
+ * libinih is fed through our own line reader so that we can (a) refuse NUL
+ * bytes and lines longer than inih's fixed line buffer instead of having
+ * them silently split, (b) strip indentation, so inih never treats a line
+ * as a continuation of the previous value, (c) know the line number of
+ * every key, and (d) parse section headers ourselves: inih truncates
+ * section names to 49 bytes, shorter than a [peer "NAME"] header can be. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "daemon/config/config_internal.h"
+
+/* ---------------------------------------------------------------------- */
+/* Parsing                                                                 */
+
+typedef enum { SECTION_NONE, SECTION_NODE, SECTION_PEER, SECTION_BAD } config_section;
+
+enum { KEY_NAME, KEY_OFFICE, KEY_LISTEN };
+enum { KEY_SECTION, KEY_ADDRESS, KEY_FINGERPRINT };
+
+typedef struct {
+    const char *buf;
+    size_t len, pos;
+    int lineno;
+    int stop;   /* reader: report end of input */
+    config cfg; /* being built */
+    size_t peercap;
+    int (*peer_lines)[3]; /* per peer: lines of header, address, fingerprint */
+    config_section section;
+    size_t peer; /* current peer when section == SECTION_PEER */
+    int node_lines[3];
+    int node_line; /* line of [node], 0 if none yet */
+    int err_line;  /* line of the first error recorded, 0 if none */
+    int failed;
+    uerr code; /* of the first error: UERR_INVALID unless memory ran out */
+    char *err;
+    size_t errlen;
+} config_parser;
+
+static void config_fail(config_parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record the first error (later ones are consequences or noise). line 0:
+ * the message concerns the whole file. */
+static void config_fail(config_parser *p, int line, const char *fmt, ...)
+{
+    if (p->failed)
+        return;
+    p->failed = 1;
+    p->code = UERR_INVALID;
+    p->err_line = line;
+    if (!p->err || p->errlen == 0)
+        return;
+    int off = 0;
+    if (line > 0)
+        off = snprintf(p->err, p->errlen, "line %d: ", line);
+    if (off < 0 || (size_t)off >= p->errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err + off, p->errlen - (size_t)off, fmt, ap);
+    va_end(ap);
+}
+
+/* Record that memory ran out (the first error, like config_fail). */
+static void config_fail_oom(config_parser *p, int line)
+{
+    int first = !p->failed;
+    config_fail(p, line, "out of memory");
+    if (first)
+        p->code = UERR_NOMEM;
+}
+
+static int config_peer_append(config_parser *p, const char *name, size_t nlen)
+{
+    if (p->cfg.npeers == p->peercap) {
+        size_t cap = p->peercap ? p->peercap * 2 : 8;
+        if (cap > SIZE_MAX / sizeof(config_peer) || cap > SIZE_MAX / sizeof(*p->peer_lines))
+            return -1;
+        config_peer *np = realloc(p->cfg.peers, cap * sizeof *np);
+        if (!np)
+            return -1;
+        p->cfg.peers = np;
+        int(*nl)[3] = realloc(p->peer_lines, cap * sizeof *nl);
+        if (!nl)
+            return -1;
+        p->peer_lines = nl;
+        p->peercap = cap;
+    }
+    char *s = strndup(name, nlen);
+    if (!s)
+        return -1;
+    config_peer *peer = &p->cfg.peers[p->cfg.npeers];
+    peer->name = s;
+    peer->address = NULL;
+    peer->fingerprint = NULL;
+    p->peer_lines[p->cfg.npeers][KEY_SECTION] = p->lineno;
+    p->peer_lines[p->cfg.npeers][KEY_ADDRESS] = 0;
+    p->peer_lines[p->cfg.npeers][KEY_FINGERPRINT] = 0;
+    p->cfg.npeers++;
+    return 0;
+}
+
+static int config_is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* A "[...]" line (s has no leading whitespace, ends at NUL). */
+static void config_section_parse(config_parser *p, const char *s)
+{
+    char show[96];
+    int line = p->lineno;
+    const char *close = strchr(s, ']');
+
+    p->section = SECTION_BAD;
+    if (!close) {
+        config_fail(p, line,
+                    "section header has no closing ']'; expected [node] or [peer \"NAME\"]");
+        return;
+    }
+    const char *rest = close + 1;
+    while (config_is_space(*rest) || *rest == '\n')
+        rest++;
+    if (*rest && *rest != ';' && *rest != '#') {
+        config_fail(p, line, "unexpected text after ']': \"%s\"",
+                    names_show(show, sizeof show, rest, strcspn(rest, "\r\n")));
+        return;
+    }
+    const char *b = s + 1, *e = close;
+    while (b < e && config_is_space(*b))
+        b++;
+    while (e > b && config_is_space(e[-1]))
+        e--;
+    size_t n = (size_t)(e - b);
+    if (n == 4 && memcmp(b, "node", 4) == 0) {
+        if (p->node_line) {
+            config_fail(p, line, "[node] appears twice (first on line %d); keep one", p->node_line);
+            return;
+        }
+        p->node_line = line;
+        p->section = SECTION_NODE;
+        return;
+    }
+    if (n > 4 && memcmp(b, "peer", 4) == 0 && config_is_space(b[4])) {
+        const char *q = b + 4;
+        while (q < e && config_is_space(*q))
+            q++;
+        if (q < e && *q == '"' && e - q >= 2 && e[-1] == '"') {
+            const char *nb = q + 1;
+            size_t nlen = (size_t)(e - 1 - nb);
+            char name[CONFIG_NAME_MAX + 1];
+            char msg[512];
+            if (nlen > CONFIG_NAME_MAX || memchr(nb, '"', nlen)) {
+                /* too long or a stray quote: let the check explain */
+                char tmp[CONFIG_NAME_MAX + 2];
+                size_t k = nlen > CONFIG_NAME_MAX ? CONFIG_NAME_MAX + 1 : nlen;
+                memcpy(tmp, nb, k);
+                tmp[k] = '\0';
+                if (nlen > CONFIG_NAME_MAX)
+                    config_fail(p, line, "peer name \"%s\" is %zu bytes long; at most %d",
+                                names_show(show, sizeof show, nb, nlen), nlen, CONFIG_NAME_MAX);
+                else if (names_node_check(tmp, "peer name", msg, sizeof msg) != 0)
+                    config_fail(p, line, "%s", msg);
+                return;
+            }
+            memcpy(name, nb, nlen);
+            name[nlen] = '\0';
+            if (names_node_check(name, "peer name", msg, sizeof msg) != 0) {
+                config_fail(p, line, "%s", msg);
+                return;
+            }
+            if (config_peer_append(p, name, nlen) != 0) {
+                config_fail_oom(p, line);
+                return;
+            }
+            p->peer = p->cfg.npeers - 1;
+            p->section = SECTION_PEER;
+            return;
+        }
+    }
+    config_fail(p, line, "unknown section [%s]; expected [node] or [peer \"NAME\"]",
+                names_show(show, sizeof show, b, n));
+}
+
+/* inih line reader: hands inih one line at a time, without indentation,
+ * and parses section headers itself (see the top of the file). */
+static char *config_reader(char *str, int num, void *stream)
+{
+    config_parser *p = stream;
+    if (p->stop || p->pos >= p->len || num < 2)
+        return NULL;
+    const char *line = p->buf + p->pos;
+    size_t left = p->len - p->pos;
+    const char *nl = memchr(line, '\n', left);
+    size_t n = nl ? (size_t)(nl - line) + 1 : left;
+    p->pos += n;
+    p->lineno++;
+    if (memchr(line, '\0', n)) {
+        config_fail(p, p->lineno, "contains a NUL byte; the config must be plain text");
+        p->stop = 1;
+        return NULL;
+    }
+    size_t skip = 0;
+    if (p->lineno == 1 && n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+        skip = 3; /* UTF-8 byte order mark */
+    while (skip < n && config_is_space(line[skip]))
+        skip++;
+    size_t body = n - skip;
+    if (body > (size_t)num - 1) {
+        config_fail(p, p->lineno, "line is longer than %d bytes; no setting needs that much",
+                    num - 2);
+        p->stop = 1;
+        return NULL;
+    }
+    memcpy(str, line + skip, body);
+    str[body] = '\0';
+    if (str[0] == '[')
+        config_section_parse(p, str);
+    return str;
+}
+
+/* Store value (validated by the caller) in *slot, recording the line. */
+static int config_set(config_parser *p, char **slot, int *slot_line, const char *key,
+                      const char *section_name, const char *value, int lower)
+{
+    if (*slot_line) {
+        config_fail(p, p->lineno, "%s is set twice in %s (first on line %d); keep one", key,
+                    section_name, *slot_line);
+        return 0;
+    }
+    char *s = lower ? config_fingerprint_dup(value) : strdup(value);
+    if (!s) {
+        config_fail_oom(p, p->lineno);
+        return 0;
+    }
+    free(*slot);
+    *slot = s;
+    *slot_line = p->lineno;
+    return 1;
+}
+
+static int config_handler(void *user, const char *section, const char *key, const char *value)
+{
+    config_parser *p = user;
+    int line = p->lineno;
+    char show[96], msg[512];
+    (void)section; /* ours is in p->section: inih truncates long names */
+
+    if (p->failed)
+        return 1; /* only the first error is reported */
+    size_t vlen = strlen(value);
+    if (vlen > CONFIG_VALUE_MAX) {
+        config_fail(p, line, "value of %s is %zu bytes long; at most %d", CONFIG_SHOW(show, key),
+                    vlen, CONFIG_VALUE_MAX);
+        return 0;
+    }
+    switch (p->section) {
+    case SECTION_NONE:
+        config_fail(p, line,
+                    "\"%s\" is outside any section; put it under [node] or [peer \"NAME\"]",
+                    CONFIG_SHOW(show, key));
+        return 0;
+    case SECTION_BAD:
+        return 0;
+    case SECTION_NODE:
+        if (strcmp(key, "name") == 0) {
+            if (names_node_check(value, "name", msg, sizeof msg) != 0)
+                goto invalid;
+            return config_set(p, &p->cfg.node, &p->node_lines[KEY_NAME], key, "[node]", value, 0);
+        }
+        if (strcmp(key, "office") == 0) {
+            if (config_office_check(value, "office", msg, sizeof msg) != 0)
+                goto invalid;
+            return config_set(p, &p->cfg.office, &p->node_lines[KEY_OFFICE], key, "[node]", value,
+                              0);
+        }
+        if (strcmp(key, "listen") == 0) {
+            if (config_listen_check(value, "listen", msg, sizeof msg) != 0)
+                goto invalid;
+            return config_set(p, &p->cfg.listen, &p->node_lines[KEY_LISTEN], key, "[node]", value,
+                              0);
+        }
+        config_fail(p, line, "unknown key \"%s\" in [node]; expected name, office or listen",
+                    CONFIG_SHOW(show, key));
+        return 0;
+    case SECTION_PEER: {
+        config_peer *peer = &p->cfg.peers[p->peer];
+        int *lines = p->peer_lines[p->peer];
+        char sect[CONFIG_NAME_MAX + 16];
+        snprintf(sect, sizeof sect, "[peer \"%s\"]", peer->name);
+        if (strcmp(key, "address") == 0) {
+            if (config_address_check(value, "address", msg, sizeof msg) != 0)
+                goto invalid;
+            return config_set(p, &peer->address, &lines[KEY_ADDRESS], key, sect, value, 0);
+        }
+        if (strcmp(key, "fingerprint") == 0) {
+            if (names_fingerprint_check(value, "fingerprint", msg, sizeof msg) != 0)
+                goto invalid;
+            return config_set(p, &peer->fingerprint, &lines[KEY_FINGERPRINT], key, sect, value, 1);
+        }
+        config_fail(p, line, "unknown key \"%s\" in %s; expected address or fingerprint",
+                    CONFIG_SHOW(show, key), sect);
+        return 0;
+    }
+    }
+    return 0;
+invalid:
+    config_fail(p, line, "%s", msg);
+    return 0;
+}
+
+/* Whole-file checks after every line was read. */
+static void config_parse_finish(config_parser *p)
+{
+    config *c = &p->cfg;
+    size_t first = 0, dup = 0;
+
+    if (!p->node_line) {
+        config_fail(p, 0,
+                    "no [node] section; the config needs [node] with name = NODE and "
+                    "office = OFFICE (`uniond init` writes one)");
+        return;
+    }
+    if (!c->node) {
+        config_fail(p, p->node_line, "[node] has no name = NODE");
+        return;
+    }
+    if (!c->office) {
+        config_fail(p, p->node_line, "[node] has no office = OFFICE");
+        return;
+    }
+    for (size_t i = 0; i < c->npeers; i++) {
+        const config_peer *peer = &c->peers[i];
+        int line = p->peer_lines[i][KEY_SECTION];
+        if (strcmp(peer->name, c->node) == 0) {
+            config_fail(p, line,
+                        "[peer \"%s\"] has this node's own name; a node does not peer with itself",
+                        peer->name);
+            return;
+        }
+        if (!peer->address) {
+            config_fail(p, line, "[peer \"%s\"] has no address = HOST:PORT", peer->name);
+            return;
+        }
+        if (!peer->fingerprint) {
+            config_fail(p, line,
+                        "[peer \"%s\"] has no fingerprint = FINGERPRINT (the 64 hex "
+                        "digits `unionctl id` prints on that peer)",
+                        peer->name);
+            return;
+        }
+    }
+    int r = config_peers_dup_find(c->peers, c->npeers, 0, &first, &dup);
+    if (r > 0) {
+        config_fail(p, p->peer_lines[dup][KEY_SECTION],
+                    "[peer \"%s\"] appears twice (first on line %d); keep one", c->peers[dup].name,
+                    p->peer_lines[first][KEY_SECTION]);
+        return;
+    }
+    if (r == 0)
+        r = config_peers_dup_find(c->peers, c->npeers, 1, &first, &dup);
+    if (r > 0) {
+        config_fail(p, p->peer_lines[dup][KEY_FINGERPRINT],
+                    "peer \"%s\" has the same fingerprint as peer \"%s\" (line %d); each node "
+                    "has its own key",
+                    c->peers[dup].name, c->peers[first].name,
+                    p->peer_lines[first][KEY_FINGERPRINT]);
+        return;
+    }
+    if (r < 0) {
+        config_fail_oom(p, 0);
+        return;
+    }
+    if (!c->listen) {
+        c->listen = strdup("");
+        if (!c->listen)
+            config_fail_oom(p, 0);
+    }
+}
+
+uerr config_parse_buffer(config *c, const char *buf, size_t len, char *err, size_t errlen)
+{
+    config_parser p;
+
+    memset(&p, 0, sizeof p);
+    config_init(&p.cfg);
+    p.buf = buf;
+    p.len = len;
+    p.err = err;
+    p.errlen = errlen;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!c || (!buf && len)) {
+        return uerr_set(err, errlen, UERR_INVALID,
+                        "config_parse_buffer: no config or no text given");
+    }
+    if (len > CONFIG_FILE_MAX) {
+        return uerr_set(err, errlen, UERR_INVALID, "config is %zu bytes; at most %d", len,
+                        CONFIG_FILE_MAX);
+    }
+    int rc = ini_parse_stream(config_reader, &p, config_handler, &p);
+    if (rc == -2) {
+        p.failed = 0; /* overrides whatever was recorded */
+        config_fail_oom(&p, 0);
+    } else if (rc > 0 && (!p.failed || rc < p.err_line)) {
+        /* an error only inih saw: a line it could not parse */
+        p.failed = 0;
+        config_fail(&p, rc, "expected \"key = value\", a [section] or a # comment");
+    }
+    if (!p.failed)
+        config_parse_finish(&p);
+    free(p.peer_lines);
+    if (p.failed) {
+        config_free(&p.cfg);
+        return p.code;
+    }
+    config_free(c);
+    *c = p.cfg;
+    return UERR_OK;
+}
+
+uerr config_load(config *c, const char *path, char *err, size_t errlen)
+{
+    uerr rc = UERR_IO;
+    char *buf = NULL;
+    size_t len = 0;
+    struct stat st;
+    char msg[768];
+    int fd = -1;
+
+    if (!c || !path) {
+        return uerr_set(err, errlen, UERR_INVALID, "config_load: no config or no path given");
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = uerr_set(err, errlen, errno == ENOENT ? UERR_NOTFOUND : UERR_IO,
+                      "cannot open config %s: %s%s", path, strerror(errno),
+                      errno == ENOENT ? " (create it with `uniond init -d DATA --node NAME "
+                                        "--office CODE`)"
+                                      : "");
+        goto cleanup;
+    }
+    if (fstat(fd, &st) != 0) {
+        rc = uerr_set(err, errlen, UERR_IO, "cannot stat config %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = uerr_set(err, errlen, UERR_INVALID, "config %s is not a regular file", path);
+        goto cleanup;
+    }
+    if (st.st_size > CONFIG_FILE_MAX) {
+        rc = uerr_set(err, errlen, UERR_INVALID,
+                      "config %s is %lld bytes; at most %d (is it the right file?)", path,
+                      (long long)st.st_size, CONFIG_FILE_MAX);
+        goto cleanup;
+    }
+    /* One spare byte to notice a file that grew since fstat. */
+    size_t cap = (size_t)st.st_size + 1;
+    buf = malloc(cap);
+    if (!buf) {
+        rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory reading config %s", path);
+        goto cleanup;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = uerr_set(err, errlen, UERR_IO, "cannot read config %s: %s", path, strerror(errno));
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == cap) {
+            rc = uerr_set(err, errlen, UERR_BUSY, "config %s changed while being read; try again",
+                          path);
+            goto cleanup;
+        }
+    }
+    uerr pe = config_parse_buffer(c, buf, len, msg, sizeof msg);
+    if (pe != UERR_OK) {
+        rc = uerr_set(err, errlen, pe, "%s: %s", path, msg);
+        goto cleanup;
+    }
+    rc = UERR_OK;
+cleanup:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
