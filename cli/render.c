@@ -4,8 +4,9 @@
  * and print cells character by character, replacing what would break a row
  * or the terminal (newlines, control characters, escape sequences, invalid
  * UTF-8) with something visible, so that measuring and printing always
- * agree. Nothing here allocates except one array of column widths per
- * table (and a memstream for non-string map keys in JSON). */
+ * agree. CSV fields that need quotes go through libcsv's csv_fwrite; JSON
+ * is built as a libjansson tree and written by json_dumpf (strings are
+ * made valid UTF-8 first: jansson refuses anything else). */
 #include "cli/render.h"
 
 #include <math.h>
@@ -13,55 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <csv.h>
+#include <jansson.h>
+
+#include "proto/buf.h"
 #include "proto/schema.h"
+#include "proto/utf8.h"
 
 #define RENDER_JSON_DEPTH_MAX 512
 
 static const char REPLACEMENT[] = "\xEF\xBF\xBD";   /* U+FFFD */
 static const char RETURN_SYMBOL[] = "\xE2\x8F\x8E"; /* U+23CE, shown for newlines */
 static const char ELLIPSIS[] = "\xE2\x80\xA6";      /* U+2026, ends a cut cell */
-
-/* Decode one UTF-8 sequence at s (len > 0 bytes available). Returns its
- * length and stores the code point, or returns 0 when the bytes at s are
- * not valid UTF-8 (overlong forms, surrogates and values above U+10FFFF
- * are invalid, as in schema_utf8_len). */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t v, min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n > len)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
 
 /* ---- tables ---- */
 
@@ -84,10 +48,9 @@ static size_t width_of(const char *bytes, size_t n)
 /* What the table shows for the input character at s (len > 0). */
 static shown_char shown_next(const char *s, size_t len)
 {
-    const unsigned char *u = (const unsigned char *)s;
     shown_char sc;
     uint32_t cp = 0;
-    size_t n = utf8_decode(u, len, &cp);
+    size_t n = utf8_decode(&cp, s, len);
 
     if (n == 0) {
         sc.bytes = REPLACEMENT;
@@ -244,13 +207,7 @@ void render_csv_row(FILE *f, const char *const *cells, size_t n)
             fputs(s, f);
             continue;
         }
-        fputc('"', f);
-        for (const char *p = s; *p; p++) {
-            if (*p == '"')
-                fputc('"', f);
-            fputc(*p, f);
-        }
-        fputc('"', f);
+        csv_fwrite(f, s, strlen(s)); /* quoted, inner quotes doubled */
     }
     if (n == 1 && (!cells[0] || !cells[0][0]))
         fputs("\"\"", f);
@@ -259,101 +216,75 @@ void render_csv_row(FILE *f, const char *const *cells, size_t n)
 
 /* ---- JSON ---- */
 
-void render_json_string_n(FILE *f, const char *s, size_t len)
+/* A jansson string of len bytes at s: each byte that does not start a
+ * valid UTF-8 sequence becomes U+FFFD (jansson accepts only valid UTF-8);
+ * NUL bytes are kept (jansson writes them as \u0000). NULL when out of
+ * memory. The caller owns the result. */
+static json_t *json_text_new(const char *s, size_t len)
 {
-    const unsigned char *u = (const unsigned char *)s;
+    if (utf8_valid(s, len))
+        return json_stringn(s, len);
+    struct buf b = BUF_INIT;
     size_t i = 0;
-
-    fputc('"', f);
-    while (i < len) {
-        unsigned char c = u[i];
-        if (c >= 0x80) {
-            uint32_t cp;
-            size_t n = utf8_decode(u + i, len - i, &cp);
-            if (n == 0) {
-                fputs(REPLACEMENT, f);
-                i++;
-            } else {
-                fwrite(u + i, 1, n, f);
-                i += n;
-            }
-            continue;
+    uerr e = UERR_OK;
+    while (i < len && e == UERR_OK) {
+        uint32_t cp;
+        size_t n = utf8_decode(&cp, s + i, len - i);
+        if (n == 0) {
+            e = buf_append(&b, REPLACEMENT, sizeof REPLACEMENT - 1);
+            i++;
+        } else {
+            e = buf_append(&b, s + i, n);
+            i += n;
         }
-        switch (c) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        case '\b':
-            fputs("\\b", f);
-            break;
-        case '\f':
-            fputs("\\f", f);
-            break;
-        default:
-            if (c < 0x20)
-                fprintf(f, "\\u%04x", c);
-            else
-                fputc(c, f);
-        }
-        i++;
     }
-    fputc('"', f);
+    json_t *j = e == UERR_OK ? json_stringn(b.data ? b.data : "", b.len) : NULL;
+    buf_free(&b);
+    return j;
 }
 
-void render_json_string(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    render_json_string_n(f, s, strlen(s));
-}
-
-/* Base64 (RFC 4648, with padding) of n bytes, as a JSON string. */
-static void json_base64_emit(FILE *f, const unsigned char *p, size_t n)
+/* Base64 (RFC 4648, with padding) of n bytes, as a jansson string. */
+static json_t *json_base64_new(const unsigned char *p, size_t n)
 {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    struct buf b = BUF_INIT;
+    uerr e = buf_reserve(&b, (n + 2) / 3 * 4);
 
-    fputc('"', f);
-    for (size_t i = 0; i < n; i += 3) {
+    for (size_t i = 0; e == UERR_OK && i < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16;
         if (i + 1 < n)
             v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < n)
             v |= p[i + 2];
-        fputc(abc[(v >> 18) & 63], f);
-        fputc(abc[(v >> 12) & 63], f);
-        fputc(i + 1 < n ? abc[(v >> 6) & 63] : '=', f);
-        fputc(i + 2 < n ? abc[v & 63] : '=', f);
+        char q[4] = {abc[(v >> 18) & 63], abc[(v >> 12) & 63], i + 1 < n ? abc[(v >> 6) & 63] : '=',
+                     i + 2 < n ? abc[v & 63] : '='};
+        e = buf_append(&b, q, 4);
     }
-    fputc('"', f);
+    json_t *j = e == UERR_OK ? json_stringn(b.data ? b.data : "", b.len) : NULL;
+    buf_free(&b);
+    return j;
+}
+
+/* The fewest significant digits (1..17) with which d reads back exactly
+ * (as a float when single). */
+static int json_float_digits(double d, int single)
+{
+    char tmp[40];
+    for (int prec = 1; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (single ? (strtof(tmp, NULL) == (float)d) : (strtod(tmp, NULL) == d))
+            return prec;
+    }
+    return 17;
 }
 
 /* Shortest decimal form of d that reads back to the same value (as a float
  * when single), always with a '.' or exponent, independent of the locale's
- * decimal point. buf must hold 40 bytes. */
+ * decimal point. For map keys, which JSON needs as strings. */
 static void json_float_format(char *buf, size_t size, double d, int single)
 {
     char tmp[40];
-    int first = single ? 6 : 15, last = single ? 9 : 17;
-
-    for (int prec = first; prec <= last; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (single ? (strtof(tmp, NULL) == (float)d) : (strtod(tmp, NULL) == d))
-            break;
-    }
+    snprintf(tmp, sizeof tmp, "%.*g", json_float_digits(d, single), d);
     /* Copy, turning the locale's decimal point (whatever bytes) into '.'. */
     size_t o = 0;
     int seen_point = 0, in_point = 0;
@@ -376,8 +307,8 @@ static void json_float_format(char *buf, size_t size, double d, int single)
     buf[o] = '\0';
 }
 
-/* Text of a scalar object (nil, bool, integer, float) into buf (40 bytes).
- * Returns 0 for other types. */
+/* Text of a scalar object (nil, bool, integer, float) into buf (40 bytes),
+ * for a map key. Returns 0 for other types. */
 static int json_scalar_format(char *buf, size_t size, const msgpack_object *o)
 {
     switch (o->type) {
@@ -405,95 +336,149 @@ static int json_scalar_format(char *buf, size_t size, const msgpack_object *o)
     }
 }
 
-static void json_newline_indent(FILE *f, int pretty, int depth)
+/* Converting one reply: jansson writes every real with one precision, so
+ * the conversion finds the fewest digits with which all of them read back
+ * exactly (for a single float: its shortest form). */
+typedef struct {
+    int digits; /* 1..17 */
+    int oom;
+} json_conv;
+
+static json_t *json_from_msgpack(json_conv *cv, const msgpack_object *o, int depth);
+
+/* The key of a map entry as text: strings as they are, scalars in their
+ * JSON form, bin/ext in base64, arrays and maps as their compact JSON. */
+static char *json_key_text(json_conv *cv, const msgpack_object *k, size_t *len, int depth)
 {
-    if (!pretty)
-        return;
-    fputc('\n', f);
-    spaces_emit(f, (size_t)depth * 2);
-}
-
-static void json_value_emit(FILE *f, const msgpack_object *o, int pretty, int depth);
-
-static void json_key_emit(FILE *f, const msgpack_object *k, int depth)
-{
-    char buf[40];
-
+    char tmp[40];
     if (k->type == MSGPACK_OBJECT_STR) {
-        render_json_string_n(f, k->via.str.ptr, k->via.str.size);
-    } else if (k->type == MSGPACK_OBJECT_BIN || k->type == MSGPACK_OBJECT_EXT) {
-        json_value_emit(f, k, 0, depth); /* already a string */
-    } else if (json_scalar_format(buf, sizeof buf, k)) {
-        render_json_string(f, buf);
+        json_t *s = json_text_new(k->via.str.ptr, k->via.str.size);
+        char *t = s ? strndup(json_string_value(s), json_string_length(s)) : NULL;
+        *len = s ? json_string_length(s) : 0;
+        json_decref(s);
+        return t;
+    }
+    if (json_scalar_format(tmp, sizeof tmp, k)) {
+        *len = strlen(tmp);
+        return strdup(tmp);
+    }
+    json_t *v = json_from_msgpack(cv, k, depth);
+    if (!v)
+        return NULL;
+    char *t;
+    if (json_is_string(v)) {
+        *len = json_string_length(v);
+        t = strndup(json_string_value(v), *len);
     } else {
-        /* array or map as a key: its compact JSON, as a string */
-        char *text = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&text, &len);
-        if (m) {
-            json_value_emit(m, k, 0, depth);
-            if (fclose(m) != 0)
-                len = 0;
+        t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(cv->digits));
+        *len = t ? strlen(t) : 0;
+    }
+    json_decref(v);
+    return t;
+}
+
+static json_t *json_map_from_msgpack(json_conv *cv, const msgpack_object_map *m, int depth)
+{
+    json_t *obj = json_object();
+    for (uint32_t i = 0; obj && i < m->size; i++) {
+        size_t klen = 0;
+        char *key = json_key_text(cv, &m->ptr[i].key, &klen, depth + 1);
+        json_t *val = json_from_msgpack(cv, &m->ptr[i].val, depth + 1);
+        /* keys with NUL bytes cannot be jansson keys; such a key is cut */
+        int bad = !key || !val || json_object_set_new(obj, key, val) != 0;
+        free(key);
+        if (bad) {
+            if (!key)
+                json_decref(val);
+            json_decref(obj);
+            obj = NULL;
         }
-        render_json_string_n(f, text ? text : "", text ? len : 0);
-        free(text);
+    }
+    return obj;
+}
+
+static json_t *json_from_msgpack(json_conv *cv, const msgpack_object *o, int depth)
+{
+    json_t *j = NULL;
+
+    if (depth > RENDER_JSON_DEPTH_MAX)
+        return json_null();
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return json_null();
+    case MSGPACK_OBJECT_BOOLEAN:
+        return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > INT64_MAX) { /* json_int_t is signed: keep the digits, as a string */
+            char tmp[24];
+            snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)o->via.u64);
+            return json_string(tmp);
+        }
+        return json_integer((json_int_t)o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return json_integer((json_int_t)o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (!isfinite(o->via.f64))
+            return json_null();
+        {
+            int d = json_float_digits(o->via.f64, o->type == MSGPACK_OBJECT_FLOAT32);
+            if (d > cv->digits)
+                cv->digits = d;
+        }
+        return json_real(o->via.f64);
+    case MSGPACK_OBJECT_STR:
+        return json_text_new(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN:
+        return json_base64_new((const unsigned char *)o->via.bin.ptr, o->via.bin.size);
+    case MSGPACK_OBJECT_EXT:
+        return json_base64_new((const unsigned char *)o->via.ext.ptr, o->via.ext.size);
+    case MSGPACK_OBJECT_ARRAY:
+        j = json_array();
+        for (uint32_t i = 0; j && i < o->via.array.size; i++) {
+            if (json_array_append_new(j, json_from_msgpack(cv, &o->via.array.ptr[i], depth + 1)) !=
+                0) {
+                json_decref(j);
+                j = NULL;
+            }
+        }
+        return j;
+    case MSGPACK_OBJECT_MAP:
+        return json_map_from_msgpack(cv, &o->via.map, depth);
+    default:
+        return json_null();
     }
 }
 
-static void json_value_emit(FILE *f, const msgpack_object *o, int pretty, int depth)
+/* Write j (consumed) to f; "null" when the conversion ran out of memory. */
+static void json_emit(FILE *f, json_t *j, size_t flags)
 {
-    char buf[40];
+    if (!j || json_dumpf(j, f, flags | JSON_ENCODE_ANY) != 0)
+        fputs("null", f);
+    json_decref(j);
+}
 
-    if (depth > RENDER_JSON_DEPTH_MAX) {
+void render_json_string_n(FILE *f, const char *s, size_t len)
+{
+    json_emit(f, json_text_new(s, len), JSON_COMPACT);
+}
+
+void render_json_string(FILE *f, const char *s)
+{
+    if (!s) {
         fputs("null", f);
         return;
     }
-    if (json_scalar_format(buf, sizeof buf, o)) {
-        fputs(buf, f);
-        return;
-    }
-    switch (o->type) {
-    case MSGPACK_OBJECT_STR:
-        render_json_string_n(f, o->via.str.ptr, o->via.str.size);
-        break;
-    case MSGPACK_OBJECT_BIN:
-        json_base64_emit(f, (const unsigned char *)o->via.bin.ptr, o->via.bin.size);
-        break;
-    case MSGPACK_OBJECT_EXT:
-        json_base64_emit(f, (const unsigned char *)o->via.ext.ptr, o->via.ext.size);
-        break;
-    case MSGPACK_OBJECT_ARRAY:
-        fputc('[', f);
-        for (uint32_t i = 0; i < o->via.array.size; i++) {
-            if (i > 0)
-                fputc(',', f);
-            json_newline_indent(f, pretty, depth + 1);
-            json_value_emit(f, &o->via.array.ptr[i], pretty, depth + 1);
-        }
-        if (o->via.array.size > 0)
-            json_newline_indent(f, pretty, depth);
-        fputc(']', f);
-        break;
-    case MSGPACK_OBJECT_MAP:
-        fputc('{', f);
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            if (i > 0)
-                fputc(',', f);
-            json_newline_indent(f, pretty, depth + 1);
-            json_key_emit(f, &o->via.map.ptr[i].key, depth + 1);
-            fputs(pretty ? ": " : ":", f);
-            json_value_emit(f, &o->via.map.ptr[i].val, pretty, depth + 1);
-        }
-        if (o->via.map.size > 0)
-            json_newline_indent(f, pretty, depth);
-        fputc('}', f);
-        break;
-    default:
-        fputs("null", f);
-    }
+    render_json_string_n(f, s, strlen(s));
 }
 
 void render_json_msgpack(FILE *f, const msgpack_object *o, int pretty)
 {
-    json_value_emit(f, o, pretty != 0, 0);
+    json_conv cv = {1, 0};
+    json_t *j = json_from_msgpack(&cv, o, 0);
+    /* JSON_PRESERVE_ORDER: maps keep the daemon's key order; no
+     * JSON_ENSURE_ASCII: Chinese stays UTF-8, as people read it. */
+    size_t flags = JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(cv.digits) |
+                   (pretty ? JSON_INDENT(2) : JSON_COMPACT);
+    json_emit(f, j, flags);
 }

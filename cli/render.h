@@ -35,15 +35,15 @@ void render_table(FILE *f, const char *const *head, size_t ncols, const char *co
 /* Print one CSV record of n fields (RFC 4180) ending in "\n". A field is
  * quoted when it contains a comma, a double quote, CR or LF, when it starts
  * or ends with a space or tab, or starts with a UTF-8 byte order mark;
- * double quotes inside are doubled. A NULL field is empty. A record of one
- * empty field is written as "" so that it is not read back as a blank line.
+ * double quotes inside are doubled (libcsv's csv_fwrite writes quoted fields). A NULL field is
+ * empty. A record of one empty field is written as "" so that it is not read back as a blank line.
  * The strings stay owned by the caller. */
 void render_csv_row(FILE *f, const char *const *cells, size_t n);
 
-/* Print s as a JSON string literal, quotes included: \" \\ \n \r \t \b \f
- * escaped, other bytes below 0x20 as \u00XX, valid UTF-8 passed through,
- * each invalid UTF-8 byte replaced by U+FFFD. NULL prints null. s stays
- * owned by the caller. */
+/* Print s as a JSON string literal (written by libjansson), quotes
+ * included: \" \\ \n \r \t \b \f escaped, other bytes below 0x20 as \u00XX, valid UTF-8 passed
+ * through, each invalid UTF-8 byte replaced by U+FFFD. NULL prints null. s stays owned by the
+ * caller. */
 void render_json_string(FILE *f, const char *s);
 
 /* The same for len bytes at s, which need not be NUL-terminated and may
@@ -57,7 +57,9 @@ void render_json_string_n(FILE *f, const char *s, size_t len);
  * a string holding their compact JSON form (1 -> "1"). pretty = 1 indents
  * by two spaces per level with one member per line, like
  * `python3 -m json.tool`; pretty = 0 is compact, without any spaces.
- * Nesting deeper than 512 levels is printed as null. o stays owned by the
+ * Nesting deeper than 512 levels is printed as null. Integers above
+ * INT64_MAX (libjansson's limit; replies never carry them) are strings of
+ * their digits. Built as a libjansson tree, written by json_dumpf. o stays owned by the
  * caller (its zone). */
 void render_json_msgpack(FILE *f, const msgpack_object *o, int pretty);
 

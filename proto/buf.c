@@ -8,19 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-void buf_init(buf *b)
+void buf_init(struct buf *b)
 {
     b->data = NULL;
     b->len = b->cap = 0;
 }
 
-void buf_free(buf *b)
+void buf_free(struct buf *b)
 {
     free(b->data);
     buf_init(b);
 }
 
-uerr buf_reserve(buf *b, size_t extra)
+uerr buf_reserve(struct buf *b, size_t extra)
 {
     assert(b->len <= b->cap);
     if (extra > SIZE_MAX - 1 - b->len)
@@ -44,7 +44,7 @@ uerr buf_reserve(buf *b, size_t extra)
     return UERR_OK;
 }
 
-uerr buf_append(buf *b, const void *p, size_t n)
+uerr buf_append(struct buf *b, const void *p, size_t n)
 {
     uerr e = buf_reserve(b, n);
     if (e != UERR_OK)
@@ -56,12 +56,12 @@ uerr buf_append(buf *b, const void *p, size_t n)
     return UERR_OK;
 }
 
-uerr buf_puts(buf *b, const char *s)
+uerr buf_puts(struct buf *b, const char *s)
 {
     return buf_append(b, s, strlen(s));
 }
 
-uerr buf_printf(buf *b, const char *fmt, ...)
+uerr buf_printf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -79,7 +79,7 @@ uerr buf_printf(buf *b, const char *fmt, ...)
     return UERR_OK;
 }
 
-char *buf_detach(buf *b, size_t *len)
+char *buf_detach(struct buf *b, size_t *len)
 {
     if (!b->data && buf_reserve(b, 0) != UERR_OK)
         return NULL;

@@ -64,7 +64,7 @@ static uerr config_validate(const config *c, char *err, size_t errlen)
 
 uerr config_format(const config *c, char **out, size_t *outlen, char *err, size_t errlen)
 {
-    buf t = BUF_INIT;
+    struct buf t = BUF_INIT;
     uerr e;
 
     *out = NULL;

@@ -16,7 +16,7 @@
 static void test_buf_grow(void **state)
 {
     (void)state;
-    buf b = BUF_INIT;
+    struct buf b = BUF_INIT;
     for (int i = 0; i < 1000; i++)
         assert_int_equal(buf_printf(&b, "%d,", i), UERR_OK);
     assert_true(b.len < b.cap);
@@ -39,7 +39,7 @@ static void test_buf_grow(void **state)
 static void test_buf_empty(void **state)
 {
     (void)state;
-    buf b;
+    struct buf b;
     buf_init(&b);
     size_t len = 9;
     char *d = buf_detach(&b, &len);
