@@ -1,5 +1,7 @@
 /* test_msg.c - msg_check / msg_unpack: the guard in front of msgpack-c that
- * refuses declared lengths larger than the bytes that follow. */
+ * refuses declared lengths larger than the bytes that follow; and the
+ * self-counting containers (msg_map_* / msg_arr_*): counts right, nesting
+ * works, msgpack-c and msg_check read the result. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +10,7 @@
 
 #include "proto/msg.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,11 +97,118 @@ static void test_empty_string(void **state)
     msgpack_unpacked_destroy(&u);
 }
 
+/* Build {"node": "yinzhou-01", "n": 7, "ok": true, "none": nil,
+ *        "peers": [{"name": "a"}, {"name": "b", "tags": []}], "empty": {}}
+ * with the counting builder and read it back with msgpack-c. */
+static void test_builder_nested(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+
+    msg_map top, peer, empty;
+    msg_arr peers, tags;
+    msg_map_open(&top, &pk);
+    msg_map_str(&top, "node", "yinzhou-01");
+    msg_map_int(&top, "n", 7);
+    msg_map_bool(&top, "ok", 1);
+    msg_map_str(&top, "none", NULL);
+    msg_map_key(&top, "peers");
+    msg_arr_open(&peers, &pk);
+    for (int i = 0; i < 2; i++) {
+        msg_arr_item(&peers);
+        msg_map_open(&peer, &pk);
+        msg_map_str(&peer, "name", i == 0 ? "a" : "b");
+        if (i == 1) {
+            msg_map_key(&peer, "tags");
+            msg_arr_open(&tags, &pk);
+            msg_arr_close(&tags);
+        }
+        msg_map_close(&peer);
+    }
+    msg_arr_close(&peers);
+    msg_map_key(&top, "empty");
+    msg_map_open(&empty, &pk);
+    msg_map_close(&empty);
+    msg_map_close(&top);
+
+    assert_int_equal(msg_check(sb.data, sb.size), 0);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, sb.size); /* exactly one object, nothing left over */
+    const msgpack_object *o = &u.data;
+    assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(o->via.map.size, 6);
+    char *node = msg_get_str(o, "node");
+    assert_string_equal(node, "yinzhou-01");
+    free(node);
+    assert_int_equal(msg_get_int(o, "n", -1), 7);
+    assert_int_equal(msg_get_bool(o, "ok", 0), 1);
+    assert_int_equal(msg_get(o, "none")->type, MSGPACK_OBJECT_NIL);
+    const msgpack_object_array *pa = msg_get_array(o, "peers");
+    assert_non_null(pa);
+    assert_int_equal(pa->size, 2);
+    assert_int_equal(pa->ptr[0].via.map.size, 1);
+    assert_int_equal(pa->ptr[1].via.map.size, 2);
+    char *name = msg_get_str(&pa->ptr[1], "name");
+    assert_string_equal(name, "b");
+    free(name);
+    assert_int_equal(msg_get_array(&pa->ptr[1], "tags")->size, 0);
+    const msgpack_object *e = msg_get(o, "empty");
+    assert_int_equal(e->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(e->via.map.size, 0);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Many pairs: the count is right past the fixmap/map16 sizes. */
+static void test_builder_counts(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msg_arr a;
+    msg_arr_open(&a, &pk);
+    msg_map m;
+    msg_arr_item(&a);
+    msg_map_open(&m, &pk);
+    char key[16];
+    for (int i = 0; i < 70000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        msg_map_int(&m, key, i);
+    }
+    msg_map_close(&m);
+    for (int i = 0; i < 20; i++) {
+        msg_arr_item(&a);
+        msgpack_pack_int(&pk, i);
+    }
+    msg_arr_close(&a);
+    assert_int_equal(a.n, 21);
+
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msg_unpack(&u, sb.data, sb.size), 0);
+    assert_int_equal(u.data.type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(u.data.via.array.size, 21);
+    const msgpack_object *big = &u.data.via.array.ptr[0];
+    assert_int_equal(big->via.map.size, 70000);
+    assert_int_equal(msg_get_int(big, "k69999", -1), 69999);
+    assert_int_equal(u.data.via.array.ptr[20].via.i64, 19);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),
-        cmocka_unit_test(test_lying_counts),
+        cmocka_unit_test(test_valid),          cmocka_unit_test(test_builder_nested),
+        cmocka_unit_test(test_builder_counts), cmocka_unit_test(test_lying_counts),
         cmocka_unit_test(test_empty_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
