@@ -50,7 +50,8 @@ check "export --json is a JSON array of 1,000" \
 sed -i '31s/,\([0-9]\{17\}\)\([0-9X]\),/,\1Q,/' "$T/bad.csv"
 before=$(git_store "$A" rev-parse HEAD)
 ctl "$A" import "$T/bad.csv" 2>"$T/err"; rc=$?
-check "a CSV with one bad id number is refused (exit 1)" test "$rc" = 1
+check "a CSV with one bad id number is refused (exit 1, saying so)" \
+    bash -c "[ $rc = 1 ] && grep -q 'nothing was imported' '$T/err'"
 check "nothing was written" test "$(git_store "$A" rev-parse HEAD)" = "$before"
 check "the error names line 31 and id_number" grep -q "line 31: id_number" "$T/err"
 check "and says nothing was imported" grep -q "nothing was imported" "$T/err"
@@ -70,7 +71,8 @@ check "embedded newline survives" bash -c "'$UNIONCTL' -d '$A' show --json '$qid
 printf 'name,bogus field\nx,y\n' >"$T/h.csv"
 ctl "$A" import "$T/h.csv" 2>"$T/err"; rc=$?
 check "bad header refused" bash -c "[ $rc = 1 ] && grep -q 'bogus field' '$T/err'"
-check "missing file: exit 1" bash -c "! '$UNIONCTL' -d '$A' import '$T/nope.csv' 2>/dev/null"
+ctl "$A" import "$T/nope.csv" 2>"$T/err"; rc=$?
+check "missing file: exit 1, naming the file" bash -c "[ $rc = 1 ] && grep -q 'nope.csv' '$T/err'"
 
 check "fsck clean at the end" fsck_clean "$A"
 check "SIGTERM A" node_stop "$A"
