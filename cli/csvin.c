@@ -516,9 +516,9 @@ int csvin_encoding_parse(csvin_encoding *out, const char *word)
     static const struct {
         const char *w;
         csvin_encoding e;
-    } words[] = {{"auto", CSVIN_ENC_AUTO},       {"utf-8", CSVIN_ENC_UTF8},
-                 {"utf8", CSVIN_ENC_UTF8},       {"gb18030", CSVIN_ENC_GB18030},
-                 {"gbk", CSVIN_ENC_GB18030},     {"gb2312", CSVIN_ENC_GB18030},
+    } words[] = {{"auto", CSVIN_ENC_AUTO},    {"utf-8", CSVIN_ENC_UTF8},
+                 {"utf8", CSVIN_ENC_UTF8},    {"gb18030", CSVIN_ENC_GB18030},
+                 {"gbk", CSVIN_ENC_GB18030},  {"gb2312", CSVIN_ENC_GB18030},
                  {"cp936", CSVIN_ENC_GB18030}};
     for (size_t i = 0; word && i < sizeof words / sizeof words[0]; i++)
         if (word_caseeq(word, words[i].w)) {

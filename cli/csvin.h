@@ -34,7 +34,7 @@ typedef struct {
 } csvin_row;
 
 typedef struct {
-    char **header; /* canonical field names ("id" for the record id column) */
+    char **header;     /* canonical field names ("id" for the record id column) */
     char **header_raw; /* the header as written (姓名), spaces and tabs trimmed */
     size_t nheader;
     csvin_row *rows; /* data rows, in file order; blank lines are skipped */

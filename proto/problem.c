@@ -26,8 +26,7 @@ void problem_list_free(problem_list *l)
     problem_list_init(l);
 }
 
-uerr problem_add(problem_list *l, size_t line, const char *field, const char *rule,
-                 const char *msg)
+uerr problem_add(problem_list *l, size_t line, const char *field, const char *rule, const char *msg)
 {
     if (l->n >= PROBLEM_KEEP_MAX) {
         l->dropped++;

@@ -41,8 +41,8 @@ uerr problem_add(problem_list *l, size_t line, const char *field, const char *ru
 size_t problem_count(const problem_list *l);
 
 typedef struct {
-    const problem *first; /* borrowed from the list: its field, rule and message */
-    size_t count;         /* how many problems share field and rule */
+    const problem *first;              /* borrowed from the list: its field, rule and message */
+    size_t count;                      /* how many problems share field and rule */
     size_t lines[PROBLEM_GROUP_LINES]; /* the first line numbers, in input order */
     size_t nlines;
 } problem_group;

@@ -42,8 +42,8 @@ void query_cond_free(query_cond *c)
  * made NFKC and trimmed. A value that can never be stored (a partial phone
  * with =, a date that is not one) is refused rather than matching nothing
  * in silence. "" (field absent) is kept. */
-static uerr cond_value(char **out, const schema_field *f, query_op op, const char *raw,
-                       char *err, size_t errlen)
+static uerr cond_value(char **out, const schema_field *f, query_op op, const char *raw, char *err,
+                       size_t errlen)
 {
     schema_norm n;
     uerr rc;
@@ -133,9 +133,11 @@ fail:
 static int contains_ci(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
-    if (n == 0) return 1;
+    if (n == 0)
+        return 1;
     for (; *hay; hay++)
-        if (strncasecmp(hay, needle, n) == 0) return 1;
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
     return 0;
 }
 
@@ -163,7 +165,8 @@ static int cmp_ok(query_op op, const char *have, const char *want)
 
 const char *query_display(const record *r, const char *id, const char *field)
 {
-    if (strcmp(field, "id") == 0) return id;
+    if (strcmp(field, "id") == 0)
+        return id;
     const record_entry *e = record_field_winner(r, field);
     return e ? e->value : "";
 }
@@ -174,11 +177,13 @@ static int cond_match(const query_cond *c, const char *id, const record *r)
         size_t first, n = record_field_entries(r, c->field, &first);
         if (c->op == Q_NE) {
             for (size_t i = first; i < first + n; i++)
-                if (strcmp(r->entries[i].value, c->value) == 0) return 0;
+                if (strcmp(r->entries[i].value, c->value) == 0)
+                    return 0;
             return 1;
         }
         for (size_t i = first; i < first + n; i++)
-            if (cmp_ok(c->op, r->entries[i].value, c->value)) return 1;
+            if (cmp_ok(c->op, r->entries[i].value, c->value))
+                return 1;
         return n == 0 && cmp_ok(c->op, "", c->value);
     }
     return cmp_ok(c->op, query_display(r, id, c->field), c->value);
@@ -187,6 +192,7 @@ static int cond_match(const query_cond *c, const char *id, const record *r)
 int query_match(const query_cond *c, size_t n, const char *id, const record *r)
 {
     for (size_t i = 0; i < n; i++)
-        if (!cond_match(&c[i], id, r)) return 0;
+        if (!cond_match(&c[i], id, r))
+            return 0;
     return 1;
 }

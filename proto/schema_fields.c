@@ -187,9 +187,9 @@ static const struct {
     schema_type type;
     int declarable;
 } types[] = {
-    {"text", SCHEMA_TEXT, 1},       {"gender", SCHEMA_GENDER, 0}, {"id_number", SCHEMA_IDNUM, 1},
-    {"phone", SCHEMA_PHONE, 1},     {"office", SCHEMA_OFFICE, 0}, {"date", SCHEMA_DATE, 1},
-    {"status", SCHEMA_STATUS, 0},   {"set", SCHEMA_SET, 1},       {"vocab", SCHEMA_VOCAB, 0},
+    {"text", SCHEMA_TEXT, 1},     {"gender", SCHEMA_GENDER, 0}, {"id_number", SCHEMA_IDNUM, 1},
+    {"phone", SCHEMA_PHONE, 1},   {"office", SCHEMA_OFFICE, 0}, {"date", SCHEMA_DATE, 1},
+    {"status", SCHEMA_STATUS, 0}, {"set", SCHEMA_SET, 1},       {"vocab", SCHEMA_VOCAB, 0},
 };
 #define NTYPES (sizeof types / sizeof types[0])
 

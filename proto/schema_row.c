@@ -29,8 +29,8 @@ static int id_birth(const char *id, int *y, int *m, int *d)
     return schema_ymd_valid(*y, *m, *d);
 }
 
-static int add(problem_list *pl, size_t line, const char *field, const char *rule,
-               const char *msg, size_t *count)
+static int add(problem_list *pl, size_t line, const char *field, const char *rule, const char *msg,
+               size_t *count)
 {
     if (problem_add(pl, line, field, rule, msg) != UERR_OK)
         return -1;
