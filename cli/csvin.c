@@ -3,8 +3,10 @@
  * libcsv does the RFC 4180 state machine; this file feeds it one physical
  * line at a time (a line ends at LF, CRLF or a lone CR), which is how every
  * row gets the number of the line it starts on even when quoted cells span
- * several lines. Each line is checked (UTF-8, no NUL) before libcsv sees
- * it. libcsv's own whitespace trimming is switched off (RFC 4180 keeps
+ * several lines. A GB18030 file is converted to UTF-8 first (glibc iconv;
+ * GB18030 never uses the bytes of CR or LF inside a character, so line
+ * numbers survive). Each line is checked (UTF-8, no NUL) before libcsv
+ * sees it. libcsv's own whitespace trimming is switched off (RFC 4180 keeps
  * spaces) and its field buffer may not grow past the cell limit. Cells of
  * the current row are collected in one scratch buffer and become one
  * allocation per row when the row ends. */
@@ -13,6 +15,7 @@
 #include <csv.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +69,7 @@ void csvin_free(csvin_doc *d)
     for (size_t i = 0; i < d->nrows; i++)
         free(d->rows[i].cells);
     free(d->rows);
-    free(d->header);
+    free(d->header); /* header_raw lives in the same block */
     csvin_init(d);
 }
 
@@ -294,15 +297,16 @@ static int line_check(csvin_state *st, const char *s, size_t len)
     }
     if (schema_utf8_len(s, len) < 0) {
         state_fail(st,
-                   "line %zu: not valid UTF-8 (a GBK/GB18030 file from Excel?); save it as "
-                   "\"CSV UTF-8\" or convert it: iconv -f GB18030 -t UTF-8",
+                   "line %zu: not valid UTF-8 (a GBK/GB18030 file from Excel?); leave out "
+                   "--encoding utf-8 to detect it, or give --encoding gb18030",
                    st->line);
         return -1;
     }
     return 0;
 }
 
-int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t errlen)
+/* The parse proper, over UTF-8 bytes. */
+static int parse_utf8(csvin_doc *d, const char *buf, size_t len, char *err, size_t errlen)
 {
     struct csv_parser p;
     csvin_state st;
@@ -458,7 +462,8 @@ oom:
     return -1;
 }
 
-int csvin_read_file(csvin_doc *d, const char *path, char *err, size_t errlen)
+int csvin_read_file_enc(csvin_doc *d, const char *path, csvin_encoding enc, char *err,
+                        size_t errlen)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -472,12 +477,339 @@ int csvin_read_file(csvin_doc *d, const char *path, char *err, size_t errlen)
     }
     if (fd_slurp(fd, &buf, &len, err, errlen) != 0)
         goto cleanup;
-    if (csvin_parse(d, buf, len, err, errlen) != 0)
+    if (csvin_parse_enc(d, buf, len, enc, err, errlen) != 0)
         goto cleanup;
+    if (csvin_header_resolve(d, err, errlen) != 0) {
+        csvin_free(d);
+        goto cleanup;
+    }
     rc = 0;
 
 cleanup:
     free(buf);
     close(fd);
+    return rc;
+}
+
+int csvin_read_file(csvin_doc *d, const char *path, char *err, size_t errlen)
+{
+    return csvin_read_file_enc(d, path, CSVIN_ENC_AUTO, err, errlen);
+}
+
+/* ---- encodings ---- */
+
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+static int word_caseeq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
+            return 0;
+    return *a == *b;
+}
+
+int csvin_encoding_parse(csvin_encoding *out, const char *word)
+{
+    static const struct {
+        const char *w;
+        csvin_encoding e;
+    } words[] = {{"auto", CSVIN_ENC_AUTO},    {"utf-8", CSVIN_ENC_UTF8},
+                 {"utf8", CSVIN_ENC_UTF8},    {"gb18030", CSVIN_ENC_GB18030},
+                 {"gbk", CSVIN_ENC_GB18030},  {"gb2312", CSVIN_ENC_GB18030},
+                 {"cp936", CSVIN_ENC_GB18030}};
+    for (size_t i = 0; word && i < sizeof words / sizeof words[0]; i++)
+        if (word_caseeq(word, words[i].w)) {
+            *out = words[i].e;
+            return 0;
+        }
+    return -1;
+}
+
+const char *csvin_encoding_name(csvin_encoding enc)
+{
+    return enc == CSVIN_ENC_UTF8 ? "UTF-8" : enc == CSVIN_ENC_GB18030 ? "GB18030" : "auto";
+}
+
+static size_t line_of(const char *buf, size_t at)
+{
+    size_t line = 1;
+    for (size_t i = 0; i < at; i++)
+        if (buf[i] == '\n' || (buf[i] == '\r' && !(i + 1 < at && buf[i + 1] == '\n')))
+            line++;
+    return line;
+}
+
+/* GB18030 -> UTF-8 into a malloc'd buffer. -1 with err naming the line of
+ * the first byte that is not GB18030 text. */
+static int gb18030_decode(char **out, size_t *outlen, const char *buf, size_t len, char *err,
+                          size_t errlen)
+{
+    iconv_t cd = iconv_open("UTF-8", "GB18030");
+    if (cd == (iconv_t)-1) {
+        err_set(err, errlen, "this system cannot convert GB18030 (iconv: %s)", strerror(errno));
+        return -1;
+    }
+    /* a GB18030 character is 1, 2 or 4 bytes; its UTF-8 at most 4 */
+    size_t cap = len * 2 + 16;
+    char *dst = malloc(cap);
+    if (!dst) {
+        iconv_close(cd);
+        err_set(err, errlen, "out of memory converting the file");
+        return -1;
+    }
+    char *in = (char *)buf, *o = dst;
+    size_t inleft = len, oleft = cap - 1;
+    size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+    if (r != (size_t)-1)
+        r = iconv(cd, NULL, NULL, &o, &oleft);
+    iconv_close(cd);
+    if (r == (size_t)-1 || inleft != 0) {
+        err_set(err, errlen,
+                "line %zu: neither UTF-8 nor GB18030 (GBK) text; save the file as \"CSV UTF-8\"",
+                line_of(buf, (size_t)(in - buf)));
+        free(dst);
+        return -1;
+    }
+    *o = '\0';
+    *out = dst;
+    *outlen = (size_t)(o - dst);
+    return 0;
+}
+
+/* ---- the header ---- */
+
+/* Resolves every header name to its field (a list of every unknown name,
+ * with the nearest known one, when some are unknown) and builds the block
+ * holding header and header_raw. */
+int csvin_header_resolve(csvin_doc *d, char *err, size_t errlen)
+{
+    const char **canon = calloc(d->nheader, sizeof *canon);
+    size_t o = 0, bytes = 0;
+    int bad = 0;
+
+    if (!canon) {
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    if (err && errlen)
+        err[0] = '\0';
+    for (size_t i = 0; i < d->nheader; i++) {
+        const schema_field *f = NULL;
+        char why[300];
+        if (strcmp(d->header[i], "id") == 0) {
+            canon[i] = "id";
+        } else if (schema_field_resolve(&f, d->header[i], why, sizeof why) == UERR_OK) {
+            canon[i] = f->name;
+        } else {
+            if (err && o < errlen) {
+                int k = snprintf(err + o, errlen - o, "%s%s", bad ? "; " : "line 1: ", why);
+                o += k > 0 ? (size_t)k : 0;
+            }
+            bad = 1;
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (canon[j] && strcmp(canon[j], canon[i]) == 0) {
+                if (err && o < errlen) {
+                    int k = snprintf(err + o, errlen - o,
+                                     "%scolumns %zu (%.64s) and %zu (%.64s) are both %s; each "
+                                     "field may have one column",
+                                     bad ? "; " : "line 1: ", j + 1, d->header[j], i + 1,
+                                     d->header[i], canon[i]);
+                    o += k > 0 ? (size_t)k : 0;
+                }
+                bad = 1;
+            }
+        bytes += strlen(canon[i]) + 1 + strlen(d->header[i]) + 1;
+    }
+    if (bad) {
+        free(canon);
+        return -1;
+    }
+    char **blk = malloc(2 * d->nheader * sizeof(char *) + bytes);
+    if (!blk) {
+        free(canon);
+        err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    char *p = (char *)(blk + 2 * d->nheader);
+    for (size_t i = 0; i < d->nheader; i++) {
+        size_t a = strlen(canon[i]) + 1, b = strlen(d->header[i]) + 1;
+        blk[i] = memcpy(p, canon[i], a);
+        p += a;
+        blk[d->nheader + i] = memcpy(p, d->header[i], b);
+        p += b;
+    }
+    free(canon);
+    free(d->header);
+    d->header = blk;
+    d->header_raw = blk + d->nheader;
+    return 0;
+}
+
+int csvin_parse_enc(csvin_doc *d, const char *buf, size_t len, csvin_encoding enc, char *err,
+                    size_t errlen)
+{
+    char *conv = NULL;
+    size_t clen = 0;
+    int rc = -1;
+
+    csvin_free(d);
+    if (len >= 2 &&
+        ((buf[0] == '\xFF' && buf[1] == '\xFE') || (buf[0] == '\xFE' && buf[1] == '\xFF'))) {
+        err_set(err, errlen, "line 1: the file is UTF-16; save it as \"CSV UTF-8\"");
+        return -1;
+    }
+    if (enc == CSVIN_ENC_AUTO) {
+        /* UTF-8 is self-checking: a GBK text of any length is almost never
+         * valid UTF-8, so "valid UTF-8" decides. NUL bytes are left to the
+         * line check, which says what they mean. */
+        int has_bom = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0;
+        enc = has_bom || schema_utf8_len(buf, len) >= 0 || memchr(buf, '\0', len)
+                  ? CSVIN_ENC_UTF8
+                  : CSVIN_ENC_GB18030;
+    }
+    if (enc == CSVIN_ENC_GB18030) {
+        if (gb18030_decode(&conv, &clen, buf, len, err, errlen) != 0)
+            return -1;
+        buf = conv;
+        len = clen;
+    }
+    if (parse_utf8(d, buf, len, err, errlen) != 0)
+        goto cleanup;
+    d->header_raw = d->header;
+    d->encoding = enc;
+    rc = 0;
+cleanup:
+    free(conv);
+    return rc;
+}
+
+int csvin_parse(csvin_doc *d, const char *buf, size_t len, char *err, size_t errlen)
+{
+    return csvin_parse_enc(d, buf, len, CSVIN_ENC_AUTO, err, errlen);
+}
+
+/* ---- checking the values ---- */
+
+/* Replaces row r's cells by vals (n strings) in one block. */
+static int row_replace(csvin_row *r, char *const *vals, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(vals[i]) + 1;
+    char **blk = malloc(n * sizeof(char *) + bytes);
+    if (!blk)
+        return -1;
+    char *p = (char *)(blk + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(vals[i]) + 1;
+        blk[i] = memcpy(p, vals[i], k);
+        p += k;
+    }
+    free(r->cells);
+    r->cells = blk;
+    r->ncells = n;
+    return 0;
+}
+
+/* Adds a "gender" column (empty cells) when the header has id_number but
+ * no gender, so genders filled from ID numbers have a place. */
+static int gender_column_add(csvin_doc *d)
+{
+    int has_id = 0;
+    for (size_t i = 0; i < d->nheader; i++) {
+        if (strcmp(d->header[i], "gender") == 0)
+            return 0;
+        has_id |= strcmp(d->header[i], "id_number") == 0;
+    }
+    if (!has_id)
+        return 0;
+    size_t n = d->nheader + 1;
+    char **names = malloc(n * sizeof(char *)), **raws = malloc(n * sizeof(char *));
+    int rc = -1;
+    if (!names || !raws)
+        goto cleanup;
+    for (size_t i = 0; i + 1 < n; i++)
+        names[i] = d->header[i], raws[i] = d->header_raw[i];
+    names[n - 1] = raws[n - 1] = "gender";
+    for (size_t r = 0; r < d->nrows; r++) {
+        char **vals = malloc(n * sizeof(char *));
+        if (!vals)
+            goto cleanup;
+        for (size_t i = 0; i + 1 < n; i++)
+            vals[i] = d->rows[r].cells[i];
+        vals[n - 1] = "";
+        int k = row_replace(&d->rows[r], vals, n);
+        free(vals);
+        if (k != 0)
+            goto cleanup;
+    }
+    /* the header block, rebuilt with both arrays as header_resolve does */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(names[i]) + strlen(raws[i]) + 2;
+    char **blk = malloc(2 * n * sizeof(char *) + bytes);
+    if (!blk)
+        goto cleanup;
+    char *p = (char *)(blk + 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        size_t a = strlen(names[i]) + 1, b = strlen(raws[i]) + 1;
+        blk[i] = memcpy(p, names[i], a);
+        p += a;
+        blk[n + i] = memcpy(p, raws[i], b);
+        p += b;
+    }
+    free(d->header);
+    d->header = blk;
+    d->header_raw = blk + n;
+    d->nheader = n;
+    rc = 0;
+cleanup:
+    free(names);
+    free(raws);
+    return rc;
+}
+
+uerr csvin_check(csvin_doc *d, const char *today, csvin_stats *st, problem_list *pl)
+{
+    schema_row_stats rs = {0};
+    csvin_stats local = {0};
+    char **out = NULL;
+    uerr rc = UERR_NOMEM;
+
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    if (gender_column_add(d) != 0)
+        return UERR_NOMEM;
+    out = calloc(d->nheader ? d->nheader : 1, sizeof *out);
+    if (!out)
+        return UERR_NOMEM;
+    for (size_t r = 0; r < d->nrows; r++) {
+        csvin_row *row = &d->rows[r];
+        uerr k = schema_row_normalize(out, NULL, &rs, (const char *const *)d->header,
+                                      (const char *const *)row->cells, row->ncells, today,
+                                      row->line, pl);
+        if (k == UERR_NOMEM)
+            goto cleanup;
+        row->bad = k != UERR_OK;
+        st->bad_rows += row->bad;
+        int fail = !row->bad && row_replace(row, out, row->ncells) != 0;
+        for (size_t i = 0; i < row->ncells; i++) {
+            free(out[i]);
+            out[i] = NULL;
+        }
+        if (fail)
+            goto cleanup;
+    }
+    st->id15 = rs.id15;
+    st->gender_filled = rs.gender_filled;
+    rc = st->bad_rows ? UERR_INVALID : UERR_OK;
+cleanup:
+    free(out);
     return rc;
 }

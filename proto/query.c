@@ -1,6 +1,8 @@
-/* query.c - --where conditions (see query.h). Values compare as UTF-8
- * strings, which orders ISO dates as dates; `~` is a case-insensitive
- * (ASCII) substring test. */
+/* query.c - --where conditions (see query.h). Field names and values go
+ * through the same resolution and normalisation as input (schema.h), so a
+ * condition means what the same words would mean in an import. Values
+ * compare as UTF-8 strings, which orders the stored YYYY-MM-DD dates as
+ * dates; `~` is a case-insensitive (ASCII) substring test. */
 #include "proto/query.h"
 
 #include "proto/schema.h"
@@ -34,22 +36,64 @@ void query_cond_free(query_cond *c)
     c->field = c->value = NULL;
 }
 
+/* The value of a condition on field f, normalised by the rules of input
+ * (2021/1/1 -> 2021-01-01, 快递小哥 -> 快递员, ０１ -> 01), so it compares
+ * with what the store holds. `~` is a substring test: its value is only
+ * made NFKC and trimmed. A value that can never be stored (a partial phone
+ * with =, a date that is not one) is refused rather than matching nothing
+ * in silence. "" (field absent) is kept. */
+static uerr cond_value(char **out, const schema_field *f, query_op op, const char *raw, char *err,
+                       size_t errlen)
+{
+    schema_norm n;
+    uerr rc;
+    *out = NULL;
+    if (!f || op == Q_HAS) {
+        rc = schema_text_normalize(out, raw, strlen(raw));
+        if (rc == UERR_INVALID)
+            return uerr_set(err, errlen, rc, "bad condition: the value is not valid UTF-8");
+        return rc == UERR_NOMEM ? uerr_set(err, errlen, rc, "out of memory") : rc;
+    }
+    rc = schema_text_normalize(out, raw, strlen(raw));
+    if (rc != UERR_OK || **out == '\0') {
+        if (rc == UERR_INVALID)
+            return uerr_set(err, errlen, rc, "bad condition: the value is not valid UTF-8");
+        return rc == UERR_NOMEM ? uerr_set(err, errlen, rc, "out of memory") : rc;
+    }
+    free(*out);
+    *out = NULL;
+    /* far future: a condition may name any date */
+    char why[400];
+    rc = schema_value_normalize(&n, f->name, raw, "9999-12-31", why, sizeof why);
+    if (rc != UERR_OK)
+        return uerr_set(err, errlen, rc, "bad condition: %s", why);
+    *out = n.value;
+    return UERR_OK;
+}
+
 int query_cond_parse(query_cond *c, const char *expr, char *err, size_t errlen)
 {
+    const schema_field *sf = NULL;
+    char *field = NULL, *value = NULL;
+    uerr rc;
+
     memset(c, 0, sizeof *c);
-    const char *p = expr;
-    while (*p == ' ')
+    /* FIELD is everything before the operator: a field name, or a Chinese
+     * column name (入会日期>=2021/1/1); it cannot hold an operator char */
+    const char *f = expr, *p = expr;
+    while (*p && !strchr("=!<>~", *p))
         p++;
-    const char *f = p;
-    while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
-        p++;
-    size_t flen = (size_t)(p - f);
-    while (*p == ' ')
-        p++;
+    const char *fend = p;
+    while (fend > f && fend[-1] == ' ')
+        fend--;
+    while (f < fend && *f == ' ')
+        f++;
+    size_t flen = (size_t)(fend - f);
     char opbuf[3] = {0};
-    if (*p && strchr("=!<>~", *p)) {
+    if (*p) {
         opbuf[0] = *p++;
-        if (*p == '=' && opbuf[0] != '=' && opbuf[0] != '~') opbuf[1] = *p++;
+        if (*p == '=' && opbuf[0] != '=' && opbuf[0] != '~')
+            opbuf[1] = *p++;
     }
     query_op op;
     if (flen == 0 || query_op_parse(&op, opbuf) != 0) {
@@ -58,44 +102,42 @@ int query_cond_parse(query_cond *c, const char *expr, char *err, size_t errlen)
                  expr);
         return -1;
     }
-    char *field = strndup(f, flen);
-    if (!field) return -1;
-    if (strcmp(field, "id") != 0 && !schema_name_valid(field)) {
-        snprintf(err, errlen, "bad condition: '%s' is not a field name", field);
+    if (!(field = strndup(f, flen)))
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+    if (strcmp(field, "id") != 0) {
+        char why[400];
+        if (schema_field_resolve(&sf, field, why, sizeof why) != UERR_OK) {
+            rc = uerr_set(err, errlen, UERR_INVALID, "bad condition: %s", why);
+            goto fail;
+        }
         free(field);
-        return -1;
+        if (!(field = strdup(sf->name))) {
+            rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+            goto fail;
+        }
     }
     while (*p == ' ')
         p++;
-    char *value = strdup(p);
-    if (!value) {
-        free(field);
-        return -1;
-    }
-    size_t vl = strlen(value);
-    while (vl && value[vl - 1] == ' ')
-        value[--vl] = 0;
-    /* Normalise like stored values (M -> 男, ACTIVE -> active), so the
-     * comparison sees what the store holds. Partial values stay as typed. */
-    if (op != Q_HAS && *value) {
-        char *norm = NULL, e2[8];
-        if (schema_value_check(&norm, field, value, "9999-12-31", e2, sizeof e2) == 0) {
-            free(value);
-            value = norm;
-        }
-    }
+    if ((rc = cond_value(&value, sf, op, p, err, errlen)) != UERR_OK)
+        goto fail;
     c->field = field;
     c->op = op;
     c->value = value;
     return 0;
+fail:
+    free(field);
+    free(value);
+    return rc;
 }
 
 static int contains_ci(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
-    if (n == 0) return 1;
+    if (n == 0)
+        return 1;
     for (; *hay; hay++)
-        if (strncasecmp(hay, needle, n) == 0) return 1;
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
     return 0;
 }
 
@@ -123,7 +165,8 @@ static int cmp_ok(query_op op, const char *have, const char *want)
 
 const char *query_display(const record *r, const char *id, const char *field)
 {
-    if (strcmp(field, "id") == 0) return id;
+    if (strcmp(field, "id") == 0)
+        return id;
     const record_entry *e = record_field_winner(r, field);
     return e ? e->value : "";
 }
@@ -134,11 +177,13 @@ static int cond_match(const query_cond *c, const char *id, const record *r)
         size_t first, n = record_field_entries(r, c->field, &first);
         if (c->op == Q_NE) {
             for (size_t i = first; i < first + n; i++)
-                if (strcmp(r->entries[i].value, c->value) == 0) return 0;
+                if (strcmp(r->entries[i].value, c->value) == 0)
+                    return 0;
             return 1;
         }
         for (size_t i = first; i < first + n; i++)
-            if (cmp_ok(c->op, r->entries[i].value, c->value)) return 1;
+            if (cmp_ok(c->op, r->entries[i].value, c->value))
+                return 1;
         return n == 0 && cmp_ok(c->op, "", c->value);
     }
     return cmp_ok(c->op, query_display(r, id, c->field), c->value);
@@ -147,6 +192,7 @@ static int cond_match(const query_cond *c, const char *id, const record *r)
 int query_match(const query_cond *c, size_t n, const char *id, const record *r)
 {
     for (size_t i = 0; i < n; i++)
-        if (!cond_match(&c[i], id, r)) return 0;
+        if (!cond_match(&c[i], id, r))
+            return 0;
     return 1;
 }

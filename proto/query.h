@@ -9,14 +9,18 @@
 typedef enum { Q_EQ, Q_NE, Q_LT, Q_LE, Q_GT, Q_GE, Q_HAS } query_op;
 
 typedef struct {
-    char *field; /* "id" or a field name */
+    char *field; /* "id" or the canonical field name (入会日期 -> joined) */
     query_op op;
-    char *value; /* normalised when the schema can (M -> 男, Active -> active) */
+    char *value; /* normalised as input is (M -> 男, 2021/1/1 -> 2021-01-01, 快递小哥 -> 快递员);
+                  * for ~ only NFKC and trimmed */
 } query_cond;
 
-/* Parse "FIELD OP VALUE" (spaces around OP allowed). On success returns 0
- * and fills *c (caller frees with query_cond_free). On failure returns -1
- * and err says why. */
+/* Parse "FIELD OP VALUE" (spaces around OP allowed). FIELD is a field
+ * name, a column alias or label, or "id". On success returns 0 and fills
+ * *c (caller frees with query_cond_free). On failure returns UERR_INVALID
+ * (-1) and err says why: bad syntax; an unknown field, with the nearest
+ * name ("unknown field 'catgory' (did you mean 'category'?)"); a value the
+ * field can never hold (joined>=2021, category=快递). UERR_NOMEM. */
 int query_cond_parse(query_cond *c, const char *expr, char *err, size_t errlen);
 void query_cond_free(query_cond *c);
 /* Text form of an operator ("=", "!=", ...). */

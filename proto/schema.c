@@ -1,45 +1,23 @@
 /* schema.c - the member record schema (DESIGN.md "Records and the merge"):
- * the table of standard fields, validation and normalisation of one value,
- * masking of personal fields for display, and the UTF-8 helpers (length,
- * terminal width) that CJK-aware tables need.
+ * normalisation and validation of one value (the field table is in
+ * schema_fields.c, the text/date/ID normalisers in schema_norm.c, the
+ * record-wide checks in schema_row.c), masking of personal fields for
+ * display, and the UTF-8 helpers (length, terminal width) that CJK-aware
+ * tables need.
  *
  * Pure C11: no I/O, no locale. <ctype.h> and strcasecmp() are avoided on
  * purpose: their answers depend on the process locale, and every node must
  * judge a value the same way or replicas would disagree on what is valid. */
 #include "proto/schema.h"
 
+#include "proto/schema_priv.h"
+#include "proto/vocab.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Display order is the order of DESIGN.md's field table; merged_into (the id
- * of the record a duplicate was merged into) comes last. max_chars is set
- * only where it is a real input limit; the fixed formats (id, phone, date,
- * ...) are enforced by their own rules, and their raw input may legitimately
- * be longer than the stored form ("+86 138-1234-5678", "female"). */
-// clang-format off
-static const schema_field fields[] = {
-    {"name",        SCHEMA_TEXT,   64},
-    {"gender",      SCHEMA_GENDER, 0},
-    {"id_number",   SCHEMA_IDNUM,  0},
-    {"phone",       SCHEMA_PHONE,  0},
-    {"category",    SCHEMA_TEXT,   0},
-    {"employer",    SCHEMA_TEXT,   0},
-    {"union",       SCHEMA_TEXT,   0},
-    {"notes",       SCHEMA_TEXT,   0},
-    {"office",      SCHEMA_OFFICE, 32},
-    {"joined",      SCHEMA_DATE,   0},
-    {"status",      SCHEMA_STATUS, 0},
-    {"benefits",    SCHEMA_SET,    64}, /* per element */
-    {"merged_into", SCHEMA_TEXT,   0},
-};
-// clang-format on
-#define NFIELDS (sizeof fields / sizeof fields[0])
-
-static const char *const statuses[] = {"applicant", "active", "lapsed", "transferred", "merged"};
-#define NSTATUSES (sizeof statuses / sizeof statuses[0])
 
 /* Nobody was born, or joined, before this year: an earlier year is a typo. */
 #define YEAR_MIN 1900
@@ -61,25 +39,11 @@ static unsigned char to_lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
 }
 
-/* The ASCII whitespace that is trimmed from every value. */
-static int is_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 /* C0, DEL and C1. C1 matters as much as C0: U+009B is a terminal CSI, so a
  * value carrying it could drive the terminal of whoever lists the records. */
 static int is_control(uint32_t cp)
 {
     return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
-}
-
-/* Unicode spaces an IME or a copy-paste leaves around a name (U+3000 is the
- * ideographic space of Chinese input methods, U+FEFF a stray BOM). */
-static int is_unicode_space(uint32_t cp)
-{
-    return cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 ||
-           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
 }
 
 static int ascii_caseeq(const char *a, size_t alen, const char *b)
@@ -149,26 +113,6 @@ long schema_utf8_len(const char *s, size_t len)
         i += k;
     }
     return count;
-}
-
-/* The code point that starts the valid UTF-8 string s[0..n), n >= 1. */
-static uint32_t utf8_first(const char *s, size_t n)
-{
-    uint32_t cp = 0;
-    utf8_next((const unsigned char *)s, n, &cp);
-    return cp;
-}
-
-/* The code point that ends the valid UTF-8 string s[0..n), n >= 1. */
-static uint32_t utf8_last(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = n - 1;
-    uint32_t cp = 0;
-    while (i > 0 && (p[i] & 0xC0) == 0x80)
-        i--;
-    utf8_next(p + i, n - i, &cp);
-    return cp;
 }
 
 /* ---- display width ---- */
@@ -256,7 +200,7 @@ static int is_leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int ymd_valid(int y, int m, int d)
+int schema_ymd_valid(int y, int m, int d)
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1 || m < 1 || m > 12 || d < 1) return 0;
@@ -281,52 +225,13 @@ static int parse_iso_date(const char *s, size_t n, int *y)
     int yy = digits(s, 4), mm = digits(s + 5, 2), dd = digits(s + 8, 2);
     if (yy < 0 || mm < 0 || dd < 0) return -1;
     *y = yy;
-    return ymd_valid(yy, mm, dd);
+    return schema_ymd_valid(yy, mm, dd);
 }
 
 int schema_date_valid(const char *s)
 {
     int y;
     return s && parse_iso_date(s, strlen(s), &y) == 1;
-}
-
-/* ---- field table ---- */
-
-const schema_field *schema_fields(size_t *n)
-{
-    if (n) *n = NFIELDS;
-    return fields;
-}
-
-const schema_field *schema_field_find(const char *name)
-{
-    if (!name) return NULL;
-    for (size_t i = 0; i < NFIELDS; i++)
-        if (strcmp(fields[i].name, name) == 0) return &fields[i];
-    return NULL;
-}
-
-int schema_name_valid(const char *name)
-{
-    if (!name || !is_lower((unsigned char)name[0])) return 0;
-    for (size_t i = 1; name[i]; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (i >= SCHEMA_NAME_MAX || !(is_lower(c) || is_digit(c) || c == '_')) return 0;
-    }
-    /* "id" is the record id in every output (JSON, CSV header, --where) */
-    return strcmp(name, "id") != 0;
-}
-
-int schema_field_is_set(const char *name)
-{
-    const schema_field *f = schema_field_find(name);
-    return f && f->type == SCHEMA_SET;
-}
-
-int schema_field_is_masked(const char *name)
-{
-    const schema_field *f = schema_field_find(name);
-    return f && (f->type == SCHEMA_IDNUM || f->type == SCHEMA_PHONE);
 }
 
 /* ---- validation ---- */
@@ -337,24 +242,10 @@ int schema_field_is_masked(const char *name)
 #define PRINTF_LIKE(fmt, args)
 #endif
 
-/* Writes the message (if there is a buffer) and returns -1. */
-static int fail(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-/* A field name that failed schema_name_valid, made safe to print: at most
- * 40 characters, control characters and invalid bytes shown as '?'. It may
- * be anything a CSV header held ("姓名", "Phone", garbage). */
-static void printable_name(char *buf, size_t size, const char *name)
+/* A field name or value made safe to print: at most 40 characters, control
+ * characters and invalid bytes shown as '?'. It may be anything a CSV
+ * header held ("Phone", garbage). */
+void schema_printable(char *buf, size_t size, const char *name)
 {
     const unsigned char *p = (const unsigned char *)name;
     size_t n = strlen(name), o = 0, chars = 0;
@@ -410,21 +301,52 @@ static char *copy_without_cr(const char *s, size_t n)
     return out;
 }
 
-static int check_name(char **out, const schema_field *f, const char *v, size_t n, long chars,
-                      char *err, size_t errlen)
+/* One value being checked: the field, the value after NFKC and trimming,
+ * and where the verdict goes. */
+typedef struct {
+    const schema_field *f;
+    const char *v; /* normalised value, n bytes, chars code points */
+    size_t n;
+    long chars;
+    const char *today;
+    char *err;
+    size_t errlen;
+    const char *rule; /* the rule broken, set by refuse() */
+    unsigned flags;   /* SCHEMA_NORM_* */
+} vctx;
+
+static int refuse(vctx *c, const char *rule, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* Writes "field: <message>" and the rule; returns -1. */
+static int refuse(vctx *c, const char *rule, const char *fmt, ...)
 {
-    if (is_unicode_space(utf8_first(v, n)) || is_unicode_space(utf8_last(v, n)))
-        return fail(err, errlen, "name: must not begin or end with whitespace");
-    if (chars > f->max_chars)
-        return fail(err, errlen, "name: at most %d characters (got %ld)", f->max_chars, chars);
-    *out = dup_n(v, n);
+    c->rule = rule;
+    if (c->err && c->errlen > 0) {
+        int k = snprintf(c->err, c->errlen, "%s: ", c->f->name);
+        if (k >= 0 && (size_t)k < c->errlen) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(c->err + k, c->errlen - (size_t)k, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return -1;
+}
+
+static int check_name(char **out, vctx *c)
+{
+    if (c->chars > c->f->max_chars)
+        return refuse(c, "too_long", "at most %d characters (got %ld)", c->f->max_chars,
+                      c->chars);
+    *out = dup_n(c->v, c->n);
     return 0;
 }
 
-static int check_gender(char **out, const char *v, size_t n, char *err, size_t errlen)
+static int check_gender(char **out, vctx *c)
 {
     static const char male[] = "男", female[] = "女";
-    const char *res = NULL;
+    const char *v = c->v, *res = NULL;
+    size_t n = c->n;
 
     if ((n == strlen(male) && memcmp(v, male, n) == 0) || ascii_caseeq(v, n, "m") ||
         ascii_caseeq(v, n, "male"))
@@ -432,37 +354,77 @@ static int check_gender(char **out, const char *v, size_t n, char *err, size_t e
     else if ((n == strlen(female) && memcmp(v, female, n) == 0) || ascii_caseeq(v, n, "f") ||
              ascii_caseeq(v, n, "female"))
         res = female;
-    if (!res) return fail(err, errlen, "gender: must be 男 or 女 (M/F, male/female accepted)");
+    if (!res)
+        return refuse(c, "gender", "must be 男 or 女 (M/F, male/female accepted)");
     *out = dup_n(res, strlen(res));
     return 0;
 }
 
+/* "3.30205E+17": what Excel shows (and saves) for a long number in a cell
+ * formatted as a number. The digits after the fifth are gone for good. */
+static int excel_number(const char *v, size_t n)
+{
+    size_t i = 0, d = 0;
+    while (i < n && is_digit((unsigned char)v[i]))
+        i++, d++;
+    if (d == 0)
+        return 0;
+    if (i < n && v[i] == '.') {
+        i++;
+        while (i < n && is_digit((unsigned char)v[i]))
+            i++;
+    }
+    if (i >= n || (v[i] != 'E' && v[i] != 'e'))
+        return 0;
+    i++;
+    if (i < n && v[i] == '+')
+        i++;
+    if (i >= n)
+        return 0;
+    while (i < n && is_digit((unsigned char)v[i]))
+        i++;
+    return i == n;
+}
+
+static int refuse_excel(vctx *c)
+{
+    return refuse(c, "excel_number",
+                  "Excel turned the column into numbers (scientific notation such as 3.3E+17) "
+                  "and the digits are lost; format the column as Text in Excel, enter the "
+                  "numbers again and save");
+}
+
 /* ISO 7064 MOD 11-2 as used by GB 11643-1999. The message never shows the
  * expected check character: a clerk who mistyped a middle digit would be
- * tempted to "fix" the last one and store a wrong number that validates. */
-static int check_idnum(char **out, const char *v, size_t n, long chars, const char *today,
-                       char *err, size_t errlen)
+ * tempted to "fix" the last one and store a wrong number that validates.
+ * An old 15-digit number is converted first (SCHEMA_NORM_ID15). */
+static int check_idnum(char **out, vctx *c)
 {
     static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
     static const char checks[] = "10X98765432";
-    char date[11];
+    char date[11], v18[19];
+    const char *v = c->v;
     int sum = 0, y;
 
-    if (n != 18)
-        return fail(err, errlen,
-                    "id_number: must be 18 characters (17 digits and a check digit), got %ld",
-                    chars);
+    if (excel_number(v, c->n))
+        return refuse_excel(c);
+    if (c->n == 15 && schema_idnum_from15(v18, v) == UERR_OK) {
+        v = v18;
+        c->flags |= SCHEMA_NORM_ID15;
+    } else if (c->n != 18) {
+        return refuse(c, "id_length",
+                      "must be 18 characters (17 digits and a check digit), got %ld", c->chars);
+    }
     for (int i = 0; i < 17; i++) {
         if (!is_digit((unsigned char)v[i]))
-            return fail(err, errlen, "id_number: the first 17 characters must be digits");
+            return refuse(c, "id_digits", "the first 17 characters must be digits");
         sum += (v[i] - '0') * weight[i];
     }
     char last = v[17] == 'x' ? 'X' : v[17];
     if (!is_digit((unsigned char)last) && last != 'X')
-        return fail(err, errlen, "id_number: the last character must be a digit or X");
+        return refuse(c, "id_last", "the last character must be a digit or X");
     if (checks[sum % 11] != last)
-        return fail(err, errlen,
-                    "id_number: check digit is wrong (check every digit against the ID card)");
+        return refuse(c, "id_check", "check digit is wrong (check every digit against the ID card)");
 
     /* characters 7-14 are the birth date YYYYMMDD */
     memcpy(date, v + 6, 4);
@@ -472,28 +434,33 @@ static int check_idnum(char **out, const char *v, size_t n, long chars, const ch
     memcpy(date + 8, v + 12, 2);
     date[10] = '\0';
     if (parse_iso_date(date, 10, &y) != 1)
-        return fail(err, errlen, "id_number: birth date (characters 7-14) is not a real date");
+        return refuse(c, "id_birth", "birth date (characters 7-14) is not a real date");
     if (y < YEAR_MIN)
-        return fail(err, errlen, "id_number: birth year must be %d or later", YEAR_MIN);
-    if (strcmp(date, today) > 0)
-        return fail(err, errlen, "id_number: birth date is in the future (today is %s)", today);
+        return refuse(c, "id_birth", "birth year must be %d or later", YEAR_MIN);
+    if (strcmp(date, c->today) > 0)
+        return refuse(c, "id_birth", "birth date is in the future (today is %s)", c->today);
 
-    *out = dup_n(v, n);
-    if (*out) (*out)[17] = last;
+    *out = dup_n(v, 18);
+    if (*out)
+        (*out)[17] = last;
     return 0;
 }
 
 /* Accepts what people type: "138 1234 5678", "138-1234-5678",
  * "+86 13812345678", "8613812345678". Stores the bare 11 digits. */
-static int check_phone(char **out, const char *v, size_t n, char *err, size_t errlen)
+static int check_phone(char **out, vctx *c)
 {
     char buf[32];
     size_t m = 0;
 
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] == ' ' || v[i] == '-') continue;
-        if (m == sizeof buf - 1) goto bad;
-        buf[m++] = v[i];
+    if (excel_number(c->v, c->n))
+        return refuse_excel(c);
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->v[i] == ' ' || c->v[i] == '-')
+            continue;
+        if (m == sizeof buf - 1)
+            goto bad;
+        buf[m++] = c->v[i];
     }
     buf[m] = '\0';
     const char *d = buf;
@@ -501,29 +468,32 @@ static int check_phone(char **out, const char *v, size_t n, char *err, size_t er
         d += 3, m -= 3;
     else if (m == 13 && memcmp(buf, "86", 2) == 0)
         d += 2, m -= 2;
-    if (m != 11 || d[0] != '1') goto bad;
+    if (m != 11 || d[0] != '1')
+        goto bad;
     for (size_t i = 0; i < 11; i++)
-        if (!is_digit((unsigned char)d[i])) goto bad;
+        if (!is_digit((unsigned char)d[i]))
+            goto bad;
     *out = dup_n(d, 11);
     return 0;
 bad:
-    return fail(err, errlen, "phone: must be 11 digits starting with 1");
+    return refuse(c, "phone", "must be 11 digits starting with 1");
 }
 
 /* Office codes are compared byte for byte everywhere (transfer, stats), so
  * "Yinzhou" is folded to "yinzhou" here rather than refused. */
-static int check_office(char **out, const schema_field *f, const char *v, size_t n, char *err,
-                        size_t errlen)
+static int check_office(char **out, vctx *c)
 {
-    int ok = n >= 1 && n <= (size_t)f->max_chars && is_lower(to_lower((unsigned char)v[0]));
+    const char *v = c->v;
+    size_t n = c->n;
+    int ok = n >= 1 && n <= (size_t)c->f->max_chars && is_lower(to_lower((unsigned char)v[0]));
     for (size_t i = 1; ok && i < n; i++) {
-        unsigned char c = to_lower((unsigned char)v[i]);
-        ok = is_lower(c) || is_digit(c) || c == '-';
+        unsigned char ch = to_lower((unsigned char)v[i]);
+        ok = is_lower(ch) || is_digit(ch) || ch == '-';
     }
     if (!ok)
-        return fail(err, errlen,
-                    "office: must be a code [a-z][a-z0-9-]*, at most %d characters (e.g. yinzhou)",
-                    f->max_chars);
+        return refuse(c, "office",
+                      "must be a code [a-z][a-z0-9-]*, at most %d characters (e.g. yinzhou)",
+                      c->f->max_chars);
     *out = dup_n(v, n);
     if (*out)
         for (size_t i = 0; i < n; i++)
@@ -531,129 +501,194 @@ static int check_office(char **out, const schema_field *f, const char *v, size_t
     return 0;
 }
 
-static int check_date(char **out, const char *fname, const char *v, size_t n, const char *today,
-                      char *err, size_t errlen)
+static int check_date(char **out, vctx *c)
 {
-    int y, r = parse_iso_date(v, n, &y);
-    if (r < 0) return fail(err, errlen, "%s: must be a date YYYY-MM-DD", fname);
-    if (r == 0) return fail(err, errlen, "%s: not a real calendar date", fname);
-    if (y < YEAR_MIN) return fail(err, errlen, "%s: year must be %d or later", fname, YEAR_MIN);
+    char iso[11], why[200];
+    int y;
+    if (schema_date_normalize(iso, c->v, why, sizeof why) != UERR_OK) {
+        /* one rule id per kind of mistake, so they are counted apart */
+        const char *rule = strstr(why, "Excel")  ? "excel_number"
+                           : strstr(why, "real") ? "date_real"
+                                                 : "date";
+        return refuse(c, rule, "%s", why);
+    }
+    parse_iso_date(iso, 10, &y);
+    if (y < YEAR_MIN)
+        return refuse(c, "date_range", "year must be %d or later", YEAR_MIN);
     /* equal-shaped ISO dates compare as strings */
-    if (memcmp(v, today, 10) > 0)
-        return fail(err, errlen, "%s: date is in the future (today is %s)", fname, today);
-    *out = dup_n(v, n);
+    if (memcmp(iso, c->today, 10) > 0)
+        return refuse(c, "date_future", "date is in the future (today is %s)", c->today);
+    *out = dup_n(iso, 10);
     return 0;
 }
 
-static int check_status(char **out, const char *v, size_t n, char *err, size_t errlen)
+/* status and category: a word of the field's vocabulary, stored as its
+ * canonical value; an unknown word is refused with the nearest one. */
+static int check_vocab(char **out, vctx *c)
 {
-    for (size_t i = 0; i < NSTATUSES; i++)
-        if (ascii_caseeq(v, n, statuses[i])) {
-            *out = dup_n(statuses[i], strlen(statuses[i]));
-            return 0;
-        }
-    return fail(err, errlen,
-                "status: must be one of applicant, active, lapsed, transferred, merged");
+    const char *canon = vocab_resolve(c->f->name, c->v);
+    if (canon) {
+        *out = dup_n(canon, strlen(canon));
+        return 0;
+    }
+    char shown[200];
+    schema_printable(shown, sizeof shown, c->v);
+    if (c->f->type == SCHEMA_STATUS)
+        return refuse(c, "vocab",
+                      "must be one of applicant, active, lapsed, transferred, merged "
+                      "(申请中, 在会/有效, 失效/退会, 转出, 已合并)");
+    const char *near = vocab_suggest(c->f->name, c->v);
+    if (near)
+        return refuse(c, "vocab",
+                      "'%s' is not in the list (did you mean '%s'?); unionctl fields lists the "
+                      "values, unionctl field value add %s adds one",
+                      shown, near, c->f->name);
+    return refuse(c, "vocab", "'%s' is not in the list", shown);
 }
 
-static int check_set_elem(char **out, const schema_field *f, const char *v, size_t n, long chars,
-                          char *err, size_t errlen)
+static int check_set_elem(char **out, vctx *c)
 {
-    if (memchr(v, ';', n))
-        return fail(err, errlen, "%s: an element must not contain ';' (it separates elements)",
-                    f->name);
-    if (chars > f->max_chars)
-        return fail(err, errlen, "%s: an element is at most %d characters (got %ld)", f->name,
-                    f->max_chars, chars);
-    *out = dup_n(v, n);
+    if (memchr(c->v, ';', c->n))
+        return refuse(c, "set_separator", "an element must not contain ';' (it separates elements)");
+    if (c->f->max_chars && c->chars > c->f->max_chars)
+        return refuse(c, "too_long", "an element is at most %d characters (got %ld)",
+                      c->f->max_chars, c->chars);
+    *out = dup_n(c->v, c->n);
     return 0;
+}
+
+/* The type's check; result in *out (NULL only when out of memory). */
+static int check_typed(char **out, vctx *c)
+{
+    switch (c->f->type) {
+    case SCHEMA_TEXT:
+        if (strcmp(c->f->name, "name") == 0)
+            return check_name(out, c);
+        *out = copy_without_cr(c->v, c->n);
+        return 0;
+    case SCHEMA_GENDER:
+        return check_gender(out, c);
+    case SCHEMA_IDNUM:
+        return check_idnum(out, c);
+    case SCHEMA_PHONE:
+        return check_phone(out, c);
+    case SCHEMA_OFFICE:
+        return check_office(out, c);
+    case SCHEMA_DATE:
+        return check_date(out, c);
+    case SCHEMA_STATUS:
+    case SCHEMA_VOCAB:
+        return check_vocab(out, c);
+    case SCHEMA_SET:
+        return check_set_elem(out, c);
+    }
+    return refuse(c, "internal", "unknown field type");
+}
+
+/* Empty is how a caller clears a text or vocabulary field (other than
+ * name); nothing else may be empty. */
+static int may_be_empty(const schema_field *f)
+{
+    return (f->type == SCHEMA_TEXT && strcmp(f->name, "name") != 0) || f->type == SCHEMA_VOCAB;
+}
+
+static int multiline(const schema_field *f)
+{
+    return f->type == SCHEMA_TEXT && strcmp(f->name, "name") != 0;
+}
+
+void schema_norm_free(schema_norm *n)
+{
+    if (!n)
+        return;
+    free(n->value);
+    memset(n, 0, sizeof *n);
+}
+
+/* Raw input is bounded before NFKC, which may expand a string. */
+#define RAW_MAX (4 * SCHEMA_VALUE_MAX)
+
+uerr schema_value_normalize(schema_norm *out, const char *name, const char *value,
+                            const char *today, char *err, size_t errlen)
+{
+    vctx c = {0};
+    char *v = NULL, *result = NULL;
+    uerr rc;
+
+    memset(out, 0, sizeof *out);
+    if (err && errlen > 0)
+        err[0] = '\0';
+    out->rule = "unknown_field";
+    if ((rc = schema_field_resolve(&c.f, name, err, errlen)) != UERR_OK)
+        return rc;
+    out->field = c.f;
+    c.today = today, c.err = err, c.errlen = errlen;
+    if (!value) {
+        out->rule = "missing";
+        return uerr_set(err, errlen, UERR_INVALID, "%s: no value", c.f->name);
+    }
+    size_t raw = strlen(value);
+    if (raw > RAW_MAX) {
+        out->rule = "too_long";
+        return uerr_set(err, errlen, UERR_INVALID, "%s: too long (at most %d bytes)", c.f->name,
+                        SCHEMA_VALUE_MAX);
+    }
+    rc = schema_text_normalize(&v, value, raw);
+    if (rc == UERR_NOMEM) {
+        out->rule = "nomem";
+        return uerr_set(err, errlen, rc, "%s: out of memory", c.f->name);
+    }
+    if (rc != UERR_OK) {
+        out->rule = "utf8";
+        return uerr_set(err, errlen, UERR_INVALID, "%s: not valid UTF-8", c.f->name);
+    }
+    c.v = v, c.n = strlen(v), c.chars = schema_utf8_len(v, c.n);
+    rc = UERR_INVALID;
+    if (c.n > SCHEMA_VALUE_MAX) {
+        refuse(&c, "too_long", "too long (at most %d bytes)", SCHEMA_VALUE_MAX);
+    } else if (!controls_ok(v, c.n, multiline(c.f))) {
+        refuse(&c, "control",
+               multiline(c.f) ? "control characters are not allowed (only tab and newline)"
+                              : "control characters are not allowed");
+    } else if (c.n == 0 && !may_be_empty(c.f)) {
+        refuse(&c, "empty", "must not be empty");
+    } else if (c.n == 0) {
+        result = dup_n("", 0);
+        rc = UERR_OK;
+    } else if ((c.f->type == SCHEMA_IDNUM || c.f->type == SCHEMA_DATE) &&
+               !(today && schema_date_valid(today))) {
+        refuse(&c, "internal", "cannot check the date: today's date is not YYYY-MM-DD");
+    } else if (check_typed(&result, &c) == 0) {
+        rc = UERR_OK;
+    }
+    free(v);
+    if (rc == UERR_OK && !result) {
+        out->rule = "nomem";
+        return uerr_set(err, errlen, UERR_NOMEM, "%s: out of memory", c.f->name);
+    }
+    if (rc != UERR_OK) {
+        out->rule = c.rule;
+        return rc;
+    }
+    out->rule = NULL;
+    out->value = result;
+    out->flags = c.flags;
+    return UERR_OK;
 }
 
 int schema_value_check(char **out, const char *name, const char *value, const char *today,
                        char *err, size_t errlen)
 {
-    char *result = NULL;
-    int rc = 0;
-
-    if (out) *out = NULL;
-    if (err && errlen > 0) err[0] = '\0';
-    if (!name) return fail(err, errlen, "field name missing");
-    if (strcmp(name, "id") == 0)
-        return fail(err, errlen, "id: reserved for the record id, not a field");
-    if (!schema_name_valid(name)) {
-        char shown[200];
-        printable_name(shown, sizeof shown, name);
-        return fail(err, errlen,
-                    "%s: not a valid field name ([a-z][a-z0-9_]*, at most %d characters)", shown,
-                    SCHEMA_NAME_MAX);
-    }
-    if (!value) return fail(err, errlen, "%s: no value", name);
-
-    const schema_field *f = schema_field_find(name);
-    schema_type type = f ? f->type : SCHEMA_TEXT;
-    int is_name = f && strcmp(f->name, "name") == 0;
-
-    /* trim surrounding ASCII whitespace */
-    size_t n = strlen(value);
-    while (n > 0 && is_space((unsigned char)value[0]))
-        value++, n--;
-    while (n > 0 && is_space((unsigned char)value[n - 1]))
-        n--;
-
-    if (n > SCHEMA_VALUE_MAX)
-        return fail(err, errlen, "%s: too long (at most %d bytes)", name, SCHEMA_VALUE_MAX);
-    long chars = schema_utf8_len(value, n);
-    if (chars < 0) return fail(err, errlen, "%s: not valid UTF-8", name);
-    if (!controls_ok(value, n, type == SCHEMA_TEXT && !is_name))
-        return fail(err, errlen,
-                    type == SCHEMA_TEXT && !is_name
-                        ? "%s: control characters are not allowed (only tab and newline)"
-                        : "%s: control characters are not allowed",
-                    name);
-    /* "" is how a caller clears a text field; nothing else may be empty */
-    if (n == 0 && !(type == SCHEMA_TEXT && !is_name))
-        return fail(err, errlen, "%s: must not be empty", name);
-    if ((type == SCHEMA_IDNUM || type == SCHEMA_DATE) && !(today && schema_date_valid(today)))
-        return fail(err, errlen, "%s: cannot check the date: today's date is not YYYY-MM-DD", name);
-
-    switch (type) {
-    case SCHEMA_TEXT:
-        if (is_name)
-            rc = check_name(&result, f, value, n, chars, err, errlen);
-        else
-            result = copy_without_cr(value, n);
-        break;
-    case SCHEMA_GENDER:
-        rc = check_gender(&result, value, n, err, errlen);
-        break;
-    case SCHEMA_IDNUM:
-        rc = check_idnum(&result, value, n, chars, today, err, errlen);
-        break;
-    case SCHEMA_PHONE:
-        rc = check_phone(&result, value, n, err, errlen);
-        break;
-    case SCHEMA_OFFICE:
-        rc = check_office(&result, f, value, n, err, errlen);
-        break;
-    case SCHEMA_DATE:
-        rc = check_date(&result, name, value, n, today, err, errlen);
-        break;
-    case SCHEMA_STATUS:
-        rc = check_status(&result, value, n, err, errlen);
-        break;
-    case SCHEMA_SET:
-        rc = check_set_elem(&result, f, value, n, chars, err, errlen);
-        break;
-    default:
-        rc = fail(err, errlen, "%s: unknown field type", name);
-        break;
-    }
-    if (rc) return rc;
-    if (!result) return fail(err, errlen, "%s: out of memory", name);
+    schema_norm n;
+    uerr rc = schema_value_normalize(&n, name, value, today, err, errlen);
     if (out)
-        *out = result;
+        *out = NULL;
+    if (rc != UERR_OK)
+        return rc;
+    if (out)
+        *out = n.value;
     else
-        free(result);
+        free(n.value);
     return 0;
 }
 
@@ -673,6 +708,8 @@ char *schema_value_mask(const char *name, const char *value)
         head = 6, tail = 4, min_chars = 15;
     } else if (f && f->type == SCHEMA_PHONE) {
         head = 3, tail = 4, min_chars = 11;
+    } else if (f && f->is_private) {
+        head = tail = 0, min_chars = 0;
     } else {
         return dup_n(value, len);
     }

@@ -1,13 +1,22 @@
-/* schema.h - the member record schema: which fields exist, how each one is
- * validated and normalised, and how personal fields are masked for display.
+/* schema.h - the member record schema: which fields exist (built in, or
+ * declared by an office at run time), the names they answer to (Chinese
+ * column headers, labels), how each value is normalised and validated, the
+ * checks that tie fields of one record together, and how personal fields
+ * are masked for display.
  *
  * Pure code: no I/O, no allocation except where a function says it returns
  * a malloc'd string. Used by the daemon (authoritative checks), the CLI
- * (early checks, rendering) and the tests. */
+ * (early checks, rendering) and the tests. Threads: every function may run
+ * concurrently with every other except schema_field_declare and
+ * schema_declared_reset, which the daemon calls only on its loop thread
+ * while no worker validates. */
 #ifndef UNIOND_SCHEMA_H
 #define UNIOND_SCHEMA_H
 
 #include <stddef.h>
+
+#include "proto/problem.h"
+#include "proto/uerr.h"
 
 typedef enum {
     SCHEMA_TEXT,   /* free text, UTF-8, single value */
@@ -17,26 +26,69 @@ typedef enum {
     SCHEMA_OFFICE, /* office code: [a-z][a-z0-9-]*, at most 32 chars */
     SCHEMA_DATE,   /* ISO YYYY-MM-DD, a real date, not after today */
     SCHEMA_STATUS, /* applicant, active, lapsed, transferred, merged */
-    SCHEMA_SET     /* set of short tokens (benefits) */
+    SCHEMA_SET,    /* set of short tokens (benefits) */
+    SCHEMA_VOCAB   /* a value of the field's controlled vocabulary (proto/vocab.h) */
 } schema_type;
 
 typedef struct {
     const char *name;
     schema_type type;
-    int max_chars; /* maximum length in characters (code points), 0 = default */
+    int max_chars;              /* maximum length in characters (code points), 0 = default */
+    const char *label;          /* Chinese label (listings; a header alias), or NULL */
+    const char *const *aliases; /* other header names, NULL-terminated, or NULL */
+    int is_private;             /* declared private: masked for display like phone */
+    int declared;               /* 1: declared by an office at run time */
 } schema_field;
 
 /* Longest field name and longest value (bytes) the system accepts anywhere. */
 #define SCHEMA_NAME_MAX 32
 #define SCHEMA_VALUE_MAX 4096
 
-/* The table of standard fields, in display order; *n receives the count.
- * The array is static: the caller does not free it. */
+/* Longest label of a declared field, in bytes; most declared fields. */
+#define SCHEMA_LABEL_MAX 64
+#define SCHEMA_DECLARED_MAX 96
+
+/* Every field, built-in ones in display order then declared ones in the
+ * order they were declared; *n receives the count. The array is owned by
+ * the schema and never moves (a declaration appends in place), so pointers
+ * into it stay valid; the caller does not free it. */
 const schema_field *schema_fields(size_t *n);
 
-/* The standard field called name, or NULL if it is not a standard field (it
- * may still be a valid custom text field: see schema_name_valid). */
+/* The field whose name is exactly name (built in or declared), or NULL.
+ * Labels and aliases are not names: see schema_field_resolve. */
 const schema_field *schema_field_find(const char *name);
+
+/* Resolve what a user wrote for a field: a field name, a Chinese column
+ * header (姓名, 手机号码, ...) or a declared field's label, after NFKC and
+ * trimming (ｐｈｏｎｅ = phone). On success *out is the field (borrowed).
+ * An unknown name fails with UERR_INVALID and a message naming the nearest
+ * known name when one is close: "unknown field 'phnoe' (did you mean
+ * 'phone'?)". "id" (the record id) is refused: callers that accept it
+ * (queries, the import's id column) test for it first. */
+uerr schema_field_resolve(const schema_field **out, const char *name, char *err, size_t errlen);
+
+/* Declare a field at run time (an office's own column). name must pass
+ * schema_name_valid; type is one of SCHEMA_TEXT, SCHEMA_DATE, SCHEMA_PHONE,
+ * SCHEMA_IDNUM, SCHEMA_SET; label (may be NULL) is at most
+ * SCHEMA_LABEL_MAX bytes and then also resolves to the field; is_private
+ * masks it for display. Declaring a name again with the same type updates
+ * its label and private flag (a replicated declaration arriving twice is
+ * harmless). Errors: UERR_INVALID (bad name, type or label), UERR_CONFLICT
+ * (a built-in name, another type, a label or name another field answers
+ * to), UERR_BUSY (SCHEMA_DECLARED_MAX reached). Strings are copied. */
+uerr schema_field_declare(const char *name, schema_type type, const char *label, int is_private,
+                          char *err, size_t errlen);
+
+/* Forget every declared field (tests; a daemon reloading declarations).
+ * Pointers to declared fields become invalid. */
+void schema_declared_reset(void);
+
+/* Parse a declarable type word (text, date, phone, id_number, set). */
+uerr schema_type_parse(schema_type *out, const char *word, char *err, size_t errlen);
+
+/* The word for a type ("text", "gender", "id_number", "phone", "office",
+ * "date", "status", "set", "vocab"), static. */
+const char *schema_type_name(schema_type t);
 
 /* 1 if name is a valid field name: [a-z][a-z0-9_]*, at most SCHEMA_NAME_MAX
  * bytes, and not the reserved word "id". 0 otherwise. */
@@ -45,7 +97,8 @@ int schema_name_valid(const char *name);
 /* 1 if the field holds a set (observed-remove set of elements), else 0. */
 int schema_field_is_set(const char *name);
 
-/* Validate and normalise one value of field `name`.
+/* Validate and normalise one value of field `name`: schema_value_normalize
+ * returning only the value; kept for the callers that need nothing else.
  * today: "YYYY-MM-DD", the day against which "not in the future" is checked.
  * On success returns 0 and stores a malloc'd normalised copy in *out (owned
  * by the caller; e.g. "M" -> "男", id number with lowercase x -> "X",
@@ -61,12 +114,100 @@ int schema_field_is_set(const char *name);
 int schema_value_check(char **out, const char *name, const char *value, const char *today,
                        char *err, size_t errlen);
 
+/* What schema_value_normalize did besides normalising, for the summary. */
+#define SCHEMA_NORM_ID15 0x1u /* a 15-digit ID number was converted to 18 digits */
+
+typedef struct {
+    char *value;               /* the normalised value, malloc'd (caller frees), NULL on failure */
+    const schema_field *field; /* the field name resolved to (borrowed), NULL if unknown */
+    unsigned flags;            /* SCHEMA_NORM_* */
+    const char *rule;          /* on failure: a short stable id of the rule broken, static
+                                * ("unknown_field", "utf8", "date", "excel_number", ...), so
+                                * that one problem hitting many rows can be counted once */
+} schema_norm;
+
+/* THE normalisation and validation of one value, used by every path (add,
+ * edit, import, queries; CLI and daemon alike). name is resolved as by
+ * schema_field_resolve (so 手机号码 = phone). The value is made NFKC
+ * (full-width digits, letters and spaces become ASCII), trimmed, then put
+ * in its field's one stored form: dates in any accepted style (2021-8-1,
+ * 2021/8/1, 2021.8.1, 20210801, 2021年8月1日) become YYYY-MM-DD; 15-digit ID
+ * numbers become 18 digits (SCHEMA_NORM_ID15 set); vocabulary words become
+ * their canonical value (在会 -> active, 快递小哥 -> 快递员); then checked.
+ * Returns UERR_OK with out->value set, or UERR_INVALID (out->rule set, err
+ * = "field: what is wrong; what to do") or UERR_NOMEM. The message never
+ * holds a personal value (id_number, phone). out is always initialised;
+ * release it with schema_norm_free. today is as for schema_value_check. */
+uerr schema_value_normalize(schema_norm *out, const char *name, const char *value,
+                            const char *today, char *err, size_t errlen);
+
+/* Free what n holds and zero it. */
+void schema_norm_free(schema_norm *n);
+
+/* NFKC and trim (ASCII and Unicode spaces, a stray BOM) len bytes at s.
+ * *out receives a malloc'd string (caller frees). UERR_INVALID if s is not
+ * valid UTF-8 (strict: no overlongs, surrogates or NUL), UERR_NOMEM. */
+uerr schema_text_normalize(char **out, const char *s, size_t len);
+
+/* Put a date written in any accepted style into out as "YYYY-MM-DD" (NFKC
+ * first, so full-width digits work). UERR_INVALID with err saying why
+ * (not a date; not a real calendar date; an Excel date number) else OK.
+ * Range checks (year, future) are schema_value_normalize's. */
+uerr schema_date_normalize(char out[11], const char *s, char *err, size_t errlen);
+
+/* The 18-digit form of a 15-digit ID number (all digits): "19" inserted
+ * after the sixth digit and the ISO 7064 MOD 11-2 check character
+ * appended. UERR_INVALID if in is not 15 digits. */
+uerr schema_idnum_from15(char out[19], const char *in);
+
+/* ---- checks across the fields of one record ---- */
+
+/* The normalised values the cross-checks read; NULL or "" = absent. */
+typedef struct {
+    const char *gender;
+    const char *id_number;
+    const char *joined;
+} schema_person;
+
+/* The minimum age (whole years) of a member on the join date. */
+#define SCHEMA_AGE_MIN 16
+
+/* The rules that tie fields together: gender agrees with the ID number
+ * (17th digit odd = 男, even = 女); a member is at least SCHEMA_AGE_MIN on
+ * the join date (birth date from the ID number). Every broken rule is
+ * added to pl (line as given; rules "gender_id", "age"). When gender is
+ * absent and the ID number gives it, *gender_fill receives "男" or "女"
+ * (static), else NULL. Returns the number of problems added, or
+ * (size_t)-1 if pl could not grow (out of memory). */
+size_t schema_cross_check(const char **gender_fill, const schema_person *p, size_t line,
+                          problem_list *pl);
+
+typedef struct {
+    size_t id15;          /* 15-digit ID numbers converted to 18 */
+    size_t gender_filled; /* empty genders filled from the ID number */
+} schema_row_stats;
+
+/* Normalise one row of an import (or the assignments of an add): fields[i]
+ * is the canonical name of column i ("id" = the record id, copied as is),
+ * in[i] its raw value ("" = not given). Each out[i] receives a malloc'd
+ * normalised value ("" when not given; NULL when the value was refused);
+ * the caller frees them. Every problem of the row (each refused value,
+ * then the cross-checks over the values that passed) is added to pl under
+ * line. An empty gender is filled from the ID number in its column, or,
+ * when there is no gender column, *gender_fill (may be NULL) receives it.
+ * Returns UERR_OK (no problem), UERR_INVALID (problems added) or
+ * UERR_NOMEM. */
+uerr schema_row_normalize(char **out, const char **gender_fill, schema_row_stats *st,
+                          const char *const *fields, const char *const *in, size_t n,
+                          const char *today, size_t line, problem_list *pl);
+
 /* 1 if the field is personal data that is masked for display. */
 int schema_field_is_masked(const char *name);
 
 /* Mask a value for display: id_number keeps the first 6 and last 4
  * characters ("330203********1234"), phone the first 3 and last 4
- * ("138****5678"); other fields are copied unchanged. Values too short to
+ * ("138****5678"), a declared private field of another type shows only
+ * '*'; other fields are copied unchanged. Values too short to
  * mask sensibly are replaced by all '*'. Returns a malloc'd string owned by
  * the caller, or NULL on allocation failure. */
 char *schema_value_mask(const char *name, const char *value);

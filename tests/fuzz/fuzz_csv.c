@@ -41,7 +41,7 @@ static void round_trip_check(const csvin_doc *d)
     }
 
     csvin_init(&again);
-    if (csvin_parse(&again, text, len, err, sizeof err) != 0) {
+    if (csvin_parse_enc(&again, text, len, CSVIN_ENC_UTF8, err, sizeof err) != 0) {
         fprintf(stderr, "fuzz_csv: re-parse of written CSV failed: %s\n", err);
         abort();
     }
@@ -64,7 +64,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
 
     csvin_init(&d);
-    if (csvin_parse(&d, (const char *)data, size, err, sizeof err) == 0) round_trip_check(&d);
+    if (csvin_parse(&d, (const char *)data, size, err, sizeof err) == 0) {
+        round_trip_check(&d);
+        /* the import's next steps: header names, then every value */
+        if (csvin_header_resolve(&d, err, sizeof err) == 0) {
+            problem_list pl;
+            csvin_stats st;
+            problem_list_init(&pl);
+            uerr rc = csvin_check(&d, "2026-11-28", &st, &pl);
+            if (rc == UERR_OK && (problem_count(&pl) != 0 || st.bad_rows != 0)) abort();
+            if (rc == UERR_INVALID && (problem_count(&pl) == 0 || st.bad_rows == 0)) abort();
+            problem_group *g = NULL;
+            size_t ng = 0;
+            if (problem_groups(&g, &ng, &pl) == UERR_OK)
+                for (size_t i = 0; i < ng; i++) {
+                    char line[512];
+                    problem_group_format(line, sizeof line, &g[i]);
+                }
+            free(g);
+            problem_list_free(&pl);
+        } else if (!err[0]) {
+            abort();
+        }
+    }
     csvin_free(&d);
     return 0;
 }

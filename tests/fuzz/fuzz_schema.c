@@ -6,12 +6,15 @@
  * field and the rest is the value, so the fuzzer reaches every type rule
  * even before it has learnt the field names. Besides "no crash", it checks
  * the properties the rest of the system relies on: an accepted value is
- * valid UTF-8 and re-checks to itself; a refusal always says why. */
+ * valid UTF-8 and re-checks to itself (NFKC, date styles, 15-digit IDs and
+ * vocabulary aliases included); a refusal always says why and names its
+ * rule; every accepted date style gives a real ISO date. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/schema.h"
+#include "proto/vocab.h"
 
 #define TODAY "2026-11-28"
 
@@ -27,10 +30,34 @@ static void check_invariants(const char *field, const char *value)
             strcmp(again, out) != 0)
             abort(); /* normalisation must be idempotent */
         free(again);
-    } else if (rc != -1 || out != NULL || err[0] == '\0') {
+    } else if ((rc != -1 && rc != UERR_NOMEM) || out != NULL || err[0] == '\0') {
         abort();
     }
     free(out);
+
+    /* the full form: a refusal names its rule; the flags only on success */
+    schema_norm nm;
+    rc = schema_value_normalize(&nm, field, value, TODAY, err, sizeof err);
+    if (rc == UERR_OK && (!nm.value || !nm.field || nm.rule))
+        abort();
+    if (rc != UERR_OK && (nm.value || !nm.rule || nm.flags))
+        abort();
+    if (rc == UERR_OK && strcmp(nm.field->name, "id_number") == 0) {
+        /* cross-checks over a valid ID never fail to run */
+        problem_list pl;
+        problem_list_init(&pl);
+        schema_person p = {value, nm.value, value};
+        const char *fill;
+        (void)schema_cross_check(&fill, &p, 1, &pl);
+        problem_list_free(&pl);
+    }
+    schema_norm_free(&nm);
+
+    char iso[11];
+    if (schema_date_normalize(iso, value, err, sizeof err) == UERR_OK && !schema_date_valid(iso))
+        abort(); /* every accepted style becomes a real ISO date */
+    (void)vocab_distance(field, value);
+    (void)vocab_suggest("category", value);
 
     /* masking never fails on readable input and never returns NULL except
      * for allocation failure */

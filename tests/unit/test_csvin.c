@@ -161,15 +161,196 @@ static void test_chinese_text(void **state)
     csvin_free(&d);
 }
 
+/* Parse text forced as UTF-8; expects failure with a message containing want. */
+static void parse_fails_utf8(const char *text, const char *want)
+{
+    char err[ERRLEN];
+    csvin_doc d;
+    csvin_init(&d);
+    assert_int_equal(csvin_parse_enc(&d, text, strlen(text), CSVIN_ENC_UTF8, err, sizeof err), -1);
+    assert_null(d.header);
+    if (!strstr(err, want)) fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+    csvin_free(&d);
+}
+
+/* Issue 9: a file that is not UTF-8 is now read as GB18030 when it is
+ * valid GB18030 (it was refused before); forcing UTF-8 keeps the old
+ * refusal with the line number. */
 static void test_invalid_utf8(void **state)
 {
     (void)state;
     /* 张三 in GBK, as Excel saves it on Chinese Windows */
-    parse_fails("name,phone\nok,1\n\xD5\xC5\xC8\xFD,2\n", "line 3: not valid UTF-8");
-    parse_fails("name\n\xC0\xAF\n", "line 2: not valid UTF-8");         /* overlong */
-    parse_fails("name\n\xED\xA0\x80\n", "line 2: not valid UTF-8");     /* surrogate */
-    parse_fails("name\n\"a\nb\xE4\xB8\"\n", "line 3: not valid UTF-8"); /* truncated */
+    parse_fails_utf8("name,phone\nok,1\n\xD5\xC5\xC8\xFD,2\n", "line 3: not valid UTF-8");
+    parse_fails_utf8("name\n\xC0\xAF\n", "line 2: not valid UTF-8");         /* overlong */
+    parse_fails_utf8("name\n\xED\xA0\x80\n", "line 2: not valid UTF-8");     /* surrogate */
+    parse_fails_utf8("name\n\"a\nb\xE4\xB8\"\n", "line 3: not valid UTF-8"); /* truncated */
     parse_fails_n("name\nab\0c\n", 10, "line 2: contains a NUL byte");
+    /* neither UTF-8 nor GB18030: the line is named */
+    parse_fails("name\nok\nx\xFF\n", "line 3: neither UTF-8 nor GB18030");
+}
+
+/* A GBK file with Chinese headers and CRLF, detected without being told. */
+static void test_gbk_detected(void **state)
+{
+    (void)state;
+    const char *gbk = "\xD0\xD5\xC3\xFB,\xC9\xED\xB7\xDD\xD6\xA4\xBA\xC5,\xD6\xB0\xD2\xB5\r\n"
+                      "\xD5\xC5\xC8\xFD,330203900101123,\xBF\xEC\xB5\xDD\xD0\xA1\xB8\xE7\r\n";
+    char err[ERRLEN];
+    csvin_doc d;
+    csvin_init(&d);
+    assert_int_equal(csvin_parse(&d, gbk, strlen(gbk), err, sizeof err), 0);
+    assert_int_equal(d.encoding, CSVIN_ENC_GB18030);
+    assert_string_equal(csvin_encoding_name(d.encoding), "GB18030");
+    assert_string_equal(d.header[0], "姓名");
+    assert_int_equal(csvin_header_resolve(&d, err, sizeof err), 0);
+    assert_string_equal(d.header[0], "name");
+    assert_string_equal(d.header[1], "id_number");
+    assert_string_equal(d.header[2], "category");
+    assert_string_equal(d.header_raw[1], "身份证号");
+    assert_string_equal(d.rows[0].cells[0], "张三");
+    /* forcing the encoding: GBK read as UTF-8 is refused */
+    assert_int_equal(csvin_parse_enc(&d, gbk, strlen(gbk), CSVIN_ENC_UTF8, err, sizeof err), -1);
+    /* a UTF-8 file (with BOM) is UTF-8 */
+    const char *u = "\xEF\xBB\xBF姓名\n张三\n";
+    assert_int_equal(csvin_parse(&d, u, strlen(u), err, sizeof err), 0);
+    assert_int_equal(d.encoding, CSVIN_ENC_UTF8);
+    assert_string_equal(csvin_encoding_name(d.encoding), "UTF-8");
+    csvin_free(&d);
+
+    csvin_encoding e;
+    assert_int_equal(csvin_encoding_parse(&e, "GBK"), 0);
+    assert_int_equal(e, CSVIN_ENC_GB18030);
+    assert_int_equal(csvin_encoding_parse(&e, "utf-8"), 0);
+    assert_int_equal(e, CSVIN_ENC_UTF8);
+    assert_int_equal(csvin_encoding_parse(&e, "auto"), 0);
+    assert_int_equal(e, CSVIN_ENC_AUTO);
+    assert_int_equal(csvin_encoding_parse(&e, "latin1"), -1);
+}
+
+static void header_fails(const char *text, const char *want)
+{
+    char err[ERRLEN];
+    csvin_doc d;
+    csvin_init(&d);
+    assert_int_equal(csvin_parse(&d, text, strlen(text), err, sizeof err), 0);
+    assert_int_equal(csvin_header_resolve(&d, err, sizeof err), -1);
+    if (!strstr(err, want)) fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+    csvin_free(&d);
+}
+
+static void test_header_strict(void **state)
+{
+    (void)state;
+    header_fails("name,phnoe\nx,1\n", "unknown field 'phnoe' (did you mean 'phone'?)");
+    header_fails("join_date,id_no\nx,1\n", "unknown field 'join_date' (did you mean 'joined'?)");
+    header_fails("join_date,id_no\nx,1\n", "unknown field 'id_no' (did you mean 'id_number'?)");
+    header_fails("手机,phone\n1,2\n", "are both phone");
+    header_fails("name,bogus field\nx,y\n", "unknown field 'bogus field'");
+    /* the record id column and every alias resolve */
+    const char *ok = "id,姓名,性别,公民身份号码,联系电话,从业类别,单位,工会,入会时间,会籍状态,备注,福利发放\n";
+    char err[ERRLEN];
+    csvin_doc d;
+    csvin_init(&d);
+    assert_int_equal(csvin_parse(&d, ok, strlen(ok), err, sizeof err), 0);
+    if (csvin_header_resolve(&d, err, sizeof err) != 0) fail_msg("%s", err);
+    const char *want[] = {"id",       "name",  "gender", "id_number", "phone",  "category",
+                          "employer", "union", "joined", "status",    "notes",  "benefits"};
+    for (size_t i = 0; i < 12; i++)
+        assert_string_equal(d.header[i], want[i]);
+    csvin_free(&d);
+    /* a declared field's label is a header too */
+    assert_int_equal(schema_field_declare("shoe_size", SCHEMA_TEXT, "鞋码", 0, err, sizeof err), 0);
+    const char *decl = "姓名,鞋码\n张三,42\n";
+    assert_int_equal(csvin_parse(&d, decl, strlen(decl), err, sizeof err), 0);
+    assert_int_equal(csvin_header_resolve(&d, err, sizeof err), 0);
+    assert_string_equal(d.header[1], "shoe_size");
+    csvin_free(&d);
+    schema_declared_reset();
+}
+
+/* Every value normalised, every problem of every row collected, a gender
+ * column added and filled from the ID number, 15-digit IDs counted. */
+static void test_check_rows(void **state)
+{
+    (void)state;
+    const char *text = "姓名,身份证号,手机号码,入会日期,职业,状态\r\n"
+                       "张三,330203900101123,１３８１２３４５６７８,2021/8/1,快递小哥,在会\r\n"
+                       "李四,330203850615124,13812345679,2021年8月1日,骑手,有效\r\n"
+                       "王五,3.30205E+17,138,2021.13.1,飞行员,x\r\n"
+                       "赵六,,13812345670,20210801,其他,active\r\n"
+                       "钱七,,13812345671,2021-8-32,,\r\n";
+    char err[ERRLEN];
+    csvin_doc d;
+    problem_list pl;
+    csvin_stats st;
+    csvin_init(&d);
+    problem_list_init(&pl);
+    assert_int_equal(csvin_parse(&d, text, strlen(text), err, sizeof err), 0);
+    assert_int_equal(csvin_header_resolve(&d, err, sizeof err), 0);
+    assert_int_equal(csvin_check(&d, "2026-11-28", &st, &pl), UERR_INVALID);
+    assert_int_equal(st.id15, 2);
+    assert_int_equal(st.gender_filled, 2);
+    assert_int_equal(st.bad_rows, 2);
+    assert_int_equal(d.nheader, 7);
+    assert_string_equal(d.header[6], "gender");
+    /* row 1 */
+    assert_string_equal(d.rows[0].cells[1], "330203199001011236");
+    assert_string_equal(d.rows[0].cells[2], "13812345678");
+    assert_string_equal(d.rows[0].cells[3], "2021-08-01");
+    assert_string_equal(d.rows[0].cells[4], "快递员");
+    assert_string_equal(d.rows[0].cells[5], "active");
+    assert_string_equal(d.rows[0].cells[6], "男");
+    assert_string_equal(d.rows[1].cells[3], "2021-08-01");
+    assert_string_equal(d.rows[1].cells[4], "外卖配送员");
+    assert_string_equal(d.rows[1].cells[6], "女");
+    assert_string_equal(d.rows[3].cells[3], "2021-08-01");
+    assert_false(d.rows[3].bad);
+    /* row 3 (line 4): five problems, all reported */
+    size_t on4 = 0;
+    int excel = 0;
+    for (size_t i = 0; i < pl.n; i++)
+        if (pl.v[i].line == 4) {
+            on4++;
+            excel |= strstr(pl.v[i].msg, "Excel turned the column into numbers") != NULL;
+        }
+    assert_int_equal(on4, 5);
+    assert_true(excel);
+    assert_true(d.rows[2].bad);
+    assert_true(d.rows[4].bad);
+    problem_list_free(&pl);
+    csvin_free(&d);
+}
+
+/* One problem on many rows is one summary line with the count. */
+static void test_check_grouped(void **state)
+{
+    (void)state;
+    size_t cap = 64 + 3000 * 32, o = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    o += (size_t)snprintf(text, cap, "name,joined\n");
+    for (int i = 0; i < 3000; i++)
+        o += (size_t)snprintf(text + o, cap - o, "a%d,01-08-2021\n", i);
+    char err[ERRLEN];
+    csvin_doc d;
+    problem_list pl;
+    csvin_init(&d);
+    problem_list_init(&pl);
+    assert_int_equal(csvin_parse(&d, text, o, err, sizeof err), 0);
+    assert_int_equal(csvin_check(&d, "2026-11-28", NULL, &pl), UERR_INVALID);
+    assert_int_equal(problem_count(&pl), 3000);
+    problem_group *g;
+    size_t ng;
+    assert_int_equal(problem_groups(&g, &ng, &pl), UERR_OK);
+    assert_int_equal(ng, 1);
+    char line[512];
+    problem_group_format(line, sizeof line, &g[0]);
+    assert_non_null(strstr(line, "joined: must be a date"));
+    assert_non_null(strstr(line, "(3000 rows: lines 2, 3, 4, 5, 6, ...)"));
+    free(g);
+    problem_list_free(&pl);
+    csvin_free(&d);
+    free(text);
 }
 
 static void test_ragged_rows(void **state)
@@ -319,7 +500,7 @@ static void test_read_file(void **state)
     close(fd);
     assert_int_equal(csvin_read_file(&d, path, err, sizeof err), -1);
     assert_int_equal(d.nrows, 0);
-    assert_non_null(strstr(err, "line 4: not valid UTF-8"));
+    assert_non_null(strstr(err, "line 4: neither UTF-8 nor GB18030"));
     assert_null(strstr(err, path)); /* the caller names the file */
     unlink(path);
 
@@ -342,6 +523,10 @@ int main(void)
         cmocka_unit_test(test_bom_skipped),
         cmocka_unit_test(test_chinese_text),
         cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_gbk_detected),
+        cmocka_unit_test(test_header_strict),
+        cmocka_unit_test(test_check_rows),
+        cmocka_unit_test(test_check_grouped),
         cmocka_unit_test(test_ragged_rows),
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_header_only),

@@ -85,11 +85,61 @@ static void test_match(void **state)
     record_free(&r);
 }
 
+/* Issue 9: a condition means what the same words mean in an import. */
+static void test_input_rules(void **state)
+{
+    (void)state;
+    assert_true(parses("joined>=2021/1/1", "joined", Q_GE, "2021-01-01"));
+    assert_true(parses("joined<2021年8月1日", "joined", Q_LT, "2021-08-01"));
+    assert_true(parses("入会日期>=20210101", "joined", Q_GE, "2021-01-01"));
+    assert_true(parses("category=快递小哥", "category", Q_EQ, "快递员"));
+    assert_true(parses("职业=骑手", "category", Q_EQ, "外卖配送员"));
+    assert_true(parses("status=在会", "status", Q_EQ, "active"));
+    assert_true(parses("phone=+86 138-1234-5678", "phone", Q_EQ, "13812345678"));
+    assert_true(parses("phone=１３８１２３４５６７８", "phone", Q_EQ, "13812345678"));
+    assert_true(parses("id_number=330203900101123", "id_number", Q_EQ, "330203199001011236"));
+    assert_true(parses("name~　陈 ", "name", Q_HAS, "陈"));
+    assert_true(parses("category=", "category", Q_EQ, ""));
+
+    query_cond c;
+    char err[256];
+    assert_int_equal(query_cond_parse(&c, "catgory=快递员", err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown field 'catgory' (did you mean 'category'?)"));
+    assert_int_equal(query_cond_parse(&c, "nmae=x", err, sizeof err), -1);
+    assert_non_null(strstr(err, "did you mean 'name'?"));
+    assert_int_equal(query_cond_parse(&c, "joined>=2021", err, sizeof err), -1);
+    assert_non_null(strstr(err, "joined: must be a date"));
+    assert_int_equal(query_cond_parse(&c, "category=快递", err, sizeof err), -1);
+    assert_non_null(strstr(err, "did you mean '快递员'?"));
+    assert_int_equal(query_cond_parse(&c, "phone=138", err, sizeof err), -1);
+
+    /* dates compare as dates whatever style the condition was written in */
+    record r;
+    record_init(&r);
+    assert_int_equal(record_write(&r, "a", 1000, "joined", "2021-03-05"), 0);
+    assert_int_equal(record_write(&r, "a", 1000, "category", "快递员"), 0);
+    const char *yes[] = {"joined>=2021/1/1", "joined<2021/10/1", "category=快递小哥",
+                         "joined=2021年3月5日"};
+    const char *no[] = {"joined>=2021/3/6", "category=骑手"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+        assert_int_equal(query_cond_parse(&c, yes[i], err, sizeof err), 0);
+        if (!query_match(&c, 1, "rec1", &r)) fail_msg("%s should match", yes[i]);
+        query_cond_free(&c);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
+        assert_int_equal(query_cond_parse(&c, no[i], err, sizeof err), 0);
+        if (query_match(&c, 1, "rec1", &r)) fail_msg("%s should not match", no[i]);
+        query_cond_free(&c);
+    }
+    record_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_match),
+        cmocka_unit_test(test_input_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

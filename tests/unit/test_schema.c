@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto/schema.h"
+#include "proto/vocab.h"
 
 #define TODAY "2026-11-28"
 
@@ -132,23 +133,30 @@ static void test_set_and_masked(void **state)
 static void test_field_names_in_check(void **state)
 {
     (void)state;
-    ERR_EXACT("Phone", "13812345678",
-              "Phone: not a valid field name ([a-z][a-z0-9_]*, at most 32 characters)");
-    ERR_EXACT("姓名", "陈诚",
-              "姓名: not a valid field name ([a-z][a-z0-9_]*, at most 32 characters)");
-    ERR_EXACT("a\x1b[2Jb", "x",
-              "a?[2Jb: not a valid field name ([a-z][a-z0-9_]*, at most 32 characters)");
-    ERR_EXACT("\xff", "x", "?: not a valid field name ([a-z][a-z0-9_]*, at most 32 characters)");
-    ERR("", "x", ": not a valid field name");
+    /* issue 9: a name that is neither built in nor declared is refused,
+     * with the nearest known name; Chinese column names resolve */
+    ERR_EXACT("Phone", "13812345678", "unknown field 'Phone' (did you mean 'phone'?)");
+    ERR_EXACT("phnoe", "13812345678", "unknown field 'phnoe' (did you mean 'phone'?)");
+    ERR_EXACT("catgory", "快递员", "unknown field 'catgory' (did you mean 'category'?)");
+    OK("姓名", "陈诚", "陈诚");
+    OK("手机号码", "13812345678", "13812345678");
+    ERR("a\x1b[2Jb", "x", "unknown field 'a?[2Jb'");
+    ERR_EXACT("\xff", "x", "unknown field '?' (not valid UTF-8)");
+    ERR("", "x", "unknown field ''");
     ERR("id", "x", "id: reserved");
     /* a huge bad name is cut short rather than overflowing the message */
     char *big = repeat("Z", 5000);
-    ERR(big, "x", "ZZZ...: not a valid field name");
+    ERR(big, "x", "ZZZZ...' (");
     free(big);
-    /* any valid name that is not standard is kept as text */
+    ERR("shoe_size", " 42 ", "unknown field 'shoe_size' (unionctl fields lists");
+    /* a declared field is a field */
+    char e[256];
+    assert_int_equal(schema_field_declare("shoe_size", SCHEMA_TEXT, "鞋码", 0, e, sizeof e), 0);
     OK("shoe_size", " 42 ", "42");
     OK("shoe_size", "", "");
-    OK("remark_2", "第一行\n第二行", "第一行\n第二行");
+    OK("鞋码", "42", "42");
+    schema_declared_reset();
+    ERR("shoe_size", "42", "unknown field");
     char err[128];
     char *out = (char *)0x1;
     assert_int_equal(schema_value_check(&out, NULL, "x", TODAY, err, sizeof err), -1);
@@ -170,9 +178,11 @@ static void test_name(void **state)
     ERR("name", "陈\n诚", "name: control characters");
     ERR("name", "陈\x7f", "name: control characters");
     ERR("name", "陈\xc2\x85诚", "name: control characters"); /* U+0085 NEL (C1) */
-    ERR("name", "\xe3\x80\x80陈诚", "name: must not begin or end with whitespace"); /* U+3000 */
-    ERR("name", "陈诚\xc2\xa0", "name: must not begin or end with whitespace");     /* NBSP */
-    ERR("name", "\xef\xbb\xbf陈诚", "name: must not begin or end with whitespace"); /* BOM */
+    /* issue 9: Unicode spaces around a value are trimmed (they were refused) */
+    OK("name", "\xe3\x80\x80陈诚", "陈诚"); /* U+3000 */
+    OK("name", "陈诚\xc2\xa0", "陈诚");     /* NBSP */
+    OK("name", "\xef\xbb\xbf陈诚", "陈诚"); /* BOM */
+    OK("name", "Ｚｈａｎｇ　Ｓａｎ", "Zhang San"); /* full-width letters and space */
 
     char *cjk64 = repeat("陈", 64), *cjk65 = repeat("陈", 65);
     char *a64 = repeat("a", 64), *a65 = repeat("a", 65);
@@ -200,7 +210,7 @@ static void test_gender(void **state)
     ERR_EXACT("gender", "男性", msg);
     ERR_EXACT("gender", "mal", msg);
     ERR_EXACT("gender", "males", msg);
-    ERR_EXACT("gender", "\xef\xbc\xad", msg); /* fullwidth M */
+    OK("gender", "\xef\xbc\xad", "男"); /* fullwidth M: NFKC (issue 9) */
     ERR_EXACT("gender", "男女", msg);
     ERR_EXACT("gender", "", "gender: must not be empty");
 }
@@ -275,6 +285,11 @@ static void test_phone(void **state)
         OK("phone", same[i], "13812345678");
     OK("phone", "8618612345678", "18612345678");
     OK("phone", "19912345678", "19912345678");
+    OK("phone",
+       "\xef\xbc\x91\xef\xbc\x93\xef\xbc\x98\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93"
+       "\xef\xbc\x94\xef\xbc\x95\xef\xbc\x96\xef\xbc\x97\xef\xbc\x98",
+       "13812345678"); /* full-width digits: NFKC (issue 9) */
+    ERR("phone", "1.38123E+10", "Excel turned the column into numbers");
 
     const char *msg = "phone: must be 11 digits starting with 1";
     const char *bad[] = {"23812345678",
@@ -289,8 +304,6 @@ static void test_phone(void **state)
                          "+86 23812345678",
                          "(138)12345678",
                          "0086 13812345678",
-                         "\xef\xbc\x91\xef\xbc\x93\xef\xbc\x98\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93"
-                         "\xef\xbc\x94\xef\xbc\x95\xef\xbc\x96\xef\xbc\x97\xef\xbc\x98",
                          "86123456789",
                          "---"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -361,9 +374,19 @@ static void test_joined(void **state)
     ERR("joined", "2021-00-10", "joined: not a real calendar date");
     ERR("joined", "2021-13-01", "joined: not a real calendar date");
     ERR("joined", "2021-01-00", "joined: not a real calendar date");
-    ERR_EXACT("joined", "2021-3-1", "joined: must be a date YYYY-MM-DD");
-    ERR("joined", "2021/03/01", "joined: must be a date YYYY-MM-DD");
-    ERR("joined", "20210301", "joined: must be a date YYYY-MM-DD");
+    /* issue 9: the date styles of Chinese spreadsheets */
+    OK("joined", "2021-3-1", "2021-03-01");
+    OK("joined", "2021/03/01", "2021-03-01");
+    OK("joined", "2021/8/1", "2021-08-01");
+    OK("joined", "2021.8.1", "2021-08-01");
+    OK("joined", "20210301", "2021-03-01");
+    OK("joined", "2021年8月1日", "2021-08-01");
+    OK("joined", "２０２１年８月１日", "2021-08-01");
+    ERR("joined", "2021/8-1", "joined: must be a date YYYY-MM-DD");
+    ERR("joined", "2021年8月1", "joined: must be a date YYYY-MM-DD");
+    ERR("joined", "20210230", "joined: not a real calendar date");
+    ERR("joined", "2021/2/29", "joined: not a real calendar date");
+    ERR("joined", "44409", "Excel turned the column into numbers");
     ERR("joined", "2021-03-01T00:00", "joined: must be a date YYYY-MM-DD");
     ERR("joined", "+021-03-01", "joined: must be a date YYYY-MM-DD");
     ERR_EXACT("joined", "1899-12-31", "joined: year must be 1900 or later");
@@ -400,11 +423,19 @@ static void test_status(void **state)
     OK("status", " LAPSED ", "lapsed");
     OK("status", "Transferred", "transferred");
     OK("status", "MERGED", "merged");
+    /* issue 9: the Chinese words */
+    OK("status", "申请中", "applicant");
+    OK("status", "在会", "active");
+    OK("status", "有效", "active");
+    OK("status", "失效", "lapsed");
+    OK("status", "退会", "lapsed");
+    OK("status", "转出", "transferred");
+    OK("status", "已合并", "merged");
     const char *msg = "status: must be one of applicant, active, lapsed, transferred, merged";
-    ERR_EXACT("status", "deleted", msg);
-    ERR_EXACT("status", "activ", msg);
-    ERR_EXACT("status", "actives", msg);
-    ERR_EXACT("status", "act ive", msg);
+    ERR("status", "deleted", msg);
+    ERR("status", "activ", msg);
+    ERR("status", "actives", msg);
+    ERR("status", "act ive", msg);
     ERR_EXACT("status", "", "status: must not be empty");
 }
 
@@ -649,6 +680,11 @@ static void test_idempotent(void **state)
         {"name", " 陈诚 "},
         {"benefits", " welfare-2021 "},
         {"joined", " 2021-03-01 "},
+        {"joined", "2021年8月1日"},
+        {"id_number", "330203900101123"},
+        {"category", "快递小哥"},
+        {"status", "在会"},
+        {"phone", "１３８１２３４５６７８"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *once = NULL, *twice = NULL;
@@ -661,6 +697,257 @@ static void test_idempotent(void **state)
         free(once);
         free(twice);
     }
+}
+
+/* ---- issue 9: normalisation, vocabularies, declared fields, cross-checks ---- */
+
+static void test_idnum_15(void **state)
+{
+    (void)state;
+    char out[19];
+    /* expected 18-digit forms computed independently (python, GB 11643) */
+    assert_int_equal(schema_idnum_from15(out, "330203900101123"), UERR_OK);
+    assert_string_equal(out, "330203199001011236");
+    assert_int_equal(schema_idnum_from15(out, "330203850615124"), UERR_OK);
+    assert_string_equal(out, "330203198506151248");
+    assert_int_equal(schema_idnum_from15(out, "33020385061512X"), UERR_INVALID);
+    assert_int_equal(schema_idnum_from15(out, "3302038506151"), UERR_INVALID);
+
+    schema_norm n;
+    char err[256];
+    assert_int_equal(schema_value_normalize(&n, "id_number", " 330203900101123 ", TODAY, err,
+                                            sizeof err),
+                     UERR_OK);
+    assert_string_equal(n.value, "330203199001011236");
+    assert_true(n.flags & SCHEMA_NORM_ID15);
+    schema_norm_free(&n);
+    assert_int_equal(
+        schema_value_normalize(&n, "id_number", "330203199001011236", TODAY, err, sizeof err),
+        UERR_OK);
+    assert_false(n.flags & SCHEMA_NORM_ID15); /* an 18-digit one is not counted */
+    schema_norm_free(&n);
+    /* full-width digits */
+    OK("id_number", "３３０２０３１９９００１０１１２３６", "330203199001011236");
+    /* a 15-digit number with an impossible birth date is refused */
+    ERR("id_number", "330203901301123", "birth date (characters 7-14) is not a real date");
+    /* Excel's scientific notation: refused with the hint, value not echoed */
+    assert_int_equal(schema_value_normalize(&n, "id_number", "3.30205E+17", TODAY, err, sizeof err),
+                     UERR_INVALID);
+    assert_string_equal(n.rule, "excel_number");
+    assert_non_null(strstr(err, "Excel turned the column into numbers"));
+    assert_null(strstr(err, "30205"));
+    ERR("身份证号码", "3.30205e17", "Excel turned the column into numbers");
+}
+
+static void test_category_vocab(void **state)
+{
+    (void)state;
+    const char *builtin[] = {"快递员", "外卖配送员", "网约车司机", "货车司机", "护工护理员",
+                             "家政服务员", "育婴师", "保安员", "商场信息员", "房产中介员"};
+    for (size_t i = 0; i < sizeof builtin / sizeof *builtin; i++) {
+        OK("category", builtin[i], builtin[i]);
+        assert_int_equal(vocab_is_new_form("category", builtin[i]), 1);
+    }
+    OK("category", "网格员", "网格员");
+    OK("category", "其他", "其他");
+    assert_int_equal(vocab_is_new_form("category", "网格员"), 0);
+    assert_int_equal(vocab_is_new_form("category", "其他"), 0);
+    assert_int_equal(vocab_is_new_form("category", "飞行员"), -1);
+    OK("category", "快递小哥", "快递员");
+    OK("category", "外卖骑手", "外卖配送员");
+    OK("category", "骑手", "外卖配送员");
+    OK("category", "网约送餐员", "外卖配送员");
+    OK("category", "护工", "护工护理员");
+    OK("category", "保姆", "家政服务员");
+    OK("职业", " 快递员 ", "快递员");
+    assert_int_equal(vocab_is_new_form("category", "快递小哥"), 1);
+    ERR("category", "快递", "'快递' is not in the list (did you mean '快递员'?)");
+    ERR("category", "外卖员", "(did you mean '外卖配送员'?)");
+    ERR("category", "代驾司机", "is not in the list (did you mean");
+
+    /* an office extends the list at run time */
+    char err[256];
+    const char *aliases[] = {"代驾"};
+    assert_int_equal(vocab_value_add("category", "代驾司机", aliases, 1, 1, err, sizeof err), 0);
+    OK("category", "代驾司机", "代驾司机");
+    OK("category", "代驾", "代驾司机");
+    assert_int_equal(vocab_is_new_form("category", "代驾司机"), 1);
+    /* an alias may not stand for two values; a value without a list is refused */
+    const char *clash[] = {"骑手"};
+    assert_int_equal(vocab_value_add("category", "跑腿员", clash, 1, 0, err, sizeof err),
+                     UERR_CONFLICT);
+    assert_int_equal(vocab_value_add("name", "x", NULL, 0, 0, err, sizeof err), UERR_INVALID);
+    assert_int_equal(vocab_value_add("category", "", NULL, 0, 0, err, sizeof err), UERR_INVALID);
+    assert_int_equal(vocab_value_add("category", "a;b", NULL, 0, 0, err, sizeof err),
+                     UERR_INVALID);
+    /* adding an alias to a built-in value */
+    const char *more[] = {"快递配送员"};
+    assert_int_equal(vocab_value_add("category", "快递员", more, 1, 0, err, sizeof err), 0);
+    OK("category", "快递配送员", "快递员");
+    const vocab_value *v;
+    size_t nv = vocab_values("category", &v);
+    assert_int_equal(nv, 13);
+    assert_string_equal(v[12].value, "代驾司机");
+    assert_false(v[12].builtin);
+    vocab_reset();
+    assert_int_equal(vocab_values("category", &v), 12);
+    ERR("category", "代驾司机", "is not in the list");
+}
+
+static void test_distance(void **state)
+{
+    (void)state;
+    assert_int_equal(vocab_distance("phone", "phone"), 0);
+    assert_int_equal(vocab_distance("phnoe", "phone"), 1); /* a swap is one edit */
+    assert_int_equal(vocab_distance("catgory", "category"), 1);
+    assert_int_equal(vocab_distance("", "abc"), 3);
+    assert_int_equal(vocab_distance("快递", "快递员"), 1);
+    assert_int_equal(vocab_distance("\xff", "a"), (size_t)-1);
+    const char *c[] = {"name", "phone", "joined", "id_number"};
+    assert_string_equal(vocab_nearest("nmae", c, 4), "name");
+    assert_string_equal(vocab_nearest("join_date", c, 4), "joined");
+    assert_string_equal(vocab_nearest("id_no", c, 4), "id_number");
+    assert_null(vocab_nearest("xyz", c, 4));
+    assert_null(vocab_nearest("", c, 4));
+}
+
+static void test_resolve_and_declare(void **state)
+{
+    (void)state;
+    const schema_field *f;
+    char err[256];
+    const struct {
+        const char *alias, *field;
+    } a[] = {
+        {"姓名", "name"},           {"性别", "gender"},       {"身份证号", "id_number"},
+        {"身份证号码", "id_number"}, {"公民身份号码", "id_number"}, {"手机", "phone"},
+        {"手机号", "phone"},        {"手机号码", "phone"},     {"联系电话", "phone"},
+        {"职业", "category"},       {"职业类别", "category"},  {"从业类别", "category"},
+        {"工作单位", "employer"},    {"单位", "employer"},      {"所属工会", "union"},
+        {"工会", "union"},          {"入会日期", "joined"},    {"入会时间", "joined"},
+        {"加入日期", "joined"},      {"状态", "status"},        {"会籍状态", "status"},
+        {"备注", "notes"},          {"福利", "benefits"},      {"福利发放", "benefits"},
+        {" ｐｈｏｎｅ ", "phone"},
+    };
+    for (size_t i = 0; i < sizeof a / sizeof *a; i++) {
+        if (schema_field_resolve(&f, a[i].alias, err, sizeof err) != UERR_OK)
+            fail_msg("%s: %s", a[i].alias, err);
+        assert_string_equal(f->name, a[i].field);
+    }
+    assert_int_equal(schema_field_resolve(&f, "phnoe", err, sizeof err), UERR_INVALID);
+    assert_string_equal(err, "unknown field 'phnoe' (did you mean 'phone'?)");
+    assert_null(f);
+    assert_int_equal(schema_field_resolve(&f, "id", err, sizeof err), UERR_INVALID);
+
+    /* declared fields: type, label as alias, private masking */
+    schema_type t;
+    assert_int_equal(schema_type_parse(&t, "date", err, sizeof err), 0);
+    assert_int_equal(t, SCHEMA_DATE);
+    assert_int_equal(schema_type_parse(&t, "gender", err, sizeof err), UERR_INVALID);
+    assert_int_equal(schema_field_declare("first_job", SCHEMA_DATE, "首次就业日期", 0, err,
+                                          sizeof err),
+                     0);
+    assert_int_equal(schema_field_declare("bank_card", SCHEMA_TEXT, "银行卡号", 1, err, sizeof err),
+                     0);
+    assert_int_equal(schema_field_declare("skills", SCHEMA_SET, NULL, 0, err, sizeof err), 0);
+    OK("首次就业日期", "2019/5/4", "2019-05-04");
+    OK("first_job", "2019年5月4日", "2019-05-04");
+    assert_true(schema_field_is_set("skills"));
+    assert_true(schema_field_is_masked("bank_card"));
+    char *m = schema_value_mask("bank_card", "6222");
+    assert_string_equal(m, "****");
+    free(m);
+    size_t n;
+    schema_fields(&n);
+    assert_int_equal(n, 16);
+    /* again with the same type: fine (a replicated declaration) */
+    assert_int_equal(schema_field_declare("skills", SCHEMA_SET, "技能", 0, err, sizeof err), 0);
+    assert_int_equal(schema_field_resolve(&f, "技能", err, sizeof err), 0);
+    assert_string_equal(f->name, "skills");
+    /* conflicts */
+    assert_int_equal(schema_field_declare("skills", SCHEMA_TEXT, NULL, 0, err, sizeof err),
+                     UERR_CONFLICT);
+    assert_int_equal(schema_field_declare("phone", SCHEMA_TEXT, NULL, 0, err, sizeof err),
+                     UERR_CONFLICT);
+    assert_int_equal(schema_field_declare("x2", SCHEMA_TEXT, "手机", 0, err, sizeof err),
+                     UERR_CONFLICT);
+    assert_int_equal(schema_field_declare("x3", SCHEMA_GENDER, NULL, 0, err, sizeof err),
+                     UERR_INVALID);
+    assert_int_equal(schema_field_declare("Bad", SCHEMA_TEXT, NULL, 0, err, sizeof err),
+                     UERR_INVALID);
+    schema_declared_reset();
+    schema_fields(&n);
+    assert_int_equal(n, 13);
+}
+
+static void test_cross_checks(void **state)
+{
+    (void)state;
+    problem_list pl;
+    problem_list_init(&pl);
+    const char *fill = "x";
+    /* 330203199001011236: 17th digit 3 (odd) = 男, born 1990-01-01 */
+    schema_person ok = {"男", "330203199001011236", "2021-08-01"};
+    assert_int_equal(schema_cross_check(&fill, &ok, 2, &pl), 0);
+    assert_null(fill);
+    schema_person wrong = {"女", "330203199001011236", "2021-08-01"};
+    assert_int_equal(schema_cross_check(&fill, &wrong, 3, &pl), 1);
+    assert_string_equal(pl.v[0].rule, "gender_id");
+    assert_int_equal(pl.v[0].line, 3);
+    schema_person empty = {"", "330203198506151248", NULL};
+    assert_int_equal(schema_cross_check(&fill, &empty, 4, &pl), 0);
+    assert_string_equal(fill, "女");
+    /* 16th birthday: 2006-01-01 born, joined 2021-12-31 = 15, 2022-01-01 = 16 */
+    schema_person young = {NULL, "330203200601011235", "2021-12-31"};
+    schema_person sixteen = {NULL, "330203200601011235", "2022-01-01"};
+    size_t before = pl.n;
+    assert_int_equal(schema_cross_check(NULL, &young, 5, &pl), 1);
+    assert_string_equal(pl.v[before].rule, "age");
+    assert_non_null(strstr(pl.v[before].msg, "at least 16"));
+    assert_int_equal(schema_cross_check(NULL, &sixteen, 6, &pl), 0);
+    /* both problems of one record at once */
+    schema_person both = {"女", "330203200601011235", "2021-12-31"};
+    assert_int_equal(schema_cross_check(NULL, &both, 7, &pl), 2);
+    problem_list_free(&pl);
+
+    /* a whole row: every problem, gender filled */
+    const char *fields[] = {"name", "gender", "id_number", "phone", "joined"};
+    const char *in[] = {"", "", "330203900101123", "138", "2021/13/1"};
+    char *out[5];
+    schema_row_stats st = {0};
+    problem_list_init(&pl);
+    assert_int_equal(schema_row_normalize(out, NULL, &st, fields, in, 5, TODAY, 9, &pl),
+                     UERR_INVALID);
+    assert_int_equal(pl.n, 2); /* phone and joined */
+    assert_string_equal(out[1], "男");
+    assert_string_equal(out[2], "330203199001011236");
+    assert_null(out[3]);
+    assert_int_equal(st.id15, 1);
+    assert_int_equal(st.gender_filled, 1);
+    for (int i = 0; i < 5; i++)
+        free(out[i]);
+    problem_list_free(&pl);
+}
+
+static void test_problem_groups(void **state)
+{
+    (void)state;
+    problem_list pl;
+    problem_list_init(&pl);
+    for (size_t line = 2; line < 12; line++)
+        assert_int_equal(problem_add(&pl, line, "joined", "date", "joined: must be a date"), 0);
+    assert_int_equal(problem_add(&pl, 7, "phone", "phone", "phone: must be 11 digits"), 0);
+    problem_group *g;
+    size_t n;
+    assert_int_equal(problem_groups(&g, &n, &pl), 0);
+    assert_int_equal(n, 2);
+    char buf[256];
+    problem_group_format(buf, sizeof buf, &g[0]);
+    assert_string_equal(buf, "joined: must be a date (10 rows: lines 2, 3, 4, 5, 6, ...)");
+    problem_group_format(buf, sizeof buf, &g[1]);
+    assert_string_equal(buf, "line 7: phone: must be 11 digits");
+    free(g);
+    problem_list_free(&pl);
 }
 
 int main(void)
@@ -689,6 +976,12 @@ int main(void)
         cmocka_unit_test(test_date_valid),
         cmocka_unit_test(test_err_buffer),
         cmocka_unit_test(test_idempotent),
+        cmocka_unit_test(test_idnum_15),
+        cmocka_unit_test(test_category_vocab),
+        cmocka_unit_test(test_distance),
+        cmocka_unit_test(test_resolve_and_declare),
+        cmocka_unit_test(test_cross_checks),
+        cmocka_unit_test(test_problem_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

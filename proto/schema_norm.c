@@ -1,0 +1,181 @@
+/* schema_norm.c - the normalisation that comes before every check: NFKC
+ * and trimming of any text (utf8proc does the Unicode work and the strict
+ * UTF-8 check), the date styles of Chinese spreadsheets, and the old
+ * 15-digit ID numbers. Pure: no I/O, no locale. */
+#include "proto/schema.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "proto/schema_priv.h"
+
+/* ASCII whitespace, and the Unicode spaces NFKC leaves alone that an IME or
+ * a copy-paste puts around a value (zero-width space, a stray BOM). */
+static int trim_cp(utf8proc_int32_t cp)
+{
+    return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
+}
+
+uerr schema_text_normalize(char **out, const char *s, size_t len)
+{
+    utf8proc_uint8_t *nf = NULL;
+
+    *out = NULL;
+    if (len > 0 && memchr(s, '\0', len))
+        return UERR_INVALID;
+    /* utf8proc refuses overlongs, surrogates and > U+10FFFF (strict) */
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nf,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+    if (n < 0)
+        return n == UTF8PROC_ERROR_NOMEM ? UERR_NOMEM : UERR_INVALID;
+
+    /* trim: walk code points from the front, and remember the end of the
+     * last one that is not a trim character */
+    size_t start = 0, end = 0, i = 0;
+    int seen = 0;
+    while (i < (size_t)n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(nf + i, n - (utf8proc_ssize_t)i, &cp);
+        if (k <= 0) { /* cannot happen on utf8proc's own output */
+            free(nf);
+            return UERR_INVALID;
+        }
+        if (!trim_cp(cp)) {
+            if (!seen)
+                start = i;
+            seen = 1;
+            end = i + (size_t)k;
+        }
+        i += (size_t)k;
+    }
+    if (!seen)
+        start = end = 0;
+    memmove(nf, nf + start, end - start);
+    nf[end - start] = '\0';
+    *out = (char *)nf;
+    return UERR_OK;
+}
+
+/* ---- dates ---- */
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Reads 1..maxd digits at *p into *v; 0 if none. */
+static int read_num(const char **p, int maxd, int *v)
+{
+    int n = 0;
+    *v = 0;
+    while (n < maxd && is_digit((unsigned char)**p)) {
+        *v = *v * 10 + (**p - '0');
+        (*p)++;
+        n++;
+    }
+    return n;
+}
+
+/* Parses one of the accepted styles; 1 and y/m/d set, or 0. */
+static int date_parse(const char *s, int *y, int *m, int *d)
+{
+    size_t n = strlen(s);
+    const char *p = s;
+
+    int eight = n == 8;
+    for (size_t i = 0; eight && i < 8; i++)
+        eight = is_digit((unsigned char)s[i]);
+    if (eight) { /* YYYYMMDD */
+        *y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+        *m = (s[4] - '0') * 10 + (s[5] - '0');
+        *d = (s[6] - '0') * 10 + (s[7] - '0');
+        return 1;
+    }
+    if (read_num(&p, 4, y) != 4)
+        return 0;
+    static const char nian[] = "年", yue[] = "月", ri[] = "日";
+    if (strncmp(p, nian, strlen(nian)) == 0) {
+        p += strlen(nian);
+        if (read_num(&p, 2, m) == 0 || strncmp(p, yue, strlen(yue)) != 0)
+            return 0;
+        p += strlen(yue);
+        if (read_num(&p, 2, d) == 0 || strcmp(p, ri) != 0)
+            return 0;
+        return 1;
+    }
+    char sep = *p;
+    if (sep != '-' && sep != '/' && sep != '.')
+        return 0;
+    p++;
+    if (read_num(&p, 2, m) == 0 || *p != sep)
+        return 0;
+    p++;
+    if (read_num(&p, 2, d) == 0 || *p != '\0')
+        return 0;
+    return 1;
+}
+
+uerr schema_date_normalize(char out[11], const char *s, char *err, size_t errlen)
+{
+    char *v = NULL;
+    int y, m, d;
+    uerr rc = schema_text_normalize(&v, s, strlen(s));
+
+    out[0] = '\0';
+    if (rc == UERR_NOMEM)
+        return uerr_set(err, errlen, rc, "out of memory");
+    if (rc != UERR_OK)
+        return uerr_set(err, errlen, UERR_INVALID, "not valid UTF-8");
+    size_t n = strlen(v);
+    int all_digits = n > 0;
+    for (size_t i = 0; i < n; i++)
+        all_digits = all_digits && is_digit((unsigned char)v[i]);
+    if (all_digits && n == 5) {
+        rc = uerr_set(err, errlen, UERR_INVALID,
+                      "looks like an Excel date number: Excel turned the column into numbers; "
+                      "format it as a date (YYYY-MM-DD) and save again");
+    } else if (!date_parse(v, &y, &m, &d)) {
+        rc = uerr_set(err, errlen, UERR_INVALID,
+                      "must be a date YYYY-MM-DD (2021-8-1, 2021/8/1, 2021.8.1, 20210801 and "
+                      "2021年8月1日 are accepted too)");
+    } else if (!schema_ymd_valid(y, m, d)) {
+        rc = uerr_set(err, errlen, UERR_INVALID, "not a real calendar date");
+    } else {
+        snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u,
+                 (unsigned)d % 100u);
+        rc = UERR_OK;
+    }
+    free(v);
+    return rc;
+}
+
+/* ---- ID numbers ---- */
+
+uerr schema_idnum_from15(char out[19], const char *in)
+{
+    static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+    static const char checks[] = "10X98765432";
+    int sum = 0;
+
+    out[0] = '\0';
+    if (!in || strlen(in) != 15)
+        return UERR_INVALID;
+    for (size_t i = 0; i < 15; i++)
+        if (!is_digit((unsigned char)in[i]))
+            return UERR_INVALID;
+    /* GB 11643-1999: the 6-digit area, "19" + the 2-digit year, the rest */
+    memcpy(out, in, 6);
+    out[6] = '1';
+    out[7] = '9';
+    memcpy(out + 8, in + 6, 9);
+    for (int i = 0; i < 17; i++)
+        sum += (out[i] - '0') * weight[i];
+    out[17] = checks[sum % 11];
+    out[18] = '\0';
+    return UERR_OK;
+}
