@@ -222,16 +222,18 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
         return 0;
     if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
         return 0;
+    /* git_tree_walk returns whatever stops it, so both ways out say
+     * GIT_EUSER and the flags tell them apart. */
     if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(entry)) < 0) {
         w->giterr = 1;
-        return -1;
+        return GIT_EUSER;
     }
     int rc = w->cb(git_tree_entry_name(entry), git_blob_rawcontent(blob),
                    (size_t)git_blob_rawsize(blob), w->arg);
     git_blob_free(blob);
     if (rc) {
         w->rc = rc;
-        return -1;
+        return GIT_EUSER;
     }
     return 0;
 }
