@@ -15,7 +15,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <ftw.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +25,14 @@
 
 void store_enter(store *s)
 {
-    int was = atomic_exchange((_Atomic int *)&s->busy, 1);
+    int was = atomic_exchange(&s->busy, 1);
     assert(was == 0 && "the store is used from one thread at a time");
     (void)was;
 }
 
 void store_leave(store *s)
 {
-    int was = atomic_exchange((_Atomic int *)&s->busy, 0);
+    int was = atomic_exchange(&s->busy, 0);
     assert(was == 1);
     (void)was;
 }
@@ -185,7 +184,7 @@ void store_free(store *s)
 {
     if (!s)
         return;
-    assert(!s->busy && "store freed while a call is running");
+    assert(!atomic_load(&s->busy) && "store freed while a call is running");
     git_repository_free(s->bulk); /* owns the mempack backend via its odb */
     git_repository_free(s->repo);
     free(s->node);
@@ -195,7 +194,7 @@ void store_free(store *s)
 void store_head(const store *s, char commit[41], char tree[41])
 {
     /* Read on the loop thread only while no store job runs (store.h). */
-    assert(!s->busy);
+    assert(!atomic_load(&s->busy));
     commit[0] = tree[0] = 0;
     if (!s->has_head)
         return;

@@ -162,8 +162,8 @@ uerr store_bundle_write(store *s, const char *path, const char *since, char *err
  * `changed` as for store_take_head; *rep is filled in (borrowed).
  * UERR_PEER: the bundle is bad (the store is untouched); UERR_CONFLICT: its
  * prerequisites are missing here; UERR_NOTFOUND: no such file; UERR_IO: a
- * local read/write/rename/fsync failed; then refs are unchanged unless the
- * failure came after the checks, while branches moved. */
+ * local read/write/rename/fsync failed (refs are unchanged unless it failed
+ * while the checked refs were being applied); UERR_NOMEM. */
 uerr store_bundle_read(store *s, const char *path, store_record_cb changed, void *arg,
                        store_bundle_report *rep, char *err, size_t errlen);
 

@@ -12,7 +12,7 @@
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 struct store {
@@ -26,7 +26,7 @@ struct store {
     int has_head;
     /* One thread at a time (store.h): a call sets this on entry, and a
      * second thread entering while it is set is a bug we assert on. */
-    int busy;
+    atomic_int busy;
 };
 
 /* Mark the store entered / left by one public call (asserts that no other
