@@ -10,7 +10,7 @@
 #define UNIOND_CONTROL_H
 
 #include "daemon/ops.h"
-#include "daemon/squeue.h"
+#include "daemon/store/squeue.h"
 
 #include <msgpack.h>
 #include <stddef.h>

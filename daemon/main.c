@@ -7,8 +7,8 @@
 #include "daemon/util/log.h"
 #include "daemon/ops.h"
 #include "daemon/peer.h"
-#include "daemon/squeue.h"
-#include "daemon/store.h"
+#include "daemon/store/squeue.h"
+#include "daemon/store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>

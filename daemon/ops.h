@@ -10,8 +10,8 @@
 #ifndef UNIOND_OPS_H
 #define UNIOND_OPS_H
 
-#include "daemon/recindex.h"
-#include "daemon/store.h"
+#include "daemon/store/recindex.h"
+#include "daemon/store/store.h"
 
 #include <msgpack.h>
 #include <stdint.h>

@@ -11,7 +11,7 @@
 #include "daemon/peer.h"
 
 #include "daemon/util/log.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 #include "daemon/tls.h"
 #include "proto/frame.h"
 #include "proto/msg.h"

@@ -9,7 +9,7 @@
 #include "daemon/config/config.h"
 #include "daemon/control.h"
 #include "daemon/ops.h"
-#include "daemon/squeue.h"
+#include "daemon/store/squeue.h"
 
 #include <uv.h>
 

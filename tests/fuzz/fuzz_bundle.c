@@ -2,7 +2,7 @@
  * the quarantine, object checks) on arbitrary bytes. Whatever the input,
  * nothing may crash or leak, and a refused bundle must leave the store's
  * refs exactly as they were. One store is made per process. */
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 #include <stdint.h>
 #include <stdio.h>

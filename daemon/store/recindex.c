@@ -1,6 +1,9 @@
-/* recindex.c - open-addressing hash map of id -> record (see recindex.h). */
-#include "daemon/recindex.h"
+/* recindex.c - open-addressing hash map of id -> record (see recindex.h).
+ * The capacity is a power of two and the load stays under 3/4, so a probe
+ * always ends at a free slot. */
+#include "daemon/store/recindex.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,7 @@ static uint64_t hash(const char *s)
 
 static size_t find_slot(const recindex_item *slots, size_t cap, const char *id)
 {
+    assert(cap && (cap & (cap - 1)) == 0);
     size_t i = (size_t)hash(id) & (cap - 1);
     while (slots[i].id && strcmp(slots[i].id, id) != 0)
         i = (i + 1) & (cap - 1);
@@ -62,21 +66,22 @@ static int grow(recindex *ix)
     return 0;
 }
 
-int recindex_put(recindex *ix, const char *id, record *r)
+uerr recindex_put(recindex *ix, const char *id, record *r)
 {
     if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0)
-        return -1;
+        return UERR_NOMEM;
+    assert((ix->count + 1) * 4 <= ix->cap * 3);
     size_t i = find_slot(ix->slots, ix->cap, id);
     if (ix->slots[i].id) {
         record_free(&ix->slots[i].rec);
     } else {
         char *copy = strdup(id);
         if (!copy)
-            return -1;
+            return UERR_NOMEM;
         ix->slots[i].id = copy;
         ix->count++;
     }
     ix->slots[i].rec = *r;
     record_init(r);
-    return 0;
+    return UERR_OK;
 }

@@ -1,11 +1,13 @@
 /* recindex.h - the in-memory index of the head tree: record id -> decoded
  * record state. Queries read it instead of the store; it is updated from
  * the records a commit wrote (and, for merges, from tree diffs). Used only
- * from the store queue's thread. */
+ * from the store queue's jobs (one at a time); not thread-safe. Part of the
+ * store room; it never reads the store itself. */
 #ifndef UNIOND_RECINDEX_H
 #define UNIOND_RECINDEX_H
 
 #include "proto/record.h"
+#include "proto/uerr.h"
 
 #include <stddef.h>
 
@@ -19,12 +21,14 @@ typedef struct {
     size_t cap, count;
 } recindex;
 
+/* An empty index (no allocation until the first put). */
 void recindex_init(recindex *ix);
+/* Frees every id and record, leaves ix empty and reusable. */
 void recindex_free(recindex *ix);
 /* The record with this id, or NULL. Borrowed: valid until the next put. */
 record *recindex_get(const recindex *ix, const char *id);
-/* Insert or replace. Takes ownership of *r's contents (r is left empty).
- * Returns 0 or -1 on allocation failure (then *r is untouched). */
-int recindex_put(recindex *ix, const char *id, record *r);
+/* Insert or replace; id is copied. Takes ownership of *r's contents (r is
+ * left empty). UERR_OK, or UERR_NOMEM (then *r is untouched). */
+uerr recindex_put(recindex *ix, const char *id, record *r);
 
 #endif

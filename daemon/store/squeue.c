@@ -1,6 +1,8 @@
-/* squeue.c - the one-writer store queue (see squeue.h). */
-#include "daemon/squeue.h"
+/* squeue.c - the one-writer store queue (see squeue.h). Part of the store
+ * room; it never touches the store itself, it only orders the jobs that do. */
+#include "daemon/store/squeue.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 typedef struct sjob {
@@ -22,14 +24,14 @@ struct squeue {
     void *drained_arg;
 };
 
-int squeue_new(squeue **out, uv_loop_t *loop)
+uerr squeue_new(squeue **out, uv_loop_t *loop)
 {
     squeue *q = calloc(1, sizeof *q);
-    if (!q)
-        return -1;
-    q->loop = loop;
     *out = q;
-    return 0;
+    if (!q)
+        return UERR_NOMEM;
+    q->loop = loop;
+    return UERR_OK;
 }
 
 unsigned squeue_length(const squeue *q)
@@ -42,6 +44,7 @@ static void run_next(squeue *q);
 static void maybe_drained(squeue *q)
 {
     if (q->closing && !q->running && !q->head) {
+        assert(q->length == 0 && !q->tail && "store queue freed with jobs in it");
         void (*drained)(void *) = q->drained;
         void *arg = q->drained_arg;
         free(q);
@@ -60,6 +63,8 @@ static void on_done(uv_work_t *w, int status)
 {
     sjob *j = w->data;
     squeue *q = j->q;
+    assert(q->running == j && "only the one running job finishes");
+    assert(q->length > 0);
     q->running = NULL;
     q->length--;
     j->done(j->arg, status == UV_ECANCELED);
@@ -78,6 +83,7 @@ static void run_next(squeue *q)
         q->head = j->next;
         if (!q->head)
             q->tail = NULL;
+        assert(!q->running && "one job at a time");
         q->running = j;
         j->work.data = j;
         if (uv_queue_work(q->loop, &j->work, on_work, on_done) == 0)
@@ -89,13 +95,14 @@ static void run_next(squeue *q)
     }
 }
 
-int squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
+uerr squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
 {
+    assert(work && done);
     if (q->closing)
-        return -1;
+        return UERR_BUSY;
     sjob *j = calloc(1, sizeof *j);
     if (!j)
-        return -1;
+        return UERR_NOMEM;
     j->q = q;
     j->fn = work;
     j->done = done;
@@ -107,11 +114,12 @@ int squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
     q->tail = j;
     q->length++;
     run_next(q);
-    return 0;
+    return UERR_OK;
 }
 
 void squeue_close(squeue *q, void (*drained)(void *), void *arg)
 {
+    assert(!q->closing && "squeue_close is called once");
     q->closing = 1;
     q->drained = drained;
     q->drained_arg = arg;

@@ -1,0 +1,199 @@
+/* store.h - the node's git store, the one public header of the store room
+ * (daemon/store/: the only room that includes git2.h; this header does not).
+ *
+ * One bare repository, DATA/store.git, HEAD -> refs/heads/<node>. Records
+ * are blobs at members/aa/bb/<id> (proto/record.h). A store is used from one
+ * thread (the daemon's store queue runs one job at a time); nothing here is
+ * thread-safe, and a store asserts it is not entered from two threads at
+ * once. docs/STORE.md describes the format.
+ *
+ * Errors: every fallible call returns a uerr (proto/uerr.h) and writes a
+ * message for people into err[0..errlen). The codes used here:
+ *   UERR_OK        done;
+ *   UERR_INVALID   the caller's argument is wrong (an empty commit, a
+ *                  malformed id the caller chose);
+ *   UERR_NOTFOUND  what was asked for is not here (a want that is not a
+ *                  commit here, a record absent from the head, a file);
+ *   UERR_PEER      data from outside (a peer's pack or refs, a bundle) is
+ *                  refused: damaged, truncated, not the record layout, a
+ *                  non-canonical record, a branch that is not a
+ *                  fast-forward. The sender's fault: the store is untouched;
+ *   UERR_CONFLICT  refused because of the store's state (an incremental
+ *                  bundle whose prerequisites this store lacks, a branch
+ *                  that moved under us, a path that already exists);
+ *   UERR_IO        a local failure: writing, renaming or fsyncing in the
+ *                  store or a bundle file failed (disk full, read-only,
+ *                  file size limit), or the repository could not be read.
+ *                  Never the peer's fault;
+ *   UERR_NOMEM     out of memory;
+ *   UERR_INTERNAL  an invariant did not hold (e.g. the index update after
+ *                  a checked take-in failed). */
+#ifndef UNIOND_STORE_H
+#define UNIOND_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/record.h"
+#include "proto/uerr.h"
+
+typedef struct store store;
+
+typedef struct {
+    const char *id;
+    const char *buf; /* canonical record bytes */
+    size_t len;
+} store_change;
+
+typedef struct {
+    char commit[41];
+    int64_t time;         /* commit time, seconds since the epoch */
+    const char *node;     /* the writing node, from the author */
+    const char *operator; /* the operator, from the author */
+    const char *message;  /* commit message (summary and body) */
+    int merge;            /* more than one parent */
+    const char *old_buf;  /* the record in the first parent, or NULL */
+    size_t old_len;
+    const char *new_buf; /* the record in this commit, or NULL */
+    size_t new_len;
+} store_version;
+
+/* Called once per record; return non-zero to stop (store_foreach then
+ * returns that value unchanged: a positive value of the caller's own, or a
+ * negative uerr). Buffers are borrowed for the call only. */
+typedef int (*store_record_cb)(const char *id, const char *buf, size_t len, void *arg);
+/* Called per commit that changed a record, newest first; non-zero stops
+ * the walk as for store_record_cb. */
+typedef int (*store_version_cb)(const store_version *v, void *arg);
+
+/* Process-wide libgit2 setup (fsync on, strict object creation). Call once
+ * before any other store function. UERR_OK or UERR_INTERNAL (libgit2 could
+ * not start). */
+uerr store_global_init(void);
+void store_global_shutdown(void);
+
+/* Create a bare repository at gitdir with HEAD on refs/heads/<node>.
+ * Refuses an existing path (UERR_CONFLICT); UERR_IO when it cannot be
+ * written. */
+uerr store_create(const char *gitdir, const char *node, char *err, size_t errlen);
+
+/* Open the store of `node` at gitdir. First clears stale *.lock files and
+ * temporary pack files a crash may have left: the caller must hold the
+ * DATA lock, so no other writer can own them. *out is owned by the caller
+ * (store_free); NULL on error. UERR_IO (cannot open or read), UERR_NOMEM. */
+uerr store_open(store **out, const char *gitdir, const char *node, char *err, size_t errlen);
+/* Frees s and everything it holds; s may be NULL. */
+void store_free(store *s);
+
+/* Hex ids of the own head commit and its tree; both "" on an empty store.
+ * Writes into the caller's buffers. */
+void store_head(const store *s, char commit[41], char tree[41]);
+
+/* Every record of the own head tree. Returns UERR_OK, the callback's
+ * non-zero value unchanged, or UERR_IO/UERR_NOMEM with err set. */
+uerr store_foreach(store *s, store_record_cb cb, void *arg, char *err, size_t errlen);
+
+/* Read one record blob of the head tree. *buf is malloc'd (caller frees;
+ * NUL-terminated after len bytes). UERR_OK found, UERR_NOTFOUND absent
+ * (*buf NULL), UERR_IO/UERR_NOMEM on error. */
+uerr store_read(store *s, char **buf, size_t *len, const char *id, char *err, size_t errlen);
+
+/* One commit on the own branch writing the given records (ch and its
+ * buffers are borrowed for the call). The objects and the ref update are on
+ * disk (fsync) when this returns UERR_OK. bulk != 0 writes the objects as a
+ * single pack instead of loose objects. operator names the person (author
+ * "operator <operator@node>"); message is the commit message.
+ * UERR_INVALID (n == 0), UERR_IO (writing failed), UERR_CONFLICT (the
+ * branch moved under us), UERR_NOMEM; the branch is then unchanged. */
+uerr store_commit(store *s, const store_change *ch, size_t n, int bulk, const char *operator,
+                  const char * message, char *err, size_t errlen);
+
+/* The history of one record, newest first: every commit whose version of
+ * the record differs from all of its parents'. Returns UERR_OK, the
+ * callback's non-zero value unchanged, or UERR_IO/UERR_NOMEM with err set. */
+uerr store_history(store *s, const char *id, store_version_cb cb, void *arg, char *err,
+                   size_t errlen);
+
+/* Outcome of taking in another node's head. */
+typedef enum {
+    STORE_TAKE_NOTHING = 0, /* the own head already contains it */
+    STORE_TAKE_FORWARD,     /* the own branch fast-forwarded to it */
+    STORE_TAKE_MERGED,      /* a merge commit joined the two trees */
+    STORE_TAKE_SAME_TREE    /* concurrent, but the join equals the own tree: no commit */
+} store_take;
+
+/* Take in commit `peer_hex` (already in the object store): fast-forward,
+ * nothing, or merge as DESIGN.md "The store" says. peer_node names the
+ * branch the head came from: when the join equals the own tree but the
+ * heads differ, the node whose name sorts first makes a tie commit (same
+ * tree, both parents). `changed` (may be NULL) is called for every record
+ * whose blob in the own head changed (id, new bytes), so the caller can
+ * update its index. *outcome receives what happened.
+ * UERR_NOTFOUND (peer_hex is not a commit here), UERR_IO (writing the
+ * merge or moving the branch failed), UERR_CONFLICT (the branch moved under
+ * us), UERR_NOMEM, UERR_INTERNAL (a record in the store does not join, or
+ * `changed` failed); on error before the branch moved it is unchanged. */
+uerr store_take_head(store *s, const char *peer_hex, const char *peer_node, store_record_cb changed,
+                     void *arg, store_take *outcome, char *err, size_t errlen);
+
+typedef struct {
+    size_t refs;        /* branch refs in the bundle */
+    size_t updated;     /* copies of other nodes' branches moved forward */
+    size_t stale;       /* refs we already had (or had newer) */
+    size_t own_skipped; /* refs naming our own branch: never taken from outside */
+    size_t merged;      /* heads that led to a merge commit */
+    size_t forwarded;   /* heads the own branch fast-forwarded to */
+    size_t commits;     /* new commits checked */
+} store_bundle_report;
+
+/* Write a standard git bundle (v2) of every branch in the store to path
+ * (atomically: temp file, fsync, rename). since: NULL, or an earlier bundle
+ * whose branch heads become prerequisites (an incremental bundle: only
+ * newer objects). UERR_IO (path cannot be written), UERR_NOTFOUND (since
+ * cannot be opened), UERR_PEER (since is not a bundle), UERR_CONFLICT
+ * (since names commits this store lacks), UERR_NOMEM. */
+uerr store_bundle_write(store *s, const char *path, const char *since, char *err, size_t errlen);
+
+/* Read a git bundle: check its header, size, prerequisites and every new
+ * object (record paths, modes and canonical record blobs only; branch refs
+ * only as refs/heads/<node>); index its pack into a quarantine and move it
+ * in only when all checks pass; move other nodes' branch copies forward
+ * (fast-forward only, never the own branch) and take in each new head.
+ * `changed` as for store_take_head; *rep is filled in (borrowed).
+ * UERR_PEER: the bundle is bad (the store is untouched); UERR_CONFLICT: its
+ * prerequisites are missing here; UERR_NOTFOUND: no such file; UERR_IO: a
+ * local read/write/rename/fsync failed (refs are unchanged unless it failed
+ * while the checked refs were being applied); UERR_NOMEM. */
+uerr store_bundle_read(store *s, const char *path, store_record_cb changed, void *arg,
+                       store_bundle_report *rep, char *err, size_t errlen);
+
+/* A branch and its head, as listed or announced. */
+typedef struct {
+    char name[RECORD_NODE_MAX + 1];
+    char oid[41];
+} store_ref;
+
+/* Every branch of the store (own and copies). *out malloc'd (caller frees).
+ * UERR_IO or UERR_NOMEM with err set (then *out NULL, *n 0). */
+uerr store_heads(store_ref **out, size_t *n, store *s, char *err, size_t errlen);
+
+/* 1 if the object (hex id) is in the store, else 0 (not fallible). */
+int store_has_object(store *s, const char *hex);
+
+/* A pack of every object reachable from the wanted commits and not from the
+ * asker's haves (those we know). *out malloc'd (caller frees).
+ * UERR_NOTFOUND (a want that is not a commit here), UERR_IO, UERR_NOMEM. */
+uerr store_pack_build(char **out, size_t *len, store *s, const char *const *want, size_t nwant,
+                      const char *const *have, size_t nhave, char *err, size_t errlen);
+
+/* Take in what a peer sent: the pack (borrowed; len 0: none, every object
+ * is already here) is checked exactly like a bundle's and moved in; then
+ * every ref (other nodes' branches, fast-forward only, never the own) is
+ * applied and each moved head taken in. UERR_PEER: the pack or a ref is
+ * bad, the store is untouched (tell the peer "refused"); UERR_IO,
+ * UERR_NOMEM, UERR_INTERNAL: a local failure, not the peer's fault. */
+uerr store_sync_apply(store *s, const char *pack, size_t len, const store_ref *refs, size_t nrefs,
+                      store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
+                      size_t errlen);
+
+#endif

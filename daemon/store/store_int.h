@@ -1,0 +1,114 @@
+/* store_int.h - what the store room's files share among themselves: the
+ * store struct, the libgit2 error mapping, the tree walk, the pack writer
+ * and the ingest step. Included only by the .c files of daemon/store/,
+ * never by another room (they use daemon/store/store.h, which does not
+ * include git2.h). */
+#ifndef UNIOND_STORE_INT_H
+#define UNIOND_STORE_INT_H
+
+#include "daemon/store/store.h"
+
+#include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+
+struct store {
+    git_repository *repo; /* loose writes, all reads */
+    git_repository *bulk; /* same store, with a mempack backend on top */
+    git_odb_backend *mempack;
+    char *node;
+    char ref[300]; /* refs/heads/<node> */
+    git_oid head;
+    git_oid tree;
+    int has_head;
+    /* One thread at a time (store.h): a call sets this on entry, and a
+     * second thread entering while it is set is a bug we assert on. */
+    atomic_int busy;
+};
+
+/* Mark the store entered / left by one public call (asserts that no other
+ * call is running: the store queue runs one job at a time, and the store
+ * calls itself only through the internal functions below, never through a
+ * public store_* entry point). */
+void store_enter(store *s);
+void store_leave(store *s);
+
+/* Write "what: <libgit2's last message>" into err and return a code chosen
+ * by libgit2's error class: an OS or filesystem error is UERR_IO, out of
+ * memory UERR_NOMEM, anything else `otherwise` (UERR_PEER when reading
+ * data that came from outside, UERR_IO for the store's own objects). */
+uerr store_git_err(char *err, size_t errlen, uerr otherwise, const char *what);
+
+/* Move the own branch (in repo: s->repo, or s->bulk whose odb also sees
+ * the mempack) from the current head to `to`, expecting the current head;
+ * fsynced. Does not update s->head. UERR_CONFLICT (it moved under us) or
+ * UERR_IO. */
+uerr store_branch_move(store *s, git_repository *repo, const git_oid *to, const char *why,
+                       char *err, size_t errlen);
+
+/* store_heads and store_has_object for callers inside the room. */
+uerr store_heads_in(store_ref **out, size_t *n, store *s, char *err, size_t errlen);
+int store_has_object_in(store *s, const char *hex);
+
+/* ---- growable list of object ids (pack writer, pack builder) ------------ */
+
+typedef struct {
+    git_oid *v;
+    size_t n, cap;
+} store_oidvec;
+
+int store_oidvec_push(store_oidvec *o, const git_oid *id); /* 0 or -1 (out of memory) */
+
+/* ---- pack writer (packwriter.c) ------------------------------------------ */
+
+/* A version 2 pack of objs (read from odb), undeltified, with its SHA-1
+ * trailer. *out malloc'd (caller frees). UERR_IO or UERR_NOMEM. */
+uerr store_pack_encode(unsigned char **out, size_t *len, git_odb *odb, const store_oidvec *objs,
+                       char *err, size_t errlen);
+
+/* Write commit `tip` and every new object it needs, queued in the mempack
+ * of s->bulk, as one pack into the real object store; the mempack is empty
+ * afterwards whatever happens. UERR_IO or UERR_NOMEM. */
+uerr store_mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen);
+
+/* ---- trees (merge.c) ------------------------------------------------------ */
+
+#define STORE_TREE_DEPTH_MAX 8 /* members/aa/bb/id is 4 deep; anything deeper is refused */
+
+typedef int (*store_delta_cb)(const git_diff_delta *d, float progress, void *payload);
+
+/* Call cb for every file added or changed from old (may be NULL) to new,
+ * descending only into subtrees whose ids differ: a change of one record
+ * costs a few tree reads whatever the store's size. (libgit2's tree diff
+ * walks every tree of both sides.) Deletions are not reported: records are
+ * never deleted. Returns 0, the callback's non-zero value, -1 on a read
+ * error (libgit2's error is set), -2 for trees deeper than the layout
+ * allows or paths too long. */
+int store_tree_changes(git_repository *repo, git_tree *old, git_tree *new, store_delta_cb cb,
+                       void *payload);
+
+/* The body of store_take_head, for callers inside the room (ingest) that
+ * have already entered the store. */
+uerr store_take_head_in(store *s, const char *peer_hex, const char *peer_node,
+                        store_record_cb changed, void *arg, store_take *outcome, char *err,
+                        size_t errlen);
+
+/* ---- taking in (transfer.c) ----------------------------------------------- */
+
+typedef struct {
+    git_oid oid;
+    char name[RECORD_NODE_MAX + 1];
+} store_bundle_ref;
+
+/* Take in a pack (f positioned at its first byte; NULL when every object is
+ * already here) and the refs it comes with: quarantine, check, move in,
+ * move the branch copies forward and take in each moved head. Codes as for
+ * store_sync_apply: UERR_PEER for the data, UERR_IO for local failures. */
+uerr store_ingest(store *s, FILE *f, const store_bundle_ref *all, size_t nall,
+                  store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
+                  size_t errlen);
+
+#endif

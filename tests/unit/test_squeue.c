@@ -1,0 +1,130 @@
+/* test_squeue.c - unit tests for the store queue (daemon/store/squeue.c) on
+ * a real libuv loop and thread pool: jobs run in order, never two at once,
+ * done runs on the loop thread; closing cancels what is queued, lets the
+ * running job finish, refuses new jobs, then calls drained once. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/store/squeue.h"
+
+static atomic_int running, max_running;
+static int order[16], norder, ndone, ncancelled, drained;
+static pthread_t loop_thread;
+
+typedef struct {
+    int n;
+    int done;
+    int cancelled;
+} job;
+
+static void work(void *arg)
+{
+    job *j = arg;
+    int now = atomic_fetch_add(&running, 1) + 1;
+    int seen = atomic_load(&max_running);
+    while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now))
+        ;
+    usleep(2000); /* long enough that a second job would overlap if allowed */
+    order[norder++] = j->n;
+    atomic_fetch_sub(&running, 1);
+}
+
+static void done(void *arg, int cancelled)
+{
+    job *j = arg;
+    assert_true(pthread_equal(pthread_self(), loop_thread));
+    j->done++;
+    j->cancelled = cancelled;
+    ndone++;
+    ncancelled += cancelled;
+}
+
+static void on_drained(void *arg)
+{
+    (void)arg;
+    drained++;
+}
+
+static void reset(void)
+{
+    atomic_store(&running, 0);
+    atomic_store(&max_running, 0);
+    norder = ndone = ncancelled = drained = 0;
+    loop_thread = pthread_self();
+}
+
+static void runs_in_order_one_at_a_time(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    squeue *q;
+    job jobs[6];
+    reset();
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(squeue_new(&q, &loop), UERR_OK);
+    for (int i = 0; i < 6; i++) {
+        jobs[i] = (job){i, 0, 0};
+        assert_int_equal(squeue_push(q, work, done, &jobs[i]), UERR_OK);
+    }
+    assert_int_equal(squeue_length(q), 6);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 6);
+    assert_int_equal(ncancelled, 0);
+    assert_int_equal(norder, 6);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(order[i], i);
+        assert_int_equal(jobs[i].done, 1);
+    }
+    assert_int_equal(atomic_load(&max_running), 1);
+    assert_int_equal(squeue_length(q), 0);
+    squeue_close(q, on_drained, NULL);
+    assert_int_equal(drained, 1); /* nothing running: drained at once */
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void close_cancels_queued_and_refuses_new(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    squeue *q;
+    job jobs[4], late = {99, 0, 0};
+    reset();
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(squeue_new(&q, &loop), UERR_OK);
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (job){i, 0, 0};
+        assert_int_equal(squeue_push(q, work, done, &jobs[i]), UERR_OK);
+    }
+    /* job 0 is handed to the pool; 1..3 wait and are cancelled now */
+    squeue_close(q, on_drained, NULL);
+    assert_int_equal(ncancelled, 3);
+    assert_int_equal(drained, 0); /* job 0 still runs */
+    assert_int_equal(squeue_push(q, work, done, &late), UERR_BUSY);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(drained, 1);
+    assert_int_equal(ndone, 4);
+    assert_int_equal(late.done, 0);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(jobs[i].cancelled, 1);
+    /* job 0 either ran or was cancelled by the pool, but it was finished once */
+    assert_int_equal(jobs[0].done, 1);
+    assert_int_equal(norder + jobs[0].cancelled, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(runs_in_order_one_at_a_time),
+        cmocka_unit_test(close_cancels_queued_and_refuses_new),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

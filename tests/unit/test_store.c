@@ -1,0 +1,560 @@
+/* test_store.c - unit tests for the store room (daemon/store/): real bare
+ * git repositories in a mkdtemp directory, checked with the store's own
+ * API and with plain git (`git fsck --strict`, `git rev-parse`, `git
+ * bundle verify`). Covers commit and read back, taking in another node's
+ * head (fast-forward, nothing, merge), packs and bundles between stores,
+ * ingest refusals (UERR_PEER, refs and objects left as they were) and
+ * local I/O failures (UERR_IO). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "daemon/store/store.h"
+#include "proto/record.h"
+
+#define T0 1795860000000LL
+
+static char root[64];
+static int nstores;
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* First line of a command's output, newline stripped. */
+static void sh_out(char *out, size_t outlen, const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    out[0] = 0;
+    if (!fgets(out, (int)outlen, p))
+        out[0] = 0;
+    pclose(p);
+    out[strcspn(out, "\n")] = 0;
+}
+
+typedef struct {
+    store *s;
+    char node[32];
+    char dir[128]; /* the git dir */
+} tstore;
+
+static void ts_open(tstore *t, const char *node)
+{
+    char err[512];
+    snprintf(t->node, sizeof t->node, "%s", node);
+    snprintf(t->dir, sizeof t->dir, "%s/%d-%s.git", root, nstores++, node);
+    assert_int_equal(store_create(t->dir, node, err, sizeof err), UERR_OK);
+    uerr e = store_open(&t->s, t->dir, node, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("store_open: %s", err);
+}
+
+static void ts_close(tstore *t)
+{
+    store_free(t->s);
+    t->s = NULL;
+}
+
+static void fsck_ok(const tstore *t)
+{
+    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", t->dir), 0);
+}
+
+/* Canonical bytes of a record with one field write per (field, value). */
+static void rec_bytes(char **buf, size_t *len, const char *node, int64_t t, const char *field,
+                      const char *value, const record *base)
+{
+    record r;
+    record_init(&r);
+    if (base)
+        assert_int_equal(record_copy(&r, base), 0);
+    assert_int_equal(record_write(&r, node, t, field, value), 0);
+    assert_int_equal(record_encode(buf, len, &r), 0);
+    record_free(&r);
+}
+
+static void commit1(tstore *t, const char *id, const char *field, const char *value)
+{
+    char *buf, err[512], *old = NULL;
+    size_t len, oldlen;
+    record base;
+    record_init(&base);
+    if (store_read(t->s, &old, &oldlen, id, err, sizeof err) == UERR_OK)
+        assert_int_equal(record_decode(&base, old, oldlen, err, sizeof err), 0);
+    free(old);
+    rec_bytes(&buf, &len, t->node, T0 + nstores, field, value, &base);
+    record_free(&base);
+    store_change ch = {id, buf, len};
+    uerr e = store_commit(t->s, &ch, 1, 0, "clerk", "edit\n", err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("store_commit: %s", err);
+    free(buf);
+}
+
+static void head_of(const tstore *t, char head[41])
+{
+    char tree[41];
+    store_head(t->s, head, tree);
+}
+
+/* Every ref of the store as one string, for before/after comparisons. */
+static char *heads_str(tstore *t)
+{
+    store_ref *refs;
+    size_t n;
+    char err[512];
+    assert_int_equal(store_heads(&refs, &n, t->s, err, sizeof err), UERR_OK);
+    char *out = calloc(n + 1, 120);
+    assert_non_null(out);
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + strlen(out), "%s %s\n", refs[i].name, refs[i].oid);
+    free(refs);
+    return out;
+}
+
+/* Every path under the objects directory, sorted, as one string. */
+static char *objects_str(const tstore *t)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "cd %s/objects && find . | sort", t->dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 1 << 16, len = 0, n;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+            assert_non_null(out);
+        }
+    }
+    out[len] = 0;
+    pclose(p);
+    return out;
+}
+
+/* A pack of src's own branch (nothing assumed on the other side). */
+static void pack_of(char **pack, size_t *len, store_ref *ref, tstore *src)
+{
+    char err[512];
+    head_of(src, ref->oid);
+    snprintf(ref->name, sizeof ref->name, "%s", src->node);
+    const char *want[1] = {ref->oid};
+    uerr e = store_pack_build(pack, len, src->s, want, 1, NULL, 0, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("store_pack_build: %s", err);
+}
+
+static int changed_count;
+static int count_changed(const char *id, const char *buf, size_t len, void *arg)
+{
+    (void)id;
+    (void)buf;
+    (void)len;
+    (void)arg;
+    changed_count++;
+    return 0;
+}
+
+/* Send src's own branch to dst through a pack, as a sync session does. */
+static uerr sync_from(tstore *dst, tstore *src, store_bundle_report *rep, char *err, size_t errlen)
+{
+    char *pack;
+    size_t len;
+    store_ref ref;
+    pack_of(&pack, &len, &ref, src);
+    uerr e = store_sync_apply(dst->s, pack, len, &ref, 1, count_changed, NULL, rep, err, errlen);
+    free(pack);
+    return e;
+}
+
+static int count_cb(const char *id, const char *buf, size_t len, void *arg)
+{
+    (void)id;
+    (void)buf;
+    (void)len;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int stop_cb(const char *id, const char *buf, size_t len, void *arg)
+{
+    (void)id;
+    (void)buf;
+    (void)len;
+    (void)arg;
+    return 7;
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+static void commit_then_read_back(void **state)
+{
+    (void)state;
+    tstore a;
+    char err[512], head[41], tree[41], githead[64], *buf, *want;
+    size_t len, wantlen;
+    ts_open(&a, "node-a");
+    head_of(&a, head);
+    assert_string_equal(head, "");
+    assert_int_equal(store_read(a.s, &buf, &len, "r1", err, sizeof err), UERR_NOTFOUND);
+    assert_int_equal(store_commit(a.s, NULL, 0, 0, "clerk", "x", err, sizeof err), UERR_INVALID);
+
+    commit1(&a, "r1", "name", "one");
+    rec_bytes(&want, &wantlen, "node-a", T0 + nstores, "name", "one", NULL);
+    assert_int_equal(store_read(a.s, &buf, &len, "r1", err, sizeof err), UERR_OK);
+    assert_int_equal(len, wantlen);
+    assert_memory_equal(buf, want, len);
+    free(buf);
+    free(want);
+
+    /* a bulk commit (one pack) of 150 records, read back */
+    store_change ch[150];
+    char ids[150][16];
+    char *bufs[150];
+    for (int i = 0; i < 150; i++) {
+        snprintf(ids[i], sizeof ids[i], "bulk%03d", i);
+        rec_bytes(&bufs[i], &len, "node-a", T0, "name", ids[i], NULL);
+        ch[i] = (store_change){ids[i], bufs[i], len};
+    }
+    assert_int_equal(store_commit(a.s, ch, 150, 1, "clerk", "import\n", err, sizeof err), UERR_OK);
+    for (int i = 0; i < 150; i++)
+        free(bufs[i]);
+    assert_int_equal(store_read(a.s, &buf, &len, "bulk077", err, sizeof err), UERR_OK);
+    assert_non_null(strstr(buf, "name: bulk077\n"));
+    free(buf);
+    int n = 0;
+    assert_int_equal(store_foreach(a.s, count_cb, &n, err, sizeof err), UERR_OK);
+    assert_int_equal(n, 151);
+    /* the callback's own value comes back unchanged */
+    assert_int_equal((int)store_foreach(a.s, stop_cb, NULL, err, sizeof err), 7);
+
+    /* plain git sees the same head, one pack, and a clean store */
+    store_head(a.s, head, tree);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "git --git-dir=%s rev-parse refs/heads/node-a", a.dir);
+    sh_out(githead, sizeof githead, cmd);
+    assert_string_equal(githead, head);
+    snprintf(cmd, sizeof cmd, "git --git-dir=%s rev-parse HEAD^{tree}", a.dir);
+    sh_out(githead, sizeof githead, cmd);
+    assert_string_equal(githead, tree);
+    assert_int_equal(sh("ls %s/objects/pack/*.pack >/dev/null 2>&1", a.dir), 0);
+    fsck_ok(&a);
+    ts_close(&a);
+}
+
+static void take_head_forward_nothing_merge(void **state)
+{
+    (void)state;
+    tstore a, b;
+    store_bundle_report rep;
+    store_take t;
+    char err[512], ha[41], hb[41], first_a[41], *buf;
+    size_t len;
+    ts_open(&a, "node-a");
+    ts_open(&b, "node-b");
+    commit1(&a, "r1", "name", "one");
+    head_of(&a, first_a);
+
+    /* empty b takes a's head: fast-forward, no commit */
+    changed_count = 0;
+    uerr e = sync_from(&b, &a, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("sync_apply: %s", err);
+    assert_int_equal(rep.updated, 1);
+    assert_int_equal(rep.forwarded, 1);
+    assert_int_equal(changed_count, 1);
+    head_of(&b, hb);
+    assert_string_equal(hb, first_a);
+
+    /* the same head again: nothing */
+    assert_int_equal(store_take_head(b.s, first_a, "node-a", NULL, NULL, &t, err, sizeof err),
+                     UERR_OK);
+    assert_int_equal(t, STORE_TAKE_NOTHING);
+    /* b moves on; a's older head is contained in it: nothing */
+    commit1(&b, "r2", "name", "two");
+    head_of(&b, hb);
+    assert_int_equal(store_take_head(b.s, first_a, "node-a", NULL, NULL, &t, err, sizeof err),
+                     UERR_OK);
+    assert_int_equal(t, STORE_TAKE_NOTHING);
+    head_of(&b, ha);
+    assert_string_equal(ha, hb);
+    /* an unknown commit is not found */
+    assert_int_equal(store_take_head(b.s, "0123456789012345678901234567890123456789", "node-a",
+                                     NULL, NULL, &t, err, sizeof err),
+                     UERR_NOTFOUND);
+
+    /* a takes b's head: fast-forward */
+    assert_int_equal(sync_from(&a, &b, &rep, err, sizeof err), UERR_OK);
+    assert_int_equal(rep.forwarded, 1);
+    head_of(&a, ha);
+    assert_string_equal(ha, hb);
+
+    /* concurrent work on both, one record edited on both sides */
+    commit1(&a, "r3", "name", "three");
+    commit1(&a, "r1", "phone", "13900000001");
+    commit1(&b, "r4", "name", "four");
+    commit1(&b, "r1", "name", "uno");
+    head_of(&b, hb);
+    changed_count = 0;
+    e = sync_from(&b, &a, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("sync_apply: %s", err);
+    assert_int_equal(rep.merged, 1);
+    assert_int_equal(changed_count, 2); /* r3 new, r1 joined */
+    head_of(&b, ha);
+    assert_string_not_equal(ha, hb);
+    /* a merge commit: parents (own head, peer head) */
+    char cmd[256], parents[200], want[200], head_a[41];
+    head_of(&a, head_a);
+    snprintf(cmd, sizeof cmd, "git --git-dir=%s rev-list --parents -n1 refs/heads/node-b", b.dir);
+    sh_out(parents, sizeof parents, cmd);
+    snprintf(want, sizeof want, "%s %s %s", ha, hb, head_a);
+    assert_string_equal(parents, want);
+    /* the joined record holds both sides' writes */
+    assert_int_equal(store_read(b.s, &buf, &len, "r1", err, sizeof err), UERR_OK);
+    assert_non_null(strstr(buf, "name: uno\n"));
+    assert_non_null(strstr(buf, "phone: 13900000001\n"));
+    free(buf);
+    assert_int_equal(store_read(b.s, &buf, &len, "r3", err, sizeof err), UERR_OK);
+    free(buf);
+
+    /* a takes the merge: fast-forward, and then both agree */
+    assert_int_equal(sync_from(&a, &b, &rep, err, sizeof err), UERR_OK);
+    assert_int_equal(rep.forwarded, 1);
+    head_of(&a, head_a);
+    assert_string_equal(head_a, ha);
+    fsck_ok(&a);
+    fsck_ok(&b);
+    ts_close(&a);
+    ts_close(&b);
+}
+
+static void bundle_round_trip(void **state)
+{
+    (void)state;
+    tstore a, c;
+    store_bundle_report rep;
+    char err[512], path[256], path2[256], ha[41], hc[41];
+    ts_open(&a, "node-a");
+    ts_open(&c, "node-c");
+    commit1(&a, "r1", "name", "one");
+    snprintf(path, sizeof path, "%s/a.bundle", root);
+    assert_int_equal(store_bundle_write(a.s, path, NULL, err, sizeof err), UERR_OK);
+    assert_int_equal(sh("git --git-dir=%s bundle verify %s >/dev/null 2>&1", c.dir, path), 0);
+    uerr e = store_bundle_read(c.s, path, NULL, NULL, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("bundle_read: %s", err);
+    assert_int_equal(rep.refs, 1);
+    assert_int_equal(rep.updated, 1);
+    head_of(&a, ha);
+    head_of(&c, hc);
+    assert_string_equal(ha, hc);
+
+    /* incremental: needs the first bundle's commits, which c has */
+    commit1(&a, "r2", "name", "two");
+    snprintf(path2, sizeof path2, "%s/a2.bundle", root);
+    assert_int_equal(store_bundle_write(a.s, path2, path, err, sizeof err), UERR_OK);
+    assert_int_equal(store_bundle_read(c.s, path2, NULL, NULL, &rep, err, sizeof err), UERR_OK);
+    head_of(&a, ha);
+    head_of(&c, hc);
+    assert_string_equal(ha, hc);
+    /* a fresh store lacks the prerequisites: a conflict with its state */
+    tstore d;
+    ts_open(&d, "node-d");
+    assert_int_equal(store_bundle_read(d.s, path2, NULL, NULL, &rep, err, sizeof err),
+                     UERR_CONFLICT);
+    assert_int_equal(
+        store_bundle_read(d.s, "/nonexistent.bundle", NULL, NULL, &rep, err, sizeof err),
+        UERR_NOTFOUND);
+    fsck_ok(&c);
+    ts_close(&a);
+    ts_close(&c);
+    ts_close(&d);
+}
+
+/* A refusal must change neither the refs nor the objects directory, and
+ * the same store must accept good data afterwards (so the refusal was
+ * about the data, not a broken store). */
+static void refused(tstore *dst, uerr got, const char *before_heads, const char *before_objs)
+{
+    assert_int_equal(got, UERR_PEER);
+    char *h = heads_str(dst), *o = objects_str(dst);
+    assert_string_equal(h, before_heads);
+    assert_string_equal(o, before_objs);
+    free(h);
+    free(o);
+}
+
+static void ingest_refusals_are_peer_errors(void **state)
+{
+    (void)state;
+    tstore a, b, x;
+    store_bundle_report rep;
+    char err[512], *pack, path[256];
+    size_t len;
+    store_ref ref;
+    ts_open(&a, "node-a");
+    ts_open(&b, "node-b");
+    ts_open(&x, "node-x");
+    commit1(&a, "r1", "name", "one");
+    commit1(&b, "r9", "name", "nine");
+    char *heads0 = heads_str(&b), *objs0 = objects_str(&b);
+
+    /* 1. a damaged pack: a good one with bytes flipped in the middle */
+    pack_of(&pack, &len, &ref, &a);
+    pack[len / 2] ^= 0x55;
+    pack[len / 2 + 1] ^= 0x55;
+    err[0] = 0;
+    refused(&b, store_sync_apply(b.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),
+            heads0, objs0);
+    assert_true(err[0] != 0);
+    /* 2. a truncated one */
+    pack[len / 2] ^= 0x55;
+    pack[len / 2 + 1] ^= 0x55;
+    refused(&b, store_sync_apply(b.s, pack, len / 2, &ref, 1, NULL, NULL, &rep, err, sizeof err),
+            heads0, objs0);
+    /* 3. a good pack whose ref names a commit it lacks */
+    store_ref bogus = ref;
+    memcpy(bogus.oid, "0123456789012345678901234567890123456789", 41);
+    refused(&b, store_sync_apply(b.s, pack, len, &bogus, 1, NULL, NULL, &rep, err, sizeof err),
+            heads0, objs0);
+    /* 4. a bad branch name */
+    snprintf(bogus.name, sizeof bogus.name, "../evil");
+    memcpy(bogus.oid, ref.oid, 41);
+    refused(&b, store_sync_apply(b.s, pack, len, &bogus, 1, NULL, NULL, &rep, err, sizeof err),
+            heads0, objs0);
+    /* the intact pack is accepted by the same store */
+    assert_int_equal(store_sync_apply(b.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),
+                     UERR_OK);
+    free(pack);
+    free(heads0);
+    free(objs0);
+    heads0 = heads_str(&b);
+    objs0 = objects_str(&b);
+
+    /* 5. a well-formed pack holding a malformed record blob (store_commit
+     * does not check record text; the receiver must) */
+    store_change ch = {"r5", "name: not canonical\n", 20};
+    assert_int_equal(store_commit(x.s, &ch, 1, 0, "clerk", "bad\n", err, sizeof err), UERR_OK);
+    pack_of(&pack, &len, &ref, &x);
+    err[0] = 0;
+    refused(&b, store_sync_apply(b.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),
+            heads0, objs0);
+    assert_non_null(strstr(err, "damaged record"));
+    free(pack);
+    /* 6. the same as a bundle */
+    snprintf(path, sizeof path, "%s/x.bundle", root);
+    assert_int_equal(store_bundle_write(x.s, path, NULL, err, sizeof err), UERR_OK);
+    refused(&b, store_bundle_read(b.s, path, NULL, NULL, &rep, err, sizeof err), heads0, objs0);
+    /* 7. not a bundle at all */
+    assert_int_equal(sh("printf 'hello\\n' > %s", path), 0);
+    refused(&b, store_bundle_read(b.s, path, NULL, NULL, &rep, err, sizeof err), heads0, objs0);
+
+    fsck_ok(&b);
+    free(heads0);
+    free(objs0);
+    ts_close(&a);
+    ts_close(&b);
+    ts_close(&x);
+}
+
+static void local_failures_are_io_errors(void **state)
+{
+    (void)state;
+    tstore a, d;
+    store_bundle_report rep;
+    char err[512], *pack;
+    size_t len;
+    store_ref ref;
+    ts_open(&a, "node-a");
+    ts_open(&d, "node-d");
+    commit1(&a, "r1", "name", "one");
+
+    /* a bundle into a directory that does not exist */
+    assert_int_equal(store_bundle_write(a.s, "/nonexistent-dir/x.bundle", NULL, err, sizeof err),
+                     UERR_IO);
+
+    /* Taking in a good pack while the disk refuses writes. The tests run as
+     * root, so permissions cannot make the store read-only; a file size
+     * limit (RLIMIT_FSIZE, SIGXFSZ ignored) makes every write past 64 bytes
+     * fail with EFBIG instead, as a full disk would. */
+    char *heads0 = heads_str(&d), *objs0 = objects_str(&d);
+    pack_of(&pack, &len, &ref, &a);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 64;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    uerr e = store_sync_apply(d.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    if (e != UERR_IO)
+        fail_msg("expected UERR_IO, got %s: %s", uerr_name(e), err);
+    char *h = heads_str(&d), *o = objects_str(&d);
+    assert_string_equal(h, heads0);
+    assert_string_equal(o, objs0);
+    free(h);
+    free(o);
+    /* the same pack with the limit lifted is taken in: the failure was ours */
+    assert_int_equal(store_sync_apply(d.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),
+                     UERR_OK);
+    assert_int_equal(rep.forwarded, 1);
+    free(pack);
+    free(heads0);
+    free(objs0);
+    fsck_ok(&d);
+    ts_close(&a);
+    ts_close(&d);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/test-store-XXXXXX");
+    if (!mkdtemp(root) || store_global_init() != UERR_OK)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_global_shutdown();
+    return sh("rm -rf %s", root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(commit_then_read_back),
+        cmocka_unit_test(take_head_forward_nothing_merge),
+        cmocka_unit_test(bundle_round_trip),
+        cmocka_unit_test(ingest_refusals_are_peer_errors),
+        cmocka_unit_test(local_failures_are_io_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
