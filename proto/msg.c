@@ -223,8 +223,10 @@ int msg_unpack(msgpack_unpacked *u, const char *buf, size_t len)
 
 static void container_open(msg_map *m, msgpack_packer *pk, unsigned char tag)
 {
-    /* Patching needs the bytes in one sbuffer. */
-    assert(pk->callback == msgpack_sbuffer_write);
+    /* Patching needs the bytes in one sbuffer. That cannot be asserted by
+     * comparing pk->callback with msgpack_sbuffer_write: it is a static
+     * inline function, so every file that names it has its own copy. */
+    assert(pk->data != NULL);
     msgpack_sbuffer *sb = pk->data;
     unsigned char hdr[5] = {tag, 0, 0, 0, 0};
     m->pk = pk;
