@@ -195,30 +195,23 @@ static void pack_dup_pairs(msgpack_packer *pk, const dup_cand *cs, const dup_pai
     msg_map_close(&m);
 }
 
-void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+/* The candidates: every record whose displayed status is not merged, with
+ * the values compared (pointing into the index's records). Returns how
+ * many, or SIZE_MAX when out of memory. */
+static size_t dup_collect(dup_cand *cs, const recindex *ix)
 {
-    int reveal = msg_get_bool(req, "reveal", 0);
-    dup_cand *cs = malloc((o->ix.count + 1) * sizeof *cs);
-    size_t *next_id = malloc((o->ix.count + 1) * sizeof *next_id);
-    size_t *next_ph = malloc((o->ix.count + 1) * sizeof *next_ph);
-    size_t *grp = malloc((o->ix.count + 1) * sizeof *grp);
-    dup_pair *pairs = NULL;
-    size_t n = 0, np = 0, pcap = 0, skipped = 0;
-    smap by_id = {0}, by_phone = {0};
     static const char *const need[] = {"id_number", "name", "phone", "status"}; /* sorted */
     record_entry *proj_buf = NULL;
-    size_t proj_cap = 0;
-    if (!cs || !next_id || !next_ph || !grp)
-        goto oom;
-    for (size_t i = 0; i < o->ix.cap; i++) {
-        scan_prefetch(o->ix.slots, i, o->ix.cap);
-        const recindex_item *it = &o->ix.slots[i];
+    size_t proj_cap = 0, n = 0;
+    for (size_t i = 0; i < ix->cap; i++) {
+        scan_prefetch(ix->slots, i, ix->cap);
+        const recindex_item *it = &ix->slots[i];
         record proj;
         if (!it->id)
             continue;
         if (scan_project(&proj, &proj_buf, &proj_cap, &it->rec, need, 4) < 0) {
             free(proj_buf);
-            goto oom;
+            return SIZE_MAX;
         }
         if (strcmp(query_display(&proj, it->id, "status"), "merged") == 0)
             continue;
@@ -228,32 +221,44 @@ void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                              query_display(&proj, it->id, "phone")};
     }
     free(proj_buf);
-    if (dup_chain(&by_id, next_id, cs, n, 0) != 0 || dup_chain(&by_phone, next_ph, cs, n, 1) != 0)
-        goto oom;
-    /* Same id_number: certain. Ids sort by creation time, so the smallest
-     * id is the oldest record: the keeper for all the others. */
-    for (size_t s = 0; s < by_id.cap; s++) {
-        if (!by_id.slots[s].key || next_id[by_id.slots[s].val] == SIZE_MAX)
+    return n;
+}
+
+/* Same id_number: certain. Ids sort by creation time, so the smallest id is
+ * the oldest record: the keeper for all the others. 0 or -1. */
+static int dup_pairs_by_id(dup_pair **pairs, size_t *np, size_t *pcap, const dup_cand *cs,
+                           const smap *by_id, const size_t *next_id)
+{
+    for (size_t s = 0; s < by_id->cap; s++) {
+        if (!by_id->slots[s].key || next_id[by_id->slots[s].val] == SIZE_MAX)
             continue;
-        size_t keep = by_id.slots[s].val;
+        size_t keep = by_id->slots[s].val;
         for (size_t d = next_id[keep]; d != SIZE_MAX; d = next_id[d])
             if (strcmp(cs[d].id, cs[keep].id) < 0)
                 keep = d;
-        for (size_t d = by_id.slots[s].val; d != SIZE_MAX; d = next_id[d])
-            if (d != keep && pair_push(&pairs, &np, &pcap, (dup_pair){keep, d, 1}) != 0)
-                goto oom;
+        for (size_t d = by_id->slots[s].val; d != SIZE_MAX; d = next_id[d])
+            if (d != keep && pair_push(pairs, np, pcap, (dup_pair){keep, d, 1}) != 0)
+                return -1;
     }
-    /* Same phone and similar names: likely. Similarity is not transitive,
-     * so every pair in the group is compared. */
-    for (size_t s = 0; s < by_phone.cap; s++) {
-        if (!by_phone.slots[s].key || next_ph[by_phone.slots[s].val] == SIZE_MAX)
+    return 0;
+}
+
+/* Same phone and similar names: likely. Similarity is not transitive, so
+ * every pair in a group is compared; groups over DUP_PHONE_GROUP_MAX are
+ * counted in *skipped. grp: room for every candidate. 0 or -1. */
+static int dup_pairs_by_phone(dup_pair **pairs, size_t *np, size_t *pcap, size_t *skipped,
+                              const dup_cand *cs, const smap *by_phone, const size_t *next_ph,
+                              size_t *grp)
+{
+    for (size_t s = 0; s < by_phone->cap; s++) {
+        if (!by_phone->slots[s].key || next_ph[by_phone->slots[s].val] == SIZE_MAX)
             continue;
         size_t ng = 0;
-        for (size_t d = by_phone.slots[s].val; d != SIZE_MAX && ng <= DUP_PHONE_GROUP_MAX;
+        for (size_t d = by_phone->slots[s].val; d != SIZE_MAX && ng <= DUP_PHONE_GROUP_MAX;
              d = next_ph[d])
             grp[ng++] = d;
         if (ng > DUP_PHONE_GROUP_MAX) {
-            skipped++;
+            (*skipped)++;
             continue;
         }
         for (size_t a = 0; a < ng; a++)
@@ -265,10 +270,29 @@ void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                     continue;
                 int older = strcmp(x->id, y->id) < 0; /* the keeper */
                 dup_pair p = {older ? grp[a] : grp[b], older ? grp[b] : grp[a], 0};
-                if (pair_push(&pairs, &np, &pcap, p) != 0)
-                    goto oom;
+                if (pair_push(pairs, np, pcap, p) != 0)
+                    return -1;
             }
     }
+    return 0;
+}
+
+void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    int reveal = msg_get_bool(req, "reveal", 0);
+    dup_cand *cs = malloc((o->ix.count + 1) * sizeof *cs);
+    size_t *next_id = malloc((o->ix.count + 1) * sizeof *next_id);
+    size_t *next_ph = malloc((o->ix.count + 1) * sizeof *next_ph);
+    size_t *grp = malloc((o->ix.count + 1) * sizeof *grp);
+    dup_pair *pairs = NULL;
+    size_t n = 0, np = 0, pcap = 0, skipped = 0;
+    smap by_id = {0}, by_phone = {0};
+    if (!cs || !next_id || !next_ph || !grp || (n = dup_collect(cs, &o->ix)) == SIZE_MAX)
+        goto oom;
+    if (dup_chain(&by_id, next_id, cs, n, 0) != 0 || dup_chain(&by_phone, next_ph, cs, n, 1) != 0 ||
+        dup_pairs_by_id(&pairs, &np, &pcap, cs, &by_id, next_id) != 0 ||
+        dup_pairs_by_phone(&pairs, &np, &pcap, &skipped, cs, &by_phone, next_ph, grp) != 0)
+        goto oom;
     if (skipped)
         log_msg(LOG_INFO,
                 "duplicates: %zu phone numbers shared by more than %d records were not compared",
