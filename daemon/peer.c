@@ -13,6 +13,7 @@
 #include "daemon/util/log.h"
 #include "daemon/store/store.h"
 #include "daemon/tls.h"
+#include "daemon/util/clock.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 
@@ -45,7 +46,7 @@ typedef struct peer_state peer_state;
 
 /* A sync request from unionctl, waiting for rounds with every peer. */
 typedef struct sync_wait {
-    control_client *cl;
+    reply r; /* the asker (daemon/reply.h) */
     uint32_t id;
     size_t pending; /* peers whose round has not finished */
     uv_timer_t timer;
@@ -112,7 +113,9 @@ struct session {
 struct peers {
     uv_loop_t *loop;
     squeue *q;
-    ops_ctx *ops;
+    store *st;                /* borrowed: used on the store queue only */
+    store_record_cb index_cb; /* the control room's index update (main wires it) */
+    void *index_arg;
     config *cfg;
     char cfg_path[4096];
     tls_ctx *tls;
@@ -391,7 +394,7 @@ static void build_run(void *arg)
     build_job *j = arg;
     uint64_t t0 = uv_hrtime();
     j->rc =
-        store_pack_build(&j->pack, &j->len, j->s->p->ops->st, (const char *const *)j->want,
+        store_pack_build(&j->pack, &j->len, j->s->p->st, (const char *const *)j->want,
                          j->nwant, (const char *const *)j->have, j->nhave, j->err, sizeof j->err);
     j->ms = (uv_hrtime() - t0) / 1000000;
 }
@@ -511,7 +514,7 @@ typedef struct {
 static void take_run(void *arg)
 {
     take_job *j = arg;
-    ops_ctx *o = j->s->p->ops;
+    peers *o = j->s->p;
     const char *own = j->s->p->cfg->node;
     j->ms = uv_hrtime();
     if (j->plan) {
@@ -525,8 +528,8 @@ static void take_run(void *arg)
             return;
         }
     }
-    j->rc = store_sync_apply(o->st, j->pack, j->packlen, j->refs, j->nrefs, ops_index_changed, o,
-                             &j->rep, j->err, sizeof j->err);
+    j->rc = store_sync_apply(o->st, j->pack, j->packlen, j->refs, j->nrefs, o->index_cb,
+                             o->index_arg, &j->rep, j->err, sizeof j->err);
     store_heads(&j->heads, &j->nheads, o->st, j->err[0] ? j->err + strlen(j->err) : j->err,
                 j->err[0] ? 1 : sizeof j->err);
     j->ms = (uv_hrtime() - j->ms) / 1000000;
@@ -582,7 +585,7 @@ static void take_done(void *arg, int cancelled)
         s->busy = 0;
         goto out;
     }
-    s->ps->last_sync = (uint64_t)ops_now_ms();
+    s->ps->last_sync = (uint64_t)clock_now_ms();
     s->ps->behind = 0;
     if (j->rep.updated)
         log_msg(LOG_INFO,
@@ -1226,7 +1229,7 @@ static void peer_schedule(peer_state *ps, int immediately)
         /* +-25% jitter so offices that restart together do not dial in step */
         delay = ps->backoff_ms * 3 / 4 + r % (ps->backoff_ms / 2 + 1);
     }
-    ps->retry_at = (uint64_t)ops_now_ms() + delay;
+    ps->retry_at = (uint64_t)clock_now_ms() + delay;
     ps->retry_active = 1;
     uv_timer_start(&ps->retry, on_retry, delay, 0);
 }
@@ -1367,7 +1370,7 @@ void peers_status_pack(peers *p, msgpack_packer *pk)
 
 /* ---- control requests -------------------------------------------------------- */
 
-static void reply_simple(control_client *cl, int ok, const char *error)
+static void reply_simple(reply r, int ok, const char *error)
 {
     msgpack_sbuffer b;
     msgpack_packer pk;
@@ -1383,7 +1386,7 @@ static void reply_simple(control_client *cl, int ok, const char *error)
         msgpack_pack_false(&pk);
         msg_pack_kv_str(&pk, "error", error);
     }
-    control_reply(cl, &b);
+    reply_send(r, &b);
 }
 
 static void sync_closed(uv_handle_t *h)
@@ -1431,7 +1434,7 @@ static void sync_finish(sync_wait *w)
         ps->sync_ack = 0;
         ps->sync_state = 0;
     }
-    control_reply(w->cl, &b);
+    reply_send(w->r, &b);
     for (sync_wait **pp = &p->waits; *pp; pp = &(*pp)->next)
         if (*pp == w) {
             *pp = w->next;
@@ -1470,14 +1473,14 @@ static void on_sync_timeout(uv_timer_t *t)
     sync_finish(w);
 }
 
-static void start_sync(peers *p, control_client *cl)
+static void start_sync(peers *p, reply r)
 {
     sync_wait *w = calloc(1, sizeof *w);
     if (!w) {
-        reply_simple(cl, 0, "out of memory");
+        reply_simple(r, 0, "out of memory");
         return;
     }
-    w->cl = cl;
+    w->r = r;
     w->p = p;
     w->next = p->waits;
     p->waits = w;
@@ -1508,7 +1511,7 @@ static void start_sync(peers *p, control_client *cl)
     uv_timer_start(&w->timer, on_sync_timeout, SYNC_WAIT_MS, 0);
 }
 
-int peers_control(void *arg, const char *op, const msgpack_object *req, control_client *cl)
+int peers_control(void *arg, const char *op, const msgpack_object *req, reply r)
 {
     peers *p = arg;
     char err[512];
@@ -1523,14 +1526,14 @@ int peers_control(void *arg, const char *op, const msgpack_object *req, control_
         msgpack_pack_true(&pk);
         msg_pack_str(&pk, "result");
         peers_status_pack(p, &pk);
-        control_reply(cl, &b);
+        reply_send(r, &b);
         return 1;
     }
     if (strcmp(op, "sync") == 0) {
         if (p->offline)
-            reply_simple(cl, 0, "this node runs --offline; restart it without --offline to sync");
+            reply_simple(r, 0, "this node runs --offline; restart it without --offline to sync");
         else
-            start_sync(p, cl);
+            start_sync(p, r);
         return 1;
     }
     if (strcmp(op, "peer_add") == 0) {
@@ -1540,21 +1543,21 @@ int peers_control(void *arg, const char *op, const msgpack_object *req, control_
             for (char *c = fpr; *c; c++)
                 *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
         if (!name || !addr || !fpr) {
-            reply_simple(cl, 0, "peer add: usage: peer add NAME HOST:PORT FINGERPRINT");
+            reply_simple(r, 0, "peer add: usage: peer add NAME HOST:PORT FINGERPRINT");
         } else if (fpr && strcmp(fpr, tls_ctx_fingerprint(p->tls)) == 0) {
-            reply_simple(cl, 0, "that fingerprint is this node's own key");
+            reply_simple(r, 0, "that fingerprint is this node's own key");
         } else if (config_peer_add(p->cfg, name, addr, fpr, err, sizeof err) != 0) {
-            reply_simple(cl, 0, err);
+            reply_simple(r, 0, err);
         } else if (config_save(p->cfg, p->cfg_path, err, sizeof err) != 0) {
             config_peer_remove(p->cfg, name, err, sizeof err);
-            reply_simple(cl, 0, err);
+            reply_simple(r, 0, err);
         } else {
             peer_state *ps = peer_add_state(p, config_peer_find(p->cfg, name));
             log_msg(LOG_INFO, "peer %s pinned (%s)", name, addr);
             if (ps && !p->offline)
                 peer_schedule(ps, 1);
             peers_snapshot(p);
-            reply_simple(cl, 1, NULL);
+            reply_simple(r, 1, NULL);
         }
         free(name);
         free(addr);
@@ -1565,15 +1568,15 @@ int peers_control(void *arg, const char *op, const msgpack_object *req, control_
         char *name = msg_get_str(req, "name");
         peer_state *ps = name ? peer_by_name(p, name) : NULL;
         if (!name || config_peer_remove(p->cfg, name, err, sizeof err) != 0) {
-            reply_simple(cl, 0, name ? err : "peer remove: usage: peer remove NAME");
+            reply_simple(r, 0, name ? err : "peer remove: usage: peer remove NAME");
         } else if (config_save(p->cfg, p->cfg_path, err, sizeof err) != 0) {
-            reply_simple(cl, 0, err);
+            reply_simple(r, 0, err);
         } else {
             if (ps)
                 peer_drop(p, ps);
             log_msg(LOG_INFO, "peer %s removed", name);
             peers_snapshot(p);
-            reply_simple(cl, 1, NULL);
+            reply_simple(r, 1, NULL);
         }
         free(name);
         return 1;
@@ -1588,7 +1591,7 @@ void peers_after_job(void *arg)
     peers *p = arg;
     char head[41], tree[41];
     /* Safe here: the store queue runs nothing while a done callback runs. */
-    store_head(p->ops->st, head, tree);
+    store_head(p->st, head, tree);
     if (!head[0] || strcmp(head, p->own_head) == 0)
         return;
     snprintf(p->own_head, sizeof p->own_head, "%s", head);
@@ -1619,7 +1622,8 @@ static void listener_closed(uv_handle_t *h)
     peers_maybe_done(p);
 }
 
-int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *cfg,
+int peers_start(peers **out, uv_loop_t *loop, squeue *q, store *st, store_record_cb index_cb,
+                void *index_arg, config *cfg,
                 const char *cfg_path, const char *data_dir, int offline, const char **listen_out,
                 char *err, size_t errlen)
 {
@@ -1632,7 +1636,9 @@ int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *c
     }
     p->loop = loop;
     p->q = q;
-    p->ops = ops;
+    p->st = st;
+    p->index_cb = index_cb;
+    p->index_arg = index_arg;
     p->cfg = cfg;
     snprintf(p->cfg_path, sizeof p->cfg_path, "%s", cfg_path);
     pthread_mutex_init(&p->snap_lock, NULL);
@@ -1642,7 +1648,7 @@ int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *c
     if (tls_ctx_new(&p->tls, key, crt, pin_check, p, err, errlen) != 0)
         goto fail;
     /* Before the loop runs: reading the store here is not on the loop. */
-    if (store_heads(&p->heads, &p->nheads, ops->st, err, errlen) != 0)
+    if (store_heads(&p->heads, &p->nheads, st, err, errlen) != 0)
         goto fail;
     for (size_t i = 0; i < p->nheads; i++)
         if (strcmp(p->heads[i].name, cfg->node) == 0)
@@ -1706,10 +1712,12 @@ int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *c
             p->listen_addr[0] ? p->listen_addr : "-", cfg->npeers);
     return 0;
 fail:
-    /* Only reached before the loop runs; handles opened here are closed by
-     * the caller's loop run after peers_close. */
+    /* Only reached before the loop runs. An open listener is closed here;
+     * p frees itself in its close callback when the caller runs the loop
+     * (peers_close cannot be used: the timer was never started). */
     if (p->listening) {
-        *out = p;
+        p->closing = 1;
+        uv_close((uv_handle_t *)&p->listener, listener_closed);
         return -1;
     }
     msgpack_sbuffer_destroy(&p->snap);

@@ -7,9 +7,9 @@
 #define UNIOND_PEER_H
 
 #include "daemon/config/config.h"
-#include "daemon/control.h"
-#include "daemon/ops.h"
+#include "daemon/reply.h"
 #include "daemon/store/squeue.h"
+#include "daemon/store/store.h"
 
 #include <uv.h>
 
@@ -17,16 +17,20 @@ typedef struct peers peers;
 
 /* Start listening (if cfg->listen is set) and dialling every configured
  * peer; offline != 0 does neither (a laptop at a service station: its
- * writes wait for the next start without it). cfg, ops and q are borrowed and must outlive the peers; cfg is
+ * writes wait for the next start without it). cfg, st and q are borrowed
+ * and must outlive the peers; index_cb(index_arg) is called on the store
+ * queue for every record a take-in changed (main wires the control room's
+ * index update here). cfg is
  * modified and saved to cfg_path by peer add/remove. The actual listen
  * address (port 0 = any free port) is written to *listen_out (borrowed
  * storage inside peers, valid until peers_close). Returns 0 or -1. */
-int peers_start(peers **out, uv_loop_t *loop, squeue *q, ops_ctx *ops, config *cfg,
+int peers_start(peers **out, uv_loop_t *loop, squeue *q, store *st, store_record_cb index_cb,
+                void *index_arg, config *cfg,
                 const char *cfg_path, const char *data_dir, int offline, const char **listen_out,
                 char *err, size_t errlen);
 
 /* The control loop handler for "peers", "sync", "peer_add", "peer_remove". */
-int peers_control(void *arg, const char *op, const msgpack_object *req, control_client *cl);
+int peers_control(void *arg, const char *op, const msgpack_object *req, reply r);
 
 /* Called on the loop thread after every store job of the control socket:
  * if the own head moved, connected peers are told at once. */

@@ -1,4 +1,4 @@
-/* test_report.c - unit tests for daemon/report.c's pure parts: the name
+/* test_report.c - unit tests for daemon/ctl/op_members.c's pure parts: the name
  * similarity used by `duplicates`, and the merge fold used by `merge`
  * (what is taken, what becomes a conflict, benefits united) with the
  * replication properties a merge must keep: the folded KEEP dominates the
@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/ops_internal.h"
+#include "daemon/ctl/handlers.h"
+#include "daemon/ctl/optable.h"
 #include "proto/msg.h"
 
 /* 2026-11-28T10:00:00.000Z */
@@ -25,23 +26,23 @@
 static void names_similar(void **state)
 {
     (void)state;
-    assert_true(report_names_similar("陈诚", "陈诚"));
-    assert_true(report_names_similar("赵敏", "赵敏敏"));   /* contains */
-    assert_true(report_names_similar("王秀英", "秀英"));   /* contains */
-    assert_true(report_names_similar("孙丽", "孙莉"));     /* one substitution */
-    assert_true(report_names_similar("李建国", "李国"));   /* one deletion */
-    assert_true(report_names_similar("李国", "李建国"));   /* one insertion */
-    assert_true(report_names_similar("张晓东", "张小东")); /* 3 chars, 1 apart */
-    assert_true(report_names_similar("Li Na", "Li Ma"));
-    assert_false(report_names_similar("周杰", "吴芳"));
-    assert_false(report_names_similar("张晓东", "张小冬")); /* two apart */
-    assert_false(report_names_similar("王伟", "李伟强"));
-    assert_false(report_names_similar("李建国", "李国强")); /* not contained, 2 apart */
-    assert_false(report_names_similar("", "王"));
+    assert_true(members_names_similar("陈诚", "陈诚"));
+    assert_true(members_names_similar("赵敏", "赵敏敏"));   /* contains */
+    assert_true(members_names_similar("王秀英", "秀英"));   /* contains */
+    assert_true(members_names_similar("孙丽", "孙莉"));     /* one substitution */
+    assert_true(members_names_similar("李建国", "李国"));   /* one deletion */
+    assert_true(members_names_similar("李国", "李建国"));   /* one insertion */
+    assert_true(members_names_similar("张晓东", "张小东")); /* 3 chars, 1 apart */
+    assert_true(members_names_similar("Li Na", "Li Ma"));
+    assert_false(members_names_similar("周杰", "吴芳"));
+    assert_false(members_names_similar("张晓东", "张小冬")); /* two apart */
+    assert_false(members_names_similar("王伟", "李伟强"));
+    assert_false(members_names_similar("李建国", "李国强")); /* not contained, 2 apart */
+    assert_false(members_names_similar("", "王"));
     /* a byte-level edit distance would call these one apart: the code
      * points 陈 (e9 99 88) and 阵 (e9 98 b5) differ in two bytes */
-    assert_true(report_names_similar("陈一", "阵一"));
-    assert_false(report_names_similar("陈一二", "阵一三"));
+    assert_true(members_names_similar("陈一", "阵一"));
+    assert_false(members_names_similar("陈一二", "阵一三"));
 }
 
 /* Distinct values of a single-valued field, sorted, as "a|b|c". */
@@ -101,7 +102,7 @@ static void fold(record *out, const record *k, const record *d, const char *node
 {
     taken[0] = conflicts[0] = added[0] = 0;
     assert_int_equal(record_copy(out, k), 0);
-    assert_true(report_merge_fold(out, d, node, taken, conflicts, added, LISTLEN) > 0);
+    assert_true(members_merge_fold(out, d, node, taken, conflicts, added, LISTLEN) > 0);
 }
 
 static void merge_fold_fields(void **state)
@@ -130,7 +131,7 @@ static void merge_fold_fields(void **state)
     record again;
     assert_int_equal(record_copy(&again, &m), 0);
     taken[0] = conflicts[0] = added[0] = 0;
-    assert_int_equal(report_merge_fold(&again, &d, "haishu-01", taken, conflicts, added, LISTLEN),
+    assert_int_equal(members_merge_fold(&again, &d, "haishu-01", taken, conflicts, added, LISTLEN),
                      0);
     assert_true(record_equal(&again, &m));
     record_free(&again);
@@ -290,7 +291,7 @@ static void stats_request(msgpack_sbuffer *out, ops_ctx *o, const char *by0, con
     if (since)
         msg_pack_kv_str(&pk, "since", since);
     msgpack_sbuffer_init(out);
-    ops_handle(o, b.data, b.size, out);
+    ctl_queue_handle(o, b.data, b.size, out);
     msgpack_sbuffer_destroy(&b);
 }
 

@@ -1,15 +1,19 @@
 /* main.c - uniond: `uniond init` makes a node's DATA directory; `uniond -d
  * DATA` runs the node in the foreground. Owns the one libuv loop, the DATA
- * lock and the order of start-up and shutdown. */
+ * lock and the order of start-up and shutdown, and wires the rooms: the
+ * control socket (ctl) and the peers (net) never include each other; they
+ * meet here, as function pointers. */
 #include "daemon/config/config.h"
-#include "daemon/control.h"
+#include "daemon/ctl/control.h"
+#include "daemon/ctl/ops.h"
 #include "daemon/identity.h"
 #include "daemon/util/log.h"
-#include "daemon/ops.h"
 #include "daemon/peer.h"
 #include "daemon/store/squeue.h"
 #include "daemon/store/store.h"
+#include "daemon/util/clock.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -39,9 +43,35 @@ static void usage(FILE *f)
                "Default listen address: " DEFAULT_LISTEN ".\n");
 }
 
-static void path_join(char *out, size_t len, const char *dir, const char *name)
+/* Every file of a node's DATA directory (see DESIGN.md). */
+typedef struct {
+    char conf[4096], key[4096], crt[4096], store[4096], sock[4096], pid[4096];
+} node_paths;
+
+/* dir/name into out; -1 (and a message on stderr) when it does not fit:
+ * a cut path would name another file. */
+static int path_join(char *out, size_t len, const char *dir, const char *name)
 {
-    snprintf(out, len, "%s/%s", dir, name);
+    int n = snprintf(out, len, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= len) {
+        fprintf(stderr, "uniond: the path %s/%s is too long (at most %zu bytes)\n", dir, name,
+                len - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* All the paths of DATA. 0, or -1 with a message on stderr. */
+static int node_paths_make(node_paths *p, const char *data)
+{
+    if (path_join(p->conf, sizeof p->conf, data, "uniond.conf") != 0 ||
+        path_join(p->key, sizeof p->key, data, "node.key") != 0 ||
+        path_join(p->crt, sizeof p->crt, data, "node.crt") != 0 ||
+        path_join(p->store, sizeof p->store, data, "store.git") != 0 ||
+        path_join(p->sock, sizeof p->sock, data, "uniond.sock") != 0 ||
+        path_join(p->pid, sizeof p->pid, data, "uniond.pid") != 0)
+        return -1;
+    return 0;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -53,7 +83,8 @@ static int cmd_init(int argc, char **argv)
         {"office", required_argument, 0, 'o'}, {"listen", required_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int ch;
-    char err[512], path[4096], key[4096], crt[4096], fpr[65];
+    char err[512], fpr[65];
+    node_paths np;
     config cfg;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
@@ -83,6 +114,8 @@ static int cmd_init(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (node_paths_make(&np, data) != 0)
+        return 2;
     config_init(&cfg);
     if (config_node_set(&cfg, node, office, listen, err, sizeof err) != 0) {
         fprintf(stderr, "uniond init: %s\n", err);
@@ -94,31 +127,26 @@ static int cmd_init(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    path_join(path, sizeof path, data, "uniond.conf");
-    if (access(path, F_OK) == 0) {
+    if (access(np.conf, F_OK) == 0) {
         fprintf(stderr,
                 "uniond init: %s already holds a node (%s exists); pick an empty directory\n", data,
-                path);
+                np.conf);
         config_free(&cfg);
         return 1;
     }
     int rc = 1;
-    path_join(key, sizeof key, data, "node.key");
-    path_join(crt, sizeof crt, data, "node.crt");
     if (store_global_init() != 0) {
         fprintf(stderr, "uniond init: libgit2 failed to initialise\n");
         goto cleanup;
     }
-    path_join(path, sizeof path, data, "store.git");
-    if (store_create(path, node, err, sizeof err) != 0 ||
-        identity_create(key, crt, node, err, sizeof err) != 0 ||
-        identity_fingerprint(fpr, crt, err, sizeof err) != 0) {
+    if (store_create(np.store, node, err, sizeof err) != 0 ||
+        identity_create(np.key, np.crt, node, err, sizeof err) != 0 ||
+        identity_fingerprint(fpr, np.crt, err, sizeof err) != 0) {
         fprintf(stderr, "uniond init: %s\n", err);
         goto cleanup;
     }
     /* The config is written last: its presence marks a complete node. */
-    path_join(path, sizeof path, data, "uniond.conf");
-    if (config_save(&cfg, path, err, sizeof err) != 0) {
+    if (config_save(&cfg, np.conf, err, sizeof err) != 0) {
         fprintf(stderr, "uniond init: %s\n", err);
         goto cleanup;
     }
@@ -136,6 +164,7 @@ cleanup:
 typedef struct {
     uv_loop_t *loop;
     uv_signal_t sigterm, sigint;
+    int signals; /* the signal handles are initialised */
     control *ctl;
     squeue *q;
     peers *peers;
@@ -147,28 +176,47 @@ static void signal_closed(uv_handle_t *h)
     (void)h;
 }
 
-static void queue_drained(void *arg)
-{
-    daemon_main *d = arg;
-    d->q = NULL;
-    uv_close((uv_handle_t *)&d->sigterm, signal_closed);
-    uv_close((uv_handle_t *)&d->sigint, signal_closed);
-}
-
 /* Shutdown order: the control socket (its clients' jobs still finish), then
- * the store queue, then the signal handles; the loop then runs dry. */
-static void peers_done(void *arg)
-{
-    daemon_main *d = arg;
-    d->peers = NULL;
-    squeue_close(d->q, queue_drained, d);
-}
+ * the peers, then the store queue, then the signal handles; the loop then
+ * runs dry. Each step starts the next from its done callback; a part that
+ * was never started (an error during start-up) is skipped. */
+static void stop_next(daemon_main *d);
 
 static void control_done(void *arg)
 {
     daemon_main *d = arg;
     d->ctl = NULL;
-    peers_close(d->peers, peers_done, d);
+    stop_next(d);
+}
+
+static void peers_done(void *arg)
+{
+    daemon_main *d = arg;
+    d->peers = NULL;
+    stop_next(d);
+}
+
+static void queue_drained(void *arg)
+{
+    daemon_main *d = arg;
+    d->q = NULL;
+    stop_next(d);
+}
+
+static void stop_next(daemon_main *d)
+{
+    assert(d->stopping);
+    if (d->ctl) {
+        control_close(d->ctl, control_done, d);
+    } else if (d->peers) {
+        peers_close(d->peers, peers_done, d);
+    } else if (d->q) {
+        squeue_close(d->q, queue_drained, d);
+    } else if (d->signals) {
+        d->signals = 0;
+        uv_close((uv_handle_t *)&d->sigterm, signal_closed);
+        uv_close((uv_handle_t *)&d->sigint, signal_closed);
+    }
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -179,21 +227,33 @@ static void on_signal(uv_signal_t *h, int signum)
     d->stopping = 1;
     log_msg(LOG_INFO, "%s: finishing the running request and stopping",
             signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    control_close(d->ctl, control_done, d);
+    stop_next(d);
+}
+
+/* status's "peers" value: the peers' thread-safe snapshot (a plain call,
+ * not a cast of peers_status_pack to another function type). */
+static void status_peers(void *arg, msgpack_packer *pk)
+{
+    peers_status_pack(arg, pk);
+}
+
+/* The op table's loop-thread requests go to the peers. */
+static int control_peers(void *arg, const char *op, const msgpack_object *req, reply r)
+{
+    return peers_control(arg, op, req, r);
 }
 
 /* Exclusive lock on DATA for the life of the process: flock on the
  * directory itself, so no stale lock file can outlive a crash. */
-static int data_lock(int *fd_out, const char *data)
+static int data_lock(int *fd_out, const char *data, const char *pidpath)
 {
-    char pidpath[4096], buf[32];
+    char buf[32];
     int fd = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         fprintf(stderr, "uniond: cannot open %s: %s (create it with uniond init)\n", data,
                 strerror(errno));
         return -1;
     }
-    path_join(pidpath, sizeof pidpath, data, "uniond.pid");
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         FILE *f = fopen(pidpath, "r");
         long pid = 0;
@@ -221,102 +281,123 @@ static int data_lock(int *fd_out, const char *data)
     return 0;
 }
 
+/* Open what the loop does not own: config, store, identity, index. */
+static int node_open(config *cfg, ops_ctx *ops, const node_paths *np)
+{
+    char err[512];
+    if (config_load(cfg, np->conf, err, sizeof err) != 0 ||
+        identity_fingerprint(ops->fingerprint, np->crt, err, sizeof err) != 0 ||
+        store_open(&ops->st, np->store, cfg->node, err, sizeof err) != 0) {
+        fprintf(stderr, "uniond: %s\n", err);
+        return -1;
+    }
+    ops->node = cfg->node;
+    ops->office = cfg->office;
+    ops->listen = cfg->listen;
+    ops->started_ms = clock_now_ms();
+    if (ops_load(ops, err, sizeof err) != UERR_OK) {
+        fprintf(stderr, "uniond: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Start the loop's parts in order: store queue, peers, control socket,
+ * signals. On failure the parts already started are left in d for
+ * stop_next to close. 0 or -1 (message on stderr). */
+static int loop_parts_start(daemon_main *d, config *cfg, ops_ctx *ops, const node_paths *np,
+                            const char *data, int offline)
+{
+    char err[512];
+    const char *listen_addr = cfg->listen;
+    if (squeue_new(&d->q, d->loop) != 0) {
+        fprintf(stderr, "uniond: out of memory\n");
+        return -1;
+    }
+    if (peers_start(&d->peers, d->loop, d->q, ops->st, ops_index_changed, ops, cfg, np->conf, data,
+                    offline, &listen_addr, err, sizeof err) != 0) {
+        fprintf(stderr, "uniond: %s\n", err);
+        return -1;
+    }
+    ops->listen = (char *)listen_addr;
+    ops->peers_status = status_peers;
+    ops->peers_arg = d->peers;
+    if (control_start(&d->ctl, d->loop, np->sock, d->q, ops, control_peers, d->peers, err,
+                      sizeof err) != UERR_OK) {
+        fprintf(stderr, "uniond: %s\n", err);
+        return -1;
+    }
+    control_after_job(d->ctl, peers_after_job, d->peers);
+    uv_signal_init(d->loop, &d->sigterm);
+    uv_signal_init(d->loop, &d->sigint);
+    d->signals = 1;
+    d->sigterm.data = d->sigint.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    return 0;
+}
+
 static int cmd_run(const char *data, int offline)
 {
-    char err[512], path[4096];
     config cfg;
     ops_ctx ops;
     daemon_main d;
+    node_paths np;
     int lockfd = -1, rc = 1;
     memset(&ops, 0, sizeof ops);
     memset(&d, 0, sizeof d);
+    if (node_paths_make(&np, data) != 0)
+        return 1;
     recindex_init(&ops.ix);
     config_init(&cfg);
-    path_join(path, sizeof path, data, "uniond.conf");
-    if (access(path, F_OK) != 0) {
+    if (access(np.conf, F_OK) != 0) {
         fprintf(stderr,
                 "uniond: %s is not a node directory (no uniond.conf); create one with\n"
                 "  uniond init -d %s --node NAME --office CODE\n",
                 data, data);
         return 1;
     }
-    if (data_lock(&lockfd, data) != 0)
+    if (data_lock(&lockfd, data, np.pid) != 0)
         return 1;
-    if (config_load(&cfg, path, err, sizeof err) != 0) {
-        fprintf(stderr, "uniond: %s\n", err);
-        goto cleanup;
-    }
     signal(SIGPIPE, SIG_IGN);
     if (store_global_init() != 0) {
         fprintf(stderr, "uniond: libgit2 failed to initialise\n");
         goto cleanup;
     }
-    path_join(path, sizeof path, data, "node.crt");
-    if (identity_fingerprint(ops.fingerprint, path, err, sizeof err) != 0) {
-        fprintf(stderr, "uniond: %s\n", err);
+    if (node_open(&cfg, &ops, &np) != 0)
         goto cleanup;
-    }
-    path_join(path, sizeof path, data, "store.git");
-    if (store_open(&ops.st, path, cfg.node, err, sizeof err) != 0) {
-        fprintf(stderr, "uniond: %s\n", err);
-        goto cleanup;
-    }
-    ops.node = cfg.node;
-    ops.office = cfg.office;
-    ops.listen = cfg.listen;
-    ops.started_ms = ops_now_ms();
-    if (ops_load(&ops, err, sizeof err) != 0) {
-        fprintf(stderr, "uniond: %s\n", err);
-        goto cleanup;
-    }
     d.loop = uv_default_loop();
-    path_join(path, sizeof path, data, "uniond.sock");
-    char cfgpath[4096];
-    path_join(cfgpath, sizeof cfgpath, data, "uniond.conf");
-    const char *listen_addr = cfg.listen;
-    if (squeue_new(&d.q, d.loop) != 0 ||
-        peers_start(&d.peers, d.loop, d.q, &ops, &cfg, cfgpath, data, offline, &listen_addr, err,
-                    sizeof err) != 0) {
-        fprintf(stderr, "uniond: %s\n", err);
+    if (loop_parts_start(&d, &cfg, &ops, &np, data, offline) != 0) {
+        /* close what was started; the loop runs until its handles closed */
+        d.stopping = 1;
+        stop_next(&d);
+        uv_run(d.loop, UV_RUN_DEFAULT);
         goto cleanup;
     }
-    ops.listen = (char *)listen_addr;
-    ops.peers_status = (void (*)(void *, msgpack_packer *))peers_status_pack;
-    ops.peers_arg = d.peers;
-    if (control_start(&d.ctl, d.loop, path, d.q, &ops, peers_control, d.peers, err, sizeof err) !=
-        0) {
-        fprintf(stderr, "uniond: %s\n", err);
-        goto cleanup;
-    }
-    control_after_job(d.ctl, peers_after_job, d.peers);
-    uv_signal_init(d.loop, &d.sigterm);
-    uv_signal_init(d.loop, &d.sigint);
-    d.sigterm.data = d.sigint.data = &d;
-    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&d.sigint, on_signal, SIGINT);
     {
         char head[41], tree[41];
         store_head(ops.st, head, tree);
         log_msg(LOG_INFO, "uniond %s: node %s (office %s), %zu records, head %.12s, control %s",
                 UNIOND_VERSION, cfg.node, cfg.office, ops.ix.count, head[0] ? head : "(empty)",
-                path);
+                np.sock);
     }
     uv_run(d.loop, UV_RUN_DEFAULT);
     log_msg(LOG_INFO, "stopped");
     rc = 0;
 cleanup:
-    if (d.loop)
-        uv_loop_close(d.loop);
-    path_join(path, sizeof path, data, "uniond.sock");
+    if (d.loop) {
+        int e = uv_loop_close(d.loop);
+        assert(e == 0); /* every handle was closed before the loop */
+        (void)e;
+    }
     if (rc == 0)
-        unlink(path);
+        unlink(np.sock);
     recindex_free(&ops.ix);
     store_free(ops.st);
     store_global_shutdown();
     config_free(&cfg);
     if (lockfd >= 0) {
-        path_join(path, sizeof path, data, "uniond.pid");
-        unlink(path);
+        unlink(np.pid);
         close(lockfd);
     }
     return rc;

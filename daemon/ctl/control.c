@@ -1,14 +1,20 @@
-/* control.c - control socket server (see control.h).
+/* control.c - control socket server (see control.h): clients, frames,
+ * dispatch through the op table, replies.
  *
  * Lifetimes: a client is freed when its handle has closed and no job or
  * loop handler refers to it; a store job whose client went away still runs
- * (a write must not be half done) and its reply is dropped. */
-#include "daemon/control.h"
+ * (a write must not be half done) and its reply is dropped. Runs on the
+ * loop thread only, except job_run (the store queue's worker thread), which
+ * touches nothing but its job. */
+#include "daemon/ctl/control.h"
 
+#include "daemon/ctl/common.h"
+#include "daemon/ctl/optable.h"
 #include "daemon/util/log.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,19 +25,30 @@
  * the loop thread (imports can be huge; peer requests are tiny). */
 #define LOOP_PEEK_MAX (64 * 1024)
 
+typedef struct control_client control_client;
+
+/* What a loop handler's reply handle points to (daemon/reply.h). */
+struct reply_to {
+    control_client *cl;
+};
+
 struct control_client {
     uv_pipe_t pipe;
     control *ctl;
     control_client *prev, *next;
-    char *buf; /* bytes read and not yet consumed */
+    struct reply_to to; /* to.cl == this client */
+    char *buf;          /* bytes read and not yet consumed */
     size_t len, cap;
     int refs; /* 1 for the open handle, 1 per job or handler holding it */
     int closing;
-    int busy; /* a request of this client is in flight */
+    int closed;   /* the handle's close callback ran */
+    int busy;     /* a request of this client is in flight (at most one) */
+    int answered; /* the request in flight has been answered */
 };
 
 typedef struct {
     control_client *cl;
+    ops_ctx *ops; /* what the worker thread may touch */
     char *req;
     size_t reqlen;
     msgpack_sbuffer reply;
@@ -64,6 +81,7 @@ struct control {
 static void control_maybe_done(control *c)
 {
     if (c->closing && c->open == 0) {
+        assert(c->clients == NULL);
         void (*done)(void *) = c->done;
         void *arg = c->done_arg;
         free(c);
@@ -77,6 +95,7 @@ static void client_unref(control_client *cl)
     if (--cl->refs > 0)
         return;
     control *c = cl->ctl;
+    assert(cl->closed); /* the handle is closed before its memory is freed */
     free(cl->buf);
     free(cl);
     c->open--;
@@ -85,7 +104,9 @@ static void client_unref(control_client *cl)
 
 static void client_closed(uv_handle_t *h)
 {
-    client_unref(h->data);
+    control_client *cl = h->data;
+    cl->closed = 1;
+    client_unref(cl);
 }
 
 static void client_close(control_client *cl)
@@ -119,27 +140,32 @@ static void reply_written(uv_write_t *w, int status)
     client_unref(cl);
 }
 
-void control_reply(control_client *cl, msgpack_sbuffer *reply)
+/* Send the answer to the client's request in flight and drop the
+ * reference the request held. Takes the buffer's data (answer is left
+ * empty). Safe when the client has gone away (the answer is dropped). */
+static void client_send(control_client *cl, msgpack_sbuffer *answer)
 {
-    if (cl->closing || reply->size > FRAME_CONTROL_MAX) {
+    assert(cl->busy && !cl->answered); /* one answer per request */
+    cl->answered = 1;
+    if (cl->closing || answer->size > FRAME_CONTROL_MAX) {
         if (!cl->closing)
             client_close(cl);
-        msgpack_sbuffer_destroy(reply);
-        msgpack_sbuffer_init(reply);
+        msgpack_sbuffer_destroy(answer);
+        msgpack_sbuffer_init(answer);
         client_unref(cl);
         return;
     }
     reply_write *rw = calloc(1, sizeof *rw);
     if (!rw) {
-        msgpack_sbuffer_destroy(reply);
-        msgpack_sbuffer_init(reply);
+        msgpack_sbuffer_destroy(answer);
+        msgpack_sbuffer_init(answer);
         client_close(cl);
         client_unref(cl);
         return;
     }
-    rw->cl = cl; /* the caller's reference moves to the write */
-    rw->body = *reply;
-    msgpack_sbuffer_init(reply);
+    rw->cl = cl; /* the request's reference moves to the write */
+    rw->body = *answer;
+    msgpack_sbuffer_init(answer);
     frame_header_put(rw->header, (uint32_t)rw->body.size);
     rw->bufs[0] = uv_buf_init((char *)rw->header, FRAME_HEADER_LEN);
     rw->bufs[1] = uv_buf_init(rw->body.data, (unsigned)rw->body.size);
@@ -151,10 +177,28 @@ void control_reply(control_client *cl, msgpack_sbuffer *reply)
     }
 }
 
+/* reply.send for loop handlers. */
+static void reply_to_send(reply_to *to, msgpack_sbuffer *answer)
+{
+    client_send(to->cl, answer);
+}
+
+/* Answer the request in flight with an error, on the loop thread. */
+static void client_send_error(control_client *cl, uerr e, const char *msg)
+{
+    msgpack_sbuffer b;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&b);
+    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+    ctl_reply_error(&pk, e, "%s", msg);
+    client_send(cl, &b);
+    msgpack_sbuffer_destroy(&b);
+}
+
 static void job_run(void *arg)
 {
     job *j = arg;
-    ops_handle(j->cl->ctl->ops, j->req, j->reqlen, &j->reply);
+    ctl_queue_handle(j->ops, j->req, j->reqlen, &j->reply);
 }
 
 static void job_done(void *arg, int cancelled)
@@ -168,7 +212,7 @@ static void job_done(void *arg, int cancelled)
         client_unref(j->cl);
     } else {
         control *c = j->cl->ctl;
-        control_reply(j->cl, &j->reply);
+        client_send(j->cl, &j->reply);
         if (c->after_job && !c->closing)
             c->after_job(c->after_arg);
     }
@@ -204,29 +248,34 @@ static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(cl->buf + cl->len, (unsigned)(cl->cap - cl->len));
 }
 
-/* Offer a small request to the loop handler. 1 if it took it. */
-static int offer_to_loop(control_client *cl, const char *payload, size_t plen)
+/* Look a small request's op up in the op table and, for a loop-thread
+ * row, hand it to the loop handler (or refuse it). Returns 1 if the
+ * request was answered or taken here, 0 if it goes to the store queue
+ * (store-queue rows, and anything the queue answers with an error:
+ * malformed requests, unknown ops). */
+static int dispatch_on_loop(control_client *cl, const char *payload, size_t plen)
 {
     control *c = cl->ctl;
     msgpack_unpacked u;
-    size_t off = 0;
-    int taken = 0;
-    if (!c->loop_fn || plen > LOOP_PEEK_MAX)
+    int handled = 0;
+    if (plen > LOOP_PEEK_MAX)
         return 0;
     msgpack_unpacked_init(&u);
-    (void)off;
-    if (msg_unpack(&u, payload, plen) == 0) {
-        char *op = msg_get_str(&u.data, "op");
-        if (op) {
-            cl->refs++;
-            taken = c->loop_fn(c->loop_arg, op, &u.data, cl);
-            if (!taken)
-                cl->refs--;
+    char *op = msg_unpack(&u, payload, plen) == 0 ? msg_get_str(&u.data, "op") : NULL;
+    const ctl_op *row = op ? ctl_op_find(op) : NULL;
+    if (row && row->place == CTL_ON_LOOP) {
+        reply r = {reply_to_send, &cl->to};
+        handled = 1;
+        cl->refs++; /* held by the handler until it answers */
+        if (!c->loop_fn || !c->loop_fn(c->loop_arg, op, &u.data, r)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "request '%s' is not served by this daemon", op);
+            client_send_error(cl, UERR_INTERNAL, msg);
         }
-        free(op);
     }
+    free(op);
     msgpack_unpacked_destroy(&u);
-    return taken;
+    return handled;
 }
 
 /* Take one complete frame off the client's buffer. */
@@ -244,9 +293,11 @@ static void client_take_frame(control_client *cl)
         client_close(cl);
         return;
     }
+    assert(!cl->busy); /* one request in flight per client */
     cl->busy = 1;
+    cl->answered = 0;
     uv_read_stop((uv_stream_t *)&cl->pipe);
-    if (offer_to_loop(cl, (const char *)payload, plen)) {
+    if (dispatch_on_loop(cl, (const char *)payload, plen)) {
         memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
         cl->len -= consumed;
         return;
@@ -262,6 +313,7 @@ static void client_take_frame(control_client *cl)
     memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
     cl->len -= consumed;
     j->cl = cl;
+    j->ops = cl->ctl->ops;
     j->req = req;
     j->reqlen = plen;
     msgpack_sbuffer_init(&j->reply);
@@ -303,6 +355,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (!cl)
         return;
     cl->ctl = c;
+    cl->to.cl = cl;
     cl->refs = 1;
     uv_pipe_init(c->loop, &cl->pipe, 0);
     cl->pipe.data = cl;
@@ -326,15 +379,13 @@ static void server_closed(uv_handle_t *h)
     control_maybe_done(c);
 }
 
-int control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue *q, ops_ctx *ops,
-                  control_loop_fn loop_fn, void *loop_arg, char *err, size_t errlen)
+uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue *q, ops_ctx *ops,
+                   control_loop_fn loop_fn, void *loop_arg, char *err, size_t errlen)
 {
     control *c = calloc(1, sizeof *c);
     *out = NULL;
-    if (!c) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    if (!c)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
     c->loop = loop;
     c->q = q;
     c->ops = ops;
@@ -352,13 +403,13 @@ int control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue 
         e = uv_listen((uv_stream_t *)&c->server, 64, on_connection);
     }
     if (e != 0) {
-        snprintf(err, errlen, "control socket %s: %s", sock_path, uv_strerror(e));
         c->closing = 1;
         uv_close((uv_handle_t *)&c->server, server_closed);
-        return -1; /* c is freed by server_closed when the loop runs */
+        /* c is freed by server_closed when the loop runs */
+        return uerr_set(err, errlen, UERR_IO, "control socket %s: %s", sock_path, uv_strerror(e));
     }
     *out = c;
-    return 0;
+    return UERR_OK;
 }
 
 void control_after_job(control *c, void (*fn)(void *), void *arg)

@@ -1,0 +1,374 @@
+/* common.c - replies, assignments, commits and request parsing shared by
+ * the control request handlers (see common.h), and the index loading main
+ * and the peers use (ops.h). Runs on the store queue's worker thread. Every
+ * write validates everything first and writes nothing when any value is
+ * refused; a reply is sent only after store_commit made the change durable.
+ * Never calls a handler. */
+#include "daemon/ctl/common.h"
+
+#include "daemon/util/log.h"
+#include "proto/schema.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* ---- replies --------------------------------------------------------------- */
+
+void ctl_reply_error(msgpack_packer *pk, uerr e, const char *fmt, ...)
+{
+    char msg[CTL_ERRLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    msg_map m;
+    msg_map_open(&m, pk);
+    msg_map_bool(&m, "ok", 0);
+    msg_map_str(&m, "error", msg);
+    msg_map_str(&m, "code", uerr_name(e));
+    msg_map_close(&m);
+}
+
+void ctl_reply_ok(msgpack_packer *pk)
+{
+    msg_map m;
+    msg_map_open(&m, pk);
+    msg_map_bool(&m, "ok", 1);
+    msg_map_key(&m, "result");
+    msg_map_close(&m); /* the count is final; the caller's value ends the map */
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+uerr ops_load(ops_ctx *o, char *err, size_t errlen)
+{
+    int rc = store_foreach(o->st, ops_index_changed, o, err, errlen);
+    if (rc > 0)
+        return uerr_set(err, errlen, UERR_IO,
+                        "a record in the store is damaged (see the log); run git fsck");
+    return rc ? (uerr)rc : UERR_OK;
+}
+
+/* Index update for a record of the head: at load, and for records a merge
+ * or fast-forward changed. */
+int ops_index_changed(const char *id, const char *buf, size_t len, void *arg)
+{
+    ops_ctx *o = arg;
+    record r;
+    char err[256];
+    if (record_decode(&r, buf, len, err, sizeof err) != 0) {
+        log_msg(LOG_ERR, "record %s in the store does not decode: %s", id, err);
+        return 1;
+    }
+    if (recindex_put(&o->ix, id, &r) != 0) {
+        record_free(&r);
+        return 2;
+    }
+    return 0;
+}
+
+/* ---- writes ----------------------------------------------------------------- */
+
+void ctl_assignments_free(assignment *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++) {
+        free(a[i].field);
+        free(a[i].op);
+        free(a[i].value);
+    }
+    free(a);
+}
+
+uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *req, char *err,
+                          size_t errlen)
+{
+    const msgpack_object_array *arr = msg_get_array(req, "fields");
+    *out = NULL;
+    *nout = 0;
+    if (!arr || arr->size == 0)
+        return uerr_set(err, errlen, UERR_INVALID, "no FIELD=VALUE given");
+    assignment *a = calloc(arr->size, sizeof *a);
+    if (!a)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < arr->size; i++) {
+        const msgpack_object *t = &arr->ptr[i];
+        if (t->type == MSGPACK_OBJECT_ARRAY && t->via.array.size == 3) {
+            a[i].field = msg_str_dup(&t->via.array.ptr[0]);
+            a[i].op = msg_str_dup(&t->via.array.ptr[1]);
+            a[i].value = msg_str_dup(&t->via.array.ptr[2]);
+        }
+        if (!a[i].field || !a[i].op || !a[i].value) {
+            ctl_assignments_free(a, arr->size);
+            return uerr_set(err, errlen, UERR_INVALID, "malformed request: fields[%u]", i);
+        }
+    }
+    *out = a;
+    *nout = arr->size;
+    return UERR_OK;
+}
+
+/* The operator and field name rules of one assignment. */
+static uerr assignment_check_form(const assignment *a, int set, char *err, size_t errlen)
+{
+    if (strcmp(a->field, "id") == 0)
+        return uerr_set(err, errlen, UERR_INVALID, "id: the record id cannot be changed");
+    if (!schema_name_valid(a->field))
+        return uerr_set(err, errlen, UERR_INVALID,
+                        "%s: not a valid field name ([a-z][a-z0-9_]*, at most %d)", a->field,
+                        SCHEMA_NAME_MAX);
+    if (strcmp(a->op, "=") != 0 && strcmp(a->op, "+=") != 0 && strcmp(a->op, "-=") != 0)
+        return uerr_set(err, errlen, UERR_INVALID, "%s: unknown operator '%s'", a->field, a->op);
+    if (!set && strcmp(a->op, "=") != 0)
+        return uerr_set(err, errlen, UERR_INVALID,
+                        "%s: += and -= work on set fields only (benefits)", a->field);
+    return UERR_OK;
+}
+
+/* Normalise each ';'-separated element of a set assignment in place. */
+static uerr assignment_check_set(assignment *a, const char *today, char *err, size_t errlen)
+{
+    char *out = calloc(1, strlen(a->value) * 4 + 2);
+    size_t olen = 0;
+    char *save = NULL, *copy = strdup(a->value);
+    uerr e = UERR_OK;
+    if (!out || !copy) {
+        e = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (char *tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        char *norm = NULL;
+        if (schema_value_check(&norm, a->field, tok, today, err, errlen) != 0) {
+            e = UERR_INVALID;
+            goto cleanup;
+        }
+        olen += (size_t)sprintf(out + olen, "%s%s", olen ? ";" : "", norm);
+        free(norm);
+    }
+    if (olen == 0) {
+        e = uerr_set(err, errlen, UERR_INVALID, "%s: give at least one element", a->field);
+        goto cleanup;
+    }
+    free(a->value);
+    a->value = out;
+    out = NULL;
+cleanup:
+    free(out);
+    free(copy);
+    return e;
+}
+
+/* Set fields accept several elements separated by ';' for "=" and "+=". */
+uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t errlen)
+{
+    int set = schema_field_is_set(a->field);
+    uerr e = assignment_check_form(a, set, err, errlen);
+    if (e != UERR_OK)
+        return e;
+    if (set)
+        return assignment_check_set(a, today, err, errlen);
+    char *norm = NULL;
+    if (schema_value_check(&norm, a->field, a->value, today, err, errlen) != 0)
+        return UERR_INVALID;
+    free(a->value);
+    a->value = norm;
+    return UERR_OK;
+}
+
+/* Add or remove each ';'-separated element of a set assignment. Returns the
+ * number of elements changed, or -1. */
+static int apply_set(record *r, const assignment *a, const char *node, int64_t now)
+{
+    char *copy = strdup(a->value), *save = NULL;
+    int changed = 0;
+    if (!copy)
+        return -1;
+    for (char *tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        int rc;
+        if (strcmp(a->op, "-=") == 0) {
+            rc = record_set_remove(r, node, now, a->field, tok);
+        } else {
+            size_t first, ne = record_field_entries(r, a->field, &first), have = 0;
+            for (size_t j = first; j < first + ne; j++)
+                have |= strcmp(r->entries[j].value, tok) == 0;
+            rc = have ? 0 : (record_set_add(r, node, now, a->field, tok) == 0 ? 1 : -1);
+        }
+        if (rc < 0) {
+            free(copy);
+            return -1;
+        }
+        changed += rc;
+    }
+    free(copy);
+    return changed;
+}
+
+/* Single-valued fields are written only when the value differs from what
+ * is displayed or the field is in conflict (then the write resolves it). */
+int ctl_assignments_apply(record *r, const assignment *a, size_t n, const char *node, int64_t now)
+{
+    int changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (schema_field_is_set(a[i].field)) {
+            int rc = apply_set(r, &a[i], node, now);
+            if (rc < 0)
+                return -1;
+            changed += rc;
+            continue;
+        }
+        size_t first, ne = record_field_entries(r, a[i].field, &first);
+        const record_entry *w = record_field_winner(r, a[i].field);
+        int same = ne == 1 && w && strcmp(w->value, a[i].value) == 0;
+        if (same || (ne == 0 && a[i].value[0] == 0))
+            continue;
+        if (record_write(r, node, now, a[i].field, a[i].value) != 0)
+            return -1;
+        changed++;
+    }
+    return changed;
+}
+
+int ctl_record_defaults(record *r, const ops_ctx *o, int64_t now, const char *today)
+{
+    size_t first;
+    if (!record_field_entries(r, "office", &first) &&
+        record_write(r, o->node, now, "office", o->office) != 0)
+        return -1;
+    if (!record_field_entries(r, "joined", &first) &&
+        record_write(r, o->node, now, "joined", today) != 0)
+        return -1;
+    if (!record_field_entries(r, "status", &first) &&
+        record_write(r, o->node, now, "status", "active") != 0)
+        return -1;
+    return 0;
+}
+
+void ctl_new_id(char out[RECORD_ID_LEN + 1], const recindex *ix, int64_t now)
+{
+    do {
+        uint64_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+            rnd = (uint64_t)now * 6364136223846793005ull + (uint64_t)clock();
+        record_id_make(out, now, rnd);
+    } while (recindex_get(ix, out));
+}
+
+uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk,
+                        const char *operator, const char * message, char *err, size_t errlen)
+{
+    store_change *ch = calloc(n, sizeof *ch);
+    char **bufs = calloc(n, sizeof *bufs);
+    uerr e = UERR_OK;
+    if (!ch || !bufs) {
+        e = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        if (record_encode(&bufs[i], &len, &recs[i]) != 0) {
+            e = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+        ch[i].id = ids[i];
+        ch[i].buf = bufs[i];
+        ch[i].len = len;
+    }
+    /* The store's own code says whose fault a refusal is. */
+    int rc = store_commit(o->st, ch, n, bulk, operator, message, err, errlen);
+    if (rc != 0) {
+        e = rc < 0 ? (uerr)rc : UERR_INTERNAL;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (recindex_put(&o->ix, ids[i], &recs[i]) != 0) {
+            /* The store has it; the index is now stale. Refuse to go on
+             * with a wrong view rather than answer queries from it. */
+            log_msg(LOG_ERR, "out of memory updating the index; exiting");
+            abort();
+        }
+cleanup:
+    for (size_t i = 0; bufs && i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(ch);
+    return e;
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+const char *ctl_operator(const msgpack_object *req, char *buf, size_t len)
+{
+    char *op = msg_get_str(req, "operator");
+    int ok = op && *op && strlen(op) < 64;
+    for (const char *p = op; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+             *p == '.' || *p == '_' || *p == '-';
+    snprintf(buf, len, "%s", ok ? op : "unknown");
+    free(op);
+    return buf;
+}
+
+const record *ctl_find_record(ops_ctx *o, const msgpack_object *req, char **id, msgpack_packer *pk)
+{
+    *id = msg_get_str(req, "id");
+    if (!*id || !record_id_valid(*id)) {
+        ctl_reply_error(pk, UERR_INVALID, "not a record id: ids are lowercase letters and digits");
+        return NULL;
+    }
+    const record *r = recindex_get(&o->ix, *id);
+    if (!r)
+        ctl_reply_error(pk, UERR_NOTFOUND, "no record with id %s (unionctl list finds records)",
+                        *id);
+    return r;
+}
+
+int ctl_hit_cmp(const void *a, const void *b)
+{
+    const hit *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+uerr ctl_conds_read(query_cond **out, size_t *nout, const msgpack_object *req, char *err,
+                    size_t errlen)
+{
+    const msgpack_object_array *w = msg_get_array(req, "where");
+    *out = NULL;
+    *nout = 0;
+    if (!w || w->size == 0)
+        return UERR_OK;
+    query_cond *c = calloc(w->size, sizeof *c);
+    if (!c)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < w->size; i++) {
+        char *e = msg_str_dup(&w->ptr[i]);
+        int rc = e ? query_cond_parse(&c[i], e, err, errlen) : -1;
+        if (!e)
+            snprintf(err, errlen, "malformed request: where[%u]", i);
+        free(e);
+        if (rc != 0) {
+            ctl_conds_free(c, i);
+            return UERR_INVALID;
+        }
+    }
+    *out = c;
+    *nout = w->size;
+    return UERR_OK;
+}
+
+void ctl_conds_free(query_cond *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++)
+        query_cond_free(&c[i]);
+    free(c);
+}
+
+void ctl_note_reveal(const msgpack_object *req, const char *what, size_t n)
+{
+    char opbuf[64];
+    log_msg(LOG_INFO, "reveal: %s showed unmasked personal fields (%s, %zu record%s)",
+            ctl_operator(req, opbuf, sizeof opbuf), what, n, n == 1 ? "" : "s");
+}

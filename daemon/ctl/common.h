@@ -1,0 +1,103 @@
+/* common.h - helpers shared by the control request handlers (op_*.c):
+ * replies, record rendering (render.c), assignments, conditions, commits
+ * (common.c). Everything here runs on the store queue's worker thread and
+ * may touch the store and the index. Not for other rooms.
+ *
+ * The handler files use these helpers and never each other, and these
+ * helpers never call a handler: no two ctl files call each other in a
+ * circle. */
+#ifndef UNIOND_CTL_COMMON_H
+#define UNIOND_CTL_COMMON_H
+
+#include "daemon/ctl/ops.h"
+#include "proto/msg.h"
+#include "proto/query.h"
+#include "proto/uerr.h"
+
+#include <msgpack.h>
+
+#define CTL_ERRLEN 512
+
+typedef struct {
+    char *field;
+    char *op; /* "=", "+=", "-=" */
+    char *value;
+} assignment;
+
+/* A record picked by a query: borrowed pointers into the index. */
+typedef struct {
+    const char *id;
+    const record *r;
+    const char *key; /* sort key */
+} hit;
+
+/* ---- replies (common.c) ---------------------------------------------------- */
+
+/* Write {"ok": false, "error": message, "code": uerr_name(e)} as the whole
+ * reply (docs/CONTROL.md). */
+void ctl_reply_error(msgpack_packer *pk, uerr e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Write {"ok": true, "result": and leave the result value to the caller:
+ * the map's count (2) is final, the value the caller packs next ends it. */
+void ctl_reply_ok(msgpack_packer *pk);
+
+/* ---- rendering (render.c) -------------------------------------------------- */
+
+/* Pack a value, masked unless reveal for id_number/phone. */
+void ctl_pack_value(msgpack_packer *pk, const char *field, const char *v, int reveal);
+/* Distinct values of a single-valued field, the displayed one first, into
+ * vals (room for the field's entry count); returns how many. Borrowed. */
+size_t ctl_field_values(const char **vals, const record *r, const char *field);
+/* Number of single-valued fields of r in conflict. */
+size_t ctl_conflict_count(const record *r);
+/* {"id", "fields", "conflicts"} as in DESIGN.md. */
+void ctl_pack_record(msgpack_packer *pk, const char *id, const record *r, int reveal);
+/* Displayed value of any field as text: sets joined by ';', conflicts by
+ * " | ", each value masked first when mask is set. Malloc'd (caller frees),
+ * NULL when out of memory. */
+char *ctl_display_joined(const record *r, const char *field, int mask);
+
+/* ---- writes (common.c) ----------------------------------------------------- */
+
+/* Read [[field, op, value], ...] from the request's "fields". *out is
+ * malloc'd (ctl_assignments_free). UERR_OK or UERR_INVALID/NOMEM + err. */
+uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *req, char *err,
+                          size_t errlen);
+/* Validate and normalise one assignment in place (value replaced by its
+ * normalised form). UERR_OK, or UERR_INVALID with err naming field and
+ * rule (UERR_NOMEM when out of memory). */
+uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t errlen);
+/* Apply checked assignments as writes of node; returns fields changed or -1
+ * (out of memory). */
+int ctl_assignments_apply(record *r, const assignment *a, size_t n, const char *node, int64_t now);
+void ctl_assignments_free(assignment *a, size_t n);
+/* The fields every new record gets unless given: office, joined, status.
+ * 0 or -1 (out of memory). */
+int ctl_record_defaults(record *r, const ops_ctx *o, int64_t now, const char *today);
+/* A fresh record id not in the index. */
+void ctl_new_id(char out[RECORD_ID_LEN + 1], const recindex *ix, int64_t now);
+/* Encode recs, commit them in one commit (bulk: one pack), and install them
+ * in the index (taking ownership of recs[i]'s contents). UERR_OK or the
+ * store's error with err set. */
+uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk,
+                        const char *operator, const char * message, char *err, size_t errlen);
+
+/* ---- requests (common.c) --------------------------------------------------- */
+
+/* The request's operator name, sanitised, in buf. */
+const char *ctl_operator(const msgpack_object *req, char *buf, size_t len);
+/* The record named by the request's "id", or NULL after writing an error
+ * reply. *id is malloc'd (caller frees) either way. Borrowed from the
+ * index: valid until the next index write. */
+const record *ctl_find_record(ops_ctx *o, const msgpack_object *req, char **id, msgpack_packer *pk);
+/* Sort hits by key then id. */
+int ctl_hit_cmp(const void *a, const void *b);
+/* Parse the request's "where" strings (*out malloc'd: ctl_conds_free).
+ * UERR_OK, or UERR_INVALID/NOMEM with err. */
+uerr ctl_conds_read(query_cond **out, size_t *nout, const msgpack_object *req, char *err,
+                    size_t errlen);
+void ctl_conds_free(query_cond *c, size_t n);
+/* Log that the operator saw unmasked personal fields (never the values). */
+void ctl_note_reveal(const msgpack_object *req, const char *what, size_t n);
+
+#endif

@@ -1,0 +1,47 @@
+/* handlers.h - the store-queue request handlers of the op table
+ * (optable.c), one per op, grouped by file:
+ *   op_records.c  add, edit, show
+ *   op_query.c    list, log, conflicts, resolve
+ *   op_import.c   import, bundle_export, bundle_import
+ *   op_node.c     id, status
+ *   op_stats.c    stats
+ *   op_members.c  duplicates, merge, transfer
+ * Each runs on the store queue's worker thread, reads the request (valid
+ * only during the call) and writes exactly one whole reply into pk. Only
+ * optable.c calls them; they call only the helpers of common.h. */
+#ifndef UNIOND_CTL_HANDLERS_H
+#define UNIOND_CTL_HANDLERS_H
+
+#include "daemon/ctl/ops.h"
+
+#include <msgpack.h>
+
+void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_show(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_log(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_bundle_export(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_id(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_status(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_merge(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+
+/* op_members.c internals, exposed for tests/unit/test_report.c. */
+/* Fold DUP's values into KEEP as writes of node (see op_members.c): fields
+ * KEEP lacks are taken, differing values become conflicts, set elements are
+ * united. The three lists receive space-separated field names (listlen
+ * bytes each, start empty). Returns fields changed, or -1 (allocation). */
+int members_merge_fold(record *keep, const record *dup, const char *node, char *taken,
+                       char *conflicts, char *added, size_t listlen);
+/* 1 if two names are alike enough for a duplicate: equal, one contains the
+ * other, or at most one code point edit apart. */
+int members_names_similar(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,350 @@
+/* op_import.c - data in and out in bulk: import (CSV rows the CLI parsed),
+ * bundle_export and bundle_import (docs/CONTROL.md). Runs on the store
+ * queue's worker thread. An import checks every row first and writes
+ * nothing when a row is refused (unless skip_invalid); what it writes goes
+ * into one commit and one pack. Never logs field values. */
+#include "daemon/ctl/common.h"
+#include "daemon/ctl/handlers.h"
+
+#include "daemon/util/log.h"
+#include "daemon/util/clock.h"
+#include "proto/schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IMPORT_ERRORS_SHOWN 20
+
+typedef struct {
+    size_t line;
+    char *field;
+    char *reason;
+} row_error;
+
+/* One import request while it is checked and applied. */
+typedef struct {
+    ops_ctx *o;
+    const msgpack_object_array *hdr, *rows;
+    char **header; /* hdr->size column names */
+    int idcol, namecol;
+    char today[11];
+    int64_t now;
+    recindex seen; /* ids written by this import, to refuse repeats */
+    row_error *errs;
+    size_t nerr;
+    record *recs; /* the records to commit, ids[i] their ids */
+    char **ids;
+    size_t nrec, nnew, nupd, nsame;
+} import_job;
+
+static void import_job_free(import_job *j)
+{
+    for (size_t i = 0; j->header && i < j->hdr->size; i++)
+        free(j->header[i]);
+    free(j->header);
+    for (size_t i = 0; j->errs && i < j->nerr; i++) {
+        free(j->errs[i].field);
+        free(j->errs[i].reason);
+    }
+    free(j->errs);
+    for (size_t i = 0; j->recs && i <= j->rows->size; i++) {
+        record_free(&j->recs[i]);
+        if (j->ids)
+            free(j->ids[i]);
+    }
+    free(j->recs);
+    free(j->ids);
+    recindex_free(&j->seen);
+}
+
+/* Read and check the header. UERR_OK, or an error with err set. */
+static uerr import_header_read(import_job *j, char *err, size_t errlen)
+{
+    j->header = calloc(j->hdr->size, sizeof *j->header);
+    if (!j->header)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory during import; nothing imported");
+    for (uint32_t i = 0; i < j->hdr->size; i++) {
+        char *h = j->header[i] = msg_str_dup(&j->hdr->ptr[i]);
+        if (!h)
+            return uerr_set(err, errlen, UERR_INVALID, "malformed import request");
+        if (strcmp(h, "id") == 0)
+            j->idcol = (int)i;
+        else if (!schema_name_valid(h))
+            return uerr_set(err, errlen, UERR_INVALID,
+                            "header: '%s' is not a field name ([a-z][a-z0-9_]*); nothing imported",
+                            h);
+        if (strcmp(h, "name") == 0)
+            j->namecol = (int)i;
+        for (uint32_t k = 0; k < i; k++)
+            if (strcmp(h, j->header[k]) == 0)
+                return uerr_set(err, errlen, UERR_INVALID,
+                                "header: column '%s' appears twice; nothing imported", h);
+    }
+    return UERR_OK;
+}
+
+/* Read one row's cells into assignments (a: room for every column) and
+ * its id (*rid, malloc'd). Returns the refused field (err set) or NULL. */
+static const char *import_cells(import_job *j, assignment *a, size_t *na, char **rid,
+                                const msgpack_object_array *cells, char *err, size_t errlen)
+{
+    for (uint32_t ci = 0; ci < j->hdr->size; ci++) {
+        char *v = msg_str_dup(&cells->ptr[ci]);
+        if (!v) {
+            snprintf(err, errlen, "%s: not text", j->header[ci]);
+            return j->header[ci];
+        }
+        if ((int)ci == j->idcol) {
+            *rid = v;
+            if (*v && !record_id_valid(v)) {
+                snprintf(err, errlen, "id: ids are lowercase letters and digits");
+                return "id";
+            }
+            continue;
+        }
+        if (!*v) { /* empty cell: field not given */
+            free(v);
+            continue;
+        }
+        a[*na].field = strdup(j->header[ci]);
+        a[*na].op = strdup("=");
+        a[*na].value = v;
+        (*na)++;
+        if (!a[*na - 1].field || !a[*na - 1].op) {
+            snprintf(err, errlen, "out of memory");
+            return "";
+        }
+        if (ctl_assignment_check(&a[*na - 1], j->today, err, errlen) != UERR_OK)
+            return j->header[ci];
+    }
+    return NULL;
+}
+
+/* Note a refused row ("field: reason" -> reason alone, the field has its
+ * own column). 0 or -1 (out of memory). */
+static int import_refuse_row(import_job *j, size_t line, const char *field, const char *err)
+{
+    const char *colon = strstr(err, ": ");
+    row_error *re = &j->errs[j->nerr++];
+    re->line = line;
+    re->field = strdup(field);
+    re->reason = strdup(colon ? colon + 2 : err);
+    return re->field && re->reason ? 0 : -1;
+}
+
+/* Apply a checked row to a copy of the current record (or a new one).
+ * 0 or -1 (out of memory). */
+static int import_apply_row(import_job *j, const record *cur, const char *rid, const assignment *a,
+                            size_t na)
+{
+    ops_ctx *o = j->o;
+    record *r = &j->recs[j->nrec];
+    char idbuf[RECORD_ID_LEN + 1];
+    record_init(r);
+    if (cur && record_copy(r, cur) != 0)
+        return -1;
+    if (!rid || !*rid) {
+        do
+            ctl_new_id(idbuf, &o->ix, j->now);
+        while (recindex_get(&j->seen, idbuf));
+    }
+    j->ids[j->nrec] = strdup(rid && *rid ? rid : idbuf);
+    record tmp;
+    record_init(&tmp);
+    int changed = j->ids[j->nrec] ? ctl_assignments_apply(r, a, na, o->node, j->now) : -1;
+    if (changed < 0 || (!cur && ctl_record_defaults(r, o, j->now, j->today) != 0) ||
+        recindex_put(&j->seen, j->ids[j->nrec], &tmp) != 0)
+        return -1;
+    if (!cur) {
+        j->nnew++;
+        j->nrec++;
+    } else if (changed) {
+        j->nupd++;
+        j->nrec++;
+    } else {
+        j->nsame++;
+        free(j->ids[j->nrec]);
+        j->ids[j->nrec] = NULL;
+        record_free(r);
+    }
+    return 0;
+}
+
+/* Check and apply one row. UERR_OK (also for a refused row, which is
+ * noted), UERR_INVALID (malformed request) or UERR_NOMEM, with err. */
+static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
+{
+    const msgpack_object *row = &j->rows->ptr[ri];
+    if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2 ||
+        row->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        row->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY ||
+        row->via.array.ptr[1].via.array.size != j->hdr->size)
+        return uerr_set(err, errlen, UERR_INVALID, "malformed import request (row %u)", ri);
+    size_t line = (size_t)row->via.array.ptr[0].via.u64;
+    const msgpack_object_array *cells = &row->via.array.ptr[1].via.array;
+    assignment *a = calloc(j->hdr->size, sizeof *a);
+    size_t na = 0;
+    char *rid = NULL, why[CTL_ERRLEN] = "";
+    uerr e = UERR_OK;
+    if (!a)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory during import; nothing imported");
+    const char *bad = import_cells(j, a, &na, &rid, cells, why, sizeof why);
+    const record *cur = rid && *rid ? recindex_get(&j->o->ix, rid) : NULL;
+    if (bad && !*bad) {
+        e = UERR_NOMEM;
+    } else if (!bad && !cur && (j->namecol < 0 || !cells->ptr[j->namecol].via.str.size)) {
+        bad = "name";
+        snprintf(why, sizeof why, "name: a new member needs a name");
+    } else if (!bad && rid && *rid && recindex_get(&j->seen, rid)) {
+        bad = "id";
+        snprintf(why, sizeof why, "id: appears on an earlier line of this file");
+    }
+    if (e == UERR_OK && bad && import_refuse_row(j, line, bad, why) != 0)
+        e = UERR_NOMEM;
+    if (e == UERR_OK && !bad && import_apply_row(j, cur, rid, a, na) != 0)
+        e = UERR_NOMEM;
+    if (e == UERR_NOMEM)
+        uerr_set(err, errlen, UERR_NOMEM, "out of memory during import; nothing imported");
+    free(rid);
+    ctl_assignments_free(a, j->hdr->size);
+    return e;
+}
+
+static void import_pack_errors(msg_map *m, const import_job *j)
+{
+    msg_arr a;
+    msg_map_key(m, "errors");
+    msg_arr_open(&a, m->pk);
+    for (size_t i = 0; i < j->nerr && i < IMPORT_ERRORS_SHOWN; i++) {
+        msg_map em;
+        msg_arr_item(&a);
+        msg_map_open(&em, m->pk);
+        msg_map_int(&em, "line", (int64_t)j->errs[i].line);
+        msg_map_str(&em, "field", j->errs[i].field);
+        msg_map_str(&em, "reason", j->errs[i].reason);
+        msg_map_close(&em);
+    }
+    msg_arr_close(&a);
+}
+
+void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    import_job j = {.o = o, .idcol = -1, .namecol = -1};
+    int skip_invalid = msg_get_bool(req, "skip_invalid", 0);
+    char err[CTL_ERRLEN], opbuf[64], msg[256];
+    uerr e;
+    msg_map m;
+    j.hdr = msg_get_array(req, "header");
+    j.rows = msg_get_array(req, "rows");
+    recindex_init(&j.seen);
+    clock_today(j.today);
+    j.now = clock_now_ms();
+    if (!j.hdr || !j.rows || j.hdr->size == 0) {
+        ctl_reply_error(pk, UERR_INVALID, "malformed import request");
+        return;
+    }
+    if ((e = import_header_read(&j, err, sizeof err)) != UERR_OK)
+        goto refuse;
+    j.errs = calloc(j.rows->size + 1, sizeof *j.errs);
+    j.recs = calloc(j.rows->size + 1, sizeof *j.recs);
+    j.ids = calloc(j.rows->size + 1, sizeof *j.ids);
+    if (!j.errs || !j.recs || !j.ids) {
+        e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory during import; nothing imported");
+        goto refuse;
+    }
+    for (uint32_t ri = 0; ri < j.rows->size; ri++)
+        if ((e = import_row(&j, ri, err, sizeof err)) != UERR_OK)
+            goto refuse;
+    if (j.nerr && !skip_invalid) {
+        msg_map_open(&m, pk);
+        msg_map_bool(&m, "ok", 0);
+        snprintf(err, sizeof err,
+                 "%zu of %u rows are invalid; nothing was imported (fix them, or use "
+                 "--skip-invalid to import the valid rows)",
+                 j.nerr, j.rows->size);
+        msg_map_str(&m, "error", err);
+        msg_map_str(&m, "code", uerr_name(UERR_INVALID));
+        import_pack_errors(&m, &j);
+        msg_map_close(&m);
+        goto cleanup;
+    }
+    if (j.nrec) {
+        snprintf(msg, sizeof msg, "import %zu records (%zu new, %zu updated)\n", j.nrec, j.nnew,
+                 j.nupd);
+        e = ctl_commit_records(o, j.ids, j.recs, j.nrec, 1, ctl_operator(req, opbuf, sizeof opbuf),
+                               msg, err, sizeof err);
+        if (e != UERR_OK)
+            goto refuse;
+    }
+    ctl_reply_ok(pk);
+    msg_map_open(&m, pk);
+    msg_map_int(&m, "imported", (int64_t)j.nnew);
+    msg_map_int(&m, "updated", (int64_t)j.nupd);
+    msg_map_int(&m, "unchanged", (int64_t)j.nsame);
+    msg_map_int(&m, "skipped", (int64_t)j.nerr);
+    import_pack_errors(&m, &j);
+    msg_map_close(&m);
+    goto cleanup;
+refuse:
+    ctl_reply_error(pk, e, "%s", err);
+cleanup:
+    import_job_free(&j);
+}
+
+/* ---- bundles -------------------------------------------------------------------- */
+
+void op_bundle_export(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char err[CTL_ERRLEN], *path = msg_get_str(req, "path"), *since = msg_get_str(req, "since");
+    int rc;
+    if (!path || path[0] != '/' || (since && since[0] != '/')) {
+        ctl_reply_error(pk, UERR_INVALID, "bundle export: the paths must be absolute");
+    } else if ((rc = store_bundle_write(o->st, path, since, err, sizeof err)) != 0) {
+        ctl_reply_error(pk, rc < 0 ? (uerr)rc : UERR_INTERNAL, "%s", err);
+    } else {
+        char head[41], tree[41];
+        msg_map m;
+        store_head(o->st, head, tree);
+        log_msg(LOG_INFO, "bundle exported (head %.12s)", head);
+        ctl_reply_ok(pk);
+        msg_map_open(&m, pk);
+        msg_map_str(&m, "head", head);
+        msg_map_close(&m);
+    }
+    free(path);
+    free(since);
+}
+
+void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char err[CTL_ERRLEN], *path = msg_get_str(req, "path");
+    store_bundle_report rep;
+    int rc;
+    if (!path || path[0] != '/') {
+        ctl_reply_error(pk, UERR_INVALID, "bundle import: the path must be absolute");
+    } else if ((rc = store_bundle_read(o->st, path, ops_index_changed, o, &rep, err, sizeof err)) !=
+               0) {
+        log_msg(LOG_WARN, "bundle refused: %s", err);
+        ctl_reply_error(pk, rc < 0 ? (uerr)rc : UERR_INTERNAL, "bundle refused: %s", err);
+    } else {
+        char head[41], tree[41];
+        msg_map m;
+        store_head(o->st, head, tree);
+        log_msg(LOG_INFO,
+                "bundle imported: %zu refs, %zu updated, %zu commits, %zu merged, %zu forwarded",
+                rep.refs, rep.updated, rep.commits, rep.merged, rep.forwarded);
+        ctl_reply_ok(pk);
+        msg_map_open(&m, pk);
+        msg_map_int(&m, "refs", (int64_t)rep.refs);
+        msg_map_int(&m, "updated", (int64_t)rep.updated);
+        msg_map_int(&m, "stale", (int64_t)rep.stale);
+        msg_map_int(&m, "own_skipped", (int64_t)rep.own_skipped);
+        msg_map_int(&m, "commits", (int64_t)rep.commits);
+        msg_map_int(&m, "merged", (int64_t)rep.merged);
+        msg_map_int(&m, "forwarded", (int64_t)rep.forwarded);
+        msg_map_str(&m, "head", head);
+        msg_map_close(&m);
+    }
+    free(path);
+}

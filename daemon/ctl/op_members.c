@@ -1,0 +1,626 @@
+/* op_members.c - the membership work requests: duplicates (likely double
+ * registrations), merge (fold a duplicate into the record kept) and
+ * transfer (move a member to another office); docs/CONTROL.md. Runs on the
+ * store queue's worker thread and reads the in-memory index; a merge or a
+ * transfer is one commit. Never logs field values. */
+#include "daemon/ctl/common.h"
+#include "daemon/ctl/handlers.h"
+#include "daemon/ctl/scan.h"
+
+#include "daemon/util/log.h"
+#include "daemon/util/clock.h"
+#include "proto/schema.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A phone number shared by more records than this is a placeholder (the
+ * office's own number, 13800000000), not one person's: comparing every pair
+ * of names in it would be quadratic and would only produce noise. */
+#define DUP_PHONE_GROUP_MAX 1000
+/* Names are at most 64 characters; longer values (custom imports) are
+ * compared on their first this many code points. */
+#define NAME_CP_MAX 256
+
+/* ---- duplicates ------------------------------------------------------------- */
+
+/* Decode UTF-8 into code points (at most max); an invalid byte counts as
+ * one code point of its own value, so any bytes compare sensibly. */
+static size_t utf8_codepoints(uint32_t *out, size_t max, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    while (*p && n < max) {
+        uint32_t cp = *p;
+        int len = cp < 0x80         ? 1
+                  : (cp >> 5) == 6  ? 2
+                  : (cp >> 4) == 14 ? 3
+                  : (cp >> 3) == 30 ? 4
+                                    : 0;
+        int ok = len > 0;
+        for (int i = 1; ok && i < len; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        if (!ok) {
+            out[n++] = cp;
+            p++;
+            continue;
+        }
+        if (len > 1)
+            cp &= 0x7f >> len;
+        for (int i = 1; i < len; i++)
+            cp = (cp << 6) | (p[i] & 0x3f);
+        out[n++] = cp;
+        p += len;
+    }
+    return n;
+}
+
+/* 1 if the names are the same person's as a clerk would type them: equal,
+ * one contains the other (王伟 / 王伟伟, a dropped character), or one
+ * edit (substitution, insertion, deletion of one code point) apart. */
+int members_names_similar(const char *a, const char *b)
+{
+    if (!*a || !*b)
+        return 0;
+    if (strstr(a, b) || strstr(b, a)) /* UTF-8 is self-synchronising */
+        return 1;
+    uint32_t x[NAME_CP_MAX], y[NAME_CP_MAX];
+    size_t nx = utf8_codepoints(x, NAME_CP_MAX, a), ny = utf8_codepoints(y, NAME_CP_MAX, b);
+    if (nx < ny) { /* x is the longer one */
+        uint32_t t[NAME_CP_MAX];
+        memcpy(t, x, nx * sizeof *t);
+        memcpy(x, y, ny * sizeof *x);
+        memcpy(y, t, nx * sizeof *y);
+        size_t tn = nx;
+        nx = ny;
+        ny = tn;
+    }
+    if (nx - ny > 1)
+        return 0;
+    size_t i = 0;
+    while (i < ny && x[i] == y[i])
+        i++;
+    if (nx == ny) { /* one substitution at i, the rest equal */
+        for (size_t j = i + 1; j < nx; j++)
+            if (x[j] != y[j])
+                return 0;
+        return 1;
+    }
+    for (size_t j = i; j < ny; j++) /* x has one extra code point at i */
+        if (x[j + 1] != y[j])
+            return 0;
+    return 1;
+}
+
+typedef struct {
+    const char *id;
+    const record *r;
+    const char *name, *idnum, *phone;
+} dup_cand;
+
+typedef struct {
+    size_t keep, dup; /* indices into the candidates */
+    int certain;      /* same id_number; otherwise same phone, similar name */
+} dup_pair;
+
+/* Certain pairs first, then by KEEP's id and DUP's id (qsort_r: arg is the
+ * candidate array). */
+static int dup_pair_cmp(const void *a, const void *b, void *arg)
+{
+    const dup_pair *x = a, *y = b;
+    const dup_cand *cs = arg;
+    if (x->certain != y->certain)
+        return y->certain - x->certain;
+    int c = strcmp(cs[x->keep].id, cs[y->keep].id);
+    return c ? c : strcmp(cs[x->dup].id, cs[y->dup].id);
+}
+
+static int pair_push(dup_pair **p, size_t *n, size_t *cap, dup_pair v)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        dup_pair *np = realloc(*p, nc * sizeof *np);
+        if (!np)
+            return -1;
+        *p = np;
+        *cap = nc;
+    }
+    (*p)[(*n)++] = v;
+    return 0;
+}
+
+/* Chain the candidates by id_number or phone into map (key -> one index)
+ * and next (index -> next index in the same chain, SIZE_MAX ends). Empty
+ * values are not chained. */
+static int dup_chain(smap *map, size_t *next, const dup_cand *cs, size_t n, int by_phone)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *k = by_phone ? cs[i].phone : cs[i].idnum;
+        next[i] = SIZE_MAX;
+        if (!*k)
+            continue;
+        int isnew;
+        smap_slot *s = smap_upsert(map, k, strlen(k), &isnew);
+        if (!s)
+            return -1;
+        if (!isnew)
+            next[i] = s->val;
+        s->val = i;
+    }
+    return 0;
+}
+
+static void pack_dup_side(msgpack_packer *pk, const dup_cand *c, int reveal)
+{
+    msg_map m;
+    msg_map_open(&m, pk);
+    msg_map_str(&m, "id", c->id);
+    msg_map_str(&m, "name", c->name);
+    msg_map_str(&m, "office", query_display(c->r, c->id, "office"));
+    msg_map_str(&m, "joined", query_display(c->r, c->id, "joined"));
+    msg_map_key(&m, "id_number");
+    ctl_pack_value(pk, "id_number", c->idnum, reveal);
+    msg_map_key(&m, "phone");
+    ctl_pack_value(pk, "phone", c->phone, reveal);
+    msg_map_close(&m);
+}
+
+/* {pairs: [{keep, dup, reason, certain}], skipped_phones} */
+static void pack_dup_pairs(msgpack_packer *pk, const dup_cand *cs, const dup_pair *pairs, size_t np,
+                           size_t skipped, int reveal)
+{
+    msg_map m;
+    msg_arr a;
+    ctl_reply_ok(pk);
+    msg_map_open(&m, pk);
+    msg_map_key(&m, "pairs");
+    msg_arr_open(&a, pk);
+    for (size_t i = 0; i < np; i++) {
+        msg_map pm;
+        msg_arr_item(&a);
+        msg_map_open(&pm, pk);
+        msg_map_key(&pm, "keep");
+        pack_dup_side(pk, &cs[pairs[i].keep], reveal);
+        msg_map_key(&pm, "dup");
+        pack_dup_side(pk, &cs[pairs[i].dup], reveal);
+        msg_map_str(&pm, "reason",
+                    pairs[i].certain ? "same id_number" : "same phone, similar name");
+        msg_map_bool(&pm, "certain", pairs[i].certain);
+        msg_map_close(&pm);
+    }
+    msg_arr_close(&a);
+    msg_map_int(&m, "skipped_phones", (int64_t)skipped);
+    msg_map_close(&m);
+}
+
+/* The candidates: every record whose displayed status is not merged, with
+ * the values compared (pointing into the index's records). Returns how
+ * many, or SIZE_MAX when out of memory. */
+static size_t dup_collect(dup_cand *cs, const recindex *ix)
+{
+    static const char *const need[] = {"id_number", "name", "phone", "status"}; /* sorted */
+    record_entry *proj_buf = NULL;
+    size_t proj_cap = 0, n = 0;
+    for (size_t i = 0; i < ix->cap; i++) {
+        scan_prefetch(ix->slots, i, ix->cap);
+        const recindex_item *it = &ix->slots[i];
+        record proj;
+        if (!it->id)
+            continue;
+        if (scan_project(&proj, &proj_buf, &proj_cap, &it->rec, need, 4) < 0) {
+            free(proj_buf);
+            return SIZE_MAX;
+        }
+        if (strcmp(query_display(&proj, it->id, "status"), "merged") == 0)
+            continue;
+        /* the values point into the index's record, not into proj_buf */
+        cs[n++] = (dup_cand){it->id, &it->rec, query_display(&proj, it->id, "name"),
+                             query_display(&proj, it->id, "id_number"),
+                             query_display(&proj, it->id, "phone")};
+    }
+    free(proj_buf);
+    return n;
+}
+
+/* Same id_number: certain. Ids sort by creation time, so the smallest id is
+ * the oldest record: the keeper for all the others. 0 or -1. */
+static int dup_pairs_by_id(dup_pair **pairs, size_t *np, size_t *pcap, const dup_cand *cs,
+                           const smap *by_id, const size_t *next_id)
+{
+    for (size_t s = 0; s < by_id->cap; s++) {
+        if (!by_id->slots[s].key || next_id[by_id->slots[s].val] == SIZE_MAX)
+            continue;
+        size_t keep = by_id->slots[s].val;
+        for (size_t d = next_id[keep]; d != SIZE_MAX; d = next_id[d])
+            if (strcmp(cs[d].id, cs[keep].id) < 0)
+                keep = d;
+        for (size_t d = by_id->slots[s].val; d != SIZE_MAX; d = next_id[d])
+            if (d != keep && pair_push(pairs, np, pcap, (dup_pair){keep, d, 1}) != 0)
+                return -1;
+    }
+    return 0;
+}
+
+/* Same phone and similar names: likely. Similarity is not transitive, so
+ * every pair in a group is compared; groups over DUP_PHONE_GROUP_MAX are
+ * counted in *skipped. grp: room for every candidate. 0 or -1. */
+static int dup_pairs_by_phone(dup_pair **pairs, size_t *np, size_t *pcap, size_t *skipped,
+                              const dup_cand *cs, const smap *by_phone, const size_t *next_ph,
+                              size_t *grp)
+{
+    for (size_t s = 0; s < by_phone->cap; s++) {
+        if (!by_phone->slots[s].key || next_ph[by_phone->slots[s].val] == SIZE_MAX)
+            continue;
+        size_t ng = 0;
+        for (size_t d = by_phone->slots[s].val; d != SIZE_MAX && ng <= DUP_PHONE_GROUP_MAX;
+             d = next_ph[d])
+            grp[ng++] = d;
+        if (ng > DUP_PHONE_GROUP_MAX) {
+            (*skipped)++;
+            continue;
+        }
+        for (size_t a = 0; a < ng; a++)
+            for (size_t b = a + 1; b < ng; b++) {
+                const dup_cand *x = &cs[grp[a]], *y = &cs[grp[b]];
+                if (*x->idnum && strcmp(x->idnum, y->idnum) == 0)
+                    continue; /* already certain, by id_number */
+                if (!members_names_similar(x->name, y->name))
+                    continue;
+                int older = strcmp(x->id, y->id) < 0; /* the keeper */
+                dup_pair p = {older ? grp[a] : grp[b], older ? grp[b] : grp[a], 0};
+                if (pair_push(pairs, np, pcap, p) != 0)
+                    return -1;
+            }
+    }
+    return 0;
+}
+
+void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    int reveal = msg_get_bool(req, "reveal", 0);
+    dup_cand *cs = malloc((o->ix.count + 1) * sizeof *cs);
+    size_t *next_id = malloc((o->ix.count + 1) * sizeof *next_id);
+    size_t *next_ph = malloc((o->ix.count + 1) * sizeof *next_ph);
+    size_t *grp = malloc((o->ix.count + 1) * sizeof *grp);
+    dup_pair *pairs = NULL;
+    size_t n = 0, np = 0, pcap = 0, skipped = 0;
+    smap by_id = {0}, by_phone = {0};
+    if (!cs || !next_id || !next_ph || !grp || (n = dup_collect(cs, &o->ix)) == SIZE_MAX)
+        goto oom;
+    if (dup_chain(&by_id, next_id, cs, n, 0) != 0 || dup_chain(&by_phone, next_ph, cs, n, 1) != 0 ||
+        dup_pairs_by_id(&pairs, &np, &pcap, cs, &by_id, next_id) != 0 ||
+        dup_pairs_by_phone(&pairs, &np, &pcap, &skipped, cs, &by_phone, next_ph, grp) != 0)
+        goto oom;
+    if (skipped)
+        log_msg(LOG_INFO,
+                "duplicates: %zu phone numbers shared by more than %d records were not compared",
+                skipped, DUP_PHONE_GROUP_MAX);
+    if (np)
+        qsort_r(pairs, np, sizeof *pairs, dup_pair_cmp, cs);
+    if (reveal && np) {
+        char opbuf[64];
+        log_msg(LOG_INFO, "reveal: %s showed unmasked personal fields (duplicates, %zu pairs)",
+                ctl_operator(req, opbuf, sizeof opbuf), np);
+    }
+    pack_dup_pairs(pk, cs, pairs, np, skipped, reveal);
+    goto cleanup;
+oom:
+    ctl_reply_error(pk, UERR_NOMEM, "out of memory looking for duplicates");
+cleanup:
+    free(cs);
+    free(next_id);
+    free(next_ph);
+    free(grp);
+    free(pairs);
+    smap_free(&by_id);
+    smap_free(&by_phone);
+}
+
+/* ---- merge ------------------------------------------------------------------ */
+
+/* 1 if r has an entry of field holding value. */
+static int has_value(const record *r, const char *field, const char *value)
+{
+    size_t first, n = record_field_entries(r, field, &first);
+    for (size_t i = first; i < first + n; i++)
+        if (strcmp(r->entries[i].value, value) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if every entry of field in r is empty (or there is none). */
+static int lacks_field(const record *r, const char *field)
+{
+    size_t first, n = record_field_entries(r, field, &first);
+    for (size_t i = first; i < first + n; i++)
+        if (r->entries[i].value[0])
+            return 0;
+    return 1;
+}
+
+/* Append " field" to a space-separated list buffer. */
+static void list_add(char *buf, size_t len, const char *field)
+{
+    size_t off = strlen(buf);
+    if (off + strlen(field) + 2 < len)
+        snprintf(buf + off, len - off, "%s%s", off ? " " : "", field);
+}
+
+/* Fold dup's values into keep as new writes of `node`.
+ *
+ * Every value brought over gets a fresh dot of this node in KEEP's own
+ * causal context. DUP's dots and context are NOT copied: counters are per
+ * record, so DUP's (node, counter) pairs name unrelated writes in KEEP's
+ * history. Joining DUP's context into KEEP would make KEEP "cover" its own
+ * entries with equal counters (silently dropping KEEP's values on the next
+ * join) and would mistake DUP's entries for KEEP's writes with the same dot.
+ *
+ * - a single-valued field KEEP lacks (absent or empty) is written with
+ *   DUP's displayed value; DUP's other values, if DUP was in conflict, are
+ *   added beside it, so the conflict carries over;
+ * - a single-valued field both have: each DUP value KEEP does not hold is
+ *   added as an extra entry next to KEEP's (a record_set_add: it drops
+ *   only entries of the same value, and there are none), which is exactly
+ *   a conflict that `resolve` settles;
+ * - set fields: DUP's elements KEEP lacks are added (union);
+ * - merged_into is never carried over.
+ * An added entry keeps the time of DUP's write, so the value every node
+ * shows is the more recently written one, and `conflicts` tells when each
+ * value was recorded.
+ *
+ * Two nodes doing the same merge concurrently add the same values under
+ * different dots; the join keeps both, equal values count once, so the
+ * result shows the same fields and conflicts everywhere.
+ *
+ * taken, conflicts, added (space-separated field names) must hold at least
+ * one char each and start empty. Returns the number of fields changed, or
+ * -1 on allocation failure. */
+int members_merge_fold(record *keep, const record *dup, const char *node, char *taken,
+                       char *conflicts, char *added, size_t listlen)
+{
+    int changed = 0;
+    for (size_t i = 0; i < dup->nentries; i++) {
+        const char *f = dup->entries[i].field;
+        if ((i > 0 && strcmp(dup->entries[i - 1].field, f) == 0) || strcmp(f, "merged_into") == 0)
+            continue;
+        size_t first, n = record_field_entries(dup, f, &first);
+        if (schema_field_is_set(f)) {
+            int any = 0;
+            for (size_t e = first; e < first + n; e++) {
+                const record_entry *de = &dup->entries[e];
+                if (has_value(keep, f, de->value))
+                    continue;
+                if (record_set_add(keep, node, de->time_ms, f, de->value) != 0)
+                    return -1;
+                any = 1;
+            }
+            if (any) {
+                list_add(added, listlen, f);
+                changed++;
+            }
+            continue;
+        }
+        const char **vals = malloc((n + 1) * sizeof *vals);
+        if (!vals)
+            return -1;
+        size_t k = ctl_field_values(vals, dup, f);
+        int took = lacks_field(keep, f), conflict = 0, rc = 0;
+        int first_write = took;
+        for (size_t v = 0; v < k && rc == 0; v++) {
+            if (!vals[v][0] || (!first_write && has_value(keep, f, vals[v])))
+                continue;
+            /* the time of DUP's entry holding this value (the latest one) */
+            int64_t t = 0;
+            for (size_t e = first; e < first + n; e++)
+                if (strcmp(dup->entries[e].value, vals[v]) == 0 && dup->entries[e].time_ms > t)
+                    t = dup->entries[e].time_ms;
+            if (first_write) {
+                rc = record_write(keep, node, t, f, vals[v]);
+                first_write = 0;
+            } else {
+                rc = record_set_add(keep, node, t, f, vals[v]);
+                conflict = !took;
+            }
+        }
+        free(vals);
+        if (rc != 0)
+            return -1;
+        if (took && !lacks_field(keep, f)) {
+            list_add(taken, listlen, f);
+            changed++;
+        } else if (conflict) {
+            list_add(conflicts, listlen, f);
+            changed++;
+        }
+    }
+    return changed;
+}
+
+/* {keep, dup, taken: [FIELD], conflicts: [FIELD], added: [FIELD]} from
+ * the space-separated lists of members_merge_fold. */
+static void pack_merge_result(msgpack_packer *pk, const char *keep_id, const char *dup_id,
+                              const char *taken, const char *conflicts, const char *added)
+{
+    const char *lists[3] = {taken, conflicts, added};
+    const char *names[3] = {"taken", "conflicts", "added"};
+    msg_map m;
+    ctl_reply_ok(pk);
+    msg_map_open(&m, pk);
+    msg_map_str(&m, "keep", keep_id);
+    msg_map_str(&m, "dup", dup_id);
+    for (int l = 0; l < 3; l++) {
+        msg_arr a;
+        msg_map_key(&m, names[l]);
+        msg_arr_open(&a, pk);
+        for (const char *p = lists[l]; *p;) {
+            size_t n = strcspn(p, " ");
+            msg_arr_item(&a);
+            msgpack_pack_str(pk, n);
+            msgpack_pack_str_body(pk, p, n);
+            p += n;
+            p += *p == ' ';
+        }
+        msg_arr_close(&a);
+    }
+    msg_map_close(&m);
+}
+
+void op_merge(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char *keep_id = msg_get_str(req, "keep"), *dup_id = msg_get_str(req, "dup");
+    char err[CTL_ERRLEN], opbuf[64], msg[1536];
+    char taken[400] = "", conflicts[400] = "", added[400] = "";
+    record recs[2];
+    record_init(&recs[0]);
+    record_init(&recs[1]);
+    if (!keep_id || !dup_id || !record_id_valid(keep_id) || !record_id_valid(dup_id)) {
+        ctl_reply_error(pk, UERR_INVALID,
+                        "merge: give two record ids, KEEP then DUP (lowercase letters and "
+                        "digits; unionctl duplicates lists pairs)");
+        goto cleanup;
+    }
+    if (strcmp(keep_id, dup_id) == 0) {
+        ctl_reply_error(pk, UERR_INVALID,
+                        "merge: KEEP and DUP are the same record (%s); give two different ids",
+                        keep_id);
+        goto cleanup;
+    }
+    const record *k = recindex_get(&o->ix, keep_id), *d = recindex_get(&o->ix, dup_id);
+    if (!k || !d) {
+        ctl_reply_error(pk, UERR_NOTFOUND,
+                        "merge: no record with id %s (unionctl duplicates lists pairs)",
+                        k ? dup_id : keep_id);
+        goto cleanup;
+    }
+    if (strcmp(query_display(d, dup_id, "status"), "merged") == 0) {
+        const char *into = query_display(d, dup_id, "merged_into");
+        ctl_reply_error(pk, UERR_CONFLICT, "merge: %s was already merged into %s; nothing to do",
+                        dup_id, *into ? into : "another record");
+        goto cleanup;
+    }
+    if (strcmp(query_display(k, keep_id, "status"), "merged") == 0) {
+        const char *into = query_display(k, keep_id, "merged_into");
+        ctl_reply_error(pk, UERR_CONFLICT,
+                        "merge: %s was itself merged into %s; merge into %s instead", keep_id,
+                        *into ? into : "another record", *into ? into : "that record");
+        goto cleanup;
+    }
+    if (record_copy(&recs[0], k) != 0 || record_copy(&recs[1], d) != 0)
+        goto oom;
+    int64_t now = clock_now_ms();
+    if (members_merge_fold(&recs[0], d, o->node, taken, conflicts, added, sizeof taken) < 0)
+        goto oom;
+    /* DUP stays, marked, so its history and every reference to its id still
+     * lead somewhere: show DUP points to KEEP. */
+    if (record_write(&recs[1], o->node, now, "status", "merged") != 0 ||
+        record_write(&recs[1], o->node, now, "merged_into", keep_id) != 0)
+        goto oom;
+    /* field names only: commit messages travel further than the data */
+    snprintf(msg, sizeof msg,
+             "merge %s into %s\n\nfields taken: %s\nfields in conflict: %s\nset elements added: "
+             "%s\n",
+             dup_id, keep_id, *taken ? taken : "-", *conflicts ? conflicts : "-",
+             *added ? added : "-");
+    char *ids[2] = {keep_id, dup_id};
+    /* Both records in one commit: nobody ever sees DUP merged but KEEP not
+     * yet holding its values, or the other way round. */
+    uerr e = ctl_commit_records(o, ids, recs, 2, 1, ctl_operator(req, opbuf, sizeof opbuf), msg,
+                                err, sizeof err);
+    if (e != UERR_OK) {
+        ctl_reply_error(pk, e, "%s", err);
+        goto cleanup;
+    }
+    pack_merge_result(pk, keep_id, dup_id, taken, conflicts, added);
+    goto cleanup;
+oom:
+    ctl_reply_error(pk, UERR_NOMEM, "out of memory; nothing merged");
+cleanup:
+    record_free(&recs[0]);
+    record_free(&recs[1]);
+    free(keep_id);
+    free(dup_id);
+}
+
+/* ---- transfer --------------------------------------------------------------- */
+
+/* 1 if some node or record names office: our own office, or any value (also
+ * a conflicting one) of any record's office field. */
+static int office_known(const ops_ctx *o, const char *office)
+{
+    if (strcmp(o->office, office) == 0)
+        return 1;
+    for (size_t i = 0; i < o->ix.cap; i++)
+        if (o->ix.slots[i].id && has_value(&o->ix.slots[i].rec, "office", office))
+            return 1;
+    return 0;
+}
+
+void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char *id = NULL, *office = msg_get_str(req, "office"), *norm = NULL;
+    char err[CTL_ERRLEN], today[11], opbuf[64], msg[256];
+    int force = msg_get_bool(req, "force", 0);
+    record r;
+    record_init(&r);
+    clock_today(today);
+    const record *cur = ctl_find_record(o, req, &id, pk);
+    if (!cur)
+        goto cleanup;
+    if (!office) {
+        ctl_reply_error(pk, UERR_INVALID, "transfer: give the office to move %s to", id);
+        goto cleanup;
+    }
+    if (schema_value_check(&norm, "office", office, today, err, sizeof err) != 0) {
+        ctl_reply_error(pk, UERR_INVALID, "%s", err);
+        goto cleanup;
+    }
+    if (strcmp(query_display(cur, id, "status"), "merged") == 0) {
+        const char *into = query_display(cur, id, "merged_into");
+        ctl_reply_error(pk, UERR_CONFLICT, "transfer: %s was merged into %s; transfer %s instead",
+                        id, *into ? into : "another record", *into ? into : "that record");
+        goto cleanup;
+    }
+    if (!force && !office_known(o, norm)) {
+        ctl_reply_error(pk, UERR_INVALID,
+                        "office '%s' is unknown: no node or record names it; check the spelling "
+                        "or use --force",
+                        norm);
+        goto cleanup;
+    }
+    size_t first, n = record_field_entries(cur, "office", &first);
+    char from[64];
+    snprintf(from, sizeof from, "%s", query_display(cur, id, "office"));
+    int changed = !(n == 1 && strcmp(from, norm) == 0);
+    if (changed) {
+        if (record_copy(&r, cur) != 0 ||
+            record_write(&r, o->node, clock_now_ms(), "office", norm)) {
+            ctl_reply_error(pk, UERR_NOMEM, "out of memory; nothing written");
+            goto cleanup;
+        }
+        snprintf(msg, sizeof msg, "transfer %s\n\nfields: office\n", id);
+        char *ids[1] = {id};
+        uerr e = ctl_commit_records(o, ids, &r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), msg,
+                                    err, sizeof err);
+        if (e != UERR_OK) {
+            ctl_reply_error(pk, e, "%s", err);
+            goto cleanup;
+        }
+        if (force)
+            log_msg(LOG_INFO, "transfer of %s to office %s forced (--force)", id, norm);
+    }
+    msg_map m;
+    ctl_reply_ok(pk);
+    msg_map_open(&m, pk);
+    msg_map_str(&m, "id", id);
+    msg_map_str(&m, "from", from);
+    msg_map_str(&m, "office", norm);
+    msg_map_int(&m, "changed", changed);
+    msg_map_close(&m);
+cleanup:
+    record_free(&r);
+    free(id);
+    free(office);
+    free(norm);
+}

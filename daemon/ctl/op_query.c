@@ -1,0 +1,375 @@
+/* op_query.c - the reading requests and the conflict work: list (and
+ * export, which is list with "full"), log, conflicts, resolve
+ * (docs/CONTROL.md). Runs on the store queue's worker thread; reads the
+ * in-memory index, and the store only for a record's history. Masks
+ * personal fields unless asked; a reveal is logged without values. */
+#include "daemon/ctl/common.h"
+#include "daemon/ctl/handlers.h"
+
+#include "daemon/util/clock.h"
+#include "proto/schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- list ------------------------------------------------------------------- */
+
+void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    query_cond *c = NULL;
+    size_t nc = 0, nh = 0;
+    char err[CTL_ERRLEN];
+    hit *hits = NULL;
+    char *sort = msg_get_str(req, "sort");
+    int64_t limit = msg_get_int(req, "limit", -1);
+    int reveal = msg_get_bool(req, "reveal", 0);
+    int count_only = msg_get_bool(req, "count", 0);
+    int full = msg_get_bool(req, "full", 0); /* export: never masked */
+    msg_map m;
+    uerr e = ctl_conds_read(&c, &nc, req, err, sizeof err);
+    if (e != UERR_OK) {
+        ctl_reply_error(pk, e, "%s", err);
+        goto cleanup;
+    }
+    if (sort && strcmp(sort, "id") != 0 && !schema_name_valid(sort)) {
+        ctl_reply_error(pk, UERR_INVALID, "--sort %s: not a field name", sort);
+        goto cleanup;
+    }
+    hits = malloc((o->ix.count + 1) * sizeof *hits);
+    if (!hits) {
+        ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < o->ix.cap; i++) {
+        const recindex_item *it = &o->ix.slots[i];
+        if (it->id && query_match(c, nc, it->id, &it->rec)) {
+            hits[nh].id = it->id;
+            hits[nh].r = &it->rec;
+            hits[nh].key = sort ? query_display(&it->rec, it->id, sort) : it->id;
+            nh++;
+        }
+    }
+    ctl_reply_ok(pk);
+    msg_map_open(&m, pk);
+    if (count_only) {
+        msg_map_int(&m, "count", (int64_t)nh);
+        msg_map_close(&m);
+        goto cleanup;
+    }
+    qsort(hits, nh, sizeof *hits, ctl_hit_cmp);
+    if (limit >= 0 && (size_t)limit < nh)
+        nh = (size_t)limit;
+    if (full)
+        reveal = 1;
+    else if (reveal && nh)
+        ctl_note_reveal(req, "list", nh);
+    msg_arr a;
+    msg_map_key(&m, "records");
+    msg_arr_open(&a, pk);
+    for (size_t i = 0; i < nh; i++) {
+        msg_arr_item(&a);
+        ctl_pack_record(pk, hits[i].id, hits[i].r, reveal);
+    }
+    msg_arr_close(&a);
+    msg_map_close(&m);
+cleanup:
+    free(hits);
+    free(sort);
+    ctl_conds_free(c, nc);
+}
+
+/* ---- log -------------------------------------------------------------------- */
+
+/* The entries are packed into a buffer of their own as the history is
+ * walked, and appended to the reply only when the walk succeeded. */
+typedef struct {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msg_arr arr; /* the array of entries, at the start of buf */
+    int reveal;
+} log_acc;
+
+/* One version's field changes: names of both sides, the values shown
+ * before and after (masked unless reveal), which ones changed. */
+typedef struct {
+    const char **names;
+    char **from, **to;
+    char *changed;
+    size_t n;
+} log_diff;
+
+static void log_diff_free(log_diff *d)
+{
+    for (size_t i = 0; d->from && d->to && i < d->n; i++) {
+        free(d->from[i]);
+        free(d->to[i]);
+    }
+    free(d->from);
+    free(d->to);
+    free(d->changed);
+    free(d->names);
+}
+
+/* Fill d from two states of a record. 0, or -1 when out of memory. */
+static int log_diff_make(log_diff *d, const record *oldr, const record *newr, int reveal)
+{
+    size_t cap = oldr->nentries + newr->nentries + 1;
+    memset(d, 0, sizeof *d);
+    d->names = malloc(cap * sizeof *d->names);
+    d->from = calloc(cap, sizeof *d->from);
+    d->to = calloc(cap, sizeof *d->to);
+    d->changed = calloc(cap, 1);
+    if (!d->names || !d->from || !d->to || !d->changed)
+        return -1;
+    const record *both[2] = {oldr, newr};
+    for (int s = 0; s < 2; s++) /* field names of both, merged in order */
+        for (size_t i = 0; i < both[s]->nentries; i++) {
+            const char *f = both[s]->entries[i].field;
+            int seen = 0;
+            for (size_t j = 0; j < d->n && !seen; j++)
+                seen = strcmp(d->names[j], f) == 0;
+            if (!seen)
+                d->names[d->n++] = f;
+        }
+    /* a change is decided on the real values, then shown masked */
+    for (size_t i = 0; i < d->n; i++) {
+        d->from[i] = ctl_display_joined(oldr, d->names[i], 0);
+        d->to[i] = ctl_display_joined(newr, d->names[i], 0);
+        if (!d->from[i] || !d->to[i] || strcmp(d->from[i], d->to[i]) == 0)
+            continue;
+        d->changed[i] = 1;
+        if (!reveal && schema_field_is_masked(d->names[i])) {
+            free(d->from[i]);
+            free(d->to[i]);
+            /* masking can make the two texts equal; the change stays */
+            d->from[i] = ctl_display_joined(oldr, d->names[i], 1);
+            d->to[i] = ctl_display_joined(newr, d->names[i], 1);
+        }
+    }
+    return 0;
+}
+
+static void log_pack_entry(msgpack_packer *pk, const store_version *v, const log_diff *d)
+{
+    char tbuf[32], summary[256];
+    record_time_format(tbuf, sizeof tbuf, v->time * 1000);
+    tbuf[19] = 'Z';
+    tbuf[20] = 0;
+    const char *nl = strchr(v->message, '\n');
+    snprintf(summary, sizeof summary, "%.*s", nl ? (int)(nl - v->message) : 200, v->message);
+    msg_map m;
+    msg_arr a;
+    msg_map_open(&m, pk);
+    msg_map_str(&m, "commit", v->commit);
+    msg_map_str(&m, "time", tbuf);
+    msg_map_str(&m, "node", v->node);
+    msg_map_str(&m, "operator", v->operator);
+    msg_map_str(&m, "summary", summary);
+    msg_map_bool(&m, "merge", v->merge);
+    msg_map_key(&m, "changes");
+    msg_arr_open(&a, pk);
+    for (size_t i = 0; i < d->n; i++) {
+        if (!d->changed[i])
+            continue;
+        msg_map c;
+        msg_arr_item(&a);
+        msg_map_open(&c, pk);
+        msg_map_str(&c, "field", d->names[i]);
+        msg_map_str(&c, "from", d->from[i] ? d->from[i] : "*");
+        msg_map_str(&c, "to", d->to[i] ? d->to[i] : "*");
+        msg_map_close(&c);
+    }
+    msg_arr_close(&a);
+    msg_map_close(&m);
+}
+
+static int log_cb(const store_version *v, void *arg)
+{
+    log_acc *acc = arg;
+    record oldr, newr;
+    char err[128];
+    log_diff d;
+    record_init(&oldr);
+    record_init(&newr);
+    if ((v->old_buf && record_decode(&oldr, v->old_buf, v->old_len, err, sizeof err) != 0) ||
+        (v->new_buf && record_decode(&newr, v->new_buf, v->new_len, err, sizeof err) != 0)) {
+        record_free(&oldr);
+        return 0; /* a damaged old version is skipped, not fatal for the log */
+    }
+    if (log_diff_make(&d, &oldr, &newr, acc->reveal) != 0)
+        d.n = 0; /* out of memory: the entry is listed without its changes */
+    msg_arr_item(&acc->arr);
+    log_pack_entry(&acc->pk, v, &d);
+    log_diff_free(&d);
+    record_free(&oldr);
+    record_free(&newr);
+    return 0;
+}
+
+void op_log(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char *id = NULL, err[CTL_ERRLEN];
+    log_acc acc;
+    msgpack_sbuffer_init(&acc.buf);
+    msgpack_packer_init(&acc.pk, &acc.buf, msgpack_sbuffer_write);
+    msg_arr_open(&acc.arr, &acc.pk);
+    acc.reveal = msg_get_bool(req, "reveal", 0);
+    if (!ctl_find_record(o, req, &id, pk))
+        goto cleanup;
+    int rc = store_history(o->st, id, log_cb, &acc, err, sizeof err);
+    if (rc < 0) {
+        ctl_reply_error(pk, (uerr)rc, "%s", err);
+        goto cleanup;
+    }
+    msg_arr_close(&acc.arr);
+    if (acc.reveal)
+        ctl_note_reveal(req, "log", 1);
+    ctl_reply_ok(pk);
+    /* the whole counted array, already packed: appended as raw bytes */
+    msgpack_pack_str_body(pk, acc.buf.data, acc.buf.size);
+cleanup:
+    msgpack_sbuffer_destroy(&acc.buf);
+    free(id);
+}
+
+/* ---- conflicts ---------------------------------------------------------------- */
+
+/* One {id, name, field, values} item per field of r in conflict. */
+static void pack_record_conflicts(msg_arr *items, msgpack_packer *pk, const char *id,
+                                  const record *r, int reveal)
+{
+    for (size_t i = 0; i < r->nentries; i++) {
+        const char *f = r->entries[i].field;
+        if ((i > 0 && strcmp(r->entries[i - 1].field, f) == 0) || schema_field_is_set(f))
+            continue;
+        size_t first, n = record_field_entries(r, f, &first);
+        const char **vals = malloc((n + 1) * sizeof *vals);
+        size_t k = vals ? ctl_field_values(vals, r, f) : 0;
+        free(vals);
+        if (k < 2)
+            continue;
+        const record_entry *w = record_field_winner(r, f);
+        msg_map m;
+        msg_arr va;
+        msg_arr_item(items);
+        msg_map_open(&m, pk);
+        msg_map_str(&m, "id", id);
+        msg_map_str(&m, "name", query_display(r, id, "name"));
+        msg_map_str(&m, "field", f);
+        msg_map_key(&m, "values");
+        msg_arr_open(&va, pk);
+        /* the displayed entry first, then the others in dot order */
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t e = first; e < first + n; e++) {
+                const record_entry *en = &r->entries[e];
+                if ((pass == 0) != (en == w))
+                    continue;
+                char tbuf[32];
+                msg_map v;
+                record_time_format(tbuf, sizeof tbuf, en->time_ms);
+                msg_arr_item(&va);
+                msg_map_open(&v, pk);
+                msg_map_key(&v, "value");
+                ctl_pack_value(pk, f, en->value, reveal);
+                msg_map_str(&v, "node", en->node);
+                msg_map_str(&v, "time", tbuf);
+                msg_map_bool(&v, "shown", en == w);
+                msg_map_close(&v);
+            }
+        msg_arr_close(&va);
+        msg_map_close(&m);
+    }
+}
+
+void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    int reveal = msg_get_bool(req, "reveal", 0);
+    hit *hits = malloc((o->ix.count + 1) * sizeof *hits);
+    size_t nh = 0;
+    if (!hits) {
+        ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < o->ix.cap; i++) {
+        const recindex_item *it = &o->ix.slots[i];
+        if (it->id && ctl_conflict_count(&it->rec)) {
+            hits[nh].id = it->id;
+            hits[nh].r = &it->rec;
+            hits[nh].key = it->id;
+            nh++;
+        }
+    }
+    qsort(hits, nh, sizeof *hits, ctl_hit_cmp);
+    msg_arr items;
+    ctl_reply_ok(pk);
+    msg_arr_open(&items, pk);
+    for (size_t h = 0; h < nh; h++)
+        pack_record_conflicts(&items, pk, hits[h].id, hits[h].r, reveal);
+    msg_arr_close(&items);
+    free(hits);
+}
+
+/* ---- resolve ------------------------------------------------------------------ */
+
+void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char *id = NULL, *field = msg_get_str(req, "field"), *value = msg_get_str(req, "value");
+    char err[CTL_ERRLEN], today[11], opbuf[64], msg[512];
+    uerr e;
+    record r;
+    record_init(&r);
+    clock_today(today);
+    const record *cur = ctl_find_record(o, req, &id, pk);
+    if (!cur)
+        goto cleanup;
+    if (!field || !schema_name_valid(field) || schema_field_is_set(field)) {
+        ctl_reply_error(pk, UERR_INVALID, "resolve: give a single-valued field name");
+        goto cleanup;
+    }
+    size_t first, n = record_field_entries(cur, field, &first);
+    const char **vals = malloc((n + 1) * sizeof *vals);
+    size_t k = vals ? ctl_field_values(vals, cur, field) : 0;
+    free(vals);
+    if (k < 2) {
+        ctl_reply_error(pk, UERR_CONFLICT, "%s of %s is not in conflict (unionctl edit changes it)",
+                        field, id);
+        goto cleanup;
+    }
+    assignment a = {field, "=", NULL};
+    if (value) {
+        a.value = value;
+        e = ctl_assignment_check(&a, today, err, sizeof err);
+        value = a.value;
+        if (e != UERR_OK) {
+            ctl_reply_error(pk, e, "%s", err);
+            goto cleanup;
+        }
+    } else {
+        value = strdup(record_field_winner(cur, field)->value);
+    }
+    if (!value || record_copy(&r, cur) != 0 ||
+        record_write(&r, o->node, clock_now_ms(), field, value) != 0) {
+        ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    char *ids[1] = {id};
+    snprintf(msg, sizeof msg, "resolve %s\n\nfields: %s\n", id, field);
+    e = ctl_commit_records(o, ids, &r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), msg, err,
+                           sizeof err);
+    if (e != UERR_OK) {
+        ctl_reply_error(pk, e, "%s", err);
+        goto cleanup;
+    }
+    msg_map m;
+    ctl_reply_ok(pk);
+    msg_map_open(&m, pk);
+    msg_map_str(&m, "id", id);
+    msg_map_str(&m, "field", field);
+    msg_map_close(&m);
+cleanup:
+    free(id);
+    free(field);
+    free(value);
+    record_free(&r);
+}

@@ -1,0 +1,426 @@
+/* op_stats.c - stats: counts of records by field values, for the
+ * federation's reports (docs/CONTROL.md). Runs on the store queue's worker
+ * thread and reads the in-memory index, never the store: one pass with
+ * hash grouping, so it stays linear at a million records.
+ *
+ * The pass runs on the job's own thread. It once started raw pthreads from
+ * inside this thread-pool job to count slot ranges in parallel; that
+ * bypassed the pool's size, raced the loop for cores the sessions need, and
+ * could not be cancelled at shutdown. One thread counts a million records
+ * in well under a second (the scan is memory-bound), and the store queue
+ * runs one job at a time anyway. */
+#include "daemon/ctl/common.h"
+#include "daemon/ctl/handlers.h"
+#include "daemon/ctl/scan.h"
+
+#include "daemon/util/log.h"
+#include "daemon/util/clock.h"
+#include "proto/schema.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* More --by fields than this is not a report anyone reads. */
+#define STATS_BY_MAX 8
+
+/* ---- stats ---------------------------------------------------------------- */
+
+/* One group: its key is the displayed values of the --by fields, each
+ * NUL-terminated, one after the other. Stored values never contain NUL
+ * (msg_str_dup refuses it), so the key is unambiguous, and comparing keys
+ * bytewise orders groups field by field (NUL sorts before every byte). */
+typedef struct {
+    char *key;
+    size_t len;
+    size_t count;
+} stats_group;
+
+static int group_cmp(const void *a, const void *b)
+{
+    const stats_group *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Append condition FIELD OP VALUE to the list (for --since, --until and the
+ * implicit status=active). 0 or -1 (allocation). */
+static int cond_add(query_cond *c, size_t *n, const char *field, query_op op, const char *value)
+{
+    c[*n].field = strdup(field);
+    c[*n].value = strdup(value);
+    c[*n].op = op;
+    (*n)++; /* counted even on failure so that ctl_conds_free frees it */
+    return c[*n - 1].field && c[*n - 1].value ? 0 : -1;
+}
+
+/* Read and check the "by" list. 0, or -1 with err. */
+static int stats_by_read(char ***out, size_t *nout, const msgpack_object *req, char *err,
+                         size_t errlen)
+{
+    const msgpack_object_array *arr = msg_get_array(req, "by");
+    *out = NULL;
+    *nout = 0;
+    if (!arr || arr->size == 0)
+        return 0;
+    if (arr->size > STATS_BY_MAX) {
+        snprintf(err, errlen, "--by: at most %d fields", STATS_BY_MAX);
+        return -1;
+    }
+    char **by = calloc(arr->size, sizeof *by);
+    if (!by) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *out = by;
+    for (uint32_t i = 0; i < arr->size; i++) {
+        by[i] = msg_str_dup(&arr->ptr[i]);
+        *nout = i + 1;
+        if (!by[i] || !schema_name_valid(by[i])) {
+            snprintf(err, errlen, "--by: '%s' is not a field name", by[i] ? by[i] : "?");
+            return -1;
+        }
+        if (strcmp(by[i], "count") == 0) {
+            snprintf(err, errlen,
+                     "--by count: 'count' is the name of the result column; a field of that "
+                     "name cannot be grouped");
+            return -1;
+        }
+        if (schema_field_is_masked(by[i])) {
+            snprintf(err, errlen,
+                     "--by %s: personal fields cannot be grouped (each value is one person); "
+                     "unionctl duplicates finds shared values",
+                     by[i]);
+            return -1;
+        }
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(by[i], by[j]) == 0) {
+                snprintf(err, errlen, "--by: field '%s' is named twice", by[i]);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+/* The values a record groups under for one --by field, into vals (room for
+ * the record's entry count + 1): the displayed value for a single-valued
+ * field, each distinct element for a set (a member counts once per
+ * element), "" when the field is missing. Returns how many (>= 1). */
+static size_t group_values(const char **vals, const record *r, const char *id, const char *field,
+                           int is_set)
+{
+    if (!is_set) {
+        vals[0] = query_display(r, id, field);
+        return 1;
+    }
+    size_t first, n = record_field_entries(r, field, &first), k = 0;
+    for (size_t i = first; i < first + n; i++) {
+        const char *v = r->entries[i].value;
+        int dup = 0;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = strcmp(vals[j], v) == 0;
+        if (!dup)
+            vals[k++] = v;
+    }
+    if (k == 0)
+        vals[k++] = "";
+    return k;
+}
+
+/* One scan over the index slots [from, to). The inputs are borrowed and
+ * read-only (nothing writes the index while a handler runs). */
+typedef struct {
+    const recindex_item *slots;
+    size_t from, to;
+    const query_cond *c;
+    size_t nc;
+    char *const *by;
+    const int *by_set;
+    size_t nby;
+    const char *const *need; /* the fields the scan reads, sorted */
+    size_t nneed;
+    smap map; /* group key -> index into groups */
+    stats_group *groups;
+    size_t ngroups, gcap, total;
+    int oom;
+} stats_scan;
+
+/* Count one combination of group values (key in kb). 0 or -1. */
+static int stats_count(stats_scan *s, const char *kb, size_t klen)
+{
+    int isnew;
+    smap_slot *sl = smap_upsert(&s->map, kb, klen, &isnew);
+    if (!sl)
+        return -1;
+    if (isnew) {
+        char *k = NULL;
+        if (s->ngroups == s->gcap) {
+            size_t ncap = s->gcap ? s->gcap * 2 : 64;
+            stats_group *ng = realloc(s->groups, ncap * sizeof *ng);
+            if (ng) {
+                s->groups = ng;
+                s->gcap = ncap;
+            }
+        }
+        if (s->ngroups == s->gcap || !(k = malloc(klen))) {
+            sl->key = NULL; /* kb is not ours to keep */
+            s->map.count--;
+            return -1;
+        }
+        memcpy(k, kb, klen);
+        sl->key = k;
+        sl->val = s->ngroups;
+        s->groups[s->ngroups++] = (stats_group){k, klen, 0};
+    }
+    s->groups[sl->val].count++;
+    return 0;
+}
+
+static void stats_scan_run(stats_scan *s)
+{
+    size_t kcap = 256, pcap = 0;
+    char *kb = malloc(kcap);
+    record_entry *pe = NULL;
+    const char ***vals = calloc(s->nby + 1, sizeof *vals); /* per --by field */
+    size_t *nvals = calloc(s->nby + 1, sizeof *nvals), *pos = calloc(s->nby + 1, sizeof *pos);
+    record proj;
+    record_init(&proj);
+    if (!kb || !vals || !nvals || !pos)
+        goto oom;
+    for (size_t f = 0; f < s->nby; f++)
+        if (!(vals[f] = malloc(sizeof *vals[f])))
+            goto oom;
+    for (size_t i = s->from; i < s->to; i++) {
+        scan_prefetch(s->slots, i, s->to);
+        const recindex_item *it = &s->slots[i];
+        if (!it->id)
+            continue;
+        int grew = scan_project(&proj, &pe, &pcap, &it->rec, s->need, s->nneed);
+        if (grew < 0)
+            goto oom;
+        /* room for every value a set field can have */
+        for (size_t f = 0; grew && f < s->nby; f++) {
+            const char **v = realloc(vals[f], (pcap + 1) * sizeof *v);
+            if (!v)
+                goto oom;
+            vals[f] = v;
+        }
+        if (!query_match(s->c, s->nc, it->id, &proj))
+            continue;
+        s->total++;
+        if (s->nby == 0)
+            continue;
+        for (size_t f = 0; f < s->nby; f++) {
+            nvals[f] = group_values(vals[f], &proj, it->id, s->by[f], s->by_set[f]);
+            pos[f] = 0;
+        }
+        /* every combination of the fields' values (an odometer; one
+         * combination unless a set field has several elements) */
+        for (;;) {
+            size_t klen = 0;
+            for (size_t f = 0; f < s->nby; f++) {
+                const char *v = vals[f][pos[f]];
+                size_t vl = strlen(v) + 1;
+                if (klen + vl > kcap) {
+                    while (klen + vl > kcap)
+                        kcap *= 2;
+                    char *nk = realloc(kb, kcap);
+                    if (!nk)
+                        goto oom;
+                    kb = nk;
+                }
+                memcpy(kb + klen, v, vl);
+                klen += vl;
+            }
+            if (stats_count(s, kb, klen) != 0)
+                goto oom;
+            size_t f = s->nby;
+            while (f > 0 && ++pos[f - 1] == nvals[f - 1])
+                pos[--f] = 0;
+            if (f == 0)
+                break;
+        }
+    }
+    goto cleanup;
+oom:
+    s->oom = 1;
+cleanup:
+    for (size_t f = 0; vals && f < s->nby; f++)
+        free(vals[f]);
+    free(vals);
+    free(nvals);
+    free(pos);
+    free(pe);
+    free(kb);
+}
+
+static void stats_scan_free(stats_scan *s)
+{
+    for (size_t g = 0; g < s->ngroups; g++)
+        free(s->groups[g].key);
+    free(s->groups);
+    smap_free(&s->map);
+}
+
+static int str_ptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The conditions a stats request counts under: the given "where" list,
+ * then status=active unless a condition is on status (the federation
+ * counts members: applicants, lapsed and merged records are not members
+ * unless asked about), then joined >= since and joined <= until. */
+static uerr stats_conds_build(query_cond **out, size_t *nout, const msgpack_object *req,
+                              const char *since, const char *until, char *err, size_t errlen)
+{
+    query_cond *given = NULL, *c;
+    size_t ngiven = 0, nc;
+    uerr e = ctl_conds_read(&given, &ngiven, req, err, errlen);
+    *out = NULL;
+    *nout = 0;
+    if (e != UERR_OK)
+        return e;
+    c = calloc(ngiven + 3, sizeof *c);
+    if (!c) {
+        ctl_conds_free(given, ngiven);
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory counting records");
+    }
+    if (ngiven)
+        memcpy(c, given, ngiven * sizeof *c);
+    free(given); /* the strings moved into c */
+    nc = ngiven;
+    *out = c;
+    int on_status = 0;
+    for (size_t i = 0; i < nc; i++)
+        on_status |= strcmp(c[i].field, "status") == 0;
+    int rc = (!on_status && cond_add(c, &nc, "status", Q_EQ, "active") != 0) ||
+             (since && cond_add(c, &nc, "joined", Q_GE, since) != 0) ||
+             (until && cond_add(c, &nc, "joined", Q_LE, until) != 0);
+    *nout = nc;
+    return rc ? uerr_set(err, errlen, UERR_NOMEM, "out of memory counting records") : UERR_OK;
+}
+
+/* The fields the scan reads (conditions and --by), sorted and distinct,
+ * into need (room for nc + nby). Returns how many. */
+static size_t stats_need(const char **need, const query_cond *c, size_t nc, char *const *by,
+                         size_t nby)
+{
+    size_t n = 0, w = 0;
+    for (size_t i = 0; i < nc; i++)
+        need[n++] = c[i].field;
+    for (size_t f = 0; f < nby; f++)
+        need[n++] = by[f];
+    qsort(need, n, sizeof *need, str_ptr_cmp);
+    for (size_t i = 0; i < n; i++)
+        if (!w || strcmp(need[w - 1], need[i]) != 0)
+            need[w++] = need[i];
+    return w;
+}
+
+/* {by: [...], groups: [{FIELD: VALUE, ..., count}], total} */
+static void stats_pack(msgpack_packer *pk, const stats_scan *s, char *const *by, size_t nby)
+{
+    msg_map m;
+    msg_arr a, g;
+    ctl_reply_ok(pk);
+    msg_map_open(&m, pk);
+    msg_map_key(&m, "by");
+    msg_arr_open(&a, pk);
+    for (size_t f = 0; f < nby; f++) {
+        msg_arr_item(&a);
+        msg_pack_str(pk, by[f]);
+    }
+    msg_arr_close(&a);
+    msg_map_key(&m, "groups");
+    msg_arr_open(&g, pk);
+    if (nby == 0) { /* without --by the whole selection is the one group */
+        msg_map one;
+        msg_arr_item(&g);
+        msg_map_open(&one, pk);
+        msg_map_int(&one, "count", (int64_t)s->total);
+        msg_map_close(&one);
+    }
+    for (size_t i = 0; nby && i < s->ngroups; i++) {
+        msg_map gm;
+        const char *v = s->groups[i].key;
+        msg_arr_item(&g);
+        msg_map_open(&gm, pk);
+        for (size_t f = 0; f < nby; f++) {
+            msg_map_str(&gm, by[f], v);
+            v += strlen(v) + 1;
+        }
+        msg_map_int(&gm, "count", (int64_t)s->groups[i].count);
+        msg_map_close(&gm);
+    }
+    msg_arr_close(&g);
+    msg_map_int(&m, "total", (int64_t)s->total);
+    msg_map_close(&m);
+}
+
+void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    char err[CTL_ERRLEN];
+    char **by = NULL, *since = msg_get_str(req, "since"), *until = msg_get_str(req, "until");
+    size_t nby = 0, nc = 0;
+    query_cond *c = NULL;
+    const char **need = NULL;
+    int *by_set = NULL;
+    stats_scan s;
+    uerr e;
+    memset(&s, 0, sizeof s);
+    int64_t t0 = clock_now_ms();
+    if (stats_by_read(&by, &nby, req, err, sizeof err) != 0) {
+        e = UERR_INVALID;
+        goto refuse;
+    }
+    if ((since && !schema_date_valid(since)) || (until && !schema_date_valid(until))) {
+        int bad_since = since && !schema_date_valid(since);
+        e = uerr_set(err, sizeof err, UERR_INVALID, "--%s: '%s' is not a date (YYYY-MM-DD)",
+                     bad_since ? "since" : "until", bad_since ? since : until);
+        goto refuse;
+    }
+    if ((e = stats_conds_build(&c, &nc, req, since, until, err, sizeof err)) != UERR_OK)
+        goto refuse;
+    need = malloc((nc + nby + 1) * sizeof *need);
+    by_set = calloc(nby + 1, sizeof *by_set);
+    if (!need || !by_set)
+        goto oom;
+    for (size_t f = 0; f < nby; f++)
+        by_set[f] = schema_field_is_set(by[f]);
+    s = (stats_scan){.slots = o->ix.slots,
+                     .from = 0,
+                     .to = o->ix.cap,
+                     .c = c,
+                     .nc = nc,
+                     .by = by,
+                     .by_set = by_set,
+                     .nby = nby,
+                     .need = need,
+                     .nneed = stats_need(need, c, nc, by, nby)};
+    stats_scan_run(&s);
+    if (s.oom)
+        goto oom;
+    if (s.ngroups)
+        qsort(s.groups, s.ngroups, sizeof *s.groups, group_cmp);
+    log_msg(LOG_DEBUG, "stats: %zu records, %zu groups in %lld ms", s.total, s.ngroups,
+            (long long)(clock_now_ms() - t0));
+    stats_pack(pk, &s, by, nby);
+    goto cleanup;
+oom:
+    e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory counting records");
+refuse:
+    ctl_reply_error(pk, e, "%s", err);
+cleanup:
+    stats_scan_free(&s);
+    free(need);
+    free(by_set);
+    ctl_conds_free(c, nc);
+    for (size_t f = 0; f < nby; f++)
+        free(by[f]);
+    free(by);
+    free(since);
+    free(until);
+}

@@ -1,0 +1,43 @@
+/* ops.h - the state the control request handlers work on (the store, the
+ * in-memory index, the node's identity), as main sets it up. Handlers run
+ * on the store queue's worker thread, never on the loop thread: while one
+ * runs it owns the store and the index.
+ *
+ * Must never include the net room: the peers reach the index only through
+ * ops_index_changed, which main hands them as a plain store_record_cb.
+ * docs/CONTROL.md lists every request and its reply. */
+#ifndef UNIOND_CTL_OPS_H
+#define UNIOND_CTL_OPS_H
+
+#include "daemon/store/recindex.h"
+#include "daemon/store/store.h"
+#include "proto/uerr.h"
+
+#include <msgpack.h>
+#include <stdint.h>
+
+typedef struct {
+    store *st;    /* owned (main frees it after the loop has stopped) */
+    recindex ix;  /* owned */
+    char *node;   /* borrowed from the daemon's config */
+    char *office; /* borrowed */
+    char *listen; /* borrowed */
+    char fingerprint[65];
+    int64_t started_ms;
+    unsigned long requests; /* store-queue requests handled */
+    /* peers' state for status (thread-safe snapshot, one msgpack value
+     * packed into pk), NULL if none. Wired by main. */
+    void (*peers_status)(void *arg, msgpack_packer *pk);
+    void *peers_arg;
+} ops_ctx;
+
+/* Fill the index from the store's head tree. Returns UERR_OK, or an error
+ * with err set (a record that does not decode is an error naming its id). */
+uerr ops_load(ops_ctx *o, char *err, size_t errlen);
+
+/* A store_record_cb that decodes a record a merge or fast-forward changed
+ * into o's index (arg = ops_ctx *). Worker thread only. Returns 0, 1 (the
+ * record does not decode; logged) or 2 (out of memory). */
+int ops_index_changed(const char *id, const char *buf, size_t len, void *arg);
+
+#endif
