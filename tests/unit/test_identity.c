@@ -17,7 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/identity.h"
+#include "daemon/net/identity.h"
 
 typedef struct {
     char dir[64];

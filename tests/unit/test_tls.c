@@ -19,8 +19,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "daemon/identity.h"
-#include "daemon/tls.h"
+#include "daemon/net/identity.h"
+#include "daemon/net/tls.h"
 
 /* Identities: A listens, B is its pinned peer, C is a stranger. */
 enum { A, B, C, NODES };

@@ -4,7 +4,7 @@
  *
  * All cryptography is OpenSSL 3's (EVP, X509, PEM); this file only
  * assembles standard pieces and takes care of file modes and durability. */
-#include "daemon/identity.h"
+#include "daemon/net/identity.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,7 +12,7 @@
  *
  * All cryptography is OpenSSL's; this file only configures it and moves
  * bytes between buffers. */
-#include "daemon/tls.h"
+#include "daemon/net/tls.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -25,7 +25,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "daemon/identity.h"
+#include "daemon/net/identity.h"
 
 /* Largest certificate list we accept from a peer. A uniond certificate is
  * well under 1 KiB; OpenSSL's default (100 KiB) would let an unauthenticated
