@@ -209,9 +209,11 @@ uerr session_accept(session *s, uv_stream_t *server);
  * error when the session is closing (or closes because of the send). */
 uerr session_send(session *s, const msgpack_sbuffer *msg);
 /* Plaintext that arrived: appended, cut into frames, each dispatched to
- * the sync machine. Returns UERR_OK while the session stays open,
- * UERR_PEER once it closed because of the peer (bad frame), another code
- * on a local failure; the session is then in S_CLOSING. */
+ * the sync machine. Returns UERR_OK while the session stays open; once it
+ * is closing: UERR_PEER when the peer was at fault (bad frame, protocol
+ * error), UERR_BUSY when it was already closing or closed without fault
+ * (a duplicate connection), another code for a local failure (UERR_IO: a
+ * write failed, UERR_NOMEM). */
 uerr session_input(session *s, const char *plain, size_t len);
 /* A store job for this session (holds a reference until done ran). */
 uerr session_submit(session *s, squeue_work_fn run, squeue_done_fn done, void *job);
@@ -230,7 +232,7 @@ void sync_send_heads(session *s, uint32_t req, uint32_t ack);
 /* WANT {id, want, have: our heads}; the one WANT of ours in flight. */
 uerr sync_send_want(session *s, uint32_t id, char *const *want, size_t nwant);
 void sync_send_error(session *s, const char *msg);
-void sync_send_simple(session *s, const char *type);
+uerr sync_send_simple(session *s, const char *type);
 void sync_broadcast_heads(peers *p);
 /* Replace the cached branch list (takes h); tell peers if anything moved. */
 void sync_heads_update(peers *p, store_ref *h, size_t n);

@@ -209,7 +209,7 @@ static uerr session_frames(session *s)
         off += consumed;
     }
     if (s->state == S_CLOSING)
-        return rc != UERR_OK ? rc : UERR_PEER;
+        return rc != UERR_OK ? rc : UERR_BUSY;
     if (st == FRAME_TOO_BIG || st == FRAME_EMPTY) {
         /* refused on the 4 header bytes, before anything is allocated */
         sync_send_error(s, "frame too large or empty");

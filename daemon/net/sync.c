@@ -58,11 +58,11 @@ void sync_send_error(session *s, const char *msg)
     outmsg_send(s, &m);
 }
 
-void sync_send_simple(session *s, const char *type)
+uerr sync_send_simple(session *s, const char *type)
 {
     outmsg m;
     outmsg_begin(&m, type, 0);
-    outmsg_send(s, &m);
+    return outmsg_send(s, &m);
 }
 
 void sync_send_hello(session *s)
@@ -431,8 +431,7 @@ static uerr on_pack(session *s, const msgpack_object *m)
 static uerr on_ping(session *s, const msgpack_object *m)
 {
     (void)m;
-    sync_send_simple(s, "pong");
-    return UERR_OK;
+    return sync_send_simple(s, "pong");
 }
 
 static uerr on_pong(session *s, const msgpack_object *m)
