@@ -6,9 +6,9 @@
 #include "daemon/config/config.h"
 #include "daemon/ctl/control.h"
 #include "daemon/ctl/ops.h"
-#include "daemon/identity.h"
+#include "daemon/net/identity.h"
 #include "daemon/util/log.h"
-#include "daemon/peer.h"
+#include "daemon/net/peers.h"
 #include "daemon/store/squeue.h"
 #include "daemon/store/store.h"
 #include "daemon/util/clock.h"
@@ -230,19 +230,6 @@ static void on_signal(uv_signal_t *h, int signum)
     stop_next(d);
 }
 
-/* status's "peers" value: the peers' thread-safe snapshot (a plain call,
- * not a cast of peers_status_pack to another function type). */
-static void status_peers(void *arg, msgpack_packer *pk)
-{
-    peers_status_pack(arg, pk);
-}
-
-/* The op table's loop-thread requests go to the peers. */
-static int control_peers(void *arg, const char *op, const msgpack_object *req, reply r)
-{
-    return peers_control(arg, op, req, r);
-}
-
 /* Exclusive lock on DATA for the life of the process: flock on the
  * directory itself, so no stale lock file can outlive a crash. */
 static int data_lock(int *fd_out, const char *data, const char *pidpath)
@@ -320,9 +307,9 @@ static int loop_parts_start(daemon_main *d, config *cfg, ops_ctx *ops, const nod
         return -1;
     }
     ops->listen = (char *)listen_addr;
-    ops->peers_status = status_peers;
+    ops->peers_status = peers_status;
     ops->peers_arg = d->peers;
-    if (control_start(&d->ctl, d->loop, np->sock, d->q, ops, control_peers, d->peers, err,
+    if (control_start(&d->ctl, d->loop, np->sock, d->q, ops, peers_request, d->peers, err,
                       sizeof err) != UERR_OK) {
         fprintf(stderr, "uniond: %s\n", err);
         return -1;

@@ -17,7 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/identity.h"
+#include "daemon/net/identity.h"
 
 typedef struct {
     char dir[64];
@@ -28,7 +28,8 @@ typedef struct {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
+    if (!f)
+        return -1;
     strcpy(f->dir, "/tmp/uniond-test-identity.XXXXXX");
     if (!mkdtemp(f->dir)) {
         free(f);
@@ -198,7 +199,7 @@ static void test_refuses_overwrite(void **state)
     assert_int_equal(identity_create(f->key, f->crt, "yinzhou-01", err, sizeof err), 0);
     assert_int_equal(identity_fingerprint(before, f->crt, err, sizeof err), 0);
     err[0] = '\0';
-    assert_int_equal(identity_create(f->key, f->crt, "yinzhou-01", err, sizeof err), -1);
+    assert_int_equal(identity_create(f->key, f->crt, "yinzhou-01", err, sizeof err), UERR_IO);
     assert_non_null(strstr(err, f->key));
     assert_non_null(strstr(err, "already exists"));
     assert_int_equal(identity_fingerprint(after, f->crt, err, sizeof err), 0);
@@ -207,7 +208,7 @@ static void test_refuses_overwrite(void **state)
     /* Only the certificate exists: the key made on the way is removed. */
     assert_int_equal(unlink(f->key), 0);
     err[0] = '\0';
-    assert_int_equal(identity_create(f->key, f->crt, "yinzhou-01", err, sizeof err), -1);
+    assert_int_equal(identity_create(f->key, f->crt, "yinzhou-01", err, sizeof err), UERR_IO);
     assert_non_null(strstr(err, f->crt));
     assert_int_equal(access(f->key, F_OK), -1);
     assert_int_equal(identity_fingerprint(after, f->crt, err, sizeof err), 0);
@@ -239,24 +240,24 @@ static void test_create_bad_arguments(void **state)
     fixture *f = *state;
     char err[256] = "", path[200];
 
-    assert_int_equal(identity_create(f->key, f->crt, "", err, sizeof err), -1);
+    assert_int_equal(identity_create(f->key, f->crt, "", err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "node name"));
     assert_int_equal(identity_create(f->key, f->crt,
                                      "a123456789012345678901234567890123456789012345678901234567890"
                                      "1234",
                                      err, sizeof err),
                      -1);
-    assert_int_equal(identity_create(f->key, f->crt, "bad\nname", err, sizeof err), -1);
+    assert_int_equal(identity_create(f->key, f->crt, "bad\nname", err, sizeof err), UERR_INVALID);
     assert_non_null(strstr(err, "control character"));
-    assert_int_equal(identity_create(f->key, f->key, "n", err, sizeof err), -1);
+    assert_int_equal(identity_create(f->key, f->key, "n", err, sizeof err), UERR_INVALID);
     assert_int_equal(access(f->key, F_OK), -1);
 
     snprintf(path, sizeof path, "%s/missing/node.key", f->dir);
-    assert_int_equal(identity_create(path, f->crt, "n", err, sizeof err), -1);
+    assert_int_equal(identity_create(path, f->crt, "n", err, sizeof err), UERR_IO);
     assert_non_null(strstr(err, path));
     assert_int_equal(access(f->crt, F_OK), -1);
     /* a NULL or empty error buffer is fine */
-    assert_int_equal(identity_create(path, f->crt, "n", NULL, 0), -1);
+    assert_int_equal(identity_create(path, f->crt, "n", NULL, 0), UERR_IO);
 }
 
 static void test_fingerprint_valid(void **state)
@@ -285,7 +286,7 @@ static void test_fingerprint_errors(void **state)
     fixture *f = *state;
     char err[512] = "", fp[65] = "x";
 
-    assert_int_equal(identity_fingerprint(fp, f->crt, err, sizeof err), -1);
+    assert_int_equal(identity_fingerprint(fp, f->crt, err, sizeof err), UERR_IO);
     assert_string_equal(fp, "");
     assert_non_null(strstr(err, f->crt));
     assert_non_null(strstr(err, "uniond init"));
@@ -294,10 +295,10 @@ static void test_fingerprint_errors(void **state)
     assert_non_null(w);
     fputs("not a certificate\n", w);
     fclose(w);
-    assert_int_equal(identity_fingerprint(fp, f->crt, err, sizeof err), -1);
+    assert_int_equal(identity_fingerprint(fp, f->crt, err, sizeof err), UERR_IO);
     assert_non_null(strstr(err, "not a PEM certificate"));
 
-    assert_int_equal(identity_fingerprint(fp, f->dir, err, sizeof err), -1);
+    assert_int_equal(identity_fingerprint(fp, f->dir, err, sizeof err), UERR_IO);
     assert_non_null(strstr(err, "not a regular file"));
 }
 
@@ -321,7 +322,7 @@ static void test_load(void **state)
 
     /* a key others can read is refused, with the fix in the message */
     assert_int_equal(chmod(f->key, 0640), 0);
-    assert_int_equal(identity_load(&key, &crt, f->key, f->crt, err, sizeof err), -1);
+    assert_int_equal(identity_load(&key, &crt, f->key, f->crt, err, sizeof err), UERR_IO);
     assert_null(key);
     assert_null(crt);
     assert_non_null(strstr(err, "chmod 600"));
@@ -331,14 +332,14 @@ static void test_load(void **state)
     snprintf(key2, sizeof key2, "%s/other.key", f->dir);
     snprintf(crt2, sizeof crt2, "%s/other.crt", f->dir);
     assert_int_equal(identity_create(key2, crt2, "other", err, sizeof err), 0);
-    assert_int_equal(identity_load(&key, &crt, f->key, crt2, err, sizeof err), -1);
+    assert_int_equal(identity_load(&key, &crt, f->key, crt2, err, sizeof err), UERR_IO);
     assert_non_null(strstr(err, "does not belong"));
     assert_null(key);
     assert_null(crt);
 
     /* missing files */
     assert_int_equal(unlink(key2), 0);
-    assert_int_equal(identity_load(&key, &crt, key2, crt2, err, sizeof err), -1);
+    assert_int_equal(identity_load(&key, &crt, key2, crt2, err, sizeof err), UERR_IO);
     assert_non_null(strstr(err, key2));
 }
 

@@ -19,8 +19,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "daemon/identity.h"
-#include "daemon/tls.h"
+#include "daemon/net/identity.h"
+#include "daemon/net/tls.h"
 
 /* Identities: A listens, B is its pinned peer, C is a stranger. */
 enum { A, B, C, NODES };
@@ -301,9 +301,9 @@ static void assert_both_failed(tls_conn *cli, tls_conn *srv)
     assert_int_equal(tls_conn_handshake(srv), -1);
     assert_int_equal(tls_conn_read(cli, buf, sizeof buf), -1);
     assert_int_equal(tls_conn_read(srv, buf, sizeof buf), -1);
-    assert_int_equal(tls_conn_write(cli, "x", 1), -1);
-    assert_int_equal(tls_conn_write(srv, "x", 1), -1);
-    assert_int_equal(tls_conn_feed(srv, "x", 1), -1);
+    assert_int_equal(tls_conn_write(cli, "x", 1), UERR_IO);
+    assert_int_equal(tls_conn_write(srv, "x", 1), UERR_IO);
+    assert_int_equal(tls_conn_feed(srv, "x", 1), UERR_PEER);
     assert_string_equal(tls_conn_peer_fingerprint(srv), "");
     assert_true(strlen(tls_conn_error(cli)) > 0);
     assert_true(strlen(tls_conn_error(srv)) > 0);
@@ -396,7 +396,7 @@ static void test_shutdown(void **state)
     connect_pair(f, B, f->fpr[A], &cli, &srv);
     assert_int_equal(tls_conn_write(cli, "bye", 3), 0);
     tls_conn_shutdown(cli);
-    assert_int_equal(tls_conn_write(cli, "more", 4), -1);
+    assert_int_equal(tls_conn_write(cli, "more", 4), UERR_BUSY);
     assert_non_null(strstr(tls_conn_error(cli), "after the TLS shutdown"));
     pump(cli, srv);
     /* Data sent before close_notify is delivered first. */
@@ -427,7 +427,7 @@ static void test_garbage(void **state)
     /* Before the handshake: something that is not TLS at all. */
     tls_conn *srv = tls_conn_new(f->ctx[A], 1, NULL);
     assert_non_null(srv);
-    assert_int_equal(tls_conn_feed(srv, http, sizeof http - 1), -1);
+    assert_int_equal(tls_conn_feed(srv, http, sizeof http - 1), UERR_PEER);
     assert_true(strlen(tls_conn_error(srv)) > 0);
     assert_non_null(strstr(tls_conn_error(srv), "not a uniond node"));
     assert_int_equal(tls_conn_handshake(srv), -1);
@@ -443,7 +443,7 @@ static void test_garbage(void **state)
     unsigned char junk[300];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i * 151 + 7);
-    assert_int_equal(tls_conn_feed(cli, junk, sizeof junk), -1);
+    assert_int_equal(tls_conn_feed(cli, junk, sizeof junk), UERR_PEER);
     assert_true(strlen(tls_conn_error(cli)) > 0);
     assert_int_equal(tls_conn_handshake(cli), -1);
     tls_conn_free(cli);
@@ -454,7 +454,7 @@ static void test_garbage(void **state)
     assert_true(tls_conn_established(srv));
     unsigned char rec[5 + 64] = {0x17, 0x03, 0x03, 0x00, 64};
     memcpy(rec + 5, junk, 64);
-    assert_int_equal(tls_conn_feed(srv, rec, sizeof rec), -1);
+    assert_int_equal(tls_conn_feed(srv, rec, sizeof rec), UERR_PEER);
     assert_true(strlen(tls_conn_error(srv)) > 0);
     assert_false(tls_conn_established(srv));
     assert_int_equal(tls_conn_read(srv, buf, sizeof buf), -1);
@@ -549,14 +549,14 @@ static void test_misuse(void **state)
     char key[160], crt[160];
     snprintf(key, sizeof key, "%s/missing.key", f->dir);
     snprintf(crt, sizeof crt, "%s/missing.crt", f->dir);
-    assert_int_equal(tls_ctx_new(&ctx, key, crt, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(tls_ctx_new(&ctx, key, crt, NULL, NULL, err, sizeof err), UERR_IO);
     assert_null(ctx);
     assert_non_null(strstr(err, "uniond init"));
 
     /* A key others can read is refused (identity_load's rule). */
     assert_int_equal(chmod(f->key[C], 0644), 0);
     err[0] = '\0';
-    assert_int_equal(tls_ctx_new(&ctx, f->key[C], f->crt[C], NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(tls_ctx_new(&ctx, f->key[C], f->crt[C], NULL, NULL, err, sizeof err), UERR_IO);
     assert_null(ctx);
     assert_non_null(strstr(err, "chmod 600"));
     assert_int_equal(chmod(f->key[C], 0600), 0);
@@ -579,7 +579,7 @@ static void test_misuse(void **state)
      * a shutdown then has nothing to close. */
     t = tls_conn_new(f->ctx[B], 0, f->fpr[A]);
     assert_non_null(t);
-    assert_int_equal(tls_conn_write(t, "x", 1), -1);
+    assert_int_equal(tls_conn_write(t, "x", 1), UERR_BUSY);
     assert_non_null(strstr(tls_conn_error(t), "before the TLS handshake"));
     assert_int_equal(tls_conn_handshake(t), 0);
     assert_int_equal(tls_conn_read(t, buf, sizeof buf), 0);

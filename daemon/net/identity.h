@@ -11,6 +11,8 @@
 #ifndef UNIOND_IDENTITY_H
 #define UNIOND_IDENTITY_H
 
+#include "proto/uerr.h"
+
 #include <stddef.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -29,22 +31,25 @@
  * Refuses to overwrite: if either path exists nothing is changed. On any
  * failure the files this call created are removed.
  * node: 1 to 64 bytes, no control characters.
- * Returns 0 on success, -1 on failure with a message in err (if errlen > 0).
+ * Returns UERR_OK, UERR_INVALID for bad arguments (nothing touched), or
+ * UERR_IO (files exist, cannot be written, crypto failure) with a message
+ * in err (if errlen > 0).
  * The caller owns the paths and buffers; nothing is kept. */
-int identity_create(const char *key_path, const char *crt_path, const char *node, char *err,
-                    size_t errlen);
+uerr identity_create(const char *key_path, const char *crt_path, const char *node, char *err,
+                     size_t errlen);
 
 /* Fingerprint of the certificate in the PEM file crt_path, written to out
  * as 64 lowercase hex characters and a NUL.
- * Returns 0 on success, -1 on failure with a message in err naming the file.
+ * Returns UERR_OK, UERR_INVALID (no path) or UERR_IO (missing, unreadable
+ * or damaged file) with a message in err naming the file.
  * The caller owns out; nothing is kept. */
-int identity_fingerprint(char out[65], const char *crt_path, char *err, size_t errlen);
+uerr identity_fingerprint(char out[65], const char *crt_path, char *err, size_t errlen);
 
 /* Fingerprint of crt (e.g. the peer certificate of a TLS session), written
  * to out as 64 lowercase hex characters and a NUL. crt is only read; the
- * caller keeps ownership. Returns 0, or -1 if crt is NULL or has no
- * encodable public key (out is then the empty string). */
-int identity_fingerprint_x509(char out[65], X509 *crt);
+ * caller keeps ownership. Returns UERR_OK, or UERR_INVALID if crt is NULL
+ * or has no encodable public key (out is then the empty string). */
+uerr identity_fingerprint_x509(char out[65], X509 *crt);
 
 /* 1 if s is a well-formed fingerprint: exactly 64 hex digits (either case;
  * callers store them lowercased), else 0. s may be NULL (gives 0). */
@@ -54,10 +59,12 @@ int identity_fingerprint_valid(const char *s);
  * that key_path is a regular file not readable or writable by group or
  * others (like ssh, a key others can read is refused) and that the key
  * belongs to the certificate.
- * On success returns 0 and stores new references in *key and *crt, owned by
- * the caller (EVP_PKEY_free, X509_free). On failure returns -1, *key and
- * *crt are NULL, and err says what is wrong and how to fix it. */
-int identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *crt_path, char *err,
-                  size_t errlen);
+ * On success returns UERR_OK and stores new references in *key and *crt,
+ * owned by the caller (EVP_PKEY_free, X509_free). On failure returns
+ * UERR_INVALID (no paths) or UERR_IO (files missing, readable by others,
+ * damaged, not a pair), *key and *crt are NULL, and err says what is wrong
+ * and how to fix it. */
+uerr identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *crt_path,
+                   char *err, size_t errlen);
 
 #endif /* UNIOND_IDENTITY_H */

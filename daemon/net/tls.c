@@ -12,7 +12,7 @@
  *
  * All cryptography is OpenSSL's; this file only configures it and moves
  * bytes between buffers. */
-#include "daemon/tls.h"
+#include "daemon/net/tls.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -25,7 +25,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "daemon/identity.h"
+#include "daemon/net/identity.h"
 
 /* Largest certificate list we accept from a peer. A uniond certificate is
  * well under 1 KiB; OpenSSL's default (100 KiB) would let an unauthenticated
@@ -240,19 +240,21 @@ static void tls_info_cb(const SSL *ssl, int where, int ret)
         t->alert = desc;
 }
 
-int tls_ctx_new(tls_ctx **out, const char *key_path, const char *crt_path, tls_pin_cb pinned,
-                void *arg, char *err, size_t errlen)
+uerr tls_ctx_new(tls_ctx **out, const char *key_path, const char *crt_path, tls_pin_cb pinned,
+                 void *arg, char *err, size_t errlen)
 {
     EVP_PKEY *key = NULL;
     X509 *crt = NULL;
     tls_ctx *c = NULL;
-    int rc = -1;
+    uerr rc = UERR_IO;
 
     *out = NULL;
-    if (identity_load(&key, &crt, key_path, crt_path, err, errlen) != 0)
+    if ((rc = identity_load(&key, &crt, key_path, crt_path, err, errlen)) != UERR_OK)
         goto cleanup;
+    rc = UERR_IO;
     c = calloc(1, sizeof *c);
     if (!c) {
+        rc = UERR_NOMEM;
         tls_errf(err, errlen, "out of memory creating the TLS context");
         goto cleanup;
     }
@@ -295,7 +297,7 @@ int tls_ctx_new(tls_ctx **out, const char *key_path, const char *crt_path, tls_p
     SSL_CTX_set_info_callback(c->ssl_ctx, tls_info_cb);
     *out = c;
     c = NULL;
-    rc = 0;
+    rc = UERR_OK;
 cleanup:
     tls_ctx_free(c);
     EVP_PKEY_free(key); /* the SSL_CTX holds its own references */
@@ -467,10 +469,10 @@ static int tls_pump(tls_conn *t)
     return tls_read_records(t);
 }
 
-int tls_conn_feed(tls_conn *t, const void *data, size_t len)
+uerr tls_conn_feed(tls_conn *t, const void *data, size_t len)
 {
     if (t->failed)
-        return -1;
+        return UERR_PEER;
     /* Nothing after close_notify belongs to the session (RFC 8446 6.1);
      * dropping it also keeps a peer from piling up bytes we never read. */
     if (t->peer_closed)
@@ -480,10 +482,10 @@ int tls_conn_feed(tls_conn *t, const void *data, size_t len)
         if (BIO_write_ex(t->rbio, data, len, &w) != 1 || w != len) {
             tls_fail(t, "out of memory buffering %zu received bytes", len);
             ERR_clear_error();
-            return -1;
+            return UERR_NOMEM;
         }
     }
-    return tls_pump(t) == 0 ? 0 : -1;
+    return tls_pump(t) == 0 ? UERR_OK : UERR_PEER;
 }
 
 int tls_conn_handshake(tls_conn *t)
@@ -517,32 +519,32 @@ long tls_conn_read(tls_conn *t, void *buf, size_t len)
     return t->peer_closed ? -2 : 0;
 }
 
-int tls_conn_write(tls_conn *t, const void *data, size_t len)
+uerr tls_conn_write(tls_conn *t, const void *data, size_t len)
 {
     size_t written = 0;
 
     if (t->failed)
-        return -1;
+        return UERR_IO;
     if (!t->hs_done) {
         snprintf(t->err, sizeof t->err,
                  "cannot send application data before the TLS handshake is complete");
-        return -1;
+        return UERR_BUSY;
     }
     if (t->shut) {
         snprintf(t->err, sizeof t->err, "cannot send application data after the TLS shutdown");
-        return -1;
+        return UERR_BUSY;
     }
     if (len == 0)
-        return 0;
+        return UERR_OK;
     ERR_clear_error();
     /* The memory wbio grows as needed, so without partial-write mode
      * SSL_write_ex either takes everything or fails for good. */
     int r = SSL_write_ex(t->ssl, data, len, &written);
     if (r != 1 || written != len) {
         tls_ssl_failed(t, "write", r);
-        return -1;
+        return UERR_IO;
     }
-    return 0;
+    return UERR_OK;
 }
 
 size_t tls_conn_take_output(tls_conn *t, char **out)

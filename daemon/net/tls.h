@@ -25,6 +25,8 @@
 #ifndef UNIOND_TLS_H
 #define UNIOND_TLS_H
 
+#include "proto/uerr.h"
+
 #include <stddef.h>
 
 typedef struct tls_ctx tls_ctx;
@@ -40,11 +42,12 @@ typedef int (*tls_pin_cb)(const char *fingerprint, void *arg);
  * identity_load() (which refuses a key others can read). pinned(fp, arg)
  * decides which peers may connect to us; pinned may be NULL (then every
  * incoming peer is refused). arg is kept, not owned, and must outlive the
- * context. On success returns 0 and *out is a new context owned by the
- * caller (tls_ctx_free); on failure returns -1, *out is NULL and err (if
- * errlen > 0) says what is wrong and what to do. */
-int tls_ctx_new(tls_ctx **out, const char *key_path, const char *crt_path, tls_pin_cb pinned,
-                void *arg, char *err, size_t errlen);
+ * context. On success returns UERR_OK and *out is a new context owned by
+ * the caller (tls_ctx_free); on failure returns identity_load's code,
+ * UERR_NOMEM or UERR_IO, *out is NULL and err (if errlen > 0) says what is
+ * wrong and what to do. */
+uerr tls_ctx_new(tls_ctx **out, const char *key_path, const char *crt_path, tls_pin_cb pinned,
+                 void *arg, char *err, size_t errlen);
 
 /* Free a context. Every conn made from it must have been freed first.
  * NULL is allowed. */
@@ -71,18 +74,19 @@ void tls_conn_free(tls_conn *t);
 /* Ciphertext received from the socket (copied; the caller keeps data).
  * The bytes are processed at once: the handshake advances and records are
  * decrypted into an internal buffer that tls_conn_read() drains.
- * Returns 0, or -1 on a TLS error / refused peer (then tls_conn_error() says
- * why, e.g. "peer certificate fingerprint abcd... is not pinned"); outgoing
+ * Returns UERR_OK, UERR_PEER on a TLS error / refused peer (then
+ * tls_conn_error() says why, e.g. "peer certificate fingerprint abcd... is
+ * not pinned"), UERR_NOMEM if the bytes cannot be buffered; outgoing
  * ciphertext (e.g. an alert) may still be pending and should be flushed
  * before closing. Once a conn has failed every later call fails too; bytes
- * after the peer's close_notify are ignored (returns 0). */
-int tls_conn_feed(tls_conn *t, const void *data, size_t len);
+ * after the peer's close_notify are ignored (returns UERR_OK). */
+uerr tls_conn_feed(tls_conn *t, const void *data, size_t len);
 
 /* Drive the handshake (call after creating a client conn, and after each
  * feed). Returns 1 when the handshake is complete, 0 in progress, -1 error.
  * Note for the client side: TLS 1.3 completes the client's handshake before
  * the server has checked the client's certificate, so a server refusing us
- * shows up as a -1 from a later tls_conn_feed()/tls_conn_read(). */
+ * shows up as UERR_PEER from a later tls_conn_feed() or -1 from tls_conn_read(). */
 int tls_conn_handshake(tls_conn *t);
 
 /* 1 if the handshake completed and the connection has not failed, else 0. */
@@ -96,9 +100,9 @@ int tls_conn_established(const tls_conn *t);
 long tls_conn_read(tls_conn *t, void *buf, size_t len);
 
 /* Encrypt application bytes (only after the handshake; data is copied into
- * the output). Returns 0 or -1 (not established, shut down, or a TLS error;
- * tls_conn_error() says which). */
-int tls_conn_write(tls_conn *t, const void *data, size_t len);
+ * the output). Returns UERR_OK, UERR_BUSY (not established yet, or shut
+ * down) or UERR_IO (the connection failed); tls_conn_error() says which. */
+uerr tls_conn_write(tls_conn *t, const void *data, size_t len);
 
 /* Ciphertext waiting to go out: copy it into a fresh malloc'd buffer *out
  * (caller frees) and return its length (0 = nothing, *out is then NULL).

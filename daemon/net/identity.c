@@ -4,7 +4,7 @@
  *
  * All cryptography is OpenSSL 3's (EVP, X509, PEM); this file only
  * assembles standard pieces and takes care of file modes and durability. */
-#include "daemon/identity.h"
+#include "daemon/net/identity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -296,10 +296,10 @@ static int identity_file_finish(int fd, BIO *bio, const char *path, char *err, s
     return 0;
 }
 
-int identity_create(const char *key_path, const char *crt_path, const char *node, char *err,
-                    size_t errlen)
+uerr identity_create(const char *key_path, const char *crt_path, const char *node, char *err,
+                     size_t errlen)
 {
-    int rc = -1;
+    uerr rc = UERR_IO;
     EVP_PKEY_CTX *pctx = NULL;
     EVP_PKEY *key = NULL;
     X509 *crt = NULL;
@@ -310,24 +310,24 @@ int identity_create(const char *key_path, const char *crt_path, const char *node
     if (!key_path || !crt_path || !node || !*key_path || !*crt_path) {
         identity_err(err, errlen,
                      "identity_create: key path, certificate path and node name are required");
-        return -1;
+        return UERR_INVALID;
     }
     if (strcmp(key_path, crt_path) == 0) {
         identity_err(err, errlen, "key and certificate must be different files (both are %s)",
                      key_path);
-        return -1;
+        return UERR_INVALID;
     }
     size_t nlen = strlen(node);
     if (nlen == 0 || nlen > IDENTITY_NODE_MAX) {
         identity_err(err, errlen, "node name must be 1 to %d bytes long (got %zu)",
                      IDENTITY_NODE_MAX, nlen);
-        return -1;
+        return UERR_INVALID;
     }
     for (size_t i = 0; i < nlen; i++) {
         unsigned char ch = (unsigned char)node[i];
         if (ch < 0x20 || ch == 0x7f) {
             identity_err(err, errlen, "node name contains a control character at byte %zu", i);
-            return -1;
+            return UERR_INVALID;
         }
     }
 
@@ -371,7 +371,7 @@ int identity_create(const char *key_path, const char *crt_path, const char *node
         identity_err(err, errlen, "cannot sync the directory of %s: %s", key_path, strerror(errno));
         goto cleanup;
     }
-    rc = 0;
+    rc = UERR_OK;
 cleanup:
     if (kfd >= 0)
         close(kfd);
@@ -392,17 +392,17 @@ cleanup:
     return rc;
 }
 
-int identity_fingerprint_x509(char out[65], X509 *crt)
+uerr identity_fingerprint_x509(char out[65], X509 *crt)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char *der = NULL;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    int rc = -1;
+    uerr rc = UERR_INVALID;
 
     out[0] = '\0';
     if (!crt)
-        return -1;
+        return UERR_INVALID;
     X509_PUBKEY *pk = X509_get_X509_PUBKEY(crt);
     if (!pk)
         goto cleanup;
@@ -416,7 +416,7 @@ int identity_fingerprint_x509(char out[65], X509 *crt)
         out[2 * i + 1] = hex[md[i] & 0x0f];
     }
     out[2 * mdlen] = '\0';
-    rc = 0;
+    rc = UERR_OK;
 cleanup:
     OPENSSL_free(der);
     if (rc != 0)
@@ -437,16 +437,16 @@ static X509 *identity_cert_parse(const unsigned char *buf, size_t len, const cha
     return crt;
 }
 
-int identity_fingerprint(char out[65], const char *crt_path, char *err, size_t errlen)
+uerr identity_fingerprint(char out[65], const char *crt_path, char *err, size_t errlen)
 {
     identity_file f = {0};
     X509 *crt = NULL;
-    int rc = -1;
+    uerr rc = UERR_IO;
 
     out[0] = '\0';
     if (!crt_path) {
         identity_err(err, errlen, "identity_fingerprint: no certificate path given");
-        return -1;
+        return UERR_INVALID;
     }
     if (identity_file_read(&f, crt_path, 0, err, errlen) != 0)
         goto cleanup;
@@ -460,7 +460,7 @@ int identity_fingerprint(char out[65], const char *crt_path, char *err, size_t e
                      crt_path);
         goto cleanup;
     }
-    rc = 0;
+    rc = UERR_OK;
 cleanup:
     X509_free(crt);
     identity_file_free(&f);
@@ -492,20 +492,20 @@ static int identity_no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-int identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *crt_path, char *err,
-                  size_t errlen)
+uerr identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *crt_path,
+                   char *err, size_t errlen)
 {
     identity_file kf = {0}, cf = {0};
     BIO *bio = NULL;
     EVP_PKEY *k = NULL;
     X509 *c = NULL;
-    int rc = -1;
+    uerr rc = UERR_IO;
 
     *key = NULL;
     *crt = NULL;
     if (!key_path || !crt_path) {
         identity_err(err, errlen, "identity_load: key and certificate paths are required");
-        return -1;
+        return UERR_INVALID;
     }
     if (identity_file_read(&kf, key_path, 1, err, errlen) != 0)
         goto cleanup;
@@ -533,7 +533,7 @@ int identity_load(EVP_PKEY **key, X509 **crt, const char *key_path, const char *
     *crt = c;
     k = NULL;
     c = NULL;
-    rc = 0;
+    rc = UERR_OK;
 cleanup:
     BIO_free(bio);
     EVP_PKEY_free(k);

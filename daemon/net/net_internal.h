@@ -1,0 +1,290 @@
+/* net_internal.h - what the files of the net room share (never included
+ * outside daemon/net/ except by its unit tests): the peers, the per-peer
+ * state, the session, the limits of docs/PROTOCOL.md, and the functions
+ * each file offers the others.
+ *
+ *   conn.c     listen, accept, resolve + dial, backoff with jitter, the
+ *              peer list, start and close of the whole room
+ *   session.c  one connection: TLS through memory BIOs, framing, keepalive
+ *              and deadlines, write backpressure, close
+ *   sync.c     the sync state machine: the message table and its handlers
+ *   syncjob.c  the store work of a session: take-in and pack building
+ *   peerops.c  the control requests (peers, sync, peer add/remove) and the
+ *              status snapshot
+ *
+ * Everything here lives on the loop thread, except the store jobs' run
+ * functions (thread pool) and the status snapshot (under snap_lock). */
+#ifndef UNIOND_NET_INTERNAL_H
+#define UNIOND_NET_INTERNAL_H
+
+#include "daemon/config/config.h"
+#include "daemon/net/peers.h"
+#include "daemon/net/tls.h"
+#include "daemon/store/squeue.h"
+#include "daemon/store/store.h"
+#include "proto/uerr.h"
+
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Limits and timings; docs/PROTOCOL.md quotes each one. */
+#define PROTO_VERSION 1
+#define PEER_FRAME_MAX (1u << 20)  /* one message */
+#define PACK_CHUNK (256u << 10)    /* pack bytes per PACK message */
+#define PACK_MAX (1024ull << 20)   /* one incoming pack */
+#define HEADS_MAX 10000            /* branches in one announcement */
+#define SEND_HIGH_WATER (1u << 20) /* stop queueing pack chunks above this */
+#define HANDSHAKE_MS 10000         /* TCP connect + TLS + HELLO */
+#define PING_MS 10000              /* keepalive when idle */
+#define IDLE_MS 45000              /* nothing heard for this long: close */
+#define WANT_MS 120000             /* a WANT must be answered in full by then */
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 30000
+#define SYNC_WAIT_MS 20000 /* unionctl sync gives up after this */
+
+/* Session states (PROTOCOL.md 6.1). Bit masks of them say where a message
+ * is allowed (sync.c's table). */
+typedef enum { S_CONNECTING, S_TLS, S_HELLO, S_LIVE, S_CLOSING } sstate;
+#define SSTATE_BIT(s) (1u << (s))
+
+/* Where a peer's part of a `unionctl sync` stands. */
+typedef enum { SYNC_NONE, SYNC_PENDING, SYNC_OK, SYNC_FAILED } sync_phase;
+
+typedef struct session session;
+typedef struct peer_state peer_state;
+typedef struct sync_wait sync_wait;
+
+/* A sync request from unionctl, waiting for rounds with every peer. */
+struct sync_wait {
+    reply r;        /* answered exactly once, by sync_finish */
+    size_t pending; /* peers whose round has not finished */
+    uv_timer_t timer;
+    peers *p;
+    struct sync_wait *next;
+    int closed;
+};
+
+struct peer_state {
+    config_peer conf; /* copies of name, address, fingerprint */
+    session *s;       /* the session we keep (live or on its way) */
+    uv_timer_t retry;
+    int retry_active;
+    unsigned backoff_ms;
+    uint64_t retry_at;  /* wall clock ms */
+    uint64_t last_sync; /* wall clock ms, last completed take-in from this peer */
+    uint64_t bytes_in, bytes_out;
+    char office[64];
+    char last_error[200];
+    size_t behind;     /* heads announced that we lacked, last time */
+    uint32_t sync_ack; /* waiting for DONE with this id (0: none) */
+    sync_wait *waiter; /* the unionctl sync this peer is part of */
+    sync_phase sync_state;
+    char sync_error[200];
+    int removed;
+    peer_state *next;
+};
+
+/* A transport replacing TCP + TLS, for driving a session without sockets
+ * (tests/unit/test_sync.c). send gets one whole frame (header + payload)
+ * and returns 0, or non-zero to report a failed write (the session then
+ * closes); closed is told once why the session closed; submit takes a
+ * store job instead of the store queue (0: taken; the test later calls
+ * done itself). */
+typedef struct {
+    int (*send)(void *arg, const void *frame, size_t len);
+    void (*closed)(void *arg, const char *why);
+    int (*submit)(void *arg, squeue_work_fn run, squeue_done_fn done, void *job);
+} session_io;
+
+struct session {
+    peers *p;
+    peer_state *ps;       /* set once the peer is known */
+    const session_io *io; /* NULL: the real transport (tcp, timer, tls) */
+    void *io_arg;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    tls_conn *tls;
+    int outbound;
+    sstate state;
+    int write_failed; /* a write failed: later ciphertext is dropped, we are closing */
+    int handles;      /* open handles (tcp, timer) */
+    int refs;         /* handles + store jobs + writes in flight (+1 detached) */
+    uint64_t started, last_rx, last_tx; /* monotonic ms */
+    char *in;                           /* plaintext not yet framed */
+    size_t inlen, incap;
+    /* incoming: the take-in of one announcement */
+    int busy;
+    store_ref *want_refs; /* the announcement being taken in */
+    size_t nwant_refs;
+    uint32_t want_id; /* our WANT in flight (0: none); at most one */
+    uint32_t ack_req;
+    int ack_pending;
+    uint64_t want_deadline;
+    char *pack;
+    size_t packlen, packcap;
+    store_ref *next_refs; /* a newer announcement waiting */
+    size_t nnext_refs;
+    int has_next;
+    uint32_t next_req;
+    int round, next_round; /* the take-in that ends a sync round */
+    /* outgoing pack: the answer to the peer's one WANT in flight */
+    int building; /* a WANT's pack is being built on the store queue */
+    char *out;
+    size_t outlen, outoff;
+    uint32_t out_id;
+    session *next;
+};
+
+struct peers {
+    uv_loop_t *loop;
+    squeue *q;
+    store *st; /* borrowed; used only inside store jobs (and before the loop runs) */
+    store_record_cb changed;
+    void *changed_arg;
+    config *cfg;
+    char cfg_path[4096];
+    tls_ctx *tls;
+    uv_tcp_t listener;
+    int listening;
+    char listen_addr[300];
+    uv_timer_t anti_entropy;
+    peer_state *peers;
+    peer_state *graveyard; /* removed peers, freed at close (jobs may point at them) */
+    session *sessions;
+    store_ref *heads; /* our last known branches */
+    size_t nheads;
+    char own_head[41];
+    sync_wait *waits;
+    uint32_t next_id;
+    int closing;
+    int offline; /* started with --offline: no listener, no dialling */
+    int open;    /* handles + sessions + waits not yet freed */
+    void (*done)(void *);
+    void *done_arg;
+    pthread_mutex_t snap_lock;
+    msgpack_sbuffer snap; /* peers_status snapshot */
+};
+
+/* ---- conn.c ---- */
+/* A peers with its lock, snapshot and anti-entropy timer, nothing listening
+ * and no peer; peers_start fills in the rest. Owned by the caller until
+ * peers_close. UERR_NOMEM. */
+uerr peers_new(peers **out, uv_loop_t *loop, squeue *q, store *st, store_record_cb changed,
+               void *changed_arg, config *cfg, char *err, size_t errlen);
+void peers_maybe_done(peers *p);
+peer_state *peer_by_name(peers *p, const char *name);
+peer_state *peer_by_fpr(peers *p, const char *fpr);
+/* A new peer state (copies of cp's strings), linked into p; NULL: no memory. */
+peer_state *peer_add_state(peers *p, const config_peer *cp);
+void peer_drop(peers *p, peer_state *ps);
+void peer_schedule(peer_state *ps, int immediately);
+void peer_connect(peer_state *ps);
+uint32_t peers_id_next(peers *p);
+
+/* ---- session.c ---- */
+/* A session on the real transport: tcp and timer initialised (not yet
+ * connected). Linked into p->sessions. NULL when out of memory. */
+session *session_new(peers *p, int outbound, peer_state *ps);
+/* A session without handles, driven through io (tests). Starts in
+ * S_HELLO (the handshake is the transport's business). Holds one
+ * reference of its own, dropped by session_close. */
+session *session_new_detached(peers *p, peer_state *ps, const session_io *io, void *io_arg);
+/* Close: idempotent; the session is freed once its handles closed and its
+ * jobs finished. After it the session is in S_CLOSING, never freed yet
+ * inside the call (the caller may still read s->state). */
+void session_close(session *s, const char *why);
+void session_unref(session *s);
+/* Close a detached session (if still open) and drop its own reference; it
+ * is freed now unless store jobs still hold it. */
+void session_release(session *s);
+/* Connect the session's tcp to addr (TLS starts once connected). On an
+ * error the session is closed. */
+uerr session_dial(session *s, const struct sockaddr *addr);
+/* Accept a connection from server into an inbound session and start
+ * reading. On an error the session is closed. */
+uerr session_accept(session *s, uv_stream_t *server);
+/* Frame and send one finished message (a msgpack map). UERR_OK, or an
+ * error when the session is closing (or closes because of the send). */
+uerr session_send(session *s, const msgpack_sbuffer *msg);
+/* Plaintext that arrived: appended, cut into frames, each dispatched to
+ * the sync machine. Returns UERR_OK while the session stays open; once it
+ * is closing: UERR_PEER when the peer was at fault (bad frame, protocol
+ * error), UERR_BUSY when it was already closing or closed without fault
+ * (a duplicate connection), another code for a local failure (UERR_IO: a
+ * write failed, UERR_NOMEM). */
+uerr session_input(session *s, const char *plain, size_t len);
+/* A store job for this session (holds a reference until done ran). */
+uerr session_submit(session *s, squeue_work_fn run, squeue_done_fn done, void *job);
+/* Queue the next PACK chunks while the socket keeps up. */
+void session_pack_pump(session *s);
+/* 1 when the socket is below SEND_HIGH_WATER. */
+int session_can_send(const session *s);
+const char *session_state_name(sstate st);
+
+/* ---- sync.c ---- */
+/* One message (a frame's payload) through the table. UERR_OK: the session
+ * is still open; otherwise it is closing (UERR_PEER: the peer's fault). */
+uerr sync_on_message(session *s, const char *buf, size_t len);
+void sync_send_hello(session *s);
+void sync_send_heads(session *s, uint32_t req, uint32_t ack);
+/* WANT {id, want, have: our heads}; the one WANT of ours in flight. */
+uerr sync_send_want(session *s, uint32_t id, char *const *want, size_t nwant);
+void sync_send_error(session *s, const char *msg);
+uerr sync_send_simple(session *s, const char *type);
+void sync_broadcast_heads(peers *p);
+/* Replace the cached branch list (takes h); tell peers if anything moved. */
+void sync_heads_update(peers *p, store_ref *h, size_t n);
+
+/* ---- syncjob.c ---- */
+typedef struct {
+    session *s;
+    uint32_t id;
+    char **want, **have;
+    size_t nwant, nhave;
+    char *pack;
+    size_t len;
+    uerr rc;
+    uint64_t ms; /* time spent building */
+    char err[256];
+} build_job;
+
+typedef struct {
+    session *s;
+    store_ref *refs; /* announced */
+    size_t nrefs;
+    int plan;   /* find what we lack first; take in directly if nothing */
+    char *pack; /* the pack that answered our WANT (plan == 0) */
+    size_t packlen;
+    int planned_only; /* result: we lack objects, want these */
+    char **missing;
+    size_t nmissing;
+    store_ref *heads; /* result: our branches after */
+    size_t nheads;
+    store_bundle_report rep;
+    uerr rc;
+    uint64_t ms; /* time spent taking in */
+    char err[256];
+} take_job;
+
+void build_run(void *arg);
+void build_done(void *arg, int cancelled);
+void take_run(void *arg);
+void take_done(void *arg, int cancelled);
+/* Take in an announcement (refs now owned by the session machinery). */
+void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round);
+/* Submit the take-in of a finished pack for the current announcement. */
+void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen, int plan);
+/* Whose fault a failed take-in is: 1 the peer's (its data was refused), 0
+ * ours (disk, memory, a bug: the peer is not told). */
+int sync_blame_peer(uerr e);
+void strv_free(char **v, size_t n);
+
+/* ---- peerops.c ---- */
+void peers_snapshot(peers *p);
+/* One peer's round of a sync finished (error NULL: it worked). */
+void sync_peer_done(peer_state *ps, const char *error);
+void sync_finish(sync_wait *w);
+
+#endif
