@@ -129,6 +129,10 @@ char *cli_record_cell(const msgpack_object *rec, const char *field);
 /* Rows for people (a table) or, with --csv, for scripts (header + rows). */
 void cli_print_rows(const opts *o, const char *const *head, size_t ncols, const char *const *cells,
                     size_t nrows);
+/* The same, then frees the nrows * ncols cells and the array (taken over;
+ * NULL cells print "out of memory"). */
+void cli_print_rows_free(const opts *o, const char *const *head, size_t ncols, char **cells,
+                         size_t nrows);
 /* Pretty JSON of a reply value, then a newline. */
 void cli_print_json(const msgpack_object *o);
 void cli_print_records_csv(const msgpack_object_array *recs);

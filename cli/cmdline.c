@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,35 @@ static const struct option cli_longopts[] = {
     {"until", required_argument, 0, 'U'},  {"force", no_argument, 0, 'f'},
     {"data", required_argument, 0, 'd'},   {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+
+/* Where each command option lands in opts: a flag set to 1 or a string
+ * kept (--limit and --where, which need more, are read by line_read). */
+static const struct {
+    char letter;
+    size_t off;
+    int takes_value;
+} opts_fields[] = {
+    {'j', offsetof(opts, json), 0},         {'c', offsetof(opts, csv), 0},
+    {'r', offsetof(opts, reveal), 0},       {'n', offsetof(opts, count), 0},
+    {'s', offsetof(opts, skip_invalid), 0}, {'f', offsetof(opts, force), 0},
+    {'S', offsetof(opts, sort), 1},         {'B', offsetof(opts, by), 1},
+    {'F', offsetof(opts, since), 1},        {'U', offsetof(opts, until), 1},
+};
+
+static void opts_set(opts *o, int letter, const char *value)
+{
+    for (size_t i = 0; i < sizeof opts_fields / sizeof opts_fields[0]; i++) {
+        if (opts_fields[i].letter != letter)
+            continue;
+        char *at = (char *)o + opts_fields[i].off;
+        if (opts_fields[i].takes_value)
+            *(const char **)at = value;
+        else
+            *(int *)at = 1;
+        return;
+    }
+    assert(!"an option in cli_longopts without a place in opts");
+}
 
 /* The command line as read, before the command word is looked up. */
 typedef struct {
@@ -160,44 +190,12 @@ static int line_read(line *l, opts *o, int argc, char **argv)
         default:
             l->letters[l->nletters] = ch;
             l->texts[l->nletters++] = text;
-            switch (ch) {
-            case 'j':
-                o->json = 1;
-                break;
-            case 'c':
-                o->csv = 1;
-                break;
-            case 'r':
-                o->reveal = 1;
-                break;
-            case 'n':
-                o->count = 1;
-                break;
-            case 's':
-                o->skip_invalid = 1;
-                break;
-            case 'f':
-                o->force = 1;
-                break;
-            case 'S':
-                o->sort = optarg;
-                break;
-            case 'B':
-                o->by = optarg;
-                break;
-            case 'F':
-                o->since = optarg;
-                break;
-            case 'U':
-                o->until = optarg;
-                break;
-            case 'L':
+            if (ch == 'L')
                 l->limit = optarg;
-                break;
-            case 'w':
+            else if (ch == 'w')
                 o->where[o->nwhere++] = optarg;
-                break;
-            }
+            else
+                opts_set(o, ch, optarg);
         }
     }
     for (int i = optind; i < argc; i++) /* the words after "--" */

@@ -189,6 +189,19 @@ void cli_print_rows(const opts *o, const char *const *head, size_t ncols, const 
         render_csv_row(stdout, cells + i * ncols, ncols);
 }
 
+void cli_print_rows_free(const opts *o, const char *const *head, size_t ncols, char **cells,
+                         size_t nrows)
+{
+    if (!cells) {
+        fprintf(stderr, "unionctl: out of memory\n");
+        return;
+    }
+    cli_print_rows(o, head, ncols, (const char *const *)cells, nrows);
+    for (size_t i = 0; i < nrows * ncols; i++)
+        free(cells[i]);
+    free(cells);
+}
+
 void cli_print_json(const msgpack_object *o)
 {
     if (o)

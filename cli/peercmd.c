@@ -66,12 +66,7 @@ int cli_peers_print(cli_call *c)
     }
     static const char *const head[] = {"name", "address", "office", "state", "last sync",
                                        "in",   "out",     "behind", "note"};
-    char **cells = peer_cells(a, n);
-    if (cells)
-        cli_print_rows(&c->o, head, 9, (const char *const *)cells, n);
-    for (size_t i = 0; cells && i < n * 9; i++)
-        free(cells[i]);
-    free(cells);
+    cli_print_rows_free(&c->o, head, 9, peer_cells(a, n), n);
     return EXIT_OK;
 }
 

@@ -364,11 +364,7 @@ int cli_conflicts_print(cli_call *c)
         return EXIT_OK;
     }
     static const char *const head[] = {"id", "name", "field", "value", "node", "time"};
-    if (cells)
-        cli_print_rows(&c->o, head, 6, (const char *const *)cells, rows);
-    for (size_t i = 0; cells && i < rows * 6; i++)
-        free(cells[i]);
-    free(cells);
+    cli_print_rows_free(&c->o, head, 6, cells, rows);
     if (!c->o.csv)
         printf("%zu field%s in conflict; * = the value every node shows now.\n"
                "Settle one with: unionctl resolve ID FIELD [VALUE]\n",

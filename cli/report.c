@@ -186,12 +186,7 @@ int cli_duplicates_print(cli_call *c)
     } else {
         static const char *const head[DUP_NC] = {"keep", "name",   "office", "dup",
                                                  "name", "office", "reason", "shared"};
-        char **cells = duplicate_cells(pairs);
-        if (cells)
-            cli_print_rows(&c->o, head, DUP_NC, (const char *const *)cells, np);
-        for (size_t i = 0; cells && i < np * DUP_NC; i++)
-            free(cells[i]);
-        free(cells);
+        cli_print_rows_free(&c->o, head, DUP_NC, duplicate_cells(pairs), np);
         if (!c->o.csv)
             printf("%zu pair%s. The older record is listed first (keep); after checking, fold "
                    "the other into it with: unionctl merge KEEP DUP\n",
