@@ -1,69 +1,19 @@
-/* common.c - what unionctl's command modules share (see cli.h): the usage
- * text, option parsing, the request/reply round trip with the daemon and
- * rendering of record lists. */
+/* common.c - what unionctl's command modules share (see cli.h): the
+ * request/reply round trip with the daemon and rendering of record lists.
+ * Nothing here reads the command line. */
 #include "cli/cli.h"
 #include "cli/ctl.h"
 #include "cli/render.h"
 #include "proto/msg.h"
 #include "proto/schema.h"
 
-#include <getopt.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 const char *cli_data_dir;
-
-const char cli_usage_text[] =
-    "usage: unionctl [-d DATA] COMMAND [ARGS]\n"
-    "\n"
-    "records:\n"
-    "  add FIELD=VALUE...               add a member; prints the new id\n"
-    "  show ID [--json] [--reveal]      one member\n"
-    "  edit ID FIELD=VALUE...           change fields (FIELD+=V / FIELD-=V for benefits)\n"
-    "  list [--where EXPR]... [--sort F] [--limit N] [--json|--csv] [--count] [--reveal]\n"
-    "  log ID [--json] [--reveal]       history of a member: when, who, what changed\n"
-    "  import FILE.csv [--skip-invalid] header row = field names; all rows or none\n"
-    "  export [--csv|--json]            full backup (never masked)\n"
-    "merge:\n"
-    "  conflicts [--json] [--reveal]    fields edited concurrently on two nodes\n"
-    "  resolve ID FIELD [VALUE]         settle a conflict (default: the shown value)\n"
-    "  bundle export [--since OLD] FILE git bundle of every branch (--since: only what is\n"
-    "                                   newer than the earlier bundle OLD), for a USB stick\n"
-    "  bundle import FILE               check, take in and merge a bundle\n"
-    "membership work:\n"
-    "  stats [--by F,...] [--since D] [--until D] [--where EXPR]... [--csv|--json]\n"
-    "                                   counts of active members (joined in a period)\n"
-    "  duplicates [--json] [--reveal]   likely duplicates: same ID number, or phone + name\n"
-    "  merge KEEP_ID DUP_ID             fold a duplicate into the record to keep\n"
-    "  transfer ID OFFICE [--force]     move a member to another office\n"
-    "sync:\n"
-    "  peers [--json]                   pinned peers: state, last sync, bytes, heads behind\n"
-    "  peer add NAME HOST:PORT FINGERPRINT   pin a peer (unionctl id shows a fingerprint)\n"
-    "  peer remove NAME                 unpin a peer\n"
-    "  sync [--json]                    exchange with every peer now and wait\n"
-    "node:\n"
-    "  id [--json]                      node name, office, fingerprint, listen address\n"
-    "  status [--json]                  head, tree, record and conflict counts\n"
-    "\n"
-    "EXPR is FIELD OP VALUE with OP one of = != < <= > >= ~ (contains).\n"
-    "DATA may also come from UNIOND_DATA. ID numbers and phones are masked\n"
-    "unless --reveal. Exit codes: 0 ok, 1 refused or failed, 2 usage,\n"
-    "3 daemon unreachable.\n";
-
-int cli_usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("unionctl: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\n(unionctl --help lists the commands)\n", stderr);
-    return EXIT_USAGE;
-}
 
 static const char *operator_name(void)
 {
@@ -74,13 +24,19 @@ static const char *operator_name(void)
     return pw ? pw->pw_name : "unknown";
 }
 
-void cli_request_begin(request *r, const char *op, size_t extra_pairs)
+void cli_request_begin(request *r, const char *op)
 {
     msgpack_sbuffer_init(&r->buf);
     msgpack_packer_init(&r->pk, &r->buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&r->pk, 2 + extra_pairs);
-    msg_pack_kv_str(&r->pk, "op", op);
-    msg_pack_kv_str(&r->pk, "operator", operator_name());
+    msg_map_open(&r->map, &r->pk);
+    if (op)
+        msg_map_str(&r->map, "op", op);
+    msg_map_str(&r->map, "operator", operator_name());
+}
+
+void cli_request_discard(request *r)
+{
+    msgpack_sbuffer_destroy(&r->buf);
 }
 
 /* Send the request; on success *rep holds the result. Returns an exit code;
@@ -88,6 +44,7 @@ void cli_request_begin(request *r, const char *op, size_t extra_pairs)
 int cli_request_send(request *r, reply *rep)
 {
     char err[1024];
+    msg_map_close(&r->map);
     msgpack_unpacked_init(&rep->u);
     rep->body = NULL;
     rep->result = NULL;
@@ -232,6 +189,19 @@ void cli_print_rows(const opts *o, const char *const *head, size_t ncols, const 
         render_csv_row(stdout, cells + i * ncols, ncols);
 }
 
+void cli_print_rows_free(const opts *o, const char *const *head, size_t ncols, char **cells,
+                         size_t nrows)
+{
+    if (!cells) {
+        fprintf(stderr, "unionctl: out of memory\n");
+        return;
+    }
+    cli_print_rows(o, head, ncols, (const char *const *)cells, nrows);
+    for (size_t i = 0; i < nrows * ncols; i++)
+        free(cells[i]);
+    free(cells);
+}
+
 void cli_print_json(const msgpack_object *o)
 {
     if (o)
@@ -288,79 +258,4 @@ void cli_print_records_table(const msgpack_object_array *recs)
     free(cells);
     if (any_conflict)
         printf("* field in conflict: unionctl show ID lists the values\n");
-}
-
-/* ---- commands ------------------------------------------------------------- */
-
-/* Parse the options of a command; positional args are left in argv[optind..]. */
-int cli_opts_parse(opts *o, int argc, char **argv, const char *allowed)
-{
-    static const struct option longopts[] = {
-        {"json", no_argument, 0, 'j'},         {"csv", no_argument, 0, 'c'},
-        {"reveal", no_argument, 0, 'r'},       {"count", no_argument, 0, 'n'},
-        {"skip-invalid", no_argument, 0, 's'}, {"sort", required_argument, 0, 'S'},
-        {"limit", required_argument, 0, 'L'},  {"where", required_argument, 0, 'w'},
-        {"by", required_argument, 0, 'B'},     {"since", required_argument, 0, 'F'},
-        {"until", required_argument, 0, 'U'},  {"force", no_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    int ch;
-    memset(o, 0, sizeof *o);
-    o->limit = -1;
-    o->where = calloc((size_t)argc + 1, sizeof *o->where);
-    optind = 0; /* full re-initialisation of GNU getopt for this argv */
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (ch == 'h') {
-            fputs(cli_usage_text, stdout);
-            exit(0);
-        }
-        if (ch == '?' || !strchr(allowed, ch))
-            return cli_usage_error("%s: unknown or misplaced option '%s'", argv[0],
-                                   argv[optind - 1]);
-        switch (ch) {
-        case 'j':
-            o->json = 1;
-            break;
-        case 'c':
-            o->csv = 1;
-            break;
-        case 'r':
-            o->reveal = 1;
-            break;
-        case 'n':
-            o->count = 1;
-            break;
-        case 's':
-            o->skip_invalid = 1;
-            break;
-        case 'S':
-            o->sort = optarg;
-            break;
-        case 'B':
-            o->by = optarg;
-            break;
-        case 'F':
-            o->since = optarg;
-            break;
-        case 'U':
-            o->until = optarg;
-            break;
-        case 'f':
-            o->force = 1;
-            break;
-        case 'L': {
-            char *end;
-            o->limit = strtol(optarg, &end, 10);
-            if (*end || o->limit < 0)
-                return cli_usage_error("--limit wants a number >= 0, not '%s'", optarg);
-            break;
-        }
-        case 'w':
-            o->where[o->nwhere++] = optarg;
-            break;
-        }
-    }
-    if (o->json && o->csv)
-        return cli_usage_error("--json and --csv exclude each other");
-    return 0;
 }

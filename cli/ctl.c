@@ -13,26 +13,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
+/* Move all len bytes through fd: written when out is 1, read when 0
+ * (retrying after signals and short transfers). 0, or -1 on an error or
+ * end of file. */
+static int io_full(int fd, void *buf, size_t len, int out)
 {
     char *p = buf;
     while (len) {
-        ssize_t n = read(fd, p, len);
+        ssize_t n = out ? write(fd, p, len) : read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -84,12 +72,12 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
         goto cleanup;
     }
     frame_header_put(hdr, (uint32_t)reqlen);
-    if (write_all(fd, hdr, sizeof hdr) != 0 || write_all(fd, req, reqlen) != 0) {
+    if (io_full(fd, hdr, sizeof hdr, 1) != 0 || io_full(fd, (void *)req, reqlen, 1) != 0) {
         snprintf(err, errlen, "uniond closed the connection while we sent the request");
         rc = CTL_UNREACHABLE;
         goto cleanup;
     }
-    if (read_all(fd, hdr, sizeof hdr) != 0) {
+    if (io_full(fd, hdr, sizeof hdr, 0) != 0) {
         snprintf(err, errlen, "uniond closed the connection before answering (is it stopping?)");
         rc = CTL_UNREACHABLE;
         goto cleanup;
@@ -100,12 +88,10 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
         goto cleanup;
     }
     body = malloc(n);
-    if (!body || read_all(fd, body, n) != 0) {
+    if (!body || io_full(fd, body, n, 0) != 0) {
         snprintf(err, errlen, "reply from uniond was cut short");
         goto cleanup;
     }
-    size_t off = 0;
-    (void)off;
     if (msg_unpack(reply, body, n) != 0 || reply->data.type != MSGPACK_OBJECT_MAP) {
         snprintf(err, errlen, "uniond sent a reply that is not a msgpack map");
         goto cleanup;

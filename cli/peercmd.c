@@ -1,6 +1,6 @@
 /* peercmd.c - unionctl's sync commands: peers, sync, peer add, peer remove
- * (see cli.h). The daemon answers these on its loop thread, where the peer
- * sessions live. */
+ * (their build and print steps; rows in cli/table.c). The daemon answers
+ * these on its loop thread, where the peer sessions live. */
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "proto/msg.h"
@@ -24,146 +24,90 @@ static char *fmt_bytes(int64_t n)
     return b;
 }
 
-static int cmd_peers(int argc, char **argv)
+/* One row per peer: name, address, office, state, last sync, in, out,
+ * behind, note. Malloc'd, n * 9 cells. */
+static char **peer_cells(const msgpack_object *a, size_t n)
 {
-    opts o;
-    reply rep;
-    request r;
-    int rc = cli_opts_parse(&o, argc, argv, "jc");
-    if (rc)
-        goto out;
-    if (optind != argc) {
-        rc = cli_usage_error("peers: unexpected argument '%s'", argv[optind]);
-        goto out;
-    }
-    cli_request_begin(&r, "peers", 0);
-    if ((rc = cli_request_send(&r, &rep)) == 0) {
-        const msgpack_object *a = rep.result;
-        size_t n = a && a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
-        if (o.json) {
-            cli_print_json(a);
-        } else if (n == 0 && !o.csv) {
-            printf("no peers pinned; add one with: unionctl peer add NAME HOST:PORT FINGERPRINT\n");
-        } else {
-            static const char *const head[] = {"name", "address", "office", "state", "last sync",
-                                               "in",   "out",     "behind", "note"};
-            char **cells = calloc(n * 9 + 1, sizeof *cells);
-            for (size_t i = 0; cells && i < n; i++) {
-                const msgpack_object *p = &a->via.array.ptr[i];
-                char **c = cells + i * 9;
-                c[0] = msg_get_str(p, "name");
-                c[1] = msg_get_str(p, "address");
-                c[2] = msg_get_str(p, "office");
-                char *st = msg_get_str(p, "state"), *until = msg_get_str(p, "retry_at");
-                if (st && until && strcmp(st, "backoff") == 0) {
-                    char *m = malloc(strlen(until) + 32);
-                    if (m)
-                        sprintf(m, "backoff until %.19s", until);
-                    free(st);
-                    st = m;
-                }
-                free(until);
-                c[3] = st;
-                c[4] = msg_get_str(p, "last_sync");
-                c[5] = fmt_bytes(msg_get_int(p, "bytes_in", 0));
-                c[6] = fmt_bytes(msg_get_int(p, "bytes_out", 0));
-                c[7] = malloc(24);
-                if (c[7])
-                    snprintf(c[7], 24, "%lld", (long long)msg_get_int(p, "heads_behind", 0));
-                c[8] = msg_get_str(p, "last_error");
-            }
-            if (cells)
-                cli_print_rows(&o, head, 9, (const char *const *)cells, n);
-            for (size_t i = 0; cells && i < n * 9; i++)
-                free(cells[i]);
-            free(cells);
+    char **cells = calloc(n * 9 + 1, sizeof *cells);
+    for (size_t i = 0; cells && i < n; i++) {
+        const msgpack_object *p = &a->via.array.ptr[i];
+        char **c = cells + i * 9;
+        c[0] = msg_get_str(p, "name");
+        c[1] = msg_get_str(p, "address");
+        c[2] = msg_get_str(p, "office");
+        char *st = msg_get_str(p, "state"), *until = msg_get_str(p, "retry_at");
+        if (st && until && strcmp(st, "backoff") == 0) {
+            char *m = malloc(strlen(until) + 32);
+            if (m)
+                sprintf(m, "backoff until %.19s", until);
+            free(st);
+            st = m;
         }
+        free(until);
+        c[3] = st;
+        c[4] = msg_get_str(p, "last_sync");
+        c[5] = fmt_bytes(msg_get_int(p, "bytes_in", 0));
+        c[6] = fmt_bytes(msg_get_int(p, "bytes_out", 0));
+        c[7] = malloc(24);
+        if (c[7])
+            snprintf(c[7], 24, "%lld", (long long)msg_get_int(p, "heads_behind", 0));
+        c[8] = msg_get_str(p, "last_error");
     }
-    cli_reply_free(&rep);
-out:
-    free(o.where);
-    return rc;
+    return cells;
 }
 
-static int cmd_sync(int argc, char **argv)
+int cli_peers_print(cli_call *c)
 {
-    opts o;
-    reply rep;
-    request r;
-    int rc = cli_opts_parse(&o, argc, argv, "j");
-    if (rc)
-        goto out;
-    if (optind != argc) {
-        rc = cli_usage_error("sync: unexpected argument '%s'", argv[optind]);
-        goto out;
+    const msgpack_object *a = c->rep.result;
+    size_t n = a && a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
+    if (n == 0 && !c->o.csv) {
+        printf("no peers pinned; add one with: unionctl peer add NAME HOST:PORT FINGERPRINT\n");
+        return EXIT_OK;
     }
-    cli_request_begin(&r, "sync", 0);
-    if ((rc = cli_request_send(&r, &rep)) == 0) {
-        const msgpack_object_array *a = msg_get_array(rep.result, "peers");
-        size_t n = a ? a->size : 0, failed = 0;
-        if (o.json) {
-            cli_print_json(rep.result);
-        }
-        for (size_t i = 0; i < n; i++) {
-            char *name = msg_get_str(&a->ptr[i], "name"), *e = msg_get_str(&a->ptr[i], "error");
-            int ok = msg_get_bool(&a->ptr[i], "ok", 0);
-            failed += !ok;
-            if (!o.json) {
-                if (ok)
-                    printf("%s: in sync\n", name ? name : "?");
-                else
-                    fprintf(stderr, "%s: not synced: %s\n", name ? name : "?", e ? e : "?");
-            }
-            free(name);
-            free(e);
-        }
-        if (n == 0 && !o.json)
-            printf("no peers pinned: nothing to sync\n");
-        if (failed)
-            rc = EXIT_FAIL;
-    }
-    cli_reply_free(&rep);
-out:
-    free(o.where);
-    return rc;
+    static const char *const head[] = {"name", "address", "office", "state", "last sync",
+                                       "in",   "out",     "behind", "note"};
+    cli_print_rows_free(&c->o, head, 9, peer_cells(a, n), n);
+    return EXIT_OK;
 }
 
-static int cmd_peer(int argc, char **argv)
+/* Exit 1 when any peer failed; --json prints the reply and no lines. */
+int cli_sync_print(cli_call *c)
 {
-    opts o;
-    reply rep;
-    request r;
-    int rc = cli_opts_parse(&o, argc, argv, "");
-    if (rc)
-        goto out;
-    int npos = argc - optind;
-    if (npos == 4 && strcmp(argv[optind], "add") == 0) {
-        cli_request_begin(&r, "peer_add", 3);
-        msg_pack_kv_str(&r.pk, "name", argv[optind + 1]);
-        msg_pack_kv_str(&r.pk, "address", argv[optind + 2]);
-        msg_pack_kv_str(&r.pk, "fingerprint", argv[optind + 3]);
-    } else if (npos == 2 && strcmp(argv[optind], "remove") == 0) {
-        cli_request_begin(&r, "peer_remove", 1);
-        msg_pack_kv_str(&r.pk, "name", argv[optind + 1]);
-    } else {
-        rc = cli_usage_error(
-            "peer: usage: unionctl peer add NAME HOST:PORT FINGERPRINT | peer remove NAME");
-        goto out;
+    const msgpack_object_array *a = msg_get_array(c->rep.result, "peers");
+    size_t n = a ? a->size : 0, failed = 0;
+    if (c->o.json)
+        cli_print_json(c->rep.result);
+    for (size_t i = 0; i < n; i++) {
+        char *name = msg_get_str(&a->ptr[i], "name"), *e = msg_get_str(&a->ptr[i], "error");
+        int ok = msg_get_bool(&a->ptr[i], "ok", 0);
+        failed += !ok;
+        if (!c->o.json) {
+            if (ok)
+                printf("%s: in sync\n", name ? name : "?");
+            else
+                fprintf(stderr, "%s: not synced: %s\n", name ? name : "?", e ? e : "?");
+        }
+        free(name);
+        free(e);
     }
-    rc = cli_request_send(&r, &rep);
-    cli_reply_free(&rep);
-out:
-    free(o.where);
-    return rc;
+    if (n == 0 && !c->o.json)
+        printf("no peers pinned: nothing to sync\n");
+    return failed ? EXIT_FAIL : EXIT_OK;
 }
 
-int cli_peer_main(int argc, char **argv)
+int cli_peer_build(cli_call *c)
 {
-    if (strcmp(argv[0], "peers") == 0)
-        return cmd_peers(argc, argv);
-    if (strcmp(argv[0], "sync") == 0)
-        return cmd_sync(argc, argv);
-    if (strcmp(argv[0], "peer") == 0)
-        return cmd_peer(argc, argv);
-    return -1;
+    if (c->nargs == 4 && strcmp(c->args[0], "add") == 0) {
+        cli_call_op(c, "peer_add");
+        msg_map_str(&c->req.map, "name", c->args[1]);
+        msg_map_str(&c->req.map, "address", c->args[2]);
+        msg_map_str(&c->req.map, "fingerprint", c->args[3]);
+        return 0;
+    }
+    if (c->nargs == 2 && strcmp(c->args[0], "remove") == 0) {
+        cli_call_op(c, "peer_remove");
+        msg_map_str(&c->req.map, "name", c->args[1]);
+        return 0;
+    }
+    return cli_usage_of(c);
 }

@@ -1,25 +1,19 @@
 /* report.c - unionctl's membership work commands: stats (the counts the
  * federation reports upward), duplicates, merge and transfer (see cli.h).
- * Each command checks its arguments, sends one request (docs/CONTROL.md)
- * and renders the reply: a table for people, --json / --csv for scripts. */
+ * The build and print steps of their rows in cli/table.c: a build step
+ * checks what only it can and adds its pairs to the request (docs/CONTROL.md);
+ * a print step renders the reply: a table for people, --csv for scripts. */
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "proto/msg.h"
 #include "proto/query.h"
 #include "proto/schema.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define STATS_BY_MAX 8
-
-static void pack_bool(msgpack_packer *pk, const char *key, int v)
-{
-    msg_pack_str(pk, key);
-    v ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-}
 
 /* "--by office, category" -> fields; checks names so a typo is a usage
  * error before anything is sent. Returns 0 or EXIT_USAGE. */
@@ -50,92 +44,87 @@ static char *num_str(long long v)
     return strdup(buf);
 }
 
-static int cmd_stats(int argc, char **argv)
+/* What stats's build hands its print: the --by fields, pointing into the
+ * copy of the option kept after them (one allocation, freed by cli_run). */
+typedef struct {
+    char *by[STATS_BY_MAX];
+    size_t nby;
+    char text[];
+} stats_state;
+
+int cli_stats_build(cli_call *c)
 {
-    opts o;
-    reply rep;
-    request r;
-    char *bycopy = NULL, *by[STATS_BY_MAX];
-    size_t nby = 0;
-    int rc = cli_opts_parse(&o, argc, argv, "BFUwjc");
-    if (rc)
-        goto out;
-    if (optind != argc) {
-        rc = cli_usage_error("stats: unexpected argument '%s'", argv[optind]);
-        goto out;
-    }
-    if (o.by && (!(bycopy = strdup(o.by)) || (rc = split_by(bycopy, by, &nby)) != 0)) {
-        rc = rc ? rc : EXIT_FAIL;
-        goto out;
-    }
-    if (o.since && !schema_date_valid(o.since)) {
-        rc = cli_usage_error("--since: '%s' is not a date (YYYY-MM-DD)", o.since);
-        goto out;
-    }
-    if (o.until && !schema_date_valid(o.until)) {
-        rc = cli_usage_error("--until: '%s' is not a date (YYYY-MM-DD)", o.until);
-        goto out;
-    }
-    for (int i = 0; i < o.nwhere; i++) {
-        query_cond c;
-        char err[256];
-        if (query_cond_parse(&c, o.where[i], err, sizeof err) != 0) {
-            rc = cli_usage_error("--where: %s", err);
-            goto out;
-        }
-        query_cond_free(&c);
-    }
-    cli_request_begin(&r, "stats", 2 + (o.since != NULL) + (o.until != NULL));
-    msg_pack_str(&r.pk, "by");
-    msgpack_pack_array(&r.pk, nby);
-    for (size_t i = 0; i < nby; i++)
-        msg_pack_str(&r.pk, by[i]);
-    msg_pack_str(&r.pk, "where");
-    msgpack_pack_array(&r.pk, (size_t)o.nwhere);
-    for (int i = 0; i < o.nwhere; i++)
-        msg_pack_str(&r.pk, o.where[i]);
-    if (o.since)
-        msg_pack_kv_str(&r.pk, "since", o.since);
-    if (o.until)
-        msg_pack_kv_str(&r.pk, "until", o.until);
-    if ((rc = cli_request_send(&r, &rep)) != 0)
-        goto done;
-    if (o.json) {
-        cli_print_json(rep.result);
-        goto done;
-    }
-    long long total = (long long)msg_get_int(rep.result, "total", 0);
-    const msgpack_object_array *groups = msg_get_array(rep.result, "groups");
-    size_t ng = groups ? groups->size : 0, ncols = nby + 1;
-    if (nby == 0 && !o.csv) {
-        printf("%lld\n", total);
-        goto done;
-    }
-    const char **head = malloc(ncols * sizeof *head);
-    char **cells = calloc((ng + 1) * ncols + 1, sizeof *cells);
-    if (!head || !cells) {
-        free(head);
-        free(cells);
+    const char *by = c->o.by ? c->o.by : "";
+    stats_state *st = calloc(1, sizeof *st + strlen(by) + 1);
+    if (!st) {
         fprintf(stderr, "unionctl: out of memory\n");
-        rc = EXIT_FAIL;
-        goto done;
+        return EXIT_FAIL;
     }
-    for (size_t f = 0; f < nby; f++)
-        head[f] = by[f];
-    head[nby] = "count";
-    for (size_t g = 0; g < ng; g++) {
-        for (size_t f = 0; f < nby; f++) {
-            char *v = msg_get_str(&groups->ptr[g], by[f]);
+    c->state = st;
+    strcpy(st->text, by);
+    int rc = split_by(st->text, st->by, &st->nby);
+    if (rc)
+        return rc;
+    if (c->o.since && !schema_date_valid(c->o.since))
+        return cli_usage_error("--since: '%s' is not a date (YYYY-MM-DD)", c->o.since);
+    if (c->o.until && !schema_date_valid(c->o.until))
+        return cli_usage_error("--until: '%s' is not a date (YYYY-MM-DD)", c->o.until);
+    msg_map_key(&c->req.map, "by");
+    msgpack_pack_array(&c->req.pk, st->nby);
+    for (size_t i = 0; i < st->nby; i++)
+        msg_pack_str(&c->req.pk, st->by[i]);
+    if ((rc = cli_pack_where(c)) != 0)
+        return rc;
+    if (c->o.since)
+        msg_map_str(&c->req.map, "since", c->o.since);
+    if (c->o.until)
+        msg_map_str(&c->req.map, "until", c->o.until);
+    return 0;
+}
+
+/* The groups as rows: one cell per --by field, then the count; one more row
+ * for the total. Malloc'd, (ng + 1) * (nby + 1) cells. */
+static char **stats_cells(const stats_state *st, const msgpack_object_array *groups, int csv)
+{
+    size_t ng = groups ? groups->size : 0, ncols = st->nby + 1;
+    char **cells = calloc((ng + 1) * ncols + 1, sizeof *cells);
+    for (size_t g = 0; cells && g < ng; g++) {
+        for (size_t f = 0; f < st->nby; f++) {
+            char *v = msg_get_str(&groups->ptr[g], st->by[f]);
             /* a person reading the table needs to see the empty group */
-            if (!o.csv && v && !*v) {
+            if (!csv && v && !*v) {
                 free(v);
                 v = strdup("(none)");
             }
             cells[g * ncols + f] = v;
         }
-        cells[g * ncols + nby] = num_str((long long)msg_get_int(&groups->ptr[g], "count", 0));
+        cells[g * ncols + st->nby] = num_str((long long)msg_get_int(&groups->ptr[g], "count", 0));
     }
-    if (o.csv) {
+    return cells;
+}
+
+int cli_stats_print(cli_call *c)
+{
+    const stats_state *st = c->state;
+    long long total = (long long)msg_get_int(c->rep.result, "total", 0);
+    const msgpack_object_array *groups = msg_get_array(c->rep.result, "groups");
+    size_t ng = groups ? groups->size : 0, ncols = st->nby + 1;
+    if (st->nby == 0 && !c->o.csv) {
+        printf("%lld\n", total);
+        return EXIT_OK;
+    }
+    const char **head = malloc(ncols * sizeof *head);
+    char **cells = stats_cells(st, groups, c->o.csv);
+    if (!head || !cells) {
+        free(head);
+        free(cells);
+        fprintf(stderr, "unionctl: out of memory\n");
+        return EXIT_FAIL;
+    }
+    for (size_t f = 0; f < st->nby; f++)
+        head[f] = st->by[f];
+    head[st->nby] = "count";
+    if (c->o.csv) {
         render_csv_row(stdout, head, ncols);
         for (size_t g = 0; g < ng; g++)
             render_csv_row(stdout, (const char *const *)&cells[g * ncols], ncols);
@@ -143,19 +132,14 @@ static int cmd_stats(int argc, char **argv)
         /* The total counts members, so with a set field in --by (a member
          * in several groups) it is less than the sum of the rows. */
         cells[ng * ncols] = strdup("total");
-        cells[ng * ncols + nby] = num_str(total);
+        cells[ng * ncols + st->nby] = num_str(total);
         render_table(stdout, head, ncols, (const char *const *)cells, ng + 1);
     }
     for (size_t i = 0; i < (ng + 1) * ncols; i++)
         free(cells[i]);
     free(cells);
     free(head);
-done:
-    cli_reply_free(&rep);
-out:
-    free(bycopy);
-    free(o.where);
-    return rc;
+    return EXIT_OK;
 }
 
 static char *side_str(const msgpack_object *pair, const char *side, const char *key)
@@ -164,55 +148,46 @@ static char *side_str(const msgpack_object *pair, const char *side, const char *
     return v ? v : strdup("");
 }
 
-static int cmd_duplicates(int argc, char **argv)
+int cli_duplicates_build(cli_call *c)
 {
-    opts o;
-    reply rep;
-    request r;
-    int rc = cli_opts_parse(&o, argc, argv, "jcr");
-    if (rc)
-        goto out;
-    if (optind != argc) {
-        rc = cli_usage_error("duplicates: unexpected argument '%s'", argv[optind]);
-        goto out;
-    }
-    cli_request_begin(&r, "duplicates", 1);
-    pack_bool(&r.pk, "reveal", o.reveal);
-    if ((rc = cli_request_send(&r, &rep)) != 0)
-        goto done;
-    if (o.json) {
-        cli_print_json(rep.result);
-        goto done;
-    }
-    const msgpack_object_array *pairs = msg_get_array(rep.result, "pairs");
+    msg_map_bool(&c->req.map, "reveal", c->o.reveal);
+    return 0;
+}
+
+/* One row per pair: keep, name, office, dup, name, office, reason, shared. */
+enum { DUP_NC = 8 };
+static char **duplicate_cells(const msgpack_object_array *pairs)
+{
     size_t np = pairs ? pairs->size : 0;
-    long long skipped = (long long)msg_get_int(rep.result, "skipped_phones", 0);
-    if (np == 0 && !o.csv) {
+    char **cells = calloc(np * DUP_NC + 1, sizeof *cells);
+    for (size_t i = 0; cells && i < np; i++) {
+        const msgpack_object *p = &pairs->ptr[i];
+        char **row = &cells[i * DUP_NC];
+        row[0] = side_str(p, "keep", "id");
+        row[1] = side_str(p, "keep", "name");
+        row[2] = side_str(p, "keep", "office");
+        row[3] = side_str(p, "dup", "id");
+        row[4] = side_str(p, "dup", "name");
+        row[5] = side_str(p, "dup", "office");
+        row[6] = msg_get_str(p, "reason");
+        /* the value the pair shares, masked unless --reveal */
+        row[7] = side_str(p, "keep", msg_get_bool(p, "certain", 0) ? "id_number" : "phone");
+    }
+    return cells;
+}
+
+int cli_duplicates_print(cli_call *c)
+{
+    const msgpack_object_array *pairs = msg_get_array(c->rep.result, "pairs");
+    size_t np = pairs ? pairs->size : 0;
+    long long skipped = (long long)msg_get_int(c->rep.result, "skipped_phones", 0);
+    if (np == 0 && !c->o.csv) {
         printf("no likely duplicates\n");
     } else {
-        enum { NC = 8 };
-        static const char *const head[NC] = {"keep", "name",   "office", "dup",
-                                             "name", "office", "reason", "shared"};
-        char **cells = calloc(np * NC + 1, sizeof *cells);
-        for (size_t i = 0; cells && i < np; i++) {
-            const msgpack_object *p = &pairs->ptr[i];
-            char **row = &cells[i * NC];
-            row[0] = side_str(p, "keep", "id");
-            row[1] = side_str(p, "keep", "name");
-            row[2] = side_str(p, "keep", "office");
-            row[3] = side_str(p, "dup", "id");
-            row[4] = side_str(p, "dup", "name");
-            row[5] = side_str(p, "dup", "office");
-            row[6] = msg_get_str(p, "reason");
-            /* the value the pair shares, masked unless --reveal */
-            row[7] = side_str(p, "keep", msg_get_bool(p, "certain", 0) ? "id_number" : "phone");
-        }
-        if (cells)
-            cli_print_rows(&o, head, NC, (const char *const *)cells, np);
-        for (size_t i = 0; cells && i < np * NC; i++)
-            free(cells[i]);
-        free(cells);
-        if (!o.csv)
+        static const char *const head[DUP_NC] = {"keep", "name",   "office", "dup",
+                                                 "name", "office", "reason", "shared"};
+        cli_print_rows_free(&c->o, head, DUP_NC, duplicate_cells(pairs), np);
+        if (!c->o.csv)
             printf("%zu pair%s. The older record is listed first (keep); after checking, fold "
                    "the other into it with: unionctl merge KEEP DUP\n",
                    np, np == 1 ? "" : "s");
@@ -221,11 +196,7 @@ static int cmd_duplicates(int argc, char **argv)
         printf("note: %lld phone number%s shared by more than 1000 records (a placeholder?) "
                "%s not compared\n",
                skipped, skipped == 1 ? "" : "s", skipped == 1 ? "was" : "were");
-done:
-    cli_reply_free(&rep);
-out:
-    free(o.where);
-    return rc;
+    return EXIT_OK;
 }
 
 /* "a b c" from a msgpack array of strings, or "-" (malloc'd). */
@@ -247,97 +218,53 @@ static char *joined_list(const msgpack_object_array *a)
     return out;
 }
 
-static int cmd_merge(int argc, char **argv)
+int cli_merge_build(cli_call *c)
 {
-    opts o;
-    reply rep;
-    request r;
-    int rc = cli_opts_parse(&o, argc, argv, "j");
-    if (rc)
-        goto out;
-    if (argc - optind != 2) {
-        rc = cli_usage_error("merge: usage: unionctl merge KEEP_ID DUP_ID");
-        goto out;
-    }
-    cli_request_begin(&r, "merge", 2);
-    msg_pack_kv_str(&r.pk, "keep", argv[optind]);
-    msg_pack_kv_str(&r.pk, "dup", argv[optind + 1]);
-    if ((rc = cli_request_send(&r, &rep)) != 0)
-        goto done;
-    if (o.json) {
-        cli_print_json(rep.result);
-        goto done;
-    }
-    const msgpack_object_array *conf = msg_get_array(rep.result, "conflicts");
-    char *taken = joined_list(msg_get_array(rep.result, "taken"));
+    msg_map_str(&c->req.map, "keep", c->args[0]);
+    msg_map_str(&c->req.map, "dup", c->args[1]);
+    return 0;
+}
+
+int cli_merge_print(cli_call *c)
+{
+    const char *keep = c->args[0], *dup = c->args[1];
+    const msgpack_object_array *conf = msg_get_array(c->rep.result, "conflicts");
+    char *taken = joined_list(msg_get_array(c->rep.result, "taken"));
     char *confl = joined_list(conf);
-    char *added = joined_list(msg_get_array(rep.result, "added"));
+    char *added = joined_list(msg_get_array(c->rep.result, "added"));
     printf("merged %s into %s (%s is now status=merged, merged_into=%s)\n"
            "  fields taken:       %s\n"
            "  set elements added: %s\n"
            "  now in conflict:    %s\n",
-           argv[optind + 1], argv[optind], argv[optind + 1], argv[optind], taken ? taken : "?",
-           added ? added : "?", confl ? confl : "?");
+           dup, keep, dup, keep, taken ? taken : "?", added ? added : "?", confl ? confl : "?");
     if (conf && conf->size)
         printf("The two records disagree there: unionctl conflicts lists the values, "
                "unionctl resolve %s FIELD VALUE settles each.\n",
-               argv[optind]);
+               keep);
     free(taken);
     free(confl);
     free(added);
-done:
-    cli_reply_free(&rep);
-out:
-    free(o.where);
-    return rc;
+    return EXIT_OK;
 }
 
-static int cmd_transfer(int argc, char **argv)
+int cli_transfer_build(cli_call *c)
 {
-    opts o;
-    reply rep;
-    request r;
-    int rc = cli_opts_parse(&o, argc, argv, "fj");
-    if (rc)
-        goto out;
-    if (argc - optind != 2) {
-        rc = cli_usage_error("transfer: usage: unionctl transfer ID OFFICE [--force]");
-        goto out;
-    }
-    cli_request_begin(&r, "transfer", 3);
-    msg_pack_kv_str(&r.pk, "id", argv[optind]);
-    msg_pack_kv_str(&r.pk, "office", argv[optind + 1]);
-    pack_bool(&r.pk, "force", o.force);
-    if ((rc = cli_request_send(&r, &rep)) != 0)
-        goto done;
-    if (o.json) {
-        cli_print_json(rep.result);
-        goto done;
-    }
-    char *from = msg_get_str(rep.result, "from"), *to = msg_get_str(rep.result, "office");
-    if (msg_get_int(rep.result, "changed", 0))
-        printf("%s moved from office %s to %s\n", argv[optind], from && *from ? from : "(none)",
+    msg_map_str(&c->req.map, "id", c->args[0]);
+    msg_map_str(&c->req.map, "office", c->args[1]);
+    msg_map_bool(&c->req.map, "force", c->o.force);
+    return 0;
+}
+
+int cli_transfer_print(cli_call *c)
+{
+    const char *id = c->args[0];
+    char *from = msg_get_str(c->rep.result, "from"), *to = msg_get_str(c->rep.result, "office");
+    if (msg_get_int(c->rep.result, "changed", 0))
+        printf("%s moved from office %s to %s\n", id, from && *from ? from : "(none)",
                to ? to : "?");
     else
-        printf("nothing changed: %s is already in office %s\n", argv[optind], to ? to : "?");
+        printf("nothing changed: %s is already in office %s\n", id, to ? to : "?");
     free(from);
     free(to);
-done:
-    cli_reply_free(&rep);
-out:
-    free(o.where);
-    return rc;
-}
-
-int cli_report_main(int argc, char **argv)
-{
-    if (strcmp(argv[0], "stats") == 0)
-        return cmd_stats(argc, argv);
-    if (strcmp(argv[0], "duplicates") == 0)
-        return cmd_duplicates(argc, argv);
-    if (strcmp(argv[0], "merge") == 0)
-        return cmd_merge(argc, argv);
-    if (strcmp(argv[0], "transfer") == 0)
-        return cmd_transfer(argc, argv);
-    return -1;
+    return EXIT_OK;
 }

@@ -26,7 +26,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define UNIOND_VERSION "0.1.0"
+#include "proto/version.h"
 #define DEFAULT_LISTEN "0.0.0.0:7420"
 
 static void usage(FILE *f)
