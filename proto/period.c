@@ -298,6 +298,19 @@ uerr period_add_record(period_acc *a, record_kind k, const char *id, period_get_
 
 /* ---- finish ---- */
 
+/* qsort and bsearch must not see a NULL array, even of no elements */
+static void sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(v, n, size, cmp);
+}
+
+static const void *find(const void *key, const void *v, size_t n, size_t size,
+                        int (*cmp)(const void *, const void *))
+{
+    return n ? bsearch(key, v, n, size, cmp) : NULL;
+}
+
 static int cmp_member(const void *x, const void *y)
 {
     return strcmp(((const member_office *)x)->id, ((const member_office *)y)->id);
@@ -325,12 +338,12 @@ static int cmp_category(const void *x, const void *y)
 
 static int linked(const period_acc *a, const char *key)
 {
-    return *key && bsearch(&key, a->ulinks.v, a->ulinks.n, sizeof(char *), cmp_str) != NULL;
+    return *key && find(&key, a->ulinks.v, a->ulinks.n, sizeof(char *), cmp_str) != NULL;
 }
 
 static void finish_enterprises(period_acc *a)
 {
-    qsort(a->ulinks.v, a->ulinks.n, sizeof(char *), cmp_str);
+    sort(a->ulinks.v, a->ulinks.n, sizeof(char *), cmp_str);
     enterprise_row *e = a->ents.v;
     for (size_t i = 0; i < a->ents.n; i++)
         if (e[i].has_union || linked(a, e[i].id) || linked(a, e[i].uscc) || linked(a, e[i].name))
@@ -342,13 +355,13 @@ static void finish_enterprises(period_acc *a)
  * counts add up to the total). */
 static uerr finish_benefits(period_acc *a)
 {
-    qsort(a->members.v, a->members.n, sizeof(member_office), cmp_member);
-    qsort(a->benefits.v, a->benefits.n, sizeof(benefit_row), cmp_benefit);
+    sort(a->members.v, a->members.n, sizeof(member_office), cmp_member);
+    sort(a->benefits.v, a->benefits.n, sizeof(benefit_row), cmp_benefit);
     benefit_row *b = a->benefits.v;
     for (size_t i = 0; i < a->benefits.n; i++) {
         member_office key = {b[i].member, 0};
         const member_office *m =
-            bsearch(&key, a->members.v, a->members.n, sizeof(member_office), cmp_member);
+            find(&key, a->members.v, a->members.n, sizeof(member_office), cmp_member);
         const char *o = m ? ((period_office *)a->offices.v)[m->office].office : PERIOD_NO_OFFICE;
         if (!kept(a, o))
             continue;
@@ -386,7 +399,7 @@ static void finish_offices(period_result *out, period_acc *a)
 {
     period_office *v = a->offices.v;
     size_t kept_n = 0;
-    qsort(v, a->offices.n, sizeof *v, cmp_office);
+    sort(v, a->offices.n, sizeof *v, cmp_office);
     for (size_t i = 0; i < a->offices.n; i++) {
         if (!kept(a, v[i].office)) {
             free(v[i].office);
@@ -399,7 +412,7 @@ static void finish_offices(period_result *out, period_acc *a)
     out->noffices = kept_n;
     a->offices.v = NULL;
     a->offices.n = 0;
-    qsort(a->cats.v, a->cats.n, sizeof(period_category), cmp_category);
+    sort(a->cats.v, a->cats.n, sizeof(period_category), cmp_category);
     out->categories = a->cats.v;
     out->ncategories = a->cats.n;
     a->cats.v = NULL;
