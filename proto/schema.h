@@ -104,7 +104,8 @@ void schema_declared_reset(void);
 uerr schema_type_parse(schema_type *out, const char *word, char *err, size_t errlen);
 
 /* The word for a type ("text", "gender", "id_number", "phone", "office",
- * "date", "status", "set", "vocab"), static. */
+ * "date", "status", "set", "vocab", "link", "yes_no", "uscc", "count",
+ * "amount"), static. */
 const char *schema_type_name(schema_type t);
 
 /* 1 if name is a valid field name: [a-z][a-z0-9_]*, at most SCHEMA_NAME_MAX
