@@ -15,8 +15,8 @@ Prints one JSON object:
      "benefits": {"count", "yuan", "members"},
      "by_office": {OFFICE: {"unions": {...}, "members": {...}, ...}},
      "by_category": {CATEGORY: {"new", "active"}}}
-yuan is written as a JSON number in its exact decimal form ("1234.50" is
-printed 1234.5 never; it is printed 1234.50), so compare with
+yuan is a JSON number written exactly as uniond stores an amount: 240 for
+whole yuan, else two decimals (1234.50, never 1234.5); compare with
 json.loads(..., parse_float=decimal.Decimal).
 
 The definitions are the issue's (a period includes both ends): unions
