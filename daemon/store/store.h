@@ -66,6 +66,21 @@ typedef int (*store_record_cb)(const char *id, const char *buf, size_t len, void
  * the walk as for store_record_cb. */
 typedef int (*store_version_cb)(const store_version *v, void *arg);
 
+/* What one take-in (a sync pack or a bundle) may bring. docs/STORE.md
+ * "Limits". Objects over STORE_OBJECT_MAX (1 MiB, objcheck.h) are always
+ * refused. */
+#define STORE_TAKEIN_BYTES_DEFAULT (256ull << 20) /* pack bytes per take-in */
+#define STORE_TAKEIN_OBJECTS_DEFAULT 1000000u     /* objects per take-in */
+
+typedef struct {
+    uint64_t bytes;   /* pack bytes; more is refused (UERR_PEER) while streaming */
+    uint64_t objects; /* objects in the pack; more is refused from its header */
+} store_limits;
+
+/* Set the take-in limits (a zero field keeps the default). Not fallible;
+ * a store starts with the defaults. */
+void store_limits_set(store *s, const store_limits *l);
+
 /* Process-wide libgit2 setup (fsync on, strict object creation). Call once
  * before any other store function. UERR_OK or UERR_INTERNAL (libgit2 could
  * not start). */
@@ -77,9 +92,13 @@ void store_global_shutdown(void);
  * written. */
 uerr store_create(const char *gitdir, const char *node, char *err, size_t errlen);
 
-/* Open the store of `node` at gitdir. First clears stale *.lock files and
- * temporary pack files a crash may have left: the caller must hold the
- * DATA lock, so no other writer can own them. *out is owned by the caller
+/* Open the store of `node` at gitdir. First clears stale *.lock files,
+ * temporary pack files and quarantine directories (objects/incoming-*) a
+ * crash may have left: the caller must hold the DATA lock, so no other
+ * writer can own them. Then takes in every branch copy whose head the own
+ * branch does not contain (a take-in cut short by a crash, a copy fetched
+ * with plain git), best effort: a copy that cannot be taken in is left for
+ * the next take-in that names it. *out is owned by the caller
  * (store_free); NULL on error. UERR_IO (cannot open or read), UERR_NOMEM. */
 uerr store_open(store **out, const char *gitdir, const char *node, char *err, size_t errlen);
 /* Frees s and everything it holds; s may be NULL. */
