@@ -140,9 +140,18 @@ uerr objcheck_tree(objcheck_tree_kind *kind, const unsigned char *buf, size_t le
     if (len == 0)
         return uerr_set(err, errlen, UERR_PEER, "empty tree (a record or folder expected)");
     while (pos < len) {
-        if (!tree_entry_parse(&e, &id, &pos, buf, len))
-            return uerr_set(err, errlen, UERR_PEER,
-                            "malformed tree entry %zu (mode must be 100644 or 40000)", n + 1);
+        if (!tree_entry_parse(&e, &id, &pos, buf, len)) {
+            const unsigned char *sp = memchr(buf + pos, ' ', len - pos < 8 ? len - pos : 8);
+            for (const unsigned char *q = buf + pos; sp && q < sp; q++)
+                if (*q < '0' || *q > '7')
+                    sp = NULL; /* not an octal mode: not quoted into a message */
+            if (sp)
+                return uerr_set(err, errlen, UERR_PEER,
+                                "tree entry %zu has mode %.*s (only 100644 records and 40000 "
+                                "folders)",
+                                n + 1, (int)(sp - (buf + pos)), (const char *)buf + pos);
+            return uerr_set(err, errlen, UERR_PEER, "malformed tree entry %zu", n + 1);
+        }
         name_show(show, e.name, e.namelen);
         if (e.namelen == 0 || memchr(e.name, '/', e.namelen))
             return uerr_set(err, errlen, UERR_PEER, "tree entry %zu has a bad name", n + 1);
