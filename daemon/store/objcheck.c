@@ -163,9 +163,8 @@ uerr objcheck_tree(objcheck_tree_kind *kind, const unsigned char *buf, size_t le
         }
         int k = entry_kind(&e);
         if (k < 0)
-            return uerr_set(err, errlen, UERR_PEER,
-                            "'%s' (mode %s) is not allowed in the store layout", show,
-                            e.is_tree ? "40000" : "100644");
+            return uerr_set(err, errlen, UERR_PEER, "'%s' (mode %s) is outside the record layout",
+                            show, e.is_tree ? "40000" : "100644");
         if (n > 0 && k != k0)
             return uerr_set(err, errlen, UERR_PEER, "tree mixes kinds of entries at '%s'", show);
         k0 = k;
@@ -290,24 +289,24 @@ uerr objcheck_record(const char *buf, size_t len, char *err, size_t errlen)
         return uerr_set(err, errlen, UERR_PEER, "record larger than %u bytes", STORE_OBJECT_MAX);
     if (record_decode(&r, buf, len, derr, sizeof derr) != 0)
         return uerr_set(err, errlen, strcmp(derr, "out of memory") == 0 ? UERR_NOMEM : UERR_PEER,
-                        "not a canonical record: %s", derr);
+                        "damaged record (not canonical): %s", derr);
     for (size_t i = 0; i < r.nentries && rc == UERR_OK; i++) {
         const record_entry *e = &r.entries[i];
         char *norm = NULL;
         if (!schema_field_find(e->field)) {
-            rc = uerr_set(err, errlen, UERR_PEER, "record has a field not in the schema: %.32s",
-                          e->field);
+            rc = uerr_set(err, errlen, UERR_PEER,
+                          "damaged record: a field not in the schema: %.32s", e->field);
             break;
         }
         int v = schema_value_check(&norm, e->field, e->value, NO_FUTURE_LIMIT, derr, sizeof derr);
         if (v == UERR_NOMEM)
             rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory checking a record");
         else if (v != 0)
-            rc = uerr_set(err, errlen, UERR_PEER, "record value refused: %s", derr);
+            rc = uerr_set(err, errlen, UERR_PEER, "damaged record: %s", derr);
         else if (strcmp(norm, e->value) != 0)
             rc = uerr_set(err, errlen, UERR_PEER,
-                          "record value of %.32s is not in its stored form (untrimmed, not NFKC "
-                          "or not normalised)",
+                          "damaged record: the value of %.32s is not in its stored form "
+                          "(untrimmed, not NFKC or not normalised)",
                           e->field);
         free(norm);
     }

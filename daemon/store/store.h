@@ -173,16 +173,18 @@ typedef struct {
  * (since names commits this store lacks), UERR_NOMEM. */
 uerr store_bundle_write(store *s, const char *path, const char *since, char *err, size_t errlen);
 
-/* Read a git bundle: check its header, size, prerequisites and every new
- * object (record paths, modes and canonical record blobs only; branch refs
- * only as refs/heads/<node>); index its pack into a quarantine and move it
- * in only when all checks pass; move other nodes' branch copies forward
- * (fast-forward only, never the own branch) and take in each new head.
- * `changed` as for store_take_head; *rep is filled in (borrowed).
- * UERR_PEER: the bundle is bad (the store is untouched); UERR_CONFLICT: its
- * prerequisites are missing here; UERR_NOTFOUND: no such file; UERR_IO: a
- * local read/write/rename/fsync failed (refs are unchanged unless it failed
- * while the checked refs were being applied); UERR_NOMEM. */
+/* Read a git bundle: check its header, size and prerequisites, then take
+ * its pack in through the one take-in path (docs/STORE.md "Taking data
+ * in"): every object checked in a quarantine within the store's limits,
+ * only what accepted heads reach moved in, each head merged into the own
+ * branch before the other nodes' branch copies move forward (never the own
+ * branch; a copy present but not merged is merged too). `changed` as for
+ * store_take_head; *rep is filled in (borrowed).
+ * UERR_PEER: the bundle is bad (the store is untouched; err names the
+ * first bad object); UERR_CONFLICT: its prerequisites are missing here;
+ * UERR_NOTFOUND: no such file; UERR_IO: a local read/write/rename/fsync
+ * failed (at worst branch copies lag behind what was merged; the next
+ * take-in redoes it); UERR_NOMEM. */
 uerr store_bundle_read(store *s, const char *path, store_record_cb changed, void *arg,
                        store_bundle_report *rep, char *err, size_t errlen);
 
@@ -206,11 +208,11 @@ uerr store_pack_build(char **out, size_t *len, store *s, const char *const *want
                       const char *const *have, size_t nhave, char *err, size_t errlen);
 
 /* Take in what a peer sent: the pack (borrowed; len 0: none, every object
- * is already here) is checked exactly like a bundle's and moved in; then
- * every ref (other nodes' branches, fast-forward only, never the own) is
- * applied and each moved head taken in. UERR_PEER: the pack or a ref is
- * bad, the store is untouched (tell the peer "refused"); UERR_IO,
- * UERR_NOMEM, UERR_INTERNAL: a local failure, not the peer's fault. */
+ * is already here; over the byte budget: refused unread) goes through the
+ * same take-in path as a bundle's (store_bundle_read). UERR_PEER: the pack
+ * or a ref is bad, the store is untouched (tell the peer "refused");
+ * UERR_IO, UERR_NOMEM, UERR_INTERNAL: a local failure, not the peer's
+ * fault. */
 uerr store_sync_apply(store *s, const char *pack, size_t len, const store_ref *refs, size_t nrefs,
                       store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
                       size_t errlen);

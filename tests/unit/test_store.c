@@ -463,7 +463,7 @@ static void ingest_refusals_are_peer_errors(void **state)
     err[0] = 0;
     refused(&b, store_sync_apply(b.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),
             heads0, objs0);
-    assert_non_null(strstr(err, "not a canonical record"));
+    assert_non_null(strstr(err, "damaged record"));
     free(pack);
     /* 6. the same as a bundle */
     snprintf(path, sizeof path, "%s/x.bundle", root);
