@@ -20,6 +20,8 @@ struct squeue {
     sjob *running;
     unsigned length;
     int closing;
+    int in_done; /* a done callback is running: it may close the queue, which
+                  * must then not be freed under the caller (on_done) */
     void (*drained)(void *);
     void *drained_arg;
 };
@@ -43,7 +45,7 @@ static void run_next(squeue *q);
 
 static void maybe_drained(squeue *q)
 {
-    if (q->closing && !q->running && !q->head) {
+    if (q->closing && !q->running && !q->head && !q->in_done) {
         assert(q->length == 0 && !q->tail && "store queue freed with jobs in it");
         void (*drained)(void *) = q->drained;
         void *arg = q->drained_arg;
@@ -67,7 +69,9 @@ static void on_done(uv_work_t *w, int status)
     assert(q->length > 0);
     q->running = NULL;
     q->length--;
-    j->done(j->arg, status == UV_ECANCELED);
+    q->in_done++;
+    j->done(j->arg, status == UV_ECANCELED); /* may call squeue_close */
+    q->in_done--;
     free(j);
     if (q->closing) {
         maybe_drained(q);
@@ -90,8 +94,14 @@ static void run_next(squeue *q)
             return;
         q->running = NULL;
         q->length--;
-        j->done(j->arg, 1);
+        q->in_done++;
+        j->done(j->arg, 1); /* may call squeue_close */
+        q->in_done--;
         free(j);
+        if (q->closing) {
+            maybe_drained(q);
+            return;
+        }
     }
 }
 

@@ -120,11 +120,41 @@ static void close_cancels_queued_and_refuses_new(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A done callback that closes the queue (the daemon does: the last
+ * session's take-in finishing starts the shutdown): the queue is freed
+ * only after the callback returns, queued jobs are cancelled, drained is
+ * called once. ASan reports a use after free if the order is wrong. */
+static squeue *closing_q;
+static void done_then_close(void *arg, int cancelled)
+{
+    done(arg, cancelled);
+    squeue_close(closing_q, on_drained, NULL);
+}
+
+static void done_may_close_the_queue(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    job first = {0, 0, 0}, second = {1, 0, 0};
+    reset();
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(squeue_new(&closing_q, &loop), UERR_OK);
+    assert_int_equal(squeue_push(closing_q, work, done_then_close, &first), UERR_OK);
+    assert_int_equal(squeue_push(closing_q, work, done, &second), UERR_OK);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(first.done, 1);
+    assert_int_equal(second.done, 1);
+    assert_int_equal(second.cancelled, 1);
+    assert_int_equal(drained, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runs_in_order_one_at_a_time),
         cmocka_unit_test(close_cancels_queued_and_refuses_new),
+        cmocka_unit_test(done_may_close_the_queue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
