@@ -1,7 +1,7 @@
 /* bundle.c - git bundles (v2) for offline transport: writing every branch
  * of the store (optionally only what is newer than an earlier bundle) and
  * reading one: the header is parsed here, the pack goes through the same
- * quarantine and checks as a peer's (store_ingest, transfer.c). Part of the
+ * quarantine and checks as a peer's (store_ingest, ingest.c). Part of the
  * store room. A bundle is outside data: nothing in it is trusted, and a bad
  * bundle is UERR_PEER, never UERR_IO. */
 #include "daemon/store/store_int.h"

@@ -63,6 +63,70 @@ int store_oidvec_push(store_oidvec *o, const git_oid *id)
     return 0;
 }
 
+void store_oidmap_free(store_oidmap *m)
+{
+    free(m->k);
+    free(m->v);
+    free(m->used);
+    memset(m, 0, sizeof *m);
+}
+
+/* Ids are hashes already: their first bytes are the hash. */
+static size_t oidmap_slot(const store_oidmap *m, const git_oid *id)
+{
+    size_t h;
+    memcpy(&h, id->id, sizeof h);
+    for (h &= m->cap - 1; m->used[h] && !git_oid_equal(&m->k[h], id); h = (h + 1) & (m->cap - 1))
+        ;
+    return h;
+}
+
+static int oidmap_grow(store_oidmap *m)
+{
+    store_oidmap g = {0};
+    g.cap = m->cap ? m->cap * 2 : 1024;
+    g.k = calloc(g.cap, sizeof *g.k);
+    g.v = calloc(g.cap, sizeof *g.v);
+    g.used = calloc(g.cap, 1);
+    if (!g.k || !g.v || !g.used) {
+        store_oidmap_free(&g);
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->used[i]) {
+            size_t h = oidmap_slot(&g, &m->k[i]);
+            g.used[h] = 1;
+            git_oid_cpy(&g.k[h], &m->k[i]);
+            g.v[h] = m->v[i];
+        }
+    g.n = m->n;
+    store_oidmap_free(m);
+    *m = g;
+    return 0;
+}
+
+int store_oidmap_put(store_oidmap *m, const git_oid *id, uint32_t v)
+{
+    if ((m->n + 1) * 2 > m->cap && oidmap_grow(m) != 0)
+        return -1;
+    size_t h = oidmap_slot(m, id);
+    if (m->used[h])
+        return 0;
+    m->used[h] = 1;
+    git_oid_cpy(&m->k[h], id);
+    m->v[h] = v;
+    m->n++;
+    return 1;
+}
+
+uint32_t *store_oidmap_get(store_oidmap *m, const git_oid *id)
+{
+    if (!m->cap)
+        return NULL;
+    size_t h = oidmap_slot(m, id);
+    return m->used[h] ? &m->v[h] : NULL;
+}
+
 /* ---- setup ----------------------------------------------------------------- */
 
 uerr store_global_init(void)
@@ -149,8 +213,11 @@ uerr store_open(store **out, const char *gitdir, const char *node, char *err, si
     *out = NULL;
     if (!s)
         return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
-    /* Stale locks and temp files from a crash. We hold the DATA lock. */
+    /* Stale locks, temp files and quarantines from a crash. We hold the
+     * DATA lock. */
     nftw(gitdir, unlink_stale, 16, FTW_PHYS);
+    store_quarantine_clear(gitdir);
+    store_limits_set(s, NULL);
     s->node = strdup(node);
     snprintf(s->ref, sizeof s->ref, "refs/heads/%s", node);
     if (!s->node) {
@@ -172,12 +239,22 @@ uerr store_open(store **out, const char *gitdir, const char *node, char *err, si
     rc = refresh_head(s, err, errlen);
     if (rc != UERR_OK)
         goto fail;
+    /* A take-in cut short after a branch copy moved, or a copy fetched
+     * with plain git while the node was stopped: merge it now, before the
+     * caller builds its index from the head. */
+    store_copies_reconcile(s);
     *out = s;
     return UERR_OK;
 fail:
     git_odb_free(odb);
     store_free(s);
     return rc;
+}
+
+void store_limits_set(store *s, const store_limits *l)
+{
+    s->limits.bytes = l && l->bytes ? l->bytes : STORE_TAKEIN_BYTES_DEFAULT;
+    s->limits.objects = l && l->objects ? l->objects : STORE_TAKEIN_OBJECTS_DEFAULT;
 }
 
 void store_free(store *s)

@@ -66,6 +66,21 @@ typedef int (*store_record_cb)(const char *id, const char *buf, size_t len, void
  * the walk as for store_record_cb. */
 typedef int (*store_version_cb)(const store_version *v, void *arg);
 
+/* What one take-in (a sync pack or a bundle) may bring. docs/STORE.md
+ * "Limits". Objects over STORE_OBJECT_MAX (1 MiB, objcheck.h) are always
+ * refused. */
+#define STORE_TAKEIN_BYTES_DEFAULT (256ull << 20) /* pack bytes per take-in */
+#define STORE_TAKEIN_OBJECTS_DEFAULT 1000000u     /* objects per take-in */
+
+typedef struct {
+    uint64_t bytes;   /* pack bytes; more is refused (UERR_PEER) while streaming */
+    uint64_t objects; /* objects in the pack; more is refused from its header */
+} store_limits;
+
+/* Set the take-in limits (a zero field keeps the default). Not fallible;
+ * a store starts with the defaults. */
+void store_limits_set(store *s, const store_limits *l);
+
 /* Process-wide libgit2 setup (fsync on, strict object creation). Call once
  * before any other store function. UERR_OK or UERR_INTERNAL (libgit2 could
  * not start). */
@@ -77,9 +92,13 @@ void store_global_shutdown(void);
  * written. */
 uerr store_create(const char *gitdir, const char *node, char *err, size_t errlen);
 
-/* Open the store of `node` at gitdir. First clears stale *.lock files and
- * temporary pack files a crash may have left: the caller must hold the
- * DATA lock, so no other writer can own them. *out is owned by the caller
+/* Open the store of `node` at gitdir. First clears stale *.lock files,
+ * temporary pack files and quarantine directories (objects/incoming-*) a
+ * crash may have left: the caller must hold the DATA lock, so no other
+ * writer can own them. Then takes in every branch copy whose head the own
+ * branch does not contain (a take-in cut short by a crash, a copy fetched
+ * with plain git), best effort: a copy that cannot be taken in is left for
+ * the next take-in that names it. *out is owned by the caller
  * (store_free); NULL on error. UERR_IO (cannot open or read), UERR_NOMEM. */
 uerr store_open(store **out, const char *gitdir, const char *node, char *err, size_t errlen);
 /* Frees s and everything it holds; s may be NULL. */
@@ -154,16 +173,18 @@ typedef struct {
  * (since names commits this store lacks), UERR_NOMEM. */
 uerr store_bundle_write(store *s, const char *path, const char *since, char *err, size_t errlen);
 
-/* Read a git bundle: check its header, size, prerequisites and every new
- * object (record paths, modes and canonical record blobs only; branch refs
- * only as refs/heads/<node>); index its pack into a quarantine and move it
- * in only when all checks pass; move other nodes' branch copies forward
- * (fast-forward only, never the own branch) and take in each new head.
- * `changed` as for store_take_head; *rep is filled in (borrowed).
- * UERR_PEER: the bundle is bad (the store is untouched); UERR_CONFLICT: its
- * prerequisites are missing here; UERR_NOTFOUND: no such file; UERR_IO: a
- * local read/write/rename/fsync failed (refs are unchanged unless it failed
- * while the checked refs were being applied); UERR_NOMEM. */
+/* Read a git bundle: check its header, size and prerequisites, then take
+ * its pack in through the one take-in path (docs/STORE.md "Taking data
+ * in"): every object checked in a quarantine within the store's limits,
+ * only what accepted heads reach moved in, each head merged into the own
+ * branch before the other nodes' branch copies move forward (never the own
+ * branch; a copy present but not merged is merged too). `changed` as for
+ * store_take_head; *rep is filled in (borrowed).
+ * UERR_PEER: the bundle is bad (the store is untouched; err names the
+ * first bad object); UERR_CONFLICT: its prerequisites are missing here;
+ * UERR_NOTFOUND: no such file; UERR_IO: a local read/write/rename/fsync
+ * failed (at worst branch copies lag behind what was merged; the next
+ * take-in redoes it); UERR_NOMEM. */
 uerr store_bundle_read(store *s, const char *path, store_record_cb changed, void *arg,
                        store_bundle_report *rep, char *err, size_t errlen);
 
@@ -187,11 +208,11 @@ uerr store_pack_build(char **out, size_t *len, store *s, const char *const *want
                       const char *const *have, size_t nhave, char *err, size_t errlen);
 
 /* Take in what a peer sent: the pack (borrowed; len 0: none, every object
- * is already here) is checked exactly like a bundle's and moved in; then
- * every ref (other nodes' branches, fast-forward only, never the own) is
- * applied and each moved head taken in. UERR_PEER: the pack or a ref is
- * bad, the store is untouched (tell the peer "refused"); UERR_IO,
- * UERR_NOMEM, UERR_INTERNAL: a local failure, not the peer's fault. */
+ * is already here; over the byte budget: refused unread) goes through the
+ * same take-in path as a bundle's (store_bundle_read). UERR_PEER: the pack
+ * or a ref is bad, the store is untouched (tell the peer "refused");
+ * UERR_IO, UERR_NOMEM, UERR_INTERNAL: a local failure, not the peer's
+ * fault. */
 uerr store_sync_apply(store *s, const char *pack, size_t len, const store_ref *refs, size_t nrefs,
                       store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
                       size_t errlen);

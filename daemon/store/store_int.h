@@ -24,6 +24,7 @@ struct store {
     git_oid head;
     git_oid tree;
     int has_head;
+    store_limits limits; /* what one take-in may bring (store.h) */
     /* One thread at a time (store.h): a call sets this on entry, and a
      * second thread entering while it is set is a bug we assert on. */
     atomic_int busy;
@@ -61,6 +62,24 @@ typedef struct {
 } store_oidvec;
 
 int store_oidvec_push(store_oidvec *o, const git_oid *id); /* 0 or -1 (out of memory) */
+
+/* ---- map of object ids to a small value (repo.c) --------------------------- */
+
+/* Open addressing; ids are hashes, so their first bytes index it. Zeroed
+ * = empty; store_oidmap_free releases it. */
+typedef struct {
+    git_oid *k;
+    uint32_t *v;
+    unsigned char *used;
+    size_t cap, n;
+} store_oidmap;
+
+/* Add id with value v: 1 added, 0 already there (value unchanged), -1 out
+ * of memory. */
+int store_oidmap_put(store_oidmap *m, const git_oid *id, uint32_t v);
+/* The value of id (writable, valid until the next put), or NULL. */
+uint32_t *store_oidmap_get(store_oidmap *m, const git_oid *id);
+void store_oidmap_free(store_oidmap *m);
 
 /* ---- pack writer (packwriter.c) ------------------------------------------ */
 
@@ -103,12 +122,29 @@ typedef struct {
     char name[RECORD_NODE_MAX + 1];
 } store_bundle_ref;
 
-/* Take in a pack (f positioned at its first byte; NULL when every object is
- * already here) and the refs it comes with: quarantine, check, move in,
- * move the branch copies forward and take in each moved head. Codes as for
- * store_sync_apply: UERR_PEER for the data, UERR_IO for local failures. */
+/* THE take-in path, for sync packs and bundles alike (ingest.c): index
+ * the pack (f positioned at its first byte; NULL when every object is
+ * already here) into a quarantine within s->limits, check every object it
+ * holds (objcheck.h) and the layout of every new commit's tree, refuse a
+ * branch that diverged, move in only the objects reachable from accepted
+ * heads, merge each new head into the own branch (durable), and only then
+ * move the branch copies forward. Codes as for store_sync_apply: UERR_PEER
+ * for the data (nothing moved, nothing kept), UERR_IO for local failures
+ * (the branch copies lag behind at worst, and the next take-in redoes the
+ * merge). */
 uerr store_ingest(store *s, FILE *f, const store_bundle_ref *all, size_t nall,
                   store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
                   size_t errlen);
+
+/* Remove quarantine directories a crash left behind (objects/incoming-*).
+ * Called by store_open, under the DATA lock. */
+void store_quarantine_clear(const char *gitdir);
+
+/* Take in (merge into the own branch) every branch copy whose head the own
+ * head does not contain: a take-in interrupted after the copy moved, or a
+ * copy fetched with plain git. Best effort: a copy that cannot be taken in
+ * is left for the next take-in that names it. Returns how many heads led
+ * to a change of the own branch. */
+size_t store_copies_reconcile(store *s);
 
 #endif

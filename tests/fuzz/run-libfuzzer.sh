@@ -7,9 +7,9 @@ secs=${1:-30}
 cd "$(dirname "$0")/../.."
 command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 mkdir -p build/fuzz
-CFLAGS="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined $(pkg-config --cflags libuv libgit2 msgpack openssl inih)"
-LIBS="$(pkg-config --libs libuv libgit2 msgpack openssl inih) -lcsv -lpthread"
-SRC=$(ls proto/*.c daemon/*.c cli/*.c | grep -v -e daemon/main.c -e cli/main.c)
+CFLAGS="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined $(pkg-config --cflags libuv libgit2 msgpack openssl inih jansson libutf8proc)"
+LIBS="$(pkg-config --libs libuv libgit2 msgpack openssl inih zlib jansson libutf8proc) -lcsv -lpthread"
+SRC=$(find proto daemon cli -name "*.c" | grep -v -e daemon/main.c -e daemon/main/main.c -e cli/main.c)
 for t in tests/fuzz/fuzz_*.c; do
     name=$(basename "$t" .c)
     clang $CFLAGS "$t" $SRC -o "build/fuzz/$name" $LIBS

@@ -531,6 +531,224 @@ static void local_failures_are_io_errors(void **state)
     ts_close(&d);
 }
 
+/* ---- hostile data (tests/tools/badpack.py) ------------------------------------ */
+
+/* Craft case kase with badpack.py into root/bp: out receives "COMMIT BAD..." */
+static void craft(char *out, size_t outlen, const char *kase, const char *node)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "python3 tests/tools/badpack.py %s %s/bp --node %s", kase, root,
+             node);
+    sh_out(out, outlen, cmd);
+    if (strlen(out) < 40)
+        fail_msg("badpack.py %s printed '%s'", kase, out);
+}
+
+static char *file_read(size_t *len, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    rewind(f);
+    char *buf = malloc(*len + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+/* err names one of the bad objects listed after the commit in line. */
+static void names_bad_object(const char *err, const char *line, const char *kase)
+{
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", line + 41);
+    for (char *save = NULL, *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        if (strstr(err, t))
+            return;
+    fail_msg("%s: the refusal '%s' names none of the bad objects %s", kase, err, line + 41);
+}
+
+/* Case kase, as a sync pack and as a bundle: refused as the peer's fault,
+ * with refs and objects unchanged, the bad object named, fsck clean. */
+static void hostile_refused(tstore *b, const char *kase)
+{
+    char line[512], path[256], err[512];
+    store_bundle_report rep;
+    store_ref ref;
+    size_t len;
+    craft(line, sizeof line, kase, "node-z");
+    char *heads0 = heads_str(b), *objs0 = objects_str(b);
+    snprintf(path, sizeof path, "%s/bp/%s.pack", root, kase);
+    char *pack = file_read(&len, path);
+    snprintf(ref.name, sizeof ref.name, "node-z");
+    snprintf(ref.oid, sizeof ref.oid, "%.40s", line);
+    err[0] = 0;
+    uerr e = store_sync_apply(b->s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err);
+    if (e != UERR_PEER)
+        fail_msg("%s: sync pack gave %s: %s", kase, uerr_name(e), err);
+    refused(b, e, heads0, objs0);
+    names_bad_object(err, line, kase);
+    print_message("%s: %s\n", kase, err);
+    free(pack);
+    snprintf(path, sizeof path, "%s/bp/%s.bundle", root, kase);
+    err[0] = 0;
+    e = store_bundle_read(b->s, path, NULL, NULL, &rep, err, sizeof err);
+    if (e != UERR_PEER)
+        fail_msg("%s: bundle gave %s: %s", kase, uerr_name(e), err);
+    refused(b, e, heads0, objs0);
+    names_bad_object(err, line, kase);
+    fsck_ok(b);
+    free(heads0);
+    free(objs0);
+}
+
+static void hostile_objects_refused(void **state)
+{
+    (void)state;
+    static const char *cases[] = {"dup-entries",    "mode-100664",    "empty-tree",
+                                  "extra-toplevel", "bad-utf8",       "overlong",
+                                  "unknown-field",  "bad-phone",      "trailing-space",
+                                  "smuggled",       "oversized-blob", "too-many-parents"};
+    tstore b;
+    char line[512], path[256], err[512], *buf;
+    size_t len;
+    store_bundle_report rep;
+    ts_open(&b, "node-b");
+    commit1(&b, "r9", "name", "nine");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        hostile_refused(&b, cases[i]);
+
+    /* The tool's valid case is taken in by the same store: the refusals
+     * above were about the data. */
+    craft(line, sizeof line, "valid", "node-z");
+    snprintf(path, sizeof path, "%s/bp/valid.bundle", root);
+    uerr e = store_bundle_read(b.s, path, NULL, NULL, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("valid bundle: %s", err);
+    assert_int_equal(rep.updated, 1);
+    assert_int_equal(rep.merged, 1);
+    assert_int_equal(store_read(b.s, &buf, &len, "0000000000zzvalid", err, sizeof err), UERR_OK);
+    free(buf);
+    fsck_ok(&b);
+    ts_close(&b);
+}
+
+/* A bundle naming the receiver's own branch: ignored, nothing moved in. */
+static void own_branch_ignored(void **state)
+{
+    (void)state;
+    tstore b;
+    char line[512], path[256], err[512];
+    store_bundle_report rep;
+    ts_open(&b, "node-b");
+    commit1(&b, "r9", "name", "nine");
+    char *heads0 = heads_str(&b), *objs0 = objects_str(&b);
+    craft(line, sizeof line, "own-branch", "node-b");
+    snprintf(path, sizeof path, "%s/bp/own-branch.bundle", root);
+    assert_int_equal(store_bundle_read(b.s, path, NULL, NULL, &rep, err, sizeof err), UERR_OK);
+    assert_int_equal(rep.own_skipped, 1);
+    assert_int_equal(rep.updated, 0);
+    char *h = heads_str(&b), *o = objects_str(&b);
+    assert_string_equal(h, heads0);
+    assert_string_equal(o, objs0);
+    free(h);
+    free(o);
+    free(heads0);
+    free(objs0);
+    fsck_ok(&b);
+    ts_close(&b);
+}
+
+/* The byte budget and the object limit refuse before anything moves. */
+static void takein_limits(void **state)
+{
+    (void)state;
+    tstore a, b;
+    store_bundle_report rep;
+    char err[512], *pack;
+    size_t len;
+    store_ref ref;
+    ts_open(&a, "node-a");
+    ts_open(&b, "node-b");
+    commit1(&a, "r1", "name", "one");
+    commit1(&a, "r2", "name", "two");
+    pack_of(&pack, &len, &ref, &a);
+    char *heads0 = heads_str(&b), *objs0 = objects_str(&b);
+    store_limits l = {len - 1, 0};
+    store_limits_set(b.s, &l);
+    refused(&b, store_sync_apply(b.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),
+            heads0, objs0);
+    assert_non_null(strstr(err, "budget"));
+    l = (store_limits){0, 3};
+    store_limits_set(b.s, &l);
+    refused(&b, store_sync_apply(b.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),
+            heads0, objs0);
+    assert_non_null(strstr(err, "objects"));
+    store_limits_set(b.s, NULL);
+    assert_int_equal(store_sync_apply(b.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),
+                     UERR_OK);
+    free(pack);
+    free(heads0);
+    free(objs0);
+    ts_close(&a);
+    ts_close(&b);
+}
+
+/* A branch copy the node has but never merged (a take-in cut short by a
+ * crash after the copy moved; here fetched with plain git) is merged by
+ * the next open, and by the next take-in that names it. */
+static void unmerged_copy_is_merged(void **state)
+{
+    (void)state;
+    tstore a, b;
+    store_bundle_report rep;
+    char err[512], path[256], *buf;
+    size_t len;
+    ts_open(&a, "node-a");
+    ts_open(&b, "node-b");
+    commit1(&a, "r1", "name", "one");
+    commit1(&b, "r2", "name", "two");
+
+    /* while b runs: the copy appears behind its back, then the same
+     * bundle is imported; it must merge, not say "nothing moved" */
+    assert_int_equal(
+        sh("git --git-dir=%s fetch -q %s refs/heads/node-a:refs/heads/node-a", b.dir, a.dir), 0);
+    assert_int_equal(store_read(b.s, &buf, &len, "r1", err, sizeof err), UERR_NOTFOUND);
+    snprintf(path, sizeof path, "%s/unmerged.bundle", root);
+    assert_int_equal(store_bundle_write(a.s, path, NULL, err, sizeof err), UERR_OK);
+    uerr e = store_bundle_read(b.s, path, NULL, NULL, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("bundle_read: %s", err);
+    assert_int_equal(rep.updated, 0);
+    assert_int_equal(rep.merged, 1);
+    assert_int_equal(store_read(b.s, &buf, &len, "r1", err, sizeof err), UERR_OK);
+    free(buf);
+
+    /* while b is stopped: a moves on, its branch is fetched into b's
+     * store, and a leftover quarantine is there; opening merges the copy
+     * and removes the leftover */
+    commit1(&a, "r3", "name", "three");
+    ts_close(&b);
+    assert_int_equal(
+        sh("git --git-dir=%s fetch -q %s refs/heads/node-a:refs/heads/node-a", b.dir, a.dir), 0);
+    assert_int_equal(sh("mkdir -p %s/objects/incoming-abc123 && touch "
+                        "%s/objects/incoming-abc123/pack-x.pack",
+                        b.dir, b.dir),
+                     0);
+    assert_int_equal(store_open(&b.s, b.dir, "node-b", err, sizeof err), UERR_OK);
+    assert_int_equal(sh("test -e %s/objects/incoming-abc123", b.dir), 1);
+    assert_int_equal(store_read(b.s, &buf, &len, "r3", err, sizeof err), UERR_OK);
+    free(buf);
+    assert_int_equal(sh("git --git-dir=%s merge-base --is-ancestor refs/heads/node-a "
+                        "refs/heads/node-b",
+                        b.dir),
+                     0);
+    fsck_ok(&b);
+    ts_close(&a);
+    ts_close(&b);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -555,6 +773,10 @@ int main(void)
         cmocka_unit_test(bundle_round_trip),
         cmocka_unit_test(ingest_refusals_are_peer_errors),
         cmocka_unit_test(local_failures_are_io_errors),
+        cmocka_unit_test(hostile_objects_refused),
+        cmocka_unit_test(own_branch_ignored),
+        cmocka_unit_test(takein_limits),
+        cmocka_unit_test(unmerged_copy_is_merged),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,542 @@
+/* ingest.c - THE take-in path, one for sync packs and bundles: quarantine
+ * the pack, check every object it brings (objcheck.c) and the layout of
+ * every new commit's tree, refuse a diverged branch, move in only what an
+ * accepted head reaches, merge the new heads into the own branch, and only
+ * then move the branch copies forward. Part of the store room.
+ *
+ * Nothing moves before everything is checked: a refusal (UERR_PEER) leaves
+ * refs and the objects directory exactly as they were and names the first
+ * bad object. Crash safety: objects are durable before any ref moves; the
+ * own branch takes the new heads (durably) before their branch copies move,
+ * so a crash can leave a copy behind (redone by the next take-in) but never
+ * a copy ahead of what was merged. The own branch is never taken from
+ * outside. */
+#include "daemon/store/objcheck.h"
+#include "daemon/store/quarantine.h"
+
+#include "proto/record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Values of the incoming map: the object type, and flags. */
+#define IN_TYPE 0x0f
+#define IN_PRESENT 0x10 /* already in the store before this take-in: not moved */
+#define IN_REACHED 0x20 /* reached from an accepted head: moved in */
+
+typedef struct {
+    store *s;
+    git_odb *odb;        /* the quarantine view (or the store's odb) */
+    git_repository *q;   /* the quarantine view (or the store) */
+    store_oidmap in;     /* every object of the pack -> IN_* */
+    store_oidmap placed; /* trees whose place in the layout was verified -> position code */
+    char *err;
+    size_t errlen;
+} ingest_ctx;
+
+static const char *type_name(git_object_t t)
+{
+    const char *n = git_object_type2string(t);
+    return n && *n ? n : "unknown object";
+}
+
+/* ---- every object, reachable or not ------------------------------------------ */
+
+static uerr check_one(ingest_ctx *c, const git_oid *id, git_odb *disk, uint32_t *flags)
+{
+    char hex[41], why[256];
+    size_t size;
+    git_object_t type;
+    git_odb_object *o = NULL;
+    uerr rc = UERR_OK;
+    git_oid_tostr(hex, sizeof hex, id);
+    /* What the store already holds was checked when it came (or written
+     * here): it is not brought by this take-in and does not move. */
+    if (git_odb_exists_ext(disk, id, GIT_ODB_LOOKUP_NO_REFRESH)) {
+        if (git_odb_read_header(&size, &type, disk, id) < 0)
+            return store_git_err(c->err, c->errlen, UERR_IO, "reading the store");
+        *flags = (uint32_t)type | IN_PRESENT;
+        return UERR_OK;
+    }
+    if (git_odb_read_header(&size, &type, c->odb, id) < 0)
+        return store_git_err(c->err, c->errlen, UERR_PEER, "reading a received object");
+    *flags = (uint32_t)type;
+    if (size > STORE_OBJECT_MAX)
+        return uerr_set(c->err, c->errlen, UERR_PEER,
+                        "object %s: a %s of %zu bytes, over the %u-byte object limit", hex,
+                        type_name(type), size, STORE_OBJECT_MAX);
+    if (git_odb_read(&o, c->odb, id) < 0)
+        return store_git_err(c->err, c->errlen, UERR_PEER, "reading a received object");
+    const unsigned char *data = git_odb_object_data(o);
+    size_t len = git_odb_object_size(o);
+    objcheck_tree_kind kind;
+    objcheck_commit_info ci;
+    switch (type) {
+    case GIT_OBJECT_BLOB:
+        rc = objcheck_record((const char *)data, len, why, sizeof why);
+        break;
+    case GIT_OBJECT_TREE:
+        rc = objcheck_tree(&kind, data, len, why, sizeof why);
+        break;
+    case GIT_OBJECT_COMMIT:
+        rc = objcheck_commit(&ci, data, len, why, sizeof why);
+        break;
+    default:
+        rc = uerr_set(why, sizeof why, UERR_PEER, "only commits, trees and records are taken in");
+    }
+    git_odb_object_free(o);
+    if (rc != UERR_OK)
+        return uerr_set(c->err, c->errlen, rc, "object %s (%s): %s", hex, type_name(type), why);
+    return UERR_OK;
+}
+
+/* Check every object of the pack, in the order the pack index lists them
+ * (by id), whether any head reaches it or not. */
+static uerr check_all(ingest_ctx *c, const store_oidvec *objs, git_odb *disk)
+{
+    for (size_t i = 0; i < objs->n; i++) {
+        uint32_t flags = 0;
+        uerr rc = check_one(c, &objs->v[i], disk, &flags);
+        if (rc != UERR_OK)
+            return rc;
+        if (store_oidmap_put(&c->in, &objs->v[i], flags) < 0)
+            return uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
+    }
+    return UERR_OK;
+}
+
+/* ---- the layout of what accepted heads reach ------------------------------------ */
+
+/* Where a tree sits: depth (0 root .. 3 leaf), top-level name, aa, bb. */
+typedef struct {
+    int depth, top, aa, bb;
+} place;
+
+static uint32_t place_code(const place *p)
+{
+    return 1u << 31 | (uint32_t)p->depth | (uint32_t)p->top << 2 | (uint32_t)p->aa << 8 |
+           (uint32_t)p->bb << 16;
+}
+
+static int hexval(const char *s)
+{
+    int v = 0;
+    for (int i = 0; i < 2; i++)
+        v = v * 16 + (s[i] <= '9' ? s[i] - '0' : s[i] - 'a' + 10);
+    return v;
+}
+
+/* The type of id, from the pack or the store; 0 when it is in neither. */
+static git_object_t object_type(ingest_ctx *c, const git_oid *id, uint32_t **flags)
+{
+    size_t size;
+    git_object_t t;
+    *flags = store_oidmap_get(&c->in, id);
+    if (*flags)
+        return (git_object_t)(**flags & IN_TYPE);
+    return git_odb_read_header(&size, &t, c->odb, id) < 0 ? 0 : t;
+}
+
+static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample);
+
+/* One entry of a tree at place p: the right type, and a record where its
+ * id's hash says it belongs. */
+static uerr verify_entry(ingest_ctx *c, const char *hex, const place *p, const char *name,
+                         size_t namelen, const git_oid *child, int sample)
+{
+    uint32_t *flags;
+    git_object_t t = object_type(c, child, &flags);
+    char show[RECORD_ID_MAX + 1], chex[41];
+    snprintf(show, sizeof show, "%.*s", (int)(namelen < RECORD_ID_MAX ? namelen : RECORD_ID_MAX),
+             name);
+    git_oid_tostr(chex, sizeof chex, child);
+    if (t == 0)
+        return uerr_set(c->err, c->errlen, UERR_PEER,
+                        "object %s (tree): entry '%s' names %s, which is neither sent nor here",
+                        hex, show, chex);
+    if (flags && !(*flags & IN_PRESENT))
+        *flags |= IN_REACHED;
+    if (p->depth == OBJCHECK_DEPTH_LEAF) {
+        char aa[3], bb[3];
+        snprintf(aa, sizeof aa, "%02x", p->aa);
+        snprintf(bb, sizeof bb, "%02x", p->bb);
+        if (t != GIT_OBJECT_BLOB)
+            return uerr_set(c->err, c->errlen, UERR_PEER,
+                            "object %s (tree): record '%s' is a %s, not a record blob", hex, show,
+                            type_name(t));
+        if (!objcheck_record_at(show, aa, bb))
+            return uerr_set(c->err, c->errlen, UERR_PEER,
+                            "object %s (tree): record '%s' is under %s/%s, not where its id "
+                            "belongs",
+                            hex, show, aa, bb);
+        return UERR_OK;
+    }
+    if (t != GIT_OBJECT_TREE)
+        return uerr_set(c->err, c->errlen, UERR_PEER,
+                        "object %s (tree): '%s' is a %s where a folder belongs", hex, show,
+                        type_name(t));
+    place q = *p;
+    q.depth++;
+    if (p->depth == 0) {
+        for (q.top = 0; store_toplevel_names[q.top]; q.top++)
+            if (strcmp(store_toplevel_names[q.top], show) == 0)
+                break;
+    } else if (p->depth == 1)
+        q.aa = hexval(name);
+    else
+        q.bb = hexval(name);
+    /* below a tree the store already had, one path down proves its place */
+    return verify_tree(c, child, q, sample || (flags && (*flags & IN_PRESENT)) || !flags);
+}
+
+/* Verify that tree id is of the kind its depth wants and that everything
+ * below it is in place. A tree the store already had (sample) was valid
+ * where it was made, so its first entry alone tells whether it sits where
+ * it belongs; a received tree is checked entry by entry. */
+static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
+{
+    static const objcheck_tree_kind want[] = {OBJCHECK_TREE_ROOT, OBJCHECK_TREE_FANOUT,
+                                              OBJCHECK_TREE_FANOUT, OBJCHECK_TREE_LEAF};
+    uint32_t code = place_code(&p), *seen = store_oidmap_get(&c->placed, id);
+    git_odb_object *o = NULL;
+    objcheck_tree_kind kind;
+    char hex[41], why[200];
+    uerr rc;
+    if (seen && *seen == code)
+        return UERR_OK;
+    git_oid_tostr(hex, sizeof hex, id);
+    if (git_odb_read(&o, c->odb, id) < 0)
+        return store_git_err(c->err, c->errlen, UERR_PEER, "reading a tree");
+    const unsigned char *buf = git_odb_object_data(o);
+    size_t len = git_odb_object_size(o), pos = 0, namelen;
+    const char *name;
+    const unsigned char *raw;
+    if (git_odb_object_type(o) != GIT_OBJECT_TREE)
+        rc = uerr_set(c->err, c->errlen, UERR_PEER, "object %s: a tree was expected", hex);
+    else if ((rc = objcheck_tree(&kind, buf, len, why, sizeof why)) != UERR_OK)
+        rc = uerr_set(c->err, c->errlen, rc, "object %s (tree): %s", hex, why);
+    else if (kind != want[p.depth])
+        rc = uerr_set(c->err, c->errlen, UERR_PEER,
+                      "object %s (tree): at depth %d of the layout it holds the wrong kind of "
+                      "entries (expected %s)",
+                      hex, p.depth,
+                      p.depth == 0   ? "the top-level folders"
+                      : p.depth == 3 ? "100644 records"
+                                     : "two-hex-digit folders");
+    while (rc == UERR_OK && objcheck_tree_next(&pos, &name, &namelen, &raw, buf, len)) {
+        git_oid child;
+        git_oid_fromraw(&child, raw);
+        rc = verify_entry(c, hex, &p, name, namelen, &child, sample);
+        if (sample)
+            break;
+    }
+    git_odb_object_free(o);
+    if (rc == UERR_OK && !seen && store_oidmap_put(&c->placed, id, code) < 0)
+        rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking trees");
+    return rc;
+}
+
+static int hide_existing(git_revwalk *walk, git_repository *main_repo)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *ref;
+    if (git_reference_iterator_glob_new(&it, main_repo, "refs/heads/*") < 0)
+        return -1;
+    while (git_reference_next(&ref, it) == 0) {
+        if (git_reference_type(ref) == GIT_REFERENCE_DIRECT)
+            git_revwalk_hide(walk, git_reference_target(ref));
+        git_reference_free(ref);
+    }
+    git_reference_iterator_free(it);
+    return 0;
+}
+
+/* Walk every commit the accepted heads reach and the store's branches do
+ * not: mark what they reach, and verify each new commit's tree. */
+static uerr verify_heads(ingest_ctx *c, const store_bundle_ref *refs, size_t nrefs,
+                         size_t *ncommits)
+{
+    git_revwalk *walk = NULL;
+    git_oid oid;
+    uerr rc = UERR_OK;
+    *ncommits = 0;
+    if (git_revwalk_new(&walk, c->q) < 0 || hide_existing(walk, c->s->repo) != 0) {
+        rc = store_git_err(c->err, c->errlen, UERR_IO, "walking the received history");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nrefs; i++) {
+        uint32_t *flags;
+        if (object_type(c, &refs[i].oid, &flags) != GIT_OBJECT_COMMIT) {
+            rc = uerr_set(c->err, c->errlen, UERR_PEER,
+                          "branch %s points to a commit that was not sent", refs[i].name);
+            goto cleanup;
+        }
+        if (git_revwalk_push(walk, &refs[i].oid) < 0) {
+            rc = store_git_err(c->err, c->errlen, UERR_PEER, "walking the received history");
+            goto cleanup;
+        }
+    }
+    int e;
+    while ((e = git_revwalk_next(&oid, walk)) == 0) {
+        uint32_t *flags = store_oidmap_get(&c->in, &oid);
+        git_commit *cm = NULL;
+        if (!flags || (*flags & IN_PRESENT))
+            continue; /* the store's own (an old take-in's leftover): checked then */
+        *flags |= IN_REACHED;
+        (*ncommits)++;
+        if (git_commit_lookup(&cm, c->q, &oid) < 0) {
+            rc = store_git_err(c->err, c->errlen, UERR_PEER, "reading a received commit");
+            goto cleanup;
+        }
+        git_oid tree;
+        git_oid_cpy(&tree, git_commit_tree_id(cm));
+        git_commit_free(cm);
+        uint32_t *tflags;
+        char hex[41];
+        git_oid_tostr(hex, sizeof hex, &oid);
+        if (object_type(c, &tree, &tflags) != GIT_OBJECT_TREE) {
+            rc = uerr_set(c->err, c->errlen, UERR_PEER, "object %s (commit): its tree is missing",
+                          hex);
+            goto cleanup;
+        }
+        if (tflags && !(*tflags & IN_PRESENT))
+            *tflags |= IN_REACHED;
+        place root = {0, 0, 0, 0};
+        if ((rc = verify_tree(c, &tree, root, !tflags || (*tflags & IN_PRESENT))) != UERR_OK)
+            goto cleanup;
+    }
+    if (e != GIT_ITEROVER)
+        rc = store_git_err(c->err, c->errlen, UERR_PEER,
+                           "the received history is incomplete (a parent is missing)");
+cleanup:
+    git_revwalk_free(walk);
+    return rc;
+}
+
+/* The objects to move in: those an accepted head reached. */
+static uerr reached_list(store_oidvec *keep, ingest_ctx *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < c->in.cap; i++)
+        if (c->in.used[i] && (c->in.v[i] & IN_REACHED) && !(c->in.v[i] & IN_PRESENT) &&
+            store_oidvec_push(keep, &c->in.k[i]) != 0)
+            return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+    return UERR_OK;
+}
+
+/* ---- branch copies ---------------------------------------------------------------- */
+
+/* Our copy of the branch r names: 1 and *cur set if there is one, else 0. */
+static int copy_head(git_oid *cur, store *s, const char *node)
+{
+    char name[300];
+    git_reference *ref = NULL;
+    snprintf(name, sizeof name, "refs/heads/%s", node);
+    if (git_reference_lookup(&ref, s->repo, name) != 0)
+        return 0;
+    int ok = git_reference_type(ref) == GIT_REFERENCE_DIRECT;
+    if (ok)
+        git_oid_cpy(cur, git_reference_target(ref));
+    git_reference_free(ref);
+    return ok;
+}
+
+/* Would taking r move our copy of that branch forward (looked up in repo,
+ * which sees the quarantine)? 1 forward, 0 same or older, UERR_PEER when
+ * the two diverged. */
+static int copy_state(store *s, git_repository *repo, const store_bundle_ref *r, char *err,
+                      size_t errlen)
+{
+    git_oid cur;
+    if (!copy_head(&cur, s, r->name))
+        return 1;
+    if (git_oid_equal(&cur, &r->oid) || git_graph_descendant_of(repo, &cur, &r->oid) == 1)
+        return 0;
+    if (git_graph_descendant_of(repo, &r->oid, &cur) != 1)
+        return uerr_set(err, errlen, UERR_PEER,
+                        "branch %s is not a fast-forward of ours (a node rewrote its history?)",
+                        r->name);
+    return 1;
+}
+
+/* Move our copy of branch r forward to r->oid (it was checked to be a
+ * fast-forward; the expected old value guards against a change since). */
+static uerr copy_forward(store *s, const store_bundle_ref *r, char *err, size_t errlen)
+{
+    char name[300];
+    git_reference *out = NULL;
+    git_oid cur;
+    int e;
+    snprintf(name, sizeof name, "refs/heads/%s", r->name);
+    if (copy_head(&cur, s, r->name))
+        e = git_reference_create_matching(&out, s->repo, name, &r->oid, 1, &cur, "take in");
+    else
+        e = git_reference_create(&out, s->repo, name, &r->oid, 0, "take in");
+    git_reference_free(out);
+    if (e < 0)
+        return store_git_err(err, errlen, UERR_IO, "updating a branch copy");
+    return UERR_OK;
+}
+
+/* Take head oid (from branch node) into the own branch and count it. */
+static uerr take_one(store *s, const git_oid *oid, const char *node, store_record_cb changed,
+                     void *arg, store_bundle_report *rep, char *err, size_t errlen)
+{
+    char hex[41];
+    store_take t;
+    git_oid_tostr(hex, sizeof hex, oid);
+    uerr rc = store_take_head_in(s, hex, node, changed, arg, &t, err, errlen);
+    if (rc == UERR_OK && rep) {
+        rep->merged += t == STORE_TAKE_MERGED;
+        rep->forwarded += t == STORE_TAKE_FORWARD;
+    }
+    return rc;
+}
+
+/* First every head into the own branch (fsynced: merge commits, the
+ * branch move), then the branch copies. A head the node already had as a
+ * copy but never merged (an earlier take-in cut short, a copy fetched with
+ * plain git) is merged too. */
+static uerr refs_apply(store *s, const store_bundle_ref *refs, size_t nrefs, const int *fwd,
+                       store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
+                       size_t errlen)
+{
+    for (size_t i = 0; i < nrefs; i++) {
+        git_oid target;
+        if (fwd[i])
+            git_oid_cpy(&target, &refs[i].oid);
+        else if (!copy_head(&target, s, refs[i].name))
+            continue;
+        uerr rc = take_one(s, &target, refs[i].name, changed, arg, rep, err, errlen);
+        if (rc != UERR_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < nrefs; i++) {
+        if (!fwd[i]) {
+            rep->stale++;
+            continue;
+        }
+        uerr rc = copy_forward(s, &refs[i], err, errlen);
+        if (rc != UERR_OK)
+            return rc;
+        rep->updated++;
+    }
+    return UERR_OK;
+}
+
+size_t store_copies_reconcile(store *s)
+{
+    store_ref *heads = NULL;
+    size_t n = 0, moved = 0;
+    char err[256];
+    if (store_heads_in(&heads, &n, s, err, sizeof err) != UERR_OK)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        git_oid oid, before;
+        if (strcmp(heads[i].name, s->node) == 0 || git_oid_fromstr(&oid, heads[i].oid) < 0)
+            continue;
+        git_oid_cpy(&before, &s->head);
+        int had = s->has_head;
+        if (take_one(s, &oid, heads[i].name, NULL, NULL, NULL, err, sizeof err) == UERR_OK &&
+            (!had || !git_oid_equal(&before, &s->head)))
+            moved++;
+    }
+    free(heads);
+    return moved;
+}
+
+/* ---- the take-in ---------------------------------------------------------------------- */
+
+/* Quarantine, check everything, and decide per ref: fwd[i] = 1 when the
+ * copy moves forward. Nothing in the store changes here. */
+static uerr ingest_check(ingest_ctx *c, quarantine *qt, git_odb *disk, FILE *f,
+                         const store_bundle_ref *refs, size_t nrefs, int *fwd,
+                         store_bundle_report *rep)
+{
+    store_oidvec objs = {0};
+    uerr rc = UERR_OK;
+    if (f) {
+        if ((rc = quarantine_index(qt, disk, f, &c->s->limits, c->err, c->errlen)) != UERR_OK ||
+            (rc = quarantine_open(qt, c->err, c->errlen)) != UERR_OK ||
+            (rc = quarantine_list(&objs, qt, c->err, c->errlen)) != UERR_OK)
+            goto cleanup;
+        c->odb = qt->qodb;
+        c->q = qt->q;
+        if ((rc = check_all(c, &objs, disk)) != UERR_OK)
+            goto cleanup;
+    }
+    if ((rc = verify_heads(c, refs, nrefs, &rep->commits)) != UERR_OK)
+        goto cleanup;
+    /* Refuse a diverged branch before anything moves: all or nothing. */
+    for (size_t i = 0; i < nrefs; i++) {
+        int st = copy_state(c->s, c->q, &refs[i], c->err, c->errlen);
+        if (st < 0) {
+            rc = (uerr)st;
+            goto cleanup;
+        }
+        fwd[i] = st;
+    }
+cleanup:
+    free(objs.v);
+    return rc;
+}
+
+uerr store_ingest(store *s, FILE *f, const store_bundle_ref *all, size_t nall,
+                  store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
+                  size_t errlen)
+{
+    /* Our own branch is never taken from outside, not even looked at (and
+     * what only it reaches is dropped): a node restored from an old backup
+     * must still take in everyone else. */
+    store_bundle_ref *refs = calloc(nall + 1, sizeof *refs);
+    int *fwd = calloc(nall + 1, sizeof *fwd);
+    size_t nrefs = 0;
+    quarantine qt = {0};
+    store_oidvec keep = {0};
+    git_odb *disk = NULL;
+    ingest_ctx c = {0};
+    uerr rc;
+    if (!refs || !fwd) {
+        rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nall; i++) {
+        if (strcmp(all[i].name, s->node) == 0)
+            rep->own_skipped++;
+        else
+            refs[nrefs++] = all[i];
+    }
+    if (git_repository_odb(&disk, s->repo) < 0) {
+        rc = store_git_err(err, errlen, UERR_IO, "opening the object store");
+        goto cleanup;
+    }
+    snprintf(qt.objdir, sizeof qt.objdir, "%s/objects", git_repository_path(s->repo));
+    c.s = s;
+    c.odb = disk;
+    c.q = s->repo;
+    c.err = err;
+    c.errlen = errlen;
+    rc = ingest_check(&c, &qt, disk, f, refs, nrefs, fwd, rep);
+    if (rc != UERR_OK)
+        goto cleanup;
+    if (f) {
+        if ((rc = reached_list(&keep, &c, err, errlen)) != UERR_OK ||
+            (rc = quarantine_move_in(&qt, &keep, qt.stats.indexed_objects, disk, err, errlen)) !=
+                UERR_OK)
+            goto cleanup;
+        git_odb *bodb = NULL;
+        if (git_repository_odb(&bodb, s->bulk) == 0)
+            git_odb_refresh(bodb);
+        git_odb_free(bodb);
+    }
+    rc = refs_apply(s, refs, nrefs, fwd, changed, arg, rep, err, errlen);
+cleanup:
+    quarantine_free(&qt);
+    store_oidmap_free(&c.in);
+    store_oidmap_free(&c.placed);
+    free(keep.v);
+    git_odb_free(disk);
+    free(refs);
+    free(fwd);
+    return rc;
+}

@@ -1,0 +1,38 @@
+/* quarantine.h - the quarantine of one take-in (quarantine.c), shared by
+ * ingest.c only. Internal to the store room: includes git2.h. */
+#ifndef UNIOND_STORE_QUARANTINE_H
+#define UNIOND_STORE_QUARANTINE_H
+
+#include "daemon/store/store_int.h"
+
+/* A pack being taken in: its quarantine directory, and a repository view
+ * (q) that sees the quarantined pack and, through an alternate, the store. */
+typedef struct {
+    char objdir[4200];
+    char qdir[4400]; /* "" until made */
+    char packname[GIT_OID_HEXSZ + 1];
+    git_indexer_progress stats;
+    git_odb *qodb;
+    git_odb_backend *qpack; /* borrowed: owned by qodb */
+    git_repository *q;
+} quarantine;
+
+/* Index the pack read from f into a fresh objects/incoming-XXXXXX within
+ * lim (the announced object count is refused from the pack header, the
+ * bytes while streaming). Bad bytes are UERR_PEER; failing to make or
+ * write the quarantine is UERR_IO. qt->objdir must be set. */
+uerr quarantine_index(quarantine *qt, git_odb *main_odb, FILE *f, const store_limits *lim,
+                      char *err, size_t errlen);
+/* Open the view qt->q over the indexed pack plus the store. */
+uerr quarantine_open(quarantine *qt, char *err, size_t errlen);
+/* Every object id of the quarantined pack, appended to out. */
+uerr quarantine_list(store_oidvec *out, quarantine *qt, char *err, size_t errlen);
+/* Move the objects in keep (checked, reachable; total = how many the
+ * pack holds) into the store: loose when few, the pack itself when all
+ * are kept, else a new pack of only those. UERR_IO on a local failure. */
+uerr quarantine_move_in(quarantine *qt, const store_oidvec *keep, size_t total, git_odb *disk,
+                        char *err, size_t errlen);
+/* Remove the quarantine directory and close the view. qt may be unused. */
+void quarantine_free(quarantine *qt);
+
+#endif
