@@ -321,8 +321,11 @@ void cli_help_all(FILE *f)
           f);
     for (size_t i = 0; i < cli_ncommands; i++) {
         const cli_cmd *c = &cli_commands[i];
-        if (!group || strcmp(group, c->group) != 0)
-            fprintf(f, "\n%s:\n", _(group = c->group));
+        if (!group || strcmp(group, c->group) != 0) {
+            /* TRANSLATORS: a group heading of unionctl --help ("records:") */
+            fputc('\n', f);
+            fprintf(f, _("%s:\n"), _(group = c->group));
+        }
         fprintf(f, "  %-12s %s\n", c->name, _(c->summary));
     }
     fputs(_("\n"
