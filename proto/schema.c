@@ -335,7 +335,7 @@ static int refuse(vctx *c, const char *rule, const char *fmt, ...)
 
 static int check_name(char **out, vctx *c)
 {
-    if (c->chars > c->f->max_chars)
+    if (c->f->max_chars && c->chars > c->f->max_chars)
         return refuse(c, "too_long", "at most %d characters (got %ld)", c->f->max_chars,
                       c->chars);
     *out = dup_n(c->v, c->n);
@@ -362,7 +362,7 @@ static int check_gender(char **out, vctx *c)
 
 /* "3.30205E+17": what Excel shows (and saves) for a long number in a cell
  * formatted as a number. The digits after the fifth are gone for good. */
-static int excel_number(const char *v, size_t n)
+int schema_excel_number(const char *v, size_t n)
 {
     size_t i = 0, d = 0;
     while (i < n && is_digit((unsigned char)v[i]))
@@ -406,7 +406,7 @@ static int check_idnum(char **out, vctx *c)
     const char *v = c->v;
     int sum = 0, y;
 
-    if (excel_number(v, c->n))
+    if (schema_excel_number(v, c->n))
         return refuse_excel(c);
     if (c->n == 15 && schema_idnum_from15(v18, v) == UERR_OK) {
         v = v18;
@@ -453,7 +453,7 @@ static int check_phone(char **out, vctx *c)
     char buf[32];
     size_t m = 0;
 
-    if (excel_number(c->v, c->n))
+    if (schema_excel_number(c->v, c->n))
         return refuse_excel(c);
     for (size_t i = 0; i < c->n; i++) {
         if (c->v[i] == ' ' || c->v[i] == '-')
@@ -526,7 +526,8 @@ static int check_date(char **out, vctx *c)
  * canonical value; an unknown word is refused with the nearest one. */
 static int check_vocab(char **out, vctx *c)
 {
-    const char *canon = vocab_resolve(c->f->name, c->v);
+    const char *vname = c->f->vocab ? c->f->vocab : c->f->name;
+    const char *canon = vocab_resolve(vname, c->v);
     if (canon) {
         *out = dup_n(canon, strlen(canon));
         return 0;
@@ -535,9 +536,9 @@ static int check_vocab(char **out, vctx *c)
     schema_printable(shown, sizeof shown, c->v);
     if (c->f->type == SCHEMA_STATUS)
         return refuse(c, "vocab",
-                      "must be one of applicant, active, lapsed, transferred, merged "
-                      "(申请中, 在会/有效, 失效/退会, 转出, 已合并)");
-    const char *near = vocab_suggest(c->f->name, c->v);
+                      "must be one of applicant, active, lapsed, transferred, merged, void "
+                      "(申请中, 在会/有效, 失效/退会, 转出, 已合并, 作废)");
+    const char *near = vocab_suggest(vname, c->v);
     if (near)
         return refuse(c, "vocab",
                       "'%s' is not in the list (did you mean '%s'?); unionctl fields lists the "
@@ -557,12 +558,19 @@ static int check_set_elem(char **out, vctx *c)
     return 0;
 }
 
+/* A name-like text (a name, a benefit's kind): one line, with a length
+ * limit; other text (notes, an address) may span lines. */
+static int short_text(const schema_field *f)
+{
+    return f->type == SCHEMA_TEXT && (f->max_chars > 0 || strcmp(f->name, "name") == 0);
+}
+
 /* The type's check; result in *out (NULL only when out of memory). */
 static int check_typed(char **out, vctx *c)
 {
     switch (c->f->type) {
     case SCHEMA_TEXT:
-        if (strcmp(c->f->name, "name") == 0)
+        if (short_text(c->f))
             return check_name(out, c);
         *out = copy_without_cr(c->v, c->n);
         return 0;
@@ -581,20 +589,34 @@ static int check_typed(char **out, vctx *c)
         return check_vocab(out, c);
     case SCHEMA_SET:
         return check_set_elem(out, c);
+    case SCHEMA_LINK:
+    case SCHEMA_YESNO:
+    case SCHEMA_USCC:
+    case SCHEMA_COUNT:
+    case SCHEMA_AMOUNT: {
+        char msg[300];
+        const char *rule = "internal";
+        if (schema_check_more(out, c->f, c->v, c->n, c->chars, &rule, msg, sizeof msg) != 0)
+            return refuse(c, rule, "%s", msg);
+        return 0;
+    }
     }
     return refuse(c, "internal", "unknown field type");
 }
 
-/* Empty is how a caller clears a text or vocabulary field (other than
- * name); nothing else may be empty. */
+/* Empty is how a caller clears a text, vocabulary or link field (other
+ * than a name-like or required one); nothing else may be empty. */
 static int may_be_empty(const schema_field *f)
 {
-    return (f->type == SCHEMA_TEXT && strcmp(f->name, "name") != 0) || f->type == SCHEMA_VOCAB;
+    if (f->required)
+        return 0;
+    return (f->type == SCHEMA_TEXT && !short_text(f)) || f->type == SCHEMA_VOCAB ||
+           f->type == SCHEMA_LINK;
 }
 
 static int multiline(const schema_field *f)
 {
-    return f->type == SCHEMA_TEXT && strcmp(f->name, "name") != 0;
+    return f->type == SCHEMA_TEXT && !short_text(f);
 }
 
 void schema_norm_free(schema_norm *n)
@@ -611,6 +633,12 @@ void schema_norm_free(schema_norm *n)
 uerr schema_value_normalize(schema_norm *out, const char *name, const char *value,
                             const char *today, char *err, size_t errlen)
 {
+    return schema_kind_value_normalize(out, KIND_MEMBER, name, value, today, err, errlen);
+}
+
+uerr schema_kind_value_normalize(schema_norm *out, record_kind k, const char *name,
+                                 const char *value, const char *today, char *err, size_t errlen)
+{
     vctx c = {0};
     char *v = NULL, *result = NULL;
     uerr rc;
@@ -619,7 +647,7 @@ uerr schema_value_normalize(schema_norm *out, const char *name, const char *valu
     if (err && errlen > 0)
         err[0] = '\0';
     out->rule = "unknown_field";
-    if ((rc = schema_field_resolve(&c.f, name, err, errlen)) != UERR_OK)
+    if ((rc = schema_kind_field_resolve(&c.f, k, name, err, errlen)) != UERR_OK)
         return rc;
     out->field = c.f;
     c.today = today, c.err = err, c.errlen = errlen;
@@ -679,8 +707,14 @@ uerr schema_value_normalize(schema_norm *out, const char *name, const char *valu
 int schema_value_check(char **out, const char *name, const char *value, const char *today,
                        char *err, size_t errlen)
 {
+    return schema_kind_value_check(out, KIND_MEMBER, name, value, today, err, errlen);
+}
+
+int schema_kind_value_check(char **out, record_kind k, const char *name, const char *value,
+                            const char *today, char *err, size_t errlen)
+{
     schema_norm n;
-    uerr rc = schema_value_normalize(&n, name, value, today, err, errlen);
+    uerr rc = schema_kind_value_normalize(&n, k, name, value, today, err, errlen);
     if (out)
         *out = NULL;
     if (rc != UERR_OK)

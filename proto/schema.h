@@ -15,6 +15,9 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "proto/kind.h"
 #include "proto/problem.h"
 #include "proto/uerr.h"
 
@@ -25,9 +28,15 @@ typedef enum {
     SCHEMA_PHONE,  /* 11-digit mainland mobile starting with 1 */
     SCHEMA_OFFICE, /* office code: [a-z][a-z0-9-]*, at most 32 chars */
     SCHEMA_DATE,   /* ISO YYYY-MM-DD, a real date, not after today */
-    SCHEMA_STATUS, /* applicant, active, lapsed, transferred, merged */
+    SCHEMA_STATUS, /* applicant, active, lapsed, transferred, merged, void */
     SCHEMA_SET,    /* set of short tokens (benefits) */
-    SCHEMA_VOCAB   /* a value of the field's controlled vocabulary (proto/vocab.h) */
+    SCHEMA_VOCAB,  /* a value of the field's controlled vocabulary (proto/vocab.h) */
+    SCHEMA_LINK,   /* a link to a record of kind `link`: its id, or a name/code the daemon
+                    * resolves (one line, at most 128 characters); "KIND:ID" accepted */
+    SCHEMA_YESNO,  /* yes / no; accepts 是/否, y/n, true/false, 1/0 (any case) */
+    SCHEMA_USCC,   /* 18-char unified social credit code, GB 32100-2015 check character */
+    SCHEMA_COUNT,  /* a non-negative whole number, at most 9 digits */
+    SCHEMA_AMOUNT  /* yuan: non-negative, at most 2 decimals; stored "180" or "180.50" */
 } schema_type;
 
 typedef struct {
@@ -38,6 +47,14 @@ typedef struct {
     const char *const *aliases; /* other header names, NULL-terminated, or NULL */
     int is_private;             /* declared private: masked for display like phone */
     int declared;               /* 1: declared by an office at run time */
+    record_kind link;           /* the kind a link points to (SCHEMA_LINK; for a member's
+                                 * union and employer, text the daemon may resolve), or
+                                 * KIND_NONE */
+    const char *vocab;          /* SCHEMA_VOCAB: the vocabulary's name if not the field's */
+    int required;               /* 1: a new record of its kind must have it (see
+                                 * schema_kind_required_check) */
+    int input_only;             /* 1: accepted on input, never stored: the daemon turns it
+                                 * into another field (a benefit's id_number -> member) */
 } schema_field;
 
 /* Longest field name and longest value (bytes) the system accepts anywhere. */
@@ -87,7 +104,8 @@ void schema_declared_reset(void);
 uerr schema_type_parse(schema_type *out, const char *word, char *err, size_t errlen);
 
 /* The word for a type ("text", "gender", "id_number", "phone", "office",
- * "date", "status", "set", "vocab"), static. */
+ * "date", "status", "set", "vocab", "link", "yes_no", "uscc", "count",
+ * "amount"), static. */
 const char *schema_type_name(schema_type t);
 
 /* 1 if name is a valid field name: [a-z][a-z0-9_]*, at most SCHEMA_NAME_MAX
@@ -223,5 +241,71 @@ size_t schema_display_width(const char *s);
 
 /* 1 if s is a valid ISO date YYYY-MM-DD (real calendar date), else 0. */
 int schema_date_valid(const char *s);
+
+/* ---- every kind of record (proto/kind.h) ----
+ *
+ * The functions above are the member case (KIND_MEMBER) of the ones below
+ * and keep their meaning. The other kinds have fixed field tables (no
+ * declared fields); a field name, label or alias is looked up only in the
+ * table of the kind given, so 名称 or notes mean the field of that kind. */
+
+/* The fields of kind k in display order (for KIND_MEMBER: schema_fields);
+ * *n receives the count (0 and NULL for a bad kind). Borrowed, never moves. */
+const schema_field *schema_kind_fields(record_kind k, size_t *n);
+
+/* The field of kind k named exactly name, or NULL. */
+const schema_field *schema_kind_field_find(record_kind k, const char *name);
+
+/* schema_field_resolve over the fields of kind k. */
+uerr schema_kind_field_resolve(const schema_field **out, record_kind k, const char *name,
+                               char *err, size_t errlen);
+
+/* schema_value_normalize for a field of kind k (the same NFKC, trimming,
+ * date styles, messages and rule ids; plus the rules of the link, yes/no,
+ * USCC, count and amount types). */
+uerr schema_kind_value_normalize(schema_norm *out, record_kind k, const char *name,
+                                 const char *value, const char *today, char *err,
+                                 size_t errlen);
+
+/* schema_value_check for a field of kind k. */
+int schema_kind_value_check(char **out, record_kind k, const char *name, const char *value,
+                            const char *today, char *err, size_t errlen);
+
+/* schema_row_normalize for a row of kind k: the member cross-checks run
+ * only for KIND_MEMBER (other kinds have none); fields[i] are canonical
+ * names of kind k. */
+uerr schema_kind_row_normalize(char **out, const char **gender_fill, schema_row_stats *st,
+                               record_kind k, const char *const *fields, const char *const *in,
+                               size_t n, const char *today, size_t line, problem_list *pl);
+
+/* The fields a NEW record of kind k must have (an add, an import row that
+ * creates a record; not an edit): one problem (rule "required", field the
+ * missing one) per required field that is not among fields[0..n) or whose
+ * value is "" (a NULL value was refused already and is not reported
+ * again). A benefit's member may be given as id_number instead. Returns
+ * the number of problems added, or (size_t)-1 when pl could not grow. */
+size_t schema_kind_required_check(record_kind k, const char *const *fields,
+                                  const char *const *values, size_t n, size_t line,
+                                  problem_list *pl);
+
+/* A link value as stored (after normalisation) names a record by id when
+ * it is id-shaped (record_id_valid); the daemon looks ids up first, then
+ * names (a union's or station's name, an enterprise's USCC or name).
+ * 1 if value is id-shaped, else 0. */
+int schema_link_is_id(const char *value);
+
+/* The amount in fen (1/100 yuan) of a value schema_value_normalize accepts
+ * for an amount field (canonical or not: "180", "180.5", "¥180.50",
+ * "180元"). UERR_INVALID for anything else, negative amounts included. */
+uerr schema_amount_fen(int64_t *fen, const char *amount);
+
+/* The canonical text of an amount of fen: "180" when whole yuan, else two
+ * decimals ("180.50"); "-" first when negative. Returns out. */
+char *schema_amount_format(char out[32], int64_t fen);
+
+/* 1 if s is 18 characters of the GB 32100-2015 alphabet (0-9 and the
+ * capitals without I, O, S, V, Z), characters 3-8 digits (the division
+ * code), and the last is the check character of the first 17. */
+int schema_uscc_valid(const char *s);
 
 #endif

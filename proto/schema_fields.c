@@ -30,7 +30,9 @@ static const char *const a_notes[] = {"备注", NULL};
 static const char *const a_benefits[] = {"福利", "福利发放", NULL};
 
 /* Display order is the order of DESIGN.md's field table; merged_into (the id
- * of the record a duplicate was merged into) comes last. max_chars is set
+ * of the record a duplicate was merged into) comes last. employer and union
+ * stay text (what unionctl fields shows and old records hold), marked with
+ * the kind the daemon resolves them to when a record of it matches. max_chars is set
  * only where it is a real input limit; the fixed formats (id, phone, date,
  * ...) are enforced by their own rules, and their raw input may legitimately
  * be longer than the stored form ("+86 138-1234-5678", "female"). */
@@ -41,8 +43,8 @@ static schema_field fields[NBUILTIN + SCHEMA_DECLARED_MAX] = {
     {"id_number",   SCHEMA_IDNUM,  0,  "身份证号码", a_idnum,    0, 0},
     {"phone",       SCHEMA_PHONE,  0,  "手机号码",  a_phone,    0, 0},
     {"category",    SCHEMA_VOCAB,  0,  "职业类别",  a_category, 0, 0},
-    {"employer",    SCHEMA_TEXT,   0,  "工作单位",  a_employer, 0, 0},
-    {"union",       SCHEMA_TEXT,   0,  "所属工会",  a_union,    0, 0},
+    {"employer",    SCHEMA_TEXT,   0,  "工作单位",  a_employer, 0, 0, KIND_ENTERPRISE},
+    {"union",       SCHEMA_TEXT,   0,  "所属工会",  a_union,    0, 0, KIND_UNION},
     {"notes",       SCHEMA_TEXT,   0,  "备注",     a_notes,    0, 0},
     {"office",      SCHEMA_OFFICE, 32, NULL,       NULL,       0, 0},
     {"joined",      SCHEMA_DATE,   0,  "入会日期",  a_joined,   0, 0},
@@ -75,14 +77,29 @@ const schema_field *schema_fields(size_t *n)
     return fields;
 }
 
+const schema_field *schema_kind_fields(record_kind k, size_t *n)
+{
+    size_t dummy;
+    if (!n)
+        n = &dummy;
+    if (k == KIND_MEMBER)
+        return schema_fields(n);
+    return schema_kind_table(k, n);
+}
+
+const schema_field *schema_kind_field_find(record_kind k, const char *name)
+{
+    size_t n;
+    const schema_field *t = schema_kind_fields(k, &n);
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return &t[i];
+    return NULL;
+}
+
 const schema_field *schema_field_find(const char *name)
 {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < NFIELDS; i++)
-        if (strcmp(fields[i].name, name) == 0)
-            return &fields[i];
-    return NULL;
+    return schema_kind_field_find(KIND_MEMBER, name);
 }
 
 int schema_name_valid(const char *name)
@@ -110,11 +127,13 @@ int schema_field_is_masked(const char *name)
     return f && (f->type == SCHEMA_IDNUM || f->type == SCHEMA_PHONE || f->is_private);
 }
 
-/* The field that answers to w as name, label or alias, or NULL. */
-static const schema_field *answers_to(const char *w)
+/* The field of kind k that answers to w as name, label or alias, or NULL. */
+static const schema_field *kind_answers_to(record_kind k, const char *w)
 {
-    for (size_t i = 0; i < NFIELDS; i++) {
-        const schema_field *f = &fields[i];
+    size_t n;
+    const schema_field *t = schema_kind_fields(k, &n);
+    for (size_t i = 0; i < n; i++) {
+        const schema_field *f = &t[i];
         if (strcmp(f->name, w) == 0 || (f->label && strcmp(f->label, w) == 0))
             return f;
         for (size_t a = 0; f->aliases && f->aliases[a]; a++)
@@ -124,13 +143,20 @@ static const schema_field *answers_to(const char *w)
     return NULL;
 }
 
-/* The nearest name, label or alias to w, or NULL (vocab_nearest's rule). */
-static const char *nearest_name(const char *w)
+static const schema_field *answers_to(const char *w)
+{
+    return kind_answers_to(KIND_MEMBER, w);
+}
+
+/* The nearest name, label or alias of kind k to w, or NULL (vocab_nearest's
+ * rule). */
+static const char *nearest_name(record_kind k, const char *w)
 {
     const char *cands[(NBUILTIN + SCHEMA_DECLARED_MAX) * 6];
-    size_t n = 0;
-    for (size_t i = 0; i < NFIELDS; i++) {
-        const schema_field *f = &fields[i];
+    size_t n = 0, nf;
+    const schema_field *t = schema_kind_fields(k, &nf);
+    for (size_t i = 0; i < nf && n + 2 < sizeof cands / sizeof *cands; i++) {
+        const schema_field *f = &t[i];
         cands[n++] = f->name;
         if (f->label)
             cands[n++] = f->label;
@@ -142,10 +168,18 @@ static const char *nearest_name(const char *w)
 
 uerr schema_field_resolve(const schema_field **out, const char *name, char *err, size_t errlen)
 {
+    return schema_kind_field_resolve(out, KIND_MEMBER, name, err, errlen);
+}
+
+uerr schema_kind_field_resolve(const schema_field **out, record_kind k, const char *name, char *err,
+                               size_t errlen)
+{
     char *w = NULL, shown[200];
     uerr rc;
 
     *out = NULL;
+    if (k <= KIND_NONE || k >= KIND_COUNT)
+        return uerr_set(err, errlen, UERR_INTERNAL, "no such kind of record");
     if (!name)
         return uerr_set(err, errlen, UERR_INVALID, "field name missing");
     rc = schema_text_normalize(&w, name, strlen(name));
@@ -160,14 +194,18 @@ uerr schema_field_resolve(const schema_field **out, const char *name, char *err,
         rc = uerr_set(err, errlen, UERR_INVALID, "id: reserved for the record id, not a field");
         goto cleanup;
     }
-    if ((*out = answers_to(w)) != NULL)
+    if ((*out = kind_answers_to(k, w)) != NULL)
         goto cleanup;
-    const char *near = nearest_name(w);
+    const char *near = nearest_name(k, w);
     if (near) {
         char nshown[200];
         schema_printable(nshown, sizeof nshown, near);
         rc = uerr_set(err, errlen, UERR_INVALID, "unknown field '%s' (did you mean '%s'?)", shown,
                       nshown);
+    } else if (k != KIND_MEMBER) {
+        rc = uerr_set(err, errlen, UERR_INVALID,
+                      "unknown field '%s' of a %s (unionctl fields --kind %s lists them)", shown,
+                      kind_name(k), kind_name(k));
     } else if (schema_name_valid(w)) {
         rc = uerr_set(err, errlen, UERR_INVALID,
                       "unknown field '%s' (unionctl fields lists the fields; an office declares "
@@ -190,6 +228,8 @@ static const struct {
     {"text", SCHEMA_TEXT, 1},     {"gender", SCHEMA_GENDER, 0}, {"id_number", SCHEMA_IDNUM, 1},
     {"phone", SCHEMA_PHONE, 1},   {"office", SCHEMA_OFFICE, 0}, {"date", SCHEMA_DATE, 1},
     {"status", SCHEMA_STATUS, 0}, {"set", SCHEMA_SET, 1},       {"vocab", SCHEMA_VOCAB, 0},
+    {"link", SCHEMA_LINK, 0},     {"yes_no", SCHEMA_YESNO, 0},  {"uscc", SCHEMA_USCC, 0},
+    {"count", SCHEMA_COUNT, 0},   {"amount", SCHEMA_AMOUNT, 0},
 };
 #define NTYPES (sizeof types / sizeof types[0])
 

@@ -83,6 +83,14 @@ uerr schema_row_normalize(char **out, const char **gender_fill, schema_row_stats
                           const char *const *fields, const char *const *in, size_t n,
                           const char *today, size_t line, problem_list *pl)
 {
+    return schema_kind_row_normalize(out, gender_fill, st, KIND_MEMBER, fields, in, n, today, line,
+                                     pl);
+}
+
+uerr schema_kind_row_normalize(char **out, const char **gender_fill, schema_row_stats *st,
+                               record_kind k, const char *const *fields, const char *const *in,
+                               size_t n, const char *today, size_t line, problem_list *pl)
+{
     schema_person person = {0};
     long gcol = -1;
     size_t before = problem_count(pl);
@@ -102,7 +110,7 @@ uerr schema_row_normalize(char **out, const char **gender_fill, schema_row_stats
                 gcol = (long)i;
             continue;
         }
-        uerr rc = schema_value_normalize(&nm, fields[i], v, today, err, sizeof err);
+        uerr rc = schema_kind_value_normalize(&nm, k, fields[i], v, today, err, sizeof err);
         if (rc == UERR_NOMEM)
             goto oom;
         if (rc != UERR_OK) {
@@ -122,6 +130,9 @@ uerr schema_row_normalize(char **out, const char **gender_fill, schema_row_stats
         else if (strcmp(f, "joined") == 0)
             person.joined = out[i];
     }
+    /* the cross-checks are the member's; other kinds have none */
+    if (k != KIND_MEMBER)
+        return problem_count(pl) > before ? UERR_INVALID : UERR_OK;
     /* a refused gender is already a problem: no second one, no filling */
     int gender_refused = 0;
     for (size_t i = 0; i < n; i++)
@@ -151,4 +162,45 @@ oom:
         out[i] = NULL;
     }
     return UERR_NOMEM;
+}
+
+/* The value given for field name among fields[0..n): "" if absent, NULL if
+ * given but refused. */
+static const char *given(const char *name, const char *const *fields, const char *const *values,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(fields[i], name) == 0)
+            return values[i];
+    return "";
+}
+
+size_t schema_kind_required_check(record_kind k, const char *const *fields,
+                                  const char *const *values, size_t n, size_t line,
+                                  problem_list *pl)
+{
+    size_t nf, count = 0;
+    const schema_field *t = schema_kind_fields(k, &nf);
+    for (size_t i = 0; i < nf; i++) {
+        if (!t[i].required)
+            continue;
+        const char *v = given(t[i].name, fields, values, n);
+        if (!v || *v)
+            continue;
+        char msg[200];
+        if (k == KIND_BENEFIT && strcmp(t[i].name, "member") == 0) {
+            /* an import names the member by ID number */
+            const char *id = given("id_number", fields, values, n);
+            if (!id || *id)
+                continue;
+            snprintf(msg, sizeof msg,
+                     "member: a benefit needs its member (a member id, or the id_number column)");
+        } else {
+            snprintf(msg, sizeof msg, "%s: required for a new %s (%s)", t[i].name, kind_name(k),
+                     t[i].label ? t[i].label : t[i].name);
+        }
+        if (add(pl, line, t[i].name, "required", msg, &count) != 0)
+            return (size_t)-1;
+    }
+    return count;
 }

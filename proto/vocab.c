@@ -22,14 +22,23 @@ typedef struct {
 } builtin_value;
 
 // clang-format off
-/* applicant, active, lapsed, transferred, merged (DESIGN.md) with the words
- * a Chinese membership list uses. */
+/* applicant, active, lapsed, transferred, merged (DESIGN.md) and void (a
+ * record entered by mistake, issue 14) with the words a Chinese membership
+ * list uses. */
 static const builtin_value status_builtin[] = {
     {"applicant",   {"申请中", "申请"}, 0},
     {"active",      {"在会", "有效"}, 0},
     {"lapsed",      {"失效", "退会"}, 0},
     {"transferred", {"转出"}, 0},
     {"merged",      {"已合并"}, 0},
+    {"void",        {"作废"}, 0},
+};
+
+/* A union's type (issue 11); the English words people use for them. */
+static const builtin_value union_type_builtin[] = {
+    {"基层工会", {"enterprise", "enterprise union", "基层"}, 0},
+    {"联合工会", {"joint", "joint union", "联合"}, 0},
+    {"行业工会", {"trade", "trade union", "行业"}, 0},
 };
 
 /* The new-employment-form occupations (flagged) and the two others. */
@@ -61,6 +70,8 @@ static vocab vocabs[] = {
     {"status", status_builtin, sizeof status_builtin / sizeof status_builtin[0], NULL, 0, 0},
     {"category", category_builtin, sizeof category_builtin / sizeof category_builtin[0], NULL, 0,
      0},
+    {"union_type", union_type_builtin, sizeof union_type_builtin / sizeof union_type_builtin[0],
+     NULL, 0, 0},
 };
 #define NVOCABS (sizeof vocabs / sizeof vocabs[0])
 

@@ -198,6 +198,8 @@ void config_init(config *c)
     c->listen = NULL;
     c->peers = NULL;
     c->npeers = 0;
+    c->max_pack_bytes = CONFIG_MAX_PACK_BYTES_DEFAULT;
+    c->new_branches_per_hour = CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT;
 }
 
 void config_peer_clear(config_peer *p)

@@ -14,6 +14,10 @@
  *   address = 127.0.0.1:7421
  *   fingerprint = <64 hex digits: identity_fingerprint() of the peer>
  *
+ *   [sync]                        (optional; the defaults below)
+ *   max_pack_bytes = 268435456    one incoming pack, in bytes
+ *   new_branches_per_hour = 32    branches of unknown nodes per peer and hour
+ *
  * Limits: node and peer names [a-z0-9][a-z0-9._-]*, at most 64 bytes, and
  * usable as git branch names (no "..", not ending in "." or ".lock");
  * office [a-z][a-z0-9-]*, at most 32 bytes; addresses HOST:PORT with HOST a
@@ -44,6 +48,18 @@
  * ini parser's 200-byte line buffer. */
 #define CONFIG_HOST_MAX 176
 
+/* [sync] max_pack_bytes: the byte budget of one pack a peer sends (it is
+ * spooled to disk, not held in memory; over it the peer is refused).
+ * Settable from 1 MiB up to the protocol's hard 1 GiB. */
+#define CONFIG_MAX_PACK_BYTES_DEFAULT (256ull << 20)
+#define CONFIG_MAX_PACK_BYTES_MIN (1ull << 20)
+#define CONFIG_MAX_PACK_BYTES_MAX (1024ull << 20)
+/* [sync] new_branches_per_hour: how many branches named after nodes this
+ * node does not know yet (neither pinned nor already held as a copy) one
+ * peer may bring in per hour (docs/PROTOCOL.md 7.1); 0 to 100000. */
+#define CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT 32u
+#define CONFIG_NEW_BRANCHES_PER_HOUR_MAX 100000u
+
 typedef struct {
     char *name;        /* peer node name */
     char *address;     /* HOST:PORT to connect to (port 1-65535) */
@@ -58,9 +74,12 @@ typedef struct {
                            successful config_load / config_parse_buffer */
     config_peer *peers; /* in file order */
     size_t npeers;
+    unsigned long long max_pack_bytes; /* [sync]; default CONFIG_MAX_PACK_BYTES_DEFAULT */
+    unsigned new_branches_per_hour;    /* [sync]; default CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT */
 } config;
 
-/* Make c an empty configuration (all NULL, no peers). No allocation. */
+/* Make c an empty configuration (all NULL, no peers, the [sync]
+ * defaults). No allocation. */
 void config_init(config *c);
 
 /* Free every string and the peer array of c and leave it empty, as after

@@ -24,10 +24,11 @@
 /* ---------------------------------------------------------------------- */
 /* Parsing                                                                 */
 
-typedef enum { SECTION_NONE, SECTION_NODE, SECTION_PEER, SECTION_BAD } config_section;
+typedef enum { SECTION_NONE, SECTION_NODE, SECTION_PEER, SECTION_SYNC, SECTION_BAD } config_section;
 
 enum { KEY_NAME, KEY_OFFICE, KEY_LISTEN };
 enum { KEY_SECTION, KEY_ADDRESS, KEY_FINGERPRINT };
+enum { KEY_MAX_PACK, KEY_NEW_BRANCHES };
 
 typedef struct {
     const char *buf;
@@ -41,6 +42,8 @@ typedef struct {
     size_t peer; /* current peer when section == SECTION_PEER */
     int node_lines[3];
     int node_line; /* line of [node], 0 if none yet */
+    int sync_lines[2];
+    int sync_line; /* line of [sync], 0 if none yet */
     int err_line;  /* line of the first error recorded, 0 if none */
     int failed;
     uerr code; /* of the first error: UERR_INVALID unless memory ran out */
@@ -126,8 +129,9 @@ static void config_section_parse(config_parser *p, const char *s)
 
     p->section = SECTION_BAD;
     if (!close) {
-        config_fail(p, line,
-                    "section header has no closing ']'; expected [node] or [peer \"NAME\"]");
+        config_fail(
+            p, line,
+            "section header has no closing ']'; expected [node], [sync] or [peer \"NAME\"]");
         return;
     }
     const char *rest = close + 1;
@@ -151,6 +155,15 @@ static void config_section_parse(config_parser *p, const char *s)
         }
         p->node_line = line;
         p->section = SECTION_NODE;
+        return;
+    }
+    if (n == 4 && memcmp(b, "sync", 4) == 0) {
+        if (p->sync_line) {
+            config_fail(p, line, "[sync] appears twice (first on line %d); keep one", p->sync_line);
+            return;
+        }
+        p->sync_line = line;
+        p->section = SECTION_SYNC;
         return;
     }
     if (n > 4 && memcmp(b, "peer", 4) == 0 && config_is_space(b[4])) {
@@ -190,7 +203,7 @@ static void config_section_parse(config_parser *p, const char *s)
             return;
         }
     }
-    config_fail(p, line, "unknown section [%s]; expected [node] or [peer \"NAME\"]",
+    config_fail(p, line, "unknown section [%s]; expected [node], [sync] or [peer \"NAME\"]",
                 names_show(show, sizeof show, b, n));
 }
 
@@ -251,6 +264,63 @@ static int config_set(config_parser *p, char **slot, int *slot_line, const char 
     return 1;
 }
 
+/* A whole number from lo to hi, digits only. 0 or -1 (not one). */
+static int config_number(unsigned long long *out, const char *value, unsigned long long lo,
+                         unsigned long long hi)
+{
+    unsigned long long v = 0;
+    if (!*value || strspn(value, "0123456789") != strlen(value) || strlen(value) > 12)
+        return -1;
+    for (const char *c = value; *c; c++)
+        v = v * 10 + (unsigned long long)(*c - '0');
+    if (v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A key of [sync]: the limits a node puts on what its peers send. */
+static int config_sync_key(config_parser *p, const char *key, const char *value)
+{
+    char show[96];
+    unsigned long long v;
+    int i = strcmp(key, "max_pack_bytes") == 0          ? KEY_MAX_PACK
+            : strcmp(key, "new_branches_per_hour") == 0 ? KEY_NEW_BRANCHES
+                                                        : -1;
+    if (i < 0) {
+        config_fail(p, p->lineno,
+                    "unknown key \"%s\" in [sync]; expected max_pack_bytes or "
+                    "new_branches_per_hour",
+                    CONFIG_SHOW(show, key));
+        return 0;
+    }
+    if (p->sync_lines[i]) {
+        config_fail(p, p->lineno, "%s is set twice in [sync] (first on line %d); keep one", key,
+                    p->sync_lines[i]);
+        return 0;
+    }
+    if (i == KEY_MAX_PACK &&
+        config_number(&v, value, CONFIG_MAX_PACK_BYTES_MIN, CONFIG_MAX_PACK_BYTES_MAX) != 0) {
+        config_fail(p, p->lineno,
+                    "max_pack_bytes \"%s\" is not a number of bytes from %llu (1 MiB) "
+                    "to %llu (1 GiB)",
+                    CONFIG_SHOW(show, value), CONFIG_MAX_PACK_BYTES_MIN, CONFIG_MAX_PACK_BYTES_MAX);
+        return 0;
+    }
+    if (i == KEY_NEW_BRANCHES &&
+        config_number(&v, value, 0, CONFIG_NEW_BRANCHES_PER_HOUR_MAX) != 0) {
+        config_fail(p, p->lineno, "new_branches_per_hour \"%s\" is not a whole number from 0 to %u",
+                    CONFIG_SHOW(show, value), CONFIG_NEW_BRANCHES_PER_HOUR_MAX);
+        return 0;
+    }
+    if (i == KEY_MAX_PACK)
+        p->cfg.max_pack_bytes = v;
+    else
+        p->cfg.new_branches_per_hour = (unsigned)v;
+    p->sync_lines[i] = p->lineno;
+    return 1;
+}
+
 static int config_handler(void *user, const char *section, const char *key, const char *value)
 {
     config_parser *p = user;
@@ -295,6 +365,8 @@ static int config_handler(void *user, const char *section, const char *key, cons
         config_fail(p, line, "unknown key \"%s\" in [node]; expected name, office or listen",
                     CONFIG_SHOW(show, key));
         return 0;
+    case SECTION_SYNC:
+        return config_sync_key(p, key, value);
     case SECTION_PEER: {
         config_peer *peer = &p->cfg.peers[p->peer];
         int *lines = p->peer_lines[p->peer];

@@ -77,6 +77,11 @@ uerr config_format(const config *c, char **out, size_t *outlen, char *err, size_
     e = buf_printf(&t, "%s[node]\nname = %s\noffice = %s\n", config_header, c->node, c->office);
     if (e == UERR_OK && c->listen && *c->listen)
         e = buf_printf(&t, "listen = %s\n", c->listen);
+    /* [sync] only when it differs from the defaults: files stay as before */
+    if (e == UERR_OK && (c->max_pack_bytes != CONFIG_MAX_PACK_BYTES_DEFAULT ||
+                         c->new_branches_per_hour != CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT))
+        e = buf_printf(&t, "\n[sync]\nmax_pack_bytes = %llu\nnew_branches_per_hour = %u\n",
+                       c->max_pack_bytes, c->new_branches_per_hour);
     for (size_t i = 0; e == UERR_OK && i < c->npeers; i++) {
         const config_peer *peer = &c->peers[i];
         char fp[NAMES_FINGERPRINT_LEN + 1];

@@ -127,6 +127,13 @@ static int cmd_init(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    /* private by construction, even in a directory that existed (0755) */
+    if (chmod(data, 0700) != 0) {
+        fprintf(stderr, "uniond init: cannot make %s private (chmod 700): %s\n", data,
+                strerror(errno));
+        config_free(&cfg);
+        return 1;
+    }
     if (access(np.conf, F_OK) == 0) {
         fprintf(stderr,
                 "uniond init: %s already holds a node (%s exists); pick an empty directory\n", data,
@@ -143,6 +150,11 @@ static int cmd_init(int argc, char **argv)
         identity_create(np.key, np.crt, node, err, sizeof err) != 0 ||
         identity_fingerprint(fpr, np.crt, err, sizeof err) != 0) {
         fprintf(stderr, "uniond init: %s\n", err);
+        goto cleanup;
+    }
+    if (chmod(np.store, 0700) != 0) {
+        fprintf(stderr, "uniond init: cannot make %s private (chmod 700): %s\n", np.store,
+                strerror(errno));
         goto cleanup;
     }
     /* The config is written last: its presence marks a complete node. */
@@ -268,6 +280,30 @@ static int data_lock(int *fd_out, const char *data, const char *pidpath)
     return 0;
 }
 
+/* DATA and the store hold ID numbers: refuse to run while other users may
+ * read, write or enter them (mode & 007). Group bits are left to the
+ * administrator (a service group). 0, or -1 with a message saying how to
+ * fix it. */
+static int data_private_check(const char *data, const node_paths *np)
+{
+    const char *const dirs[] = {data, np->store};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        struct stat st;
+        if (stat(dirs[i], &st) != 0) {
+            fprintf(stderr, "uniond: cannot stat %s: %s\n", dirs[i], strerror(errno));
+            return -1;
+        }
+        if (st.st_mode & 007) {
+            fprintf(stderr,
+                    "uniond: %s is open to other users (mode %03o): it holds member records.\n"
+                    "  make it private first: chmod 700 %s\n",
+                    dirs[i], (unsigned)(st.st_mode & 0777), dirs[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Open what the loop does not own: config, store, identity, index. */
 static int node_open(config *cfg, ops_ctx *ops, const node_paths *np)
 {
@@ -344,6 +380,8 @@ static int cmd_run(const char *data, int offline)
                 data, data);
         return 1;
     }
+    if (data_private_check(data, &np) != 0)
+        return 1;
     if (data_lock(&lockfd, data, np.pid) != 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);

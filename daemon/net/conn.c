@@ -64,6 +64,7 @@ static void peer_retry_closed(uv_handle_t *h)
     free(ps->conf.name);
     free(ps->conf.address);
     free(ps->conf.fingerprint);
+    branch_window_free(ps);
     free(ps);
     p->open--;
     peers_maybe_done(p);
@@ -315,6 +316,8 @@ static uerr peers_load(peers *p, const char *data_dir, char *err, size_t errlen)
     snprintf(key, sizeof key, "%s/node.key", data_dir);
     snprintf(crt, sizeof crt, "%s/node.crt", data_dir);
     if ((rc = tls_ctx_new(&p->tls, key, crt, pin_check, p, err, errlen)) != UERR_OK)
+        return rc;
+    if ((rc = spool_dir_prepare(p, data_dir, err, errlen)) != UERR_OK)
         return rc;
     if (store_heads(&p->heads, &p->nheads, p->st, err, errlen) != 0)
         return UERR_IO;

@@ -9,6 +9,9 @@
  *              and deadlines, write backpressure, close
  *   sync.c     the sync state machine: the message table and its handlers
  *   syncjob.c  the store work of a session: take-in and pack building
+ *   intake.c   what a session lets in: the pack spool with its byte
+ *              budget, branch hygiene (which new branch names a peer may
+ *              bring), ids and OIDs as the protocol spells them
  *   peerops.c  the control requests (peers, sync, peer add/remove) and the
  *              status snapshot
  *
@@ -31,15 +34,20 @@
 
 /* Limits and timings; docs/PROTOCOL.md quotes each one. */
 #define PROTO_VERSION 1
-#define PEER_FRAME_MAX (1u << 20)  /* one message */
-#define PACK_CHUNK (256u << 10)    /* pack bytes per PACK message */
-#define PACK_MAX (1024ull << 20)   /* one incoming pack */
-#define HEADS_MAX 10000            /* branches in one announcement */
-#define SEND_HIGH_WATER (1u << 20) /* stop queueing pack chunks above this */
-#define HANDSHAKE_MS 10000         /* TCP connect + TLS + HELLO */
-#define PING_MS 10000              /* keepalive when idle */
-#define IDLE_MS 45000              /* nothing heard for this long: close */
-#define WANT_MS 120000             /* a WANT must be answered in full by then */
+#define PEER_FRAME_MAX (1u << 20) /* one message */
+#define PACK_CHUNK (256u << 10)   /* pack bytes per PACK message */
+#define PACK_MAX                                                                                   \
+    (1024ull << 20)                 /* one incoming pack: the hard ceiling of                      \
+                                       [sync] max_pack_bytes (default 256 MiB,                     \
+                                       CONFIG_MAX_PACK_BYTES_DEFAULT) */
+#define HEADS_MAX 10000             /* branches in one announcement */
+#define SEND_HIGH_WATER (1u << 20)  /* stop queueing pack chunks above this */
+#define SEND_QUEUE_MAX (16u << 20)  /* a peer that lets more pile up unread is dropped */
+#define BRANCH_WINDOW_MS 3600000ull /* new branch names: [sync] new_branches_per_hour */
+#define HANDSHAKE_MS 10000          /* TCP connect + TLS + HELLO */
+#define PING_MS 10000               /* keepalive when idle */
+#define IDLE_MS 45000               /* nothing heard for this long: close */
+#define WANT_MS 120000              /* a WANT must be answered in full by then */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 #define SYNC_WAIT_MS 20000 /* unionctl sync gives up after this */
@@ -77,6 +85,11 @@ struct peer_state {
     uint64_t bytes_in, bytes_out;
     char office[64];
     char last_error[200];
+    /* branch hygiene: the names of nodes this peer brought in during the
+     * current hour (counted once each against new_branches_per_hour) */
+    uint64_t branch_window; /* monotonic ms the window opened (0: none) */
+    char **branch_new;
+    size_t nbranch_new;
     size_t behind;     /* heads announced that we lacked, last time */
     uint32_t sync_ack; /* waiting for DONE with this id (0: none) */
     sync_wait *waiter; /* the unionctl sync this peer is part of */
@@ -122,8 +135,8 @@ struct session {
     uint32_t ack_req;
     int ack_pending;
     uint64_t want_deadline;
-    char *pack;
-    size_t packlen, packcap;
+    int pack_fd;          /* the spool of the pack being received (-1: none), unlinked */
+    size_t packlen;       /* bytes in it so far, at most cfg->max_pack_bytes */
     store_ref *next_refs; /* a newer announcement waiting */
     size_t nnext_refs;
     int has_next;
@@ -158,6 +171,7 @@ struct peers {
     char own_head[41];
     sync_wait *waits;
     uint32_t next_id;
+    char spool_dir[4096]; /* DATA/tmp: incoming packs, spooled ("": $TMPDIR or /tmp) */
     int closing;
     int offline; /* started with --offline: no listener, no dialling */
     int open;    /* handles + sessions + waits not yet freed */
@@ -255,7 +269,8 @@ typedef struct {
     store_ref *refs; /* announced */
     size_t nrefs;
     int plan;   /* find what we lack first; take in directly if nothing */
-    char *pack; /* the pack that answered our WANT (plan == 0) */
+    char *pack; /* the pack that answered our WANT (plan == 0): a read-only
+                   mapping of its spool file, unmapped by take_done */
     size_t packlen;
     int planned_only; /* result: we lack objects, want these */
     char **missing;
@@ -274,12 +289,42 @@ void take_run(void *arg);
 void take_done(void *arg, int cancelled);
 /* Take in an announcement (refs now owned by the session machinery). */
 void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round);
-/* Submit the take-in of a finished pack for the current announcement. */
+/* Submit the take-in of a finished pack for the current announcement
+ * (takes refs and the mapping pack from pack_spool_map; NULL: none). */
 void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen, int plan);
 /* Whose fault a failed take-in is: 1 the peer's (its data was refused), 0
  * ours (disk, memory, a bug: the peer is not told). */
 int sync_blame_peer(uerr e);
 void strv_free(char **v, size_t n);
+
+/* ---- intake.c ---- */
+/* Make dir (DATA/tmp, mode 0700) the spool directory of p and remove what
+ * a crash left in it. UERR_IO when it cannot be made. */
+uerr spool_dir_prepare(peers *p, const char *data_dir, char *err, size_t errlen);
+/* Append n bytes to the session's pack spool (made on the first chunk, an
+ * unlinked file in the spool directory, so nothing is left behind
+ * whatever happens). UERR_PEER (message in err for the peer) when the
+ * pack would exceed cfg->max_pack_bytes; UERR_IO when the disk fails. */
+uerr pack_spool_append(session *s, const char *data, size_t n, char *err, size_t errlen);
+/* The finished spool as a read-only mapping of s->packlen bytes (*out;
+ * the caller unmaps it with pack_map_free); the spool is closed either
+ * way. The pages are the file's, not the heap's. UERR_IO on failure. */
+uerr pack_spool_map(char **out, session *s);
+void pack_map_free(char *map, size_t len);
+/* Forget the pack being received (closes the spool). Idempotent. */
+void pack_spool_drop(session *s);
+/* Branch hygiene (PROTOCOL.md 7.1): may this peer bring the branches of an
+ * announcement? A name is known if it is this node's, a pinned peer's, or
+ * already held as a branch copy; other names count against
+ * cfg->new_branches_per_hour per peer per hour. UERR_OK (the new names are
+ * counted), or UERR_PEER with the ERROR text naming the rule in msg. */
+uerr heads_admit(session *s, const store_ref *refs, size_t n, char *msg, size_t msglen);
+void branch_window_free(peer_state *ps);
+/* An id (`id`, `req`, `ack`) at key: absent -> *out 0; else it must be an
+ * unsigned integer up to 2^32-1. 0, or -1 (malformed: a protocol error). */
+int msg_id_read(uint32_t *out, const msgpack_object *m, const char *key);
+/* 1 if s is an OID as the protocol spells it: 40 lowercase hex digits. */
+int oid_valid(const char *s);
 
 /* ---- peerops.c ---- */
 void peers_snapshot(peers *p);

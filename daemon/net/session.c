@@ -40,7 +40,7 @@ void session_unref(session *s)
     peers *p = s->p;
     tls_conn_free(s->tls);
     free(s->in);
-    free(s->pack);
+    pack_spool_drop(s);
     free(s->out);
     free(s->want_refs);
     free(s->next_refs);
@@ -113,6 +113,14 @@ static void session_flush(session *s)
         if (s->ps)
             s->ps->bytes_out += n;
     }
+    /* Pack chunks stop at SEND_HIGH_WATER; what piles up beyond is answers
+     * (PONG, DONE, ...) to a peer that sends but never reads. */
+    if (s->state != S_CLOSING && !uv_is_closing((uv_handle_t *)&s->tcp) &&
+        uv_stream_get_write_queue_size((const uv_stream_t *)&s->tcp) > SEND_QUEUE_MAX) {
+        log_msg(LOG_WARN, "peer %s: more than %u bytes queued unread: dropped",
+                s->ps ? s->ps->conf.name : "?", SEND_QUEUE_MAX);
+        session_close(s, "the peer does not read what it is sent");
+    }
 }
 
 /* The detached transport: one whole frame to io->send. */
@@ -179,7 +187,9 @@ uerr session_submit(session *s, squeue_work_fn run, squeue_done_fn done, void *j
 
 /* ---- input ------------------------------------------------------------------ */
 
-/* Room for at least 64 KiB more plaintext in s->in. */
+/* Room for at least `more` bytes of plaintext in s->in. The buffer holds at
+ * most one unfinished frame (capped at PEER_FRAME_MAX on its header) plus
+ * one read, so it never grows past about twice the frame cap. */
 static uerr session_in_reserve(session *s, size_t more)
 {
     if (s->incap - s->inlen >= more)
@@ -410,6 +420,7 @@ static session *session_alloc(peers *p, int outbound, peer_state *ps)
     s->p = p;
     s->ps = ps;
     s->outbound = outbound;
+    s->pack_fd = -1;
     s->started = s->last_rx = s->last_tx = clock_mono_ms();
     return s;
 }

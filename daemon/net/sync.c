@@ -188,8 +188,7 @@ static uerr heads_read(store_ref **out, size_t *n, const msgpack_object *m)
     for (uint32_t i = 0; i < h->via.map.size; i++) {
         char *name = msg_str_dup(&h->via.map.ptr[i].key);
         char *oid = msg_str_dup(&h->via.map.ptr[i].val);
-        int ok = name && oid && strlen(oid) == 40 && strspn(oid, "0123456789abcdef") == 40 &&
-                 record_node_valid(name);
+        int ok = name && oid_valid(oid) && record_node_valid(name);
         if (ok) {
             snprintf(v[*n].name, sizeof v[*n].name, "%s", name);
             snprintf(v[*n].oid, sizeof v[*n].oid, "%s", oid);
@@ -207,7 +206,7 @@ static uerr heads_read(store_ref **out, size_t *n, const msgpack_object *m)
     return UERR_OK;
 }
 
-/* An array of 40-character OIDs, at most HEADS_MAX. */
+/* An array of OIDs (40 lowercase hex digits), at most HEADS_MAX. */
 static uerr strv_read(char ***out, size_t *n, const msgpack_object_array *a)
 {
     *out = NULL;
@@ -221,7 +220,7 @@ static uerr strv_read(char ***out, size_t *n, const msgpack_object_array *a)
         return UERR_NOMEM;
     for (uint32_t i = 0; i < a->size; i++) {
         char *x = msg_str_dup(&a->ptr[i]);
-        if (!x || strlen(x) != 40) {
+        if (!oid_valid(x)) {
             free(x);
             strv_free(v, *n);
             *n = 0;
@@ -231,6 +230,19 @@ static uerr strv_read(char ***out, size_t *n, const msgpack_object_array *a)
     }
     *out = v;
     return UERR_OK;
+}
+
+/* Branch hygiene on an announcement: UERR_OK, or the session is closing
+ * (UERR_PEER: refused with an ERROR naming the rule). */
+static uerr heads_admit_or_refuse(session *s, const store_ref *refs, size_t n)
+{
+    char msg[200];
+    uerr rc = heads_admit(s, refs, n, msg, sizeof msg);
+    if (rc == UERR_PEER)
+        return sync_refuse(s, msg, "too many new branches");
+    if (rc != UERR_OK)
+        session_close(s, "out of memory");
+    return rc;
 }
 
 /* ---- handlers ---------------------------------------------------------------- */
@@ -266,8 +278,9 @@ static uerr on_hello(session *s, const msgpack_object *m)
     }
     if (!node || !s->ps || strcmp(node, s->ps->conf.name) != 0) {
         /* The key is pinned for a name; a node must not claim another. */
-        log_msg(LOG_WARN, "peer with the key pinned for %s claims to be %.64s: refused",
-                s->ps ? s->ps->conf.name : "?", node ? node : "(none)");
+        char show[LOG_SAFE_SIZE];
+        log_msg(LOG_WARN, "peer with the key pinned for %s claims to be \"%s\": refused",
+                s->ps ? s->ps->conf.name : "?", log_safe(show, sizeof show, node));
         rc = sync_refuse(s, "your node name does not match the name pinned for your key",
                          "node name does not match its pinned key");
         goto cleanup;
@@ -277,6 +290,11 @@ static uerr on_hello(session *s, const msgpack_object *m)
                              : (session_close(s, "out of memory"), rc);
         goto cleanup;
     }
+    if (heads_admit_or_refuse(s, refs, n) != UERR_OK) {
+        rc = UERR_PEER;
+        free(refs);
+        goto cleanup;
+    }
     if (!hello_keep(s)) {
         session_close(s, "duplicate connection");
         free(refs);
@@ -284,7 +302,8 @@ static uerr on_hello(session *s, const msgpack_object *m)
     }
     peer_state *ps = s->ps;
     ps->s = s;
-    snprintf(ps->office, sizeof ps->office, "%s", office ? office : "");
+    /* informational, shown by `unionctl peers` and logged: kept printable */
+    log_safe(ps->office, sizeof ps->office, office ? office : "");
     s->state = S_LIVE;
     ps->backoff_ms = 0;
     ps->last_error[0] = 0;
@@ -316,8 +335,15 @@ static uerr heads_or_done(session *s, const msgpack_object *m, int done)
         session_close(s, "out of memory");
         return rc;
     }
-    uint32_t req = (uint32_t)msg_get_int(m, "req", 0);
-    uint32_t ack = (uint32_t)msg_get_int(m, "ack", 0);
+    uint32_t req, ack;
+    if (msg_id_read(&req, m, "req") != 0 || msg_id_read(&ack, m, "ack") != 0) {
+        free(refs);
+        return sync_refuse(s, "malformed heads", "protocol error: bad req or ack");
+    }
+    if ((rc = heads_admit_or_refuse(s, refs, n)) != UERR_OK) {
+        free(refs);
+        return rc;
+    }
     int round = done && ack && ack == s->ps->sync_ack;
     if (round)
         s->ps->sync_ack = 0; /* the round ends once these heads are taken in */
@@ -347,8 +373,9 @@ static uerr on_want(session *s, const msgpack_object *m)
         return UERR_NOMEM;
     }
     j->s = s;
-    j->id = (uint32_t)msg_get_int(m, "id", 0);
-    uerr rc = strv_read(&j->want, &j->nwant, msg_get_array(m, "want"));
+    uerr rc = msg_id_read(&j->id, m, "id") == 0 ? UERR_OK : UERR_PEER;
+    if (rc == UERR_OK)
+        rc = strv_read(&j->want, &j->nwant, msg_get_array(m, "want"));
     if (rc == UERR_OK)
         rc = strv_read(&j->have, &j->nhave, msg_get_array(m, "have"));
     if (rc == UERR_OK && (j->nwant == 0 || j->id == 0))
@@ -368,32 +395,19 @@ static uerr on_want(session *s, const msgpack_object *m)
     return rc;
 }
 
-/* Append one chunk to the pack being received. */
-static uerr pack_append(session *s, const char *data, size_t n)
-{
-    if (s->packlen + n > s->packcap) {
-        size_t nc = s->packcap ? s->packcap : 1u << 20;
-        while (nc < s->packlen + n)
-            nc *= 2;
-        char *np = realloc(s->pack, nc);
-        if (!np)
-            return UERR_NOMEM;
-        s->pack = np;
-        s->packcap = nc;
-    }
-    if (n)
-        memcpy(s->pack + s->packlen, data, n);
-    s->packlen += n;
-    return UERR_OK;
-}
-
 /* The whole pack is in: take it in with the announcement it answers. */
-static void pack_complete(session *s)
+static uerr pack_complete(session *s)
 {
-    char *pack = s->pack;
+    char *pack;
     size_t len = s->packlen;
-    s->pack = NULL;
-    s->packlen = s->packcap = 0;
+    if (pack_spool_map(&pack, s) != UERR_OK) {
+        pack_spool_drop(s);
+        log_msg(LOG_ERR, "peer %s: cannot map the received pack spool (local error)",
+                s->ps->conf.name);
+        session_close(s, "local error: cannot map the pack spool");
+        return UERR_IO;
+    }
+    s->packlen = 0;
     s->want_id = 0;
     store_ref *refs = s->want_refs;
     size_t nrefs = s->nwant_refs;
@@ -403,13 +417,16 @@ static void pack_complete(session *s)
         memcpy(s->want_refs, refs, nrefs * sizeof *refs);
     s->nwant_refs = s->want_refs ? nrefs : 0;
     take_push(s, refs, nrefs, pack, len, 0);
+    return UERR_OK;
 }
 
 static uerr on_pack(session *s, const msgpack_object *m)
 {
     const msgpack_object *d = msg_get(m, "data");
-    uint32_t id = (uint32_t)msg_get_int(m, "id", 0);
-    if (!s->busy || !s->want_id || id != s->want_id || !d || d->type != MSGPACK_OBJECT_BIN)
+    uint32_t id;
+    char err[200];
+    if (msg_id_read(&id, m, "id") != 0 || !s->busy || !s->want_id || id != s->want_id || !d ||
+        d->type != MSGPACK_OBJECT_BIN)
         return sync_refuse(s, "PACK that answers no WANT", "protocol error");
     size_t n = d->via.bin.size;
     int last = msg_get_bool(m, "last", 0);
@@ -417,15 +434,20 @@ static uerr on_pack(session *s, const msgpack_object *m)
         /* a pack is at least a 12-byte header and a 20-byte checksum */
         return sync_refuse(s, "empty PACK chunk or a pack too short to be one",
                            "protocol error: empty pack");
-    if (s->packlen + n > PACK_MAX)
-        return sync_refuse(s, "pack larger than 1 GiB", "pack too large");
-    if (pack_append(s, d->via.bin.ptr, n) != UERR_OK) {
-        session_close(s, "out of memory");
-        return UERR_NOMEM;
+    uerr rc = pack_spool_append(s, d->via.bin.ptr, n, err, sizeof err);
+    if (rc == UERR_PEER) {
+        /* the peer's fault: it sent more than this node takes in one pack */
+        log_msg(LOG_WARN, "peer %s: %s: refused", s->ps->conf.name, err);
+        pack_spool_drop(s);
+        return sync_refuse(s, err, "pack over the byte budget");
     }
-    if (last)
-        pack_complete(s);
-    return UERR_OK;
+    if (rc != UERR_OK) {
+        log_msg(LOG_ERR, "peer %s: local error receiving a pack: %s", s->ps->conf.name, err);
+        pack_spool_drop(s);
+        session_close(s, "local error: cannot spool the pack");
+        return rc;
+    }
+    return last ? pack_complete(s) : UERR_OK;
 }
 
 static uerr on_ping(session *s, const msgpack_object *m)
@@ -448,7 +470,8 @@ static uerr on_error(session *s, const msgpack_object *m)
         return UERR_PEER;
     }
     char *msg = msg_get_str(m, "msg");
-    log_msg(LOG_WARN, "peer %s says: %.200s", s->ps->conf.name, msg ? msg : "?");
+    char show[LOG_SAFE_SIZE];
+    log_msg(LOG_WARN, "peer %s says: %s", s->ps->conf.name, log_safe(show, sizeof show, msg));
     free(msg);
     session_close(s, "closed by the peer after an error");
     return UERR_PEER;
@@ -479,8 +502,10 @@ static uerr sync_not_allowed(session *s, const char *t)
 {
     if (s->state == S_HELLO)
         return sync_refuse(s, NULL, "protocol error: expected hello");
-    log_msg(LOG_DEBUG, "peer %s: message %.32s not allowed in state %s",
-            s->ps ? s->ps->conf.name : "?", t, session_state_name(s->state));
+    char show[LOG_SAFE_SIZE];
+    log_msg(LOG_DEBUG, "peer %s: message \"%s\" not allowed in state %s",
+            s->ps ? s->ps->conf.name : "?", log_safe(show, sizeof show, t),
+            session_state_name(s->state));
     return sync_refuse(s, "unknown message type", "protocol error: unknown message");
 }
 

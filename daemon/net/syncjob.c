@@ -157,7 +157,7 @@ static void take_want(session *s, take_job *j)
 {
     assert(s->busy && s->want_id == 0);
     s->want_id = peers_id_next(s->p);
-    s->packlen = 0;
+    pack_spool_drop(s); /* nothing received yet for this WANT */
     s->want_deadline = clock_mono_ms() + WANT_MS;
     s->ps->behind = j->nmissing;
     /* s->want_refs keeps the announcement until the pack is in */
@@ -210,7 +210,7 @@ void take_done(void *arg, int cancelled)
                     j->rep.forwarded, j->packlen, (unsigned long long)j->ms);
         take_finish(s);
     }
-    free(j->pack);
+    pack_map_free(j->pack, j->packlen);
     free(j->refs);
     strv_free(j->missing, j->nmissing);
     free(j->heads);
@@ -235,7 +235,7 @@ void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen
             return;
     }
     free(refs);
-    free(pack);
+    pack_map_free(pack, packlen);
     free(j);
     s->busy = 0;
     session_close(s, rc == UERR_NOMEM ? "out of memory" : "the store queue is closing");

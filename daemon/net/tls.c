@@ -33,6 +33,10 @@
 #define TLS_CERT_LIST_MAX (16 * 1024)
 /* Decrypt in steps of one maximal TLS record. */
 #define TLS_READ_CHUNK (16 * 1024)
+/* Ciphertext left waiting after a feed: every feed is processed at once
+ * (only an unfinished record stays), so more than this means a peer piling
+ * up bytes we cannot use yet (e.g. during the handshake). */
+#define TLS_RBIO_MAX (1024 * 1024)
 #define TLS_ERR_MAX 512
 
 struct tls_ctx {
@@ -479,6 +483,12 @@ uerr tls_conn_feed(tls_conn *t, const void *data, size_t len)
         return 0;
     if (len > 0) {
         size_t w = 0;
+        /* what earlier feeds left unprocessed (the caller's own feed
+         * size bounds the rest: 64 KiB reads in session.c) */
+        if (BIO_ctrl_pending(t->rbio) > TLS_RBIO_MAX) {
+            tls_fail(t, "more than %d bytes of unprocessed TLS data from the peer", TLS_RBIO_MAX);
+            return UERR_PEER;
+        }
         if (BIO_write_ex(t->rbio, data, len, &w) != 1 || w != len) {
             tls_fail(t, "out of memory buffering %zu received bytes", len);
             ERR_clear_error();

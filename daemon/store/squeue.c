@@ -20,6 +20,10 @@ struct squeue {
     sjob *running;
     unsigned length;
     int closing;
+    /* done callbacks running now: a callback may close the queue (the
+     * daemon's shutdown chain does), so q is freed only after the
+     * outermost one has returned. */
+    unsigned in_done;
     void (*drained)(void *);
     void *drained_arg;
 };
@@ -43,7 +47,7 @@ static void run_next(squeue *q);
 
 static void maybe_drained(squeue *q)
 {
-    if (q->closing && !q->running && !q->head) {
+    if (q->closing && !q->running && !q->head && q->in_done == 0) {
         assert(q->length == 0 && !q->tail && "store queue freed with jobs in it");
         void (*drained)(void *) = q->drained;
         void *arg = q->drained_arg;
@@ -67,7 +71,9 @@ static void on_done(uv_work_t *w, int status)
     assert(q->length > 0);
     q->running = NULL;
     q->length--;
+    q->in_done++;
     j->done(j->arg, status == UV_ECANCELED);
+    q->in_done--;
     free(j);
     if (q->closing) {
         maybe_drained(q);
@@ -90,8 +96,14 @@ static void run_next(squeue *q)
             return;
         q->running = NULL;
         q->length--;
+        q->in_done++;
         j->done(j->arg, 1);
+        q->in_done--;
         free(j);
+        if (q->closing) {
+            maybe_drained(q);
+            return;
+        }
     }
 }
 
@@ -123,6 +135,7 @@ void squeue_close(squeue *q, void (*drained)(void *), void *arg)
     q->closing = 1;
     q->drained = drained;
     q->drained_arg = arg;
+    q->in_done++;
     while (q->head) {
         sjob *j = q->head;
         q->head = j->next;
@@ -131,5 +144,6 @@ void squeue_close(squeue *q, void (*drained)(void *), void *arg)
         free(j);
     }
     q->tail = NULL;
+    q->in_done--;
     maybe_drained(q);
 }

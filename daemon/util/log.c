@@ -1,7 +1,11 @@
-/* log.c - stderr logging (see log.h). */
+/* log.c - stderr logging (see log.h). Never writes more than one line per
+ * call, whatever the arguments hold. */
 #include "daemon/util/log.h"
+#include "proto/names.h"
+#include "proto/utf8.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,10 +18,58 @@ void log_level_set(int level)
     min_level = level;
 }
 
+const char *log_safe(char *buf, size_t buflen, const char *s)
+{
+    if (!s)
+        s = "(none)";
+    size_t n = strnlen(s, LOG_SAFE_MAX + 1);
+    if (n <= LOG_SAFE_MAX || buflen < 8)
+        return names_show(buf, buflen, s, n);
+    /* over the cap: the first LOG_SAFE_MAX bytes, then "..." (unless
+     * names_show already cut them short for want of room, with its own) */
+    size_t want = 0;
+    for (size_t i = 0; i < LOG_SAFE_MAX; i++)
+        want += (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') ? 1 : 4;
+    names_show(buf, buflen - 3, s, LOG_SAFE_MAX);
+    if (want + 1 <= buflen - 3)
+        strcat(buf, "...");
+    return buf;
+}
+
+/* Copy msg (n bytes) into out (room for outlen bytes, at least 5) as one
+ * line of valid UTF-8: control characters (C0, DEL, C1) and bytes that are
+ * not valid UTF-8 become \xNN. Returns the bytes written (no NUL). A
+ * second line in a message is a forged log line waiting to happen. */
+static size_t log_line_clean(char *out, size_t outlen, const char *msg, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        size_t k = utf8_decode(&cp, msg + i, n - i);
+        int plain = k > 0 && cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0);
+        size_t need = plain ? k : 4;
+        if (o + need > outlen)
+            break;
+        if (plain) {
+            memcpy(out + o, msg + i, k);
+            o += k;
+            i += k;
+        } else {
+            unsigned char ch = (unsigned char)msg[i++];
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    return o;
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
-    char line[1024];
+    char line[1024], msg[1024];
     struct timespec ts;
     struct tm tm;
     if (level > min_level)
@@ -29,9 +81,10 @@ void log_msg(int level, const char *fmt, ...)
                           names[level]);
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    n = m < 0 ? n : n + (size_t)m >= sizeof line - 1 ? sizeof line - 2 : n + (size_t)m;
+    size_t mlen = m < 0 ? 0 : (size_t)m >= sizeof msg ? sizeof msg - 1 : (size_t)m;
+    n += log_line_clean(line + n, sizeof line - n - 1, msg, mlen);
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;

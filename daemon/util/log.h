@@ -1,13 +1,34 @@
 /* log.h - the daemon's log: one line per event on stderr, with a UTC
  * timestamp and level. Never log personal field values. Thread-safe (a
- * line is one write(2)). */
+ * line is one write(2)).
+ *
+ * Data-safe: whatever a caller formats, a call writes exactly one line of
+ * valid UTF-8 (control characters and invalid bytes come out as \xNN), so
+ * nothing a peer sends can forge a line. Strings from outside (a peer's
+ * node name, message type, ERROR text) are also shown bounded with
+ * log_safe() at the call site. */
 #ifndef UNIOND_LOG_H
 #define UNIOND_LOG_H
 
+#include <stddef.h>
+
 enum { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Room for a log_safe rendering: at most LOG_SAFE_MAX input bytes shown
+ * (4 bytes each when escaped), then "...". */
+#define LOG_SAFE_MAX 64
+#define LOG_SAFE_SIZE (LOG_SAFE_MAX * 4 + 4)
 
 /* Minimum level written (default LOG_INFO). */
 void log_level_set(int level);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A printable, bounded rendering of the NUL-terminated s (NULL shows as
+ * "(none)") for a log line or an error message: bytes outside printable
+ * ASCII and '\\' as \xNN, at most LOG_SAFE_MAX bytes of s, a longer value
+ * cut with "...". Written into the caller's buf (buflen bytes, at least
+ * 5; LOG_SAFE_SIZE shows the whole cap), which is returned. The one
+ * escaper is proto/names.h's names_show; this only fixes the cap. */
+const char *log_safe(char *buf, size_t buflen, const char *s);
 
 #endif

@@ -5,6 +5,7 @@ msgpack package). Used by tests/integration/test_protocol.sh.
 
   minipeer.py add  DIR NODE FIELD=VALUE...     commit one record on the own branch, print its id
   minipeer.py sync DIR NODE HOST:PORT FINGERPRINT [--office CODE] [--timeout S]
+  minipeer.py attack DIR NODE HOST:PORT FINGERPRINT KIND [ARG]
 
 DIR holds node.key and node.crt (an Ed25519 key and a self-signed certificate,
 made with the openssl CLI) and store.git (a bare repository, made on demand).
@@ -14,7 +15,22 @@ and exits 0 once both sides hold each other's heads. It keeps copies of other
 nodes' branches (fast-forward only) but does not merge them into its own.
 Of the receiver checks it does the quarantine, paths and modes, not the
 canonical-record check; it pins a key, so it does not check the HELLO's name.
-Exit codes: 0 in sync, 1 refused or protocol error, 2 usage, 3 timeout."""
+Exit codes: 0 in sync, 1 refused or protocol error, 2 usage, 3 timeout.
+
+`attack` plays a hostile pinned peer (tests/integration/test_hostile_peer.sh):
+after the HELLOs it does one KIND of misbehaviour and prints what uniond did
+on stdout: `error: MSG` (an ERROR), `closed` (closed without ERROR) or
+`silent` (nothing within 20 s). KIND is one of
+  endless-pack BYTES  announce its own branch, answer uniond's WANT with
+                      PACK chunks (last=false) until refused or BYTES sent
+  hello-name NAME     its HELLO claims the node name NAME (Python escapes
+                      allowed, e.g. 'x\\n2099-...'; \\xNN are raw bytes)
+  error-msg MSG       a valid HELLO, then an ERROR whose msg is MSG (same escapes)
+  want-id ID          a WANT for uniond's head with id ID (e.g. -1)
+  want-upper          a WANT for uniond's head spelled in uppercase hex
+  heads-upper         a HEADS announcing its branch in uppercase hex
+  branches N          a HEADS (req) announcing N branches ghost-1..N at uniond's
+                      head; prints `done` when uniond's DONE says it took them in"""
 import hashlib, os, random, re, shutil, socket, ssl, struct, subprocess, sys, tempfile, time
 
 FRAME_MAX = 1 << 20       # PROTOCOL.md "Framing"
@@ -28,7 +44,12 @@ def _hdr(n, fix, fixlen, c8, c16, c32):
     if c8 and n < 256: return struct.pack(">BB", c8, n)
     return struct.pack(">BH", c16, n) if n < 65536 else struct.pack(">BI", c32, n)
 
+class RawStr(bytes):
+    """A msgpack str whose bytes need not be UTF-8 (hostile peers only)."""
+
 def mp_pack(o):
+    if isinstance(o, RawStr):
+        return _hdr(len(o), 0xa0, 32, 0xd9, 0xda, 0xdb) + bytes(o)
     if o is None or o is True or o is False: return {None: b"\xc0", True: b"\xc3", False: b"\xc2"}[o]
     if isinstance(o, int):
         if 0 <= o < 0x80: return bytes([o])              # positive fixint, then uint8/16/32/64
@@ -410,6 +431,71 @@ def cmd_sync(d, node, addr, fpr, office, timeout):
             pass
         c.s.close()
 
+# ---- a hostile peer (tests only) ------------------------------------------------------
+
+def raw_arg(a):
+    """A command-line argument with Python escapes decoded; \\xNN is one raw byte."""
+    return RawStr(a.encode().decode("unicode_escape").encode("latin-1"))
+
+def cmd_attack(d, node, addr, fpr, kind, arg):
+    repo = Repo(os.path.join(d, "store.git"), node)
+    c = Conn(d, addr, fpr)
+    heads = repo.heads() if kind == "endless-pack" else {}
+    name = raw_arg(arg) if kind == "hello-name" else node
+    c.send({"t": "hello", "v": 1, "node": name, "office": "mini", "heads": heads})
+    theirs, sent, deadline = None, 0, time.monotonic() + 20
+
+    def pending():
+        """A message is waiting (without blocking)."""
+        import select
+        return c.buf or c.s.pending() or select.select([c.s], [], [], 0)[0]
+
+    try:
+        while time.monotonic() < deadline:
+            m = c.recv()
+            if m is None:
+                continue
+            if m["t"] == "error":
+                print("error: %s" % m.get("msg"))
+                return 0
+            if m["t"] == "ping":
+                c.send({"t": "pong"})
+            if m["t"] == "done" and m.get("ack") == 99:
+                print("done")           # the announcement was taken in
+                return 0
+            if m["t"] == "hello" and theirs is None:
+                theirs = check_heads(m.get("heads"))
+                own = theirs.get(m.get("node"), "0" * 40)
+                if kind == "error-msg":
+                    c.send({"t": "error", "msg": raw_arg(arg)})
+                elif kind == "want-id":
+                    c.send({"t": "want", "id": int(arg), "want": [own], "have": []})
+                elif kind == "want-upper":
+                    c.send({"t": "want", "id": 7, "want": [own.upper()], "have": []})
+                elif kind == "heads-upper":
+                    c.send({"t": "heads", "heads": {node: own.upper()}})
+                elif kind == "branches":
+                    c.send({"t": "heads", "req": 99,
+                            "heads": {"ghost-%d" % i: own for i in range(1, int(arg) + 1)}})
+            if m["t"] == "want" and kind == "endless-pack":
+                chunk = b"PACK\0\0\0\2\0\0\0\1" + os.urandom(CHUNK - 12)
+                while sent < int(arg):      # never last: the pack never ends
+                    c.send({"t": "pack", "id": m["id"], "data": chunk, "last": False})
+                    sent += len(chunk)
+                    if sent % (4 * CHUNK) == 0 and pending():
+                        break
+                log("sent %d pack bytes" % sent)
+                deadline = time.monotonic() + 20
+        print("silent")
+        return 0
+    except Refused as e:
+        msg = str(e)
+        print(("error: " + msg[len("the peer says: "):]) if msg.startswith("the peer says: ") else "closed")
+        log("after %d pack bytes: %s" % (sent, msg))
+        return 0
+    finally:
+        c.s.close()
+
 def main(argv):
     try:
         if len(argv) >= 4 and argv[1] == "add":
@@ -419,6 +505,8 @@ def main(argv):
             opts = dict(zip(argv[6::2], argv[7::2]))
             return cmd_sync(argv[2], argv[3], argv[4], argv[5], opts.get("--office", "mini"),
                             float(opts.get("--timeout", "30")))
+        if len(argv) in (7, 8) and argv[1] == "attack":
+            return cmd_attack(argv[2], argv[3], argv[4], argv[5], argv[6], argv[7] if len(argv) > 7 else "")
     except Refused as e:
         log("refused:", e)
         return 1

@@ -127,6 +127,46 @@ static void test_parse_example(void **state)
     config_free(&c); /* twice is fine */
 }
 
+/* [sync]: the limits on what peers send; defaults when absent, kept on save. */
+static void test_sync_section(void **state)
+{
+    (void)state;
+    config c = parse_ok(example);
+    assert_true(c.max_pack_bytes == CONFIG_MAX_PACK_BYTES_DEFAULT);
+    assert_int_equal(c.new_branches_per_hour, CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT);
+    char *text = NULL;
+    size_t len = 0;
+    char err[512];
+    assert_int_equal(config_format(&c, &text, &len, err, sizeof err), 0);
+    assert_string_equal(text, example); /* defaults: no [sync] written */
+    free(text);
+    config_free(&c);
+
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s\n[sync]\nmax_pack_bytes = 1048576\nnew_branches_per_hour = 0\n",
+             example);
+    c = parse_ok(buf);
+    assert_true(c.max_pack_bytes == 1048576);
+    assert_int_equal(c.new_branches_per_hour, 0);
+    assert_int_equal(config_format(&c, &text, &len, err, sizeof err), 0);
+    config_free(&c);
+    c = parse_ok(text); /* what is written reads back the same */
+    assert_true(c.max_pack_bytes == 1048576);
+    assert_int_equal(c.new_branches_per_hour, 0);
+    free(text);
+    config_free(&c);
+
+    parse_fails("[node]\nname = a\noffice = b\n[sync]\nmax_pack_bytes = 1024\n", "line 5",
+                "from 1048576 (1 MiB)");
+    parse_fails("[node]\nname = a\noffice = b\n[sync]\nmax_pack_bytes = 2G\n", "line 5",
+                "max_pack_bytes");
+    parse_fails("[node]\nname = a\noffice = b\n[sync]\nnew_branches_per_hour = -1\n", "line 5",
+                "from 0 to 100000");
+    parse_fails("[node]\nname = a\noffice = b\n[sync]\nmax_pack = 1\n", "line 5",
+                "expected max_pack_bytes or new_branches_per_hour");
+    parse_fails("[sync]\n[node]\nname = a\noffice = b\n[sync]\n", "line 5", "[sync] appears twice");
+}
+
 static void test_round_trip(void **state)
 {
     fixture *f = *state;
@@ -578,6 +618,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_example),
+        cmocka_unit_test(test_sync_section),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_listen_round_trip, setup, teardown),
         cmocka_unit_test(test_lenient_syntax),

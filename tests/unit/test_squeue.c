@@ -120,11 +120,42 @@ static void close_cancels_queued_and_refuses_new(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The daemon's shutdown chain may close the queue from inside the done
+ * callback of its last job (a session's take-in ends, the peers finish
+ * closing, main closes the queue): q must outlive that callback. */
+static squeue *closing_q;
+static void done_then_close(void *arg, int cancelled)
+{
+    done(arg, cancelled);
+    squeue_close(closing_q, on_drained, NULL);
+}
+
+static void close_from_inside_a_done_callback(void **state)
+{
+    (void)state;
+    reset();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    loop_thread = pthread_self();
+    assert_int_equal(squeue_new(&closing_q, &loop), UERR_OK);
+    job a = {1, 0, 0}, b = {2, 0, 0};
+    assert_int_equal(squeue_push(closing_q, work, done_then_close, &a), UERR_OK);
+    assert_int_equal(squeue_push(closing_q, work, done, &b), UERR_OK);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(a.done, 1);
+    assert_int_equal(a.cancelled, 0);
+    assert_int_equal(b.done, 1);
+    assert_int_equal(b.cancelled, 1); /* queued behind a: cancelled by the close */
+    assert_int_equal(drained, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runs_in_order_one_at_a_time),
         cmocka_unit_test(close_cancels_queued_and_refuses_new),
+        cmocka_unit_test(close_from_inside_a_done_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,6 +202,21 @@ static uerr feed_want(fx *f, uint32_t id)
     return msg_feed(f, &m);
 }
 
+/* A WANT with a given id (any integer) and want entry. */
+static uerr feed_want_raw(fx *f, int64_t id, const char *oid)
+{
+    msgbuf m;
+    msg_begin(&m, "want", 3);
+    msg_pack_str(&m.pk, "id");
+    msgpack_pack_int64(&m.pk, id);
+    msg_pack_str(&m.pk, "want");
+    msgpack_pack_array(&m.pk, 1);
+    msg_pack_str(&m.pk, oid);
+    msg_pack_str(&m.pk, "have");
+    msgpack_pack_array(&m.pk, 0);
+    return msg_feed(f, &m);
+}
+
 static uerr feed_simple(fx *f, const char *t)
 {
     msgbuf m;
@@ -290,6 +305,27 @@ static void test_malformed_want(void **state)
     assert_int_equal(f->nerrors, 1);
     assert_string_equal(f->errors[0], "malformed WANT");
     assert_false(f->s->building);
+}
+
+/* Ids are 1..2^32-1 and OIDs lowercase: anything else is malformed, never
+ * truncated or folded. */
+static void test_want_id_and_oid_strict(void **state)
+{
+    fx *f = *state;
+    static const struct {
+        int64_t id;
+        const char *oid;
+    } bad[] = {{-1, OID_B}, {4294967296ll, OID_B}, {7, "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        teardown(state);
+        setup(state);
+        f = *state;
+        go_live(f);
+        assert_int_equal(feed_want_raw(f, bad[i].id, bad[i].oid), UERR_PEER);
+        assert_int_equal(f->nerrors, 1);
+        assert_string_equal(f->errors[0], "malformed WANT");
+        assert_false(f->s->building);
+    }
 }
 
 static void test_unknown_type(void **state)
@@ -425,6 +461,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_state_live, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_want_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_want, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_want_id_and_oid_strict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversize_frame, setup, teardown),
