@@ -8,11 +8,14 @@
 #   make valgrind the daemon under valgrind memcheck through every request
 #   make fuzz     libFuzzer builds of every decoder (clang), short runs
 #   make format   clang-format every source file
+#   make pot      po/uniond.pot from the sources (then msgmerge into po/*.po)
+#   make install  binaries, manual pages and catalogues under PREFIX
 
 CC      ?= cc
 PKGS    := libuv libgit2 msgpack openssl inih zlib jansson libutf8proc
 DEBS    := pkg-config valgrind libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
-           libcsv-dev libcmocka-dev zlib1g-dev uthash-dev libjansson-dev libutf8proc-dev git openssl python3 sqlite3 bc
+           libcsv-dev libcmocka-dev zlib1g-dev uthash-dev libjansson-dev libutf8proc-dev git openssl python3 sqlite3 bc \
+           gettext tzdata less bsdutils
 STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I.
 # pkg-config runs only when the packages are there; 'deps' comes first otherwise.
@@ -36,9 +39,41 @@ B  := build
 Q  := $(if $(V),,@)
 BT := build/san
 
-.PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps valgrind
+.PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps valgrind \
+        pot install
 
-all: check-deps $(B)/uniond $(B)/unionctl $(B)/genmembers
+# unionctl's messages: po/LANG.po compiled for the tree into
+# build/locale/LANG/LC_MESSAGES/unionctl.mo (unionctl finds it beside
+# itself), installed into LOCALEDIR.
+PREFIX    ?= /usr/local
+LOCALEDIR ?= $(PREFIX)/share/locale
+PO_FILES  := $(wildcard po/*.po)
+MO_FILES  := $(patsubst po/%.po,$(B)/locale/%/LC_MESSAGES/unionctl.mo,$(PO_FILES))
+$(B)/obj/cli/i18n.o $(BT)/obj/cli/i18n.o: STD += -DLOCALEDIR='"$(LOCALEDIR)"'
+
+all: check-deps $(B)/uniond $(B)/unionctl $(B)/genmembers $(MO_FILES)
+
+$(B)/locale/%/LC_MESSAGES/unionctl.mo: po/%.po
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  MSGFMT  $<',true)
+	$(Q)msgfmt --check -o $@ $<
+
+pot:
+	xgettext --from-code=UTF-8 --language=C --keyword=_ --keyword=N_ --keyword=C_:1c,2 \
+	  --keyword=NC_:1c,2 --add-comments=TRANSLATORS: --package-name=uniond \
+	  --msgid-bugs-address= -o po/uniond.pot $(sort $(shell find cli -name '*.c'))
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(B)/unionctl $(DESTDIR)$(PREFIX)/bin/unionctl
+	install -m 755 $(B)/uniond $(DESTDIR)$(PREFIX)/sbin/uniond
+	install -m 644 docs/unionctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/unionctl.1
+	install -m 644 docs/uniond.8 $(DESTDIR)$(PREFIX)/share/man/man8/uniond.8
+	for po in $(PO_FILES); do l=$$(basename $$po .po); \
+	  install -d $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES; \
+	  install -m 644 $(B)/locale/$$l/LC_MESSAGES/unionctl.mo $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/; \
+	done
 
 $(B)/genmembers: tests/tools/genmembers.c
 	@mkdir -p $(B)
@@ -99,7 +134,8 @@ $(BT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(call obj,$(BT),$(PROTO_SRC) $
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BT)/unit/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BT)/fuzz/%,$(FUZZ_SRC))
 
-test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/uniond $(B)/unionctl $(B)/genmembers $(UNIT_BINS) $(FUZZ_BINS)
+test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/uniond $(B)/unionctl $(B)/genmembers $(MO_FILES) \
+      $(UNIT_BINS) $(FUZZ_BINS)
 	@tests/run.sh $(BT)
 
 demo: all

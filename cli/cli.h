@@ -61,6 +61,7 @@ typedef struct {
 enum {
     CLI_OWN_JSON = 1, /* print renders --json itself (else cli_run prints the result) */
     CLI_LOCAL = 2,    /* no request: print runs alone, without DATA */
+    CLI_PAGED = 4,    /* a table that may be long: through $PAGER on a terminal */
 };
 
 /* A row of the command table. */
@@ -74,7 +75,7 @@ struct cli_cmd {
     const char *options; /* option letters it takes (see opts) */
     int min_args, max_args;
     const char *op; /* the control op; NULL: build names it (cli_call_op) */
-    int flags;      /* CLI_OWN_JSON, CLI_LOCAL */
+    int flags;      /* CLI_OWN_JSON, CLI_LOCAL, CLI_PAGED */
     /* Add the command's pairs to c->req.map. Returns 0, or an exit code
      * after printing why (nothing is sent). May be NULL. */
     int (*build)(cli_call *c);
@@ -126,7 +127,11 @@ void cli_reply_free(reply *rep);
 /* A record object's displayed value of field as text (sets joined by ';').
  * Malloc'd. */
 char *cli_record_cell(const msgpack_object *rec, const char *field);
-/* Rows for people (a table) or, with --csv, for scripts (header + rows). */
+/* The title a table shows for a column named column (a record field's
+ * label, or a word of the catalogue in the locale's language). Static. */
+const char *cli_column_title(const char *column);
+/* Rows for people (a table, titled by cli_column_title) or, with --csv,
+ * for scripts (the header as given + rows). */
 void cli_print_rows(const opts *o, const char *const *head, size_t ncols, const char *const *cells,
                     size_t nrows);
 /* The same, then frees the nrows * ncols cells and the array (taken over;
@@ -160,6 +165,7 @@ int cli_import_print(cli_call *c);
 int cli_conflicts_build(cli_call *c);
 int cli_conflicts_print(cli_call *c);
 int cli_resolve_build(cli_call *c);
+int cli_resolve_print(cli_call *c);
 int cli_bundle_build(cli_call *c);
 int cli_bundle_print(cli_call *c);
 int cli_node_print(cli_call *c);

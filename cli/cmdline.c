@@ -4,10 +4,14 @@
  * its options and argument count are checked against its row, then one
  * request is built, sent and printed (cli_run). Also --help for all and
  * for one command, --version, and the "did you mean" of a mistyped command.
+ * Starts the locale (cli/i18n.c) and, for long tables on a terminal, the
+ * pager (cli/pager.c).
  *
  * Nothing here knows a particular command: a new command is one row in
  * table.c plus its build and print steps. */
 #include "cli/cli.h"
+#include "cli/i18n.h"
+#include "cli/pager.h"
 #include "cli/render.h"
 #include "proto/query.h"
 #include "proto/version.h"
@@ -22,18 +26,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every option unionctl knows, for the whole line. d, h and V are global;
+/* Every option unionctl knows, for the whole line. d, h, V and P are global;
  * the others are checked against the command's row after the command word
  * is known (it may come after them). */
-static const struct option cli_longopts[] = {
-    {"json", no_argument, 0, 'j'},         {"csv", no_argument, 0, 'c'},
-    {"reveal", no_argument, 0, 'r'},       {"count", no_argument, 0, 'n'},
-    {"skip-invalid", no_argument, 0, 's'}, {"sort", required_argument, 0, 'S'},
-    {"limit", required_argument, 0, 'L'},  {"where", required_argument, 0, 'w'},
-    {"by", required_argument, 0, 'B'},     {"since", required_argument, 0, 'F'},
-    {"until", required_argument, 0, 'U'},  {"force", no_argument, 0, 'f'},
-    {"data", required_argument, 0, 'd'},   {"help", no_argument, 0, 'h'},
-    {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+static const struct option cli_longopts[] = {{"json", no_argument, 0, 'j'},
+                                             {"csv", no_argument, 0, 'c'},
+                                             {"reveal", no_argument, 0, 'r'},
+                                             {"count", no_argument, 0, 'n'},
+                                             {"skip-invalid", no_argument, 0, 's'},
+                                             {"sort", required_argument, 0, 'S'},
+                                             {"limit", required_argument, 0, 'L'},
+                                             {"where", required_argument, 0, 'w'},
+                                             {"by", required_argument, 0, 'B'},
+                                             {"since", required_argument, 0, 'F'},
+                                             {"until", required_argument, 0, 'U'},
+                                             {"force", no_argument, 0, 'f'},
+                                             {"data", required_argument, 0, 'd'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {"version", no_argument, 0, 'V'},
+                                             {"no-pager", no_argument, 0, 'P'},
+                                             {0, 0, 0, 0}};
 
 /* Where each command option lands in opts: a flag set to 1 or a string
  * kept (--limit and --where, which need more, are read by line_read). */
@@ -66,7 +78,7 @@ static void opts_set(opts *o, int letter, const char *value)
 
 /* The command line as read, before the command word is looked up. */
 typedef struct {
-    int help, version;
+    int help, version, no_pager;
     const char *limit; /* --limit's text, checked once the command is known */
     char **pos;        /* positional words, command word first (malloc'd array) */
     int npos;
@@ -87,25 +99,29 @@ int cli_usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
+    fputc('\n', stderr);
     if (hint_command)
-        fprintf(stderr, "\n(unionctl %s --help shows its usage, options and an example)\n",
+        fprintf(stderr, _("(unionctl %s --help shows its usage, options and an example)\n"),
                 hint_command);
     else
-        fputs("\n(unionctl --help lists the commands)\n", stderr);
+        fputs(_("(unionctl --help lists the commands)\n"), stderr);
     return EXIT_USAGE;
 }
 
 int cli_usage_of(const cli_call *c)
 {
     const char *u = c->cmd->usage;
-    fprintf(stderr, "unionctl: %s: usage: unionctl ", c->cmd->name);
+    /* TRANSLATORS: as wide as the 7 columns of "usage: " */
+    const char *usage = _("usage: ");
+    fprintf(stderr, "unionctl: %s: %sunionctl ", c->cmd->name, usage);
     for (; *u; u++) {
         if (*u == '\n')
             fputs("\n       unionctl ", stderr);
         else
             fputc(*u, stderr);
     }
-    fprintf(stderr, "\n(unionctl %s --help shows its options and an example)\n", c->cmd->name);
+    fputc('\n', stderr);
+    fprintf(stderr, _("(unionctl %s --help shows its options and an example)\n"), c->cmd->name);
     return EXIT_USAGE;
 }
 
@@ -122,7 +138,7 @@ int cli_pack_where(cli_call *c)
         query_cond q;
         char err[256];
         if (query_cond_parse(&q, c->o.where[i], err, sizeof err) != 0)
-            return cli_usage_error("--where: %s", err);
+            return cli_usage_error(_("--where: %s"), err);
         query_cond_free(&q);
     }
     msg_map_key(&c->req.map, "where");
@@ -180,6 +196,9 @@ static int line_read(line *l, opts *o, int argc, char **argv)
         case 'V':
             l->version = 1;
             break;
+        case 'P':
+            l->no_pager = 1;
+            break;
         case '?':
         case ':':
             if (!l->bad) {
@@ -208,21 +227,22 @@ static int line_read(line *l, opts *o, int argc, char **argv)
 static int line_check_options(const line *l, opts *o, const cli_cmd *cmd)
 {
     if (l->bad && l->bad_needs_value)
-        return cli_usage_error("%s: option '%s' needs a value", cmd->name, l->bad);
+        return cli_usage_error(_("%s: option '%s' needs a value"), cmd->name, l->bad);
     if (l->bad)
-        return cli_usage_error("%s: unknown or misplaced option '%s'", cmd->name, l->bad);
+        return cli_usage_error(_("%s: unknown or misplaced option '%s'"), cmd->name, l->bad);
     for (int i = 0; i < l->nletters; i++)
         if (!strchr(cmd->options, l->letters[i]))
-            return cli_usage_error("%s: unknown or misplaced option '%s'", cmd->name, l->texts[i]);
+            return cli_usage_error(_("%s: unknown or misplaced option '%s'"), cmd->name,
+                                   l->texts[i]);
     if (l->limit) {
         char *end;
         errno = 0;
         o->limit = strtol(l->limit, &end, 10);
         if (!*l->limit || *end || o->limit < 0 || errno)
-            return cli_usage_error("--limit wants a number >= 0, not '%s'", l->limit);
+            return cli_usage_error(_("--limit wants a number >= 0, not '%s'"), l->limit);
     }
     if (o->json && o->csv)
-        return cli_usage_error("--json and --csv exclude each other");
+        return cli_usage_error(_("--json and --csv exclude each other"));
     return 0;
 }
 
@@ -295,40 +315,67 @@ const cli_cmd *cli_command_nearest(const char *name)
 void cli_help_all(FILE *f)
 {
     const char *group = NULL;
-    fputs("usage: unionctl [-d DATA] COMMAND [ARGS] [OPTIONS]\n"
-          "       unionctl COMMAND --help     its usage, options and an example\n"
-          "       unionctl --version\n",
+    fputs(_("usage: unionctl [-d DATA] COMMAND [ARGS] [OPTIONS]\n"
+            "       unionctl COMMAND --help     its usage, options and an example\n"
+            "       unionctl --version\n"),
           f);
     for (size_t i = 0; i < cli_ncommands; i++) {
         const cli_cmd *c = &cli_commands[i];
-        if (!group || strcmp(group, c->group) != 0)
-            fprintf(f, "\n%s:\n", group = c->group);
-        fprintf(f, "  %-12s %s\n", c->name, c->summary);
+        if (!group || strcmp(group, c->group) != 0) {
+            /* TRANSLATORS: a group heading of unionctl --help ("records:") */
+            fputc('\n', f);
+            fprintf(f, _("%s:\n"), _(group = c->group));
+        }
+        fprintf(f, "  %-12s %s\n", c->name, _(c->summary));
     }
-    fputs("\n"
-          "-d DATA and the options may stand anywhere on the line; DATA may also\n"
-          "come from UNIOND_DATA. ID numbers and phones are masked unless --reveal.\n"
-          "Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 daemon unreachable.\n",
+    fputs(_("\n"
+            "-d DATA and the options may stand anywhere on the line; DATA may also\n"
+            "come from UNIOND_DATA. ID numbers and phones are masked unless --reveal.\n"
+            "Long tables on a terminal go through $PAGER (less -FRX); --no-pager not.\n"
+            "Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 daemon unreachable.\n"),
           f);
+}
+
+/* A command's option lines, each entry through the catalogue. An entry is
+ * a line starting with two spaces and a word, with the lines under it that
+ * start with more spaces: table.c marks each entry with N_() exactly so. */
+static void help_options_print(FILE *f, const char *help)
+{
+    while (*help) {
+        const char *end = help;
+        do {
+            const char *nl = strchr(end, '\n');
+            end = nl ? nl + 1 : end + strlen(end);
+        } while (strncmp(end, "   ", 3) == 0);
+        char *entry = strndup(help, (size_t)(end - help));
+        fputs(entry ? _(entry) : help, f);
+        if (!entry)
+            return;
+        free(entry);
+        help = end;
+    }
 }
 
 void cli_help_command(FILE *f, const cli_cmd *cmd)
 {
     const char *dash_d = cmd->flags & CLI_LOCAL ? "" : "[-d DATA] ";
-    fprintf(f, "usage: unionctl %s", dash_d);
+    const char *usage = _("usage: ");
+    fprintf(f, "%sunionctl %s", usage, dash_d);
     for (const char *u = cmd->usage; *u; u++) {
         if (*u == '\n')
             fprintf(f, "\n       unionctl %s", dash_d);
         else
             fputc(*u, f);
     }
-    fprintf(f, "\n\n%s\n\noptions:\n", cmd->summary);
+    fprintf(f, "\n\n%s\n\n%s\n", _(cmd->summary), _("options:"));
     if (cmd->help)
-        fputs(cmd->help, f);
+        help_options_print(f, cmd->help);
     if (!(cmd->flags & CLI_LOCAL))
-        fputs("  -d DATA           the node's data directory (default: $UNIOND_DATA)\n", f);
-    fputs("  -h, --help        this help\n", f);
-    fprintf(f, "\nexample:\n  %s\n", cmd->example);
+        fputs(_("  -d DATA           the node's data directory (default: $UNIOND_DATA)\n"), f);
+    if (cmd->flags & CLI_PAGED)
+        fputs(_("  --no-pager        not through $PAGER, even on a terminal\n"), f);
+    fputs(_("  -h, --help        this help\n"), f);
+    fprintf(f, "\n%s\n  %s\n", _("example:"), cmd->example);
 }
 
 /* unionctl help [COMMAND] */
@@ -343,9 +390,9 @@ int cli_help_print(cli_call *c)
         const cli_cmd *near = cli_command_nearest(c->args[0]);
         hint_command = NULL;
         if (near)
-            return cli_usage_error("help: no command '%s'; did you mean '%s'?", c->args[0],
+            return cli_usage_error(_("help: no command '%s'; did you mean '%s'?"), c->args[0],
                                    near->name);
-        return cli_usage_error("help: no command '%s'", c->args[0]);
+        return cli_usage_error(_("help: no command '%s'"), c->args[0]);
     }
     cli_help_command(stdout, cmd);
     return EXIT_OK;
@@ -353,8 +400,9 @@ int cli_help_print(cli_call *c)
 
 /* ---- running one command --------------------------------------------------------- */
 
-/* Build, send, print. Returns the exit code. */
-static int call_remote(cli_call *c)
+/* Build, send, print (a long table for people through the pager, once
+ * the daemon has answered). Returns the exit code. */
+static int call_remote(cli_call *c, int no_pager)
 {
     int rc = 0;
     cli_request_begin(&c->req, c->cmd->op);
@@ -365,6 +413,8 @@ static int call_remote(cli_call *c)
     assert(c->cmd->op != NULL || c->op_given); /* a row without op names it in build */
     rc = cli_request_send(&c->req, &c->rep);
     if (rc == EXIT_OK) {
+        if ((c->cmd->flags & CLI_PAGED) && !c->o.json && !c->o.csv && !no_pager)
+            cli_pager_start();
         if (c->o.json && !(c->cmd->flags & CLI_OWN_JSON))
             cli_print_json(c->rep.result);
         else if (c->cmd->print)
@@ -382,14 +432,14 @@ static int call_run(cli_call *c, const line *l)
         return rc;
     if (c->nargs < c->cmd->min_args || c->nargs > c->cmd->max_args) {
         if (c->cmd->max_args == 0)
-            return cli_usage_error("%s: unexpected argument '%s'", c->cmd->name, c->args[0]);
+            return cli_usage_error(_("%s: unexpected argument '%s'"), c->cmd->name, c->args[0]);
         return cli_usage_of(c);
     }
     if (c->cmd->flags & CLI_LOCAL)
         return c->cmd->print(c);
     if (!cli_data_dir || !*cli_data_dir)
-        return cli_usage_error("no DATA directory: give -d DATA or set UNIOND_DATA");
-    return call_remote(c);
+        return cli_usage_error(_("no DATA directory: give -d DATA or set UNIOND_DATA"));
+    return call_remote(c, l->no_pager);
 }
 
 /* What is printed when the line has no command word. */
@@ -400,8 +450,9 @@ static int run_without_command(const line *l)
         return EXIT_OK;
     }
     if (l->bad)
-        return cli_usage_error(
-            "%s '%s'", l->bad_needs_value ? "a value is missing after" : "unknown option", l->bad);
+        return cli_usage_error(l->bad_needs_value ? _("a value is missing after '%s'")
+                                                  : _("unknown option '%s'"),
+                               l->bad);
     cli_help_all(stderr);
     return EXIT_USAGE;
 }
@@ -410,7 +461,7 @@ static int run_without_command(const line *l)
 static int output_check(int rc)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "unionctl: writing the output: %s\n", strerror(errno));
+        fprintf(stderr, _("unionctl: writing the output: %s\n"), strerror(errno));
         return rc ? rc : EXIT_FAIL;
     }
     return rc;
@@ -422,10 +473,11 @@ int cli_run(int argc, char **argv)
     cli_call c;
     int rc;
     memset(&c, 0, sizeof c);
+    cli_i18n_init();
     hint_command = NULL;
     cli_data_dir = getenv("UNIOND_DATA");
     if (line_read(&l, &c.o, argc, argv) != 0) {
-        fprintf(stderr, "unionctl: out of memory\n");
+        fprintf(stderr, _("unionctl: out of memory\n"));
         rc = EXIT_FAIL;
         goto cleanup;
     }
@@ -442,9 +494,10 @@ int cli_run(int argc, char **argv)
     if (!c.cmd) {
         const cli_cmd *near = cli_command_nearest(l.pos[0]);
         if (near)
-            rc = cli_usage_error("unknown command '%s'; did you mean '%s'?", l.pos[0], near->name);
+            rc = cli_usage_error(_("unknown command '%s'; did you mean '%s'?"), l.pos[0],
+                                 near->name);
         else
-            rc = cli_usage_error("unknown command '%s'", l.pos[0]);
+            rc = cli_usage_error(_("unknown command '%s'"), l.pos[0]);
         goto cleanup;
     }
     hint_command = c.cmd->name;
@@ -460,5 +513,7 @@ cleanup:
     free(c.state);
     free(c.o.where);
     line_free(&l);
-    return output_check(rc);
+    rc = output_check(rc);
+    cli_pager_end();
+    return rc;
 }

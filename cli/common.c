@@ -3,6 +3,7 @@
  * Nothing here reads the command line. */
 #include "cli/cli.h"
 #include "cli/ctl.h"
+#include "cli/i18n.h"
 #include "cli/render.h"
 #include "proto/msg.h"
 #include "proto/schema.h"
@@ -56,13 +57,13 @@ int cli_request_send(request *r, reply *rep)
     }
     if (!msg_get_bool(&rep->u.data, "ok", 0)) {
         char *e = msg_get_str(&rep->u.data, "error");
-        fprintf(stderr, "unionctl: %s\n", e ? e : "the daemon refused the request");
+        fprintf(stderr, "unionctl: %s\n", e ? e : _("the daemon refused the request"));
         free(e);
         const msgpack_object_array *errs = msg_get_array(&rep->u.data, "errors");
         for (uint32_t i = 0; errs && i < errs->size; i++) {
             char *f = msg_get_str(&errs->ptr[i], "field");
             char *why = msg_get_str(&errs->ptr[i], "reason");
-            fprintf(stderr, "  line %lld: %s: %s\n",
+            fprintf(stderr, _("  line %lld: %s: %s\n"),
                     (long long)msg_get_int(&errs->ptr[i], "line", 0), f ? f : "?", why ? why : "?");
             free(f);
             free(why);
@@ -177,11 +178,30 @@ const msgpack_object_array *cli_result_records(const reply *rep)
     return r && r->type == MSGPACK_OBJECT_ARRAY ? &r->via.array : &empty;
 }
 
+const char *cli_column_title(const char *column)
+{
+    if (schema_field_find(column))
+        return cli_field_title(column);
+    return cli_pgettext("column", column);
+}
+
+/* Column titles in the words of the column names marked below. */
+static const char *const column_words[] = {
+    NC_("column", "field"), NC_("column", "value"),  NC_("column", "node"),
+    NC_("column", "time"),  NC_("column", "count"),  NC_("column", "keep"),
+    NC_("column", "dup"),   NC_("column", "reason"), NC_("column", "shared"),
+};
+
 void cli_print_rows(const opts *o, const char *const *head, size_t ncols, const char *const *cells,
                     size_t nrows)
 {
+    (void)column_words;
     if (!o->csv) {
-        render_table(stdout, head, ncols, cells, nrows);
+        const char **titles = malloc((ncols + 1) * sizeof *titles);
+        for (size_t i = 0; titles && i < ncols; i++)
+            titles[i] = head[i] ? cli_column_title(head[i]) : NULL;
+        render_table(stdout, titles ? titles : head, ncols, cells, nrows);
+        free(titles);
         return;
     }
     render_csv_row(stdout, head, ncols);
@@ -193,7 +213,7 @@ void cli_print_rows_free(const opts *o, const char *const *head, size_t ncols, c
                          size_t nrows)
 {
     if (!cells) {
-        fprintf(stderr, "unionctl: out of memory\n");
+        fprintf(stderr, _("unionctl: out of memory\n"));
         return;
     }
     cli_print_rows(o, head, ncols, (const char *const *)cells, nrows);
@@ -242,6 +262,11 @@ void cli_print_records_table(const msgpack_object_array *recs)
     for (uint32_t r = 0; r < recs->size; r++)
         for (size_t c = 0; c < nc; c++) {
             char *v = cli_record_cell(&recs->ptr[r], list_columns[c]);
+            const char *shown = v ? cli_value_shown(list_columns[c], v) : NULL;
+            if (shown && shown != v) {
+                free(v);
+                v = strdup(shown);
+            }
             if (v && cli_in_conflict(&recs->ptr[r], list_columns[c])) {
                 char *m = malloc(strlen(v) + 2);
                 if (m)
@@ -252,10 +277,13 @@ void cli_print_records_table(const msgpack_object_array *recs)
             }
             cells[(size_t)r * nc + c] = v;
         }
-    render_table(stdout, list_columns, nc, (const char *const *)cells, recs->size);
+    const char *titles[sizeof list_columns / sizeof *list_columns];
+    for (size_t c = 0; c < nc; c++)
+        titles[c] = cli_field_title(list_columns[c]);
+    render_table(stdout, titles, nc, (const char *const *)cells, recs->size);
     for (size_t i = 0; i < ncells; i++)
         free(cells[i]);
     free(cells);
     if (any_conflict)
-        printf("* field in conflict: unionctl show ID lists the values\n");
+        fputs(_("* field in conflict: unionctl show ID lists the values\n"), stdout);
 }

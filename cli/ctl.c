@@ -1,5 +1,6 @@
 /* ctl.c - blocking control-socket client (see ctl.h). */
 #include "cli/ctl.h"
+#include "cli/i18n.h"
 
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -44,56 +45,56 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
     if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/uniond.sock", data) >=
         sizeof sa.sun_path) {
         snprintf(err, errlen,
-                 "the path %s/uniond.sock is too long for a socket; use a shorter DATA", data);
+                 _("the path %s/uniond.sock is too long for a socket; use a shorter DATA"), data);
         return CTL_FAILED;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
+        snprintf(err, errlen, _("socket: %s"), strerror(errno));
         return CTL_FAILED;
     }
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         int e = errno;
         if (e == ENOENT || e == ECONNREFUSED) {
             snprintf(err, errlen,
-                     "uniond is not running on %s (no answer on %s); start it with:\n"
-                     "  uniond -d %s",
+                     _("uniond is not running on %s (no answer on %s); start it with:\n"
+                       "  uniond -d %s"),
                      data, sa.sun_path, data);
             rc = CTL_UNREACHABLE;
         } else {
-            snprintf(err, errlen, "cannot reach uniond on %s: %s", sa.sun_path, strerror(e));
+            snprintf(err, errlen, _("cannot reach uniond on %s: %s"), sa.sun_path, strerror(e));
             rc = e == EACCES ? CTL_FAILED : CTL_UNREACHABLE;
         }
         goto cleanup;
     }
     if (reqlen > FRAME_CONTROL_MAX) {
-        snprintf(err, errlen, "request too large (%zu bytes, the limit is %u)", reqlen,
+        snprintf(err, errlen, _("request too large (%zu bytes, the limit is %u)"), reqlen,
                  FRAME_CONTROL_MAX);
         goto cleanup;
     }
     frame_header_put(hdr, (uint32_t)reqlen);
     if (io_full(fd, hdr, sizeof hdr, 1) != 0 || io_full(fd, (void *)req, reqlen, 1) != 0) {
-        snprintf(err, errlen, "uniond closed the connection while we sent the request");
+        snprintf(err, errlen, _("uniond closed the connection while we sent the request"));
         rc = CTL_UNREACHABLE;
         goto cleanup;
     }
     if (io_full(fd, hdr, sizeof hdr, 0) != 0) {
-        snprintf(err, errlen, "uniond closed the connection before answering (is it stopping?)");
+        snprintf(err, errlen, _("uniond closed the connection before answering (is it stopping?)"));
         rc = CTL_UNREACHABLE;
         goto cleanup;
     }
     uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
     if (n == 0 || n > FRAME_CONTROL_MAX) {
-        snprintf(err, errlen, "uniond sent a bad frame (length %u)", n);
+        snprintf(err, errlen, _("uniond sent a bad frame (length %u)"), n);
         goto cleanup;
     }
     body = malloc(n);
     if (!body || io_full(fd, body, n, 0) != 0) {
-        snprintf(err, errlen, "reply from uniond was cut short");
+        snprintf(err, errlen, _("reply from uniond was cut short"));
         goto cleanup;
     }
     if (msg_unpack(reply, body, n) != 0 || reply->data.type != MSGPACK_OBJECT_MAP) {
-        snprintf(err, errlen, "uniond sent a reply that is not a msgpack map");
+        snprintf(err, errlen, _("uniond sent a reply that is not a msgpack map"));
         goto cleanup;
     }
     rc = CTL_OK;

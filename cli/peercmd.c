@@ -2,6 +2,7 @@
  * (their build and print steps; rows in cli/table.c). The daemon answers
  * these on its loop thread, where the peer sessions live. */
 #include "cli/cli.h"
+#include "cli/i18n.h"
 #include "cli/render.h"
 #include "proto/msg.h"
 
@@ -24,9 +25,15 @@ static char *fmt_bytes(int64_t n)
     return b;
 }
 
+/* The states a peer is shown in (daemon/net), titled for people. */
+static const char *const peer_states[] = {
+    NC_("peer state", "connecting"), NC_("peer state", "handshake"), NC_("peer state", "hello"),
+    NC_("peer state", "connected"),  NC_("peer state", "closing"),   NC_("peer state", "idle"),
+};
+
 /* One row per peer: name, address, office, state, last sync, in, out,
  * behind, note. Malloc'd, n * 9 cells. */
-static char **peer_cells(const msgpack_object *a, size_t n)
+static char **peer_cells(const msgpack_object *a, size_t n, int csv)
 {
     char **cells = calloc(n * 9 + 1, sizeof *cells);
     for (size_t i = 0; cells && i < n; i++) {
@@ -36,16 +43,32 @@ static char **peer_cells(const msgpack_object *a, size_t n)
         c[1] = msg_get_str(p, "address");
         c[2] = msg_get_str(p, "office");
         char *st = msg_get_str(p, "state"), *until = msg_get_str(p, "retry_at");
-        if (st && until && strcmp(st, "backoff") == 0) {
+        if (st && until && strcmp(st, "backoff") == 0 && csv) {
             char *m = malloc(strlen(until) + 32);
             if (m)
                 sprintf(m, "backoff until %.19s", until);
             free(st);
             st = m;
+        } else if (st && until && strcmp(st, "backoff") == 0) {
+            char *local = cli_time_local(until);
+            const char *fmt = _("backoff until %s");
+            char *m = local ? malloc(strlen(local) + strlen(fmt) + 1) : NULL;
+            if (m)
+                sprintf(m, fmt, local);
+            free(local);
+            free(st);
+            st = m;
+        } else if (st && !csv) {
+            char *word = strdup(cli_pgettext("peer state", st));
+            free(st);
+            st = word;
         }
         free(until);
         c[3] = st;
-        c[4] = msg_get_str(p, "last_sync");
+        char *last = msg_get_str(p, "last_sync");
+        c[4] = last && !csv ? cli_time_local(last) : last;
+        if (!csv)
+            free(last);
         c[5] = fmt_bytes(msg_get_int(p, "bytes_in", 0));
         c[6] = fmt_bytes(msg_get_int(p, "bytes_out", 0));
         c[7] = malloc(24);
@@ -60,13 +83,30 @@ int cli_peers_print(cli_call *c)
 {
     const msgpack_object *a = c->rep.result;
     size_t n = a && a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
+    (void)peer_states;
     if (n == 0 && !c->o.csv) {
-        printf("no peers pinned; add one with: unionctl peer add NAME HOST:PORT FINGERPRINT\n");
+        fputs(_("no peers pinned; add one with: unionctl peer add NAME HOST:PORT FINGERPRINT\n"),
+              stdout);
         return EXIT_OK;
     }
-    static const char *const head[] = {"name", "address", "office", "state", "last sync",
-                                       "in",   "out",     "behind", "note"};
-    cli_print_rows_free(&c->o, head, 9, peer_cells(a, n), n);
+    static const char *const head[] = {
+        NC_("peer column", "name"),  NC_("peer column", "address"),   NC_("peer column", "office"),
+        NC_("peer column", "state"), NC_("peer column", "last sync"), NC_("peer column", "in"),
+        NC_("peer column", "out"),   NC_("peer column", "behind"),    NC_("peer column", "note")};
+    char **cells = peer_cells(a, n, c->o.csv);
+    if (c->o.csv || !cells) {
+        cli_print_rows_free(&c->o, head, 9, cells, n);
+        return EXIT_OK;
+    }
+    /* Titled here, not by cli_column_title: "name" is the peer's, not a
+     * member's (姓名), and "office" the node's. */
+    const char *titles[9];
+    for (size_t i = 0; i < 9; i++)
+        titles[i] = cli_pgettext("peer column", head[i]);
+    render_table(stdout, titles, 9, (const char *const *)cells, n);
+    for (size_t i = 0; i < n * 9; i++)
+        free(cells[i]);
+    free(cells);
     return EXIT_OK;
 }
 
@@ -83,15 +123,15 @@ int cli_sync_print(cli_call *c)
         failed += !ok;
         if (!c->o.json) {
             if (ok)
-                printf("%s: in sync\n", name ? name : "?");
+                printf(_("%s: in sync\n"), name ? name : "?");
             else
-                fprintf(stderr, "%s: not synced: %s\n", name ? name : "?", e ? e : "?");
+                fprintf(stderr, _("%s: not synced: %s\n"), name ? name : "?", e ? e : "?");
         }
         free(name);
         free(e);
     }
     if (n == 0 && !c->o.json)
-        printf("no peers pinned: nothing to sync\n");
+        fputs(_("no peers pinned: nothing to sync\n"), stdout);
     return failed ? EXIT_FAIL : EXIT_OK;
 }
 

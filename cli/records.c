@@ -2,16 +2,23 @@
  * steps of add, show, edit, list, export, log, import, conflicts, resolve,
  * bundle, id and status (rows of cli/table.c). A build step adds its pairs
  * to the request; a print step renders the reply for people (tables) or
- * scripts (--json, --csv). Neither reads argv nor talks to the socket. */
+ * scripts (--json, --csv). Neither reads argv nor talks to the socket
+ * (except bundle export into a directory, which asks the node's name).
+ * One-line confirmations (edited, resolved, wrote) go to a terminal only:
+ * a script piping unionctl sees what it saw before. */
 #include "cli/cli.h"
 #include "cli/csvin.h"
+#include "cli/i18n.h"
 #include "cli/render.h"
 #include "proto/msg.h"
 #include "proto/schema.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* FIELD=VALUE, FIELD+=VALUE, FIELD-=VALUE -> [field, op, value] */
@@ -21,7 +28,7 @@ static int pack_assignments(msgpack_packer *pk, char **args, int n)
     for (int i = 0; i < n; i++) {
         char *eq = strchr(args[i], '=');
         if (!eq || eq == args[i])
-            return cli_usage_error("'%s' is not FIELD=VALUE", args[i]);
+            return cli_usage_error(_("'%s' is not FIELD=VALUE"), args[i]);
         const char *op = "=";
         size_t flen = (size_t)(eq - args[i]);
         if (eq[-1] == '+' || eq[-1] == '-') {
@@ -30,7 +37,7 @@ static int pack_assignments(msgpack_packer *pk, char **args, int n)
         }
         char field[SCHEMA_NAME_MAX + 2];
         if (flen == 0 || flen > SCHEMA_NAME_MAX)
-            return cli_usage_error("'%s': bad field name", args[i]);
+            return cli_usage_error(_("'%s': bad field name"), args[i]);
         memcpy(field, args[i], flen);
         field[flen] = 0;
         msgpack_pack_array(pk, 3);
@@ -62,10 +69,46 @@ int cli_edit_build(cli_call *c)
     return pack_assignments(&c->req.pk, c->args + 1, c->nargs - 1);
 }
 
+/* "phone, benefits": the fields of the FIELD=VALUE arguments, as titled
+ * for people, each once. Malloc'd. */
+static char *assigned_fields(char **args, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(args[i]) + SCHEMA_LABEL_MAX + 4;
+    char *out = calloc(1, len);
+    for (int i = 0; out && i < n; i++) {
+        char field[SCHEMA_NAME_MAX + 2];
+        size_t flen = strcspn(args[i], "+-=");
+        if (flen == 0 || flen > SCHEMA_NAME_MAX)
+            continue;
+        memcpy(field, args[i], flen);
+        field[flen] = 0;
+        const char *title = cli_field_title(field);
+        int seen = 0;
+        for (int k = 0; k < i && !seen; k++)
+            seen = strncmp(args[k], field, flen) == 0 && strchr("+-=", args[k][flen]);
+        if (seen)
+            continue;
+        if (*out)
+            strcat(out, ", ");
+        strcat(out, title);
+    }
+    return out;
+}
+
 int cli_edit_print(cli_call *c)
 {
-    if (msg_get_int(c->rep.result, "changed", 0) == 0)
-        printf("nothing changed: the values were already those\n");
+    if (msg_get_int(c->rep.result, "changed", 0) == 0) {
+        fputs(_("nothing changed: the values were already those\n"), stdout);
+    } else if (isatty(STDOUT_FILENO)) {
+        /* the reply names the record but not the member: the id is shown */
+        char *id = msg_get_str(c->rep.result, "id");
+        char *fields = assigned_fields(c->args + 1, c->nargs - 1);
+        printf(_("edited %s: %s\n"), id ? id : c->args[0], fields ? fields : "?");
+        free(fields);
+        free(id);
+    }
     return EXIT_OK;
 }
 
@@ -77,6 +120,19 @@ int cli_record_build(cli_call *c)
     return 0;
 }
 
+/* A field's row title in show: its name, and in Chinese its label before
+ * it ("手机号码 (phone)": the name is what edit and resolve take). Malloc'd. */
+static char *field_row_title(const char *name)
+{
+    const char *title = cli_field_title(name);
+    if (strcmp(title, name) == 0)
+        return strdup(name);
+    char *out = malloc(strlen(title) + strlen(name) + 4);
+    if (out)
+        sprintf(out, "%s (%s)", title, name);
+    return out;
+}
+
 static void print_show(const msgpack_object *rec)
 {
     const msgpack_object *f = msg_get(rec, "fields");
@@ -85,20 +141,25 @@ static void print_show(const msgpack_object *rec)
     char **cells = calloc(2 * (n + 1), sizeof *cells);
     if (!cells)
         return;
-    cells[0] = strdup("id");
+    cells[0] = strdup(cli_field_title("id"));
     cells[1] = msg_get_str(rec, "id");
     for (size_t i = 0; i < n; i++) {
         char *name = msg_str_dup(&f->via.map.ptr[i].key);
         char *v = name ? cli_record_cell(rec, name) : NULL;
         const msgpack_object *cv = name ? msg_get(conf, name) : NULL;
+        const char *shown = v ? cli_value_shown(name, v) : NULL;
+        if (shown && shown != v) {
+            free(v);
+            v = strdup(shown);
+        }
         if (v && cv && cv->type == MSGPACK_OBJECT_ARRAY) {
             /* winner, then "(conflict: a | b)" listing every value */
             size_t len = strlen(v) + 32;
             for (uint32_t k = 0; k < cv->via.array.size; k++)
                 len += cv->via.array.ptr[k].via.str.size + 3;
-            char *m = malloc(len);
+            char *m = malloc(len + strlen(_("conflict")));
             if (m) {
-                size_t off = (size_t)sprintf(m, "%s  (conflict: ", v);
+                size_t off = (size_t)sprintf(m, "%s  (%s: ", v, _("conflict"));
                 for (uint32_t k = 0; k < cv->via.array.size; k++)
                     off += (size_t)sprintf(m + off, "%s%.*s", k ? " | " : "",
                                            (int)cv->via.array.ptr[k].via.str.size,
@@ -108,14 +169,15 @@ static void print_show(const msgpack_object *rec)
             free(v);
             v = m;
         }
-        cells[2 * (i + 1)] = name;
+        cells[2 * (i + 1)] = name ? field_row_title(name) : NULL;
         cells[2 * (i + 1) + 1] = v;
+        free(name);
     }
-    static const char *const head[] = {"field", "value"};
+    const char *head[] = {cli_column_title("field"), cli_column_title("value")};
     render_table(stdout, head, 2, (const char *const *)cells, n + 1);
     char *into = cli_record_cell(rec, "merged_into");
     if (into && *into)
-        printf("this record was merged into %s: unionctl show %s\n", into, into);
+        printf(_("this record was merged into %s: unionctl show %s\n"), into, into);
     free(into);
     for (size_t i = 0; i < 2 * (n + 1); i++)
         free(cells[i]);
@@ -217,23 +279,26 @@ int cli_log_print(cli_call *c)
     }
     for (uint32_t i = 0; arr && arr->type == MSGPACK_OBJECT_ARRAY && i < arr->via.array.size; i++) {
         const msgpack_object *e = &arr->via.array.ptr[i];
-        char *t = msg_get_str(e, "time"), *node = msg_get_str(e, "node");
+        char *utc = msg_get_str(e, "time"), *node = msg_get_str(e, "node");
+        char *t = cli_time_local(utc);
         char *op = msg_get_str(e, "operator"), *sum = msg_get_str(e, "summary");
         char *commit = msg_get_str(e, "commit");
-        printf("%s%s  %s  by %s@%s  %.12s  %s\n", i ? "\n" : "", t ? t : "", sum ? sum : "",
-               op ? op : "", node ? node : "", commit ? commit : "",
-               msg_get_bool(e, "merge", 0) ? "(merge)" : "");
+        printf("%s%s  %s  %s %s@%s  %.12s  %s\n", i ? "\n" : "", t ? t : "", sum ? sum : "",
+               _("by"), op ? op : "", node ? node : "", commit ? commit : "",
+               msg_get_bool(e, "merge", 0) ? _("(merge)") : "");
         const msgpack_object_array *ch = msg_get_array(e, "changes");
         for (uint32_t k = 0; ch && k < ch->size; k++) {
             char *f = msg_get_str(&ch->ptr[k], "field");
             char *from = msg_get_str(&ch->ptr[k], "from"), *to = msg_get_str(&ch->ptr[k], "to");
-            printf("    %s: %s -> %s\n", f ? f : "?", from && *from ? from : "(none)",
-                   to && *to ? to : "(none)");
+            printf("    %s: %s -> %s\n", f ? cli_field_title(f) : "?",
+                   from && *from ? cli_value_shown(f ? f : "", from) : _("(none)"),
+                   to && *to ? cli_value_shown(f ? f : "", to) : _("(none)"));
             free(f);
             free(from);
             free(to);
         }
         free(t);
+        free(utc);
         free(node);
         free(op);
         free(sum);
@@ -248,7 +313,7 @@ int cli_import_build(cli_call *c)
     char err[512];
     csvin_init(&doc);
     if (csvin_read_file(&doc, c->args[0], err, sizeof err) != 0) {
-        fprintf(stderr, "unionctl: %s: %s; nothing imported\n", c->args[0], err);
+        fprintf(stderr, _("unionctl: %s: %s; nothing imported\n"), c->args[0], err);
         csvin_free(&doc);
         return EXIT_FAIL;
     }
@@ -274,26 +339,34 @@ int cli_import_build(cli_call *c)
 int cli_import_print(cli_call *c)
 {
     const msgpack_object *res = c->rep.result;
-    printf("imported %lld new, %lld updated, %lld unchanged",
+    printf(_("imported %lld new, %lld updated, %lld unchanged"),
            (long long)msg_get_int(res, "imported", 0), (long long)msg_get_int(res, "updated", 0),
            (long long)msg_get_int(res, "unchanged", 0));
     long long sk = (long long)msg_get_int(res, "skipped", 0);
     if (sk)
-        printf(", skipped %lld invalid rows:", sk);
+        printf(_(", skipped %lld invalid rows:"), sk);
     putchar('\n');
     const msgpack_object_array *errs = msg_get_array(res, "errors");
     for (uint32_t i = 0; errs && i < errs->size; i++) {
         char *f = msg_get_str(&errs->ptr[i], "field");
         char *why = msg_get_str(&errs->ptr[i], "reason");
-        printf("  line %lld: %s: %s\n", (long long)msg_get_int(&errs->ptr[i], "line", 0),
+        printf(_("  line %lld: %s: %s\n"), (long long)msg_get_int(&errs->ptr[i], "line", 0),
                f ? f : "?", why ? why : "?");
         free(f);
         free(why);
     }
     if (errs && (long long)errs->size < sk)
-        printf("  ... and %lld more\n", sk - (long long)errs->size);
+        printf(_("  ... and %lld more\n"), sk - (long long)errs->size);
     return EXIT_OK;
 }
+
+/* The keys of id and status, titled for people. */
+static const char *const node_keys[] = {
+    NC_("node key", "node"),     NC_("node key", "office"),    NC_("node key", "fingerprint"),
+    NC_("node key", "listen"),   NC_("node key", "head"),      NC_("node key", "tree"),
+    NC_("node key", "records"),  NC_("node key", "conflicts"), NC_("node key", "peers"),
+    NC_("node key", "uptime_s"), NC_("node key", "requests"),
+};
 
 /* id, status: one "key value" line per pair of the reply's map */
 int cli_node_print(cli_call *c)
@@ -301,8 +374,14 @@ int cli_node_print(cli_call *c)
     if (!c->rep.result || c->rep.result->type != MSGPACK_OBJECT_MAP)
         return EXIT_OK;
     const msgpack_object_map *m = &c->rep.result->via.map;
+    (void)node_keys;
     for (uint32_t i = 0; i < m->size; i++) {
-        printf("%-12.*s ", (int)m->ptr[i].key.via.str.size, m->ptr[i].key.via.str.ptr);
+        char *key = msg_str_dup(&m->ptr[i].key);
+        const char *title = key ? cli_pgettext("node key", key) : "?";
+        /* pad to 12 display columns: a Chinese title is two per character */
+        size_t w = schema_display_width(title);
+        printf("%s%*s ", title, w < 12 ? (int)(12 - w) : 0, "");
+        free(key);
         const msgpack_object *v = &m->ptr[i].val;
         if (v->type == MSGPACK_OBJECT_STR)
             printf("%.*s\n", (int)v->via.str.size, v->via.str.ptr);
@@ -335,16 +414,24 @@ static char **conflict_cells(const msgpack_object *arr, int csv, size_t *rows)
         for (uint32_t k = 0; v && k < v->size; k++, row++) {
             cells[row * 6] = k ? strdup("") : msg_get_str(c, "id");
             cells[row * 6 + 1] = k ? strdup("") : msg_get_str(c, "name");
-            cells[row * 6 + 2] = k ? strdup("") : msg_get_str(c, "field");
+            char *field = msg_get_str(c, "field");
+            cells[row * 6 + 2] = k       ? strdup("")
+                                 : field ? strdup(csv ? field : cli_field_title(field))
+                                         : NULL;
             char *val = msg_get_str(&v->ptr[k], "value");
-            char *shown = malloc(strlen(val ? val : "") + 3);
+            const char *word = val && !csv && field ? cli_value_shown(field, val) : val;
+            char *shown = malloc(strlen(word ? word : "") + 3);
             if (shown)
-                sprintf(shown, "%s%s", val ? val : "",
+                sprintf(shown, "%s%s", word ? word : "",
                         !csv && msg_get_bool(&v->ptr[k], "shown", 0) ? " *" : "");
             free(val);
+            free(field);
             cells[row * 6 + 3] = shown;
             cells[row * 6 + 4] = msg_get_str(&v->ptr[k], "node");
-            cells[row * 6 + 5] = msg_get_str(&v->ptr[k], "time");
+            char *utc = msg_get_str(&v->ptr[k], "time");
+            cells[row * 6 + 5] = csv ? utc : cli_time_local(utc);
+            if (!csv)
+                free(utc);
         }
     }
     return cells;
@@ -359,16 +446,19 @@ int cli_conflicts_print(cli_call *c)
         if (c->o.csv)
             printf("id,name,field,value,node,time\n");
         else
-            printf("no conflicts\n");
+            fputs(_("no conflicts\n"), stdout);
         free(cells);
         return EXIT_OK;
     }
     static const char *const head[] = {"id", "name", "field", "value", "node", "time"};
     cli_print_rows_free(&c->o, head, 6, cells, rows);
     if (!c->o.csv)
-        printf("%zu field%s in conflict; * = the value every node shows now.\n"
-               "Settle one with: unionctl resolve ID FIELD [VALUE]\n",
-               n, n == 1 ? "" : "s");
+        printf(ngettext("%zu field in conflict; * = the value every node shows now.\n"
+                        "Settle one with: unionctl resolve ID FIELD [VALUE]\n",
+                        "%zu fields in conflict; * = the value every node shows now.\n"
+                        "Settle one with: unionctl resolve ID FIELD [VALUE]\n",
+                        n),
+               n);
     return EXIT_OK;
 }
 
@@ -379,6 +469,18 @@ int cli_resolve_build(cli_call *c)
     if (c->nargs == 3)
         msg_map_str(&c->req.map, "value", c->args[2]);
     return 0;
+}
+
+int cli_resolve_print(cli_call *c)
+{
+    if (!isatty(STDOUT_FILENO))
+        return EXIT_OK;
+    char *id = msg_get_str(c->rep.result, "id"), *field = msg_get_str(c->rep.result, "field");
+    printf(_("resolved %s: %s\n"), id ? id : c->args[0],
+           cli_field_title(field ? field : c->args[1]));
+    free(id);
+    free(field);
+    return EXIT_OK;
 }
 
 /* An absolute path for FILE, which may not exist yet (export). Malloc'd. */
@@ -399,27 +501,90 @@ static int is_bundle_export(const cli_call *c)
     return strcmp(c->args[0], "export") == 0;
 }
 
+/* The node's name, from an id request (malloc'd), or NULL after the
+ * message was printed; *rc is the exit code then. */
+static char *node_name(int *rc)
+{
+    request r;
+    reply rep;
+    char *node = NULL;
+    cli_request_begin(&r, "id");
+    *rc = cli_request_send(&r, &rep);
+    if (*rc == EXIT_OK && !(node = msg_get_str(rep.result, "node"))) {
+        fputs(_("unionctl: the daemon did not say its node name\n"), stderr);
+        *rc = EXIT_FAIL;
+    }
+    cli_reply_free(&rep);
+    return node;
+}
+
+/* Where bundle export writes: FILE as an absolute path, or in a directory
+ * NODE-YYYYMMDD.bundle (the clerk's calendar); an existing file only with
+ * --force. The daemon writes whatever path it is given, so the checks are
+ * here. Returns the malloc'd path, or NULL with *rc set (message printed). */
+static char *export_path(const cli_call *c, int *rc)
+{
+    struct stat st;
+    char *path = NULL;
+    *rc = EXIT_OK;
+    if (stat(c->args[1], &st) == 0 && S_ISDIR(st.st_mode)) {
+        char *node = node_name(rc), date[16];
+        time_t now = time(NULL);
+        struct tm tm;
+        if (!node)
+            return NULL;
+        if (!localtime_r(&now, &tm) || strftime(date, sizeof date, "%Y%m%d", &tm) == 0)
+            snprintf(date, sizeof date, "today");
+        char *dir = absolute_path(c->args[1]);
+        size_t len = dir ? strlen(dir) : 0;
+        path = dir ? malloc(len + strlen(node) + sizeof date + 16) : NULL;
+        if (path)
+            sprintf(path, "%s%s%s-%s.bundle", dir, len && dir[len - 1] == '/' ? "" : "/", node,
+                    date);
+        free(dir);
+        free(node);
+    } else {
+        path = absolute_path(c->args[1]);
+    }
+    if (!path) {
+        fputs(_("unionctl: out of memory\n"), stderr);
+        *rc = EXIT_FAIL;
+        return NULL;
+    }
+    if (!c->o.force && lstat(path, &st) == 0) {
+        fprintf(stderr, _("unionctl: %s exists; use --force to overwrite it\n"), path);
+        free(path);
+        *rc = EXIT_FAIL;
+        return NULL;
+    }
+    return path;
+}
+
 int cli_bundle_build(cli_call *c)
 {
     int export = is_bundle_export(c);
     if (!export && strcmp(c->args[0], "import") != 0)
         return cli_usage_of(c);
     if (c->o.since && !export)
-        return cli_usage_error("--since is for bundle export");
+        return cli_usage_error(_("--since is for bundle export"));
+    if (c->o.force && !export)
+        return cli_usage_error(_("--force is for bundle export"));
     if (c->o.since && access(c->o.since, R_OK) != 0) {
-        fprintf(stderr, "unionctl: cannot read %s\n", c->o.since);
+        fprintf(stderr, _("unionctl: cannot read %s\n"), c->o.since);
         return EXIT_FAIL;
     }
     if (!export && access(c->args[1], R_OK) != 0) {
-        fprintf(stderr, "unionctl: cannot read %s\n", c->args[1]);
+        fprintf(stderr, _("unionctl: cannot read %s\n"), c->args[1]);
         return EXIT_FAIL;
     }
     /* The daemon opens the file, so it gets an absolute path. */
-    char *path = absolute_path(c->args[1]);
-    char *since = c->o.since ? absolute_path(c->o.since) : NULL;
     int rc = EXIT_OK;
+    char *path = export ? export_path(c, &rc) : absolute_path(c->args[1]);
+    char *since = c->o.since ? absolute_path(c->o.since) : NULL;
+    if (rc != EXIT_OK)
+        goto cleanup;
     if (!path || (c->o.since && !since)) {
-        fprintf(stderr, "unionctl: out of memory\n");
+        fputs(_("unionctl: out of memory\n"), stderr);
         rc = EXIT_FAIL;
         goto cleanup;
     }
@@ -427,6 +592,9 @@ int cli_bundle_build(cli_call *c)
     msg_map_str(&c->req.map, "path", path);
     if (since)
         msg_map_str(&c->req.map, "since", since);
+    /* print names the file written */
+    c->state = path;
+    path = NULL;
 cleanup:
     free(since);
     free(path);
@@ -435,11 +603,15 @@ cleanup:
 
 int cli_bundle_print(cli_call *c)
 {
-    if (is_bundle_export(c))
+    if (is_bundle_export(c)) {
+        /* the reply does not count the records: the file is named */
+        if (isatty(STDOUT_FILENO))
+            printf(_("wrote %s\n"), (const char *)c->state);
         return EXIT_OK;
+    }
     const msgpack_object *res = c->rep.result;
-    printf("bundle imported: %lld branches, %lld moved forward, %lld new commits checked; "
-           "%lld merged, %lld fast-forwarded\n",
+    printf(_("bundle imported: %lld branches, %lld moved forward, %lld new commits checked; "
+             "%lld merged, %lld fast-forwarded\n"),
            (long long)msg_get_int(res, "refs", 0), (long long)msg_get_int(res, "updated", 0),
            (long long)msg_get_int(res, "commits", 0), (long long)msg_get_int(res, "merged", 0),
            (long long)msg_get_int(res, "forwarded", 0));

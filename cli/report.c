@@ -4,6 +4,7 @@
  * checks what only it can and adds its pairs to the request (docs/CONTROL.md);
  * a print step renders the reply: a table for people, --csv for scripts. */
 #include "cli/cli.h"
+#include "cli/i18n.h"
 #include "cli/render.h"
 #include "proto/msg.h"
 #include "proto/query.h"
@@ -29,9 +30,9 @@ static int split_by(char *by, char **fields, size_t *n)
         if (!*t)
             continue;
         if (!schema_name_valid(t))
-            return cli_usage_error("--by: '%s' is not a field name", t);
+            return cli_usage_error(_("--by: '%s' is not a field name"), t);
         if (*n == STATS_BY_MAX)
-            return cli_usage_error("--by: at most %d fields", STATS_BY_MAX);
+            return cli_usage_error(_("--by: at most %d fields"), STATS_BY_MAX);
         fields[(*n)++] = t;
     }
     return 0;
@@ -57,7 +58,7 @@ int cli_stats_build(cli_call *c)
     const char *by = c->o.by ? c->o.by : "";
     stats_state *st = calloc(1, sizeof *st + strlen(by) + 1);
     if (!st) {
-        fprintf(stderr, "unionctl: out of memory\n");
+        fputs(_("unionctl: out of memory\n"), stderr);
         return EXIT_FAIL;
     }
     c->state = st;
@@ -66,9 +67,9 @@ int cli_stats_build(cli_call *c)
     if (rc)
         return rc;
     if (c->o.since && !schema_date_valid(c->o.since))
-        return cli_usage_error("--since: '%s' is not a date (YYYY-MM-DD)", c->o.since);
+        return cli_usage_error(_("--since: '%s' is not a date (YYYY-MM-DD)"), c->o.since);
     if (c->o.until && !schema_date_valid(c->o.until))
-        return cli_usage_error("--until: '%s' is not a date (YYYY-MM-DD)", c->o.until);
+        return cli_usage_error(_("--until: '%s' is not a date (YYYY-MM-DD)"), c->o.until);
     msg_map_key(&c->req.map, "by");
     msgpack_pack_array(&c->req.pk, st->nby);
     for (size_t i = 0; i < st->nby; i++)
@@ -94,7 +95,11 @@ static char **stats_cells(const stats_state *st, const msgpack_object_array *gro
             /* a person reading the table needs to see the empty group */
             if (!csv && v && !*v) {
                 free(v);
-                v = strdup("(none)");
+                v = strdup(_("(none)"));
+            } else if (!csv && v && cli_value_shown(st->by[f], v) != v) {
+                char *word = strdup(cli_value_shown(st->by[f], v));
+                free(v);
+                v = word;
             }
             cells[g * ncols + f] = v;
         }
@@ -118,7 +123,7 @@ int cli_stats_print(cli_call *c)
     if (!head || !cells) {
         free(head);
         free(cells);
-        fprintf(stderr, "unionctl: out of memory\n");
+        fputs(_("unionctl: out of memory\n"), stderr);
         return EXIT_FAIL;
     }
     for (size_t f = 0; f < st->nby; f++)
@@ -131,8 +136,10 @@ int cli_stats_print(cli_call *c)
     } else {
         /* The total counts members, so with a set field in --by (a member
          * in several groups) it is less than the sum of the rows. */
-        cells[ng * ncols] = strdup("total");
+        cells[ng * ncols] = strdup(_("total"));
         cells[ng * ncols + st->nby] = num_str(total);
+        for (size_t f = 0; f < ncols; f++)
+            head[f] = cli_column_title(head[f]);
         render_table(stdout, head, ncols, (const char *const *)cells, ng + 1);
     }
     for (size_t i = 0; i < (ng + 1) * ncols; i++)
@@ -182,20 +189,26 @@ int cli_duplicates_print(cli_call *c)
     size_t np = pairs ? pairs->size : 0;
     long long skipped = (long long)msg_get_int(c->rep.result, "skipped_phones", 0);
     if (np == 0 && !c->o.csv) {
-        printf("no likely duplicates\n");
+        fputs(_("no likely duplicates\n"), stdout);
     } else {
         static const char *const head[DUP_NC] = {"keep", "name",   "office", "dup",
                                                  "name", "office", "reason", "shared"};
         cli_print_rows_free(&c->o, head, DUP_NC, duplicate_cells(pairs), np);
         if (!c->o.csv)
-            printf("%zu pair%s. The older record is listed first (keep); after checking, fold "
-                   "the other into it with: unionctl merge KEEP DUP\n",
-                   np, np == 1 ? "" : "s");
+            printf(ngettext("%zu pair. The older record is listed first (keep); after checking, "
+                            "fold the other into it with: unionctl merge KEEP DUP\n",
+                            "%zu pairs. The older record is listed first (keep); after checking, "
+                            "fold the other into it with: unionctl merge KEEP DUP\n",
+                            np),
+                   np);
     }
     if (skipped)
-        printf("note: %lld phone number%s shared by more than 1000 records (a placeholder?) "
-               "%s not compared\n",
-               skipped, skipped == 1 ? "" : "s", skipped == 1 ? "was" : "were");
+        printf(ngettext("note: %lld phone number shared by more than 1000 records (a placeholder?) "
+                        "was not compared\n",
+                        "note: %lld phone numbers shared by more than 1000 records (a "
+                        "placeholder?) were not compared\n",
+                        (unsigned long)skipped),
+               skipped);
     return EXIT_OK;
 }
 
@@ -232,14 +245,14 @@ int cli_merge_print(cli_call *c)
     char *taken = joined_list(msg_get_array(c->rep.result, "taken"));
     char *confl = joined_list(conf);
     char *added = joined_list(msg_get_array(c->rep.result, "added"));
-    printf("merged %s into %s (%s is now status=merged, merged_into=%s)\n"
-           "  fields taken:       %s\n"
-           "  set elements added: %s\n"
-           "  now in conflict:    %s\n",
+    printf(_("merged %s into %s (%s is now status=merged, merged_into=%s)\n"
+             "  fields taken:       %s\n"
+             "  set elements added: %s\n"
+             "  now in conflict:    %s\n"),
            dup, keep, dup, keep, taken ? taken : "?", added ? added : "?", confl ? confl : "?");
     if (conf && conf->size)
-        printf("The two records disagree there: unionctl conflicts lists the values, "
-               "unionctl resolve %s FIELD VALUE settles each.\n",
+        printf(_("The two records disagree there: unionctl conflicts lists the values, "
+                 "unionctl resolve %s FIELD VALUE settles each.\n"),
                keep);
     free(taken);
     free(confl);
@@ -260,10 +273,10 @@ int cli_transfer_print(cli_call *c)
     const char *id = c->args[0];
     char *from = msg_get_str(c->rep.result, "from"), *to = msg_get_str(c->rep.result, "office");
     if (msg_get_int(c->rep.result, "changed", 0))
-        printf("%s moved from office %s to %s\n", id, from && *from ? from : "(none)",
+        printf(_("%s moved from office %s to %s\n"), id, from && *from ? from : _("(none)"),
                to ? to : "?");
     else
-        printf("nothing changed: %s is already in office %s\n", id, to ? to : "?");
+        printf(_("nothing changed: %s is already in office %s\n"), id, to ? to : "?");
     free(from);
     free(to);
     return EXIT_OK;

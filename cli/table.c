@@ -6,131 +6,141 @@
  * Rows are in the order `unionctl --help` shows them, grouped. `options`
  * letters: j --json, c --csv, r --reveal, n --count, s --skip-invalid,
  * S --sort, L --limit, w --where, B --by, F --since, U --until, f --force;
- * every letter has a line in `help` (tests/unit/test_cli.c checks). */
+ * every letter has a line in `help` (tests/unit/test_cli.c checks).
+ *
+ * Words for people are marked N_() for the catalogue (po/): group,
+ * summary, and each option entry of `help` on its own (an entry is a line
+ * starting "  WORD" and the deeper-indented lines under it; cmdline.c
+ * translates entry by entry, so one N_() must hold exactly one entry).
+ * Usages and examples are command syntax and stay as they are. */
 #include "cli/cli.h"
+#include "cli/i18n.h"
 
 #include <limits.h>
 
-#define OPT_JSON "  --json            JSON for scripts\n"
-#define OPT_CSV "  --csv             CSV for scripts: a header row, then one row per item\n"
+#define OPT_JSON N_("  --json            JSON for scripts\n")
+#define OPT_CSV N_("  --csv             CSV for scripts: a header row, then one row per item\n")
 #define OPT_REVEAL                                                                                 \
-    "  --reveal          full ID numbers and phones (the daemon notes the reveal in its\n"         \
-    "                    log, without the values)\n"
+    N_("  --reveal          full ID numbers and phones (the daemon notes the reveal in its\n"      \
+       "                    log, without the values)\n")
 #define OPT_WHERE                                                                                  \
-    "  --where EXPR      only members matching EXPR: FIELD OP VALUE, OP one of\n"                  \
-    "                    = != < <= > >= ~ (contains); several are ANDed\n"
+    N_("  --where EXPR      only members matching EXPR: FIELD OP VALUE, OP one of\n"               \
+       "                    = != < <= > >= ~ (contains); several are ANDed\n")
 
 /* clang-format off */
 /* {name, group, summary, usage, help, example,
  *  options, min_args, max_args, op, flags, build, print} */
 const cli_cmd cli_commands[] = {
-    {"add", "records", "add a member; prints the new id",
+    {"add", N_("records"), N_("add a member; prints the new id"),
      "add FIELD=VALUE...",
-     "  FIELD=VALUE       a field's value; name is required; office, joined and\n"
-     "                    status default to the node's office, today and active;\n"
-     "                    benefits+=VALUE adds one element to the set\n",
+     N_("  FIELD=VALUE       a field's value; name is required; office, joined and\n"
+        "                    status default to the node's office, today and active;\n"
+        "                    benefits+=VALUE adds one element to the set\n"),
      "unionctl add name=陈诚 gender=M phone=13812345678 benefits+=heat-relief-2021",
      "", 1, INT_MAX, "add", 0, cli_add_build, cli_add_print},
-    {"show", "records", "one member: every field, the values of a field in conflict",
+    {"show", N_("records"), N_("one member: every field, the values of a field in conflict"),
      "show ID [--json|--csv] [--reveal]",
      OPT_JSON OPT_CSV OPT_REVEAL,
      "unionctl show 01m8x2k4q9w3e5r7 --reveal",
-     "jcr", 1, 1, "show", 0, cli_record_build, cli_show_print},
-    {"edit", "records", "change fields (FIELD+=V / FIELD-=V for benefits)",
+     "jcr", 1, 1, "show", CLI_PAGED, cli_record_build, cli_show_print},
+    {"edit", N_("records"), N_("change fields (FIELD+=V / FIELD-=V for benefits)"),
      "edit ID FIELD=VALUE...",
-     "  FIELD=VALUE       the new value (empty clears the field);\n"
-     "                    FIELD+=V / FIELD-=V add / remove one element of a set\n",
+     N_("  FIELD=VALUE       the new value (empty clears the field);\n"
+        "                    FIELD+=V / FIELD-=V add / remove one element of a set\n"),
      "unionctl edit 01m8x2k4q9w3e5r7 phone=13900001234 benefits-=heat-relief-2021",
      "", 2, INT_MAX, "edit", 0, cli_edit_build, cli_edit_print},
-    {"list", "records", "find members: filter, sort, count",
+    {"list", N_("records"), N_("find members: filter, sort, count"),
      "list [--where EXPR]... [--sort F] [--limit N] [--json|--csv] [--count] [--reveal]",
      OPT_WHERE
-     "  --sort F          order by field F\n"
-     "  --limit N         at most N members\n"
-     "  --count           only the number of members found\n" OPT_JSON OPT_CSV OPT_REVEAL,
+     N_("  --sort F          order by field F\n")
+     N_("  --limit N         at most N members\n")
+     N_("  --count           only the number of members found\n") OPT_JSON OPT_CSV OPT_REVEAL,
      "unionctl list --where office=yinzhou --where 'joined>=2024-01-01' --count",
-     "jcrnSLw", 0, 0, "list", CLI_OWN_JSON, cli_list_build, cli_list_print},
-    {"log", "records", "history of a member: when, who, what changed",
+     "jcrnSLw", 0, 0, "list", CLI_OWN_JSON | CLI_PAGED, cli_list_build, cli_list_print},
+    {"log", N_("records"), N_("history of a member: when, who, what changed"),
      "log ID [--json|--csv] [--reveal]",
-     OPT_JSON "  --csv             CSV: one row per changed field\n" OPT_REVEAL,
+     OPT_JSON N_("  --csv             CSV: one row per changed field\n") OPT_REVEAL,
      "unionctl log 01m8x2k4q9w3e5r7",
-     "jcr", 1, 1, "log", 0, cli_record_build, cli_log_print},
-    {"import", "records", "add or update members from a CSV file (all rows or none)",
+     "jcr", 1, 1, "log", CLI_PAGED, cli_record_build, cli_log_print},
+    {"import", N_("records"), N_("add or update members from a CSV file (all rows or none)"),
      "import FILE.csv [--skip-invalid] [--json]",
-     "  FILE.csv          header row = field names (an id column updates those\n"
-     "                    records); every row is checked before anything is written\n"
-     "  --skip-invalid    import the good rows, list the bad ones\n" OPT_JSON,
+     N_("  FILE.csv          header row = field names (an id column updates those\n"
+        "                    records); every row is checked before anything is written\n")
+     N_("  --skip-invalid    import the good rows, list the bad ones\n") OPT_JSON,
      "unionctl import members.csv --skip-invalid",
      "sj", 1, 1, "import", 0, cli_import_build, cli_import_print},
-    {"export", "records", "every record, never masked: a full backup (CSV unless --json)",
+    {"export", N_("records"), N_("every record, never masked: a full backup (CSV unless --json)"),
      "export [--csv|--json]",
-     "  --csv             CSV (the default); import reads it back\n" OPT_JSON,
+     N_("  --csv             CSV (the default); import reads it back\n") OPT_JSON,
      "unionctl export > backup.csv",
      "jc", 0, 0, "list", CLI_OWN_JSON, cli_list_build, cli_list_print},
-    {"conflicts", "merge", "fields edited concurrently on two nodes",
+    {"conflicts", N_("merge"), N_("fields edited concurrently on two nodes"),
      "conflicts [--json|--csv] [--reveal]",
      OPT_JSON OPT_CSV OPT_REVEAL,
      "unionctl conflicts",
-     "jcr", 0, 0, "conflicts", 0, cli_conflicts_build, cli_conflicts_print},
-    {"resolve", "merge", "settle a conflict (default: the value every node shows)",
+     "jcr", 0, 0, "conflicts", CLI_PAGED, cli_conflicts_build, cli_conflicts_print},
+    {"resolve", N_("merge"), N_("settle a conflict (default: the value every node shows)"),
      "resolve ID FIELD [VALUE]",
      NULL,
      "unionctl resolve 01m8x2k4q9w3e5r7 phone 13900001234",
-     "", 2, 3, "resolve", 0, cli_resolve_build, NULL},
-    {"bundle", "merge", "offline sync: write or take in a git bundle (a USB stick)",
-     "bundle export [--since OLD.bundle] FILE\nbundle import FILE",
-     "  --since OLD       export only what is newer than the earlier bundle OLD\n" OPT_JSON,
+     "", 2, 3, "resolve", 0, cli_resolve_build, cli_resolve_print},
+    {"bundle", N_("merge"), N_("offline sync: write or take in a git bundle (a USB stick)"),
+     "bundle export [--since OLD.bundle] FILE|DIR [--force]\nbundle import FILE",
+     N_("  FILE|DIR          the bundle to write; in a directory DIR it is named\n"
+        "                    NODE-YYYYMMDD.bundle\n")
+     N_("  --since OLD       export only what is newer than the earlier bundle OLD\n")
+     N_("  --force           overwrite an existing bundle\n") OPT_JSON,
      "unionctl bundle export --since /media/usb/last.bundle /media/usb/new.bundle",
-     "jF", 2, 2, NULL, 0, cli_bundle_build, cli_bundle_print}, /* op: bundle_export or bundle_import */
-    {"stats", "membership work", "counts of active members, grouped (joined in a period)",
+     "jFf", 2, 2, NULL, 0, cli_bundle_build, cli_bundle_print}, /* op: bundle_export or bundle_import */
+    {"stats", N_("membership work"), N_("counts of active members, grouped (joined in a period)"),
      "stats [--by F,...] [--since D] [--until D] [--where EXPR]... [--csv|--json]",
-     "  --by F,...        one row per combination of these fields' values\n"
-     "  --since D         joined on or after D (YYYY-MM-DD)\n"
-     "  --until D         joined on or before D (YYYY-MM-DD)\n" OPT_WHERE OPT_CSV OPT_JSON,
+     N_("  --by F,...        one row per combination of these fields' values\n")
+     N_("  --since D         joined on or after D (YYYY-MM-DD)\n")
+     N_("  --until D         joined on or before D (YYYY-MM-DD)\n") OPT_WHERE OPT_CSV OPT_JSON,
      "unionctl stats --by office,category --since 2024-01-01 --csv",
-     "BFUwjc", 0, 0, "stats", 0, cli_stats_build, cli_stats_print},
-    {"duplicates", "membership work", "likely duplicates: same ID number, or phone + name",
+     "BFUwjc", 0, 0, "stats", CLI_PAGED, cli_stats_build, cli_stats_print},
+    {"duplicates", N_("membership work"), N_("likely duplicates: same ID number, or phone + name"),
      "duplicates [--json|--csv] [--reveal]",
      OPT_JSON OPT_CSV OPT_REVEAL,
      "unionctl duplicates",
-     "jcr", 0, 0, "duplicates", 0, cli_duplicates_build, cli_duplicates_print},
-    {"merge", "membership work", "fold a duplicate into the record to keep",
+     "jcr", 0, 0, "duplicates", CLI_PAGED, cli_duplicates_build, cli_duplicates_print},
+    {"merge", N_("membership work"), N_("fold a duplicate into the record to keep"),
      "merge KEEP_ID DUP_ID [--json]",
      OPT_JSON,
      "unionctl merge 01m8x2k4q9w3e5r7 01m9a7c2d4e6f8g0",
      "j", 2, 2, "merge", 0, cli_merge_build, cli_merge_print},
-    {"transfer", "membership work", "move a member to another office",
+    {"transfer", N_("membership work"), N_("move a member to another office"),
      "transfer ID OFFICE [--force] [--json]",
-     "  --force           move to an office no node or record names yet\n" OPT_JSON,
+     N_("  --force           move to an office no node or record names yet\n") OPT_JSON,
      "unionctl transfer 01m8x2k4q9w3e5r7 haishu",
      "fj", 2, 2, "transfer", 0, cli_transfer_build, cli_transfer_print},
-    {"peers", "sync", "pinned peers: state, last sync, bytes, heads behind",
+    {"peers", N_("sync"), N_("pinned peers: state, last sync, bytes, heads behind"),
      "peers [--json|--csv]",
      OPT_JSON OPT_CSV,
      "unionctl peers",
-     "jc", 0, 0, "peers", 0, NULL, cli_peers_print},
-    {"peer", "sync", "pin a peer (unionctl id shows a fingerprint) or unpin one",
+     "jc", 0, 0, "peers", CLI_PAGED, NULL, cli_peers_print},
+    {"peer", N_("sync"), N_("pin a peer (unionctl id shows a fingerprint) or unpin one"),
      "peer add NAME HOST:PORT FINGERPRINT\npeer remove NAME",
      NULL,
      "unionctl peer add haishu-01 10.0.0.7:7420 "
      "3f1c0b9e8d7a6f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c3b2a190817263",
      "", 2, 4, NULL, 0, cli_peer_build, NULL}, /* op: peer_add or peer_remove */
-    {"sync", "sync", "exchange with every peer now and wait",
+    {"sync", N_("sync"), N_("exchange with every peer now and wait"),
      "sync [--json]",
      OPT_JSON,
      "unionctl sync",
      "j", 0, 0, "sync", CLI_OWN_JSON, NULL, cli_sync_print},
-    {"id", "node", "node name, office, fingerprint, listen address",
+    {"id", N_("node"), N_("node name, office, fingerprint, listen address"),
      "id [--json]",
      OPT_JSON,
      "unionctl id",
      "j", 0, 0, "id", 0, NULL, cli_node_print},
-    {"status", "node", "head, tree, record and conflict counts",
+    {"status", N_("node"), N_("head, tree, record and conflict counts"),
      "status [--json]",
      OPT_JSON,
      "unionctl status --json",
      "j", 0, 0, "status", 0, NULL, cli_node_print},
-    {"help", "node", "this list, or a command's usage, options and an example",
+    {"help", N_("node"), N_("this list, or a command's usage, options and an example"),
      "help [COMMAND]",
      NULL,
      "unionctl help list",

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# A clerk at the counter: unionctl in Chinese when the locale says zh_CN
+# (help, errors, table titles, status words) while --json and --csv stay
+# canonical; times in the local zone (TZ) in tables, UTC in JSON; one-line
+# confirmations and the pager on a terminal only; bundle export that does
+# not overwrite without --force and names its file in a directory.
+#
+# No generated locale is needed: LANGUAGE=zh_CN with LANG=C.UTF-8 (built
+# into glibc). A terminal is faked with script(1).
+. "$(dirname "$0")/lib.sh"
+
+unset UNIOND_DATA UNIOND_LOCALEDIR
+A=$T/a B=$T/b
+node_init "$A" yinzhou-01 yinzhou
+node_init "$B" haishu-01 haishu
+node_start "$A" || exit 1
+node_start "$B" || exit 1
+
+# run CMD... : unionctl in English; stdout in $T/out, stderr in $T/err, $rc
+run() { env -u LANGUAGE -u LC_ALL -u LC_MESSAGES LANG=C "$UNIONCTL" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# zh CMD... : the same, in Chinese
+zh() { env -u LC_ALL -u LC_MESSAGES LANGUAGE=zh_CN LANG=C.UTF-8 "$UNIONCTL" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# tty CMD... : on a (fake) terminal; what it shows in $T/out (no CRs), $rc
+tty() {
+    local cmd; printf -v cmd '%q ' "$@"
+    script -qec "$cmd" /dev/null </dev/null >"$T/out.raw" 2>&1; rc=$?
+    tr -d '\r' <"$T/out.raw" >"$T/out"
+}
+has() { grep -qF -- "$1" "$2"; } # has TEXT FILE
+
+check "the catalogue was built into build/locale" \
+    test -f "$ROOT/build/locale/zh_CN/LC_MESSAGES/unionctl.mo"
+
+# ---- the clerk's language ---------------------------------------------------------
+zh --help
+check "zh_CN: --help in Chinese (usage line, group, a summary)" \
+    bash -c "[ $rc = 0 ] && [ \"\$(head -n1 '$T/out')\" = '用法： unionctl [-d DATA] 命令 [参数] [选项]' ] && grep -qx '会籍工作：' '$T/out' && grep -q '^  list         查找会员：筛选、排序、计数\$' '$T/out'"
+zh list --help
+check "zh_CN: list --help: options explained in Chinese, option names as typed" \
+    bash -c "[ $rc = 0 ] && grep -qx '  --count           只显示找到的会员人数' '$T/out' && grep -qx '选项：' '$T/out'"
+zh lsit
+check "zh_CN: a usage error in Chinese, exit 2" \
+    bash -c "[ $rc = 2 ] && [ \"\$(cat '$T/err')\" = \$'unionctl: 未知命令“lsit”；您是想输入“list”吗？\\n（unionctl --help 列出全部命令）' ]"
+zh list
+check "zh_CN: no DATA directory, in Chinese" \
+    bash -c "[ $rc = 2 ] && grep -qx 'unionctl: 未指定数据目录：请用 -d DATA 指定，或设置 UNIOND_DATA' '$T/err'"
+run lsit
+check "without zh_CN: the same error in English" \
+    bash -c "[ $rc = 2 ] && [ \"\$(cat '$T/err')\" = \$'unionctl: unknown command \\'lsit\\'; did you mean \\'list\\'?\\n(unionctl --help lists the commands)' ]"
+run --help
+check "without zh_CN: --help in English" \
+    bash -c "[ $rc = 0 ] && [ \"\$(head -n1 '$T/out')\" = 'usage: unionctl [-d DATA] COMMAND [ARGS] [OPTIONS]' ] && grep -qx 'membership work:' '$T/out'"
+env -u LC_ALL -u LC_MESSAGES -u LANGUAGE LANG=zh_CN.UTF-8 "$UNIONCTL" --help >"$T/out" 2>&1
+check "LANG=zh_CN.UTF-8 alone (generated or not): Chinese" has '会籍工作：' "$T/out"
+mkdir -p "$T/nolocale"
+UNIOND_LOCALEDIR=$T/nolocale zh --help
+check "UNIOND_LOCALEDIR decides where the catalogue is (none there: English)" \
+    bash -c "[ $rc = 0 ] && grep -qx 'membership work:' '$T/out'"
+
+id=$(ctl "$A" add name=陈诚 gender=M phone=13812345678 id_number=330203198503121238 category=快递员)
+check "a member added" test -n "$id"
+zh -d "$A" list
+check "zh_CN: list's titles are the fields' labels" \
+    bash -c "[ $rc = 0 ] && head -n1 '$T/out' | grep -q '^编号 *姓名 *性别 *身份证号码 *手机号码 *职业类别 *办事处 *会籍状态 *入会日期\$'"
+check "zh_CN: the status shows as its Chinese word" bash -c "grep -q '^$id .* 在会 ' '$T/out'"
+run -d "$A" list
+check "English: list's titles are the field names, status as stored" \
+    bash -c "[ $rc = 0 ] && head -n1 '$T/out' | grep -q '^id *name *gender *id_number *phone *category *office *status *joined\$' && grep -q '^$id .* active ' '$T/out'"
+zh -d "$A" list --csv
+check "zh_CN: --csv keeps the field names and the stored values" \
+    bash -c "[ $rc = 0 ] && [ \"\$(head -n1 '$T/out')\" = 'id,name,gender,id_number,phone,category,office,joined,status' ] && grep -q ',active\$' '$T/out'"
+zh -d "$A" show "$id" --json
+check "zh_CN: --json keeps the keys and the stored values" \
+    bash -c "[ $rc = 0 ] && grep -q '\"status\": \"active\"' '$T/out' && ! grep -q '在会' '$T/out'"
+zh -d "$A" show "$id"
+check "zh_CN: show names each field by its label and its name" \
+    bash -c "[ $rc = 0 ] && grep -q '^手机号码 (phone) *139\\*\\*\\*\\*5678\$\\|^手机号码 (phone) *138\\*\\*\\*\\*5678\$' '$T/out' && grep -q '^会籍状态 (status) *在会\$' '$T/out'"
+zh -d "$A" edit "$id" '=1'
+check "zh_CN: a message of unionctl's own in Chinese (exit 2)" \
+    bash -c "[ $rc = 2 ] && grep -qx 'unionctl: “=1”不是 字段=值 的形式' '$T/err'"
+
+# ---- the clerk's time zone --------------------------------------------------------
+utc=$(ctl "$A" log "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["time"])')
+check "log --json: the time in UTC ($utc)" bash -c "[[ '$utc' =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\$ ]]"
+want=$(TZ=Asia/Shanghai date -d "$utc" '+%Y-%m-%d %H:%M:%S +0800')
+utc_hour=$((10#${utc:11:2}))
+TZ=Asia/Shanghai run -d "$A" log "$id"
+check "TZ=Asia/Shanghai: log shows $want (UTC hour $utc_hour + 8)" \
+    bash -c "[ $rc = 0 ] && [ \"\$(head -n1 '$T/out' | cut -c1-25)\" = '$want' ] && [ $((10#${want:11:2})) = $(((utc_hour + 8) % 24)) ]"
+TZ=UTC run -d "$A" log "$id"
+check "TZ=UTC: log shows the UTC time with +0000" \
+    bash -c "[ \"\$(head -n1 '$T/out' | cut -c1-25)\" = '${utc:0:10} ${utc:11:8} +0000' ]"
+TZ=Asia/Shanghai run -d "$A" log "$id" --json
+check "TZ does not change --json" has "\"time\": \"$utc\"" "$T/out"
+
+# a conflict (A and B edit the phone apart): times and resolve
+ctl "$A" bundle export "$T/a1.bundle" && ctl "$B" bundle import "$T/a1.bundle" >/dev/null
+ctl "$A" edit "$id" phone=13900000001
+ctl "$B" edit "$id" phone=13700000002
+ctl "$B" bundle export "$T/b1.bundle" && ctl "$A" bundle import "$T/b1.bundle" >/dev/null
+ctime=$(ctl "$A" conflicts --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["values"][0]["time"])')
+cwant=$(TZ=Asia/Shanghai date -d "$ctime" '+%Y-%m-%d %H:%M:%S +0800')
+TZ=Asia/Shanghai run -d "$A" conflicts
+check "TZ=Asia/Shanghai: conflicts shows the entry's time as $cwant" \
+    bash -c "[ $rc = 0 ] && grep -q '^$id .*  $cwant\$' '$T/out'"
+TZ=Asia/Shanghai run -d "$A" conflicts --csv
+check "conflicts --csv keeps UTC" bash -c "grep -qF ',$ctime' '$T/out' && ! grep -q '+0800' '$T/out'"
+
+# ---- confirmations: on a terminal only ----------------------------------------------
+run -d "$A" edit "$id" notes=counter
+check "edit piped: exit 0, prints nothing" bash -c "[ $rc = 0 ] && [ ! -s '$T/out' ] && [ ! -s '$T/err' ]"
+check "... and the edit was made" bash -c "'$UNIONCTL' -d '$A' show '$id' --json | grep -q '\"notes\": \"counter\"'"
+tty env -u LANGUAGE LANG=C "$UNIONCTL" -d "$A" edit "$id" notes=window category=外卖配送员
+check "edit on a terminal: 'edited ID: notes, category'" \
+    bash -c "[ $rc = 0 ] && [ \"\$(cat '$T/out')\" = 'edited $id: notes, category' ]"
+tty env -u LC_ALL -u LC_MESSAGES LANGUAGE=zh_CN LANG=C.UTF-8 "$UNIONCTL" -d "$A" edit "$id" notes=desk
+check "edit on a terminal in Chinese: '已修改 ID：备注'" \
+    bash -c "[ $rc = 0 ] && [ \"\$(cat '$T/out')\" = '已修改 $id：备注' ]"
+tty env -u LANGUAGE LANG=C "$UNIONCTL" -d "$A" resolve "$id" phone 13900000001
+check "resolve on a terminal: 'resolved ID: phone'" \
+    bash -c "[ $rc = 0 ] && [ \"\$(cat '$T/out')\" = 'resolved $id: phone' ]"
+run -d "$A" conflicts
+check "... and the conflict is settled" bash -c "[ $rc = 0 ] && grep -qx 'no conflicts' '$T/out'"
+ctl "$B" edit "$id" phone=13700000003
+ctl "$A" edit "$id" phone=13900000004
+ctl "$B" bundle export "$T/b2.bundle" && ctl "$A" bundle import "$T/b2.bundle" >/dev/null
+run -d "$A" resolve "$id" phone
+check "resolve piped: exit 0, prints nothing" bash -c "[ $rc = 0 ] && [ ! -s '$T/out' ] && [ ! -s '$T/err' ]"
+check "... and the conflict was settled" bash -c "'$UNIONCTL' -d '$A' conflicts | grep -qx 'no conflicts'"
+
+# ---- the pager: on a terminal only ---------------------------------------------------
+export PAGER="sed s/^/PAGED:/"
+tty env -u LANGUAGE LANG=C "$UNIONCTL" -d "$A" list
+check "list on a terminal goes through \$PAGER" \
+    bash -c "[ $rc = 0 ] && grep -q '^PAGED:id  ' '$T/out' && grep -q '^PAGED:$id ' '$T/out'"
+tty env -u LANGUAGE LANG=C "$UNIONCTL" -d "$A" list --no-pager
+check "--no-pager: the table straight to the terminal" \
+    bash -c "[ $rc = 0 ] && grep -q '^$id ' '$T/out' && ! grep -q PAGED '$T/out'"
+tty env -u LANGUAGE LANG=C "$UNIONCTL" -d "$A" list --json
+check "--json on a terminal: no pager" bash -c "[ $rc = 0 ] && grep -q '\"id\": \"$id\"' '$T/out' && ! grep -q PAGED '$T/out'"
+tty env -u LANGUAGE LANG=C "$UNIONCTL" -d "$A" list --csv
+check "--csv on a terminal: no pager" bash -c "[ $rc = 0 ] && grep -q '^$id,' '$T/out' && ! grep -q PAGED '$T/out'"
+run -d "$A" list
+check "list piped: no pager" bash -c "[ $rc = 0 ] && grep -q '^$id ' '$T/out' && ! grep -q PAGED '$T/out'"
+tty env -u LANGUAGE LANG=C "$UNIONCTL" -d "$A" lsit
+check "an error on a terminal is not paged" \
+    bash -c "[ $rc = 2 ] && grep -q \"^unionctl: unknown command 'lsit'\" '$T/out' && ! grep -q PAGED '$T/out'"
+unset PAGER
+
+# ---- bundle export: no silent overwrite; a directory gets NODE-YYYYMMDD.bundle -------
+F=$T/usb.bundle
+run -d "$A" bundle export "$F"
+check "bundle export piped: exit 0, prints nothing, the file is there" \
+    bash -c "[ $rc = 0 ] && [ ! -s '$T/out' ] && [ ! -s '$T/err' ] && [ -s '$F' ]"
+cp "$F" "$T/usb.before"
+ctl "$A" edit "$id" notes=after-the-first-export
+run -d "$A" bundle export "$F"
+check "export onto an existing file: exit 1, says to use --force, file untouched" \
+    bash -c "[ $rc = 1 ] && [ \"\$(cat '$T/err')\" = 'unionctl: $F exists; use --force to overwrite it' ] && [ ! -s '$T/out' ] && cmp -s '$F' '$T/usb.before'"
+zh -d "$A" bundle export "$F"
+check "... the same refusal in Chinese" \
+    bash -c "[ $rc = 1 ] && [ \"\$(cat '$T/err')\" = 'unionctl：$F 已存在；如要覆盖，请加 --force' ]"
+run -d "$A" bundle export "$F" --force
+check "--force overwrites it (exit 0, a newer bundle)" \
+    bash -c "[ $rc = 0 ] && ! cmp -s '$F' '$T/usb.before' && git --git-dir='$A/store.git' bundle verify '$F' >/dev/null 2>&1"
+run -d "$A" bundle import "$F" --force
+check "--force is for bundle export only (exit 2)" \
+    bash -c "[ $rc = 2 ] && grep -qx 'unionctl: --force is for bundle export' '$T/err'"
+mkdir -p "$T/stick"
+day1=$(date +%Y%m%d)
+run -d "$A" bundle export "$T/stick"
+day2=$(date +%Y%m%d)
+made=$(ls "$T/stick")
+check "export into a directory writes NODE-YYYYMMDD.bundle ($made)" \
+    bash -c "[ $rc = 0 ] && { [ '$made' = 'yinzhou-01-$day1.bundle' ] || [ '$made' = 'yinzhou-01-$day2.bundle' ]; }"
+check "... a bundle B can take in" \
+    bash -c "'$UNIONCTL' -d '$B' bundle import '$T/stick/$made' >/dev/null"
+run -d "$A" bundle export "$T/stick/"
+check "the same directory again: exit 1, names the file, says --force" \
+    bash -c "[ $rc = 1 ] && [ \"\$(cat '$T/err')\" = 'unionctl: $T/stick/$made exists; use --force to overwrite it' ]"
+tty env -u LANGUAGE LANG=C "$UNIONCTL" -d "$A" bundle export "$T/stick" --force
+check "bundle export on a terminal: 'wrote FILE'" \
+    bash -c "[ $rc = 0 ] && [ \"\$(cat '$T/out')\" = 'wrote $T/stick/$made' ]"
+
+check "no sanitizer report in the daemons' logs" bash -c "$(declare -f log_clean); log_clean '$A' && log_clean '$B'"
+done_testing
