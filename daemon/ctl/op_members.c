@@ -10,6 +10,7 @@
 #include "daemon/util/log.h"
 #include "daemon/util/clock.h"
 #include "proto/schema.h"
+#include "proto/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -26,33 +27,21 @@
 
 /* ---- duplicates ------------------------------------------------------------- */
 
-/* Decode UTF-8 into code points (at most max); an invalid byte counts as
- * one code point of its own value, so any bytes compare sensibly. */
+/* Decode UTF-8 into code points (at most max) with proto/utf8.h; an
+ * invalid byte counts as one code point of its own value, so any bytes
+ * compare sensibly (stored names are valid UTF-8 anyway). */
 static size_t utf8_codepoints(uint32_t *out, size_t max, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0;
-    while (*p && n < max) {
-        uint32_t cp = *p;
-        int len = cp < 0x80         ? 1
-                  : (cp >> 5) == 6  ? 2
-                  : (cp >> 4) == 14 ? 3
-                  : (cp >> 3) == 30 ? 4
-                                    : 0;
-        int ok = len > 0;
-        for (int i = 1; ok && i < len; i++)
-            ok = (p[i] & 0xc0) == 0x80;
-        if (!ok) {
-            out[n++] = cp;
-            p++;
-            continue;
+    size_t len = strlen(s), i = 0, n = 0;
+    while (i < len && n < max) {
+        uint32_t cp;
+        size_t k = utf8_decode(&cp, s + i, len - i);
+        if (k == 0) {
+            cp = (unsigned char)s[i];
+            k = 1;
         }
-        if (len > 1)
-            cp &= 0x7f >> len;
-        for (int i = 1; i < len; i++)
-            cp = (cp << 6) | (p[i] & 0x3f);
         out[n++] = cp;
-        p += len;
+        i += k;
     }
     return n;
 }
