@@ -50,16 +50,19 @@ static int is_control(uint32_t cp)
 static int ascii_caseeq(const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen(b);
-    if (alen != blen) return 0;
+    if (alen != blen)
+        return 0;
     for (size_t i = 0; i < alen; i++)
-        if (to_lower((unsigned char)a[i]) != to_lower((unsigned char)b[i])) return 0;
+        if (to_lower((unsigned char)a[i]) != to_lower((unsigned char)b[i]))
+            return 0;
     return 1;
 }
 
 static char *dup_n(const char *s, size_t n)
 {
     char *p = malloc(n + 1);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
@@ -73,7 +76,8 @@ static char *dup_n(const char *s, size_t n)
  * the empty string. */
 long schema_utf8_len(const char *s, size_t len)
 {
-    if (!s) return len == 0 ? 0 : -1;
+    if (!s)
+        return len == 0 ? 0 : -1;
     return utf8_len(s, len);
 }
 
@@ -137,7 +141,8 @@ size_t schema_display_width(const char *s)
     size_t width = 0, n;
     uint32_t cp;
 
-    if (!s) return 0;
+    if (!s)
+        return 0;
     n = strlen(s);
     for (size_t i = 0; i < n;) {
         size_t k = utf8_decode(&cp, s + i, n - i);
@@ -148,7 +153,8 @@ size_t schema_display_width(const char *s)
             continue;
         }
         i += k;
-        if (in_ranges(cp, zero_width, sizeof zero_width / sizeof zero_width[0])) continue;
+        if (in_ranges(cp, zero_width, sizeof zero_width / sizeof zero_width[0]))
+            continue;
         width += in_ranges(cp, wide, sizeof wide / sizeof wide[0]) ? 2 : 1;
     }
     return width;
@@ -164,7 +170,8 @@ static int is_leap(int y)
 int schema_ymd_valid(int y, int m, int d)
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1 || m < 1 || m > 12 || d < 1) return 0;
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return 0;
     return d <= mdays[m - 1] + (m == 2 && is_leap(y));
 }
 
@@ -172,7 +179,8 @@ static int digits(const char *s, size_t n)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!is_digit((unsigned char)s[i])) return -1;
+        if (!is_digit((unsigned char)s[i]))
+            return -1;
         v = v * 10 + (s[i] - '0');
     }
     return v;
@@ -182,9 +190,11 @@ static int digits(const char *s, size_t n)
  * 0 if it is the shape but not a calendar date, 1 if it is a real date. */
 static int parse_iso_date(const char *s, size_t n, int *y)
 {
-    if (n != 10 || s[4] != '-' || s[7] != '-') return -1;
+    if (n != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
     int yy = digits(s, 4), mm = digits(s + 5, 2), dd = digits(s + 8, 2);
-    if (yy < 0 || mm < 0 || dd < 0) return -1;
+    if (yy < 0 || mm < 0 || dd < 0)
+        return -1;
     *y = yy;
     return schema_ymd_valid(yy, mm, dd);
 }
@@ -239,10 +249,12 @@ static int controls_ok(const char *s, size_t n, int multiline)
     uint32_t cp;
     for (size_t i = 0; i < n;) {
         size_t k = utf8_decode(&cp, s + i, n - i);
-        if (k == 0) return 0; /* callers check UTF-8 first; stay safe regardless */
+        if (k == 0)
+            return 0; /* callers check UTF-8 first; stay safe regardless */
         if (is_control(cp)) {
             int crlf = cp == '\r' && i + 1 < n && s[i + 1] == '\n';
-            if (!multiline || !(cp == '\t' || cp == '\n' || crlf)) return 0;
+            if (!multiline || !(cp == '\t' || cp == '\n' || crlf))
+                return 0;
         }
         i += k;
     }
@@ -253,9 +265,11 @@ static char *copy_without_cr(const char *s, size_t n)
 {
     char *out = malloc(n + 1);
     size_t o = 0;
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < n; i++)
-        if (!(s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')) out[o++] = s[i];
+        if (!(s[i] == '\r' && i + 1 < n && s[i + 1] == '\n'))
+            out[o++] = s[i];
     out[o] = '\0';
     return out;
 }
@@ -295,8 +309,7 @@ static int refuse(vctx *c, const char *rule, const char *fmt, ...)
 static int check_name(char **out, vctx *c)
 {
     if (c->chars > c->f->max_chars)
-        return refuse(c, "too_long", "at most %d characters (got %ld)", c->f->max_chars,
-                      c->chars);
+        return refuse(c, "too_long", "at most %d characters (got %ld)", c->f->max_chars, c->chars);
     *out = dup_n(c->v, c->n);
     return 0;
 }
@@ -383,7 +396,8 @@ static int check_idnum(char **out, vctx *c)
     if (!is_digit((unsigned char)last) && last != 'X')
         return refuse(c, "id_last", "the last character must be a digit or X");
     if (checks[sum % 11] != last)
-        return refuse(c, "id_check", "check digit is wrong (check every digit against the ID card)");
+        return refuse(c, "id_check",
+                      "check digit is wrong (check every digit against the ID card)");
 
     /* characters 7-14 are the birth date YYYYMMDD */
     memcpy(date, v + 6, 4);
@@ -508,7 +522,8 @@ static int check_vocab(char **out, vctx *c)
 static int check_set_elem(char **out, vctx *c)
 {
     if (memchr(c->v, ';', c->n))
-        return refuse(c, "set_separator", "an element must not contain ';' (it separates elements)");
+        return refuse(c, "set_separator",
+                      "an element must not contain ';' (it separates elements)");
     if (c->f->max_chars && c->chars > c->f->max_chars)
         return refuse(c, "too_long", "an element is at most %d characters (got %ld)",
                       c->f->max_chars, c->chars);
@@ -659,7 +674,8 @@ char *schema_value_mask(const char *name, const char *value)
     size_t len, chars = 0, head, tail, min_chars;
     uint32_t cp;
 
-    if (!value) value = "";
+    if (!value)
+        value = "";
     len = strlen(value);
     if (f && f->type == SCHEMA_IDNUM) {
         /* 15 covers the old 15-digit cards still found in imported data */
@@ -678,15 +694,18 @@ char *schema_value_mask(const char *name, const char *value)
         size_t k = utf8_decode(&cp, value + i, len - i);
         i += k ? k : 1;
     }
-    if (chars < min_chars) head = tail = 0;
+    if (chars < min_chars)
+        head = tail = 0;
 
     /* each '*' replaces at least one byte, so len + 1 is enough */
     char *out = malloc(len + 1);
     size_t o = 0, c = 0;
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < len; c++) {
         size_t k = utf8_decode(&cp, value + i, len - i);
-        if (k == 0) k = 1;
+        if (k == 0)
+            k = 1;
         if (c < head || c >= chars - tail) {
             memcpy(out + o, value + i, k);
             o += k;
