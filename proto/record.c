@@ -9,6 +9,8 @@
  * same bytes, which is what makes "one state, one byte form" checkable. */
 #include "proto/record.h"
 
+#include "proto/names.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <inttypes.h>
@@ -598,27 +600,11 @@ static int field_name_ok(const char *s, size_t n)
     return 1;
 }
 
-static int node_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > RECORD_NODE_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.')))
-            return 0;
-    }
-    return 1;
-}
+_Static_assert(RECORD_NODE_MAX == NAMES_NODE_MAX, "one node-name length limit");
 
 int record_node_valid(const char *s)
 {
-    /* also a valid git branch name: no "..", not ending in "." or ".lock" */
-    size_t n = strlen(s);
-    if (!node_ok(s, n) || strstr(s, "..") || s[n - 1] == '.' ||
-        (n >= 5 && strcmp(s + n - 5, ".lock") == 0))
-        return 0;
-    return 1;
+    return names_node_valid(s); /* the one rule: proto/names.h */
 }
 
 int record_id_valid(const char *s)
@@ -805,7 +791,7 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
                 end++;
             const char *eq = memchr(s + q, '=', end - q);
             uint64_t c;
-            if (!eq || !node_ok(s + q, (size_t)(eq - (s + q))) ||
+            if (!eq || !names_node_valid_n(s + q, (size_t)(eq - (s + q))) ||
                 parse_u64(&c, eq + 1, (size_t)(s + end - eq - 1)) != 0) {
                 seterr(err, errlen, "line %zu: bad context item", line);
                 goto fail;
@@ -841,7 +827,7 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
             seterr(err, errlen, "line %zu: metadata does not match its value line", line);
             goto fail;
         }
-        if (!node_ok(sp1 + 1, (size_t)(sp2 - sp1 - 1)) ||
+        if (!names_node_valid_n(sp1 + 1, (size_t)(sp2 - sp1 - 1)) ||
             parse_u64(&e->counter, sp2 + 1, (size_t)(sp3 - sp2 - 1)) != 0 ||
             record_time_parse(&e->time_ms, sp3 + 1, (size_t)(s + l - sp3 - 1)) != 0) {
             seterr(err, errlen, "line %zu: bad entry metadata", line);
