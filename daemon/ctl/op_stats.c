@@ -147,34 +147,33 @@ typedef struct {
     int oom;
 } stats_scan;
 
-/* Count one combination of group values (key in kb). 0 or -1. */
+/* Count one combination of group values (key in kb, a scratch buffer: a
+ * new group gets its own copy). 0 or -1. */
 static int stats_count(stats_scan *s, const char *kb, size_t klen)
 {
-    int isnew;
-    smap_slot *sl = smap_upsert(&s->map, kb, klen, &isnew);
-    if (!sl)
-        return -1;
-    if (isnew) {
-        char *k = NULL;
-        if (s->ngroups == s->gcap) {
-            size_t ncap = s->gcap ? s->gcap * 2 : 64;
-            stats_group *ng = realloc(s->groups, ncap * sizeof *ng);
-            if (ng) {
-                s->groups = ng;
-                s->gcap = ncap;
-            }
-        }
-        if (s->ngroups == s->gcap || !(k = malloc(klen))) {
-            sl->key = NULL; /* kb is not ours to keep */
-            s->map.count--;
-            return -1;
-        }
-        memcpy(k, kb, klen);
-        sl->key = k;
-        sl->val = s->ngroups;
-        s->groups[s->ngroups++] = (stats_group){k, klen, 0};
+    unsigned h = smap_hash(kb, klen);
+    smap_item *it = smap_find(&s->map, kb, klen, h);
+    if (it) {
+        s->groups[it->val].count++;
+        return 0;
     }
-    s->groups[sl->val].count++;
+    if (s->ngroups == s->gcap) {
+        size_t ncap = s->gcap ? s->gcap * 2 : 64;
+        stats_group *ng = realloc(s->groups, ncap * sizeof *ng);
+        if (!ng)
+            return -1;
+        s->groups = ng;
+        s->gcap = ncap;
+    }
+    char *k = malloc(klen);
+    if (!k)
+        return -1;
+    memcpy(k, kb, klen);
+    if (!smap_add(&s->map, k, klen, h, s->ngroups)) {
+        free(k);
+        return -1;
+    }
+    s->groups[s->ngroups++] = (stats_group){k, klen, 1};
     return 0;
 }
 
