@@ -22,6 +22,7 @@
 #include "daemon/net/tls.h"
 #include "daemon/store/squeue.h"
 #include "daemon/store/store.h"
+#include "proto/buf.h"
 #include "proto/uerr.h"
 
 #include <msgpack.h>
@@ -122,8 +123,7 @@ struct session {
     uint32_t ack_req;
     int ack_pending;
     uint64_t want_deadline;
-    char *pack;
-    size_t packlen, packcap;
+    struct buf pack;      /* the pack being received for want_id */
     store_ref *next_refs; /* a newer announcement waiting */
     size_t nnext_refs;
     int has_next;

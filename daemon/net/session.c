@@ -40,7 +40,7 @@ void session_unref(session *s)
     peers *p = s->p;
     tls_conn_free(s->tls);
     free(s->in);
-    free(s->pack);
+    buf_free(&s->pack);
     free(s->out);
     free(s->want_refs);
     free(s->next_refs);

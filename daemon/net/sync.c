@@ -368,32 +368,12 @@ static uerr on_want(session *s, const msgpack_object *m)
     return rc;
 }
 
-/* Append one chunk to the pack being received. */
-static uerr pack_append(session *s, const char *data, size_t n)
-{
-    if (s->packlen + n > s->packcap) {
-        size_t nc = s->packcap ? s->packcap : 1u << 20;
-        while (nc < s->packlen + n)
-            nc *= 2;
-        char *np = realloc(s->pack, nc);
-        if (!np)
-            return UERR_NOMEM;
-        s->pack = np;
-        s->packcap = nc;
-    }
-    if (n)
-        memcpy(s->pack + s->packlen, data, n);
-    s->packlen += n;
-    return UERR_OK;
-}
-
 /* The whole pack is in: take it in with the announcement it answers. */
 static void pack_complete(session *s)
 {
-    char *pack = s->pack;
-    size_t len = s->packlen;
-    s->pack = NULL;
-    s->packlen = s->packcap = 0;
+    size_t len = 0;
+    char *pack = buf_detach(&s->pack, &len); /* not NULL: on_pack saw >= 32 bytes */
+    assert(pack && len >= 32);
     s->want_id = 0;
     store_ref *refs = s->want_refs;
     size_t nrefs = s->nwant_refs;
@@ -413,13 +393,13 @@ static uerr on_pack(session *s, const msgpack_object *m)
         return sync_refuse(s, "PACK that answers no WANT", "protocol error");
     size_t n = d->via.bin.size;
     int last = msg_get_bool(m, "last", 0);
-    if ((n == 0 && !last) || (last && s->packlen + n < 32))
+    if ((n == 0 && !last) || (last && s->pack.len + n < 32))
         /* a pack is at least a 12-byte header and a 20-byte checksum */
         return sync_refuse(s, "empty PACK chunk or a pack too short to be one",
                            "protocol error: empty pack");
-    if (s->packlen + n > PACK_MAX)
+    if (s->pack.len + n > PACK_MAX)
         return sync_refuse(s, "pack larger than 1 GiB", "pack too large");
-    if (pack_append(s, d->via.bin.ptr, n) != UERR_OK) {
+    if (buf_append(&s->pack, d->via.bin.ptr, n) != UERR_OK) {
         session_close(s, "out of memory");
         return UERR_NOMEM;
     }

@@ -157,7 +157,7 @@ static void take_want(session *s, take_job *j)
 {
     assert(s->busy && s->want_id == 0);
     s->want_id = peers_id_next(s->p);
-    s->packlen = 0;
+    buf_free(&s->pack); /* a pack left by an abandoned WANT */
     s->want_deadline = clock_mono_ms() + WANT_MS;
     s->ps->behind = j->nmissing;
     /* s->want_refs keeps the announcement until the pack is in */
