@@ -12,6 +12,7 @@
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
 #include "daemon/ctl/scan.h"
+#include "proto/buf.h"
 
 #include "daemon/util/log.h"
 #include "daemon/util/clock.h"
@@ -179,14 +180,14 @@ static int stats_count(stats_scan *s, const char *kb, size_t klen)
 
 static void stats_scan_run(stats_scan *s)
 {
-    size_t kcap = 256, pcap = 0;
-    char *kb = malloc(kcap);
+    size_t pcap = 0;
+    struct buf kb = BUF_INIT; /* the group key: each value and its NUL */
     record_entry *pe = NULL;
     const char ***vals = calloc(s->nby + 1, sizeof *vals); /* per --by field */
     size_t *nvals = calloc(s->nby + 1, sizeof *nvals), *pos = calloc(s->nby + 1, sizeof *pos);
     record proj;
     record_init(&proj);
-    if (!kb || !vals || !nvals || !pos)
+    if (buf_reserve(&kb, 256) != UERR_OK || !vals || !nvals || !pos)
         goto oom;
     for (size_t f = 0; f < s->nby; f++)
         if (!(vals[f] = malloc(sizeof *vals[f])))
@@ -218,22 +219,13 @@ static void stats_scan_run(stats_scan *s)
         /* every combination of the fields' values (an odometer; one
          * combination unless a set field has several elements) */
         for (;;) {
-            size_t klen = 0;
+            buf_reset(&kb);
             for (size_t f = 0; f < s->nby; f++) {
                 const char *v = vals[f][pos[f]];
-                size_t vl = strlen(v) + 1;
-                if (klen + vl > kcap) {
-                    while (klen + vl > kcap)
-                        kcap *= 2;
-                    char *nk = realloc(kb, kcap);
-                    if (!nk)
-                        goto oom;
-                    kb = nk;
-                }
-                memcpy(kb + klen, v, vl);
-                klen += vl;
+                if (buf_append(&kb, v, strlen(v) + 1) != UERR_OK)
+                    goto oom;
             }
-            if (stats_count(s, kb, klen) != 0)
+            if (stats_count(s, kb.data, kb.len) != 0)
                 goto oom;
             size_t f = s->nby;
             while (f > 0 && ++pos[f - 1] == nvals[f - 1])
@@ -252,7 +244,7 @@ cleanup:
     free(nvals);
     free(pos);
     free(pe);
-    free(kb);
+    buf_free(&kb);
 }
 
 static void stats_scan_free(stats_scan *s)
