@@ -20,6 +20,13 @@ void buf_free(struct buf *b)
     buf_init(b);
 }
 
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
 uerr buf_reserve(struct buf *b, size_t extra)
 {
     assert(b->len <= b->cap);

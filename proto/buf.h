@@ -30,6 +30,9 @@ void buf_free(struct buf *b);
 /* Make room for extra more bytes (plus the NUL). UERR_NOMEM on overflow or
  * allocation failure; b is unchanged then. */
 uerr buf_reserve(struct buf *b, size_t extra);
+/* Empty b (len 0, data "" if allocated) but keep its allocation, for a
+ * scratch buffer refilled in a loop. */
+void buf_reset(struct buf *b);
 /* Append n bytes at p (p may be NULL when n is 0). UERR_NOMEM on failure,
  * leaving b as it was. */
 uerr buf_append(struct buf *b, const void *p, size_t n);

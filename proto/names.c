@@ -75,6 +75,17 @@ int names_node_valid(const char *name)
     return names_node_check(name, "node name", NULL, 0) == UERR_OK;
 }
 
+int names_node_valid_n(const char *s, size_t n)
+{
+    /* a copy on the stack (at most 65 bytes) keeps the rule in one place */
+    char tmp[NAMES_NODE_MAX + 1];
+    if (!s || n == 0 || n > NAMES_NODE_MAX || memchr(s, '\0', n))
+        return 0;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    return names_node_valid(tmp);
+}
+
 static int names_hex(char ch)
 {
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');

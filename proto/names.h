@@ -19,6 +19,10 @@
 /* 1 if name (NUL-terminated; NULL allowed) is a valid node name, else 0. */
 int names_node_valid(const char *name);
 
+/* The same rule for the n bytes at s, which need not be NUL-terminated (a
+ * node name inside a record's text, a dot's node). 0 for n == 0. */
+int names_node_valid_n(const char *s, size_t n);
+
 /* The same check with a message for people: UERR_OK, or UERR_INVALID with
  * a message naming `what` ("peer name", "--node") and the rule. */
 uerr names_node_check(const char *name, const char *what, char *err, size_t errlen);

@@ -1,74 +1,51 @@
-/* record.c - the replicated record state: writes, the join, and the one
- * canonical text form stored as a git blob.
+/* record.c - the replicated record state: writes and the join (the one
+ * canonical text form stored as a git blob is in record_codec.c).
  *
  * The state is a multi-value register with causal context per field
  * (DESIGN.md "Records and the merge"). Entries stay sorted by
  * (field, node, counter) at all times, so the join is a merge walk and
- * encoding is a straight loop. The byte format is specified in
- * docs/STORE.md; decode refuses anything that does not re-encode to the
- * same bytes, which is what makes "one state, one byte form" checkable. */
+ * encoding is a straight loop. */
 #include "proto/record.h"
 
-#include <errno.h>
+#include "proto/map.h"
+#include "proto/names.h"
+#include "proto/record_priv.h"
+
 #include <pthread.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FIELD_NAME_MAX 32
-
 /* ---- interned names ----------------------------------------------------- */
 
-static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
-static const char **intern_tab;
-static size_t intern_cap, intern_n;
+/* Field and node names are interned: one copy per distinct name for the
+ * process, so entries share them and compare by pointer-sized work. The
+ * table is uthash (proto/map.h); a few hundred names at most, never freed. */
+typedef struct {
+    UT_hash_handle hh;
+    char s[]; /* the name, NUL-terminated */
+} intern_item;
 
-static uint64_t name_hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
+static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
+static intern_item *intern_tab; /* guarded by intern_lock */
 
 const char *record_intern(const char *s, size_t len)
 {
-    const char *found = NULL;
+    intern_item *it = NULL;
     pthread_mutex_lock(&intern_lock);
-    if ((intern_n + 1) * 2 > intern_cap) {
-        size_t nc = intern_cap ? intern_cap * 2 : 256;
-        const char **nt = calloc(nc, sizeof *nt);
-        if (!nt)
-            goto out;
-        for (size_t i = 0; i < intern_cap; i++)
-            if (intern_tab[i]) {
-                size_t h = (size_t)name_hash(intern_tab[i], strlen(intern_tab[i])) & (nc - 1);
-                while (nt[h])
-                    h = (h + 1) & (nc - 1);
-                nt[h] = intern_tab[i];
-            }
-        free(intern_tab);
-        intern_tab = nt;
-        intern_cap = nc;
-    }
-    size_t h = (size_t)name_hash(s, len) & (intern_cap - 1);
-    for (; intern_tab[h]; h = (h + 1) & (intern_cap - 1))
-        if (strncmp(intern_tab[h], s, len) == 0 && intern_tab[h][len] == 0) {
-            found = intern_tab[h];
-            goto out;
+    HASH_FIND(hh, intern_tab, s, len, it);
+    if (!it && (it = malloc(sizeof *it + len + 1)) != NULL) {
+        memcpy(it->s, s, len);
+        it->s[len] = '\0';
+        map_oom = 0;
+        HASH_ADD_KEYPTR(hh, intern_tab, it->s, len, it);
+        if (map_oom) {
+            free(it);
+            it = NULL;
         }
-    char *copy = strndup(s, len);
-    if (copy) {
-        intern_tab[h] = copy;
-        intern_n++;
-        found = copy;
     }
-out:
     pthread_mutex_unlock(&intern_lock);
-    return found;
+    return it ? it->s : NULL;
 }
 
 static const char *intern(const char *s)
@@ -190,7 +167,7 @@ static int ctx_set(record *r, const char *node, uint64_t counter)
     return 0;
 }
 
-static int entry_cmp(const record_entry *a, const record_entry *b)
+int record_entry_cmp(const record_entry *a, const record_entry *b)
 {
     int c = strcmp(a->field, b->field);
     if (c)
@@ -243,7 +220,7 @@ static int entry_insert(record *r, record_entry *e)
         return -1;
     r->entries = ne;
     size_t pos = r->nentries;
-    while (pos > 0 && entry_cmp(&r->entries[pos - 1], e) > 0)
+    while (pos > 0 && record_entry_cmp(&r->entries[pos - 1], e) > 0)
         pos--;
     memmove(&r->entries[pos + 1], &r->entries[pos], (r->nentries - pos) * sizeof *ne);
     r->entries[pos] = *e;
@@ -312,7 +289,7 @@ int record_set_remove(record *r, const char *node, int64_t time_ms, const char *
     return 1;
 }
 
-static int covered(const record *r, const record_entry *e)
+int record_entry_covered(const record *r, const record_entry *e)
 {
     return record_ctx_get(r, e->node) >= e->counter;
 }
@@ -330,15 +307,15 @@ int record_join(record *out, const record *a, const record *b)
     while (i < a->nentries || j < b->nentries) {
         const record_entry *take = NULL;
         if (j >= b->nentries) {
-            if (!covered(b, &a->entries[i]))
+            if (!record_entry_covered(b, &a->entries[i]))
                 take = &a->entries[i];
             i++;
         } else if (i >= a->nentries) {
-            if (!covered(a, &b->entries[j]))
+            if (!record_entry_covered(a, &b->entries[j]))
                 take = &b->entries[j];
             j++;
         } else {
-            int c = entry_cmp(&a->entries[i], &b->entries[j]);
+            int c = record_entry_cmp(&a->entries[i], &b->entries[j]);
             if (c == 0) {
                 /* Same dot on both sides: the same write. Should the bytes
                  * ever differ, pick deterministically so join commutes. */
@@ -348,11 +325,11 @@ int record_join(record *out, const record *a, const record *b)
                 i++;
                 j++;
             } else if (c < 0) {
-                if (!covered(b, &a->entries[i]))
+                if (!record_entry_covered(b, &a->entries[i]))
                     take = &a->entries[i];
                 i++;
             } else {
-                if (!covered(a, &b->entries[j]))
+                if (!record_entry_covered(a, &b->entries[j]))
                     take = &b->entries[j];
                 j++;
             }
@@ -406,7 +383,7 @@ int record_equal(const record *a, const record *b)
             return 0;
     for (size_t i = 0; i < a->nentries; i++) {
         const record_entry *x = &a->entries[i], *y = &b->entries[i];
-        if (entry_cmp(x, y) || strcmp(x->value, y->value) || x->time_ms != y->time_ms)
+        if (record_entry_cmp(x, y) || strcmp(x->value, y->value) || x->time_ms != y->time_ms)
             return 0;
     }
     return 1;
@@ -427,198 +404,13 @@ const record_entry *record_field_winner(const record *r, const char *field)
     return best;
 }
 
-/* ---- canonical text ---------------------------------------------------- */
+/* ---- ids and paths ------------------------------------------------------ */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *nb = realloc(b->buf, nc);
-        if (!nb) {
-            b->oom = 1;
-            return;
-        }
-        b->buf = nb;
-        b->cap = nc;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_escaped(sbuf *b, const char *s)
-{
-    const char *run = s;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[5] = {0};
-        if (*p == '\\')
-            strcpy(esc, "\\\\");
-        else if (*p == '\n')
-            strcpy(esc, "\\n");
-        else if (*p == '\r')
-            strcpy(esc, "\\r");
-        else if (*p == '\t')
-            strcpy(esc, "\\t");
-        else if (*p < 0x20 || *p == 0x7f)
-            snprintf(esc, sizeof esc, "\\x%02x", *p);
-        else
-            continue;
-        sb_put(b, run, (const char *)p - run);
-        sb_str(b, esc);
-        run = (const char *)p + 1;
-    }
-    sb_str(b, run);
-}
-
-void record_time_format(char *out, size_t outlen, int64_t ms)
-{
-    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int msec = (int)(ms - secs * 1000);
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    /* civil_from_days (Howard Hinnant), pure and locale-free */
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, (int)m, (int)d,
-             (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec);
-}
-
-static int digits(const char *s, int n, int *v)
-{
-    *v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        *v = *v * 10 + (s[i] - '0');
-    }
-    return 0;
-}
-
-int record_time_parse(int64_t *ms, const char *s, size_t len)
-{
-    int y, mo, d, h, mi, se, f;
-    if (len != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-        s[19] != '.' || s[23] != 'Z')
-        return -1;
-    if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
-        digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se) ||
-        digits(s + 20, 3, &f))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
-        return -1;
-    /* days_from_civil */
-    int64_t yy = y - (mo <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = era * 146097 + doe - 719468;
-    *ms = ((days * 86400) + h * 3600 + mi * 60 + se) * 1000 + f;
-    return 0;
-}
-
-int record_encode(char **out, size_t *len, const record *r)
-{
-    sbuf b = {0};
-    char num[32], tbuf[32];
-    sb_put(&b, "", 0);
-    for (size_t i = 0; i < r->nentries; i++) {
-        sb_str(&b, r->entries[i].field);
-        sb_str(&b, ":");
-        if (r->entries[i].value[0]) {
-            sb_str(&b, " ");
-            sb_escaped(&b, r->entries[i].value);
-        }
-        sb_str(&b, "\n");
-    }
-    sb_str(&b, "--\ncontext:");
-    for (size_t i = 0; i < r->nctx; i++) {
-        snprintf(num, sizeof num, "=%" PRIu64, r->ctx[i].counter);
-        sb_str(&b, " ");
-        sb_str(&b, r->ctx[i].node);
-        sb_str(&b, num);
-    }
-    sb_str(&b, "\n");
-    for (size_t i = 0; i < r->nentries; i++) {
-        const record_entry *e = &r->entries[i];
-        record_time_format(tbuf, sizeof tbuf, e->time_ms);
-        snprintf(num, sizeof num, " %" PRIu64 " ", e->counter);
-        sb_str(&b, e->field);
-        sb_str(&b, " ");
-        sb_str(&b, e->node);
-        sb_str(&b, num);
-        sb_str(&b, tbuf);
-        sb_str(&b, "\n");
-    }
-    if (b.oom) {
-        free(b.buf);
-        return -1;
-    }
-    *out = b.buf;
-    *len = b.len;
-    return 0;
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, size_t line)
-{
-    if (errlen)
-        snprintf(err, errlen, fmt, line);
-}
-
-static int field_name_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > FIELD_NAME_MAX || s[0] < 'a' || s[0] > 'z')
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return 0;
-    return 1;
-}
-
-static int node_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > RECORD_NODE_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.')))
-            return 0;
-    }
-    return 1;
-}
+_Static_assert(RECORD_NODE_MAX == NAMES_NODE_MAX, "one node-name length limit");
 
 int record_node_valid(const char *s)
 {
-    /* also a valid git branch name: no "..", not ending in "." or ".lock" */
-    size_t n = strlen(s);
-    if (!node_ok(s, n) || strstr(s, "..") || s[n - 1] == '.' ||
-        (n >= 5 && strcmp(s + n - 5, ".lock") == 0))
-        return 0;
-    return 1;
+    return names_node_valid(s); /* the one rule: proto/names.h */
 }
 
 int record_id_valid(const char *s)
@@ -631,257 +423,6 @@ int record_id_valid(const char *s)
             return 0;
     return 1;
 }
-
-static int parse_u64(uint64_t *v, const char *s, size_t n)
-{
-    /* canonical decimal: no sign, no leading zero, > 0 */
-    if (n == 0 || n > 19 || s[0] == '0')
-        return -1;
-    *v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        *v = *v * 10 + (uint64_t)(s[i] - '0');
-    }
-    return 0;
-}
-
-/* Unescape [s, s+n) into a fresh string; -1 on a bad escape. */
-static char *unescape(const char *s, size_t n)
-{
-    char *o = malloc(n + 1), *w = o;
-    if (!o)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == 0)
-            goto bad;
-        if (s[i] != '\\') {
-            *w++ = s[i];
-            continue;
-        }
-        if (++i >= n)
-            goto bad;
-        switch (s[i]) {
-        case '\\':
-            *w++ = '\\';
-            break;
-        case 'n':
-            *w++ = '\n';
-            break;
-        case 'r':
-            *w++ = '\r';
-            break;
-        case 't':
-            *w++ = '\t';
-            break;
-        case 'x': {
-            if (i + 2 >= n)
-                goto bad;
-            unsigned v = 0;
-            for (int k = 1; k <= 2; k++) {
-                char c = s[i + k];
-                v = v * 16 + (unsigned)(c >= '0' && c <= '9'   ? c - '0'
-                                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                                               : 99);
-            }
-            if (v == 0 || v > 0xff)
-                goto bad;
-            *w++ = (char)v;
-            i += 2;
-            break;
-        }
-        default:
-            goto bad;
-        }
-    }
-    *w = 0;
-    return o;
-bad:
-    free(o);
-    errno = EINVAL;
-    return NULL;
-}
-
-int record_decode(record *r, const char *buf, size_t len, char *err, size_t errlen)
-{
-    record_init(r);
-    char *again = NULL;
-    size_t againlen = 0;
-    if (len > RECORD_BLOB_MAX) {
-        seterr(err, errlen, "record is larger than the 1 MiB limit", 0);
-        return -1;
-    }
-    if (len == 0 || buf[len - 1] != '\n') {
-        seterr(err, errlen, "record does not end with a newline", 0);
-        return -1;
-    }
-    /* Count the value lines (before "--") to bound the allocation. */
-    size_t nvals = 0, sep = 0, found = 0;
-    for (size_t p = 0; p < len;) {
-        const char *nl = memchr(buf + p, '\n', len - p);
-        size_t l = (size_t)(nl - (buf + p));
-        if (l == 2 && buf[p] == '-' && buf[p + 1] == '-') {
-            sep = p;
-            found = 1;
-            break;
-        }
-        nvals++;
-        p += l + 1;
-    }
-    if (!found) {
-        seterr(err, errlen, "record has no '--' separator line", 0);
-        return -1;
-    }
-    if (nvals > RECORD_ENTRIES_MAX) {
-        seterr(err, errlen, "record has more than 4096 entries", 0);
-        return -1;
-    }
-    if (nvals) {
-        r->entries = calloc(nvals, sizeof *r->entries);
-        if (!r->entries)
-            goto oom;
-    }
-    size_t line = 1, p = 0;
-    for (size_t i = 0; i < nvals; i++, line++) {
-        const char *s = buf + p, *nl = memchr(s, '\n', len - p);
-        size_t l = (size_t)(nl - s);
-        const char *colon = memchr(s, ':', l);
-        if (!colon || !field_name_ok(s, (size_t)(colon - s))) {
-            seterr(err, errlen, "line %zu: expected 'field: value'", line);
-            goto fail;
-        }
-        record_entry *e = &r->entries[r->nentries++];
-        e->field = record_intern(s, (size_t)(colon - s));
-        const char *v = colon + 1;
-        size_t vl = l - (size_t)(v - s);
-        if (vl > 0) {
-            if (*v != ' ') {
-                seterr(err, errlen, "line %zu: expected a space after ':'", line);
-                goto fail;
-            }
-            v++;
-            vl--;
-        }
-        e->value = unescape(v, vl);
-        if (!e->field || !e->value) {
-            if (errno == EINVAL)
-                seterr(err, errlen, "line %zu: bad escape in value", line);
-            else
-                seterr(err, errlen, "out of memory", 0);
-            goto fail;
-        }
-        p += l + 1;
-    }
-    p = sep + 3;
-    line++;
-    /* context line */
-    {
-        const char *s = buf + p, *nl = memchr(s, '\n', len - p);
-        if (!nl || (size_t)(nl - s) < 8 || memcmp(s, "context:", 8) != 0) {
-            seterr(err, errlen, "line %zu: expected 'context:'", line);
-            goto fail;
-        }
-        size_t q = 8, l = (size_t)(nl - s);
-        size_t nitems = 0;
-        for (size_t k = q; k < l; k++)
-            nitems += s[k] == ' ';
-        if (nitems > RECORD_CTX_MAX) {
-            seterr(err, errlen, "line %zu: context too large", line);
-            goto fail;
-        }
-        if (nitems) {
-            r->ctx = calloc(nitems, sizeof *r->ctx);
-            if (!r->ctx)
-                goto oom;
-        }
-        while (q < l) {
-            if (s[q] != ' ') {
-                seterr(err, errlen, "line %zu: bad context", line);
-                goto fail;
-            }
-            q++;
-            size_t end = q;
-            while (end < l && s[end] != ' ')
-                end++;
-            const char *eq = memchr(s + q, '=', end - q);
-            uint64_t c;
-            if (!eq || !node_ok(s + q, (size_t)(eq - (s + q))) ||
-                parse_u64(&c, eq + 1, (size_t)(s + end - eq - 1)) != 0) {
-                seterr(err, errlen, "line %zu: bad context item", line);
-                goto fail;
-            }
-            record_ctx *ci = &r->ctx[r->nctx++];
-            ci->node = record_intern(s + q, (size_t)(eq - (s + q)));
-            ci->counter = c;
-            if (!ci->node)
-                goto oom;
-            if (r->nctx > 1 && strcmp(r->ctx[r->nctx - 2].node, ci->node) >= 0) {
-                seterr(err, errlen, "line %zu: context not sorted", line);
-                goto fail;
-            }
-            q = end;
-        }
-        p += l + 1;
-        line++;
-    }
-    /* one metadata line per entry: field node counter time */
-    for (size_t i = 0; i < r->nentries; i++, line++) {
-        if (p >= len) {
-            seterr(err, errlen, "line %zu: missing entry metadata", line);
-            goto fail;
-        }
-        const char *s = buf + p, *nl = memchr(s, '\n', len - p);
-        size_t l = (size_t)(nl - s);
-        const char *sp1 = memchr(s, ' ', l);
-        const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', l - (size_t)(sp1 + 1 - s)) : NULL;
-        const char *sp3 = sp2 ? memchr(sp2 + 1, ' ', l - (size_t)(sp2 + 1 - s)) : NULL;
-        record_entry *e = &r->entries[i];
-        if (!sp3 || (size_t)(sp1 - s) != strlen(e->field) ||
-            memcmp(s, e->field, (size_t)(sp1 - s)) != 0) {
-            seterr(err, errlen, "line %zu: metadata does not match its value line", line);
-            goto fail;
-        }
-        if (!node_ok(sp1 + 1, (size_t)(sp2 - sp1 - 1)) ||
-            parse_u64(&e->counter, sp2 + 1, (size_t)(sp3 - sp2 - 1)) != 0 ||
-            record_time_parse(&e->time_ms, sp3 + 1, (size_t)(s + l - sp3 - 1)) != 0) {
-            seterr(err, errlen, "line %zu: bad entry metadata", line);
-            goto fail;
-        }
-        e->node = record_intern(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-        if (!e->node)
-            goto oom;
-        if (i > 0 && entry_cmp(&r->entries[i - 1], e) >= 0) {
-            seterr(err, errlen, "line %zu: entries not in canonical order", line);
-            goto fail;
-        }
-        if (!covered(r, e)) {
-            seterr(err, errlen, "line %zu: entry dot not covered by the context", line);
-            goto fail;
-        }
-        p += l + 1;
-    }
-    if (p != len) {
-        seterr(err, errlen, "line %zu: trailing data after the last entry", line);
-        goto fail;
-    }
-    /* The final word on canonical form: re-encode and compare. */
-    if (record_encode(&again, &againlen, r) != 0)
-        goto oom;
-    if (againlen != len || memcmp(again, buf, len) != 0) {
-        seterr(err, errlen, "record is not in canonical form", 0);
-        goto fail;
-    }
-    free(again);
-    return 0;
-oom:
-    seterr(err, errlen, "out of memory", 0);
-fail:
-    free(again);
-    record_free(r);
-    return -1;
-}
-
-/* ---- ids and paths ------------------------------------------------------ */
 
 static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 

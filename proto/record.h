@@ -103,8 +103,8 @@ int record_encode(char **out, size_t *len, const record *r);
  * On failure returns -1, *r is empty, and err receives the reason. */
 int record_decode(record *r, const char *buf, size_t len, char *err, size_t errlen);
 
-/* 1 if s is a valid node name: [a-z0-9][a-z0-9._-]*, at most
- * RECORD_NODE_MAX bytes. */
+/* 1 if s is a valid node name: exactly names_node_valid() (proto/names.h,
+ * the one rule), kept under this name for the store's callers. */
 int record_node_valid(const char *s);
 
 /* 1 if s is a valid record id: [0-9a-z]+, at most RECORD_ID_MAX bytes. */

@@ -2,8 +2,8 @@
  * normalisation and validation of one value (the field table is in
  * schema_fields.c, the text/date/ID normalisers in schema_norm.c, the
  * record-wide checks in schema_row.c), masking of personal fields for
- * display, and the UTF-8 helpers (length, terminal width) that CJK-aware
- * tables need.
+ * display, and the terminal width that CJK-aware tables need (UTF-8
+ * itself is decoded by proto/utf8.h only).
  *
  * Pure C11: no I/O, no locale. <ctype.h> and strcasecmp() are avoided on
  * purpose: their answers depend on the process locale, and every node must
@@ -11,6 +11,7 @@
 #include "proto/schema.h"
 
 #include "proto/schema_priv.h"
+#include "proto/utf8.h"
 #include "proto/vocab.h"
 
 #include <stdarg.h>
@@ -49,16 +50,19 @@ static int is_control(uint32_t cp)
 static int ascii_caseeq(const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen(b);
-    if (alen != blen) return 0;
+    if (alen != blen)
+        return 0;
     for (size_t i = 0; i < alen; i++)
-        if (to_lower((unsigned char)a[i]) != to_lower((unsigned char)b[i])) return 0;
+        if (to_lower((unsigned char)a[i]) != to_lower((unsigned char)b[i]))
+            return 0;
     return 1;
 }
 
 static char *dup_n(const char *s, size_t n)
 {
     char *p = malloc(n + 1);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
@@ -66,53 +70,15 @@ static char *dup_n(const char *s, size_t n)
 
 /* ---- UTF-8 ---- */
 
-/* Decodes the code point at s (n >= 1 bytes available) into *cp and returns
- * its length in bytes, or 0 if the bytes there are not a valid sequence:
- * truncated, bad continuation, overlong, a surrogate or beyond U+10FFFF.
- * Overlongs must be refused, not decoded: "\xC0\xAF" would otherwise be a
- * '/' that slipped past a byte-level check. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1Fu, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3, v = c & 0x0Fu, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07u, min = 0x10000;
-    } else {
-        return 0; /* continuation byte, C0/C1 (always overlong), F5..FF */
-    }
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = v << 6 | (s[i] & 0x3Fu);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return len;
-}
-
+/* Strict decoding is proto/utf8.h's: overlongs must be refused, not
+ * decoded ("\xC0\xAF" would otherwise be a '/' that slipped past a
+ * byte-level check). This name stays for its callers; NULL with len 0 is
+ * the empty string. */
 long schema_utf8_len(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    long count = 0;
-    uint32_t cp;
-
-    if (!s) return len == 0 ? 0 : -1;
-    for (size_t i = 0; i < len; count++) {
-        size_t k = utf8_next(p + i, len - i, &cp);
-        if (k == 0) return -1;
-        i += k;
-    }
-    return count;
+    if (!s)
+        return len == 0 ? 0 : -1;
+    return utf8_len(s, len);
 }
 
 /* ---- display width ---- */
@@ -172,14 +138,14 @@ static int in_ranges(uint32_t cp, const cp_range *r, size_t n)
 
 size_t schema_display_width(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
     size_t width = 0, n;
     uint32_t cp;
 
-    if (!s) return 0;
+    if (!s)
+        return 0;
     n = strlen(s);
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_next(p + i, n - i, &cp);
+        size_t k = utf8_decode(&cp, s + i, n - i);
         if (k == 0) {
             /* an invalid byte is shown as one replacement glyph */
             width += 1;
@@ -187,7 +153,8 @@ size_t schema_display_width(const char *s)
             continue;
         }
         i += k;
-        if (in_ranges(cp, zero_width, sizeof zero_width / sizeof zero_width[0])) continue;
+        if (in_ranges(cp, zero_width, sizeof zero_width / sizeof zero_width[0]))
+            continue;
         width += in_ranges(cp, wide, sizeof wide / sizeof wide[0]) ? 2 : 1;
     }
     return width;
@@ -203,7 +170,8 @@ static int is_leap(int y)
 int schema_ymd_valid(int y, int m, int d)
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1 || m < 1 || m > 12 || d < 1) return 0;
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return 0;
     return d <= mdays[m - 1] + (m == 2 && is_leap(y));
 }
 
@@ -211,7 +179,8 @@ static int digits(const char *s, size_t n)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!is_digit((unsigned char)s[i])) return -1;
+        if (!is_digit((unsigned char)s[i]))
+            return -1;
         v = v * 10 + (s[i] - '0');
     }
     return v;
@@ -221,9 +190,11 @@ static int digits(const char *s, size_t n)
  * 0 if it is the shape but not a calendar date, 1 if it is a real date. */
 static int parse_iso_date(const char *s, size_t n, int *y)
 {
-    if (n != 10 || s[4] != '-' || s[7] != '-') return -1;
+    if (n != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
     int yy = digits(s, 4), mm = digits(s + 5, 2), dd = digits(s + 8, 2);
-    if (yy < 0 || mm < 0 || dd < 0) return -1;
+    if (yy < 0 || mm < 0 || dd < 0)
+        return -1;
     *y = yy;
     return schema_ymd_valid(yy, mm, dd);
 }
@@ -247,12 +218,11 @@ int schema_date_valid(const char *s)
  * header held ("Phone", garbage). */
 void schema_printable(char *buf, size_t size, const char *name)
 {
-    const unsigned char *p = (const unsigned char *)name;
     size_t n = strlen(name), o = 0, chars = 0;
     uint32_t cp;
 
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_next(p + i, n - i, &cp);
+        size_t k = utf8_decode(&cp, name + i, n - i);
         if (chars == 40 || o + 4 + 4 >= size) {
             memcpy(buf + o, "...", 3);
             o += 3;
@@ -276,14 +246,15 @@ void schema_printable(char *buf, size_t size, const char *name)
  * dropped on output; spreadsheets on Windows write CRLF inside cells. */
 static int controls_ok(const char *s, size_t n, int multiline)
 {
-    const unsigned char *p = (const unsigned char *)s;
     uint32_t cp;
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_next(p + i, n - i, &cp);
-        if (k == 0) return 0; /* callers check UTF-8 first; stay safe regardless */
+        size_t k = utf8_decode(&cp, s + i, n - i);
+        if (k == 0)
+            return 0; /* callers check UTF-8 first; stay safe regardless */
         if (is_control(cp)) {
-            int crlf = cp == '\r' && i + 1 < n && p[i + 1] == '\n';
-            if (!multiline || !(cp == '\t' || cp == '\n' || crlf)) return 0;
+            int crlf = cp == '\r' && i + 1 < n && s[i + 1] == '\n';
+            if (!multiline || !(cp == '\t' || cp == '\n' || crlf))
+                return 0;
         }
         i += k;
     }
@@ -294,9 +265,11 @@ static char *copy_without_cr(const char *s, size_t n)
 {
     char *out = malloc(n + 1);
     size_t o = 0;
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < n; i++)
-        if (!(s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')) out[o++] = s[i];
+        if (!(s[i] == '\r' && i + 1 < n && s[i + 1] == '\n'))
+            out[o++] = s[i];
     out[o] = '\0';
     return out;
 }
@@ -424,7 +397,8 @@ static int check_idnum(char **out, vctx *c)
     if (!is_digit((unsigned char)last) && last != 'X')
         return refuse(c, "id_last", "the last character must be a digit or X");
     if (checks[sum % 11] != last)
-        return refuse(c, "id_check", "check digit is wrong (check every digit against the ID card)");
+        return refuse(c, "id_check",
+                      "check digit is wrong (check every digit against the ID card)");
 
     /* characters 7-14 are the birth date YYYYMMDD */
     memcpy(date, v + 6, 4);
@@ -550,7 +524,8 @@ static int check_vocab(char **out, vctx *c)
 static int check_set_elem(char **out, vctx *c)
 {
     if (memchr(c->v, ';', c->n))
-        return refuse(c, "set_separator", "an element must not contain ';' (it separates elements)");
+        return refuse(c, "set_separator",
+                      "an element must not contain ';' (it separates elements)");
     if (c->f->max_chars && c->chars > c->f->max_chars)
         return refuse(c, "too_long", "an element is at most %d characters (got %ld)",
                       c->f->max_chars, c->chars);
@@ -731,11 +706,11 @@ int schema_kind_value_check(char **out, record_kind k, const char *name, const c
 char *schema_value_mask(const char *name, const char *value)
 {
     const schema_field *f = schema_field_find(name);
-    const unsigned char *p;
     size_t len, chars = 0, head, tail, min_chars;
     uint32_t cp;
 
-    if (!value) value = "";
+    if (!value)
+        value = "";
     len = strlen(value);
     if (f && f->type == SCHEMA_IDNUM) {
         /* 15 covers the old 15-digit cards still found in imported data */
@@ -750,20 +725,22 @@ char *schema_value_mask(const char *name, const char *value)
 
     /* Walk by characters so a stray multi-byte value is not cut mid-sequence;
      * invalid bytes count as one character each. */
-    p = (const unsigned char *)value;
     for (size_t i = 0; i < len; chars++) {
-        size_t k = utf8_next(p + i, len - i, &cp);
+        size_t k = utf8_decode(&cp, value + i, len - i);
         i += k ? k : 1;
     }
-    if (chars < min_chars) head = tail = 0;
+    if (chars < min_chars)
+        head = tail = 0;
 
     /* each '*' replaces at least one byte, so len + 1 is enough */
     char *out = malloc(len + 1);
     size_t o = 0, c = 0;
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < len; c++) {
-        size_t k = utf8_next(p + i, len - i, &cp);
-        if (k == 0) k = 1;
+        size_t k = utf8_decode(&cp, value + i, len - i);
+        if (k == 0)
+            k = 1;
         if (c < head || c >= chars - tail) {
             memcpy(out + o, value + i, k);
             o += k;

@@ -10,6 +10,7 @@
 #include "daemon/util/log.h"
 #include "daemon/util/clock.h"
 #include "proto/schema.h"
+#include "proto/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -26,33 +27,21 @@
 
 /* ---- duplicates ------------------------------------------------------------- */
 
-/* Decode UTF-8 into code points (at most max); an invalid byte counts as
- * one code point of its own value, so any bytes compare sensibly. */
+/* Decode UTF-8 into code points (at most max) with proto/utf8.h; an
+ * invalid byte counts as one code point of its own value, so any bytes
+ * compare sensibly (stored names are valid UTF-8 anyway). */
 static size_t utf8_codepoints(uint32_t *out, size_t max, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0;
-    while (*p && n < max) {
-        uint32_t cp = *p;
-        int len = cp < 0x80         ? 1
-                  : (cp >> 5) == 6  ? 2
-                  : (cp >> 4) == 14 ? 3
-                  : (cp >> 3) == 30 ? 4
-                                    : 0;
-        int ok = len > 0;
-        for (int i = 1; ok && i < len; i++)
-            ok = (p[i] & 0xc0) == 0x80;
-        if (!ok) {
-            out[n++] = cp;
-            p++;
-            continue;
+    size_t len = strlen(s), i = 0, n = 0;
+    while (i < len && n < max) {
+        uint32_t cp;
+        size_t k = utf8_decode(&cp, s + i, len - i);
+        if (k == 0) {
+            cp = (unsigned char)s[i];
+            k = 1;
         }
-        if (len > 1)
-            cp &= 0x7f >> len;
-        for (int i = 1; i < len; i++)
-            cp = (cp << 6) | (p[i] & 0x3f);
         out[n++] = cp;
-        p += len;
+        i += k;
     }
     return n;
 }
@@ -141,13 +130,15 @@ static int dup_chain(smap *map, size_t *next, const dup_cand *cs, size_t n, int 
         next[i] = SIZE_MAX;
         if (!*k)
             continue;
-        int isnew;
-        smap_slot *s = smap_upsert(map, k, strlen(k), &isnew);
-        if (!s)
+        size_t len = strlen(k);
+        unsigned h = smap_hash(k, len);
+        smap_item *it = smap_find(map, k, len, h);
+        if (it) {
+            next[i] = it->val;
+            it->val = i;
+        } else if (!smap_add(map, k, len, h, i)) {
             return -1;
-        if (!isnew)
-            next[i] = s->val;
-        s->val = i;
+        }
     }
     return 0;
 }
@@ -229,14 +220,14 @@ static size_t dup_collect(dup_cand *cs, const recindex *ix)
 static int dup_pairs_by_id(dup_pair **pairs, size_t *np, size_t *pcap, const dup_cand *cs,
                            const smap *by_id, const size_t *next_id)
 {
-    for (size_t s = 0; s < by_id->cap; s++) {
-        if (!by_id->slots[s].key || next_id[by_id->slots[s].val] == SIZE_MAX)
+    for (const smap_item *it = by_id->head; it; it = it->hh.next) {
+        if (next_id[it->val] == SIZE_MAX)
             continue;
-        size_t keep = by_id->slots[s].val;
+        size_t keep = it->val;
         for (size_t d = next_id[keep]; d != SIZE_MAX; d = next_id[d])
             if (strcmp(cs[d].id, cs[keep].id) < 0)
                 keep = d;
-        for (size_t d = by_id->slots[s].val; d != SIZE_MAX; d = next_id[d])
+        for (size_t d = it->val; d != SIZE_MAX; d = next_id[d])
             if (d != keep && pair_push(pairs, np, pcap, (dup_pair){keep, d, 1}) != 0)
                 return -1;
     }
@@ -250,12 +241,11 @@ static int dup_pairs_by_phone(dup_pair **pairs, size_t *np, size_t *pcap, size_t
                               const dup_cand *cs, const smap *by_phone, const size_t *next_ph,
                               size_t *grp)
 {
-    for (size_t s = 0; s < by_phone->cap; s++) {
-        if (!by_phone->slots[s].key || next_ph[by_phone->slots[s].val] == SIZE_MAX)
+    for (const smap_item *it = by_phone->head; it; it = it->hh.next) {
+        if (next_ph[it->val] == SIZE_MAX)
             continue;
         size_t ng = 0;
-        for (size_t d = by_phone->slots[s].val; d != SIZE_MAX && ng <= DUP_PHONE_GROUP_MAX;
-             d = next_ph[d])
+        for (size_t d = it->val; d != SIZE_MAX && ng <= DUP_PHONE_GROUP_MAX; d = next_ph[d])
             grp[ng++] = d;
         if (ng > DUP_PHONE_GROUP_MAX) {
             (*skipped)++;
@@ -286,7 +276,7 @@ void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     size_t *grp = malloc((o->ix.count + 1) * sizeof *grp);
     dup_pair *pairs = NULL;
     size_t n = 0, np = 0, pcap = 0, skipped = 0;
-    smap by_id = {0}, by_phone = {0};
+    smap by_id = SMAP_INIT, by_phone = SMAP_INIT;
     if (!cs || !next_id || !next_ph || !grp || (n = dup_collect(cs, &o->ix)) == SIZE_MAX)
         goto oom;
     if (dup_chain(&by_id, next_id, cs, n, 0) != 0 || dup_chain(&by_phone, next_ph, cs, n, 1) != 0 ||

@@ -12,6 +12,7 @@
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
 #include "daemon/ctl/scan.h"
+#include "proto/buf.h"
 
 #include "daemon/util/log.h"
 #include "daemon/util/clock.h"
@@ -147,47 +148,46 @@ typedef struct {
     int oom;
 } stats_scan;
 
-/* Count one combination of group values (key in kb). 0 or -1. */
+/* Count one combination of group values (key in kb, a scratch buffer: a
+ * new group gets its own copy). 0 or -1. */
 static int stats_count(stats_scan *s, const char *kb, size_t klen)
 {
-    int isnew;
-    smap_slot *sl = smap_upsert(&s->map, kb, klen, &isnew);
-    if (!sl)
-        return -1;
-    if (isnew) {
-        char *k = NULL;
-        if (s->ngroups == s->gcap) {
-            size_t ncap = s->gcap ? s->gcap * 2 : 64;
-            stats_group *ng = realloc(s->groups, ncap * sizeof *ng);
-            if (ng) {
-                s->groups = ng;
-                s->gcap = ncap;
-            }
-        }
-        if (s->ngroups == s->gcap || !(k = malloc(klen))) {
-            sl->key = NULL; /* kb is not ours to keep */
-            s->map.count--;
-            return -1;
-        }
-        memcpy(k, kb, klen);
-        sl->key = k;
-        sl->val = s->ngroups;
-        s->groups[s->ngroups++] = (stats_group){k, klen, 0};
+    unsigned h = smap_hash(kb, klen);
+    smap_item *it = smap_find(&s->map, kb, klen, h);
+    if (it) {
+        s->groups[it->val].count++;
+        return 0;
     }
-    s->groups[sl->val].count++;
+    if (s->ngroups == s->gcap) {
+        size_t ncap = s->gcap ? s->gcap * 2 : 64;
+        stats_group *ng = realloc(s->groups, ncap * sizeof *ng);
+        if (!ng)
+            return -1;
+        s->groups = ng;
+        s->gcap = ncap;
+    }
+    char *k = malloc(klen);
+    if (!k)
+        return -1;
+    memcpy(k, kb, klen);
+    if (!smap_add(&s->map, k, klen, h, s->ngroups)) {
+        free(k);
+        return -1;
+    }
+    s->groups[s->ngroups++] = (stats_group){k, klen, 1};
     return 0;
 }
 
 static void stats_scan_run(stats_scan *s)
 {
-    size_t kcap = 256, pcap = 0;
-    char *kb = malloc(kcap);
+    size_t pcap = 0;
+    struct buf kb = BUF_INIT; /* the group key: each value and its NUL */
     record_entry *pe = NULL;
     const char ***vals = calloc(s->nby + 1, sizeof *vals); /* per --by field */
     size_t *nvals = calloc(s->nby + 1, sizeof *nvals), *pos = calloc(s->nby + 1, sizeof *pos);
     record proj;
     record_init(&proj);
-    if (!kb || !vals || !nvals || !pos)
+    if (buf_reserve(&kb, 256) != UERR_OK || !vals || !nvals || !pos)
         goto oom;
     for (size_t f = 0; f < s->nby; f++)
         if (!(vals[f] = malloc(sizeof *vals[f])))
@@ -219,22 +219,13 @@ static void stats_scan_run(stats_scan *s)
         /* every combination of the fields' values (an odometer; one
          * combination unless a set field has several elements) */
         for (;;) {
-            size_t klen = 0;
+            buf_reset(&kb);
             for (size_t f = 0; f < s->nby; f++) {
                 const char *v = vals[f][pos[f]];
-                size_t vl = strlen(v) + 1;
-                if (klen + vl > kcap) {
-                    while (klen + vl > kcap)
-                        kcap *= 2;
-                    char *nk = realloc(kb, kcap);
-                    if (!nk)
-                        goto oom;
-                    kb = nk;
-                }
-                memcpy(kb + klen, v, vl);
-                klen += vl;
+                if (buf_append(&kb, v, strlen(v) + 1) != UERR_OK)
+                    goto oom;
             }
-            if (stats_count(s, kb, klen) != 0)
+            if (stats_count(s, kb.data, kb.len) != 0)
                 goto oom;
             size_t f = s->nby;
             while (f > 0 && ++pos[f - 1] == nvals[f - 1])
@@ -253,7 +244,7 @@ cleanup:
     free(nvals);
     free(pos);
     free(pe);
-    free(kb);
+    buf_free(&kb);
 }
 
 static void stats_scan_free(stats_scan *s)

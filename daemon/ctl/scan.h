@@ -1,33 +1,49 @@
 /* scan.h - tools for one pass over the whole in-memory index, shared by
- * stats and duplicates: a small hash map of borrowed byte strings, the
+ * stats and duplicates: a hash map of borrowed byte strings, the
  * projection of a record on the fields a scan reads, and prefetching.
  * Worker thread only; never allocates per record in the steady state. */
 #ifndef UNIOND_CTL_SCAN_H
 #define UNIOND_CTL_SCAN_H
 
 #include "daemon/store/recindex.h"
+#include "proto/map.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* The keys are borrowed: the caller keeps them alive (stats copies group
- * keys into its own array, duplicates point into the index's records, which
- * do not change while a handler runs). */
-typedef struct {
-    const char *key; /* NULL marks a free slot */
+/* A map of borrowed byte strings to a size_t: uthash (proto/map.h, THE
+ * map) with the items carved from blocks, so a scan over a million records
+ * does not call malloc once per key. The keys are borrowed: the caller
+ * keeps them alive (stats copies group keys into its own array,
+ * duplicates point into the index's records, which do not change while a
+ * handler runs). Items never move; they live until smap_free. */
+typedef struct smap_item {
+    const char *key;
     size_t len;
-    uint64_t hash;
     size_t val;
-} smap_slot;
+    UT_hash_handle hh;
+} smap_item;
+
+typedef struct smap_block smap_block;
 
 typedef struct {
-    smap_slot *slots;
-    size_t cap, count;
+    smap_item *head;    /* the uthash head; NULL when empty; iterate with hh.next */
+    smap_block *blocks; /* where the items live, newest first */
 } smap;
 
-/* The slot of key, inserted (key borrowed, val 0, *isnew = 1) if absent.
- * NULL on allocation failure. The pointer is valid until the next call. */
-smap_slot *smap_upsert(smap *m, const char *key, size_t len, int *isnew);
+#define SMAP_INIT                                                                                  \
+    {                                                                                              \
+        NULL, NULL                                                                                 \
+    }
+
+/* The hash of key (len bytes), computed once for a find and an add. */
+unsigned smap_hash(const char *key, size_t len);
+/* The item of key, or NULL if absent. h is smap_hash(key, len). */
+smap_item *smap_find(const smap *m, const char *key, size_t len, unsigned h);
+/* Add key (borrowed; must not be in m yet; h = smap_hash(key, len)) with
+ * val. Returns the item, or NULL when out of memory (m is unchanged). */
+smap_item *smap_add(smap *m, const char *key, size_t len, unsigned h, size_t val);
+/* Free the table and the items (not the keys); m is empty afterwards. */
 void smap_free(smap *m);
 
 /* Prefetch the records a scan at slot i of [.., to) reads a few steps

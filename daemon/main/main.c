@@ -12,6 +12,7 @@
 #include "daemon/store/squeue.h"
 #include "daemon/store/store.h"
 #include "daemon/util/clock.h"
+#include "daemon/util/fsutil.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -48,14 +49,13 @@ typedef struct {
     char conf[4096], key[4096], crt[4096], store[4096], sock[4096], pid[4096];
 } node_paths;
 
-/* dir/name into out; -1 (and a message on stderr) when it does not fit:
- * a cut path would name another file. */
+/* dir/name into out with fsutil_path_join, which refuses (a cut path would
+ * name another file); -1 and a message on stderr then. */
 static int path_join(char *out, size_t len, const char *dir, const char *name)
 {
-    int n = snprintf(out, len, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= len) {
-        fprintf(stderr, "uniond: the path %s/%s is too long (at most %zu bytes)\n", dir, name,
-                len - 1);
+    char err[512];
+    if (fsutil_path_join(out, len, dir, name, err, sizeof err) != UERR_OK) {
+        fprintf(stderr, "uniond: %s\n", err);
         return -1;
     }
     return 0;

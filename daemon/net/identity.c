@@ -6,6 +6,9 @@
  * assembles standard pieces and takes care of file modes and durability. */
 #include "daemon/net/identity.h"
 
+#include "daemon/util/fsutil.h"
+#include "proto/names.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -27,8 +30,8 @@
 /* Validity: from one day ago (clock skew between nodes) for 100 years. */
 #define IDENTITY_BACKDATE_SECONDS (24L * 60 * 60)
 #define IDENTITY_VALID_DAYS (100 * 365 + 25)
-/* Longest node name (X.509 ub-common-name is 64). */
-#define IDENTITY_NODE_MAX 64
+/* X.509 ub-common-name: the CN (the node name) fits. */
+_Static_assert(NAMES_NODE_MAX <= 64, "a node name fits a certificate's common name");
 
 static void identity_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -51,52 +54,6 @@ static const char *identity_ossl_reason(void)
     const char *r = e ? ERR_reason_error_string(e) : NULL;
     ERR_clear_error();
     return r ? r : "unknown OpenSSL error";
-}
-
-static int identity_write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* fsync the directory holding path, so a newly created entry is durable. */
-static int identity_dir_sync(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if (slash == path) {
-        strcpy(dir, "/");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    if (rc != 0 && saved == EINVAL) /* filesystem cannot sync directories */
-        rc = 0;
-    errno = saved;
-    return rc;
 }
 
 /* A file read into memory; key files live in OpenSSL's secure heap (when
@@ -252,48 +209,31 @@ cleanup:
     return crt;
 }
 
-/* Create path exclusively with mode; message on failure. */
-static int identity_file_create(const char *path, mode_t mode, const char *what, char *err,
-                                size_t errlen)
+/* Write the contents of a memory BIO to path, a new file with exactly mode,
+ * durably (file and directory fsynced) and never over an existing file:
+ * fsutil_write_new, so a crash leaves either no file or a whole one, never
+ * a half-written key that a second `uniond init` would refuse to replace.
+ * The bytes are written from the BIO itself (for the key, secure memory). */
+static uerr identity_file_write(const char *path, BIO *bio, mode_t mode, const char *what,
+                                char *err, size_t errlen)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            identity_err(err, errlen,
-                         "%s %s already exists; refusing to overwrite a node identity "
-                         "(move the old files away first if you really mean to replace it)",
-                         what, path);
-        else
-            identity_err(err, errlen, "cannot create %s %s: %s", what, path, strerror(errno));
-        return -1;
-    }
-    /* The umask can only have removed bits; make the mode exact. */
-    if (fchmod(fd, mode) != 0) {
-        identity_err(err, errlen, "cannot set mode %04o on %s: %s", (unsigned)mode, path,
-                     strerror(errno));
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-    return fd;
-}
-
-/* Write the contents of a memory BIO to fd, fsync and close it. */
-static int identity_file_finish(int fd, BIO *bio, const char *path, char *err, size_t errlen)
-{
-    char *data = NULL;
+    char *data = NULL, msg[512];
     long n = BIO_get_mem_data(bio, &data);
-    if (n <= 0 || identity_write_all(fd, data, (size_t)n) != 0 || fsync(fd) != 0) {
-        identity_err(err, errlen, "cannot write %s: %s", path,
-                     n <= 0 ? "nothing to write" : strerror(errno));
-        close(fd);
-        return -1;
+    if (n <= 0) {
+        identity_err(err, errlen, "cannot write %s %s: nothing to write", what, path);
+        return UERR_INTERNAL;
     }
-    if (close(fd) != 0) {
-        identity_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        return -1;
+    uerr e = fsutil_write_new(path, data, (size_t)n, mode, msg, sizeof msg);
+    if (e == UERR_CONFLICT) {
+        identity_err(err, errlen,
+                     "%s %s already exists; refusing to overwrite a node identity "
+                     "(move the old files away first if you really mean to replace it)",
+                     what, path);
+        return UERR_IO;
     }
-    return 0;
+    if (e != UERR_OK)
+        identity_err(err, errlen, "cannot create %s %s: %s", what, path, msg);
+    return e;
 }
 
 uerr identity_create(const char *key_path, const char *crt_path, const char *node, char *err,
@@ -304,8 +244,7 @@ uerr identity_create(const char *key_path, const char *crt_path, const char *nod
     EVP_PKEY *key = NULL;
     X509 *crt = NULL;
     BIO *kbio = NULL, *cbio = NULL;
-    int kfd = -1, cfd = -1, fd;
-    int key_made = 0, crt_made = 0;
+    int key_made = 0;
 
     if (!key_path || !crt_path || !node || !*key_path || !*crt_path) {
         identity_err(err, errlen,
@@ -317,19 +256,10 @@ uerr identity_create(const char *key_path, const char *crt_path, const char *nod
                      key_path);
         return UERR_INVALID;
     }
-    size_t nlen = strlen(node);
-    if (nlen == 0 || nlen > IDENTITY_NODE_MAX) {
-        identity_err(err, errlen, "node name must be 1 to %d bytes long (got %zu)",
-                     IDENTITY_NODE_MAX, nlen);
-        return UERR_INVALID;
-    }
-    for (size_t i = 0; i < nlen; i++) {
-        unsigned char ch = (unsigned char)node[i];
-        if (ch < 0x20 || ch == 0x7f) {
-            identity_err(err, errlen, "node name contains a control character at byte %zu", i);
-            return UERR_INVALID;
-        }
-    }
+    /* the one node-name rule (it also fits X.509's 64-character CN) */
+    uerr e = names_node_check(node, "node name", err, errlen);
+    if (e != UERR_OK)
+        return e;
 
     /* Make everything in memory first: a failure here leaves no files. */
     pctx = EVP_PKEY_CTX_new_from_name(NULL, "ED25519", NULL);
@@ -350,38 +280,18 @@ uerr identity_create(const char *key_path, const char *crt_path, const char *nod
         goto cleanup;
     }
 
-    kfd = identity_file_create(key_path, 0600, "key", err, errlen);
-    if (kfd < 0)
+    rc = identity_file_write(key_path, kbio, 0600, "key", err, errlen);
+    if (rc != UERR_OK)
         goto cleanup;
     key_made = 1;
-    cfd = identity_file_create(crt_path, 0644, "certificate", err, errlen);
-    if (cfd < 0)
+    rc = identity_file_write(crt_path, cbio, 0644, "certificate", err, errlen);
+    if (rc != UERR_OK)
         goto cleanup;
-    crt_made = 1;
-
-    fd = kfd;
-    kfd = -1; /* identity_file_finish closes it */
-    if (identity_file_finish(fd, kbio, key_path, err, errlen) != 0)
-        goto cleanup;
-    fd = cfd;
-    cfd = -1;
-    if (identity_file_finish(fd, cbio, crt_path, err, errlen) != 0)
-        goto cleanup;
-    if (identity_dir_sync(key_path) != 0 || identity_dir_sync(crt_path) != 0) {
-        identity_err(err, errlen, "cannot sync the directory of %s: %s", key_path, strerror(errno));
-        goto cleanup;
-    }
-    rc = UERR_OK;
 cleanup:
-    if (kfd >= 0)
-        close(kfd);
-    if (cfd >= 0)
-        close(cfd);
-    if (rc != 0) {
-        if (key_made)
-            unlink(key_path);
-        if (crt_made)
-            unlink(crt_path);
+    if (rc != UERR_OK && key_made) {
+        /* the pair is made together or not at all */
+        unlink(key_path);
+        fsutil_dir_sync(key_path, NULL, 0);
     }
     BIO_free(kbio);
     BIO_free(cbio);
@@ -469,16 +379,7 @@ cleanup:
 
 int identity_fingerprint_valid(const char *s)
 {
-    if (!s)
-        return 0;
-    size_t i;
-    for (i = 0; s[i]; i++) {
-        char ch = s[i];
-        int ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-        if (!ok || i >= IDENTITY_FINGERPRINT_LEN)
-            return 0;
-    }
-    return i == IDENTITY_FINGERPRINT_LEN;
+    return names_fingerprint_valid(s); /* the one rule: proto/names.h */
 }
 
 /* pem_password_cb that refuses: an encrypted key cannot be used unattended,

@@ -11,6 +11,7 @@
 #ifndef UNIOND_IDENTITY_H
 #define UNIOND_IDENTITY_H
 
+#include "proto/names.h"
 #include "proto/uerr.h"
 
 #include <stddef.h>
@@ -18,19 +19,20 @@
 #include <openssl/x509.h>
 
 /* Length of a fingerprint in hex characters (without the terminating NUL). */
-#define IDENTITY_FINGERPRINT_LEN 64
+#define IDENTITY_FINGERPRINT_LEN NAMES_FINGERPRINT_LEN
 
 /* Generate a new Ed25519 key and a self-signed X.509 v3 certificate for
  * node (CN = node, random positive serial, valid from one day ago for 100
  * years, basicConstraints CA:FALSE, keyUsage digitalSignature, extended key
  * usage serverAuth + clientAuth).
- * The key is written as PKCS#8 PEM to key_path, created with
- * O_CREAT|O_EXCL and mode 0600 (never readable by others, whatever the
- * umask); the certificate as PEM to crt_path with mode 0644. Both files and
- * their directories are fsync'd before returning.
+ * The key is written as PKCS#8 PEM to key_path with mode 0600 (never
+ * readable by others, whatever the umask); the certificate as PEM to
+ * crt_path with mode 0644; both with fsutil_write_new, so each file and its
+ * directory are fsync'd before returning and a crash never leaves a
+ * partial file at either path.
  * Refuses to overwrite: if either path exists nothing is changed. On any
  * failure the files this call created are removed.
- * node: 1 to 64 bytes, no control characters.
+ * node: a valid node name (names_node_valid, proto/names.h).
  * Returns UERR_OK, UERR_INVALID for bad arguments (nothing touched), or
  * UERR_IO (files exist, cannot be written, crypto failure) with a message
  * in err (if errlen > 0).
@@ -52,7 +54,8 @@ uerr identity_fingerprint(char out[65], const char *crt_path, char *err, size_t 
 uerr identity_fingerprint_x509(char out[65], X509 *crt);
 
 /* 1 if s is a well-formed fingerprint: exactly 64 hex digits (either case;
- * callers store them lowercased), else 0. s may be NULL (gives 0). */
+ * callers store them lowercased), else 0. s may be NULL (gives 0). The
+ * same as names_fingerprint_valid (the one rule), kept for its callers. */
 int identity_fingerprint_valid(const char *s);
 
 /* Load the node's key and certificate for the TLS context, after checking

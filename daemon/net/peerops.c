@@ -10,6 +10,7 @@
 #include "daemon/util/log.h"
 #include "daemon/net/net_internal.h"
 #include "proto/msg.h"
+#include "proto/names.h"
 #include "proto/record.h"
 
 #include <assert.h>
@@ -273,13 +274,16 @@ static void req_sync(peers *p, reply r)
 
 /* Pin: check, write the config (rolled back in memory if saving fails),
  * then start dialling. */
-static uerr peer_add(peers *p, const char *name, const char *addr, char *fpr, char *err,
+static uerr peer_add(peers *p, const char *name, const char *addr, const char *fpr, char *err,
                      size_t errlen)
 {
-    for (char *c = fpr; *c; c++)
-        *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
-    if (strcmp(fpr, tls_ctx_fingerprint(p->tls)) == 0)
-        return uerr_set(err, errlen, UERR_INVALID, "that fingerprint is this node's own key");
+    char norm[NAMES_FINGERPRINT_LEN + 1];
+    /* a malformed one is left to config_peer_add, which says what is wrong */
+    if (names_fingerprint_norm(norm, fpr) == UERR_OK) {
+        if (strcmp(norm, tls_ctx_fingerprint(p->tls)) == 0)
+            return uerr_set(err, errlen, UERR_INVALID, "that fingerprint is this node's own key");
+        fpr = norm;
+    }
     if (config_peer_add(p->cfg, name, addr, fpr, err, errlen) != 0)
         return UERR_INVALID;
     if (config_save(p->cfg, p->cfg_path, err, errlen) != 0) {

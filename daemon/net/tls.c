@@ -14,7 +14,6 @@
  * bytes between buffers. */
 #include "daemon/net/tls.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "daemon/net/identity.h"
+#include "proto/names.h"
 
 /* Largest certificate list we accept from a peer. A uniond certificate is
  * well under 1 KiB; OpenSSL's default (100 KiB) would let an unauthenticated
@@ -354,15 +354,13 @@ tls_conn *tls_conn_new(tls_ctx *c, int is_server, const char *expect_fpr)
      * the connection like any other failure rather than return NULL, which
      * means out of memory. */
     if (expect_fpr) {
-        if (!identity_fingerprint_valid(expect_fpr)) {
+        if (names_fingerprint_norm(t->expect, expect_fpr) != UERR_OK) {
             tls_fail(t,
                      "the pinned fingerprint \"%.80s\" for this peer is not 64 hex digits; "
                      "correct it in the config (`unionctl peer remove`, then `unionctl peer add`)",
                      expect_fpr);
             return t;
         }
-        for (size_t i = 0; i < IDENTITY_FINGERPRINT_LEN; i++)
-            t->expect[i] = (char)tolower((unsigned char)expect_fpr[i]);
     } else if (!is_server) {
         tls_fail(t, "internal error: dialling a peer needs its pinned fingerprint; "
                     "please report this bug");

@@ -2,7 +2,16 @@
  * record state. Queries read it instead of the store; it is updated from
  * the records a commit wrote (and, for merges, from tree diffs). Used only
  * from the store queue's jobs (one at a time); not thread-safe. Part of the
- * store room; it never reads the store itself. */
+ * store room; it never reads the store itself.
+ *
+ * Why a table of its own and not uthash (proto/map.h, the map everywhere
+ * else): this is not a general map but the one structure whose size grows
+ * with the register. A slot here is 40 bytes (id pointer + record); a
+ * uthash handle would add 56 bytes per record, about 56 MB more at a
+ * million records on a field laptop, plus one allocation per item. And the
+ * scans (stats, duplicates, list) walk the slots as one flat array with
+ * prefetching (daemon/ctl/scan.h), which chained items would defeat. Keep
+ * it for this one use; use proto/map.h for any other table. */
 #ifndef UNIOND_RECINDEX_H
 #define UNIOND_RECINDEX_H
 
@@ -17,7 +26,8 @@ typedef struct {
 } recindex_item;
 
 typedef struct {
-    recindex_item *slots; /* open addressing; id == NULL marks a free slot */
+    recindex_item *slots; /* open addressing (linear probing, load < 3/4);
+                             id == NULL marks a free slot */
     size_t cap, count;
 } recindex;
 

@@ -58,15 +58,38 @@ uerr fsutil_dir_sync(const char *path, char *err, size_t errlen)
     return UERR_OK;
 }
 
-uerr fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
-                         size_t errlen)
+/* Put the finished temp file in place: rename over path, or (no_replace)
+ * a hard link that fails with EEXIST when path exists, so the check and the
+ * creation are one atomic step; the temp name is then removed. */
+static uerr fsutil_publish(const char *tmp, const char *path, int no_replace, char *err,
+                           size_t errlen)
+{
+    if (!no_replace) {
+        if (rename(tmp, path) != 0)
+            return uerr_set(err, errlen, UERR_IO, "cannot rename %s to %s: %s", tmp, path,
+                            strerror(errno));
+        return UERR_OK;
+    }
+    if (link(tmp, path) != 0) {
+        if (errno == EEXIST)
+            return uerr_set(err, errlen, UERR_CONFLICT, "%s already exists", path);
+        return uerr_set(err, errlen, UERR_IO, "cannot link %s to %s: %s", tmp, path,
+                        strerror(errno));
+    }
+    unlink(tmp); /* a leftover name would only be replaced by the next write */
+    return UERR_OK;
+}
+
+/* The one implementation behind fsutil_write_atomic and fsutil_write_new. */
+static uerr fsutil_write_file(const char *path, const void *data, size_t len, mode_t mode,
+                              int no_replace, char *err, size_t errlen)
 {
     uerr e = UERR_OK;
     int fd = -1, made = 0;
     char *tmp = NULL;
 
     if (!path || !*path)
-        return uerr_set(err, errlen, UERR_INVALID, "fsutil_write_atomic: no path given");
+        return uerr_set(err, errlen, UERR_INVALID, "fsutil: no path given to write");
     size_t plen = strlen(path);
     tmp = malloc(plen + sizeof ".tmp");
     if (!tmp)
@@ -91,11 +114,9 @@ uerr fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t 
         e = uerr_set(err, errlen, UERR_IO, "cannot write %s: %s", tmp, strerror(errno));
         goto cleanup;
     }
-    if (rename(tmp, path) != 0) {
-        e = uerr_set(err, errlen, UERR_IO, "cannot rename %s to %s: %s", tmp, path,
-                     strerror(errno));
+    e = fsutil_publish(tmp, path, no_replace, err, errlen);
+    if (e != UERR_OK)
         goto cleanup;
-    }
     made = 0;
     char derr[256];
     if (fsutil_dir_sync(path, derr, sizeof derr) != UERR_OK) {
@@ -109,6 +130,18 @@ cleanup:
         unlink(tmp);
     free(tmp);
     return e;
+}
+
+uerr fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
+                         size_t errlen)
+{
+    return fsutil_write_file(path, data, len, mode, 0, err, errlen);
+}
+
+uerr fsutil_write_new(const char *path, const void *data, size_t len, mode_t mode, char *err,
+                      size_t errlen)
+{
+    return fsutil_write_file(path, data, len, mode, 1, err, errlen);
 }
 
 uerr fsutil_path_join(char *out, size_t outlen, const char *dir, const char *name, char *err,

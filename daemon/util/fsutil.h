@@ -1,6 +1,7 @@
 /* fsutil.h - THE way the daemon writes a file that must survive a crash,
- * and joins paths. Every room that replaces a file (config, identity keys,
- * bundles) calls fsutil_write_atomic; nothing else may write a temp file
+ * and joins paths. Every room that replaces a file (config, bundles) calls
+ * fsutil_write_atomic, one that creates a file that must not exist yet
+ * (identity keys) fsutil_write_new; nothing else may write a temp file
  * and rename it by hand. Uses no other daemon room. */
 #ifndef UNIOND_FSUTIL_H
 #define UNIOND_FSUTIL_H
@@ -20,6 +21,14 @@
  * and errno in err. data stays the caller's. */
 uerr fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
                          size_t errlen);
+
+/* The same durable write for a file that must not exist yet (a node's key):
+ * like fsutil_write_atomic, but the temp file is hard-linked to path, so
+ * an existing path is never replaced (UERR_CONFLICT, "<path> already
+ * exists", nothing changed) even when two writers race. path never holds a
+ * partial file, even after a crash. data stays the caller's. */
+uerr fsutil_write_new(const char *path, const void *data, size_t len, mode_t mode, char *err,
+                      size_t errlen);
 
 /* fsync the directory that holds path ("." when path has no '/'), so a
  * newly created or renamed entry in it is durable. A filesystem that

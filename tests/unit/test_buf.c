@@ -49,7 +49,17 @@ static void test_buf_empty(void **state)
     free(d);
     assert_int_equal(buf_puts(&b, "宁波"), UERR_OK);
     assert_string_equal(b.data, "宁波");
+    /* reset keeps the allocation for the next round */
+    char *kept = b.data;
+    buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    assert_int_equal(buf_puts(&b, "a"), UERR_OK);
+    assert_ptr_equal(b.data, kept);
+    assert_string_equal(b.data, "a");
     buf_free(&b);
+    assert_null(b.data);
+    buf_reset(&b); /* an empty buffer stays empty */
     assert_null(b.data);
 }
 

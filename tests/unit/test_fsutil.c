@@ -67,6 +67,38 @@ static void test_write_atomic(void **state)
     rmdir(dir);
 }
 
+/* write_new never replaces: the existing file keeps its bytes, no temp file
+ * is left, and a new path gets the exact mode. */
+static void test_write_new(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_fsutil.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], tmp[300], err[256];
+    assert_int_equal(fsutil_path_join(path, sizeof path, dir, "node.key", err, sizeof err),
+                     UERR_OK);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+
+    mode_t old = umask(077);
+    assert_int_equal(fsutil_write_new(path, "key\n", 4, 0600, err, sizeof err), UERR_OK);
+    umask(old);
+    assert_string_equal(slurp(path), "key\n");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_nlink, 1); /* the temp name is gone */
+    assert_int_equal(access(tmp, F_OK), -1);
+
+    err[0] = '\0';
+    assert_int_equal(fsutil_write_new(path, "other\n", 6, 0600, err, sizeof err), UERR_CONFLICT);
+    assert_non_null(strstr(err, "already exists"));
+    assert_string_equal(slurp(path), "key\n");
+    assert_int_equal(access(tmp, F_OK), -1);
+
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_path_join(void **state)
 {
     (void)state;
@@ -89,6 +121,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_atomic),
+        cmocka_unit_test(test_write_new),
         cmocka_unit_test(test_path_join),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

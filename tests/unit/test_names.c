@@ -36,6 +36,24 @@ static void test_node(void **state)
     assert_non_null(strstr(err, "\\x1b"));
 }
 
+/* The counted form is the same rule on bytes that are not NUL-terminated
+ * (a dot's node inside a record's text). */
+static void test_node_counted(void **state)
+{
+    (void)state;
+    const char *line = "yinzhou-01 7"; /* node, space, counter */
+    assert_true(names_node_valid_n(line, 10));
+    assert_false(names_node_valid_n(line, 11)); /* the space */
+    assert_false(names_node_valid_n(line, 0));
+    assert_false(names_node_valid_n("a..b x", 4));
+    assert_false(names_node_valid_n("a.lock x", 6));
+    assert_false(names_node_valid_n("a\0b", 3));
+    char n65[65];
+    memset(n65, 'a', sizeof n65);
+    assert_true(names_node_valid_n(n65, 64));
+    assert_false(names_node_valid_n(n65, 65));
+}
+
 static void test_fingerprint(void **state)
 {
     (void)state;
@@ -64,6 +82,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node),
+        cmocka_unit_test(test_node_counted),
         cmocka_unit_test(test_fingerprint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
