@@ -51,8 +51,9 @@ static int check_file_cb(const git_diff_delta *d, float progress, void *payload)
         return check_fail(c,
                           uerr_set(c->err, c->errlen, UERR_PEER,
                                    "bundle holds a file outside the record layout: %.200s", path));
-    record_path(want, sizeof want, slash + 1);
-    if (strcmp(want, path) != 0 || d->new_file.mode != GIT_FILEMODE_BLOB)
+    record_kind kind; /* any kind folder (kind_path_parse), at its hashed path */
+    if (kind_path_parse(&kind, want, sizeof want, path) != UERR_OK ||
+        d->new_file.mode != GIT_FILEMODE_BLOB)
         return check_fail(c, uerr_set(c->err, c->errlen, UERR_PEER,
                                       "bundle holds %.200s at the wrong path or mode (%o)", path,
                                       d->new_file.mode));

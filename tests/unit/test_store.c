@@ -168,8 +168,9 @@ static void pack_of(char **pack, size_t *len, store_ref *ref, tstore *src)
 }
 
 static int changed_count;
-static int count_changed(const char *id, const char *buf, size_t len, void *arg)
+static int count_changed(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
 {
+    (void)kind;
     (void)id;
     (void)buf;
     (void)len;
@@ -190,8 +191,9 @@ static uerr sync_from(tstore *dst, tstore *src, store_bundle_report *rep, char *
     return e;
 }
 
-static int count_cb(const char *id, const char *buf, size_t len, void *arg)
+static int count_cb(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
 {
+    (void)kind;
     (void)id;
     (void)buf;
     (void)len;
@@ -199,8 +201,9 @@ static int count_cb(const char *id, const char *buf, size_t len, void *arg)
     return 0;
 }
 
-static int stop_cb(const char *id, const char *buf, size_t len, void *arg)
+static int stop_cb(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
 {
+    (void)kind;
     (void)id;
     (void)buf;
     (void)len;
