@@ -66,14 +66,21 @@ const char *ctl_kind_link_find(const ops_ctx *o, record_kind k, const char *valu
         }
     }
     const char *found = NULL;
+    int other = 0;
     for (size_t i = 0; i < o->ix.cap; i++) {
         const recindex_item *it = &o->ix.slots[i];
-        if (!it->id || it->kind != k || !names_record(&it->rec, k, value))
+        if (!it->id || !names_record(&it->rec, it->kind, value))
             continue;
+        if (it->kind != k) {
+            other = 1;
+            continue;
+        }
         if (found)
             return NULL; /* several: ambiguous, kept as written */
         found = it->id;
     }
+    /* names no record of kind k but one of another kind: the wrong kind */
+    *wrong = !found && other;
     return found;
 }
 
@@ -86,9 +93,15 @@ static uerr link_resolve(char **v, const schema_field *f, const ops_ctx *o, char
     if (!f || f->link == KIND_NONE || !**v)
         return UERR_OK;
     const char *id = ctl_kind_link_find(o, f->link, *v, &wrong);
-    if (wrong)
-        return uerr_set(err, errlen, UERR_INVALID, "%s: %s is a %s, not a %s", f->name, *v,
-                        kind_name(recindex_kind(&o->ix, *v)), kind_name(f->link));
+    if (wrong) {
+        record_kind have = recindex_kind(&o->ix, *v);
+        if (have != KIND_NONE)
+            return uerr_set(err, errlen, UERR_INVALID, "%s: %s is a %s, not a %s", f->name, *v,
+                            kind_name(have), kind_name(f->link));
+        return uerr_set(err, errlen, UERR_INVALID,
+                        "%s: '%s' names another kind of record, not a %s", f->name, *v,
+                        kind_name(f->link));
+    }
     if (!id || strcmp(id, *v) == 0)
         return UERR_OK; /* unresolved (kept as written) or already an id */
     char *copy = strdup(id);

@@ -22,7 +22,8 @@ uerr ctl_kind_read(record_kind *out, const msgpack_object *req, char *err, size_
  * whose name (or, for an enterprise, uscc; for a member, id_number) equals
  * it. Returns the id (borrowed from value or the index, valid until the
  * index changes), or NULL (none, or several). *wrong is
- * set to 1 when value is the id of a record of ANOTHER kind. */
+ * set to 1 when value is the id of a record of ANOTHER kind, or names no
+ * record of kind k but some record of another kind. */
 const char *ctl_kind_link_find(const ops_ctx *o, record_kind k, const char *value, int *wrong);
 
 /* Validate assignments of a record of kind `kind` in place (values
