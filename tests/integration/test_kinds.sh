@@ -170,8 +170,31 @@ check "the duplicate's message names both lines" \
 check "an unknown kind is refused, naming the kinds" \
     bash -c "'$UNIONCTL' -d '$A' list --kind planet 2>&1 | grep -q union; [ \${PIPESTATUS[0]} = 1 ]"
 
+# ---- replication: every kind travels in a bundle and is indexed on arrival ------
+C=$T/c
+node_init "$C" haishu-01 haishu
+node_start "$C" || exit 1
+ctl "$A" bundle export "$T/all.bundle" >/dev/null
+check "a bundle of every kind is taken in (take-in checks accept the kind folders)" \
+    bash -c "'$UNIONCTL' -d '$C' bundle import '$T/all.bundle' >/dev/null"
+ctl "$A" report --from 2019-01-01 --to 2022-12-31 --json >"$T/ra.json"
+ctl "$C" report --from 2019-01-01 --to 2022-12-31 --json >"$T/rc.json"
+check "the report on the receiving node equals the sender's" cmp -s "$T/ra.json" "$T/rc.json"
+check "the receiver lists the unions" \
+    test "$(ctl "$C" list --kind union --count)" = "$(ctl "$A" list --kind union --count)"
+check "the receiver shows a benefit by id" bash -c "'$UNIONCTL' -d '$C' show $bid | grep -q 测试慰问"
+check "fsck --strict on the receiver" fsck_clean "$C"
+check "SIGTERM c" node_stop "$C"
+check "no sanitizer reports on the receiver" log_clean "$C"
+
 check "fsck --strict after everything" fsck_clean "$A"
 check "SIGTERM a" node_stop "$A"
+# the index is rebuilt from the tree at start: every kind folder is read back
+node_start "$A" || exit 1
+ctl "$A" report --from 2019-01-01 --to 2022-12-31 --json >"$T/ra2.json"
+check "after a restart the report is the same (kinds loaded from their folders)" \
+    cmp -s "$T/ra.json" "$T/ra2.json"
+check "SIGTERM a again" node_stop "$A"
 check "SIGTERM b" node_stop "$B"
 check "no sanitizer reports" log_clean "$A"
 done_testing
