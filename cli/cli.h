@@ -35,10 +35,14 @@ typedef struct {
 /* Options of the whole line; which a command takes is its row's
  * `options` letters (see CLI_OPT_* in cmdline.c): j --json, c --csv,
  * r --reveal, n --count, s --skip-invalid, S --sort, L --limit, w --where,
- * B --by, F --since, U --until, f --force. Strings are borrowed from argv. */
+ * B --by, F --since, U --until, f --force, K --kind, R --from, T --to,
+ * O --office, D --date, A --amount, P --station. Strings are borrowed from argv. */
 typedef struct {
     int json, csv, reveal, count, skip_invalid, force;
     const char *sort, *by, *since, *until;
+    /* K --kind, R --from, T --to, O --office, D --date, A --amount,
+     * P --station (issue 11: kinds, benefits, the report) */
+    const char *kind, *from, *to, *office, *date, *amount, *station;
     long limit;         /* -1: none */
     const char **where; /* malloc'd array (owned by the cli_call) */
     int nwhere;
@@ -184,5 +188,15 @@ int cli_sync_print(cli_call *c);
 int cli_peer_build(cli_call *c);
 /* cli/cmdline.c */
 int cli_help_print(cli_call *c);
+/* cli/kindcmd.c (issue 11) */
+int cli_kind_import_build(cli_call *c); /* import --kind K (not member) */
+int cli_kind_is_member(const char *word); /* 1 if --kind names members */
+/* list / export of another kind: id and the kind's fields in schema
+ * order, as a table or (csv) CSV that import --kind reads back. */
+void cli_kind_records_print(const cli_call *c, const msgpack_object_array *recs, int csv);
+int cli_benefit_build(cli_call *c);
+int cli_benefit_print(cli_call *c);
+int cli_report_build(cli_call *c);
+int cli_report_print(cli_call *c);
 
 #endif

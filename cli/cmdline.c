@@ -29,23 +29,19 @@
 /* Every option unionctl knows, for the whole line. d, h, V and P are global;
  * the others are checked against the command's row after the command word
  * is known (it may come after them). */
-static const struct option cli_longopts[] = {{"json", no_argument, 0, 'j'},
-                                             {"csv", no_argument, 0, 'c'},
-                                             {"reveal", no_argument, 0, 'r'},
-                                             {"count", no_argument, 0, 'n'},
-                                             {"skip-invalid", no_argument, 0, 's'},
-                                             {"sort", required_argument, 0, 'S'},
-                                             {"limit", required_argument, 0, 'L'},
-                                             {"where", required_argument, 0, 'w'},
-                                             {"by", required_argument, 0, 'B'},
-                                             {"since", required_argument, 0, 'F'},
-                                             {"until", required_argument, 0, 'U'},
-                                             {"force", no_argument, 0, 'f'},
-                                             {"data", required_argument, 0, 'd'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {"version", no_argument, 0, 'V'},
-                                             {"no-pager", no_argument, 0, 'P'},
-                                             {0, 0, 0, 0}};
+static const struct option cli_longopts[] = {
+    {"json", no_argument, 0, 'j'},          {"csv", no_argument, 0, 'c'},
+    {"reveal", no_argument, 0, 'r'},        {"count", no_argument, 0, 'n'},
+    {"skip-invalid", no_argument, 0, 's'},  {"sort", required_argument, 0, 'S'},
+    {"limit", required_argument, 0, 'L'},   {"where", required_argument, 0, 'w'},
+    {"by", required_argument, 0, 'B'},      {"since", required_argument, 0, 'F'},
+    {"until", required_argument, 0, 'U'},   {"force", no_argument, 0, 'f'},
+    {"data", required_argument, 0, 'd'},    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},       {"no-pager", no_argument, 0, 'P'},
+    {"kind", required_argument, 0, 'K'},    {"from", required_argument, 0, 'R'},
+    {"to", required_argument, 0, 'T'},      {"office", required_argument, 0, 'O'},
+    {"date", required_argument, 0, 'D'},    {"amount", required_argument, 0, 'A'},
+    {"station", required_argument, 0, 'Q'}, {0, 0, 0, 0}};
 
 /* Where each command option lands in opts: a flag set to 1 or a string
  * kept (--limit and --where, which need more, are read by line_read). */
@@ -59,6 +55,10 @@ static const struct {
     {'s', offsetof(opts, skip_invalid), 0}, {'f', offsetof(opts, force), 0},
     {'S', offsetof(opts, sort), 1},         {'B', offsetof(opts, by), 1},
     {'F', offsetof(opts, since), 1},        {'U', offsetof(opts, until), 1},
+    {'K', offsetof(opts, kind), 1},         {'R', offsetof(opts, from), 1},
+    {'T', offsetof(opts, to), 1},           {'O', offsetof(opts, office), 1},
+    {'D', offsetof(opts, date), 1},         {'A', offsetof(opts, amount), 1},
+    {'Q', offsetof(opts, station), 1},
 };
 
 static void opts_set(opts *o, int letter, const char *value)
@@ -406,6 +406,8 @@ static int call_remote(cli_call *c, int no_pager)
 {
     int rc = 0;
     cli_request_begin(&c->req, c->cmd->op);
+    if (c->o.kind) /* --kind: the request's "kind" (docs/CONTROL.md) */
+        msg_map_str(&c->req.map, "kind", c->o.kind);
     if (c->cmd->build && (rc = c->cmd->build(c)) != 0) {
         cli_request_discard(&c->req);
         return rc;

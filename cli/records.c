@@ -231,6 +231,8 @@ int cli_list_print(cli_call *c)
         else
             fputs("[]", stdout);
         putchar('\n');
+    } else if (c->o.kind && !cli_kind_is_member(c->o.kind)) { /* cli/kindcmd.c */
+        cli_kind_records_print(c, cli_result_records(&c->rep), c->o.csv || is_export(c));
     } else if (c->o.csv || is_export(c)) {
         cli_print_records_csv(cli_result_records(&c->rep));
     } else {
@@ -311,6 +313,8 @@ int cli_import_build(cli_call *c)
 {
     csvin_doc doc;
     char err[512];
+    if (c->o.kind && !cli_kind_is_member(c->o.kind)) /* another kind: cli/kindcmd.c */
+        return cli_kind_import_build(c);
     csvin_init(&doc);
     if (csvin_read_file(&doc, c->args[0], err, sizeof err) != 0) {
         fprintf(stderr, _("unionctl: %s: %s; nothing imported\n"), c->args[0], err);

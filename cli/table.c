@@ -27,17 +27,21 @@
     N_("  --where EXPR      only members matching EXPR: FIELD OP VALUE, OP one of\n"               \
        "                    = != < <= > >= ~ (contains); several are ANDed\n")
 
+#define OPT_KIND                                                                                   \
+    N_("  --kind K          the kind of record: member (default), union, enterprise,\n"          \
+       "                    station, benefit (or 工会, 企业, 服务站点, ...)\n")
+
 /* clang-format off */
 /* {name, group, summary, usage, help, example,
  *  options, min_args, max_args, op, flags, build, print} */
 const cli_cmd cli_commands[] = {
-    {"add", N_("records"), N_("add a member; prints the new id"),
-     "add FIELD=VALUE...",
+    {"add", N_("records"), N_("add a member (or union, enterprise, station); prints its id"),
+     "add [--kind K] FIELD=VALUE...",
      N_("  FIELD=VALUE       a field's value; name is required; office, joined and\n"
         "                    status default to the node's office, today and active;\n"
-        "                    benefits+=VALUE adds one element to the set\n"),
+        "                    benefits+=VALUE adds one element to the set\n") OPT_KIND,
      "unionctl add name=陈诚 gender=M phone=13812345678 benefits+=heat-relief-2021",
-     "", 1, INT_MAX, "add", 0, cli_add_build, cli_add_print},
+     "K", 1, INT_MAX, "add", 0, cli_add_build, cli_add_print},
     {"show", N_("records"), N_("one member: every field, the values of a field in conflict"),
      "show ID [--json|--csv] [--reveal]",
      OPT_JSON OPT_CSV OPT_REVEAL,
@@ -50,30 +54,39 @@ const cli_cmd cli_commands[] = {
      "unionctl edit 01m8x2k4q9w3e5r7 phone=13900001234 benefits-=heat-relief-2021",
      "", 2, INT_MAX, "edit", 0, cli_edit_build, cli_edit_print},
     {"list", N_("records"), N_("find members: filter, sort, count"),
-     "list [--where EXPR]... [--sort F] [--limit N] [--json|--csv] [--count] [--reveal]",
+     "list [--kind K] [--where EXPR]... [--sort F] [--limit N] [--json|--csv] [--count] [--reveal]",
      OPT_WHERE
      N_("  --sort F          order by field F\n")
      N_("  --limit N         at most N members\n")
-     N_("  --count           only the number of members found\n") OPT_JSON OPT_CSV OPT_REVEAL,
+     N_("  --count           only the number of members found\n") OPT_JSON OPT_CSV OPT_REVEAL OPT_KIND,
      "unionctl list --where office=yinzhou --where 'joined>=2024-01-01' --count",
-     "jcrnSLw", 0, 0, "list", CLI_OWN_JSON | CLI_PAGED, cli_list_build, cli_list_print},
+     "jcrnSLwK", 0, 0, "list", CLI_OWN_JSON | CLI_PAGED, cli_list_build, cli_list_print},
     {"log", N_("records"), N_("history of a member: when, who, what changed"),
      "log ID [--json|--csv] [--reveal]",
      OPT_JSON N_("  --csv             CSV: one row per changed field\n") OPT_REVEAL,
      "unionctl log 01m8x2k4q9w3e5r7",
      "jcr", 1, 1, "log", CLI_PAGED, cli_record_build, cli_log_print},
     {"import", N_("records"), N_("add or update members from a CSV file (all rows or none)"),
-     "import FILE.csv [--skip-invalid] [--json]",
+     "import [--kind K] FILE.csv [--skip-invalid] [--json]",
      N_("  FILE.csv          header row = field names (an id column updates those\n"
         "                    records); every row is checked before anything is written\n")
-     N_("  --skip-invalid    import the good rows, list the bad ones\n") OPT_JSON,
+     N_("  --skip-invalid    import the good rows, list the bad ones\n") OPT_JSON OPT_KIND
+     N_("                    (benefit columns: id_number,kind,date,amount,station)\n"),
      "unionctl import members.csv --skip-invalid",
-     "sj", 1, 1, "import", 0, cli_import_build, cli_import_print},
+     "sjK", 1, 1, "import", 0, cli_import_build, cli_import_print},
     {"export", N_("records"), N_("every record, never masked: a full backup (CSV unless --json)"),
-     "export [--csv|--json]",
-     N_("  --csv             CSV (the default); import reads it back\n") OPT_JSON,
+     "export [--kind K] [--csv|--json]",
+     N_("  --csv             CSV (the default); import reads it back\n") OPT_JSON OPT_KIND,
      "unionctl export > backup.csv",
-     "jc", 0, 0, "list", CLI_OWN_JSON, cli_list_build, cli_list_print},
+     "jcK", 0, 0, "list", CLI_OWN_JSON, cli_list_build, cli_list_print},
+    {"benefit", N_("records"), N_("welfare hand-outs: give one (dated, in yuan), list a member's"),
+     "benefit give MEMBER KIND --date D --amount YUAN [--station S]\nbenefit list MEMBER [--json|--csv]",
+     N_("  MEMBER            a member's record id or ID number\n"
+        "  --date D          the day of the hand-out (YYYY-MM-DD)\n"
+        "  --amount YUAN     how much, in yuan (180, 180.50)\n"
+        "  --station S       the service station (its id or name)\n") OPT_JSON OPT_CSV,
+     "unionctl benefit give 330212196001060006 heat-relief-2021 --date 2021-07-19 --amount 180",
+     "DAQjc", 2, 3, NULL, 0, cli_benefit_build, cli_benefit_print}, /* op: add or benefit_list */
     {"conflicts", N_("merge"), N_("fields edited concurrently on two nodes"),
      "conflicts [--json|--csv] [--reveal]",
      OPT_JSON OPT_CSV OPT_REVEAL,
@@ -99,6 +112,15 @@ const cli_cmd cli_commands[] = {
      N_("  --until D         joined on or before D (YYYY-MM-DD)\n") OPT_WHERE OPT_CSV OPT_JSON,
      "unionctl stats --by office,category --since 2024-01-01 --csv",
      "BFUwjc", 0, 0, "stats", CLI_PAGED, cli_stats_build, cli_stats_print},
+    {"report", N_("membership work"), N_("the period report: unions, members, enterprises, ..."),
+     "report --from D --to D [--office O] [--json|--csv]",
+     N_("  --from D          first day of the period (YYYY-MM-DD)\n"
+        "  --to D            last day of the period (included)\n"
+        "  --office O        only the records of office O\n"
+        "  --json            the report as one JSON object\n"
+        "  --csv             one row per office, then a row \"total\"\n"),
+     "unionctl report --from 2021-01-01 --to 2021-09-30 --json",
+     "RTOjc", 0, 0, "report", CLI_OWN_JSON | CLI_PAGED, cli_report_build, cli_report_print},
     {"duplicates", N_("membership work"), N_("likely duplicates: same ID number, or phone + name"),
      "duplicates [--json|--csv] [--reveal]",
      OPT_JSON OPT_CSV OPT_REVEAL,

@@ -166,7 +166,9 @@ static int check_uscc(char **out, const char *v, size_t n, const char **rule, ch
                       size_t msglen)
 {
     char u[19];
-    if (schema_excel_number(v, n))
+    /* Excel's form of a long number ("9.13302E+17") is never 18 characters;
+     * an 18-character code may well be digits, E, digits (91330212E600000107) */
+    if (n != 18 && schema_excel_number(v, n))
         return fail(rule, msg, msglen, "excel_number",
                     "Excel turned the column into numbers (scientific notation) and the "
                     "characters are lost; format the column as Text, enter the codes again");

@@ -55,7 +55,7 @@ uerr ops_load(ops_ctx *o, char *err, size_t errlen)
 
 /* Index update for a record of the head: at load, and for records a merge
  * or fast-forward changed. */
-int ops_index_changed(const char *id, const char *buf, size_t len, void *arg)
+int ops_index_changed(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
 {
     ops_ctx *o = arg;
     record r;
@@ -64,7 +64,7 @@ int ops_index_changed(const char *id, const char *buf, size_t len, void *arg)
         log_msg(LOG_ERR, "record %s in the store does not decode: %s", id, err);
         return 1;
     }
-    if (recindex_put(&o->ix, id, &r) != 0) {
+    if (recindex_put_kind(&o->ix, kind, id, &r) != 0) {
         record_free(&r);
         return 2;
     }
@@ -259,6 +259,12 @@ void ctl_new_id(char out[RECORD_ID_LEN + 1], const recindex *ix, int64_t now)
 uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk,
                         const char *operator, const char * message, char *err, size_t errlen)
 {
+    return ctl_commit_kind(o, KIND_NONE, ids, recs, n, bulk, operator, message, err, errlen);
+}
+
+uerr ctl_commit_kind(ops_ctx *o, record_kind kind, char **ids, record *recs, size_t n, int bulk,
+                     const char *operator, const char * message, char *err, size_t errlen)
+{
     store_change *ch = calloc(n, sizeof *ch);
     char **bufs = calloc(n, sizeof *bufs);
     uerr e = UERR_OK;
@@ -272,6 +278,10 @@ uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk
             e = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
             goto cleanup;
         }
+        /* a record already indexed keeps its kind; a new one is `kind`
+         * (KIND_NONE: a member) */
+        record_kind k = recindex_kind(&o->ix, ids[i]);
+        ch[i].kind = k ? k : (kind ? kind : KIND_MEMBER);
         ch[i].id = ids[i];
         ch[i].buf = bufs[i];
         ch[i].len = len;
@@ -283,7 +293,7 @@ uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++)
-        if (recindex_put(&o->ix, ids[i], &recs[i]) != 0) {
+        if (recindex_put_kind(&o->ix, ch[i].kind, ids[i], &recs[i]) != 0) {
             /* The store has it; the index is now stale. Refuse to go on
              * with a wrong view rather than answer queries from it. */
             log_msg(LOG_ERR, "out of memory updating the index; exiting");

@@ -81,6 +81,10 @@ void ctl_new_id(char out[RECORD_ID_LEN + 1], const recindex *ix, int64_t now);
  * store's error with err set. */
 uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk,
                         const char *operator, const char * message, char *err, size_t errlen);
+/* ctl_commit_records where a record not yet in the index is of `kind`
+ * (KIND_NONE: member); an indexed record always keeps its own kind. */
+uerr ctl_commit_kind(ops_ctx *o, record_kind kind, char **ids, record *recs, size_t n, int bulk,
+                     const char *operator, const char * message, char *err, size_t errlen);
 
 /* ---- requests (common.c) --------------------------------------------------- */
 

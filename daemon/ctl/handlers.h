@@ -17,6 +17,13 @@
 #include <msgpack.h>
 
 void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+/* op_kinds.c: add, edit, import of any kind (members: op_add, op_edit,
+ * op_import), and benefit_list. op_report.c: report. */
+void op_add_any(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_edit_any(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_import_any(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_benefit_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_report(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_show(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);

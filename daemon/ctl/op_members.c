@@ -198,7 +198,7 @@ static size_t dup_collect(dup_cand *cs, const recindex *ix)
         scan_prefetch(ix->slots, i, ix->cap);
         const recindex_item *it = &ix->slots[i];
         record proj;
-        if (!it->id)
+        if (!it->id || it->kind != KIND_MEMBER) /* duplicates are among members */
             continue;
         if (scan_project(&proj, &proj_buf, &proj_cap, &it->rec, need, 4) < 0) {
             free(proj_buf);

@@ -4,6 +4,7 @@
  * in-memory index, and the store only for a record's history. Masks
  * personal fields unless asked; a reveal is logged without values. */
 #include "daemon/ctl/common.h"
+#include "daemon/ctl/kinds.h"
 #include "daemon/ctl/handlers.h"
 
 #include "daemon/util/clock.h"
@@ -27,7 +28,10 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     int count_only = msg_get_bool(req, "count", 0);
     int full = msg_get_bool(req, "full", 0); /* export: never masked */
     msg_map m;
-    uerr e = ctl_conds_read(&c, &nc, req, err, sizeof err);
+    record_kind kind;
+    uerr e = ctl_kind_read(&kind, req, err, sizeof err);
+    if (e == UERR_OK)
+        e = ctl_conds_read(&c, &nc, req, err, sizeof err);
     if (e != UERR_OK) {
         ctl_reply_error(pk, e, "%s", err);
         goto cleanup;
@@ -43,7 +47,7 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     }
     for (size_t i = 0; i < o->ix.cap; i++) {
         const recindex_item *it = &o->ix.slots[i];
-        if (it->id && query_match(c, nc, it->id, &it->rec)) {
+        if (it->id && it->kind == kind && query_match(c, nc, it->id, &it->rec)) {
             hits[nh].id = it->id;
             hits[nh].r = &it->rec;
             hits[nh].key = sort ? query_display(&it->rec, it->id, sort) : it->id;
@@ -293,7 +297,7 @@ void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     }
     for (size_t i = 0; i < o->ix.cap; i++) {
         const recindex_item *it = &o->ix.slots[i];
-        if (it->id && ctl_conflict_count(&it->rec)) {
+        if (it->id && it->kind == KIND_MEMBER && ctl_conflict_count(&it->rec)) {
             hits[nh].id = it->id;
             hits[nh].r = &it->rec;
             hits[nh].key = it->id;

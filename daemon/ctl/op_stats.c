@@ -195,7 +195,7 @@ static void stats_scan_run(stats_scan *s)
     for (size_t i = s->from; i < s->to; i++) {
         scan_prefetch(s->slots, i, s->to);
         const recindex_item *it = &s->slots[i];
-        if (!it->id)
+        if (!it->id || it->kind != KIND_MEMBER) /* stats count members */
             continue;
         int grew = scan_project(&proj, &pe, &pcap, &it->rec, s->need, s->nneed);
         if (grew < 0)

@@ -38,6 +38,6 @@ uerr ops_load(ops_ctx *o, char *err, size_t errlen);
 /* A store_record_cb that decodes a record a merge or fast-forward changed
  * into o's index (arg = ops_ctx *). Worker thread only. Returns 0, 1 (the
  * record does not decode; logged) or 2 (out of memory). */
-int ops_index_changed(const char *id, const char *buf, size_t len, void *arg);
+int ops_index_changed(record_kind kind, const char *id, const char *buf, size_t len, void *arg);
 
 #endif

@@ -88,13 +88,17 @@ static int emit_file_cb(const git_diff_delta *d, float progress, void *payload)
     (void)progress;
     if (d->status != GIT_DELTA_ADDED && d->status != GIT_DELTA_MODIFIED)
         return 0;
-    const char *slash = strrchr(d->new_file.path, '/');
+    char id[RECORD_ID_MAX + 1];
+    record_kind kind;
+    /* Only record paths reach here (take-in checks them); anything else
+     * is not a record the index knows. */
+    if (kind_path_parse(&kind, id, sizeof id, d->new_file.path) != UERR_OK)
+        return 0;
     if (git_blob_lookup(&b, e->repo, &d->new_file.id) < 0) {
         e->rc = -1;
         return -1;
     }
-    int rc = e->cb(slash ? slash + 1 : d->new_file.path, git_blob_rawcontent(b),
-                   (size_t)git_blob_rawsize(b), e->arg);
+    int rc = e->cb(kind, id, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), e->arg);
     git_blob_free(b);
     if (rc) {
         e->rc = rc;

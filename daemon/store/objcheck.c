@@ -15,7 +15,9 @@
 /* One row per kind of record the tree holds. Other kinds (unions,
  * enterprises, stations, benefits) are added here, with the same
  * <aa>/<bb>/<id> shape below them. */
-const char *const store_toplevel_names[] = {"members", NULL};
+/* The kind folders (proto/kind.h kind_dir), in tree order. */
+const char *const store_toplevel_names[] = {"benefits", "enterprises", "members",
+                                            "stations", "unions",      NULL};
 
 int objcheck_toplevel_valid(const char *name, size_t len)
 {
@@ -280,25 +282,20 @@ uerr objcheck_commit(objcheck_commit_info *out, const unsigned char *buf, size_t
  * writer's clock, not ours, dated the value: see objcheck.h). */
 #define NO_FUTURE_LIMIT "9999-12-31"
 
-uerr objcheck_record(const char *buf, size_t len, char *err, size_t errlen)
+/* Check every entry of r against the schema of kind k: UERR_OK, or the
+ * first refusal (UERR_PEER) in err. */
+static uerr record_check_kind(const record *r, record_kind k, char *err, size_t errlen)
 {
-    record r;
     char derr[160];
-    uerr rc = UERR_OK;
-    if (len > STORE_OBJECT_MAX)
-        return uerr_set(err, errlen, UERR_PEER, "record larger than %u bytes", STORE_OBJECT_MAX);
-    if (record_decode(&r, buf, len, derr, sizeof derr) != 0)
-        return uerr_set(err, errlen, strcmp(derr, "out of memory") == 0 ? UERR_NOMEM : UERR_PEER,
-                        "damaged record (not canonical): %s", derr);
-    for (size_t i = 0; i < r.nentries && rc == UERR_OK; i++) {
-        const record_entry *e = &r.entries[i];
+    for (size_t i = 0; i < r->nentries; i++) {
+        const record_entry *e = &r->entries[i];
         char *norm = NULL;
-        if (!schema_field_find(e->field)) {
-            rc = uerr_set(err, errlen, UERR_PEER,
-                          "damaged record: a field not in the schema: %.32s", e->field);
-            break;
-        }
-        int v = schema_value_check(&norm, e->field, e->value, NO_FUTURE_LIMIT, derr, sizeof derr);
+        if (!schema_kind_field_find(k, e->field))
+            return uerr_set(err, errlen, UERR_PEER,
+                            "damaged record: a field not in the schema: %.32s", e->field);
+        int v = schema_kind_value_check(&norm, k, e->field, e->value, NO_FUTURE_LIMIT, derr,
+                                        sizeof derr);
+        uerr rc = UERR_OK;
         if (v == UERR_NOMEM)
             rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory checking a record");
         else if (v != 0)
@@ -309,7 +306,29 @@ uerr objcheck_record(const char *buf, size_t len, char *err, size_t errlen)
                           "(untrimmed, not NFKC or not normalised)",
                           e->field);
         free(norm);
+        if (rc != UERR_OK)
+            return rc;
     }
+    return UERR_OK;
+}
+
+/* A blob is checked before the layout walk knows its folder, so it must be
+ * a valid record of some kind (members first: their refusal is the one
+ * reported). The kind of its folder is not cross-checked here. */
+uerr objcheck_record(const char *buf, size_t len, char *err, size_t errlen)
+{
+    record r;
+    char derr[160];
+    uerr rc = UERR_OK;
+    if (len > STORE_OBJECT_MAX)
+        return uerr_set(err, errlen, UERR_PEER, "record larger than %u bytes", STORE_OBJECT_MAX);
+    if (record_decode(&r, buf, len, derr, sizeof derr) != 0)
+        return uerr_set(err, errlen, strcmp(derr, "out of memory") == 0 ? UERR_NOMEM : UERR_PEER,
+                        "damaged record (not canonical): %s", derr);
+    rc = record_check_kind(&r, KIND_MEMBER, err, errlen);
+    for (int k = KIND_MEMBER + 1; k < KIND_COUNT && rc == UERR_PEER; k++)
+        if (record_check_kind(&r, (record_kind)k, derr, sizeof derr) == UERR_OK)
+            rc = UERR_OK;
     record_free(&r);
     return rc;
 }

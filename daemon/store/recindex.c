@@ -66,8 +66,23 @@ static int grow(recindex *ix)
     return 0;
 }
 
+record_kind recindex_kind(const recindex *ix, const char *id)
+{
+    if (!ix->cap)
+        return KIND_NONE;
+    size_t i = find_slot(ix->slots, ix->cap, id);
+    return ix->slots[i].id ? ix->slots[i].kind : KIND_NONE;
+}
+
 uerr recindex_put(recindex *ix, const char *id, record *r)
 {
+    record_kind k = recindex_kind(ix, id);
+    return recindex_put_kind(ix, k ? k : KIND_MEMBER, id, r);
+}
+
+uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r)
+{
+    assert(kind > KIND_NONE && kind < KIND_COUNT);
     if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0)
         return UERR_NOMEM;
     assert((ix->count + 1) * 4 <= ix->cap * 3);
@@ -82,6 +97,7 @@ uerr recindex_put(recindex *ix, const char *id, record *r)
         ix->count++;
     }
     ix->slots[i].rec = *r;
+    ix->slots[i].kind = kind;
     record_init(r);
     return UERR_OK;
 }

@@ -15,6 +15,7 @@
 #ifndef UNIOND_RECINDEX_H
 #define UNIOND_RECINDEX_H
 
+#include "proto/kind.h"
 #include "proto/record.h"
 #include "proto/uerr.h"
 
@@ -23,6 +24,7 @@
 typedef struct {
     char *id;
     record rec;
+    record_kind kind; /* the folder the record sits in (KIND_MEMBER ... KIND_BENEFIT) */
 } recindex_item;
 
 typedef struct {
@@ -40,5 +42,10 @@ record *recindex_get(const recindex *ix, const char *id);
 /* Insert or replace; id is copied. Takes ownership of *r's contents (r is
  * left empty). UERR_OK, or UERR_NOMEM (then *r is untouched). */
 uerr recindex_put(recindex *ix, const char *id, record *r);
+/* recindex_put that also sets the record's kind (recindex_put keeps the
+ * kind of a record already there and makes a new one a member). */
+uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r);
+/* The kind of the record with this id, or KIND_NONE when absent. */
+record_kind recindex_kind(const recindex *ix, const char *id);
 
 #endif

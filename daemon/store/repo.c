@@ -293,10 +293,14 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
 {
     walk_ctx *w = payload;
     git_blob *blob = NULL;
-    /* Only members/aa/bb/<id> blobs are records. */
-    if (strncmp(root, "members/", 8) != 0 || strlen(root) != 14)
-        return 0;
+    /* Only <kind folder>/aa/bb/<id> blobs are records (kind_path_parse). */
+    char path[RECORD_ID_MAX + 64], id[RECORD_ID_MAX + 1];
+    record_kind kind;
     if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
+        return 0;
+    if ((size_t)snprintf(path, sizeof path, "%s%s", root, git_tree_entry_name(entry)) >=
+            sizeof path ||
+        kind_path_parse(&kind, id, sizeof id, path) != UERR_OK)
         return 0;
     /* git_tree_walk returns whatever stops it, so both ways out say
      * GIT_EUSER and the flags tell them apart. */
@@ -304,8 +308,7 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
         w->giterr = 1;
         return GIT_EUSER;
     }
-    int rc = w->cb(git_tree_entry_name(entry), git_blob_rawcontent(blob),
-                   (size_t)git_blob_rawsize(blob), w->arg);
+    int rc = w->cb(kind, id, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), w->arg);
     git_blob_free(blob);
     if (rc) {
         w->rc = rc;
@@ -337,17 +340,21 @@ uerr store_foreach(store *s, store_record_cb cb, void *arg, char *err, size_t er
     return rc;
 }
 
-/* The blob id of record `id` in tree, or 0 if absent. */
+/* The blob id of record `id` in tree, or 0 if absent. Each kind folder is
+ * tried: ids are unique across kinds. */
 static int tree_record_oid(git_oid *out, git_tree *tree, const char *id)
 {
     char path[RECORD_ID_MAX + 32];
-    git_tree_entry *te = NULL;
-    record_path(path, sizeof path, id);
-    if (git_tree_entry_bypath(&te, tree, path) < 0)
-        return 0;
-    git_oid_cpy(out, git_tree_entry_id(te));
-    git_tree_entry_free(te);
-    return 1;
+    for (int k = KIND_MEMBER; k < KIND_COUNT; k++) {
+        git_tree_entry *te = NULL;
+        kind_path(path, sizeof path, (record_kind)k, id);
+        if (git_tree_entry_bypath(&te, tree, path) < 0)
+            continue;
+        git_oid_cpy(out, git_tree_entry_id(te));
+        git_tree_entry_free(te);
+        return 1;
+    }
+    return 0;
 }
 
 /* A copy of blob oid, NUL-terminated; *buf malloc'd (caller frees). */
@@ -422,7 +429,7 @@ static uerr commit_blobs(git_tree_update *up, char (*paths)[RECORD_ID_MAX + 32],
     for (size_t i = 0; i < n; i++) {
         if (!record_id_valid(ch[i].id))
             return uerr_set(err, errlen, UERR_INVALID, "bad record id %.64s", ch[i].id);
-        record_path(paths[i], sizeof paths[i], ch[i].id);
+        kind_path(paths[i], sizeof paths[i], ch[i].kind ? ch[i].kind : KIND_MEMBER, ch[i].id);
         if (git_blob_create_from_buffer(&up[i].id, repo, ch[i].buf, ch[i].len) < 0)
             return store_git_err(err, errlen, UERR_IO, "writing a record");
         up[i].action = GIT_TREE_UPDATE_UPSERT;

@@ -2,7 +2,8 @@
  * (daemon/store/: the only room that includes git2.h; this header does not).
  *
  * One bare repository, DATA/store.git, HEAD -> refs/heads/<node>. Records
- * are blobs at members/aa/bb/<id> (proto/record.h). A store is used from one
+ * are blobs at <kind folder>/aa/bb/<id> (proto/kind.h kind_path: members/,
+ * unions/, enterprises/, stations/, benefits/; proto/record.h). A store is used from one
  * thread (the daemon's store queue runs one job at a time); nothing here is
  * thread-safe, and a store asserts it is not entered from two threads at
  * once. docs/STORE.md describes the format.
@@ -34,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/kind.h"
 #include "proto/record.h"
 #include "proto/uerr.h"
 
@@ -43,6 +45,7 @@ typedef struct {
     const char *id;
     const char *buf; /* canonical record bytes */
     size_t len;
+    record_kind kind; /* last, so {id, buf, len} still reads; KIND_NONE means member */
 } store_change;
 
 typedef struct {
@@ -58,10 +61,11 @@ typedef struct {
     size_t new_len;
 } store_version;
 
-/* Called once per record; return non-zero to stop (store_foreach then
- * returns that value unchanged: a positive value of the caller's own, or a
+/* Called once per record with its kind (the folder it sits in); return non-zero to stop
+ * (store_foreach then returns that value unchanged: a positive value of the caller's own, or a
  * negative uerr). Buffers are borrowed for the call only. */
-typedef int (*store_record_cb)(const char *id, const char *buf, size_t len, void *arg);
+typedef int (*store_record_cb)(record_kind kind, const char *id, const char *buf, size_t len,
+                               void *arg);
 /* Called per commit that changed a record, newest first; non-zero stops
  * the walk as for store_record_cb. */
 typedef int (*store_version_cb)(const store_version *v, void *arg);
@@ -108,11 +112,13 @@ void store_free(store *s);
  * Writes into the caller's buffers. */
 void store_head(const store *s, char commit[41], char tree[41]);
 
-/* Every record of the own head tree. Returns UERR_OK, the callback's
+/* Every record of every kind of the own head tree (each kind folder;
+ * a store without the newer folders reads as before). Returns UERR_OK, the callback's
  * non-zero value unchanged, or UERR_IO/UERR_NOMEM with err set. */
 uerr store_foreach(store *s, store_record_cb cb, void *arg, char *err, size_t errlen);
 
-/* Read one record blob of the head tree. *buf is malloc'd (caller frees;
+/* Read one record blob of the head tree, of whatever kind (ids are unique
+ * across kinds: each kind folder is tried). *buf is malloc'd (caller frees;
  * NUL-terminated after len bytes). UERR_OK found, UERR_NOTFOUND absent
  * (*buf NULL), UERR_IO/UERR_NOMEM on error. */
 uerr store_read(store *s, char **buf, size_t *len, const char *id, char *err, size_t errlen);

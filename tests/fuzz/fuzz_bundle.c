@@ -13,8 +13,9 @@
 static store *st;
 static char dir[64];
 
-static int nothing(const char *id, const char *buf, size_t len, void *arg)
+static int nothing(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
 {
+    (void)kind;
     (void)id;
     (void)buf;
     (void)len;
