@@ -9,13 +9,14 @@
 #   make fuzz     libFuzzer builds of every decoder (clang), short runs
 #   make format   clang-format every source file
 #   make pot      po/uniond.pot from the sources (then msgmerge into po/*.po)
-#   make install  binaries, manual pages and catalogues under PREFIX
+#   make install  binaries, manual pages, catalogues, systemd unit, completion
+#                 under PREFIX (and DESTDIR); make uninstall removes them
 
 CC      ?= cc
-PKGS    := libuv libgit2 msgpack openssl inih zlib jansson libutf8proc
+PKGS    := libuv libgit2 msgpack openssl inih zlib jansson libutf8proc libsystemd
 DEBS    := pkg-config valgrind libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
            libcsv-dev libcmocka-dev zlib1g-dev uthash-dev libjansson-dev libutf8proc-dev git openssl python3 sqlite3 bc \
-           gettext tzdata less bsdutils
+           gettext tzdata less bsdutils libsystemd-dev
 STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I.
 # pkg-config runs only when the packages are there; 'deps' comes first otherwise.
@@ -40,7 +41,7 @@ Q  := $(if $(V),,@)
 BT := build/san
 
 .PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps valgrind \
-        pot install
+        pot install uninstall
 
 # unionctl's messages: po/LANG.po compiled for the tree into
 # build/locale/LANG/LC_MESSAGES/unionctl.mo (unionctl finds it beside
@@ -63,17 +64,53 @@ pot:
 	  --keyword=NC_:1c,2 --add-comments=TRANSLATORS: --package-name=uniond \
 	  --msgid-bugs-address= -o po/uniond.pot $(sort $(shell find cli -name '*.c'))
 
+# Where `make install` puts the systemd files and the completion; systemd
+# reads /usr/lib and /usr/local/lib alike.
+SBINDIR        ?= $(PREFIX)/sbin
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+UNITDIR        ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
+COMPLETIONDIR  ?= $(PREFIX)/share/bash-completion/completions
+EXAMPLEDIR     ?= $(PREFIX)/share/doc/uniond/examples
+INSTALLED := $(BINDIR)/unionctl $(SBINDIR)/uniond $(MANDIR)/man1/unionctl.1 \
+             $(MANDIR)/man8/uniond.8 $(UNITDIR)/uniond.service $(SYSUSERSDIR)/uniond.conf \
+             $(TMPFILESDIR)/uniond.conf $(COMPLETIONDIR)/unionctl \
+             $(EXAMPLEDIR)/uniond.conf.example \
+             $(patsubst po/%.po,$(LOCALEDIR)/%/LC_MESSAGES/unionctl.mo,$(PO_FILES))
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
-	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 755 $(B)/unionctl $(DESTDIR)$(PREFIX)/bin/unionctl
-	install -m 755 $(B)/uniond $(DESTDIR)$(PREFIX)/sbin/uniond
-	install -m 644 docs/unionctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/unionctl.1
-	install -m 644 docs/uniond.8 $(DESTDIR)$(PREFIX)/share/man/man8/uniond.8
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(EXAMPLEDIR)
+	install -m 755 $(B)/unionctl $(DESTDIR)$(BINDIR)/unionctl
+	install -m 755 $(B)/uniond $(DESTDIR)$(SBINDIR)/uniond
+	install -m 644 docs/unionctl.1 $(DESTDIR)$(MANDIR)/man1/unionctl.1
+	install -m 644 docs/uniond.8 $(DESTDIR)$(MANDIR)/man8/uniond.8
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/uniond.service.in > $(B)/uniond.service
+	install -m 644 $(B)/uniond.service $(DESTDIR)$(UNITDIR)/uniond.service
+	install -m 644 dist/uniond.sysusers $(DESTDIR)$(SYSUSERSDIR)/uniond.conf
+	install -m 644 dist/uniond.tmpfiles $(DESTDIR)$(TMPFILESDIR)/uniond.conf
+	install -m 644 dist/unionctl.bash $(DESTDIR)$(COMPLETIONDIR)/unionctl
+	install -m 644 dist/uniond.conf.example $(DESTDIR)$(EXAMPLEDIR)/uniond.conf.example
 	for po in $(PO_FILES); do l=$$(basename $$po .po); \
 	  install -d $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES; \
 	  install -m 644 $(B)/locale/$$l/LC_MESSAGES/unionctl.mo $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/; \
 	done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  systemd-sysusers $(SYSUSERSDIR)/uniond.conf 2>/dev/null || \
+	    getent group uniond >/dev/null || adduser --system --group --home /var/lib/uniond --no-create-home uniond; \
+	  systemd-tmpfiles --create $(TMPFILESDIR)/uniond.conf 2>/dev/null || true; \
+	  systemctl daemon-reload 2>/dev/null || true; \
+	  echo "next: sudo -u uniond uniond init --office CODE; sudo systemctl enable --now uniond"; \
+	fi
+
+# Removes what install put there; DATA (/var/lib/uniond), the user and the
+# group are left alone: they hold the office's records.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
 
 $(B)/genmembers: tests/tools/genmembers.c
 	@mkdir -p $(B)

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Every option unionctl knows, for the whole line. d, h, V and P are global;
  * the others are checked against the command's row after the command word
@@ -444,6 +445,33 @@ static int call_run(cli_call *c, const line *l)
     return call_remote(c, l->no_pager);
 }
 
+/* The DATA used without -d: $UNIOND_DATA, else /var/lib/uniond when it
+ * exists (the system service's), else $XDG_DATA_HOME/uniond, else
+ * ~/.local/share/uniond when that exists; NULL otherwise (then the
+ * "no DATA directory" usage error says how to give one). The same rule as
+ * uniond's (daemon/main/main.c). Returns env or a static buffer. */
+static const char *cli_data_default(void)
+{
+    static char buf[4096];
+    const char *env = getenv("UNIOND_DATA"), *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    struct stat st;
+    int n;
+    if (env && *env)
+        return env;
+    if (stat("/var/lib/uniond", &st) == 0 && S_ISDIR(st.st_mode))
+        return "/var/lib/uniond";
+    if (xdg && *xdg == '/')
+        n = snprintf(buf, sizeof buf, "%s/uniond", xdg);
+    else if (home && *home)
+        n = snprintf(buf, sizeof buf, "%s/.local/share/uniond", home);
+    else
+        return NULL;
+    if (n <= 0 || (size_t)n >= sizeof buf || stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return NULL;
+    return buf;
+}
+
 /* What is printed when the line has no command word. */
 static int run_without_command(const line *l)
 {
@@ -477,7 +505,7 @@ int cli_run(int argc, char **argv)
     memset(&c, 0, sizeof c);
     cli_i18n_init();
     hint_command = NULL;
-    cli_data_dir = getenv("UNIOND_DATA");
+    cli_data_dir = cli_data_default();
     if (line_read(&l, &c.o, argc, argv) != 0) {
         fprintf(stderr, _("unionctl: out of memory\n"));
         rc = EXIT_FAIL;

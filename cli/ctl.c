@@ -6,6 +6,7 @@
 #include "proto/msg.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,13 @@ static int io_full(int fd, void *buf, size_t len, int out)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* The caller's login name for a hint ("$USER" when unknown). */
+static const char *cli_login_name(void)
+{
+    struct passwd *pw = getpwuid(getuid());
+    return pw ? pw->pw_name : "$USER";
 }
 
 int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char *req,
@@ -61,6 +69,15 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
                        "  uniond -d %s"),
                      data, sa.sun_path, data);
             rc = CTL_UNREACHABLE;
+        } else if (e == EACCES) {
+            /* the socket is 0660 for the service's group (uniond init --group) */
+            snprintf(err, errlen,
+                     _("cannot reach uniond on %s: %s.\n"
+                       "  Only members of the node's group may use it; ask the administrator "
+                       "to add you\n"
+                       "  (sudo adduser %s uniond), then log in again"),
+                     sa.sun_path, strerror(e), cli_login_name());
+            rc = CTL_FAILED;
         } else {
             snprintf(err, errlen, _("cannot reach uniond on %s: %s"), sa.sun_path, strerror(e));
             rc = e == EACCES ? CTL_FAILED : CTL_UNREACHABLE;

@@ -15,9 +15,13 @@
 #include "proto/msg.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <libgen.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +48,11 @@ struct control_client {
     int closed;   /* the handle's close callback ran */
     int busy;     /* a request of this client is in flight (at most one) */
     int answered; /* the request in flight has been answered */
+    /* The clerk's account from the socket's peer credentials: every request
+     * of a client on another account than the daemon's carries this name as
+     * its "operator", whatever the client claimed. Empty: the daemon's own
+     * account, whose claim stands (it can write the store directly). */
+    char peer_name[64];
 };
 
 typedef struct {
@@ -278,6 +287,43 @@ static int dispatch_on_loop(control_client *cl, const char *payload, size_t plen
     return handled;
 }
 
+static void client_frame_run(control_client *cl, const uint8_t *payload, size_t plen,
+                             size_t consumed);
+
+/* The request (payload, plen bytes) with its "operator" replaced by name,
+ * into out (the caller's, initialised; it owns the bytes). A payload that
+ * is not a map is copied as it is: the handler refuses it. */
+static void request_operator_set(msgpack_sbuffer *out, const char *payload, size_t plen,
+                                 const char *name)
+{
+    msgpack_unpacked u;
+    msgpack_packer pk;
+    msgpack_unpacked_init(&u);
+    if (msg_unpack(&u, payload, plen) != 0 || u.data.type != MSGPACK_OBJECT_MAP) {
+        msgpack_sbuffer_write(out, payload, plen);
+        msgpack_unpacked_destroy(&u);
+        return;
+    }
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    msg_map m;
+    msg_map_open(&m, &pk);
+    const msgpack_object_map *map = &u.data.via.map;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *k = &map->ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 8 &&
+            memcmp(k->via.str.ptr, "operator", 8) == 0)
+            continue;
+        /* keys are copied as they are (any type): the pair is counted by
+         * hand, as msg_arr_item counts an item the caller packs */
+        msgpack_pack_object(&pk, *k);
+        msgpack_pack_object(&pk, map->ptr[i].val);
+        msg_arr_item(&m);
+    }
+    msg_map_str(&m, "operator", name);
+    msg_map_close(&m);
+    msgpack_unpacked_destroy(&u);
+}
+
 /* Take one complete frame off the client's buffer. */
 static void client_take_frame(control_client *cl)
 {
@@ -297,6 +343,22 @@ static void client_take_frame(control_client *cl)
     cl->busy = 1;
     cl->answered = 0;
     uv_read_stop((uv_stream_t *)&cl->pipe);
+    msgpack_sbuffer named;
+    msgpack_sbuffer_init(&named);
+    if (cl->peer_name[0]) {
+        request_operator_set(&named, (const char *)payload, plen, cl->peer_name);
+        payload = (const uint8_t *)named.data;
+        plen = named.size;
+    }
+    client_frame_run(cl, payload, plen, consumed);
+    msgpack_sbuffer_destroy(&named);
+}
+
+/* Run one request (payload, plen bytes; consumed bytes of the buffer
+ * are dropped once it is copied or handled). */
+static void client_frame_run(control_client *cl, const uint8_t *payload, size_t plen,
+                             size_t consumed)
+{
     if (dispatch_on_loop(cl, (const char *)payload, plen)) {
         memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
         cl->len -= consumed;
@@ -346,6 +408,30 @@ static void client_read_start(control_client *cl)
         uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_on_read);
 }
 
+/* Who is on the other end (SO_PEERCRED): the daemon's own account keeps
+ * the operator it names; any other account is named by its user name (or
+ * "uid-N" without one). Credentials that cannot be read name the client
+ * "unknown" rather than trusting its claim. */
+static void client_peer_name(control_client *cl)
+{
+    struct ucred cr;
+    socklen_t crlen = sizeof cr;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&cl->pipe, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0) {
+        snprintf(cl->peer_name, sizeof cl->peer_name, "unknown");
+        return;
+    }
+    if (cr.uid == geteuid())
+        return;
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    if (getpwuid_r(cr.uid, &pw, buf, sizeof buf, &res) == 0 && res)
+        snprintf(cl->peer_name, sizeof cl->peer_name, "%s", res->pw_name);
+    else
+        snprintf(cl->peer_name, sizeof cl->peer_name, "uid-%lu", (unsigned long)cr.uid);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     control *c = server->data;
@@ -365,6 +451,7 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&cl->pipe, client_closed);
         return;
     }
+    client_peer_name(cl);
     cl->next = c->clients;
     if (c->clients)
         c->clients->prev = cl;
@@ -377,6 +464,22 @@ static void server_closed(uv_handle_t *h)
     control *c = h->data;
     c->open--;
     control_maybe_done(c);
+}
+
+/* The socket takes DATA's group when DATA lets its group in (0710,
+ * `uniond init --group`): the clerks of that group reach the socket, and
+ * nothing else of DATA. A failure is logged, not fatal: the owner still
+ * reaches the node. */
+static void socket_group_set(const char *sock_path)
+{
+    char dir[4096];
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s", sock_path);
+    if (stat(dirname(dir), &st) != 0 || !(st.st_mode & 010))
+        return;
+    if (chown(sock_path, (uid_t)-1, st.st_gid) != 0)
+        log_msg(LOG_WARN, "cannot give the control socket the group of DATA (gid %lu): %s",
+                (unsigned long)st.st_gid, strerror(errno));
 }
 
 uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue *q, ops_ctx *ops,
@@ -400,6 +503,7 @@ uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue
     umask(old);
     if (e == 0) {
         chmod(sock_path, 0660);
+        socket_group_set(sock_path);
         e = uv_listen((uv_stream_t *)&c->server, 64, on_connection);
     }
     if (e != 0) {

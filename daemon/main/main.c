@@ -17,28 +17,39 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include "proto/names.h"
 
 #include "proto/version.h"
 #define DEFAULT_LISTEN "0.0.0.0:7420"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: uniond init -d DATA --node NAME --office CODE [--listen HOST:PORT]\n"
-               "       uniond -d DATA [--verbose] [--offline]\n"
+    fprintf(f, "usage: uniond init [-d DATA] --office CODE [--node NAME] [--listen HOST:PORT]\n"
+               "                  [--group GROUP]\n"
+               "       uniond [-d DATA] [--verbose] [--offline]\n"
                "                                       run the node in the foreground;\n"
                "                                       --offline: no listening, no dialling\n"
                "       uniond --version | --help\n"
                "\n"
-               "DATA may also come from UNIOND_DATA. init creates DATA with the config\n"
+               "DATA defaults to $UNIOND_DATA, else /var/lib/uniond when it exists (the\n"
+               "system service), else $XDG_DATA_HOME/uniond (~/.local/share/uniond).\n"
+               "--node defaults to the host name. --group (default: uniond, when that group\n"
+               "exists) makes DATA 0710 and the control socket 0660 with that group, so its\n"
+               "members can use unionctl; --group '' keeps DATA private. init creates DATA with "
+               "the config\n"
                "(uniond.conf), the git store (store.git), the node's TLS key and certificate,\n"
                "and prints the node's fingerprint for other offices to pin.\n"
                "Default listen address: " DEFAULT_LISTEN ".\n");
@@ -74,14 +85,136 @@ static int node_paths_make(node_paths *p, const char *data)
     return 0;
 }
 
+/* The default DATA (no -d): $UNIOND_DATA, else /var/lib/uniond when it
+ * exists (the system service's), else $XDG_DATA_HOME/uniond, else
+ * ~/.local/share/uniond. Written into buf (len bytes); NULL when there is
+ * no home to put it in, or (must_exist: running, not init) when that
+ * directory does not exist. The same rule as unionctl's (cli/cmdline.c). */
+static const char *data_default(char *buf, size_t len, int must_exist)
+{
+    const char *env = getenv("UNIOND_DATA"), *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    struct stat st;
+    int n;
+    if (env && *env)
+        return env;
+    if (stat("/var/lib/uniond", &st) == 0 && S_ISDIR(st.st_mode))
+        return "/var/lib/uniond";
+    if (xdg && *xdg == '/')
+        n = snprintf(buf, len, "%s/uniond", xdg);
+    else if (home && *home)
+        n = snprintf(buf, len, "%s/.local/share/uniond", home);
+    else
+        return NULL;
+    if (n <= 0 || (size_t)n >= len)
+        return NULL;
+    if (must_exist && (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return NULL;
+    return buf;
+}
+
+/* mkdir -p of DATA's parents (a fresh account has no ~/.local/share). */
+static void parents_make(const char *data)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", data);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST)
+            return;
+        *s = '/';
+    }
+}
+
+/* The host name as a node name: its first label, lower-cased, characters
+ * outside a-z 0-9 . _ - as '-'. 0, or -1 with a message when the result is
+ * still not a node name. */
+static int node_from_host(char *out, size_t len)
+{
+    char host[256] = "", err[256];
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    host[strcspn(host, ".")] = '\0';
+    size_t n = 0;
+    for (const char *h = host; *h && n + 1 < len && n < NAMES_NODE_MAX; h++) {
+        unsigned char c = (unsigned char)tolower((unsigned char)*h);
+        out[n++] = (isalnum(c) && c < 0x80) || c == '_' || c == '-' ? (char)c : '-';
+    }
+    out[n] = '\0';
+    if (names_node_check(out, "the host name", err, sizeof err) != UERR_OK) {
+        fprintf(stderr,
+                "uniond init: the host name \"%s\" cannot name the node (%s);\n"
+                "  give one with --node NAME\n",
+                out, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The group of a shared DATA: explicit (--group; "" for none), else
+ * "uniond" when that group exists. *gid_out = (gid_t)-1 for none.
+ * 0, or -1 with a message for a named group that does not exist. */
+static int group_pick(gid_t *gid_out, int *explicit_out, const char *group)
+{
+    *gid_out = (gid_t)-1;
+    *explicit_out = group != NULL;
+    if (group && !*group)
+        return 0;
+    struct group *gr = getgrnam(group ? group : "uniond");
+    if (gr) {
+        *gid_out = gr->gr_gid;
+        return 0;
+    }
+    if (!group)
+        return 0;
+    fprintf(stderr, "uniond init: there is no group \"%s\" (create it with: sudo addgroup %s)\n",
+            group, group);
+    return -1;
+}
+
+/* DATA shared with a group (0710 + the group: its members reach the
+ * socket), or private (0700). The key and the store stay the service
+ * user's alone either way. A default group the caller may not give away
+ * (not a member) leaves DATA private with a note; an explicit one fails. */
+static int data_modes_set(const char *data, const node_paths *np, gid_t gid, int explicit_group)
+{
+    mode_t mode = 0700;
+    if (gid != (gid_t)-1) {
+        if (chown(data, (uid_t)-1, gid) == 0) {
+            mode = 0710;
+        } else if (explicit_group) {
+            fprintf(stderr, "uniond init: cannot give %s to the group (gid %lu): %s\n", data,
+                    (unsigned long)gid, strerror(errno));
+            return -1;
+        } else {
+            fprintf(stderr, "uniond init: note: %s stays private (not a member of group uniond)\n",
+                    data);
+        }
+    }
+    if (chmod(data, mode) != 0 || chmod(np->store, 0700) != 0 || chmod(np->key, 0600) != 0) {
+        fprintf(stderr, "uniond init: cannot set the modes of %s: %s\n", data, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_init(int argc, char **argv)
 {
-    const char *data = getenv("UNIOND_DATA"), *node = NULL, *office = NULL;
+    char databuf[4096], hostnode[NAMES_NODE_MAX + 1];
+    const char *data = data_default(databuf, sizeof databuf, 0), *node = NULL, *office = NULL;
+    const char *group = NULL;
+    gid_t gid;
+    int explicit_group;
     const char *listen = DEFAULT_LISTEN;
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},   {"node", required_argument, 0, 'n'},
-        {"office", required_argument, 0, 'o'}, {"listen", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"data", required_argument, 0, 'd'},
+                                             {"node", required_argument, 0, 'n'},
+                                             {"office", required_argument, 0, 'o'},
+                                             {"listen", required_argument, 0, 'l'},
+                                             {"group", required_argument, 0, 'g'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     int ch;
     char err[512], fpr[65];
     node_paths np;
@@ -101,6 +234,9 @@ static int cmd_init(int argc, char **argv)
         case 'l':
             listen = optarg;
             break;
+        case 'g':
+            group = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -109,11 +245,18 @@ static int cmd_init(int argc, char **argv)
             return 2;
         }
     }
-    if (!data || !node || !office || optind != argc) {
-        fprintf(stderr, "uniond init: -d DATA, --node NAME and --office CODE are required\n");
+    if (!data || !office || optind != argc) {
+        fprintf(stderr, "uniond init: --office CODE is required (and -d DATA without a home)\n");
         usage(stderr);
         return 2;
     }
+    if (!node) {
+        if (node_from_host(hostnode, sizeof hostnode) != 0)
+            return 2;
+        node = hostnode;
+    }
+    if (group_pick(&gid, &explicit_group, group) != 0)
+        return 2;
     if (node_paths_make(&np, data) != 0)
         return 2;
     config_init(&cfg);
@@ -122,6 +265,7 @@ static int cmd_init(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    parents_make(data);
     if (mkdir(data, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "uniond init: cannot create %s: %s\n", data, strerror(errno));
         config_free(&cfg);
@@ -152,11 +296,8 @@ static int cmd_init(int argc, char **argv)
         fprintf(stderr, "uniond init: %s\n", err);
         goto cleanup;
     }
-    if (chmod(np.store, 0700) != 0) {
-        fprintf(stderr, "uniond init: cannot make %s private (chmod 700): %s\n", np.store,
-                strerror(errno));
+    if (data_modes_set(data, &np, gid, explicit_group) != 0)
         goto cleanup;
-    }
     /* The config is written last: its presence marks a complete node. */
     if (config_save(&cfg, np.conf, err, sizeof err) != 0) {
         fprintf(stderr, "uniond init: %s\n", err);
@@ -237,6 +378,7 @@ static void on_signal(uv_signal_t *h, int signum)
     if (d->stopping)
         return;
     d->stopping = 1;
+    sd_notify(0, "STOPPING=1");
     log_msg(LOG_INFO, "%s: finishing the running request and stopping",
             signum == SIGTERM ? "SIGTERM" : "SIGINT");
     stop_next(d);
@@ -376,7 +518,7 @@ static int cmd_run(const char *data, int offline)
     if (access(np.conf, F_OK) != 0) {
         fprintf(stderr,
                 "uniond: %s is not a node directory (no uniond.conf); create one with\n"
-                "  uniond init -d %s --node NAME --office CODE\n",
+                "  uniond init -d %s --office CODE\n",
                 data, data);
         return 1;
     }
@@ -391,6 +533,7 @@ static int cmd_run(const char *data, int offline)
     }
     if (node_open(&cfg, &ops, &np) != 0)
         goto cleanup;
+    log_init(cfg.node);
     d.loop = uv_default_loop();
     if (loop_parts_start(&d, &cfg, &ops, &np, data, offline) != 0) {
         /* close what was started; the loop runs until its handles closed */
@@ -406,6 +549,8 @@ static int cmd_run(const char *data, int offline)
                 UNIOND_VERSION, cfg.node, cfg.office, ops.ix.count, head[0] ? head : "(empty)",
                 np.sock);
     }
+    /* the control socket listens: systemd may start what needs the node */
+    sd_notify(0, "READY=1");
     uv_run(d.loop, UV_RUN_DEFAULT);
     log_msg(LOG_INFO, "stopped");
     rc = 0;
@@ -432,7 +577,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "init") == 0)
         return cmd_init(argc - 1, argv + 1);
-    const char *data = getenv("UNIOND_DATA");
+    char databuf[4096];
+    const char *data = data_default(databuf, sizeof databuf, 1);
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'}, {"verbose", no_argument, 0, 'v'},
         {"offline", no_argument, 0, 'O'},    {"help", no_argument, 0, 'h'},
@@ -466,7 +612,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!data) {
-        fprintf(stderr, "uniond: no DATA directory: give -d DATA or set UNIOND_DATA\n");
+        fprintf(stderr, "uniond: no DATA directory: give -d DATA or set UNIOND_DATA (no HOME)\n");
         usage(stderr);
         return 2;
     }

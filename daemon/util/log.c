@@ -1,10 +1,14 @@
-/* log.c - stderr logging (see log.h). Never writes more than one line per
- * call, whatever the arguments hold. */
+/* log.c - the daemon's log (see log.h): journald when stderr is the
+ * journal's stream, else stderr. Never writes more than one line per call,
+ * whatever the arguments hold. */
 #include "daemon/util/log.h"
 #include "proto/names.h"
 #include "proto/utf8.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <systemd/sd-journal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +16,28 @@
 #include <unistd.h>
 
 static int min_level = LOG_INFO;
+static int to_journal;       /* stderr is the journal's stream (log_init) */
+static char node_field[128]; /* "UNIOND_NODE=name", or empty */
+
+void log_init(const char *node)
+{
+    /* systemd sets JOURNAL_STREAM=DEV:INO of the stream it connected to
+     * stderr; a child whose stderr was redirected elsewhere keeps the
+     * variable, so the device and inode must match stderr's own. */
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev = 0, ino = 0;
+    struct stat st;
+    to_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+                 (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+    node_field[0] = '\0';
+    if (node)
+        snprintf(node_field, sizeof node_field, "UNIOND_NODE=%s", node);
+}
+
+int log_to_journal(void)
+{
+    return to_journal;
+}
 
 void log_level_set(int level)
 {
@@ -84,6 +110,19 @@ void log_msg(int level, const char *fmt, ...)
     int m = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     size_t mlen = m < 0 ? 0 : (size_t)m >= sizeof msg ? sizeof msg - 1 : (size_t)m;
+    if (to_journal) {
+        /* journald stamps the time itself; the priority is syslog's */
+        static const int prio[] = {3, 4, 6, 7};
+        char clean[1024];
+        size_t c = log_line_clean(clean, sizeof clean - 1, msg, mlen);
+        clean[c] = '\0';
+        if (node_field[0])
+            sd_journal_send("MESSAGE=%s", clean, "PRIORITY=%d", prio[level], "%s", node_field,
+                            NULL);
+        else
+            sd_journal_send("MESSAGE=%s", clean, "PRIORITY=%d", prio[level], NULL);
+        return;
+    }
     n += log_line_clean(line + n, sizeof line - n - 1, msg, mlen);
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);

@@ -1,6 +1,7 @@
 /* log.h - the daemon's log: one line per event on stderr, with a UTC
- * timestamp and level. Never log personal field values. Thread-safe (a
- * line is one write(2)).
+ * timestamp and level; or, when stderr is connected to the journal
+ * (systemd), one journal entry with PRIORITY and UNIOND_NODE fields. Never log personal field
+ * values. Thread-safe (a line is one write(2)).
  *
  * Data-safe: whatever a caller formats, a call writes exactly one line of
  * valid UTF-8 (control characters and invalid bytes come out as \xNN), so
@@ -18,6 +19,13 @@ enum { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
  * (4 bytes each when escaped), then "...". */
 #define LOG_SAFE_MAX 64
 #define LOG_SAFE_SIZE (LOG_SAFE_MAX * 4 + 4)
+
+/* Choose the destination (journal when JOURNAL_STREAM names stderr's
+ * device and inode, else stderr) and remember the node name for the
+ * UNIOND_NODE field (copied; NULL for none). Without a call: stderr. */
+void log_init(const char *node);
+/* 1 if log lines go to the journal. */
+int log_to_journal(void);
 
 /* Minimum level written (default LOG_INFO). */
 void log_level_set(int level);
