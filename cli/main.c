@@ -7,6 +7,7 @@
 #include "cli/csvin.h"
 #include "cli/ctl.h"
 #include "cli/render.h"
+#include "cli/schemacmd.h"
 #include "proto/msg.h"
 #include "proto/query.h"
 #include "proto/schema.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* FIELD=VALUE, FIELD+=VALUE, FIELD-=VALUE -> [field, op, value] */
@@ -193,15 +195,8 @@ static int cmd_list(int argc, char **argv, int export)
         rc = cli_usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
         goto out;
     }
-    for (int i = 0; i < o.nwhere; i++) {
-        query_cond c;
-        char err[256];
-        if (query_cond_parse(&c, o.where[i], err, sizeof err) != 0) {
-            rc = cli_usage_error("--where: %s", err);
-            goto out;
-        }
-        query_cond_free(&c);
-    }
+    if ((rc = cli_where_check(o.where, o.nwhere)) != 0)
+        goto out;
     cli_request_begin(&r, "list", 6);
     msg_pack_str(&r.pk, "where");
     msgpack_pack_array(&r.pk, (size_t)o.nwhere);
@@ -324,68 +319,171 @@ out:
     return rc;
 }
 
+/* import's own options (--encoding WORD, --dry-run), taken out of argv
+ * before the common ones are parsed. 0 or EXIT_USAGE. */
+static int import_opts_take(int *argc, char **argv, csvin_encoding *enc, int *dry_run)
+{
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i], *word = NULL;
+        if (strcmp(a, "--dry-run") == 0) {
+            *dry_run = 1;
+            continue;
+        }
+        if (strcmp(a, "--encoding") == 0) {
+            if (i + 1 >= *argc)
+                return cli_usage_error("--encoding needs a word (utf-8, gb18030, gbk, auto)");
+            word = argv[++i];
+        } else if (strncmp(a, "--encoding=", 11) == 0) {
+            word = a + 11;
+        } else {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (csvin_encoding_parse(enc, word) != 0)
+            return cli_usage_error("--encoding %s: not an encoding (utf-8, gb18030, gbk, auto)",
+                                   word);
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}
+
+/* Print every problem csvin_check found, one line per group. */
+static void import_problems_print(FILE *f, const problem_list *pl)
+{
+    problem_group *g = NULL;
+    size_t ng = 0;
+    char line[1024];
+    if (problem_groups(&g, &ng, pl) != UERR_OK) {
+        fprintf(f, "  (out of memory listing the problems)\n");
+        return;
+    }
+    for (size_t i = 0; i < ng; i++) {
+        problem_group_format(line, sizeof line, &g[i]);
+        fprintf(f, "  %s\n", line);
+    }
+    free(g);
+}
+
+static void import_today(char out[11])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* The import request: the resolved header and the rows that passed the
+ * checks, with their line numbers. */
+static void import_request_build(request *r, const csvin_doc *doc, int skip_invalid, int dry_run)
+{
+    size_t good = 0;
+    for (size_t i = 0; i < doc->nrows; i++)
+        good += !doc->rows[i].bad;
+    cli_request_begin(r, "import", 4);
+    msg_pack_str(&r->pk, "header");
+    msgpack_pack_array(&r->pk, doc->nheader);
+    for (size_t i = 0; i < doc->nheader; i++)
+        msg_pack_str(&r->pk, doc->header[i]);
+    msg_pack_kv_bool(&r->pk, "skip_invalid", skip_invalid);
+    msg_pack_kv_bool(&r->pk, "dry_run", dry_run);
+    msg_pack_str(&r->pk, "rows");
+    msgpack_pack_array(&r->pk, good);
+    for (size_t i = 0; i < doc->nrows; i++) {
+        if (doc->rows[i].bad)
+            continue;
+        msgpack_pack_array(&r->pk, 2);
+        msgpack_pack_uint64(&r->pk, doc->rows[i].line);
+        msgpack_pack_array(&r->pk, doc->rows[i].ncells);
+        for (size_t c = 0; c < doc->rows[i].ncells; c++)
+            msg_pack_str(&r->pk, doc->rows[i].cells[c] ? doc->rows[i].cells[c] : "");
+    }
+}
+
+/* "imported 3 new, 1 updated, 0 unchanged (read as GB18030; ...)" */
+static void import_summary_print(const reply *rep, const csvin_doc *doc, const csvin_stats *st,
+                                 const problem_list *pl, int dry_run)
+{
+    printf("%s %lld new, %lld updated, %lld unchanged", dry_run ? "would import" : "imported",
+           (long long)msg_get_int(rep->result, "imported", 0),
+           (long long)msg_get_int(rep->result, "updated", 0),
+           (long long)msg_get_int(rep->result, "unchanged", 0));
+    long long sk = (long long)msg_get_int(rep->result, "skipped", 0) + (long long)st->bad_rows;
+    if (sk)
+        printf(", skipped %lld invalid rows", sk);
+    printf(" (read as %s", csvin_encoding_name(doc->encoding));
+    if (st->id15)
+        printf("; converted %zu 15-digit ID numbers", st->id15);
+    if (st->gender_filled)
+        printf("; %zu genders filled from the ID number", st->gender_filled);
+    printf(")%s\n", sk ? ":" : "");
+    if (st->bad_rows)
+        import_problems_print(stdout, pl);
+    const msgpack_object_array *errs = msg_get_array(rep->result, "errors");
+    for (uint32_t i = 0; errs && i < errs->size; i++) {
+        char *f = msg_get_str(&errs->ptr[i], "field");
+        char *why = msg_get_str(&errs->ptr[i], "reason");
+        printf("  line %lld: %s: %s\n", (long long)msg_get_int(&errs->ptr[i], "line", 0),
+               f ? f : "?", why ? why : "?");
+        free(f);
+        free(why);
+    }
+    if (dry_run)
+        printf("dry run: nothing was written\n");
+}
+
 static int cmd_import(int argc, char **argv)
 {
-    opts o;
+    opts o = {0};
     reply rep;
     request r;
     csvin_doc doc;
-    char err[512];
+    csvin_stats st = {0};
+    csvin_encoding enc = CSVIN_ENC_AUTO;
+    problem_list pl;
+    char err[1024], today[11];
+    int dry_run = 0;
     csvin_init(&doc);
-    int rc = cli_opts_parse(&o, argc, argv, "sj");
-    if (rc)
+    problem_list_init(&pl);
+    int rc = import_opts_take(&argc, argv, &enc, &dry_run);
+    if (rc || (rc = cli_opts_parse(&o, argc, argv, "sj")))
         goto out;
     if (argc - optind != 1) {
-        rc = cli_usage_error("import: usage: unionctl import FILE.csv [--skip-invalid]");
+        rc = cli_usage_error("import: usage: unionctl import FILE.csv [--encoding WORD] "
+                             "[--dry-run] [--skip-invalid]");
         goto out;
     }
-    if (csvin_read_file(&doc, argv[optind], err, sizeof err) != 0) {
+    /* the office's declared fields and categories, so that their columns
+     * and labels resolve here as in the daemon */
+    if ((rc = cli_schema_fetch()) != 0)
+        goto out;
+    if (csvin_read_file_enc(&doc, argv[optind], enc, err, sizeof err) != 0) {
         fprintf(stderr, "unionctl: %s: %s; nothing imported\n", argv[optind], err);
         rc = EXIT_FAIL;
         goto out;
     }
-    cli_request_begin(&r, "import", 3);
-    msg_pack_str(&r.pk, "header");
-    msgpack_pack_array(&r.pk, doc.nheader);
-    for (size_t i = 0; i < doc.nheader; i++)
-        msg_pack_str(&r.pk, doc.header[i]);
-    msg_pack_kv_bool(&r.pk, "skip_invalid", o.skip_invalid);
-    msg_pack_str(&r.pk, "rows");
-    msgpack_pack_array(&r.pk, doc.nrows);
-    for (size_t i = 0; i < doc.nrows; i++) {
-        msgpack_pack_array(&r.pk, 2);
-        msgpack_pack_uint64(&r.pk, doc.rows[i].line);
-        msgpack_pack_array(&r.pk, doc.rows[i].ncells);
-        for (size_t c = 0; c < doc.rows[i].ncells; c++)
-            msg_pack_str(&r.pk, doc.rows[i].cells[c] ? doc.rows[i].cells[c] : "");
+    import_today(today);
+    uerr ce = csvin_check(&doc, today, &st, &pl);
+    if (ce == UERR_NOMEM || (ce != UERR_OK && !o.skip_invalid)) {
+        fprintf(stderr,
+                "unionctl: %s: %zu of %zu rows have problems; nothing was imported (fix them, "
+                "or use --skip-invalid to import the valid rows):\n",
+                argv[optind], st.bad_rows, doc.nrows);
+        import_problems_print(stderr, &pl);
+        rc = EXIT_FAIL;
+        goto out;
     }
+    import_request_build(&r, &doc, o.skip_invalid, dry_run);
     if ((rc = cli_request_send(&r, &rep)) == 0) {
-        if (o.json) {
+        if (o.json)
             cli_print_json(rep.result);
-        } else {
-            printf("imported %lld new, %lld updated, %lld unchanged",
-                   (long long)msg_get_int(rep.result, "imported", 0),
-                   (long long)msg_get_int(rep.result, "updated", 0),
-                   (long long)msg_get_int(rep.result, "unchanged", 0));
-            long long sk = (long long)msg_get_int(rep.result, "skipped", 0);
-            if (sk)
-                printf(", skipped %lld invalid rows:", sk);
-            putchar('\n');
-            const msgpack_object_array *errs = msg_get_array(rep.result, "errors");
-            for (uint32_t i = 0; errs && i < errs->size; i++) {
-                char *f = msg_get_str(&errs->ptr[i], "field");
-                char *why = msg_get_str(&errs->ptr[i], "reason");
-                printf("  line %lld: %s: %s\n", (long long)msg_get_int(&errs->ptr[i], "line", 0),
-                       f ? f : "?", why ? why : "?");
-                free(f);
-                free(why);
-            }
-            if (errs && (long long)errs->size < sk)
-                printf("  ... and %lld more\n", sk - (long long)errs->size);
-        }
+        else
+            import_summary_print(&rep, &doc, &st, &pl, dry_run);
     }
     cli_reply_free(&rep);
 out:
+    problem_list_free(&pl);
     csvin_free(&doc);
     free(o.where);
     return rc;
@@ -643,7 +741,10 @@ int main(int argc, char **argv)
         return cmd_resolve(cargc, cargv);
     if (strcmp(cmd, "bundle") == 0)
         return cmd_bundle(cargc, cargv);
-    int rrc = cli_peer_main(cargc, cargv);
+    int rrc = cli_schema_main(cargc, cargv);
+    if (rrc >= 0)
+        return rrc;
+    rrc = cli_peer_main(cargc, cargv);
     if (rrc >= 0)
         return rrc;
     rrc = cli_report_main(cargc, cargv);

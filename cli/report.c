@@ -4,6 +4,7 @@
  * and renders the reply: a table for people, --json / --csv for scripts. */
 #include "cli/cli.h"
 #include "cli/render.h"
+#include "cli/schemacmd.h"
 #include "proto/msg.h"
 #include "proto/query.h"
 #include "proto/schema.h"
@@ -76,15 +77,8 @@ static int cmd_stats(int argc, char **argv)
         rc = cli_usage_error("--until: '%s' is not a date (YYYY-MM-DD)", o.until);
         goto out;
     }
-    for (int i = 0; i < o.nwhere; i++) {
-        query_cond c;
-        char err[256];
-        if (query_cond_parse(&c, o.where[i], err, sizeof err) != 0) {
-            rc = cli_usage_error("--where: %s", err);
-            goto out;
-        }
-        query_cond_free(&c);
-    }
+    if ((rc = cli_where_check(o.where, o.nwhere)) != 0)
+        goto out;
     cli_request_begin(&r, "stats", 2 + (o.since != NULL) + (o.until != NULL));
     msg_pack_str(&r.pk, "by");
     msgpack_pack_array(&r.pk, nby);
