@@ -164,6 +164,16 @@ uerr ctl_person_check(ops_ctx *o, const char *self, const record *cur, assignmen
     schema_person p = {merged_value(cur, *a, *n, "gender"), merged_value(cur, *a, *n, "id_number"),
                        merged_value(cur, *a, *n, "joined")};
     const char *fill = NULL;
+    /* first who the person is: a registered ID number says more than a
+     * disagreement with a field of the other record */
+    char key[PERSON_KEY_MAX];
+    persons_key_id(key, p.id_number);
+    const char *other = persons_find(o, key, self);
+    if (other && (!cur || strcmp(p.id_number, winner(cur, "id_number")) != 0))
+        return uerr_set(err, errlen, UERR_CONFLICT,
+                        "id_number: this ID number is already registered as record %s; one "
+                        "person has one record (unionctl show %s; change it with unionctl edit %s)",
+                        other, other, other);
     problem_list pl;
     problem_list_init(&pl);
     size_t np = schema_cross_check(&fill, &p, 0, &pl);
@@ -179,14 +189,6 @@ uerr ctl_person_check(ops_ctx *o, const char *self, const record *cur, assignmen
     problem_list_free(&pl);
     if (e != UERR_OK)
         return e;
-    char key[PERSON_KEY_MAX];
-    persons_key_id(key, p.id_number);
-    const char *other = persons_find(o, key, self);
-    if (other && (!cur || strcmp(p.id_number, winner(cur, "id_number")) != 0))
-        return uerr_set(err, errlen, UERR_CONFLICT,
-                        "id_number: this ID number is already registered as record %s; one "
-                        "person has one record (unionctl show %s; change it with unionctl edit %s)",
-                        other, other, other);
     if (fill && !*p.gender) {
         assignment *na = realloc(*a, (*n + 1) * sizeof *na);
         if (!na)
