@@ -39,6 +39,8 @@ typedef struct {
  * O --office, D --date, A --amount, P --station. Strings are borrowed from argv. */
 typedef struct {
     int json, csv, reveal, count, skip_invalid, force;
+    int dry_run;          /* Y --dry-run (import) */
+    const char *encoding; /* E --encoding (import) */
     const char *sort, *by, *since, *until;
     /* K --kind, R --from, T --to, O --office, D --date, A --amount,
      * P --station (issue 11: kinds, benefits, the report) */

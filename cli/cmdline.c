@@ -10,6 +10,7 @@
  * Nothing here knows a particular command: a new command is one row in
  * table.c plus its build and print steps. */
 #include "cli/cli.h"
+#include "cli/schemacmd.h"
 #include "cli/i18n.h"
 #include "cli/pager.h"
 #include "cli/render.h"
@@ -42,7 +43,8 @@ static const struct option cli_longopts[] = {
     {"kind", required_argument, 0, 'K'},    {"from", required_argument, 0, 'R'},
     {"to", required_argument, 0, 'T'},      {"office", required_argument, 0, 'O'},
     {"date", required_argument, 0, 'D'},    {"amount", required_argument, 0, 'A'},
-    {"station", required_argument, 0, 'Q'}, {0, 0, 0, 0}};
+    {"station", required_argument, 0, 'Q'}, {"encoding", required_argument, 0, 'E'},
+    {"dry-run", no_argument, 0, 'Y'},       {0, 0, 0, 0}};
 
 /* Where each command option lands in opts: a flag set to 1 or a string
  * kept (--limit and --where, which need more, are read by line_read). */
@@ -59,7 +61,8 @@ static const struct {
     {'K', offsetof(opts, kind), 1},         {'R', offsetof(opts, from), 1},
     {'T', offsetof(opts, to), 1},           {'O', offsetof(opts, office), 1},
     {'D', offsetof(opts, date), 1},         {'A', offsetof(opts, amount), 1},
-    {'Q', offsetof(opts, station), 1},
+    {'Q', offsetof(opts, station), 1},      {'E', offsetof(opts, encoding), 1},
+    {'Y', offsetof(opts, dry_run), 0},
 };
 
 static void opts_set(opts *o, int letter, const char *value)
@@ -135,13 +138,11 @@ void cli_call_op(cli_call *c, const char *op)
 
 int cli_pack_where(cli_call *c)
 {
-    for (int i = 0; i < c->o.nwhere; i++) {
-        query_cond q;
-        char err[256];
-        if (query_cond_parse(&q, c->o.where[i], err, sizeof err) != 0)
-            return cli_usage_error(_("--where: %s"), err);
-        query_cond_free(&q);
-    }
+    /* bad syntax: usage (2); an unknown field or a value the field can
+     * never hold: refused (1), with the nearest name (cli/schemacmd.c) */
+    int rc = cli_where_check((const char *const *)c->o.where, c->o.nwhere);
+    if (rc)
+        return rc;
     msg_map_key(&c->req.map, "where");
     msgpack_pack_array(&c->req.pk, (size_t)c->o.nwhere);
     for (int i = 0; i < c->o.nwhere; i++)
@@ -506,6 +507,8 @@ int cli_run(int argc, char **argv)
     cli_i18n_init();
     hint_command = NULL;
     cli_data_dir = cli_data_default();
+    if ((rc = cli_schema_line(argc, argv)) >= 0) /* field, fields: cli/schemacmd.c */
+        return output_check(rc);
     if (line_read(&l, &c.o, argc, argv) != 0) {
         fprintf(stderr, _("unionctl: out of memory\n"));
         rc = EXIT_FAIL;

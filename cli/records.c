@@ -7,6 +7,8 @@
  * One-line confirmations (edited, resolved, wrote) go to a terminal only:
  * a script piping unionctl sees what it saw before. */
 #include "cli/cli.h"
+#include "proto/problem.h"
+#include "cli/schemacmd.h"
 #include "cli/csvin.h"
 #include "cli/i18n.h"
 #include "cli/render.h"
@@ -309,46 +311,133 @@ int cli_log_print(cli_call *c)
     return EXIT_OK;
 }
 
+/* What import's print step needs from its build step (c->state, one
+ * malloc'd block): the counts of the local checks and the encoding read. */
+typedef struct {
+    csvin_stats st;
+    int dry_run;
+    char encoding[16];
+} import_state;
+
+/* Print every problem csvin_check found, one line per group. */
+static void import_problems_print(FILE *f, const problem_list *pl)
+{
+    problem_group *g = NULL;
+    size_t ng = 0;
+    char line[1024];
+    if (problem_groups(&g, &ng, pl) != UERR_OK) {
+        fprintf(f, _("  (out of memory listing the problems)\n"));
+        return;
+    }
+    for (size_t i = 0; i < ng; i++) {
+        problem_group_format(line, sizeof line, &g[i]);
+        fprintf(f, "  %s\n", line);
+    }
+    free(g);
+}
+
+/* The rows that passed the checks, with their line numbers. */
+static void import_rows_pack(cli_call *c, const csvin_doc *doc)
+{
+    msgpack_packer *pk = &c->req.pk;
+    size_t good = 0;
+    for (size_t i = 0; i < doc->nrows; i++)
+        good += !doc->rows[i].bad;
+    msg_map_key(&c->req.map, "header");
+    msgpack_pack_array(pk, doc->nheader);
+    for (size_t i = 0; i < doc->nheader; i++)
+        msg_pack_str(pk, doc->header[i]);
+    msg_map_bool(&c->req.map, "skip_invalid", c->o.skip_invalid);
+    msg_map_bool(&c->req.map, "dry_run", c->o.dry_run);
+    msg_map_key(&c->req.map, "rows");
+    msgpack_pack_array(pk, good);
+    for (size_t i = 0; i < doc->nrows; i++) {
+        if (doc->rows[i].bad)
+            continue;
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_uint64(pk, doc->rows[i].line);
+        msgpack_pack_array(pk, doc->rows[i].ncells);
+        for (size_t k = 0; k < doc->rows[i].ncells; k++)
+            msg_pack_str(pk, doc->rows[i].cells[k] ? doc->rows[i].cells[k] : "");
+    }
+}
+
 int cli_import_build(cli_call *c)
 {
     csvin_doc doc;
-    char err[512];
+    csvin_encoding enc = CSVIN_ENC_AUTO;
+    problem_list pl;
+    import_state *is = NULL;
+    char err[1024], today[11];
+    int rc = EXIT_FAIL;
     if (c->o.kind && !cli_kind_is_member(c->o.kind)) /* another kind: cli/kindcmd.c */
         return cli_kind_import_build(c);
+    if (c->o.encoding && csvin_encoding_parse(&enc, c->o.encoding) != 0)
+        return cli_usage_error(_("--encoding %s: not an encoding (utf-8, gb18030, gbk, auto)"),
+                               c->o.encoding);
     csvin_init(&doc);
-    if (csvin_read_file(&doc, c->args[0], err, sizeof err) != 0) {
+    problem_list_init(&pl);
+    /* the office's declared fields and categories, so that their columns
+     * and labels resolve here as in the daemon */
+    if ((rc = cli_schema_fetch()) != 0)
+        goto cleanup;
+    rc = EXIT_FAIL;
+    if (csvin_read_file_enc(&doc, c->args[0], enc, err, sizeof err) != 0) {
         fprintf(stderr, _("unionctl: %s: %s; nothing imported\n"), c->args[0], err);
-        csvin_free(&doc);
-        return EXIT_FAIL;
+        goto cleanup;
     }
-    msgpack_packer *pk = &c->req.pk;
-    msg_map_key(&c->req.map, "header");
-    msgpack_pack_array(pk, doc.nheader);
-    for (size_t i = 0; i < doc.nheader; i++)
-        msg_pack_str(pk, doc.header[i]);
-    msg_map_bool(&c->req.map, "skip_invalid", c->o.skip_invalid);
-    msg_map_key(&c->req.map, "rows");
-    msgpack_pack_array(pk, doc.nrows);
-    for (size_t i = 0; i < doc.nrows; i++) {
-        msgpack_pack_array(pk, 2);
-        msgpack_pack_uint64(pk, doc.rows[i].line);
-        msgpack_pack_array(pk, doc.rows[i].ncells);
-        for (size_t k = 0; k < doc.rows[i].ncells; k++)
-            msg_pack_str(pk, doc.rows[i].cells[k] ? doc.rows[i].cells[k] : "");
+    if (!(is = calloc(1, sizeof *is)))
+        goto cleanup;
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    uerr ce = csvin_check(&doc, today, &is->st, &pl);
+    if (ce == UERR_NOMEM || (ce != UERR_OK && !c->o.skip_invalid)) {
+        fprintf(stderr,
+                _("unionctl: %s: %zu of %zu rows have problems; nothing was imported (fix them, "
+                  "or use --skip-invalid to import the valid rows):\n"),
+                c->args[0], is->st.bad_rows, doc.nrows);
+        import_problems_print(stderr, &pl);
+        goto cleanup;
     }
+    if (is->st.bad_rows)
+        import_problems_print(stdout, &pl);
+    is->dry_run = c->o.dry_run;
+    snprintf(is->encoding, sizeof is->encoding, "%s", csvin_encoding_name(doc.encoding));
+    import_rows_pack(c, &doc);
+    c->state = is;
+    is = NULL;
+    rc = 0;
+cleanup:
+    free(is);
+    problem_list_free(&pl);
     csvin_free(&doc);
-    return 0;
+    return rc;
 }
 
 int cli_import_print(cli_call *c)
 {
     const msgpack_object *res = c->rep.result;
-    printf(_("imported %lld new, %lld updated, %lld unchanged"),
+    const import_state *is = c->state;
+    printf(is && is->dry_run ? _("would import %lld new, %lld updated, %lld unchanged")
+                             : _("imported %lld new, %lld updated, %lld unchanged"),
            (long long)msg_get_int(res, "imported", 0), (long long)msg_get_int(res, "updated", 0),
            (long long)msg_get_int(res, "unchanged", 0));
-    long long sk = (long long)msg_get_int(res, "skipped", 0);
+    long long sk =
+        (long long)msg_get_int(res, "skipped", 0) + (long long)(is ? is->st.bad_rows : 0);
     if (sk)
-        printf(_(", skipped %lld invalid rows:"), sk);
+        printf(_(", skipped %lld invalid rows"), sk);
+    if (is) {
+        printf(_(" (read as %s"), is->encoding);
+        if (is->st.id15)
+            printf(_("; converted %zu 15-digit ID numbers"), is->st.id15);
+        if (is->st.gender_filled)
+            printf(_("; %zu genders filled from the ID number"), is->st.gender_filled);
+        putchar(')');
+    }
+    if (sk)
+        putchar(':');
     putchar('\n');
     const msgpack_object_array *errs = msg_get_array(res, "errors");
     for (uint32_t i = 0; errs && i < errs->size; i++) {
@@ -359,8 +448,11 @@ int cli_import_print(cli_call *c)
         free(f);
         free(why);
     }
-    if (errs && (long long)errs->size < sk)
-        printf(_("  ... and %lld more\n"), sk - (long long)errs->size);
+    long long dsk = (long long)msg_get_int(res, "skipped", 0);
+    if (errs && (long long)errs->size < dsk)
+        printf(_("  ... and %lld more\n"), dsk - (long long)errs->size);
+    if (is && is->dry_run)
+        printf(_("dry run: nothing was written\n"));
     return EXIT_OK;
 }
 

@@ -67,13 +67,17 @@ const cli_cmd cli_commands[] = {
      "unionctl log 01m8x2k4q9w3e5r7",
      "jcr", 1, 1, "log", CLI_PAGED, cli_record_build, cli_log_print},
     {"import", N_("records"), N_("add or update members from a CSV file (all rows or none)"),
-     "import [--kind K] FILE.csv [--skip-invalid] [--json]",
-     N_("  FILE.csv          header row = field names (an id column updates those\n"
-        "                    records); every row is checked before anything is written\n")
+     "import [--kind K] FILE.csv [--encoding E] [--dry-run] [--skip-invalid] [--json]",
+     N_("  FILE.csv          header row = field names or Chinese column names (an id\n"
+        "                    column updates those records; else a row updates the member\n"
+        "                    with its ID number, or name + phone); every row is checked\n"
+        "                    before anything is written\n")
+     N_("  --encoding E      utf-8 or gb18030 (gbk); default: detected\n")
+     N_("  --dry-run         say what would be imported; write nothing\n")
      N_("  --skip-invalid    import the good rows, list the bad ones\n") OPT_JSON OPT_KIND
      N_("                    (benefit columns: id_number,kind,date,amount,station)\n"),
-     "unionctl import members.csv --skip-invalid",
-     "sjK", 1, 1, "import", 0, cli_import_build, cli_import_print},
+     "unionctl import members.csv --dry-run",
+     "sjKEY", 1, 1, "import", 0, cli_import_build, cli_import_print},
     {"export", N_("records"), N_("every record, never masked: a full backup (CSV unless --json)"),
      "export [--kind K] [--csv|--json]",
      N_("  --csv             CSV (the default); import reads it back\n") OPT_JSON OPT_KIND,

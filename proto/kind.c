@@ -80,6 +80,11 @@ static uint32_t fnv1a32(const char *s)
 
 void kind_path(char *out, size_t outlen, record_kind k, const char *id)
 {
+    if (k == KIND_MEMBER && record_id_is_schema(id)) {
+        /* the office's declarations: schema/<id> (record_path's rule) */
+        record_path(out, outlen, id);
+        return;
+    }
     uint32_t h = fnv1a32(id);
     const char *dir = kind_dir(k);
     snprintf(out, outlen, "%s/%02x/%02x/%s", dir ? dir : "?", (unsigned)(h >> 24),

@@ -442,8 +442,17 @@ void record_id_make(char *out, int64_t time_ms, uint64_t random_bits)
     out[16] = 0;
 }
 
+int record_id_is_schema(const char *id)
+{
+    return strncmp(id, RECORD_SCHEMA_PREFIX, strlen(RECORD_SCHEMA_PREFIX)) == 0;
+}
+
 void record_path(char *out, size_t outlen, const char *id)
 {
+    if (record_id_is_schema(id)) {
+        snprintf(out, outlen, "schema/%s", id);
+        return;
+    }
     uint32_t h = 2166136261u; /* FNV-1a 32 */
     for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
         h ^= *p;

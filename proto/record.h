@@ -116,8 +116,18 @@ int record_id_valid(const char *s);
 void record_id_make(char *out, int64_t time_ms, uint64_t random_bits);
 
 /* Tree path of a record: "members/aa/bb/<id>", aa/bb from the FNV-1a hash
- * of the id. out must hold at least RECORD_ID_MAX + 16 bytes. */
+ * of the id; a schema record (record_id_is_schema) lives at "schema/<id>"
+ * instead. out must hold at least RECORD_ID_MAX + 16 bytes. */
 void record_path(char *out, size_t outlen, const char *id);
+
+/* Ids beginning with this word name the schema records (an office's field
+ * declarations and vocabulary extensions, daemon/ctl/declared.c), kept in
+ * the top-level tree folder "schema/" with the record format and merge of
+ * members. No member record may have such an id. */
+#define RECORD_SCHEMA_PREFIX "schema"
+
+/* 1 if id names a schema record (starts with RECORD_SCHEMA_PREFIX). */
+int record_id_is_schema(const char *id);
 
 /* Format ms-since-epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (25 bytes with NUL). */
 void record_time_format(char *out, size_t outlen, int64_t time_ms);

@@ -79,6 +79,46 @@ size_t schema_cross_check(const char **gender_fill, const schema_person *p, size
     return count;
 }
 
+/* schema_value_normalize for one cell; a set field's cell holds several
+ * elements separated by ';' (benefits "a;b"), each normalised alone and
+ * joined again. */
+static uerr cell_normalize(schema_norm *nm, const char *field, const char *v, const char *today,
+                           char *err, size_t errlen)
+{
+    const schema_field *sf = NULL;
+    char why[8];
+    if (schema_field_resolve(&sf, field, why, sizeof why) != UERR_OK ||
+        !schema_field_is_set(sf->name) || !strchr(v, ';'))
+        return schema_value_normalize(nm, field, v, today, err, errlen);
+    size_t cap = strlen(v) * 4 + 2, len = 0;
+    char *joined = malloc(cap), *copy = strdup(v), *save = NULL;
+    uerr rc = UERR_OK;
+    memset(nm, 0, sizeof *nm);
+    if (!joined || !copy) {
+        rc = UERR_NOMEM;
+        goto cleanup;
+    }
+    joined[0] = 0;
+    for (char *t = strtok_r(copy, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
+        schema_norm one;
+        rc = schema_value_normalize(&one, field, t, today, err, errlen);
+        if (rc != UERR_OK) {
+            *nm = one; /* its field and rule, no value */
+            goto cleanup;
+        }
+        if (len + strlen(one.value) + 2 <= cap)
+            len += (size_t)snprintf(joined + len, cap - len, "%s%s", len ? ";" : "", one.value);
+        nm->field = one.field;
+        schema_norm_free(&one);
+    }
+    nm->value = joined;
+    joined = NULL;
+cleanup:
+    free(joined);
+    free(copy);
+    return rc;
+}
+
 uerr schema_row_normalize(char **out, const char **gender_fill, schema_row_stats *st,
                           const char *const *fields, const char *const *in, size_t n,
                           const char *today, size_t line, problem_list *pl)
@@ -110,7 +150,9 @@ uerr schema_kind_row_normalize(char **out, const char **gender_fill, schema_row_
                 gcol = (long)i;
             continue;
         }
-        uerr rc = schema_kind_value_normalize(&nm, k, fields[i], v, today, err, sizeof err);
+        uerr rc = k == KIND_MEMBER
+                      ? cell_normalize(&nm, fields[i], v, today, err, sizeof err)
+                      : schema_kind_value_normalize(&nm, k, fields[i], v, today, err, sizeof err);
         if (rc == UERR_NOMEM)
             goto oom;
         if (rc != UERR_OK) {

@@ -50,7 +50,9 @@ uerr ops_load(ops_ctx *o, char *err, size_t errlen)
     if (rc > 0)
         return uerr_set(err, errlen, UERR_IO,
                         "a record in the store is damaged (see the log); run git fsck");
-    return rc ? (uerr)rc : UERR_OK;
+    if (rc)
+        return (uerr)rc;
+    return schema_records_load(o, err, errlen);
 }
 
 /* Index update for a record of the head: at load, and for records a merge
@@ -60,15 +62,25 @@ int ops_index_changed(record_kind kind, const char *id, const char *buf, size_t 
     ops_ctx *o = arg;
     record r;
     char err[256];
+    if (record_id_is_schema(id))
+        return schema_record_changed(o, id, buf, len);
     if (record_decode(&r, buf, len, err, sizeof err) != 0) {
         log_msg(LOG_ERR, "record %s in the store does not decode: %s", id, err);
         return 1;
     }
+    persons_remove(o, id, recindex_get(&o->ix, id));
     if (recindex_put_kind(&o->ix, kind, id, &r) != 0) {
         record_free(&r);
         return 2;
     }
-    return 0;
+    return persons_add(o, id, recindex_get(&o->ix, id)) == UERR_OK ? 0 : 2;
+}
+
+void ops_free(ops_ctx *o)
+{
+    persons_free(o);
+    recindex_free(&o->ix);
+    recindex_free(&o->decl);
 }
 
 /* ---- writes ----------------------------------------------------------------- */
@@ -116,10 +128,6 @@ static uerr assignment_check_form(const assignment *a, int set, char *err, size_
 {
     if (strcmp(a->field, "id") == 0)
         return uerr_set(err, errlen, UERR_INVALID, "id: the record id cannot be changed");
-    if (!schema_name_valid(a->field))
-        return uerr_set(err, errlen, UERR_INVALID,
-                        "%s: not a valid field name ([a-z][a-z0-9_]*, at most %d)", a->field,
-                        SCHEMA_NAME_MAX);
     if (strcmp(a->op, "=") != 0 && strcmp(a->op, "+=") != 0 && strcmp(a->op, "-=") != 0)
         return uerr_set(err, errlen, UERR_INVALID, "%s: unknown operator '%s'", a->field, a->op);
     if (!set && strcmp(a->op, "=") != 0)
@@ -164,6 +172,20 @@ cleanup:
 /* Set fields accept several elements separated by ';' for "=" and "+=". */
 uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t errlen)
 {
+    const schema_field *sf = NULL;
+    /* 手机=..., ｐｈｏｎｅ=... name phone; an unknown name is refused with
+     * the nearest one, never stored as a free field */
+    if (strcmp(a->field, "id") != 0) {
+        if (schema_field_resolve(&sf, a->field, err, errlen) != UERR_OK)
+            return UERR_INVALID;
+        if (strcmp(sf->name, a->field) != 0) {
+            char *canon = strdup(sf->name);
+            if (!canon)
+                return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+            free(a->field);
+            a->field = canon;
+        }
+    }
     int set = schema_field_is_set(a->field);
     uerr e = assignment_check_form(a, set, err, errlen);
     if (e != UERR_OK)
@@ -292,13 +314,16 @@ uerr ctl_commit_kind(ops_ctx *o, record_kind kind, char **ids, record *recs, siz
         e = rc < 0 ? (uerr)rc : UERR_INTERNAL;
         goto cleanup;
     }
-    for (size_t i = 0; i < n; i++)
-        if (recindex_put_kind(&o->ix, ch[i].kind, ids[i], &recs[i]) != 0) {
+    for (size_t i = 0; i < n; i++) {
+        persons_remove(o, ids[i], recindex_get(&o->ix, ids[i]));
+        if (recindex_put_kind(&o->ix, ch[i].kind, ids[i], &recs[i]) != 0 ||
+            persons_add(o, ids[i], recindex_get(&o->ix, ids[i])) != UERR_OK) {
             /* The store has it; the index is now stale. Refuse to go on
              * with a wrong view rather than answer queries from it. */
             log_msg(LOG_ERR, "out of memory updating the index; exiting");
             abort();
         }
+    }
 cleanup:
     for (size_t i = 0; bufs && i < n; i++)
         free(bufs[i]);

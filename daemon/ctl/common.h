@@ -86,6 +86,45 @@ uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk
 uerr ctl_commit_kind(ops_ctx *o, record_kind kind, char **ids, record *recs, size_t n, int bulk,
                      const char *operator, const char * message, char *err, size_t errlen);
 
+/* ---- the schema records (op_schema.c) --------------------------------------- */
+
+/* Read the declared fields and category values from the store's head and
+ * declare them (at start). UERR_OK or the store's error with err. */
+uerr schema_records_load(ops_ctx *o, char *err, size_t errlen);
+/* A schema record (record_id_is_schema) of the head changed: keep it in
+ * o->decl and declare again from it. 0, 1 (does not decode) or 2 (out of
+ * memory), as ops_index_changed. */
+int schema_record_changed(ops_ctx *o, const char *id, const char *buf, size_t len);
+
+/* ---- one person, one record (persons.c) ------------------------------------ */
+
+/* The keys a person is found by: "i" + ID number, "p" + name + US +
+ * phone. PERSON_KEY_MAX bytes with the NUL. */
+#define PERSON_KEY_MAX 1024
+/* Forget that record id (whose indexed state is old; NULL: none) holds
+ * its keys. Never fails. */
+void persons_remove(ops_ctx *o, const char *id, const record *old);
+/* Note that record id (state r, may be NULL) holds its keys. UERR_OK or
+ * UERR_NOMEM. */
+uerr persons_add(ops_ctx *o, const char *id, const record *r);
+/* The live (not merged away) record holding key, other than skip (may be
+ * NULL): the smallest id, or NULL. Borrowed from the index. */
+const char *persons_find(const ops_ctx *o, const char *key, const char *skip);
+/* Key for an ID number / a name and phone into buf; "" when a part is
+ * empty. */
+void persons_key_id(char buf[PERSON_KEY_MAX], const char *id_number);
+void persons_key_np(char buf[PERSON_KEY_MAX], const char *name, const char *phone);
+void persons_free(ops_ctx *o);
+/* The checks of a person across fields, on the values the record cur (NULL
+ * for a new one; its id self, may be NULL) will hold after the checked
+ * assignments *a: gender agrees with the ID number, age on the join date,
+ * and the ID number is not registered to another record. An empty gender
+ * the ID number gives is added as one more assignment (*a may move).
+ * UERR_OK, UERR_INVALID (every broken rule in err), UERR_CONFLICT (the ID
+ * number is registered: err names the record) or UERR_NOMEM. */
+uerr ctl_person_check(ops_ctx *o, const char *self, const record *cur, assignment **a, size_t *n,
+                      char *err, size_t errlen);
+
 /* ---- requests (common.c) --------------------------------------------------- */
 
 /* The request's operator name, sanitised, in buf. */

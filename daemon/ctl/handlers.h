@@ -6,6 +6,7 @@
  *   op_node.c     id, status
  *   op_stats.c    stats
  *   op_members.c  duplicates, merge, transfer
+ *   op_schema.c   fields, field_add, field_value_add
  * Each runs on the store queue's worker thread, reads the request (valid
  * only during the call) and writes exactly one whole reply into pk. Only
  * optable.c calls them; they call only the helpers of common.h. */
@@ -39,6 +40,9 @@ void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_merge(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_fields(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_field_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_field_value_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 
 /* op_members.c internals, exposed for tests/unit/test_report.c. */
 /* Fold DUP's values into KEEP as writes of node (see op_members.c): fields

@@ -2,12 +2,17 @@
  * bundle_export and bundle_import (docs/CONTROL.md). Runs on the store
  * queue's worker thread. An import checks every row first and writes
  * nothing when a row is refused (unless skip_invalid); what it writes goes
- * into one commit and one pack. Never logs field values. */
+ * into one commit and one pack; dry_run computes the same counts and
+ * writes nothing. One person, one record: a row is matched to the record
+ * holding its ID number (failing that, its name + phone: persons.c) and
+ * updates it; two rows of one file for one person are refused, naming
+ * both lines. Never logs field values. */
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
 
 #include "daemon/util/log.h"
 #include "daemon/util/clock.h"
+#include "proto/map.h"
 #include "proto/schema.h"
 
 #include <stdio.h>
@@ -22,6 +27,14 @@ typedef struct {
     char *reason;
 } row_error;
 
+/* A person (key, persons.c) or record id already met in this file, and
+ * the line where. */
+typedef struct {
+    char *key;
+    size_t line;
+    UT_hash_handle hh;
+} file_person;
+
 /* One import request while it is checked and applied. */
 typedef struct {
     ops_ctx *o;
@@ -30,7 +43,8 @@ typedef struct {
     int idcol, namecol;
     char today[11];
     int64_t now;
-    recindex seen; /* ids written by this import, to refuse repeats */
+    recindex seen;    /* ids written by this import, to refuse repeats */
+    file_person *met; /* persons and ids of earlier rows */
     row_error *errs;
     size_t nerr;
     record *recs; /* the records to commit, ids[i] their ids */
@@ -56,6 +70,13 @@ static void import_job_free(import_job *j)
     free(j->recs);
     free(j->ids);
     recindex_free(&j->seen);
+    file_person *p, *tmp;
+    HASH_ITER(hh, j->met, p, tmp)
+    {
+        HASH_DEL(j->met, p);
+        free(p->key);
+        free(p);
+    }
 }
 
 /* Read and check the header. UERR_OK, or an error with err set. */
@@ -68,12 +89,20 @@ static uerr import_header_read(import_job *j, char *err, size_t errlen)
         char *h = j->header[i] = msg_str_dup(&j->hdr->ptr[i]);
         if (!h)
             return uerr_set(err, errlen, UERR_INVALID, "malformed import request");
+        const schema_field *sf;
+        char why[CTL_ERRLEN / 2];
         if (strcmp(h, "id") == 0)
             j->idcol = (int)i;
-        else if (!schema_name_valid(h))
-            return uerr_set(err, errlen, UERR_INVALID,
-                            "header: '%s' is not a field name ([a-z][a-z0-9_]*); nothing imported",
-                            h);
+        else if (schema_field_resolve(&sf, h, why, sizeof why) != UERR_OK)
+            return uerr_set(err, errlen, UERR_INVALID, "line 1: %s; nothing imported", why);
+        else if (strcmp(sf->name, h) != 0) {
+            if (!(j->header[i] = strdup(sf->name))) {
+                free(h);
+                return uerr_set(err, errlen, UERR_NOMEM, "out of memory; nothing imported");
+            }
+            free(h);
+            h = j->header[i];
+        }
         if (strcmp(h, "name") == 0)
             j->namecol = (int)i;
         for (uint32_t k = 0; k < i; k++)
@@ -97,7 +126,7 @@ static const char *import_cells(import_job *j, assignment *a, size_t *na, char *
         }
         if ((int)ci == j->idcol) {
             *rid = v;
-            if (*v && !record_id_valid(v)) {
+            if (*v && (!record_id_valid(v) || record_id_is_schema(v))) {
                 snprintf(err, errlen, "id: ids are lowercase letters and digits");
                 return "id";
             }
@@ -171,6 +200,108 @@ static int import_apply_row(import_job *j, const record *cur, const char *rid, c
     return 0;
 }
 
+/* The value of field among a row's assignments, "" if not given. */
+static const char *row_value(const assignment *a, size_t na, const char *field)
+{
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].field, field) == 0)
+            return a[i].value;
+    return "";
+}
+
+/* The record a row is about: the one its id column names, else the one
+ * holding its ID number, else (no ID number) its name + phone. *cur_id
+ * receives the record's id (borrowed) or NULL. */
+static const record *import_match(import_job *j, const char *rid, const assignment *a, size_t na,
+                                  const char **cur_id)
+{
+    char key[PERSON_KEY_MAX];
+    const char *idn = row_value(a, na, "id_number");
+    *cur_id = NULL;
+    if (rid && *rid) {
+        const record *r = recindex_get(&j->o->ix, rid);
+        *cur_id = r ? rid : NULL;
+        return r;
+    }
+    if (*idn)
+        persons_key_id(key, idn);
+    else
+        persons_key_np(key, row_value(a, na, "name"), row_value(a, na, "phone"));
+    *cur_id = persons_find(j->o, key, NULL);
+    return *cur_id ? recindex_get(&j->o->ix, *cur_id) : NULL;
+}
+
+/* Note key as met on line; *earlier receives the line where it was met
+ * before (0: first time). 0, or -1 when out of memory. */
+static int import_met(import_job *j, const char *key, size_t line, size_t *earlier)
+{
+    file_person *p = NULL;
+    *earlier = 0;
+    if (!key[0])
+        return 0;
+    HASH_FIND_STR(j->met, key, p);
+    if (p) {
+        *earlier = p->line;
+        return 0;
+    }
+    if (!(p = calloc(1, sizeof *p)) || !(p->key = strdup(key))) {
+        free(p);
+        return -1;
+    }
+    p->line = line;
+    map_oom = 0;
+    HASH_ADD_KEYPTR(hh, j->met, p->key, strlen(p->key), p);
+    if (map_oom) {
+        free(p->key);
+        free(p);
+        return -1;
+    }
+    return 0;
+}
+
+/* Refuse a row that is the person of an earlier row of the file (same
+ * record, same ID number, or, without one, same name + phone). Returns the
+ * refused field (why set), NULL, or "" when out of memory. */
+static const char *import_same_person(import_job *j, const char *cur_id, const assignment *a,
+                                      size_t na, size_t line, char *why, size_t whylen)
+{
+    char keys[2][PERSON_KEY_MAX];
+    const char *idn = row_value(a, na, "id_number");
+    static const char *const field[] = {"id", "id_number", "name"};
+    snprintf(keys[0], sizeof keys[0], "r%s", cur_id ? cur_id : "");
+    if (!cur_id)
+        keys[0][0] = 0;
+    if (*idn)
+        persons_key_id(keys[1], idn);
+    else
+        persons_key_np(keys[1], row_value(a, na, "name"), row_value(a, na, "phone"));
+    for (int k = 0; k < 2; k++) {
+        size_t earlier;
+        if (import_met(j, keys[k], line, &earlier) != 0)
+            return "";
+        if (earlier) {
+            const char *f = k == 0 ? field[0] : *idn ? field[1] : field[2];
+            snprintf(why, whylen,
+                     "%s: the same person as line %zu (%s); one person has one record: keep one "
+                     "of the two rows",
+                     f, earlier,
+                     k == 0 ? "the same record"
+                     : *idn ? "same ID number"
+                            : "same name and phone");
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/* The field a "field: message" names, into buf. */
+static const char *message_field(char *buf, size_t len, const char *msg)
+{
+    const char *c = strchr(msg, ':');
+    snprintf(buf, len, "%.*s", c ? (int)(c - msg) : 0, msg);
+    return buf;
+}
+
 /* Check and apply one row. UERR_OK (also for a refused row, which is
  * noted), UERR_INVALID (malformed request) or UERR_NOMEM, with err. */
 static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
@@ -185,29 +316,41 @@ static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
     const msgpack_object_array *cells = &row->via.array.ptr[1].via.array;
     assignment *a = calloc(j->hdr->size, sizeof *a);
     size_t na = 0;
-    char *rid = NULL, why[CTL_ERRLEN] = "";
+    char *rid = NULL, why[CTL_ERRLEN] = "", fbuf[SCHEMA_NAME_MAX + 2];
+    const char *cur_id = NULL;
+    const record *cur = NULL;
     uerr e = UERR_OK;
     if (!a)
         return uerr_set(err, errlen, UERR_NOMEM, "out of memory during import; nothing imported");
     const char *bad = import_cells(j, a, &na, &rid, cells, why, sizeof why);
-    const record *cur = rid && *rid ? recindex_get(&j->o->ix, rid) : NULL;
+    if (!bad)
+        cur = import_match(j, rid, a, na, &cur_id);
     if (bad && !*bad) {
         e = UERR_NOMEM;
-    } else if (!bad && !cur && (j->namecol < 0 || !cells->ptr[j->namecol].via.str.size)) {
+    } else if (!bad && !cur && !*row_value(a, na, "name")) {
         bad = "name";
         snprintf(why, sizeof why, "name: a new member needs a name");
+    } else if (!bad && (bad = import_same_person(j, cur_id, a, na, line, why, sizeof why))) {
+        if (!*bad)
+            e = UERR_NOMEM;
     } else if (!bad && rid && *rid && recindex_get(&j->seen, rid)) {
         bad = "id";
         snprintf(why, sizeof why, "id: appears on an earlier line of this file");
+    } else if (!bad) {
+        uerr pe = ctl_person_check(j->o, cur_id ? cur_id : rid, cur, &a, &na, why, sizeof why);
+        if (pe == UERR_NOMEM)
+            e = UERR_NOMEM;
+        else if (pe != UERR_OK)
+            bad = message_field(fbuf, sizeof fbuf, why);
     }
     if (e == UERR_OK && bad && import_refuse_row(j, line, bad, why) != 0)
         e = UERR_NOMEM;
-    if (e == UERR_OK && !bad && import_apply_row(j, cur, rid, a, na) != 0)
+    if (e == UERR_OK && !bad && import_apply_row(j, cur, cur_id ? cur_id : rid, a, na) != 0)
         e = UERR_NOMEM;
     if (e == UERR_NOMEM)
         uerr_set(err, errlen, UERR_NOMEM, "out of memory during import; nothing imported");
     free(rid);
-    ctl_assignments_free(a, j->hdr->size);
+    ctl_assignments_free(a, na);
     return e;
 }
 
@@ -232,6 +375,7 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     import_job j = {.o = o, .idcol = -1, .namecol = -1};
     int skip_invalid = msg_get_bool(req, "skip_invalid", 0);
+    int dry_run = msg_get_bool(req, "dry_run", 0); /* the counts, nothing written */
     char err[CTL_ERRLEN], opbuf[64], msg[256];
     uerr e;
     msg_map m;
@@ -269,7 +413,7 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         msg_map_close(&m);
         goto cleanup;
     }
-    if (j.nrec) {
+    if (j.nrec && !dry_run) {
         snprintf(msg, sizeof msg, "import %zu records (%zu new, %zu updated)\n", j.nrec, j.nnew,
                  j.nupd);
         e = ctl_commit_records(o, j.ids, j.recs, j.nrec, 1, ctl_operator(req, opbuf, sizeof opbuf),
@@ -283,6 +427,7 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msg_map_int(&m, "updated", (int64_t)j.nupd);
     msg_map_int(&m, "unchanged", (int64_t)j.nsame);
     msg_map_int(&m, "skipped", (int64_t)j.nerr);
+    msg_map_bool(&m, "dry_run", dry_run);
     import_pack_errors(&m, &j);
     msg_map_close(&m);
     goto cleanup;

@@ -36,9 +36,20 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_reply_error(pk, e, "%s", err);
         goto cleanup;
     }
-    if (sort && strcmp(sort, "id") != 0 && !schema_name_valid(sort)) {
-        ctl_reply_error(pk, UERR_INVALID, "--sort %s: not a field name", sort);
-        goto cleanup;
+    if (sort && strcmp(sort, "id") != 0) {
+        /* a typo is refused with the nearest name, never sorted by nothing */
+        const schema_field *sf;
+        char *canon;
+        if (schema_field_resolve(&sf, sort, err, sizeof err) != UERR_OK) {
+            ctl_reply_error(pk, UERR_INVALID, "--sort: %s", err);
+            goto cleanup;
+        }
+        if (!(canon = strdup(sf->name))) {
+            ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+        free(sort);
+        sort = canon;
     }
     hits = malloc((o->ix.count + 1) * sizeof *hits);
     if (!hits) {

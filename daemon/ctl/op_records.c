@@ -54,7 +54,8 @@ void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     record_init(&r);
     clock_today(today);
     if ((e = ctl_assignments_read(&a, &n, req, err, sizeof err)) != UERR_OK ||
-        (e = add_check(a, n, today, err, sizeof err)) != UERR_OK)
+        (e = add_check(a, n, today, err, sizeof err)) != UERR_OK ||
+        (e = ctl_person_check(o, NULL, NULL, &a, &n, err, sizeof err)) != UERR_OK)
         goto refuse;
     int64_t now = clock_now_ms();
     ctl_new_id(id, &o->ix, now);
@@ -104,6 +105,8 @@ void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
             goto refuse;
         }
     }
+    if ((e = ctl_person_check(o, id, cur, &a, &n, err, sizeof err)) != UERR_OK)
+        goto refuse;
     int changed =
         record_copy(&r, cur) != 0 ? -1 : ctl_assignments_apply(&r, a, n, o->node, clock_now_ms());
     if (changed < 0) {

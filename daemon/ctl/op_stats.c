@@ -89,6 +89,13 @@ static int stats_by_read(char ***out, size_t *nout, const msgpack_object *req, c
                      "name cannot be grouped");
             return -1;
         }
+        /* a typo is refused with the nearest name, never counted as "(none)" */
+        const schema_field *sf;
+        char why[CTL_ERRLEN / 2];
+        if (schema_field_resolve(&sf, by[i], why, sizeof why) != UERR_OK) {
+            snprintf(err, errlen, "--by: %s", why);
+            return -1;
+        }
         if (schema_field_is_masked(by[i])) {
             snprintf(err, errlen,
                      "--by %s: personal fields cannot be grouped (each value is one person); "

@@ -19,6 +19,8 @@
 typedef struct {
     store *st;    /* owned (main frees it after the loop has stopped) */
     recindex ix;  /* owned */
+    recindex decl; /* owned: the schema records (op_schema.c), never in ix */
+    struct person_key *persons; /* owned: ID number / name+phone -> ids (persons.c) */
     char *node;   /* borrowed from the daemon's config */
     char *office; /* borrowed */
     char *listen; /* borrowed */
@@ -34,6 +36,9 @@ typedef struct {
 /* Fill the index from the store's head tree. Returns UERR_OK, or an error
  * with err set (a record that does not decode is an error naming its id). */
 uerr ops_load(ops_ctx *o, char *err, size_t errlen);
+
+/* Free what o owns (the indexes; not the store). */
+void ops_free(ops_ctx *o);
 
 /* A store_record_cb that decodes a record a merge or fast-forward changed
  * into o's index (arg = ops_ctx *). Worker thread only. Returns 0, 1 (the

@@ -562,7 +562,7 @@ cleanup:
     }
     if (rc == 0)
         unlink(np.sock);
-    recindex_free(&ops.ix);
+    ops_free(&ops);
     store_free(ops.st);
     store_global_shutdown();
     config_free(&cfg);

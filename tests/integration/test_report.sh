@@ -108,9 +108,14 @@ check "no duplicates among the generated members (awk agrees)" \
 IDN=330203199001011236
 P1=$(ctl "$A" add name=陈诚 id_number=$IDN phone=13811110001 category=快递员 employer=顺丰速运 \
     office=yinzhou joined=2023-05-01 benefits=welfare-2021)
-P2=$(ctl "$A" add name=陈成 id_number=$IDN phone=13922220002 category=外卖配送员 \
+# one person, one record: a node refuses a second record with the same ID
+# number, so the duplicate is registered at another node and comes in
+P2=$(ctl "$C" add name=陈成 id_number=$IDN phone=13922220002 category=外卖配送员 \
     union=外卖骑手工会 notes=registered-twice office=haishu joined=2024-02-01 \
     'benefits=heat-relief-2021;welfare-2021')
+ctl "$C" bundle export "$T/p2.bundle" && ctl "$A" bundle import "$T/p2.bundle" >/dev/null
+ctl "$A" add name=陈成 id_number=$IDN 2>/dev/null; rc=$?
+check "a third record with that ID number is refused" test "$rc" = 1
 Q1=$(ctl "$A" add name=赵敏 phone=13633330003)
 Q2=$(ctl "$A" add name=赵敏敏 phone=13633330003)
 R1=$(ctl "$A" add name=孙丽 phone=13544440004)
@@ -224,9 +229,11 @@ check "fsck clean after transfers" fsck_clean "$A"
 # ---- the same merge on two offline nodes converges -------------------------------
 n=0
 xfer() { n=$((n + 1)); ctl "$1" bundle export "$T/x$n.bundle" && ctl "$2" bundle import "$T/x$n.bundle" >/dev/null; }
-K=$(ctl "$C" add name=林海 id_number=$IDN phone=13811112222 category=快递员 employer=顺丰速运 benefits=welfare-2021)
-X=$(ctl "$C" add name=林海 id_number=$IDN phone=13899998888 category=网约车司机 union=网约车司机工会 benefits=legal-aid notes=x)
+IDN2=330203198808081230
+K=$(ctl "$C" add name=林海 id_number=$IDN2 phone=13811112222 category=快递员 employer=顺丰速运 benefits=welfare-2021)
+X=$(ctl "$D" add name=林海 id_number=$IDN2 office=yinzhou phone=13899998888 category=网约车司机 union=网约车司机工会 benefits=legal-aid notes=x)
 xfer "$C" "$D"
+xfer "$D" "$C"
 check "both nodes see the pair" bash -c "'$UNIONCTL' -d '$D' duplicates | grep -q '^$K .*$X'"
 ctl "$C" merge "$K" "$X" >/dev/null
 ctl "$D" merge "$K" "$X" >/dev/null
