@@ -36,7 +36,8 @@ typedef struct {
  * `options` letters (see CLI_OPT_* in cmdline.c): j --json, c --csv,
  * r --reveal, n --count, s --skip-invalid, S --sort, L --limit, w --where,
  * B --by, F --since, U --until, f --force, K --kind, R --from, T --to,
- * O --office, D --date, A --amount, P --station. Strings are borrowed from argv. */
+ * O --office, D --date, A --amount, P --station, X --xlsx, a --across,
+ * e --excel. Strings are borrowed from argv. */
 typedef struct {
     int json, csv, reveal, count, skip_invalid, force;
     int dry_run;          /* Y --dry-run (import) */
@@ -45,6 +46,9 @@ typedef struct {
     /* K --kind, R --from, T --to, O --office, D --date, A --amount,
      * P --station (issue 11: kinds, benefits, the report) */
     const char *kind, *from, *to, *office, *date, *amount, *station;
+    /* X --xlsx FILE (report, stats), a --across F (stats), e --excel */
+    const char *xlsx, *across;
+    int excel;
     long limit;         /* -1: none */
     const char **where; /* malloc'd array (owned by the cli_call) */
     int nwhere;
@@ -191,7 +195,7 @@ int cli_peer_build(cli_call *c);
 /* cli/cmdline.c */
 int cli_help_print(cli_call *c);
 /* cli/kindcmd.c (issue 11) */
-int cli_kind_import_build(cli_call *c); /* import --kind K (not member) */
+int cli_kind_import_build(cli_call *c);   /* import --kind K (not member) */
 int cli_kind_is_member(const char *word); /* 1 if --kind names members */
 /* list / export of another kind: id and the kind's fields in schema
  * order, as a table or (csv) CSV that import --kind reads back. */

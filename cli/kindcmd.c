@@ -7,6 +7,8 @@
  * unmasked (benefits hold no personal field). */
 #include "cli/cli.h"
 #include "cli/csvin.h"
+#include "cli/i18n.h"
+#include "cli/xlsx.h"
 
 #include "proto/kind.h"
 #include "proto/record.h"
@@ -240,20 +242,21 @@ int cli_report_build(cli_call *c)
     return 0;
 }
 
-/* The figures in the order of the issue: group, key. */
-static const char *const figures[][2] = {
-    {"unions", "new"},
-    {"unions", "new_form"},
-    {"members", "new"},
-    {"members", "new_form"},
-    {"members", "active"},
-    {"enterprises", "surveyed"},
-    {"enterprises", "with_union"},
-    {"stations", "opened"},
-    {"stations", "total"},
-    {"benefits", "count"},
-    {"benefits", "yuan"},
-    {"benefits", "members"},
+/* The figures in the order of the issue: group, key, the workbook's
+ * Chinese title. */
+static const char *const figures[][3] = {
+    {"unions", "new", "新建工会"},
+    {"unions", "new_form", "其中新就业形态工会"},
+    {"members", "new", "新发展会员"},
+    {"members", "new_form", "其中新就业形态会员"},
+    {"members", "active", "在册会员"},
+    {"enterprises", "surveyed", "摸排企业"},
+    {"enterprises", "with_union", "其中已建会企业"},
+    {"stations", "opened", "新建服务站点"},
+    {"stations", "total", "服务站点总数"},
+    {"benefits", "count", "福利发放次数"},
+    {"benefits", "yuan", "福利发放金额（元）"},
+    {"benefits", "members", "受惠会员"},
 };
 #define NFIG (sizeof figures / sizeof figures[0])
 
@@ -429,11 +432,101 @@ cleanup:
     free(to);
 }
 
+/* --xlsx sheet 1, 合计: one row per figure: title, key, total. */
+static int report_xlsx_totals(xlsx_book *b, const msgpack_object *res)
+{
+    static const char *const head[] = {"指标", "键", "合计"};
+    static const unsigned char text[] = {1, 1, 0};
+    char *cells[NFIG * 3];
+    char keys[NFIG][40];
+    for (size_t i = 0; i < NFIG; i++) {
+        snprintf(keys[i], sizeof keys[i], "%s.%s", figures[i][0], figures[i][1]);
+        cells[i * 3] = (char *)figures[i][2];
+        cells[i * 3 + 1] = keys[i];
+        cells[i * 3 + 2] = figure_text(res, i);
+    }
+    int rc = xlsx_sheet(b, "合计", head, 3, (const char *const *)cells, NFIG, text);
+    for (size_t i = 0; i < NFIG; i++)
+        free(cells[i * 3 + 2]);
+    return rc;
+}
+
+/* --xlsx sheet 2, 按单位: one row per office (its code as text), one
+ * column per figure titled in Chinese, in the order of sheet 1. */
+static int report_xlsx_offices(xlsx_book *b, const msgpack_object *res)
+{
+    const msgpack_object *offs = msg_get(res, "by_office");
+    size_t noff = offs && offs->type == MSGPACK_OBJECT_MAP ? offs->via.map.size : 0;
+    const char *head[NFIG + 1];
+    unsigned char text[NFIG + 1] = {1};
+    char **cells = calloc(noff * (NFIG + 1) + 1, sizeof *cells);
+    if (!cells)
+        return -1;
+    head[0] = "单位";
+    for (size_t i = 0; i < NFIG; i++)
+        head[i + 1] = figures[i][2];
+    for (size_t r = 0; r < noff; r++) {
+        cells[r * (NFIG + 1)] = msg_str_dup(&offs->via.map.ptr[r].key);
+        for (size_t i = 0; i < NFIG; i++)
+            cells[r * (NFIG + 1) + 1 + i] = figure_text(&offs->via.map.ptr[r].val, i);
+    }
+    int rc = xlsx_sheet(b, "按单位", head, NFIG + 1, (const char *const *)cells, noff, text);
+    for (size_t i = 0; i < noff * (NFIG + 1); i++)
+        free(cells[i]);
+    free(cells);
+    return rc;
+}
+
+/* --xlsx sheet 3, 按类别: category (text), new, active. */
+static int report_xlsx_categories(xlsx_book *b, const msgpack_object *res)
+{
+    static const char *const head[] = {"类别", "新发展会员", "在册会员"};
+    static const unsigned char text[] = {1, 0, 0};
+    const msgpack_object *cats = msg_get(res, "by_category");
+    size_t ncat = cats && cats->type == MSGPACK_OBJECT_MAP ? cats->via.map.size : 0;
+    char **cells = calloc(ncat * 3 + 1, sizeof *cells);
+    if (!cells)
+        return -1;
+    for (size_t i = 0; i < ncat; i++) {
+        char buf[32];
+        cells[i * 3] = msg_str_dup(&cats->via.map.ptr[i].key);
+        snprintf(buf, sizeof buf, "%lld",
+                 (long long)msg_get_int(&cats->via.map.ptr[i].val, "new", 0));
+        cells[i * 3 + 1] = strdup(buf);
+        snprintf(buf, sizeof buf, "%lld",
+                 (long long)msg_get_int(&cats->via.map.ptr[i].val, "active", 0));
+        cells[i * 3 + 2] = strdup(buf);
+    }
+    int rc = xlsx_sheet(b, "按类别", head, 3, (const char *const *)cells, ncat, text);
+    for (size_t i = 0; i < ncat * 3; i++)
+        free(cells[i]);
+    free(cells);
+    return rc;
+}
+
+/* --xlsx FILE: the workbook, one sheet per table; says where it went. */
+static int report_xlsx(const cli_call *c, const msgpack_object *res)
+{
+    xlsx_book *b = xlsx_open(c->o.xlsx);
+    if (!b)
+        return EXIT_FAIL;
+    int rc = report_xlsx_totals(b, res);
+    rc |= report_xlsx_offices(b, res);
+    rc |= report_xlsx_categories(b, res);
+    rc |= xlsx_close(b);
+    if (rc)
+        return EXIT_FAIL;
+    printf(_("report written to %s\n"), c->o.xlsx);
+    return EXIT_OK;
+}
+
 int cli_report_print(cli_call *c)
 {
     const msgpack_object *res = c->rep.result;
     if (!res || res->type != MSGPACK_OBJECT_MAP)
         return EXIT_FAIL;
+    if (c->o.xlsx)
+        return report_xlsx(c, res);
     if (c->o.json)
         report_json(res);
     else if (c->o.csv)

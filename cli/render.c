@@ -197,12 +197,67 @@ static int csv_field_needs_quotes(const char *s)
     return len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0;
 }
 
+/* --excel (render_csv_excel): on, the BOM written yet, and which columns
+ * of the header row (the first row written) hold ID-like values. */
+#define EXCEL_COLS_MAX 256
+static struct {
+    int on, started;
+    unsigned char text_col[EXCEL_COLS_MAX];
+} excel;
+
+void render_csv_excel(int on)
+{
+    memset(&excel, 0, sizeof excel);
+    excel.on = on;
+}
+
+/* A column Excel would turn into a number and damage: 18-digit ID
+ * numbers lose their last digits (15 significant digits) and show as
+ * 3.30203E+17, phones and codes lose leading zeros, record ids like
+ * "01e5..." read as exponents. */
+int render_column_is_idlike(const char *name)
+{
+    static const char *const idlike[] = {
+        "id",  "id_number",   "phone",    "uscc",   "member",          "keep",
+        "dup", "employer_id", "身份证号", "手机号", "统一社会信用代码"};
+    size_t len = strlen(name);
+    for (size_t i = 0; i < sizeof idlike / sizeof idlike[0]; i++)
+        if (strcmp(name, idlike[i]) == 0)
+            return 1;
+    return len > 3 && strcmp(name + len - 3, "_id") == 0;
+}
+
+/* One field as Excel keeps it text: ="VALUE" (a formula whose result is
+ * the text), quoted as a CSV field with its quotes doubled. */
+static void excel_text_field(FILE *f, const char *s)
+{
+    fputs("\"=\"\"", f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputs("\"\"\"\"", f); /* doubled for the formula, then for CSV */
+        else
+            fputc(*s, f);
+    }
+    fputs("\"\"\"", f);
+}
+
 void render_csv_row(FILE *f, const char *const *cells, size_t n)
 {
+    int header = 0;
+    if (excel.on && !excel.started) {
+        fputs("\xEF\xBB\xBF", f); /* the BOM: Excel then reads UTF-8, not the ANSI page */
+        excel.started = header = 1;
+        for (size_t i = 0; i < n && i < EXCEL_COLS_MAX; i++)
+            excel.text_col[i] = cells[i] && render_column_is_idlike(cells[i]);
+    }
     for (size_t i = 0; i < n; i++) {
         const char *s = cells[i] ? cells[i] : "";
         if (i > 0)
             fputc(',', f);
+        if (excel.on && !header && *s && i < EXCEL_COLS_MAX && excel.text_col[i]) {
+            excel_text_field(f, s);
+            continue;
+        }
         if (!csv_field_needs_quotes(s)) {
             fputs(s, f);
             continue;
@@ -211,7 +266,7 @@ void render_csv_row(FILE *f, const char *const *cells, size_t n)
     }
     if (n == 1 && (!cells[0] || !cells[0][0]))
         fputs("\"\"", f);
-    fputc('\n', f);
+    fputs(excel.on ? "\r\n" : "\n", f);
 }
 
 /* ---- JSON ---- */

@@ -40,6 +40,17 @@ void render_table(FILE *f, const char *const *head, size_t ncols, const char *co
  * The strings stay owned by the caller. */
 void render_csv_row(FILE *f, const char *const *cells, size_t n);
 
+/* --excel: from now on render_csv_row writes for Excel and WPS: a UTF-8
+ * byte order mark before the first row, CRLF line ends, and in the
+ * columns the first row (the header) names ID-like
+ * (render_column_is_idlike) each non-empty value as ="VALUE", so that
+ * Excel shows the digits as text instead of a rounded number. on = 0
+ * turns it off (and forgets the header). */
+void render_csv_excel(int on);
+/* 1 if a column of this name holds IDs, phones or codes that a
+ * spreadsheet must keep as text. */
+int render_column_is_idlike(const char *name);
+
 /* Print s as a JSON string literal (written by libjansson), quotes
  * included: \" \\ \n \r \t \b \f escaped, other bytes below 0x20 as \u00XX, valid UTF-8 passed
  * through, each invalid UTF-8 byte replaced by U+FFFD. NULL prints null. s stays owned by the

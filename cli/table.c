@@ -27,6 +27,10 @@
     N_("  --where EXPR      only members matching EXPR: FIELD OP VALUE, OP one of\n"               \
        "                    = != < <= > >= ~ (contains); several are ANDed\n")
 
+#define OPT_EXCEL                                                                                  \
+    N_("  --excel           CSV for Excel and WPS: UTF-8 with a BOM, CRLF, ID numbers\n"       \
+       "                    and phones as =\"...\" so they stay text\n")
+
 #define OPT_KIND                                                                                   \
     N_("  --kind K          the kind of record: member (default), union, enterprise,\n"          \
        "                    station, benefit (or 工会, 企业, 服务站点, ...)\n")
@@ -58,9 +62,10 @@ const cli_cmd cli_commands[] = {
      OPT_WHERE
      N_("  --sort F          order by field F\n")
      N_("  --limit N         at most N members\n")
-     N_("  --count           only the number of members found\n") OPT_JSON OPT_CSV OPT_REVEAL OPT_KIND,
+     N_("  --count           only the number of members found\n") OPT_JSON OPT_CSV OPT_REVEAL OPT_KIND
+     OPT_EXCEL,
      "unionctl list --where office=yinzhou --where 'joined>=2024-01-01' --count",
-     "jcrnSLwK", 0, 0, "list", CLI_OWN_JSON | CLI_PAGED, cli_list_build, cli_list_print},
+     "jcrnSLwKe", 0, 0, "list", CLI_OWN_JSON | CLI_PAGED, cli_list_build, cli_list_print},
     {"log", N_("records"), N_("history of a member: when, who, what changed"),
      "log ID [--json|--csv] [--reveal]",
      OPT_JSON N_("  --csv             CSV: one row per changed field\n") OPT_REVEAL,
@@ -79,10 +84,11 @@ const cli_cmd cli_commands[] = {
      "unionctl import members.csv --dry-run",
      "sjKEY", 1, 1, "import", 0, cli_import_build, cli_import_print},
     {"export", N_("records"), N_("every record, never masked: a full backup (CSV unless --json)"),
-     "export [--kind K] [--csv|--json]",
-     N_("  --csv             CSV (the default); import reads it back\n") OPT_JSON OPT_KIND,
+     "export [--kind K] [--csv|--json|--excel]",
+     N_("  --csv             CSV (the default); import reads it back\n") OPT_JSON OPT_KIND
+     OPT_EXCEL,
      "unionctl export > backup.csv",
-     "jcK", 0, 0, "list", CLI_OWN_JSON, cli_list_build, cli_list_print},
+     "jcKe", 0, 0, "list", CLI_OWN_JSON, cli_list_build, cli_list_print},
     {"benefit", N_("records"), N_("welfare hand-outs: give one (dated, in yuan), list a member's"),
      "benefit give MEMBER KIND --date D --amount YUAN [--station S]\nbenefit list MEMBER [--json|--csv]",
      N_("  MEMBER            a member's record id or ID number\n"
@@ -110,21 +116,29 @@ const cli_cmd cli_commands[] = {
      "unionctl bundle export --since /media/usb/last.bundle /media/usb/new.bundle",
      "jFf", 2, 2, NULL, 0, cli_bundle_build, cli_bundle_print}, /* op: bundle_export or bundle_import */
     {"stats", N_("membership work"), N_("counts of active members, grouped (joined in a period)"),
-     "stats [--by F,...] [--since D] [--until D] [--where EXPR]... [--csv|--json]",
+     "stats [--kind K] [--by F,...] [--across F] [--since D] [--until D] [--where EXPR]...\n"
+     "      [--csv|--json|--excel|--xlsx FILE]",
      N_("  --by F,...        one row per combination of these fields' values\n")
+     N_("  --across F        a grid: a row per --by value, a column per value of F,\n"
+        "                    with row and column totals\n")
      N_("  --since D         joined on or after D (YYYY-MM-DD)\n")
-     N_("  --until D         joined on or before D (YYYY-MM-DD)\n") OPT_WHERE OPT_CSV OPT_JSON,
-     "unionctl stats --by office,category --since 2024-01-01 --csv",
-     "BFUwjc", 0, 0, "stats", CLI_PAGED, cli_stats_build, cli_stats_print},
+     N_("  --until D         joined on or before D (YYYY-MM-DD)\n") OPT_WHERE OPT_CSV OPT_JSON
+     OPT_EXCEL
+     N_("  --xlsx FILE       the table (or grid) as a workbook\n") OPT_KIND,
+     "unionctl stats --by category --across office --since 2024-01-01",
+     "BFUwjcaeXK", 0, 0, "stats", CLI_OWN_JSON | CLI_PAGED, cli_stats_build, cli_stats_print},
     {"report", N_("membership work"), N_("the period report: unions, members, enterprises, ..."),
-     "report --from D --to D [--office O] [--json|--csv]",
+     "report --from D --to D [--office O] [--json|--csv|--excel|--xlsx FILE]",
      N_("  --from D          first day of the period (YYYY-MM-DD)\n"
         "  --to D            last day of the period (included)\n"
         "  --office O        only the records of office O\n"
         "  --json            the report as one JSON object\n"
-        "  --csv             one row per office, then a row \"total\"\n"),
+        "  --csv             one row per office, then a row \"total\"\n")
+     OPT_EXCEL
+     N_("  --xlsx FILE       a workbook: sheets 合计 (totals), 按单位 (by office),\n"
+        "                    按类别 (by category)\n"),
      "unionctl report --from 2021-01-01 --to 2021-09-30 --json",
-     "RTOjc", 0, 0, "report", CLI_OWN_JSON | CLI_PAGED, cli_report_build, cli_report_print},
+     "RTOjceX", 0, 0, "report", CLI_OWN_JSON | CLI_PAGED, cli_report_build, cli_report_print},
     {"duplicates", N_("membership work"), N_("likely duplicates: same ID number, or phone + name"),
      "duplicates [--json|--csv] [--reveal]",
      OPT_JSON OPT_CSV OPT_REVEAL,

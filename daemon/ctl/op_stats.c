@@ -16,6 +16,7 @@
 
 #include "daemon/util/log.h"
 #include "daemon/util/clock.h"
+#include "proto/kind.h"
 #include "proto/schema.h"
 
 #include <stdint.h>
@@ -58,8 +59,8 @@ static int cond_add(query_cond *c, size_t *n, const char *field, query_op op, co
 }
 
 /* Read and check the "by" list. 0, or -1 with err. */
-static int stats_by_read(char ***out, size_t *nout, const msgpack_object *req, char *err,
-                         size_t errlen)
+static int stats_by_read(char ***out, size_t *nout, const msgpack_object *req, record_kind kind,
+                         char *err, size_t errlen)
 {
     const msgpack_object_array *arr = msg_get_array(req, "by");
     *out = NULL;
@@ -92,7 +93,7 @@ static int stats_by_read(char ***out, size_t *nout, const msgpack_object *req, c
         /* a typo is refused with the nearest name, never counted as "(none)" */
         const schema_field *sf;
         char why[CTL_ERRLEN / 2];
-        if (schema_field_resolve(&sf, by[i], why, sizeof why) != UERR_OK) {
+        if (schema_kind_field_resolve(&sf, kind, by[i], why, sizeof why) != UERR_OK) {
             snprintf(err, errlen, "--by: %s", why);
             return -1;
         }
@@ -147,6 +148,7 @@ typedef struct {
     char *const *by;
     const int *by_set;
     size_t nby;
+    record_kind kind;        /* the kind counted (members unless asked) */
     const char *const *need; /* the fields the scan reads, sorted */
     size_t nneed;
     smap map; /* group key -> index into groups */
@@ -202,7 +204,7 @@ static void stats_scan_run(stats_scan *s)
     for (size_t i = s->from; i < s->to; i++) {
         scan_prefetch(s->slots, i, s->to);
         const recindex_item *it = &s->slots[i];
-        if (!it->id || it->kind != KIND_MEMBER) /* stats count members */
+        if (!it->id || it->kind != s->kind) /* one kind at a time, members by default */
             continue;
         int grew = scan_project(&proj, &pe, &pcap, &it->rec, s->need, s->nneed);
         if (grew < 0)
@@ -271,8 +273,28 @@ static int str_ptr_cmp(const void *a, const void *b)
  * then status=active unless a condition is on status (the federation
  * counts members: applicants, lapsed and merged records are not members
  * unless asked about), then joined >= since and joined <= until. */
+/* The date --since and --until bound, per kind: when the record came
+ * to be (a member joined, a union was founded, an enterprise surveyed, a
+ * station opened, a benefit handed out). */
+static const char *stats_date_field(record_kind k)
+{
+    switch (k) {
+    case KIND_UNION:
+        return "founded";
+    case KIND_ENTERPRISE:
+        return "surveyed";
+    case KIND_STATION:
+        return "opened";
+    case KIND_BENEFIT:
+        return "date";
+    default:
+        return "joined";
+    }
+}
+
 static uerr stats_conds_build(query_cond **out, size_t *nout, const msgpack_object *req,
-                              const char *since, const char *until, char *err, size_t errlen)
+                              record_kind kind, const char *since, const char *until, char *err,
+                              size_t errlen)
 {
     query_cond *given = NULL, *c;
     size_t ngiven = 0, nc;
@@ -291,12 +313,13 @@ static uerr stats_conds_build(query_cond **out, size_t *nout, const msgpack_obje
     free(given); /* the strings moved into c */
     nc = ngiven;
     *out = c;
-    int on_status = 0;
+    int on_status = kind != KIND_MEMBER; /* only members have a status */
+    const char *date = stats_date_field(kind);
     for (size_t i = 0; i < nc; i++)
         on_status |= strcmp(c[i].field, "status") == 0;
     int rc = (!on_status && cond_add(c, &nc, "status", Q_EQ, "active") != 0) ||
-             (since && cond_add(c, &nc, "joined", Q_GE, since) != 0) ||
-             (until && cond_add(c, &nc, "joined", Q_LE, until) != 0);
+             (since && cond_add(c, &nc, date, Q_GE, since) != 0) ||
+             (until && cond_add(c, &nc, date, Q_LE, until) != 0);
     *nout = nc;
     return rc ? uerr_set(err, errlen, UERR_NOMEM, "out of memory counting records") : UERR_OK;
 }
@@ -370,7 +393,13 @@ void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     uerr e;
     memset(&s, 0, sizeof s);
     int64_t t0 = clock_now_ms();
-    if (stats_by_read(&by, &nby, req, err, sizeof err) != 0) {
+    record_kind kind = KIND_MEMBER;
+    char *kword = msg_get_str(req, "kind");
+    e = kword ? kind_parse(&kind, kword, err, sizeof err) : UERR_OK;
+    free(kword);
+    if (e != UERR_OK)
+        goto refuse;
+    if (stats_by_read(&by, &nby, req, kind, err, sizeof err) != 0) {
         e = UERR_INVALID;
         goto refuse;
     }
@@ -380,14 +409,16 @@ void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                      bad_since ? "since" : "until", bad_since ? since : until);
         goto refuse;
     }
-    if ((e = stats_conds_build(&c, &nc, req, since, until, err, sizeof err)) != UERR_OK)
+    if ((e = stats_conds_build(&c, &nc, req, kind, since, until, err, sizeof err)) != UERR_OK)
         goto refuse;
     need = malloc((nc + nby + 1) * sizeof *need);
     by_set = calloc(nby + 1, sizeof *by_set);
     if (!need || !by_set)
         goto oom;
-    for (size_t f = 0; f < nby; f++)
-        by_set[f] = schema_field_is_set(by[f]);
+    for (size_t f = 0; f < nby; f++) {
+        const schema_field *sf = schema_kind_field_find(kind, by[f]);
+        by_set[f] = kind == KIND_MEMBER ? schema_field_is_set(by[f]) : sf && sf->type == SCHEMA_SET;
+    }
     s = (stats_scan){.slots = o->ix.slots,
                      .from = 0,
                      .to = o->ix.cap,
@@ -396,6 +427,7 @@ void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                      .by = by,
                      .by_set = by_set,
                      .nby = nby,
+                     .kind = kind,
                      .need = need,
                      .nneed = stats_need(need, c, nc, by, nby)};
     stats_scan_run(&s);

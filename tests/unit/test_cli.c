@@ -27,7 +27,8 @@ static const char *long_name(char letter)
                  {'F', "--since"},   {'U', "--until"},        {'f', "--force"},
                  {'K', "--kind"},    {'R', "--from"},         {'T', "--to"},
                  {'O', "--office"},  {'D', "--date"},         {'A', "--amount"},
-                 {'Q', "--station"}, {'E', "--encoding"},     {'Y', "--dry-run"}};
+                 {'Q', "--station"}, {'E', "--encoding"},     {'Y', "--dry-run"},
+                 {'X', "--xlsx"},    {'a', "--across"},       {'e', "--excel"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].letter == letter)
             return names[i].name;
