@@ -2,7 +2,8 @@
 # demo.sh BUILD_DIR - a narrated walk-through: one uniond node (init, start,
 # import a few thousand generated members, add, list, edit, log, export),
 # then three offices syncing live over TLS on loopback (propagation, an
-# offline laptop, a conflict and its resolution, equal trees). Stops its
+# offline laptop, a conflict and its resolution, equal trees), and the
+# federation's period report of the three offices. Stops its
 # daemons and removes its temp directory.
 set -euo pipefail
 B=${1:-build}
@@ -34,13 +35,13 @@ run head -3 "$D/members.csv"
 run "$B/unionctl" import "$D/members.csv"
 
 say "4. Register a new member at a service station"
-printf '$ unionctl add name=陈诚 gender=M id_number=11010519491231002X phone=13812345678 category=外卖配送员 employer=美团\n'
-ID=$(ctl add name=陈诚 gender=M id_number=11010519491231002X phone=13812345678 category=外卖配送员 employer=美团)
+printf '$ unionctl add name=陈诚 gender=M id_number=110105194912310011 phone=13812345678 category=外卖配送员 employer=美团\n'
+ID=$(ctl add name=陈诚 gender=M id_number=110105194912310011 phone=13812345678 category=外卖配送员 employer=美团)
 echo "$ID"
 run "$B/unionctl" show "$ID"
 
 say "5. A typo is refused, and nothing is written"
-run "$B/unionctl" add name=李四 id_number=110105194912310021 || true
+run "$B/unionctl" add name=李四 id_number=110105194912310012 || true
 
 say "6. Find members: couriers who joined this year, and a count by query"
 run "$B/unionctl" list --where category=快递员 --where 'joined>=2025-01-01' --sort joined --limit 5
@@ -118,6 +119,34 @@ echo "Every store now has the same tree (plain git):"
 for n in yinzhou haishu xiangshan; do printf '  %-10s %s\n' "$n" "$(tree $n)"; done
 git --git-dir="$D/yinzhou/store.git" log --oneline --graph -6
 
-say "14. Stop every daemon (SIGTERM finishes the running request first)"
+say "14. The federation's report: unions, enterprises, stations and welfare as records"
+Y=$(date +%Y); LAST=$((Y - 1))
+# office NODE : a station, an enterprise, a union linked to both, and
+# welfare hand-outs at the station, all dated last year
+office() { # DIR OFFICE-NAME USCC
+    local d=$1 zh=$2 uscc=$3 u="$B/unionctl" m
+    "$u" -d "$D/$d" add --kind station name="${zh}骑手驿站" address="${zh}中心路1号" opened=$LAST-03-01 >/dev/null
+    "$u" -d "$D/$d" add --kind enterprise name="${zh}快递有限公司" uscc="$uscc" industry=交通运输 \
+        employees=120 surveyed=$LAST-04-10 >/dev/null
+    "$u" -d "$D/$d" add --kind union name="${zh}快递行业工会" type=行业工会 founded=$LAST-05-20 \
+        new_form=是 enterprise="$uscc" station="${zh}骑手驿站" >/dev/null
+    for m in $("$u" -d "$D/$d" list --where office="$d" --where category~员 --limit 3 --csv | awk -F, 'NR > 1 {print $1}'); do
+        "$u" -d "$D/$d" benefit give "$m" 夏送清凉 --date $LAST-07-15 --amount 180 --station "${zh}骑手驿站" >/dev/null
+    done
+}
+printf '$ unionctl add --kind station name=鄞州骑手驿站 address=... opened=%s-03-01\n' "$LAST"
+printf '$ unionctl add --kind union name=鄞州快递行业工会 type=行业工会 founded=%s-05-20 new_form=是 ...\n' "$LAST"
+printf '$ unionctl benefit give MEMBER 夏送清凉 --date %s-07-15 --amount 180 --station 鄞州骑手驿站\n' "$LAST"
+"$B/unionctl" -d "$D/xiangshan" add name=王强 gender=M category=快递员 joined=$LAST-06-01 >/dev/null
+"$B/unionctl" -d "$D/xiangshan" add name=周敏 gender=F category=外卖配送员 joined=$LAST-08-01 >/dev/null
+office yinzhou 鄞州 91330212MA2H000019
+office haishu 海曙 91330203MA2H00002B
+office xiangshan 象山 91330225MA2H00003A
+waitfor trees_equal
+echo "(each office recorded its own; sync brought every record to every node)"
+run "$B/unionctl" -d "$D/yinzhou" report --from $LAST-01-01 --to "$(date +%F)"
+run "$B/unionctl" -d "$D/yinzhou" report --from $LAST-01-01 --to "$(date +%F)" --xlsx "$D/report.xlsx"
+
+say "15. Stop every daemon (SIGTERM finishes the running request first)"
 kill -TERM "$PID" $PIDS 2>/dev/null || true; wait "$PID" $PIDS 2>/dev/null || true; PID=; PIDS=
 echo "stopped; the demo's directory is removed on exit"
