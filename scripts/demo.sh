@@ -146,6 +146,7 @@ waitfor trees_equal
 echo "(each office recorded its own; sync brought every record to every node)"
 run "$B/unionctl" -d "$D/yinzhou" report --from $LAST-01-01 --to "$(date +%F)"
 run "$B/unionctl" -d "$D/yinzhou" report --from $LAST-01-01 --to "$(date +%F)" --xlsx "$D/report.xlsx"
+run "$B/unionctl" -d "$D/yinzhou" stats --by category --across office
 
 say "15. Stop every daemon (SIGTERM finishes the running request first)"
 kill -TERM "$PID" $PIDS 2>/dev/null || true; wait "$PID" $PIDS 2>/dev/null || true; PID=; PIDS=
