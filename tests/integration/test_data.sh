@@ -143,30 +143,21 @@ ctl "$A" add name=冯十二 category=跑腿小哥x 2>"$T/err"; rc=$?
 check "an unknown category is refused with the nearest" bash -c "[ $rc = 1 ] && grep -q 'did you mean' '$T/err'"
 
 # ---- declarations replicate -------------------------------------------------------------
-# KNOWN GAP (issue 9 stays open): the hardened take-in (daemon/store/ingest.c)
-# accepts only the kind folders, so the schema/ records that carry the
-# declarations are refused by peers. These checks run when the gap is
-# closed; set UNIOND_TEST_DECL_SYNC=1 to see them fail today.
-if [ "${UNIOND_TEST_DECL_SYNC:-0}" = 1 ]; then
-    fpr() { ctl "$1" id --json | sed -n 's/.*"fingerprint": "\(.*\)".*/\1/p'; }
-    addr() { ctl "$1" id --json | sed -n 's/.*"listen": "\(.*\)".*/\1/p'; }
-    ctl "$B" add name=郭十三 户籍=海曙 2>/dev/null; rc=$?
-    check "before sync, B does not know 户籍" test "$rc" = 1
-    ctl "$A" peer add haishu-01 "$(addr "$B")" "$(fpr "$B")"
-    ctl "$B" peer add yinzhou-01 "$(addr "$A")" "$(fpr "$A")"
-    wait_until 30 bash -c "'$UNIONCTL' -d '$B' sync >/dev/null 2>&1"
-    check "after sync B has the records" wait_until 30 bash -c "[ \$('$UNIONCTL' -d '$B' list --count) = 7 ]"
-    check "B lists the declared field" wait_until 20 bash -c "'$UNIONCTL' -d '$B' fields | grep -q hukou"
-    id=$(ctl "$B" add name=郭十三 户籍=海曙 category=跑腿)
-    check "the field declared on A works on B" has "$B" "$id" hukou 海曙
-    check "and the category added on A" has "$B" "$id" category 跑腿员
-    ctl "$B" field add shift --type text --label 班次 >/dev/null
-    check "a field declared on B reaches A" wait_until 30 bash -c "'$UNIONCTL' -d '$A' fields | grep -q 班次"
-    check "trees converge" wait_until 30 bash -c "[ \$(git --git-dir='$A/store.git' rev-parse 'HEAD^{tree}') = \$(git --git-dir='$B/store.git' rev-parse 'HEAD^{tree}') ]"
-else
-    echo "# skip: declarations over sync (schema/ refused by the take-in check; issue 9 open)"
-    ctl "$B" add name=郭十三 >/dev/null # B's store is checked below: give it a commit
-fi
+fpr() { ctl "$1" id --json | sed -n 's/.*"fingerprint": "\(.*\)".*/\1/p'; }
+addr() { ctl "$1" id --json | sed -n 's/.*"listen": "\(.*\)".*/\1/p'; }
+ctl "$B" add name=郭十三 户籍=海曙 2>/dev/null; rc=$?
+check "before sync, B does not know 户籍" test "$rc" = 1
+ctl "$A" peer add haishu-01 "$(addr "$B")" "$(fpr "$B")"
+ctl "$B" peer add yinzhou-01 "$(addr "$A")" "$(fpr "$A")"
+wait_until 30 bash -c "'$UNIONCTL' -d '$B' sync >/dev/null 2>&1"
+check "after sync B has the records" wait_until 30 bash -c "[ \$('$UNIONCTL' -d '$B' list --count) = 7 ]"
+check "B lists the declared field" wait_until 20 bash -c "'$UNIONCTL' -d '$B' fields | grep -q hukou"
+id=$(ctl "$B" add name=郭十三 户籍=海曙 category=跑腿)
+check "the field declared on A works on B" has "$B" "$id" hukou 海曙
+check "and the category added on A" has "$B" "$id" category 跑腿员
+ctl "$B" field add shift --type text --label 班次 >/dev/null
+check "a field declared on B reaches A" wait_until 30 bash -c "'$UNIONCTL' -d '$A' fields | grep -q 班次"
+check "trees converge" wait_until 30 bash -c "[ \$(git --git-dir='$A/store.git' rev-parse 'HEAD^{tree}') = \$(git --git-dir='$B/store.git' rev-parse 'HEAD^{tree}') ]"
 
 check "fsck clean (A)" fsck_clean "$A"
 check "fsck clean (B)" fsck_clean "$B"
