@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/ctl.h"
 #include "cli/i18n.h"
+#include "cli/progress.h"
 #include "cli/render.h"
 #include "proto/msg.h"
 #include "proto/schema.h"
@@ -50,6 +51,7 @@ int cli_request_send(request *r, reply *rep)
     rep->body = NULL;
     rep->result = NULL;
     int rc = ctl_call(&rep->u, &rep->body, cli_data_dir, r->buf.data, r->buf.size, err, sizeof err);
+    cli_progress_stop_current(); /* the reply (or error) is printed on a clean line */
     msgpack_sbuffer_destroy(&r->buf);
     if (rc != CTL_OK) {
         fprintf(stderr, "unionctl: %s\n", err);

@@ -11,6 +11,7 @@
 #include "cli/schemacmd.h"
 #include "cli/csvin.h"
 #include "cli/i18n.h"
+#include "cli/progress.h"
 #include "cli/render.h"
 #include "proto/msg.h"
 #include "proto/schema.h"
@@ -337,7 +338,7 @@ static void import_problems_print(FILE *f, const problem_list *pl)
 }
 
 /* The rows that passed the checks, with their line numbers. */
-static void import_rows_pack(cli_call *c, const csvin_doc *doc)
+static void import_rows_pack(cli_call *c, const csvin_doc *doc, cli_progress *pg)
 {
     msgpack_packer *pk = &c->req.pk;
     size_t good = 0;
@@ -351,7 +352,9 @@ static void import_rows_pack(cli_call *c, const csvin_doc *doc)
     msg_map_bool(&c->req.map, "dry_run", c->o.dry_run);
     msg_map_key(&c->req.map, "rows");
     msgpack_pack_array(pk, good);
+    cli_progress_step(pg, _("preparing rows"), doc->nrows);
     for (size_t i = 0; i < doc->nrows; i++) {
+        cli_progress_set(pg, i);
         if (doc->rows[i].bad)
             continue;
         msgpack_pack_array(pk, 2);
@@ -377,11 +380,14 @@ int cli_import_build(cli_call *c)
                                c->o.encoding);
     csvin_init(&doc);
     problem_list_init(&pl);
+    cli_progress *pg = NULL; /* started after the schema request: a reply stops it */
     /* the office's declared fields and categories, so that their columns
      * and labels resolve here as in the daemon */
     if ((rc = cli_schema_fetch()) != 0)
         goto cleanup;
     rc = EXIT_FAIL;
+    pg = cli_progress_start(); /* NULL, a no-op, unless stderr is a terminal */
+    cli_progress_step(pg, _("reading the file"), 0);
     if (csvin_read_file_enc(&doc, c->args[0], enc, err, sizeof err) != 0) {
         fprintf(stderr, _("unionctl: %s: %s; nothing imported\n"), c->args[0], err);
         goto cleanup;
@@ -392,6 +398,7 @@ int cli_import_build(cli_call *c)
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    cli_progress_step(pg, _("checking the rows"), 0); /* csvin_check counts no rows */
     uerr ce = csvin_check(&doc, today, &is->st, &pl);
     if (ce == UERR_NOMEM || (ce != UERR_OK && !c->o.skip_invalid)) {
         fprintf(stderr,
@@ -405,11 +412,18 @@ int cli_import_build(cli_call *c)
         import_problems_print(stdout, &pl);
     is->dry_run = c->o.dry_run;
     snprintf(is->encoding, sizeof is->encoding, "%s", csvin_encoding_name(doc.encoding));
-    import_rows_pack(c, &doc);
+    import_rows_pack(c, &doc, pg);
+    /* The daemon imports the whole file as one request so that it is all
+     * or nothing (one commit, or none); batches would break that, so this
+     * step shows a spinner with the elapsed time, not rows. The line stays
+     * until the reply comes (cli_request_send stops it). */
+    cli_progress_step(pg, _("importing (all or nothing)"), 0);
+    pg = NULL;
     c->state = is;
     is = NULL;
     rc = 0;
 cleanup:
+    cli_progress_stop(pg);
     free(is);
     problem_list_free(&pl);
     csvin_free(&doc);
@@ -420,6 +434,7 @@ int cli_import_print(cli_call *c)
 {
     const msgpack_object *res = c->rep.result;
     const import_state *is = c->state;
+    cli_progress_stop_current();
     printf(is && is->dry_run ? _("would import %lld new, %lld updated, %lld unchanged")
                              : _("imported %lld new, %lld updated, %lld unchanged"),
            (long long)msg_get_int(res, "imported", 0), (long long)msg_get_int(res, "updated", 0),

@@ -19,6 +19,7 @@
 #include "daemon/util/clock.h"
 #include "daemon/util/log.h"
 #include "proto/schema.h"
+#include "proto/schema_decl.h"
 #include "proto/vocab.h"
 
 #include <assert.h>
@@ -26,66 +27,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_FIELDS_ID "schemafields"
-#define SCHEMA_CATEGORY_ID "schemacategory"
+#define SCHEMA_FIELDS_ID SCHEMA_DECL_FIELDS_ID
+#define SCHEMA_CATEGORY_ID SCHEMA_DECL_CATEGORY_ID
 
 /* ---- applying the stored declarations --------------------------------------- */
 
-/* Declare one field from its stored value "TYPE PRIVATE LABEL". */
-static void apply_field(const char *name, const char *value)
-{
-    char word[32], err[256];
-    schema_type t;
-    int priv = 0, off = 0;
-    if (sscanf(value, "%31s %d%n", word, &priv, &off) != 2 ||
-        schema_type_parse(&t, word, err, sizeof err) != UERR_OK) {
-        log_msg(LOG_WARN, "declared field %s: unreadable declaration, skipped", name);
-        return;
-    }
-    const char *label = value + off;
-    while (*label == ' ')
-        label++;
-    if (schema_field_declare(name, t, *label ? label : NULL, priv, err, sizeof err) != UERR_OK)
-        log_msg(LOG_WARN, "declared field %s skipped: %s", name, err);
-}
-
-/* Add one stored category element "NEWFORM;VALUE;ALIAS;..." to the list. */
-static void apply_category(const char *elem)
-{
-    char *copy = strdup(elem), *save = NULL, err[256];
-    const char *words[VOCAB_ALIASES_MAX + 2];
-    size_t n = 0;
-    if (!copy)
-        return;
-    for (char *t = strtok_r(copy, ";", &save); t && n < VOCAB_ALIASES_MAX + 2;
-         t = strtok_r(NULL, ";", &save))
-        words[n++] = t;
-    if (n < 2 || vocab_value_add("category", words[1], words + 2, n - 2, words[0][0] == '1', err,
-                                 sizeof err) != UERR_OK)
-        log_msg(LOG_WARN, "a category value in the store was skipped: %s",
-                n < 2 ? "unreadable" : err);
-    free(copy);
-}
-
 /* Make the process-wide schema what the two stored records say: forget
  * every run-time declaration, then declare again in the records' order
- * (the same on every node that holds the same records). */
+ * (the same on every node that holds the same records). The byte form and
+ * the rules are proto/schema_decl.h's, shared with the store's take-in. */
 static void schema_records_apply(ops_ctx *o)
 {
-    schema_declared_reset();
-    vocab_reset();
-    const record *f = recindex_get(&o->decl, SCHEMA_FIELDS_ID);
-    for (size_t i = 0; f && i < f->nentries; i++) {
-        if (i > 0 && f->entries[i].field == f->entries[i - 1].field)
-            continue; /* interned: equal names are equal pointers */
-        const record_entry *w = record_field_winner(f, f->entries[i].field);
-        if (w)
-            apply_field(f->entries[i].field, w->value);
-    }
-    const record *c = recindex_get(&o->decl, SCHEMA_CATEGORY_ID);
-    size_t first, n = c ? record_field_entries(c, "values", &first) : 0;
-    for (size_t i = first; i < first + n; i++)
-        apply_category(c->entries[i].value);
+    size_t skipped = schema_decl_apply(recindex_get(&o->decl, SCHEMA_FIELDS_ID),
+                                       recindex_get(&o->decl, SCHEMA_CATEGORY_ID));
+    if (skipped)
+        log_msg(LOG_WARN,
+                "%zu declaration(s) in the store were skipped (unreadable, or refused "
+                "by this version's schema)",
+                skipped);
 }
 
 int schema_record_changed(ops_ctx *o, const char *id, const char *buf, size_t len)
@@ -134,6 +93,11 @@ static uerr schema_commit(ops_ctx *o, const char *id, record *r, const msgpack_o
     char *buf = NULL, opbuf[64];
     size_t len;
     uerr e;
+    /* what the take-in of every peer will check: never write less */
+    if ((e = schema_decl_record_check(id, r, err, errlen)) != UERR_OK) {
+        e = UERR_INTERNAL;
+        goto cleanup;
+    }
     if (record_encode(&buf, &len, r) != 0) {
         e = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
         goto cleanup;
@@ -261,8 +225,7 @@ void op_field_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
      * field answers to, another type): refused here, nothing is written. */
     if ((e = schema_field_declare(name, t, label, priv, err, sizeof err)) != UERR_OK)
         goto refuse;
-    snprintf(value, sizeof value, "%s %d %s", schema_type_name(t), priv ? 1 : 0,
-             label ? label : "");
+    schema_decl_field_format(value, sizeof value, t, priv, label);
     if (schema_copy(&r, o, SCHEMA_FIELDS_ID) != 0) {
         e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory");
         goto refuse;
@@ -326,7 +289,7 @@ static uerr value_words_read(char **w, size_t *n, const msgpack_object *req, cha
 void op_field_value_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     char err[CTL_ERRLEN], *field = msg_get_str(req, "field"), *w[VOCAB_ALIASES_MAX + 1] = {0};
-    char elem[(VOCAB_WORD_MAX + 1) * (VOCAB_ALIASES_MAX + 1) + 4], msg[128];
+    char elem[SCHEMA_DECL_ELEM_MAX], msg[128];
     size_t nw = 0, off;
     int new_form = msg_get_bool(req, "new_form", 0), changed = 0;
     record r;
@@ -350,11 +313,11 @@ void op_field_value_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *p
         e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory");
         goto refuse;
     }
-    size_t first, ne = record_field_entries(&r, "values", &first), have = 0;
+    size_t first, ne = record_field_entries(&r, SCHEMA_DECL_VALUES_FIELD, &first), have = 0;
     for (size_t i = first; i < first + ne; i++)
         have |= strcmp(r.entries[i].value, elem) == 0;
     if (!have) {
-        if (record_set_add(&r, o->node, clock_now_ms(), "values", elem) != 0) {
+        if (record_set_add(&r, o->node, clock_now_ms(), SCHEMA_DECL_VALUES_FIELD, elem) != 0) {
             e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory");
             schema_records_apply(o);
             goto refuse;

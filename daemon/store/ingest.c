@@ -15,7 +15,9 @@
 #include "daemon/store/quarantine.h"
 
 #include "proto/record.h"
+#include "proto/schema_decl.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 #define IN_TYPE 0x0f
 #define IN_PRESENT 0x10 /* already in the store before this take-in: not moved */
 #define IN_REACHED 0x20 /* reached from an accepted head: moved in */
+#define IN_AS_SHIFT 8   /* a received blob: its OBJCHECK_AS_* bits from here up */
 
 typedef struct {
     store *s;
@@ -73,9 +76,12 @@ static uerr check_one(ingest_ctx *c, const git_oid *id, git_odb *disk, uint32_t 
     objcheck_tree_kind kind;
     objcheck_commit_info ci;
     switch (type) {
-    case GIT_OBJECT_BLOB:
-        rc = objcheck_record((const char *)data, len, why, sizeof why);
+    case GIT_OBJECT_BLOB: {
+        uint32_t as = 0;
+        rc = objcheck_record_as(&as, (const char *)data, len, why, sizeof why);
+        *flags |= as << IN_AS_SHIFT;
         break;
+    }
     case GIT_OBJECT_TREE:
         rc = objcheck_tree(&kind, data, len, why, sizeof why);
         break;
@@ -91,19 +97,109 @@ static uerr check_one(ingest_ctx *c, const git_oid *id, git_odb *disk, uint32_t 
     return UERR_OK;
 }
 
+/* ---- declarations the pack brings --------------------------------------------- */
+
+/* Decode the blob id (of the pack or the store) into r; 0 or -1. */
+static int blob_record(record *r, git_odb *odb, const git_oid *id)
+{
+    git_odb_object *o = NULL;
+    char derr[160];
+    record_init(r);
+    if (git_odb_read(&o, odb, id) < 0)
+        return -1;
+    int rc = record_decode(r, git_odb_object_data(o), git_odb_object_size(o), derr, sizeof derr);
+    git_odb_object_free(o);
+    return rc;
+}
+
+/* Put the process-wide declarations back to what the store's head holds
+ * (what the ctl room applied from it): the take-in's own additions must
+ * not outlive the check, whether it is accepted (the merge then reports
+ * the new declarations to the ctl room, which applies them) or refused. */
+static void decls_restore(ingest_ctx *c, git_odb *disk)
+{
+    record rec[2];
+    int have[2] = {0, 0};
+    const char *const ids[2] = {SCHEMA_DECL_FIELDS_ID, SCHEMA_DECL_CATEGORY_ID};
+    git_tree *tree = NULL;
+    if (c->s->has_head && git_tree_lookup(&tree, c->s->repo, &c->s->tree) == 0) {
+        for (int i = 0; i < 2; i++) {
+            char path[64];
+            git_tree_entry *e = NULL;
+            snprintf(path, sizeof path, "%s/%s", OBJCHECK_TOP_SCHEMA, ids[i]);
+            if (git_tree_entry_bypath(&e, tree, path) == 0)
+                have[i] = blob_record(&rec[i], disk, git_tree_entry_id(e)) == 0;
+            git_tree_entry_free(e);
+        }
+    }
+    git_tree_free(tree);
+    schema_decl_apply(have[0] ? &rec[0] : NULL, have[1] ? &rec[1] : NULL);
+    for (int i = 0; i < 2; i++)
+        if (have[i])
+            record_free(&rec[i]);
+}
+
+/* A record may use fields and category values that a declaration in the
+ * same pack introduces (declared at the sender, not yet here). The blobs
+ * that failed the first pass are checked again with every declaration of
+ * the pack added to the process-wide ones (the store queue runs one job
+ * at a time, so nothing else validates meanwhile), then the declarations
+ * are put back as the head has them. The first still refused is named. */
+static uerr recheck_with_decls(ingest_ctx *c, const store_oidvec *later, const store_oidvec *decls,
+                               git_odb *disk)
+{
+    uerr rc = UERR_OK;
+    for (size_t i = 0; i < decls->n; i++) {
+        uint32_t *flags = store_oidmap_get(&c->in, &decls->v[i]);
+        uint32_t as = flags ? *flags >> IN_AS_SHIFT : 0;
+        record r;
+        if (blob_record(&r, c->odb, &decls->v[i]) != 0)
+            continue; /* it decoded in the first pass: only memory can fail */
+        schema_decl_add(as & OBJCHECK_AS_DECL_FIELDS ? &r : NULL,
+                        as & OBJCHECK_AS_DECL_CATEGORY ? &r : NULL);
+        record_free(&r);
+    }
+    for (size_t i = 0; i < later->n && rc == UERR_OK; i++) {
+        uint32_t flags = 0;
+        rc = check_one(c, &later->v[i], disk, &flags);
+        if (rc == UERR_OK && store_oidmap_put(&c->in, &later->v[i], flags) < 0)
+            rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
+    }
+    if (decls->n)
+        decls_restore(c, disk);
+    return rc;
+}
+
 /* Check every object of the pack, in the order the pack index lists them
- * (by id), whether any head reaches it or not. */
+ * (by id), whether any head reaches it or not. A record refused by the
+ * schema is checked again once every declaration of the pack is known. */
 static uerr check_all(ingest_ctx *c, const store_oidvec *objs, git_odb *disk)
 {
-    for (size_t i = 0; i < objs->n; i++) {
+    store_oidvec later = {0}, decls = {0};
+    uerr rc = UERR_OK;
+    for (size_t i = 0; i < objs->n && rc == UERR_OK; i++) {
         uint32_t flags = 0;
-        uerr rc = check_one(c, &objs->v[i], disk, &flags);
+        rc = check_one(c, &objs->v[i], disk, &flags);
+        if (rc == UERR_PEER && (flags & IN_TYPE) == GIT_OBJECT_BLOB) {
+            rc = store_oidvec_push(&later, &objs->v[i]) == 0
+                     ? UERR_OK
+                     : uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
+            continue;
+        }
         if (rc != UERR_OK)
-            return rc;
-        if (store_oidmap_put(&c->in, &objs->v[i], flags) < 0)
-            return uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
+            break;
+        uint32_t as = flags >> IN_AS_SHIFT;
+        if (!(flags & IN_PRESENT) && (as & (OBJCHECK_AS_DECL_FIELDS | OBJCHECK_AS_DECL_CATEGORY)) &&
+            store_oidvec_push(&decls, &objs->v[i]) != 0)
+            rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
+        else if (store_oidmap_put(&c->in, &objs->v[i], flags) < 0)
+            rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
     }
-    return UERR_OK;
+    if (rc == UERR_OK && later.n)
+        rc = recheck_with_decls(c, &later, &decls, disk);
+    free(later.v);
+    free(decls.v);
+    return rc;
 }
 
 /* ---- the layout of what accepted heads reach ------------------------------------ */
@@ -140,6 +236,30 @@ static git_object_t object_type(ingest_ctx *c, const git_oid *id, uint32_t **fla
 
 static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample);
 
+/* The blob named show[0..namelen) sits in folder top: it must be a blob,
+ * and (when this take-in brings it) pass the check of that folder: a
+ * record of the folder's kind, or under schema/ the declaration its name
+ * says. A blob the store already had was checked where it was made. */
+static uerr verify_placed_blob(ingest_ctx *c, const char *hex, const char *top, const char *show,
+                               size_t namelen, git_object_t t, const uint32_t *flags)
+{
+    uint32_t want = objcheck_as_wanted(top, show, namelen);
+    if (t != GIT_OBJECT_BLOB)
+        return uerr_set(c->err, c->errlen, UERR_PEER,
+                        "object %s (tree): record '%s' is a %s, not a record blob", hex, show,
+                        type_name(t));
+    if (want == 0)
+        return uerr_set(c->err, c->errlen, UERR_PEER,
+                        "object %s (tree): '%s' under %s/ is not a declaration record (only %s "
+                        "and %s)",
+                        hex, show, top, SCHEMA_DECL_FIELDS_ID, SCHEMA_DECL_CATEGORY_ID);
+    if (flags && !(*flags & IN_PRESENT) && !((*flags >> IN_AS_SHIFT) & want))
+        return uerr_set(c->err, c->errlen, UERR_PEER,
+                        "object %s (tree): '%s' is not a valid %s for the folder %s/", hex, show,
+                        strcmp(top, OBJCHECK_TOP_SCHEMA) == 0 ? "declaration" : "record", top);
+    return UERR_OK;
+}
+
 /* One entry of a tree at place p: the right type, and a record where its
  * id's hash says it belongs. */
 static uerr verify_entry(ingest_ctx *c, const char *hex, const place *p, const char *name,
@@ -157,6 +277,10 @@ static uerr verify_entry(ingest_ctx *c, const char *hex, const place *p, const c
                         hex, show, chex);
     if (flags && !(*flags & IN_PRESENT))
         *flags |= IN_REACHED;
+    const char *top = p->depth > 0 ? store_toplevel_names[p->top] : NULL;
+    int schema = top && strcmp(top, OBJCHECK_TOP_SCHEMA) == 0;
+    if (schema && p->depth == OBJCHECK_DEPTH_SCHEMA_LEAF)
+        return verify_placed_blob(c, hex, top, show, namelen, t, flags);
     if (p->depth == OBJCHECK_DEPTH_LEAF) {
         char aa[3], bb[3];
         snprintf(aa, sizeof aa, "%02x", p->aa);
@@ -170,7 +294,7 @@ static uerr verify_entry(ingest_ctx *c, const char *hex, const place *p, const c
                             "object %s (tree): record '%s' is under %s/%s, not where its id "
                             "belongs",
                             hex, show, aa, bb);
-        return UERR_OK;
+        return verify_placed_blob(c, hex, top, show, namelen, t, flags);
     }
     if (t != GIT_OBJECT_TREE)
         return uerr_set(c->err, c->errlen, UERR_PEER,
@@ -196,8 +320,12 @@ static uerr verify_entry(ingest_ctx *c, const char *hex, const place *p, const c
  * it belongs; a received tree is checked entry by entry. */
 static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
 {
-    static const objcheck_tree_kind want[] = {OBJCHECK_TREE_ROOT, OBJCHECK_TREE_FANOUT,
-                                              OBJCHECK_TREE_FANOUT, OBJCHECK_TREE_LEAF};
+    static const objcheck_tree_kind kind_want[] = {OBJCHECK_TREE_ROOT, OBJCHECK_TREE_FANOUT,
+                                                   OBJCHECK_TREE_FANOUT, OBJCHECK_TREE_LEAF};
+    /* schema/ holds its records flat: a leaf right below the root */
+    int schema = p.depth > 0 && strcmp(store_toplevel_names[p.top], OBJCHECK_TOP_SCHEMA) == 0;
+    assert(!schema || p.depth == OBJCHECK_DEPTH_SCHEMA_LEAF);
+    objcheck_tree_kind want = schema ? OBJCHECK_TREE_LEAF : kind_want[p.depth];
     uint32_t code = place_code(&p), *seen = store_oidmap_get(&c->placed, id);
     git_odb_object *o = NULL;
     objcheck_tree_kind kind;
@@ -216,14 +344,14 @@ static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
         rc = uerr_set(c->err, c->errlen, UERR_PEER, "object %s: a tree was expected", hex);
     else if ((rc = objcheck_tree(&kind, buf, len, why, sizeof why)) != UERR_OK)
         rc = uerr_set(c->err, c->errlen, rc, "object %s (tree): %s", hex, why);
-    else if (kind != want[p.depth])
+    else if (kind != want)
         rc = uerr_set(c->err, c->errlen, UERR_PEER,
                       "object %s (tree): at depth %d of the layout it holds the wrong kind of "
                       "entries (expected %s)",
                       hex, p.depth,
-                      p.depth == 0   ? "the top-level folders"
-                      : p.depth == 3 ? "100644 records"
-                                     : "two-hex-digit folders");
+                      p.depth == 0                 ? "the top-level folders"
+                      : want == OBJCHECK_TREE_LEAF ? "100644 records"
+                                                   : "two-hex-digit folders");
     while (rc == UERR_OK && objcheck_tree_next(&pos, &name, &namelen, &raw, buf, len)) {
         git_oid child;
         git_oid_fromraw(&child, raw);

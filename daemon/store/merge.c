@@ -3,9 +3,13 @@
  * or a merge commit whose tree is the record-wise join). Part of the store
  * room. Never moves another node's branch copy (transfer.c does that) and
  * never rewrites the own history: the own branch only moves forward. */
+#include "daemon/store/objcheck.h"
 #include "daemon/store/store_int.h"
 
 #include "proto/record.h"
+#include "proto/schema_decl.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,8 +95,15 @@ static int emit_file_cb(const git_diff_delta *d, float progress, void *payload)
     char id[RECORD_ID_MAX + 1];
     record_kind kind;
     /* Only record paths reach here (take-in checks them); anything else
-     * is not a record the index knows. */
-    if (kind_path_parse(&kind, id, sizeof id, d->new_file.path) != UERR_OK)
+     * is not a record the index knows. The declarations (schema/<id>) are
+     * reported as kind_path writes them: KIND_MEMBER with the schema id. */
+    const char *sp = d->new_file.path;
+    size_t tl = strlen(OBJCHECK_TOP_SCHEMA);
+    if (strncmp(sp, OBJCHECK_TOP_SCHEMA "/", tl + 1) == 0 &&
+        schema_decl_id_valid(sp + tl + 1, strlen(sp + tl + 1))) {
+        kind = KIND_MEMBER;
+        snprintf(id, sizeof id, "%s", sp + tl + 1);
+    } else if (kind_path_parse(&kind, id, sizeof id, d->new_file.path) != UERR_OK)
         return 0;
     if (git_blob_lookup(&b, e->repo, &d->new_file.id) < 0) {
         e->rc = -1;

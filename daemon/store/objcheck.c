@@ -5,6 +5,7 @@
 #include "daemon/store/objcheck.h"
 
 #include "proto/schema.h"
+#include "proto/schema_decl.h"
 #include "proto/utf8.h"
 
 #include <assert.h>
@@ -12,12 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One row per kind of record the tree holds. Other kinds (unions,
- * enterprises, stations, benefits) are added here, with the same
- * <aa>/<bb>/<id> shape below them. */
-/* The kind folders (proto/kind.h kind_dir), in tree order. */
-const char *const store_toplevel_names[] = {"benefits", "enterprises", "members",
-                                            "stations", "unions",      NULL};
+/* The kind folders (proto/kind.h kind_dir) and the schema folder, in tree
+ * order. */
+const char *const store_toplevel_names[] = {
+    "benefits", "enterprises", "members", "stations", OBJCHECK_TOP_SCHEMA, "unions", NULL};
 
 int objcheck_toplevel_valid(const char *name, size_t len)
 {
@@ -312,25 +311,60 @@ static uerr record_check_kind(const record *r, record_kind k, char *err, size_t 
     return UERR_OK;
 }
 
-/* A blob is checked before the layout walk knows its folder, so it must be
- * a valid record of some kind (members first: their refusal is the one
- * reported). The kind of its folder is not cross-checked here. */
-uerr objcheck_record(const char *buf, size_t len, char *err, size_t errlen)
+/* A blob is checked before the layout walk knows its folder, so it is
+ * checked as every kind and as both declarations; the walk then demands
+ * the bit of its folder. The member refusal is the one reported. */
+uerr objcheck_record_as(uint32_t *as, const char *buf, size_t len, char *err, size_t errlen)
 {
     record r;
     char derr[160];
-    uerr rc = UERR_OK;
+    uerr rc;
+    *as = 0;
     if (len > STORE_OBJECT_MAX)
         return uerr_set(err, errlen, UERR_PEER, "record larger than %u bytes", STORE_OBJECT_MAX);
     if (record_decode(&r, buf, len, derr, sizeof derr) != 0)
         return uerr_set(err, errlen, strcmp(derr, "out of memory") == 0 ? UERR_NOMEM : UERR_PEER,
                         "damaged record (not canonical): %s", derr);
     rc = record_check_kind(&r, KIND_MEMBER, err, errlen);
-    for (int k = KIND_MEMBER + 1; k < KIND_COUNT && rc == UERR_PEER; k++)
-        if (record_check_kind(&r, (record_kind)k, derr, sizeof derr) == UERR_OK)
-            rc = UERR_OK;
+    if (rc == UERR_OK)
+        *as |= OBJCHECK_AS_KIND(KIND_MEMBER);
+    for (int k = KIND_MEMBER + 1; k < KIND_COUNT && rc != UERR_NOMEM; k++) {
+        uerr kr = record_check_kind(&r, (record_kind)k, derr, sizeof derr);
+        if (kr == UERR_NOMEM)
+            rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory checking a record");
+        else if (kr == UERR_OK)
+            *as |= OBJCHECK_AS_KIND(k);
+    }
+    if (schema_decl_record_check(SCHEMA_DECL_FIELDS_ID, &r, derr, sizeof derr) == UERR_OK)
+        *as |= OBJCHECK_AS_DECL_FIELDS;
+    if (schema_decl_record_check(SCHEMA_DECL_CATEGORY_ID, &r, derr, sizeof derr) == UERR_OK)
+        *as |= OBJCHECK_AS_DECL_CATEGORY;
     record_free(&r);
-    return rc;
+    if (rc == UERR_NOMEM) {
+        *as = 0;
+        return rc;
+    }
+    return *as ? UERR_OK : rc;
+}
+
+uerr objcheck_record(const char *buf, size_t len, char *err, size_t errlen)
+{
+    uint32_t as;
+    return objcheck_record_as(&as, buf, len, err, errlen);
+}
+
+uint32_t objcheck_as_wanted(const char *top, const char *name, size_t n)
+{
+    if (strcmp(top, OBJCHECK_TOP_SCHEMA) == 0) {
+        if (!schema_decl_id_valid(name, n))
+            return 0;
+        return n == strlen(SCHEMA_DECL_FIELDS_ID) ? OBJCHECK_AS_DECL_FIELDS
+                                                  : OBJCHECK_AS_DECL_CATEGORY;
+    }
+    for (int k = KIND_MEMBER; k < KIND_COUNT; k++)
+        if (strcmp(top, kind_dir((record_kind)k)) == 0)
+            return OBJCHECK_AS_KIND(k);
+    return 0;
 }
 
 int objcheck_record_at(const char *id, const char *aa, const char *bb)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/kind.h"
 #include "proto/record.h"
 #include "proto/uerr.h"
 
@@ -31,12 +32,16 @@
 #define STORE_SIGNATURE_PART_MAX 256
 
 /* The store's top level: the one table of names allowed at the root of a
- * commit's tree. Each holds <aa>/<bb>/<record-id>, aa/bb as record_path
- * computes them. NULL-terminated. */
+ * commit's tree. Each kind folder holds <aa>/<bb>/<record-id>, aa/bb as
+ * kind_path computes them; OBJCHECK_TOP_SCHEMA holds the declaration
+ * records flat (schema/<id>, proto/schema_decl.h). NULL-terminated. */
 extern const char *const store_toplevel_names[];
 
 /* 1 if name[0..len) is in store_toplevel_names. */
 int objcheck_toplevel_valid(const char *name, size_t len);
+
+/* The top-level folder of the declaration records. */
+#define OBJCHECK_TOP_SCHEMA "schema"
 
 /* What a tree is, by its entries (every entry of a tree is of one kind). */
 typedef enum {
@@ -45,8 +50,10 @@ typedef enum {
     OBJCHECK_TREE_LEAF      /* 100644 entries named by record ids */
 } objcheck_tree_kind;
 
-/* Depth of each kind in the layout (root = 0, the record blobs at 4). */
+/* Depth of the leaf trees in a kind folder (root = 0, the record blobs
+ * at 4); the schema folder is a leaf tree at depth 1. */
 #define OBJCHECK_DEPTH_LEAF 3
+#define OBJCHECK_DEPTH_SCHEMA_LEAF 1
 
 /* Check a raw tree object: entries "MODE SP NAME NUL <20-byte id>", mode
  * exactly 100644 or 40000, names non-empty without '/', in git's order
@@ -88,6 +95,27 @@ uerr objcheck_commit(objcheck_commit_info *out, const unsigned char *buf, size_t
  * "not in the future" rule for dates is not applied: the receiver's clock
  * is not the writer's, and a refusal by clock skew would stall sync. */
 uerr objcheck_record(const char *buf, size_t len, char *err, size_t errlen);
+
+/* What a record blob may stand as, one bit each: a valid record of kind k
+ * (OBJCHECK_AS_KIND(k), k a record_kind), a valid declaration record
+ * schemafields or schemacategory. Fits in 8 bits. */
+#define OBJCHECK_AS_KIND(k) (1u << (k))
+#define OBJCHECK_AS_DECL_FIELDS (1u << KIND_COUNT)
+#define OBJCHECK_AS_DECL_CATEGORY (1u << (KIND_COUNT + 1))
+#define OBJCHECK_AS_BITS 8
+
+/* objcheck_record's checks once per kind and once per declaration id:
+ * *as receives every OBJCHECK_AS_* bit the blob passes. UERR_OK when at
+ * least one does; else UERR_PEER (or UERR_NOMEM) with the member-kind
+ * refusal in err (or the decoding one). The layout walk then requires the
+ * bit of the folder the blob sits in (objcheck_as_wanted). */
+uerr objcheck_record_as(uint32_t *as, const char *buf, size_t len, char *err, size_t errlen);
+
+/* The OBJCHECK_AS_* bit a blob named name[0..n) needs under top-level
+ * folder top: the kind of a kind folder, the declaration bit of a
+ * declaration id under OBJCHECK_TOP_SCHEMA; 0 when nothing may sit there
+ * (an unknown folder, any other name under schema/). */
+uint32_t objcheck_as_wanted(const char *top, const char *name, size_t n);
 
 /* 1 if a record with this id belongs in a leaf tree at <top>/aa/bb. */
 int objcheck_record_at(const char *id, const char *aa, const char *bb);

@@ -15,7 +15,10 @@ receiver must name when it refuses (for "valid": none). Cases: valid,
 dup-entries, mode-100664, empty-tree, extra-toplevel, bad-utf8, overlong,
 unknown-field, bad-phone, trailing-space, smuggled, oversized-blob,
 too-many-parents, own-branch (a valid pack whose ref is NAME, meant to be
-the receiver's own branch).
+the receiver's own branch); for the schema/ folder of declarations:
+schema-valid (a member using a field the same pack declares), schema-subtree,
+schema-nondecl, schema-baddecl, schema-member (a member record named
+schemafields); and union-in-members (a valid union record under members/).
 """
 import os
 import subprocess
@@ -153,6 +156,35 @@ def main():
         root, _ = layout(repo, rid, good)
         head = commit(repo, root, parents, msg="octopus\n")
         bad = [head]
+    elif case.startswith("schema-"):
+        decl = obj(repo, "blob", record("node-z", b"hukou", "text 0 户籍".encode()))
+        cat = obj(repo, "blob", record("node-z", b"values", "1;跑腿员;跑腿".encode()))
+        entries = [(b"100644", "schemacategory", cat), (b"100644", "schemafields", decl)]
+        member = good
+        if case == "schema-valid":
+            member = obj(repo, "blob", record("node-z", b"hukou", "宁波".encode()))
+        elif case == "schema-subtree":
+            entries = [(b"40000", "ab", tree(repo, [(b"100644", "schemafields", decl)]))]
+        elif case == "schema-nondecl":
+            entries.append((b"100644", rid, good))
+        elif case == "schema-baddecl":
+            baddecl = obj(repo, "blob", record("node-z", b"hukou", b"bogus 0 x"))
+            entries = [(b"100644", "schemafields", baddecl)]
+            bad = [baddecl]
+        elif case == "schema-member":
+            entries = [(b"100644", "schemafields", good)]
+        else:
+            sys.exit("unknown case " + case)
+        t_schema = tree(repo, entries)
+        root, _ = layout(repo, rid, member, extra_root=(b"40000", "schema", t_schema))
+        head = commit(repo, root)
+        if not bad and case != "schema-valid":
+            bad = [t_schema]
+    elif case == "union-in-members":
+        blob = obj(repo, "blob", record("node-z", b"founded", b"2020-01-01"))
+        root, trees = layout(repo, rid, blob)
+        head = commit(repo, root)
+        bad = [trees[0]]
     else:
         sys.exit("unknown case " + case)
 

@@ -20,6 +20,8 @@
 
 #include "daemon/store/store.h"
 #include "proto/record.h"
+#include "proto/schema.h"
+#include "proto/schema_decl.h"
 
 #define T0 1795860000000LL
 
@@ -620,10 +622,14 @@ static void hostile_refused(tstore *b, const char *kase)
 static void hostile_objects_refused(void **state)
 {
     (void)state;
-    static const char *cases[] = {"dup-entries",    "mode-100664",    "empty-tree",
-                                  "extra-toplevel", "bad-utf8",       "overlong",
-                                  "unknown-field",  "bad-phone",      "trailing-space",
-                                  "smuggled",       "oversized-blob", "too-many-parents"};
+    static const char *cases[] = {
+        "dup-entries", "mode-100664", "empty-tree", "extra-toplevel", "bad-utf8", "overlong",
+        "unknown-field", "bad-phone", "trailing-space", "smuggled", "oversized-blob",
+        "too-many-parents",
+        /* schema/: only flat, valid declarations */
+        "schema-subtree", "schema-nondecl", "schema-baddecl", "schema-member",
+        /* a record checked against its folder's kind */
+        "union-in-members"};
     tstore b;
     char line[512], path[256], err[512], *buf;
     size_t len;
@@ -795,7 +801,10 @@ static void kinds_in_their_folders(void **state)
     size_t n = 0;
     for (int k = KIND_MEMBER; k < KIND_COUNT; k++, n++) {
         snprintf(ids[n], sizeof ids[n], "kind%dx", k);
-        rec_bytes(&bufs[n], &len, "node-a", T0, "name", ids[n], NULL);
+        /* a record valid for its kind: the take-in checks it against its
+         * folder's kind (a benefit has no name; its kind is text) */
+        rec_bytes(&bufs[n], &len, "node-a", T0, k == KIND_BENEFIT ? "kind" : "name", ids[n],
+                  NULL);
         ch[n] = (store_change){ids[n], bufs[n], len, (record_kind)k};
     }
     assert_int_equal(store_commit(a.s, ch, n, 0, "clerk", "kinds\n", err, sizeof err), UERR_OK);
@@ -828,6 +837,46 @@ static void kinds_in_their_folders(void **state)
     ts_close(&b);
 }
 
+static int decl_seen_cb(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
+{
+    (void)buf;
+    (void)len;
+    if (record_id_is_schema(id)) {
+        assert_int_equal(kind, KIND_MEMBER);
+        (*(int *)arg)++;
+    }
+    return 0;
+}
+
+/* A peer's schema/ folder (the declarations) is taken in, with a member
+ * record using a field only that pack declares; the declarations the
+ * check added are put back afterwards (the ctl room applies them from the
+ * merge's report: here decl_seen_cb sees both records). */
+static void schema_folder_taken_in(void **state)
+{
+    (void)state;
+    tstore b;
+    char line[512], path[256], err[512], *buf;
+    size_t len;
+    int seen = 0;
+    store_bundle_report rep;
+    ts_open(&b, "node-b");
+    commit1(&b, "r9", "name", "nine");
+    craft(line, sizeof line, "schema-valid", "node-z");
+    snprintf(path, sizeof path, "%s/bp/schema-valid.bundle", root);
+    assert_null(schema_field_find("hukou"));
+    uerr e = store_bundle_read(b.s, path, decl_seen_cb, &seen, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("schema-valid bundle: %s", err);
+    assert_int_equal(seen, 2);
+    assert_null(schema_field_find("hukou"));
+    assert_int_equal(store_read(b.s, &buf, &len, SCHEMA_DECL_FIELDS_ID, err, sizeof err), UERR_OK);
+    free(buf);
+    assert_int_equal(sh("git --git-dir=%s cat-file -e HEAD:schema/schemacategory", b.dir), 0);
+    fsck_ok(&b);
+    ts_close(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -841,6 +890,7 @@ int main(void)
         cmocka_unit_test(takein_limits),
         cmocka_unit_test(unmerged_copy_is_merged),
         cmocka_unit_test(kinds_in_their_folders),
+        cmocka_unit_test(schema_folder_taken_in),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
