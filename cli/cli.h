@@ -175,6 +175,8 @@ int cli_resolve_print(cli_call *c);
 int cli_bundle_build(cli_call *c);
 int cli_bundle_print(cli_call *c);
 int cli_node_print(cli_call *c);
+int cli_backup_build(cli_call *c); /* statuscmd.c */
+int cli_backup_print(cli_call *c);
 /* cli/report.c */
 int cli_stats_build(cli_call *c);
 int cli_stats_print(cli_call *c);

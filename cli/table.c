@@ -109,6 +109,12 @@ const cli_cmd cli_commands[] = {
      N_("  --force           overwrite an existing bundle\n") OPT_JSON,
      "unionctl bundle export --since /media/usb/last.bundle /media/usb/new.bundle",
      "jFf", 2, 2, NULL, 0, cli_bundle_build, cli_bundle_print}, /* op: bundle_export or bundle_import */
+    {"backup", N_("node"), N_("the whole store in one file, for uniond restore"),
+     "backup FILE [--force]",
+     N_("  FILE              the backup to write (a git bundle of every branch)\n")
+     N_("  --force           overwrite an existing file\n") OPT_JSON,
+     "unionctl backup /media/usb/yinzhou-01.backup",
+     "fj", 1, 1, "backup", 0, cli_backup_build, cli_backup_print},
     {"stats", N_("membership work"), N_("counts of active members, grouped (joined in a period)"),
      "stats [--by F,...] [--since D] [--until D] [--where EXPR]... [--csv|--json]",
      N_("  --by F,...        one row per combination of these fields' values\n")
