@@ -39,8 +39,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: uniond init [-d DATA] --office CODE [--node NAME] [--listen HOST:PORT]\n"
                "                  [--group GROUP]\n"
-               "       uniond restore [-d DATA] [--node NAME] [--office CODE] [--listen HOST:PORT]\n"
-               "                  [--group GROUP] FILE\n"
+               "       uniond restore [-d DATA] [--node NAME] [--office CODE]\n"
+               "                  [--listen HOST:PORT] [--group GROUP] FILE\n"
                "       uniond restore [-d DATA] --same-identity --key KEYFILE --cert CERTFILE\n"
                "                  [--config OLD.conf] [--group GROUP] FILE\n"
                "                                       a node from `unionctl backup FILE`\n"
@@ -401,22 +401,26 @@ static int restore_config(config *cfg, const restore_args *a, const char *node, 
 
 static int restore_args_parse(restore_args *a, int argc, char **argv, char *databuf, size_t len)
 {
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},   {"node", required_argument, 0, 'n'},
-        {"office", required_argument, 0, 'o'}, {"listen", required_argument, 0, 'l'},
-        {"group", required_argument, 0, 'g'},  {"same-identity", no_argument, 0, 's'},
-        {"key", required_argument, 0, 'k'},    {"cert", required_argument, 0, 'c'},
-        {"config", required_argument, 0, 'C'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"data", required_argument, 0, 'd'},
+                                             {"node", required_argument, 0, 'n'},
+                                             {"office", required_argument, 0, 'o'},
+                                             {"listen", required_argument, 0, 'l'},
+                                             {"group", required_argument, 0, 'g'},
+                                             {"same-identity", no_argument, 0, 's'},
+                                             {"key", required_argument, 0, 'k'},
+                                             {"cert", required_argument, 0, 'c'},
+                                             {"config", required_argument, 0, 'C'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     int ch;
     memset(a, 0, sizeof *a);
     a->data = data_default(databuf, len, 0);
     a->listen = DEFAULT_LISTEN;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
-        const char **slot[] = {['d'] = &a->data,  ['n'] = &a->node, ['o'] = &a->office,
-                               ['l'] = &a->listen, ['g'] = &a->group, ['k'] = &a->key,
-                               ['c'] = &a->cert,   ['C'] = &a->conf};
+        const char **slot[] = {
+            ['d'] = &a->data,  ['n'] = &a->node, ['o'] = &a->office, ['l'] = &a->listen,
+            ['g'] = &a->group, ['k'] = &a->key,  ['c'] = &a->cert,   ['C'] = &a->conf};
         if (ch == 's') {
             a->same = 1;
         } else if (ch == 'h') {
@@ -487,8 +491,7 @@ static int cmd_restore(int argc, char **argv)
         goto cleanup;
     }
     if (store_restore(np.store, node, a.same, a.file, &rep, err, sizeof err) != UERR_OK) {
-        fprintf(stderr, "uniond restore: %s\n  (remove %s before trying again)\n", err,
-                np.store);
+        fprintf(stderr, "uniond restore: %s\n  (remove %s before trying again)\n", err, np.store);
         goto shutdown;
     }
     if (restore_identity(&a, &np, node, fpr) != 0 ||
