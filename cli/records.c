@@ -10,6 +10,7 @@
 #include "proto/problem.h"
 #include "cli/schemacmd.h"
 #include "cli/csvin.h"
+#include "cli/jsonin.h"
 #include "cli/i18n.h"
 #include "cli/render.h"
 #include "proto/msg.h"
@@ -382,7 +383,9 @@ int cli_import_build(cli_call *c)
     if ((rc = cli_schema_fetch()) != 0)
         goto cleanup;
     rc = EXIT_FAIL;
-    if (csvin_read_file_enc(&doc, c->args[0], enc, err, sizeof err) != 0) {
+    if ((jsonin_is_json(c->args[0])
+             ? jsonin_read_file(&doc, c->args[0], err, sizeof err)
+             : csvin_read_file_enc(&doc, c->args[0], enc, err, sizeof err)) != 0) {
         fprintf(stderr, _("unionctl: %s: %s; nothing imported\n"), c->args[0], err);
         goto cleanup;
     }

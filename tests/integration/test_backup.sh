@@ -70,4 +70,19 @@ node_start "$S" || exit 1
 ctl "$S" conflicts --json >"$T/conflicts.s"
 check "the same open conflicts after --same-identity" cmp "$T/conflicts.a" "$T/conflicts.s"
 check "the restored node writes on its own branch" bash -c "'$UNIONCTL' -d '$S' edit $id notes=back >/dev/null"
+
+# export --json imports back, with the import's all-or-nothing rules.
+C=$T/c
+node_init "$C" ningbo-01 yinzhou
+node_start "$C" || exit 1
+ctl "$S" export --json >"$T/export.json"
+sed 's/13812345678/1381234/' "$T/export.json" >"$T/bad.json"
+ctl "$C" import "$T/bad.json" >"$T/out" 2>&1; rc=$?
+check "a JSON file with a bad value imports nothing" \
+    bash -c "[ $rc = 1 ] && grep -q 'nothing was imported' '$T/out' && ! '$UNIONCTL' -d '$C' export --json | grep -q '\"id\"'"
+check "export --json imports back" bash -c "'$UNIONCTL' -d '$C' import '$T/export.json' | grep -q 'imported 2 new'"
+fields() { python3 -c 'import json,sys; print(json.dumps(sorted([(r["id"], r["fields"]) for r in json.load(sys.stdin)]), ensure_ascii=False))'; }
+ctl "$C" export --json | fields >"$T/export.c"
+fields <"$T/export.json" >"$T/export.s"
+check "the imported records equal the exported ones (values shown)" cmp "$T/export.s" "$T/export.c"
 done_testing
