@@ -650,6 +650,23 @@ static int data_private_check(const char *data, const node_paths *np)
     return 0;
 }
 
+/* A config of an older format (no [store] format: the release before the
+ * key) is rewritten in this one; the store migrates itself in store_open.
+ * 0, or -1 with a message. */
+static int config_migrate(config *cfg, const char *path)
+{
+    char err[512];
+    if (cfg->format >= CONFIG_FORMAT)
+        return 0;
+    if (config_save(cfg, path, err, sizeof err) != UERR_OK) {
+        fprintf(stderr, "uniond: migrating the config: %s\n", err);
+        return -1;
+    }
+    log_msg(LOG_INFO, "config migrated from format %d to %d", cfg->format, CONFIG_FORMAT);
+    cfg->format = CONFIG_FORMAT;
+    return 0;
+}
+
 /* Open what the loop does not own: config, store, identity, index. */
 static int node_open(config *cfg, ops_ctx *ops, const node_paths *np)
 {
@@ -660,6 +677,8 @@ static int node_open(config *cfg, ops_ctx *ops, const node_paths *np)
         fprintf(stderr, "uniond: %s\n", err);
         return -1;
     }
+    if (config_migrate(cfg, np->conf) != 0)
+        return -1;
     ops->node = cfg->node;
     ops->office = cfg->office;
     ops->listen = cfg->listen;

@@ -85,4 +85,30 @@ fields() { python3 -c 'import json,sys; print(json.dumps(sorted([(r["id"], r["fi
 ctl "$C" export --json | fields >"$T/export.c"
 fields <"$T/export.json" >"$T/export.s"
 check "the imported records equal the exported ones (values shown)" cmp "$T/export.s" "$T/export.c"
+
+# Format version: a node of the release before the markers opens and is
+# migrated; a store or config of a newer format is refused, saying why.
+O=$T/old
+node_init "$O" old-01 yinzhou
+check "a new store carries its format" test "$(git_store "$O" config uniond.format)" = 1
+check "a new config carries its format" grep -qx 'format = 1' "$O/uniond.conf"
+git_store "$O" config --unset uniond.format
+sed -i '/^\[store\]$/d; /^format = /d' "$O/uniond.conf"
+check "the simulated old node has no markers" \
+    bash -c "! git --git-dir='$O/store.git' config uniond.format && ! grep -q format '$O/uniond.conf'"
+node_start "$O" || exit 1
+check "the old node opens" bash -c "'$UNIONCTL' -d '$O' status >/dev/null"
+check "its store is migrated (format 1)" test "$(git_store "$O" config uniond.format)" = 1
+check "its config is migrated" grep -qx 'format = 1' "$O/uniond.conf"
+check "the migration is logged" bash -c "grep -q 'store migrated from format 0 to 1' '$O.log' && grep -q 'config migrated from format 0 to 1' '$O.log'"
+node_stop "$O"
+git_store "$O" config uniond.format 999
+"$UNIOND" -d "$O" >"$T/new.out" 2>&1; rc=$?
+check "a store of a newer format is refused, saying why" \
+    bash -c "[ $rc = 1 ] && grep -q 'store format 999, newer than' '$T/new.out'"
+git_store "$O" config uniond.format 1
+sed -i 's/^format = 1$/format = 999/' "$O/uniond.conf"
+"$UNIOND" -d "$O" >"$T/new.out" 2>&1; rc=$?
+check "a config of a newer format is refused, saying why" \
+    bash -c "[ $rc = 1 ] && grep -q 'written by a newer uniond' '$T/new.out'"
 done_testing
