@@ -39,8 +39,10 @@ typedef struct {
  * O --office, D --date, A --amount, P --station. Strings are borrowed from argv. */
 typedef struct {
     int json, csv, reveal, count, skip_invalid, force;
-    int dry_run;          /* Y --dry-run (import) */
-    const char *encoding; /* E --encoding (import) */
+    int dry_run;             /* Y --dry-run (import) */
+    const char *encoding;    /* E --encoding (import) */
+    int check;               /* C --check (status) */
+    const char *max_offline; /* M --max-offline MINUTES (status --check) */
     const char *sort, *by, *since, *until;
     /* K --kind, R --from, T --to, O --office, D --date, A --amount,
      * P --station (issue 11: kinds, benefits, the report) */
@@ -177,6 +179,8 @@ int cli_bundle_print(cli_call *c);
 int cli_node_print(cli_call *c);
 int cli_backup_build(cli_call *c); /* statuscmd.c */
 int cli_backup_print(cli_call *c);
+int cli_status_build(cli_call *c); /* statuscmd.c */
+int cli_status_print(cli_call *c);
 /* cli/report.c */
 int cli_stats_build(cli_call *c);
 int cli_stats_print(cli_call *c);
@@ -193,7 +197,7 @@ int cli_peer_build(cli_call *c);
 /* cli/cmdline.c */
 int cli_help_print(cli_call *c);
 /* cli/kindcmd.c (issue 11) */
-int cli_kind_import_build(cli_call *c); /* import --kind K (not member) */
+int cli_kind_import_build(cli_call *c);   /* import --kind K (not member) */
 int cli_kind_is_member(const char *word); /* 1 if --kind names members */
 /* list / export of another kind: id and the kind's fields in schema
  * order, as a table or (csv) CSV that import --kind reads back. */

@@ -31,6 +31,7 @@
 /* Every option unionctl knows, for the whole line. d, h, V and P are global;
  * the others are checked against the command's row after the command word
  * is known (it may come after them). */
+/* clang-format off */
 static const struct option cli_longopts[] = {
     {"json", no_argument, 0, 'j'},          {"csv", no_argument, 0, 'c'},
     {"reveal", no_argument, 0, 'r'},        {"count", no_argument, 0, 'n'},
@@ -44,7 +45,9 @@ static const struct option cli_longopts[] = {
     {"to", required_argument, 0, 'T'},      {"office", required_argument, 0, 'O'},
     {"date", required_argument, 0, 'D'},    {"amount", required_argument, 0, 'A'},
     {"station", required_argument, 0, 'Q'}, {"encoding", required_argument, 0, 'E'},
-    {"dry-run", no_argument, 0, 'Y'},       {0, 0, 0, 0}};
+    {"dry-run", no_argument, 0, 'Y'},       {"check", no_argument, 0, 'C'},
+    {"max-offline", required_argument, 0, 'M'}, {0, 0, 0, 0}};
+/* clang-format on */
 
 /* Where each command option lands in opts: a flag set to 1 or a string
  * kept (--limit and --where, which need more, are read by line_read). */
@@ -62,7 +65,8 @@ static const struct {
     {'T', offsetof(opts, to), 1},           {'O', offsetof(opts, office), 1},
     {'D', offsetof(opts, date), 1},         {'A', offsetof(opts, amount), 1},
     {'Q', offsetof(opts, station), 1},      {'E', offsetof(opts, encoding), 1},
-    {'Y', offsetof(opts, dry_run), 0},
+    {'Y', offsetof(opts, dry_run), 0},      {'C', offsetof(opts, check), 0},
+    {'M', offsetof(opts, max_offline), 1},
 };
 
 static void opts_set(opts *o, int letter, const char *value)

@@ -109,12 +109,6 @@ const cli_cmd cli_commands[] = {
      N_("  --force           overwrite an existing bundle\n") OPT_JSON,
      "unionctl bundle export --since /media/usb/last.bundle /media/usb/new.bundle",
      "jFf", 2, 2, NULL, 0, cli_bundle_build, cli_bundle_print}, /* op: bundle_export or bundle_import */
-    {"backup", N_("node"), N_("the whole store in one file, for uniond restore"),
-     "backup FILE [--force]",
-     N_("  FILE              the backup to write (a git bundle of every branch)\n")
-     N_("  --force           overwrite an existing file\n") OPT_JSON,
-     "unionctl backup /media/usb/yinzhou-01.backup",
-     "fj", 1, 1, "backup", 0, cli_backup_build, cli_backup_print},
     {"stats", N_("membership work"), N_("counts of active members, grouped (joined in a period)"),
      "stats [--by F,...] [--since D] [--until D] [--where EXPR]... [--csv|--json]",
      N_("  --by F,...        one row per combination of these fields' values\n")
@@ -167,11 +161,19 @@ const cli_cmd cli_commands[] = {
      OPT_JSON,
      "unionctl id",
      "j", 0, 0, "id", 0, NULL, cli_node_print},
-    {"status", N_("node"), N_("head, tree, record and conflict counts"),
-     "status [--json]",
-     OPT_JSON,
-     "unionctl status --json",
-     "j", 0, 0, "status", 0, NULL, cli_node_print},
+    {"status", N_("node"), N_("the node, its records and conflicts, a line per peer"),
+     "status [--json]\nstatus --check [--max-offline MINUTES]",
+     N_("  --check           for monitoring: exit 1 (naming the peer) when a pinned\n"
+        "                    peer has been unreachable too long, else 0\n")
+     N_("  --max-offline M   how long is too long, in minutes (default 60)\n") OPT_JSON,
+     "unionctl status --check --max-offline 120",
+     "jCM", 0, 0, "status", CLI_OWN_JSON, cli_status_build, cli_status_print},
+    {"backup", N_("node"), N_("the whole store in one file, for uniond restore"),
+     "backup FILE [--force]",
+     N_("  FILE              the backup to write (a git bundle of every branch)\n")
+     N_("  --force           overwrite an existing file\n") OPT_JSON,
+     "unionctl backup /media/usb/yinzhou-01.backup",
+     "fj", 1, 1, "backup", 0, cli_backup_build, cli_backup_print},
     {"help", N_("node"), N_("this list, or a command's usage, options and an example"),
      "help [COMMAND]",
      NULL,

@@ -223,6 +223,11 @@ uerr store_sync_apply(store *s, const char *pack, size_t len, const store_ref *r
                       store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
                       size_t errlen);
 
+/* When the own head last moved (commit time, seconds since the epoch) and
+ * who wrote that commit ("operator@node", into the caller's who). An empty
+ * store: *time 0 and who "". UERR_IO with err set. (lastchange.c) */
+uerr store_last_change(store *s, int64_t *time, char *who, size_t wholen, char *err, size_t errlen);
+
 /* ---- backups and the format version (backup.c) ----------------------------- */
 
 /* The store format this uniond writes and reads: `uniond.format` in

@@ -111,4 +111,31 @@ sed -i 's/^format = 1$/format = 999/' "$O/uniond.conf"
 "$UNIOND" -d "$O" >"$T/new.out" 2>&1; rc=$?
 check "a config of a newer format is refused, saying why" \
     bash -c "[ $rc = 1 ] && grep -q 'written by a newer uniond' '$T/new.out'"
+
+# status: an aligned block, the same conflict count as `conflicts`, peers.
+ctl "$S" status >"$T/status"
+check "status shows node, office, version and uptime" \
+    bash -c "grep -q '^node  *yinzhou-01\$' '$T/status' && grep -q '^office  *yinzhou\$' '$T/status' && grep -q '^version  *[0-9]' '$T/status' && grep -q '^uptime  *[0-9]' '$T/status'"
+check "status counts records by kind" grep -q '^records  *2 (member 2)$' "$T/status"
+nconf=$(ctl "$S" conflicts --json | grep -c '"field"')
+check "status counts the fields in conflict as conflicts lists them ($nconf)" \
+    bash -c "[ $nconf -ge 1 ] && grep -q '^in conflict  *$nconf fields in 1 records' '$T/status' && '$UNIONCTL' -d '$S' status --json | grep -q '\"conflicts\": $nconf'"
+check "status names the last change and who made it" grep -q '^last change  *[0-9-]* [0-9:]* by tester@yinzhou-01$' "$T/status"
+check "status --json gains version, records_by_kind, last_change" \
+    bash -c "'$UNIONCTL' -d '$S' status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"version\"] and d[\"records_by_kind\"][\"member\"] == 2 and d[\"last_change\"][\"by\"] and \"head\" in d and \"uptime_s\" in d'"
+E=$T/e
+node_init "$E" empty-01 yinzhou
+node_start "$E" || exit 1
+ctl "$E" status >"$T/status.e"
+check "a new node says (empty) for head and tree" \
+    bash -c "grep -q '^head  *(empty)\$' '$T/status.e' && grep -q '^tree  *(empty)\$' '$T/status.e' && grep -q '^last change  *none yet' '$T/status.e'"
+ctl "$E" peer add gone-01 127.0.0.1:1 "$(printf 'ab%.0s' $(seq 32))"
+ctl "$E" status >"$T/status.e"
+check "status has a line per peer" grep -q '^gone-01  *127.0.0.1:1  *[a-z]' "$T/status.e"
+ctl "$E" status --check >"$T/check" 2>&1; rc=$?
+check "status --check: 0 while no peer is offline for an hour" bash -c "[ $rc = 0 ] && grep -q '^OK' '$T/check'"
+check "status --check --max-offline 0: 1, naming the unreachable peer" \
+    wait_until 20 bash -c "'$UNIONCTL' -d '$E' status --check --max-offline 0 >'$T/check'; [ \$? = 1 ] && grep -q 'peer gone-01 unreachable' '$T/check'"
+ctl "$E" status --max-offline 5 >/dev/null 2>&1; rc=$?
+check "--max-offline without --check is a usage error" test "$rc" = 2
 done_testing
