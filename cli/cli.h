@@ -40,8 +40,10 @@ typedef struct {
  * e --excel. Strings are borrowed from argv. */
 typedef struct {
     int json, csv, reveal, count, skip_invalid, force;
-    int dry_run;          /* Y --dry-run (import) */
-    const char *encoding; /* E --encoding (import) */
+    int dry_run;             /* Y --dry-run (import) */
+    const char *encoding;    /* E --encoding (import) */
+    int check;               /* C --check (status) */
+    const char *max_offline; /* M --max-offline MINUTES (status --check) */
     const char *sort, *by, *since, *until;
     /* K --kind, R --from, T --to, O --office, D --date, A --amount,
      * P --station (issue 11: kinds, benefits, the report) */
@@ -179,6 +181,10 @@ int cli_resolve_print(cli_call *c);
 int cli_bundle_build(cli_call *c);
 int cli_bundle_print(cli_call *c);
 int cli_node_print(cli_call *c);
+int cli_backup_build(cli_call *c); /* statuscmd.c */
+int cli_backup_print(cli_call *c);
+int cli_status_build(cli_call *c); /* statuscmd.c */
+int cli_status_print(cli_call *c);
 /* cli/report.c */
 int cli_stats_build(cli_call *c);
 int cli_stats_print(cli_call *c);

@@ -31,35 +31,25 @@
 /* Every option unionctl knows, for the whole line. d, h, V and P are global;
  * the others are checked against the command's row after the command word
  * is known (it may come after them). */
-static const struct option cli_longopts[] = {{"json", no_argument, 0, 'j'},
-                                             {"csv", no_argument, 0, 'c'},
-                                             {"reveal", no_argument, 0, 'r'},
-                                             {"count", no_argument, 0, 'n'},
-                                             {"skip-invalid", no_argument, 0, 's'},
-                                             {"sort", required_argument, 0, 'S'},
-                                             {"limit", required_argument, 0, 'L'},
-                                             {"where", required_argument, 0, 'w'},
-                                             {"by", required_argument, 0, 'B'},
-                                             {"since", required_argument, 0, 'F'},
-                                             {"until", required_argument, 0, 'U'},
-                                             {"force", no_argument, 0, 'f'},
-                                             {"data", required_argument, 0, 'd'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {"version", no_argument, 0, 'V'},
-                                             {"no-pager", no_argument, 0, 'P'},
-                                             {"kind", required_argument, 0, 'K'},
-                                             {"from", required_argument, 0, 'R'},
-                                             {"to", required_argument, 0, 'T'},
-                                             {"office", required_argument, 0, 'O'},
-                                             {"date", required_argument, 0, 'D'},
-                                             {"amount", required_argument, 0, 'A'},
-                                             {"station", required_argument, 0, 'Q'},
-                                             {"encoding", required_argument, 0, 'E'},
-                                             {"dry-run", no_argument, 0, 'Y'},
-                                             {"xlsx", required_argument, 0, 'X'},
-                                             {"across", required_argument, 0, 'a'},
-                                             {"excel", no_argument, 0, 'e'},
-                                             {0, 0, 0, 0}};
+/* clang-format off */
+static const struct option cli_longopts[] = {
+    {"json", no_argument, 0, 'j'},          {"csv", no_argument, 0, 'c'},
+    {"reveal", no_argument, 0, 'r'},        {"count", no_argument, 0, 'n'},
+    {"skip-invalid", no_argument, 0, 's'},  {"sort", required_argument, 0, 'S'},
+    {"limit", required_argument, 0, 'L'},   {"where", required_argument, 0, 'w'},
+    {"by", required_argument, 0, 'B'},      {"since", required_argument, 0, 'F'},
+    {"until", required_argument, 0, 'U'},   {"force", no_argument, 0, 'f'},
+    {"data", required_argument, 0, 'd'},    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},       {"no-pager", no_argument, 0, 'P'},
+    {"kind", required_argument, 0, 'K'},    {"from", required_argument, 0, 'R'},
+    {"to", required_argument, 0, 'T'},      {"office", required_argument, 0, 'O'},
+    {"date", required_argument, 0, 'D'},    {"amount", required_argument, 0, 'A'},
+    {"station", required_argument, 0, 'Q'}, {"encoding", required_argument, 0, 'E'},
+    {"dry-run", no_argument, 0, 'Y'},       {"xlsx", required_argument, 0, 'X'},
+    {"across", required_argument, 0, 'a'},  {"excel", no_argument, 0, 'e'},
+    {"check", no_argument, 0, 'C'},         {"max-offline", required_argument, 0, 'M'},
+    {0, 0, 0, 0}};
+/* clang-format on */
 
 /* Where each command option lands in opts: a flag set to 1 or a string
  * kept (--limit and --where, which need more, are read by line_read). */
@@ -79,6 +69,7 @@ static const struct {
     {'Q', offsetof(opts, station), 1},      {'E', offsetof(opts, encoding), 1},
     {'Y', offsetof(opts, dry_run), 0},      {'X', offsetof(opts, xlsx), 1},
     {'a', offsetof(opts, across), 1},       {'e', offsetof(opts, excel), 0},
+    {'C', offsetof(opts, check), 0},        {'M', offsetof(opts, max_offline), 1},
 };
 
 static void opts_set(opts *o, int letter, const char *value)

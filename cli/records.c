@@ -10,6 +10,7 @@
 #include "proto/problem.h"
 #include "cli/schemacmd.h"
 #include "cli/csvin.h"
+#include "cli/jsonin.h"
 #include "cli/i18n.h"
 #include "cli/progress.h"
 #include "cli/render.h"
@@ -388,7 +389,9 @@ int cli_import_build(cli_call *c)
     rc = EXIT_FAIL;
     pg = cli_progress_start(); /* NULL, a no-op, unless stderr is a terminal */
     cli_progress_step(pg, _("reading the file"), 0);
-    if (csvin_read_file_enc(&doc, c->args[0], enc, err, sizeof err) != 0) {
+    if ((jsonin_is_json(c->args[0])
+             ? jsonin_read_file(&doc, c->args[0], err, sizeof err)
+             : csvin_read_file_enc(&doc, c->args[0], enc, err, sizeof err)) != 0) {
         fprintf(stderr, _("unionctl: %s: %s; nothing imported\n"), c->args[0], err);
         goto cleanup;
     }

@@ -14,6 +14,9 @@
  *   address = 127.0.0.1:7421
  *   fingerprint = <64 hex digits: identity_fingerprint() of the peer>
  *
+ *   [store]
+ *   format = 1                    (CONFIG_FORMAT; absent in older files = 0)
+ *
  *   [sync]                        (optional; the defaults below)
  *   max_pack_bytes = 268435456    one incoming pack, in bytes
  *   new_branches_per_hour = 32    branches of unknown nodes per peer and hour
@@ -59,6 +62,11 @@
  * peer may bring in per hour (docs/PROTOCOL.md 7.1); 0 to 100000. */
 #define CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT 32u
 #define CONFIG_NEW_BRANCHES_PER_HOUR_MAX 100000u
+/* [store] format: the version of the config and store formats this uniond
+ * writes. A file without it is format 0 (the release before the key) and
+ * reads as before; a file of a newer format is refused (UERR_INVALID with
+ * "written by a newer uniond"). config_format always writes this one. */
+#define CONFIG_FORMAT 1
 
 typedef struct {
     char *name;        /* peer node name */
@@ -76,6 +84,8 @@ typedef struct {
     size_t npeers;
     unsigned long long max_pack_bytes; /* [sync]; default CONFIG_MAX_PACK_BYTES_DEFAULT */
     unsigned new_branches_per_hour;    /* [sync]; default CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT */
+    int format; /* [store] format as read; 0 when absent (an older file), CONFIG_FORMAT when
+                   made by config_init / config_node_set */
 } config;
 
 /* Make c an empty configuration (all NULL, no peers, the [sync]

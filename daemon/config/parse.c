@@ -24,7 +24,14 @@
 /* ---------------------------------------------------------------------- */
 /* Parsing                                                                 */
 
-typedef enum { SECTION_NONE, SECTION_NODE, SECTION_PEER, SECTION_SYNC, SECTION_BAD } config_section;
+typedef enum {
+    SECTION_NONE,
+    SECTION_NODE,
+    SECTION_PEER,
+    SECTION_SYNC,
+    SECTION_STORE,
+    SECTION_BAD
+} config_section;
 
 enum { KEY_NAME, KEY_OFFICE, KEY_LISTEN };
 enum { KEY_SECTION, KEY_ADDRESS, KEY_FINGERPRINT };
@@ -43,8 +50,10 @@ typedef struct {
     int node_lines[3];
     int node_line; /* line of [node], 0 if none yet */
     int sync_lines[2];
-    int sync_line; /* line of [sync], 0 if none yet */
-    int err_line;  /* line of the first error recorded, 0 if none */
+    int sync_line;   /* line of [sync], 0 if none yet */
+    int store_line;  /* line of [store], 0 if none yet */
+    int format_line; /* line of format =, 0 if none yet */
+    int err_line;    /* line of the first error recorded, 0 if none */
     int failed;
     uerr code; /* of the first error: UERR_INVALID unless memory ran out */
     char *err;
@@ -129,9 +138,9 @@ static void config_section_parse(config_parser *p, const char *s)
 
     p->section = SECTION_BAD;
     if (!close) {
-        config_fail(
-            p, line,
-            "section header has no closing ']'; expected [node], [sync] or [peer \"NAME\"]");
+        config_fail(p, line,
+                    "section header has no closing ']'; expected [node], [store], [sync] or [peer "
+                    "\"NAME\"]");
         return;
     }
     const char *rest = close + 1;
@@ -164,6 +173,16 @@ static void config_section_parse(config_parser *p, const char *s)
         }
         p->sync_line = line;
         p->section = SECTION_SYNC;
+        return;
+    }
+    if (n == 5 && memcmp(b, "store", 5) == 0) {
+        if (p->store_line) {
+            config_fail(p, line, "[store] appears twice (first on line %d); keep one",
+                        p->store_line);
+            return;
+        }
+        p->store_line = line;
+        p->section = SECTION_STORE;
         return;
     }
     if (n > 4 && memcmp(b, "peer", 4) == 0 && config_is_space(b[4])) {
@@ -203,7 +222,8 @@ static void config_section_parse(config_parser *p, const char *s)
             return;
         }
     }
-    config_fail(p, line, "unknown section [%s]; expected [node], [sync] or [peer \"NAME\"]",
+    config_fail(p, line,
+                "unknown section [%s]; expected [node], [store], [sync] or [peer \"NAME\"]",
                 names_show(show, sizeof show, b, n));
 }
 
@@ -321,6 +341,37 @@ static int config_sync_key(config_parser *p, const char *key, const char *value)
     return 1;
 }
 
+/* [store] format: which release's format the file is in. */
+static int config_store_key(config_parser *p, const char *key, const char *value)
+{
+    char show[96];
+    unsigned long long v;
+    if (strcmp(key, "format") != 0) {
+        config_fail(p, p->lineno, "unknown key \"%s\" in [store]; expected format",
+                    CONFIG_SHOW(show, key));
+        return 0;
+    }
+    if (p->format_line) {
+        config_fail(p, p->lineno, "format is set twice in [store] (first on line %d); keep one",
+                    p->format_line);
+        return 0;
+    }
+    if (config_number(&v, value, 0, 1000000) != 0) {
+        config_fail(p, p->lineno, "format \"%s\" is not a whole number", CONFIG_SHOW(show, value));
+        return 0;
+    }
+    if (v > CONFIG_FORMAT) {
+        config_fail(p, p->lineno,
+                    "format %llu: this file was written by a newer uniond (this one reads "
+                    "formats up to %d); install that release or newer",
+                    v, CONFIG_FORMAT);
+        return 0;
+    }
+    p->cfg.format = (int)v;
+    p->format_line = p->lineno;
+    return 1;
+}
+
 static int config_handler(void *user, const char *section, const char *key, const char *value)
 {
     config_parser *p = user;
@@ -367,6 +418,8 @@ static int config_handler(void *user, const char *section, const char *key, cons
         return 0;
     case SECTION_SYNC:
         return config_sync_key(p, key, value);
+    case SECTION_STORE:
+        return config_store_key(p, key, value);
     case SECTION_PEER: {
         config_peer *peer = &p->cfg.peers[p->peer];
         int *lines = p->peer_lines[p->peer];
@@ -468,6 +521,7 @@ uerr config_parse_buffer(config *c, const char *buf, size_t len, char *err, size
 
     memset(&p, 0, sizeof p);
     config_init(&p.cfg);
+    p.cfg.format = 0; /* no [store] format: a file of the release before the key */
     p.buf = buf;
     p.len = len;
     p.err = err;

@@ -77,6 +77,8 @@ uerr config_format(const config *c, char **out, size_t *outlen, char *err, size_
     e = buf_printf(&t, "%s[node]\nname = %s\noffice = %s\n", config_header, c->node, c->office);
     if (e == UERR_OK && c->listen && *c->listen)
         e = buf_printf(&t, "listen = %s\n", c->listen);
+    if (e == UERR_OK)
+        e = buf_printf(&t, "\n[store]\nformat = %d\n", CONFIG_FORMAT);
     /* [sync] only when it differs from the defaults: files stay as before */
     if (e == UERR_OK && (c->max_pack_bytes != CONFIG_MAX_PACK_BYTES_DEFAULT ||
                          c->new_branches_per_hour != CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT))

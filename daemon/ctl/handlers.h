@@ -32,6 +32,7 @@ void op_log(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_backup(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk); /* op_backup.c */
 void op_bundle_export(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_id(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);

@@ -14,6 +14,7 @@
 static const ctl_op table[] = {
     /* name            where          handler (sorted by name) */
     {"add", CTL_ON_QUEUE, op_add_any},
+    {"backup", CTL_ON_QUEUE, op_backup},
     {"benefit_list", CTL_ON_QUEUE, op_benefit_list},
     {"bundle_export", CTL_ON_QUEUE, op_bundle_export},
     {"bundle_import", CTL_ON_QUEUE, op_bundle_import},

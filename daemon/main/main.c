@@ -6,6 +6,7 @@
 #include "daemon/config/config.h"
 #include "daemon/ctl/control.h"
 #include "daemon/ctl/ops.h"
+#include "daemon/main/restore.h"
 #include "daemon/net/identity.h"
 #include "daemon/util/log.h"
 #include "daemon/net/peers.h"
@@ -39,6 +40,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: uniond init [-d DATA] --office CODE [--node NAME] [--listen HOST:PORT]\n"
                "                  [--group GROUP]\n"
+               "       uniond restore [-d DATA] [--node NAME] [--office CODE]\n"
+               "                  [--listen HOST:PORT] [--group GROUP] FILE\n"
+               "       uniond restore [-d DATA] --same-identity --key KEYFILE --cert CERTFILE\n"
+               "                  [--config OLD.conf] [--group GROUP] FILE\n"
+               "                                       a node from `unionctl backup FILE`\n"
                "       uniond [-d DATA] [--verbose] [--offline]\n"
                "                                       run the node in the foreground;\n"
                "                                       --offline: no listening, no dialling\n"
@@ -314,6 +320,81 @@ cleanup:
     return rc;
 }
 
+/* ---- uniond restore (the steps: restore.c) ---------------------------------- */
+
+/* uniond restore [-d DATA] [--node NAME] ... FILE: a node from a backup. */
+static int cmd_restore(int argc, char **argv)
+{
+    char databuf[4096], hostnode[NAMES_NODE_MAX + 1], err[512], fpr[65];
+    restore_args a;
+    store_backup_info info;
+    store_bundle_report rep;
+    node_paths np;
+    config cfg;
+    gid_t gid;
+    int explicit_group,
+        rc = restore_args_parse(&a, argc, argv, data_default(databuf, sizeof databuf, 0),
+                                DEFAULT_LISTEN);
+    if (rc >= 0)
+        return rc;
+    if (store_backup_info_read(&info, a.file, err, sizeof err) != UERR_OK) {
+        fprintf(stderr, "uniond restore: %s\n", err);
+        return 1;
+    }
+    const char *node = a.same ? info.node : a.node;
+    if (!node) {
+        if (node_from_host(hostnode, sizeof hostnode) != 0)
+            return 2;
+        node = hostnode;
+    }
+    if (group_pick(&gid, &explicit_group, a.group) != 0 || node_paths_make(&np, a.data) != 0)
+        return 2;
+    config_init(&cfg);
+    rc = 1;
+    if (restore_config(&cfg, &a, node, a.office ? a.office : info.office) != 0)
+        goto cleanup;
+    parents_make(a.data);
+    if ((mkdir(a.data, 0700) != 0 && errno != EEXIST) || chmod(a.data, 0700) != 0) {
+        fprintf(stderr, "uniond restore: cannot create %s: %s\n", a.data, strerror(errno));
+        goto cleanup;
+    }
+    if (access(np.conf, F_OK) == 0 || access(np.store, F_OK) == 0) {
+        fprintf(stderr, "uniond restore: %s already holds a node; pick an empty directory\n",
+                a.data);
+        goto cleanup;
+    }
+    if (store_global_init() != 0) {
+        fprintf(stderr, "uniond restore: libgit2 failed to initialise\n");
+        goto cleanup;
+    }
+    if (store_restore(np.store, node, a.same, a.file, &rep, err, sizeof err) != UERR_OK) {
+        fprintf(stderr, "uniond restore: %s\n  (remove %s before trying again)\n", err, np.store);
+        goto shutdown;
+    }
+    if (restore_identity(&a, np.key, np.crt, node, fpr) != 0 ||
+        data_modes_set(a.data, &np, gid, explicit_group) != 0)
+        goto shutdown;
+    /* The config is written last: its presence marks a complete node. */
+    if (config_save(&cfg, np.conf, err, sizeof err) != UERR_OK) {
+        fprintf(stderr, "uniond restore: %s\n", err);
+        goto shutdown;
+    }
+    printf("restored node %s (office %s) in %s from %s\n", node, cfg.office, a.data, a.file);
+    printf("backup of   %s, %zu branches\n", info.node, info.branches);
+    printf("identity    %s\n", a.same ? "the same (key and certificate given)" : "new");
+    printf("fingerprint %s\n", fpr);
+    if (!a.same)
+        printf("the peers must pin this fingerprint: unionctl peer add %s HOST:PORT %s\n", node,
+               fpr);
+    printf("start it with: uniond -d %s\n", a.data);
+    rc = 0;
+shutdown:
+    store_global_shutdown();
+cleanup:
+    config_free(&cfg);
+    return rc;
+}
+
 typedef struct {
     uv_loop_t *loop;
     uv_signal_t sigterm, sigint;
@@ -446,6 +527,23 @@ static int data_private_check(const char *data, const node_paths *np)
     return 0;
 }
 
+/* A config of an older format (no [store] format: the release before the
+ * key) is rewritten in this one; the store migrates itself in store_open.
+ * 0, or -1 with a message. */
+static int config_migrate(config *cfg, const char *path)
+{
+    char err[512];
+    if (cfg->format >= CONFIG_FORMAT)
+        return 0;
+    if (config_save(cfg, path, err, sizeof err) != UERR_OK) {
+        fprintf(stderr, "uniond: migrating the config: %s\n", err);
+        return -1;
+    }
+    log_msg(LOG_INFO, "config migrated from format %d to %d", cfg->format, CONFIG_FORMAT);
+    cfg->format = CONFIG_FORMAT;
+    return 0;
+}
+
 /* Open what the loop does not own: config, store, identity, index. */
 static int node_open(config *cfg, ops_ctx *ops, const node_paths *np)
 {
@@ -456,6 +554,8 @@ static int node_open(config *cfg, ops_ctx *ops, const node_paths *np)
         fprintf(stderr, "uniond: %s\n", err);
         return -1;
     }
+    if (config_migrate(cfg, np->conf) != 0)
+        return -1;
     ops->node = cfg->node;
     ops->office = cfg->office;
     ops->listen = cfg->listen;
@@ -577,6 +677,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "init") == 0)
         return cmd_init(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "restore") == 0)
+        return cmd_restore(argc - 1, argv + 1);
     char databuf[4096];
     const char *data = data_default(databuf, sizeof databuf, 1);
     static const struct option longopts[] = {

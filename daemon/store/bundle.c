@@ -58,7 +58,8 @@ static uerr header_line(store_bundle_ref **refs, size_t *nrefs, git_oid **prereq
     if (hex[40] != ' ')
         return uerr_set(err, errlen, UERR_PEER, "bundle header line %zu: ref without a name",
                         lineno);
-    if (strcmp(name, "HEAD") == 0)
+    /* HEAD, and a backup's line naming its node (backup.c), add no branch */
+    if (strcmp(name, "HEAD") == 0 || strncmp(name, "refs/uniond/", 12) == 0)
         return UERR_OK;
     if (strncmp(name, "refs/heads/", 11) != 0 || !record_node_valid(name + 11))
         return uerr_set(err, errlen, UERR_PEER,
@@ -144,8 +145,8 @@ static uerr since_read(store_bundle_ref **old, size_t *nold, store *s, const cha
 }
 
 /* The header lines of the new bundle: prerequisites, then every branch. */
-static uerr header_write(FILE *f, store *s, const store_bundle_ref *old, size_t nold, char *err,
-                         size_t errlen)
+static uerr header_write(FILE *f, store *s, const store_bundle_ref *old, size_t nold,
+                         const char *extra, char *err, size_t errlen)
 {
     git_reference_iterator *it = NULL;
     git_reference *ref;
@@ -166,12 +167,14 @@ static uerr header_write(FILE *f, store *s, const store_bundle_ref *old, size_t 
         git_reference_free(ref);
     }
     git_reference_iterator_free(it);
+    if (extra)
+        fputs(extra, f);
     fputs("\n", f);
     return UERR_OK;
 }
 
-static uerr bundle_write_run(store *s, const char *path, const char *since, char *err,
-                             size_t errlen)
+static uerr bundle_write_run(store *s, const char *path, const char *since, const char *extra,
+                             char *err, size_t errlen)
 {
     git_packbuilder *pb = NULL;
     git_revwalk *walk = NULL;
@@ -203,7 +206,7 @@ static uerr bundle_write_run(store *s, const char *path, const char *since, char
         rc = uerr_set(err, errlen, UERR_IO, "cannot create %s: %s", tmp, strerror(errno));
         goto cleanup;
     }
-    if ((rc = header_write(f, s, old, nold, err, errlen)) != UERR_OK)
+    if ((rc = header_write(f, s, old, nold, extra, err, errlen)) != UERR_OK)
         goto cleanup;
     if (fwrite(pack.ptr, 1, pack.size, f) != pack.size || fflush(f) != 0 || fsync(fileno(f)) != 0) {
         rc = uerr_set(err, errlen, UERR_IO, "writing %s: %s", tmp, strerror(errno));
@@ -232,7 +235,16 @@ cleanup:
 uerr store_bundle_write(store *s, const char *path, const char *since, char *err, size_t errlen)
 {
     store_enter(s);
-    uerr rc = bundle_write_run(s, path, since, err, errlen);
+    uerr rc = bundle_write_run(s, path, since, NULL, err, errlen);
+    store_leave(s);
+    return rc;
+}
+
+uerr store_bundle_write_extra(store *s, const char *path, const char *extra, char *err,
+                              size_t errlen)
+{
+    store_enter(s);
+    uerr rc = bundle_write_run(s, path, NULL, extra, err, errlen);
     store_leave(s);
     return rc;
 }

@@ -165,6 +165,8 @@ uerr store_create(const char *gitdir, const char *node, char *err, size_t errlen
     opts.description = "uniond member store";
     if (git_repository_init_ext(&repo, gitdir, &opts) < 0)
         rc = store_git_err(err, errlen, UERR_IO, "creating the git store");
+    else
+        rc = store_format_mark(repo, err, errlen);
     git_repository_free(repo);
     return rc;
 }
@@ -229,6 +231,8 @@ uerr store_open(store **out, const char *gitdir, const char *node, char *err, si
         rc = store_git_err(err, errlen, UERR_IO, "opening the git store");
         goto fail;
     }
+    if ((rc = store_format_check(s->repo, gitdir, err, errlen)) != UERR_OK)
+        goto fail;
     if (git_mempack_new(&s->mempack) < 0 || git_repository_odb(&odb, s->bulk) < 0 ||
         git_odb_add_backend(odb, s->mempack, 999) < 0) {
         rc = store_git_err(err, errlen, UERR_INTERNAL, "setting up the bulk writer");

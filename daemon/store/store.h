@@ -223,4 +223,46 @@ uerr store_sync_apply(store *s, const char *pack, size_t len, const store_ref *r
                       store_record_cb changed, void *arg, store_bundle_report *rep, char *err,
                       size_t errlen);
 
+/* When the own head last moved (commit time, seconds since the epoch) and
+ * who wrote that commit ("operator@node", into the caller's who). An empty
+ * store: *time 0 and who "". UERR_IO with err set. (lastchange.c) */
+uerr store_last_change(store *s, int64_t *time, char *who, size_t wholen, char *err, size_t errlen);
+
+/* ---- backups and the format version (backup.c) ----------------------------- */
+
+/* The store format this uniond writes and reads: `uniond.format` in
+ * store.git/config. store_create writes it; store_open migrates an older
+ * store (none = 0: the release before the marker) by writing it and
+ * refuses a newer one with UERR_CONFLICT. docs/STORE.md "Format version". */
+#define STORE_FORMAT 1
+
+/* What a backup's header names: the node, its office, its own head, and
+ * how many branches it holds. */
+typedef struct {
+    char node[RECORD_NODE_MAX + 1];
+    char office[64];
+    char head[41];
+    size_t branches;
+} store_backup_info;
+
+/* Write a whole-store backup to path (atomically): a git bundle of every
+ * branch plus the line `<head> refs/uniond/backup/<office>/<node>`.
+ * UERR_NOTFOUND (the store is empty), UERR_IO, UERR_NOMEM. */
+uerr store_backup_write(store *s, const char *path, const char *office, char *err, size_t errlen);
+
+/* Read the header of a backup file into *info (the caller's).
+ * UERR_NOTFOUND (no file), UERR_IO, UERR_PEER (not a whole uniond backup). */
+uerr store_backup_info_read(store_backup_info *info, const char *path, char *err, size_t errlen);
+
+/* Build a new store at gitdir (which must not exist) from the backup at
+ * path, through the take-in checks. same_identity == 0: the store is node
+ * `node`'s, a name the backup's node must not have, whose own branch takes
+ * in every branch (so its tree equals the backup's). same_identity != 0:
+ * node must be the backup's node; its own branch is the backup's. *rep is
+ * filled in. Codes as store_bundle_read, plus UERR_INVALID (node name) and
+ * UERR_CONFLICT (gitdir exists). On error gitdir may be left half made:
+ * the caller removes it. */
+uerr store_restore(const char *gitdir, const char *node, int same_identity, const char *path,
+                   store_bundle_report *rep, char *err, size_t errlen);
+
 #endif

@@ -147,4 +147,16 @@ void store_quarantine_clear(const char *gitdir);
  * to a change of the own branch. */
 size_t store_copies_reconcile(store *s);
 
+/* ---- backups and the format version (backup.c, bundle.c) ------------------ */
+
+/* Write STORE_FORMAT as uniond.format in repo's config. UERR_IO. */
+uerr store_format_mark(git_repository *repo, char *err, size_t errlen);
+/* Check repo's format: migrate an older one (logged), refuse a newer one
+ * (UERR_CONFLICT, the message names gitdir). */
+uerr store_format_check(git_repository *repo, const char *gitdir, char *err, size_t errlen);
+/* store_bundle_write of every branch with extra header lines (each ending
+ * in a newline) before the blank line; the pack is the same. */
+uerr store_bundle_write_extra(store *s, const char *path, const char *extra, char *err,
+                              size_t errlen);
+
 #endif

@@ -27,6 +27,9 @@ static const char example[] =
     "office = yinzhou\n"
     "listen = 127.0.0.1:7420\n"
     "\n"
+    "[store]\n"
+    "format = 1\n"
+    "\n"
     "[peer \"haishu-01\"]\n"
     "address = 127.0.0.1:7421\n"
     "fingerprint = " FP_A "\n";
@@ -125,6 +128,21 @@ static void test_parse_example(void **state)
     assert_null(c.node);
     assert_null(c.peers);
     config_free(&c); /* twice is fine */
+}
+
+/* [store] format: absent is 0 (an older file), a newer one is refused. */
+static void test_store_format(void **state)
+{
+    (void)state;
+    config c = parse_ok(example);
+    assert_int_equal(c.format, CONFIG_FORMAT);
+    config_free(&c);
+    c = parse_ok("[node]\nname = a\noffice = b\n");
+    assert_int_equal(c.format, 0);
+    config_free(&c);
+    parse_fails("[node]\nname = a\noffice = b\n[store]\nformat = 999\n", "line 5",
+                "written by a newer uniond");
+    parse_fails("[node]\nname = a\noffice = b\n[store]\nversion = 1\n", "line 5", "unknown key");
 }
 
 /* [sync]: the limits on what peers send; defaults when absent, kept on save. */
@@ -619,6 +637,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_example),
         cmocka_unit_test(test_sync_section),
+        cmocka_unit_test(test_store_format),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_listen_round_trip, setup, teardown),
         cmocka_unit_test(test_lenient_syntax),

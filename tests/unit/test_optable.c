@@ -28,7 +28,7 @@
 static const char *const loop_ops[] = {"peer_add", "peer_remove", "peers", "sync"};
 /* Every op unionctl sends (docs/CONTROL.md). */
 static const char *const all_ops[] = {
-    "add",       "benefit_list", "bundle_export", "bundle_import", "conflicts",
+    "add",       "backup",      "benefit_list", "bundle_export", "bundle_import", "conflicts",
     "duplicates", "edit",        "field_add",    "field_value_add", "fields",
     "id",        "import",       "list",          "log",           "merge",
     "peer_add",  "peer_remove",  "peers",         "report",        "resolve",
