@@ -131,10 +131,13 @@ const cli_cmd cli_commands[] = {
      "unionctl duplicates",
      "jcr", 0, 0, "duplicates", CLI_PAGED, cli_duplicates_build, cli_duplicates_print},
     {"merge", N_("membership work"), N_("fold a duplicate into the record to keep"),
-     "merge KEEP_ID DUP_ID [--json]",
-     OPT_JSON,
+     "merge KEEP DUP [--json] [--reveal]",
+     N_("  KEEP              the record kept: its values stay; empty fields are\n"
+        "                    filled from DUP, benefits united (no conflicts)\n")
+     N_("  DUP               the duplicate: becomes status=merged, merged_into=KEEP\n")
+     OPT_JSON OPT_REVEAL,
      "unionctl merge 01m8x2k4q9w3e5r7 01m9a7c2d4e6f8g0",
-     "j", 2, 2, "merge", 0, cli_merge_build, cli_merge_print},
+     "jr", 2, 2, "merge", 0, cli_merge_build, cli_merge_print},
     {"transfer", N_("membership work"), N_("move a member to another office"),
      "transfer ID OFFICE [--force] [--json]",
      N_("  --force           move to an office no node or record names yet\n") OPT_JSON,

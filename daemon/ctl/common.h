@@ -37,6 +37,8 @@ typedef struct {
  * reply (docs/CONTROL.md). */
 void ctl_reply_error(msgpack_packer *pk, uerr e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* ctl_reply_error with a ready message of any length. */
+void ctl_reply_text(msgpack_packer *pk, uerr e, const char *msg);
 /* Write {"ok": true, "result": and leave the result value to the caller:
  * the map's count (2) is final, the value the caller packs next ends it. */
 void ctl_reply_ok(msgpack_packer *pk);
@@ -129,9 +131,19 @@ uerr ctl_person_check(ops_ctx *o, const char *self, const record *cur, assignmen
 
 /* The request's operator name, sanitised, in buf. */
 const char *ctl_operator(const msgpack_object *req, char *buf, size_t len);
-/* The record named by the request's "id", or NULL after writing an error
- * reply. *id is malloc'd (caller frees) either way. Borrowed from the
- * index: valid until the next index write. */
+/* Shortest record id prefix a clerk may type. */
+#define CTL_ID_PREFIX_MIN 6
+/* Matches listed when a lookup is ambiguous. */
+#define CTL_LOOKUP_SHOW 8
+/* Find the record a clerk means by q: a record id, a unique id prefix
+ * (CTL_ID_PREFIX_MIN+ chars), an ID number (normalised as stored) or a
+ * phone. Live records win over merged/void ones. UERR_OK with the id in
+ * out; UERR_NOTFOUND; UERR_CONFLICT (several: err lists them, masked, one
+ * per line); UERR_INVALID (q empty). */
+uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *err, size_t errlen);
+/* The record named by the request's "id" (anything ctl_lookup takes), or
+ * NULL after writing an error reply. *id is malloc'd (caller frees) or
+ * NULL. Borrowed from the index: valid until the next index write. */
 const record *ctl_find_record(ops_ctx *o, const msgpack_object *req, char **id, msgpack_packer *pk);
 /* Sort hits by key then id. */
 int ctl_hit_cmp(const void *a, const void *b);
