@@ -36,7 +36,8 @@ typedef struct {
  * `options` letters (see CLI_OPT_* in cmdline.c): j --json, c --csv,
  * r --reveal, n --count, s --skip-invalid, S --sort, L --limit, w --where,
  * B --by, F --since, U --until, f --force, K --kind, R --from, T --to,
- * O --office, D --date, A --amount, P --station. Strings are borrowed from argv. */
+ * O --office, D --date, A --amount, P --station, N --node, l --last. Strings are borrowed from
+ * argv. */
 typedef struct {
     int json, csv, reveal, count, skip_invalid, force;
     int dry_run;          /* Y --dry-run (import) */
@@ -45,6 +46,8 @@ typedef struct {
     /* K --kind, R --from, T --to, O --office, D --date, A --amount,
      * P --station (issue 11: kinds, benefits, the report) */
     const char *kind, *from, *to, *office, *date, *amount, *station;
+    const char *node;   /* N --node (log) */
+    int last;           /* l --last (revert) */
     long limit;         /* -1: none */
     const char **where; /* malloc'd array (owned by the cli_call) */
     int nwhere;
@@ -166,6 +169,9 @@ int cli_show_print(cli_call *c);
 int cli_list_build(cli_call *c);
 int cli_list_print(cli_call *c);
 int cli_log_print(cli_call *c);
+int cli_log_build(cli_call *c);
+int cli_revert_build(cli_call *c);
+int cli_revert_print(cli_call *c);
 int cli_import_build(cli_call *c);
 int cli_import_print(cli_call *c);
 int cli_conflicts_build(cli_call *c);
@@ -191,7 +197,7 @@ int cli_peer_build(cli_call *c);
 /* cli/cmdline.c */
 int cli_help_print(cli_call *c);
 /* cli/kindcmd.c (issue 11) */
-int cli_kind_import_build(cli_call *c); /* import --kind K (not member) */
+int cli_kind_import_build(cli_call *c);   /* import --kind K (not member) */
 int cli_kind_is_member(const char *word); /* 1 if --kind names members */
 /* list / export of another kind: id and the kind's fields in schema
  * order, as a table or (csv) CSV that import --kind reads back. */

@@ -44,7 +44,8 @@ static const struct option cli_longopts[] = {
     {"to", required_argument, 0, 'T'},      {"office", required_argument, 0, 'O'},
     {"date", required_argument, 0, 'D'},    {"amount", required_argument, 0, 'A'},
     {"station", required_argument, 0, 'Q'}, {"encoding", required_argument, 0, 'E'},
-    {"dry-run", no_argument, 0, 'Y'},       {0, 0, 0, 0}};
+    {"dry-run", no_argument, 0, 'Y'},       {"node", required_argument, 0, 'N'},
+    {"last", no_argument, 0, 'l'},          {0, 0, 0, 0}};
 
 /* Where each command option lands in opts: a flag set to 1 or a string
  * kept (--limit and --where, which need more, are read by line_read). */
@@ -60,6 +61,7 @@ static const struct {
     {'F', offsetof(opts, since), 1},        {'U', offsetof(opts, until), 1},
     {'K', offsetof(opts, kind), 1},         {'R', offsetof(opts, from), 1},
     {'T', offsetof(opts, to), 1},           {'O', offsetof(opts, office), 1},
+    {'N', offsetof(opts, node), 1},         {'l', offsetof(opts, last), 0},
     {'D', offsetof(opts, date), 1},         {'A', offsetof(opts, amount), 1},
     {'Q', offsetof(opts, station), 1},      {'E', offsetof(opts, encoding), 1},
     {'Y', offsetof(opts, dry_run), 0},

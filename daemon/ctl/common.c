@@ -373,14 +373,21 @@ typedef struct {
 
 static void lookup_key_make(lookup_key *k, const char *q)
 {
-    char today[11], err[256];
+    char today[11], err[256], packed[256];
+    size_t n = 0;
     clock_today(today);
     memset(k, 0, sizeof *k);
-    if (schema_value_check(&k->idnum, "id_number", q, today, err, sizeof err) != 0 || !*k->idnum) {
+    /* "330203 19850312 106x", "138-1234-5678": as read off a card */
+    for (const char *p = q; *p && n + 1 < sizeof packed; p++)
+        if (*p != ' ' && *p != '-')
+            packed[n++] = *p;
+    packed[n] = 0;
+    if (schema_value_check(&k->idnum, "id_number", packed, today, err, sizeof err) != 0 ||
+        !*k->idnum) {
         free(k->idnum);
         k->idnum = NULL;
     }
-    if (schema_value_check(&k->phone, "phone", q, today, err, sizeof err) != 0 || !*k->phone) {
+    if (schema_value_check(&k->phone, "phone", packed, today, err, sizeof err) != 0 || !*k->phone) {
         free(k->phone);
         k->phone = NULL;
     }

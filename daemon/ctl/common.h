@@ -59,6 +59,22 @@ void ctl_pack_record(msgpack_packer *pk, const char *id, const record *r, int re
  * NULL when out of memory. */
 char *ctl_display_joined(const record *r, const char *field, int mask);
 
+/* One change's field differences between two states of a record: names
+ * of both sides, the values shown before and after (masked unless reveal),
+ * which ones changed (render.c). */
+typedef struct {
+    const char **names; /* borrowed from the records */
+    char **from, **to;
+    char *changed;
+    size_t n;
+} ctl_diff;
+/* Fill d from two states of a record (d borrows their field names: free d
+ * first). 0, or -1 when out of memory (free d with ctl_diff_free anyway). */
+int ctl_diff_make(ctl_diff *d, const record *oldr, const record *newr, int reveal);
+void ctl_diff_free(ctl_diff *d);
+/* [{field, from, to}] of the changed fields. */
+void ctl_diff_pack(msgpack_packer *pk, const ctl_diff *d);
+
 /* ---- writes (common.c) ----------------------------------------------------- */
 
 /* Read [[field, op, value], ...] from the request's "fields". *out is

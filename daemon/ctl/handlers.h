@@ -44,6 +44,10 @@ void op_fields(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_field_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_field_value_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 
+/* op_history.c: the office's history (log without an id) and revert. */
+void op_history(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_revert(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+
 /* op_members.c internals, exposed for tests/unit/test_report.c. */
 /* Fold DUP's values into KEEP as writes of node (see op_members.c): fields
  * KEEP lacks are taken, fields whose values differ are kept as KEEP has
