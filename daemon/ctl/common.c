@@ -343,6 +343,18 @@ cleanup:
     return e;
 }
 
+uerr ctl_commit_one(ops_ctx *o, const msgpack_object *req, char *id, record *r, const char *message,
+                    msgpack_packer *pk)
+{
+    char err[CTL_ERRLEN], opbuf[64];
+    char *ids[1] = {id};
+    uerr e = ctl_commit_records(o, ids, r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), message,
+                                err, sizeof err);
+    if (e != UERR_OK)
+        ctl_reply_error(pk, e, "%s", err);
+    return e;
+}
+
 /* ---- requests --------------------------------------------------------------- */
 
 const char *ctl_operator(const msgpack_object *req, char *buf, size_t len)

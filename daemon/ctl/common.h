@@ -50,6 +50,11 @@ void ctl_pack_value(msgpack_packer *pk, const char *field, const char *v, int re
 /* Distinct values of a single-valued field, the displayed one first, into
  * vals (room for the field's entry count); returns how many. Borrowed. */
 size_t ctl_field_values(const char **vals, const record *r, const char *field);
+/* v (one of the entries first..first+n of r's field) masked, but with
+ * the first masked digit that differs from another entry whose mask looks
+ * the same shown, so that two values of a conflict can be told apart.
+ * Malloc'd (caller frees); NULL when out of memory. */
+char *ctl_mask_apart(const char *field, const char *v, const record *r, size_t first, size_t n);
 /* Number of single-valued fields of r in conflict. */
 size_t ctl_conflict_count(const record *r);
 /* {"id", "fields", "conflicts"} as in DESIGN.md. */
@@ -103,6 +108,12 @@ uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk
  * (KIND_NONE: member); an indexed record always keeps its own kind. */
 uerr ctl_commit_kind(ops_ctx *o, record_kind kind, char **ids, record *recs, size_t n, int bulk,
                      const char *operator, const char * message, char *err, size_t errlen);
+
+/* Commit one record (a member unless indexed) as the request's operator,
+ * with message. UERR_OK (the index holds r's contents, r is left empty),
+ * or the error, already replied to pk. */
+uerr ctl_commit_one(ops_ctx *o, const msgpack_object *req, char *id, record *r, const char *message,
+                    msgpack_packer *pk);
 
 /* ---- the schema records (op_schema.c) --------------------------------------- */
 

@@ -573,7 +573,7 @@ static int office_known(const ops_ctx *o, const char *office)
 void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     char *id = NULL, *office = msg_get_str(req, "office"), *norm = NULL;
-    char err[CTL_ERRLEN], today[11], opbuf[64], msg[256];
+    char err[CTL_ERRLEN], today[11], msg[256];
     int force = msg_get_bool(req, "force", 0);
     record r;
     record_init(&r);
@@ -613,13 +613,8 @@ void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
             goto cleanup;
         }
         snprintf(msg, sizeof msg, "transfer %s\n\nfields: office\n", id);
-        char *ids[1] = {id};
-        uerr e = ctl_commit_records(o, ids, &r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), msg,
-                                    err, sizeof err);
-        if (e != UERR_OK) {
-            ctl_reply_error(pk, e, "%s", err);
+        if (ctl_commit_one(o, req, id, &r, msg, pk) != UERR_OK)
             goto cleanup;
-        }
         if (force)
             log_msg(LOG_INFO, "transfer of %s to office %s forced (--force)", id, norm);
     }

@@ -224,7 +224,15 @@ static void pack_record_conflicts(msg_arr *items, msgpack_packer *pk, const char
                 msg_arr_item(&va);
                 msg_map_open(&v, pk);
                 msg_map_key(&v, "value");
-                ctl_pack_value(pk, f, en->value, reveal);
+                if (reveal || !schema_field_is_masked(f)) {
+                    msg_pack_str(pk, en->value);
+                } else {
+                    /* 139****1234 twice tells a clerk nothing: the
+                     * digits that differ are shown */
+                    char *apart = ctl_mask_apart(f, en->value, r, first, n);
+                    msg_pack_str(pk, apart ? apart : "");
+                    free(apart);
+                }
                 msg_map_str(&v, "node", en->node);
                 msg_map_str(&v, "time", tbuf);
                 msg_map_bool(&v, "shown", en == w);
@@ -268,7 +276,7 @@ void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     char *id = NULL, *field = msg_get_str(req, "field"), *value = msg_get_str(req, "value");
-    char err[CTL_ERRLEN], today[11], opbuf[64], msg[512];
+    char err[CTL_ERRLEN], today[11], msg[512];
     uerr e;
     record r;
     record_init(&r);
@@ -306,14 +314,9 @@ void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_reply_error(pk, UERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    char *ids[1] = {id};
     snprintf(msg, sizeof msg, "resolve %s\n\nfields: %s\n", id, field);
-    e = ctl_commit_records(o, ids, &r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), msg, err,
-                           sizeof err);
-    if (e != UERR_OK) {
-        ctl_reply_error(pk, e, "%s", err);
+    if (ctl_commit_one(o, req, id, &r, msg, pk) != UERR_OK)
         goto cleanup;
-    }
     msg_map m;
     ctl_reply_ok(pk);
     msg_map_open(&m, pk);

@@ -268,3 +268,42 @@ void ctl_diff_pack(msgpack_packer *pk, const ctl_diff *d)
     }
     msg_arr_close(&a);
 }
+
+char *ctl_mask_apart(const char *field, const char *v, const record *r, size_t first, size_t n)
+{
+    char *m = schema_value_mask(field, v);
+    if (!m)
+        return NULL;
+    size_t len = strlen(v);
+    int clash = 0;
+    for (size_t e = first; e < first + n; e++) {
+        const char *o = r->entries[e].value;
+        if (strcmp(o, v) == 0)
+            continue;
+        char *om = schema_value_mask(field, o);
+        int same = om && strcmp(om, m) == 0;
+        free(om);
+        if (!same)
+            continue;
+        clash = 1;
+        if (strlen(o) != len || strlen(m) != len)
+            continue;
+        /* the first masked digit that differs is enough */
+        for (size_t i = 0; i < len; i++)
+            if (m[i] == '*' && o[i] != v[i]) {
+                m[i] = v[i];
+                break;
+            }
+    }
+    if (clash && strlen(m) != len) {
+        /* a mask that does not keep positions: say so instead */
+        const char *note = " (differs in masked digits)";
+        char *nm = realloc(m, strlen(m) + strlen(note) + 1);
+        if (!nm) {
+            free(m);
+            return NULL;
+        }
+        m = strcat(nm, note);
+    }
+    return m;
+}

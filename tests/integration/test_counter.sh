@@ -123,6 +123,16 @@ as li "$A" log
 check "the bundle take-in is one 'sync merge' line" test "$(grep -c '  sync merge' "$T/out")" = 1
 check "haishu's add is listed as its own change" bash -c "grep -q ' [a-z]*@haishu-01  add  林海' '$T/out'"
 
+# ---- conflicts a person can read ------------------------------------------------------------
+ctl "$A" bundle export "$T/a1.bundle" >/dev/null && ctl "$C" bundle import "$T/a1.bundle" >/dev/null
+ctl "$A" edit "$X" phone=13912341234 >/dev/null
+ctl "$C" edit "$X" phone=13955551234 >/dev/null
+ctl "$C" bundle export "$T/c2.bundle" >/dev/null && ctl "$A" bundle import "$T/c2.bundle" >/dev/null
+as li "$A" conflicts
+check "phones that mask alike show the digits that differ" \
+    bash -c "[ $rc = 0 ] && grep -q '1395\*\*\*1234' '$T/out' && grep -q '1391\*\*\*1234' '$T/out'"
+check "... and still hide the digits they share" bash -c "! grep -q '13912341234' '$T/out' && ! grep -q '13955551234' '$T/out'"
+
 check "fsck clean" fsck_clean "$A"
 check "SIGTERM A" node_stop "$A"
 check "SIGTERM C" node_stop "$C"
