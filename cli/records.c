@@ -878,8 +878,12 @@ int cli_bundle_print(cli_call *c)
         return EXIT_OK;
     }
     const msgpack_object *res = c->rep.result;
-    printf(_("bundle imported: %lld branches, %lld moved forward, %lld new commits checked; "
-             "%lld merged, %lld fast-forwarded\n"),
+    printf(_("bundle imported: %lld members added, %lld changed, %lld now in conflict\n"),
+           (long long)msg_get_int(res, "members_added", 0),
+           (long long)msg_get_int(res, "members_changed", 0),
+           (long long)msg_get_int(res, "members_in_conflict", 0));
+    printf(_("  (git: %lld branches, %lld moved forward, %lld new commits checked; "
+             "%lld merged, %lld fast-forwarded)\n"),
            (long long)msg_get_int(res, "refs", 0), (long long)msg_get_int(res, "updated", 0),
            (long long)msg_get_int(res, "commits", 0), (long long)msg_get_int(res, "merged", 0),
            (long long)msg_get_int(res, "forwarded", 0));

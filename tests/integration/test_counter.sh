@@ -127,7 +127,11 @@ check "haishu's add is listed as its own change" bash -c "grep -q ' [a-z]*@haish
 ctl "$A" bundle export "$T/a1.bundle" >/dev/null && ctl "$C" bundle import "$T/a1.bundle" >/dev/null
 ctl "$A" edit "$X" phone=13912341234 >/dev/null
 ctl "$C" edit "$X" phone=13955551234 >/dev/null
-ctl "$C" bundle export "$T/c2.bundle" >/dev/null && ctl "$A" bundle import "$T/c2.bundle" >/dev/null
+ctl "$C" add name=新会员 phone=13512340000 >/dev/null
+ctl "$C" bundle export "$T/c2.bundle" >/dev/null
+as li "$A" bundle import "$T/c2.bundle"
+check "bundle import reports members added, changed and in conflict" \
+    bash -c "[ $rc = 0 ] && grep -q 'bundle imported: 1 members added, 1 changed, 1 now in conflict' '$T/out'"
 as li "$A" conflicts
 check "phones that mask alike show the digits that differ" \
     bash -c "[ $rc = 0 ] && grep -q '1395\*\*\*1234' '$T/out' && grep -q '1391\*\*\*1234' '$T/out'"
