@@ -375,6 +375,12 @@ static void print_history_csv(const msgpack_object *arr)
     }
 }
 
+/* The words the daemon names changes with, for the catalogue (printed
+ * through _() as they come). */
+static const char *const change_words[] __attribute__((unused)) = {
+    N_("add"),    N_("edit"),    N_("import"),     N_("merge"), N_("transfer"),
+    N_("resolve"), N_("revert"), N_("sync merge"), N_("field"), N_("benefit")};
+
 /* One change a line: id, local time, who, what, whose record, fields. */
 static void print_history(const msgpack_object *arr)
 {
