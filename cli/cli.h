@@ -37,7 +37,7 @@ typedef struct {
  * r --reveal, n --count, s --skip-invalid, S --sort, L --limit, w --where,
  * B --by, F --since, U --until, f --force, K --kind, R --from, T --to,
  * O --office, D --date, A --amount, P --station, X --xlsx, a --across,
- * e --excel. Strings are borrowed from argv. */
+ * e --excel, N --node, l --last. Strings are borrowed from argv. */
 typedef struct {
     int json, csv, reveal, count, skip_invalid, force;
     int dry_run;             /* Y --dry-run (import) */
@@ -51,6 +51,8 @@ typedef struct {
     /* X --xlsx FILE (report, stats), a --across F (stats), e --excel */
     const char *xlsx, *across;
     int excel;
+    const char *node; /* N --node (log) */
+    int last;         /* l --last (revert) */
     long limit;         /* -1: none */
     const char **where; /* malloc'd array (owned by the cli_call) */
     int nwhere;
@@ -172,6 +174,9 @@ int cli_show_print(cli_call *c);
 int cli_list_build(cli_call *c);
 int cli_list_print(cli_call *c);
 int cli_log_print(cli_call *c);
+int cli_log_build(cli_call *c);
+int cli_revert_build(cli_call *c);
+int cli_revert_print(cli_call *c);
 int cli_import_build(cli_call *c);
 int cli_import_print(cli_call *c);
 int cli_conflicts_build(cli_call *c);

@@ -48,6 +48,7 @@ static const struct option cli_longopts[] = {
     {"dry-run", no_argument, 0, 'Y'},       {"xlsx", required_argument, 0, 'X'},
     {"across", required_argument, 0, 'a'},  {"excel", no_argument, 0, 'e'},
     {"check", no_argument, 0, 'C'},         {"max-offline", required_argument, 0, 'M'},
+    {"node", required_argument, 0, 'N'},    {"last", no_argument, 0, 'l'},
     {0, 0, 0, 0}};
 /* clang-format on */
 
@@ -65,6 +66,7 @@ static const struct {
     {'F', offsetof(opts, since), 1},        {'U', offsetof(opts, until), 1},
     {'K', offsetof(opts, kind), 1},         {'R', offsetof(opts, from), 1},
     {'T', offsetof(opts, to), 1},           {'O', offsetof(opts, office), 1},
+    {'N', offsetof(opts, node), 1},         {'l', offsetof(opts, last), 0},
     {'D', offsetof(opts, date), 1},         {'A', offsetof(opts, amount), 1},
     {'Q', offsetof(opts, station), 1},      {'E', offsetof(opts, encoding), 1},
     {'Y', offsetof(opts, dry_run), 0},      {'X', offsetof(opts, xlsx), 1},

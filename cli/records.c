@@ -1,11 +1,10 @@
 /* records.c - unionctl's record and node commands: the build and print
- * steps of add, show, edit, list, export, log, import, conflicts, resolve,
- * bundle, id and status (rows of cli/table.c). A build step adds its pairs
- * to the request; a print step renders the reply for people (tables) or
- * scripts (--json, --csv). Neither reads argv nor talks to the socket
- * (except bundle export into a directory, which asks the node's name).
- * One-line confirmations (edited, resolved, wrote) go to a terminal only:
- * a script piping unionctl sees what it saw before. */
+ * steps of add, show, edit, list, export, import, conflicts, resolve,
+ * bundle, id and status (rows of cli/table.c; log and revert: history.c). A build step adds its
+ * pairs to the request; a print step renders the reply for people (tables) or scripts (--json,
+ * --csv). Neither reads argv nor talks to the socket (except bundle export into a directory, which
+ * asks the node's name). One-line confirmations (edited, resolved, wrote) go to a terminal only: a
+ * script piping unionctl sees what it saw before. */
 #include "cli/cli.h"
 #include "proto/problem.h"
 #include "cli/schemacmd.h"
@@ -241,74 +240,6 @@ int cli_list_print(cli_call *c)
         cli_print_records_csv(cli_result_records(&c->rep));
     } else {
         cli_print_records_table(cli_result_records(&c->rep));
-    }
-    return EXIT_OK;
-}
-
-/* log --csv: one row per changed field:
- * commit,time,node,operator,summary,field,from,to */
-static void print_log_csv(const msgpack_object *arr)
-{
-    static const char *const head[] = {"commit",  "time",  "node", "operator",
-                                       "summary", "field", "from", "to"};
-    render_csv_row(stdout, head, 8);
-    for (uint32_t i = 0; arr && arr->type == MSGPACK_OBJECT_ARRAY && i < arr->via.array.size; i++) {
-        const msgpack_object *e = &arr->via.array.ptr[i];
-        const msgpack_object_array *ch = msg_get_array(e, "changes");
-        char *c[8] = {msg_get_str(e, "commit"),
-                      msg_get_str(e, "time"),
-                      msg_get_str(e, "node"),
-                      msg_get_str(e, "operator"),
-                      msg_get_str(e, "summary"),
-                      NULL,
-                      NULL,
-                      NULL};
-        for (uint32_t k = 0; ch && k < ch->size; k++) {
-            c[5] = msg_get_str(&ch->ptr[k], "field");
-            c[6] = msg_get_str(&ch->ptr[k], "from");
-            c[7] = msg_get_str(&ch->ptr[k], "to");
-            render_csv_row(stdout, (const char *const *)c, 8);
-            for (int x = 5; x < 8; x++)
-                free(c[x]);
-        }
-        for (int x = 0; x < 5; x++)
-            free(c[x]);
-    }
-}
-
-int cli_log_print(cli_call *c)
-{
-    const msgpack_object *arr = c->rep.result;
-    if (c->o.csv) {
-        print_log_csv(arr);
-        return EXIT_OK;
-    }
-    for (uint32_t i = 0; arr && arr->type == MSGPACK_OBJECT_ARRAY && i < arr->via.array.size; i++) {
-        const msgpack_object *e = &arr->via.array.ptr[i];
-        char *utc = msg_get_str(e, "time"), *node = msg_get_str(e, "node");
-        char *t = cli_time_local(utc);
-        char *op = msg_get_str(e, "operator"), *sum = msg_get_str(e, "summary");
-        char *commit = msg_get_str(e, "commit");
-        printf("%s%s  %s  %s %s@%s  %.12s  %s\n", i ? "\n" : "", t ? t : "", sum ? sum : "",
-               _("by"), op ? op : "", node ? node : "", commit ? commit : "",
-               msg_get_bool(e, "merge", 0) ? _("(merge)") : "");
-        const msgpack_object_array *ch = msg_get_array(e, "changes");
-        for (uint32_t k = 0; ch && k < ch->size; k++) {
-            char *f = msg_get_str(&ch->ptr[k], "field");
-            char *from = msg_get_str(&ch->ptr[k], "from"), *to = msg_get_str(&ch->ptr[k], "to");
-            printf("    %s: %s -> %s\n", f ? cli_field_title(f) : "?",
-                   from && *from ? cli_value_shown(f ? f : "", from) : _("(none)"),
-                   to && *to ? cli_value_shown(f ? f : "", to) : _("(none)"));
-            free(f);
-            free(from);
-            free(to);
-        }
-        free(t);
-        free(utc);
-        free(node);
-        free(op);
-        free(sum);
-        free(commit);
     }
     return EXIT_OK;
 }
@@ -724,8 +655,12 @@ int cli_bundle_print(cli_call *c)
         return EXIT_OK;
     }
     const msgpack_object *res = c->rep.result;
-    printf(_("bundle imported: %lld branches, %lld moved forward, %lld new commits checked; "
-             "%lld merged, %lld fast-forwarded\n"),
+    printf(_("bundle imported: %lld members added, %lld changed, %lld now in conflict\n"),
+           (long long)msg_get_int(res, "members_added", 0),
+           (long long)msg_get_int(res, "members_changed", 0),
+           (long long)msg_get_int(res, "members_in_conflict", 0));
+    printf(_("  (git: %lld branches, %lld moved forward, %lld new commits checked; "
+             "%lld merged, %lld fast-forwarded)\n"),
            (long long)msg_get_int(res, "refs", 0), (long long)msg_get_int(res, "updated", 0),
            (long long)msg_get_int(res, "commits", 0), (long long)msg_get_int(res, "merged", 0),
            (long long)msg_get_int(res, "forwarded", 0));

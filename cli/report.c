@@ -528,28 +528,38 @@ int cli_merge_build(cli_call *c)
 {
     msg_map_str(&c->req.map, "keep", c->args[0]);
     msg_map_str(&c->req.map, "dup", c->args[1]);
+    msg_map_bool(&c->req.map, "reveal", c->o.reveal);
     return 0;
 }
 
 int cli_merge_print(cli_call *c)
 {
-    const char *keep = c->args[0], *dup = c->args[1];
-    const msgpack_object_array *conf = msg_get_array(c->rep.result, "conflicts");
+    char *keep = msg_get_str(c->rep.result, "keep"), *dup = msg_get_str(c->rep.result, "dup");
+    const msgpack_object_array *diff = msg_get_array(c->rep.result, "differ");
     char *taken = joined_list(msg_get_array(c->rep.result, "taken"));
-    char *confl = joined_list(conf);
     char *added = joined_list(msg_get_array(c->rep.result, "added"));
+    const char *k = keep ? keep : c->args[0], *d = dup ? dup : c->args[1];
     printf(_("merged %s into %s (%s is now status=merged, merged_into=%s)\n"
              "  fields taken:       %s\n"
-             "  set elements added: %s\n"
-             "  now in conflict:    %s\n"),
-           dup, keep, dup, keep, taken ? taken : "?", added ? added : "?", confl ? confl : "?");
-    if (conf && conf->size)
-        printf(_("The two records disagree there: unionctl conflicts lists the values, "
-                 "unionctl resolve %s FIELD VALUE settles each.\n"),
-               keep);
+             "  set elements added: %s\n"),
+           d, k, d, k, taken ? taken : "?", added ? added : "?");
+    if (diff && diff->size) {
+        printf(_("  kept (the two differed; unionctl edit %s FIELD=VALUE if DUP was right):\n"), k);
+        for (uint32_t i = 0; i < diff->size; i++) {
+            char *f = msg_get_str(&diff->ptr[i], "field");
+            char *kv = msg_get_str(&diff->ptr[i], "keep"), *dv = msg_get_str(&diff->ptr[i], "dup");
+            printf(_("    %s: %s (DUP had %s)\n"), f ? cli_field_title(f) : "?",
+                   kv && *kv ? cli_value_shown(f ? f : "", kv) : _("(none)"),
+                   dv && *dv ? cli_value_shown(f ? f : "", dv) : _("(none)"));
+            free(f);
+            free(kv);
+            free(dv);
+        }
+    }
     free(taken);
-    free(confl);
     free(added);
+    free(keep);
+    free(dup);
     return EXIT_OK;
 }
 

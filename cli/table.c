@@ -5,7 +5,8 @@
  *
  * Rows are in the order `unionctl --help` shows them, grouped. `options`
  * letters: j --json, c --csv, r --reveal, n --count, s --skip-invalid,
- * S --sort, L --limit, w --where, B --by, F --since, U --until, f --force;
+ * S --sort, L --limit, w --where, B --by, F --since, U --until, f --force,
+ * N --node, l --last;
  * every letter has a line in `help` (tests/unit/test_cli.c checks).
  *
  * Words for people are marked N_() for the catalogue (po/): group,
@@ -66,11 +67,26 @@ const cli_cmd cli_commands[] = {
      OPT_EXCEL,
      "unionctl list --where office=yinzhou --where 'joined>=2024-01-01' --count",
      "jcrnSLwKe", 0, 0, "list", CLI_OWN_JSON | CLI_PAGED, cli_list_build, cli_list_print},
-    {"log", N_("records"), N_("history of a member: when, who, what changed"),
-     "log ID [--json|--csv] [--reveal]",
+    {"log", N_("records"), N_("what changed, when, by whom: the office, or one member"),
+     "log [ID] [--since D] [--until D] [--by USER] [--node NODE] [--limit N] [--json|--csv] [--reveal]",
+     N_("  ID                one member's history (a record id, ID number or phone);\n"
+        "                    without it, every change of the office, newest first\n")
+     N_("  --since D         changes on or after day D (YYYY-MM-DD, today, yesterday)\n")
+     N_("  --until D         changes on or before day D\n")
+     N_("  --by USER         only the changes of that clerk (operator)\n")
+     N_("  --node NODE       only the changes made on that node\n")
+     N_("  --limit N         at most N changes\n")
      OPT_JSON N_("  --csv             CSV: one row per changed field\n") OPT_REVEAL,
-     "unionctl log 01m8x2k4q9w3e5r7",
-     "jcr", 1, 1, "log", CLI_PAGED, cli_record_build, cli_log_print},
+     "unionctl log --since today",
+     "jcrFUBNL", 0, 1, NULL, CLI_PAGED, cli_log_build, cli_log_print}, /* op: log or history */
+    {"revert", N_("records"), N_("undo a change (from unionctl log) with one new change"),
+     "revert CHANGE|--last [--force] [--json]",
+     N_("  CHANGE            the change id unionctl log shows (6+ hex digits)\n")
+     N_("  --last            the last change made on this node\n")
+     N_("  --force           put back the older values even where a later change wrote\n"
+        "                    the field again\n") OPT_JSON,
+     "unionctl revert --last",
+     "lfj", 0, 1, "revert", 0, cli_revert_build, cli_revert_print},
     {"import", N_("records"), N_("add or update members from a CSV file (all rows or none)"),
      "import [--kind K] FILE.csv [--encoding E] [--dry-run] [--skip-invalid] [--json]",
      N_("  FILE.csv          header row = field names or Chinese column names (an id\n"
@@ -145,10 +161,13 @@ const cli_cmd cli_commands[] = {
      "unionctl duplicates",
      "jcr", 0, 0, "duplicates", CLI_PAGED, cli_duplicates_build, cli_duplicates_print},
     {"merge", N_("membership work"), N_("fold a duplicate into the record to keep"),
-     "merge KEEP_ID DUP_ID [--json]",
-     OPT_JSON,
+     "merge KEEP DUP [--json] [--reveal]",
+     N_("  KEEP              the record kept: its values stay; empty fields are\n"
+        "                    filled from DUP, benefits united (no conflicts)\n")
+     N_("  DUP               the duplicate: becomes status=merged, merged_into=KEEP\n")
+     OPT_JSON OPT_REVEAL,
      "unionctl merge 01m8x2k4q9w3e5r7 01m9a7c2d4e6f8g0",
-     "j", 2, 2, "merge", 0, cli_merge_build, cli_merge_print},
+     "jr", 2, 2, "merge", 0, cli_merge_build, cli_merge_print},
     {"transfer", N_("membership work"), N_("move a member to another office"),
      "transfer ID OFFICE [--force] [--json]",
      N_("  --force           move to an office no node or record names yet\n") OPT_JSON,

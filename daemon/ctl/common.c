@@ -6,6 +6,7 @@
  * Never calls a handler. */
 #include "daemon/ctl/common.h"
 
+#include "daemon/util/clock.h"
 #include "daemon/util/log.h"
 #include "proto/schema.h"
 
@@ -25,6 +26,16 @@ void ctl_reply_error(msgpack_packer *pk, uerr e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    msg_map m;
+    msg_map_open(&m, pk);
+    msg_map_bool(&m, "ok", 0);
+    msg_map_str(&m, "error", msg);
+    msg_map_str(&m, "code", uerr_name(e));
+    msg_map_close(&m);
+}
+
+void ctl_reply_text(msgpack_packer *pk, uerr e, const char *msg)
+{
     msg_map m;
     msg_map_open(&m, pk);
     msg_map_bool(&m, "ok", 0);
@@ -332,6 +343,18 @@ cleanup:
     return e;
 }
 
+uerr ctl_commit_one(ops_ctx *o, const msgpack_object *req, char *id, record *r, const char *message,
+                    msgpack_packer *pk)
+{
+    char err[CTL_ERRLEN], opbuf[64];
+    char *ids[1] = {id};
+    uerr e = ctl_commit_records(o, ids, r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), message,
+                                err, sizeof err);
+    if (e != UERR_OK)
+        ctl_reply_error(pk, e, "%s", err);
+    return e;
+}
+
 /* ---- requests --------------------------------------------------------------- */
 
 const char *ctl_operator(const msgpack_object *req, char *buf, size_t len)
@@ -346,18 +369,132 @@ const char *ctl_operator(const msgpack_object *req, char *buf, size_t len)
     return buf;
 }
 
+/* 1 if r is a live record: not merged away, not voided. */
+static int lookup_live(const record *r, const char *id)
+{
+    const char *st = query_display(r, id, "status");
+    return strcmp(st, "merged") != 0 && strcmp(st, "void") != 0;
+}
+
+/* What a clerk typed, normalised as the field would be stored: the ID
+ * number (spaces, lowercase x, full width, 15 digits) and the phone. */
+typedef struct {
+    char *idnum, *phone;
+    const char *prefix; /* q itself when it may be an id prefix, else NULL */
+} lookup_key;
+
+static void lookup_key_make(lookup_key *k, const char *q)
+{
+    char today[11], err[256], packed[256];
+    size_t n = 0;
+    clock_today(today);
+    memset(k, 0, sizeof *k);
+    /* "330203 19850312 106x", "138-1234-5678": as read off a card */
+    for (const char *p = q; *p && n + 1 < sizeof packed; p++)
+        if (*p != ' ' && *p != '-')
+            packed[n++] = *p;
+    packed[n] = 0;
+    if (schema_value_check(&k->idnum, "id_number", packed, today, err, sizeof err) != 0 ||
+        !*k->idnum) {
+        free(k->idnum);
+        k->idnum = NULL;
+    }
+    if (schema_value_check(&k->phone, "phone", packed, today, err, sizeof err) != 0 || !*k->phone) {
+        free(k->phone);
+        k->phone = NULL;
+    }
+    if (strlen(q) >= CTL_ID_PREFIX_MIN && record_id_valid(q))
+        k->prefix = q;
+}
+
+static int lookup_key_matches(const lookup_key *k, const char *id, const record *r)
+{
+    if (k->prefix && strncmp(id, k->prefix, strlen(k->prefix)) == 0)
+        return 1;
+    if (k->idnum && strcmp(query_display(r, id, "id_number"), k->idnum) == 0)
+        return 1;
+    return k->phone && strcmp(query_display(r, id, "phone"), k->phone) == 0;
+}
+
+/* "several records match": one line per match, masked, in err. */
+static void lookup_list(char *err, size_t errlen, const char *q, const char **ids, size_t n,
+                        const ops_ctx *o)
+{
+    size_t off = (size_t)snprintf(
+        err, errlen, "%zu records match %s; give the record id of the one meant:", n, q);
+    for (size_t i = 0; i < n && off < errlen; i++) {
+        const record *r = recindex_get(&o->ix, ids[i]);
+        char *idm = schema_value_mask("id_number", query_display(r, ids[i], "id_number"));
+        char *phm = schema_value_mask("phone", query_display(r, ids[i], "phone"));
+        off += (size_t)snprintf(err + off, errlen - off, "\n  %s  %s  %s  %s  %s", ids[i],
+                                query_display(r, ids[i], "name"), idm ? idm : "", phm ? phm : "",
+                                query_display(r, ids[i], "status"));
+        free(idm);
+        free(phm);
+    }
+}
+
+uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *err, size_t errlen)
+{
+    out[0] = 0;
+    if (!q || !*q)
+        return uerr_set(err, errlen, UERR_INVALID, "give a record id, an ID number or a phone");
+    if (record_id_valid(q) && recindex_get(&o->ix, q)) {
+        snprintf(out, RECORD_ID_MAX + 1, "%s", q);
+        return UERR_OK;
+    }
+    lookup_key k;
+    lookup_key_make(&k, q);
+    const char *ids[CTL_LOOKUP_SHOW];
+    size_t n = 0, nlive = 0;
+    /* live records first: a duplicate merged away still holds the ID
+     * number, but the member is the record it went into */
+    for (int pass = 0; pass < 2 && nlive == 0; pass++) {
+        n = 0;
+        for (size_t i = 0; i < o->ix.cap; i++) {
+            const char *id = o->ix.slots[i].id;
+            const record *r = &o->ix.slots[i].rec;
+            if (!id || record_id_is_schema(id) || (pass == 0 && !lookup_live(r, id)) ||
+                !lookup_key_matches(&k, id, r))
+                continue;
+            if (n < CTL_LOOKUP_SHOW)
+                ids[n] = id;
+            n++;
+        }
+        nlive = n;
+    }
+    free(k.idnum);
+    free(k.phone);
+    if (n == 1) {
+        snprintf(out, RECORD_ID_MAX + 1, "%s", ids[0]);
+        return UERR_OK;
+    }
+    if (n == 0)
+        return uerr_set(err, errlen, UERR_NOTFOUND,
+                        "no record with id %s (nor with that id prefix, ID number or "
+                        "phone; unionctl list finds records)",
+                        q);
+    lookup_list(err, errlen, q, ids, n < CTL_LOOKUP_SHOW ? n : CTL_LOOKUP_SHOW, o);
+    return UERR_CONFLICT;
+}
+
 const record *ctl_find_record(ops_ctx *o, const msgpack_object *req, char **id, msgpack_packer *pk)
 {
-    *id = msg_get_str(req, "id");
-    if (!*id || !record_id_valid(*id)) {
-        ctl_reply_error(pk, UERR_INVALID, "not a record id: ids are lowercase letters and digits");
+    char *q = msg_get_str(req, "id"), err[CTL_ERRLEN * 4];
+    char found[RECORD_ID_MAX + 1];
+    *id = NULL;
+    uerr e = ctl_lookup(found, o, q, err, sizeof err);
+    free(q);
+    if (e != UERR_OK) {
+        ctl_reply_text(pk, e, err);
         return NULL;
     }
-    const record *r = recindex_get(&o->ix, *id);
-    if (!r)
-        ctl_reply_error(pk, UERR_NOTFOUND, "no record with id %s (unionctl list finds records)",
-                        *id);
-    return r;
+    *id = strdup(found);
+    if (!*id) {
+        ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    return recindex_get(&o->ix, *id);
 }
 
 int ctl_hit_cmp(const void *a, const void *b)

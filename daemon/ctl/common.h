@@ -37,6 +37,8 @@ typedef struct {
  * reply (docs/CONTROL.md). */
 void ctl_reply_error(msgpack_packer *pk, uerr e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* ctl_reply_error with a ready message of any length. */
+void ctl_reply_text(msgpack_packer *pk, uerr e, const char *msg);
 /* Write {"ok": true, "result": and leave the result value to the caller:
  * the map's count (2) is final, the value the caller packs next ends it. */
 void ctl_reply_ok(msgpack_packer *pk);
@@ -48,6 +50,11 @@ void ctl_pack_value(msgpack_packer *pk, const char *field, const char *v, int re
 /* Distinct values of a single-valued field, the displayed one first, into
  * vals (room for the field's entry count); returns how many. Borrowed. */
 size_t ctl_field_values(const char **vals, const record *r, const char *field);
+/* v (one of the entries first..first+n of r's field) masked, but with
+ * the first masked digit that differs from another entry whose mask looks
+ * the same shown, so that two values of a conflict can be told apart.
+ * Malloc'd (caller frees); NULL when out of memory. */
+char *ctl_mask_apart(const char *field, const char *v, const record *r, size_t first, size_t n);
 /* Number of single-valued fields of r in conflict. */
 size_t ctl_conflict_count(const record *r);
 /* {"id", "fields", "conflicts"} as in DESIGN.md. */
@@ -56,6 +63,22 @@ void ctl_pack_record(msgpack_packer *pk, const char *id, const record *r, int re
  * " | ", each value masked first when mask is set. Malloc'd (caller frees),
  * NULL when out of memory. */
 char *ctl_display_joined(const record *r, const char *field, int mask);
+
+/* One change's field differences between two states of a record: names
+ * of both sides, the values shown before and after (masked unless reveal),
+ * which ones changed (render.c). */
+typedef struct {
+    const char **names; /* borrowed from the records */
+    char **from, **to;
+    char *changed;
+    size_t n;
+} ctl_diff;
+/* Fill d from two states of a record (d borrows their field names: free d
+ * first). 0, or -1 when out of memory (free d with ctl_diff_free anyway). */
+int ctl_diff_make(ctl_diff *d, const record *oldr, const record *newr, int reveal);
+void ctl_diff_free(ctl_diff *d);
+/* [{field, from, to}] of the changed fields. */
+void ctl_diff_pack(msgpack_packer *pk, const ctl_diff *d);
 
 /* ---- writes (common.c) ----------------------------------------------------- */
 
@@ -85,6 +108,12 @@ uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk
  * (KIND_NONE: member); an indexed record always keeps its own kind. */
 uerr ctl_commit_kind(ops_ctx *o, record_kind kind, char **ids, record *recs, size_t n, int bulk,
                      const char *operator, const char * message, char *err, size_t errlen);
+
+/* Commit one record (a member unless indexed) as the request's operator,
+ * with message. UERR_OK (the index holds r's contents, r is left empty),
+ * or the error, already replied to pk. */
+uerr ctl_commit_one(ops_ctx *o, const msgpack_object *req, char *id, record *r, const char *message,
+                    msgpack_packer *pk);
 
 /* ---- the schema records (op_schema.c) --------------------------------------- */
 
@@ -129,9 +158,19 @@ uerr ctl_person_check(ops_ctx *o, const char *self, const record *cur, assignmen
 
 /* The request's operator name, sanitised, in buf. */
 const char *ctl_operator(const msgpack_object *req, char *buf, size_t len);
-/* The record named by the request's "id", or NULL after writing an error
- * reply. *id is malloc'd (caller frees) either way. Borrowed from the
- * index: valid until the next index write. */
+/* Shortest record id prefix a clerk may type. */
+#define CTL_ID_PREFIX_MIN 6
+/* Matches listed when a lookup is ambiguous. */
+#define CTL_LOOKUP_SHOW 8
+/* Find the record a clerk means by q: a record id, a unique id prefix
+ * (CTL_ID_PREFIX_MIN+ chars), an ID number (normalised as stored) or a
+ * phone. Live records win over merged/void ones. UERR_OK with the id in
+ * out; UERR_NOTFOUND; UERR_CONFLICT (several: err lists them, masked, one
+ * per line); UERR_INVALID (q empty). */
+uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *err, size_t errlen);
+/* The record named by the request's "id" (anything ctl_lookup takes), or
+ * NULL after writing an error reply. *id is malloc'd (caller frees) or
+ * NULL. Borrowed from the index: valid until the next index write. */
 const record *ctl_find_record(ops_ctx *o, const msgpack_object *req, char **id, msgpack_packer *pk);
 /* Sort hits by key then id. */
 int ctl_hit_cmp(const void *a, const void *b);

@@ -45,13 +45,18 @@ void op_fields(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_field_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 void op_field_value_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 
+/* op_history.c: the office's history (log without an id) and revert. */
+void op_history(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+void op_revert(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
+
 /* op_members.c internals, exposed for tests/unit/test_report.c. */
 /* Fold DUP's values into KEEP as writes of node (see op_members.c): fields
- * KEEP lacks are taken, differing values become conflicts, set elements are
+ * KEEP lacks are taken, fields whose values differ are kept as KEEP has
+ * them and named in differ (no conflict is created), set elements are
  * united. The three lists receive space-separated field names (listlen
  * bytes each, start empty). Returns fields changed, or -1 (allocation). */
-int members_merge_fold(record *keep, const record *dup, const char *node, char *taken,
-                       char *conflicts, char *added, size_t listlen);
+int members_merge_fold(record *keep, const record *dup, const char *node, char *taken, char *differ,
+                       char *added, size_t listlen);
 /* 1 if two names are alike enough for a duplicate: equal, one contains the
  * other, or at most one code point edit apart. */
 int members_names_similar(const char *a, const char *b);

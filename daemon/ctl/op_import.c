@@ -461,14 +461,41 @@ void op_bundle_export(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     free(since);
 }
 
+/* What a take-in did to the members, counted from the index before and
+ * after each record's update. */
+typedef struct {
+    ops_ctx *o;
+    int64_t added, changed, conflicts;
+} takein_count;
+
+static int takein_changed(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
+{
+    takein_count *tc = arg;
+    const record *before = recindex_get(&tc->o->ix, id);
+    int existed = before != NULL;
+    size_t conf_before = before ? ctl_conflict_count(before) : 0;
+    int rc = ops_index_changed(kind, id, buf, len, tc->o);
+    const record *after = recindex_get(&tc->o->ix, id);
+    if (rc == 0 && after && (kind == KIND_MEMBER || kind == KIND_NONE) &&
+        !record_id_is_schema(id)) {
+        if (existed)
+            tc->changed++;
+        else
+            tc->added++;
+        tc->conflicts += ctl_conflict_count(after) > 0 && conf_before == 0;
+    }
+    return rc;
+}
+
 void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
+    takein_count tc = {o, 0, 0, 0};
     char err[CTL_ERRLEN], *path = msg_get_str(req, "path");
     store_bundle_report rep;
     int rc;
     if (!path || path[0] != '/') {
         ctl_reply_error(pk, UERR_INVALID, "bundle import: the path must be absolute");
-    } else if ((rc = store_bundle_read(o->st, path, ops_index_changed, o, &rep, err, sizeof err)) !=
+    } else if ((rc = store_bundle_read(o->st, path, takein_changed, &tc, &rep, err, sizeof err)) !=
                0) {
         log_msg(LOG_WARN, "bundle refused: %s", err);
         ctl_reply_error(pk, rc < 0 ? (uerr)rc : UERR_INTERNAL, "bundle refused: %s", err);
@@ -489,6 +516,12 @@ void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         msg_map_int(&m, "merged", (int64_t)rep.merged);
         msg_map_int(&m, "forwarded", (int64_t)rep.forwarded);
         msg_map_str(&m, "head", head);
+        msg_map_int(&m, "members_added", tc.added);
+        msg_map_int(&m, "members_changed", tc.changed);
+        msg_map_int(&m, "members_in_conflict", tc.conflicts);
+        msg_map_int(&m, "members_added", tc.added);
+        msg_map_int(&m, "members_changed", tc.changed);
+        msg_map_int(&m, "members_in_conflict", tc.conflicts);
         msg_map_close(&m);
     }
     free(path);

@@ -338,7 +338,7 @@ static void list_add(char *buf, size_t len, const char *field)
         snprintf(buf + off, len - off, "%s%s", off ? " " : "", field);
 }
 
-/* Fold dup's values into keep as new writes of `node`.
+/* Fold dup's values into keep as new writes of `node`: KEEP's values stay.
  *
  * Every value brought over gets a fresh dot of this node in KEEP's own
  * causal context. DUP's dots and context are NOT copied: counters are per
@@ -348,32 +348,30 @@ static void list_add(char *buf, size_t len, const char *field)
  * join) and would mistake DUP's entries for KEEP's writes with the same dot.
  *
  * - a single-valued field KEEP lacks (absent or empty) is written with
- *   DUP's displayed value; DUP's other values, if DUP was in conflict, are
- *   added beside it, so the conflict carries over;
- * - a single-valued field both have: each DUP value KEEP does not hold is
- *   added as an extra entry next to KEEP's (a record_set_add: it drops
- *   only entries of the same value, and there are none), which is exactly
- *   a conflict that `resolve` settles;
+ *   DUP's displayed value (taken);
+ * - a single-valued field both have is left as KEEP has it; when DUP's
+ *   displayed value differs it is named in `differ`, so the clerk can edit
+ *   KEEP if DUP's was right. No conflict is ever created: a merge must not
+ *   move the member's join date or office behind the clerk's back;
  * - set fields: DUP's elements KEEP lacks are added (union);
- * - merged_into is never carried over.
- * An added entry keeps the time of DUP's write, so the value every node
- * shows is the more recently written one, and `conflicts` tells when each
- * value was recorded.
+ * - merged_into and status are never carried over.
+ * A taken value keeps the time of DUP's write.
  *
  * Two nodes doing the same merge concurrently add the same values under
  * different dots; the join keeps both, equal values count once, so the
- * result shows the same fields and conflicts everywhere.
+ * result shows the same fields everywhere.
  *
- * taken, conflicts, added (space-separated field names) must hold at least
+ * taken, differ, added (space-separated field names) must hold at least
  * one char each and start empty. Returns the number of fields changed, or
  * -1 on allocation failure. */
-int members_merge_fold(record *keep, const record *dup, const char *node, char *taken,
-                       char *conflicts, char *added, size_t listlen)
+int members_merge_fold(record *keep, const record *dup, const char *node, char *taken, char *differ,
+                       char *added, size_t listlen)
 {
     int changed = 0;
     for (size_t i = 0; i < dup->nentries; i++) {
         const char *f = dup->entries[i].field;
-        if ((i > 0 && strcmp(dup->entries[i - 1].field, f) == 0) || strcmp(f, "merged_into") == 0)
+        if ((i > 0 && strcmp(dup->entries[i - 1].field, f) == 0) || strcmp(f, "merged_into") == 0 ||
+            strcmp(f, "status") == 0)
             continue;
         size_t first, n = record_field_entries(dup, f, &first);
         if (schema_field_is_set(f)) {
@@ -392,98 +390,120 @@ int members_merge_fold(record *keep, const record *dup, const char *node, char *
             }
             continue;
         }
-        const char **vals = malloc((n + 1) * sizeof *vals);
-        if (!vals)
-            return -1;
-        size_t k = ctl_field_values(vals, dup, f);
-        int took = lacks_field(keep, f), conflict = 0, rc = 0;
-        int first_write = took;
-        for (size_t v = 0; v < k && rc == 0; v++) {
-            if (!vals[v][0] || (!first_write && has_value(keep, f, vals[v])))
-                continue;
-            /* the time of DUP's entry holding this value (the latest one) */
-            int64_t t = 0;
-            for (size_t e = first; e < first + n; e++)
-                if (strcmp(dup->entries[e].value, vals[v]) == 0 && dup->entries[e].time_ms > t)
-                    t = dup->entries[e].time_ms;
-            if (first_write) {
-                rc = record_write(keep, node, t, f, vals[v]);
-                first_write = 0;
-            } else {
-                rc = record_set_add(keep, node, t, f, vals[v]);
-                conflict = !took;
-            }
-        }
-        free(vals);
-        if (rc != 0)
-            return -1;
-        if (took && !lacks_field(keep, f)) {
+        const record_entry *dw = record_field_winner(dup, f);
+        if (!dw || !dw->value[0])
+            continue;
+        if (lacks_field(keep, f)) {
+            if (record_write(keep, node, dw->time_ms, f, dw->value) != 0)
+                return -1;
             list_add(taken, listlen, f);
             changed++;
-        } else if (conflict) {
-            list_add(conflicts, listlen, f);
-            changed++;
+            continue;
         }
+        const record_entry *kw = record_field_winner(keep, f);
+        if (!kw || strcmp(kw->value, dw->value) != 0)
+            list_add(differ, listlen, f);
     }
     return changed;
 }
 
-/* {keep, dup, taken: [FIELD], conflicts: [FIELD], added: [FIELD]} from
- * the space-separated lists of members_merge_fold. */
-static void pack_merge_result(msgpack_packer *pk, const char *keep_id, const char *dup_id,
-                              const char *taken, const char *conflicts, const char *added)
+/* The space-separated list as an array of strings. */
+static void pack_field_list(msg_map *m, msgpack_packer *pk, const char *key, const char *list)
 {
-    const char *lists[3] = {taken, conflicts, added};
-    const char *names[3] = {"taken", "conflicts", "added"};
+    msg_arr a;
+    msg_map_key(m, key);
+    msg_arr_open(&a, pk);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, " ");
+        msg_arr_item(&a);
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, p, n);
+        p += n;
+        p += *p == ' ';
+    }
+    msg_arr_close(&a);
+}
+
+/* {keep, dup, taken: [FIELD], added: [FIELD], conflicts: [] (none, ever),
+ * differ: [{field, keep, dup}]} with the values KEEP and DUP had before
+ * the merge (masked unless reveal). */
+static void pack_merge_result(msgpack_packer *pk, const char *keep_id, const char *dup_id,
+                              const record *k, const record *d, const char *taken,
+                              const char *differ, const char *added, int reveal)
+{
     msg_map m;
+    msg_arr a;
     ctl_reply_ok(pk);
     msg_map_open(&m, pk);
     msg_map_str(&m, "keep", keep_id);
     msg_map_str(&m, "dup", dup_id);
-    for (int l = 0; l < 3; l++) {
-        msg_arr a;
-        msg_map_key(&m, names[l]);
-        msg_arr_open(&a, pk);
-        for (const char *p = lists[l]; *p;) {
-            size_t n = strcspn(p, " ");
-            msg_arr_item(&a);
-            msgpack_pack_str(pk, n);
-            msgpack_pack_str_body(pk, p, n);
-            p += n;
-            p += *p == ' ';
-        }
-        msg_arr_close(&a);
+    pack_field_list(&m, pk, "taken", taken);
+    pack_field_list(&m, pk, "conflicts", "");
+    pack_field_list(&m, pk, "added", added);
+    msg_map_key(&m, "differ");
+    msg_arr_open(&a, pk);
+    for (const char *p = differ; *p;) {
+        char f[SCHEMA_NAME_MAX + 1];
+        size_t n = strcspn(p, " ");
+        snprintf(f, sizeof f, "%.*s", (int)n, p);
+        p += n;
+        p += *p == ' ';
+        msg_map dm;
+        msg_arr_item(&a);
+        msg_map_open(&dm, pk);
+        msg_map_str(&dm, "field", f);
+        msg_map_key(&dm, "keep");
+        ctl_pack_value(pk, f, query_display(k, keep_id, f), reveal);
+        msg_map_key(&dm, "dup");
+        ctl_pack_value(pk, f, query_display(d, dup_id, f), reveal);
+        msg_map_close(&dm);
     }
+    msg_arr_close(&a);
     msg_map_close(&m);
+}
+
+/* The merge's two records, found as ctl_lookup finds them; refusals are
+ * replied. 0 found (ids in keep_id, dup_id), -1 replied. */
+static int merge_find(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk,
+                      char keep_id[RECORD_ID_MAX + 1], char dup_id[RECORD_ID_MAX + 1])
+{
+    char *kq = msg_get_str(req, "keep"), *dq = msg_get_str(req, "dup");
+    char err[CTL_ERRLEN * 4];
+    int rc = -1;
+    uerr e;
+    if (!kq || !dq || !*kq || !*dq) {
+        ctl_reply_error(pk, UERR_INVALID,
+                        "merge: give two records, KEEP then DUP (unionctl duplicates lists "
+                        "pairs)");
+    } else if ((e = ctl_lookup(keep_id, o, kq, err, sizeof err)) != UERR_OK ||
+               (e = ctl_lookup(dup_id, o, dq, err, sizeof err)) != UERR_OK) {
+        ctl_reply_text(pk, e, err);
+    } else if (strcmp(keep_id, dup_id) == 0) {
+        ctl_reply_error(pk, UERR_INVALID,
+                        "merge: KEEP and DUP are the same record (%s); give two different ids",
+                        keep_id);
+    } else {
+        rc = 0;
+    }
+    free(kq);
+    free(dq);
+    return rc;
 }
 
 void op_merge(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
-    char *keep_id = msg_get_str(req, "keep"), *dup_id = msg_get_str(req, "dup");
+    char keep_id[RECORD_ID_MAX + 1], dup_id[RECORD_ID_MAX + 1];
     char err[CTL_ERRLEN], opbuf[64], msg[1536];
-    char taken[400] = "", conflicts[400] = "", added[400] = "";
-    record recs[2];
-    record_init(&recs[0]);
-    record_init(&recs[1]);
-    if (!keep_id || !dup_id || !record_id_valid(keep_id) || !record_id_valid(dup_id)) {
-        ctl_reply_error(pk, UERR_INVALID,
-                        "merge: give two record ids, KEEP then DUP (lowercase letters and "
-                        "digits; unionctl duplicates lists pairs)");
-        goto cleanup;
+    char taken[400] = "", differ[400] = "", added[400] = "";
+    int reveal = msg_get_bool(req, "reveal", 0);
+    record recs[2], before[2];
+    for (int i = 0; i < 2; i++) {
+        record_init(&recs[i]);
+        record_init(&before[i]);
     }
-    if (strcmp(keep_id, dup_id) == 0) {
-        ctl_reply_error(pk, UERR_INVALID,
-                        "merge: KEEP and DUP are the same record (%s); give two different ids",
-                        keep_id);
+    if (merge_find(o, req, pk, keep_id, dup_id) != 0)
         goto cleanup;
-    }
     const record *k = recindex_get(&o->ix, keep_id), *d = recindex_get(&o->ix, dup_id);
-    if (!k || !d) {
-        ctl_reply_error(pk, UERR_NOTFOUND,
-                        "merge: no record with id %s (unionctl duplicates lists pairs)",
-                        k ? dup_id : keep_id);
-        goto cleanup;
-    }
     if (strcmp(query_display(d, dup_id, "status"), "merged") == 0) {
         const char *into = query_display(d, dup_id, "merged_into");
         ctl_reply_error(pk, UERR_CONFLICT, "merge: %s was already merged into %s; nothing to do",
@@ -497,10 +517,12 @@ void op_merge(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                         *into ? into : "another record", *into ? into : "that record");
         goto cleanup;
     }
-    if (record_copy(&recs[0], k) != 0 || record_copy(&recs[1], d) != 0)
+    /* before[]: the values to report; the index entries move on commit */
+    if (record_copy(&recs[0], k) != 0 || record_copy(&recs[1], d) != 0 ||
+        record_copy(&before[0], k) != 0 || record_copy(&before[1], d) != 0)
         goto oom;
     int64_t now = clock_now_ms();
-    if (members_merge_fold(&recs[0], d, o->node, taken, conflicts, added, sizeof taken) < 0)
+    if (members_merge_fold(&recs[0], d, o->node, taken, differ, added, sizeof taken) < 0)
         goto oom;
     /* DUP stays, marked, so its history and every reference to its id still
      * lead somewhere: show DUP points to KEEP. */
@@ -509,10 +531,9 @@ void op_merge(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         goto oom;
     /* field names only: commit messages travel further than the data */
     snprintf(msg, sizeof msg,
-             "merge %s into %s\n\nfields taken: %s\nfields in conflict: %s\nset elements added: "
-             "%s\n",
-             dup_id, keep_id, *taken ? taken : "-", *conflicts ? conflicts : "-",
-             *added ? added : "-");
+             "merge %s into %s\n\nfields taken: %s\nfields that differ (kept): %s\nset elements "
+             "added: %s\n",
+             dup_id, keep_id, *taken ? taken : "-", *differ ? differ : "-", *added ? added : "-");
     char *ids[2] = {keep_id, dup_id};
     /* Both records in one commit: nobody ever sees DUP merged but KEEP not
      * yet holding its values, or the other way round. */
@@ -522,15 +543,17 @@ void op_merge(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_reply_error(pk, e, "%s", err);
         goto cleanup;
     }
-    pack_merge_result(pk, keep_id, dup_id, taken, conflicts, added);
+    if (reveal && *differ)
+        ctl_note_reveal(req, "merge", 2);
+    pack_merge_result(pk, keep_id, dup_id, &before[0], &before[1], taken, differ, added, reveal);
     goto cleanup;
 oom:
     ctl_reply_error(pk, UERR_NOMEM, "out of memory; nothing merged");
 cleanup:
-    record_free(&recs[0]);
-    record_free(&recs[1]);
-    free(keep_id);
-    free(dup_id);
+    for (int i = 0; i < 2; i++) {
+        record_free(&recs[i]);
+        record_free(&before[i]);
+    }
 }
 
 /* ---- transfer --------------------------------------------------------------- */
@@ -550,7 +573,7 @@ static int office_known(const ops_ctx *o, const char *office)
 void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     char *id = NULL, *office = msg_get_str(req, "office"), *norm = NULL;
-    char err[CTL_ERRLEN], today[11], opbuf[64], msg[256];
+    char err[CTL_ERRLEN], today[11], msg[256];
     int force = msg_get_bool(req, "force", 0);
     record r;
     record_init(&r);
@@ -590,13 +613,8 @@ void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
             goto cleanup;
         }
         snprintf(msg, sizeof msg, "transfer %s\n\nfields: office\n", id);
-        char *ids[1] = {id};
-        uerr e = ctl_commit_records(o, ids, &r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), msg,
-                                    err, sizeof err);
-        if (e != UERR_OK) {
-            ctl_reply_error(pk, e, "%s", err);
+        if (ctl_commit_one(o, req, id, &r, msg, pk) != UERR_OK)
             goto cleanup;
-        }
         if (force)
             log_msg(LOG_INFO, "transfer of %s to office %s forced (--force)", id, norm);
     }

@@ -16,6 +16,11 @@
 
 /* ---- list ------------------------------------------------------------------- */
 
+static int is_void(const record *r, const char *id)
+{
+    return strcmp(query_display(r, id, "status"), "void") == 0;
+}
+
 void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     query_cond *c = NULL;
@@ -51,6 +56,11 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         free(sort);
         sort = canon;
     }
+    /* void records (created by a change since reverted) are shown only
+     * when asked for by status, and in a full export */
+    int asks_status = 0;
+    for (size_t i = 0; i < nc; i++)
+        asks_status |= strcmp(c[i].field, "status") == 0;
     hits = malloc((o->ix.count + 1) * sizeof *hits);
     if (!hits) {
         ctl_reply_error(pk, UERR_NOMEM, "out of memory");
@@ -58,7 +68,8 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     }
     for (size_t i = 0; i < o->ix.cap; i++) {
         const recindex_item *it = &o->ix.slots[i];
-        if (it->id && it->kind == kind && query_match(c, nc, it->id, &it->rec)) {
+        if (it->id && it->kind == kind && (full || asks_status || !is_void(&it->rec, it->id)) &&
+            query_match(c, nc, it->id, &it->rec)) {
             hits[nh].id = it->id;
             hits[nh].r = &it->rec;
             hits[nh].key = sort ? query_display(&it->rec, it->id, sort) : it->id;
@@ -105,67 +116,7 @@ typedef struct {
     int reveal;
 } log_acc;
 
-/* One version's field changes: names of both sides, the values shown
- * before and after (masked unless reveal), which ones changed. */
-typedef struct {
-    const char **names;
-    char **from, **to;
-    char *changed;
-    size_t n;
-} log_diff;
-
-static void log_diff_free(log_diff *d)
-{
-    for (size_t i = 0; d->from && d->to && i < d->n; i++) {
-        free(d->from[i]);
-        free(d->to[i]);
-    }
-    free(d->from);
-    free(d->to);
-    free(d->changed);
-    free(d->names);
-}
-
-/* Fill d from two states of a record. 0, or -1 when out of memory. */
-static int log_diff_make(log_diff *d, const record *oldr, const record *newr, int reveal)
-{
-    size_t cap = oldr->nentries + newr->nentries + 1;
-    memset(d, 0, sizeof *d);
-    d->names = malloc(cap * sizeof *d->names);
-    d->from = calloc(cap, sizeof *d->from);
-    d->to = calloc(cap, sizeof *d->to);
-    d->changed = calloc(cap, 1);
-    if (!d->names || !d->from || !d->to || !d->changed)
-        return -1;
-    const record *both[2] = {oldr, newr};
-    for (int s = 0; s < 2; s++) /* field names of both, merged in order */
-        for (size_t i = 0; i < both[s]->nentries; i++) {
-            const char *f = both[s]->entries[i].field;
-            int seen = 0;
-            for (size_t j = 0; j < d->n && !seen; j++)
-                seen = strcmp(d->names[j], f) == 0;
-            if (!seen)
-                d->names[d->n++] = f;
-        }
-    /* a change is decided on the real values, then shown masked */
-    for (size_t i = 0; i < d->n; i++) {
-        d->from[i] = ctl_display_joined(oldr, d->names[i], 0);
-        d->to[i] = ctl_display_joined(newr, d->names[i], 0);
-        if (!d->from[i] || !d->to[i] || strcmp(d->from[i], d->to[i]) == 0)
-            continue;
-        d->changed[i] = 1;
-        if (!reveal && schema_field_is_masked(d->names[i])) {
-            free(d->from[i]);
-            free(d->to[i]);
-            /* masking can make the two texts equal; the change stays */
-            d->from[i] = ctl_display_joined(oldr, d->names[i], 1);
-            d->to[i] = ctl_display_joined(newr, d->names[i], 1);
-        }
-    }
-    return 0;
-}
-
-static void log_pack_entry(msgpack_packer *pk, const store_version *v, const log_diff *d)
+static void log_pack_entry(msgpack_packer *pk, const store_version *v, const ctl_diff *d)
 {
     char tbuf[32], summary[256];
     record_time_format(tbuf, sizeof tbuf, v->time * 1000);
@@ -174,7 +125,6 @@ static void log_pack_entry(msgpack_packer *pk, const store_version *v, const log
     const char *nl = strchr(v->message, '\n');
     snprintf(summary, sizeof summary, "%.*s", nl ? (int)(nl - v->message) : 200, v->message);
     msg_map m;
-    msg_arr a;
     msg_map_open(&m, pk);
     msg_map_str(&m, "commit", v->commit);
     msg_map_str(&m, "time", tbuf);
@@ -183,19 +133,7 @@ static void log_pack_entry(msgpack_packer *pk, const store_version *v, const log
     msg_map_str(&m, "summary", summary);
     msg_map_bool(&m, "merge", v->merge);
     msg_map_key(&m, "changes");
-    msg_arr_open(&a, pk);
-    for (size_t i = 0; i < d->n; i++) {
-        if (!d->changed[i])
-            continue;
-        msg_map c;
-        msg_arr_item(&a);
-        msg_map_open(&c, pk);
-        msg_map_str(&c, "field", d->names[i]);
-        msg_map_str(&c, "from", d->from[i] ? d->from[i] : "*");
-        msg_map_str(&c, "to", d->to[i] ? d->to[i] : "*");
-        msg_map_close(&c);
-    }
-    msg_arr_close(&a);
+    ctl_diff_pack(pk, d);
     msg_map_close(&m);
 }
 
@@ -204,7 +142,7 @@ static int log_cb(const store_version *v, void *arg)
     log_acc *acc = arg;
     record oldr, newr;
     char err[128];
-    log_diff d;
+    ctl_diff d;
     record_init(&oldr);
     record_init(&newr);
     if ((v->old_buf && record_decode(&oldr, v->old_buf, v->old_len, err, sizeof err) != 0) ||
@@ -212,11 +150,11 @@ static int log_cb(const store_version *v, void *arg)
         record_free(&oldr);
         return 0; /* a damaged old version is skipped, not fatal for the log */
     }
-    if (log_diff_make(&d, &oldr, &newr, acc->reveal) != 0)
+    if (ctl_diff_make(&d, &oldr, &newr, acc->reveal) != 0)
         d.n = 0; /* out of memory: the entry is listed without its changes */
     msg_arr_item(&acc->arr);
     log_pack_entry(&acc->pk, v, &d);
-    log_diff_free(&d);
+    ctl_diff_free(&d);
     record_free(&oldr);
     record_free(&newr);
     return 0;
@@ -286,7 +224,15 @@ static void pack_record_conflicts(msg_arr *items, msgpack_packer *pk, const char
                 msg_arr_item(&va);
                 msg_map_open(&v, pk);
                 msg_map_key(&v, "value");
-                ctl_pack_value(pk, f, en->value, reveal);
+                if (reveal || !schema_field_is_masked(f)) {
+                    msg_pack_str(pk, en->value);
+                } else {
+                    /* 139****1234 twice tells a clerk nothing: the
+                     * digits that differ are shown */
+                    char *apart = ctl_mask_apart(f, en->value, r, first, n);
+                    msg_pack_str(pk, apart ? apart : "");
+                    free(apart);
+                }
                 msg_map_str(&v, "node", en->node);
                 msg_map_str(&v, "time", tbuf);
                 msg_map_bool(&v, "shown", en == w);
@@ -330,7 +276,7 @@ void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     char *id = NULL, *field = msg_get_str(req, "field"), *value = msg_get_str(req, "value");
-    char err[CTL_ERRLEN], today[11], opbuf[64], msg[512];
+    char err[CTL_ERRLEN], today[11], msg[512];
     uerr e;
     record r;
     record_init(&r);
@@ -368,14 +314,9 @@ void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_reply_error(pk, UERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    char *ids[1] = {id};
     snprintf(msg, sizeof msg, "resolve %s\n\nfields: %s\n", id, field);
-    e = ctl_commit_records(o, ids, &r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), msg, err,
-                           sizeof err);
-    if (e != UERR_OK) {
-        ctl_reply_error(pk, e, "%s", err);
+    if (ctl_commit_one(o, req, id, &r, msg, pk) != UERR_OK)
         goto cleanup;
-    }
     msg_map m;
     ctl_reply_ok(pk);
     msg_map_open(&m, pk);

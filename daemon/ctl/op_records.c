@@ -47,8 +47,8 @@ void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     assignment *a = NULL;
     size_t n = 0;
-    char err[CTL_ERRLEN], today[11], opbuf[64], msg[2048];
-    char id[RECORD_ID_LEN + 1], *ids[1] = {id};
+    char err[CTL_ERRLEN], today[11], msg[2048];
+    char id[RECORD_ID_LEN + 1];
     uerr e;
     record r;
     record_init(&r);
@@ -65,10 +65,8 @@ void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         goto refuse;
     }
     fields_message(msg, sizeof msg, "add", id, a, n);
-    e = ctl_commit_records(o, ids, &r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), msg, err,
-                           sizeof err);
-    if (e != UERR_OK)
-        goto refuse;
+    if (ctl_commit_one(o, req, id, &r, msg, pk) != UERR_OK)
+        goto cleanup;
     msg_map m;
     ctl_reply_ok(pk);
     msg_map_open(&m, pk);
@@ -86,7 +84,7 @@ void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     assignment *a = NULL;
     size_t n = 0;
-    char err[CTL_ERRLEN], today[11], opbuf[64], msg[2048];
+    char err[CTL_ERRLEN], today[11], msg[2048];
     char *id = NULL;
     uerr e;
     record r;
@@ -114,12 +112,9 @@ void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         goto refuse;
     }
     if (changed > 0) {
-        char *ids[1] = {id};
         fields_message(msg, sizeof msg, "edit", id, a, n);
-        e = ctl_commit_records(o, ids, &r, 1, 0, ctl_operator(req, opbuf, sizeof opbuf), msg, err,
-                               sizeof err);
-        if (e != UERR_OK)
-            goto refuse;
+        if (ctl_commit_one(o, req, id, &r, msg, pk) != UERR_OK)
+            goto cleanup;
     }
     msg_map m;
     ctl_reply_ok(pk);

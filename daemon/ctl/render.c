@@ -197,3 +197,113 @@ char *ctl_display_joined(const record *r, const char *field, int mask)
     }
     return out;
 }
+
+/* ---- differences between two states ---------------------------------------- */
+
+void ctl_diff_free(ctl_diff *d)
+{
+    for (size_t i = 0; d->from && d->to && i < d->n; i++) {
+        free(d->from[i]);
+        free(d->to[i]);
+    }
+    free(d->from);
+    free(d->to);
+    free(d->changed);
+    free(d->names);
+}
+
+/* Fill d from two states of a record. 0, or -1 when out of memory. */
+int ctl_diff_make(ctl_diff *d, const record *oldr, const record *newr, int reveal)
+{
+    size_t cap = oldr->nentries + newr->nentries + 1;
+    memset(d, 0, sizeof *d);
+    d->names = malloc(cap * sizeof *d->names);
+    d->from = calloc(cap, sizeof *d->from);
+    d->to = calloc(cap, sizeof *d->to);
+    d->changed = calloc(cap, 1);
+    if (!d->names || !d->from || !d->to || !d->changed)
+        return -1;
+    const record *both[2] = {oldr, newr};
+    for (int s = 0; s < 2; s++) /* field names of both, merged in order */
+        for (size_t i = 0; i < both[s]->nentries; i++) {
+            const char *f = both[s]->entries[i].field;
+            int seen = 0;
+            for (size_t j = 0; j < d->n && !seen; j++)
+                seen = strcmp(d->names[j], f) == 0;
+            if (!seen)
+                d->names[d->n++] = f;
+        }
+    /* a change is decided on the real values, then shown masked */
+    for (size_t i = 0; i < d->n; i++) {
+        d->from[i] = ctl_display_joined(oldr, d->names[i], 0);
+        d->to[i] = ctl_display_joined(newr, d->names[i], 0);
+        if (!d->from[i] || !d->to[i] || strcmp(d->from[i], d->to[i]) == 0)
+            continue;
+        d->changed[i] = 1;
+        if (!reveal && schema_field_is_masked(d->names[i])) {
+            free(d->from[i]);
+            free(d->to[i]);
+            /* masking can make the two texts equal; the change stays */
+            d->from[i] = ctl_display_joined(oldr, d->names[i], 1);
+            d->to[i] = ctl_display_joined(newr, d->names[i], 1);
+        }
+    }
+    return 0;
+}
+
+void ctl_diff_pack(msgpack_packer *pk, const ctl_diff *d)
+{
+    msg_arr a;
+    msg_arr_open(&a, pk);
+    for (size_t i = 0; i < d->n; i++) {
+        if (!d->changed[i])
+            continue;
+        msg_map c;
+        msg_arr_item(&a);
+        msg_map_open(&c, pk);
+        msg_map_str(&c, "field", d->names[i]);
+        msg_map_str(&c, "from", d->from[i] ? d->from[i] : "*");
+        msg_map_str(&c, "to", d->to[i] ? d->to[i] : "*");
+        msg_map_close(&c);
+    }
+    msg_arr_close(&a);
+}
+
+char *ctl_mask_apart(const char *field, const char *v, const record *r, size_t first, size_t n)
+{
+    char *m = schema_value_mask(field, v);
+    if (!m)
+        return NULL;
+    size_t len = strlen(v);
+    int clash = 0;
+    for (size_t e = first; e < first + n; e++) {
+        const char *o = r->entries[e].value;
+        if (strcmp(o, v) == 0)
+            continue;
+        char *om = schema_value_mask(field, o);
+        int same = om && strcmp(om, m) == 0;
+        free(om);
+        if (!same)
+            continue;
+        clash = 1;
+        if (strlen(o) != len || strlen(m) != len)
+            continue;
+        /* the first masked digit that differs is enough */
+        for (size_t i = 0; i < len; i++)
+            if (m[i] == '*' && o[i] != v[i]) {
+                m[i] = v[i];
+                break;
+            }
+    }
+    if (clash && strlen(m) != len) {
+        /* a mask that does not keep positions: say so instead */
+        const char *note = " (differs in masked digits)";
+        char *nm = realloc(m, strlen(m) + strlen(note) + 1);
+        if (!nm) {
+            free(m);
+            return NULL;
+        }
+        m = strcat(nm, note);
+    }
+    return m;
+}

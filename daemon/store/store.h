@@ -139,6 +139,43 @@ uerr store_commit(store *s, const store_change *ch, size_t n, int bulk, const ch
 uerr store_history(store *s, const char *id, store_version_cb cb, void *arg, char *err,
                    size_t errlen);
 
+/* One record a change wrote, against the change's first parent (history.c). */
+#define STORE_OID_RAW 20
+typedef struct {
+    char id[RECORD_ID_MAX + 1];
+    record_kind kind;
+    int has_old;                          /* the record existed before */
+    unsigned char old_oid[STORE_OID_RAW]; /* blob ids, raw */
+    unsigned char new_oid[STORE_OID_RAW];
+    const char *old_buf; /* the bytes, or NULL (not read, or new) */
+    size_t old_len;
+    const char *new_buf; /* NULL when not read */
+    size_t new_len;
+} store_delta;
+
+/* One change (commit) of the own branch. */
+typedef struct {
+    char commit[41];
+    int64_t time;         /* seconds since the epoch */
+    const char *node;     /* the writing node, from the author */
+    const char *operator; /* the operator, from the author */
+    const char *message;
+    unsigned parents;          /* > 1: a sync merge (its deltas are not listed) */
+    const store_delta *deltas; /* the records written (not schema/) */
+    size_t ndeltas;
+} store_change_info;
+
+/* Called per change, newest first; everything is borrowed for the call.
+ * Non-zero stops the walk as for store_record_cb. */
+typedef int (*store_change_cb)(const store_change_info *c, void *arg);
+
+/* Every change reachable from the own head, newest first (topological,
+ * then by time). A change of one parent lists the records it wrote with
+ * their bytes before and after when it wrote at most bufs_max records
+ * (more: ids and kinds only; SIZE_MAX: always). A merge commit lists none.
+ * UERR_OK, the callback's value unchanged, UERR_IO or UERR_NOMEM. */
+uerr store_log(store *s, size_t bufs_max, store_change_cb cb, void *arg, char *err, size_t errlen);
+
 /* Outcome of taking in another node's head. */
 typedef enum {
     STORE_TAKE_NOTHING = 0, /* the own head already contains it */

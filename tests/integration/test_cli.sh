@@ -14,7 +14,7 @@ first_line() { head -n1 "$1"; }
 
 # The commands of the table, in the order --help lists them. A row added
 # to cli/table.c without being added here fails "--help lists exactly ...".
-COMMANDS=(add show edit list log import export benefit conflicts resolve bundle stats report
+COMMANDS=(add show edit list log revert import export benefit conflicts resolve bundle stats report
     duplicates merge transfer peers peer sync id status backup help)
 
 # ---- version -----------------------------------------------------------------

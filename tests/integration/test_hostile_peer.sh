@@ -33,7 +33,10 @@ check "peer add keeps the [sync] limits in the rewritten config" \
 
 # attack KIND [ARG]: one hostile session; what uniond did is in $said
 attack() {
-    said=$(timeout 120 python3 "$MINI" attack "$M" mini-01 "$UADDR" "$UFPR" "$@" 2>>"$M.err")
+    # each attack's own stderr file: a straggler of an earlier attack cannot
+    # interleave its lines with this one's
+    said=$(timeout 120 python3 "$MINI" attack "$M" mini-01 "$UADDR" "$UFPR" "$@" 2>"$M.$1.err")
+    cat "$M.$1.err" >>"$M.err"
     echo "# $1: $said"
 }
 # the store as a user would see it: refs, object files, records indexed
@@ -56,7 +59,7 @@ hwm0=$(awk '/^VmHWM:/ {print $2}' "/proc/$UPID/status")
 attack endless-pack $((1024 << 20))
 check "endless PACK: refused at the byte budget, naming the rule" \
     test "$said" = "error: pack larger than this node's budget of 67108864 bytes ([sync] max_pack_bytes)"
-sent=$(sed -n 's/.*after \([0-9]*\) pack bytes: the peer says: pack larger.*/\1/p' "$M.err")
+sent=$(sed -n 's/.*after \([0-9]*\) pack bytes: the peer says: pack larger.*/\1/p' "$M.endless-pack.err")
 check "endless PACK: the peer had sent the budget's worth ($sent bytes)" test "${sent:-0}" -ge 67108864
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$UPID/status")
 echo "# daemon peak RSS: $hwm kB (before the attack: $hwm0 kB)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Membership work: stats on 3,000 generated members checked against counts
 # made independently with awk from the CSV; duplicates with planted pairs
-# (and a planted non-pair); merge (fields taken, conflicts, benefits united,
+# (and a planted non-pair); merge (KEEP's values kept, empty fields taken, no
+# conflicts, benefits united,
 # DUP marked, one commit); transfer (logged, unknown office refused); and
 # two nodes doing the same merge offline converging to equal trees.
 . "$(dirname "$0")/lib.sh"
@@ -155,12 +156,11 @@ check "the commit message has field names, never values" \
     bash -c "! git --git-dir='$A/store.git' log -1 --format=%B | grep -qE '$IDN|13922220002|外卖'"
 check "fields KEEP lacked are taken (union)" test "$(json_get "$A" "$P1" "r['fields']['union']")" = 外卖骑手工会
 check "fields KEEP lacked are taken (notes)" test "$(json_get "$A" "$P1" "r['fields']['notes']")" = registered-twice
-check "differing category becomes a conflict with both values" \
-    test "$(json_get "$A" "$P1" "sorted(r['conflicts']['category'])")" = "['外卖配送员', '快递员']"
-check "differing name becomes a conflict" \
-    test "$(json_get "$A" "$P1" "sorted(r['conflicts']['name'])")" = "['陈成', '陈诚']"
-check "differing office and joined become conflicts" \
-    test "$(json_get "$A" "$P1" "sorted(set(r['conflicts']) & {'office', 'joined', 'phone'})")" = "['joined', 'office', 'phone']"
+check "a merge creates no conflicts" test "$(json_get "$A" "$P1" "len(r['conflicts'])")" = 0
+check "KEEP's category stays" test "$(json_get "$A" "$P1" "r['fields']['category']")" = 快递员
+check "KEEP's name stays" test "$(json_get "$A" "$P1" "r['fields']['name']")" = 陈诚
+check "KEEP's office, joined and phone stay" \
+    test "$(json_get "$A" "$P1" "r['fields']['phone'][:3]")" = 138
 check "equal id_number is not a conflict" \
     test "$(json_get "$A" "$P1" "'id_number' in r['conflicts'] or r['fields']['id_number']")" = $IDN
 check "employer KEEP had is kept, not in conflict" \
@@ -170,8 +170,9 @@ check "benefits are united" \
 check "DUP has status=merged" test "$(json_get "$A" "$P2" "r['fields']['status']")" = merged
 check "DUP has merged_into=KEEP" test "$(json_get "$A" "$P2" "r['fields']['merged_into']")" = "$P1"
 check "DUP keeps its own values" test "$(json_get "$A" "$P2" "r['fields']['category']")" = 外卖配送员
-check "merge reports the conflicts to resolve" bash -c "grep -q 'now in conflict: .*category' <<<'$out'"
-check "conflicts lists KEEP's fields" bash -c "'$UNIONCTL' -d '$A' conflicts | grep -q '^$P1 .*category'"
+check "merge lists where the two differed, with both values" \
+    bash -c "grep -q '快递员 (DUP had 外卖配送员)' <<<'$out' && grep -q '138\*\*\*\*0001 (DUP had 139\*\*\*\*0002)' <<<'$out'"
+check "conflicts does not list KEEP" bash -c "! '$UNIONCTL' -d '$A' conflicts | grep -q '^$P1 '"
 check "the merged DUP no longer counts as an active member" test "$(ctl "$A" stats)" = $((active_before - 1))
 check "stats still equals list --count after the merge" \
     test "$(ctl "$A" stats)" = "$(ctl "$A" list --where status=active --count)"
@@ -180,9 +181,9 @@ check "duplicates no longer lists the merged pair" \
     bash -c "[ $rc = 0 ] && grep -qE '^2 pairs' '$T/dups2' && ! grep -q '$P2' '$T/dups2'"
 check "the log of KEEP shows the merge" bash -c "'$UNIONCTL' -d '$A' log '$P1' | grep -q 'merge $P2 into $P1'"
 check "fsck clean after the merge" fsck_clean "$A"
-ctl "$A" resolve "$P1" category 快递员 >/dev/null
-check "a merge conflict resolves like any other" \
-    test "$(json_get "$A" "$P1" "'category' in r['conflicts'] or r['fields']['category']")" = 快递员
+ctl "$A" edit "$P1" category=外卖配送员 >/dev/null
+check "DUP's value, if right, is one edit away" \
+    test "$(json_get "$A" "$P1" "r['fields']['category']")" = 外卖配送员
 
 h=$(head_of "$A")
 ctl "$A" merge "$P1" "$P2" 2>"$T/err"; rc=$?
@@ -244,19 +245,21 @@ check "after exchanging bundles both ways: equal trees" test "$(tree "$C")" = "$
 check "KEEP shows the same on both" test "$(ctl "$C" show "$K" --json)" = "$(ctl "$D" show "$K" --json)"
 check "DUP shows the same on both" test "$(ctl "$C" show "$X" --json)" = "$(ctl "$D" show "$X" --json)"
 check "the conflicts are listed identically" test "$(ctl "$C" conflicts --json)" = "$(ctl "$D" conflicts --json)"
-check "exactly the differing fields are in conflict (category, phone)" \
-    test "$(json_get "$C" "$K" "sorted(r['conflicts'])")" = "['category', 'phone']"
+check "the merge made no conflicts on either node" \
+    test "$(json_get "$C" "$K" "sorted(r['conflicts'])")" = "[]"
+check "KEEP's values stay on both (category, phone)" \
+    test "$(json_get "$D" "$K" "(r['fields']['category'], r['fields']['phone'][-4:])")" = "('快递员', '2222')"
 check "a field taken on both nodes is not a conflict" test "$(json_get "$C" "$K" "r['fields']['union']")" = 网约车司机工会
 check "benefits united once" test "$(json_get "$D" "$K" "r['fields']['benefits']")" = "['legal-aid', 'welfare-2021']"
 check "DUP merged on both, no conflict on DUP" \
     test "$(json_get "$D" "$X" "(r['fields']['status'], r['fields']['merged_into'], r['conflicts'])")" = "('merged', '$K', {})"
-ctl "$D" resolve "$K" phone 13811112222 >/dev/null
+ctl "$D" edit "$K" phone=13899998888 >/dev/null
 ctl "$C" edit "$K" employer=美团 >/dev/null
 xfer "$D" "$C"
 xfer "$C" "$D"
 check "resolve and edit after the merge spread: equal trees" test "$(tree "$C")" = "$(tree "$D")"
-check "the phone conflict is resolved on both" \
-    test "$(json_get "$C" "$K" "sorted(r['conflicts'])")" = "['category']"
+check "edits after the merge spread without conflicts" \
+    test "$(json_get "$C" "$K" "(sorted(r['conflicts']), r['fields']['phone'][-4:], r['fields']['employer'])")" = "([], '8888', '美团')"
 ctl "$C" merge "$K" "$X" 2>"$T/err"; rc=$?
 check "merging again after the exchange is refused" bash -c "[ $rc = 1 ] && grep -q 'already merged' '$T/err'"
 check "fsck C" fsck_clean "$C"

@@ -28,7 +28,7 @@ static const char *long_name(char letter)
         {'K', "--kind"},         {'R', "--from"},   {'T', "--to"},         {'O', "--office"},
         {'D', "--date"},         {'A', "--amount"}, {'Q', "--station"},    {'E', "--encoding"},
         {'Y', "--dry-run"},      {'X', "--xlsx"},   {'a', "--across"},     {'e', "--excel"},
-        {'C', "--check"},        {'M', "--max-offline"}};
+        {'C', "--check"},        {'M', "--max-offline"}, {'N', "--node"},  {'l', "--last"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].letter == letter)
             return names[i].name;

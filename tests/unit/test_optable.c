@@ -30,9 +30,9 @@ static const char *const loop_ops[] = {"peer_add", "peer_remove", "peers", "sync
 static const char *const all_ops[] = {
     "add",       "backup",      "benefit_list", "bundle_export", "bundle_import", "conflicts",
     "duplicates", "edit",        "field_add",    "field_value_add", "fields",
-    "id",        "import",       "list",          "log",           "merge",
-    "peer_add",  "peer_remove",  "peers",         "report",        "resolve",
-    "show",      "stats",        "status",        "sync",          "transfer"};
+    "history",   "id",           "import",        "list",          "log",
+    "merge",     "peer_add",     "peer_remove",   "peers",         "report",
+    "resolve",   "revert",       "show",      "stats",        "status",        "sync",          "transfer"};
 
 static int is_loop_op(const char *name)
 {
