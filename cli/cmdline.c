@@ -10,6 +10,7 @@
  * Nothing here knows a particular command: a new command is one row in
  * table.c plus its build and print steps. */
 #include "cli/cli.h"
+#include "proto/datadir.h"
 #include "cli/schemacmd.h"
 #include "cli/i18n.h"
 #include "cli/pager.h"
@@ -466,26 +467,17 @@ static int call_run(cli_call *c, const line *l)
  * ~/.local/share/uniond when that exists; NULL otherwise (then the
  * "no DATA directory" usage error says how to give one). The same rule as
  * uniond's (daemon/main/main.c). Returns env or a static buffer. */
+static int dir_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static const char *cli_data_default(void)
 {
     static char buf[4096];
-    const char *env = getenv("UNIOND_DATA"), *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    struct stat st;
-    int n;
-    if (env && *env)
-        return env;
-    if (stat("/var/lib/uniond", &st) == 0 && S_ISDIR(st.st_mode))
-        return "/var/lib/uniond";
-    if (xdg && *xdg == '/')
-        n = snprintf(buf, sizeof buf, "%s/uniond", xdg);
-    else if (home && *home)
-        n = snprintf(buf, sizeof buf, "%s/.local/share/uniond", home);
-    else
-        return NULL;
-    if (n <= 0 || (size_t)n >= sizeof buf || stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return NULL;
-    return buf;
+    return datadir_default(buf, sizeof buf, getenv("UNIOND_DATA"), getenv("XDG_DATA_HOME"),
+                           getenv("HOME"), 1, dir_exists);
 }
 
 /* What is printed when the line has no command word. */

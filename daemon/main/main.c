@@ -33,6 +33,7 @@
 
 #include "proto/names.h"
 
+#include "proto/datadir.h"
 #include "proto/version.h"
 #define DEFAULT_LISTEN "0.0.0.0:7420"
 
@@ -96,27 +97,16 @@ static int node_paths_make(node_paths *p, const char *data)
  * ~/.local/share/uniond. Written into buf (len bytes); NULL when there is
  * no home to put it in, or (must_exist: running, not init) when that
  * directory does not exist. The same rule as unionctl's (cli/cmdline.c). */
+static int dir_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static const char *data_default(char *buf, size_t len, int must_exist)
 {
-    const char *env = getenv("UNIOND_DATA"), *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    struct stat st;
-    int n;
-    if (env && *env)
-        return env;
-    if (stat("/var/lib/uniond", &st) == 0 && S_ISDIR(st.st_mode))
-        return "/var/lib/uniond";
-    if (xdg && *xdg == '/')
-        n = snprintf(buf, len, "%s/uniond", xdg);
-    else if (home && *home)
-        n = snprintf(buf, len, "%s/.local/share/uniond", home);
-    else
-        return NULL;
-    if (n <= 0 || (size_t)n >= len)
-        return NULL;
-    if (must_exist && (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)))
-        return NULL;
-    return buf;
+    return datadir_default(buf, len, getenv("UNIOND_DATA"), getenv("XDG_DATA_HOME"), getenv("HOME"),
+                           must_exist, dir_exists);
 }
 
 /* mkdir -p of DATA's parents (a fresh account has no ~/.local/share). */

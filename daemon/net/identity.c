@@ -33,18 +33,8 @@
 /* X.509 ub-common-name: the CN (the node name) fits. */
 _Static_assert(NAMES_NODE_MAX <= 64, "a node name fits a certificate's common name");
 
-static void identity_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void identity_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+/* A message only (the caller returns its own code): uerr_set, one copy. */
+#define identity_err(err, errlen, ...) ((void)uerr_set((err), (errlen), UERR_OK, __VA_ARGS__))
 
 /* The reason of the most recent OpenSSL error, for messages; clears the
  * thread's OpenSSL error queue so it does not leak into later calls. */

@@ -66,18 +66,8 @@ struct tls_conn {
     char err[TLS_ERR_MAX];
 };
 
-static void tls_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void tls_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+/* A message only (the caller returns its own code): uerr_set, one copy. */
+#define tls_errf(err, errlen, ...) ((void)uerr_set((err), (errlen), UERR_OK, __VA_ARGS__))
 
 /* The reason of the earliest queued OpenSSL error (usually the root cause),
  * or fallback; clears the thread's queue so it cannot confuse later

@@ -136,12 +136,8 @@ static uerr log_run(store *s, size_t bufs_max, store_change_cb cb, void *arg, ch
     uerr rc = UERR_OK;
     if (!s->has_head)
         return UERR_OK;
-    if (git_revwalk_new(&walk, s->repo) < 0 ||
-        git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) < 0 ||
-        git_revwalk_push(walk, &s->head) < 0) {
-        git_revwalk_free(walk);
-        return store_git_err(err, errlen, UERR_IO, "walking history");
-    }
+    if ((rc = store_walk_head(&walk, s, err, errlen)) != UERR_OK)
+        return rc;
     while (rc == UERR_OK && git_revwalk_next(&oid, walk) == 0) {
         git_commit *c = NULL;
         delta_acc acc = {0};

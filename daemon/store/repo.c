@@ -583,6 +583,19 @@ static uerr version_emit(store *s, git_commit *c, const git_oid *oid, const git_
     return rc;
 }
 
+uerr store_walk_head(git_revwalk **out, store *s, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (git_revwalk_new(out, s->repo) < 0 ||
+        git_revwalk_sorting(*out, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) < 0 ||
+        git_revwalk_push(*out, &s->head) < 0) {
+        git_revwalk_free(*out);
+        *out = NULL;
+        return store_git_err(err, errlen, UERR_IO, "walking history");
+    }
+    return UERR_OK;
+}
+
 static uerr history_run(store *s, const char *id, store_version_cb cb, void *arg, char *err,
                         size_t errlen)
 {
@@ -591,12 +604,8 @@ static uerr history_run(store *s, const char *id, store_version_cb cb, void *arg
     uerr rc = UERR_OK;
     if (!s->has_head)
         return UERR_OK;
-    if (git_revwalk_new(&walk, s->repo) < 0 ||
-        git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) < 0 ||
-        git_revwalk_push(walk, &s->head) < 0) {
-        git_revwalk_free(walk);
-        return store_git_err(err, errlen, UERR_IO, "walking history");
-    }
+    if ((rc = store_walk_head(&walk, s, err, errlen)) != UERR_OK)
+        return rc;
     while (rc == UERR_OK && git_revwalk_next(&oid, walk) == 0) {
         git_commit *c = NULL;
         git_tree *t = NULL;

@@ -42,6 +42,9 @@ void store_leave(store *s);
  * memory UERR_NOMEM, anything else `otherwise` (UERR_PEER when reading
  * data that came from outside, UERR_IO for the store's own objects). */
 uerr store_git_err(char *err, size_t errlen, uerr otherwise, const char *what);
+/* A revwalk of the own head's history, newest first (topological, then
+ * time), for log and history. *out is the caller's (git_revwalk_free). */
+uerr store_walk_head(git_revwalk **out, store *s, char *err, size_t errlen);
 
 /* Move the own branch (in repo: s->repo, or s->bulk whose odb also sees
  * the mempack) from the current head to `to`, expecting the current head;
