@@ -136,6 +136,24 @@ static char *field_row_title(const char *name)
     return out;
 }
 
+char *cli_link_cell(const msgpack_object *rec, const char *field, int mark)
+{
+    const msgpack_object *l = msg_get(msg_get(rec, "links"), field);
+    if (!l || l->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    if (msg_get_bool(l, "resolved", 0))
+        return msg_get_str(l, "name");
+    char *v = msg_get_str(l, "value");
+    if (!v || !mark)
+        return v;
+    const char *word = _("unresolved");
+    char *out = malloc(strlen(v) + strlen(word) + 4);
+    if (out)
+        sprintf(out, "%s (%s)", v, word);
+    free(v);
+    return out;
+}
+
 static void print_show(const msgpack_object *rec)
 {
     const msgpack_object *f = msg_get(rec, "fields");
@@ -154,6 +172,11 @@ static void print_show(const msgpack_object *rec)
         if (shown && shown != v) {
             free(v);
             v = strdup(shown);
+        }
+        char *linked = name ? cli_link_cell(rec, name, 1) : NULL;
+        if (linked) { /* issue 11: the union's name, or the text marked */
+            free(v);
+            v = linked;
         }
         if (v && cv && cv->type == MSGPACK_OBJECT_ARRAY) {
             /* winner, then "(conflict: a | b)" listing every value */
@@ -214,6 +237,12 @@ int cli_list_build(cli_call *c)
     msg_map_bool(&c->req.map, "reveal", c->o.reveal);
     msg_map_bool(&c->req.map, "count", c->o.count);
     msg_map_bool(&c->req.map, "full", is_export(c));
+    /* resolved links (a union's name for its id) for --json and the tables
+     * of other kinds (the member table shows no link column); never in a
+     * CSV or an export: those keep the stored values */
+    int kind_table = c->o.kind && !cli_kind_is_member(c->o.kind);
+    msg_map_bool(&c->req.map, "links",
+                 !is_export(c) && !c->o.csv && !c->o.count && (c->o.json || kind_table));
     return 0;
 }
 
