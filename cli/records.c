@@ -449,19 +449,28 @@ int cli_node_print(cli_call *c)
         return EXIT_OK;
     const msgpack_object_map *m = &c->rep.result->via.map;
     (void)node_keys;
+    char *office_name = msg_get_str(c->rep.result, "office_name");
     for (uint32_t i = 0; i < m->size; i++) {
         char *key = msg_str_dup(&m->ptr[i].key);
+        if (key && strcmp(key, "office_name") == 0) { /* shown beside office */
+            free(key);
+            continue;
+        }
+        int is_office = key && strcmp(key, "office") == 0;
         const char *title = key ? cli_pgettext("node key", key) : "?";
         /* pad to 12 display columns: a Chinese title is two per character */
         size_t w = schema_display_width(title);
         printf("%s%*s ", title, w < 12 ? (int)(12 - w) : 0, "");
         free(key);
         const msgpack_object *v = &m->ptr[i].val;
-        if (v->type == MSGPACK_OBJECT_STR)
+        if (v->type == MSGPACK_OBJECT_STR && is_office && office_name && *office_name)
+            printf("%.*s (%s)\n", (int)v->via.str.size, v->via.str.ptr, office_name);
+        else if (v->type == MSGPACK_OBJECT_STR)
             printf("%.*s\n", (int)v->via.str.size, v->via.str.ptr);
         else
             render_json_msgpack(stdout, v, 0), putchar('\n');
     }
+    free(office_name);
     return EXIT_OK;
 }
 
