@@ -141,6 +141,12 @@ void cli_reply_free(reply *rep);
 /* A record object's displayed value of field as text (sets joined by ';').
  * Malloc'd. */
 char *cli_record_cell(const msgpack_object *rec, const char *field);
+/* The cell of link field `field` (a member's union or employer, an
+ * enterprise's union ...) from the record's "links": the linked record's
+ * name when it resolves, else the stored text, followed by " (unresolved)"
+ * (未关联) when mark is set. NULL when rec has no link for field (show the
+ * value as it is). Malloc'd. */
+char *cli_link_cell(const msgpack_object *rec, const char *field, int mark);
 /* The title a table shows for a column named column (a record field's
  * label, or a word of the catalogue in the locale's language). Static. */
 const char *cli_column_title(const char *column);

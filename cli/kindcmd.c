@@ -145,8 +145,10 @@ void cli_kind_records_print(const cli_call *c, const msgpack_object_array *recs,
             head[ncols++] = sf[i].name;
     char **cells = calloc(recs->size * ncols + 1, sizeof *cells);
     for (uint32_t r = 0; cells && r < recs->size; r++)
-        for (size_t j = 0; j < ncols; j++)
-            cells[r * ncols + j] = cli_record_cell(&recs->ptr[r], head[j]);
+        for (size_t j = 0; j < ncols; j++) {
+            char *linked = csv ? NULL : cli_link_cell(&recs->ptr[r], head[j], 1); /* records.c */
+            cells[r * ncols + j] = linked ? linked : cli_record_cell(&recs->ptr[r], head[j]);
+        }
     opts o = c->o;
     o.csv = csv;
     cli_print_rows_free(&o, head, ncols, cells, recs->size);

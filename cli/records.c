@@ -136,6 +136,24 @@ static char *field_row_title(const char *name)
     return out;
 }
 
+char *cli_link_cell(const msgpack_object *rec, const char *field, int mark)
+{
+    const msgpack_object *l = msg_get(msg_get(rec, "links"), field);
+    if (!l || l->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    if (msg_get_bool(l, "resolved", 0))
+        return msg_get_str(l, "name");
+    char *v = msg_get_str(l, "value");
+    if (!v || !mark)
+        return v;
+    const char *word = _("unresolved");
+    char *out = malloc(strlen(v) + strlen(word) + 4);
+    if (out)
+        sprintf(out, "%s (%s)", v, word);
+    free(v);
+    return out;
+}
+
 static void print_show(const msgpack_object *rec)
 {
     const msgpack_object *f = msg_get(rec, "fields");
@@ -154,6 +172,11 @@ static void print_show(const msgpack_object *rec)
         if (shown && shown != v) {
             free(v);
             v = strdup(shown);
+        }
+        char *linked = name ? cli_link_cell(rec, name, 1) : NULL;
+        if (linked) { /* issue 11: the union's name, or the text marked */
+            free(v);
+            v = linked;
         }
         if (v && cv && cv->type == MSGPACK_OBJECT_ARRAY) {
             /* winner, then "(conflict: a | b)" listing every value */
@@ -214,6 +237,12 @@ int cli_list_build(cli_call *c)
     msg_map_bool(&c->req.map, "reveal", c->o.reveal);
     msg_map_bool(&c->req.map, "count", c->o.count);
     msg_map_bool(&c->req.map, "full", is_export(c));
+    /* resolved links (a union's name for its id) for --json and the tables
+     * of other kinds (the member table shows no link column); never in a
+     * CSV or an export: those keep the stored values */
+    int kind_table = c->o.kind && !cli_kind_is_member(c->o.kind);
+    msg_map_bool(&c->req.map, "links",
+                 !is_export(c) && !c->o.csv && !c->o.count && (c->o.json || kind_table));
     return 0;
 }
 
@@ -420,19 +449,28 @@ int cli_node_print(cli_call *c)
         return EXIT_OK;
     const msgpack_object_map *m = &c->rep.result->via.map;
     (void)node_keys;
+    char *office_name = msg_get_str(c->rep.result, "office_name");
     for (uint32_t i = 0; i < m->size; i++) {
         char *key = msg_str_dup(&m->ptr[i].key);
+        if (key && strcmp(key, "office_name") == 0) { /* shown beside office */
+            free(key);
+            continue;
+        }
+        int is_office = key && strcmp(key, "office") == 0;
         const char *title = key ? cli_pgettext("node key", key) : "?";
         /* pad to 12 display columns: a Chinese title is two per character */
         size_t w = schema_display_width(title);
         printf("%s%*s ", title, w < 12 ? (int)(12 - w) : 0, "");
         free(key);
         const msgpack_object *v = &m->ptr[i].val;
-        if (v->type == MSGPACK_OBJECT_STR)
+        if (v->type == MSGPACK_OBJECT_STR && is_office && office_name && *office_name)
+            printf("%.*s (%s)\n", (int)v->via.str.size, v->via.str.ptr, office_name);
+        else if (v->type == MSGPACK_OBJECT_STR)
             printf("%.*s\n", (int)v->via.str.size, v->via.str.ptr);
         else
             render_json_msgpack(stdout, v, 0), putchar('\n');
     }
+    free(office_name);
     return EXIT_OK;
 }
 

@@ -244,11 +244,18 @@ int cli_status_print(cli_call *c)
     char buf[512], t[64];
     const char *keys[] = {"node", "office", "version"};
     const char *titles[] = {_("node"), _("office"), _("version")};
+    char *office_name = msg_get_str(res, "office_name");
     for (size_t i = 0; i < 3; i++) {
         char *v = msg_get_str(res, keys[i]);
-        line_put(titles[i], v ? v : "");
+        if (i == 1 && v && office_name && *office_name) { /* "yinzhou (鄞州区)" */
+            snprintf(buf, sizeof buf, "%s (%s)", v, office_name);
+            line_put(titles[i], buf);
+        } else {
+            line_put(titles[i], v ? v : "");
+        }
         free(v);
     }
+    free(office_name);
     line_put(_("uptime"), uptime_text(t, sizeof t, msg_get_int(res, "uptime_s", 0)));
     status_records(res);
     snprintf(buf, sizeof buf, _("%lld fields in %lld records (unionctl conflicts lists them)"),

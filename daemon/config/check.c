@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "daemon/config/config_internal.h"
+#include "proto/utf8.h"
 
 /* ---------------------------------------------------------------------- */
 /* Validation                                                              */
@@ -37,6 +38,31 @@ uerr config_office_check(const char *office, const char *what, char *err, size_t
                             what, CONFIG_SHOW(show, office),
                             names_show(c1, sizeof c1, office + i, 1), i + 1, rule);
         }
+    }
+    return UERR_OK;
+}
+
+uerr config_office_name_check(const char *name, const char *what, char *err, size_t errlen)
+{
+    static const char rule[] = "an office name is 1 to 32 characters of UTF-8 text (such as "
+                               "鄞州区), without control characters, ';' or '#'";
+    if (!name || !*name)
+        return uerr_set(err, errlen, UERR_INVALID, "%s is empty; %s", what, rule);
+    size_t n = strlen(name);
+    long chars = utf8_valid(name, n) ? utf8_len(name, n) : -1;
+    if (chars < 0)
+        return uerr_set(err, errlen, UERR_INVALID, "%s is not valid UTF-8; %s", what, rule);
+    if (chars > CONFIG_OFFICE_NAME_MAX)
+        return uerr_set(err, errlen, UERR_INVALID, "%s is %ld characters long; %s", what, chars,
+                        rule);
+    if (name[0] == ' ' || name[n - 1] == ' ')
+        return uerr_set(err, errlen, UERR_INVALID, "%s starts or ends with a space; %s", what,
+                        rule);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch < 0x20 || ch == 0x7f || ch == ';' || ch == '#')
+            return uerr_set(err, errlen, UERR_INVALID,
+                            "%s has a forbidden character at byte %zu; %s", what, i + 1, rule);
     }
     return UERR_OK;
 }
@@ -195,6 +221,7 @@ void config_init(config *c)
 {
     c->node = NULL;
     c->office = NULL;
+    c->office_name = NULL;
     c->listen = NULL;
     c->peers = NULL;
     c->npeers = 0;
@@ -217,6 +244,7 @@ void config_free(config *c)
         return;
     free(c->node);
     free(c->office);
+    free(c->office_name);
     free(c->listen);
     for (size_t i = 0; i < c->npeers; i++)
         config_peer_clear(&c->peers[i]);

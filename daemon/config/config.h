@@ -47,6 +47,8 @@
 #define CONFIG_VALUE_MAX 255
 #define CONFIG_NAME_MAX NAMES_NODE_MAX
 #define CONFIG_OFFICE_MAX 32
+/* An office display name ([node] office_name): at most this many characters. */
+#define CONFIG_OFFICE_NAME_MAX 32
 /* Longest HOST of HOST:PORT; chosen so that every line we write fits the
  * ini parser's 200-byte line buffer. */
 #define CONFIG_HOST_MAX 176
@@ -77,6 +79,8 @@ typedef struct {
 typedef struct {
     char *node;         /* this node's name */
     char *office;       /* this node's office code */
+    char *office_name;  /* [node] office_name: the office's display name (UTF-8,
+                           e.g. 鄞州区, shown beside the code), or NULL */
     char *listen;       /* HOST:PORT to listen on (port 0 = any free port), or ""
                            for a node that does not listen; never NULL after a
                            successful config_load / config_parse_buffer */
@@ -132,6 +136,11 @@ uerr config_save(const config *c, const char *path, char *err, size_t errlen);
 uerr config_node_set(config *c, const char *node, const char *office, const char *listen, char *err,
                      size_t errlen);
 
+/* Set (a copy of) this node's office display name after checking it
+ * (config_office_name_check); NULL or "" removes it. On failure c is
+ * unchanged. */
+uerr config_office_name_set(config *c, const char *name, char *err, size_t errlen);
+
 /* Add a peer after validating it: a valid node name that is neither this
  * node's nor an existing peer's, an address HOST:PORT with port 1-65535,
  * and a fingerprint of 64 hex digits (stored lowercased) no other peer
@@ -165,6 +174,10 @@ uerr config_addr_parse(char *host, size_t hostlen, int *port, const char *addr);
  * err). what names the value in the message (e.g. "--office"). Node names
  * are checked by names_node_check (proto/names.h). */
 uerr config_office_check(const char *office, const char *what, char *err, size_t errlen);
+/* An office's display name: valid UTF-8, 1 to CONFIG_OFFICE_NAME_MAX
+ * characters, no control characters, no ';' or '#' (comments in the file),
+ * no space at either end (the file reader would strip it). */
+uerr config_office_name_check(const char *name, const char *what, char *err, size_t errlen);
 /* listen: HOST:PORT (port 0-65535) or "" (do not listen). */
 uerr config_listen_check(const char *listen, const char *what, char *err, size_t errlen);
 /* a peer's address: HOST:PORT with port 1-65535. */

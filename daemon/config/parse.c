@@ -33,7 +33,7 @@ typedef enum {
     SECTION_BAD
 } config_section;
 
-enum { KEY_NAME, KEY_OFFICE, KEY_LISTEN };
+enum { KEY_NAME, KEY_OFFICE, KEY_LISTEN, KEY_OFFICE_NAME };
 enum { KEY_SECTION, KEY_ADDRESS, KEY_FINGERPRINT };
 enum { KEY_MAX_PACK, KEY_NEW_BRANCHES };
 
@@ -47,7 +47,7 @@ typedef struct {
     int (*peer_lines)[3]; /* per peer: lines of header, address, fingerprint */
     config_section section;
     size_t peer; /* current peer when section == SECTION_PEER */
-    int node_lines[3];
+    int node_lines[4];
     int node_line; /* line of [node], 0 if none yet */
     int sync_lines[2];
     int sync_line;   /* line of [sync], 0 if none yet */
@@ -407,13 +407,20 @@ static int config_handler(void *user, const char *section, const char *key, cons
             return config_set(p, &p->cfg.office, &p->node_lines[KEY_OFFICE], key, "[node]", value,
                               0);
         }
+        if (strcmp(key, "office_name") == 0) {
+            if (config_office_name_check(value, "office_name", msg, sizeof msg) != 0)
+                goto invalid;
+            return config_set(p, &p->cfg.office_name, &p->node_lines[KEY_OFFICE_NAME], key,
+                              "[node]", value, 0);
+        }
         if (strcmp(key, "listen") == 0) {
             if (config_listen_check(value, "listen", msg, sizeof msg) != 0)
                 goto invalid;
             return config_set(p, &p->cfg.listen, &p->node_lines[KEY_LISTEN], key, "[node]", value,
                               0);
         }
-        config_fail(p, line, "unknown key \"%s\" in [node]; expected name, office or listen",
+        config_fail(p, line,
+                    "unknown key \"%s\" in [node]; expected name, office, office_name or listen",
                     CONFIG_SHOW(show, key));
         return 0;
     case SECTION_SYNC:

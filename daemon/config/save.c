@@ -25,7 +25,9 @@ static uerr config_validate(const config *c, char *err, size_t errlen)
 
     if (names_node_check(c->node, "node name", msg, sizeof msg) != 0 ||
         config_office_check(c->office, "office", msg, sizeof msg) != 0 ||
-        config_listen_check(c->listen, "listen", msg, sizeof msg) != 0) {
+        config_listen_check(c->listen, "listen", msg, sizeof msg) != 0 ||
+        (c->office_name &&
+         config_office_name_check(c->office_name, "office_name", msg, sizeof msg) != 0)) {
         return uerr_set(err, errlen, UERR_INVALID, "%s", msg);
     }
     if (c->npeers && !c->peers) {
@@ -75,6 +77,8 @@ uerr config_format(const config *c, char **out, size_t *outlen, char *err, size_
     if (e != UERR_OK)
         return e;
     e = buf_printf(&t, "%s[node]\nname = %s\noffice = %s\n", config_header, c->node, c->office);
+    if (e == UERR_OK && c->office_name) /* only when set: files stay as before */
+        e = buf_printf(&t, "office_name = %s\n", c->office_name);
     if (e == UERR_OK && c->listen && *c->listen)
         e = buf_printf(&t, "listen = %s\n", c->listen);
     if (e == UERR_OK)
@@ -124,6 +128,23 @@ uerr config_save(const config *c, const char *path, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------------- */
 /* Changes                                                                 */
+
+uerr config_office_name_set(config *c, const char *name, char *err, size_t errlen)
+{
+    char *copy = NULL;
+    if (!c)
+        return uerr_set(err, errlen, UERR_INVALID, "config_office_name_set: no config given");
+    if (name && *name) {
+        uerr e = config_office_name_check(name, "office name", err, errlen);
+        if (e != UERR_OK)
+            return e;
+        if (!(copy = strdup(name)))
+            return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+    }
+    free(c->office_name);
+    c->office_name = copy;
+    return UERR_OK;
+}
 
 uerr config_node_set(config *c, const char *node, const char *office, const char *listen, char *err,
                      size_t errlen)

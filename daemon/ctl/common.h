@@ -59,6 +59,10 @@ char *ctl_mask_apart(const char *field, const char *v, const record *r, size_t f
 size_t ctl_conflict_count(const record *r);
 /* {"id", "fields", "conflicts"} as in DESIGN.md. */
 void ctl_pack_record(msgpack_packer *pk, const char *id, const record *r, int reveal);
+/* ctl_pack_record leaving the map *top open, so that a caller can add keys
+ * (kinds.c: "links") before msg_map_close(top). */
+void ctl_pack_record_open(msg_map *top, msgpack_packer *pk, const char *id, const record *r,
+                          int reveal);
 /* Displayed value of any field as text: sets joined by ';', conflicts by
  * " | ", each value masked first when mask is set. Malloc'd (caller frees),
  * NULL when out of memory. */

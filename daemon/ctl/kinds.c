@@ -51,7 +51,10 @@ static int names_record(const record *r, record_kind k, const char *value)
     return 0;
 }
 
-const char *ctl_kind_link_find(const ops_ctx *o, record_kind k, const char *value, int *wrong)
+/* ctl_kind_link_find over the candidates cand[0..ncand) (NULL: every slot
+ * of the index). */
+static const char *link_find(const ops_ctx *o, const recindex_item *const *cand, size_t ncand,
+                             record_kind k, const char *value, int *wrong)
 {
     *wrong = 0;
     if (!value || !*value)
@@ -67,8 +70,9 @@ const char *ctl_kind_link_find(const ops_ctx *o, record_kind k, const char *valu
     }
     const char *found = NULL;
     int other = 0;
-    for (size_t i = 0; i < o->ix.cap; i++) {
-        const recindex_item *it = &o->ix.slots[i];
+    size_t n = cand ? ncand : o->ix.cap;
+    for (size_t i = 0; i < n; i++) {
+        const recindex_item *it = cand ? cand[i] : &o->ix.slots[i];
         if (!it->id || !names_record(&it->rec, it->kind, value))
             continue;
         if (it->kind != k) {
@@ -82,6 +86,40 @@ const char *ctl_kind_link_find(const ops_ctx *o, record_kind k, const char *valu
     /* names no record of kind k but one of another kind: the wrong kind */
     *wrong = !found && other;
     return found;
+}
+
+const char *ctl_kind_link_find(const ops_ctx *o, record_kind k, const char *value, int *wrong)
+{
+    return link_find(o, NULL, 0, k, value, wrong);
+}
+
+void ctl_links_init(ctl_links *l, const ops_ctx *o)
+{
+    memset(l, 0, sizeof *l);
+    l->items = malloc((o->ix.count + 1) * sizeof *l->items);
+    for (size_t i = 0; l->items && i < o->ix.cap; i++) {
+        const recindex_item *it = &o->ix.slots[i];
+        if (it->id && it->kind != KIND_MEMBER && it->kind != KIND_BENEFIT)
+            l->items[l->n++] = it;
+    }
+}
+
+void ctl_links_free(ctl_links *l)
+{
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/* The display resolution of value as a link to kind k: through l's
+ * candidates when it has them and k is not a member (members are many;
+ * a benefit's member is stored as an id, found without a scan). */
+static const char *link_shown(const ops_ctx *o, const ctl_links *l, record_kind k,
+                              const char *value)
+{
+    int wrong = 0;
+    if (l && l->items && k != KIND_MEMBER)
+        return link_find(o, l->items, l->n, k, value, &wrong);
+    return link_find(o, NULL, 0, k, value, &wrong);
 }
 
 /* Resolve one link value (malloc'd *v) of field f in place. UERR_INVALID
@@ -112,13 +150,36 @@ static uerr link_resolve(char **v, const schema_field *f, const ops_ctx *o, char
     return UERR_OK;
 }
 
+uerr ctl_member_link_check(assignment *a, const ops_ctx *o, const ctl_links *lk, char *err,
+                           size_t errlen)
+{
+    const schema_field *f = schema_field_find(a->field);
+    if (!f || f->link == KIND_NONE || strcmp(a->op, "=") != 0 || !a->value[0])
+        return UERR_OK;
+    /* only the id of a record of another kind is refused: a member's free
+     * text may well equal a station's name */
+    record_kind have = record_id_valid(a->value) ? recindex_kind(&o->ix, a->value) : KIND_NONE;
+    if (have != KIND_NONE && have != f->link)
+        return uerr_set(err, errlen, UERR_INVALID, "%s: %s is a %s, not a %s", f->name, a->value,
+                        kind_name(have), kind_name(f->link));
+    const char *id = link_shown(o, lk, f->link, a->value);
+    if (!id || strcmp(id, a->value) == 0)
+        return UERR_OK; /* kept as given: names none, or several (never guessed) */
+    char *copy = strdup(id);
+    if (!copy)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+    free(a->value);
+    a->value = copy;
+    return UERR_OK;
+}
+
 uerr ctl_kind_assignment_check(assignment *a, record_kind kind, const ops_ctx *o, const char *today,
                                char *err, size_t errlen)
 {
-    /* a member's union and employer stay text as before (no resolution
-     * here: member behaviour is unchanged) */
-    if (kind == KIND_MEMBER || kind == KIND_NONE)
-        return ctl_assignment_check(a, today, err, errlen);
+    if (kind == KIND_MEMBER || kind == KIND_NONE) {
+        uerr e = ctl_assignment_check(a, today, err, errlen);
+        return e == UERR_OK && o ? ctl_member_link_check(a, o, NULL, err, errlen) : e;
+    }
     if (strcmp(a->field, "id") == 0)
         return uerr_set(err, errlen, UERR_INVALID, "id: the record id cannot be changed");
     if (strcmp(a->op, "=") != 0)
@@ -167,4 +228,64 @@ size_t ctl_kind_row_links(const ops_ctx *o, record_kind k, const char *const *fi
         }
     }
     return added;
+}
+
+/* The name shown for a linked record (a member's too: a name is not masked). */
+static const char *link_name(const ops_ctx *o, const char *id)
+{
+    const record *r = recindex_get(&o->ix, id);
+    const char *v = r ? field_value(r, "name") : NULL;
+    return v ? v : "";
+}
+
+/* How many link fields of kind k r holds a value in. */
+static size_t links_held(record_kind k, const record *r)
+{
+    size_t nf, n = 0;
+    const schema_field *sf = schema_kind_fields(k, &nf);
+    for (size_t i = 0; sf && i < nf; i++) {
+        const char *v = sf[i].link != KIND_NONE ? field_value(r, sf[i].name) : NULL;
+        n += v && *v;
+    }
+    return n;
+}
+
+void ctl_kind_pack_links(msg_map *top, msgpack_packer *pk, const ops_ctx *o, const ctl_links *lk,
+                         record_kind k, const record *r)
+{
+    size_t nf;
+    const schema_field *sf = schema_kind_fields(k, &nf);
+    if (!sf || links_held(k, r) == 0)
+        return;
+    msg_map links;
+    msg_map_key(top, "links");
+    msg_map_open(&links, pk);
+    for (size_t i = 0; i < nf; i++) {
+        const char *v = sf[i].link != KIND_NONE ? field_value(r, sf[i].name) : NULL;
+        if (!v || !*v)
+            continue;
+        const char *id = link_shown(o, lk, sf[i].link, v);
+        msg_map l;
+        msg_map_key(&links, sf[i].name);
+        msg_map_open(&l, pk);
+        if (id) {
+            msg_map_str(&l, "id", id);
+            msg_map_str(&l, "name", link_name(o, id));
+        } else {
+            msg_map_str(&l, "value", v);
+        }
+        msg_map_bool(&l, "resolved", id != NULL);
+        msg_map_close(&l);
+    }
+    msg_map_close(&links);
+}
+
+void ctl_kind_pack_record(msgpack_packer *pk, const ops_ctx *o, const ctl_links *lk, const char *id,
+                          const record *r, int reveal)
+{
+    msg_map top;
+    record_kind k = recindex_kind(&o->ix, id);
+    ctl_pack_record_open(&top, pk, id, r, reveal);
+    ctl_kind_pack_links(&top, pk, o, lk, k == KIND_NONE ? KIND_MEMBER : k, r);
+    msg_map_close(&top);
 }

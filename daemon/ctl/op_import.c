@@ -9,6 +9,7 @@
  * both lines. Never logs field values. */
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
+#include "daemon/ctl/kinds.h"
 
 #include "daemon/util/log.h"
 #include "daemon/util/clock.h"
@@ -45,6 +46,7 @@ typedef struct {
     int64_t now;
     recindex seen;    /* ids written by this import, to refuse repeats */
     file_person *met; /* persons and ids of earlier rows */
+    ctl_links links;  /* unions and enterprises a union/employer cell may name */
     row_error *errs;
     size_t nerr;
     record *recs; /* the records to commit, ids[i] their ids */
@@ -70,6 +72,7 @@ static void import_job_free(import_job *j)
     free(j->recs);
     free(j->ids);
     recindex_free(&j->seen);
+    ctl_links_free(&j->links);
     file_person *p, *tmp;
     HASH_ITER(hh, j->met, p, tmp)
     {
@@ -144,7 +147,9 @@ static const char *import_cells(import_job *j, assignment *a, size_t *na, char *
             snprintf(err, errlen, "out of memory");
             return "";
         }
-        if (ctl_assignment_check(&a[*na - 1], j->today, err, errlen) != UERR_OK)
+        /* a union or employer naming one record is stored as its id */
+        if (ctl_assignment_check(&a[*na - 1], j->today, err, errlen) != UERR_OK ||
+            ctl_member_link_check(&a[*na - 1], j->o, &j->links, err, errlen) != UERR_OK)
             return j->header[ci];
     }
     return NULL;
@@ -388,6 +393,8 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_reply_error(pk, UERR_INVALID, "malformed import request");
         return;
     }
+    /* collected once: the index does not change while the rows are checked */
+    ctl_links_init(&j.links, o);
     if ((e = import_header_read(&j, err, sizeof err)) != UERR_OK)
         goto refuse;
     j.errs = calloc(j.rows->size + 1, sizeof *j.errs);

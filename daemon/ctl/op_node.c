@@ -16,6 +16,7 @@ void op_id(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msg_map_open(&m, pk);
     msg_map_str(&m, "node", o->node);
     msg_map_str(&m, "office", o->office);
+    msg_map_str(&m, "office_name", o->office_name ? o->office_name : "");
     msg_map_str(&m, "fingerprint", o->fingerprint);
     msg_map_str(&m, "listen", o->listen);
     msg_map_close(&m);
@@ -77,6 +78,7 @@ void op_status(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msg_map_open(&m, pk);
     msg_map_str(&m, "node", o->node);
     msg_map_str(&m, "office", o->office);
+    msg_map_str(&m, "office_name", o->office_name ? o->office_name : "");
     msg_map_str(&m, "head", head); /* "" on a new node (the table says "(empty)") */
     msg_map_str(&m, "tree", tree);
     msg_map_int(&m, "records", (int64_t)o->ix.count);

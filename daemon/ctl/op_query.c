@@ -32,6 +32,7 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     int reveal = msg_get_bool(req, "reveal", 0);
     int count_only = msg_get_bool(req, "count", 0);
     int full = msg_get_bool(req, "full", 0); /* export: never masked */
+    int links = msg_get_bool(req, "links", 0); /* issue 11: resolved links too */
     msg_map m;
     record_kind kind;
     uerr e = ctl_kind_read(&kind, req, err, sizeof err);
@@ -91,13 +92,20 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     else if (reveal && nh)
         ctl_note_reveal(req, "list", nh);
     msg_arr a;
+    ctl_links lk = {0};
+    if (links)
+        ctl_links_init(&lk, o);
     msg_map_key(&m, "records");
     msg_arr_open(&a, pk);
     for (size_t i = 0; i < nh; i++) {
         msg_arr_item(&a);
-        ctl_pack_record(pk, hits[i].id, hits[i].r, reveal);
+        if (links)
+            ctl_kind_pack_record(pk, o, &lk, hits[i].id, hits[i].r, reveal);
+        else
+            ctl_pack_record(pk, hits[i].id, hits[i].r, reveal);
     }
     msg_arr_close(&a);
+    ctl_links_free(&lk);
     msg_map_close(&m);
 cleanup:
     free(hits);

@@ -4,6 +4,7 @@
  * after store_commit made it durable. Never logs field values. */
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
+#include "daemon/ctl/kinds.h"
 
 #include "daemon/util/clock.h"
 
@@ -26,11 +27,12 @@ static void fields_message(char *msg, size_t len, const char *verb, const char *
 
 /* Check the assignments of a new record: every value valid, a name, no
  * removal. */
-static uerr add_check(assignment *a, size_t n, const char *today, char *err, size_t errlen)
+static uerr add_check(const ops_ctx *o, assignment *a, size_t n, const char *today, char *err,
+                      size_t errlen)
 {
     int has_name = 0;
     for (size_t i = 0; i < n; i++) {
-        uerr e = ctl_assignment_check(&a[i], today, err, errlen);
+        uerr e = ctl_kind_assignment_check(&a[i], KIND_MEMBER, o, today, err, errlen);
         if (e != UERR_OK)
             return e;
         has_name |= strcmp(a[i].field, "name") == 0;
@@ -54,7 +56,7 @@ void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     record_init(&r);
     clock_today(today);
     if ((e = ctl_assignments_read(&a, &n, req, err, sizeof err)) != UERR_OK ||
-        (e = add_check(a, n, today, err, sizeof err)) != UERR_OK ||
+        (e = add_check(o, a, n, today, err, sizeof err)) != UERR_OK ||
         (e = ctl_person_check(o, NULL, NULL, &a, &n, err, sizeof err)) != UERR_OK)
         goto refuse;
     int64_t now = clock_now_ms();
@@ -96,7 +98,8 @@ void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     if ((e = ctl_assignments_read(&a, &n, req, err, sizeof err)) != UERR_OK)
         goto refuse;
     for (size_t i = 0; i < n; i++) {
-        if ((e = ctl_assignment_check(&a[i], today, err, sizeof err)) != UERR_OK)
+        e = ctl_kind_assignment_check(&a[i], KIND_MEMBER, o, today, err, sizeof err);
+        if (e != UERR_OK)
             goto refuse;
         if (strcmp(a[i].field, "name") == 0 && !a[i].value[0]) {
             e = uerr_set(err, sizeof err, UERR_INVALID, "name: cannot be empty");
@@ -140,7 +143,7 @@ void op_show(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         if (reveal)
             ctl_note_reveal(req, "show", 1);
         ctl_reply_ok(pk);
-        ctl_pack_record(pk, id, r, reveal);
+        ctl_kind_pack_record(pk, o, NULL, id, r, reveal);
     }
     free(id);
 }

@@ -23,6 +23,7 @@ typedef struct {
     struct person_key *persons; /* owned: ID number / name+phone -> ids (persons.c) */
     char *node;   /* borrowed from the daemon's config */
     char *office; /* borrowed */
+    char *office_name; /* borrowed: the office's display name, or NULL */
     char *listen; /* borrowed */
     char fingerprint[65];
     int64_t started_ms;

@@ -107,13 +107,21 @@ static void pack_set(msgpack_packer *pk, const char **el, const record *r, size_
 /* {"id", "fields": {...}, "conflicts": {...}} */
 void ctl_pack_record(msgpack_packer *pk, const char *id, const record *r, int reveal)
 {
+    msg_map top;
+    ctl_pack_record_open(&top, pk, id, r, reveal);
+    msg_map_close(&top);
+}
+
+void ctl_pack_record_open(msg_map *top, msgpack_packer *pk, const char *id, const record *r,
+                          int reveal)
+{
     const char **names = NULL;
     size_t nf = record_field_names(&names, r);
     const char **vals = malloc((r->nentries + 1) * sizeof *vals);
-    msg_map top, fields, conf;
-    msg_map_open(&top, pk);
-    msg_map_str(&top, "id", id);
-    msg_map_key(&top, "fields");
+    msg_map fields, conf;
+    msg_map_open(top, pk);
+    msg_map_str(top, "id", id);
+    msg_map_key(top, "fields");
     msg_map_open(&fields, pk);
     for (size_t i = 0; i < nf && vals; i++) {
         size_t first, n = record_field_entries(r, names[i], &first);
@@ -129,7 +137,7 @@ void ctl_pack_record(msgpack_packer *pk, const char *id, const record *r, int re
         }
     }
     msg_map_close(&fields);
-    msg_map_key(&top, "conflicts");
+    msg_map_key(top, "conflicts");
     msg_map_open(&conf, pk);
     for (size_t i = 0; i < nf && vals; i++) {
         if (schema_field_is_set(names[i]))
@@ -147,7 +155,6 @@ void ctl_pack_record(msgpack_packer *pk, const char *id, const record *r, int re
         msg_arr_close(&a);
     }
     msg_map_close(&conf);
-    msg_map_close(&top);
     free(vals);
     free(names);
 }

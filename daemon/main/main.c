@@ -40,7 +40,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: uniond init [-d DATA] --office CODE [--node NAME] [--listen HOST:PORT]\n"
-               "                  [--group GROUP]\n"
+               "                  [--group GROUP] [--office-name NAME]\n"
                "       uniond restore [-d DATA] [--node NAME] [--office CODE]\n"
                "                  [--listen HOST:PORT] [--group GROUP] FILE\n"
                "       uniond restore [-d DATA] --same-identity --key KEYFILE --cert CERTFILE\n"
@@ -53,7 +53,8 @@ static void usage(FILE *f)
                "\n"
                "DATA defaults to $UNIOND_DATA, else /var/lib/uniond when it exists (the\n"
                "system service), else $XDG_DATA_HOME/uniond (~/.local/share/uniond).\n"
-               "--node defaults to the host name. --group (default: uniond, when that group\n"
+               "--office-name gives the office a display name (such as 鄞州区) shown\n"
+               "beside its code. --node defaults to the host name. --group (default: uniond, when that group\n"
                "exists) makes DATA 0710 and the control socket 0660 with that group, so its\n"
                "members can use unionctl; --group '' keeps DATA private. init creates DATA with "
                "the config\n"
@@ -200,7 +201,7 @@ static int cmd_init(int argc, char **argv)
 {
     char databuf[4096], hostnode[NAMES_NODE_MAX + 1];
     const char *data = data_default(databuf, sizeof databuf, 0), *node = NULL, *office = NULL;
-    const char *group = NULL;
+    const char *group = NULL, *office_name = NULL;
     gid_t gid;
     int explicit_group;
     const char *listen = DEFAULT_LISTEN;
@@ -209,6 +210,7 @@ static int cmd_init(int argc, char **argv)
                                              {"office", required_argument, 0, 'o'},
                                              {"listen", required_argument, 0, 'l'},
                                              {"group", required_argument, 0, 'g'},
+                                             {"office-name", required_argument, 0, 'O'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     int ch;
@@ -233,6 +235,9 @@ static int cmd_init(int argc, char **argv)
         case 'g':
             group = optarg;
             break;
+        case 'O':
+            office_name = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -256,7 +261,8 @@ static int cmd_init(int argc, char **argv)
     if (node_paths_make(&np, data) != 0)
         return 2;
     config_init(&cfg);
-    if (config_node_set(&cfg, node, office, listen, err, sizeof err) != 0) {
+    if (config_node_set(&cfg, node, office, listen, err, sizeof err) != 0 ||
+        config_office_name_set(&cfg, office_name, err, sizeof err) != 0) {
         fprintf(stderr, "uniond init: %s\n", err);
         config_free(&cfg);
         return 2;
@@ -548,6 +554,7 @@ static int node_open(config *cfg, ops_ctx *ops, const node_paths *np)
         return -1;
     ops->node = cfg->node;
     ops->office = cfg->office;
+    ops->office_name = cfg->office_name;
     ops->listen = cfg->listen;
     ops->started_ms = clock_now_ms();
     if (ops_load(ops, err, sizeof err) != UERR_OK) {

@@ -182,5 +182,27 @@ tty env -u LANGUAGE LANG=C "$UNIONCTL" -d "$A" bundle export "$T/stick" --force
 check "bundle export on a terminal: 'wrote FILE'" \
     bash -c "[ $rc = 0 ] && [ \"\$(cat '$T/out')\" = 'wrote $T/stick/$made' ]"
 
-check "no sanitizer report in the daemons' logs" bash -c "$(declare -f log_clean); log_clean '$A' && log_clean '$B'"
+# ---- the office's Chinese display name (uniond init --office-name) --------------------
+N=$T/named
+"$UNIOND" init -d "$N" --node yinzhou-02 --office yinzhou --office-name 鄞州区 --listen 127.0.0.1:0 >"$N.init" 2>&1
+check "init --office-name writes [node] office_name" grep -qx 'office_name = 鄞州区' "$N/uniond.conf"
+node_start "$N" || exit 1
+run -d "$N" id
+check "id shows the name beside the code" grep -qx 'office  *yinzhou (鄞州区)' "$T/out"
+check "... and no separate office_name line" bash -c "[ $rc = 0 ] && ! grep -q office_name '$T/out'"
+run -d "$N" status
+check "status (table) shows the name beside the code" bash -c "[ $rc = 0 ] && grep -q '^office.*yinzhou (鄞州区)' '$T/out'"
+check "status --json has office_name" \
+    bash -c "'$UNIONCTL' -d '$N' status --json | python3 -c \"import json,sys; j=json.load(sys.stdin); assert (j['office'], j['office_name']) == ('yinzhou', '鄞州区'), j\""
+check "id --json has office_name" \
+    bash -c "'$UNIONCTL' -d '$N' id --json | python3 -c \"import json,sys; j=json.load(sys.stdin); assert j['office_name'] == '鄞州区', j\""
+run -d "$A" id
+check "a node without a display name: office alone, office_name empty in --json" \
+    bash -c "grep -qx 'office  *yinzhou' '$T/out' && '$UNIONCTL' -d '$A' id --json | grep -q '\"office_name\": \"\"'"
+"$UNIOND" init -d "$T/badname" --node x-02 --office yinzhou --office-name '鄞州;区' >"$T/out" 2>&1; rc=$?
+check "an office name with ';' is refused (exit 2), nothing created" \
+    bash -c "[ $rc = 2 ] && grep -q 'office name' '$T/out' && [ ! -e '$T/badname/uniond.conf' ]"
+check "SIGTERM the named node" node_stop "$N"
+
+check "no sanitizer report in the daemons' logs" bash -c "$(declare -f log_clean); log_clean '$A' && log_clean '$B' && log_clean '$N'"
 done_testing

@@ -128,6 +128,39 @@ check "the same member, kind and date is the same hand-out" test "$again" = "$bi
 check "benefit list shows it with its amount" \
     bash -c "'$UNIONCTL' -d '$A' benefit list $member | grep 测试慰问 | grep -q 180.50"
 
+# ---- a member's union and employer link to records (issue 11) ------------------------
+# jget DATA ID EXPR : EXPR over the record r of `show ID --json`
+jget() { ctl "$1" show "$2" --json | python3 -c "import json,sys; r=json.load(sys.stdin); print($3)"; }
+m1=$(ctl "$A" add name=王链 union=测试工会 employer=测试企业)
+check "a member's union given by name is stored as the union's id" test "$(jget "$A" "$m1" "r['fields']['union']")" = "$uid"
+check "and its employer by name as the enterprise's id" test "$(jget "$A" "$m1" "r['fields']['employer']")" = "$eid"
+check "show --json has links.union {id, name, resolved}" \
+    test "$(jget "$A" "$m1" "r['links']['union'] == {'id': '$uid', 'name': '测试工会', 'resolved': True}")" = True
+ctl "$A" show "$m1" >"$T/show1"
+check "show prints the union's and enterprise's names, not unresolved" \
+    bash -c "grep -q 测试工会 '$T/show1' && grep -q 测试企业 '$T/show1' && ! grep -q '$uid' '$T/show1' && ! grep -q unresolved '$T/show1'"
+m2=$(ctl "$A" add name=李链 union="$uid" employer=91330212E600000107)
+check "a union given by id and an employer by USCC link" \
+    test "$(jget "$A" "$m2" "(r['fields']['union'], r['fields']['employer'])")" = "('$uid', '$eid')"
+ctl "$A" edit "$m2" union=测试工会 >/dev/null
+check "edit by name keeps the same id (nothing changed)" test "$(jget "$A" "$m2" "r['fields']['union']")" = "$uid"
+ctl "$A" add --kind union name=重名工会 founded=2021-01-01 >/dev/null
+ctl "$A" add --kind union name=重名工会 founded=2021-02-02 >/dev/null
+m3=$(ctl "$A" add name=赵链 union=重名工会)
+check "a name two unions have is kept as text, not guessed" \
+    test "$(jget "$A" "$m3" "(r['fields']['union'], r['links']['union']['resolved'])")" = "('重名工会', False)"
+check "show marks it unresolved" bash -c "'$UNIONCTL' -d '$A' show $m3 | grep -q '重名工会 (unresolved)'"
+check "list --json carries the links" \
+    bash -c "'$UNIONCTL' -d '$A' list --where name=王链 --json | python3 -c \"import json,sys; r=json.load(sys.stdin)[0]; assert r['links']['union']['name'] == '测试工会', r\""
+printf 'name,union,employer\n孙链,测试工会,测试企业\n' >"$T/linked.csv"
+ctl "$A" import "$T/linked.csv" >/dev/null
+m4=$(ctl "$A" list --where name=孙链 --json | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['id'])")
+check "import stores a union and employer named once as their ids" \
+    test "$(jget "$A" "$m4" "(r['fields']['union'], r['fields']['employer'])")" = "('$uid', '$eid')"
+out=$(ctl "$A" add name=错链 union="$eid" 2>&1); rc=$?
+check "a union given as an enterprise's id is refused" bash -c "[ $rc = 1 ] && grep -q 'is a enterprise, not a union\|not a union' <<<'$out'"
+late=$(ctl "$A" add --kind union name=后来工会 founded=2021-07-07)
+
 # ---- bad input: refused with line and field, nothing written -------------------------
 # refused NAME KIND FILE LINE FIELD : import refused, the line and field named,
 # no commit made
@@ -174,6 +207,14 @@ check "an unknown kind is refused, naming the kinds" \
 C=$T/c
 node_init "$C" haishu-01 haishu
 node_start "$C" || exit 1
+# members on C linking to a union that only A has: kept, shown unresolved
+c1=$(ctl "$C" add name=周链 union=后来工会)
+c2=$(ctl "$C" add name=吴链 union="$late")
+check "before the union arrives: kept as given, unresolved" \
+    test "$(jget "$C" "$c1" "(r['fields']['union'], r['links']['union']['resolved'])")" = "('后来工会', False)"
+check "a link by id to a record not here yet is kept, unresolved" \
+    test "$(jget "$C" "$c2" "(r['fields']['union'], r['links']['union']['resolved'])")" = "('$late', False)"
+check "show marks it unresolved" bash -c "'$UNIONCTL' -d '$C' show $c2 | grep -q '$late (unresolved)'"
 ctl "$A" bundle export "$T/all.bundle" >/dev/null
 check "a bundle of every kind is taken in (take-in checks accept the kind folders)" \
     bash -c "'$UNIONCTL' -d '$C' bundle import '$T/all.bundle' >/dev/null"
@@ -182,6 +223,11 @@ ctl "$C" report --from 2019-01-01 --to 2022-12-31 --json >"$T/rc.json"
 check "the report on the receiving node equals the sender's" cmp -s "$T/ra.json" "$T/rc.json"
 check "the receiver lists the unions" \
     test "$(ctl "$C" list --kind union --count)" = "$(ctl "$A" list --kind union --count)"
+check "after the bundle the name link resolves to the union that arrived" \
+    test "$(jget "$C" "$c1" "r['links']['union'] == {'id': '$late', 'name': '后来工会', 'resolved': True}")" = True
+check "and the id link too; fields.union stays as stored" \
+    test "$(jget "$C" "$c2" "(r['fields']['union'], r['links']['union']['name'])")" = "('$late', '后来工会')"
+check "show prints the arrived union's name" bash -c "'$UNIONCTL' -d '$C' show $c1 | grep 后来工会 | grep -vq unresolved"
 check "the receiver shows a benefit by id" bash -c "'$UNIONCTL' -d '$C' show $bid | grep -q 测试慰问"
 check "fsck --strict on the receiver" fsck_clean "$C"
 check "SIGTERM c" node_stop "$C"

@@ -145,6 +145,32 @@ static void test_store_format(void **state)
     parse_fails("[node]\nname = a\noffice = b\n[store]\nversion = 1\n", "line 5", "unknown key");
 }
 
+/* [node] office_name: a display name, kept on save, checked on read. */
+static void test_office_name(void **state)
+{
+    (void)state;
+    config c = parse_ok("[node]\nname = a\noffice = b\noffice_name = 鄞州区\n");
+    assert_string_equal(c.office_name, "鄞州区");
+    char *text = NULL;
+    size_t len = 0;
+    char err[512];
+    assert_int_equal(config_format(&c, &text, &len, err, sizeof err), 0);
+    assert_non_null(strstr(text, "\noffice_name = 鄞州区\n"));
+    free(text);
+    assert_int_equal(config_office_name_set(&c, NULL, err, sizeof err), 0);
+    assert_null(c.office_name);
+    assert_int_not_equal(config_office_name_set(&c, "a;b", err, sizeof err), 0);
+    assert_int_not_equal(config_office_name_set(&c, "\xff", err, sizeof err), 0);
+    assert_int_not_equal(
+        config_office_name_set(&c,
+                               "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三",
+                               err, sizeof err),
+        0);
+    assert_null(c.office_name);
+    config_free(&c);
+    parse_fails("[node]\nname = a\noffice = b\noffice_name = x#y\n", "line 4", "office_name");
+}
+
 /* [sync]: the limits on what peers send; defaults when absent, kept on save. */
 static void test_sync_section(void **state)
 {
@@ -649,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_node_set),
         cmocka_unit_test(test_addr_parse),
         cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_office_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
