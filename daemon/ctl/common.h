@@ -67,6 +67,10 @@ uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *
  * normalised form). UERR_OK, or UERR_INVALID with err naming field and
  * rule (UERR_NOMEM when out of memory). */
 uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t errlen);
+/* Refuse a single-valued field given twice in one request (name=a name=b:
+ * the last would silently win). Call after ctl_assignment_check, which
+ * resolves aliases (手机 and phone are one field). UERR_OK or UERR_INVALID. */
+uerr ctl_assignments_unique(const assignment *a, size_t n, char *err, size_t errlen);
 /* Apply checked assignments as writes of node; returns fields changed or -1
  * (out of memory). */
 int ctl_assignments_apply(record *r, const assignment *a, size_t n, const char *node, int64_t now);
