@@ -464,6 +464,7 @@ static int node_open(config *cfg, ops_ctx *ops, const node_paths *np)
         fprintf(stderr, "uniond: %s\n", err);
         return -1;
     }
+    store_startup_done(ops->st);
     return 0;
 }
 

@@ -85,6 +85,11 @@ typedef struct {
  * a store starts with the defaults. */
 void store_limits_set(store *s, const store_limits *l);
 
+/* Start-up is over (the index is built): stop the start-up read watchdog
+ * that store_open started (a damaged object read before this ends the
+ * process, named; after it, a read error is an ordinary error). */
+void store_startup_done(store *s);
+
 /* Tests only: with on != 0, store_commit skips its record check, so a unit
  * test can build a store holding a malformed record to send to another.
  * Process-wide; the daemon never calls it. */
