@@ -82,7 +82,12 @@ struct control {
     void (*after_job)(void *);
     void *after_arg;
     int closing;
-    int open; /* the server handle + clients not yet freed */
+    int open; /* the server handle + clients not yet freed + the drain timer */
+    /* Graceful stop (control_close): the requests in flight are answered
+     * before their clients close, for at most stop_ms. */
+    uv_timer_t drain_timer;
+    int draining; /* the drain timer is running */
+    uint64_t drain_started;
     void (*done)(void *);
     void *done_arg;
 };
@@ -134,6 +139,14 @@ static void client_close(control_client *cl)
 }
 
 static void client_read_start(control_client *cl);
+static void control_drain_check(control *c);
+
+/* A request of cl is running, or partly received: a graceful stop waits
+ * for its answer. */
+static int client_in_flight(const control_client *cl)
+{
+    return (cl->busy && !cl->answered) || cl->len > 0;
+}
 
 static void reply_written(uv_write_t *w, int status)
 {
@@ -142,10 +155,13 @@ static void reply_written(uv_write_t *w, int status)
     msgpack_sbuffer_destroy(&rw->body);
     free(rw);
     cl->busy = 0;
-    if (status < 0)
-        client_close(cl);
+    control *c = cl->ctl;
+    if (status < 0 || c->closing)
+        client_close(cl); /* stopping: answered, so this client is done */
     else if (!cl->closing)
         client_read_start(cl); /* another request may already be buffered */
+    if (c->closing)
+        control_drain_check(c); /* before the unref: c lives while cl does */
     client_unref(cl);
 }
 
@@ -393,7 +409,10 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     control_client *cl = s->data;
     (void)buf;
     if (nread < 0) {
+        control *c = cl->ctl;
         client_close(cl);
+        if (c->closing)
+            control_drain_check(c);
         return;
     }
     cl->len += (size_t)nread;
@@ -522,12 +541,80 @@ void control_after_job(control *c, void (*fn)(void *), void *arg)
     c->after_arg = arg;
 }
 
-void control_close(control *c, void (*done)(void *), void *arg)
+static void drain_timer_closed(uv_handle_t *h)
+{
+    control *c = h->data;
+    c->open--;
+    control_maybe_done(c);
+}
+
+static void drain_timer_stop(control *c)
+{
+    if (!c->draining)
+        return;
+    c->draining = 0;
+    uv_timer_stop(&c->drain_timer);
+    uv_close((uv_handle_t *)&c->drain_timer, drain_timer_closed);
+}
+
+/* Stopping: once no client has a request in flight, close the rest. */
+static void control_drain_check(control *c)
+{
+    assert(c->closing);
+    for (control_client *cl = c->clients; cl; cl = cl->next)
+        if (client_in_flight(cl))
+            return;
+    while (c->clients)
+        client_close(c->clients);
+    if (c->draining)
+        log_msg(LOG_INFO, "stopping: the running requests were answered (%llu ms)",
+                (unsigned long long)(uv_now(c->loop) - c->drain_started));
+    drain_timer_stop(c);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    control *c = t->data;
+    int n = 0;
+    for (control_client *cl = c->clients; cl; cl = cl->next)
+        n += client_in_flight(cl);
+    log_msg(LOG_WARN,
+            "stopping: %d request(s) still running after %llu ms; closing their connections "
+            "(a running write still finishes; its answer is lost)",
+            n, (unsigned long long)(uv_now(c->loop) - c->drain_started));
+    while (c->clients)
+        client_close(c->clients);
+    drain_timer_stop(c);
+}
+
+void control_close(control *c, uint64_t stop_ms, void (*done)(void *), void *arg)
 {
     c->closing = 1;
     c->done = done;
     c->done_arg = arg;
-    while (c->clients)
-        client_close(c->clients);
     uv_close((uv_handle_t *)&c->server, server_closed);
+    /* idle clients go now; those with a request in flight are answered
+     * first (reply_written closes them), within stop_ms */
+    int n = 0;
+    for (control_client *cl = c->clients, *next; cl; cl = next) {
+        next = cl->next;
+        if (client_in_flight(cl))
+            n++;
+        else
+            client_close(cl);
+    }
+    if (n == 0 || stop_ms == 0) {
+        while (c->clients)
+            client_close(c->clients);
+        return;
+    }
+    log_msg(LOG_INFO,
+            "stopping: waiting for %d running request(s) to be answered (at most %llu ms)", n,
+            (unsigned long long)stop_ms);
+    uv_timer_init(c->loop, &c->drain_timer);
+    c->drain_timer.data = c;
+    c->open++;
+    c->draining = 1;
+    c->drain_started = uv_now(c->loop);
+    uv_timer_start(&c->drain_timer, on_drain_timeout, stop_ms, 0);
 }

@@ -27,12 +27,15 @@
  * on the store queue. */
 static const char *const loop_ops[] = {"peer_add", "peer_remove", "peers", "sync"};
 /* Every op unionctl sends (docs/CONTROL.md). */
-static const char *const all_ops[] = {
-    "add",       "benefit_list", "bundle_export", "bundle_import", "conflicts",
-    "duplicates", "edit",        "field_add",    "field_value_add", "fields",
-    "id",        "import",       "list",          "log",           "merge",
-    "peer_add",  "peer_remove",  "peers",         "report",        "resolve",
-    "show",      "stats",        "status",        "sync",          "transfer"};
+static const char *const all_ops[] = {"add",           "benefit_list", "bundle_export",
+                                      "bundle_import", "conflicts",    "duplicates",
+                                      "edit",          "field_add",    "field_value_add",
+                                      "fields",        "id",           "import",
+                                      "list",          "log",          "merge",
+                                      "peer_add",      "peer_remove",  "peers",
+                                      "report",        "resolve",      "show",
+                                      "stats",         "status",       "sync",
+                                      "transfer"};
 
 static int is_loop_op(const char *name)
 {
@@ -283,7 +286,7 @@ static void control_closed(void *arg)
 static void on_finished(uv_async_t *a)
 {
     sock_test *t = a->data;
-    control_close(t->ctl, control_closed, t);
+    control_close(t->ctl, 0, control_closed, t);
 }
 
 static void requests_reach_their_handlers(void **state)
