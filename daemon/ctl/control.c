@@ -15,6 +15,7 @@
 #include "proto/msg.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <errno.h>
 #include <libgen.h>
 #include <pwd.h>
@@ -57,6 +58,7 @@ struct control_client {
 
 typedef struct {
     control_client *cl;
+    control *ctl; /* for the status view (job_run publishes it) */
     ops_ctx *ops; /* what the worker thread may touch */
     char *req;
     size_t reqlen;
@@ -85,6 +87,11 @@ struct control {
     int open; /* the server handle + clients not yet freed + the drain timer */
     /* Graceful stop (control_close): the requests in flight are answered
      * before their clients close, for at most stop_ms. */
+    /* What status says, as the last store job left it: published by the
+     * worker at the end of every job, read on the loop thread to answer
+     * status without queueing behind writes. */
+    pthread_mutex_t view_mu;
+    ctl_status_view view;
     uv_timer_t drain_timer;
     int draining; /* the drain timer is running */
     uint64_t drain_started;
@@ -98,6 +105,7 @@ static void control_maybe_done(control *c)
         assert(c->clients == NULL);
         void (*done)(void *) = c->done;
         void *arg = c->done_arg;
+        pthread_mutex_destroy(&c->view_mu);
         free(c);
         if (done)
             done(arg);
@@ -223,7 +231,39 @@ static void client_send_error(control_client *cl, uerr e, const char *msg)
 static void job_run(void *arg)
 {
     job *j = arg;
+    ctl_status_view v;
     ctl_queue_handle(j->ops, j->req, j->reqlen, &j->reply);
+    /* before the reply is sent: a client's status after its own write
+     * sees that write */
+    ctl_status_view_take(&v, j->ops);
+    pthread_mutex_lock(&j->ctl->view_mu);
+    j->ctl->view = v;
+    pthread_mutex_unlock(&j->ctl->view_mu);
+}
+
+/* status while the store queue is busy: answered here, on the loop
+ * thread, from the view the last job published, instead of waiting behind
+ * the writes queued before it (issue 12). When the queue is idle status
+ * goes through it as before (exact, and just as fast). Peer state comes
+ * from the peers' own thread-safe snapshot. */
+static int status_on_loop(control_client *cl)
+{
+    control *c = cl->ctl;
+    msgpack_sbuffer b;
+    msgpack_packer pk;
+    ctl_status_view v;
+    if (squeue_length(c->q) == 0)
+        return 0;
+    pthread_mutex_lock(&c->view_mu);
+    v = c->view;
+    pthread_mutex_unlock(&c->view_mu);
+    msgpack_sbuffer_init(&b);
+    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+    ctl_status_pack(&pk, c->ops, &v);
+    cl->refs++; /* held by the request until client_send */
+    client_send(cl, &b);
+    msgpack_sbuffer_destroy(&b);
+    return 1;
 }
 
 static void job_done(void *arg, int cancelled)
@@ -288,7 +328,9 @@ static int dispatch_on_loop(control_client *cl, const char *payload, size_t plen
     msgpack_unpacked_init(&u);
     char *op = msg_unpack(&u, payload, plen) == 0 ? msg_get_str(&u.data, "op") : NULL;
     const ctl_op *row = op ? ctl_op_find(op) : NULL;
-    if (row && row->place == CTL_ON_LOOP) {
+    if (op && strcmp(op, "status") == 0 && status_on_loop(cl)) {
+        handled = 1;
+    } else if (row && row->place == CTL_ON_LOOP) {
         reply r = {reply_to_send, &cl->to};
         handled = 1;
         cl->refs++; /* held by the handler until it answers */
@@ -391,6 +433,7 @@ static void client_frame_run(control_client *cl, const uint8_t *payload, size_t 
     memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
     cl->len -= consumed;
     j->cl = cl;
+    j->ctl = cl->ctl;
     j->ops = cl->ctl->ops;
     j->req = req;
     j->reqlen = plen;
@@ -513,7 +556,9 @@ uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue
     c->ops = ops;
     c->loop_fn = loop_fn;
     c->loop_arg = loop_arg;
-    unlink(sock_path); /* stale from a crash; we hold the DATA lock */
+    pthread_mutex_init(&c->view_mu, NULL);
+    ctl_status_view_take(&c->view, ops); /* no job runs yet */
+    unlink(sock_path);                   /* stale from a crash; we hold the DATA lock */
     uv_pipe_init(loop, &c->server, 0);
     c->server.data = c;
     c->open = 1;

@@ -20,24 +20,17 @@ void op_id(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msg_map_close(&m);
 }
 
-void op_status(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+void ctl_status_pack(msgpack_packer *pk, const ops_ctx *o, const ctl_status_view *v)
 {
-    char head[41], tree[41];
-    size_t conflicts = 0;
     msg_map m;
-    (void)req;
-    store_head(o->st, head, tree);
-    for (size_t i = 0; i < o->ix.cap; i++)
-        if (o->ix.slots[i].id)
-            conflicts += ctl_conflict_count(&o->ix.slots[i].rec) > 0;
     ctl_reply_ok(pk);
     msg_map_open(&m, pk);
     msg_map_str(&m, "node", o->node);
     msg_map_str(&m, "office", o->office);
-    msg_map_str(&m, "head", head);
-    msg_map_str(&m, "tree", tree);
-    msg_map_int(&m, "records", (int64_t)o->ix.count);
-    msg_map_int(&m, "conflicts", (int64_t)conflicts);
+    msg_map_str(&m, "head", v->head);
+    msg_map_str(&m, "tree", v->tree);
+    msg_map_int(&m, "records", (int64_t)v->records);
+    msg_map_int(&m, "conflicts", (int64_t)v->conflicts);
     msg_map_key(&m, "peers");
     if (o->peers_status) {
         o->peers_status(o->peers_arg, pk);
@@ -48,6 +41,24 @@ void op_status(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     }
     msg_map_str(&m, "listen", o->listen);
     msg_map_int(&m, "uptime_s", (clock_now_ms() - o->started_ms) / 1000);
-    msg_map_int(&m, "requests", (int64_t)o->requests);
+    msg_map_int(&m, "requests", (int64_t)v->requests);
     msg_map_close(&m);
+}
+
+void ctl_status_view_take(ctl_status_view *v, ops_ctx *o)
+{
+    v->head[0] = v->tree[0] = 0;
+    if (o->st) /* a unit test's ops may have no store */
+        store_head(o->st, v->head, v->tree);
+    v->records = o->ix.count;
+    v->conflicts = o->ix.conflicted;
+    v->requests = o->requests;
+}
+
+void op_status(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
+{
+    ctl_status_view v;
+    (void)req;
+    ctl_status_view_take(&v, o);
+    ctl_status_pack(pk, o, &v);
 }

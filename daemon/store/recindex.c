@@ -3,6 +3,8 @@
  * always ends at a free slot. */
 #include "daemon/store/recindex.h"
 
+#include "proto/schema.h"
+
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -88,6 +90,7 @@ uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r
     assert((ix->count + 1) * 4 <= ix->cap * 3);
     size_t i = find_slot(ix->slots, ix->cap, id);
     if (ix->slots[i].id) {
+        ix->conflicted -= record_conflict_fields(&ix->slots[i].rec, schema_field_is_set) > 0;
         record_free(&ix->slots[i].rec);
     } else {
         char *copy = strdup(id);
@@ -98,6 +101,7 @@ uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r
     }
     ix->slots[i].rec = *r;
     ix->slots[i].kind = kind;
+    ix->conflicted += record_conflict_fields(r, schema_field_is_set) > 0;
     record_init(r);
     return UERR_OK;
 }

@@ -31,6 +31,8 @@ typedef struct {
     recindex_item *slots; /* open addressing (linear probing, load < 3/4);
                              id == NULL marks a free slot */
     size_t cap, count;
+    size_t conflicted; /* records with a field in conflict (status), kept
+                          as records are put */
 } recindex;
 
 /* An empty index (no allocation until the first put). */
