@@ -10,6 +10,7 @@
  * kill -9. */
 #include "daemon/store/objcheck.h"
 #include "daemon/store/readwatch.h"
+#include "daemon/store/writecheck.h"
 #include "daemon/store/store_int.h"
 
 #include "proto/record.h"
@@ -500,45 +501,6 @@ uerr store_branch_move(store *s, git_repository *repo, const git_oid *to, const 
 /* The tree updates writing each change's blob (into repo: loose objects,
  * or the mempack when bulk). up and paths are filled by the caller's
  * allocation of n each. */
-/* The write-time half of "every acknowledged write can be read back and
- * replicated": the exact bytes about to be stored must pass the decoder
- * every node runs at start (record_decode: size, entries, context) and the
- * check every peer runs on take-in (objcheck_record). A write past a limit
- * is the user's (UERR_INVALID, saying which limit); any other refusal means
- * our own encoder made something our decoder rejects (UERR_INTERNAL). */
-static int unchecked_writes; /* store_test_unchecked_writes */
-
-void store_test_unchecked_writes(int on)
-{
-    unchecked_writes = on;
-}
-
-static uerr commit_blob_check(const store_change *c, char *err, size_t errlen)
-{
-    record r;
-    char derr[192];
-    if (c->len > STORE_OBJECT_MAX)
-        return uerr_set(err, errlen, UERR_INVALID,
-                        "record %.64s not stored: it would take %zu bytes, more than the %u "
-                        "bytes one record may hold (fewer or shorter values)",
-                        c->id, c->len, STORE_OBJECT_MAX);
-    if (record_decode(&r, c->buf, c->len, derr, sizeof derr) != 0)
-        return uerr_set(err, errlen, strcmp(derr, "out of memory") == 0 ? UERR_NOMEM : UERR_INVALID,
-                        "record %.64s not stored: %s", c->id, derr);
-    record_free(&r);
-    /* schema records are not taken in from peers yet (a known gap): the
-     * take-in check has no rule for them to apply here */
-    if (record_id_is_schema(c->id))
-        return UERR_OK;
-    uerr e = objcheck_record(c->buf, c->len, derr, sizeof derr);
-    if (e == UERR_NOMEM)
-        return uerr_set(err, errlen, UERR_NOMEM, "out of memory checking a record");
-    if (e != UERR_OK)
-        return uerr_set(err, errlen, UERR_INTERNAL,
-                        "record %.64s not stored: peers would refuse it (%s)", c->id, derr);
-    return UERR_OK;
-}
-
 static uerr commit_blobs(git_tree_update *up, char (*paths)[RECORD_ID_MAX + 32],
                          git_repository *repo, const store_change *ch, size_t n, char *err,
                          size_t errlen)
@@ -546,7 +508,7 @@ static uerr commit_blobs(git_tree_update *up, char (*paths)[RECORD_ID_MAX + 32],
     for (size_t i = 0; i < n; i++) {
         if (!record_id_valid(ch[i].id))
             return uerr_set(err, errlen, UERR_INVALID, "bad record id %.64s", ch[i].id);
-        uerr e = unchecked_writes ? UERR_OK : commit_blob_check(&ch[i], err, errlen);
+        uerr e = store_write_check(ch[i].id, ch[i].buf, ch[i].len, err, errlen);
         if (e != UERR_OK)
             return e;
         kind_path(paths[i], sizeof paths[i], ch[i].kind ? ch[i].kind : KIND_MEMBER, ch[i].id);
