@@ -41,7 +41,7 @@ Q  := $(if $(V),,@)
 BT := build/san
 
 .PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps valgrind \
-        pot install uninstall
+        pot install uninstall test-faults
 
 # unionctl's messages: po/LANG.po compiled for the tree into
 # build/locale/LANG/LC_MESSAGES/unionctl.mo (unionctl finds it beside
@@ -174,6 +174,16 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BT)/fuzz/%,$(FUZZ_SRC))
 test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/uniond $(B)/unionctl $(B)/genmembers $(MO_FILES) \
       $(UNIT_BINS) $(FUZZ_BINS)
 	@tests/run.sh $(BT)
+
+# The long fault run (docs/RELIABILITY.md): the seeded SIGKILL loop,
+# FAULT_KILLS kills for each of FAULT_SEEDS, on the sanitizer build.
+FAULT_KILLS ?= 200
+FAULT_SEEDS ?= 1 2
+test-faults: check-deps $(BT)/uniond $(BT)/unionctl
+	@fail=0; for s in $(FAULT_SEEDS); do \
+	  UNIOND_BIN=$(CURDIR)/$(BT)/uniond UNIONCTL_BIN=$(CURDIR)/$(BT)/unionctl \
+	    FAULT_SEED=$$s FAULT_KILLS=$(FAULT_KILLS) bash tests/faults/killloop.sh || fail=1; \
+	done; exit $$fail
 
 demo: all
 	@scripts/demo.sh $(B)

@@ -461,3 +461,22 @@ void record_path(char *out, size_t outlen, const char *id)
     snprintf(out, outlen, "members/%02x/%02x/%s", (unsigned)(h >> 24), (unsigned)((h >> 16) & 0xff),
              id);
 }
+
+size_t record_conflict_fields(const record *r, int (*is_set)(const char *field))
+{
+    /* Entries are sorted by field: a field is in conflict when its run of
+     * entries holds a value other than the run's first. */
+    size_t n = 0;
+    for (size_t i = 0; i < r->nentries;) {
+        size_t j = i + 1;
+        int differs = 0;
+        while (j < r->nentries && strcmp(r->entries[j].field, r->entries[i].field) == 0) {
+            differs |= strcmp(r->entries[j].value, r->entries[i].value) != 0;
+            j++;
+        }
+        if (differs && !is_set(r->entries[i].field))
+            n++;
+        i = j;
+    }
+    return n;
+}

@@ -92,6 +92,12 @@ size_t record_field_entries(const record *r, const char *field, size_t *first);
  * greatest (time, node, counter). NULL if the field has no entry. */
 const record_entry *record_field_winner(const record *r, const char *field);
 
+/* How many fields of r are in conflict: a field whose entries hold more
+ * than one distinct value, unless is_set(field) says it is a set field
+ * (several elements are its normal state). No allocation: it runs over
+ * every record. */
+size_t record_conflict_fields(const record *r, int (*is_set)(const char *field));
+
 /* Canonical text encoding. *out receives a malloc'd buffer (owned by the
  * caller) and *len its length. One state has exactly one byte form.
  * Returns 0 or -1 (allocation). */

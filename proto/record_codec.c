@@ -251,7 +251,7 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
     char *again = NULL;
     size_t againlen = 0;
     if (len > RECORD_BLOB_MAX) {
-        seterr(err, errlen, "record is larger than the 1 MiB limit", 0);
+        seterr(err, errlen, "record is larger than the 1 MiB (1048576 bytes) limit", 0);
         return -1;
     }
     if (len == 0 || buf[len - 1] != '\n') {
@@ -276,7 +276,10 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
         return -1;
     }
     if (nvals > RECORD_ENTRIES_MAX) {
-        seterr(err, errlen, "record has more than 4096 entries", 0);
+        seterr(err, errlen,
+               "it would hold %zu values (fields and set elements), more than the 4096 "
+               "one record may hold",
+               nvals);
         return -1;
     }
     if (nvals) {
@@ -329,7 +332,7 @@ int record_decode(record *r, const char *buf, size_t len, char *err, size_t errl
         for (size_t k = q; k < l; k++)
             nitems += s[k] == ' ';
         if (nitems > RECORD_CTX_MAX) {
-            seterr(err, errlen, "line %zu: context too large", line);
+            seterr(err, errlen, "line %zu: context too large (more than 4096 nodes)", line);
             goto fail;
         }
         if (nitems) {

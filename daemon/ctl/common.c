@@ -211,6 +211,19 @@ uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t er
     return UERR_OK;
 }
 
+uerr ctl_assignments_unique(const assignment *a, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (schema_field_is_set(a[i].field))
+            continue; /* benefits+=a benefits+=b is two additions */
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(a[i].field, a[j].field) == 0)
+                return uerr_set(err, errlen, UERR_INVALID, "%s: given twice; give each field once",
+                                a[i].field);
+    }
+    return UERR_OK;
+}
+
 /* Add or remove each ';'-separated element of a set assignment. Returns the
  * number of elements changed, or -1. */
 static int apply_set(record *r, const assignment *a, const char *node, int64_t now)

@@ -94,6 +94,25 @@ uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *
  * normalised form). UERR_OK, or UERR_INVALID with err naming field and
  * rule (UERR_NOMEM when out of memory). */
 uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t errlen);
+/* What `status` says of the store and index, taken on the store queue's
+ * thread (ctl_status_view_take) and packed on any thread (ctl_status_pack:
+ * the reply of op_status; the control socket answers status from the
+ * view the last job left when the queue is busy). */
+typedef struct {
+    char head[41], tree[41];
+    size_t records, conflicts, conflict_records; /* conflicts: fields, as `conflicts` lists */
+    size_t by_kind[KIND_COUNT];
+    unsigned long requests;
+    int64_t last_change_ms; /* the head commit's time; 0 on an empty store */
+    char last_change_by[128];
+} ctl_status_view;
+void ctl_status_view_take(ctl_status_view *v, ops_ctx *o);
+void ctl_status_pack(msgpack_packer *pk, const ops_ctx *o, const ctl_status_view *v);
+
+/* Refuse a single-valued field given twice in one request (name=a name=b:
+ * the last would silently win). Call after ctl_assignment_check, which
+ * resolves aliases (手机 and phone are one field). UERR_OK or UERR_INVALID. */
+uerr ctl_assignments_unique(const assignment *a, size_t n, char *err, size_t errlen);
 /* Apply checked assignments as writes of node; returns fields changed or -1
  * (out of memory). */
 int ctl_assignments_apply(record *r, const assignment *a, size_t n, const char *node, int64_t now);

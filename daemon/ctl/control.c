@@ -15,6 +15,7 @@
 #include "proto/msg.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <errno.h>
 #include <libgen.h>
 #include <pwd.h>
@@ -57,6 +58,7 @@ struct control_client {
 
 typedef struct {
     control_client *cl;
+    control *ctl; /* for the status view (job_run publishes it) */
     ops_ctx *ops; /* what the worker thread may touch */
     char *req;
     size_t reqlen;
@@ -82,7 +84,17 @@ struct control {
     void (*after_job)(void *);
     void *after_arg;
     int closing;
-    int open; /* the server handle + clients not yet freed */
+    int open; /* the server handle + clients not yet freed + the drain timer */
+    /* Graceful stop (control_close): the requests in flight are answered
+     * before their clients close, for at most stop_ms. */
+    /* What status says, as the last store job left it: published by the
+     * worker at the end of every job, read on the loop thread to answer
+     * status without queueing behind writes. */
+    pthread_mutex_t view_mu;
+    ctl_status_view view;
+    uv_timer_t drain_timer;
+    int draining; /* the drain timer is running */
+    uint64_t drain_started;
     void (*done)(void *);
     void *done_arg;
 };
@@ -93,6 +105,7 @@ static void control_maybe_done(control *c)
         assert(c->clients == NULL);
         void (*done)(void *) = c->done;
         void *arg = c->done_arg;
+        pthread_mutex_destroy(&c->view_mu);
         free(c);
         if (done)
             done(arg);
@@ -134,6 +147,14 @@ static void client_close(control_client *cl)
 }
 
 static void client_read_start(control_client *cl);
+static void control_drain_check(control *c);
+
+/* A request of cl is running, or partly received: a graceful stop waits
+ * for its answer. */
+static int client_in_flight(const control_client *cl)
+{
+    return (cl->busy && !cl->answered) || cl->len > 0;
+}
 
 static void reply_written(uv_write_t *w, int status)
 {
@@ -142,10 +163,13 @@ static void reply_written(uv_write_t *w, int status)
     msgpack_sbuffer_destroy(&rw->body);
     free(rw);
     cl->busy = 0;
-    if (status < 0)
-        client_close(cl);
+    control *c = cl->ctl;
+    if (status < 0 || c->closing)
+        client_close(cl); /* stopping: answered, so this client is done */
     else if (!cl->closing)
         client_read_start(cl); /* another request may already be buffered */
+    if (c->closing)
+        control_drain_check(c); /* before the unref: c lives while cl does */
     client_unref(cl);
 }
 
@@ -207,7 +231,39 @@ static void client_send_error(control_client *cl, uerr e, const char *msg)
 static void job_run(void *arg)
 {
     job *j = arg;
+    ctl_status_view v;
     ctl_queue_handle(j->ops, j->req, j->reqlen, &j->reply);
+    /* before the reply is sent: a client's status after its own write
+     * sees that write */
+    ctl_status_view_take(&v, j->ops);
+    pthread_mutex_lock(&j->ctl->view_mu);
+    j->ctl->view = v;
+    pthread_mutex_unlock(&j->ctl->view_mu);
+}
+
+/* status while the store queue is busy: answered here, on the loop
+ * thread, from the view the last job published, instead of waiting behind
+ * the writes queued before it (issue 12). When the queue is idle status
+ * goes through it as before (exact, and just as fast). Peer state comes
+ * from the peers' own thread-safe snapshot. */
+static int status_on_loop(control_client *cl)
+{
+    control *c = cl->ctl;
+    msgpack_sbuffer b;
+    msgpack_packer pk;
+    ctl_status_view v;
+    if (squeue_length(c->q) == 0)
+        return 0;
+    pthread_mutex_lock(&c->view_mu);
+    v = c->view;
+    pthread_mutex_unlock(&c->view_mu);
+    msgpack_sbuffer_init(&b);
+    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+    ctl_status_pack(&pk, c->ops, &v);
+    cl->refs++; /* held by the request until client_send */
+    client_send(cl, &b);
+    msgpack_sbuffer_destroy(&b);
+    return 1;
 }
 
 static void job_done(void *arg, int cancelled)
@@ -272,7 +328,9 @@ static int dispatch_on_loop(control_client *cl, const char *payload, size_t plen
     msgpack_unpacked_init(&u);
     char *op = msg_unpack(&u, payload, plen) == 0 ? msg_get_str(&u.data, "op") : NULL;
     const ctl_op *row = op ? ctl_op_find(op) : NULL;
-    if (row && row->place == CTL_ON_LOOP) {
+    if (op && strcmp(op, "status") == 0 && status_on_loop(cl)) {
+        handled = 1;
+    } else if (row && row->place == CTL_ON_LOOP) {
         reply r = {reply_to_send, &cl->to};
         handled = 1;
         cl->refs++; /* held by the handler until it answers */
@@ -375,6 +433,7 @@ static void client_frame_run(control_client *cl, const uint8_t *payload, size_t 
     memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
     cl->len -= consumed;
     j->cl = cl;
+    j->ctl = cl->ctl;
     j->ops = cl->ctl->ops;
     j->req = req;
     j->reqlen = plen;
@@ -393,7 +452,10 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     control_client *cl = s->data;
     (void)buf;
     if (nread < 0) {
+        control *c = cl->ctl;
         client_close(cl);
+        if (c->closing)
+            control_drain_check(c);
         return;
     }
     cl->len += (size_t)nread;
@@ -494,7 +556,9 @@ uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue
     c->ops = ops;
     c->loop_fn = loop_fn;
     c->loop_arg = loop_arg;
-    unlink(sock_path); /* stale from a crash; we hold the DATA lock */
+    pthread_mutex_init(&c->view_mu, NULL);
+    ctl_status_view_take(&c->view, ops); /* no job runs yet */
+    unlink(sock_path);                   /* stale from a crash; we hold the DATA lock */
     uv_pipe_init(loop, &c->server, 0);
     c->server.data = c;
     c->open = 1;
@@ -522,12 +586,80 @@ void control_after_job(control *c, void (*fn)(void *), void *arg)
     c->after_arg = arg;
 }
 
-void control_close(control *c, void (*done)(void *), void *arg)
+static void drain_timer_closed(uv_handle_t *h)
+{
+    control *c = h->data;
+    c->open--;
+    control_maybe_done(c);
+}
+
+static void drain_timer_stop(control *c)
+{
+    if (!c->draining)
+        return;
+    c->draining = 0;
+    uv_timer_stop(&c->drain_timer);
+    uv_close((uv_handle_t *)&c->drain_timer, drain_timer_closed);
+}
+
+/* Stopping: once no client has a request in flight, close the rest. */
+static void control_drain_check(control *c)
+{
+    assert(c->closing);
+    for (control_client *cl = c->clients; cl; cl = cl->next)
+        if (client_in_flight(cl))
+            return;
+    while (c->clients)
+        client_close(c->clients);
+    if (c->draining)
+        log_msg(LOG_INFO, "stopping: the running requests were answered (%llu ms)",
+                (unsigned long long)(uv_now(c->loop) - c->drain_started));
+    drain_timer_stop(c);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    control *c = t->data;
+    int n = 0;
+    for (control_client *cl = c->clients; cl; cl = cl->next)
+        n += client_in_flight(cl);
+    log_msg(LOG_WARN,
+            "stopping: %d request(s) still running after %llu ms; closing their connections "
+            "(a running write still finishes; its answer is lost)",
+            n, (unsigned long long)(uv_now(c->loop) - c->drain_started));
+    while (c->clients)
+        client_close(c->clients);
+    drain_timer_stop(c);
+}
+
+void control_close(control *c, uint64_t stop_ms, void (*done)(void *), void *arg)
 {
     c->closing = 1;
     c->done = done;
     c->done_arg = arg;
-    while (c->clients)
-        client_close(c->clients);
     uv_close((uv_handle_t *)&c->server, server_closed);
+    /* idle clients go now; those with a request in flight are answered
+     * first (reply_written closes them), within stop_ms */
+    int n = 0;
+    for (control_client *cl = c->clients, *next; cl; cl = next) {
+        next = cl->next;
+        if (client_in_flight(cl))
+            n++;
+        else
+            client_close(cl);
+    }
+    if (n == 0 || stop_ms == 0) {
+        while (c->clients)
+            client_close(c->clients);
+        return;
+    }
+    log_msg(LOG_INFO,
+            "stopping: waiting for %d running request(s) to be answered (at most %llu ms)", n,
+            (unsigned long long)stop_ms);
+    uv_timer_init(c->loop, &c->drain_timer);
+    c->drain_timer.data = c;
+    c->open++;
+    c->draining = 1;
+    c->drain_started = uv_now(c->loop);
+    uv_timer_start(&c->drain_timer, on_drain_timeout, stop_ms, 0);
 }

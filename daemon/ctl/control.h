@@ -41,8 +41,11 @@ uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue
  * (the peers use it to announce a moved head at once). */
 void control_after_job(control *c, void (*fn)(void *), void *arg);
 
-/* Stop accepting and close every client; frees c once every handle has
- * closed, then calls done(arg). Jobs already on the store queue finish. */
-void control_close(control *c, void (*done)(void *), void *arg);
+/* Stop accepting; close every idle client at once, and each client with a
+ * request in flight (running, queued or partly received) once its answer
+ * is written, for at most stop_ms (then it is closed unanswered, logged;
+ * 0 = do not wait). Frees c once every handle has closed, then calls
+ * done(arg). Jobs already on the store queue finish either way. */
+void control_close(control *c, uint64_t stop_ms, void (*done)(void *), void *arg);
 
 #endif

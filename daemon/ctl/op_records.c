@@ -42,7 +42,7 @@ static uerr add_check(const ops_ctx *o, assignment *a, size_t n, const char *tod
     }
     if (!has_name)
         return uerr_set(err, errlen, UERR_INVALID, "name: a new member needs a name (name=...)");
-    return UERR_OK;
+    return ctl_assignments_unique(a, n, err, errlen);
 }
 
 void op_add(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
@@ -106,7 +106,8 @@ void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
             goto refuse;
         }
     }
-    if ((e = ctl_person_check(o, id, cur, &a, &n, err, sizeof err)) != UERR_OK)
+    if ((e = ctl_assignments_unique(a, n, err, sizeof err)) != UERR_OK ||
+        (e = ctl_person_check(o, id, cur, &a, &n, err, sizeof err)) != UERR_OK)
         goto refuse;
     int changed =
         record_copy(&r, cur) != 0 ? -1 : ctl_assignments_apply(&r, a, n, o->node, clock_now_ms());

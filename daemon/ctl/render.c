@@ -61,22 +61,7 @@ size_t ctl_field_values(const char **vals, const record *r, const char *field)
 
 size_t ctl_conflict_count(const record *r)
 {
-    /* Entries are sorted by field: a field is in conflict when its run of
-     * entries holds a value other than the run's first. No allocation: this
-     * runs over every record for status. */
-    size_t n = 0;
-    for (size_t i = 0; i < r->nentries;) {
-        size_t j = i + 1;
-        int differs = 0;
-        while (j < r->nentries && strcmp(r->entries[j].field, r->entries[i].field) == 0) {
-            differs |= strcmp(r->entries[j].value, r->entries[i].value) != 0;
-            j++;
-        }
-        if (differs && !schema_field_is_set(r->entries[i].field))
-            n++;
-        i = j;
-    }
-    return n;
+    return record_conflict_fields(r, schema_field_is_set);
 }
 
 /* A set field's distinct elements, sorted, as an array (el: room for the

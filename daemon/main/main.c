@@ -393,8 +393,9 @@ cleanup:
 
 typedef struct {
     uv_loop_t *loop;
-    uv_signal_t sigterm, sigint;
-    int signals; /* the signal handles are initialised */
+    uv_signal_t sigterm, sigint, sighup;
+    int signals;           /* the signal handles are initialised */
+    const char *conf_path; /* re-read on SIGHUP */
     control *ctl;
     squeue *q;
     peers *peers;
@@ -411,6 +412,17 @@ static void signal_closed(uv_handle_t *h)
  * runs dry. Each step starts the next from its done callback; a part that
  * was never started (an error during start-up) is skipped. */
 static void stop_next(daemon_main *d);
+
+/* How long SIGTERM waits for the running requests to be answered:
+ * UNIOND_STOP_TIMEOUT_MS, default 60 s (under systemd's 90 s stop timeout,
+ * so the answer is lost only when the write itself is that slow). */
+static uint64_t stop_timeout_ms(void)
+{
+    const char *v = getenv("UNIOND_STOP_TIMEOUT_MS");
+    char *end = NULL;
+    unsigned long long ms = v ? strtoull(v, &end, 10) : 0;
+    return v && *v && end && !*end ? (uint64_t)ms : 60000;
+}
 
 static void control_done(void *arg)
 {
@@ -437,7 +449,7 @@ static void stop_next(daemon_main *d)
 {
     assert(d->stopping);
     if (d->ctl) {
-        control_close(d->ctl, control_done, d);
+        control_close(d->ctl, stop_timeout_ms(), control_done, d);
     } else if (d->peers) {
         peers_close(d->peers, peers_done, d);
     } else if (d->q) {
@@ -446,6 +458,7 @@ static void stop_next(daemon_main *d)
         d->signals = 0;
         uv_close((uv_handle_t *)&d->sigterm, signal_closed);
         uv_close((uv_handle_t *)&d->sigint, signal_closed);
+        uv_close((uv_handle_t *)&d->sighup, signal_closed);
     }
 }
 
@@ -459,6 +472,27 @@ static void on_signal(uv_signal_t *h, int signum)
     log_msg(LOG_INFO, "%s: finishing the running request and stopping",
             signum == SIGTERM ? "SIGTERM" : "SIGINT");
     stop_next(d);
+}
+
+/* SIGHUP: re-read the config and apply what can change live (the peers)
+ * without dropping the sessions of peers that stay. A config that does not
+ * load is logged and the running one kept. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    daemon_main *d = h->data;
+    config n;
+    char err[512];
+    (void)signum;
+    if (d->stopping || !d->peers)
+        return;
+    config_init(&n);
+    if (config_load(&n, d->conf_path, err, sizeof err) != UERR_OK)
+        log_msg(LOG_ERR, "SIGHUP: config not reloaded, the running one is kept: %s", err);
+    else if (peers_reload(d->peers, &n, err, sizeof err) != UERR_OK)
+        log_msg(LOG_ERR, "SIGHUP: config reload incomplete: %s", err);
+    else
+        log_msg(LOG_INFO, "SIGHUP: config %s reloaded", d->conf_path);
+    config_free(&n);
 }
 
 /* Exclusive lock on DATA for the life of the process: flock on the
@@ -561,6 +595,7 @@ static int node_open(config *cfg, ops_ctx *ops, const node_paths *np)
         fprintf(stderr, "uniond: %s\n", err);
         return -1;
     }
+    store_startup_done(ops->st);
     return 0;
 }
 
@@ -592,10 +627,13 @@ static int loop_parts_start(daemon_main *d, config *cfg, ops_ctx *ops, const nod
     control_after_job(d->ctl, peers_after_job, d->peers);
     uv_signal_init(d->loop, &d->sigterm);
     uv_signal_init(d->loop, &d->sigint);
+    uv_signal_init(d->loop, &d->sighup);
     d->signals = 1;
-    d->sigterm.data = d->sigint.data = d;
+    d->sigterm.data = d->sigint.data = d->sighup.data = d;
+    d->conf_path = np->conf;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sighup, on_sighup, SIGHUP);
     return 0;
 }
 
@@ -624,6 +662,7 @@ static int cmd_run(const char *data, int offline)
     if (data_lock(&lockfd, data, np.pid) != 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* until the loop handles it: reload, never die */
     if (store_global_init() != 0) {
         fprintf(stderr, "uniond: libgit2 failed to initialise\n");
         goto cleanup;

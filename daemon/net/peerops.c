@@ -351,6 +351,68 @@ int peers_request(void *arg, const char *op, const msgpack_object *req, reply r)
     return 1;
 }
 
+/* ---- SIGHUP ------------------------------------------------------------------- */
+
+static int peer_conf_same(const config_peer *a, const config_peer *b)
+{
+    return strcmp(a->address, b->address) == 0 && strcmp(a->fingerprint, b->fingerprint) == 0;
+}
+
+static void reload_restart_note(const peers *p, const config *n)
+{
+    if (strcmp(p->cfg->node, n->node) != 0 || strcmp(p->cfg->office, n->office) != 0 ||
+        strcmp(p->cfg->listen, n->listen) != 0)
+        log_msg(LOG_WARN, "config reload: node, office or listen changed; they take effect at "
+                          "the next start");
+}
+
+uerr peers_reload(peers *p, const config *newcfg, char *err, size_t errlen)
+{
+    size_t dropped = 0, added = 0;
+    char ignored[256];
+    reload_restart_note(p, newcfg);
+    /* drop what is gone or changed (a changed one is added back below) */
+    for (size_t i = p->cfg->npeers; i-- > 0;) {
+        const config_peer *cur = &p->cfg->peers[i];
+        const config_peer *want = config_peer_find(newcfg, cur->name);
+        if (want && peer_conf_same(cur, want))
+            continue;
+        char name[CONFIG_NAME_MAX + 1];
+        snprintf(name, sizeof name, "%s", cur->name);
+        peer_state *ps = peer_by_name(p, name);
+        if (ps)
+            peer_drop(p, ps);
+        config_peer_remove(p->cfg, name, ignored, sizeof ignored);
+        log_msg(LOG_INFO, "config reload: peer %s %s", name, want ? "changed" : "removed");
+        dropped++;
+    }
+    for (size_t i = 0; i < newcfg->npeers; i++) {
+        const config_peer *want = &newcfg->peers[i];
+        if (config_peer_find(p->cfg, want->name))
+            continue;
+        if (config_peer_add(p->cfg, want->name, want->address, want->fingerprint, err, errlen) !=
+            UERR_OK) {
+            log_msg(LOG_WARN, "config reload: peer %s not added: %s", want->name, err);
+            continue;
+        }
+        peer_state *ps = peer_add_state(p, config_peer_find(p->cfg, want->name));
+        if (!ps) {
+            peers_snapshot(p);
+            return uerr_set(err, errlen, UERR_NOMEM, "out of memory adding peer %s", want->name);
+        }
+        if (!p->offline)
+            peer_schedule(ps, 1);
+        log_msg(LOG_INFO, "config reload: peer %s pinned (%s)", want->name, want->address);
+        added++;
+    }
+    p->cfg->max_pack_bytes = newcfg->max_pack_bytes;
+    p->cfg->new_branches_per_hour = newcfg->new_branches_per_hour;
+    peers_snapshot(p);
+    log_msg(LOG_INFO, "config reloaded: %zu peer(s) added, %zu removed or changed, %zu pinned",
+            added, dropped, p->cfg->npeers);
+    return UERR_OK;
+}
+
 /* ---- after local writes ------------------------------------------------------- */
 
 void peers_after_job(void *arg)

@@ -51,6 +51,16 @@ int peers_request(void *arg, const char *op, const msgpack_object *req, reply r)
  * if the own head moved, connected peers are told at once (arg = peers). */
 void peers_after_job(void *arg);
 
+/* Apply a re-read config (SIGHUP): peers no longer in newcfg are dropped
+ * (their sessions close), new ones are pinned and dialled, a peer whose
+ * address or fingerprint changed is re-pinned; every other session stays
+ * up. The running config (the one peers_start borrowed) is updated in
+ * memory, not saved (the file is where it came from). Settings that need
+ * a restart (node, office, listen) are logged when they differ. newcfg is
+ * borrowed. Loop thread. UERR_OK, or UERR_NOMEM with err (what was applied
+ * stays applied). */
+uerr peers_reload(peers *p, const config *newcfg, char *err, size_t errlen);
+
 /* Close every session and handle, answer pending syncs; frees p once all
  * handles closed, then calls done(arg). */
 void peers_close(peers *p, void (*done)(void *), void *arg);

@@ -3,6 +3,8 @@
  * always ends at a free slot. */
 #include "daemon/store/recindex.h"
 
+#include "proto/schema.h"
+
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -80,6 +82,17 @@ uerr recindex_put(recindex *ix, const char *id, record *r)
     return recindex_put_kind(ix, k ? k : KIND_MEMBER, id, r);
 }
 
+/* Add (sign 1) or take away (sign -1) one record's share of the tallies. */
+static void tally(recindex *ix, record_kind kind, const record *r, int sign)
+{
+    ix->by_kind[kind] += (size_t)sign;
+    if (kind != KIND_MEMBER)
+        return;
+    size_t n = record_conflict_fields(r, schema_field_is_set);
+    ix->conflicted += (size_t)(sign * (n > 0));
+    ix->conflict_fields += (size_t)sign * n;
+}
+
 uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r)
 {
     assert(kind > KIND_NONE && kind < KIND_COUNT);
@@ -88,6 +101,7 @@ uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r
     assert((ix->count + 1) * 4 <= ix->cap * 3);
     size_t i = find_slot(ix->slots, ix->cap, id);
     if (ix->slots[i].id) {
+        tally(ix, ix->slots[i].kind, &ix->slots[i].rec, -1);
         record_free(&ix->slots[i].rec);
     } else {
         char *copy = strdup(id);
@@ -98,6 +112,7 @@ uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r
     }
     ix->slots[i].rec = *r;
     ix->slots[i].kind = kind;
+    tally(ix, kind, r, 1);
     record_init(r);
     return UERR_OK;
 }

@@ -31,6 +31,12 @@ typedef struct {
     recindex_item *slots; /* open addressing (linear probing, load < 3/4);
                              id == NULL marks a free slot */
     size_t cap, count;
+    /* Tallies for status, kept as records are put, so status never scans:
+     * records per kind; member records with a field in conflict and the
+     * fields in conflict (what `unionctl conflicts` lists, members only). */
+    size_t by_kind[KIND_COUNT];
+    size_t conflicted;      /* member records with a field in conflict */
+    size_t conflict_fields; /* fields in conflict over all member records */
 } recindex;
 
 /* An empty index (no allocation until the first put). */

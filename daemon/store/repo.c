@@ -8,6 +8,9 @@
  * as one packfile (packwriter.c); only then is the branch ref moved. With
  * libgit2's fsync option on, an acknowledged write survives a crash or
  * kill -9. */
+#include "daemon/store/objcheck.h"
+#include "daemon/store/readwatch.h"
+#include "daemon/store/writecheck.h"
 #include "daemon/store/store_int.h"
 
 #include "proto/record.h"
@@ -47,6 +50,24 @@ uerr store_git_err(char *err, size_t errlen, uerr otherwise, const char *what)
         code = UERR_NOMEM;
     return uerr_set(err, errlen, code, "%s: %s", what,
                     e && e->message ? e->message : "unknown git error");
+}
+
+/* A read of object id failed at start: name it, its loose file when it
+ * has one, and what to do. Typed as store_git_err would (UERR_IO). */
+static uerr damaged_err(char *err, size_t errlen, git_repository *repo, const git_oid *id,
+                        const char *what)
+{
+    char hex[GIT_OID_HEXSZ + 1], path[4200];
+    const git_error *e = git_error_last();
+    struct stat st;
+    git_oid_tostr(hex, sizeof hex, id);
+    snprintf(path, sizeof path, "%sobjects/%.2s/%s", git_repository_path(repo), hex, hex + 2);
+    if (stat(path, &st) != 0)
+        snprintf(path, sizeof path, "a pack in %sobjects/pack", git_repository_path(repo));
+    return uerr_set(err, errlen, e && e->klass == GIT_ERROR_NOMEMORY ? UERR_NOMEM : UERR_IO,
+                    "%s: store object %s (%s) is damaged: %s; restore this node from a peer or "
+                    "a bundle (uniond(8), REPAIR)",
+                    what, hex, path, e && e->message ? e->message : "unreadable");
 }
 
 int store_oidvec_push(store_oidvec *o, const git_oid *id)
@@ -199,8 +220,11 @@ static uerr refresh_head(store *s, char *err, size_t errlen)
     }
     git_oid_cpy(&s->head, git_reference_target(ref));
     git_reference_free(ref);
-    if (git_commit_lookup(&c, s->repo, &s->head) < 0)
-        return store_git_err(err, errlen, UERR_IO, "reading the head commit");
+    readwatch_object(&s->head);
+    int ce = git_commit_lookup(&c, s->repo, &s->head);
+    readwatch_idle();
+    if (ce < 0)
+        return damaged_err(err, errlen, s->repo, &s->head, "reading the head commit");
     git_oid_cpy(&s->tree, git_commit_tree_id(c));
     git_commit_free(c);
     s->has_head = 1;
@@ -219,6 +243,9 @@ uerr store_open(store **out, const char *gitdir, const char *node, char *err, si
      * DATA lock. */
     nftw(gitdir, unlink_stale, 16, FTW_PHYS);
     store_quarantine_clear(gitdir);
+    /* Every object read from here to store_startup_done is bounded in
+     * time (readwatch.h): a damaged object ends start-up, named. */
+    readwatch_begin(gitdir);
     store_limits_set(s, NULL);
     s->node = strdup(node);
     snprintf(s->ref, sizeof s->ref, "refs/heads/%s", node);
@@ -261,8 +288,15 @@ void store_limits_set(store *s, const store_limits *l)
     s->limits.objects = l && l->objects ? l->objects : STORE_TAKEIN_OBJECTS_DEFAULT;
 }
 
+void store_startup_done(store *s)
+{
+    (void)s;
+    readwatch_end();
+}
+
 void store_free(store *s)
 {
+    readwatch_end();
     if (!s)
         return;
     assert(!atomic_load(&s->busy) && "store freed while a call is running");
@@ -289,9 +323,38 @@ typedef struct {
     git_repository *repo;
     store_record_cb cb;
     void *arg;
-    int rc;     /* the callback's non-zero value */
-    int giterr; /* a blob could not be read */
+    int rc;      /* the callback's non-zero value */
+    int giterr;  /* a blob could not be read */
+    git_oid bad; /* which (when giterr) */
+    git_oid cur; /* the last entry seen: a subtree the walk failed to read */
+    int has_cur;
 } walk_ctx;
+
+/* A record blob's header must claim at most STORE_OBJECT_MAX bytes before
+ * the whole object is inflated into memory; -1 (with git's error set to
+ * name the object) otherwise. */
+static int blob_size_ok(walk_ctx *w, const git_oid *id)
+{
+    git_odb *odb = NULL;
+    size_t size = 0;
+    git_object_t type;
+    char hex[GIT_OID_HEXSZ + 1], msg[256];
+    if (git_repository_odb(&odb, w->repo) < 0)
+        return -1;
+    int e = git_odb_read_header(&size, &type, odb, id);
+    git_odb_free(odb);
+    if (e < 0)
+        return -1;
+    if (size <= STORE_OBJECT_MAX && type == GIT_OBJECT_BLOB)
+        return 0;
+    snprintf(msg, sizeof msg,
+             "object %s is damaged: its header says a %s of %zu bytes (a record is a "
+             "blob of at most %u); restore this node from a peer or a bundle",
+             git_oid_tostr(hex, sizeof hex, id), git_object_type2string(type), size,
+             STORE_OBJECT_MAX);
+    git_error_set_str(GIT_ERROR_ODB, msg);
+    return -1;
+}
 
 static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
 {
@@ -300,6 +363,10 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
     /* Only <kind folder>/aa/bb/<id> blobs are records (kind_path_parse). */
     char path[RECORD_ID_MAX + 64], id[RECORD_ID_MAX + 1];
     record_kind kind;
+    /* a subtree is read by the walk after we return: watched all the same */
+    readwatch_object(git_tree_entry_id(entry));
+    git_oid_cpy(&w->cur, git_tree_entry_id(entry));
+    w->has_cur = 1;
     if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
         return 0;
     if ((size_t)snprintf(path, sizeof path, "%s%s", root, git_tree_entry_name(entry)) >=
@@ -308,8 +375,10 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
         return 0;
     /* git_tree_walk returns whatever stops it, so both ways out say
      * GIT_EUSER and the flags tell them apart. */
-    if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(entry)) < 0) {
+    if (blob_size_ok(w, git_tree_entry_id(entry)) != 0 ||
+        git_blob_lookup(&blob, w->repo, git_tree_entry_id(entry)) < 0) {
         w->giterr = 1;
+        git_oid_cpy(&w->bad, git_tree_entry_id(entry));
         return GIT_EUSER;
     }
     int rc = w->cb(kind, id, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), w->arg);
@@ -324,15 +393,25 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
 static uerr foreach_run(store *s, store_record_cb cb, void *arg, char *err, size_t errlen)
 {
     git_tree *tree = NULL;
-    walk_ctx w = {s->repo, cb, arg, 0, 0};
+    walk_ctx w = {.repo = s->repo, .cb = cb, .arg = arg};
     if (!s->has_head)
         return UERR_OK;
-    if (git_tree_lookup(&tree, s->repo, &s->tree) < 0)
-        return store_git_err(err, errlen, UERR_IO, "reading the head tree");
+    readwatch_object(&s->tree);
+    if (git_tree_lookup(&tree, s->repo, &s->tree) < 0) {
+        readwatch_idle();
+        return damaged_err(err, errlen, s->repo, &s->tree, "reading the head tree");
+    }
     int e = git_tree_walk(tree, GIT_TREEWALK_PRE, walk_cb, &w);
+    readwatch_idle();
     git_tree_free(tree);
-    if (w.giterr || (e < 0 && e != GIT_EUSER))
-        return store_git_err(err, errlen, UERR_IO, "walking the head tree");
+    if (w.giterr)
+        return damaged_err(err, errlen, s->repo, &w.bad, "reading a record");
+    if (e < 0 && e != GIT_EUSER && w.has_cur)
+        return damaged_err(err, errlen, s->repo, &w.cur, "reading a folder of the tree");
+    if (e < 0 && e != GIT_EUSER)
+        return store_git_err(err, errlen, UERR_IO,
+                             "walking the head tree (the store is damaged: restore this node "
+                             "from a peer or a bundle)");
     return (uerr)w.rc; /* the callback's own value, passed through (store.h) */
 }
 
@@ -433,6 +512,9 @@ static uerr commit_blobs(git_tree_update *up, char (*paths)[RECORD_ID_MAX + 32],
     for (size_t i = 0; i < n; i++) {
         if (!record_id_valid(ch[i].id))
             return uerr_set(err, errlen, UERR_INVALID, "bad record id %.64s", ch[i].id);
+        uerr e = store_write_check(ch[i].id, ch[i].buf, ch[i].len, err, errlen);
+        if (e != UERR_OK)
+            return e;
         kind_path(paths[i], sizeof paths[i], ch[i].kind ? ch[i].kind : KIND_MEMBER, ch[i].id);
         if (git_blob_create_from_buffer(&up[i].id, repo, ch[i].buf, ch[i].len) < 0)
             return store_git_err(err, errlen, UERR_IO, "writing a record");

@@ -85,6 +85,16 @@ typedef struct {
  * a store starts with the defaults. */
 void store_limits_set(store *s, const store_limits *l);
 
+/* Start-up is over (the index is built): stop the start-up read watchdog
+ * that store_open started (a damaged object read before this ends the
+ * process, named; after it, a read error is an ordinary error). */
+void store_startup_done(store *s);
+
+/* Tests only: with on != 0, store_commit skips its record check, so a unit
+ * test can build a store holding a malformed record to send to another.
+ * Process-wide; the daemon never calls it. */
+void store_test_unchecked_writes(int on);
+
 /* Process-wide libgit2 setup (fsync on, strict object creation). Call once
  * before any other store function. UERR_OK or UERR_INTERNAL (libgit2 could
  * not start). */
@@ -129,7 +139,11 @@ uerr store_read(store *s, char **buf, size_t *len, const char *id, char *err, si
  * single pack instead of loose objects. operator names the person (author
  * "operator <operator@node>"); message is the commit message.
  * UERR_INVALID (n == 0), UERR_IO (writing failed), UERR_CONFLICT (the
- * branch moved under us), UERR_NOMEM; the branch is then unchanged. */
+ * branch moved under us), UERR_NOMEM; the branch is then unchanged.
+ * Every buffer must be a record the store's own decoder and every peer's
+ * take-in check accept (record_decode, objcheck_record): a record past a
+ * limit (values, bytes) is UERR_INVALID saying which, so nothing is
+ * acknowledged that cannot be read back at start or replicated. */
 uerr store_commit(store *s, const store_change *ch, size_t n, int bulk, const char *operator,
                   const char * message, char *err, size_t errlen);
 

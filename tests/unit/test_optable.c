@@ -283,7 +283,7 @@ static void control_closed(void *arg)
 static void on_finished(uv_async_t *a)
 {
     sock_test *t = a->data;
-    control_close(t->ctl, control_closed, t);
+    control_close(t->ctl, 0, control_closed, t);
 }
 
 static void requests_reach_their_handlers(void **state)

@@ -474,7 +474,9 @@ static void ingest_refusals_are_peer_errors(void **state)
     /* 5. a well-formed pack holding a malformed record blob (store_commit
      * does not check record text; the receiver must) */
     store_change ch = {"r5", "name: not canonical\n", 20};
+    store_test_unchecked_writes(1);
     assert_int_equal(store_commit(x.s, &ch, 1, 0, "clerk", "bad\n", err, sizeof err), UERR_OK);
+    store_test_unchecked_writes(0);
     pack_of(&pack, &len, &ref, &x);
     err[0] = 0;
     refused(&b, store_sync_apply(b.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),

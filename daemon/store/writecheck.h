@@ -1,0 +1,20 @@
+/* writecheck.h - the write-time half of "every acknowledged write can be
+ * read back and replicated" (docs/RELIABILITY.md): store_commit passes
+ * every record it is about to store through store_write_check. Part of the
+ * store room; pure (no libgit2, no I/O). */
+#ifndef UNIOND_STORE_WRITECHECK_H
+#define UNIOND_STORE_WRITECHECK_H
+
+#include "proto/uerr.h"
+
+#include <stddef.h>
+
+/* The exact bytes buf[0..len) of record id must pass the decoder every node
+ * runs at start (record_decode: size, values, context) and the check every
+ * peer runs on take-in (objcheck_record). UERR_OK; UERR_INVALID for a
+ * record past a limit (the message names the limit: the user's to fix);
+ * UERR_INTERNAL when our own encoder made bytes a peer would refuse;
+ * UERR_NOMEM. Always UERR_OK while store_test_unchecked_writes is on. */
+uerr store_write_check(const char *id, const char *buf, size_t len, char *err, size_t errlen);
+
+#endif
