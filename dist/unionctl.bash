@@ -1,9 +1,19 @@
 # unionctl.bash - bash completion for unionctl (installed as
 # share/bash-completion/completions/unionctl). Commands and options come
 # from `unionctl --help` / `unionctl CMD --help`, peer names from
-# `unionctl peers --csv` (only when the daemon answers; never blocks long).
+# `unionctl peers --csv`, field names (the office's declared ones too) from
+# `unionctl fields --csv` (only when the daemon answers; never blocks long;
+# the built-in names otherwise).
 
-_unionctl_fields="name gender id_number phone category employer union notes office joined status benefits merged_into"
+_unionctl_builtin_fields="name gender id_number phone category employer union notes office joined status benefits merged_into"
+
+# Field names: the daemon's list (declared fields included), else built-in.
+_unionctl_fields_of()
+{
+    local f
+    f=$(timeout 2 unionctl "$@" fields --csv 2>/dev/null | sed 1d | cut -d, -f1)
+    echo "${f:-$_unionctl_builtin_fields}"
+}
 
 _unionctl()
 {
@@ -32,8 +42,13 @@ _unionctl()
         COMPREPLY=($(compgen -W "$cmds -d --help --version" -- "$cur"))
         return
     fi
+    local fields
     case $prev in
-    --where | --sort) COMPREPLY=($(compgen -W "$_unionctl_fields" -- "$cur")); return ;;
+    --where | --sort | --by | --across)
+        fields=$(_unionctl_fields_of "${data[@]}")
+        COMPREPLY=($(compgen -W "$fields" -- "$cur"))
+        return
+        ;;
     esac
     if [[ $cur == -* ]]; then
         local opts
@@ -44,8 +59,11 @@ _unionctl()
     case $cmd in
     add | edit | list | show | resolve | transfer)
         compopt -o nospace 2>/dev/null
-        COMPREPLY=($(compgen -W "${_unionctl_fields// /= }=" -- "$cur"))
+        fields=$(_unionctl_fields_of "${data[@]}")
+        fields=$(echo $fields)
+        COMPREPLY=($(compgen -W "${fields// /= }=" -- "$cur"))
         ;;
+    field | fields) COMPREPLY=($(compgen -W "add value" -- "$cur")) ;;
     peer | peers | sync)
         local peers
         peers=$(timeout 2 unionctl "${data[@]}" peers --csv 2>/dev/null | sed 1d | cut -d, -f1)
