@@ -7,6 +7,7 @@
 
 #include "daemon/store/recindex.h"
 #include "proto/map.h"
+#include "proto/query.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,5 +59,21 @@ void scan_prefetch(const recindex_item *slots, size_t i, size_t to);
  * strings: never record_free it. Returns 1 if *buf grew, 0, or -1. */
 int scan_project(record *proj, record_entry **buf, size_t *cap, const record *r,
                  const char *const *need, size_t nneed);
+
+/* The fields the record index keeps secondary indexes on (ops_load turns
+ * them on): the ones clerks and reports filter by. */
+extern const char *const scan_indexed_fields[];
+extern const size_t scan_nindexed_fields;
+
+/* The rows of ix that can match the conditions c (AND): a superset of the
+ * matching records, each once, read from the secondary index of the most
+ * selective condition that has one (= on an indexed single-valued field,
+ * or <, <=, >, >= compared as query_match does, over the field's distinct
+ * values). The caller still tests every row with query_match; the answer
+ * is the same as a scan's, only fewer records are read. Returns 1 with
+ * *rows (caller frees) and *n; 0 when no condition is indexed or the best
+ * one selects more than half the records (a scan in slot order is then
+ * faster), *rows NULL; -1 when out of memory. */
+int scan_candidates(uint32_t **rows, size_t *n, const recindex *ix, const query_cond *c, size_t nc);
 
 #endif
