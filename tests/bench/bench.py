@@ -321,13 +321,28 @@ def bench_live(a, b):
     print(ROWS[-1], flush=True)
 
 
+def members_csv(gen, n, path):
+    """n generated members, one row per ID number (the generator repeats a
+    few at 20k and more; import refuses a second record of one person)."""
+    out, seen = [], set()
+    lines = subprocess.run([gen, str(n), "1"], stdout=subprocess.PIPE,
+                           check=True).stdout.decode().splitlines(keepends=True)
+    col = lines[0].split(",").index("id_number")
+    for i, line in enumerate(lines):
+        key = line.split(",")[col]
+        if i == 0 or key not in seen:
+            seen.add(key)
+            out.append(line)
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(out)
+    return path
+
+
 def main():
     t0 = time.perf_counter()
     print("uniond bench: N=%d runs=%d reps=%d, %d cores, %s" % (
         N, RUNS, REPS, os.cpu_count(), B), flush=True)
-    csv = os.path.join(D, "m.csv")
-    with open(csv, "wb") as f:
-        subprocess.run([os.path.join(B, "genmembers"), str(N), "1"], stdout=f, check=True)
+    csv = members_csv(os.path.join(B, "genmembers"), N, os.path.join(D, "m.csv"))
     print("%-44s %12s %12s %8s" % ("work (medians, interleaved)", "uniond", "anchor", "ratio"))
     a = bench_import(csv)
     db, cat = sqlite_anchor(csv)
