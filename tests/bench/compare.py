@@ -110,6 +110,12 @@ try:
     print("%-40s old %9.1f ms  new %9.1f ms  new/old %.2f" % (
         "start until status", statistics.median(o) * 1e3, statistics.median(n) * 1e3,
         statistics.median(n) / statistics.median(o)))
+    print("  each start, old: %s" % " ".join("%.0f" % (x * 1e3) for x in o))
+    print("  each start, new: %s" % " ".join("%.0f" % (x * 1e3) for x in n))
+    for b in (OLD, NEW):
+        with open("/proc/%d/status" % PROCS[nodes[b]].pid) as f:
+            rss = [l.split()[1] for l in f if l.startswith("VmRSS:")][0]
+        print("  RSS after start, %s: %.0f MB" % ("old" if b == OLD else "new", int(rss) / 1024))
 finally:
     for node in list(PROCS):
         stop(node)
