@@ -85,10 +85,11 @@ def node_drop(node):
     shutil.rmtree(node)
 
 
-def rss_mb(node):
+def rss_mb(node, key="VmRSS:"):
+    """The daemon's resident memory now (VmRSS) or at its peak (VmHWM)."""
     with open("/proc/%d/status" % DAEMONS[node].pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -140,10 +141,12 @@ def bench_import(csv):
     """uniond import (validate, encode, one commit, one pack) vs git
     fast-import of the same records' blobs at the same paths; each run on
     a fresh node / fresh bare repo. Keeps the first node as A."""
-    us, gs, a, stream = [], [], None, os.path.join(D, "fi.stream")
+    us, gs, peaks, a = [], [], [], None
+    stream = os.path.join(D, "fi.stream")
     for k in range(RUNS):
         node = node_new("bench-i%d" % k)
         us.append(timed(lambda: ctl(node, "import", csv)))
+        peaks.append(rss_mb(node, "VmHWM:"))
         if a is None:
             a = node
             fast_import_stream(os.path.join(a, "store.git"), stream)
@@ -157,6 +160,8 @@ def bench_import(csv):
         shutil.rmtree(g)
     row("import N members (vs git fast-import)", med(us), med(gs),
         note="%.1f us/record" % (med(us) / N * 1e6))
+    row("RSS peak of uniond during the import", med(peaks), None, unit="MB",
+        note="target <= 1 GiB at 1M")
     return a
 
 
