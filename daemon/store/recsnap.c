@@ -225,7 +225,11 @@ uerr store_foreach_snap(store *s, store_record_cb cb, void *arg, int *from_snap,
         return rc;
     }
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    snap_writer w = {cb, arg, fopen(tmp, "wbe"), crc32(0L, Z_NULL, 0), 0};
+    /* personal data, like the store's objects: readable by the node only */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    snap_writer w = {cb, arg, fd >= 0 ? fdopen(fd, "wb") : NULL, crc32(0L, Z_NULL, 0), 0};
+    if (fd >= 0 && !w.f)
+        close(fd);
     if (w.f) {
         unsigned char h[SNAP_HEADER];
         memcpy(h, SNAP_MAGIC, 8);

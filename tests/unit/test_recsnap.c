@@ -121,6 +121,9 @@ static void missing_stale_damaged(void **state)
     /* missing: read from git, written; then used */
     assert_int_equal(load_same(&f), 0);
     assert_true(file_size(f.snap) > 0);
+    struct stat st;
+    assert_int_equal(stat(f.snap, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600); /* personal data */
     assert_int_equal(load_same(&f), 1);
     /* stale: the head tree moved */
     commit_rec(&f, "r999", "丙", KIND_MEMBER);
