@@ -112,6 +112,15 @@ try:
         statistics.median(n) / statistics.median(o)))
     print("  each start, old: %s" % " ".join("%.0f" % (x * 1e3) for x in o))
     print("  each start, new: %s" % " ".join("%.0f" % (x * 1e3) for x in n))
+    o, n = [], []
+    for i in range(RUNS):  # one write, then a restart: the head moved
+        for b, acc in ((OLD, o), (NEW, n)):
+            ctl(b, nodes[b], "add", "name=重启%d" % i)
+            stop(nodes[b])
+            acc.append(start(b, nodes[b]))
+    print("%-40s old %9.1f ms  new %9.1f ms  new/old %.2f" % (
+        "start after one add", statistics.median(o) * 1e3, statistics.median(n) * 1e3,
+        statistics.median(n) / statistics.median(o)))
     for b in (OLD, NEW):
         with open("/proc/%d/status" % PROCS[nodes[b]].pid) as f:
             rss = [l.split()[1] for l in f if l.startswith("VmRSS:")][0]
