@@ -64,6 +64,21 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     int asks_status = 0;
     for (size_t i = 0; i < nc; i++)
         asks_status |= strcmp(c[i].field, "status") == 0;
+    if (count_only) { /* from the secondary indexes when they answer exactly */
+        size_t n;
+        int got = scan_count_indexed(&n, &o->ix, kind, c, nc, full || asks_status);
+        if (got < 0) {
+            ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+        if (got) {
+            ctl_reply_ok(pk);
+            msg_map_open(&m, pk);
+            msg_map_int(&m, "count", (int64_t)n);
+            msg_map_close(&m);
+            goto cleanup;
+        }
+    }
     hits = malloc((o->ix.count + 1) * sizeof *hits);
     if (!hits) {
         ctl_reply_error(pk, UERR_NOMEM, "out of memory");

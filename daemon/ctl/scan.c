@@ -203,3 +203,40 @@ int scan_candidates(uint32_t **rows, size_t *n, const recindex *ix, const query_
     *n = k;
     return 1;
 }
+
+int scan_count_indexed(size_t *n, const recindex *ix, record_kind kind, const query_cond *c,
+                       size_t nc, int keep_void)
+{
+    *n = 0;
+    if (nc != 1 || c->op == Q_NE || c->op == Q_HAS || schema_field_is_set(c->field))
+        return 0;
+    const recindex_field *f = recindex_field_find(ix, c->field);
+    const recindex_field *st = recindex_field_find(ix, "status");
+    if (!f || (!keep_void && !st))
+        return 0;
+    /* the void rows, as a bitmap: usually none or few */
+    const recindex_value *vv = keep_void ? NULL : recindex_value_find(st, "void");
+    unsigned char *isvoid = NULL;
+    if (vv && vv->n) {
+        if (!(isvoid = calloc(ix->count / 8 + 1, 1)))
+            return -1;
+        for (size_t k = 0; k < vv->n; k++)
+            isvoid[vv->rows[k] / 8] |= (unsigned char)(1u << (vv->rows[k] % 8));
+    }
+    size_t count = 0;
+    const recindex_value *one = c->op == Q_EQ ? recindex_value_find(f, c->value) : NULL;
+    if (c->op != Q_EQ || one)
+        for (const recindex_value *v = one ? one : f->values; v; v = one ? NULL : v->hh.next) {
+            if (!value_in(c->op, v->value, c->value))
+                continue;
+            for (size_t k = 0; k < v->n; k++) {
+                uint32_t row = v->rows[k];
+                if (recindex_row(ix, row)->kind == kind &&
+                    !(isvoid && (isvoid[row / 8] >> (row % 8) & 1)))
+                    count++;
+            }
+        }
+    free(isvoid);
+    *n = count;
+    return 1;
+}

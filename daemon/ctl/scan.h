@@ -76,4 +76,14 @@ extern const size_t scan_nindexed_fields;
  * faster), *rows NULL; -1 when out of memory. */
 int scan_candidates(uint32_t **rows, size_t *n, const recindex *ix, const query_cond *c, size_t nc);
 
+/* The number of records of kind that match c and, unless keep_void, are
+ * not shown as status "void" (what list --count counts), from the
+ * secondary indexes alone, without reading a record: possible when c is
+ * one condition an index answers exactly (=, <, <=, >, >= on an indexed
+ * single-valued field: the index holds each record under the displayed
+ * value query_match compares). Returns 1 with *n, 0 when it cannot (the
+ * caller scans), -1 when out of memory. */
+int scan_count_indexed(size_t *n, const recindex *ix, record_kind kind, const query_cond *c,
+                       size_t nc, int keep_void);
+
 #endif
