@@ -5,6 +5,8 @@
  * refused; a reply is sent only after store_commit made the change durable.
  * Never calls a handler. */
 #include "daemon/ctl/common.h"
+#include "daemon/ctl/scan.h"
+#include "daemon/store/recsnap.h"
 
 #include "daemon/util/clock.h"
 #include "daemon/util/log.h"
@@ -57,7 +59,12 @@ void ctl_reply_ok(msgpack_packer *pk)
 
 uerr ops_load(ops_ctx *o, char *err, size_t errlen)
 {
-    int rc = store_foreach(o->st, ops_index_changed, o, err, errlen);
+    /* the secondary indexes first: filled as the records are put */
+    for (size_t f = 0; f < scan_nindexed_fields; f++)
+        if (recindex_index_field(&o->ix, scan_indexed_fields[f]) != UERR_OK)
+            return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");
+    int from_snap;
+    int rc = store_foreach_snap(o->st, ops_index_changed, o, &from_snap, err, errlen);
     if (rc > 0)
         return uerr_set(err, errlen, UERR_IO,
                         "a record in the store is damaged (see the log); run git fsck");

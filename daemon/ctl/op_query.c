@@ -6,6 +6,7 @@
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/kinds.h"
 #include "daemon/ctl/handlers.h"
+#include "daemon/ctl/scan.h"
 
 #include "daemon/util/clock.h"
 #include "proto/schema.h"
@@ -27,6 +28,8 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     size_t nc = 0, nh = 0;
     char err[CTL_ERRLEN];
     hit *hits = NULL;
+    uint32_t *rows = NULL;
+    size_t nrows = 0;
     char *sort = msg_get_str(req, "sort");
     int64_t limit = msg_get_int(req, "limit", -1);
     int reveal = msg_get_bool(req, "reveal", 0);
@@ -62,13 +65,34 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     int asks_status = 0;
     for (size_t i = 0; i < nc; i++)
         asks_status |= strcmp(c[i].field, "status") == 0;
+    if (count_only) { /* from the secondary indexes when they answer exactly */
+        size_t n;
+        int got = scan_count_indexed(&n, &o->ix, kind, c, nc, full || asks_status);
+        if (got < 0) {
+            ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+        if (got) {
+            ctl_reply_ok(pk);
+            msg_map_open(&m, pk);
+            msg_map_int(&m, "count", (int64_t)n);
+            msg_map_close(&m);
+            goto cleanup;
+        }
+    }
     hits = malloc((o->ix.count + 1) * sizeof *hits);
     if (!hits) {
         ctl_reply_error(pk, UERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    for (size_t i = 0; i < o->ix.cap; i++) {
-        const recindex_item *it = &o->ix.slots[i];
+    /* the rows an indexed condition selects, else every slot */
+    int cand = scan_candidates(&rows, &nrows, &o->ix, c, nc);
+    if (cand < 0) {
+        ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0, to = cand ? nrows : o->ix.cap; i < to; i++) {
+        const recindex_item *it = cand ? recindex_row(&o->ix, rows[i]) : &o->ix.slots[i];
         if (it->id && it->kind == kind && (full || asks_status || !is_void(&it->rec, it->id)) &&
             query_match(c, nc, it->id, &it->rec)) {
             hits[nh].id = it->id;
@@ -108,6 +132,7 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     ctl_links_free(&lk);
     msg_map_close(&m);
 cleanup:
+    free(rows);
     free(hits);
     free(sort);
     ctl_conds_free(c, nc);

@@ -141,7 +141,9 @@ static size_t group_values(const char **vals, const record *r, const char *id, c
 /* One scan over the index slots [from, to). The inputs are borrowed and
  * read-only (nothing writes the index while a handler runs). */
 typedef struct {
-    const recindex_item *slots;
+    const recindex *ix;
+    const uint32_t *rows; /* when not NULL, the rows to read (from a
+                             secondary index); else the slots [from, to) */
     size_t from, to;
     const query_cond *c;
     size_t nc;
@@ -202,8 +204,13 @@ static void stats_scan_run(stats_scan *s)
         if (!(vals[f] = malloc(sizeof *vals[f])))
             goto oom;
     for (size_t i = s->from; i < s->to; i++) {
-        scan_prefetch(s->slots, i, s->to);
-        const recindex_item *it = &s->slots[i];
+        const recindex_item *it;
+        if (s->rows) {
+            it = recindex_row(s->ix, s->rows[i]);
+        } else {
+            scan_prefetch(s->ix->slots, i, s->to);
+            it = &s->ix->slots[i];
+        }
         if (!it->id || it->kind != s->kind) /* one kind at a time, members by default */
             continue;
         int grew = scan_project(&proj, &pe, &pcap, &it->rec, s->need, s->nneed);
@@ -389,6 +396,8 @@ void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     query_cond *c = NULL;
     const char **need = NULL;
     int *by_set = NULL;
+    uint32_t *rows = NULL;
+    size_t nrows = 0;
     stats_scan s;
     uerr e;
     memset(&s, 0, sizeof s);
@@ -419,9 +428,13 @@ void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         const schema_field *sf = schema_kind_field_find(kind, by[f]);
         by_set[f] = kind == KIND_MEMBER ? schema_field_is_set(by[f]) : sf && sf->type == SCHEMA_SET;
     }
-    s = (stats_scan){.slots = o->ix.slots,
+    int cand = scan_candidates(&rows, &nrows, &o->ix, c, nc);
+    if (cand < 0)
+        goto oom;
+    s = (stats_scan){.ix = &o->ix,
+                     .rows = rows,
                      .from = 0,
-                     .to = o->ix.cap,
+                     .to = cand ? nrows : o->ix.cap,
                      .c = c,
                      .nc = nc,
                      .by = by,
@@ -445,6 +458,7 @@ refuse:
     ctl_reply_error(pk, e, "%s", err);
 cleanup:
     stats_scan_free(&s);
+    free(rows);
     free(need);
     free(by_set);
     ctl_conds_free(c, nc);

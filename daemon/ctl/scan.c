@@ -1,6 +1,9 @@
 /* scan.c - one pass over the whole index (see scan.h). */
 #include "daemon/ctl/scan.h"
+#include "proto/schema.h"
 
+#include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,4 +124,119 @@ int scan_project(record *proj, record_entry **buf, size_t *cap, const record *r,
     proj->entries = out;
     proj->nentries = n;
     return grew;
+}
+
+/* ---- candidates from the secondary indexes ----------------------------------- */
+
+const char *const scan_indexed_fields[] = {"office", "category", "status", "joined"};
+const size_t scan_nindexed_fields = sizeof scan_indexed_fields / sizeof *scan_indexed_fields;
+
+/* cmp_ok of proto/query.c for the operators an index answers (strcmp
+ * order: dates are YYYY-MM-DD, so it is date order). */
+static int value_in(query_op op, const char *have, const char *want)
+{
+    int c = strcmp(have, want);
+    switch (op) {
+    case Q_EQ:
+        return c == 0;
+    case Q_LT:
+        return c < 0;
+    case Q_LE:
+        return c <= 0;
+    case Q_GT:
+        return c > 0;
+    case Q_GE:
+        return c >= 0;
+    default:
+        return 1; /* != and ~ are not answered from an index */
+    }
+}
+
+/* How many rows the condition selects from f (the sum over the distinct
+ * values it accepts). */
+static size_t cond_size(const recindex_field *f, const query_cond *c)
+{
+    if (c->op == Q_EQ) {
+        const recindex_value *v = recindex_value_find(f, c->value);
+        return v ? v->n : 0;
+    }
+    size_t n = 0;
+    for (const recindex_value *v = f->values; v; v = v->hh.next)
+        if (value_in(c->op, v->value, c->value))
+            n += v->n;
+    return n;
+}
+
+int scan_candidates(uint32_t **rows, size_t *n, const recindex *ix, const query_cond *c, size_t nc)
+{
+    const recindex_field *bestf = NULL;
+    const query_cond *best = NULL;
+    size_t bestn = SIZE_MAX;
+    *rows = NULL;
+    *n = 0;
+    for (size_t i = 0; i < nc; i++) {
+        const recindex_field *f = recindex_field_find(ix, c[i].field);
+        if (!f || c[i].op == Q_NE || c[i].op == Q_HAS || schema_field_is_set(c[i].field))
+            continue;
+        size_t k = cond_size(f, &c[i]);
+        if (k < bestn) {
+            bestn = k;
+            best = &c[i];
+            bestf = f;
+        }
+    }
+    if (!best || bestn > ix->count / 2)
+        return 0;
+    uint32_t *out = malloc((bestn + 1) * sizeof *out);
+    if (!out)
+        return -1;
+    size_t k = 0;
+    const recindex_value *one = best->op == Q_EQ ? recindex_value_find(bestf, best->value) : NULL;
+    for (const recindex_value *v = one ? one : bestf->values; v; v = one ? NULL : v->hh.next)
+        if (value_in(best->op, v->value, best->value)) {
+            assert(k + v->n <= bestn);
+            memcpy(out + k, v->rows, v->n * sizeof *out);
+            k += v->n;
+        }
+    assert(k == bestn);
+    *rows = out;
+    *n = k;
+    return 1;
+}
+
+int scan_count_indexed(size_t *n, const recindex *ix, record_kind kind, const query_cond *c,
+                       size_t nc, int keep_void)
+{
+    *n = 0;
+    if (nc != 1 || c->op == Q_NE || c->op == Q_HAS || schema_field_is_set(c->field))
+        return 0;
+    const recindex_field *f = recindex_field_find(ix, c->field);
+    const recindex_field *st = recindex_field_find(ix, "status");
+    if (!f || (!keep_void && !st))
+        return 0;
+    /* the void rows, as a bitmap: usually none or few */
+    const recindex_value *vv = keep_void ? NULL : recindex_value_find(st, "void");
+    unsigned char *isvoid = NULL;
+    if (vv && vv->n) {
+        if (!(isvoid = calloc(ix->count / 8 + 1, 1)))
+            return -1;
+        for (size_t k = 0; k < vv->n; k++)
+            isvoid[vv->rows[k] / 8] |= (unsigned char)(1u << (vv->rows[k] % 8));
+    }
+    size_t count = 0;
+    const recindex_value *one = c->op == Q_EQ ? recindex_value_find(f, c->value) : NULL;
+    if (c->op != Q_EQ || one)
+        for (const recindex_value *v = one ? one : f->values; v; v = one ? NULL : v->hh.next) {
+            if (!value_in(c->op, v->value, c->value))
+                continue;
+            for (size_t k = 0; k < v->n; k++) {
+                uint32_t row = v->rows[k];
+                if (recindex_row(ix, row)->kind == kind &&
+                    !(isvoid && (isvoid[row / 8] >> (row % 8) & 1)))
+                    count++;
+            }
+        }
+    free(isvoid);
+    *n = count;
+    return 1;
 }

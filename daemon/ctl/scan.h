@@ -7,6 +7,7 @@
 
 #include "daemon/store/recindex.h"
 #include "proto/map.h"
+#include "proto/query.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,5 +59,31 @@ void scan_prefetch(const recindex_item *slots, size_t i, size_t to);
  * strings: never record_free it. Returns 1 if *buf grew, 0, or -1. */
 int scan_project(record *proj, record_entry **buf, size_t *cap, const record *r,
                  const char *const *need, size_t nneed);
+
+/* The fields the record index keeps secondary indexes on (ops_load turns
+ * them on): the ones clerks and reports filter by. */
+extern const char *const scan_indexed_fields[];
+extern const size_t scan_nindexed_fields;
+
+/* The rows of ix that can match the conditions c (AND): a superset of the
+ * matching records, each once, read from the secondary index of the most
+ * selective condition that has one (= on an indexed single-valued field,
+ * or <, <=, >, >= compared as query_match does, over the field's distinct
+ * values). The caller still tests every row with query_match; the answer
+ * is the same as a scan's, only fewer records are read. Returns 1 with
+ * *rows (caller frees) and *n; 0 when no condition is indexed or the best
+ * one selects more than half the records (a scan in slot order is then
+ * faster), *rows NULL; -1 when out of memory. */
+int scan_candidates(uint32_t **rows, size_t *n, const recindex *ix, const query_cond *c, size_t nc);
+
+/* The number of records of kind that match c and, unless keep_void, are
+ * not shown as status "void" (what list --count counts), from the
+ * secondary indexes alone, without reading a record: possible when c is
+ * one condition an index answers exactly (=, <, <=, >, >= on an indexed
+ * single-valued field: the index holds each record under the displayed
+ * value query_match compares). Returns 1 with *n, 0 when it cannot (the
+ * caller scans), -1 when out of memory. */
+int scan_count_indexed(size_t *n, const recindex *ix, record_kind kind, const query_cond *c,
+                       size_t nc, int keep_void);
 
 #endif

@@ -1,6 +1,8 @@
-/* recindex.c - open-addressing hash map of id -> record (see recindex.h).
- * The capacity is a power of two and the load stays under 3/4, so a probe
- * always ends at a free slot. */
+/* recindex.c - open-addressing hash map of id -> record, with secondary
+ * indexes field value -> rows (see recindex.h). The capacity is a power of
+ * two and the load stays under 3/4, so a probe always ends at a free slot.
+ * A put first reserves everything it may need, then changes the table, so
+ * a failed put leaves the record and its secondary entries as they were. */
 #include "daemon/store/recindex.h"
 
 #include "proto/schema.h"
@@ -15,6 +17,19 @@ void recindex_init(recindex *ix)
     memset(ix, 0, sizeof *ix);
 }
 
+static void field_free(recindex_field *f)
+{
+    recindex_value *v, *tmp;
+    HASH_ITER(hh, f->values, v, tmp)
+    {
+        HASH_DEL(f->values, v);
+        free(v->value);
+        free(v->rows);
+        free(v);
+    }
+    free(f->field);
+}
+
 void recindex_free(recindex *ix)
 {
     for (size_t i = 0; i < ix->cap; i++)
@@ -23,6 +38,9 @@ void recindex_free(recindex *ix)
             record_free(&ix->slots[i].rec);
         }
     free(ix->slots);
+    free(ix->rows);
+    for (size_t f = 0; f < ix->nfields; f++)
+        field_free(&ix->fields[f]);
     recindex_init(ix);
 }
 
@@ -53,6 +71,7 @@ record *recindex_get(const recindex *ix, const char *id)
     return ix->slots[i].id ? &ix->slots[i].rec : NULL;
 }
 
+/* Doubles the table; every record keeps its row, rows[] follows the move. */
 static int grow(recindex *ix)
 {
     size_t ncap = ix->cap ? ix->cap * 2 : 1024;
@@ -60,8 +79,11 @@ static int grow(recindex *ix)
     if (!ns)
         return -1;
     for (size_t i = 0; i < ix->cap; i++)
-        if (ix->slots[i].id)
-            ns[find_slot(ns, ncap, ix->slots[i].id)] = ix->slots[i];
+        if (ix->slots[i].id) {
+            size_t j = find_slot(ns, ncap, ix->slots[i].id);
+            ns[j] = ix->slots[i];
+            ix->rows[ns[j].row] = (uint32_t)j;
+        }
     free(ix->slots);
     ix->slots = ns;
     ix->cap = ncap;
@@ -93,25 +115,142 @@ static void tally(recindex *ix, record_kind kind, const record *r, int sign)
     ix->conflict_fields += (size_t)sign * n;
 }
 
+/* ---- secondary indexes ------------------------------------------------------ */
+
+/* The value a record is indexed under: what query_display shows. */
+static const char *shown(const record *r, const char *field)
+{
+    const record_entry *e = record_field_winner(r, field);
+    return e ? e->value : "";
+}
+
+const recindex_field *recindex_field_find(const recindex *ix, const char *field)
+{
+    for (size_t f = 0; f < ix->nfields; f++)
+        if (strcmp(ix->fields[f].field, field) == 0)
+            return &ix->fields[f];
+    return NULL;
+}
+
+const recindex_value *recindex_value_find(const recindex_field *f, const char *value)
+{
+    recindex_value *v = NULL;
+    HASH_FIND_STR(f->values, value, v);
+    return v;
+}
+
+/* The entry of value in f, created empty when missing, with room for one
+ * more row. NULL when out of memory (f may keep a new empty entry). */
+static recindex_value *value_reserve(recindex_field *f, const char *value)
+{
+    recindex_value *v = NULL;
+    HASH_FIND_STR(f->values, value, v);
+    if (!v) {
+        if (!(v = calloc(1, sizeof *v)) || !(v->value = strdup(value))) {
+            free(v);
+            return NULL;
+        }
+        map_oom = 0;
+        HASH_ADD_KEYPTR(hh, f->values, v->value, strlen(v->value), v);
+        if (map_oom) {
+            free(v->value);
+            free(v);
+            return NULL;
+        }
+    }
+    if (v->n == v->cap) {
+        size_t ncap = v->cap ? v->cap * 2 : 4;
+        uint32_t *nr = realloc(v->rows, ncap * sizeof *nr);
+        if (!nr)
+            return NULL;
+        v->rows = nr;
+        v->cap = ncap;
+    }
+    return v;
+}
+
+/* Take row out of the entry of value (it must be there). A record changes
+ * its value rarely (an edit), so a linear search of 4-byte rows is cheap
+ * next to the commit that caused it. */
+static void value_drop(recindex_field *f, const char *value, uint32_t row)
+{
+    recindex_value *v = NULL;
+    HASH_FIND_STR(f->values, value, v);
+    assert(v);
+    for (size_t k = v->n; k-- > 0;)
+        if (v->rows[k] == row) {
+            v->rows[k] = v->rows[--v->n];
+            return;
+        }
+    assert(!"row missing from its secondary index entry");
+}
+
+uerr recindex_index_field(recindex *ix, const char *field)
+{
+    if (recindex_field_find(ix, field))
+        return UERR_OK;
+    if (ix->nfields == RECINDEX_FIELDS_MAX || strcmp(field, "id") == 0)
+        return UERR_INVALID;
+    recindex_field nf = {strdup(field), NULL};
+    if (!nf.field)
+        return UERR_NOMEM;
+    for (uint32_t row = 0; row < ix->count; row++) {
+        recindex_value *v = value_reserve(&nf, shown(&recindex_row(ix, row)->rec, field));
+        if (!v) {
+            field_free(&nf);
+            return UERR_NOMEM;
+        }
+        v->rows[v->n++] = row;
+    }
+    ix->fields[ix->nfields++] = nf;
+    return UERR_OK;
+}
+
 uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r)
 {
     assert(kind > KIND_NONE && kind < KIND_COUNT);
+    recindex_value *to[RECINDEX_FIELDS_MAX] = {0};
     if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0)
         return UERR_NOMEM;
     assert((ix->count + 1) * 4 <= ix->cap * 3);
     size_t i = find_slot(ix->slots, ix->cap, id);
-    if (ix->slots[i].id) {
-        tally(ix, ix->slots[i].kind, &ix->slots[i].rec, -1);
-        record_free(&ix->slots[i].rec);
+    recindex_item *it = &ix->slots[i];
+    /* reserve: the entries the record moves to, a row for a new record */
+    for (size_t f = 0; f < ix->nfields; f++) {
+        const char *nv = shown(r, ix->fields[f].field);
+        if (it->id && strcmp(shown(&it->rec, ix->fields[f].field), nv) == 0)
+            continue; /* to[f] == NULL: stays where it is */
+        if (!(to[f] = value_reserve(&ix->fields[f], nv)))
+            return UERR_NOMEM;
+    }
+    if (!it->id && ix->count == ix->rowcap) {
+        size_t ncap = ix->rowcap ? ix->rowcap * 2 : 1024;
+        uint32_t *nr = ncap <= UINT32_MAX ? realloc(ix->rows, ncap * sizeof *nr) : NULL;
+        if (!nr)
+            return UERR_NOMEM;
+        ix->rows = nr;
+        ix->rowcap = ncap;
+    }
+    /* change: nothing below fails but the id's copy, before anything moved */
+    if (it->id) {
+        for (size_t f = 0; f < ix->nfields; f++)
+            if (to[f])
+                value_drop(&ix->fields[f], shown(&it->rec, ix->fields[f].field), it->row);
+        tally(ix, it->kind, &it->rec, -1);
+        record_free(&it->rec);
     } else {
         char *copy = strdup(id);
         if (!copy)
             return UERR_NOMEM;
-        ix->slots[i].id = copy;
-        ix->count++;
+        it->id = copy;
+        it->row = (uint32_t)ix->count;
+        ix->rows[ix->count++] = (uint32_t)i;
     }
-    ix->slots[i].rec = *r;
-    ix->slots[i].kind = kind;
+    for (size_t f = 0; f < ix->nfields; f++)
+        if (to[f])
+            to[f]->rows[to[f]->n++] = it->row;
+    it->rec = *r;
+    it->kind = kind;
     tally(ix, kind, r, 1);
     record_init(r);
     return UERR_OK;

@@ -16,16 +16,44 @@
 #define UNIOND_RECINDEX_H
 
 #include "proto/kind.h"
+#include "proto/map.h"
 #include "proto/record.h"
 #include "proto/uerr.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     char *id;
     record rec;
     record_kind kind; /* the folder the record sits in (KIND_MEMBER ... KIND_BENEFIT) */
+    uint32_t row;     /* the record's stable number (see recindex.rows) */
 } recindex_item;
+
+/* Secondary indexes. A record keeps its row number for the life of the
+ * index (records are never removed, only replaced), while its slot moves
+ * when the table grows; so the secondary indexes name records by row, and
+ * rows[row] is the slot. A row number is 4 bytes where a pointer is 8, and
+ * reaching the record costs two array reads, not a hash of the id. */
+
+/* The rows whose displayed value of one field (query_display: the winning
+ * entry, "" when absent) is `value`, in no particular order. */
+typedef struct recindex_value {
+    char *value;
+    uint32_t *rows;
+    size_t n, cap;
+    UT_hash_handle hh;
+} recindex_value;
+
+/* One indexed field: value -> rows. Values no record holds any more stay,
+ * with n == 0 (their number is bounded by the values ever written). */
+typedef struct {
+    char *field;
+    recindex_value *values; /* uthash head */
+} recindex_field;
+
+/* At most this many secondary indexes on one recindex. */
+#define RECINDEX_FIELDS_MAX 8
 
 typedef struct {
     recindex_item *slots; /* open addressing (linear probing, load < 3/4);
@@ -37,6 +65,10 @@ typedef struct {
     size_t by_kind[KIND_COUNT];
     size_t conflicted;      /* member records with a field in conflict */
     size_t conflict_fields; /* fields in conflict over all member records */
+    uint32_t *rows; /* row -> slot; count entries used */
+    size_t rowcap;
+    recindex_field fields[RECINDEX_FIELDS_MAX];
+    size_t nfields;
 } recindex;
 
 /* An empty index (no allocation until the first put). */
@@ -53,5 +85,23 @@ uerr recindex_put(recindex *ix, const char *id, record *r);
 uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r);
 /* The kind of the record with this id, or KIND_NONE when absent. */
 record_kind recindex_kind(const recindex *ix, const char *id);
+
+/* Keep a secondary index on the single-valued field `field` (copied; not
+ * "id"), built now from the records already in ix and kept up to date by
+ * every put. Indexing a field twice is a no-op. UERR_OK, UERR_NOMEM (ix
+ * unchanged), or UERR_INVALID (RECINDEX_FIELDS_MAX fields already). The
+ * index lives until recindex_free. */
+uerr recindex_index_field(recindex *ix, const char *field);
+/* The secondary index of field, or NULL when the field is not indexed.
+ * Borrowed: valid until the next put. */
+const recindex_field *recindex_field_find(const recindex *ix, const char *field);
+/* The rows holding value in an indexed field, or NULL (no record ever
+ * held it). Borrowed: valid until the next put. */
+const recindex_value *recindex_value_find(const recindex_field *f, const char *value);
+/* The record of row (row < ix->count). Borrowed: valid until the next put. */
+static inline const recindex_item *recindex_row(const recindex *ix, uint32_t row)
+{
+    return &ix->slots[ix->rows[row]];
+}
 
 #endif

@@ -1,0 +1,250 @@
+/* test_recsnap.c - the persisted record index (daemon/store/recsnap.c):
+ * built when missing, used when it matches the head tree, brought up to
+ * date from the tree diff when stale (another tree), read from git when
+ * its tree is gone, and detected and rebuilt when damaged (a flipped byte,
+ * cut short, the header); every way, the records handed on are exactly
+ * store_foreach's. Real bare git repositories in a mkdtemp directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "daemon/store/recsnap.h"
+#include "daemon/store/store.h"
+#include "proto/buf.h"
+#include "proto/record.h"
+
+static char root[64];
+
+/* Every record handed on, each as "kind id len bytes"; compared as a
+ * set (a snapshot brought up to date hands the changed records on last;
+ * the index does not depend on the order). */
+typedef struct {
+    struct buf *items;
+    size_t n;
+} seen;
+
+static int collect(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
+{
+    seen *sn = arg;
+    char head[128];
+    assert_int_equal(buf[len], 0); /* NUL-terminated, as store_foreach's */
+    sn->items = realloc(sn->items, (sn->n + 1) * sizeof *sn->items);
+    assert_non_null(sn->items);
+    struct buf *b = &sn->items[sn->n++];
+    *b = (struct buf)BUF_INIT;
+    int n = snprintf(head, sizeof head, "%d %s %zu ", (int)kind, id, len);
+    assert_int_equal(buf_append(b, head, (size_t)n), UERR_OK);
+    assert_int_equal(buf_append(b, buf, len), UERR_OK);
+    return 0;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    const struct buf *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->data, y->data, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static void seen_sort(seen *sn)
+{
+    if (sn->n)
+        qsort(sn->items, sn->n, sizeof *sn->items, item_cmp);
+}
+
+static void seen_free(seen *sn)
+{
+    for (size_t i = 0; i < sn->n; i++)
+        buf_free(&sn->items[i]);
+    free(sn->items);
+}
+
+static int stop_second(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
+{
+    (void)kind, (void)id, (void)buf, (void)len;
+    return ++*(int *)arg == 2 ? 7 : 0;
+}
+
+typedef struct {
+    store *s;
+    char dir[128];
+    char snap[192];
+} fixture;
+
+static void commit_rec(fixture *f, const char *id, const char *value, record_kind kind)
+{
+    char *buf, err[256];
+    size_t len;
+    record r;
+    record_init(&r);
+    assert_int_equal(record_write(&r, "n1", 1795860000000LL, "name", value), 0);
+    assert_int_equal(record_encode(&buf, &len, &r), 0);
+    record_free(&r);
+    store_change ch = {id, buf, len, kind};
+    uerr e = store_commit(f->s, &ch, 1, 0, "clerk", "edit\n", err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("store_commit: %s", err);
+    free(buf);
+}
+
+/* Runs store_foreach_snap and checks it hands on what store_foreach does;
+ * returns where the records came from (1 snapshot, 0 git). */
+static int load_same(fixture *f)
+{
+    seen want = {0}, got = {0};
+    char err[256];
+    int from;
+    assert_int_equal(store_foreach(f->s, collect, &want, err, sizeof err), UERR_OK);
+    assert_int_equal(store_foreach_snap(f->s, collect, &got, &from, err, sizeof err), UERR_OK);
+    seen_sort(&want);
+    seen_sort(&got);
+    assert_int_equal(got.n, want.n);
+    for (size_t i = 0; i < want.n; i++) {
+        assert_int_equal(got.items[i].len, want.items[i].len);
+        assert_memory_equal(got.items[i].data, want.items[i].data, want.items[i].len);
+    }
+    seen_free(&want);
+    seen_free(&got);
+    return from;
+}
+
+static void file_poke(const char *path, long off, unsigned char x)
+{
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+    int c = fgetc(fp);
+    assert_int_not_equal(c, EOF);
+    assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+    fputc(c ^ x, fp);
+    fclose(fp);
+}
+
+/* Make the snapshot claim another tree, with a checksum that matches: a
+ * whole snapshot of a tree this store does not have. */
+static void snap_retree(const char *path, const char *tree_hex)
+{
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    unsigned char *p = malloc((size_t)size);
+    assert_non_null(p);
+    fseek(fp, 0, SEEK_SET);
+    assert_int_equal(fread(p, 1, (size_t)size, fp), (size_t)size);
+    memcpy(p + 12, tree_hex, 40);
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), p, (uInt)(size - 16));
+    for (int i = 0; i < 4; i++)
+        p[size - 8 + i] = (unsigned char)(crc >> (8 * i));
+    fseek(fp, 0, SEEK_SET);
+    assert_int_equal(fwrite(p, 1, (size_t)size, fp), (size_t)size);
+    fclose(fp);
+    free(p);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void fixture_open(fixture *f, const char *name)
+{
+    char err[256];
+    snprintf(f->dir, sizeof f->dir, "%s/%s.git", root, name);
+    snprintf(f->snap, sizeof f->snap, "%s/%s", f->dir, RECSNAP_NAME);
+    assert_int_equal(store_create(f->dir, "n1", err, sizeof err), UERR_OK);
+    assert_int_equal(store_open(&f->s, f->dir, "n1", err, sizeof err), UERR_OK);
+}
+
+static void missing_stale_damaged(void **state)
+{
+    (void)state;
+    fixture f;
+    char id[32];
+    fixture_open(&f, "a");
+    /* an empty store keeps no snapshot */
+    assert_int_equal(load_same(&f), 0);
+    assert_int_equal(file_size(f.snap), -1);
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "r%03d", i);
+        commit_rec(&f, id, i % 2 ? "甲" : "乙", i % 5 ? KIND_MEMBER : KIND_UNION);
+    }
+    /* missing: read from git, written; then used */
+    assert_int_equal(load_same(&f), 0);
+    assert_true(file_size(f.snap) > 0);
+    struct stat st;
+    assert_int_equal(stat(f.snap, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600); /* personal data */
+    assert_int_equal(load_same(&f), 1);
+    /* stale: the head tree moved (a new record, a changed member, a
+     * changed union): brought up to date from the tree diff, rewritten */
+    struct stat st0, st1;
+    assert_int_equal(stat(f.snap, &st0), 0);
+    commit_rec(&f, "r999", "丙", KIND_MEMBER);
+    commit_rec(&f, "r001", "丁", KIND_MEMBER);
+    commit_rec(&f, "r005", "戊", KIND_UNION);
+    assert_int_equal(load_same(&f), 1);
+    assert_int_equal(stat(f.snap, &st1), 0);
+    assert_true(st1.st_ino != st0.st_ino); /* a new file, renamed in */
+    assert_int_equal(load_same(&f), 1);
+    /* stale, and its tree is not in the store (pruned): all from git */
+    snap_retree(f.snap, "0123456789abcdef0123456789abcdef01234567");
+    assert_int_equal(load_same(&f), 0);
+    assert_int_equal(load_same(&f), 1);
+    /* damaged: a byte in a blob, the crc, a byte of the header */
+    long size = file_size(f.snap);
+    long where[] = {size / 2, size - 6, 8, 20};
+    for (size_t k = 0; k < sizeof where / sizeof *where; k++) {
+        file_poke(f.snap, where[k], 0x40);
+        assert_int_equal(load_same(&f), 0);
+        assert_int_equal(load_same(&f), 1); /* rebuilt */
+    }
+    /* cut short, and empty */
+    assert_int_equal(truncate(f.snap, size / 2), 0);
+    assert_int_equal(load_same(&f), 0);
+    assert_int_equal(load_same(&f), 1);
+    assert_int_equal(truncate(f.snap, 0), 0);
+    assert_int_equal(load_same(&f), 0);
+    assert_int_equal(load_same(&f), 1);
+    /* the callback's stop value comes back unchanged from the snapshot */
+    int calls = 0, from;
+    char err[256];
+    assert_int_equal(store_foreach_snap(f.s, stop_second, &calls, &from, err, sizeof err), 7);
+    assert_int_equal(from, 1);
+    assert_int_equal(calls, 2);
+    store_free(f.s);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/test_recsnap.XXXXXX");
+    return mkdtemp(root) && store_global_init() == UERR_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    store_global_shutdown();
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(missing_stale_damaged),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
