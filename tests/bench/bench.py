@@ -327,19 +327,9 @@ def bench_live(a, b):
 
 
 def members_csv(gen, n, path):
-    """n generated members, one row per ID number (the generator repeats a
-    few at 20k and more; import refuses a second record of one person)."""
-    out, seen = [], set()
-    lines = subprocess.run([gen, str(n), "1"], stdout=subprocess.PIPE,
-                           check=True).stdout.decode().splitlines(keepends=True)
-    col = lines[0].split(",").index("id_number")
-    for i, line in enumerate(lines):
-        key = line.split(",")[col]
-        if i == 0 or key not in seen:
-            seen.add(key)
-            out.append(line)
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(out)
+    """n generated members (genmembers writes each ID number once)."""
+    with open(path, "wb") as f:
+        subprocess.run([gen, str(n), "1"], stdout=f, check=True)
     return path
 
 

@@ -167,12 +167,12 @@ check "trees converge" wait_until 30 bash -c "[ \$(git --git-dir='$A/store.git' 
 n=$(commits "$A")
 UNIONCTL_PROGRESS_DELAY_MS=0 script -qec "'$UNIONCTL' -d '$A' import --dry-run --skip-invalid '$T/big.csv'" /dev/null >"$T/tty.out" 2>&1; rc=$?
 check "on a terminal: the import ran (exit 0, would import the rows)" \
-    bash -c "[ $rc = 0 ] && grep -qE 'would import 19[0-9]{3} new' '$T/tty.out'"
+    bash -c "[ $rc = 0 ] && grep -q 'would import 20000 new' '$T/tty.out'"
 check "on a terminal: a progress line was drawn (rows, elapsed)" \
     bash -c "grep -q \$'\\e\\[K' '$T/tty.out' && grep -qE 'rows|[0-9]:[0-9][0-9]' '$T/tty.out'"
 check "and cleared right before the summary" bash -c "grep -q \$'\\e\\[Kwould import' '$T/tty.out'"
 UNIONCTL_PROGRESS_DELAY_MS=0 "$UNIONCTL" -d "$A" import --dry-run --skip-invalid "$T/big.csv" >"$T/pipe.out" 2>"$T/pipe.err"; rc=$?
-check "piped: the import ran" bash -c "[ $rc = 0 ] && grep -qE 'would import 19[0-9]{3} new' '$T/pipe.out'"
+check "piped: the import ran" bash -c "[ $rc = 0 ] && grep -q 'would import 20000 new' '$T/pipe.out'"
 check "piped: nothing on stderr, no escape in stdout" \
     bash -c "[ ! -s '$T/pipe.err' ] && ! grep -q \$'\\e' '$T/pipe.out'"
 script -qec "'$UNIONCTL' -d '$A' import --dry-run '$T/dry.csv'" /dev/null >"$T/tty2.out" 2>&1

@@ -72,6 +72,27 @@ static int days_in(int y, int m)
 
 static int fed_main(int argc, char **argv);
 
+/* The ID numbers written so far (open addressing on the number's digits):
+ * one person, one record, so a generated file never holds an ID twice
+ * (import refuses the second). A collision re-rolls the sequence digits. */
+static uint64_t *ids_seen;
+static size_t ids_cap;
+
+static int id_taken(const char *id)
+{
+    uint64_t k = strtoull(id, NULL, 10) + 1; /* 17 digits; 0 marks a free slot */
+    if (!ids_cap)
+        return 0;
+    for (size_t i = (size_t)(k * 0x9e3779b97f4a7c15ull) & (ids_cap - 1);; i = (i + 1) & (ids_cap - 1)) {
+        if (ids_seen[i] == k)
+            return 1;
+        if (ids_seen[i] == 0) {
+            ids_seen[i] = k;
+            return 0;
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "fed") == 0)
@@ -85,6 +106,10 @@ int main(int argc, char **argv)
     const char *office = argc > 3 ? argv[3] : NULL;
     static const int w[] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
     static const char chk[] = "10X98765432";
+    for (ids_cap = 1024; ids_cap < (size_t)n * 2; ids_cap *= 2)
+        ;
+    if (!(ids_seen = calloc(ids_cap, sizeof *ids_seen)))
+        return 1;
     printf("name,gender,id_number,phone,category,employer,union,office,joined,status,benefits\n");
     for (long i = 0; i < n; i++) {
         int oi = office ? 0 : (int)rnd(6);
@@ -92,9 +117,13 @@ int main(int argc, char **argv)
         int y = 1960 + (int)rnd(45) /* at least 16 on 2021-01-01 */, m = 1 + (int)rnd(12),
             d = 1 + (int)rnd((uint32_t)days_in(y, m));
         int seq = (int)rnd(1000);
+        const char *area = areas[office ? rnd(6) : (uint32_t)oi];
         char id[32];
-        snprintf(id, sizeof id, "%s%04d%02d%02d%03d", areas[office ? rnd(6) : (uint32_t)oi], y, m,
-                 d, seq);
+        snprintf(id, sizeof id, "%s%04d%02d%02d%03d", area, y, m, d, seq);
+        while (id_taken(id)) {
+            seq = (int)rnd(1000);
+            snprintf(id, sizeof id, "%s%04d%02d%02d%03d", area, y, m, d, seq);
+        }
         int sum = 0;
         for (int k = 0; k < 17; k++)
             sum += (id[k] - '0') * w[k];
@@ -108,6 +137,7 @@ int main(int argc, char **argv)
                rnd(1000000000u), PICK(categories), PICK(employers), PICK(unions), off, jy, jm, jd,
                status, PICK(benefits));
     }
+    free(ids_seen);
     return 0;
 }
 
