@@ -59,10 +59,15 @@ $(B)/locale/%/LC_MESSAGES/unionctl.mo: po/%.po
 	@$(if $(Q),echo '  MSGFMT  $<',true)
 	$(Q)msgfmt --check -o $@ $<
 
+# The daemon's message formats go into the catalogue too, and into the
+# table cli/dmsgs.c unionctl matches its messages against (tools/dmsgs.py).
 pot:
+	@mkdir -p $(B)
+	tools/dmsgs.py $(B)/daemon.pot cli/dmsgs.c
 	xgettext --from-code=UTF-8 --language=C --keyword=_ --keyword=N_ --keyword=C_:1c,2 \
 	  --keyword=NC_:1c,2 --add-comments=TRANSLATORS: --package-name=uniond \
-	  --msgid-bugs-address= -o po/uniond.pot $(sort $(shell find cli -name '*.c'))
+	  --msgid-bugs-address= -o $(B)/cli.pot $(sort $(shell find cli -name '*.c'))
+	msgcat --use-first -o po/uniond.pot $(B)/cli.pot $(B)/daemon.pot
 
 # Where `make install` puts the systemd files and the completion; systemd
 # reads /usr/lib and /usr/local/lib alike.

@@ -3,6 +3,7 @@
  * Nothing here reads the command line. */
 #include "cli/cli.h"
 #include "cli/ctl.h"
+#include "cli/dmsg.h"
 #include "cli/i18n.h"
 #include "cli/progress.h"
 #include "cli/render.h"
@@ -58,17 +59,20 @@ int cli_request_send(request *r, reply *rep)
         return rc == CTL_UNREACHABLE ? EXIT_UNREACHABLE : EXIT_FAIL;
     }
     if (!msg_get_bool(&rep->u.data, "ok", 0)) {
-        char *e = msg_get_str(&rep->u.data, "error");
+        /* the daemon speaks English; the clerk reads it in the locale's language */
+        char *raw = msg_get_str(&rep->u.data, "error"), *e = dmsg_translate(raw);
         fprintf(stderr, "unionctl: %s\n", e ? e : _("the daemon refused the request"));
         free(e);
+        free(raw);
         const msgpack_object_array *errs = msg_get_array(&rep->u.data, "errors");
         for (uint32_t i = 0; errs && i < errs->size; i++) {
             char *f = msg_get_str(&errs->ptr[i], "field");
-            char *why = msg_get_str(&errs->ptr[i], "reason");
+            char *reason = msg_get_str(&errs->ptr[i], "reason"), *why = dmsg_translate(reason);
             fprintf(stderr, _("  line %lld: %s: %s\n"),
                     (long long)msg_get_int(&errs->ptr[i], "line", 0), f ? f : "?", why ? why : "?");
             free(f);
             free(why);
+            free(reason);
         }
         return EXIT_FAIL;
     }

@@ -9,6 +9,7 @@
 #include "proto/problem.h"
 #include "cli/schemacmd.h"
 #include "cli/csvin.h"
+#include "cli/dmsg.h"
 #include "cli/jsonin.h"
 #include "cli/i18n.h"
 #include "cli/progress.h"
@@ -420,11 +421,12 @@ int cli_import_print(cli_call *c)
     const msgpack_object_array *errs = msg_get_array(res, "errors");
     for (uint32_t i = 0; errs && i < errs->size; i++) {
         char *f = msg_get_str(&errs->ptr[i], "field");
-        char *why = msg_get_str(&errs->ptr[i], "reason");
+        char *reason = msg_get_str(&errs->ptr[i], "reason"), *why = dmsg_translate(reason);
         printf(_("  line %lld: %s: %s\n"), (long long)msg_get_int(&errs->ptr[i], "line", 0),
                f ? f : "?", why ? why : "?");
         free(f);
         free(why);
+        free(reason);
     }
     long long dsk = (long long)msg_get_int(res, "skipped", 0);
     if (errs && (long long)errs->size < dsk)
