@@ -13,7 +13,8 @@ those formats in daemon/ and proto/:
   - a few glue formats that compose messages ("%s: %s", problem groups).
 
 Formats with fewer than three letters of text are dropped ("%s", "%s/%s"):
-they would match anything and say nothing.
+they would match anything and say nothing; so are formats of several lines
+(commit messages: an error is one line, a list may follow it).
 
   tools/dmsgs.py POT C     write the formats as a .pot (for msgcat into
                            po/uniond.pot) and the table cli/dmsgs.c
@@ -53,6 +54,8 @@ def unquote(c_literals):
 
 
 def worth(msgid):
+    if "\\n" in msgid:
+        return False  # commit messages; an error is one line (lists follow it)
     text = CONV.sub("", msgid.replace("%%", "%"))
     return len(re.findall(r"[A-Za-z]", text)) >= 3
 
@@ -62,11 +65,13 @@ def xgettext_entries(files):
     with tempfile.TemporaryDirectory() as tmp:
         pot = os.path.join(tmp, "d.pot")
         cmd = ["xgettext", "--from-code=UTF-8", "--language=C", "--keyword", "--no-wrap",
-               "--omit-header", "-o", pot]
+               "-o", pot]  # (with --omit-header it would write ASCII only)
         for k in KEYWORDS:
             cmd += ["--keyword=" + k, "--flag=%s:%s:c-format" % (k.split(":")[0], k.split(":")[1])]
         # xgettext warns about the non-ASCII msgids (男/女): expected here
-        run = subprocess.run(cmd + files, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        # a UTF-8 locale, or xgettext drops the non-ASCII characters
+        env = dict(os.environ, LC_ALL="C.UTF-8")
+        run = subprocess.run(cmd + files, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
         if run.returncode != 0:
             sys.stderr.write(run.stderr)
             raise SystemExit("xgettext failed")
@@ -78,8 +83,8 @@ def xgettext_entries(files):
         lines = block.split("\n")
         comments = [l for l in lines if l.startswith("#")]
         ids = [l for l in lines if l.startswith("msgid ")]
-        if len(ids) != 1:
-            continue
+        if len(ids) != 1 or ids[0] == 'msgid ""':
+            continue  # the header
         entries.append((comments, ids[0][len('msgid "'):-1]))
     return entries
 
