@@ -11,6 +11,8 @@
  * the current row are collected in one scratch buffer and become one
  * allocation per row when the row ends. */
 #include "cli/csvin.h"
+#include "cli/dmsg.h"
+#include "cli/i18n.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -148,12 +150,12 @@ static void csvin_on_cell(void *field, size_t len, void *data)
     if (!field)
         len = 0;
     if (st->ncells == CSVIN_COLS_MAX) {
-        state_fail(st, "line %zu: more than %d columns; an import file has at most %d", st->line,
+        state_fail(st, _("line %zu: more than %d columns; an import file has at most %d"), st->line,
                    CSVIN_COLS_MAX, CSVIN_COLS_MAX);
         return;
     }
     if (len > CSVIN_CELL_MAX) {
-        state_fail(st, "line %zu: cell %zu is longer than %zu bytes; shorten it", st->line,
+        state_fail(st, _("line %zu: cell %zu is longer than %zu bytes; shorten it"), st->line,
                    st->ncells + 1, CSVIN_CELL_MAX);
         return;
     }
@@ -164,7 +166,7 @@ static void csvin_on_cell(void *field, size_t len, void *data)
             cap *= 2;
         char *nb = realloc(st->buf, cap);
         if (!nb) {
-            state_fail(st, "line %zu: out of memory", st->line);
+            state_fail(st, _("line %zu: out of memory"), st->line);
             return;
         }
         st->buf = nb;
@@ -183,14 +185,14 @@ static int header_take(csvin_state *st, size_t line)
     char **names = cells_block_build(st, 1);
 
     if (!names) {
-        state_fail(st, "line %zu: out of memory", line);
+        state_fail(st, _("line %zu: out of memory"), line);
         return -1;
     }
     for (size_t i = 0; i < st->ncells; i++) {
         if (names[i][0] == '\0') {
             state_fail(st,
-                       "line %zu: column %zu of the header has no name; the first row must "
-                       "name every column",
+                       _("line %zu: column %zu of the header has no name; the first row must "
+                         "name every column"),
                        line, i + 1);
             free(names);
             return -1;
@@ -198,8 +200,8 @@ static int header_take(csvin_state *st, size_t line)
         for (size_t j = 0; j < i; j++) {
             if (strcmp(names[i], names[j]) == 0) {
                 state_fail(st,
-                           "line %zu: header name \"%.64s\" appears twice (columns %zu and %zu); "
-                           "each field may have one column",
+                           _("line %zu: header name \"%.64s\" appears twice (columns %zu and %zu); "
+                             "each field may have one column"),
                            line, names[i], j + 1, i + 1);
                 free(names);
                 return -1;
@@ -217,12 +219,14 @@ static int row_take(csvin_state *st, size_t line)
     csvin_doc *d = st->d;
 
     if (st->ncells != d->nheader) {
-        state_fail(st, "line %zu: %zu cell%s, header has %zu", line, st->ncells,
-                   st->ncells == 1 ? "" : "s", d->nheader);
+        state_fail(st,
+                   ngettext("line %zu: %zu cell, header has %zu",
+                            "line %zu: %zu cells, header has %zu", st->ncells),
+                   line, st->ncells, d->nheader);
         return -1;
     }
     if (d->nrows == CSVIN_ROWS_MAX) {
-        state_fail(st, "line %zu: more than %d rows; split the file into smaller imports", line,
+        state_fail(st, _("line %zu: more than %d rows; split the file into smaller imports"), line,
                    CSVIN_ROWS_MAX);
         return -1;
     }
@@ -232,7 +236,7 @@ static int row_take(csvin_state *st, size_t line)
             cap = CSVIN_ROWS_MAX;
         csvin_row *nr = realloc(d->rows, cap * sizeof *nr);
         if (!nr) {
-            state_fail(st, "line %zu: out of memory", line);
+            state_fail(st, _("line %zu: out of memory"), line);
             return -1;
         }
         d->rows = nr;
@@ -240,7 +244,7 @@ static int row_take(csvin_state *st, size_t line)
     }
     char **cells = cells_block_build(st, 0);
     if (!cells) {
-        state_fail(st, "line %zu: out of memory", line);
+        state_fail(st, _("line %zu: out of memory"), line);
         return -1;
     }
     d->rows[d->nrows].line = line;
@@ -275,13 +279,13 @@ static void quote_error_report(csvin_state *st, const char *text, size_t at, siz
 
     if (at < len && text[at] == '"')
         state_fail(st,
-                   "line %zu: cell %zu has a double quote inside an unquoted value; enclose "
-                   "the whole cell in double quotes and write the quote twice (\"\")",
+                   _("line %zu: cell %zu has a double quote inside an unquoted value; enclose "
+                     "the whole cell in double quotes and write the quote twice (\"\")"),
                    st->line, cell);
     else
         state_fail(st,
-                   "line %zu: cell %zu has text after its closing double quote; enclose the "
-                   "whole cell in double quotes and write any quote inside it twice (\"\")",
+                   _("line %zu: cell %zu has text after its closing double quote; enclose the "
+                     "whole cell in double quotes and write any quote inside it twice (\"\")"),
                    st->line, cell);
 }
 
@@ -290,15 +294,15 @@ static int line_check(csvin_state *st, const char *s, size_t len)
 {
     if (memchr(s, '\0', len)) {
         state_fail(st,
-                   "line %zu: contains a NUL byte; the file is not UTF-8 text (UTF-16? save it "
-                   "as \"CSV UTF-8\")",
+                   _("line %zu: contains a NUL byte; the file is not UTF-8 text (UTF-16? save it "
+                     "as \"CSV UTF-8\")"),
                    st->line);
         return -1;
     }
     if (schema_utf8_len(s, len) < 0) {
         state_fail(st,
-                   "line %zu: not valid UTF-8 (a GBK/GB18030 file from Excel?); leave out "
-                   "--encoding utf-8 to detect it, or give --encoding gb18030",
+                   _("line %zu: not valid UTF-8 (a GBK/GB18030 file from Excel?); leave out "
+                     "--encoding utf-8 to detect it, or give --encoding gb18030"),
                    st->line);
         return -1;
     }
@@ -314,7 +318,7 @@ static int parse_utf8(csvin_doc *d, const char *buf, size_t len, char *err, size
     int rc = -1;
 
     csvin_free(d);
-    err_set(err, errlen, "unknown error");
+    err_set(err, errlen, _("unknown error"));
     memset(&st, 0, sizeof st);
     st.d = d;
     st.err = err;
@@ -322,7 +326,7 @@ static int parse_utf8(csvin_doc *d, const char *buf, size_t len, char *err, size
     st.line = 1;
 
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
-        err_set(err, errlen, "cannot set up the CSV parser");
+        err_set(err, errlen, _("cannot set up the CSV parser"));
         return -1;
     }
     csv_set_space_func(&p, csvin_no_space);
@@ -330,7 +334,7 @@ static int parse_utf8(csvin_doc *d, const char *buf, size_t len, char *err, size
 
     if (len >= 2 &&
         ((buf[0] == '\xFF' && buf[1] == '\xFE') || (buf[0] == '\xFE' && buf[1] == '\xFF'))) {
-        err_set(err, errlen, "line 1: the file is UTF-16; save it as \"CSV UTF-8\"");
+        err_set(err, errlen, _("line 1: the file is UTF-16; save it as \"CSV UTF-8\""));
         goto cleanup;
     }
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
@@ -359,10 +363,10 @@ static int parse_utf8(csvin_doc *d, const char *buf, size_t len, char *err, size
             if (e == CSV_EPARSE)
                 quote_error_report(&st, buf + pos, n, end - pos);
             else if (e == CSV_ENOMEM && csv_get_buffer_size(&p) + 2 * 128 > CSVIN_FIELD_BUF_MAX)
-                state_fail(&st, "line %zu: cell %zu is longer than %zu bytes; shorten it", st.line,
-                           st.ncells + 1, CSVIN_CELL_MAX);
+                state_fail(&st, _("line %zu: cell %zu is longer than %zu bytes; shorten it"),
+                           st.line, st.ncells + 1, CSVIN_CELL_MAX);
             else
-                state_fail(&st, "line %zu: %s", st.line, csv_strerror(e));
+                state_fail(&st, _("line %zu: %s"), st.line, csv_strerror(e));
             goto cleanup;
         }
         if (next > end)
@@ -371,8 +375,8 @@ static int parse_utf8(csvin_doc *d, const char *buf, size_t len, char *err, size
     }
     if (csv_fini(&p, csvin_on_cell, csvin_on_row, &st) != 0) {
         state_fail(&st,
-                   "line %zu: a quoted cell in the row starting here is never closed; add the "
-                   "missing closing double quote",
+                   _("line %zu: a quoted cell in the row starting here is never closed; add the "
+                     "missing closing double quote"),
                    st.row_line ? st.row_line : st.line);
         goto cleanup;
     }
@@ -380,7 +384,7 @@ static int parse_utf8(csvin_doc *d, const char *buf, size_t len, char *err, size
         goto cleanup;
     if (!st.have_header) {
         err_set(err, errlen,
-                "the file is empty; its first row must name the fields (e.g. name,phone)");
+                _("the file is empty; its first row must name the fields (e.g. name,phone)"));
         goto cleanup;
     }
     rc = 0;
@@ -407,11 +411,11 @@ static int fd_slurp(int fd, char **out, size_t *outlen, char *err, size_t errlen
         return -1;
     }
     if (S_ISDIR(sb.st_mode)) {
-        err_set(err, errlen, "is a directory; give the path of a .csv file");
+        err_set(err, errlen, _("is a directory; give the path of a .csv file"));
         return -1;
     }
     if (S_ISREG(sb.st_mode) && (unsigned long long)sb.st_size > CSVIN_FILE_MAX) {
-        err_set(err, errlen, "%llu MiB is more than the %zu MiB an import may have; split it",
+        err_set(err, errlen, _("%llu MiB is more than the %zu MiB an import may have; split it"),
                 (unsigned long long)sb.st_size >> 20, CSVIN_FILE_MAX >> 20);
         return -1;
     }
@@ -422,7 +426,7 @@ static int fd_slurp(int fd, char **out, size_t *outlen, char *err, size_t errlen
     for (;;) {
         if (len == cap) {
             if (cap > CSVIN_FILE_MAX) {
-                err_set(err, errlen, "more than the %zu MiB an import may have; split it",
+                err_set(err, errlen, _("more than the %zu MiB an import may have; split it"),
                         CSVIN_FILE_MAX >> 20);
                 free(buf);
                 return -1;
@@ -447,7 +451,7 @@ static int fd_slurp(int fd, char **out, size_t *outlen, char *err, size_t errlen
         len += (size_t)n;
     }
     if (len > CSVIN_FILE_MAX) {
-        err_set(err, errlen, "more than the %zu MiB an import may have; split it",
+        err_set(err, errlen, _("more than the %zu MiB an import may have; split it"),
                 CSVIN_FILE_MAX >> 20);
         free(buf);
         return -1;
@@ -458,7 +462,7 @@ static int fd_slurp(int fd, char **out, size_t *outlen, char *err, size_t errlen
 
 oom:
     free(buf);
-    err_set(err, errlen, "out of memory reading the file");
+    err_set(err, errlen, _("out of memory reading the file"));
     return -1;
 }
 
@@ -549,7 +553,7 @@ static int gb18030_decode(char **out, size_t *outlen, const char *buf, size_t le
 {
     iconv_t cd = iconv_open("UTF-8", "GB18030");
     if (cd == (iconv_t)-1) {
-        err_set(err, errlen, "this system cannot convert GB18030 (iconv: %s)", strerror(errno));
+        err_set(err, errlen, _("this system cannot convert GB18030 (iconv: %s)"), strerror(errno));
         return -1;
     }
     /* a GB18030 character is 1, 2 or 4 bytes; its UTF-8 at most 4 */
@@ -557,7 +561,7 @@ static int gb18030_decode(char **out, size_t *outlen, const char *buf, size_t le
     char *dst = malloc(cap);
     if (!dst) {
         iconv_close(cd);
-        err_set(err, errlen, "out of memory converting the file");
+        err_set(err, errlen, _("out of memory converting the file"));
         return -1;
     }
     char *in = (char *)buf, *o = dst;
@@ -568,7 +572,7 @@ static int gb18030_decode(char **out, size_t *outlen, const char *buf, size_t le
     iconv_close(cd);
     if (r == (size_t)-1 || inleft != 0) {
         err_set(err, errlen,
-                "line %zu: neither UTF-8 nor GB18030 (GBK) text; save the file as \"CSV UTF-8\"",
+                _("line %zu: neither UTF-8 nor GB18030 (GBK) text; save the file as \"CSV UTF-8\""),
                 line_of(buf, (size_t)(in - buf)));
         free(dst);
         return -1;
@@ -591,7 +595,7 @@ int csvin_header_resolve(csvin_doc *d, char *err, size_t errlen)
     int bad = 0;
 
     if (!canon) {
-        err_set(err, errlen, "out of memory");
+        err_set(err, errlen, _("out of memory"));
         return -1;
     }
     if (err && errlen)
@@ -605,7 +609,11 @@ int csvin_header_resolve(csvin_doc *d, char *err, size_t errlen)
             canon[i] = f->name;
         } else {
             if (err && o < errlen) {
-                int k = snprintf(err + o, errlen - o, "%s%s", bad ? "; " : "line 1: ", why);
+                /* the schema's English, shown in the clerk's language */
+                char *shown = dmsg_translate(why);
+                int k = snprintf(err + o, errlen - o, "%s%s", bad ? "; " : _("line 1: "),
+                                 shown ? shown : why);
+                free(shown);
                 o += k > 0 ? (size_t)k : 0;
             }
             bad = 1;
@@ -615,9 +623,9 @@ int csvin_header_resolve(csvin_doc *d, char *err, size_t errlen)
             if (canon[j] && strcmp(canon[j], canon[i]) == 0) {
                 if (err && o < errlen) {
                     int k = snprintf(err + o, errlen - o,
-                                     "%scolumns %zu (%.64s) and %zu (%.64s) are both %s; each "
-                                     "field may have one column",
-                                     bad ? "; " : "line 1: ", j + 1, d->header[j], i + 1,
+                                     _("%scolumns %zu (%.64s) and %zu (%.64s) are both %s; "
+                                       "each field may have one column"),
+                                     bad ? "; " : _("line 1: "), j + 1, d->header[j], i + 1,
                                      d->header[i], canon[i]);
                     o += k > 0 ? (size_t)k : 0;
                 }
@@ -632,7 +640,7 @@ int csvin_header_resolve(csvin_doc *d, char *err, size_t errlen)
     char **blk = malloc(2 * d->nheader * sizeof(char *) + bytes);
     if (!blk) {
         free(canon);
-        err_set(err, errlen, "out of memory");
+        err_set(err, errlen, _("out of memory"));
         return -1;
     }
     char *p = (char *)(blk + 2 * d->nheader);
@@ -660,7 +668,7 @@ int csvin_parse_enc(csvin_doc *d, const char *buf, size_t len, csvin_encoding en
     csvin_free(d);
     if (len >= 2 &&
         ((buf[0] == '\xFF' && buf[1] == '\xFE') || (buf[0] == '\xFE' && buf[1] == '\xFF'))) {
-        err_set(err, errlen, "line 1: the file is UTF-16; save it as \"CSV UTF-8\"");
+        err_set(err, errlen, _("line 1: the file is UTF-16; save it as \"CSV UTF-8\""));
         return -1;
     }
     if (enc == CSVIN_ENC_AUTO) {

@@ -7,6 +7,7 @@
  * read: concurrent values and history travel in `unionctl backup`, not in
  * an export. Never prints a value. */
 #include "cli/jsonin.h"
+#include "cli/i18n.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ static int csv_write(FILE *out, json_t *arr, char *err, size_t errlen)
     {
         json_t *id = json_object_get(rec, "id"), *fields = json_object_get(rec, "fields");
         if (!json_is_string(id) || !json_is_object(fields)) {
-            snprintf(err, errlen, "record %zu: not {\"id\": ..., \"fields\": {...}}", i + 1);
+            snprintf(err, errlen, _("record %zu: not {\"id\": ..., \"fields\": {...}}"), i + 1);
             rc = -1;
             break;
         }
@@ -82,7 +83,7 @@ static int csv_write(FILE *out, json_t *arr, char *err, size_t errlen)
         for (j = 0; j < json_array_size(names); j++) {
             json_t *v = json_object_get(fields, json_string_value(json_array_get(names, j)));
             if (v && !json_is_string(v)) {
-                snprintf(err, errlen, "record %zu: a field value is not a string", i + 1);
+                snprintf(err, errlen, _("record %zu: a field value is not a string"), i + 1);
                 rc = -1;
                 break;
             }
@@ -109,12 +110,12 @@ int jsonin_read_file(csvin_doc *d, const char *path, char *err, size_t errlen)
         return -1;
     }
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        snprintf(err, errlen, "not the output of export --json (an array of records)");
+        snprintf(err, errlen, _("not the output of export --json (an array of records)"));
         goto cleanup;
     }
     FILE *out = open_memstream(&buf, &len);
     if (!out) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, _("out of memory"));
         goto cleanup;
     }
     int w = csv_write(out, arr, err, errlen);

@@ -2,6 +2,7 @@
  * line of stderr ("\r...\033[K") five times a second. It writes only to
  * stderr, only when stderr is a terminal, and never a row's content. */
 #include "cli/progress.h"
+#include "cli/i18n.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -68,8 +69,11 @@ static void draw(cli_progress *p, unsigned tick)
             fmt_duration(eta, sizeof eta, (double)(p->total - done) / rate);
         else
             snprintf(eta, sizeof eta, "?");
-        snprintf(line, sizeof line, "\r%s [%s] %zu/%zu rows  %.0f rows/s  ETA %s\033[K", p->label,
-                 bar, done, p->total, rate, eta);
+        char body[300];
+        /* TRANSLATORS: the progress line: label, bar, rows done/total, rate, time left */
+        snprintf(body, sizeof body, _("%s [%s] %zu/%zu rows  %.0f rows/s  ETA %s"), p->label, bar,
+                 done, p->total, rate, eta);
+        snprintf(line, sizeof line, "\r%s\033[K", body);
     } else {
         snprintf(line, sizeof line, "\r%s %c %s\033[K", p->label, spin[tick % 4], el);
     }

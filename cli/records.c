@@ -294,7 +294,9 @@ static void import_problems_print(FILE *f, const problem_list *pl)
     }
     for (size_t i = 0; i < ng; i++) {
         problem_group_format(line, sizeof line, &g[i]);
-        fprintf(f, "  %s\n", line);
+        char *shown = dmsg_translate(line); /* the schema's English, in the clerk's language */
+        fprintf(f, "  %s\n", shown ? shown : line);
+        free(shown);
     }
     free(g);
 }

@@ -7,6 +7,8 @@
 #include "cli/schemacmd.h"
 
 #include "cli/cli.h"
+#include "cli/dmsg.h"
+#include "cli/i18n.h"
 #include "cli/render.h"
 #include "proto/msg.h"
 #include "proto/query.h"
@@ -86,17 +88,23 @@ int cli_where_check(const char *const *where, int n)
          * names no field and takes any value. */
         const char *op = strpbrk(where[i], "=!<>~");
         if (!op || !(probe = malloc(strlen(op) + 3)))
-            return cli_usage_error("--where '%s': expected FIELD OP VALUE with OP one of = != < "
-                                   "<= > >= ~",
+            return cli_usage_error(_("--where '%s': expected FIELD OP VALUE with OP one of = != "
+                                     "< <= > >= ~"),
                                    where[i]);
         sprintf(probe, "id%s", op);
         int syn = query_cond_parse(&c, probe, err, sizeof err);
         free(probe);
-        if (syn != 0)
-            return cli_usage_error("--where: %s", err);
+        if (syn != 0) {
+            char *shown = dmsg_translate(err); /* proto's English, in the clerk's language */
+            rc = cli_usage_error(_("--where: %s"), shown ? shown : err);
+            free(shown);
+            return rc;
+        }
         query_cond_free(&c);
         if (query_cond_parse(&c, where[i], err, sizeof err) != 0) {
-            fprintf(stderr, "unionctl: --where %s: %s\n", where[i], err);
+            char *shown = dmsg_translate(err);
+            fprintf(stderr, _("unionctl: --where %s: %s\n"), where[i], shown ? shown : err);
+            free(shown);
             return EXIT_FAIL;
         }
         query_cond_free(&c);
@@ -134,7 +142,7 @@ static int cmd_fields(int argc, char **argv)
         else if (strcmp(argv[i], "--csv") == 0)
             o.csv = 1;
         else
-            return cli_usage_error("fields: unexpected argument '%s'", argv[i]);
+            return cli_usage_error(_("fields: unexpected argument '%s'"), argv[i]);
     }
     if ((rc = fields_request(&rep)) == 0) {
         const msgpack_object_array *f = msg_get_array(rep.result, "fields");
@@ -142,8 +150,13 @@ static int cmd_fields(int argc, char **argv)
         if (o.json) {
             cli_print_json(rep.result);
         } else {
-            static const char *const head[] = {"name",    "type",    "label",
-                                               "aliases", "private", "declared"};
+            /* titled by cli_print_rows (the "column" context) */
+            static const char *const head[] = {"name",
+                                               NC_("column", "type"),
+                                               NC_("column", "label"),
+                                               NC_("column", "aliases"),
+                                               NC_("column", "private"),
+                                               NC_("column", "declared")};
             char **cells = calloc(n * 6 + 1, sizeof *cells);
             for (size_t i = 0; cells && i < n; i++) {
                 const msgpack_object *e = &f->ptr[i];
@@ -186,11 +199,11 @@ static int cmd_field_add(int argc, char **argv)
         else if (ch == 'p')
             priv = 1;
         else
-            return cli_usage_error("field add: unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error(_("field add: unknown option '%s'"), argv[optind - 1]);
     }
     if (argc - optind != 1)
-        return cli_usage_error("field add: usage: unionctl field add NAME [--type "
-                               "text|date|phone|id_number|set] [--label LABEL] [--private]");
+        return cli_usage_error(_("field add: usage: unionctl field add NAME [--type "
+                                 "text|date|phone|id_number|set] [--label LABEL] [--private]"));
     reply rep;
     request r;
     cli_request_begin(&r, "field_add");
@@ -201,8 +214,10 @@ static int cmd_field_add(int argc, char **argv)
         msg_map_str(&r.map, "label", label);
     int rc = cli_request_send(&r, &rep);
     if (rc == 0)
-        printf("field %s (%s) %s\n", argv[optind], type,
-               msg_get_bool(rep.result, "changed", 0) ? "declared" : "was already declared so");
+        printf(msg_get_bool(rep.result, "changed", 0)
+                   ? _("field %s (%s) declared\n")
+                   : _("field %s (%s) was already declared so\n"),
+               argv[optind], type);
     cli_reply_free(&rep);
     return rc;
 }
@@ -221,13 +236,13 @@ static int cmd_field_value_add(int argc, char **argv)
         else if (ch == 'n')
             new_form = 1;
         else
-            return cli_usage_error(ch == 'a' ? "field value add: at most %d aliases"
-                                             : "field value add: unknown option (%d)",
+            return cli_usage_error(ch == 'a' ? _("field value add: at most %d aliases")
+                                             : _("field value add: unknown option (%d)"),
                                    ch == 'a' ? VOCAB_ALIASES_MAX : ch);
     }
     if (argc - optind != 2)
-        return cli_usage_error("field value add: usage: unionctl field value add category NAME "
-                               "[--alias A]... [--new-form]");
+        return cli_usage_error(_("field value add: usage: unionctl field value add category NAME "
+                                 "[--alias A]... [--new-form]"));
     reply rep;
     request r;
     cli_request_begin(&r, "field_value_add");
@@ -240,8 +255,9 @@ static int cmd_field_value_add(int argc, char **argv)
         msg_pack_str(&r.pk, alias[i]);
     int rc = cli_request_send(&r, &rep);
     if (rc == 0)
-        printf("%s: %s %s\n", argv[optind], argv[optind + 1],
-               msg_get_bool(rep.result, "changed", 0) ? "added" : "was already there");
+        printf(msg_get_bool(rep.result, "changed", 0) ? _("%s: %s added\n")
+                                                      : _("%s: %s was already there\n"),
+               argv[optind], argv[optind + 1]);
     cli_reply_free(&rep);
     return rc;
 }
@@ -287,7 +303,7 @@ int cli_schema_line(int argc, char **argv)
     }
     int rc;
     if (!cli_data_dir || !*cli_data_dir)
-        rc = cli_usage_error("no DATA directory: give -d DATA or set UNIOND_DATA");
+        rc = cli_usage_error(_("no DATA directory: give -d DATA or set UNIOND_DATA"));
     else
         rc = cli_schema_main(n, rest);
     free(rest);
@@ -304,6 +320,6 @@ int cli_schema_main(int argc, char **argv)
         return cmd_field_add(argc - 1, argv + 1);
     if (argc >= 3 && strcmp(argv[1], "value") == 0 && strcmp(argv[2], "add") == 0)
         return cmd_field_value_add(argc - 2, argv + 2);
-    return cli_usage_error("field: usage: unionctl field add NAME ... | field value add category "
-                           "NAME ...");
+    return cli_usage_error(_("field: usage: unionctl field add NAME ... | field value add category "
+                             "NAME ..."));
 }
