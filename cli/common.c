@@ -67,7 +67,8 @@ int cli_request_send(request *r, reply *rep)
         const msgpack_object_array *errs = msg_get_array(&rep->u.data, "errors");
         for (uint32_t i = 0; errs && i < errs->size; i++) {
             char *f = msg_get_str(&errs->ptr[i], "field");
-            char *reason = msg_get_str(&errs->ptr[i], "reason"), *why = dmsg_translate(reason);
+            char *reason = msg_get_str(&errs->ptr[i], "reason"),
+                 *why = dmsg_translate_reason(f, reason);
             fprintf(stderr, _("  line %lld: %s: %s\n"),
                     (long long)msg_get_int(&errs->ptr[i], "line", 0), f ? f : "?", why ? why : "?");
             free(f);

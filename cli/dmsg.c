@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,4 +327,30 @@ char *dmsg_translate(const char *msg)
     if (strcmp(C_("catalogue language", "en"), "en") == 0)
         return strdup(msg);
     return translate(msg, dmsg_templates, dmsg_ntemplates, dmsg_gettext, 0);
+}
+
+char *dmsg_translate_reason(const char *field, const char *reason)
+{
+    if (!reason || !field || !*field || strcmp(C_("catalogue language", "en"), "en") == 0)
+        return dmsg_translate(reason);
+    size_t fl = strlen(field);
+    char *whole = malloc(fl + 2 + strlen(reason) + 1);
+    if (!whole)
+        return NULL;
+    sprintf(whole, "%s: %s", field, reason);
+    char *t = dmsg_translate(whole);
+    free(whole);
+    if (!t)
+        return NULL;
+    /* the field where the translation put it first, as in the message */
+    static const char *const seps[] = {"\xef\xbc\x9a" /* full-width colon */, ": "};
+    for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++) {
+        size_t sl = strlen(seps[i]);
+        if (strncmp(t, field, fl) == 0 && strncmp(t + fl, seps[i], sl) == 0) {
+            memmove(t, t + fl + sl, strlen(t + fl + sl) + 1);
+            return t;
+        }
+    }
+    free(t);
+    return dmsg_translate(reason);
 }

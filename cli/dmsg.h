@@ -27,6 +27,13 @@ typedef const char *(*dmsg_tr_fn)(const char *fmt);
  * (caller frees); NULL only when msg is NULL or memory ran out. */
 char *dmsg_translate(const char *msg);
 
+/* The reason of a refused row as the daemon sends it: its message
+ * "FIELD: reason" with "FIELD: " cut off (field given apart). The
+ * message is put back together to be matched, the field cut off again
+ * from the translation. Malloc'd (caller frees); NULL only when reason is
+ * NULL or memory ran out. */
+char *dmsg_translate_reason(const char *field, const char *reason);
+
 /* The same with the formats and translator given (tests; always
  * translates): the format that matches msg whole with the most literal
  * characters wins (%s matches any text, the integer conversions digits,

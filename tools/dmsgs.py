@@ -8,7 +8,7 @@ those formats in daemon/ and proto/:
 
   - xgettext with the message builders as keywords (uerr_set, ctl_reply_error,
     the validators' refuse/fail, config_fail), marked c-format;
-  - snprintf into an error buffer (err, c->err, p->err, msg) with a literal
+  - snprintf into an error buffer (err, c->err, p->err, msg, why) with a literal
     format, which xgettext cannot tell from other snprintf calls;
   - a few glue formats that compose messages ("%s: %s", problem groups).
 
@@ -30,12 +30,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYWORDS = ["uerr_set:4", "ctl_reply_error:3", "refuse:3", "fail:5", "config_fail:3"]
 # snprintf(BUF, SIZE, "format"...) where BUF is an error message buffer
 SNPRINTF = re.compile(
-    r'\bsnprintf\(\s*(?:err|c->err|p->err|msg)\s*(?:\+\s*\w+\s*)?,[^,;]+,\s*((?:"(?:[^"\\\n]|\\.)*"\s*)+)[,)]')
+    r'\bsnprintf\(\s*(?:err|c->err|p->err|msg|why)\s*(?:\+\s*\w+\s*)?,[^,;]+,\s*((?:"(?:[^"\\\n]|\\.)*"\s*)+)[,)]')
 GLUE = [
     ("proto/schema.c (refuse: FIELD: message)", "%s: %s"),
     ("proto/problem.c", "line %zu: %s"),
     ("proto/problem.c", "%s (%zu rows: lines %s)"),
     ("proto/problem.c", "%s (%zu rows: lines %s, ...)"),
+    # words daemon/ctl/op_import.c puts into "the same person as line %zu (%s)"
+    ("daemon/ctl/op_import.c", "the same record"),
+    ("daemon/ctl/op_import.c", "same ID number"),
+    ("daemon/ctl/op_import.c", "same name and phone"),
 ]
 CONV = re.compile(r"%(?:\d+\$)?[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlLqjzt]*[sdiuxXocfgeEp%]")
 

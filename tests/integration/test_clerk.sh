@@ -79,6 +79,59 @@ zh -d "$A" edit "$id" '=1'
 check "zh_CN: a message of unionctl's own in Chinese (exit 2)" \
     bash -c "[ $rc = 2 ] && grep -qx 'unionctl: “=1”不是 字段=值 的形式' '$T/err'"
 
+# ---- the daemon's errors in Chinese (uniond speaks English; unionctl translates) ----
+# same CMD... : English then Chinese; "$en_rc $zh_rc" in $rcs, stderr in $T/en.err and $T/err
+same() {
+    run "$@"; en_rc=$rc; cp "$T/err" "$T/en.err"
+    zh "$@"; rcs="$en_rc $rc"
+}
+same -d "$A" add name=某某 phon=13800000000
+check "zh_CN: unknown field, with the suggestion, in Chinese (exit 1 both ways)" \
+    bash -c "[ '$rcs' = '1 1' ] && [ \"\$(cat '$T/err')\" = 'unionctl: 没有“phon”这个字段（您是想输入“phone”吗？）' ]"
+check "... English unchanged" \
+    bash -c "[ \"\$(cat '$T/en.err')\" = \"unionctl: unknown field 'phon' (did you mean 'phone'?)\" ]"
+same -d "$A" add name=某某 id_number=330203198503121238
+check "zh_CN: an ID number already registered, in Chinese, the record named (exit 1)" \
+    bash -c "[ '$rcs' = '1 1' ] && [ \"\$(cat '$T/err')\" = 'unionctl: id_number：这个身份证号码已登记为记录 $id；一人只能有一条记录（查看：unionctl show $id；修改：unionctl edit $id）' ]"
+check "... English unchanged" \
+    bash -c "[ \"\$(cat '$T/en.err')\" = 'unionctl: id_number: this ID number is already registered as record $id; one person has one record (unionctl show $id; change it with unionctl edit $id)' ]"
+same -d "$A" show 0000000000
+check "zh_CN: show of an unknown id in Chinese (exit 1)" \
+    bash -c "[ '$rcs' = '1 1' ] && [ \"\$(cat '$T/err')\" = 'unionctl: 找不到编号为 0000000000 的记录（也没有以此开头的编号、这个身份证号码或手机号码；可用 unionctl list 查找记录）' ]"
+check "... English unchanged" \
+    bash -c "[ \"\$(cat '$T/en.err')\" = 'unionctl: no record with id 0000000000 (nor with that id prefix, ID number or phone; unionctl list finds records)' ]"
+same -d "$A" list --where phon=1
+check "zh_CN: a bad --where in Chinese, the nearest field suggested (exit 1)" \
+    bash -c "[ '$rcs' = '1 1' ] && [ \"\$(cat '$T/err')\" = 'unionctl: --where phon=1：条件不正确：没有“phon”这个字段（您是想输入“phone”吗？）' ]"
+check "... English unchanged" \
+    bash -c "[ \"\$(cat '$T/en.err')\" = \"unionctl: --where phon=1: bad condition: unknown field 'phon' (did you mean 'phone'?)\" ]"
+printf 'name,id_number\n王五,11010519491231002X\n王六,11010519491231002X\n' >"$T/twice.csv"
+same -d "$A" import "$T/twice.csv"
+check "zh_CN: import refused by the daemon (one person twice), the row's reason in Chinese (exit 1)" \
+    bash -c "[ '$rcs' = '1 1' ] && [ \"\$(cat '$T/err')\" = \$'unionctl: 2 行中有 1 行无效；未导入任何内容（请改正，或加 --skip-invalid 只导入有效的行）\\n  第 3 行：id_number：与第 2 行是同一个人（身份证号码相同）；一人只能有一条记录：请在两行中只保留一行' ]"
+check "... English unchanged" \
+    bash -c "[ \"\$(cat '$T/en.err')\" = \$'unionctl: 1 of 2 rows are invalid; nothing was imported (fix them, or use --skip-invalid to import the valid rows)\\n  line 3: id_number: the same person as line 2 (same ID number); one person has one record: keep one of the two rows' ]"
+check "... and nothing was imported" bash -c "! '$UNIONCTL' -d '$A' list --json | grep -q 王五"
+printf 'name,phone\n张三,13800000001\n李四,2345\n' >"$T/badphone.csv"
+same -d "$A" import "$T/badphone.csv"
+check "zh_CN: a bad row found before sending, the schema's reason in Chinese (exit 1)" \
+    bash -c "[ '$rcs' = '1 1' ] && grep -qx '  第 3 行：phone：必须是以 1 开头的 11 位数字' '$T/err' && grep -qx '  line 3: phone: must be 11 digits starting with 1' '$T/en.err'"
+ctl "$A" edit "$id" notes=first
+ctl "$A" edit "$id" notes=second
+first=$(ctl "$A" log "$id" --json | python3 -c 'import json,sys; print([e["commit"] for e in json.load(sys.stdin) if "first" in json.dumps(e)][-1][:10])')
+same -d "$A" revert "$first"
+check "zh_CN: revert refused (changed again since) in Chinese (exit 1)" \
+    bash -c "[ '$rcs' = '1 1' ] && grep -q '^unionctl: 无法撤销：$first 之后又有修改：$id.notes .*；请先撤销那些修改，或加 --force 仍然恢复旧值\$' '$T/err'"
+check "... English unchanged" \
+    bash -c "grep -q '^unionctl: revert: changed again since $first: $id.notes .*; revert those first, or --force puts back the older values anyway\$' '$T/en.err'"
+check "... and nothing was reverted" bash -c "'$UNIONCTL' -d '$A' show '$id' --json | grep -q '\"notes\": \"second\"'"
+zh -d "$A" revert 'zz'
+check "zh_CN: a change id that is not one, in Chinese (exit 1)" \
+    bash -c "[ $rc = 1 ] && grep -q '^unionctl: 无法撤销：“zz”不是变更编号（至少 [0-9]* 位十六进制数字，见 unionctl log）\$' '$T/err'"
+UNIOND_LOCALEDIR=$T/nolocale zh -d "$A" show 0000000000
+check "no catalogue: the daemon's words as they came" \
+    bash -c "[ $rc = 1 ] && grep -qx 'unionctl: no record with id 0000000000 (nor with that id prefix, ID number or phone; unionctl list finds records)' '$T/err'"
+
 # ---- the clerk's time zone --------------------------------------------------------
 utc=$(ctl "$A" log "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["time"])')
 check "log --json: the time in UTC ($utc)" bash -c "[[ '$utc' =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\$ ]]"
