@@ -354,3 +354,21 @@ char *dmsg_translate_reason(const char *field, const char *reason)
     free(t);
     return dmsg_translate(reason);
 }
+
+void dmsg_translate_buf(char *buf, size_t size)
+{
+    if (!buf || size == 0)
+        return;
+    char *t = dmsg_translate(buf);
+    if (!t)
+        return;
+    size_t n = strlen(t);
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
+            n--; /* never half a character */
+    }
+    memcpy(buf, t, n);
+    buf[n] = '\0';
+    free(t);
+}

@@ -27,6 +27,12 @@ typedef const char *(*dmsg_tr_fn)(const char *fmt);
  * (caller frees); NULL only when msg is NULL or memory ran out. */
 char *dmsg_translate(const char *msg);
 
+/* dmsg_translate on the message in buf (size bytes), in place: the
+ * translation, cut to fit (at a character boundary), replaces it. Left
+ * as it is when memory runs out. For messages of proto/ that unionctl
+ * itself produces into an err buffer. */
+void dmsg_translate_buf(char *buf, size_t size);
+
 /* The reason of a refused row as the daemon sends it: its message
  * "FIELD: reason" with "FIELD: " cut off (field given apart). The
  * message is put back together to be matched, the field cut off again

@@ -7,6 +7,7 @@
  * unmasked (benefits hold no personal field). */
 #include "cli/cli.h"
 #include "cli/csvin.h"
+#include "cli/dmsg.h"
 #include "cli/i18n.h"
 #include "cli/xlsx.h"
 
@@ -29,14 +30,14 @@ static int file_slurp(char **out, size_t *len, const char *path, char *err, size
     char *buf = malloc(cap);
     *out = NULL;
     if (!f || !buf) {
-        snprintf(err, errlen, "%s", f ? "out of memory" : strerror(errno));
+        snprintf(err, errlen, "%s", f ? _("out of memory") : strerror(errno));
         goto fail;
     }
     for (;;) {
         if (n + 1 >= cap) {
             char *nb = cap > CSVIN_FILE_MAX ? NULL : realloc(buf, cap * 2);
             if (!nb) {
-                snprintf(err, errlen, "larger than %zu MiB", CSVIN_FILE_MAX >> 20);
+                snprintf(err, errlen, _("larger than %zu MiB"), CSVIN_FILE_MAX >> 20);
                 goto fail;
             }
             buf = nb;
@@ -79,16 +80,18 @@ int cli_kind_import_build(cli_call *c)
     csvin_doc doc;
     int rc = EXIT_FAIL;
     csvin_init(&doc);
-    if (kind_parse(&k, c->o.kind, err, sizeof err) != UERR_OK)
-        return cli_usage_error("--kind: %s", err);
+    if (kind_parse(&k, c->o.kind, err, sizeof err) != UERR_OK) {
+        dmsg_translate_buf(err, sizeof err);
+        return cli_usage_error(_("--kind: %s"), err);
+    }
     if (file_slurp(&buf, &len, c->args[0], err, sizeof err) != 0 ||
         csvin_parse(&doc, buf, len, err, sizeof err) != 0) {
-        fprintf(stderr, "unionctl: %s: %s; nothing imported\n", c->args[0], err);
+        fprintf(stderr, _("unionctl: %s: %s; nothing imported\n"), c->args[0], err);
         goto cleanup;
     }
     names = calloc(doc.nheader + 1, sizeof *names);
     if (!names) {
-        fprintf(stderr, "unionctl: out of memory\n");
+        fprintf(stderr, _("unionctl: out of memory\n"));
         goto cleanup;
     }
     for (size_t i = 0; i < doc.nheader; i++) {
@@ -98,7 +101,8 @@ int cli_kind_import_build(cli_call *c)
             continue;
         }
         if (schema_kind_field_resolve(&f, k, doc.header[i], err, sizeof err) != UERR_OK) {
-            fprintf(stderr, "unionctl: %s: line 1: %s; nothing imported\n", c->args[0], err);
+            dmsg_translate_buf(err, sizeof err);
+            fprintf(stderr, _("unionctl: %s: line 1: %s; nothing imported\n"), c->args[0], err);
             goto cleanup;
         }
         names[i] = f->name;
@@ -136,7 +140,7 @@ void cli_kind_records_print(const cli_call *c, const msgpack_object_array *recs,
     const schema_field *sf = schema_kind_fields(k, &nf);
     const char **head = calloc(nf + 2, sizeof *head);
     if (!head) {
-        fprintf(stderr, "unionctl: out of memory\n");
+        fprintf(stderr, _("unionctl: out of memory\n"));
         return;
     }
     head[ncols++] = "id";
@@ -192,7 +196,7 @@ int cli_benefit_build(cli_call *c)
     if (strcmp(verb, "give") != 0 || c->nargs != 3 || c->o.csv)
         return cli_usage_of(c);
     if (!c->o.date)
-        return cli_usage_error("benefit give: --date D is required (the day of the hand-out)");
+        return cli_usage_error(_("benefit give: --date D is required (the day of the hand-out)"));
     cli_call_op(c, "add");
     msg_map_str(&c->req.map, "kind", "benefit");
     msgpack_packer *pk = &c->req.pk;
@@ -236,7 +240,7 @@ int cli_benefit_print(cli_call *c)
 int cli_report_build(cli_call *c)
 {
     if (!c->o.from || !c->o.to)
-        return cli_usage_error("report: give --from D and --to D (YYYY-MM-DD)");
+        return cli_usage_error(_("report: give --from D and --to D (YYYY-MM-DD)"));
     msg_map_str(&c->req.map, "from", c->o.from);
     msg_map_str(&c->req.map, "to", c->o.to);
     if (c->o.office)
@@ -389,7 +393,7 @@ static void report_table(const cli_call *c, const msgpack_object *res)
     char *from = msg_get_str(res, "from"), *to = msg_get_str(res, "to");
     char names[NFIG][40];
     if (!head || !offnames || !cells) {
-        fprintf(stderr, "unionctl: out of memory\n");
+        fprintf(stderr, _("unionctl: out of memory\n"));
         goto cleanup;
     }
     printf("report %s .. %s\n", from ? from : "?", to ? to : "?");

@@ -2,6 +2,7 @@
  * (their build and print steps; rows in cli/table.c). The daemon answers
  * these on its loop thread, where the peer sessions live. */
 #include "cli/cli.h"
+#include "cli/dmsg.h"
 #include "cli/i18n.h"
 #include "cli/render.h"
 #include "proto/msg.h"
@@ -124,8 +125,14 @@ int cli_sync_print(cli_call *c)
         if (!c->o.json) {
             if (ok)
                 printf(_("%s: in sync\n"), name ? name : "?");
-            else
-                fprintf(stderr, _("%s: not synced: %s\n"), name ? name : "?", e ? e : "?");
+            else {
+                char *shown = dmsg_translate(e); /* the daemon's English, for people */
+                fprintf(stderr, _("%s: not synced: %s\n"), name ? name : "?",
+                        shown ? shown
+                        : e   ? e
+                              : "?");
+                free(shown);
+            }
         }
         free(name);
         free(e);

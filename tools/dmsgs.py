@@ -8,7 +8,8 @@ those formats in daemon/ and proto/:
 
   - xgettext with the message builders as keywords (uerr_set, ctl_reply_error,
     the validators' refuse/fail, config_fail), marked c-format;
-  - snprintf into an error buffer (err, c->err, p->err, msg, why) with a literal
+  - snprintf into an error buffer (err, msg, why, sync_error, last_error, of
+    a struct or not) with a literal
     format, which xgettext cannot tell from other snprintf calls;
   - a few glue formats that compose messages ("%s: %s", problem groups).
 
@@ -30,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYWORDS = ["uerr_set:4", "ctl_reply_error:3", "refuse:3", "fail:5", "config_fail:3"]
 # snprintf(BUF, SIZE, "format"...) where BUF is an error message buffer
 SNPRINTF = re.compile(
-    r'\bsnprintf\(\s*(?:err|c->err|p->err|msg|why)\s*(?:\+\s*\w+\s*)?,[^,;]+,\s*((?:"(?:[^"\\\n]|\\.)*"\s*)+)[,)]')
+    r'\bsnprintf\(\s*(?:\w+(?:->|\.))*(?:err|msg|why|sync_error|last_error)\s*(?:\+\s*\w+\s*)?,[^,;]+,\s*((?:"(?:[^"\\\n]|\\.)*"\s*)+)[,)]')
 GLUE = [
     ("proto/schema.c (refuse: FIELD: message)", "%s: %s"),
     ("proto/problem.c", "line %zu: %s"),

@@ -120,6 +120,21 @@ static void test_no_match(void **state)
     assert_null(dmsg_translate_using(NULL, fmts, 1, tr));
 }
 
+/* A long message of many "x: " pieces: the backtracking budget and the
+ * nesting limit keep it quick; the text survives whole. */
+static void test_long_message(void **state)
+{
+    (void)state;
+    char msg[4001];
+    for (size_t i = 0; i < 1000; i++)
+        memcpy(msg + 4 * i, "a: b", 4);
+    msg[4000] = '\0';
+    char *got = dmsg_translate_using(msg, fmts, sizeof fmts / sizeof fmts[0], tr);
+    assert_non_null(got);
+    assert_true(strlen(got) >= 1000); /* translated or not, nothing is lost */
+    free(got);
+}
+
 static void test_english_untouched(void **state)
 {
     (void)state;
@@ -136,9 +151,13 @@ static void test_english_untouched(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain),        cmocka_unit_test(test_integers),
-        cmocka_unit_test(test_backtracking), cmocka_unit_test(test_recursion),
-        cmocka_unit_test(test_no_match),     cmocka_unit_test(test_english_untouched),
+        cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_backtracking),
+        cmocka_unit_test(test_recursion),
+        cmocka_unit_test(test_no_match),
+        cmocka_unit_test(test_long_message),
+        cmocka_unit_test(test_english_untouched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
