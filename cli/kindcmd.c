@@ -396,14 +396,15 @@ static void report_table(const cli_call *c, const msgpack_object *res)
         fprintf(stderr, _("unionctl: out of memory\n"));
         goto cleanup;
     }
-    printf("report %s .. %s\n", from ? from : "?", to ? to : "?");
-    head[0] = "figure";
-    head[1] = "total";
+    printf(_("report %s .. %s\n"), from ? from : "?", to ? to : "?");
+    head[0] = NC_("column", "figure"); /* titled by cli_print_rows */
+    head[1] = NC_("column", "total");
     for (size_t o = 0; o < noff; o++)
         head[o + 2] = offnames[o] = msg_str_dup(&offs->via.map.ptr[o].key);
     for (size_t i = 0; i < NFIG; i++) {
         snprintf(names[i], sizeof names[i], "%s.%s", figures[i][0], figures[i][1]);
-        cells[i * ncols] = strdup(names[i]);
+        /* in Chinese the figure's name on the county's form */
+        cells[i * ncols] = strdup(cli_i18n_chinese() ? figures[i][2] : names[i]);
         cells[i * ncols + 1] = figure_text(res, i);
         for (size_t o = 0; o < noff; o++)
             cells[i * ncols + 2 + o] = figure_text(&offs->via.map.ptr[o].val, i);
@@ -413,7 +414,8 @@ static void report_table(const cli_call *c, const msgpack_object *res)
     const msgpack_object *cats = msg_get(res, "by_category");
     size_t ncat = cats && cats->type == MSGPACK_OBJECT_MAP ? cats->via.map.size : 0;
     if (ncat) {
-        static const char *const chead[] = {"category", "new", "active"};
+        static const char *const chead[] = {"category", NC_("column", "new"),
+                                            NC_("column", "active")};
         char **cc = calloc(ncat * 3 + 1, sizeof *cc);
         for (size_t i = 0; cc && i < ncat; i++) {
             char buf[32];

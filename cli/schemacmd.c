@@ -168,8 +168,14 @@ static int cmd_fields(int argc, char **argv)
                 c[4] = strdup(msg_get_bool(e, "private", 0) ? "yes" : "");
                 c[5] = strdup(msg_get_bool(e, "declared", 0) ? "yes" : "");
             }
-            if (cells)
+            /* the first column is a field's name, not the field "name" */
+            const char *titles[6];
+            for (size_t k = 0; k < 6; k++)
+                titles[k] = k == 0 ? C_("fields column", "name") : cli_column_title(head[k]);
+            if (cells && o.csv)
                 cli_print_rows(&o, head, 6, (const char *const *)cells, n);
+            else if (cells)
+                render_table(stdout, titles, 6, (const char *const *)cells, n);
             for (size_t i = 0; cells && i < n * 6; i++)
                 free(cells[i]);
             free(cells);

@@ -128,6 +128,15 @@ check "... and nothing was reverted" bash -c "'$UNIONCTL' -d '$A' show '$id' --j
 zh -d "$A" revert 'zz'
 check "zh_CN: a change id that is not one, in Chinese (exit 1)" \
     bash -c "[ $rc = 1 ] && grep -q '^unionctl: 无法撤销：“zz”不是变更编号（至少 [0-9]* 位十六进制数字，见 unionctl log）\$' '$T/err'"
+zh -d "$A" report --from 2026-01-01 --to 2026-12-31
+check "zh_CN: report titled in Chinese, its rows named as on the county's form" \
+    bash -c "[ $rc = 0 ] && grep -qx '报表 2026-01-01 至 2026-12-31' '$T/out' && grep -q '^指标  *合计  *yinzhou\$' '$T/out' && grep -q '^新发展会员  ' '$T/out'"
+run -d "$A" report --from 2026-01-01 --to 2026-12-31
+check "... English unchanged" \
+    bash -c "[ $rc = 0 ] && grep -qx 'report 2026-01-01 .. 2026-12-31' '$T/out' && grep -q '^members.new  ' '$T/out'"
+zh -d "$A" fields
+check "zh_CN: fields titled in Chinese (the first column is the field's name)" \
+    bash -c "[ $rc = 0 ] && head -n1 '$T/out' | grep -q '^字段名  *类型  *标签  *别名  *私密  *自定义\$'"
 UNIOND_LOCALEDIR=$T/nolocale zh -d "$A" show 0000000000
 check "no catalogue: the daemon's words as they came" \
     bash -c "[ $rc = 1 ] && grep -qx 'unionctl: no record with id 0000000000 (nor with that id prefix, ID number or phone; unionctl list finds records)' '$T/err'"
