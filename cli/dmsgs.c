@@ -3,6 +3,8 @@
  * matches and translates (cli/dmsg.c). tests check it is current. */
 #include "cli/dmsg.h"
 
+/* generated: `make format` must leave it as it is */
+/* clang-format off */
 const char *const dmsg_templates[] = {
     "%s (%zu rows: lines %s)",
     "%s (%zu rows: lines %s, ...)",
@@ -407,3 +409,4 @@ const char *const dmsg_templates[] = {
     "year must be %d or later",
 };
 const size_t dmsg_ntemplates = sizeof dmsg_templates / sizeof dmsg_templates[0];
+/* clang-format on */
