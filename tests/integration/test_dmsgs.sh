@@ -16,10 +16,13 @@ check "... and a table missing a format is found stale" \
     bash -c "[ $rc = 1 ] && grep -q 'is stale: run make pot' '$T/err'"
 n=$(grep -c '^    "' cli/dmsgs.c)
 msgcat --no-wrap -o "$T/uniond.pot" po/uniond.pot
-missing=0
+msgcat --no-wrap -o "$T/zh_CN.po" po/zh_CN.po
+missing=0 unmerged=0
 while IFS= read -r line; do
     id=${line#    \"}; id=${id%\",}
     grep -qxF "msgid \"$id\"" "$T/uniond.pot" || { echo "# not in po/uniond.pot: $id"; missing=$((missing + 1)); }
+    grep -qxF "msgid \"$id\"" "$T/zh_CN.po" || { echo "# not in po/zh_CN.po: $id"; unmerged=$((unmerged + 1)); }
 done < <(grep '^    "' cli/dmsgs.c)
 check "every one of the $n formats is in po/uniond.pot" test "$missing" = 0
+check "... and in po/zh_CN.po (msgmerge po/zh_CN.po po/uniond.pot)" test "$unmerged" = 0
 done_testing
