@@ -13,6 +13,8 @@
  * outside. */
 #include "daemon/store/objcheck.h"
 #include "daemon/store/quarantine.h"
+#include "daemon/util/clock.h"
+#include "daemon/util/log.h"
 
 #include "proto/record.h"
 #include "proto/schema_decl.h"
@@ -583,6 +585,7 @@ static uerr ingest_check(ingest_ctx *c, quarantine *qt, git_odb *disk, FILE *f,
 {
     store_oidvec objs = {0};
     uerr rc = UERR_OK;
+    uint64_t t0 = clock_mono_ms(), t1 = t0, t2 = t0;
     if (f) {
         if ((rc = quarantine_index(qt, disk, f, &c->s->limits, c->err, c->errlen)) != UERR_OK ||
             (rc = quarantine_open(qt, c->err, c->errlen)) != UERR_OK ||
@@ -590,11 +593,17 @@ static uerr ingest_check(ingest_ctx *c, quarantine *qt, git_odb *disk, FILE *f,
             goto cleanup;
         c->odb = qt->qodb;
         c->q = qt->q;
+        t1 = clock_mono_ms();
         if ((rc = check_all(c, &objs, disk)) != UERR_OK)
             goto cleanup;
+        t2 = clock_mono_ms();
     }
     if ((rc = verify_heads(c, refs, nrefs, &rep->commits)) != UERR_OK)
         goto cleanup;
+    log_msg(LOG_DEBUG,
+            "take-in: %zu objects: indexed in %llu ms, checked in %llu ms, layout in %llu ms",
+            objs.n, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
+            (unsigned long long)(clock_mono_ms() - t2));
     /* Refuse a diverged branch before anything moves: all or nothing. */
     for (size_t i = 0; i < nrefs; i++) {
         int st = copy_state(c->s, c->q, &refs[i], c->err, c->errlen);
@@ -657,7 +666,10 @@ uerr store_ingest(store *s, FILE *f, const store_bundle_ref *all, size_t nall,
             git_odb_refresh(bodb);
         git_odb_free(bodb);
     }
+    uint64_t tm = clock_mono_ms();
     rc = refs_apply(s, refs, nrefs, fwd, changed, arg, rep, err, errlen);
+    log_msg(LOG_DEBUG, "take-in: heads taken in %llu ms",
+            (unsigned long long)(clock_mono_ms() - tm));
 cleanup:
     quarantine_free(&qt);
     store_oidmap_free(&c.in);
