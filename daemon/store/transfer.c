@@ -206,7 +206,8 @@ static uerr pack_build_run(char **out, size_t *len, store *s, const char *const 
     rc = store_pack_encode_reuse(&pk, len, odb, &objs, objdir, &reused, err, errlen);
     if (rc == UERR_OK) {
         *out = (char *)pk;
-        log_msg(LOG_DEBUG, "pack: %zu objects reused, %zu deflated", reused, objs.n - reused);
+        log_msg(LOG_DEBUG, "pack: %zu objects reused, %zu deflated (%zu bytes)", reused,
+                objs.n - reused, *len);
     }
 cleanup:
     free(objs.v);
