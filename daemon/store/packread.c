@@ -297,6 +297,27 @@ const unsigned char *packread_entry_bytes(const packread *p, const packread_entr
     return (uint32_t)crc == e->crc ? b : NULL;
 }
 
+size_t packread_count_estimate(const char *objdir)
+{
+    char dir[4200], path[4600];
+    struct stat st;
+    size_t total = 0;
+    snprintf(dir, sizeof dir, "%s/pack", objdir);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".idx") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) == 0 && st.st_size > IDX_HEAD + IDX_FANOUT + IDX_TRAILER)
+            total += ((size_t)st.st_size - IDX_HEAD - IDX_FANOUT - IDX_TRAILER) / 28;
+    }
+    if (d)
+        closedir(d);
+    return total;
+}
+
 uerr packread_set_open(packread_set *set, const char *objdir, char *err, size_t errlen)
 {
     char dir[4200], path[4600];

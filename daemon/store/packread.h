@@ -91,6 +91,11 @@ typedef struct {
     size_t refused; /* .idx files that did not open or parse (skipped) */
 } packread_set;
 
+/* About how many objects the packs under objdir/pack hold, from the
+ * sizes of their .idx files alone (nothing is mapped or parsed): what
+ * opening them for reuse would cost. */
+size_t packread_count_estimate(const char *objdir);
+
 /* Open every objdir/pack/NAME.idx; a pack that does not open or parse is skipped
  * (counted in refused). No pack folder is an empty set. UERR_IO when the
  * folder cannot be listed, UERR_NOMEM. packread_set_free releases it. */

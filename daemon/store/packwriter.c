@@ -26,6 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Pack reuse pays when a pack for a peer holds at least 1/PACK_REUSE_SHARE
+ * of the objects the store's packs hold. */
+#define PACK_REUSE_SHARE 16
+
 typedef struct {
     unsigned char *buf;
     size_t len, cap;
@@ -162,12 +166,17 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
                              const store_oidvec *objs, const char *objdir, size_t *reused,
                              char *err, size_t errlen)
 {
-    packread_set set;
+    packread_set set = {0};
     char why[256];
+    /* Opening the packs costs time in proportion to all they hold (the
+     * index is checked, entry ends are sorted); a small pack for a peer
+     * (live sync: a change's fresh objects, loose anyway) is cheaper
+     * deflated than paid for with a walk over a million entries. */
+    int worth = objs->n * PACK_REUSE_SHARE >= packread_count_estimate(objdir);
     /* without a readable pack folder every object is simply deflated */
-    if (packread_set_open(&set, objdir, why, sizeof why) != UERR_OK)
+    if (worth && packread_set_open(&set, objdir, why, sizeof why) != UERR_OK)
         log_msg(LOG_WARN, "pack: no pack reuse: %s", why);
-    else if (set.refused)
+    else if (worth && set.refused)
         log_msg(LOG_WARN, "pack: %zu pack files of the store do not read; not reused", set.refused);
     uerr rc = pack_encode(out, len, odb, objs, &set, reused, err, errlen);
     packread_set_free(&set);

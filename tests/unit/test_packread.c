@@ -189,6 +189,7 @@ static void objects_read_back(void **state)
     assert_int_equal(packread_set_open(&set, objdir, why, sizeof why), UERR_OK);
     assert_int_equal(set.n, 1);
     assert_int_equal(set.refused, 0);
+    assert_int_equal(packread_count_estimate(objdir), set.v[0].n); /* from the .idx size */
     size_t whole = 0, nd = 0;
     for (uint32_t i = 0; i < set.v[0].n; i++) {
         size_t len;
