@@ -148,8 +148,8 @@ static size_t check_every_object(const packread *p, const char *repo)
         assert_int_equal(tn, strlen(type_name(e.type)) + 1);
         assert_memory_equal(t, type_name(e.type), tn - 1);
         free(t);
-        unsigned char *want = capture(&cn, "git --git-dir='%s/.git' cat-file %s %s", repo,
-                                      type_name(e.type), hex);
+        unsigned char *want =
+            capture(&cn, "git --git-dir='%s/.git' cat-file %s %s", repo, type_name(e.type), hex);
         assert_int_equal(e.size, cn);
         unsigned char *got = malloc(cn + 1);
         assert_non_null(got);
@@ -194,8 +194,8 @@ static void objects_read_back(void **state)
     for (uint32_t i = 0; i < set.v[0].n; i++) {
         size_t len;
         int damaged = 0;
-        const unsigned char *b = packread_set_whole(&len, &set, set.v[0].oids + (size_t)i * 20,
-                                                    &damaged);
+        const unsigned char *b =
+            packread_set_whole(&len, &set, set.v[0].oids + (size_t)i * 20, &damaged);
         assert_int_equal(damaged, 0);
         whole += b != NULL;
         nd += b == NULL;
