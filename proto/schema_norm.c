@@ -28,11 +28,24 @@ uerr schema_text_normalize(char **out, const char *s, size_t len)
     *out = NULL;
     if (len > 0 && memchr(s, '\0', len))
         return UERR_INVALID;
-    /* utf8proc refuses overlongs, surrogates and > U+10FFFF (strict) */
-    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nf,
-                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
-    if (n < 0)
-        return n == UTF8PROC_ERROR_NOMEM ? UERR_NOMEM : UERR_INVALID;
+    size_t ascii = 0;
+    while (ascii < len && !((unsigned char)s[ascii] & 0x80))
+        ascii++;
+    utf8proc_ssize_t n;
+    if (ascii == len) {
+        /* ASCII is its own NFKC form: a copy, without utf8proc's
+         * decomposition (dates, phones, id numbers are most values) */
+        if (!(nf = malloc(len + 1)))
+            return UERR_NOMEM;
+        memcpy(nf, s, len);
+        n = (utf8proc_ssize_t)len;
+    } else {
+        /* utf8proc refuses overlongs, surrogates and > U+10FFFF (strict) */
+        n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nf,
+                         UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+        if (n < 0)
+            return n == UTF8PROC_ERROR_NOMEM ? UERR_NOMEM : UERR_INVALID;
+    }
 
     /* trim: walk code points from the front, and remember the end of the
      * last one that is not a trim character */

@@ -17,11 +17,18 @@
  * script when libgit2 changes; if packbuilder wins, delete this file. */
 #include "daemon/store/store_int.h"
 
+#include "daemon/store/packread.h"
+#include "daemon/util/log.h"
+
 #include <openssl/evp.h>
 #include <zlib.h>
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Pack reuse pays when a pack for a peer holds at least 1/PACK_REUSE_SHARE
+ * of the objects the store's packs hold. */
+#define PACK_REUSE_SHARE 16
 
 typedef struct {
     unsigned char *buf;
@@ -83,13 +90,39 @@ static void pb_object(packbuf *p, git_object_t type, const void *data, size_t si
     p->len += out;
 }
 
-uerr store_pack_encode(unsigned char **out, size_t *len, git_odb *odb, const store_oidvec *objs,
-                       char *err, size_t errlen)
+/* Append object id: its entry copied whole from a pack of reuse (CRC-32
+ * checked) when one stores it undeltified, else read through libgit2 and
+ * deflated. *reused counts the copies, *damaged the entries refused. */
+static uerr pb_object_id(packbuf *p, git_odb *odb, const git_oid *id, const packread_set *reuse,
+                         size_t *reused, int *damaged, char *err, size_t errlen)
+{
+    if (reuse) {
+        size_t n;
+        const unsigned char *b = packread_set_whole(&n, reuse, id->id, damaged);
+        if (b) {
+            pb_put(p, b, n);
+            (*reused)++;
+            return UERR_OK;
+        }
+    }
+    git_odb_object *o = NULL;
+    if (git_odb_read(&o, odb, id) < 0)
+        return store_git_err(err, errlen, UERR_IO, "reading an object to pack");
+    pb_object(p, git_odb_object_type(o), git_odb_object_data(o), git_odb_object_size(o));
+    git_odb_object_free(o);
+    return UERR_OK;
+}
+
+static uerr pack_encode(unsigned char **out, size_t *len, git_odb *odb, const store_oidvec *objs,
+                        const packread_set *reuse, size_t *reused, char *err, size_t errlen)
 {
     unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2};
     packbuf pk = {0};
+    int damaged = 0;
+    uerr rc = UERR_OK;
     *out = NULL;
     *len = 0;
+    *reused = 0;
     if (objs->n > 0xffffffffu)
         return uerr_set(err, errlen, UERR_INTERNAL, "too many objects for one pack");
     head[8] = (unsigned char)(objs->n >> 24);
@@ -97,14 +130,16 @@ uerr store_pack_encode(unsigned char **out, size_t *len, git_odb *odb, const sto
     head[10] = (unsigned char)(objs->n >> 8);
     head[11] = (unsigned char)objs->n;
     pb_put(&pk, head, sizeof head);
-    for (size_t i = 0; i < objs->n && !pk.oom; i++) {
-        git_odb_object *o = NULL;
-        if (git_odb_read(&o, odb, &objs->v[i]) < 0) {
-            free(pk.buf);
-            return store_git_err(err, errlen, UERR_IO, "reading an object to pack");
-        }
-        pb_object(&pk, git_odb_object_type(o), git_odb_object_data(o), git_odb_object_size(o));
-        git_odb_object_free(o);
+    for (size_t i = 0; i < objs->n && !pk.oom && rc == UERR_OK; i++)
+        rc = pb_object_id(&pk, odb, &objs->v[i], reuse, reused, &damaged, err, errlen);
+    if (damaged)
+        log_msg(LOG_WARN,
+                "pack: %d stored pack entries failed their check; sent re-read instead "
+                "(run git fsck on the store)",
+                damaged);
+    if (rc != UERR_OK) {
+        free(pk.buf);
+        return rc;
     }
     unsigned char sum[EVP_MAX_MD_SIZE];
     unsigned sumlen = 0;
@@ -118,6 +153,34 @@ uerr store_pack_encode(unsigned char **out, size_t *len, git_odb *odb, const sto
     *out = pk.buf;
     *len = pk.len;
     return UERR_OK;
+}
+
+uerr store_pack_encode(unsigned char **out, size_t *len, git_odb *odb, const store_oidvec *objs,
+                       char *err, size_t errlen)
+{
+    size_t reused;
+    return pack_encode(out, len, odb, objs, NULL, &reused, err, errlen);
+}
+
+uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
+                             const store_oidvec *objs, const char *objdir, size_t *reused,
+                             char *err, size_t errlen)
+{
+    packread_set set = {0};
+    char why[256];
+    /* Opening the packs costs time in proportion to all they hold (the
+     * index is checked, entry ends are sorted); a small pack for a peer
+     * (live sync: a change's fresh objects, loose anyway) is cheaper
+     * deflated than paid for with a walk over a million entries. */
+    int worth = objs->n * PACK_REUSE_SHARE >= packread_count_estimate(objdir);
+    /* without a readable pack folder every object is simply deflated */
+    if (worth && packread_set_open(&set, objdir, why, sizeof why) != UERR_OK)
+        log_msg(LOG_WARN, "pack: no pack reuse: %s", why);
+    else if (worth && set.refused)
+        log_msg(LOG_WARN, "pack: %zu pack files of the store do not read; not reused", set.refused);
+    uerr rc = pack_encode(out, len, odb, objs, &set, reused, err, errlen);
+    packread_set_free(&set);
+    return rc;
 }
 
 /* Every object under tree that the on-disk store lacks (new trees stop the

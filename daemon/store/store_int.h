@@ -90,6 +90,12 @@ void store_oidmap_free(store_oidmap *m);
  * trailer. *out malloc'd (caller frees). UERR_IO or UERR_NOMEM. */
 uerr store_pack_encode(unsigned char **out, size_t *len, git_odb *odb, const store_oidvec *objs,
                        char *err, size_t errlen);
+/* store_pack_encode, copying each object that a pack under objdir/pack
+ * stores whole (CRC-32 checked, packread.h) instead of deflating it again;
+ * *reused = how many were copied. */
+uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
+                             const store_oidvec *objs, const char *objdir, size_t *reused,
+                             char *err, size_t errlen);
 
 /* Write commit `tip` and every new object it needs, queued in the mempack
  * of s->bulk, as one pack into the real object store; the mempack is empty

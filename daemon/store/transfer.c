@@ -9,6 +9,7 @@
  * peer is never told "refused" for our own disk. */
 #include "daemon/store/store_int.h"
 
+#include "daemon/util/log.h"
 #include "proto/record.h"
 
 #include <errno.h>
@@ -184,7 +185,8 @@ static uerr pack_build_run(char **out, size_t *len, store *s, const char *const 
     }
     /* The asker's haves we know cut the walk: only missing objects cross.
      * Objects are sent whole (no delta search, packwriter.c): building
-     * stays fast and linear, at the price of a somewhat larger pack. */
+     * stays fast and linear, at the price of a somewhat larger pack; what
+     * the store's packs hold whole is copied, not deflated again. */
     for (size_t i = 0; i < nhave; i++)
         if (git_oid_fromstr(&oid, have[i]) == 0 && store_has_object_in(s, have[i]))
             git_revwalk_hide(walk, &oid);
@@ -198,9 +200,15 @@ static uerr pack_build_run(char **out, size_t *len, store *s, const char *const 
         rc = store_git_err(err, errlen, UERR_IO, "walking history");
         goto cleanup;
     }
-    rc = store_pack_encode(&pk, len, odb, &objs, err, errlen);
-    if (rc == UERR_OK)
+    char objdir[4200];
+    size_t reused = 0;
+    snprintf(objdir, sizeof objdir, "%s/objects", git_repository_path(s->repo));
+    rc = store_pack_encode_reuse(&pk, len, odb, &objs, objdir, &reused, err, errlen);
+    if (rc == UERR_OK) {
         *out = (char *)pk;
+        log_msg(LOG_DEBUG, "pack: %zu objects reused, %zu deflated (%zu bytes)", reused,
+                objs.n - reused, *len);
+    }
 cleanup:
     free(objs.v);
     store_oidmap_free(&seen);
