@@ -73,6 +73,19 @@ nlog=$(ctl "$A" log --limit 1000 | grep -c '  add  ' || true)
 check "log shows each add as its own change ($nlog)" [ "$nlog" -ge $((nacked + 1)) ]
 check "git fsck --strict is clean" fsck_clean "$A"
 
+# the batch's durable step fails (the branch is locked): the add is
+# refused with the store's error, leaves nothing visible, and the next add
+# (lock gone) works
+n0=$(ctl "$A" list --count)
+touch "$A/store.git/refs/heads/yinzhou-01.lock"
+out=$(ctl "$A" add name=锁住 2>&1); rc=$?
+rm -f "$A/store.git/refs/heads/yinzhou-01.lock"
+check "an add whose branch cannot move is refused (rc $rc)" bash -c "[ $rc != 0 ] && grep -qi 'branch' <<<'$out'"
+check "the refused add is not in the index" [ "$(ctl "$A" list --count)" = "$n0" ]
+check "nor in list" bash -c "! '$UNIONCTL' -d '$A' list --where name=锁住 | grep -q 锁住"
+check "the next add works" bash -c "'$UNIONCTL' -d '$A' add name=锁后 >/dev/null"
+check "and is counted" [ "$(ctl "$A" list --count)" = $((n0 + 1)) ]
+
 # SIGKILL while batched adds are running: every acknowledged add survives
 KILLERS=()
 for c in $(seq 1 "$CLIENTS"); do
