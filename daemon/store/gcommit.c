@@ -8,9 +8,17 @@
  * and it never moves the branch before the pack is on disk: a crash at any
  * point leaves the branch at a commit whose objects are all durable. */
 #include "daemon/store/store_int.h"
+#include "daemon/util/fsutil.h"
+#include "daemon/util/log.h"
 
 #include <assert.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void store_batch_begin(store *s)
 {
@@ -156,4 +164,153 @@ uerr store_batch_end(store *s, char *err, size_t errlen)
     s->batch_commits = 0;
     store_leave(s);
     return rc;
+}
+
+/* ---- joining the batches' packs at start ------------------------------------ */
+
+/* Each batch leaves one small pack. Git finds an object by asking every
+ * pack's index in turn, so thousands of them would slow every lookup (and
+ * hold as many files open): at start, when there are more than
+ * JOIN_MIN_PACKS packs of at most JOIN_PACK_BYTES, their objects are
+ * written as one pack (fsynced) and only then are they removed. */
+#define JOIN_PACK_BYTES (1 << 20)
+#define JOIN_MIN_PACKS 32
+
+typedef struct {
+    char (*names)[96]; /* "pack-<hex>" without the extension */
+    size_t n, cap;
+} pack_list;
+
+/* The small packs in dir that have an index (and no .keep). 0 or -1. */
+static int small_packs_list(pack_list *l, const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[PATH_MAX];
+    struct stat st;
+    if (!d)
+        return -1;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 10 || len >= 96 + 5 || strncmp(e->d_name, "pack-", 5) != 0 ||
+            strcmp(e->d_name + len - 5, ".pack") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || st.st_size > JOIN_PACK_BYTES)
+            continue;
+        snprintf(path, sizeof path, "%s/%.*s.keep", dir, (int)len - 5, e->d_name);
+        if (stat(path, &st) == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%.*s.idx", dir, (int)len - 5, e->d_name);
+        if (stat(path, &st) != 0)
+            continue;
+        if (l->n == l->cap) {
+            size_t nc = l->cap ? l->cap * 2 : 64;
+            void *nn = realloc(l->names, nc * sizeof *l->names);
+            if (!nn) {
+                closedir(d);
+                return -1;
+            }
+            l->names = nn;
+            l->cap = nc;
+        }
+        snprintf(l->names[l->n++], sizeof l->names[0], "%.*s", (int)len - 5, e->d_name);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Append the object ids a version 2 pack index lists (path) to out, each
+ * once (seen). 0, or -1 when it cannot be read or is not such an index. */
+static int idx_oids(store_oidvec *out, store_oidmap *seen, const char *path)
+{
+    static const unsigned char magic[8] = {0xff, 't', 'O', 'c', 0, 0, 0, 2};
+    unsigned char head[8 + 256 * 4];
+    FILE *f = fopen(path, "rb");
+    int rc = -1;
+    if (!f)
+        return -1;
+    if (fread(head, 1, sizeof head, f) != sizeof head || memcmp(head, magic, 8) != 0)
+        goto cleanup;
+    const unsigned char *last = head + 8 + 255 * 4;
+    uint32_t n = (uint32_t)last[0] << 24 | (uint32_t)last[1] << 16 | (uint32_t)last[2] << 8 |
+                 (uint32_t)last[3];
+    for (uint32_t i = 0; i < n; i++) {
+        git_oid id;
+        if (fread(id.id, 1, GIT_OID_RAWSZ, f) != GIT_OID_RAWSZ)
+            goto cleanup;
+        int fresh = store_oidmap_put(seen, &id, 0);
+        if (fresh < 0 || (fresh && store_oidvec_push(out, &id) != 0))
+            goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    fclose(f);
+    return rc;
+}
+
+/* Write every object of the listed packs as one pack into repo's store. */
+static uerr packs_join_write(git_repository *repo, const char *dir, const pack_list *l, char *err,
+                             size_t errlen)
+{
+    store_oidvec objs = {0};
+    store_oidmap seen = {0};
+    git_odb *odb = NULL;
+    git_odb_writepack *wp = NULL;
+    git_indexer_progress stats = {0};
+    unsigned char *pk = NULL;
+    size_t pklen = 0;
+    char path[PATH_MAX];
+    uerr rc = UERR_OK;
+    for (size_t i = 0; i < l->n && rc == UERR_OK; i++) {
+        snprintf(path, sizeof path, "%s/%s.idx", dir, l->names[i]);
+        if (idx_oids(&objs, &seen, path) != 0)
+            rc = uerr_set(err, errlen, UERR_IO, "reading %s", path);
+    }
+    if (rc == UERR_OK && git_repository_odb(&odb, repo) < 0)
+        rc = store_git_err(err, errlen, UERR_IO, "opening the object store");
+    if (rc == UERR_OK)
+        rc = store_pack_encode(&pk, &pklen, odb, &objs, err, errlen);
+    if (rc == UERR_OK && (git_odb_write_pack(&wp, odb, NULL, NULL) < 0 ||
+                          wp->append(wp, pk, pklen, &stats) < 0 || wp->commit(wp, &stats) < 0))
+        rc = store_git_err(err, errlen, UERR_IO, "writing the joined pack");
+    if (wp)
+        wp->free(wp);
+    git_odb_free(odb);
+    store_oidmap_free(&seen);
+    free(objs.v);
+    free(pk);
+    return rc;
+}
+
+void store_small_packs_join(const char *gitdir)
+{
+    pack_list l = {0};
+    git_repository *repo = NULL;
+    char dir[PATH_MAX - 256], path[PATH_MAX], err[256];
+    snprintf(dir, sizeof dir, "%s/objects/pack", gitdir);
+    if (small_packs_list(&l, dir) != 0 || l.n <= JOIN_MIN_PACKS)
+        goto cleanup;
+    if (git_repository_open_bare(&repo, gitdir) < 0) {
+        store_git_err(err, sizeof err, UERR_IO, "opening the git store");
+    } else if (packs_join_write(repo, dir, &l, err, sizeof err) == UERR_OK) {
+        /* the joined pack is durable: the small ones can go (index first,
+         * so that no reader finds an index without its pack) */
+        git_repository_free(repo);
+        repo = NULL;
+        for (size_t i = 0; i < l.n; i++) {
+            snprintf(path, sizeof path, "%s/%s.idx", dir, l.names[i]);
+            unlink(path);
+            snprintf(path, sizeof path, "%s/%s.pack", dir, l.names[i]);
+            unlink(path);
+        }
+        fsutil_dir_sync(dir, err, sizeof err);
+        log_msg(LOG_INFO, "joined %zu small packs into one", l.n);
+        goto cleanup;
+    }
+    /* best effort: the store is whole either way, only slower */
+    log_msg(LOG_WARN, "could not join %zu small packs: %s", l.n, err);
+cleanup:
+    git_repository_free(repo);
+    free(l.names);
 }

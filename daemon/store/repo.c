@@ -164,6 +164,9 @@ uerr store_global_init(void)
     /* The daemon owns DATA; a store made by root and run by a service user
      * is still ours to open. */
     git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+    /* Each group commit leaves a small pack (joined at the next start):
+     * keep the packs libgit2 holds open bounded, far below the fd limit. */
+    git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, (size_t)128);
     return UERR_OK;
 }
 
@@ -246,6 +249,7 @@ uerr store_open(store **out, const char *gitdir, const char *node, char *err, si
     /* Every object read from here to store_startup_done is bounded in
      * time (readwatch.h): a damaged object ends start-up, named. */
     readwatch_begin(gitdir);
+    store_small_packs_join(gitdir);
     store_limits_set(s, NULL);
     s->node = strdup(node);
     snprintf(s->ref, sizeof s->ref, "refs/heads/%s", node);

@@ -157,6 +157,13 @@ void store_quarantine_clear(const char *gitdir);
  * to a change of the own branch. */
 size_t store_copies_reconcile(store *s);
 
+/* ---- group commit (gcommit.c) ----------------------------------------------- */
+
+/* Join the many small packs the batches left (more than a few dozen) into
+ * one, durably, then remove them. Best effort (a failure is logged): called
+ * by store_open, under the DATA lock, before the store is opened. */
+void store_small_packs_join(const char *gitdir);
+
 /* ---- backups and the format version (backup.c, bundle.c) ------------------ */
 
 /* Write STORE_FORMAT as uniond.format in repo's config. UERR_IO. */
