@@ -103,6 +103,7 @@ typedef struct {
     size_t records, conflicts, conflict_records; /* conflicts: fields, as `conflicts` lists */
     size_t by_kind[KIND_COUNT];
     unsigned long requests;
+    unsigned long write_batches, batched_writes; /* as ops_ctx's */
     int64_t last_change_ms; /* the head commit's time; 0 on an empty store */
     char last_change_by[128];
 } ctl_status_view;

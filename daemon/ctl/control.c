@@ -9,6 +9,7 @@
 #include "daemon/ctl/control.h"
 
 #include "daemon/ctl/common.h"
+#include "daemon/ctl/gcommit.h"
 #include "daemon/ctl/optable.h"
 #include "daemon/util/log.h"
 #include "proto/frame.h"
@@ -241,6 +242,29 @@ static void job_run(void *arg)
     pthread_mutex_unlock(&j->ctl->view_mu);
 }
 
+/* A run of batchable jobs (add, edit) queued back to back: one group
+ * commit (gcommit.h), each job keeping its own reply. */
+static void job_run_batch(void **args, size_t n)
+{
+    const char *reqs[SQUEUE_BATCH_MAX];
+    size_t lens[SQUEUE_BATCH_MAX];
+    msgpack_sbuffer *outs[SQUEUE_BATCH_MAX];
+    job *j = args[0];
+    ctl_status_view v;
+    assert(n >= 1 && n <= SQUEUE_BATCH_MAX);
+    for (size_t i = 0; i < n; i++) {
+        job *k = args[i];
+        reqs[i] = k->req;
+        lens[i] = k->reqlen;
+        outs[i] = &k->reply;
+    }
+    ctl_queue_handle_batch(j->ops, reqs, lens, outs, n);
+    ctl_status_view_take(&v, j->ops);
+    pthread_mutex_lock(&j->ctl->view_mu);
+    j->ctl->view = v;
+    pthread_mutex_unlock(&j->ctl->view_mu);
+}
+
 /* status while the store queue is busy: answered here, on the loop
  * thread, from the view the last job published, instead of waiting behind
  * the writes queued before it (issue 12). When the queue is idle status
@@ -439,7 +463,9 @@ static void client_frame_run(control_client *cl, const uint8_t *payload, size_t 
     j->reqlen = plen;
     msgpack_sbuffer_init(&j->reply);
     cl->refs++;
-    if (squeue_push(cl->ctl->q, job_run, job_done, j) != 0) {
+    if ((ctl_request_batchable(req, plen)
+             ? squeue_push_batchable(cl->ctl->q, job_run_batch, job_done, j)
+             : squeue_push(cl->ctl->q, job_run, job_done, j)) != 0) {
         cl->refs--;
         free(req);
         free(j);

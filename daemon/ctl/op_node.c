@@ -64,6 +64,8 @@ void ctl_status_pack(msgpack_packer *pk, const ops_ctx *o, const ctl_status_view
     msg_map_str(&m, "listen", o->listen);
     msg_map_int(&m, "uptime_s", (clock_now_ms() - o->started_ms) / 1000);
     msg_map_int(&m, "requests", (int64_t)v->requests);
+    msg_map_int(&m, "write_batches", (int64_t)v->write_batches);
+    msg_map_int(&m, "batched_writes", (int64_t)v->batched_writes);
     msg_map_str(&m, "version", UNIOND_VERSION);
     msg_map_int(&m, "conflict_records", (int64_t)v->conflict_records);
     msg_map_key(&m, "records_by_kind");
@@ -93,6 +95,8 @@ void ctl_status_view_take(ctl_status_view *v, ops_ctx *o)
     v->conflict_records = o->ix.conflicted;
     memcpy(v->by_kind, o->ix.by_kind, sizeof v->by_kind);
     v->requests = o->requests;
+    v->write_batches = o->write_batches;
+    v->batched_writes = o->batched_writes;
 }
 
 void op_status(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)

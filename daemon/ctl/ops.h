@@ -28,6 +28,9 @@ typedef struct {
     char fingerprint[65];
     int64_t started_ms;
     unsigned long requests; /* store-queue requests handled */
+    /* group commits of two or more writes (gcommit.c), and the write
+     * requests in them */
+    unsigned long write_batches, batched_writes;
     /* peers' state for status (thread-safe snapshot, one msgpack value
      * packed into pk), NULL if none. Wired by main. */
     void (*peers_status)(void *arg, msgpack_packer *pk);

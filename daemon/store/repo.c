@@ -164,6 +164,9 @@ uerr store_global_init(void)
     /* The daemon owns DATA; a store made by root and run by a service user
      * is still ours to open. */
     git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+    /* Each group commit leaves a small pack (joined at the next start):
+     * keep the packs libgit2 holds open bounded, far below the fd limit. */
+    git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, (size_t)128);
     return UERR_OK;
 }
 
@@ -246,6 +249,7 @@ uerr store_open(store **out, const char *gitdir, const char *node, char *err, si
     /* Every object read from here to store_startup_done is bounded in
      * time (readwatch.h): a damaged object ends start-up, named. */
     readwatch_begin(gitdir);
+    store_small_packs_join(gitdir);
     store_limits_set(s, NULL);
     s->node = strdup(node);
     snprintf(s->ref, sizeof s->ref, "refs/heads/%s", node);
@@ -464,10 +468,12 @@ static uerr read_run(store *s, char **buf, size_t *len, const char *id, char *er
     uerr rc;
     if (!s->has_head)
         return uerr_set(err, errlen, UERR_NOTFOUND, "no record %.64s (the store is empty)", id);
-    if (git_tree_lookup(&tree, s->repo, &s->tree) < 0)
+    /* in a batch the pending head's objects are in bulk's mempack */
+    git_repository *repo = s->batching ? s->bulk : s->repo;
+    if (git_tree_lookup(&tree, repo, &s->tree) < 0)
         return store_git_err(err, errlen, UERR_IO, "reading the head tree");
     if (tree_record_oid(&oid, tree, id))
-        rc = blob_read(s->repo, &oid, buf, len, err, errlen);
+        rc = blob_read(repo, &oid, buf, len, err, errlen);
     else
         rc = uerr_set(err, errlen, UERR_NOTFOUND, "no record %.64s", id);
     git_tree_free(tree);
@@ -528,7 +534,9 @@ static uerr commit_blobs(git_tree_update *up, char (*paths)[RECORD_ID_MAX + 32],
 static uerr commit_run(store *s, const store_change *ch, size_t n, int bulk, const char *operator,
                        const char * message, char *err, size_t errlen)
 {
-    git_repository *repo = bulk ? s->bulk : s->repo;
+    /* in a batch every commit is built in the mempack, on the pending one
+     * before it (gcommit.c writes them all at the batch's end) */
+    git_repository *repo = bulk || s->batching ? s->bulk : s->repo;
     git_tree_update *up = NULL;
     char(*paths)[RECORD_ID_MAX + 32] = NULL;
     git_tree *base = NULL, *newtree = NULL;
@@ -571,17 +579,24 @@ static uerr commit_run(store *s, const store_change *ch, size_t n, int bulk, con
         rc = store_git_err(err, errlen, UERR_IO, "creating the commit");
         goto cleanup;
     }
-    if (bulk && (rc = store_mempack_flush(s, &commit_oid, err, errlen)) != UERR_OK)
-        goto cleanup;
-    /* Objects are durable; now move the branch. */
-    rc = store_branch_move(s, s->repo, &commit_oid, message, err, errlen);
-    if (rc != UERR_OK)
-        goto cleanup;
+    if (s->batching) {
+        s->batch_commits++; /* durable at store_batch_end */
+    } else {
+        if (bulk && (rc = store_mempack_flush(s, &commit_oid, err, errlen)) != UERR_OK)
+            goto cleanup;
+        /* Objects are durable; now move the branch. */
+        rc = store_branch_move(s, s->repo, &commit_oid, message, err, errlen);
+        if (rc != UERR_OK)
+            goto cleanup;
+    }
     git_oid_cpy(&s->head, &commit_oid);
     git_oid_cpy(&s->tree, &tree_oid);
     s->has_head = 1;
 cleanup:
-    if (rc != UERR_OK && bulk)
+    /* in a batch the mempack holds the earlier commits: their objects stay
+     * (this one's strays are never written: the batch writes only what its
+     * commits reach) */
+    if (rc != UERR_OK && bulk && !s->batching)
         git_mempack_reset(s->mempack);
     git_signature_free(sig);
     git_commit_free(parent);

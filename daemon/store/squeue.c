@@ -10,8 +10,10 @@ typedef struct sjob {
     struct sjob *next;
     squeue *q;
     squeue_work_fn fn;
+    squeue_batch_fn batch; /* set: batchable (fn is NULL) */
     squeue_done_fn done;
     void *arg;
+    size_t nrun; /* on a running job: the jobs of its run, itself first, linked by next */
 } sjob;
 
 struct squeue {
@@ -60,7 +62,31 @@ static void maybe_drained(squeue *q)
 static void on_work(uv_work_t *w)
 {
     sjob *j = w->data;
-    j->fn(j->arg);
+    if (!j->batch) {
+        j->fn(j->arg);
+        return;
+    }
+    void *args[SQUEUE_BATCH_MAX];
+    size_t n = 0;
+    for (sjob *k = j; k; k = k->next)
+        args[n++] = k->arg;
+    assert(n == j->nrun && n <= SQUEUE_BATCH_MAX);
+    j->batch(args, n);
+}
+
+/* Call done for every job of the run j heads (in order) and free them. */
+static void run_finish(squeue *q, sjob *j, int cancelled)
+{
+    assert(q->length >= j->nrun);
+    q->length -= (unsigned)j->nrun;
+    q->in_done++;
+    while (j) {
+        sjob *next = j->next;
+        j->done(j->arg, cancelled);
+        free(j);
+        j = next;
+    }
+    q->in_done--;
 }
 
 static void on_done(uv_work_t *w, int status)
@@ -68,13 +94,8 @@ static void on_done(uv_work_t *w, int status)
     sjob *j = w->data;
     squeue *q = j->q;
     assert(q->running == j && "only the one running job finishes");
-    assert(q->length > 0);
     q->running = NULL;
-    q->length--;
-    q->in_done++;
-    j->done(j->arg, status == UV_ECANCELED);
-    q->in_done--;
-    free(j);
+    run_finish(q, j, status == UV_ECANCELED);
     if (q->closing) {
         maybe_drained(q);
         return;
@@ -85,8 +106,16 @@ static void on_done(uv_work_t *w, int status)
 static void run_next(squeue *q)
 {
     while (!q->running && q->head) {
-        sjob *j = q->head;
-        q->head = j->next;
+        sjob *j = q->head, *last = j;
+        j->nrun = 1;
+        /* a batchable job takes the batchable jobs right behind it */
+        while (j->batch && last->next && last->next->batch == j->batch &&
+               j->nrun < SQUEUE_BATCH_MAX) {
+            last = last->next;
+            j->nrun++;
+        }
+        q->head = last->next;
+        last->next = NULL;
         if (!q->head)
             q->tail = NULL;
         assert(!q->running && "one job at a time");
@@ -95,11 +124,7 @@ static void run_next(squeue *q)
         if (uv_queue_work(q->loop, &j->work, on_work, on_done) == 0)
             return;
         q->running = NULL;
-        q->length--;
-        q->in_done++;
-        j->done(j->arg, 1);
-        q->in_done--;
-        free(j);
+        run_finish(q, j, 1);
         if (q->closing) {
             maybe_drained(q);
             return;
@@ -107,9 +132,10 @@ static void run_next(squeue *q)
     }
 }
 
-uerr squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
+static uerr push(squeue *q, squeue_work_fn work, squeue_batch_fn batch, squeue_done_fn done,
+                 void *arg)
 {
-    assert(work && done);
+    assert((work || batch) && done);
     if (q->closing)
         return UERR_BUSY;
     sjob *j = calloc(1, sizeof *j);
@@ -117,6 +143,7 @@ uerr squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
         return UERR_NOMEM;
     j->q = q;
     j->fn = work;
+    j->batch = batch;
     j->done = done;
     j->arg = arg;
     if (q->tail)
@@ -127,6 +154,18 @@ uerr squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
     q->length++;
     run_next(q);
     return UERR_OK;
+}
+
+uerr squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
+{
+    assert(work);
+    return push(q, work, NULL, done, arg);
+}
+
+uerr squeue_push_batchable(squeue *q, squeue_batch_fn batch, squeue_done_fn done, void *arg)
+{
+    assert(batch);
+    return push(q, NULL, batch, done, arg);
 }
 
 void squeue_close(squeue *q, void (*drained)(void *), void *arg)

@@ -3,12 +3,19 @@
  * peer pack building and ingestion) goes through it, so the store has one
  * writer and the loop thread never runs libgit2. All functions are called
  * on the loop thread only. Invariants (asserted): at most one job runs at a
- * time; the queue is empty and nothing runs when it is freed. */
+ * time; the queue is empty and nothing runs when it is freed.
+ *
+ * Group commit (issue 12): a job pushed with squeue_push_batchable may run
+ * together with the batchable jobs queued right behind it (same batch
+ * function, up to SQUEUE_BATCH_MAX) as one pool job, so that their writes
+ * share one durable step. Order is kept: a batch is only ever a run of
+ * consecutive jobs, never reaching past an ordinary one. */
 #ifndef UNIOND_SQUEUE_H
 #define UNIOND_SQUEUE_H
 
 #include "proto/uerr.h"
 
+#include <stddef.h>
 #include <uv.h>
 
 typedef struct squeue squeue;
@@ -18,12 +25,22 @@ typedef struct squeue squeue;
 typedef void (*squeue_work_fn)(void *arg);
 typedef void (*squeue_done_fn)(void *arg, int cancelled);
 
+typedef void (*squeue_batch_fn)(void **args, size_t n);
+
+/* Most jobs one batch takes. */
+#define SQUEUE_BATCH_MAX 64
+
 /* A queue on loop; *out owned by the caller (freed by squeue_close).
  * UERR_OK or UERR_NOMEM. */
 uerr squeue_new(squeue **out, uv_loop_t *loop);
 /* Append a job; arg stays the caller's (handed back to done). UERR_OK, or
  * UERR_BUSY when closing, UERR_NOMEM (then neither function is ever called). */
 uerr squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg);
+/* Append a job that may run in a batch: batch(args, n) runs on a pool
+ * thread with this job's arg and those of the batchable jobs (same batch)
+ * queued right after it, in queue order (n >= 1); then done runs for each
+ * of them in that order. Ownership and codes as squeue_push. */
+uerr squeue_push_batchable(squeue *q, squeue_batch_fn batch, squeue_done_fn done, void *arg);
 /* Jobs queued or running. */
 unsigned squeue_length(const squeue *q);
 /* Stop taking jobs, cancel the queued ones, let the running one finish,

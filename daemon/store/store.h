@@ -147,6 +147,23 @@ uerr store_read(store *s, char **buf, size_t *len, const char *id, char *err, si
 uerr store_commit(store *s, const store_change *ch, size_t n, int bulk, const char *operator,
                   const char * message, char *err, size_t errlen);
 
+/* Group commit (issue 12). After store_batch_begin, each store_commit
+ * makes its own commit (its own author, time and message, as when run
+ * alone), built on the one before, but keeps the objects in memory and
+ * does not move the branch: the reads of the store see the pending head.
+ * store_batch_end then writes the new objects of every pending commit as
+ * one pack (fsynced), and only then moves the branch once, from the head
+ * before the batch to the last commit (fsynced): a batch costs the
+ * fsyncs of one write. UERR_OK: every pending commit is durable. An error
+ * (UERR_IO, UERR_NOMEM, UERR_CONFLICT) drops them all: the head is the one
+ * before the batch, and the caller must forget what it derived from them.
+ * Nothing else than store_commit, store_read and store_head may run
+ * between the two calls. */
+void store_batch_begin(store *s);
+/* Commits made since store_batch_begin (0 when not batching). */
+size_t store_batch_pending(const store *s);
+uerr store_batch_end(store *s, char *err, size_t errlen);
+
 /* The history of one record, newest first: every commit whose version of
  * the record differs from all of its parents'. Returns UERR_OK, the
  * callback's non-zero value unchanged, or UERR_IO/UERR_NOMEM with err set. */

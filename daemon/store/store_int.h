@@ -25,6 +25,13 @@ struct store {
     git_oid tree;
     int has_head;
     store_limits limits; /* what one take-in may bring (store.h) */
+    /* Group commit (gcommit.c): while batching, head/tree are the pending
+     * tip (its objects only in the mempack of bulk) and durable_* what the
+     * branch on disk holds; batch_commits commits are pending. */
+    int batching;
+    size_t batch_commits;
+    git_oid durable_head, durable_tree;
+    int durable_has_head;
     /* One thread at a time (store.h): a call sets this on entry, and a
      * second thread entering while it is set is a bug we assert on. */
     atomic_int busy;
@@ -155,6 +162,13 @@ void store_quarantine_clear(const char *gitdir);
  * is left for the next take-in that names it. Returns how many heads led
  * to a change of the own branch. */
 size_t store_copies_reconcile(store *s);
+
+/* ---- group commit (gcommit.c) ----------------------------------------------- */
+
+/* Join the many small packs the batches left (more than a few dozen) into
+ * one, durably, then remove them. Best effort (a failure is logged): called
+ * by store_open, under the DATA lock, before the store is opened. */
+void store_small_packs_join(const char *gitdir);
 
 /* ---- backups and the format version (backup.c, bundle.c) ------------------ */
 

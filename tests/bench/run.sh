@@ -8,4 +8,5 @@ set -euo pipefail
 B=$(cd "${1:-build}" && pwd)
 command -v sqlite3 >/dev/null || { echo "bench needs sqlite3: apt-get install sqlite3"; exit 1; }
 git daemon --help >/dev/null 2>&1 || { echo "bench needs git daemon (package git)"; exit 1; }
+bash "$(dirname "$0")/concurrent.sh" "$B" # group commit: adds/s with 1 and 50 clients
 exec python3 "$(dirname "$0")/bench.py" "$B"

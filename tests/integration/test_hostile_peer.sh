@@ -67,7 +67,7 @@ check "endless PACK: the daemon's peak RSS stayed below 256 MiB" test "$hwm" -lt
 check "endless PACK: and grew by less than half the 64 MiB budget (not buffered in memory)" \
     test $((hwm - hwm0)) -lt $((32 * 1024))
 check "endless PACK: no spool file left in DATA/tmp" test -z "$(ls -A "$U/tmp")"
-check "endless PACK: no spool file held open" bash -c "! ls -l /proc/$UPID/fd | grep -q 'pack-'"
+check "endless PACK: no spool file held open" bash -c "! ls -l /proc/$UPID/fd | grep -q '$U/tmp/pack-'"
 unchanged "endless PACK"
 
 # 2. log injection through the HELLO's node name (newline, raw invalid UTF-8)

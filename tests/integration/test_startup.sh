@@ -9,6 +9,12 @@ node_init "$A" haishu-01 haishu
 node_start "$A" || exit 1
 for i in 1 2 3; do ctl "$A" add name=会员$i notes=第$i条 >/dev/null; done
 check "SIGTERM exits cleanly" node_stop "$A"
+# adds are group-committed as packs; the damage below is to loose objects
+# (what merges, transfers and small take-ins write), so unpack them
+for p in "$A"/store.git/objects/pack/pack-*.pack; do
+    mv "$p" "$T/unpack.pack" && rm -f "${p%.pack}.idx"
+    git_store "$A" unpack-objects -q <"$T/unpack.pack"
+done
 loose() { echo "$1/store.git/objects/${2:0:2}/${2:2}"; }
 
 # damage DIR OID HOW: truncate the loose object file of OID in DIR's store

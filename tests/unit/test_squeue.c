@@ -150,12 +150,60 @@ static void close_from_inside_a_done_callback(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* a batch function: notes each run's size, then works its jobs in order */
+static int batch_sizes[16], nbatches;
+
+static void batch(void **args, size_t n)
+{
+    batch_sizes[nbatches++] = (int)n;
+    for (size_t i = 0; i < n; i++)
+        work(args[i]);
+}
+
+static void batches_take_runs_of_batchable_jobs_in_order(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    squeue *q;
+    job jobs[9];
+    reset();
+    nbatches = 0;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(squeue_new(&q, &loop), UERR_OK);
+    /* 0 ordinary (runs at once); 1-4 batchable; 5 ordinary; 6-8 batchable */
+    for (int i = 0; i < 9; i++) {
+        jobs[i] = (job){i, 0, 0};
+        int plain = i == 0 || i == 5;
+        assert_int_equal(plain ? squeue_push(q, work, done, &jobs[i])
+                               : squeue_push_batchable(q, batch, done, &jobs[i]),
+                         UERR_OK);
+    }
+    assert_int_equal(squeue_length(q), 9);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 9);
+    assert_int_equal(ncancelled, 0);
+    assert_int_equal(norder, 9);
+    for (int i = 0; i < 9; i++) {
+        assert_int_equal(order[i], i); /* FIFO across batches and plain jobs */
+        assert_int_equal(jobs[i].done, 1);
+    }
+    assert_int_equal(nbatches, 2);
+    assert_int_equal(batch_sizes[0], 4);
+    assert_int_equal(batch_sizes[1], 3);
+    assert_int_equal(atomic_load(&max_running), 1);
+    assert_int_equal(squeue_length(q), 0);
+    squeue_close(q, on_drained, NULL);
+    assert_int_equal(drained, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runs_in_order_one_at_a_time),
         cmocka_unit_test(close_cancels_queued_and_refuses_new),
         cmocka_unit_test(close_from_inside_a_done_callback),
+        cmocka_unit_test(batches_take_runs_of_batchable_jobs_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

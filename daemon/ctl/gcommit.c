@@ -1,0 +1,84 @@
+/* gcommit.c - group commit of write requests (see gcommit.h). The
+ * requests of a batch run one after the other on the index, so each sees
+ * the ones before it (two adds of one ID number: the second is refused
+ * naming the first, as when run alone); only durability is shared
+ * (store_batch_*): each request keeps its own commit, author, time and
+ * message, so `log` and `revert` see every request as its own change.
+ * Never sends a reply: control.c does, after this returns. */
+#include "daemon/ctl/gcommit.h"
+
+#include "daemon/ctl/common.h"
+#include "daemon/ctl/optable.h"
+#include "daemon/util/log.h"
+#include "proto/msg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ctl_request_batchable(const char *req, size_t len)
+{
+    msgpack_unpacked u;
+    int yes = 0;
+    msgpack_unpacked_init(&u);
+    if (msg_unpack(&u, req, len) == 0 && u.data.type == MSGPACK_OBJECT_MAP) {
+        char *op = msg_get_str(&u.data, "op");
+        yes = op && (strcmp(op, "add") == 0 || strcmp(op, "edit") == 0);
+        free(op);
+    }
+    msgpack_unpacked_destroy(&u);
+    return yes;
+}
+
+/* The batch's commits were dropped: forget what the index took from them
+ * by loading it again from the store's (durable) head. */
+static void index_reload(ops_ctx *o)
+{
+    char err[CTL_ERRLEN];
+    ops_free(o);
+    o->persons = NULL;
+    recindex_init(&o->ix);
+    recindex_init(&o->decl);
+    if (ops_load(o, err, sizeof err) != UERR_OK) {
+        log_msg(LOG_ERR, "reloading the index after a failed write: %s; exiting", err);
+        abort();
+    }
+}
+
+void ctl_queue_handle_batch(ops_ctx *o, const char *const *reqs, const size_t *lens,
+                            msgpack_sbuffer *const *outs, size_t n)
+{
+    char err[CTL_ERRLEN];
+    char *wrote = calloc(n ? n : 1, 1);
+    if (!o->st || !wrote) { /* a unit test's ops, or no memory: one at a time */
+        for (size_t i = 0; i < n; i++)
+            ctl_queue_handle(o, reqs[i], lens[i], outs[i]);
+        free(wrote);
+        return;
+    }
+    store_batch_begin(o->st);
+    for (size_t i = 0; i < n; i++) {
+        size_t before = store_batch_pending(o->st);
+        ctl_queue_handle(o, reqs[i], lens[i], outs[i]);
+        wrote[i] = store_batch_pending(o->st) > before;
+    }
+    uerr e = store_batch_end(o->st, err, sizeof err);
+    if (n >= 2) {
+        o->write_batches++;
+        o->batched_writes += n;
+    }
+    if (e != UERR_OK) {
+        size_t nw = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!wrote[i])
+                continue;
+            msgpack_packer pk;
+            msgpack_sbuffer_clear(outs[i]);
+            msgpack_packer_init(&pk, outs[i], msgpack_sbuffer_write);
+            ctl_reply_error(&pk, e, "%s", err);
+            nw++;
+        }
+        log_msg(LOG_ERR, "writing %zu changes failed (%s); none was kept", nw, err);
+        index_reload(o);
+    }
+    free(wrote);
+}

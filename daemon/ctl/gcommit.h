@@ -1,0 +1,28 @@
+/* gcommit.h - group commit of write requests on the store queue (issue 12):
+ * the control socket pushes add and edit as batchable jobs, and the store
+ * queue hands a run of them to ctl_queue_handle_batch, which answers each
+ * on its own (as if run one after the other) but makes their commits
+ * durable with one pack and one branch move. Store queue worker thread
+ * only, except ctl_request_batchable (any thread: it only reads bytes). */
+#ifndef UNIOND_CTL_GCOMMIT_H
+#define UNIOND_CTL_GCOMMIT_H
+
+#include "daemon/ctl/ops.h"
+
+#include <msgpack.h>
+#include <stddef.h>
+
+/* 1 if the request (len bytes) is a write that may share a batch: add or
+ * edit. Anything else, malformed requests included, is 0. */
+int ctl_request_batchable(const char *req, size_t len);
+
+/* Handle reqs[0..n) (lens[i] bytes each) in order exactly as
+ * ctl_queue_handle would one after the other, each answered into outs[i]
+ * (the caller's), with every commit they make durable together before
+ * this returns. If that last step fails, every request that wrote gets
+ * that error instead of its answer (the others keep theirs) and the index
+ * is reloaded from the store: nothing unacknowledged stays visible. */
+void ctl_queue_handle_batch(ops_ctx *o, const char *const *reqs, const size_t *lens,
+                            msgpack_sbuffer *const *outs, size_t n);
+
+#endif

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# concurrent.sh BUILD_DIR - group commit (issues 12 and 13): CLIENTS (50)
+# clients each run `unionctl add` ADDS (20) times back to back on a fresh
+# node, while `unionctl status` is timed in a loop; prints the adds per
+# second, the status p50/p99 meanwhile, and the fsyncs per add (counted in a
+# second, shorter run under strace; skipped without strace). The same with
+# 1 client (ANCHOR_ADDS, 100 adds) first, as the anchor.
+#   tests/bench/concurrent.sh build      (release build; make -j2 first)
+# Called by tests/bench/run.sh (make bench).
+set -euo pipefail
+B=$(cd "${1:-build}" && pwd)
+CLIENTS=${CLIENTS:-50} ADDS=${ADDS:-20} ANCHOR_ADDS=${ANCHOR_ADDS:-100}
+D=$(mktemp -d /tmp/uniond-concurrent.XXXXXX)
+DAEMON=""
+stop_daemon() {
+    [ -n "$DAEMON" ] || return 0
+    # under strace: the daemon is strace's child, and strace ends with it
+    local child; child=$(pgrep -P "$DAEMON" 2>/dev/null || true)
+    kill -TERM ${child:-$DAEMON} 2>/dev/null || true
+    wait "$DAEMON" 2>/dev/null || true
+    DAEMON=""
+}
+trap 'stop_daemon; rm -rf "$D"' EXIT
+
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+
+# start NAME [strace]: a fresh node in $D/NAME, its daemon (under strace
+# counting fsyncs when asked) in DAEMON, waiting until it answers
+start() {
+    local dir=$D/$1
+    "$B/uniond" init -d "$dir" --node "bench-$1" --office bench --listen 127.0.0.1:0 >/dev/null
+    if [ "${2:-}" = strace ]; then
+        strace -f -qq --seccomp-bpf -e trace=fsync,fdatasync -o "$dir.st" \
+            "$B/uniond" -d "$dir" 2>"$dir.log" &
+    else
+        "$B/uniond" -d "$dir" 2>"$dir.log" &
+    fi
+    DAEMON=$!
+    for _ in $(seq 1 500); do
+        "$B/unionctl" -d "$dir" status >/dev/null 2>&1 && return 0
+        sleep 0.02
+    done
+    echo "uniond on $dir did not start:"; cat "$dir.log"; exit 1
+}
+
+# clients DIR N K: N clients adding K members each; waits for all
+clients() {
+    local dir=$1 n=$2 k=$3 pids=()
+    for c in $(seq 1 "$n"); do
+        (for i in $(seq 1 "$k"); do
+             "$B/unionctl" -d "$dir" add "name=并发$c-$i" >/dev/null
+         done) &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+}
+
+fsyncs() { grep -c 'fsync' "$1" 2>/dev/null || true; }
+
+# run LABEL N K: throughput and status latency, then fsyncs per add
+run() {
+    local label=$1 n=$2 k=$3 name=c$2
+    start "$name"
+    local dir=$D/$name
+    touch "$D/run"
+    (while [ -e "$D/run" ]; do
+         s=$(now_us); "$B/unionctl" -d "$dir" status >/dev/null; e=$(now_us)
+         echo $(( e - s ))
+     done) >"$D/lat.$name" &
+    local sampler=$!
+    local t0 t1
+    t0=$(now_us)
+    clients "$dir" "$n" "$k"
+    t1=$(now_us)
+    rm -f "$D/run"
+    wait "$sampler"
+    local got; got=$("$B/unionctl" -d "$dir" list --count)
+    stop_daemon
+    [ "$got" = $(( n * k )) ] || { echo "concurrent: expected $(( n * k )) records, found $got"; exit 1; }
+    sort -n "$D/lat.$name" >"$D/lat.s"
+    local cnt; cnt=$(wc -l <"$D/lat.s")
+    pct() { sed -n "$(( (cnt * $1 + 99) / 100 ))p" "$D/lat.s"; }
+    local fs="n/a (no strace)"
+    if command -v strace >/dev/null && [ "${BENCH_NO_STRACE:-0}" = 0 ]; then
+        # a shorter run under strace: fsyncs from the first add to the last
+        local sk=$(( k > 4 ? k / 4 : k ))
+        start "s$name" strace
+        local f0; f0=$(fsyncs "$D/s$name.st")
+        clients "$D/s$name" "$n" "$sk"
+        local f1; f1=$(fsyncs "$D/s$name.st")
+        stop_daemon
+        fs=$(echo "($f1 - $f0) / ($n * $sk)" | bc -l | xargs printf '%.2f')
+    fi
+    printf '%-28s %6.0f adds/s  %s fsyncs/add  status p50 %.1f ms  p99 %.1f ms (%d samples)\n' \
+        "$label" "$(echo "$n * $k * 1000000 / ($t1 - $t0)" | bc -l)" "$fs" \
+        "$(echo "$(pct 50) / 1000" | bc -l)" "$(echo "$(pct 99) / 1000" | bc -l)" "$cnt"
+}
+
+echo "concurrent adds on a fresh node (unionctl add per record; status timed meanwhile)"
+run "1 client x $ANCHOR_ADDS adds" 1 "$ANCHOR_ADDS"
+run "$CLIENTS clients x $ADDS adds" "$CLIENTS" "$ADDS"

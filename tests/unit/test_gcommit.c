@@ -1,0 +1,199 @@
+/* test_gcommit.c - unit tests for the store's group commit
+ * (daemon/store/gcommit.c) on real bare repositories: the commits of a
+ * batch are each their own commit (own message), chained, readable during
+ * the batch, and the branch on disk moves only at store_batch_end, once;
+ * a refused commit inside a batch leaves the others; a batch whose branch
+ * cannot move keeps nothing; many small packs are joined at start. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/store/store.h"
+#include "proto/record.h"
+
+#define T0 1795860000000LL
+
+static char root[64];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* First line of a command's output, newline stripped. */
+static void sh_out(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void sh_out(char *out, size_t outlen, const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    out[0] = 0;
+    if (!fgets(out, (int)outlen, p))
+        out[0] = 0;
+    pclose(p);
+    out[strcspn(out, "\n")] = 0;
+}
+
+static store *open_new(char dir[128], const char *name)
+{
+    char err[512];
+    store *s = NULL;
+    snprintf(dir, 128, "%s/%s.git", root, name);
+    assert_int_equal(store_create(dir, "node-a", err, sizeof err), UERR_OK);
+    if (store_open(&s, dir, "node-a", err, sizeof err) != UERR_OK)
+        fail_msg("store_open: %s", err);
+    return s;
+}
+
+/* Commit record id with name=value and message msg; the store's code. */
+static uerr put(store *s, const char *id, const char *value, const char *msg)
+{
+    record r;
+    char *buf, err[512];
+    size_t len;
+    record_init(&r);
+    assert_int_equal(record_write(&r, "node-a", T0, "name", value), 0);
+    assert_int_equal(record_encode(&buf, &len, &r), 0);
+    record_free(&r);
+    store_change ch = {id, buf, len, KIND_MEMBER};
+    uerr e = store_commit(s, &ch, 1, 0, "clerk", msg, err, sizeof err);
+    free(buf);
+    return e;
+}
+
+static void on_disk_head(char out[64], const char *dir)
+{
+    sh_out(out, 64, "git --git-dir=%s rev-parse --verify -q refs/heads/node-a", dir);
+}
+
+static void batch_commits_each_then_moves_once(void **state)
+{
+    (void)state;
+    char dir[128], err[512], before[64], mid[64], after[64], head[41], tree[41], *buf;
+    size_t len;
+    store *s = open_new(dir, "chain");
+    assert_int_equal(put(s, "r0", "zero", "add r0\n"), UERR_OK);
+    on_disk_head(before, dir);
+    store_batch_begin(s);
+    assert_int_equal(put(s, "r1", "one", "add r1\n"), UERR_OK);
+    assert_int_equal(put(s, "bad/id", "x", "add bad\n"), UERR_INVALID); /* refused alone */
+    assert_int_equal(put(s, "r2", "two", "add r2\n"), UERR_OK);
+    assert_int_equal(store_batch_pending(s), 2);
+    /* readable during the batch, not yet on disk */
+    assert_int_equal(store_read(s, &buf, &len, "r1", err, sizeof err), UERR_OK);
+    free(buf);
+    on_disk_head(mid, dir);
+    assert_string_equal(mid, before);
+    assert_int_equal(store_batch_end(s, err, sizeof err), UERR_OK);
+    assert_int_equal(store_batch_pending(s), 0);
+    on_disk_head(after, dir);
+    store_head(s, head, tree);
+    assert_string_equal(after, head);
+    /* two commits, each its own message, the first on the old head */
+    char line[256];
+    sh_out(line, sizeof line,
+           "git --git-dir=%s log --format=%%s -n 3 refs/heads/node-a | tr '\\n' ,", dir);
+    assert_string_equal(line, "add r2,add r1,add r0,");
+    sh_out(line, sizeof line, "git --git-dir=%s rev-parse refs/heads/node-a~2", dir);
+    assert_string_equal(line, before);
+    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir), 0);
+    store_free(s);
+}
+
+static void batch_that_cannot_move_keeps_nothing(void **state)
+{
+    (void)state;
+    char dir[128], err[512], before[64], after[64], head[41], tree[41], *buf;
+    size_t len;
+    store *s = open_new(dir, "locked");
+    assert_int_equal(put(s, "r0", "zero", "add r0\n"), UERR_OK);
+    on_disk_head(before, dir);
+    store_batch_begin(s);
+    assert_int_equal(put(s, "r1", "one", "add r1\n"), UERR_OK);
+    assert_int_equal(sh("touch %s/refs/heads/node-a.lock", dir), 0);
+    assert_int_not_equal(store_batch_end(s, err, sizeof err), UERR_OK);
+    assert_int_equal(sh("rm %s/refs/heads/node-a.lock", dir), 0);
+    on_disk_head(after, dir);
+    assert_string_equal(after, before);
+    store_head(s, head, tree);
+    assert_string_equal(head, before);
+    assert_int_equal(store_read(s, &buf, &len, "r1", err, sizeof err), UERR_NOTFOUND);
+    /* and the store goes on */
+    assert_int_equal(put(s, "r3", "three", "add r3\n"), UERR_OK);
+    assert_int_equal(sh("git --git-dir=%s fsck --strict >/dev/null 2>&1", dir), 0);
+    store_free(s);
+}
+
+static void small_packs_joined_at_open(void **state)
+{
+    (void)state;
+    char dir[128], err[512], n[64], id[16];
+    store *s = open_new(dir, "many");
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "r%d", i);
+        store_batch_begin(s);
+        assert_int_equal(put(s, id, "v", "add\n"), UERR_OK);
+        assert_int_equal(store_batch_end(s, err, sizeof err), UERR_OK);
+    }
+    store_free(s);
+    sh_out(n, sizeof n, "ls %s/objects/pack | grep -c 'pack$'", dir);
+    assert_string_equal(n, "40");
+    assert_int_equal(store_open(&s, dir, "node-a", err, sizeof err), UERR_OK);
+    store_startup_done(s);
+    sh_out(n, sizeof n, "ls %s/objects/pack | grep -c 'pack$'", dir);
+    assert_string_equal(n, "1");
+    for (int i = 0; i < 40; i++) {
+        char *buf;
+        size_t len;
+        snprintf(id, sizeof id, "r%d", i);
+        assert_int_equal(store_read(s, &buf, &len, id, err, sizeof err), UERR_OK);
+        free(buf);
+    }
+    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir), 0);
+    store_free(s);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/test-gcommit-XXXXXX");
+    if (!mkdtemp(root) || store_global_init() != UERR_OK)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_global_shutdown();
+    return sh("rm -rf %s", root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(batch_commits_each_then_moves_once),
+        cmocka_unit_test(batch_that_cannot_move_keeps_nothing),
+        cmocka_unit_test(small_packs_joined_at_open),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
