@@ -21,8 +21,17 @@ static void recindex_clear(recindex *ix)
 
 void recindex_init(recindex *ix)
 {
+    pthread_rwlockattr_t a;
     recindex_clear(ix);
-    pthread_rwlock_init(&ix->lock, NULL);
+    /* A waiting writer goes before new readers: with glibc's default
+     * (readers first) overlapping reads could keep a finished commit out
+     * of the index, and its reply waiting, for as long as they overlap. */
+    pthread_rwlockattr_init(&a);
+#ifdef __GLIBC__
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(&ix->lock, &a);
+    pthread_rwlockattr_destroy(&a);
 }
 
 void recindex_read_lock(recindex *ix)

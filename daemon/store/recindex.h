@@ -94,8 +94,9 @@ void recindex_free(recindex *ix);
 
 /* The index lock (see "Threads" above). A reader: recindex_read_lock for
  * the whole request, then recindex_unlock. The writer: recindex_write_lock
- * around each change, then recindex_unlock. Not recursive: a thread holding
- * it never takes it again. Abort on a lock error (only a bug causes one). */
+ * around each change, then recindex_unlock. A waiting writer goes before
+ * new readers. Not recursive: a thread holding it never takes it again
+ * (a second read lock waits behind a waiting writer: deadlock). Abort on a lock error (only a bug causes one). */
 void recindex_read_lock(recindex *ix);
 void recindex_write_lock(recindex *ix);
 void recindex_unlock(recindex *ix);
