@@ -61,6 +61,8 @@ n=$(sed -n 's/.*imported \([0-9]*\) new.*/\1/p' "$T/import.out")
 check "the import brought records ($n)" test "${n:-0}" -gt 1000
 check "after the import, list --count sees all of it" \
     bash -c "[ \"\$('$UNIONCTL' -d '$A' list --count)\" = $((1 + n)) ]"
+check "after the import, log --limit 1 reads its commit (new pack, reader's handle)" \
+    bash -c "'$UNIONCTL' -d '$A' log --limit 1 --json | grep -q import"
 check "after the import, status counts all of it" \
     bash -c "[ \"\$('$UNIONCTL' -d '$A' status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"records\"])')\" = $((1 + n)) ]"
 
