@@ -345,6 +345,8 @@ uerr ctl_commit_kind(ops_ctx *o, record_kind kind, char **ids, record *recs, siz
         e = rc < 0 ? (uerr)rc : UERR_INTERNAL;
         goto cleanup;
     }
+    /* the readers see the whole commit or none of it (recindex.h) */
+    recindex_write_lock(&o->ix);
     for (size_t i = 0; i < n; i++) {
         persons_remove(o, ids[i], recindex_get(&o->ix, ids[i]));
         if (recindex_put_kind(&o->ix, ch[i].kind, ids[i], &recs[i]) != 0 ||
@@ -355,6 +357,7 @@ uerr ctl_commit_kind(ops_ctx *o, record_kind kind, char **ids, record *recs, siz
             abort();
         }
     }
+    recindex_unlock(&o->ix);
 cleanup:
     for (size_t i = 0; bufs && i < n; i++)
         free(bufs[i]);

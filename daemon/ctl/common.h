@@ -106,6 +106,7 @@ typedef struct {
     unsigned long write_batches, batched_writes; /* as ops_ctx's */
     int64_t last_change_ms; /* the head commit's time; 0 on an empty store */
     char last_change_by[128];
+    unsigned queued; /* store-queue jobs ahead of the status request (optable.h ctl_env) */
 } ctl_status_view;
 void ctl_status_view_take(ctl_status_view *v, ops_ctx *o);
 void ctl_status_pack(msgpack_packer *pk, const ops_ctx *o, const ctl_status_view *v);

@@ -1,16 +1,25 @@
 /* control.c - control socket server (see control.h): clients, frames,
  * dispatch through the op table, replies.
  *
+ * Two queues of jobs: the store queue (the one writer, shared with the
+ * peers) and the read queue, which this file owns: the op table's reader
+ * rows run there, on the libuv pool beside the writer, with a store
+ * handle of their own (daemon/store/readview.h) and the index read lock
+ * (optable.h). So show, list, stats, log, status ... never wait behind a
+ * write (issue 12).
+ *
  * Lifetimes: a client is freed when its handle has closed and no job or
  * loop handler refers to it; a store job whose client went away still runs
- * (a write must not be half done) and its reply is dropped. Runs on the
- * loop thread only, except job_run (the store queue's worker thread), which
- * touches nothing but its job. */
+ * (a write must not be half done) and its reply is dropped. The read queue
+ * and its store handle are freed once every client is gone (nothing can
+ * be queued on it any more). Runs on the loop thread only, except job_run
+ * and read_run (pool threads), which touch nothing but their job. */
 #include "daemon/ctl/control.h"
 
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/gcommit.h"
 #include "daemon/ctl/optable.h"
+#include "daemon/store/readview.h"
 #include "daemon/util/log.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -64,6 +73,8 @@ typedef struct {
     char *req;
     size_t reqlen;
     msgpack_sbuffer reply;
+    int read;        /* on the read queue (else the store queue) */
+    unsigned queued; /* store-queue jobs ahead of it when it arrived */
 } job;
 
 typedef struct {
@@ -78,6 +89,12 @@ struct control {
     uv_loop_t *loop;
     uv_pipe_t server;
     squeue *q;
+    /* The read queue and the readers' store handle (NULL when the handle
+     * could not be opened: reads then go to the store queue, as before).
+     * rst is used only by the read queue's job; freed after it drained. */
+    squeue *rq;
+    store *rst;
+    int rq_closing;
     ops_ctx *ops;
     control_loop_fn loop_fn;
     void *loop_arg;
@@ -85,7 +102,8 @@ struct control {
     void (*after_job)(void *);
     void *after_arg;
     int closing;
-    int open; /* the server handle + clients not yet freed + the drain timer */
+    int open; /* the server handle + clients not yet freed + the drain timer
+                 + the read queue */
     /* Graceful stop (control_close): the requests in flight are answered
      * before their clients close, for at most stop_ms. */
     /* What status says, as the last store job left it: published by the
@@ -100,8 +118,17 @@ struct control {
     void *done_arg;
 };
 
+static void read_queue_drained(void *arg);
+
 static void control_maybe_done(control *c)
 {
+    /* Only the read queue left: no client remains to queue a read, and
+     * none runs (each holds its client). Close it; it drains at once. */
+    if (c->closing && c->open == 1 && c->rq && !c->rq_closing) {
+        c->rq_closing = 1;
+        squeue_close(c->rq, read_queue_drained, c); /* may free c */
+        return;
+    }
     if (c->closing && c->open == 0) {
         assert(c->clients == NULL);
         void (*done)(void *) = c->done;
@@ -111,6 +138,16 @@ static void control_maybe_done(control *c)
         if (done)
             done(arg);
     }
+}
+
+static void read_queue_drained(void *arg)
+{
+    control *c = arg;
+    c->rq = NULL;
+    store_free(c->rst); /* no read runs any more */
+    c->rst = NULL;
+    c->open--;
+    control_maybe_done(c);
 }
 
 static void client_unref(control_client *cl)
@@ -233,7 +270,8 @@ static void job_run(void *arg)
 {
     job *j = arg;
     ctl_status_view v;
-    ctl_queue_handle(j->ops, j->req, j->reqlen, &j->reply);
+    ctl_env env = {0, NULL, j->queued};
+    ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
     /* before the reply is sent: a client's status after its own write
      * sees that write */
     ctl_status_view_take(&v, j->ops);
@@ -265,29 +303,37 @@ static void job_run_batch(void **args, size_t n)
     pthread_mutex_unlock(&j->ctl->view_mu);
 }
 
-/* status while the store queue is busy: answered here, on the loop
- * thread, from the view the last job published, instead of waiting behind
- * the writes queued before it (issue 12). When the queue is idle status
- * goes through it as before (exact, and just as fast). Peer state comes
- * from the peers' own thread-safe snapshot. */
-static int status_on_loop(control_client *cl)
+/* A reader's job (read queue, pool thread): the request with the
+ * readers' store handle and the index read lock (optable.c). Publishes no
+ * status view: only the writer's jobs do, so the view never goes back. */
+static void read_run(void *arg)
+{
+    job *j = arg;
+    ctl_env env = {1, j->ctl->rst, j->queued};
+    ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
+}
+
+/* status while both queues are busy: answered here, on the loop thread,
+ * from the view the last store job published, instead of waiting (issue
+ * 12). Otherwise status runs on the read queue (or on an idle store
+ * queue), exact. Peer state comes from the peers' own thread-safe
+ * snapshot. */
+static void status_on_loop(control_client *cl)
 {
     control *c = cl->ctl;
     msgpack_sbuffer b;
     msgpack_packer pk;
     ctl_status_view v;
-    if (squeue_length(c->q) == 0)
-        return 0;
     pthread_mutex_lock(&c->view_mu);
     v = c->view;
     pthread_mutex_unlock(&c->view_mu);
+    v.queued = squeue_length(c->q);
     msgpack_sbuffer_init(&b);
     msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
     ctl_status_pack(&pk, c->ops, &v);
     cl->refs++; /* held by the request until client_send */
     client_send(cl, &b);
     msgpack_sbuffer_destroy(&b);
-    return 1;
 }
 
 static void job_done(void *arg, int cancelled)
@@ -302,7 +348,8 @@ static void job_done(void *arg, int cancelled)
     } else {
         control *c = j->cl->ctl;
         client_send(j->cl, &j->reply);
-        if (c->after_job && !c->closing)
+        /* a read moved no head: nothing for the peers to announce */
+        if (!j->read && c->after_job && !c->closing)
             c->after_job(c->after_arg);
     }
     free(j);
@@ -337,26 +384,45 @@ static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(cl->buf + cl->len, (unsigned)(cl->cap - cl->len));
 }
 
-/* Look a small request's op up in the op table and, for a loop-thread
- * row, hand it to the loop handler (or refuse it). Returns 1 if the
- * request was answered or taken here, 0 if it goes to the store queue
- * (store-queue rows, and anything the queue answers with an error:
- * malformed requests, unknown ops). */
-static int dispatch_on_loop(control_client *cl, const char *payload, size_t plen)
+/* Where dispatch_on_loop sends a request. */
+typedef enum { TO_DONE, TO_WRITER, TO_READER } dispatch_to;
+
+/* Where a reader row goes: the read queue; status, when the read queue is
+ * busy, to an idle store queue or else answered here from the view. */
+static dispatch_to reader_row_place(control_client *cl, const char *op)
+{
+    control *c = cl->ctl;
+    int status = strcmp(op, "status") == 0;
+    if (c->rq && !(status && squeue_length(c->rq) > 0))
+        return TO_READER;
+    if (status && squeue_length(c->q) > 0) {
+        status_on_loop(cl);
+        return TO_DONE;
+    }
+    return TO_WRITER;
+}
+
+/* Look a small request's op up in the op table: a loop-thread row goes to
+ * the loop handler (or is refused) and TO_DONE is returned; a reader row
+ * TO_READER (or see reader_row_place); everything else TO_WRITER
+ * (store-queue rows, large frames that are not looked at here, and
+ * anything the store queue answers with an error: malformed requests,
+ * unknown ops). */
+static dispatch_to dispatch_on_loop(control_client *cl, const char *payload, size_t plen)
 {
     control *c = cl->ctl;
     msgpack_unpacked u;
-    int handled = 0;
+    dispatch_to to = TO_WRITER;
     if (plen > LOOP_PEEK_MAX)
-        return 0;
+        return TO_WRITER;
     msgpack_unpacked_init(&u);
     char *op = msg_unpack(&u, payload, plen) == 0 ? msg_get_str(&u.data, "op") : NULL;
     const ctl_op *row = op ? ctl_op_find(op) : NULL;
-    if (op && strcmp(op, "status") == 0 && status_on_loop(cl)) {
-        handled = 1;
+    if (row && row->place == CTL_ON_READER) {
+        to = reader_row_place(cl, op);
     } else if (row && row->place == CTL_ON_LOOP) {
         reply r = {reply_to_send, &cl->to};
-        handled = 1;
+        to = TO_DONE;
         cl->refs++; /* held by the handler until it answers */
         if (!c->loop_fn || !c->loop_fn(c->loop_arg, op, &u.data, r)) {
             char msg[160];
@@ -366,7 +432,7 @@ static int dispatch_on_loop(control_client *cl, const char *payload, size_t plen
     }
     free(op);
     msgpack_unpacked_destroy(&u);
-    return handled;
+    return to;
 }
 
 static void client_frame_run(control_client *cl, const uint8_t *payload, size_t plen,
@@ -436,16 +502,11 @@ static void client_take_frame(control_client *cl)
     msgpack_sbuffer_destroy(&named);
 }
 
-/* Run one request (payload, plen bytes; consumed bytes of the buffer
- * are dropped once it is copied or handled). */
-static void client_frame_run(control_client *cl, const uint8_t *payload, size_t plen,
-                             size_t consumed)
+/* Queue the request (payload, plen bytes, copied) on the read queue or
+ * the store queue. On failure the client is closed. */
+static void job_push(control_client *cl, const uint8_t *payload, size_t plen, int read)
 {
-    if (dispatch_on_loop(cl, (const char *)payload, plen)) {
-        memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
-        cl->len -= consumed;
-        return;
-    }
+    control *c = cl->ctl;
     job *j = calloc(1, sizeof *j);
     char *req = j ? malloc(plen) : NULL;
     if (!req) {
@@ -454,23 +515,40 @@ static void client_frame_run(control_client *cl, const uint8_t *payload, size_t 
         return;
     }
     memcpy(req, payload, plen);
-    memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
-    cl->len -= consumed;
     j->cl = cl;
-    j->ctl = cl->ctl;
-    j->ops = cl->ctl->ops;
+    j->ctl = c;
+    j->ops = c->ops;
     j->req = req;
     j->reqlen = plen;
+    j->read = read;
+    j->queued = squeue_length(c->q);
     msgpack_sbuffer_init(&j->reply);
     cl->refs++;
-    if ((ctl_request_batchable(req, plen)
-             ? squeue_push_batchable(cl->ctl->q, job_run_batch, job_done, j)
-             : squeue_push(cl->ctl->q, job_run, job_done, j)) != 0) {
+    int pushed;
+    if (read)
+        pushed = squeue_push(c->rq, read_run, job_done, j);
+    else if (ctl_request_batchable(req, plen))
+        pushed = squeue_push_batchable(c->q, job_run_batch, job_done, j);
+    else
+        pushed = squeue_push(c->q, job_run, job_done, j);
+    if (pushed != 0) {
         cl->refs--;
         free(req);
         free(j);
         client_close(cl);
     }
+}
+
+/* Run one request (payload, plen bytes; consumed bytes of the buffer
+ * are dropped once it is copied or handled). */
+static void client_frame_run(control_client *cl, const uint8_t *payload, size_t plen,
+                             size_t consumed)
+{
+    dispatch_to to = dispatch_on_loop(cl, (const char *)payload, plen);
+    if (to != TO_DONE)
+        job_push(cl, payload, plen, to == TO_READER);
+    memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
+    cl->len -= consumed;
 }
 
 static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -570,6 +648,29 @@ static void socket_group_set(const char *sock_path)
                 (unsigned long)st.st_gid, strerror(errno));
 }
 
+/* The read queue and the readers' store handle. Without them the reads
+ * go to the store queue (slower under writes, still correct), so a
+ * failure here is logged, not fatal. A unit test's ops may have no store:
+ * the readers then have no handle either (their rows need none). */
+static void read_queue_start(control *c)
+{
+    char err[512];
+    if (c->ops->st && store_reader_open(&c->rst, c->ops->st, err, sizeof err) != UERR_OK) {
+        log_msg(LOG_WARN, "reads will wait behind writes: %s", err);
+        return;
+    }
+    if (squeue_new(&c->rq, c->loop) != UERR_OK) {
+        log_msg(LOG_WARN, "reads will wait behind writes: out of memory");
+        store_free(c->rst);
+        c->rst = NULL;
+        return;
+    }
+    c->open++;
+    /* from now on the take-ins lock the index while they change it */
+    if (c->ops->st)
+        store_index_attach(c->ops->st, &c->ops->ix);
+}
+
 uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue *q, ops_ctx *ops,
                    control_loop_fn loop_fn, void *loop_arg, char *err, size_t errlen)
 {
@@ -602,6 +703,7 @@ uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue
         /* c is freed by server_closed when the loop runs */
         return uerr_set(err, errlen, UERR_IO, "control socket %s: %s", sock_path, uv_strerror(e));
     }
+    read_queue_start(c);
     *out = c;
     return UERR_OK;
 }

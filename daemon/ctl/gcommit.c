@@ -34,14 +34,17 @@ int ctl_request_batchable(const char *req, size_t len)
 static void index_reload(ops_ctx *o)
 {
     char err[CTL_ERRLEN];
+    /* under the write lock: readers run beside the writer (optable.c),
+     * and recindex_free keeps the lock itself, so no reader ever sees the
+     * index half loaded or a lock re-initialised under it */
+    recindex_write_lock(&o->ix);
     ops_free(o);
     o->persons = NULL;
-    recindex_init(&o->ix);
-    recindex_init(&o->decl);
     if (ops_load(o, err, sizeof err) != UERR_OK) {
         log_msg(LOG_ERR, "reloading the index after a failed write: %s; exiting", err);
         abort();
     }
+    recindex_unlock(&o->ix);
 }
 
 void ctl_queue_handle_batch(ops_ctx *o, const char *const *reqs, const size_t *lens,

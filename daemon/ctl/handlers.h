@@ -7,7 +7,8 @@
  *   op_stats.c    stats
  *   op_members.c  duplicates, merge, transfer
  *   op_schema.c   fields, field_add, field_value_add
- * Each runs on the store queue's worker thread, reads the request (valid
+ * Each runs on the store queue's worker thread (or, for the op table's
+ * reader rows, on the read queue: optable.h), reads the request (valid
  * only during the call) and writes exactly one whole reply into pk. Only
  * optable.c calls them; they call only the helpers of common.h. */
 #ifndef UNIOND_CTL_HANDLERS_H

@@ -6,6 +6,7 @@
  * field values; commit messages name fields, never values. */
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
+#include "daemon/ctl/optable.h"
 
 #include "daemon/util/clock.h"
 #include "daemon/util/log.h"
@@ -140,7 +141,7 @@ void op_history(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     acc.limit = msg_get_int(req, "limit", -1);
     acc.by = msg_get_str(req, "by");
     acc.node = msg_get_str(req, "node");
-    uerr rc = store_log(o->st, HISTORY_DETAIL_MAX, history_cb, &acc, err, sizeof err);
+    uerr rc = store_log(ctl_read_store(o), HISTORY_DETAIL_MAX, history_cb, &acc, err, sizeof err);
     if (rc < 0) {
         ctl_reply_error(pk, rc, "%s", err);
         goto cleanup;

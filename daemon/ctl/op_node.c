@@ -4,6 +4,7 @@
  * (ops_ctx.peers_status), so this file never reaches into the net room. */
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
+#include "daemon/ctl/optable.h"
 
 #include "daemon/util/clock.h"
 #include "proto/version.h"
@@ -68,6 +69,7 @@ void ctl_status_pack(msgpack_packer *pk, const ops_ctx *o, const ctl_status_view
     msg_map_int(&m, "batched_writes", (int64_t)v->batched_writes);
     msg_map_str(&m, "version", UNIOND_VERSION);
     msg_map_int(&m, "conflict_records", (int64_t)v->conflict_records);
+    msg_map_int(&m, "queued", (int64_t)v->queued);
     msg_map_key(&m, "records_by_kind");
     msg_map_open(&kinds, pk);
     for (int k = KIND_MEMBER; k < KIND_COUNT; k++)
@@ -84,9 +86,12 @@ void ctl_status_view_take(ctl_status_view *v, ops_ctx *o)
     v->head[0] = v->tree[0] = 0;
     v->last_change_ms = 0;
     v->last_change_by[0] = 0;
-    if (o->st) { /* a unit test's ops may have no store */
-        store_head(o->st, v->head, v->tree);
-        if (v->head[0] && store_last_change(o->st, &t, v->last_change_by, sizeof v->last_change_by,
+    store *st = ctl_read_store(o); /* a reader's own handle on a reader */
+    const ctl_env *env = ctl_env_now();
+    v->queued = env ? env->queued : 0;
+    if (st) { /* a unit test's ops may have no store */
+        store_head(st, v->head, v->tree);
+        if (v->head[0] && store_last_change(st, &t, v->last_change_by, sizeof v->last_change_by,
                                             err, sizeof err) == UERR_OK)
             v->last_change_ms = t * 1000;
     }
@@ -94,7 +99,7 @@ void ctl_status_view_take(ctl_status_view *v, ops_ctx *o)
     v->conflicts = o->ix.conflict_fields;
     v->conflict_records = o->ix.conflicted;
     memcpy(v->by_kind, o->ix.by_kind, sizeof v->by_kind);
-    v->requests = o->requests;
+    v->requests = __atomic_load_n(&o->requests, __ATOMIC_RELAXED); /* readers count too */
     v->write_batches = o->write_batches;
     v->batched_writes = o->batched_writes;
 }

@@ -6,6 +6,7 @@
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/kinds.h"
 #include "daemon/ctl/handlers.h"
+#include "daemon/ctl/optable.h"
 #include "daemon/ctl/scan.h"
 
 #include "daemon/util/clock.h"
@@ -203,7 +204,7 @@ void op_log(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     acc.reveal = msg_get_bool(req, "reveal", 0);
     if (!ctl_find_record(o, req, &id, pk))
         goto cleanup;
-    int rc = store_history(o->st, id, log_cb, &acc, err, sizeof err);
+    int rc = store_history(ctl_read_store(o), id, log_cb, &acc, err, sizeof err);
     if (rc < 0) {
         ctl_reply_error(pk, (uerr)rc, "%s", err);
         goto cleanup;

@@ -1,7 +1,9 @@
 /* ops.h - the state the control request handlers work on (the store, the
  * in-memory index, the node's identity), as main sets it up. Handlers run
- * on the store queue's worker thread, never on the loop thread: while one
- * runs it owns the store and the index.
+ * on the store queue's worker thread (the one writer of the store and the
+ * index) or, for the op table's reads, on the read queue beside it with
+ * the index read lock held (daemon/ctl/optable.h); never on the loop
+ * thread.
  *
  * Must never include the net room: the peers reach the index only through
  * ops_index_changed, which main hands them as a plain store_record_cb.

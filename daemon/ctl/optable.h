@@ -3,11 +3,23 @@
  * its handler). The control socket looks every request up here; nothing
  * else dispatches on op names.
  *
- * Two places: CTL_ON_QUEUE rows run their handler on the store queue's
- * worker thread (they own the store and the index while they run);
- * CTL_ON_LOOP rows (the peers' requests) are answered on the loop thread by
- * the loop handler main gives control_start, which never sees this table's
- * handlers. */
+ * Three places:
+ * - CTL_ON_QUEUE rows (the writes) run their handler on the store queue's
+ *   worker thread, one at a time: the one writer of the store and the
+ *   index. It reads the index without its lock (nobody else writes it) and
+ *   write-locks it only while it applies a finished commit
+ *   (recindex.h "Threads"); an `excl` row holds the write lock for its
+ *   whole run (it changes what readers read before it commits).
+ * - CTL_ON_READER rows (the pure reads) run on the read queue, beside the
+ *   writer, with the readers' own store handle (daemon/store/readview.h)
+ *   and the index read lock held for the whole request, so a reply is one
+ *   state and never waits for the writer's queue (issue 12). A read row
+ *   may also run on the store queue (no read queue, or a request too large
+ *   to look at on the loop thread): it must then work from o->st, so read
+ *   handlers take their store from ctl_read_store, never o->st.
+ * - CTL_ON_LOOP rows (the peers' requests) are answered on the loop thread
+ *   by the loop handler main gives control_start, which never sees this
+ *   table's handlers. */
 #ifndef UNIOND_CTL_OPTABLE_H
 #define UNIOND_CTL_OPTABLE_H
 
@@ -16,16 +28,17 @@
 #include <msgpack.h>
 #include <stddef.h>
 
-typedef enum { CTL_ON_QUEUE, CTL_ON_LOOP } ctl_place;
+typedef enum { CTL_ON_QUEUE, CTL_ON_LOOP, CTL_ON_READER } ctl_place;
 
-/* A store-queue handler: reads req (valid during the call) and writes
- * exactly one whole reply into pk. */
+/* A store-queue or reader handler: reads req (valid during the call) and
+ * writes exactly one whole reply into pk. */
 typedef void (*ctl_queue_fn)(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk);
 
 typedef struct {
     const char *name;
     ctl_place place;
-    ctl_queue_fn run; /* CTL_ON_QUEUE rows only; NULL for CTL_ON_LOOP */
+    ctl_queue_fn run; /* NULL for CTL_ON_LOOP rows only */
+    int excl;         /* CTL_ON_QUEUE only: the index write lock for the whole run */
 } ctl_op;
 
 /* The row of op name, or NULL. Borrowed (static). */
@@ -35,10 +48,33 @@ const ctl_op *ctl_op_find(const char *name);
  * docs. */
 const ctl_op *ctl_ops(size_t *n);
 
-/* Handle one request on the store queue's worker thread: decode it, look
- * its op up, run the row's handler, append exactly one reply map to out
- * (owned by the caller). Malformed requests, unknown ops and loop-thread
- * ops that reached the queue are answered with an error reply. */
+/* Where a request is handled, as the control socket knows it. */
+typedef struct {
+    int reader;      /* 1: a reader thread (CTL_ON_READER rows only) */
+    store *st;       /* reader: the readers' store handle (may be NULL in
+                        unit tests without a store); borrowed */
+    unsigned queued; /* store-queue jobs running or waiting when the request
+                        arrived, not counting itself (status "queued") */
+} ctl_env;
+
+/* Handle one request: decode it, look its op up, run the row's handler,
+ * append exactly one reply map to out (owned by the caller). env NULL:
+ * the store queue's worker with nothing queued. On the store queue
+ * (env->reader 0) queue and reader rows run; on a reader only reader rows
+ * run, with the index read lock held and env->st refreshed to the branch
+ * on disk first. Malformed requests, unknown ops and ops of another place
+ * are answered with an error reply. env is borrowed for the call. */
+void ctl_handle(ops_ctx *o, const ctl_env *env, const char *req, size_t len, msgpack_sbuffer *out);
+
+/* ctl_handle(o, NULL, ...): on the store queue's worker thread. */
 void ctl_queue_handle(ops_ctx *o, const char *req, size_t len, msgpack_sbuffer *out);
+
+/* The env of the request this thread is handling, or NULL (outside
+ * ctl_handle). Borrowed. */
+const ctl_env *ctl_env_now(void);
+
+/* The store a read handler reads: the reader's handle on a reader thread,
+ * o->st on the store queue (or outside ctl_handle). Borrowed. */
+store *ctl_read_store(ops_ctx *o);
 
 #endif

@@ -4,6 +4,7 @@
  * room. Never moves another node's branch copy (transfer.c does that) and
  * never rewrites the own history: the own branch only moves forward. */
 #include "daemon/store/objcheck.h"
+#include "daemon/store/readview.h"
 #include "daemon/store/store_int.h"
 
 #include "proto/record.h"
@@ -264,7 +265,10 @@ static uerr take_forward(store *s, git_commit *pc, store_record_cb changed, void
     git_oid_cpy(&s->head, git_commit_id(pc));
     git_oid_cpy(&s->tree, git_commit_tree_id(pc));
     s->has_head = 1;
-    return emit_changes(s->repo, had_head ? &old_tree : NULL, &s->tree, changed, arg, err, errlen);
+    store_index_write_begin(s);
+    rc = emit_changes(s->repo, had_head ? &old_tree : NULL, &s->tree, changed, arg, err, errlen);
+    store_index_write_end(s);
+    return rc;
 }
 
 /* Write the merge commit (own head, peer head) with tree tree_oid and move
@@ -358,8 +362,11 @@ static uerr take_concurrent(store *s, git_commit *pc, const char *peer_node,
     if (rc != UERR_OK)
         goto cleanup;
     *outcome = STORE_TAKE_MERGED;
-    if (!tie)
+    if (!tie) {
+        store_index_write_begin(s);
         rc = emit_changes(s->repo, &old_tree, &s->tree, changed, arg, err, errlen);
+        store_index_write_end(s);
+    }
 cleanup:
     git_tree_free(own_tree);
     git_tree_free(peer_tree);

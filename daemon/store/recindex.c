@@ -8,13 +8,54 @@
 #include "proto/schema.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Everything but the lock: the lock is the last member. */
+static void recindex_clear(recindex *ix)
+{
+    memset(ix, 0, offsetof(recindex, lock));
+}
+
 void recindex_init(recindex *ix)
 {
-    memset(ix, 0, sizeof *ix);
+    pthread_rwlockattr_t a;
+    recindex_clear(ix);
+    /* A waiting writer goes before new readers: with glibc's default
+     * (readers first) overlapping reads could keep a finished commit out
+     * of the index, and its reply waiting, for as long as they overlap. */
+    pthread_rwlockattr_init(&a);
+#ifdef __GLIBC__
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(&ix->lock, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+void recindex_read_lock(recindex *ix)
+{
+    int e = pthread_rwlock_rdlock(&ix->lock);
+    assert(e == 0 && "the index read lock");
+    if (e != 0)
+        abort();
+}
+
+void recindex_write_lock(recindex *ix)
+{
+    int e = pthread_rwlock_wrlock(&ix->lock);
+    assert(e == 0 && "the index write lock (taken twice by one thread?)");
+    if (e != 0)
+        abort();
+}
+
+void recindex_unlock(recindex *ix)
+{
+    int e = pthread_rwlock_unlock(&ix->lock);
+    assert(e == 0 && "unlocking an index lock not held");
+    if (e != 0)
+        abort();
 }
 
 static void field_free(recindex_field *f)
@@ -41,7 +82,7 @@ void recindex_free(recindex *ix)
     free(ix->rows);
     for (size_t f = 0; f < ix->nfields; f++)
         field_free(&ix->fields[f]);
-    recindex_init(ix);
+    recindex_clear(ix);
 }
 
 static uint64_t hash(const char *s)

@@ -1,8 +1,18 @@
 /* recindex.h - the in-memory index of the head tree: record id -> decoded
  * record state. Queries read it instead of the store; it is updated from
- * the records a commit wrote (and, for merges, from tree diffs). Used only
- * from the store queue's jobs (one at a time); not thread-safe. Part of the
- * store room; it never reads the store itself.
+ * the records a commit wrote (and, for merges, from tree diffs). Part of
+ * the store room; it never reads the store itself.
+ *
+ * Threads: one writer (the store queue's job) and readers (the control
+ * socket's read jobs, daemon/ctl/optable.h) share one index through its
+ * lock. Readers hold the read lock for a whole request, so a reply shows
+ * one state. The writer reads without the lock (nobody else writes) and
+ * takes the write lock only around the step that changes the index (a
+ * finished commit or merge being applied), never across git writes or an
+ * fsync. The lock also guards what is changed in the same step: the
+ * person keys (daemon/ctl/persons.c), the schema records and the
+ * declarations made from them (daemon/ctl/op_schema.c). The functions
+ * below do not lock: their callers do.
  *
  * Why a table of its own and not uthash (proto/map.h, the map everywhere
  * else): this is not a general map but the one structure whose size grows
@@ -20,6 +30,7 @@
 #include "proto/record.h"
 #include "proto/uerr.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,16 +76,30 @@ typedef struct {
     size_t by_kind[KIND_COUNT];
     size_t conflicted;      /* member records with a field in conflict */
     size_t conflict_fields; /* fields in conflict over all member records */
-    uint32_t *rows; /* row -> slot; count entries used */
+    uint32_t *rows;         /* row -> slot; count entries used */
     size_t rowcap;
     recindex_field fields[RECINDEX_FIELDS_MAX];
     size_t nfields;
+    /* Last, so that recindex_free can clear everything above it and leave
+     * the lock alone (see "Threads" above). */
+    pthread_rwlock_t lock;
 } recindex;
 
-/* An empty index (no allocation until the first put). */
+/* An empty index (no allocation until the first put), its lock
+ * initialised. */
 void recindex_init(recindex *ix);
-/* Frees every id and record, leaves ix empty and reusable. */
+/* Frees every id and record, leaves ix empty and reusable; the lock stays
+ * as it is (call it with no lock held). */
 void recindex_free(recindex *ix);
+
+/* The index lock (see "Threads" above). A reader: recindex_read_lock for
+ * the whole request, then recindex_unlock. The writer: recindex_write_lock
+ * around each change, then recindex_unlock. A waiting writer goes before
+ * new readers. Not recursive: a thread holding it never takes it again
+ * (a second read lock waits behind a waiting writer: deadlock). Abort on a lock error (only a bug causes one). */
+void recindex_read_lock(recindex *ix);
+void recindex_write_lock(recindex *ix);
+void recindex_unlock(recindex *ix);
 /* The record with this id, or NULL. Borrowed: valid until the next put. */
 record *recindex_get(const recindex *ix, const char *id);
 /* Insert or replace; id is copied. Takes ownership of *r's contents (r is

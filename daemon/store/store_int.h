@@ -6,6 +6,7 @@
 #ifndef UNIOND_STORE_INT_H
 #define UNIOND_STORE_INT_H
 
+#include "daemon/store/recindex.h"
 #include "daemon/store/store.h"
 
 #include <git2.h>
@@ -35,6 +36,9 @@ struct store {
     /* One thread at a time (store.h): a call sets this on entry, and a
      * second thread entering while it is set is a bug we assert on. */
     atomic_int busy;
+    /* The index the take-ins update, write-locked while they do
+     * (readview.h store_index_attach); NULL: none. Borrowed. */
+    recindex *ix;
 };
 
 /* Mark the store entered / left by one public call (asserts that no other

@@ -23,23 +23,37 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* The ops answered on the loop thread (by the peers); every other op runs
- * on the store queue. */
+/* The ops answered on the loop thread (by the peers); the pure reads,
+ * run by the readers beside the writer (issue 12); the ops that hold the
+ * index write lock for their whole run; every other op runs on the store
+ * queue. */
 static const char *const loop_ops[] = {"peer_add", "peer_remove", "peers", "sync"};
+static const char *const reader_ops[] = {"benefit_list", "conflicts", "duplicates", "fields",
+                                         "history",      "id",        "list",       "log",
+                                         "report",       "show",      "stats",      "status"};
+static const char *const excl_ops[] = {"field_add", "field_value_add"};
 /* Every op unionctl sends (docs/CONTROL.md). */
 static const char *const all_ops[] = {
-    "add",       "backup",      "benefit_list", "bundle_export", "bundle_import", "conflicts",
-    "duplicates", "edit",        "field_add",    "field_value_add", "fields",
-    "history",   "id",           "import",        "list",          "log",
-    "merge",     "peer_add",     "peer_remove",   "peers",         "report",
-    "resolve",   "revert",       "show",      "stats",        "status",        "sync",          "transfer"};
+    "add",       "backup",     "benefit_list", "bundle_export", "bundle_import",
+    "conflicts", "duplicates", "edit",         "field_add",     "field_value_add",
+    "fields",    "history",    "id",           "import",        "list",
+    "log",       "merge",      "peer_add",     "peer_remove",   "peers",
+    "report",    "resolve",    "revert",       "show",          "stats",
+    "status",    "sync",       "transfer"};
+
+static int in_list(const char *const *list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+#define IN(list, name) in_list(list, sizeof list / sizeof *list, name)
 
 static int is_loop_op(const char *name)
 {
-    for (size_t i = 0; i < sizeof loop_ops / sizeof *loop_ops; i++)
-        if (strcmp(loop_ops[i], name) == 0)
-            return 1;
-    return 0;
+    return IN(loop_ops, name);
 }
 
 static void every_op_found_once(void **state)
@@ -73,10 +87,17 @@ static void each_row_in_its_place(void **state)
         if (is_loop_op(rows[i].name)) {
             assert_int_equal(rows[i].place, CTL_ON_LOOP);
             assert_null(rows[i].run); /* answered by the loop handler */
+        } else if (IN(reader_ops, rows[i].name)) {
+            assert_int_equal(rows[i].place, CTL_ON_READER);
+            assert_non_null(rows[i].run);
         } else {
             assert_int_equal(rows[i].place, CTL_ON_QUEUE);
             assert_non_null(rows[i].run);
         }
+        /* only writes may hold the write lock for a whole run */
+        assert_int_equal(rows[i].excl, IN(excl_ops, rows[i].name));
+        if (rows[i].excl)
+            assert_int_equal(rows[i].place, CTL_ON_QUEUE);
     }
 }
 
@@ -170,6 +191,42 @@ static void queue_runs_the_row(void **state)
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&out);
     msgpack_sbuffer_destroy(&req);
+    recindex_free(&o.ix);
+}
+
+/* A reader runs read rows only (with the index read lock held: a write
+ * lock taken meanwhile would deadlock, so try it), and refuses the rest. */
+static void reader_runs_reads_only(void **state)
+{
+    (void)state;
+    ops_ctx o;
+    msgpack_sbuffer req, out;
+    msgpack_unpacked u;
+    ctl_env env = {1, NULL, 3};
+    ops_fake(&o);
+    request_pack(&req, "add");
+    msgpack_sbuffer_init(&out);
+    ctl_handle(&o, &env, req.data, req.size, &out);
+    assert_error_reply(out.data, out.size, "request 'add' reached a reader", "internal");
+    msgpack_sbuffer_destroy(&out);
+    msgpack_sbuffer_destroy(&req);
+    assert_null(ctl_env_now()); /* only while a request is handled */
+
+    request_pack(&req, "status");
+    msgpack_sbuffer_init(&out);
+    ctl_handle(&o, &env, req.data, req.size, &out);
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msg_unpack(&u, out.data, out.size), 0);
+    assert_int_equal(msg_get_bool(&u.data, "ok", 0), 1);
+    /* the store-queue jobs ahead of it, as the control socket saw them */
+    assert_int_equal(msg_get_int(msg_get(&u.data, "result"), "queued", -1), 3);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&out);
+    msgpack_sbuffer_destroy(&req);
+    /* the read lock was released: the writer gets the index */
+    assert_int_equal(pthread_rwlock_trywrlock(&o.ix.lock), 0);
+    recindex_unlock(&o.ix);
+    assert_int_equal(o.requests, 2);
     recindex_free(&o.ix);
 }
 
@@ -298,7 +355,7 @@ static void requests_reach_their_handlers(void **state)
     ops_fake(&o);
     assert_non_null(mkdtemp(dir));
     snprintf(t.path, sizeof t.path, "%s/s.sock", dir);
-    t.ops[0] = "id";         /* store queue: op_id */
+    t.ops[0] = "id";         /* read queue: op_id */
     t.ops[1] = "peers";      /* loop thread: the loop handler */
     t.ops[2] = "frobnicate"; /* unknown */
     t.ops[3] = "sync";       /* loop op the handler declines */
@@ -331,7 +388,7 @@ static void requests_reach_their_handlers(void **state)
     assert_error_reply(t.replies[3], t.lens[3], "request 'sync' is not served", "internal");
     assert_int_equal(t.loop_calls, 2); /* peers and sync, nothing else */
     assert_string_equal(t.loop_op, "sync");
-    assert_int_equal(o.requests, 3); /* id, frobnicate, id went to the queue */
+    assert_int_equal(o.requests, 3); /* id, frobnicate, id went to a queue */
     for (int i = 0; i < NREQ; i++)
         free(t.replies[i]);
     unlink(t.path);
@@ -346,6 +403,7 @@ int main(void)
         cmocka_unit_test(each_row_in_its_place),
         cmocka_unit_test(queue_answers_unknown_and_malformed),
         cmocka_unit_test(queue_runs_the_row),
+        cmocka_unit_test(reader_runs_reads_only),
         cmocka_unit_test(requests_reach_their_handlers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
