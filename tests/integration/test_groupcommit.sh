@@ -20,7 +20,7 @@ idno() {
 }
 ID=$(idno 33021219800101123)
 
-"$GENMEMBERS" 20000 11 >"$T/m.csv"
+"$GENMEMBERS" 40000 11 >"$T/m.csv" # large enough to outlast 22 clients connecting on a loaded machine
 commits0=$(git_store "$A" rev-list --count HEAD 2>/dev/null || echo 0)
 pid=$(node_pid "$A")
 fds0=$(ls "/proc/$pid/fd" | wc -l)
