@@ -16,7 +16,7 @@ CC      ?= cc
 PKGS    := libuv libgit2 msgpack openssl inih zlib jansson libutf8proc libsystemd xlsxwriter
 DEBS    := pkg-config valgrind libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
            libcsv-dev libcmocka-dev zlib1g-dev uthash-dev libjansson-dev libutf8proc-dev git openssl python3 sqlite3 bc \
-           gettext tzdata less bsdutils libsystemd-dev libxlsxwriter-dev
+           gettext tzdata less bsdutils libsystemd-dev libxlsxwriter-dev iproute2 faketime
 STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I.
 # pkg-config runs only when the packages are there; 'deps' comes first otherwise.
@@ -116,6 +116,11 @@ $(B)/genmembers: tests/tools/genmembers.c
 	@mkdir -p $(B)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $< -o $@
 
+# the loopback fault proxy of tests/faults/partition.sh (no namespaces)
+$(B)/faultproxy: tests/tools/faultproxy.c
+	@mkdir -p $(B)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $< -o $@
+
 # Install what is missing, once; a machine that has everything is not touched.
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -171,7 +176,7 @@ $(BT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(call obj,$(BT),$(PROTO_SRC) $
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BT)/unit/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BT)/fuzz/%,$(FUZZ_SRC))
 
-test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/uniond $(B)/unionctl $(B)/genmembers $(MO_FILES) \
+test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/uniond $(B)/unionctl $(B)/genmembers $(B)/faultproxy $(MO_FILES) \
       $(UNIT_BINS) $(FUZZ_BINS)
 	@tests/run.sh $(BT)
 
