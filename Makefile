@@ -41,7 +41,7 @@ Q  := $(if $(V),,@)
 BT := build/san
 
 .PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps valgrind \
-        pot install uninstall test-faults
+        pot install uninstall test-faults test-partition
 
 # unionctl's messages: po/LANG.po compiled for the tree into
 # build/locale/LANG/LC_MESSAGES/unionctl.mo (unionctl finds it beside
@@ -181,14 +181,21 @@ test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/uniond $(B)/unionctl $(B)/genm
 	@tests/run.sh $(BT)
 
 # The long fault run (docs/RELIABILITY.md): the seeded SIGKILL loop,
-# FAULT_KILLS kills for each of FAULT_SEEDS, on the sanitizer build.
+# FAULT_KILLS kills for each of FAULT_SEEDS, then the five-node partition
+# test for each of PART_SEEDS (PART_CHAOS_S seconds of faults each), on
+# the sanitizer build. `make test-partition` runs only the latter.
 FAULT_KILLS ?= 200
 FAULT_SEEDS ?= 1 2
-test-faults: check-deps $(BT)/uniond $(BT)/unionctl
+PART_SEEDS ?= $(shell seq 1 50)
+PART_CHAOS_S ?= 20
+test-faults: check-deps $(BT)/uniond $(BT)/unionctl $(B)/faultproxy
 	@fail=0; for s in $(FAULT_SEEDS); do \
 	  UNIOND_BIN=$(CURDIR)/$(BT)/uniond UNIONCTL_BIN=$(CURDIR)/$(BT)/unionctl \
 	    FAULT_SEED=$$s FAULT_KILLS=$(FAULT_KILLS) bash tests/faults/killloop.sh || fail=1; \
-	done; exit $$fail
+	done; $(MAKE) --no-print-directory test-partition || fail=1; exit $$fail
+test-partition: check-deps $(BT)/uniond $(BT)/unionctl $(B)/faultproxy
+	@UNIOND_BIN=$(CURDIR)/$(BT)/uniond UNIONCTL_BIN=$(CURDIR)/$(BT)/unionctl \
+	  PART_CHAOS_S=$(PART_CHAOS_S) bash tests/faults/partition_runs.sh $(PART_SEEDS)
 
 demo: all
 	@scripts/demo.sh $(B)

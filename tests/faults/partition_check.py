@@ -19,9 +19,10 @@ The final state is STORE0's head tree (the test has already checked that
 every node has the same tree). The record format (docs/STORE.md "Record
 text") gives each entry's dot (node, counter) and each record's context.
 A write is *present* when its entry is in the final record; it is
-*superseded* when every entry of its field in the final record was written
-by a node that had seen it: the version of the record in which that entry
-first appears has a context covering the write's dot. The versions are
+*superseded* when an entry of its field in the final record was written
+by a node that had seen it (a write replaces every entry it sees, and what
+replaces that has seen it too): the versions of the record holding that
+entry have a context covering the write's dot. The versions are
 every blob the record path had in any commit of the writing node's store
 (all branches); every version holding an entry descends from the write
 that made it, so the smallest context among them is the writer's.
@@ -174,12 +175,16 @@ def main():
             if c is None:
                 lost(f"edit on {names[i]}: {rid} {field}={val} is in no version of the record")
                 continue
+            # a write replaces every entry it sees, and whatever replaced
+            # that saw it too (contexts only grow), so a write that is gone
+            # rightly has at least one final entry whose writer saw it;
+            # the others may be concurrent with it
             over = [(n, cc) for f, _v, n, cc in entries if f == field]
-            ok = bool(over)
+            ok = False
             for n, cc in over:
                 wctx = writer_ctx(rid, field, n, cc)
-                if wctx is None or wctx.get(names[i], 0) < c:
-                    ok = False
+                if wctx is not None and wctx.get(names[i], 0) >= c:
+                    ok = True
             if ok:
                 count["superseded"] += 1
             else:
