@@ -84,7 +84,7 @@ fi
 echo "# mode: $MODE"
 
 teardown() {
-    for p in "${PROXY_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+    for p in "${WPIDS[@]:-}" "${PROXY_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
     if [ "$MODE" = netns ]; then
         for i in $(seq 0 $((N - 1))); do ip netns del "$NS_PREFIX$i" 2>/dev/null; done
     fi
@@ -231,7 +231,9 @@ check "seed $SEED: all $NL links connect ($MODE)" wait_until 60 all_connected
 # One writer per node. Each acknowledged write is logged (acks.N) with
 # what the final state must show; ids created go to ids.all (edited by
 # anyone), and by role: ids.b (benefits removed later: never merged) or
-# the writer's own ids.mN (merged in pairs by that writer only).
+# the writer's own ids.mN (merged in pairs by that writer only). Ops:
+# add 25 %, edit 35 %, benefits+= 15 %, benefits-= 10 %, merge 10 %,
+# import 5 %.
 : >"$T/ids.all"; : >"$T/ids.b"
 randline() { local n; n=$(wc -l <"$1"); [ "$n" -gt 0 ] || return 1; sed -n "$((RANDOM % n + 1))p" "$1"; }
 writer() {
@@ -239,21 +241,22 @@ writer() {
     RANDOM=$((SEED * 10 + i))
     local acks=$T/acks.$i mine=$T/ids.m$i
     : >"$acks"; : >"$mine"
-    while [ ! -e "$T/stop" ]; do
+    # until told to stop, or the test is gone (a killed run leaves no writer)
+    while [ ! -e "$T/stop" ] && kill -0 $$ 2>/dev/null; do
         k=$((k + 1)); v="s$SEED-n$i-w$k"; op=$((RANDOM % 100))
         if [ $op -lt 25 ] || [ ! -s "$T/ids.all" ]; then
             id=$(nctl "$i" add "name=$v" "notes=$v" 2>/dev/null) || continue
             echo "add $i $id $v" >>"$acks"
             echo "$id" >>"$T/ids.all"
-            case $((k % 3)) in 1) echo "$id" >>"$T/ids.b" ;; 2) echo "$id" >>"$mine" ;; esac
-        elif [ $op -lt 65 ]; then
+            case $((k % 3)) in 0) echo "$id" >>"$T/ids.b" ;; *) echo "$id" >>"$mine" ;; esac
+        elif [ $op -lt 60 ]; then
             id=$(randline "$T/ids.all") || continue
             f=$(pick employer notes)
             nctl "$i" edit "$id" "$f=$v" >/dev/null 2>&1 && echo "edit $i $id $f $v" >>"$acks"
-        elif [ $op -lt 80 ]; then
+        elif [ $op -lt 75 ]; then
             id=$(randline "$T/ids.b") || continue
             nctl "$i" edit "$id" "benefits+=b$v" >/dev/null 2>&1 && echo "badd $i $id b$v" >>"$acks"
-        elif [ $op -lt 90 ]; then
+        elif [ $op -lt 85 ]; then
             # remove an element this node has seen (an OR-set removes what
             # it saw; an element it has not seen is not its to remove)
             out=$(grep -h '^badd ' "$T"/acks.* 2>/dev/null | awk -v r=$RANDOM 'NR==1{srand(r)} {l[NR]=$0} END{if (NR) print l[int(rand()*NR)+1]}')
