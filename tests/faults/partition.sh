@@ -336,6 +336,8 @@ for k in $(seq 0 $((NL - 1))); do
     [ "${LINK_UP[$k]}" = 1 ] || link_set "$k" up
 done
 theal=$(now_ms)
+# proxy mode: the proxies count the connections each cut broke with bytes moved
+[ "$MODE" = proxy ] && cuts_live=$(awk '/^cut / {gsub(/\(/, "", $3); s += $3} END {print s + 0}' "$T/proxy.log")
 cat "$T"/acks.? >"$T/acks"
 echo "# chaos ${CHAOS_S}s: $kills kills, $cuts cuts ($cuts_live with a session up), $netems netem; $(grep -vc '^tbrem' "$T/acks") acknowledged writes; healing"
 tree() { git_store "${D[$1]}" rev-parse "HEAD^{tree}" 2>/dev/null; }
