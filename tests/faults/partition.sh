@@ -55,8 +55,14 @@ LIBFT=""
 for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 /usr/lib/*/faketime/libfaketimeMT.so.1; do
     [ -f "$f" ] && { LIBFT=$f; break; }
 done
-pick() { local a=("$@"); echo "${a[$((RANDOM % ${#a[@]}))]}"; }
-SKEW=(0 "$(pick 0 45 -120)" "$(pick 0 600 -30)" "$(pick 10800 -18000 86400)" "$(pick -86400 5400 -1020)")
+# Every draw happens in this shell, never inside $(...): bash reseeds
+# RANDOM in each subshell, which would make a seed repeat nothing.
+pick() { local a=("$@"); PICKED=${a[$((RANDOM % ${#a[@]}))]}; }
+SKEW=(0)
+pick 0 45 -120; SKEW+=("$PICKED")
+pick 0 600 -30; SKEW+=("$PICKED")
+pick 10800 -18000 86400; SKEW+=("$PICKED")
+pick -86400 5400 -1020; SKEW+=("$PICKED")
 [ -n "$LIBFT" ] || { echo "# libfaketime not found (apt-get install faketime): clocks not skewed"; SKEW=(0 0 0 0 0); }
 echo "# clock skew (s): ${SKEW[*]}"
 fenv() { # fenv i: the environment of node i's processes (clock skew)
@@ -88,7 +94,9 @@ teardown() {
         for i in $(seq 0 $((N - 1))); do ip netns del "$NS_PREFIX$i" 2>/dev/null; done
     fi
 }
-trap 'teardown; cleanup' EXIT
+# PART_KEEP=DIR keeps the nodes' logs of a passing run too
+keep_logs() { [ -n "${PART_KEEP:-}" ] && mkdir -p "$PART_KEEP" && cp "$T"/*.log "$T"/acks* "$PART_KEEP"/ 2>/dev/null; return 0; }
+trap 'teardown; keep_logs; cleanup' EXIT
 
 naddr() { echo "10.200.0.$(($1 + 1))"; }
 lend() { # lend k side -> "NS IFACE GATEWAY NODEADDR-OF-OTHER"
@@ -242,7 +250,11 @@ check "seed $SEED: all $NL links connect ($MODE)" wait_until 60 all_connected
 # add 25 %, edit 35 %, benefits+= 15 %, benefits-= 10 %, merge 10 %,
 # import 5 %.
 : >"$T/ids.all"; : >"$T/ids.b"
-randline() { local n; n=$(wc -l <"$1"); [ "$n" -gt 0 ] || return 1; sed -n "$((RANDOM % n + 1))p" "$1"; }
+randline() { # RL = a line of file $1 drawn from RANDOM (1 if it is empty)
+    local n; n=$(wc -l <"$1"); [ "$n" -gt 0 ] || return 1
+    local ln=$((RANDOM % n + 1))
+    RL=$(sed -n "${ln}p" "$1")
+}
 writer() {
     local i=$1 k=0 op id v f out merged=0
     RANDOM=$((SEED * 10 + i))
@@ -257,16 +269,18 @@ writer() {
             echo "$id" >>"$T/ids.all"
             case $((k % 3)) in 0) echo "$id" >>"$T/ids.b" ;; *) echo "$id" >>"$mine" ;; esac
         elif [ $op -lt 60 ]; then
-            id=$(randline "$T/ids.all") || continue
-            f=$(pick employer notes)
+            randline "$T/ids.all" || continue
+            id=$RL; pick employer notes; f=$PICKED
             nctl "$i" edit "$id" "$f=$v" >/dev/null 2>&1 && echo "edit $i $id $f $v" >>"$acks"
         elif [ $op -lt 75 ]; then
-            id=$(randline "$T/ids.b") || continue
+            randline "$T/ids.b" || continue
+            id=$RL
             nctl "$i" edit "$id" "benefits+=b$v" >/dev/null 2>&1 && echo "badd $i $id b$v" >>"$acks"
         elif [ $op -lt 85 ]; then
             # remove an element this node has seen (an OR-set removes what
             # it saw; an element it has not seen is not its to remove)
-            out=$(grep -h '^badd ' "$T"/acks.* 2>/dev/null | awk -v r=$RANDOM 'NR==1{srand(r)} {l[NR]=$0} END{if (NR) print l[int(rand()*NR)+1]}')
+            local r=$RANDOM
+            out=$(grep -h '^badd ' "$T"/acks.* 2>/dev/null | awk -v r=$r 'NR==1{srand(r)} {l[NR]=$0} END{if (NR) print l[int(rand()*NR)+1]}')
             [ -n "$out" ] || continue
             read -r _ _ id f <<<"$out"
             nctl "$i" show "$id" --json 2>/dev/null | grep -q "\"$f\"" || continue
