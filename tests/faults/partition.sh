@@ -8,8 +8,9 @@
 # imports through unionctl, a schedule drawn from the seed cuts links
 # (ip link down: sessions and packs in flight die), slows them (tc netem
 # delay and loss), SIGKILLs and restarts nodes, keeps each laptop offline
-# for a long stretch, and runs every node but the first office with a
-# skewed clock (libfaketime: hours and a day for the laptops). Then every
+# for a long stretch, and runs the nodes with clocks skewed per seed
+# (libfaketime; none for yinzhou-01, up to minutes for the other offices,
+# hours up to a day either way for the laptops). Then every
 # link heals and it checks:
 #   - every node ends with the same tree id and the same head commit;
 #   - every acknowledged write is there or superseded by a write that saw
