@@ -16,7 +16,7 @@ CC      ?= cc
 PKGS    := libuv libgit2 msgpack openssl inih zlib jansson libutf8proc libsystemd xlsxwriter
 DEBS    := pkg-config valgrind libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
            libcsv-dev libcmocka-dev zlib1g-dev uthash-dev libjansson-dev libutf8proc-dev git openssl python3 sqlite3 bc \
-           gettext tzdata less bsdutils libsystemd-dev libxlsxwriter-dev
+           gettext tzdata less bsdutils libsystemd-dev libxlsxwriter-dev iproute2 faketime
 STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I.
 # pkg-config runs only when the packages are there; 'deps' comes first otherwise.
@@ -41,7 +41,7 @@ Q  := $(if $(V),,@)
 BT := build/san
 
 .PHONY: all deps test unit integration fuzz-replay demo bench fuzz format clean check-deps valgrind \
-        pot install uninstall test-faults
+        pot install uninstall test-faults test-partition
 
 # unionctl's messages: po/LANG.po compiled for the tree into
 # build/locale/LANG/LC_MESSAGES/unionctl.mo (unionctl finds it beside
@@ -121,6 +121,11 @@ $(B)/genmembers: tests/tools/genmembers.c
 	@mkdir -p $(B)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $< -o $@
 
+# the loopback fault proxy of tests/faults/partition.sh (no namespaces)
+$(B)/faultproxy: tests/tools/faultproxy.c
+	@mkdir -p $(B)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $< -o $@
+
 # Install what is missing, once; a machine that has everything is not touched.
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -176,19 +181,26 @@ $(BT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(call obj,$(BT),$(PROTO_SRC) $
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BT)/unit/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BT)/fuzz/%,$(FUZZ_SRC))
 
-test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/uniond $(B)/unionctl $(B)/genmembers $(MO_FILES) \
+test: check-deps $(BT)/uniond $(BT)/unionctl $(B)/uniond $(B)/unionctl $(B)/genmembers $(B)/faultproxy $(MO_FILES) \
       $(UNIT_BINS) $(FUZZ_BINS)
 	@tests/run.sh $(BT)
 
 # The long fault run (docs/RELIABILITY.md): the seeded SIGKILL loop,
-# FAULT_KILLS kills for each of FAULT_SEEDS, on the sanitizer build.
+# FAULT_KILLS kills for each of FAULT_SEEDS, then the five-node partition
+# test for each of PART_SEEDS (PART_CHAOS_S seconds of faults each), on
+# the sanitizer build. `make test-partition` runs only the latter.
 FAULT_KILLS ?= 200
 FAULT_SEEDS ?= 1 2
-test-faults: check-deps $(BT)/uniond $(BT)/unionctl
+PART_SEEDS ?= $(shell seq 1 50)
+PART_CHAOS_S ?= 20
+test-faults: check-deps $(BT)/uniond $(BT)/unionctl $(B)/faultproxy
 	@fail=0; for s in $(FAULT_SEEDS); do \
 	  UNIOND_BIN=$(CURDIR)/$(BT)/uniond UNIONCTL_BIN=$(CURDIR)/$(BT)/unionctl \
 	    FAULT_SEED=$$s FAULT_KILLS=$(FAULT_KILLS) bash tests/faults/killloop.sh || fail=1; \
-	done; exit $$fail
+	done; $(MAKE) --no-print-directory test-partition || fail=1; exit $$fail
+test-partition: check-deps $(BT)/uniond $(BT)/unionctl $(B)/faultproxy
+	@UNIOND_BIN=$(CURDIR)/$(BT)/uniond UNIONCTL_BIN=$(CURDIR)/$(BT)/unionctl \
+	  PART_CHAOS_S=$(PART_CHAOS_S) bash tests/faults/partition_runs.sh $(PART_SEEDS)
 
 demo: all
 	@scripts/demo.sh $(B)

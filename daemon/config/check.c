@@ -227,6 +227,7 @@ void config_init(config *c)
     c->npeers = 0;
     c->max_pack_bytes = CONFIG_MAX_PACK_BYTES_DEFAULT;
     c->new_branches_per_hour = CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT;
+    c->log_level = LOG_INFO;
     c->format = CONFIG_FORMAT;
 }
 

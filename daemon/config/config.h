@@ -21,6 +21,10 @@
  *   max_pack_bytes = 268435456    one incoming pack, in bytes
  *   new_branches_per_hour = 32    branches of unknown nodes per peer and hour
  *
+ *   [log]                         (optional)
+ *   level = info                  error, warn, info (default) or debug; applied
+ *                                 at start and again on SIGHUP
+ *
  * Limits: node and peer names [a-z0-9][a-z0-9._-]*, at most 64 bytes, and
  * usable as git branch names (no "..", not ending in "." or ".lock");
  * office [a-z][a-z0-9-]*, at most 32 bytes; addresses HOST:PORT with HOST a
@@ -40,6 +44,7 @@
 
 #include <stddef.h>
 
+#include "daemon/util/log.h"
 #include "proto/names.h"
 #include "proto/uerr.h"
 
@@ -88,11 +93,12 @@ typedef struct {
     size_t npeers;
     unsigned long long max_pack_bytes; /* [sync]; default CONFIG_MAX_PACK_BYTES_DEFAULT */
     unsigned new_branches_per_hour;    /* [sync]; default CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT */
-    int format; /* [store] format as read; 0 when absent (an older file), CONFIG_FORMAT when
-                   made by config_init / config_node_set */
+    int log_level; /* [log] level: LOG_ERR..LOG_DEBUG (daemon/util/log.h); default LOG_INFO */
+    int format;    /* [store] format as read; 0 when absent (an older file), CONFIG_FORMAT when
+                      made by config_init / config_node_set */
 } config;
 
-/* Make c an empty configuration (all NULL, no peers, the [sync]
+/* Make c an empty configuration (all NULL, no peers, the [sync] and [log]
  * defaults). No allocation. */
 void config_init(config *c);
 

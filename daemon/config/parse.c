@@ -30,6 +30,7 @@ typedef enum {
     SECTION_PEER,
     SECTION_SYNC,
     SECTION_STORE,
+    SECTION_LOG,
     SECTION_BAD
 } config_section;
 
@@ -53,6 +54,8 @@ typedef struct {
     int sync_line;   /* line of [sync], 0 if none yet */
     int store_line;  /* line of [store], 0 if none yet */
     int format_line; /* line of format =, 0 if none yet */
+    int log_line;    /* line of [log], 0 if none yet */
+    int level_line;  /* line of level =, 0 if none yet */
     int err_line;    /* line of the first error recorded, 0 if none */
     int failed;
     uerr code; /* of the first error: UERR_INVALID unless memory ran out */
@@ -139,8 +142,8 @@ static void config_section_parse(config_parser *p, const char *s)
     p->section = SECTION_BAD;
     if (!close) {
         config_fail(p, line,
-                    "section header has no closing ']'; expected [node], [store], [sync] or [peer "
-                    "\"NAME\"]");
+                    "section header has no closing ']'; expected [node], [store], [sync], [log] or "
+                    "[peer \"NAME\"]");
         return;
     }
     const char *rest = close + 1;
@@ -185,6 +188,15 @@ static void config_section_parse(config_parser *p, const char *s)
         p->section = SECTION_STORE;
         return;
     }
+    if (n == 3 && memcmp(b, "log", 3) == 0) {
+        if (p->log_line) {
+            config_fail(p, line, "[log] appears twice (first on line %d); keep one", p->log_line);
+            return;
+        }
+        p->log_line = line;
+        p->section = SECTION_LOG;
+        return;
+    }
     if (n > 4 && memcmp(b, "peer", 4) == 0 && config_is_space(b[4])) {
         const char *q = b + 4;
         while (q < e && config_is_space(*q))
@@ -223,7 +235,8 @@ static void config_section_parse(config_parser *p, const char *s)
         }
     }
     config_fail(p, line,
-                "unknown section [%s]; expected [node], [store], [sync] or [peer \"NAME\"]",
+                "unknown section [%s]; expected [node], [store], [sync], [log] or [peer "
+                "\"NAME\"]",
                 names_show(show, sizeof show, b, n));
 }
 
@@ -372,6 +385,33 @@ static int config_store_key(config_parser *p, const char *key, const char *value
     return 1;
 }
 
+/* [log] level: how much the daemon logs (re-read on SIGHUP). */
+static int config_log_key(config_parser *p, const char *key, const char *value)
+{
+    char show[96];
+    if (strcmp(key, "level") != 0) {
+        config_fail(p, p->lineno, "unknown key \"%s\" in [log]; expected level",
+                    CONFIG_SHOW(show, key));
+        return 0;
+    }
+    if (p->level_line) {
+        config_fail(p, p->lineno, "level is set twice in [log] (first on line %d); keep one",
+                    p->level_line);
+        return 0;
+    }
+    int level = log_level_parse(value);
+    if (level < 0) {
+        config_fail(p, p->lineno,
+                    "level \"%s\" is not a log level; expected error, warn, info "
+                    "or debug",
+                    CONFIG_SHOW(show, value));
+        return 0;
+    }
+    p->cfg.log_level = level;
+    p->level_line = p->lineno;
+    return 1;
+}
+
 static int config_handler(void *user, const char *section, const char *key, const char *value)
 {
     config_parser *p = user;
@@ -427,6 +467,8 @@ static int config_handler(void *user, const char *section, const char *key, cons
         return config_sync_key(p, key, value);
     case SECTION_STORE:
         return config_store_key(p, key, value);
+    case SECTION_LOG:
+        return config_log_key(p, key, value);
     case SECTION_PEER: {
         config_peer *peer = &p->cfg.peers[p->peer];
         int *lines = p->peer_lines[p->peer];

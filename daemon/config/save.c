@@ -30,6 +30,9 @@ static uerr config_validate(const config *c, char *err, size_t errlen)
          config_office_name_check(c->office_name, "office_name", msg, sizeof msg) != 0)) {
         return uerr_set(err, errlen, UERR_INVALID, "%s", msg);
     }
+    if (c->log_level < LOG_ERR || c->log_level > LOG_DEBUG)
+        return uerr_set(err, errlen, UERR_INVALID, "log level %d is not one of 0 to 3",
+                        c->log_level);
     if (c->npeers && !c->peers) {
         return uerr_set(err, errlen, UERR_INVALID, "config has %zu peers but no peer array",
                         c->npeers);
@@ -88,6 +91,9 @@ uerr config_format(const config *c, char **out, size_t *outlen, char *err, size_
                          c->new_branches_per_hour != CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT))
         e = buf_printf(&t, "\n[sync]\nmax_pack_bytes = %llu\nnew_branches_per_hour = %u\n",
                        c->max_pack_bytes, c->new_branches_per_hour);
+    /* [log] only when not the default, like [sync] */
+    if (e == UERR_OK && c->log_level != LOG_INFO)
+        e = buf_printf(&t, "\n[log]\nlevel = %s\n", log_level_name(c->log_level));
     for (size_t i = 0; e == UERR_OK && i < c->npeers; i++) {
         const config_peer *peer = &c->peers[i];
         char fp[NAMES_FINGERPRINT_LEN + 1];

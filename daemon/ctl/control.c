@@ -346,11 +346,16 @@ static void job_done(void *arg, int cancelled)
             client_close(j->cl);
         client_unref(j->cl);
     } else {
+        /* read c before the send: when the control socket is closing, the
+         * send may drop the last client and free c (a stop that timed out
+         * while a long import ran: heap-use-after-free seen under ASan) */
         control *c = j->cl->ctl;
+        void (*after)(void *) = c->closing ? NULL : c->after_job;
+        void *after_arg = c->after_arg;
         client_send(j->cl, &j->reply);
         /* a read moved no head: nothing for the peers to announce */
-        if (!j->read && c->after_job && !c->closing)
-            c->after_job(c->after_arg);
+        if (!j->read && after)
+            after(after_arg);
     }
     free(j);
 }

@@ -396,6 +396,7 @@ typedef struct {
     uv_signal_t sigterm, sigint, sighup;
     int signals;           /* the signal handles are initialised */
     const char *conf_path; /* re-read on SIGHUP */
+    config *cfg;           /* the running config (peers keep a pointer to it too) */
     control *ctl;
     squeue *q;
     peers *peers;
@@ -474,9 +475,28 @@ static void on_signal(uv_signal_t *h, int signum)
     stop_next(d);
 }
 
-/* SIGHUP: re-read the config and apply what can change live (the peers)
- * without dropping the sessions of peers that stay. A config that does not
- * load is logged and the running one kept. */
+/* `uniond -v`: debug whatever [log] level says, at start and after SIGHUP. */
+static int verbose_flag;
+
+/* Apply [log] level (or debug under -v). The line is written at info
+ * before the level drops and after it rises, so it is always seen. */
+static void log_level_apply(int level, int announce)
+{
+    if (verbose_flag)
+        level = LOG_DEBUG;
+    int old = log_level_get();
+    if (level == old)
+        return;
+    if (announce && level < LOG_INFO)
+        log_msg(LOG_INFO, "log level now %s", log_level_name(level));
+    log_level_set(level);
+    if (announce && level >= LOG_INFO)
+        log_msg(LOG_INFO, "log level now %s", log_level_name(level));
+}
+
+/* SIGHUP: re-read the config and apply what can change live (the peers,
+ * the log level) without dropping the sessions of peers that stay. A
+ * config that does not load is logged and the running one kept. */
 static void on_sighup(uv_signal_t *h, int signum)
 {
     daemon_main *d = h->data;
@@ -488,10 +508,16 @@ static void on_sighup(uv_signal_t *h, int signum)
     config_init(&n);
     if (config_load(&n, d->conf_path, err, sizeof err) != UERR_OK)
         log_msg(LOG_ERR, "SIGHUP: config not reloaded, the running one is kept: %s", err);
-    else if (peers_reload(d->peers, &n, err, sizeof err) != UERR_OK)
-        log_msg(LOG_ERR, "SIGHUP: config reload incomplete: %s", err);
-    else
-        log_msg(LOG_INFO, "SIGHUP: config %s reloaded", d->conf_path);
+    else {
+        /* the running config keeps the level, so a later `peer add`
+         * (which rewrites the file from it) writes the level back */
+        d->cfg->log_level = n.log_level;
+        log_level_apply(n.log_level, 1);
+        if (peers_reload(d->peers, &n, err, sizeof err) != UERR_OK)
+            log_msg(LOG_ERR, "SIGHUP: config reload incomplete: %s", err);
+        else
+            log_msg(LOG_INFO, "SIGHUP: config %s reloaded", d->conf_path);
+    }
     config_free(&n);
 }
 
@@ -631,6 +657,7 @@ static int loop_parts_start(daemon_main *d, config *cfg, ops_ctx *ops, const nod
     d->signals = 1;
     d->sigterm.data = d->sigint.data = d->sighup.data = d;
     d->conf_path = np->conf;
+    d->cfg = cfg;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sighup, on_sighup, SIGHUP);
@@ -670,6 +697,7 @@ static int cmd_run(const char *data, int offline)
     if (node_open(&cfg, &ops, &np) != 0)
         goto cleanup;
     log_init(cfg.node);
+    log_level_apply(cfg.log_level, 1);
     d.loop = uv_default_loop();
     if (loop_parts_start(&d, &cfg, &ops, &np, data, offline) != 0) {
         /* close what was started; the loop runs until its handles closed */
@@ -728,6 +756,7 @@ int main(int argc, char **argv)
             data = optarg;
             break;
         case 'v':
+            verbose_flag = 1;
             log_level_set(LOG_DEBUG);
             break;
         case 'O':

@@ -322,6 +322,35 @@ cleanup:
     return rc;
 }
 
+/* 1 if no branch in the store (other than the own one) has a name that
+ * sorts before the own node's: this node is the least one it knows of,
+ * the only one that ties equal trees together. With the pairwise rule
+ * (tie when the own name sorts before the peer's) every node but the
+ * greatest ties with someone, and with three or more such nodes each tie
+ * is news to the others, who tie it again: the partition test
+ * (tests/faults/partition.sh, five nodes) saw four nodes trade hundreds
+ * of tie commits on one tree, never quiet. With one tie maker, the others
+ * only fast-forward: once writes stop its head takes in every other head
+ * and everyone fast-forwards to it. 0 on a read error (no tie: a missed
+ * tie only leaves heads apart, never records). */
+static int own_name_least(store *s)
+{
+    git_branch_iterator *it = NULL;
+    git_reference *ref = NULL;
+    git_branch_t type;
+    int least = 1;
+    if (git_branch_iterator_new(&it, s->repo, GIT_BRANCH_LOCAL) < 0)
+        return 0;
+    while (least && git_branch_next(&ref, &type, it) == 0) {
+        const char *name = NULL;
+        if (git_branch_name(&name, ref) < 0 || (name && strcmp(name, s->node) < 0))
+            least = 0;
+        git_reference_free(ref);
+    }
+    git_branch_iterator_free(it);
+    return least;
+}
+
 /* Concurrent work: join only the records whose blobs differ. */
 static uerr take_concurrent(store *s, git_commit *pc, const char *peer_node,
                             store_record_cb changed, void *arg, store_take *outcome, char *err,
@@ -348,12 +377,13 @@ static uerr take_concurrent(store *s, git_commit *pc, const char *peer_node,
         /* The own tree already holds the join. Two nodes that merged each
          * other at once hold equal trees on different commits; if both
          * merged again they would trade merges forever. So only the node
-         * whose name sorts first ties the two commits together (same tree),
-         * and the other fast-forwards to that: a quiet network ends with
-         * every branch on one commit. */
+         * whose name sorts first of all the nodes it holds branches of
+         * ties the two commits together (same tree), and the others
+         * fast-forward to that: a quiet network ends with every branch on
+         * one commit (own_name_least says why not pairwise). */
         git_mempack_reset(s->mempack);
         *outcome = STORE_TAKE_SAME_TREE;
-        if (!peer_node || strcmp(s->node, peer_node) >= 0)
+        if (!peer_node || strcmp(s->node, peer_node) >= 0 || !own_name_least(s))
             goto cleanup;
         git_oid_cpy(&tree_oid, &s->tree);
         tie = 1;

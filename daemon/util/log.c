@@ -5,7 +5,9 @@
 #include "proto/names.h"
 #include "proto/utf8.h"
 
+#include <assert.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <systemd/sd-journal.h>
@@ -15,9 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static int min_level = LOG_INFO;
-static int to_journal;       /* stderr is the journal's stream (log_init) */
-static char node_field[128]; /* "UNIOND_NODE=name", or empty */
+/* indexed by level; sd-journal.h pulls in syslog.h, whose LOG_ERR and
+ * LOG_DEBUG macros (3 and 7) hide log.h's names here, so this file uses
+ * the numbers 0-3 and NLEVELS */
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+#define NLEVELS ((int)(sizeof level_names / sizeof level_names[0]))
+static atomic_int min_level = 2; /* info (see level_names); read by every thread, set by SIGHUP */
+static int to_journal;           /* stderr is the journal's stream (log_init) */
+static char node_field[128];     /* "UNIOND_NODE=name", or empty */
 
 void log_init(const char *node)
 {
@@ -41,7 +48,28 @@ int log_to_journal(void)
 
 void log_level_set(int level)
 {
-    min_level = level;
+    assert(level >= 0 && level < NLEVELS);
+    atomic_store_explicit(&min_level, level, memory_order_relaxed);
+}
+
+int log_level_get(void)
+{
+    return atomic_load_explicit(&min_level, memory_order_relaxed);
+}
+
+const char *log_level_name(int level)
+{
+    return level >= 0 && level < NLEVELS ? level_names[level] : "?";
+}
+
+int log_level_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    for (int i = 0; i < NLEVELS; i++)
+        if (strcmp(name, level_names[i]) == 0)
+            return i;
+    return strcmp(name, "warning") == 0 ? 1 : -1; /* warn */
 }
 
 const char *log_safe(char *buf, size_t buflen, const char *s)
@@ -94,17 +122,16 @@ static size_t log_line_clean(char *out, size_t outlen, const char *msg, size_t n
 
 void log_msg(int level, const char *fmt, ...)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
     char line[1024], msg[1024];
     struct timespec ts;
     struct tm tm;
-    if (level > min_level)
+    if (level > atomic_load_explicit(&min_level, memory_order_relaxed))
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
     n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ %s: ", ts.tv_nsec / 1000000,
-                          names[level]);
+                          level_names[level]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(msg, sizeof msg, fmt, ap);

@@ -27,8 +27,18 @@ void log_init(const char *node);
 /* 1 if log lines go to the journal. */
 int log_to_journal(void);
 
-/* Minimum level written (default LOG_INFO). */
+/* Minimum level written (default LOG_INFO); LOG_ERR..LOG_DEBUG. Safe to
+ * call from any thread at any time (SIGHUP changes it while the thread
+ * pool logs): the level is one atomic int. */
 void log_level_set(int level);
+/* The level now in force. */
+int log_level_get(void);
+/* The name of a level ("error", "warn", "info", "debug"); a static string,
+ * "?" for a value outside LOG_ERR..LOG_DEBUG. */
+const char *log_level_name(int level);
+/* The level called name (as log_level_name spells it; "warning" is taken
+ * for "warn"), or -1 for any other text. */
+int log_level_parse(const char *name);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A printable, bounded rendering of the NUL-terminated s (NULL shows as

@@ -211,6 +211,38 @@ static void test_sync_section(void **state)
     parse_fails("[sync]\n[node]\nname = a\noffice = b\n[sync]\n", "line 5", "[sync] appears twice");
 }
 
+/* [log] level: info when absent (and then not written), kept on save,
+ * strict about names. */
+static void test_log_section(void **state)
+{
+    (void)state;
+    config c = parse_ok(example);
+    assert_int_equal(c.log_level, LOG_INFO);
+    config_free(&c);
+    char buf[1024], err[512], *text = NULL;
+    size_t len = 0;
+    snprintf(buf, sizeof buf, "%s\n[log]\nlevel = debug\n", example);
+    c = parse_ok(buf);
+    assert_int_equal(c.log_level, LOG_DEBUG);
+    assert_int_equal(config_format(&c, &text, &len, err, sizeof err), 0);
+    assert_non_null(strstr(text, "[log]\nlevel = debug\n"));
+    config_free(&c);
+    c = parse_ok(text); /* a `peer add` rewrite keeps the level */
+    assert_int_equal(c.log_level, LOG_DEBUG);
+    free(text);
+    config_free(&c);
+    snprintf(buf, sizeof buf, "%s\n[log]\nlevel = warning\n", example);
+    c = parse_ok(buf);
+    assert_int_equal(c.log_level, LOG_WARN);
+    config_free(&c);
+    parse_fails("[node]\nname = a\noffice = b\n[log]\nlevel = loud\n", "line 5",
+                "expected error, warn, info or debug");
+    parse_fails("[node]\nname = a\noffice = b\n[log]\nlvl = info\n", "line 5", "expected level");
+    parse_fails("[node]\nname = a\noffice = b\n[log]\nlevel = info\nlevel = error\n", "line 6",
+                "set twice");
+    parse_fails("[log]\n[node]\nname = a\noffice = b\n[log]\n", "line 5", "[log] appears twice");
+}
+
 static void test_round_trip(void **state)
 {
     fixture *f = *state;
@@ -676,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_addr_parse),
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_office_name),
+        cmocka_unit_test(test_log_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

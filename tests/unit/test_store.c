@@ -193,6 +193,64 @@ static uerr sync_from(tstore *dst, tstore *src, store_bundle_report *rep, char *
     return e;
 }
 
+/* Equal trees on different commits: only the least-named node a store
+ * holds branches of ties them (merge.c, own_name_least). b and c merge
+ * each other at once; b (node-b < node-c, but it holds node-a's branch)
+ * must not tie; a, the least, ties, and b and c fast-forward to that. With
+ * the pairwise rule b tied too, and five nodes traded ties forever. */
+static void only_the_least_node_ties(void **state)
+{
+    (void)state;
+    tstore a, b, c;
+    store_bundle_report rep;
+    store_ref rb, rc;
+    char err[512], hb[41], hc[41], h[41], *pb, *pc;
+    size_t lb, lc;
+    ts_open(&a, "node-a");
+    ts_open(&b, "node-b");
+    ts_open(&c, "node-c");
+    commit1(&a, "r1", "name", "one");
+    assert_int_equal(sync_from(&b, &a, &rep, err, sizeof err), UERR_OK);
+    assert_int_equal(sync_from(&c, &a, &rep, err, sizeof err), UERR_OK);
+    commit1(&b, "r2", "name", "two");
+    commit1(&c, "r3", "name", "three");
+    pack_of(&pb, &lb, &rb, &b); /* b's and c's heads before they merge */
+    pack_of(&pc, &lc, &rc, &c);
+    assert_int_equal(store_sync_apply(b.s, pc, lc, &rc, 1, NULL, NULL, &rep, err, sizeof err),
+                     UERR_OK);
+    assert_int_equal(store_sync_apply(c.s, pb, lb, &rb, 1, NULL, NULL, &rep, err, sizeof err),
+                     UERR_OK);
+    free(pb);
+    free(pc);
+    head_of(&b, hb);
+    head_of(&c, hc);
+    assert_string_not_equal(hb, hc); /* two merges, one tree */
+    assert_int_equal(sync_from(&b, &c, &rep, err, sizeof err), UERR_OK);
+    head_of(&b, h);
+    assert_string_equal(h, hb); /* b knows node-a: no tie */
+    assert_int_equal(sync_from(&c, &b, &rep, err, sizeof err), UERR_OK);
+    head_of(&c, h);
+    assert_string_equal(h, hc); /* node-c > node-b: no tie */
+    assert_int_equal(sync_from(&a, &b, &rep, err, sizeof err), UERR_OK); /* fast-forward */
+    assert_int_equal(sync_from(&a, &c, &rep, err, sizeof err), UERR_OK); /* the tie */
+    char ha[41];
+    head_of(&a, ha);
+    assert_string_not_equal(ha, hb);
+    assert_string_not_equal(ha, hc);
+    assert_int_equal(sync_from(&b, &a, &rep, err, sizeof err), UERR_OK);
+    assert_int_equal(sync_from(&c, &a, &rep, err, sizeof err), UERR_OK);
+    head_of(&b, hb);
+    head_of(&c, hc);
+    assert_string_equal(hb, ha); /* one commit everywhere: quiet */
+    assert_string_equal(hc, ha);
+    fsck_ok(&a);
+    fsck_ok(&b);
+    fsck_ok(&c);
+    ts_close(&a);
+    ts_close(&b);
+    ts_close(&c);
+}
+
 static int count_cb(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
 {
     (void)kind;
@@ -884,6 +942,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(commit_then_read_back),
         cmocka_unit_test(take_head_forward_nothing_merge),
+        cmocka_unit_test(only_the_least_node_ties),
         cmocka_unit_test(bundle_round_trip),
         cmocka_unit_test(ingest_refusals_are_peer_errors),
         cmocka_unit_test(local_failures_are_io_errors),
