@@ -457,6 +457,9 @@ def cmd_attack(d, node, addr, fpr, kind, arg):
                 continue
             if m["t"] == "error":
                 print("error: %s" % m.get("msg"))
+                # the refusal may come here (read after the send loop paused)
+                # rather than through Refused: the count is logged either way
+                log("after %d pack bytes: the peer says: %s" % (sent, m.get("msg")))
                 return 0
             if m["t"] == "ping":
                 c.send({"t": "pong"})
