@@ -9,6 +9,7 @@
  *
  * Nothing here knows a particular command: a new command is one row in
  * table.c plus its build and print steps. */
+#include "cli/errtext.h"
 #include "cli/cli.h"
 #include "proto/datadir.h"
 #include "cli/schemacmd.h"
@@ -499,7 +500,7 @@ static int run_without_command(const line *l)
 static int output_check(int rc)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, _("unionctl: writing the output: %s\n"), strerror(errno));
+        fprintf(stderr, _("unionctl: writing the output: %s\n"), errtext_strerror(errno));
         return rc ? rc : EXIT_FAIL;
     }
     return rc;

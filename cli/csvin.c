@@ -10,6 +10,7 @@
  * spaces) and its field buffer may not grow past the cell limit. Cells of
  * the current row are collected in one scratch buffer and become one
  * allocation per row when the row ends. */
+#include "cli/errtext.h"
 #include "cli/csvin.h"
 #include "cli/dmsg.h"
 #include "cli/i18n.h"
@@ -407,7 +408,7 @@ static int fd_slurp(int fd, char **out, size_t *outlen, char *err, size_t errlen
     size_t len = 0, cap;
 
     if (fstat(fd, &sb) != 0) {
-        err_set(err, errlen, "%s", strerror(errno));
+        err_set(err, errlen, "%s", errtext_strerror(errno));
         return -1;
     }
     if (S_ISDIR(sb.st_mode)) {
@@ -442,7 +443,7 @@ static int fd_slurp(int fd, char **out, size_t *outlen, char *err, size_t errlen
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            err_set(err, errlen, "%s", strerror(errno));
+            err_set(err, errlen, "%s", errtext_strerror(errno));
             free(buf);
             return -1;
         }
@@ -476,7 +477,7 @@ int csvin_read_file_enc(csvin_doc *d, const char *path, csvin_encoding enc, char
     csvin_free(d);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        err_set(err, errlen, "%s", strerror(errno));
+        err_set(err, errlen, "%s", errtext_strerror(errno));
         return -1;
     }
     if (fd_slurp(fd, &buf, &len, err, errlen) != 0)
@@ -553,7 +554,8 @@ static int gb18030_decode(char **out, size_t *outlen, const char *buf, size_t le
 {
     iconv_t cd = iconv_open("UTF-8", "GB18030");
     if (cd == (iconv_t)-1) {
-        err_set(err, errlen, _("this system cannot convert GB18030 (iconv: %s)"), strerror(errno));
+        err_set(err, errlen, _("this system cannot convert GB18030 (iconv: %s)"),
+                errtext_strerror(errno));
         return -1;
     }
     /* a GB18030 character is 1, 2 or 4 bytes; its UTF-8 at most 4 */

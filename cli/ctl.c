@@ -1,4 +1,5 @@
 /* ctl.c - blocking control-socket client (see ctl.h). */
+#include "cli/errtext.h"
 #include "cli/ctl.h"
 #include "cli/i18n.h"
 
@@ -58,7 +59,7 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, errlen, _("socket: %s"), strerror(errno));
+        snprintf(err, errlen, _("socket: %s"), errtext_strerror(errno));
         return CTL_FAILED;
     }
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
@@ -76,10 +77,11 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
                        "  Only members of the node's group may use it; ask the administrator "
                        "to add you\n"
                        "  (sudo adduser %s uniond), then log in again"),
-                     sa.sun_path, strerror(e), cli_login_name());
+                     sa.sun_path, errtext_strerror(e), cli_login_name());
             rc = CTL_FAILED;
         } else {
-            snprintf(err, errlen, _("cannot reach uniond on %s: %s"), sa.sun_path, strerror(e));
+            snprintf(err, errlen, _("cannot reach uniond on %s: %s"), sa.sun_path,
+                     errtext_strerror(e));
             rc = e == EACCES ? CTL_FAILED : CTL_UNREACHABLE;
         }
         goto cleanup;

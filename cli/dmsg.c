@@ -4,6 +4,7 @@
  * change a message when no format matches it, nor touch anything in an
  * English locale. */
 #include "cli/dmsg.h"
+#include "cli/errtext.h"
 #include "cli/i18n.h"
 #include "proto/buf.h"
 
@@ -281,6 +282,10 @@ static char *translate(const char *msg, const char *const *templates, size_t n, 
 {
     caps c = {.nargs = 0};
     struct buf out = BUF_INIT;
+    /* a system error text (strerror's, libuv's), whole or as an argument */
+    const char *sys = errtext_translate(msg);
+    if (sys)
+        return strdup(sys);
     long i = best_template(&c, msg, templates, n);
     if (i < 0) {
         const char *nl = strchr(msg, '\n');

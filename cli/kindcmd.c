@@ -5,6 +5,7 @@
  * issue's keys). The daemon checks every value; the CLI only reads the
  * file and shapes requests and replies. Never prints masked values
  * unmasked (benefits hold no personal field). */
+#include "cli/errtext.h"
 #include "cli/cli.h"
 #include "cli/csvin.h"
 #include "cli/dmsg.h"
@@ -30,7 +31,7 @@ static int file_slurp(char **out, size_t *len, const char *path, char *err, size
     char *buf = malloc(cap);
     *out = NULL;
     if (!f || !buf) {
-        snprintf(err, errlen, "%s", f ? _("out of memory") : strerror(errno));
+        snprintf(err, errlen, "%s", f ? _("out of memory") : errtext_strerror(errno));
         goto fail;
     }
     for (;;) {
@@ -49,7 +50,7 @@ static int file_slurp(char **out, size_t *len, const char *path, char *err, size
             break;
     }
     if (ferror(f)) {
-        snprintf(err, errlen, "%s", strerror(errno));
+        snprintf(err, errlen, "%s", errtext_strerror(errno));
         goto fail;
     }
     fclose(f);

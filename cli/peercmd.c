@@ -75,7 +75,15 @@ static char **peer_cells(const msgpack_object *a, size_t n, int csv)
         c[7] = malloc(24);
         if (c[7])
             snprintf(c[7], 24, "%lld", (long long)msg_get_int(p, "heads_behind", 0));
-        c[8] = msg_get_str(p, "last_error");
+        /* the daemon's English, for people: in the table and in --csv
+         * (clerks' spreadsheets); --json keeps it as it came */
+        char *note = msg_get_str(p, "last_error");
+        c[8] = note && *note ? dmsg_translate(note) : NULL;
+        if (!c[8]) {
+            c[8] = note;
+            note = NULL;
+        }
+        free(note);
     }
     return cells;
 }

@@ -165,8 +165,10 @@ static int cmd_fields(int argc, char **argv)
                 c[1] = msg_get_str(e, "type");
                 c[2] = msg_get_str(e, "label");
                 c[3] = words_joined(msg_get_array(e, "aliases"));
-                c[4] = strdup(msg_get_bool(e, "private", 0) ? "yes" : "");
-                c[5] = strdup(msg_get_bool(e, "declared", 0) ? "yes" : "");
+                /* a table says yes in the clerk's words; --csv keeps "yes" */
+                const char *yes = o.csv ? "yes" : C_("fields cell", "yes");
+                c[4] = strdup(msg_get_bool(e, "private", 0) ? yes : "");
+                c[5] = strdup(msg_get_bool(e, "declared", 0) ? yes : "");
             }
             /* the first column is a field's name, not the field "name" */
             const char *titles[6];
@@ -283,11 +285,45 @@ static const char *command_word(int argc, char **argv)
     return NULL;
 }
 
+/* fields --help, field --help: as cli_help_command prints the table's
+ * commands (usage, summary, options, example), each piece translated. */
+static void schema_help(FILE *f, int fields)
+{
+    fprintf(f, "%sunionctl [-d DATA] ", _("usage: "));
+    if (fields) {
+        fprintf(f, "fields [--json|--csv]\n\n%s\n\n%s\n",
+                _("the fields a record may have, with their labels and aliases"), _("options:"));
+        fputs(_("  --json            JSON for scripts\n"), f);
+        fputs(_("  --csv             CSV for scripts: a header row, then one row per item\n"), f);
+    } else {
+        fputs(
+            "field add NAME [--type text|date|phone|id_number|set] [--label LABEL] [--private]\n"
+            "       unionctl [-d DATA] field value add category NAME [--alias A]... [--new-form]\n",
+            f);
+        fprintf(f, "\n%s\n\n%s\n",
+                _("declare a field of the office's own, or a new category value"), _("options:"));
+        fputs(_("  --type T          the field's type (default: text)\n"), f);
+        fputs(_("  --label LABEL     the field's Chinese label, shown as its column title\n"), f);
+        fputs(_("  --private         masked like ID numbers unless --reveal\n"), f);
+        fputs(_("  --alias A         another name the value may be written as (repeatable)\n"), f);
+        fputs(_("  --new-form        a new form of employment (新就业形态), counted apart\n"), f);
+    }
+    fputs(_("  -d DATA           the node's data directory (default: $UNIOND_DATA)\n"), f);
+    fputs(_("  -h, --help        this help\n"), f);
+    fprintf(f, "\n%s\n  %s\n", _("example:"),
+            fields ? "unionctl fields" : "unionctl field add shoe_size --type text --label 鞋码");
+}
+
 int cli_schema_line(int argc, char **argv)
 {
     const char *w = command_word(argc, argv);
     if (!w || (strcmp(w, "field") != 0 && strcmp(w, "fields") != 0))
         return -1;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            schema_help(stdout, strcmp(w, "fields") == 0);
+            return EXIT_OK;
+        }
     /* -d DATA may stand anywhere, as for every command */
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int n = 0, seen = 0;

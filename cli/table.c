@@ -29,11 +29,11 @@
        "                    = != < <= > >= ~ (contains); several are ANDed\n")
 
 #define OPT_EXCEL                                                                                  \
-    N_("  --excel           CSV for Excel and WPS: UTF-8 with a BOM, CRLF, ID numbers\n"       \
+    N_("  --excel           CSV for Excel and WPS: UTF-8 with a BOM, CRLF, ID numbers\n"           \
        "                    and phones as =\"...\" so they stay text\n")
 
 #define OPT_KIND                                                                                   \
-    N_("  --kind K          the kind of record: member (default), union, enterprise,\n"          \
+    N_("  --kind K          the kind of record: member (default), union, enterprise,\n"            \
        "                    station, benefit (or 工会, 企业, 服务站点, ...)\n")
 
 /* clang-format off */
@@ -95,8 +95,10 @@ const cli_cmd cli_commands[] = {
         "                    before anything is written\n")
      N_("  --encoding E      utf-8 or gb18030 (gbk); default: detected\n")
      N_("  --dry-run         say what would be imported; write nothing\n")
-     N_("  --skip-invalid    import the good rows, list the bad ones\n") OPT_JSON OPT_KIND
-     N_("                    (benefit columns: id_number,kind,date,amount,station)\n"),
+     N_("  --skip-invalid    import the good rows, list the bad ones\n") OPT_JSON
+     N_("  --kind K          the kind of record: member (default), union, enterprise,\n"
+        "                    station, benefit (or 工会, 企业, 服务站点, ...)\n"
+        "                    (benefit columns: id_number,kind,date,amount,station)\n"),
      "unionctl import members.csv --dry-run",
      "sjKEY", 1, 1, "import", 0, cli_import_build, cli_import_print},
     {"export", N_("records"), N_("every record, never masked: a full backup (CSV unless --json)"),
@@ -107,10 +109,10 @@ const cli_cmd cli_commands[] = {
      "jcKe", 0, 0, "list", CLI_OWN_JSON, cli_list_build, cli_list_print},
     {"benefit", N_("records"), N_("welfare hand-outs: give one (dated, in yuan), list a member's"),
      "benefit give MEMBER KIND --date D --amount YUAN [--station S]\nbenefit list MEMBER [--json|--csv]",
-     N_("  MEMBER            a member's record id or ID number\n"
-        "  --date D          the day of the hand-out (YYYY-MM-DD)\n"
-        "  --amount YUAN     how much, in yuan (180, 180.50)\n"
-        "  --station S       the service station (its id or name)\n") OPT_JSON OPT_CSV,
+     N_("  MEMBER            a member's record id or ID number\n")
+     N_("  --date D          the day of the hand-out (YYYY-MM-DD)\n")
+     N_("  --amount YUAN     how much, in yuan (180, 180.50)\n")
+     N_("  --station S       the service station (its id or name)\n") OPT_JSON OPT_CSV,
      "unionctl benefit give 330212196001060006 heat-relief-2021 --date 2021-07-19 --amount 180",
      "DAQjc", 2, 3, NULL, 0, cli_benefit_build, cli_benefit_print}, /* op: add or benefit_list */
     {"conflicts", N_("merge"), N_("fields edited concurrently on two nodes"),
@@ -145,11 +147,11 @@ const cli_cmd cli_commands[] = {
      "BFUwjcaeXK", 0, 0, "stats", CLI_OWN_JSON | CLI_PAGED, cli_stats_build, cli_stats_print},
     {"report", N_("membership work"), N_("the period report: unions, members, enterprises, ..."),
      "report --from D --to D [--office O] [--json|--csv|--excel|--xlsx FILE]",
-     N_("  --from D          first day of the period (YYYY-MM-DD)\n"
-        "  --to D            last day of the period (included)\n"
-        "  --office O        only the records of office O\n"
-        "  --json            the report as one JSON object\n"
-        "  --csv             one row per office, then a row \"total\"\n")
+     N_("  --from D          first day of the period (YYYY-MM-DD)\n")
+     N_("  --to D            last day of the period (included)\n")
+     N_("  --office O        only the records of office O\n")
+     N_("  --json            the report as one JSON object\n")
+     N_("  --csv             one row per office, then a row \"total\"\n")
      OPT_EXCEL
      N_("  --xlsx FILE       a workbook: sheets 合计 (totals), 按单位 (by office),\n"
         "                    按类别 (by category)\n"),

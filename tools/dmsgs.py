@@ -11,7 +11,10 @@ those formats in daemon/ and proto/:
   - snprintf into an error buffer (err, msg, why, sync_error, last_error, of
     a struct or not) with a literal
     format, which xgettext cannot tell from other snprintf calls;
-  - a few glue formats that compose messages ("%s: %s", problem groups).
+  - a few glue formats that compose messages ("%s: %s", problem groups);
+  - the words put into messages as their arguments: the rules and
+    expectations of the checkers (static const char rule[] / expect[]) and
+    the several-word names they are given ("peer address").
 
 Formats with fewer than three letters of text are dropped ("%s", "%s/%s"):
 they would match anything and say nothing; so are formats of several lines
@@ -41,7 +44,14 @@ GLUE = [
     ("daemon/ctl/op_import.c", "the same record"),
     ("daemon/ctl/op_import.c", "same ID number"),
     ("daemon/ctl/op_import.c", "same name and phone"),
+    # proto/schema_row.c: "(its 17th digit is %s)"
+    ("proto/schema_row.c", "odd"),
+    ("proto/schema_row.c", "even"),
 ]
+# static const char rule[] = "..." "...";  (a checker's rule, a message's tail)
+RULE = re.compile(r'static const char (?:rule|expect)\[\]\s*=\s*((?:"(?:[^"\\\n]|\\.)*"\s*)+);')
+# config_address_check(x, "peer address", ...): the name a checker shows
+WHAT = re.compile(r'\b\w+_check\([^,;()]*,\s*"([a-z]+(?: [a-z]+)+)"\s*,')
 CONV = re.compile(r"%(?:\d+\$)?[-+ #0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlLqjzt]*[sdiuxXocfgeEp%]")
 
 
@@ -104,9 +114,21 @@ def snprintf_entries(files):
     return [(["#: " + " ".join(refs)], msgid) for msgid, refs in found.items()]
 
 
+def argument_entries(files):
+    """The checkers' rules and the names they show, which messages carry as arguments."""
+    found = {}
+    for f in files:
+        src = open(os.path.join(ROOT, f), encoding="utf-8").read()
+        for rx, text in ((RULE, lambda m: unquote(m.group(1))), (WHAT, lambda m: m.group(1))):
+            for m in rx.finditer(src):
+                line = src.count("\n", 0, m.start()) + 1
+                found.setdefault(text(m), []).append("%s:%d" % (f, line))
+    return [(["#: " + " ".join(refs)], msgid) for msgid, refs in found.items()]
+
+
 def formats():
     files = sources()
-    entries = xgettext_entries(files) + snprintf_entries(files)
+    entries = xgettext_entries(files) + snprintf_entries(files) + argument_entries(files)
     glue = [(["#: " + where], msgid) for where, msgid in GLUE]
     kept, seen = [], set()
     for comments, msgid in entries + glue:
