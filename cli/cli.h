@@ -51,8 +51,8 @@ typedef struct {
     /* X --xlsx FILE (report, stats), a --across F (stats), e --excel */
     const char *xlsx, *across;
     int excel;
-    const char *node; /* N --node (log) */
-    int last;         /* l --last (revert) */
+    const char *node;   /* N --node (log) */
+    int last;           /* l --last (revert) */
     long limit;         /* -1: none */
     const char **where; /* malloc'd array (owned by the cli_call) */
     int nwhere;

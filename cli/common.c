@@ -194,9 +194,11 @@ const char *cli_column_title(const char *column)
 
 /* Column titles in the words of the column names marked below. */
 static const char *const column_words[] = {
-    NC_("column", "field"), NC_("column", "value"),  NC_("column", "node"),
-    NC_("column", "time"),  NC_("column", "count"),  NC_("column", "keep"),
-    NC_("column", "dup"),   NC_("column", "reason"), NC_("column", "shared"),
+    NC_("column", "field"),   NC_("column", "value"),  NC_("column", "node"),
+    NC_("column", "time"),    NC_("column", "count"),  NC_("column", "keep"),
+    NC_("column", "dup"),     NC_("column", "reason"), NC_("column", "shared"),
+    NC_("column", "date"),    NC_("column", "kind"),   NC_("column", "amount"),
+    NC_("column", "station"), NC_("column", "id"),
 };
 
 void cli_print_rows(const opts *o, const char *const *head, size_t ncols, const char *const *cells,

@@ -154,8 +154,25 @@ static void print_history_csv(const msgpack_object *arr)
 /* The words the daemon names changes with, for the catalogue (printed
  * through _() as they come). */
 static const char *const change_words[] __attribute__((unused)) = {
-    N_("add"),     N_("edit"),   N_("import"),     N_("merge"), N_("transfer"),
-    N_("resolve"), N_("revert"), N_("sync merge"), N_("field"), N_("benefit")};
+    N_("add"),    N_("edit"),       N_("import"), N_("merge"),   N_("transfer"), N_("resolve"),
+    N_("revert"), N_("sync merge"), N_("field"),  N_("benefit"), N_("declare")};
+
+/* A change's summary ("edit 01m8...", "revert 52b6f37910") with its first
+ * word, the change's kind, in the clerk's words. Malloc'd (caller frees);
+ * NULL when sum is NULL or memory ran out. */
+static char *summary_shown(const char *sum)
+{
+    if (!sum)
+        return NULL;
+    size_t n = strcspn(sum, " ");
+    char *word = strndup(sum, n);
+    const char *w = word ? _(word) : sum;
+    char *out = malloc(strlen(w) + strlen(sum + n) + 1);
+    if (out)
+        sprintf(out, "%s%s", w, sum + n);
+    free(word);
+    return out;
+}
 
 /* One change a line: id, local time, who, what, whose record, fields. */
 static void print_history(const msgpack_object *arr)
@@ -241,8 +258,11 @@ int cli_log_print(cli_call *c)
         char *utc = msg_get_str(e, "time"), *node = msg_get_str(e, "node");
         char *t = cli_time_local(utc);
         char *op = msg_get_str(e, "operator"), *sum = msg_get_str(e, "summary");
-        char *commit = msg_get_str(e, "commit");
-        printf("%s%s  %s  %s %s@%s  %.12s  %s\n", i ? "\n" : "", t ? t : "", sum ? sum : "",
+        char *commit = msg_get_str(e, "commit"), *shown = summary_shown(sum);
+        printf("%s%s  %s  %s %s@%s  %.12s  %s\n", i ? "\n" : "", t ? t : "",
+               shown ? shown
+               : sum ? sum
+                     : "",
                _("by"), op ? op : "", node ? node : "", commit ? commit : "",
                msg_get_bool(e, "merge", 0) ? _("(merge)") : "");
         const msgpack_object_array *ch = msg_get_array(e, "changes");
@@ -261,6 +281,7 @@ int cli_log_print(cli_call *c)
         free(node);
         free(op);
         free(sum);
+        free(shown);
         free(commit);
     }
     return EXIT_OK;

@@ -112,8 +112,11 @@ int cli_i18n_chinese(void)
 }
 
 /* Titles of the fields that have no label in the schema. */
-static const char *const untitled_fields[] = {NC_("field", "id"), NC_("field", "office"),
-                                              NC_("field", "merged_into")};
+static const char *const untitled_fields[] = {
+    NC_("field", "id"), NC_("field", "office"), NC_("field", "merged_into"),
+    /* a benefit hand-out's fields (proto/kinds), in the office's log */
+    NC_("field", "member"), NC_("field", "kind"), NC_("field", "date"), NC_("field", "amount"),
+    NC_("field", "station")};
 
 const char *cli_field_title(const char *field)
 {

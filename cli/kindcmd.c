@@ -222,7 +222,7 @@ int cli_benefit_print(cli_call *c)
     if (strcmp(c->args[0], "give") == 0) {
         char *id = msg_get_str(res, "id");
         printf("%s%s\n", id ? id : "?",
-               msg_get_int(res, "changed", 1) ? "" : " (unchanged: already recorded)");
+               msg_get_int(res, "changed", 1) ? "" : _(" (unchanged: already recorded)"));
         free(id);
         return EXIT_OK;
     }
@@ -421,6 +421,14 @@ static void report_table(const cli_call *c, const msgpack_object *res)
         for (size_t i = 0; cc && i < ncat; i++) {
             char buf[32];
             cc[i * 3] = msg_str_dup(&cats->via.map.ptr[i].key);
+            if (cc[i * 3] && !c->o.csv) { /* a table: the clerk's words */
+                const char *w = strcmp(cc[i * 3], "(none)") == 0
+                                    ? _("(none)")
+                                    : cli_value_shown("category", cc[i * 3]);
+                char *shown = strdup(w);
+                free(cc[i * 3]);
+                cc[i * 3] = shown;
+            }
             snprintf(buf, sizeof buf, "%lld",
                      (long long)msg_get_int(&cats->via.map.ptr[i].val, "new", 0));
             cc[i * 3 + 1] = strdup(buf);

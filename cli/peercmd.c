@@ -30,6 +30,7 @@ static char *fmt_bytes(int64_t n)
 static const char *const peer_states[] = {
     NC_("peer state", "connecting"), NC_("peer state", "handshake"), NC_("peer state", "hello"),
     NC_("peer state", "connected"),  NC_("peer state", "closing"),   NC_("peer state", "idle"),
+    NC_("peer state", "backoff"),
 };
 
 /* One row per peer: name, address, office, state, last sync, in, out,

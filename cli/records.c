@@ -415,7 +415,7 @@ int cli_import_print(cli_call *c)
             printf(_("; converted %zu 15-digit ID numbers"), is->st.id15);
         if (is->st.gender_filled)
             printf(_("; %zu genders filled from the ID number"), is->st.gender_filled);
-        putchar(')');
+        fputs(C_("closing parenthesis", ")"), stdout); /* full width in Chinese */
     }
     if (sk)
         putchar(':');

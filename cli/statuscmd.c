@@ -196,7 +196,9 @@ static void status_peers(const msgpack_object_array *peers)
         char **row = cells + i * NCOL;
         row[0] = msg_get_str(p, "name");
         row[1] = msg_get_str(p, "address");
-        row[2] = msg_get_str(p, "state");
+        char *st = msg_get_str(p, "state"); /* in the clerk's words */
+        row[2] = st ? strdup(cli_pgettext("peer state", st)) : NULL;
+        free(st);
         row[3] = strdup(local_time(buf, sizeof buf, last));
         snprintf(buf, sizeof buf, "%lld", (long long)msg_get_int(p, "heads_behind", 0));
         row[4] = strdup(buf);
@@ -210,10 +212,17 @@ static void status_peers(const msgpack_object_array *peers)
     free(cells);
 }
 
+/* The kinds of record (proto/kinds) as the records line names them. */
+static const char *const record_kinds[] = {
+    NC_("record kind", "member"),  NC_("record kind", "union"),   NC_("record kind", "enterprise"),
+    NC_("record kind", "station"), NC_("record kind", "benefit"),
+};
+
 /* The records line: the total, then each kind that has any. */
 static void status_records(const msgpack_object *res)
 {
     char text[512];
+    (void)record_kinds;
     int len = snprintf(text, sizeof text, "%lld", (long long)msg_get_int(res, "records", 0));
     const msgpack_object *k = msg_get(res, "records_by_kind");
     const char *sep = " (";
@@ -222,9 +231,10 @@ static void status_records(const msgpack_object *res)
         if (kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER || kv->val.via.u64 == 0 ||
             kv->key.type != MSGPACK_OBJECT_STR || len < 0 || (size_t)len >= sizeof text)
             continue;
-        len += snprintf(text + len, sizeof text - (size_t)len, "%s%.*s %llu", sep,
-                        (int)kv->key.via.str.size, kv->key.via.str.ptr,
-                        (unsigned long long)kv->val.via.u64);
+        char kind[32];
+        snprintf(kind, sizeof kind, "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
+        len += snprintf(text + len, sizeof text - (size_t)len, "%s%s %llu", sep,
+                        cli_pgettext("record kind", kind), (unsigned long long)kv->val.via.u64);
         sep = ", ";
     }
     if (*sep == ',' && len > 0 && (size_t)len + 1 < sizeof text)
