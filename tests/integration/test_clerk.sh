@@ -137,6 +137,81 @@ check "... English unchanged" \
 zh -d "$A" fields
 check "zh_CN: fields titled in Chinese (the first column is the field's name)" \
     bash -c "[ $rc = 0 ] && head -n1 '$T/out' | grep -q '^字段名  *类型  *标签  *别名  *私密  *自定义\$'"
+check "zh_CN: fields' yes cells in Chinese (是)" \
+    bash -c "grep -q '^id_number .*  是 *\$' '$T/out' && ! grep -qw yes '$T/out'"
+run -d "$A" fields --csv
+check "... --csv keeps yes" bash -c "[ $rc = 0 ] && grep -q '^id_number,.*,yes,' '$T/out'"
+
+# ---- system error texts, peers' notes, every --help: Chinese too ------------------
+same -d "$A" bundle export "$T/nodir/sub/x.bundle"
+check "zh_CN: a system error inside the daemon's message in Chinese (bundle export to a missing directory, exit 1)" \
+    bash -c "[ '$rcs' = '1 1' ] && grep -q '^unionctl: .*：没有那个文件或目录\$' '$T/err'"
+check "... English unchanged" bash -c "grep -q '^unionctl: .*: No such file or directory\$' '$T/en.err'"
+same -d "$A" import "$T/missing.csv"
+check "zh_CN: unionctl's own system error in Chinese (import of a missing file, exit 1)" \
+    bash -c "[ '$rcs' = '1 1' ] && grep -qF '：没有那个文件或目录；' '$T/err' && grep -qF ': No such file or directory;' '$T/en.err'"
+fp=$(printf 'ab%.0s' $(seq 32))
+ctl "$A" peer add nowhere 127.0.0.1:1 "$fp" >/dev/null 2>&1
+zh -d "$A" sync
+check "zh_CN: a peer that refuses: sync says why in Chinese (exit 1)" \
+    bash -c "[ $rc = 1 ] && grep -qx 'nowhere：未同步：连接被拒绝' '$T/err'"
+check "the peer's last error is recorded" \
+    wait_until 10 bash -c "'$UNIONCTL' -d '$A' peers --json | grep -q '\"last_error\": \"connection refused\"'"
+zh -d "$A" peers
+check "zh_CN: the peers table's note (last error) in Chinese" \
+    bash -c "[ $rc = 0 ] && grep -q '^nowhere .*  连接被拒绝\$' '$T/out'"
+zh -d "$A" peers --csv
+check "zh_CN: --csv too (for clerks' spreadsheets), titles and states canonical" \
+    bash -c "[ $rc = 0 ] && grep -q '^nowhere,127.0.0.1:1,.*,连接被拒绝\$' '$T/out' && head -n1 '$T/out' | grep -q '^name,address,'"
+zh -d "$A" peers --json
+check "zh_CN: --json keeps the daemon's English" \
+    bash -c "[ $rc = 0 ] && grep -q '\"last_error\": \"connection refused\"' '$T/out' && ! grep -q '连接' '$T/out'"
+run -d "$A" peers
+check "English: the note as the daemon wrote it" grep -q '^nowhere .*  connection refused$' "$T/out"
+ctl "$A" peer remove nowhere >/dev/null 2>&1
+zh -d "$A" benefit --help
+check "zh_CN: benefit --help: each option in Chinese" \
+    bash -c "[ $rc = 0 ] && grep -qx '  --date D          发放日期（YYYY-MM-DD）' '$T/out' && grep -qx '  --station S       服务站点（编号或名称）' '$T/out'"
+zh -d "$A" report --help
+check "zh_CN: report --help: each option in Chinese" \
+    bash -c "[ $rc = 0 ] && grep -qx '  --from D          期间的第一天（YYYY-MM-DD）' '$T/out' && grep -qx '  --office O        只统计办事处 O 的记录' '$T/out'"
+zh fields --help
+check "zh_CN: fields --help (no DATA needed): usage and summary in Chinese" \
+    bash -c "[ $rc = 0 ] && [ \"\$(head -n1 '$T/out')\" = '用法： unionctl [-d DATA] fields [--json|--csv]' ] && grep -qx '记录可有的字段，及其标签和别名' '$T/out'"
+# A sample of what a clerk reads in zh_CN: every command's --help, the
+# command list, and errors; none may hold a run of three English words
+# (command lines quoted in them, option names and placeholders aside).
+: >"$T/zh.sample"
+for cmd in help add show edit list log revert import export benefit conflicts resolve bundle stats \
+    report duplicates merge transfer peers peer sync id status backup fields field; do
+    zh -d "$A" $cmd --help; [ $rc = 0 ] || echo "EXIT $rc: $cmd --help" >>"$T/zh.sample"
+    cat "$T/out" "$T/err" >>"$T/zh.sample"
+done
+for line in "add name=某 gender=X" "add foo=bar name=x" "show nope1234" "list --where phone" \
+    "list --limit x" "log --since 2026-13-01" "revert abcdef0" "export --kind nosuch" \
+    "benefit give $id heat --amount 1" "bundle import $T/missing.bundle" "report" \
+    "peer add bad 1.2.3.4 zz" "peer remove nosuch" "help nosuch" "field add Bad-Name" "lsit" \
+    "add name=某 gender=F id_number=330203198503121238"; do
+    zh -d "$A" $line; [ $rc != 0 ] || echo "EXIT 0: $line" >>"$T/zh.sample"
+    cat "$T/out" "$T/err" >>"$T/zh.sample"
+done
+english_runs() { # english_runs FILE: lines with 3+ English words in a row
+    python3 - "$1" <<'PY'
+import re, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    s = line.rstrip("\n")
+    if s.startswith(("用法", "EXIT")) or re.match(r"^\s+unionctl ", s):
+        continue  # usage and example lines: commands as typed
+    s = re.sub(r"\b(?:unionctl|uniond)(?: [\w./=:\[\]|-]+)*", " ", s)  # a command quoted
+    s = re.sub(r"`[^`]*`", " ", s)
+    for m in re.finditer(r"(?<![\w.-])[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}(?![\w-])", s):
+        print(line.rstrip("\n"))
+        break
+PY
+}
+english_runs "$T/zh.sample" >"$T/english"
+check "zh_CN: no English sentences in $(wc -l <"$T/zh.sample") lines of help and errors ($(head -c 300 "$T/english" | tr '\n' '|'))" \
+    bash -c "[ -s '$T/zh.sample' ] && [ \$(wc -l <'$T/zh.sample') -gt 300 ] && ! grep -q '^EXIT' '$T/zh.sample' && [ ! -s '$T/english' ]"
 UNIOND_LOCALEDIR=$T/nolocale zh -d "$A" show 0000000000
 check "no catalogue: the daemon's words as they came" \
     bash -c "[ $rc = 1 ] && grep -qx 'unionctl: no record with id 0000000000 (nor with that id prefix, ID number or phone; unionctl list finds records)' '$T/err'"
