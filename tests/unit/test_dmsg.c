@@ -2,7 +2,10 @@
  * clerk's language: the scanf-like matcher (backtracking %s, integers,
  * %c, %%), the most literal format winning, arguments put back in order
  * and by position, arguments that are messages translated too, messages
- * no format matches kept as they are, and English left alone. */
+ * no format matches kept as they are, and English left alone. The
+ * system's error texts (cli/errtext.c) through the built catalogue:
+ * inside a daemon message, whole, in libuv's lowercase, and unionctl's
+ * own strerror, Chinese without glibc's libc.mo. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +13,16 @@
 #include <cmocka.h>
 
 #include "cli/dmsg.h"
+#include "cli/errtext.h"
 #include "cli/i18n.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const fmts[] = {
     "%s: %s",
@@ -135,6 +144,68 @@ static void test_long_message(void **state)
     free(got);
 }
 
+/* Chinese from the catalogue make built (build/locale, two up from
+ * build/san/unit/test_dmsg); skipped when it was not built. */
+static void zh_catalogue(void)
+{
+    char exe[PATH_MAX], dir[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    snprintf(dir, sizeof dir, "%s/../../locale/zh_CN/LC_MESSAGES/unionctl.mo", exe);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        skip();
+    snprintf(dir, sizeof dir, "%s/../../locale", exe);
+    setenv("UNIOND_LOCALEDIR", dir, 1);
+    setenv("LANGUAGE", "zh_CN", 1);
+    unsetenv("LC_ALL");
+    unsetenv("LC_MESSAGES");
+    setenv("LANG", "C.UTF-8", 1);
+    cli_i18n_init();
+    assert_true(cli_i18n_chinese());
+}
+
+static void check_zh(const char *msg, const char *want)
+{
+    char *got = dmsg_translate(msg);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_errno_texts(void **state)
+{
+    (void)state;
+    zh_catalogue();
+    /* inside a daemon message (daemon/store/bundle.c) */
+    check_zh("cannot create /media/usb/x.bundle.tmp: No such file or directory",
+             "无法创建 /media/usb/x.bundle.tmp：没有那个文件或目录");
+    check_zh("cannot create /media/usb/x.bundle.tmp: Read-only file system",
+             "无法创建 /media/usb/x.bundle.tmp：只读文件系统");
+    /* a message that is only the text (a peer's last error), libuv's case */
+    check_zh("connection refused", "连接被拒绝");
+    check_zh("Connection timed out", "连接超时");
+    check_zh("No space left on device", "设备上没有空间");
+    /* a part of a text is not one; nor is an unknown message changed */
+    check_zh("No such file", "No such file");
+    assert_null(errtext_translate("No such file"));
+    assert_null(errtext_translate(""));
+    check_zh("the disk is on fire", "the disk is on fire");
+    /* unionctl's own strerror: the table, whatever libc has */
+    assert_string_equal(errtext_strerror(ENOENT), "没有那个文件或目录");
+    assert_string_equal(errtext_strerror(EACCES), "权限不够");
+    assert_string_equal(errtext_strerror(EROFS), "只读文件系统");
+    assert_string_equal(errtext_strerror(EEXIST), "文件已存在");
+    assert_string_equal(errtext_strerror(ENOTDIR), "不是目录");
+    assert_string_equal(errtext_strerror(EISDIR), "是一个目录");
+    assert_string_equal(errtext_strerror(ECONNREFUSED), "连接被拒绝");
+    assert_string_equal(errtext_strerror(EMFILE), "打开的文件过多");
+    /* not in the table: the C library's own text */
+    assert_string_equal(errtext_strerror(ENOLCK), strerror(ENOLCK));
+}
+
 static void test_english_untouched(void **state)
 {
     (void)state;
@@ -145,19 +216,21 @@ static void test_english_untouched(void **state)
     char *got = dmsg_translate("no record with id x (nor with that id prefix)");
     assert_string_equal(got, "no record with id x (nor with that id prefix)");
     free(got);
+    /* the system's texts stay English too */
+    assert_string_equal(errtext_strerror(ENOENT), "No such file or directory");
+    got = dmsg_translate("cannot create /x: No such file or directory");
+    assert_string_equal(got, "cannot create /x: No such file or directory");
+    free(got);
     assert_true(dmsg_ntemplates > 100);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain),
-        cmocka_unit_test(test_integers),
-        cmocka_unit_test(test_backtracking),
-        cmocka_unit_test(test_recursion),
-        cmocka_unit_test(test_no_match),
-        cmocka_unit_test(test_long_message),
-        cmocka_unit_test(test_english_untouched),
+        cmocka_unit_test(test_plain),        cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_backtracking), cmocka_unit_test(test_recursion),
+        cmocka_unit_test(test_no_match),     cmocka_unit_test(test_long_message),
+        cmocka_unit_test(test_errno_texts),  cmocka_unit_test(test_english_untouched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
