@@ -7,6 +7,7 @@
 #include "cli/i18n.h"
 #include "cli/render.h"
 #include "cli/xlsx.h"
+#include "proto/buf.h"
 #include "proto/msg.h"
 #include "proto/query.h"
 #include "proto/schema.h"
@@ -505,23 +506,27 @@ int cli_duplicates_print(cli_call *c)
     return EXIT_OK;
 }
 
-/* "a b c" from a msgpack array of strings, or "-" (malloc'd). */
+/* "a, b, c" from a msgpack array of field names, each titled for people
+ * (cli_field_title: its label in Chinese), or "-" (malloc'd). */
 static char *joined_list(const msgpack_object_array *a)
 {
-    size_t len = 2;
-    for (uint32_t i = 0; a && i < a->size; i++)
-        len += a->ptr[i].via.str.size + 2;
-    char *out = calloc(1, len);
-    for (uint32_t i = 0; out && a && i < a->size; i++) {
+    struct buf out = BUF_INIT;
+    for (uint32_t i = 0; a && i < a->size; i++) {
         if (a->ptr[i].type != MSGPACK_OBJECT_STR)
             continue;
-        if (i)
-            strcat(out, ", ");
-        strncat(out, a->ptr[i].via.str.ptr, a->ptr[i].via.str.size);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)a->ptr[i].via.str.size, a->ptr[i].via.str.ptr);
+        if ((out.len && buf_puts(&out, ", ") != UERR_OK) ||
+            buf_puts(&out, cli_field_title(name)) != UERR_OK) {
+            buf_free(&out);
+            return NULL;
+        }
     }
-    if (out && !*out)
-        strcpy(out, "-");
-    return out;
+    if (!out.len && buf_puts(&out, "-") != UERR_OK) {
+        buf_free(&out);
+        return NULL;
+    }
+    return buf_detach(&out, NULL);
 }
 
 int cli_merge_build(cli_call *c)
