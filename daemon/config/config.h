@@ -72,8 +72,8 @@
 /* [sync] max_take_in_objects: objects one take-in's pack may hold (refused
  * from the pack's header before any is read). Its own key and not derived
  * from max_pack_bytes, because it bounds memory, not disk: indexing a pack
- * costs libgit2 about 200 bytes of heap per object whatever the objects'
- * size (docs/PROTOCOL.md 10), while the bytes go to a spool on disk. A
+ * costs libgit2 about 200 bytes of heap per object whatever the objects
+ * size (docs/STORE.md "Limits"), while the bytes go to a spool on disk. A
  * record is about 1.07 objects (its blob, plus the folder trees and commits
  * around it), so the default takes a first replication of about 7M records
  * with at most about 1.6 GB of indexer memory. 1 to 4294967295 (the pack
