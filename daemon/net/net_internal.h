@@ -302,6 +302,14 @@ void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen
 int sync_blame_peer(uerr e);
 void strv_free(char **v, size_t n);
 
+/* ---- session.c: the WANT's progress deadline ---- */
+/* 1 when our WANT in flight has made no progress (session.c, sync.c: a PACK
+ * chunk of its answer, or a PING before the first chunk) for more than
+ * cfg->want_stall_seconds at monotonic time now; 0 otherwise (also with no
+ * WANT in flight). However long the whole answer has taken does not count.
+ * The session timer closes the session on 1. */
+int session_want_stalled(const session *s, uint64_t now);
+
 /* ---- intake.c ---- */
 /* Make dir (DATA/tmp, mode 0700) the spool directory of p and remove what
  * a crash left in it. UERR_IO when it cannot be made. */
