@@ -316,17 +316,41 @@ static int config_number(unsigned long long *out, const char *value, unsigned lo
 static const struct {
     const char *name;
     unsigned long long lo, hi;
-    const char *range; /* said when a value is out of it */
 } sync_keys[KEY_SYNC_N] = {
-    [KEY_MAX_PACK] = {"max_pack_bytes", CONFIG_MAX_PACK_BYTES_MIN, CONFIG_MAX_PACK_BYTES_MAX,
-                      "a number of bytes from 1048576 (1 MiB) to 68719476736 (64 GiB)"},
-    [KEY_NEW_BRANCHES] = {"new_branches_per_hour", 0, CONFIG_NEW_BRANCHES_PER_HOUR_MAX,
-                          "a whole number from 0 to 100000"},
-    [KEY_MAX_OBJECTS] = {"max_take_in_objects", 1, CONFIG_MAX_TAKE_IN_OBJECTS_MAX,
-                         "a whole number from 1 to 4294967295"},
-    [KEY_WANT_STALL] = {"want_stall_seconds", 1, CONFIG_WANT_STALL_SECONDS_MAX,
-                        "a number of seconds from 1 to 86400"},
+    [KEY_MAX_PACK] = {"max_pack_bytes", CONFIG_MAX_PACK_BYTES_MIN, CONFIG_MAX_PACK_BYTES_MAX},
+    [KEY_NEW_BRANCHES] = {"new_branches_per_hour", 0, CONFIG_NEW_BRANCHES_PER_HOUR_MAX},
+    [KEY_MAX_OBJECTS] = {"max_take_in_objects", 1, CONFIG_MAX_TAKE_IN_OBJECTS_MAX},
+    [KEY_WANT_STALL] = {"want_stall_seconds", 1, CONFIG_WANT_STALL_SECONDS_MAX},
 };
+
+/* A [sync] value out of its key's range: one whole message per key, so
+ * that unionctl can translate each. */
+static void config_sync_range_fail(config_parser *p, int i, const char *value)
+{
+    char buf[96];
+    const char *show = CONFIG_SHOW(buf, value);
+    switch (i) {
+    case KEY_MAX_PACK:
+        config_fail(p, p->lineno,
+                    "max_pack_bytes \"%s\" is not a number of bytes from %llu (1 MiB) to %llu "
+                    "(64 GiB)",
+                    show, CONFIG_MAX_PACK_BYTES_MIN, CONFIG_MAX_PACK_BYTES_MAX);
+        break;
+    case KEY_NEW_BRANCHES:
+        config_fail(p, p->lineno, "new_branches_per_hour \"%s\" is not a whole number from 0 to %u",
+                    show, CONFIG_NEW_BRANCHES_PER_HOUR_MAX);
+        break;
+    case KEY_MAX_OBJECTS:
+        config_fail(p, p->lineno, "max_take_in_objects \"%s\" is not a whole number from 1 to %llu",
+                    show, CONFIG_MAX_TAKE_IN_OBJECTS_MAX);
+        break;
+    default:
+        config_fail(p, p->lineno,
+                    "want_stall_seconds \"%s\" is not a number of seconds from 1 to %u", show,
+                    CONFIG_WANT_STALL_SECONDS_MAX);
+        break;
+    }
+}
 
 /* A key of [sync]: the limits a node puts on what its peers send. */
 static int config_sync_key(config_parser *p, const char *key, const char *value)
@@ -349,8 +373,7 @@ static int config_sync_key(config_parser *p, const char *key, const char *value)
         return 0;
     }
     if (config_number(&v, value, sync_keys[i].lo, sync_keys[i].hi) != 0) {
-        config_fail(p, p->lineno, "%s \"%s\" is not %s", key, CONFIG_SHOW(show, value),
-                    sync_keys[i].range);
+        config_sync_range_fail(p, i, value);
         return 0;
     }
     switch (i) {

@@ -93,9 +93,9 @@ uerr quarantine_index(quarantine *qt, git_odb *main_odb, FILE *f, const store_li
             long long cnt = pack_header_count(chunk, n);
             if (cnt > (long long)lim->objects) {
                 rc = uerr_set(err, errlen, UERR_PEER,
-                              "the pack announces %lld objects, over the take-in limit "
+                              "the pack announces %llu objects, over the take-in limit "
                               "of %llu ([sync] max_take_in_objects)",
-                              cnt, (unsigned long long)lim->objects);
+                              (unsigned long long)cnt, (unsigned long long)lim->objects);
                 goto cleanup;
             }
         }
