@@ -226,6 +226,8 @@ void config_init(config *c)
     c->peers = NULL;
     c->npeers = 0;
     c->max_pack_bytes = CONFIG_MAX_PACK_BYTES_DEFAULT;
+    c->max_take_in_objects = CONFIG_MAX_TAKE_IN_OBJECTS_DEFAULT;
+    c->want_stall_seconds = CONFIG_WANT_STALL_SECONDS_DEFAULT;
     c->new_branches_per_hour = CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT;
     c->log_level = LOG_INFO;
     c->format = CONFIG_FORMAT;

@@ -18,7 +18,9 @@
  *   format = 1                    (CONFIG_FORMAT; absent in older files = 0)
  *
  *   [sync]                        (optional; the defaults below)
- *   max_pack_bytes = 268435456    one incoming pack, in bytes
+ *   max_pack_bytes = 4294967296   one take-in's pack (a peer's or a bundle's), bytes
+ *   max_take_in_objects = 8000000 objects in one take-in's pack
+ *   want_stall_seconds = 60       a WANT's answer making no progress this long: given up
  *   new_branches_per_hour = 32    branches of unknown nodes per peer and hour
  *
  *   [log]                         (optional)
@@ -58,12 +60,33 @@
  * ini parser's 200-byte line buffer. */
 #define CONFIG_HOST_MAX 176
 
-/* [sync] max_pack_bytes: the byte budget of one pack a peer sends (it is
- * spooled to disk, not held in memory; over it the peer is refused).
- * Settable from 1 MiB up to the protocol's hard 1 GiB. */
-#define CONFIG_MAX_PACK_BYTES_DEFAULT (256ull << 20)
+/* [sync] max_pack_bytes: the byte budget of one take-in's pack, a peer's
+ * or a bundle's (a peer's is spooled to DATA/tmp, never held in memory; it
+ * costs disk up to this, and over it the peer is refused). The default
+ * holds a first replication of a few million records (a 1M-record store's
+ * pack is about 380 MB, so 4 GiB is about 10M records). Settable from
+ * 1 MiB to 64 GiB (the disk, not memory, is what it spends). */
+#define CONFIG_MAX_PACK_BYTES_DEFAULT (4096ull << 20)
 #define CONFIG_MAX_PACK_BYTES_MIN (1ull << 20)
-#define CONFIG_MAX_PACK_BYTES_MAX (1024ull << 20)
+#define CONFIG_MAX_PACK_BYTES_MAX (65536ull << 20)
+/* [sync] max_take_in_objects: objects one take-in's pack may hold (refused
+ * from the pack's header before any is read). Its own key and not derived
+ * from max_pack_bytes, because it bounds memory, not disk: indexing a pack
+ * costs libgit2 about 200 bytes of heap per object whatever the objects
+ * size (docs/STORE.md "Limits"), while the bytes go to a spool on disk. A
+ * record is about 1.07 objects (its blob, plus the folder trees and commits
+ * around it), so the default takes a first replication of about 7M records
+ * with at most about 1.6 GB of indexer memory. 1 to 4294967295 (the pack
+ * header's 32-bit count). */
+#define CONFIG_MAX_TAKE_IN_OBJECTS_DEFAULT 8000000ull
+#define CONFIG_MAX_TAKE_IN_OBJECTS_MAX 4294967295ull
+/* [sync] want_stall_seconds: a WANT this node sent is given up (the session
+ * closed, asked again later) when its answer makes no progress for this
+ * long: no PACK chunk, nor (while the sender builds the pack) its
+ * keepalive PING. The whole answer may take as long as it needs while it
+ * progresses. 1 to 86400. */
+#define CONFIG_WANT_STALL_SECONDS_DEFAULT 60u
+#define CONFIG_WANT_STALL_SECONDS_MAX 86400u
 /* [sync] new_branches_per_hour: how many branches named after nodes this
  * node does not know yet (neither pinned nor already held as a copy) one
  * peer may bring in per hour (docs/PROTOCOL.md 7.1); 0 to 100000. */
@@ -91,8 +114,10 @@ typedef struct {
                            successful config_load / config_parse_buffer */
     config_peer *peers; /* in file order */
     size_t npeers;
-    unsigned long long max_pack_bytes; /* [sync]; default CONFIG_MAX_PACK_BYTES_DEFAULT */
-    unsigned new_branches_per_hour;    /* [sync]; default CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT */
+    unsigned long long max_pack_bytes;      /* [sync]; default CONFIG_MAX_PACK_BYTES_DEFAULT */
+    unsigned long long max_take_in_objects; /* [sync]; default CONFIG_MAX_TAKE_IN_OBJECTS_DEFAULT */
+    unsigned want_stall_seconds;            /* [sync]; default CONFIG_WANT_STALL_SECONDS_DEFAULT */
+    unsigned new_branches_per_hour; /* [sync]; default CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT */
     int log_level; /* [log] level: LOG_ERR..LOG_DEBUG (daemon/util/log.h); default LOG_INFO */
     int format;    /* [store] format as read; 0 when absent (an older file), CONFIG_FORMAT when
                       made by config_init / config_node_set */

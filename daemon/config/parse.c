@@ -36,7 +36,7 @@ typedef enum {
 
 enum { KEY_NAME, KEY_OFFICE, KEY_LISTEN, KEY_OFFICE_NAME };
 enum { KEY_SECTION, KEY_ADDRESS, KEY_FINGERPRINT };
-enum { KEY_MAX_PACK, KEY_NEW_BRANCHES };
+enum { KEY_MAX_PACK, KEY_NEW_BRANCHES, KEY_MAX_OBJECTS, KEY_WANT_STALL, KEY_SYNC_N };
 
 typedef struct {
     const char *buf;
@@ -50,7 +50,7 @@ typedef struct {
     size_t peer; /* current peer when section == SECTION_PEER */
     int node_lines[4];
     int node_line; /* line of [node], 0 if none yet */
-    int sync_lines[2];
+    int sync_lines[KEY_SYNC_N];
     int sync_line;   /* line of [sync], 0 if none yet */
     int store_line;  /* line of [store], 0 if none yet */
     int format_line; /* line of format =, 0 if none yet */
@@ -312,18 +312,58 @@ static int config_number(unsigned long long *out, const char *value, unsigned lo
     return 0;
 }
 
+/* The keys of [sync], in the order of the KEY_ enum, with their ranges. */
+static const struct {
+    const char *name;
+    unsigned long long lo, hi;
+} sync_keys[KEY_SYNC_N] = {
+    [KEY_MAX_PACK] = {"max_pack_bytes", CONFIG_MAX_PACK_BYTES_MIN, CONFIG_MAX_PACK_BYTES_MAX},
+    [KEY_NEW_BRANCHES] = {"new_branches_per_hour", 0, CONFIG_NEW_BRANCHES_PER_HOUR_MAX},
+    [KEY_MAX_OBJECTS] = {"max_take_in_objects", 1, CONFIG_MAX_TAKE_IN_OBJECTS_MAX},
+    [KEY_WANT_STALL] = {"want_stall_seconds", 1, CONFIG_WANT_STALL_SECONDS_MAX},
+};
+
+/* A [sync] value out of its key's range: one whole message per key, so
+ * that unionctl can translate each. */
+static void config_sync_range_fail(config_parser *p, int i, const char *value)
+{
+    char buf[96];
+    const char *show = CONFIG_SHOW(buf, value);
+    switch (i) {
+    case KEY_MAX_PACK:
+        config_fail(p, p->lineno,
+                    "max_pack_bytes \"%s\" is not a number of bytes from %llu (1 MiB) to %llu "
+                    "(64 GiB)",
+                    show, CONFIG_MAX_PACK_BYTES_MIN, CONFIG_MAX_PACK_BYTES_MAX);
+        break;
+    case KEY_NEW_BRANCHES:
+        config_fail(p, p->lineno, "new_branches_per_hour \"%s\" is not a whole number from 0 to %u",
+                    show, CONFIG_NEW_BRANCHES_PER_HOUR_MAX);
+        break;
+    case KEY_MAX_OBJECTS:
+        config_fail(p, p->lineno, "max_take_in_objects \"%s\" is not a whole number from 1 to %llu",
+                    show, CONFIG_MAX_TAKE_IN_OBJECTS_MAX);
+        break;
+    default:
+        config_fail(p, p->lineno,
+                    "want_stall_seconds \"%s\" is not a number of seconds from 1 to %u", show,
+                    CONFIG_WANT_STALL_SECONDS_MAX);
+        break;
+    }
+}
+
 /* A key of [sync]: the limits a node puts on what its peers send. */
 static int config_sync_key(config_parser *p, const char *key, const char *value)
 {
     char show[96];
     unsigned long long v;
-    int i = strcmp(key, "max_pack_bytes") == 0          ? KEY_MAX_PACK
-            : strcmp(key, "new_branches_per_hour") == 0 ? KEY_NEW_BRANCHES
-                                                        : -1;
-    if (i < 0) {
+    int i = 0;
+    while (i < KEY_SYNC_N && strcmp(key, sync_keys[i].name) != 0)
+        i++;
+    if (i == KEY_SYNC_N) {
         config_fail(p, p->lineno,
-                    "unknown key \"%s\" in [sync]; expected max_pack_bytes or "
-                    "new_branches_per_hour",
+                    "unknown key \"%s\" in [sync]; expected max_pack_bytes, "
+                    "max_take_in_objects, want_stall_seconds or new_branches_per_hour",
                     CONFIG_SHOW(show, key));
         return 0;
     }
@@ -332,24 +372,24 @@ static int config_sync_key(config_parser *p, const char *key, const char *value)
                     p->sync_lines[i]);
         return 0;
     }
-    if (i == KEY_MAX_PACK &&
-        config_number(&v, value, CONFIG_MAX_PACK_BYTES_MIN, CONFIG_MAX_PACK_BYTES_MAX) != 0) {
-        config_fail(p, p->lineno,
-                    "max_pack_bytes \"%s\" is not a number of bytes from %llu (1 MiB) "
-                    "to %llu (1 GiB)",
-                    CONFIG_SHOW(show, value), CONFIG_MAX_PACK_BYTES_MIN, CONFIG_MAX_PACK_BYTES_MAX);
+    if (config_number(&v, value, sync_keys[i].lo, sync_keys[i].hi) != 0) {
+        config_sync_range_fail(p, i, value);
         return 0;
     }
-    if (i == KEY_NEW_BRANCHES &&
-        config_number(&v, value, 0, CONFIG_NEW_BRANCHES_PER_HOUR_MAX) != 0) {
-        config_fail(p, p->lineno, "new_branches_per_hour \"%s\" is not a whole number from 0 to %u",
-                    CONFIG_SHOW(show, value), CONFIG_NEW_BRANCHES_PER_HOUR_MAX);
-        return 0;
-    }
-    if (i == KEY_MAX_PACK)
+    switch (i) {
+    case KEY_MAX_PACK:
         p->cfg.max_pack_bytes = v;
-    else
+        break;
+    case KEY_NEW_BRANCHES:
         p->cfg.new_branches_per_hour = (unsigned)v;
+        break;
+    case KEY_MAX_OBJECTS:
+        p->cfg.max_take_in_objects = v;
+        break;
+    default:
+        p->cfg.want_stall_seconds = (unsigned)v;
+        break;
+    }
     p->sync_lines[i] = p->lineno;
     return 1;
 }

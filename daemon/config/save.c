@@ -88,9 +88,16 @@ uerr config_format(const config *c, char **out, size_t *outlen, char *err, size_
         e = buf_printf(&t, "\n[store]\nformat = %d\n", CONFIG_FORMAT);
     /* [sync] only when it differs from the defaults: files stay as before */
     if (e == UERR_OK && (c->max_pack_bytes != CONFIG_MAX_PACK_BYTES_DEFAULT ||
-                         c->new_branches_per_hour != CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT))
+                         c->new_branches_per_hour != CONFIG_NEW_BRANCHES_PER_HOUR_DEFAULT ||
+                         c->max_take_in_objects != CONFIG_MAX_TAKE_IN_OBJECTS_DEFAULT ||
+                         c->want_stall_seconds != CONFIG_WANT_STALL_SECONDS_DEFAULT))
         e = buf_printf(&t, "\n[sync]\nmax_pack_bytes = %llu\nnew_branches_per_hour = %u\n",
                        c->max_pack_bytes, c->new_branches_per_hour);
+    /* the newer keys only when set, so files that never had them stay as before */
+    if (e == UERR_OK && c->max_take_in_objects != CONFIG_MAX_TAKE_IN_OBJECTS_DEFAULT)
+        e = buf_printf(&t, "max_take_in_objects = %llu\n", c->max_take_in_objects);
+    if (e == UERR_OK && c->want_stall_seconds != CONFIG_WANT_STALL_SECONDS_DEFAULT)
+        e = buf_printf(&t, "want_stall_seconds = %u\n", c->want_stall_seconds);
     /* [log] only when not the default, like [sync] */
     if (e == UERR_OK && c->log_level != LOG_INFO)
         e = buf_printf(&t, "\n[log]\nlevel = %s\n", log_level_name(c->log_level));

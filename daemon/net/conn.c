@@ -336,6 +336,10 @@ uerr peers_start(peers **out, uv_loop_t *loop, squeue *q, store *st, store_recor
     *out = NULL;
     if ((rc = peers_new(&p, loop, q, st, changed, changed_arg, cfg, err, errlen)) != UERR_OK)
         return rc;
+    /* the store's take-in limits (peers' packs and bundles alike) are the
+     * [sync] keys; set before the loop runs, so before any store job */
+    if (st)
+        store_limits_set(st, &(store_limits){cfg->max_pack_bytes, cfg->max_take_in_objects});
     snprintf(p->cfg_path, sizeof p->cfg_path, "%s", cfg_path);
     p->offline = offline;
     if (!offline && cfg->listen)

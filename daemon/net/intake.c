@@ -1,6 +1,8 @@
 /* intake.c - what a session lets in from a peer before the store sees it:
  * the pack being received goes to a spool file with a byte budget (never
- * into the heap: an endless PACK costs disk up to the budget, not memory),
+ * into the heap: an endless PACK costs disk up to the budget, not memory)
+ * and an object budget read from its header (the objects cost the
+ * indexer's memory later, so too many are refused before any is spooled),
  * branch hygiene decides which new branch names a peer may bring, and ids
  * and OIDs are read exactly as docs/PROTOCOL.md spells them.
  *
@@ -74,8 +76,28 @@ static uerr pack_spool_open(session *s, char *err, size_t errlen)
     return UERR_OK;
 }
 
+/* The object count of the header in s->packhead (complete) against
+ * [sync] max_take_in_objects. A header that is not a pack's is left for the
+ * take-in to refuse with the rest of the pack's checks. */
+static uerr pack_head_check(session *s, char *err, size_t errlen)
+{
+    const unsigned char *b = s->packhead;
+    unsigned long long limit = s->p->cfg->max_take_in_objects;
+    if (memcmp(b, "PACK", 4) != 0)
+        return UERR_OK;
+    unsigned long long cnt = ((unsigned long long)b[8] << 24) | ((unsigned long long)b[9] << 16) |
+                             ((unsigned long long)b[10] << 8) | b[11];
+    if (cnt > limit)
+        return uerr_set(err, errlen, UERR_PEER,
+                        "the pack announces %llu objects, over the take-in limit of %llu "
+                        "([sync] max_take_in_objects)",
+                        cnt, limit);
+    return UERR_OK;
+}
+
 uerr pack_spool_append(session *s, const char *data, size_t n, char *err, size_t errlen)
 {
+    uerr rc;
     unsigned long long budget = s->p->cfg->max_pack_bytes;
     if (budget > PACK_MAX)
         budget = PACK_MAX;
@@ -84,7 +106,13 @@ uerr pack_spool_append(session *s, const char *data, size_t n, char *err, size_t
                         "pack larger than this node's budget of %llu bytes "
                         "([sync] max_pack_bytes)",
                         budget);
-    uerr rc;
+    if (s->packlen < sizeof s->packhead) {
+        size_t h = sizeof s->packhead - s->packlen;
+        memcpy(s->packhead + s->packlen, data, h < n ? h : n);
+        if (s->packlen + n >= sizeof s->packhead &&
+            (rc = pack_head_check(s, err, errlen)) != UERR_OK)
+            return rc;
+    }
     if (s->pack_fd < 0 && (rc = pack_spool_open(s, err, errlen)) != UERR_OK)
         return rc;
     size_t off = 0;
@@ -127,6 +155,7 @@ void pack_spool_drop(session *s)
         close(s->pack_fd);
     s->pack_fd = -1;
     s->packlen = 0;
+    memset(s->packhead, 0, sizeof s->packhead);
 }
 
 /* ---- branch hygiene -------------------------------------------------------------- */

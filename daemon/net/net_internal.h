@@ -36,10 +36,13 @@
 #define PROTO_VERSION 1
 #define PEER_FRAME_MAX (1u << 20) /* one message */
 #define PACK_CHUNK (256u << 10)   /* pack bytes per PACK message */
-#define PACK_MAX                                                                                   \
-    (1024ull << 20)                 /* one incoming pack: the hard ceiling of                      \
-                                       [sync] max_pack_bytes (default 256 MiB,                     \
-                                       CONFIG_MAX_PACK_BYTES_DEFAULT) */
+/* one incoming pack: the hard ceiling of [sync] max_pack_bytes (default
+ * 4 GiB, CONFIG_MAX_PACK_BYTES_DEFAULT); spooled to DATA/tmp, never the heap */
+#define PACK_MAX CONFIG_MAX_PACK_BYTES_MAX
+/* the store's own defaults (a store used without a config) are the keys' */
+_Static_assert(STORE_TAKEIN_BYTES_DEFAULT == CONFIG_MAX_PACK_BYTES_DEFAULT, "take-in bytes");
+_Static_assert(STORE_TAKEIN_OBJECTS_DEFAULT == CONFIG_MAX_TAKE_IN_OBJECTS_DEFAULT,
+               "take-in objects");
 #define HEADS_MAX 10000             /* branches in one announcement */
 #define SEND_HIGH_WATER (1u << 20)  /* stop queueing pack chunks above this */
 #define SEND_QUEUE_MAX (16u << 20)  /* a peer that lets more pile up unread is dropped */
@@ -47,7 +50,8 @@
 #define HANDSHAKE_MS 10000          /* TCP connect + TLS + HELLO */
 #define PING_MS 10000               /* keepalive when idle */
 #define IDLE_MS 45000               /* nothing heard for this long: close */
-#define WANT_MS 120000              /* a WANT must be answered in full by then */
+/* A WANT's answer may take as long as it needs while it progresses; it is
+ * given up after [sync] want_stall_seconds without progress (session.c). */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 #define SYNC_WAIT_MS 20000 /* unionctl sync gives up after this */
@@ -134,10 +138,11 @@ struct session {
     uint32_t want_id; /* our WANT in flight (0: none); at most one */
     uint32_t ack_req;
     int ack_pending;
-    uint64_t want_deadline;
-    int pack_fd;          /* the spool of the pack being received (-1: none), unlinked */
-    size_t packlen;       /* bytes in it so far, at most cfg->max_pack_bytes */
-    store_ref *next_refs; /* a newer announcement waiting */
+    uint64_t want_progress;     /* monotonic ms: our WANT was sent, or its answer last progressed */
+    int pack_fd;                /* the spool of the pack being received (-1: none), unlinked */
+    size_t packlen;             /* bytes in it so far, at most cfg->max_pack_bytes */
+    unsigned char packhead[12]; /* its first bytes: the header with the object count */
+    store_ref *next_refs;       /* a newer announcement waiting */
     size_t nnext_refs;
     int has_next;
     uint32_t next_req;
@@ -297,6 +302,14 @@ void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen
 int sync_blame_peer(uerr e);
 void strv_free(char **v, size_t n);
 
+/* ---- session.c: the WANT's progress deadline ---- */
+/* 1 when our WANT in flight has made no progress (session.c, sync.c: a PACK
+ * chunk of its answer, or a PING before the first chunk) for more than
+ * cfg->want_stall_seconds at monotonic time now; 0 otherwise (also with no
+ * WANT in flight). However long the whole answer has taken does not count.
+ * The session timer closes the session on 1. */
+int session_want_stalled(const session *s, uint64_t now);
+
 /* ---- intake.c ---- */
 /* Make dir (DATA/tmp, mode 0700) the spool directory of p and remove what
  * a crash left in it. UERR_IO when it cannot be made. */
@@ -304,7 +317,9 @@ uerr spool_dir_prepare(peers *p, const char *data_dir, char *err, size_t errlen)
 /* Append n bytes to the session's pack spool (made on the first chunk, an
  * unlinked file in the spool directory, so nothing is left behind
  * whatever happens). UERR_PEER (message in err for the peer) when the
- * pack would exceed cfg->max_pack_bytes; UERR_IO when the disk fails. */
+ * pack would exceed cfg->max_pack_bytes, or its header announces more
+ * than cfg->max_take_in_objects objects (refused from the first 12 bytes,
+ * before the rest is spooled); UERR_IO when the disk fails. */
 uerr pack_spool_append(session *s, const char *data, size_t n, char *err, size_t errlen);
 /* The finished spool as a read-only mapping of s->packlen bytes (*out;
  * the caller unmaps it with pack_map_free); the spool is closed either

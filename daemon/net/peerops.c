@@ -366,6 +366,39 @@ static void reload_restart_note(const peers *p, const config *n)
                           "the next start");
 }
 
+/* The store's take-in limits change on the store queue, between jobs, so
+ * no take-in sees them change under it. */
+typedef struct {
+    store *st;
+    store_limits lim;
+} limits_job;
+
+static void limits_job_run(void *arg)
+{
+    limits_job *j = arg;
+    store_limits_set(j->st, &j->lim);
+}
+
+static void limits_job_done(void *arg, int cancelled)
+{
+    (void)cancelled;
+    free(arg);
+}
+
+static void reload_limits(peers *p, const config *n)
+{
+    limits_job *j = malloc(sizeof *j);
+    if (j) {
+        j->st = p->st;
+        j->lim = (store_limits){n->max_pack_bytes, n->max_take_in_objects};
+    }
+    if (!j || !p->st || squeue_push(p->q, limits_job_run, limits_job_done, j) != UERR_OK) {
+        free(j);
+        log_msg(LOG_WARN, "config reload: the take-in limits of the store are kept (cannot queue "
+                          "the change)");
+    }
+}
+
 uerr peers_reload(peers *p, const config *newcfg, char *err, size_t errlen)
 {
     size_t dropped = 0, added = 0;
@@ -406,7 +439,10 @@ uerr peers_reload(peers *p, const config *newcfg, char *err, size_t errlen)
         added++;
     }
     p->cfg->max_pack_bytes = newcfg->max_pack_bytes;
+    p->cfg->max_take_in_objects = newcfg->max_take_in_objects;
+    p->cfg->want_stall_seconds = newcfg->want_stall_seconds;
     p->cfg->new_branches_per_hour = newcfg->new_branches_per_hour;
+    reload_limits(p, newcfg);
     peers_snapshot(p);
     log_msg(LOG_INFO, "config reloaded: %zu peer(s) added, %zu removed or changed, %zu pinned",
             added, dropped, p->cfg->npeers);

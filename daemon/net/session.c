@@ -388,6 +388,14 @@ void session_close(session *s, const char *why)
 
 /* ---- deadlines and keepalive ------------------------------------------------ */
 
+int session_want_stalled(const session *s, uint64_t now)
+{
+    uint64_t stall_ms = (uint64_t)s->p->cfg->want_stall_seconds * 1000;
+    assert(stall_ms > 0);
+    /* no deadline on the whole answer: only on the time since it last progressed */
+    return s->want_id && now > s->want_progress && now - s->want_progress > stall_ms;
+}
+
 static void on_session_timer(uv_timer_t *t)
 {
     session *s = t->data;
@@ -402,8 +410,13 @@ static void on_session_timer(uv_timer_t *t)
         session_close(s, "idle timeout: nothing heard for 45 s");
         return;
     }
-    if (s->want_id && now > s->want_deadline) {
-        session_close(s, "the peer did not answer a WANT in time");
+    if (session_want_stalled(s, now)) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "the peer's answer to a WANT made no progress for %u s ([sync] "
+                 "want_stall_seconds)",
+                 s->p->cfg->want_stall_seconds);
+        session_close(s, why);
         return;
     }
     if (s->state == S_LIVE && now - s->last_tx > PING_MS)

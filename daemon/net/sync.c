@@ -434,12 +434,13 @@ static uerr on_pack(session *s, const msgpack_object *m)
         /* a pack is at least a 12-byte header and a 20-byte checksum */
         return sync_refuse(s, "empty PACK chunk or a pack too short to be one",
                            "protocol error: empty pack");
+    s->want_progress = clock_mono_ms(); /* the answer progresses */
     uerr rc = pack_spool_append(s, d->via.bin.ptr, n, err, sizeof err);
     if (rc == UERR_PEER) {
         /* the peer's fault: it sent more than this node takes in one pack */
         log_msg(LOG_WARN, "peer %s: %s: refused", s->ps->conf.name, err);
         pack_spool_drop(s);
-        return sync_refuse(s, err, "pack over the byte budget");
+        return sync_refuse(s, err, "pack over the take-in budget");
     }
     if (rc != UERR_OK) {
         log_msg(LOG_ERR, "peer %s: local error receiving a pack: %s", s->ps->conf.name, err);
@@ -453,6 +454,11 @@ static uerr on_pack(session *s, const msgpack_object *m)
 static uerr on_ping(session *s, const msgpack_object *m)
 {
     (void)m;
+    /* A sender pings while it builds the answer to our WANT (before the
+     * first PACK chunk, which can take minutes for a first replication of a
+     * large store): it is alive and working, so the answer progresses. */
+    if (s->want_id && s->packlen == 0)
+        s->want_progress = clock_mono_ms();
     return sync_send_simple(s, "pong");
 }
 

@@ -157,8 +157,8 @@ static void take_want(session *s, take_job *j)
 {
     assert(s->busy && s->want_id == 0);
     s->want_id = peers_id_next(s->p);
-    pack_spool_drop(s); /* nothing received yet for this WANT */
-    s->want_deadline = clock_mono_ms() + WANT_MS;
+    pack_spool_drop(s);                 /* nothing received yet for this WANT */
+    s->want_progress = clock_mono_ms(); /* the answer's stall clock starts now */
     s->ps->behind = j->nmissing;
     /* s->want_refs keeps the announcement until the pack is in */
     sync_send_want(s, s->want_id, j->missing, j->nmissing);

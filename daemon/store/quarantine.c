@@ -93,15 +93,17 @@ uerr quarantine_index(quarantine *qt, git_odb *main_odb, FILE *f, const store_li
             long long cnt = pack_header_count(chunk, n);
             if (cnt > (long long)lim->objects) {
                 rc = uerr_set(err, errlen, UERR_PEER,
-                              "the pack announces %lld objects, over the take-in limit of %llu",
-                              cnt, (unsigned long long)lim->objects);
+                              "the pack announces %llu objects, over the take-in limit "
+                              "of %llu ([sync] max_take_in_objects)",
+                              (unsigned long long)cnt, (unsigned long long)lim->objects);
                 goto cleanup;
             }
         }
         total += n;
         if (total > lim->bytes) {
             rc = uerr_set(err, errlen, UERR_PEER,
-                          "the pack is over this node's take-in budget of %llu bytes",
+                          "the pack is over this node's take-in budget of %llu bytes "
+                          "([sync] max_pack_bytes)",
                           (unsigned long long)lim->bytes);
             goto cleanup;
         }
@@ -117,7 +119,9 @@ uerr quarantine_index(quarantine *qt, git_odb *main_odb, FILE *f, const store_li
     else if (git_indexer_commit(idx, &qt->stats) < 0)
         rc = store_git_err(err, errlen, UERR_PEER, "the pack is damaged or truncated");
     else if (qt->stats.indexed_objects > lim->objects)
-        rc = uerr_set(err, errlen, UERR_PEER, "the pack holds more than %llu objects",
+        rc = uerr_set(err, errlen, UERR_PEER,
+                      "the pack holds more than %llu objects ([sync] "
+                      "max_take_in_objects)",
                       (unsigned long long)lim->objects);
     if (rc == UERR_OK)
         snprintf(qt->packname, sizeof qt->packname, "%s", git_indexer_name(idx));

@@ -73,8 +73,8 @@ typedef int (*store_version_cb)(const store_version *v, void *arg);
 /* What one take-in (a sync pack or a bundle) may bring. docs/STORE.md
  * "Limits". Objects over STORE_OBJECT_MAX (1 MiB, objcheck.h) are always
  * refused. */
-#define STORE_TAKEIN_BYTES_DEFAULT (256ull << 20) /* pack bytes per take-in */
-#define STORE_TAKEIN_OBJECTS_DEFAULT 1000000u     /* objects per take-in */
+#define STORE_TAKEIN_BYTES_DEFAULT (4096ull << 20) /* pack bytes per take-in */
+#define STORE_TAKEIN_OBJECTS_DEFAULT 8000000u      /* objects per take-in */
 
 typedef struct {
     uint64_t bytes;   /* pack bytes; more is refused (UERR_PEER) while streaming */

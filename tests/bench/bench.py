@@ -329,7 +329,7 @@ def peers_link(x, y):
     ctl(y, "peer", "add", os.path.basename(x), *ident(x))
 
 
-WANT_GAVE_UP = b"did not answer a WANT in time"
+WANT_GAVE_UP = b"answer to a WANT made no progress"
 
 
 def wait_tree(node, want, what, limit=3600, give_up=None):

@@ -2,7 +2,9 @@
 # A pinned peer turned hostile (tests/tools/minipeer.py attack) gets nothing
 # in: an endless PACK is cut at the byte budget with bounded memory, a forged
 # log line or raw bytes never reach the log, malformed ids and OIDs are
-# protocol errors, new branch names are rationed. After each attack: the
+# protocol errors, new branch names are rationed, a pack over the object
+# limit is refused from its header, a WANT's answer that stops progressing
+# is given up while a slow one that keeps progressing is taken in. After each attack: the
 # daemon answers, refs, objects and the index are unchanged, fsck is clean.
 # Also: DATA is private by construction (init, start-up check).
 . "$(dirname "$0")/lib.sh"
@@ -12,8 +14,10 @@ MINI=$ROOT/tests/tools/minipeer.py
 export ASAN_OPTIONS=$ASAN_OPTIONS:quarantine_size_mb=4
 U=$T/u
 node_init "$U" yinzhou-01 yinzhou
-# small limits so the attacks are quick: 64 MiB per pack, 2 new names an hour
-printf '\n[sync]\nmax_pack_bytes = 67108864\nnew_branches_per_hour = 2\n' >>"$U/uniond.conf"
+# small limits so the attacks are quick: 64 MiB per pack, 2 new names an
+# hour, 50 objects per take-in, a WANT's answer given up after 2 s without
+# progress
+printf '\n[sync]\nmax_pack_bytes = 67108864\nnew_branches_per_hour = 2\nmax_take_in_objects = 50\nwant_stall_seconds = 2\n' >>"$U/uniond.conf"
 node_start "$U" || exit 1
 UPID=$(node_pid "$U")
 fpr() { ctl "$1" id --json | sed -n 's/.*"fingerprint": "\(.*\)".*/\1/p'; }
@@ -30,6 +34,8 @@ python3 "$MINI" add "$M" mini-01 name=王小明 phone=13700000009 >/dev/null
 ctl "$U" peer add mini-01 127.0.0.1:1 "$MFPR" # minipeer dials in
 check "peer add keeps the [sync] limits in the rewritten config" \
     grep -q '^max_pack_bytes = 67108864$' "$U/uniond.conf"
+check "peer add keeps max_take_in_objects and want_stall_seconds" \
+    bash -c "grep -q '^max_take_in_objects = 50\$' '$U/uniond.conf' && grep -q '^want_stall_seconds = 2\$' '$U/uniond.conf'"
 
 # attack KIND [ARG]: one hostile session; what uniond did is in $said
 attack() {
@@ -106,10 +112,43 @@ check "a third new name in the hour: refused, naming the rule" \
 check "ghost-3 was not created" bash -c "! git --git-dir='$U/store.git' rev-parse -q --verify refs/heads/ghost-3"
 unchanged "too many new branches"
 
+# 6. a pack whose header announces more objects than max_take_in_objects:
+# refused from its first chunk, before anything is spooled or indexed
+attack many-objects 51
+check "51 objects over max_take_in_objects = 50: refused, naming the key" \
+    test "$said" = "error: the pack announces 51 objects, over the take-in limit of 50 ([sync] max_take_in_objects)"
+check "over the object limit: no spool file left in DATA/tmp" test -z "$(ls -A "$U/tmp")"
+unchanged "over the object limit"
+
+# 7. a WANT's answer that stops progressing: given up after want_stall_seconds
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+t0=$(ms)
+attack stall-pack
+t1=$(ms)
+check "a stalled answer: the session is closed" test "$said" = closed
+check "a stalled answer: the log names want_stall_seconds" \
+    wait_until 10 grep -qF "made no progress for 2 s ([sync] want_stall_seconds)" "$U.log"
+echo "# stalled answer given up after $((t1 - t0)) ms"
+check "a stalled answer: given up after about 2 s, not a whole-answer deadline" \
+    test $((t1 - t0)) -ge 1900 -a $((t1 - t0)) -lt 15000
+check "a stalled answer: no spool file left in DATA/tmp" test -z "$(ls -A "$U/tmp")"
+unchanged "a stalled answer"
+
+# 8. a slow answer that keeps progressing (a piece every 0.5 s, 5 s in all,
+# more than twice want_stall_seconds): taken in
+t0=$(ms)
+attack slow-pack 5
+t1=$(ms)
+check "a slow but progressing answer: taken in" test "$said" = done
+echo "# slow answer taken in after $((t1 - t0)) ms"
+check "the slow answer lasted longer than want_stall_seconds twice over" test $((t1 - t0)) -ge 4000
+check "the slow peer's record is in" grep -qx 3 <<<"$(ctl "$U" list --count)"
+check "after the slow answer: git fsck --strict clean" fsck_clean "$U"
+
 check "uniond's log has no sanitizer report" log_clean "$U"
 check "uniond stops cleanly" node_stop "$U"
 
-# 6. private by construction
+# 9. private by construction
 P=$T/priv
 mkdir -m 755 "$P"
 "$UNIOND" init -d "$P" --node priv-01 --office yinzhou --listen 127.0.0.1:0 >/dev/null 2>&1

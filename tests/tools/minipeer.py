@@ -30,7 +30,15 @@ on stdout: `error: MSG` (an ERROR), `closed` (closed without ERROR) or
   want-upper          a WANT for uniond's head spelled in uppercase hex
   heads-upper         a HEADS announcing its branch in uppercase hex
   branches N          a HEADS (req) announcing N branches ghost-1..N at uniond's
-                      head; prints `done` when uniond's DONE says it took them in"""
+                      head; prints `done` when uniond's DONE says it took them in
+  many-objects N      announce its own branch, answer uniond's WANT with a PACK
+                      chunk whose header announces N objects (last=false)
+  slow-pack SECONDS   not hostile, only slow: announce its own branch, answer
+                      uniond's WANT with its real pack cut in pieces spread over
+                      SECONDS (a piece every 0.5 s), then a HEADS (req); prints
+                      `done` when uniond's DONE says it took the pack in
+  stall-pack          announce its own branch, send the first half of the real
+                      pack, then nothing (answering PINGs only)"""
 import hashlib, os, random, re, shutil, socket, ssl, struct, subprocess, sys, tempfile, time
 
 FRAME_MAX = 1 << 20       # PROTOCOL.md "Framing"
@@ -440,7 +448,8 @@ def raw_arg(a):
 def cmd_attack(d, node, addr, fpr, kind, arg):
     repo = Repo(os.path.join(d, "store.git"), node)
     c = Conn(d, addr, fpr)
-    heads = repo.heads() if kind == "endless-pack" else {}
+    answers = ("endless-pack", "many-objects", "slow-pack", "stall-pack")
+    heads = repo.heads() if kind in answers else {}
     name = raw_arg(arg) if kind == "hello-name" else node
     c.send({"t": "hello", "v": 1, "node": name, "office": "mini", "heads": heads})
     theirs, sent, deadline = None, 0, time.monotonic() + 20
@@ -488,6 +497,27 @@ def cmd_attack(d, node, addr, fpr, kind, arg):
                     if sent % (4 * CHUNK) == 0 and pending():
                         break
                 log("sent %d pack bytes" % sent)
+                deadline = time.monotonic() + 20
+            if m["t"] == "want" and kind == "many-objects":
+                head = b"PACK\0\0\0\2" + struct.pack(">I", int(arg))
+                c.send({"t": "pack", "id": m["id"], "data": head + os.urandom(4096), "last": False})
+            if m["t"] == "want" and kind in ("slow-pack", "stall-pack"):
+                pack = repo.pack([h for h in m["want"]], m.get("have", []))
+                if kind == "stall-pack":
+                    c.send({"t": "pack", "id": m["id"], "data": pack[:len(pack) // 2], "last": False})
+                    log("sent %d of %d pack bytes, then nothing" % (len(pack) // 2, len(pack)))
+                    deadline = time.monotonic() + 30
+                    continue
+                pieces = max(2, int(float(arg) / 0.5))
+                step = max(1, -(-len(pack) // pieces))
+                t0 = time.monotonic()
+                for off in range(0, len(pack), step):
+                    if off:
+                        time.sleep(0.5)
+                    last = off + step >= len(pack)
+                    c.send({"t": "pack", "id": m["id"], "data": pack[off:off + step], "last": last})
+                log("sent a pack of %d bytes in %.1f s" % (len(pack), time.monotonic() - t0))
+                c.send({"t": "heads", "req": 99, "heads": heads})
                 deadline = time.monotonic() + 20
         print("silent")
         return 0

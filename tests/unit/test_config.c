@@ -207,7 +207,43 @@ static void test_sync_section(void **state)
     parse_fails("[node]\nname = a\noffice = b\n[sync]\nnew_branches_per_hour = -1\n", "line 5",
                 "from 0 to 100000");
     parse_fails("[node]\nname = a\noffice = b\n[sync]\nmax_pack = 1\n", "line 5",
-                "expected max_pack_bytes or new_branches_per_hour");
+                "expected max_pack_bytes, max_take_in_objects, want_stall_seconds or "
+                "new_branches_per_hour");
+    /* the take-in limits of a large store: defaults, a set value kept on save, ranges */
+    c = parse_ok("[node]\nname = a\noffice = b\n");
+    assert_true(c.max_pack_bytes == CONFIG_MAX_PACK_BYTES_DEFAULT);
+    assert_true(c.max_take_in_objects == CONFIG_MAX_TAKE_IN_OBJECTS_DEFAULT);
+    assert_int_equal(c.want_stall_seconds, CONFIG_WANT_STALL_SECONDS_DEFAULT);
+    assert_true(CONFIG_MAX_TAKE_IN_OBJECTS_DEFAULT >= 8000000ull); /* a few million records */
+    assert_true(CONFIG_MAX_PACK_BYTES_DEFAULT >= (4096ull << 20));
+    config_free(&c);
+    snprintf(buf, sizeof buf,
+             "%s\n[sync]\nmax_take_in_objects = 50\nwant_stall_seconds = 2\n"
+             "max_pack_bytes = 68719476736\n",
+             example);
+    c = parse_ok(buf);
+    assert_true(c.max_take_in_objects == 50);
+    assert_int_equal(c.want_stall_seconds, 2);
+    assert_true(c.max_pack_bytes == (65536ull << 20));
+    assert_int_equal(config_format(&c, &text, &len, err, sizeof err), 0);
+    config_free(&c);
+    c = parse_ok(text);
+    assert_true(c.max_take_in_objects == 50);
+    assert_int_equal(c.want_stall_seconds, 2);
+    assert_true(c.max_pack_bytes == (65536ull << 20));
+    free(text);
+    config_free(&c);
+    parse_fails("[node]\nname = a\noffice = b\n[sync]\nmax_take_in_objects = 0\n", "line 5",
+                "from 1 to 4294967295");
+    parse_fails("[node]\nname = a\noffice = b\n[sync]\nmax_take_in_objects = 4294967296\n",
+                "line 5", "max_take_in_objects");
+    parse_fails("[node]\nname = a\noffice = b\n[sync]\nwant_stall_seconds = 0\n", "line 5",
+                "from 1 to 86400");
+    parse_fails("[node]\nname = a\noffice = b\n[sync]\nmax_pack_bytes = 68719476737\n", "line 5",
+                "64 GiB");
+    parse_fails("[node]\nname = a\noffice = b\n[sync]\nwant_stall_seconds = 1\n"
+                "want_stall_seconds = 2\n",
+                "line 6", "set twice");
     parse_fails("[sync]\n[node]\nname = a\noffice = b\n[sync]\n", "line 5", "[sync] appears twice");
 }
 

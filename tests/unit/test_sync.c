@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "daemon/net/net_internal.h"
+#include "daemon/util/clock.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 
@@ -453,6 +454,95 @@ static void test_want_sent_and_pack_checked(void **state)
     assert_string_equal(f->errors[0], "PACK that answers no WANT");
 }
 
+/* Drive f to a WANT of ours in flight (we lack OID_A). */
+static void want_in_flight(fx *f)
+{
+    go_live(f);
+    take_job *j = f->jobs[0].job;
+    j->planned_only = 1;
+    j->missing = calloc(2, sizeof *j->missing);
+    j->missing[0] = strdup(OID_A);
+    j->nmissing = 1;
+    job_finish(f, 0, 0);
+    assert_string_equal(f->sent[0], "want");
+    assert_true(f->s->want_id != 0);
+}
+
+/* One PACK chunk answering our WANT: a pack header announcing `objects`,
+ * then filler. */
+static uerr feed_chunk(fx *f, uint32_t objects)
+{
+    unsigned char d[64] = "PACK\0\0\0\2";
+    d[8] = (unsigned char)(objects >> 24);
+    d[9] = (unsigned char)(objects >> 16);
+    d[10] = (unsigned char)(objects >> 8);
+    d[11] = (unsigned char)objects;
+    msgbuf m;
+    msg_begin(&m, "pack", 3);
+    msg_pack_kv_int(&m.pk, "id", f->s->want_id);
+    msg_pack_str(&m.pk, "data");
+    msgpack_pack_bin(&m.pk, sizeof d);
+    msgpack_pack_bin_body(&m.pk, d, sizeof d);
+    msg_pack_kv_bool(&m.pk, "last", 0);
+    return msg_feed(f, &m);
+}
+
+/* The answer to a WANT has no whole deadline, only a progress one: a
+ * sender that pings while it builds for minutes, then sends a chunk every
+ * 30 s for 150 s (longer than the 120 s the whole answer once had), is
+ * never given up; one that stops for want_stall_seconds is. */
+static void test_want_progress_deadline(void **state)
+{
+    fx *f = *state;
+    want_in_flight(f);
+    session *s = f->s;
+    const uint64_t stall = (uint64_t)f->cfg.want_stall_seconds * 1000;
+    assert_int_equal(stall, 60000); /* the default */
+    assert_int_equal(session_want_stalled(s, s->want_progress), 0);
+    assert_int_equal(session_want_stalled(s, s->want_progress + stall + 1), 1);
+    /* the sender builds the pack for 5 minutes, pinging every 30 s */
+    for (int k = 0; k < 10; k++) {
+        s->want_progress -= 30000; /* 30 s pass without a byte of the pack */
+        assert_int_equal(session_want_stalled(s, clock_mono_ms()), 0); /* progress resets */
+        assert_int_equal(feed_simple(f, "ping"), UERR_OK);
+    }
+    /* then the pack: a chunk every 30 s for 150 s */
+    for (int k = 0; k < 5; k++) {
+        s->want_progress -= 30000;
+        assert_int_equal(session_want_stalled(s, clock_mono_ms()), 0); /* progress resets */
+        assert_int_equal(feed_chunk(f, 3), UERR_OK);
+    }
+    assert_int_equal(f->closed, 0);
+    assert_int_equal(f->nerrors, 0);
+    assert_true(s->packlen == 5 * 64);
+    /* 15 minutes since the WANT, and the answer is alive */
+    assert_int_equal(session_want_stalled(s, clock_mono_ms()), 0);
+    uint64_t last = s->want_progress;
+    assert_int_equal(session_want_stalled(s, last + stall), 0);
+    assert_int_equal(session_want_stalled(s, last + stall + 1), 1);
+    /* once the pack flows, a PING alone is no progress of the answer */
+    s->want_progress -= 30000;
+    last = s->want_progress;
+    assert_int_equal(feed_simple(f, "ping"), UERR_OK);
+    assert_true(s->want_progress == last);
+}
+
+/* The object count in the pack header, over [sync] max_take_in_objects:
+ * refused at once, naming the key; at the limit: taken. */
+static void test_take_in_objects_limit(void **state)
+{
+    fx *f = *state;
+    f->cfg.max_take_in_objects = 50;
+    want_in_flight(f);
+    assert_int_equal(feed_chunk(f, 50), UERR_OK);
+    pack_spool_drop(f->s);
+    assert_int_equal(feed_chunk(f, 51), UERR_PEER);
+    assert_int_equal(f->nerrors, 1);
+    assert_string_equal(f->errors[0], "the pack announces 51 objects, over the take-in limit of 50 "
+                                      "([sync] max_take_in_objects)");
+    assert_int_equal(f->closed, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +561,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_local_error_not_blamed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_error_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_want_sent_and_pack_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_want_progress_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_take_in_objects_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
