@@ -283,7 +283,8 @@ int scan_count_indexed(size_t *n, const recindex *ix, record_kind kind, const qu
     const recindex_value *vv = keep_void ? NULL : recindex_value_find(st, "void");
     for (size_t k = 0; vv && k < vv->n; k++) {
         const recindex_item *it = recindex_row(ix, vv->rows[k]);
-        if (it->kind == kind && value_in(c->op, query_display(&it->rec, it->id, c->field), c->value)) {
+        if (it->kind == kind &&
+            value_in(c->op, query_display(&it->rec, it->id, c->field), c->value)) {
             assert(count > 0);
             count--;
         }

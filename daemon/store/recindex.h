@@ -120,7 +120,8 @@ void recindex_free(recindex *ix);
  * the whole request, then recindex_unlock. The writer: recindex_write_lock
  * around each change, then recindex_unlock. A waiting writer goes before
  * new readers. Not recursive: a thread holding it never takes it again
- * (a second read lock waits behind a waiting writer: deadlock). Abort on a lock error (only a bug causes one). */
+ * (a second read lock waits behind a waiting writer: deadlock). Abort on a lock error (only a bug
+ * causes one). */
 void recindex_read_lock(recindex *ix);
 void recindex_write_lock(recindex *ix);
 void recindex_unlock(recindex *ix);
@@ -150,8 +151,8 @@ const recindex_value *recindex_value_find(const recindex_field *f, const char *v
 /* Keep tallies over the indexed fields named (n <= RECINDEX_TALLY_MAX,
  * each already indexed with recindex_index_field; copied by position),
  * built now from the records in ix and kept by every put. Once per index:
- * a second call with the same fields is a no-op, with others refused. UERR_OK, UERR_NOMEM (ix unchanged) or
- * UERR_INVALID (a field not indexed, too many, or tallies already on). */
+ * a second call with the same fields is a no-op, with others refused. UERR_OK, UERR_NOMEM (ix
+ * unchanged) or UERR_INVALID (a field not indexed, too many, or tallies already on). */
 uerr recindex_tally_fields(recindex *ix, const char *const *fields, size_t n);
 /* Which tallied field field is (0 .. ntallied-1), or -1. */
 int recindex_tally_slot(const recindex *ix, const char *field);
