@@ -1,7 +1,10 @@
 /* op_stats.c - stats: counts of records by field values, for the
  * federation's reports (docs/CONTROL.md). Runs on the store queue's worker
- * thread and reads the in-memory index, never the store: one pass with
- * hash grouping, so it stays linear at a million records.
+ * thread and reads the in-memory index, never the store. When every
+ * condition and --by field is one the index keeps tallies on (office,
+ * category, status: the default report), the groups are summed from the
+ * tallies (hundreds of combinations, not a million records); otherwise one
+ * pass with hash grouping, so it stays linear at a million records.
  *
  * The pass runs on the job's own thread. It once started raw pthreads from
  * inside this thread-pool job to count slot ranges in parallel; that
