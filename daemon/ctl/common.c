@@ -63,6 +63,8 @@ uerr ops_load(ops_ctx *o, char *err, size_t errlen)
     for (size_t f = 0; f < scan_nindexed_fields; f++)
         if (recindex_index_field(&o->ix, scan_indexed_fields[f]) != UERR_OK)
             return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");
+    if (recindex_tally_fields(&o->ix, scan_tallied_fields, scan_ntallied_fields) != UERR_OK)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");
     int from_snap;
     int rc = store_foreach_snap(o->st, ops_index_changed, o, &from_snap, err, errlen);
     if (rc > 0)

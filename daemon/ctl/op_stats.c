@@ -1,7 +1,10 @@
 /* op_stats.c - stats: counts of records by field values, for the
  * federation's reports (docs/CONTROL.md). Runs on the store queue's worker
- * thread and reads the in-memory index, never the store: one pass with
- * hash grouping, so it stays linear at a million records.
+ * thread and reads the in-memory index, never the store. When every
+ * condition and --by field is one the index keeps tallies on (office,
+ * category, status: the default report), the groups are summed from the
+ * tallies (hundreds of combinations, not a million records); otherwise one
+ * pass with hash grouping, so it stays linear at a million records.
  *
  * The pass runs on the job's own thread. It once started raw pthreads from
  * inside this thread-pool job to count slot ranges in parallel; that
@@ -161,12 +164,12 @@ typedef struct {
 
 /* Count one combination of group values (key in kb, a scratch buffer: a
  * new group gets its own copy). 0 or -1. */
-static int stats_count(stats_scan *s, const char *kb, size_t klen)
+static int stats_count(stats_scan *s, const char *kb, size_t klen, size_t add)
 {
     unsigned h = smap_hash(kb, klen);
     smap_item *it = smap_find(&s->map, kb, klen, h);
     if (it) {
-        s->groups[it->val].count++;
+        s->groups[it->val].count += add;
         return 0;
     }
     if (s->ngroups == s->gcap) {
@@ -185,7 +188,7 @@ static int stats_count(stats_scan *s, const char *kb, size_t klen)
         free(k);
         return -1;
     }
-    s->groups[s->ngroups++] = (stats_group){k, klen, 1};
+    s->groups[s->ngroups++] = (stats_group){k, klen, add};
     return 0;
 }
 
@@ -241,7 +244,7 @@ static void stats_scan_run(stats_scan *s)
                 if (buf_append(&kb, v, strlen(v) + 1) != UERR_OK)
                     goto oom;
             }
-            if (stats_count(s, kb.data, kb.len) != 0)
+            if (stats_count(s, kb.data, kb.len, 1) != 0)
                 goto oom;
             size_t f = s->nby;
             while (f > 0 && ++pos[f - 1] == nvals[f - 1])
@@ -261,6 +264,37 @@ cleanup:
     free(pos);
     free(pe);
     buf_free(&kb);
+}
+
+/* The same counts from the index's tallies (daemon/store/recindex.h),
+ * without visiting a record: possible when every condition and every
+ * --by field is a tallied single-valued field. A record counts under the
+ * displayed value of each field (the winner of a conflict), as the scan
+ * counts it. Returns 1 (answered; s->oom on failure) or 0 (scan). */
+static int stats_tallied(stats_scan *s)
+{
+    int slot[STATS_BY_MAX], *cslot = malloc((s->nc + 1) * sizeof *cslot);
+    struct buf kb = BUF_INIT;
+    int ok = cslot && scan_tally_conds(cslot, s->ix, s->c, s->nc);
+    for (size_t f = 0; ok && f < s->nby; f++)
+        ok = !s->by_set[f] && (slot[f] = recindex_tally_slot(s->ix, s->by[f])) >= 0;
+    for (const recindex_tally *t = ok ? s->ix->tallies : NULL; t && !s->oom; t = t->hh.next) {
+        if (!t->n || t->key[0] != (uintptr_t)s->kind || !scan_tally_match(t, s->c, cslot, s->nc))
+            continue;
+        s->total += t->n;
+        if (s->nby == 0)
+            continue;
+        buf_reset(&kb);
+        for (size_t f = 0; f < s->nby && !s->oom; f++) {
+            const char *v = recindex_tally_value(t, slot[f]);
+            s->oom = buf_append(&kb, v, strlen(v) + 1) != UERR_OK;
+        }
+        s->oom = s->oom || stats_count(s, kb.data, kb.len, t->n) != 0;
+    }
+    s->oom |= !cslot;
+    free(cslot);
+    buf_free(&kb);
+    return ok || s->oom;
 }
 
 static void stats_scan_free(stats_scan *s)
@@ -428,13 +462,7 @@ void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         const schema_field *sf = schema_kind_field_find(kind, by[f]);
         by_set[f] = kind == KIND_MEMBER ? schema_field_is_set(by[f]) : sf && sf->type == SCHEMA_SET;
     }
-    int cand = scan_candidates(&rows, &nrows, &o->ix, c, nc);
-    if (cand < 0)
-        goto oom;
     s = (stats_scan){.ix = &o->ix,
-                     .rows = rows,
-                     .from = 0,
-                     .to = cand ? nrows : o->ix.cap,
                      .c = c,
                      .nc = nc,
                      .by = by,
@@ -443,7 +471,14 @@ void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                      .kind = kind,
                      .need = need,
                      .nneed = stats_need(need, c, nc, by, nby)};
-    stats_scan_run(&s);
+    if (!stats_tallied(&s)) { /* else one pass over the records */
+        int cand = scan_candidates(&rows, &nrows, &o->ix, c, nc);
+        if (cand < 0)
+            goto oom;
+        s.rows = rows;
+        s.to = cand ? nrows : o->ix.cap;
+        stats_scan_run(&s);
+    }
     if (s.oom)
         goto oom;
     if (s.ngroups)

@@ -130,6 +130,10 @@ int scan_project(record *proj, record_entry **buf, size_t *cap, const record *r,
 
 const char *const scan_indexed_fields[] = {"office", "category", "status", "joined"};
 const size_t scan_nindexed_fields = sizeof scan_indexed_fields / sizeof *scan_indexed_fields;
+/* few distinct values each (tens of offices, categories, statuses): their
+ * combinations stay in the hundreds; joined (thousands of dates) is not */
+const char *const scan_tallied_fields[] = {"office", "category", "status"};
+const size_t scan_ntallied_fields = sizeof scan_tallied_fields / sizeof *scan_tallied_fields;
 
 /* cmp_ok of proto/query.c for the operators an index answers (strcmp
  * order: dates are YYYY-MM-DD, so it is date order). */
@@ -139,6 +143,8 @@ static int value_in(query_op op, const char *have, const char *want)
     switch (op) {
     case Q_EQ:
         return c == 0;
+    case Q_NE:
+        return c != 0;
     case Q_LT:
         return c < 0;
     case Q_LE:
@@ -148,7 +154,7 @@ static int value_in(query_op op, const char *have, const char *want)
     case Q_GE:
         return c >= 0;
     default:
-        return 1; /* != and ~ are not answered from an index */
+        return 1; /* ~ is not answered from an index */
     }
 }
 
@@ -204,39 +210,85 @@ int scan_candidates(uint32_t **rows, size_t *n, const recindex *ix, const query_
     return 1;
 }
 
+/* ---- counts from tallies and per-value counts -------------------------------- */
+
+/* Whether the index holds a record under exactly the value cond_match
+ * compares for c: a single-valued field (the displayed value, the winner
+ * of a conflict) and an operator value_in answers (not ~). */
+static int cond_exact(const query_cond *c)
+{
+    return c->op != Q_HAS && strcmp(c->field, "id") != 0 && !schema_field_is_set(c->field);
+}
+
+int scan_tally_conds(int *slot, const recindex *ix, const query_cond *c, size_t nc)
+{
+    if (!ix->ntallied)
+        return 0;
+    for (size_t i = 0; i < nc; i++)
+        if (!cond_exact(&c[i]) || (slot[i] = recindex_tally_slot(ix, c[i].field)) < 0)
+            return 0;
+    return 1;
+}
+
+int scan_tally_match(const recindex_tally *t, const query_cond *c, const int *slot, size_t nc)
+{
+    for (size_t i = 0; i < nc; i++)
+        if (!value_in(c[i].op, recindex_tally_value(t, slot[i]), c[i].value))
+            return 0;
+    return 1;
+}
+
+/* The count from the tallies: every condition on a tallied field. 1, 0
+ * (not answered), -1 (memory). */
+static int count_tallied(size_t *n, const recindex *ix, record_kind kind, const query_cond *c,
+                         size_t nc, int keep_void)
+{
+    int st = recindex_tally_slot(ix, "status");
+    int *slot = malloc((nc + 1) * sizeof *slot);
+    if (!slot)
+        return -1;
+    int ok = scan_tally_conds(slot, ix, c, nc) && (keep_void || st >= 0);
+    size_t count = 0;
+    for (const recindex_tally *t = ok ? ix->tallies : NULL; t; t = t->hh.next)
+        if (t->n && t->key[0] == (uintptr_t)kind &&
+            (keep_void || strcmp(recindex_tally_value(t, st), "void") != 0) &&
+            scan_tally_match(t, c, slot, nc))
+            count += t->n;
+    free(slot);
+    *n = count;
+    return ok;
+}
+
 int scan_count_indexed(size_t *n, const recindex *ix, record_kind kind, const query_cond *c,
                        size_t nc, int keep_void)
 {
     *n = 0;
-    if (nc != 1 || c->op == Q_NE || c->op == Q_HAS || schema_field_is_set(c->field))
+    int got = count_tallied(n, ix, kind, c, nc, keep_void);
+    if (got)
+        return got;
+    if (nc != 1 || !cond_exact(c))
         return 0;
     const recindex_field *f = recindex_field_find(ix, c->field);
     const recindex_field *st = recindex_field_find(ix, "status");
     if (!f || (!keep_void && !st))
         return 0;
-    /* the void rows, as a bitmap: usually none or few */
-    const recindex_value *vv = keep_void ? NULL : recindex_value_find(st, "void");
-    unsigned char *isvoid = NULL;
-    if (vv && vv->n) {
-        if (!(isvoid = calloc(ix->count / 8 + 1, 1)))
-            return -1;
-        for (size_t k = 0; k < vv->n; k++)
-            isvoid[vv->rows[k] / 8] |= (unsigned char)(1u << (vv->rows[k] % 8));
-    }
+    /* the rows of kind under every value the condition accepts */
     size_t count = 0;
     const recindex_value *one = c->op == Q_EQ ? recindex_value_find(f, c->value) : NULL;
     if (c->op != Q_EQ || one)
-        for (const recindex_value *v = one ? one : f->values; v; v = one ? NULL : v->hh.next) {
-            if (!value_in(c->op, v->value, c->value))
-                continue;
-            for (size_t k = 0; k < v->n; k++) {
-                uint32_t row = v->rows[k];
-                if (recindex_row(ix, row)->kind == kind &&
-                    !(isvoid && (isvoid[row / 8] >> (row % 8) & 1)))
-                    count++;
-            }
+        for (const recindex_value *v = one ? one : f->values; v; v = one ? NULL : v->hh.next)
+            if (value_in(c->op, v->value, c->value))
+                count += v->by_kind[kind];
+    /* less the void ones among them: usually none or few */
+    const recindex_value *vv = keep_void ? NULL : recindex_value_find(st, "void");
+    for (size_t k = 0; vv && k < vv->n; k++) {
+        const recindex_item *it = recindex_row(ix, vv->rows[k]);
+        if (it->kind == kind &&
+            value_in(c->op, query_display(&it->rec, it->id, c->field), c->value)) {
+            assert(count > 0);
+            count--;
         }
-    free(isvoid);
+    }
     *n = count;
     return 1;
 }

@@ -76,12 +76,29 @@ extern const size_t scan_nindexed_fields;
  * faster), *rows NULL; -1 when out of memory. */
 int scan_candidates(uint32_t **rows, size_t *n, const recindex *ix, const query_cond *c, size_t nc);
 
+/* The fields the record index keeps tallies on (ops_load turns them on,
+ * after the indexes): the few-valued ones stats groups by. */
+extern const char *const scan_tallied_fields[];
+extern const size_t scan_ntallied_fields;
+
+/* Whether every condition of c (AND) can be decided on a tally of ix
+ * alone: each names a tallied single-valued field, with any operator but
+ * ~ (the tally holds the displayed value, the winner of a conflict, as
+ * query_match compares it). Then slot[i] (room for nc) is the tally slot
+ * of c[i]. 1 or 0. */
+int scan_tally_conds(int *slot, const recindex *ix, const query_cond *c, size_t nc);
+/* Whether the combination of tally t matches c (slots from
+ * scan_tally_conds): the answer query_match gives for each of its records. */
+int scan_tally_match(const recindex_tally *t, const query_cond *c, const int *slot, size_t nc);
+
 /* The number of records of kind that match c and, unless keep_void, are
- * not shown as status "void" (what list --count counts), from the
- * secondary indexes alone, without reading a record: possible when c is
- * one condition an index answers exactly (=, <, <=, >, >= on an indexed
- * single-valued field: the index holds each record under the displayed
- * value query_match compares). Returns 1 with *n, 0 when it cannot (the
+ * not shown as status "void" (what list --count counts), without reading
+ * a record (but the few void ones): from the tallies when every condition
+ * is on a tallied field (also none: all records of kind), else from the
+ * per-value counts when c is one condition an index answers exactly (any
+ * operator but ~ on an indexed single-valued field: the index holds each
+ * record under the displayed value query_match compares), summed over the
+ * distinct values it accepts. Returns 1 with *n, 0 when it cannot (the
  * caller scans), -1 when out of memory. */
 int scan_count_indexed(size_t *n, const recindex *ix, record_kind kind, const query_cond *c,
                        size_t nc, int keep_void);

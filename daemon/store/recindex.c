@@ -71,6 +71,16 @@ static void field_free(recindex_field *f)
     free(f->field);
 }
 
+static void tallies_free(recindex_tally **head)
+{
+    recindex_tally *t, *tmp;
+    HASH_ITER(hh, *head, t, tmp)
+    {
+        HASH_DEL(*head, t);
+        free(t);
+    }
+}
+
 void recindex_free(recindex *ix)
 {
     for (size_t i = 0; i < ix->cap; i++)
@@ -82,6 +92,7 @@ void recindex_free(recindex *ix)
     free(ix->rows);
     for (size_t f = 0; f < ix->nfields; f++)
         field_free(&ix->fields[f]);
+    tallies_free(&ix->tallies);
     recindex_clear(ix);
 }
 
@@ -236,32 +247,147 @@ uerr recindex_index_field(recindex *ix, const char *field)
     if (!nf.field)
         return UERR_NOMEM;
     for (uint32_t row = 0; row < ix->count; row++) {
-        recindex_value *v = value_reserve(&nf, shown(&recindex_row(ix, row)->rec, field));
+        const recindex_item *it = recindex_row(ix, row);
+        recindex_value *v = value_reserve(&nf, shown(&it->rec, field));
         if (!v) {
             field_free(&nf);
             return UERR_NOMEM;
         }
         v->rows[v->n++] = row;
+        v->by_kind[it->kind]++;
     }
     ix->fields[ix->nfields++] = nf;
     return UERR_OK;
 }
 
+/* ---- tallies ------------------------------------------------------------------ */
+
+int recindex_tally_slot(const recindex *ix, const char *field)
+{
+    for (size_t t = 0; t < ix->ntallied; t++)
+        if (strcmp(ix->fields[ix->tallied[t]].field, field) == 0)
+            return (int)t;
+    return -1;
+}
+
+/* The key of kind and the values v (one per indexed field) in *key. */
+static void tally_key(uintptr_t key[1 + RECINDEX_TALLY_MAX], const recindex *ix, record_kind kind,
+                      recindex_value *const *v)
+{
+    memset(key, 0, (1 + RECINDEX_TALLY_MAX) * sizeof *key);
+    key[0] = (uintptr_t)kind;
+    for (size_t t = 0; t < ix->ntallied; t++)
+        key[1 + t] = (uintptr_t)v[ix->tallied[t]];
+}
+
+static recindex_tally *tally_find(recindex_tally *head, const uintptr_t *key)
+{
+    recindex_tally *t = NULL;
+    HASH_FIND(hh, head, key, (1 + RECINDEX_TALLY_MAX) * sizeof *key, t);
+    return t;
+}
+
+/* The tally of key in *head, created with n == 0 when missing. NULL when
+ * out of memory (head unchanged). */
+static recindex_tally *tally_reserve(recindex_tally **head, const uintptr_t *key)
+{
+    recindex_tally *t = tally_find(*head, key);
+    if (t)
+        return t;
+    if (!(t = calloc(1, sizeof *t)))
+        return NULL;
+    memcpy(t->key, key, sizeof t->key);
+    map_oom = 0;
+    HASH_ADD(hh, *head, key, sizeof t->key, t);
+    if (map_oom) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+uerr recindex_tally_fields(recindex *ix, const char *const *fields, size_t n)
+{
+    if (ix->ntallied == n) { /* again with the same fields: a no-op */
+        size_t same = 0;
+        while (same < n && recindex_tally_slot(ix, fields[same]) == (int)same)
+            same++;
+        if (n && same == n)
+            return UERR_OK;
+    }
+    if (ix->ntallied || n == 0 || n > RECINDEX_TALLY_MAX)
+        return UERR_INVALID;
+    size_t slot[RECINDEX_TALLY_MAX];
+    for (size_t t = 0; t < n; t++) {
+        const recindex_field *f = recindex_field_find(ix, fields[t]);
+        if (!f)
+            return UERR_INVALID;
+        slot[t] = (size_t)(f - ix->fields);
+    }
+    memcpy(ix->tallied, slot, n * sizeof *slot);
+    ix->ntallied = n;
+    recindex_tally *head = NULL;
+    for (uint32_t row = 0; row < ix->count; row++) {
+        const recindex_item *it = recindex_row(ix, row);
+        recindex_value *v[RECINDEX_FIELDS_MAX] = {0};
+        uintptr_t key[1 + RECINDEX_TALLY_MAX];
+        for (size_t t = 0; t < n; t++) {
+            v[slot[t]] = (recindex_value *)recindex_value_find(&ix->fields[slot[t]],
+                                                               shown(&it->rec, fields[t]));
+            assert(v[slot[t]]);
+        }
+        tally_key(key, ix, it->kind, v);
+        recindex_tally *tl = tally_reserve(&head, key);
+        if (!tl) {
+            tallies_free(&head);
+            ix->ntallied = 0;
+            return UERR_NOMEM;
+        }
+        tl->n++;
+    }
+    ix->tallies = head;
+    return UERR_OK;
+}
+
+/* ---- put ------------------------------------------------------------------------ */
+
 uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r)
 {
     assert(kind > KIND_NONE && kind < KIND_COUNT);
     recindex_value *to[RECINDEX_FIELDS_MAX] = {0};
+    recindex_value *oldv[RECINDEX_FIELDS_MAX] = {0}, *newv[RECINDEX_FIELDS_MAX] = {0};
+    recindex_tally *oldt = NULL, *newt = NULL;
+    uintptr_t key[1 + RECINDEX_TALLY_MAX];
     if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0)
         return UERR_NOMEM;
     assert((ix->count + 1) * 4 <= ix->cap * 3);
     size_t i = find_slot(ix->slots, ix->cap, id);
     recindex_item *it = &ix->slots[i];
-    /* reserve: the entries the record moves to, a row for a new record */
+    /* reserve: the entries the record moves to, a row for a new record,
+     * the tally of its new combination */
     for (size_t f = 0; f < ix->nfields; f++) {
         const char *nv = shown(r, ix->fields[f].field);
-        if (it->id && strcmp(shown(&it->rec, ix->fields[f].field), nv) == 0)
-            continue; /* to[f] == NULL: stays where it is */
+        if (it->id) {
+            const char *ov = shown(&it->rec, ix->fields[f].field);
+            oldv[f] = (recindex_value *)recindex_value_find(&ix->fields[f], ov);
+            assert(oldv[f]);
+            if (strcmp(ov, nv) == 0) {
+                newv[f] = oldv[f]; /* to[f] == NULL: stays where it is */
+                continue;
+            }
+        }
         if (!(to[f] = value_reserve(&ix->fields[f], nv)))
+            return UERR_NOMEM;
+        newv[f] = to[f];
+    }
+    if (ix->ntallied) {
+        if (it->id) {
+            tally_key(key, ix, it->kind, oldv);
+            oldt = tally_find(ix->tallies, key);
+            assert(oldt && oldt->n > 0);
+        }
+        tally_key(key, ix, kind, newv);
+        if (!(newt = tally_reserve(&ix->tallies, key)))
             return UERR_NOMEM;
     }
     if (!it->id && ix->count == ix->rowcap) {
@@ -274,9 +400,14 @@ uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r
     }
     /* change: nothing below fails but the id's copy, before anything moved */
     if (it->id) {
-        for (size_t f = 0; f < ix->nfields; f++)
+        for (size_t f = 0; f < ix->nfields; f++) {
             if (to[f])
                 value_drop(&ix->fields[f], shown(&it->rec, ix->fields[f].field), it->row);
+            assert(oldv[f]->by_kind[it->kind] > 0);
+            oldv[f]->by_kind[it->kind]--;
+        }
+        if (oldt)
+            oldt->n--;
         tally(ix, it->kind, &it->rec, -1);
         record_free(&it->rec);
     } else {
@@ -287,9 +418,13 @@ uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r
         it->row = (uint32_t)ix->count;
         ix->rows[ix->count++] = (uint32_t)i;
     }
-    for (size_t f = 0; f < ix->nfields; f++)
+    for (size_t f = 0; f < ix->nfields; f++) {
         if (to[f])
             to[f]->rows[to[f]->n++] = it->row;
+        newv[f]->by_kind[kind]++;
+    }
+    if (newt)
+        newt->n++;
     it->rec = *r;
     it->kind = kind;
     tally(ix, kind, r, 1);

@@ -53,6 +53,10 @@ typedef struct recindex_value {
     char *value;
     uint32_t *rows;
     size_t n, cap;
+    /* How many of rows are records of each kind, kept by every put: an
+     * equality count is one read, a range count one read per distinct
+     * value, never one per row. */
+    size_t by_kind[KIND_COUNT];
     UT_hash_handle hh;
 } recindex_value;
 
@@ -65,6 +69,23 @@ typedef struct {
 
 /* At most this many secondary indexes on one recindex. */
 #define RECINDEX_FIELDS_MAX 8
+
+/* Tallies: the number of records of one kind holding one combination of
+ * values of the tallied fields (a few indexed fields with few distinct
+ * values, e.g. office, category, status), kept by every put like the
+ * postings. Counts and stats over those fields read the combinations
+ * (a few hundred) instead of the records (a million). A combination no
+ * record holds any more stays, with n == 0. */
+#define RECINDEX_TALLY_MAX 4
+
+typedef struct recindex_tally {
+    /* the key, compared bytewise: [0] the kind, [1 + t] the
+     * recindex_value of tallied field t (a value's entry never moves and
+     * lives until recindex_free), unused ones 0 */
+    uintptr_t key[1 + RECINDEX_TALLY_MAX];
+    size_t n;
+    UT_hash_handle hh;
+} recindex_tally;
 
 typedef struct {
     recindex_item *slots; /* open addressing (linear probing, load < 3/4);
@@ -80,6 +101,9 @@ typedef struct {
     size_t rowcap;
     recindex_field fields[RECINDEX_FIELDS_MAX];
     size_t nfields;
+    size_t tallied[RECINDEX_TALLY_MAX]; /* the tallied fields: indexes into fields */
+    size_t ntallied;
+    recindex_tally *tallies; /* uthash head */
     /* Last, so that recindex_free can clear everything above it and leave
      * the lock alone (see "Threads" above). */
     pthread_rwlock_t lock;
@@ -96,7 +120,8 @@ void recindex_free(recindex *ix);
  * the whole request, then recindex_unlock. The writer: recindex_write_lock
  * around each change, then recindex_unlock. A waiting writer goes before
  * new readers. Not recursive: a thread holding it never takes it again
- * (a second read lock waits behind a waiting writer: deadlock). Abort on a lock error (only a bug causes one). */
+ * (a second read lock waits behind a waiting writer: deadlock). Abort on a lock error (only a bug
+ * causes one). */
 void recindex_read_lock(recindex *ix);
 void recindex_write_lock(recindex *ix);
 void recindex_unlock(recindex *ix);
@@ -123,6 +148,20 @@ const recindex_field *recindex_field_find(const recindex *ix, const char *field)
 /* The rows holding value in an indexed field, or NULL (no record ever
  * held it). Borrowed: valid until the next put. */
 const recindex_value *recindex_value_find(const recindex_field *f, const char *value);
+/* Keep tallies over the indexed fields named (n <= RECINDEX_TALLY_MAX,
+ * each already indexed with recindex_index_field; copied by position),
+ * built now from the records in ix and kept by every put. Once per index:
+ * a second call with the same fields is a no-op, with others refused. UERR_OK, UERR_NOMEM (ix
+ * unchanged) or UERR_INVALID (a field not indexed, too many, or tallies already on). */
+uerr recindex_tally_fields(recindex *ix, const char *const *fields, size_t n);
+/* Which tallied field field is (0 .. ntallied-1), or -1. */
+int recindex_tally_slot(const recindex *ix, const char *field);
+/* The value tally t holds for tallied field slot. Borrowed. */
+static inline const char *recindex_tally_value(const recindex_tally *t, int slot)
+{
+    return ((const recindex_value *)t->key[1 + slot])->value;
+}
+
 /* The record of row (row < ix->count). Borrowed: valid until the next put. */
 static inline const recindex_item *recindex_row(const recindex *ix, uint32_t row)
 {
