@@ -3,9 +3,11 @@
  * Part of the store room (daemon/store/), the only code that includes
  * git2.h. Never takes data from outside: that is transfer.c's job.
  *
- * Writes: objects go either straight to loose files (one record edited) or,
- * for bulk writes, into an in-memory pack (libgit2 mempack) that is written
- * as one packfile (packwriter.c); only then is the branch ref moved. With
+ * Writes: objects go either straight to loose files (one record edited),
+ * or for bulk writes (import) streamed into one packfile with trees built
+ * by a sorted merge (bulktree.c), or in a group-commit batch into an
+ * in-memory pack (libgit2 mempack) written as one packfile (packwriter.c);
+ * only then is the branch ref moved. With
  * libgit2's fsync option on, an acknowledged write survives a crash or
  * kill -9. */
 #include "daemon/store/objcheck.h"
