@@ -1,6 +1,6 @@
 /* packwriter.c - the store's own pack writer: a version 2 pack of whole
- * (undeltified) objects, zlib level 1, for bulk writes (import, merge
- * commits: store_mempack_flush) and for the packs sent to peers
+ * (undeltified) objects, zlib level 1, for the mempack's writes (group
+ * commit, merge commits: store_mempack_flush) and for the packs sent to peers
  * (store_pack_build). Part of the store room. It writes bytes only; it
  * never decides which objects go in (callers do) and never reads a pack.
  *
@@ -14,7 +14,9 @@
  *     packbuilder   import 2.062 s, of which pack writing 1.644 s, pack 6.0 MiB
  * i.e. packbuilder takes 1.50x as long (a second run on a busier machine:
  * 1.832 s vs 2.424 s, 1.32x). The price is a ~40% larger pack. Re-run the
- * script when libgit2 changes; if packbuilder wins, delete this file. */
+ * script when libgit2 changes; if packbuilder wins, delete this file.
+ * (The import's bulk commit no longer comes here: bulktree.c streams its
+ * objects into the pack indexer without an in-memory copy.) */
 #include "daemon/store/store_int.h"
 
 #include "daemon/store/packread.h"

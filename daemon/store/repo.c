@@ -3,11 +3,10 @@
  * Part of the store room (daemon/store/), the only code that includes
  * git2.h. Never takes data from outside: that is transfer.c's job.
  *
- * Writes: objects go either straight to loose files (one record edited) or,
- * for bulk writes, into an in-memory pack (libgit2 mempack) that is written
- * as one packfile (packwriter.c); only then is the branch ref moved. With
- * libgit2's fsync option on, an acknowledged write survives a crash or
- * kill -9. */
+ * Writes: objects go to loose files (one record edited), or one streamed
+ * pack (bulk: bulktree.c), or in a batch to a mempack written as one pack
+ * (packwriter.c); only then is the branch ref moved. With libgit2's fsync
+ * option on, an acknowledged write survives a crash or kill -9. */
 #include "daemon/store/objcheck.h"
 #include "daemon/store/readwatch.h"
 #include "daemon/store/writecheck.h"
@@ -531,6 +530,7 @@ static uerr commit_blobs(git_tree_update *up, char (*paths)[RECORD_ID_MAX + 32],
     return UERR_OK;
 }
 
+/* git_tree_create_updated: loose, or a batch (gcommit.c); bulk: bulktree.c */
 static uerr commit_run(store *s, const store_change *ch, size_t n, int bulk, const char *operator,
                        const char * message, char *err, size_t errlen)
 {
@@ -611,7 +611,8 @@ uerr store_commit(store *s, const store_change *ch, size_t n, int bulk, const ch
                   const char * message, char *err, size_t errlen)
 {
     store_enter(s);
-    uerr rc = commit_run(s, ch, n, bulk, operator, message, err, errlen);
+    uerr rc = bulk && !s->batching ? store_bulk_commit(s, ch, n, operator, message, err, errlen)
+                                   : commit_run(s, ch, n, bulk, operator, message, err, errlen);
     store_leave(s);
     return rc;
 }

@@ -113,6 +113,17 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
  * afterwards whatever happens. UERR_IO or UERR_NOMEM. */
 uerr store_mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen);
 
+/* ---- the bulk commit (bulktree.c) ---------------------------------------- */
+
+/* store_commit with bulk != 0 outside a batch: one commit of ch[0..n)
+ * (borrowed), its blobs, new trees and commit streamed into one pack
+ * (fsynced), then the branch moved. Each changed tree is written once,
+ * merged from the sorted updates and the old tree's entries; the tree ids
+ * are those git_tree_create_updated gives. Codes as for store_commit; on
+ * failure nothing is visible and the head is unchanged. */
+uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *operator,
+                       const char * message, char *err, size_t errlen);
+
 /* ---- trees (merge.c) ------------------------------------------------------ */
 
 #define STORE_TREE_DEPTH_MAX 8 /* members/aa/bb/id is 4 deep; anything deeper is refused */
