@@ -4,13 +4,19 @@
 frame_status frame_parse(const uint8_t **payload, size_t *plen, size_t *consumed, size_t *need,
                          const uint8_t *buf, size_t len, size_t cap)
 {
-    if (need) *need = 0;
-    if (len < FRAME_HEADER_LEN) return FRAME_NEED_MORE;
+    if (need)
+        *need = 0;
+    if (len < FRAME_HEADER_LEN)
+        return FRAME_NEED_MORE;
     uint32_t n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
-    if (n == 0) return FRAME_EMPTY;
-    if (n > cap) return FRAME_TOO_BIG;
-    if (need) *need = FRAME_HEADER_LEN + (size_t)n;
-    if (len - FRAME_HEADER_LEN < n) return FRAME_NEED_MORE;
+    if (n == 0)
+        return FRAME_EMPTY;
+    if (n > cap)
+        return FRAME_TOO_BIG;
+    if (need)
+        *need = FRAME_HEADER_LEN + (size_t)n;
+    if (len - FRAME_HEADER_LEN < n)
+        return FRAME_NEED_MORE;
     *payload = buf + FRAME_HEADER_LEN;
     *plen = n;
     *consumed = FRAME_HEADER_LEN + (size_t)n;

@@ -309,8 +309,7 @@ static int refuse(vctx *c, const char *rule, const char *fmt, ...)
 static int check_name(char **out, vctx *c)
 {
     if (c->f->max_chars && c->chars > c->f->max_chars)
-        return refuse(c, "too_long", "at most %d characters (got %ld)", c->f->max_chars,
-                      c->chars);
+        return refuse(c, "too_long", "at most %d characters (got %ld)", c->f->max_chars, c->chars);
     *out = dup_n(c->v, c->n);
     return 0;
 }

@@ -257,15 +257,14 @@ const schema_field *schema_kind_fields(record_kind k, size_t *n);
 const schema_field *schema_kind_field_find(record_kind k, const char *name);
 
 /* schema_field_resolve over the fields of kind k. */
-uerr schema_kind_field_resolve(const schema_field **out, record_kind k, const char *name,
-                               char *err, size_t errlen);
+uerr schema_kind_field_resolve(const schema_field **out, record_kind k, const char *name, char *err,
+                               size_t errlen);
 
 /* schema_value_normalize for a field of kind k (the same NFKC, trimming,
  * date styles, messages and rule ids; plus the rules of the link, yes/no,
  * USCC, count and amount types). */
 uerr schema_kind_value_normalize(schema_norm *out, record_kind k, const char *name,
-                                 const char *value, const char *today, char *err,
-                                 size_t errlen);
+                                 const char *value, const char *today, char *err, size_t errlen);
 
 /* schema_value_check for a field of kind k. */
 int schema_kind_value_check(char **out, record_kind k, const char *name, const char *value,

@@ -35,7 +35,7 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     int64_t limit = msg_get_int(req, "limit", -1);
     int reveal = msg_get_bool(req, "reveal", 0);
     int count_only = msg_get_bool(req, "count", 0);
-    int full = msg_get_bool(req, "full", 0); /* export: never masked */
+    int full = msg_get_bool(req, "full", 0);   /* export: never masked */
     int links = msg_get_bool(req, "links", 0); /* issue 11: resolved links too */
     msg_map m;
     record_kind kind;

@@ -54,7 +54,8 @@ static void usage(FILE *f)
                "DATA defaults to $UNIOND_DATA, else /var/lib/uniond when it exists (the\n"
                "system service), else $XDG_DATA_HOME/uniond (~/.local/share/uniond).\n"
                "--office-name gives the office a display name (such as 鄞州区) shown\n"
-               "beside its code. --node defaults to the host name. --group (default: uniond, when that group\n"
+               "beside its code. --node defaults to the host name. --group (default: uniond, when "
+               "that group\n"
                "exists) makes DATA 0710 and the control socket 0660 with that group, so its\n"
                "members can use unionctl; --group '' keeps DATA private. init creates DATA with "
                "the config\n"
@@ -205,14 +206,11 @@ static int cmd_init(int argc, char **argv)
     gid_t gid;
     int explicit_group;
     const char *listen = DEFAULT_LISTEN;
-    static const struct option longopts[] = {{"data", required_argument, 0, 'd'},
-                                             {"node", required_argument, 0, 'n'},
-                                             {"office", required_argument, 0, 'o'},
-                                             {"listen", required_argument, 0, 'l'},
-                                             {"group", required_argument, 0, 'g'},
-                                             {"office-name", required_argument, 0, 'O'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'},   {"node", required_argument, 0, 'n'},
+        {"office", required_argument, 0, 'o'}, {"listen", required_argument, 0, 'l'},
+        {"group", required_argument, 0, 'g'},  {"office-name", required_argument, 0, 'O'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int ch;
     char err[512], fpr[65];
     node_paths np;

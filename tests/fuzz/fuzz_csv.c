@@ -31,7 +31,8 @@ static void round_trip_check(const csvin_doc *d)
     csvin_doc again;
 
     FILE *f = open_memstream(&text, &len);
-    if (!f) return;
+    if (!f)
+        return;
     render_csv_row(f, (const char *const *)d->header, d->nheader);
     for (size_t i = 0; i < d->nrows; i++)
         render_csv_row(f, (const char *const *)d->rows[i].cells, d->rows[i].ncells);
@@ -51,7 +52,8 @@ static void round_trip_check(const csvin_doc *d)
     }
     cells_same(again.header, d->header, d->nheader);
     for (size_t i = 0; i < d->nrows; i++) {
-        if (again.rows[i].ncells != d->rows[i].ncells) abort();
+        if (again.rows[i].ncells != d->rows[i].ncells)
+            abort();
         cells_same(again.rows[i].cells, d->rows[i].cells, d->rows[i].ncells);
     }
     csvin_free(&again);
@@ -72,8 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             csvin_stats st;
             problem_list_init(&pl);
             uerr rc = csvin_check(&d, "2026-11-28", &st, &pl);
-            if (rc == UERR_OK && (problem_count(&pl) != 0 || st.bad_rows != 0)) abort();
-            if (rc == UERR_INVALID && (problem_count(&pl) == 0 || st.bad_rows == 0)) abort();
+            if (rc == UERR_OK && (problem_count(&pl) != 0 || st.bad_rows != 0))
+                abort();
+            if (rc == UERR_INVALID && (problem_count(&pl) == 0 || st.bad_rows == 0))
+                abort();
             problem_group *g = NULL;
             size_t ng = 0;
             if (problem_groups(&g, &ng, &pl) == UERR_OK)

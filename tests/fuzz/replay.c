@@ -32,7 +32,8 @@ static int replay_file(const char *path)
             buf = nb;
         }
         size_t n = fread(buf + len, 1, cap - len, f);
-        if (n == 0) break;
+        if (n == 0)
+            break;
         len += n;
     }
     fclose(f);
@@ -63,7 +64,8 @@ int main(int argc, char **argv)
         }
         struct dirent *de;
         while ((de = readdir(d))) {
-            if (de->d_name[0] == '.') continue;
+            if (de->d_name[0] == '.')
+                continue;
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", argv[i], de->d_name);
             rc |= replay_file(path) != 0;

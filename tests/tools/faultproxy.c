@@ -166,8 +166,8 @@ int main(int argc, char **argv)
             if (pairs[i].fd[0] < 0)
                 continue;
             /* the client's bytes wait until the target is connected */
-            pf[np] = (struct pollfd){.fd = pairs[i].fd[0],
-                                     .events = pairs[i].connected ? POLLIN : 0};
+            pf[np] =
+                (struct pollfd){.fd = pairs[i].fd[0], .events = pairs[i].connected ? POLLIN : 0};
             map[np++] = 2 * i;
             pf[np] = (struct pollfd){.fd = pairs[i].fd[1],
                                      .events = pairs[i].connected ? POLLIN : POLLOUT};

@@ -83,7 +83,8 @@ static int id_taken(const char *id)
     uint64_t k = strtoull(id, NULL, 10) + 1; /* 17 digits; 0 marks a free slot */
     if (!ids_cap)
         return 0;
-    for (size_t i = (size_t)(k * 0x9e3779b97f4a7c15ull) & (ids_cap - 1);; i = (i + 1) & (ids_cap - 1)) {
+    for (size_t i = (size_t)(k * 0x9e3779b97f4a7c15ull) & (ids_cap - 1);;
+         i = (i + 1) & (ids_cap - 1)) {
         if (ids_seen[i] == k)
             return 1;
         if (ids_seen[i] == 0) {

@@ -22,13 +22,13 @@ static const char *long_name(char letter)
         char letter;
         const char *name;
     } names[] = {
-        {'j', "--json"},         {'c', "--csv"},    {'r', "--reveal"},     {'n', "--count"},
-        {'s', "--skip-invalid"}, {'S', "--sort"},   {'L', "--limit"},      {'w', "--where"},
-        {'B', "--by"},           {'F', "--since"},  {'U', "--until"},      {'f', "--force"},
-        {'K', "--kind"},         {'R', "--from"},   {'T', "--to"},         {'O', "--office"},
-        {'D', "--date"},         {'A', "--amount"}, {'Q', "--station"},    {'E', "--encoding"},
-        {'Y', "--dry-run"},      {'X', "--xlsx"},   {'a', "--across"},     {'e', "--excel"},
-        {'C', "--check"},        {'M', "--max-offline"}, {'N', "--node"},  {'l', "--last"}};
+        {'j', "--json"},         {'c', "--csv"},         {'r', "--reveal"},  {'n', "--count"},
+        {'s', "--skip-invalid"}, {'S', "--sort"},        {'L', "--limit"},   {'w', "--where"},
+        {'B', "--by"},           {'F', "--since"},       {'U', "--until"},   {'f', "--force"},
+        {'K', "--kind"},         {'R', "--from"},        {'T', "--to"},      {'O', "--office"},
+        {'D', "--date"},         {'A', "--amount"},      {'Q', "--station"}, {'E', "--encoding"},
+        {'Y', "--dry-run"},      {'X', "--xlsx"},        {'a', "--across"},  {'e', "--excel"},
+        {'C', "--check"},        {'M', "--max-offline"}, {'N', "--node"},    {'l', "--last"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].letter == letter)
             return names[i].name;

@@ -23,7 +23,8 @@ static void parse_ok(csvin_doc *d, const char *text)
     char err[ERRLEN];
     csvin_init(d);
     int rc = csvin_parse(d, text, strlen(text), err, sizeof err);
-    if (rc != 0) fail_msg("csvin_parse failed: %s", err);
+    if (rc != 0)
+        fail_msg("csvin_parse failed: %s", err);
 }
 
 /* Parse len bytes; expects failure with a message containing want. */
@@ -36,7 +37,8 @@ static void parse_fails_n(const char *text, size_t len, const char *want)
     assert_int_equal(rc, -1);
     assert_null(d.rows);
     assert_null(d.header);
-    if (!strstr(err, want)) fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+    if (!strstr(err, want))
+        fail_msg("error \"%s\" does not contain \"%s\"", err, want);
     csvin_free(&d);
 }
 
@@ -169,7 +171,8 @@ static void parse_fails_utf8(const char *text, const char *want)
     csvin_init(&d);
     assert_int_equal(csvin_parse_enc(&d, text, strlen(text), CSVIN_ENC_UTF8, err, sizeof err), -1);
     assert_null(d.header);
-    if (!strstr(err, want)) fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+    if (!strstr(err, want))
+        fail_msg("error \"%s\" does not contain \"%s\"", err, want);
     csvin_free(&d);
 }
 
@@ -234,7 +237,8 @@ static void header_fails(const char *text, const char *want)
     csvin_init(&d);
     assert_int_equal(csvin_parse(&d, text, strlen(text), err, sizeof err), 0);
     assert_int_equal(csvin_header_resolve(&d, err, sizeof err), -1);
-    if (!strstr(err, want)) fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+    if (!strstr(err, want))
+        fail_msg("error \"%s\" does not contain \"%s\"", err, want);
     csvin_free(&d);
 }
 
@@ -247,14 +251,16 @@ static void test_header_strict(void **state)
     header_fails("手机,phone\n1,2\n", "are both phone");
     header_fails("name,bogus field\nx,y\n", "unknown field 'bogus field'");
     /* the record id column and every alias resolve */
-    const char *ok = "id,姓名,性别,公民身份号码,联系电话,从业类别,单位,工会,入会时间,会籍状态,备注,福利发放\n";
+    const char *ok =
+        "id,姓名,性别,公民身份号码,联系电话,从业类别,单位,工会,入会时间,会籍状态,备注,福利发放\n";
     char err[ERRLEN];
     csvin_doc d;
     csvin_init(&d);
     assert_int_equal(csvin_parse(&d, ok, strlen(ok), err, sizeof err), 0);
-    if (csvin_header_resolve(&d, err, sizeof err) != 0) fail_msg("%s", err);
-    const char *want[] = {"id",       "name",  "gender", "id_number", "phone",  "category",
-                          "employer", "union", "joined", "status",    "notes",  "benefits"};
+    if (csvin_header_resolve(&d, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    const char *want[] = {"id",       "name",  "gender", "id_number", "phone", "category",
+                          "employer", "union", "joined", "status",    "notes", "benefits"};
     for (size_t i = 0; i < 12; i++)
         assert_string_equal(d.header[i], want[i]);
     csvin_free(&d);

@@ -59,11 +59,21 @@ static void test_match(void **state)
         const char *expr;
         int want;
     } cases[] = {
-        {"name=陈诚", 1},          {"name~陈", 1},          {"name!=陈诚", 0},
-        {"joined>2023-01-31", 1},  {"joined<=2023-05-01", 1}, {"joined>2023-05-01", 0},
-        {"benefits=welfare-2021", 1}, {"benefits~HEAT", 1},   {"benefits!=welfare-2021", 0},
-        {"benefits=legal-aid", 0}, {"union=", 1},            {"union!=x", 1},
-        {"id=rec1", 1},            {"id~rec", 1},            {"id=rec2", 0},
+        {"name=陈诚", 1},
+        {"name~陈", 1},
+        {"name!=陈诚", 0},
+        {"joined>2023-01-31", 1},
+        {"joined<=2023-05-01", 1},
+        {"joined>2023-05-01", 0},
+        {"benefits=welfare-2021", 1},
+        {"benefits~HEAT", 1},
+        {"benefits!=welfare-2021", 0},
+        {"benefits=legal-aid", 0},
+        {"union=", 1},
+        {"union!=x", 1},
+        {"id=rec1", 1},
+        {"id~rec", 1},
+        {"id=rec2", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         query_cond c;
@@ -123,12 +133,14 @@ static void test_input_rules(void **state)
     const char *no[] = {"joined>=2021/3/6", "category=骑手"};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
         assert_int_equal(query_cond_parse(&c, yes[i], err, sizeof err), 0);
-        if (!query_match(&c, 1, "rec1", &r)) fail_msg("%s should match", yes[i]);
+        if (!query_match(&c, 1, "rec1", &r))
+            fail_msg("%s should match", yes[i]);
         query_cond_free(&c);
     }
     for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
         assert_int_equal(query_cond_parse(&c, no[i], err, sizeof err), 0);
-        if (query_match(&c, 1, "rec1", &r)) fail_msg("%s should not match", no[i]);
+        if (query_match(&c, 1, "rec1", &r))
+            fail_msg("%s should not match", no[i]);
         query_cond_free(&c);
     }
     record_free(&r);

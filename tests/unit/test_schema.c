@@ -23,7 +23,8 @@ static void expect_ok_at(int line, const char *field, const char *in, const char
     char err[256] = "untouched";
     char *out = (char *)0x1;
     int rc = schema_value_check(&out, field, in, TODAY, err, sizeof err);
-    if (rc != 0) fail_msg("line %d: %s=\"%s\" refused: %s", line, field, in, err);
+    if (rc != 0)
+        fail_msg("line %d: %s=\"%s\" refused: %s", line, field, in, err);
     assert_non_null(out);
     if (strcmp(out, want) != 0)
         fail_msg("line %d: %s=\"%s\" gave \"%s\", want \"%s\"", line, field, in, out, want);
@@ -179,9 +180,9 @@ static void test_name(void **state)
     ERR("name", "陈\x7f", "name: control characters");
     ERR("name", "陈\xc2\x85诚", "name: control characters"); /* U+0085 NEL (C1) */
     /* issue 9: Unicode spaces around a value are trimmed (they were refused) */
-    OK("name", "\xe3\x80\x80陈诚", "陈诚"); /* U+3000 */
-    OK("name", "陈诚\xc2\xa0", "陈诚");     /* NBSP */
-    OK("name", "\xef\xbb\xbf陈诚", "陈诚"); /* BOM */
+    OK("name", "\xe3\x80\x80陈诚", "陈诚");        /* U+3000 */
+    OK("name", "陈诚\xc2\xa0", "陈诚");            /* NBSP */
+    OK("name", "\xef\xbb\xbf陈诚", "陈诚");        /* BOM */
     OK("name", "Ｚｈａｎｇ　Ｓａｎ", "Zhang San"); /* full-width letters and space */
 
     char *cjk64 = repeat("陈", 64), *cjk65 = repeat("陈", 65);
@@ -241,7 +242,8 @@ static void test_idnum_check_digit(void **state)
     char buf[19];
     for (int i = 0; i < 17; i++) {
         for (char d = '0'; d <= '9'; d++) {
-            if (d == good[i]) continue;
+            if (d == good[i])
+                continue;
             memcpy(buf, good, 19);
             buf[i] = d;
             ERR("id_number", buf, "id_number: ");
@@ -292,20 +294,13 @@ static void test_phone(void **state)
     ERR("phone", "1.38123E+10", "Excel turned the column into numbers");
 
     const char *msg = "phone: must be 11 digits starting with 1";
-    const char *bad[] = {"23812345678",
-                         "1381234567",
-                         "138123456789",
-                         "+8513812345678",
-                         "86 1381234567",
-                         "+86",
-                         "138.1234.5678",
-                         "1381234567a",
-                         "++8613812345678",
-                         "+86 23812345678",
-                         "(138)12345678",
-                         "0086 13812345678",
-                         "86123456789",
-                         "---"};
+    const char *bad[] = {"23812345678",     "1381234567",
+                         "138123456789",    "+8513812345678",
+                         "86 1381234567",   "+86",
+                         "138.1234.5678",   "1381234567a",
+                         "++8613812345678", "+86 23812345678",
+                         "(138)12345678",   "0086 13812345678",
+                         "86123456789",     "---"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ERR_EXACT("phone", bad[i], msg);
     ERR_EXACT("phone", "", "phone: must not be empty");
@@ -715,9 +710,9 @@ static void test_idnum_15(void **state)
 
     schema_norm n;
     char err[256];
-    assert_int_equal(schema_value_normalize(&n, "id_number", " 330203900101123 ", TODAY, err,
-                                            sizeof err),
-                     UERR_OK);
+    assert_int_equal(
+        schema_value_normalize(&n, "id_number", " 330203900101123 ", TODAY, err, sizeof err),
+        UERR_OK);
     assert_string_equal(n.value, "330203199001011236");
     assert_true(n.flags & SCHEMA_NORM_ID15);
     schema_norm_free(&n);
@@ -742,8 +737,8 @@ static void test_idnum_15(void **state)
 static void test_category_vocab(void **state)
 {
     (void)state;
-    const char *builtin[] = {"快递员", "外卖配送员", "网约车司机", "货车司机", "护工护理员",
-                             "家政服务员", "育婴师", "保安员", "商场信息员", "房产中介员"};
+    const char *builtin[] = {"快递员",     "外卖配送员", "网约车司机", "货车司机",   "护工护理员",
+                             "家政服务员", "育婴师",     "保安员",     "商场信息员", "房产中介员"};
     for (size_t i = 0; i < sizeof builtin / sizeof *builtin; i++) {
         OK("category", builtin[i], builtin[i]);
         assert_int_equal(vocab_is_new_form("category", builtin[i]), 1);
@@ -778,8 +773,7 @@ static void test_category_vocab(void **state)
                      UERR_CONFLICT);
     assert_int_equal(vocab_value_add("name", "x", NULL, 0, 0, err, sizeof err), UERR_INVALID);
     assert_int_equal(vocab_value_add("category", "", NULL, 0, 0, err, sizeof err), UERR_INVALID);
-    assert_int_equal(vocab_value_add("category", "a;b", NULL, 0, 0, err, sizeof err),
-                     UERR_INVALID);
+    assert_int_equal(vocab_value_add("category", "a;b", NULL, 0, 0, err, sizeof err), UERR_INVALID);
     /* adding an alias to a built-in value */
     const char *more[] = {"快递配送员"};
     assert_int_equal(vocab_value_add("category", "快递员", more, 1, 0, err, sizeof err), 0);
@@ -819,14 +813,30 @@ static void test_resolve_and_declare(void **state)
     const struct {
         const char *alias, *field;
     } a[] = {
-        {"姓名", "name"},           {"性别", "gender"},       {"身份证号", "id_number"},
-        {"身份证号码", "id_number"}, {"公民身份号码", "id_number"}, {"手机", "phone"},
-        {"手机号", "phone"},        {"手机号码", "phone"},     {"联系电话", "phone"},
-        {"职业", "category"},       {"职业类别", "category"},  {"从业类别", "category"},
-        {"工作单位", "employer"},    {"单位", "employer"},      {"所属工会", "union"},
-        {"工会", "union"},          {"入会日期", "joined"},    {"入会时间", "joined"},
-        {"加入日期", "joined"},      {"状态", "status"},        {"会籍状态", "status"},
-        {"备注", "notes"},          {"福利", "benefits"},      {"福利发放", "benefits"},
+        {"姓名", "name"},
+        {"性别", "gender"},
+        {"身份证号", "id_number"},
+        {"身份证号码", "id_number"},
+        {"公民身份号码", "id_number"},
+        {"手机", "phone"},
+        {"手机号", "phone"},
+        {"手机号码", "phone"},
+        {"联系电话", "phone"},
+        {"职业", "category"},
+        {"职业类别", "category"},
+        {"从业类别", "category"},
+        {"工作单位", "employer"},
+        {"单位", "employer"},
+        {"所属工会", "union"},
+        {"工会", "union"},
+        {"入会日期", "joined"},
+        {"入会时间", "joined"},
+        {"加入日期", "joined"},
+        {"状态", "status"},
+        {"会籍状态", "status"},
+        {"备注", "notes"},
+        {"福利", "benefits"},
+        {"福利发放", "benefits"},
         {" ｐｈｏｎｅ ", "phone"},
     };
     for (size_t i = 0; i < sizeof a / sizeof *a; i++) {
@@ -844,9 +854,8 @@ static void test_resolve_and_declare(void **state)
     assert_int_equal(schema_type_parse(&t, "date", err, sizeof err), 0);
     assert_int_equal(t, SCHEMA_DATE);
     assert_int_equal(schema_type_parse(&t, "gender", err, sizeof err), UERR_INVALID);
-    assert_int_equal(schema_field_declare("first_job", SCHEMA_DATE, "首次就业日期", 0, err,
-                                          sizeof err),
-                     0);
+    assert_int_equal(
+        schema_field_declare("first_job", SCHEMA_DATE, "首次就业日期", 0, err, sizeof err), 0);
     assert_int_equal(schema_field_declare("bank_card", SCHEMA_TEXT, "银行卡号", 1, err, sizeof err),
                      0);
     assert_int_equal(schema_field_declare("skills", SCHEMA_SET, NULL, 0, err, sizeof err), 0);
