@@ -115,44 +115,26 @@ static int collect_batch(store_oidvec *out, store *s)
  * durable head to the pending tip. */
 static uerr batch_write(store *s, char *err, size_t errlen)
 {
-    git_odb *disk = NULL, *bodb = NULL;
-    git_odb_writepack *wp = NULL;
-    git_indexer_progress stats = {0};
     store_oidvec objs = {0};
-    unsigned char *pk = NULL;
-    size_t pklen = 0;
     git_oid tip;
     uerr rc;
     git_oid_cpy(&tip, &s->head);
-    if (git_repository_odb(&disk, s->repo) < 0 || git_repository_odb(&bodb, s->bulk) < 0 ||
-        collect_batch(&objs, s) != 0) {
+    if (collect_batch(&objs, s) != 0)
         rc = store_git_err(err, errlen, UERR_IO, "collecting the objects to write");
-        goto cleanup;
-    }
-    rc = store_pack_encode(&pk, &pklen, bodb, &objs, err, errlen);
-    if (rc != UERR_OK)
-        goto cleanup;
-    if (git_odb_write_pack(&wp, disk, NULL, NULL) < 0 || wp->append(wp, pk, pklen, &stats) < 0 ||
-        wp->commit(wp, &stats) < 0) {
-        rc = store_git_err(err, errlen, UERR_IO, "writing the pack");
-        goto cleanup;
-    }
-    /* The objects are durable; now move the branch, expecting the head it
-     * had before the batch. */
-    git_oid_cpy(&s->head, &s->durable_head);
-    s->has_head = s->durable_has_head;
-    rc = store_branch_move(s, s->repo, &tip, "group commit", err, errlen);
+    else
+        rc = store_pack_write_new(s, &objs, err, errlen);
     if (rc == UERR_OK) {
-        git_oid_cpy(&s->head, &tip);
-        s->has_head = 1;
+        /* The objects are durable; now move the branch, expecting the head
+         * it had before the batch. */
+        git_oid_cpy(&s->head, &s->durable_head);
+        s->has_head = s->durable_has_head;
+        rc = store_branch_move(s, s->repo, &tip, "group commit", err, errlen);
+        if (rc == UERR_OK) {
+            git_oid_cpy(&s->head, &tip);
+            s->has_head = 1;
+        }
     }
-cleanup:
-    if (wp)
-        wp->free(wp);
-    git_odb_free(disk);
-    git_odb_free(bodb);
     free(objs.v);
-    free(pk);
     return rc;
 }
 

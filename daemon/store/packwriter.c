@@ -19,6 +19,8 @@
  * objects into the pack indexer without an in-memory copy.) */
 #include "daemon/store/store_int.h"
 
+#include <git2/sys/odb_backend.h>
+
 #include "daemon/store/packread.h"
 #include "daemon/util/log.h"
 
@@ -185,13 +187,15 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
     return rc;
 }
 
-/* Every object under tree that the on-disk store lacks (new trees stop the
- * descent where a subtree is already on disk: unchanged parts are shared). */
-static int collect_new(store_oidvec *out, git_repository *bulk, git_odb *disk,
+/* Every object under tree that is new (in the mempack mp: libgit2 writes
+ * an object there only when the store lacks it); the descent stops at a
+ * subtree that is not new: unchanged parts are shared. One hash lookup per
+ * entry, not a search of the store's loose files and every pack. */
+static int collect_new(store_oidvec *out, git_repository *bulk, git_odb_backend *mp,
                        const git_oid *tree_id)
 {
     git_tree *t = NULL;
-    if (git_odb_exists_ext(disk, tree_id, GIT_ODB_LOOKUP_NO_REFRESH))
+    if (!mp->exists(mp, tree_id))
         return 0;
     if (store_oidvec_push(out, tree_id) != 0 || git_tree_lookup(&t, bulk, tree_id) < 0)
         return -1;
@@ -200,31 +204,27 @@ static int collect_new(store_oidvec *out, git_repository *bulk, git_odb *disk,
     for (size_t i = 0; i < n && rc == 0; i++) {
         const git_tree_entry *e = git_tree_entry_byindex(t, i);
         if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
-            rc = collect_new(out, bulk, disk, git_tree_entry_id(e));
-        else if (!git_odb_exists_ext(disk, git_tree_entry_id(e), GIT_ODB_LOOKUP_NO_REFRESH))
+            rc = collect_new(out, bulk, mp, git_tree_entry_id(e));
+        else if (mp->exists(mp, git_tree_entry_id(e)))
             rc = store_oidvec_push(out, git_tree_entry_id(e));
     }
     git_tree_free(t);
     return rc;
 }
 
-uerr store_mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen)
+uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t errlen)
 {
     git_odb *disk = NULL, *bodb = NULL;
     git_odb_writepack *wp = NULL;
     git_indexer_progress stats = {0};
-    git_commit *c = NULL;
-    store_oidvec objs = {0};
     unsigned char *pk = NULL;
     size_t pklen = 0;
     uerr rc;
-    if (git_repository_odb(&disk, s->repo) < 0 || git_repository_odb(&bodb, s->bulk) < 0 ||
-        git_commit_lookup(&c, s->bulk, tip) < 0 || store_oidvec_push(&objs, tip) != 0 ||
-        collect_new(&objs, s->bulk, disk, git_commit_tree_id(c)) != 0) {
-        rc = store_git_err(err, errlen, UERR_IO, "collecting the objects to write");
+    if (git_repository_odb(&disk, s->repo) < 0 || git_repository_odb(&bodb, s->bulk) < 0) {
+        rc = store_git_err(err, errlen, UERR_IO, "opening the object store");
         goto cleanup;
     }
-    rc = store_pack_encode(&pk, &pklen, bodb, &objs, err, errlen);
+    rc = store_pack_encode(&pk, &pklen, bodb, objs, err, errlen);
     if (rc != UERR_OK)
         goto cleanup;
     if (git_odb_write_pack(&wp, disk, NULL, NULL) < 0 || wp->append(wp, pk, pklen, &stats) < 0 ||
@@ -235,11 +235,24 @@ uerr store_mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen)
 cleanup:
     if (wp)
         wp->free(wp);
-    git_commit_free(c);
     git_odb_free(disk);
     git_odb_free(bodb);
-    free(objs.v);
     free(pk);
+    return rc;
+}
+
+uerr store_mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen)
+{
+    git_commit *c = NULL;
+    store_oidvec objs = {0};
+    uerr rc;
+    if (git_commit_lookup(&c, s->bulk, tip) < 0 || store_oidvec_push(&objs, tip) != 0 ||
+        collect_new(&objs, s->bulk, s->mempack, git_commit_tree_id(c)) != 0)
+        rc = store_git_err(err, errlen, UERR_IO, "collecting the objects to write");
+    else
+        rc = store_pack_write_new(s, &objs, err, errlen);
+    git_commit_free(c);
+    free(objs.v);
     git_mempack_reset(s->mempack);
     return rc;
 }

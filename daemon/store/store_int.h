@@ -112,6 +112,10 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
  * of s->bulk, as one pack into the real object store; the mempack is empty
  * afterwards whatever happens. UERR_IO or UERR_NOMEM. */
 uerr store_mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen);
+/* Encode objs (borrowed; read through s->bulk, so the mempack's objects
+ * too) as one pack and write it into the store (fsynced by libgit2's
+ * indexer). UERR_OK, or UERR_IO with err set. */
+uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t errlen);
 
 /* ---- the bulk commit (bulktree.c) ---------------------------------------- */
 
