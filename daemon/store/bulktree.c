@@ -8,27 +8,29 @@
  * updates (path, blob id) are sorted in git's tree order and merged in one
  * pass with the sorted entries of the tree they change, folder by folder;
  * every object (blobs, the new trees, the commit) is deflated straight
- * into libgit2's pack indexer (git_odb_write_pack), which writes it to a
- * temporary pack file: memory stays the size of the update list, not of
- * the data.
+ * into a temporary pack file whose .idx we write ourselves from the ids,
+ * offsets and CRCs we know (packfile.c: no indexer inflating it all
+ * again): memory stays the size of the update list, not of the data.
  *
  * Same result as the old path: the same tree ids for the same input (the
  * unit test builds both and compares), one commit, nothing visible on
- * failure (the indexer's temporary file is dropped), the branch moved only
+ * failure (the temporary pack file is removed), the branch moved only
  * after the pack is durable. It never reads or writes the branch itself
  * beyond that move, and never takes objects from outside. */
 #include "daemon/store/store_int.h"
+#include "daemon/store/packfile.h"
 #include "daemon/store/writecheck.h"
 
 #include "proto/record.h"
 
 #include <assert.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
-#define BULK_CHUNK (1u << 20) /* bytes handed to the indexer at a time */
+/* zlib level of the import's pack: 1, speed over size (these packs are
+ * written once and `git repack` may compact them at any time). Measured
+ * against the first replication's bytes row: see docs/BENCHMARKS.md. */
+#define BULK_ZLEVEL 1
 
 /* One update: the record's tree path and its blob id; idx its change. */
 typedef struct {
@@ -37,146 +39,9 @@ typedef struct {
     size_t idx;
 } bulk_up;
 
-/* The pack being streamed into the indexer. */
-typedef struct {
-    git_odb_writepack *wp;
-    git_indexer_progress stats;
-    EVP_MD_CTX *sha;
-    z_stream z;
-    int zok;
-    unsigned char *buf; /* pending bytes, BULK_CHUNK */
-    size_t len;
-    unsigned char *zbuf; /* deflate output of one object */
-    size_t zcap;
-    size_t written, expected; /* objects */
-    int failed;
-} bulk_pack;
-
-static int bp_flush(bulk_pack *p)
+static int bulk_hash(git_oid *out, EVP_MD_CTX *ctx, const void *data, size_t len, int type)
 {
-    if (p->failed)
-        return -1;
-    if (p->len && (!EVP_DigestUpdate(p->sha, p->buf, p->len) ||
-                   p->wp->append(p->wp, p->buf, p->len, &p->stats) < 0))
-        p->failed = 1;
-    p->len = 0;
-    return p->failed ? -1 : 0;
-}
-
-static void bp_put(bulk_pack *p, const void *data, size_t n)
-{
-    const unsigned char *d = data;
-    while (n && !p->failed) {
-        size_t k = BULK_CHUNK - p->len < n ? BULK_CHUNK - p->len : n;
-        memcpy(p->buf + p->len, d, k);
-        p->len += k;
-        d += k;
-        n -= k;
-        if (p->len == BULK_CHUNK)
-            bp_flush(p);
-    }
-}
-
-/* Append one undeltified object (type/size header, zlib level 1: these
- * packs are written once and `git repack` may compact them any time). */
-static void bp_object(bulk_pack *p, git_object_t type, const void *data, size_t size)
-{
-    unsigned char hdr[16];
-    size_t h = 0, sz = size;
-    unsigned c = ((unsigned)type << 4) | (sz & 15);
-    if (p->failed)
-        return;
-    assert(p->written < p->expected);
-    sz >>= 4;
-    while (sz) {
-        hdr[h++] = (unsigned char)(c | 0x80);
-        c = sz & 0x7f;
-        sz >>= 7;
-    }
-    hdr[h++] = (unsigned char)c;
-    bp_put(p, hdr, h);
-    size_t bound = deflateBound(&p->z, (uLong)size) + 64;
-    if (bound > p->zcap) {
-        unsigned char *nb = realloc(p->zbuf, bound);
-        if (!nb) {
-            p->failed = 1;
-            return;
-        }
-        p->zbuf = nb;
-        p->zcap = bound;
-    }
-    /* one stream reset per object: deflateInit per object (compress2)
-     * costs an allocation of its whole state each time */
-    p->z.next_in = (Bytef *)(uintptr_t)data;
-    p->z.avail_in = (uInt)size;
-    p->z.next_out = p->zbuf;
-    p->z.avail_out = (uInt)p->zcap;
-    if (deflateReset(&p->z) != Z_OK || deflate(&p->z, Z_FINISH) != Z_STREAM_END) {
-        p->failed = 1;
-        return;
-    }
-    bp_put(p, p->zbuf, p->zcap - p->z.avail_out);
-    p->written++;
-}
-
-static int bp_open(bulk_pack *p, git_odb *disk, size_t nobj)
-{
-    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2};
-    memset(p, 0, sizeof *p);
-    p->expected = nobj;
-    if (nobj > 0xffffffffu || !(p->buf = malloc(BULK_CHUNK)) || !(p->sha = EVP_MD_CTX_new()) ||
-        !EVP_DigestInit_ex(p->sha, EVP_sha1(), NULL) || deflateInit(&p->z, 1) != Z_OK)
-        return -1;
-    p->zok = 1;
-    if (git_odb_write_pack(&p->wp, disk, NULL, NULL) < 0)
-        return -1;
-    head[8] = (unsigned char)(nobj >> 24);
-    head[9] = (unsigned char)(nobj >> 16);
-    head[10] = (unsigned char)(nobj >> 8);
-    head[11] = (unsigned char)nobj;
-    bp_put(p, head, sizeof head);
-    return p->failed ? -1 : 0;
-}
-
-/* Trailer, then the indexer's commit (index written, fsynced, pack moved
- * into objects/pack). 0 or -1. */
-static int bp_finish(bulk_pack *p)
-{
-    unsigned char sum[EVP_MAX_MD_SIZE];
-    unsigned sumlen = 0;
-    if (p->failed || p->written != p->expected || bp_flush(p) != 0 ||
-        !EVP_DigestFinal_ex(p->sha, sum, &sumlen) ||
-        p->wp->append(p->wp, sum, sumlen, &p->stats) < 0 || p->wp->commit(p->wp, &p->stats) < 0)
-        return -1;
-    return 0;
-}
-
-static void bp_free(bulk_pack *p)
-{
-    if (p->wp)
-        p->wp->free(p->wp); /* uncommitted: the temporary pack is removed */
-    if (p->zok)
-        deflateEnd(&p->z);
-    EVP_MD_CTX_free(p->sha);
-    free(p->buf);
-    free(p->zbuf);
-}
-
-/* The id of an object of type with the given bytes: SHA-1 over
- * "<type> <size>\0" and the bytes, by OpenSSL (git_odb_hash runs the
- * collision-detecting SHA-1, several times slower; these are our own
- * objects, and the indexer checks the pack as it takes it in). 0 or -1. */
-static int bulk_hash(git_oid *out, const void *data, size_t len, git_object_t type)
-{
-    char hdr[64];
-    unsigned mdlen = 0;
-    int h = snprintf(hdr, sizeof hdr, "%s %zu", git_object_type2string(type), len);
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    int ok = m && EVP_DigestInit_ex(m, EVP_sha1(), NULL) &&
-             EVP_DigestUpdate(m, hdr, (size_t)h + 1) && EVP_DigestUpdate(m, data, len) &&
-             EVP_DigestFinal_ex(m, out->id, &mdlen) && mdlen == GIT_OID_RAWSZ;
-    EVP_MD_CTX_free(m);
-    return ok ? 0 : -1;
+    return packfile_hash(out->id, ctx, type, data, len);
 }
 
 /* ---- the trees ------------------------------------------------------------ */
@@ -212,7 +77,8 @@ static size_t comp_len(const char *path, size_t off, int *dir)
 
 typedef struct {
     git_repository *repo; /* reads the base trees */
-    bulk_pack *pack;
+    packfile_out *pack;
+    EVP_MD_CTX *hash;
     bulk_up *up;
     char *root; /* the root tree's bytes (kept for the commit), malloc'd */
     size_t rootlen;
@@ -306,12 +172,12 @@ static int bulk_tree(git_oid *out, bulk_ctx *c, const git_tree *base, size_t lo,
             tb_entry(&t, "40000", un, ul, &sid);
         ui = end;
     }
-    if (rc == 0 && !t.oom && bulk_hash(out, t.b ? t.b : "", t.len, GIT_OBJECT_TREE) != 0)
+    if (rc == 0 && !t.oom && bulk_hash(out, c->hash, t.b ? t.b : "", t.len, PACKFILE_TREE) != 0)
         rc = -1;
-    if (rc == 0 && !t.oom && c->pack->written >= c->pack->expected)
+    if (rc == 0 && !t.oom && c->pack->n >= c->pack->expected)
         rc = -1; /* more trees than counted: a path outside the layout */
     if (rc == 0 && !t.oom)
-        bp_object(c->pack, GIT_OBJECT_TREE, t.b ? t.b : "", t.len);
+        packfile_object(c->pack, PACKFILE_TREE, out->id, t.b ? t.b : "", t.len);
     if (depth == 0 && rc == 0 && !t.oom) {
         c->root = t.b;
         c->rootlen = t.len;
@@ -340,7 +206,8 @@ static size_t bulk_tree_count(const bulk_up *up, size_t n)
 /* ---- the commit ----------------------------------------------------------- */
 
 /* Check each change, hash its blob, and sort the updates. */
-static uerr bulk_updates(bulk_up **out, const store_change *ch, size_t n, char *err, size_t errlen)
+static uerr bulk_updates(bulk_up **out, EVP_MD_CTX *hash, const store_change *ch, size_t n,
+                         char *err, size_t errlen)
 {
     bulk_up *up = calloc(n, sizeof *up);
     if (!up)
@@ -357,7 +224,7 @@ static uerr bulk_updates(bulk_up **out, const store_change *ch, size_t n, char *
         up[i].idx = i;
         if (!(up[i].path = strdup(path)))
             return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
-        if (bulk_hash(&up[i].oid, ch[i].buf, ch[i].len, GIT_OBJECT_BLOB) != 0)
+        if (bulk_hash(&up[i].oid, hash, ch[i].buf, ch[i].len, PACKFILE_BLOB) != 0)
             return store_git_err(err, errlen, UERR_INTERNAL, "hashing a record");
     }
     qsort(up, n, sizeof *up, up_cmp);
@@ -403,24 +270,69 @@ cleanup:
     return rc;
 }
 
+/* Write the distinct blobs (in the order of the sorted updates, straight
+ * from the caller's buffers), the changed trees and the commit into pack;
+ * *tree_oid and *commit_oid the new root and commit. */
+static uerr bulk_write(git_oid *tree_oid, git_oid *commit_oid, store *s, packfile_out *pack,
+                       EVP_MD_CTX *hash, const store_change *ch, bulk_up *up, size_t n,
+                       store_oidmap *blobs, const git_tree *base, const char *operator,
+                       const char * message, char *err, size_t errlen)
+{
+    bulk_ctx c = {.repo = s->repo, .pack = pack, .hash = hash, .up = up};
+    git_buf cbuf = {0};
+    uerr rc = UERR_OK;
+    for (size_t k = 0; k < n && !pack->failed; k++) {
+        uint32_t *done = store_oidmap_get(blobs, &up[k].oid);
+        assert(done);
+        if (*done)
+            continue;
+        *done = 1;
+        packfile_object(pack, PACKFILE_BLOB, up[k].oid.id, ch[up[k].idx].buf, ch[up[k].idx].len);
+    }
+    if (pack->failed || bulk_tree(tree_oid, &c, base, 0, n, 0, 0) != 0 ||
+        pack->n + 1 != pack->expected) {
+        rc = pack->failed ? uerr_set(err, errlen, UERR_IO, "writing the pack: %s",
+                                     pack->errno_ ? strerror(pack->errno_) : "failed")
+                          : store_git_err(err, errlen, UERR_IO, "building the new trees");
+        goto cleanup;
+    }
+    rc = bulk_commit_bytes(&cbuf, s, tree_oid, c.root ? c.root : "", c.rootlen, operator, message,
+                           err, errlen);
+    if (rc != UERR_OK)
+        goto cleanup;
+    if (bulk_hash(commit_oid, hash, cbuf.ptr, cbuf.size, PACKFILE_COMMIT) != 0) {
+        rc = uerr_set(err, errlen, UERR_INTERNAL, "hashing the commit");
+        goto cleanup;
+    }
+    packfile_object(pack, PACKFILE_COMMIT, commit_oid->id, cbuf.ptr, cbuf.size);
+cleanup:
+    free(c.root);
+    git_buf_dispose(&cbuf);
+    return rc;
+}
+
 uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *operator,
                        const char * message, char *err, size_t errlen)
 {
     bulk_up *up = NULL;
-    bulk_pack pack = {0};
+    packfile_out pack = {0};
     git_odb *disk = NULL;
     git_commit *parent = NULL;
     git_tree *base = NULL;
-    bulk_ctx c = {0};
-    git_buf cbuf = {0};
     git_oid tree_oid, commit_oid;
     store_oidmap blobs = {0};
+    EVP_MD_CTX *hash = EVP_MD_CTX_new();
+    char packdir[4200], name[2 * PACKFILE_OID + 1];
     size_t nblobs = 0;
     uerr rc;
     assert(!s->batching);
     if (n == 0)
         return uerr_set(err, errlen, UERR_INVALID, "nothing to commit");
-    if ((rc = bulk_updates(&up, ch, n, err, errlen)) != UERR_OK)
+    if (!hash) {
+        rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = bulk_updates(&up, hash, ch, n, err, errlen)) != UERR_OK)
         goto cleanup;
     /* each distinct blob once in the pack */
     for (size_t i = 0; i < n; i++) {
@@ -437,39 +349,19 @@ uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *o
         rc = store_git_err(err, errlen, UERR_IO, "reading the head");
         goto cleanup;
     }
-    if (bp_open(&pack, disk, nblobs + bulk_tree_count(up, n) + 1) != 0) {
-        rc = store_git_err(err, errlen, UERR_IO, "starting the pack");
-        goto cleanup;
-    }
-    /* blobs in the order given, straight from the caller's buffers */
-    for (size_t k = 0; k < n && !pack.failed; k++) {
-        uint32_t *done = store_oidmap_get(&blobs, &up[k].oid);
-        assert(done);
-        if (*done)
-            continue;
-        *done = 1;
-        bp_object(&pack, GIT_OBJECT_BLOB, ch[up[k].idx].buf, ch[up[k].idx].len);
-    }
-    c = (bulk_ctx){.repo = s->repo, .pack = &pack, .up = up};
-    if (pack.failed || bulk_tree(&tree_oid, &c, base, 0, n, 0, 0) != 0 ||
-        pack.written + 1 != pack.expected) {
-        rc = store_git_err(err, errlen, UERR_IO, "building the new trees");
-        goto cleanup;
-    }
-    rc = bulk_commit_bytes(&cbuf, s, &tree_oid, c.root ? c.root : "", c.rootlen, operator, message,
-                           err, errlen);
+    snprintf(packdir, sizeof packdir, "%sobjects/pack", git_repository_path(s->repo));
+    rc = packfile_open(&pack, packdir, nblobs + bulk_tree_count(up, n) + 1, BULK_ZLEVEL, err,
+                       errlen);
+    if (rc == UERR_OK)
+        rc = bulk_write(&tree_oid, &commit_oid, s, &pack, hash, ch, up, n, &blobs, base, operator,
+                        message, err, errlen);
+    if (rc == UERR_OK)
+        rc = packfile_finish(&pack, name, err, errlen);
     if (rc != UERR_OK)
         goto cleanup;
-    if (bulk_hash(&commit_oid, cbuf.ptr, cbuf.size, GIT_OBJECT_COMMIT) != 0) {
-        rc = store_git_err(err, errlen, UERR_INTERNAL, "hashing the commit");
-        goto cleanup;
-    }
-    bp_object(&pack, GIT_OBJECT_COMMIT, cbuf.ptr, cbuf.size);
-    if (bp_finish(&pack) != 0) {
-        rc = store_git_err(err, errlen, UERR_IO, "writing the pack");
-        goto cleanup;
-    }
-    /* Objects are durable; now move the branch. */
+    /* Objects are durable; let libgit2 see the new pack, then move the
+     * branch. */
+    git_odb_refresh(disk);
     rc = store_branch_move(s, s->repo, &commit_oid, message, err, errlen);
     if (rc != UERR_OK)
         goto cleanup;
@@ -477,9 +369,8 @@ uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *o
     git_oid_cpy(&s->tree, &tree_oid);
     s->has_head = 1;
 cleanup:
-    free(c.root);
-    git_buf_dispose(&cbuf);
-    bp_free(&pack);
+    packfile_free(&pack);
+    EVP_MD_CTX_free(hash);
     git_commit_free(parent);
     git_tree_free(base);
     git_odb_free(disk);
