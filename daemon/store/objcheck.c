@@ -311,6 +311,11 @@ static uerr record_check_kind(const record *r, record_kind k, char *err, size_t 
     return UERR_OK;
 }
 
+uerr objcheck_record_kind(const record *r, record_kind k, char *err, size_t errlen)
+{
+    return record_check_kind(r, k, err, errlen);
+}
+
 /* A blob is checked before the layout walk knows its folder, so it is
  * checked as every kind and as both declarations; the walk then demands
  * the bit of its folder. The member refusal is the one reported. */

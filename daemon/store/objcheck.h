@@ -96,6 +96,15 @@ uerr objcheck_commit(objcheck_commit_info *out, const unsigned char *buf, size_t
  * is not the writer's, and a refusal by clock skew would stall sync. */
 uerr objcheck_record(const char *buf, size_t len, char *err, size_t errlen);
 
+/* The schema half of objcheck_record for a record already decoded (and so
+ * canonical and within its limits) that will be stored in kind k's folder:
+ * every field a field of kind k, every value in its stored form. This is
+ * exactly what a peer's take-in demands of a blob in that folder (the bit
+ * OBJCHECK_AS_KIND(k) below), at one decode and one kind's check instead
+ * of every kind's (the bulk commit's write check). UERR_OK, UERR_PEER
+ * (the first refusal in err), UERR_NOMEM. r is borrowed. */
+uerr objcheck_record_kind(const record *r, record_kind k, char *err, size_t errlen);
+
 /* What a record blob may stand as, one bit each: a valid record of kind k
  * (OBJCHECK_AS_KIND(k), k a record_kind), a valid declaration record
  * schemafields or schemacategory. Fits in 8 bits. */

@@ -49,3 +49,28 @@ uerr store_write_check(const char *id, const char *buf, size_t len, char *err, s
                         "record %.64s not stored: peers would refuse it (%s)", id, derr);
     return UERR_OK;
 }
+
+uerr store_write_check_kind(const char *id, record_kind kind, const char *buf, size_t len,
+                            char *err, size_t errlen)
+{
+    record r;
+    char derr[192];
+    if (unchecked_writes)
+        return UERR_OK;
+    if (len > STORE_OBJECT_MAX)
+        return uerr_set(err, errlen, UERR_INVALID,
+                        "record %.64s not stored: it would take %zu bytes, more than the %u "
+                        "bytes one record may hold (fewer or shorter values)",
+                        id, len, STORE_OBJECT_MAX);
+    if (record_decode(&r, buf, len, derr, sizeof derr) != 0)
+        return uerr_set(err, errlen, strcmp(derr, "out of memory") == 0 ? UERR_NOMEM : UERR_INVALID,
+                        "record %.64s not stored: %s", id, derr);
+    uerr e = record_id_is_schema(id) ? UERR_OK : objcheck_record_kind(&r, kind, derr, sizeof derr);
+    record_free(&r);
+    if (e == UERR_NOMEM)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory checking a record");
+    if (e != UERR_OK)
+        return uerr_set(err, errlen, UERR_INTERNAL,
+                        "record %.64s not stored: peers would refuse it (%s)", id, derr);
+    return UERR_OK;
+}
