@@ -19,6 +19,8 @@
 #include "proto/schema_decl.h"
 
 #include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,89 @@ static uerr recheck_with_decls(ingest_ctx *c, const store_oidvec *later, const s
     return rc;
 }
 
+/* ---- every object, on two threads ------------------------------------------------ */
+
+/* A pack this large is checked on two threads (a small one, live sync's,
+ * is not worth a thread). */
+#define CHECK_PARALLEL_MIN 2048
+
+static size_t check_parallel_min = CHECK_PARALLEL_MIN;
+
+void store_test_parallel_check(int on)
+{
+    check_parallel_min = on ? 1 : CHECK_PARALLEL_MIN;
+}
+
+/* One checking thread: objects k, k + 2, k + 4, ... of objs, each one's
+ * flags and outcome kept by position. A thread stops at its first fatal
+ * outcome (anything but a record the schema refused) or once another has
+ * stopped at an earlier position: everything before the first fatal
+ * position is then checked by both halves. */
+typedef struct {
+    ingest_ctx c; /* a copy with its own message buffer (only the buffer is written) */
+    char why[256];
+    const store_oidvec *objs;
+    git_odb *disk;
+    uint32_t *flags;
+    signed char *rc;
+    size_t first;
+    _Atomic size_t *fatal; /* lowest fatal position so far; objs->n: none */
+} check_part;
+
+static int check_fatal(uerr rc, uint32_t flags)
+{
+    return rc != UERR_OK && !(rc == UERR_PEER && (flags & IN_TYPE) == GIT_OBJECT_BLOB);
+}
+
+static void *check_part_run(void *arg)
+{
+    check_part *p = arg;
+    for (size_t i = p->first; i < p->objs->n && i < atomic_load(p->fatal); i += 2) {
+        p->flags[i] = 0;
+        uerr rc = check_one(&p->c, &p->objs->v[i], p->disk, &p->flags[i]);
+        p->rc[i] = (signed char)rc;
+        if (check_fatal(rc, p->flags[i])) {
+            size_t f = atomic_load(p->fatal);
+            while (i < f && !atomic_compare_exchange_weak(p->fatal, &f, i))
+                ;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* check_one over every object, on two threads (the odb is thread-safe;
+ * the checks are pure and read the schema, which no one changes while
+ * the store queue runs this job). flags[i] and rc[i] the outcome of object
+ * i; *fatal the first position whose outcome stops the take-in (objs->n:
+ * none). Its message is made again by the caller, on its own thread, so
+ * the refusal names the same object and reason as a check in one thread.
+ * -1 when no thread could be started (the caller checks in order). */
+static int check_parallel(ingest_ctx *c, const store_oidvec *objs, git_odb *disk, uint32_t *flags,
+                          signed char *rc, size_t *fatal)
+{
+    _Atomic size_t lowest = objs->n;
+    check_part part[2];
+    pthread_t t;
+    for (int k = 0; k < 2; k++) {
+        part[k] = (check_part){.c = *c,
+                               .objs = objs,
+                               .disk = disk,
+                               .flags = flags,
+                               .rc = rc,
+                               .first = (size_t)k,
+                               .fatal = &lowest};
+        part[k].c.err = part[k].why;
+        part[k].c.errlen = sizeof part[k].why;
+    }
+    if (pthread_create(&t, NULL, check_part_run, &part[1]) != 0)
+        return -1;
+    check_part_run(&part[0]);
+    pthread_join(t, NULL);
+    *fatal = atomic_load(&lowest);
+    return 0;
+}
+
 /* Check every object of the pack, in the order the pack index lists them
  * (by id), whether any head reaches it or not. A record refused by the
  * schema is checked again once every declaration of the pack is known. */
@@ -179,10 +264,28 @@ static uerr check_all(ingest_ctx *c, const store_oidvec *objs, git_odb *disk)
 {
     store_oidvec later = {0}, decls = {0};
     uerr rc = UERR_OK;
+    uint32_t *pflags = NULL;
+    signed char *prc = NULL;
+    size_t fatal = objs->n;
+    if (objs->n >= check_parallel_min) {
+        pflags = malloc(objs->n * sizeof *pflags);
+        prc = malloc(objs->n);
+        if (!pflags || !prc || check_parallel(c, objs, disk, pflags, prc, &fatal) != 0) {
+            free(pflags); /* no memory or no thread: in order, here */
+            pflags = NULL;
+            fatal = objs->n;
+        }
+    }
     for (size_t i = 0; i < objs->n && rc == UERR_OK; i++) {
         uint32_t flags = 0;
-        rc = check_one(c, &objs->v[i], disk, &flags);
+        if (pflags && i != fatal) {
+            flags = pflags[i];
+            rc = (uerr)prc[i];
+        } else
+            rc = check_one(c, &objs->v[i], disk, &flags);
         if (rc == UERR_PEER && (flags & IN_TYPE) == GIT_OBJECT_BLOB) {
+            /* the schema refused it: its message is made again by the
+             * recheck, which names it if it still fails */
             rc = store_oidvec_push(&later, &objs->v[i]) == 0
                      ? UERR_OK
                      : uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
@@ -197,6 +300,8 @@ static uerr check_all(ingest_ctx *c, const store_oidvec *objs, git_odb *disk)
         else if (store_oidmap_put(&c->in, &objs->v[i], flags) < 0)
             rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
     }
+    free(pflags);
+    free(prc);
     if (rc == UERR_OK && later.n)
         rc = recheck_with_decls(c, &later, &decls, disk);
     free(later.v);

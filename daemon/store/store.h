@@ -94,6 +94,10 @@ void store_startup_done(store *s);
  * test can build a store holding a malformed record to send to another.
  * Process-wide; the daemon never calls it. */
 void store_test_unchecked_writes(int on);
+/* Tests only: with on != 0, a take-in checks its objects on two threads
+ * whatever its size (normally from 2,048 objects on), so the hostile cases'
+ * small packs go through that path too. Process-wide. */
+void store_test_parallel_check(int on);
 
 /* Process-wide libgit2 setup (fsync on, strict object creation). Call once
  * before any other store function. UERR_OK or UERR_INTERNAL (libgit2 could

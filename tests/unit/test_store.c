@@ -698,6 +698,12 @@ static void hostile_objects_refused(void **state)
     commit1(&b, "r9", "name", "nine");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         hostile_refused(&b, cases[i]);
+    /* the same refusals, naming the same objects, when the objects are
+     * checked on two threads (large take-ins) */
+    store_test_parallel_check(1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        hostile_refused(&b, cases[i]);
+    store_test_parallel_check(0);
 
     /* The tool's valid case is taken in by the same store: the refusals
      * above were about the data. */
@@ -1027,6 +1033,19 @@ static void schema_folder_taken_in(void **state)
     assert_int_equal(sh("git --git-dir=%s cat-file -e HEAD:schema/schemacategory", b.dir), 0);
     fsck_ok(&b);
     ts_close(&b);
+    /* the same take-in checked on two threads: the records refused before
+     * the pack's declarations are known are rechecked all the same */
+    store_test_parallel_check(1);
+    ts_open(&b, "node-c");
+    seen = 0;
+    e = store_bundle_read(b.s, path, decl_seen_cb, &seen, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("schema-valid bundle, two threads: %s", err);
+    assert_int_equal(seen, 2);
+    assert_null(schema_field_find("hukou"));
+    fsck_ok(&b);
+    ts_close(&b);
+    store_test_parallel_check(0);
 }
 
 int main(void)
