@@ -59,10 +59,13 @@ typedef struct {
     size_t *lens;
     char **ids;
     size_t nrec, nnew, nupd, nsame;
+    store_prewrite *pre; /* the blobs deflated while the rows are checked */
 } import_job;
 
 static void import_job_free(import_job *j)
 {
+    store_prewrite_abort(j->pre); /* before the buffers it reads are freed */
+    j->pre = NULL;
     for (size_t i = 0; j->header && i < j->hdr->size; i++)
         free(j->header[i]);
     free(j->header);
@@ -186,6 +189,7 @@ static int import_keep_encoded(import_job *j, const record *r)
     tight = realloc(buf, len ? len : 1);
     j->bufs[j->nrec] = tight ? tight : buf;
     j->lens[j->nrec] = len;
+    store_prewrite_add(j->pre, j->bufs[j->nrec], len);
     return 0;
 }
 
@@ -403,7 +407,8 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
         ch[i] = (store_change){
             .id = j->ids[i], .buf = j->bufs[i], .len = j->lens[i], .kind = k ? k : KIND_MEMBER};
     }
-    int rc = store_commit(o->st, ch, j->nrec, 1, operator, message, err, errlen);
+    int rc = store_commit_prewritten(o->st, j->pre, ch, j->nrec, operator, message, err, errlen);
+    j->pre = NULL; /* freed by the commit */
     if (rc != 0) {
         free(ch);
         return rc < 0 ? (uerr)rc : UERR_INTERNAL;
@@ -478,6 +483,8 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory during import; nothing imported");
         goto refuse;
     }
+    if (!dry_run)
+        j.pre = store_prewrite_start(o->st); /* NULL: commit without it */
     for (uint32_t ri = 0; ri < j.rows->size; ri++)
         if ((e = import_row(&j, ri, err, sizeof err)) != UERR_OK)
             goto refuse;

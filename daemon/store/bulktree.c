@@ -210,7 +210,7 @@ static size_t bulk_tree_count(const bulk_up *up, size_t n)
 /* Hash each change's blob, name its path, and sort the updates (the
  * records themselves are checked by bulk_check, beside the deflating). */
 static uerr bulk_updates(bulk_up **out, EVP_MD_CTX *hash, const store_change *ch, size_t n,
-                         char *err, size_t errlen)
+                         const git_oid *pre, char *err, size_t errlen)
 {
     bulk_up *up = calloc(n, sizeof *up);
     if (!up)
@@ -224,7 +224,9 @@ static uerr bulk_updates(bulk_up **out, EVP_MD_CTX *hash, const store_change *ch
         up[i].idx = i;
         if (!(up[i].path = strdup(path)))
             return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
-        if (bulk_hash(&up[i].oid, hash, ch[i].buf, ch[i].len, PACKFILE_BLOB) != 0)
+        if (pre)
+            git_oid_cpy(&up[i].oid, &pre[i]);
+        else if (bulk_hash(&up[i].oid, hash, ch[i].buf, ch[i].len, PACKFILE_BLOB) != 0)
             return store_git_err(err, errlen, UERR_INTERNAL, "hashing a record");
     }
     qsort(up, n, sizeof *up, up_cmp);
@@ -355,11 +357,14 @@ static uerr bulk_write(git_oid *tree_oid, git_oid *commit_oid, store *s, packfil
     bulk_ctx c = {.repo = s->repo, .pack = pack, .hash = hash, .up = up};
     git_buf cbuf = {0};
     uerr rc = UERR_OK;
-    rc = bulk_blobs(pack, ch, up, n, blobs, nblobs, err, errlen);
+    atomic_int stop = 0;
+    /* blobs already in an open-ended pack (prewritten): only the checks */
+    rc = pack->open_ended ? bulk_check(ch, n, &stop, err, errlen)
+                          : bulk_blobs(pack, ch, up, n, blobs, nblobs, err, errlen);
     if (rc != UERR_OK)
         goto cleanup;
     if (pack->failed || bulk_tree(tree_oid, &c, base, 0, n, 0, 0) != 0 ||
-        pack->n + 1 != pack->expected) {
+        (!pack->open_ended && pack->n + 1 != pack->expected)) {
         rc = pack->failed ? uerr_set(err, errlen, UERR_IO, "writing the pack: %s",
                                      pack->errno_ ? strerror(pack->errno_) : "failed")
                           : store_git_err(err, errlen, UERR_IO, "building the new trees");
@@ -380,11 +385,13 @@ cleanup:
     return rc;
 }
 
-uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *operator,
-                       const char * message, char *err, size_t errlen)
+/* The bulk commit; pre: the blobs already written (in ch's order) into
+ * pre->pack with their ids pre->oids (store_prewrite), else NULL. */
+static uerr bulk_commit(store *s, const store_change *ch, size_t n, store_prewrite *pre,
+                        const char *operator, const char * message, char *err, size_t errlen)
 {
     bulk_up *up = NULL;
-    packfile_out pack = {0};
+    packfile_out own = {0}, *pack = pre ? &pre->pack : &own;
     git_odb *disk = NULL;
     git_commit *parent = NULL;
     git_tree *base = NULL;
@@ -401,7 +408,7 @@ uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *o
         rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    if ((rc = bulk_updates(&up, hash, ch, n, err, errlen)) != UERR_OK)
+    if ((rc = bulk_updates(&up, hash, ch, n, pre ? pre->oids : NULL, err, errlen)) != UERR_OK)
         goto cleanup;
     /* each distinct blob once in the pack */
     for (size_t i = 0; i < n; i++) {
@@ -419,13 +426,14 @@ uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *o
         goto cleanup;
     }
     snprintf(packdir, sizeof packdir, "%sobjects/pack", git_repository_path(s->repo));
-    rc = packfile_open(&pack, packdir, nblobs + bulk_tree_count(up, n) + 1, BULK_ZLEVEL, err,
-                       errlen);
+    rc = pre ? UERR_OK
+             : packfile_open(pack, packdir, nblobs + bulk_tree_count(up, n) + 1, BULK_ZLEVEL, err,
+                             errlen);
     if (rc == UERR_OK)
-        rc = bulk_write(&tree_oid, &commit_oid, s, &pack, hash, ch, up, n, &blobs, nblobs,
+        rc = bulk_write(&tree_oid, &commit_oid, s, pack, hash, ch, up, n, &blobs, nblobs,
                         base, operator, message, err, errlen);
     if (rc == UERR_OK)
-        rc = packfile_finish(&pack, name, err, errlen);
+        rc = packfile_finish(pack, name, err, errlen);
     if (rc != UERR_OK)
         goto cleanup;
     /* Objects are durable; let libgit2 see the new pack, then move the
@@ -438,7 +446,7 @@ uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *o
     git_oid_cpy(&s->tree, &tree_oid);
     s->has_head = 1;
 cleanup:
-    packfile_free(&pack);
+    packfile_free(&own); /* a prewritten pack is its owner's to free */
     EVP_MD_CTX_free(hash);
     git_commit_free(parent);
     git_tree_free(base);
@@ -447,5 +455,28 @@ cleanup:
     for (size_t i = 0; up && i < n; i++)
         free(up[i].path);
     free(up);
+    return rc;
+}
+
+uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *operator,
+                       const char * message, char *err, size_t errlen)
+{
+    return bulk_commit(s, ch, n, NULL, operator, message, err, errlen);
+}
+
+uerr store_commit_prewritten(store *s, store_prewrite *pre, const store_change *ch, size_t n,
+                             const char *operator, const char * message, char *err, size_t errlen)
+{
+    /* the blobs it wrote must be exactly these, in this order; otherwise
+     * (its writing failed, or inside a batch) the commit is made the
+     * ordinary way */
+    if (!pre || s->batching || store_prewrite_finish(pre, ch, n) != 0) {
+        store_prewrite_abort(pre);
+        return store_commit(s, ch, n, 1, operator, message, err, errlen);
+    }
+    store_enter(s);
+    uerr rc = bulk_commit(s, ch, n, pre, operator, message, err, errlen);
+    store_leave(s);
+    store_prewrite_abort(pre);
     return rc;
 }

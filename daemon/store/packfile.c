@@ -110,7 +110,7 @@ static void pf_flush(packfile_out *p)
 {
     if (p->failed || !p->len)
         return;
-    if (!EVP_DigestUpdate(p->sha, p->buf, p->len))
+    if (!p->open_ended && !EVP_DigestUpdate(p->sha, p->buf, p->len))
         pf_fail(p, 0);
     else if (fsutil_write_all(p->fd, p->buf, p->len) != 0)
         pf_fail(p, errno);
@@ -164,6 +164,39 @@ uerr packfile_open(packfile_out *p, const char *packdir, size_t nobj, int level,
     return UERR_OK;
 }
 
+uerr packfile_open_ended(packfile_out *p, const char *packdir, int level, char *err, size_t errlen)
+{
+    uerr rc = packfile_open(p, packdir, 0, level, err, errlen);
+    p->open_ended = 1;
+    p->expected = 0xffffffffu;
+    free(p->e);
+    p->e = NULL;
+    return rc;
+}
+
+/* The open-ended pack's count into its header, then its checksum from
+ * reading it back (in p->buf, which holds nothing pending after a flush).
+ * 0, or -1 with errno. */
+static int pf_seal(packfile_out *p)
+{
+    unsigned char cnt[4];
+    ssize_t got;
+    be32(cnt, (uint32_t)p->n);
+    if (pwrite(p->fd, cnt, 4, 8) != 4 || !EVP_DigestInit_ex(p->sha, EVP_sha1(), NULL))
+        return -1;
+    for (off_t at = 0; at < (off_t)p->off; at += got) {
+        got = pread(p->fd, p->buf, PF_CHUNK, at);
+        if (got <= 0) {
+            if (got == 0)
+                errno = EIO;
+            return -1;
+        }
+        if (!EVP_DigestUpdate(p->sha, p->buf, (size_t)got))
+            return -1;
+    }
+    return lseek(p->fd, 0, SEEK_END) == (off_t)p->off ? 0 : -1;
+}
+
 int packfile_hash(unsigned char out[PACKFILE_OID], EVP_MD_CTX *ctx, int type, const void *data,
                   size_t len)
 {
@@ -188,6 +221,16 @@ void packfile_object(packfile_out *p, int type, const unsigned char id[PACKFILE_
     uLong crc = crc32(0, Z_NULL, 0);
     if (p->failed)
         return;
+    if (p->open_ended && p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 4096;
+        packfile_entry *ne = nc < 0xffffffffu ? realloc(p->e, nc * sizeof *ne) : NULL;
+        if (!ne) {
+            pf_fail(p, ENOMEM);
+            return;
+        }
+        p->e = ne;
+        p->cap = nc;
+    }
     if (p->n >= p->expected || size > 0xffffffffu) {
         pf_fail(p, 0);
         return;
@@ -264,10 +307,12 @@ uerr packfile_finish(packfile_out *p, char name[2 * PACKFILE_OID + 1], char *err
     char dst[4400];
     uerr rc;
     name[0] = 0;
-    if (!p->failed && p->n != p->expected)
+    if (!p->failed && !p->open_ended && p->n != p->expected)
         return uerr_set(err, errlen, UERR_INTERNAL, "pack: %zu objects written of %zu announced",
                         p->n, p->expected);
     pf_flush(p);
+    if (!p->failed && p->open_ended && pf_seal(p) != 0)
+        pf_fail(p, errno ? errno : EIO);
     if (p->failed)
         return pf_io(p, "writing a pack", err, errlen);
     if (!EVP_DigestFinal_ex(p->sha, sum, &sumlen) || sumlen != PACKFILE_OID)

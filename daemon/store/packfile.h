@@ -55,10 +55,12 @@ typedef struct {
     uint64_t off; /* bytes of the pack so far */
     packfile_entry *e;
     size_t n, expected;
-    int failed;   /* a step failed; nothing more is written */
-    int errno_;   /* its errno, 0 when it was not the system's */
-    int finished; /* renamed into place: nothing to remove */
-    int opened;   /* packfile_open ran: packfile_free has work */
+    int failed;     /* a step failed; nothing more is written */
+    int errno_;     /* its errno, 0 when it was not the system's */
+    int finished;   /* renamed into place: nothing to remove */
+    int opened;     /* packfile_open ran: packfile_free has work */
+    int open_ended; /* count unknown until finish (packfile_open_ended) */
+    size_t cap;     /* entries allocated */
 } packfile_out;
 
 /* Start a pack of exactly nobj objects in packdir (objects/pack), deflated
@@ -68,6 +70,13 @@ typedef struct {
  * whatever happens. */
 uerr packfile_open(packfile_out *p, const char *packdir, size_t nobj, int level, char *err,
                    size_t errlen);
+
+/* packfile_open for a pack whose object count is known only at the end
+ * (objects are added as an import's rows are checked): the header is
+ * written with a count of 0 and set by packfile_finish, which then reads
+ * the file back once for its checksum (a SHA-1 over it all, where the
+ * counted pack hashes as it writes). Same codes; free with packfile_free. */
+uerr packfile_open_ended(packfile_out *p, const char *packdir, int level, char *err, size_t errlen);
 
 /* The id of an object of type (PACKFILE_*) and these bytes: SHA-1 over
  * "<type> <len>\0" and the bytes (git's object id), by OpenSSL with the

@@ -151,6 +151,30 @@ uerr store_read(store *s, char **buf, size_t *len, const char *id, char *err, si
 uerr store_commit(store *s, const store_change *ch, size_t n, int bulk, const char *operator,
                   const char * message, char *err, size_t errlen);
 
+/* An import's blobs written while its rows are still being checked: each
+ * encoded record handed to store_prewrite_add is hashed and deflated into
+ * a temporary pack file by a thread of its own (deflate is a third of an
+ * import's CPU; on two cores it runs beside the row checks), and
+ * store_commit_prewritten then adds the trees and the commit to that pack.
+ * Nothing is visible before that commit; store_prewrite_abort (or a crash:
+ * store_open removes the temporary file) drops it all. */
+typedef struct store_prewrite store_prewrite;
+/* Start one (NULL when it cannot: the import then commits without it).
+ * The caller's, freed by store_commit_prewritten or store_prewrite_abort.
+ * Touches only the store's pack folder, never its objects or refs. */
+store_prewrite *store_prewrite_start(store *s);
+/* Queue buf[0..len) (borrowed: it must stay unchanged until the commit or
+ * the abort). Never fails: a failure is kept and turns the commit into an
+ * ordinary one. */
+void store_prewrite_add(store_prewrite *p, const char *buf, size_t len);
+/* store_commit(s, ch, n, bulk = 1, ...) using what p wrote, when ch[i].buf
+ * and len are exactly what was added, in that order; otherwise (or when p
+ * failed, or is NULL) an ordinary bulk commit. p is freed either way. */
+uerr store_commit_prewritten(store *s, store_prewrite *p, const store_change *ch, size_t n,
+                             const char *operator, const char * message, char *err, size_t errlen);
+/* Stop the thread and remove what p wrote; p is freed. NULL is a no-op. */
+void store_prewrite_abort(store_prewrite *p);
+
 /* Group commit (issue 12). After store_batch_begin, each store_commit
  * makes its own commit (its own author, time and message, as when run
  * alone), built on the one before, but keeps the objects in memory and

@@ -128,6 +128,36 @@ uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t 
 uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *operator,
                        const char * message, char *err, size_t errlen);
 
+/* ---- an import's blobs, written ahead (prewrite.c) ------------------------- */
+
+#include "daemon/store/packfile.h"
+#include <pthread.h>
+
+typedef struct {
+    const char *buf;
+    size_t len;
+} prewrite_item;
+
+struct store_prewrite {
+    packfile_out pack; /* open-ended; the thread's until finish */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    prewrite_item *items; /* under mu: what was added */
+    size_t nitems, cap, next;
+    int done;      /* under mu: nothing more comes */
+    int failed;    /* under mu: an add could not be queued */
+    git_oid *oids; /* the thread's: oids[i] is item i's blob id */
+    size_t noids, oidcap;
+    store_oidmap seen; /* the thread's: blobs already in the pack */
+    EVP_MD_CTX *hash;
+};
+
+/* Stop the thread after it has written every item, then check the items
+ * are exactly ch[0..n) (buffers and lengths, in order) and the pack has no
+ * failure: 0, and pack and oids are the caller's to use; -1 otherwise. */
+int store_prewrite_finish(store_prewrite *p, const store_change *ch, size_t n);
+
 /* ---- trees (merge.c) ------------------------------------------------------ */
 
 #define STORE_TREE_DEPTH_MAX 8 /* members/aa/bb/id is 4 deep; anything deeper is refused */
