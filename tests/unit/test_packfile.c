@@ -83,10 +83,11 @@ static int teardown(void **state)
 
 /* Blobs of many sizes (empty, multi-byte size headers, 300 KB of noise
  * that deflate cannot shrink), a tree of two of them and a commit: every
- * object read back by git, the .idx equal to git index-pack's. */
-static void git_reads_what_we_write(void **state)
+ * object read back by git, the .idx equal to git index-pack's. open_ended:
+ * the count is unknown until the end (packfile_open_ended: the header set
+ * and the checksum computed by reading the file back). */
+static void write_and_check(int open_ended)
 {
-    (void)state;
     char packdir[256], name[41], path[512], h[41];
     char err[256];
     packfile_out p = {0};
@@ -98,7 +99,11 @@ static void git_reads_what_we_write(void **state)
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
     snprintf(packdir, sizeof packdir, "%s/r.git/objects/pack", root);
-    assert_int_equal(packfile_open(&p, packdir, NBLOB + 2, 1, err, sizeof err), UERR_OK);
+    sh("rm -rf '%s/r.git' && git init -q --bare '%s/r.git'", root, root);
+    if (open_ended)
+        assert_int_equal(packfile_open_ended(&p, packdir, 1, err, sizeof err), UERR_OK);
+    else
+        assert_int_equal(packfile_open(&p, packdir, NBLOB + 2, 1, err, sizeof err), UERR_OK);
     char text[4096];
     for (int i = 0; i < NBLOB; i++) {
         const void *data = text;
@@ -174,6 +179,18 @@ static void git_reads_what_we_write(void **state)
     free(ours);
     free(gits);
     EVP_MD_CTX_free(ctx);
+}
+
+static void git_reads_what_we_write(void **state)
+{
+    (void)state;
+    write_and_check(0);
+}
+
+static void git_reads_an_open_ended_pack(void **state)
+{
+    (void)state;
+    write_and_check(1);
 }
 
 static uint32_t rd32(const unsigned char *b)
@@ -253,6 +270,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(git_reads_what_we_write),
+        cmocka_unit_test(git_reads_an_open_ended_pack),
         cmocka_unit_test(large_offsets),
         cmocka_unit_test(unfinished_leaves_nothing),
     };
