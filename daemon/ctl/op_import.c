@@ -189,7 +189,10 @@ static int import_keep_encoded(import_job *j, const record *r)
     tight = realloc(buf, len ? len : 1);
     j->bufs[j->nrec] = tight ? tight : buf;
     j->lens[j->nrec] = len;
-    store_prewrite_add(j->pre, j->bufs[j->nrec], len);
+    if (j->pre) {
+        record_kind k = recindex_kind(&j->o->ix, j->ids[j->nrec]);
+        store_prewrite_add(j->pre, j->ids[j->nrec], k ? k : KIND_MEMBER, j->bufs[j->nrec], len);
+    }
     return 0;
 }
 

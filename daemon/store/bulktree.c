@@ -351,7 +351,7 @@ cleanup:
  * *tree_oid and *commit_oid the new root and commit. */
 static uerr bulk_write(git_oid *tree_oid, git_oid *commit_oid, store *s, packfile_out *pack,
                        EVP_MD_CTX *hash, const store_change *ch, bulk_up *up, size_t n,
-                       store_oidmap *blobs, size_t nblobs, const git_tree *base,
+                       store_oidmap *blobs, size_t nblobs, int checked, const git_tree *base,
                        const char *operator, const char * message, char *err, size_t errlen)
 {
     bulk_ctx c = {.repo = s->repo, .pack = pack, .hash = hash, .up = up};
@@ -359,8 +359,9 @@ static uerr bulk_write(git_oid *tree_oid, git_oid *commit_oid, store *s, packfil
     uerr rc = UERR_OK;
     atomic_int stop = 0;
     /* blobs already in an open-ended pack (prewritten): only the checks */
-    rc = pack->open_ended ? bulk_check(ch, n, &stop, err, errlen)
-                          : bulk_blobs(pack, ch, up, n, blobs, nblobs, err, errlen);
+    rc = !pack->open_ended ? bulk_blobs(pack, ch, up, n, blobs, nblobs, err, errlen)
+         : checked         ? UERR_OK
+                           : bulk_check(ch, n, &stop, err, errlen);
     if (rc != UERR_OK)
         goto cleanup;
     if (pack->failed || bulk_tree(tree_oid, &c, base, 0, n, 0, 0) != 0 ||
@@ -386,9 +387,11 @@ cleanup:
 }
 
 /* The bulk commit; pre: the blobs already written (in ch's order) into
- * pre->pack with their ids pre->oids (store_prewrite), else NULL. */
+ * pre->pack with their ids pre->oids (store_prewrite), else NULL; checked:
+ * pre's thread passed every record's write check. */
 static uerr bulk_commit(store *s, const store_change *ch, size_t n, store_prewrite *pre,
-                        const char *operator, const char * message, char *err, size_t errlen)
+                        int checked, const char *operator, const char * message, char *err,
+                        size_t errlen)
 {
     bulk_up *up = NULL;
     packfile_out own = {0}, *pack = pre ? &pre->pack : &own;
@@ -431,7 +434,7 @@ static uerr bulk_commit(store *s, const store_change *ch, size_t n, store_prewri
                              errlen);
     if (rc == UERR_OK)
         rc = bulk_write(&tree_oid, &commit_oid, s, pack, hash, ch, up, n, &blobs, nblobs,
-                        base, operator, message, err, errlen);
+                        checked, base, operator, message, err, errlen);
     if (rc == UERR_OK)
         rc = packfile_finish(pack, name, err, errlen);
     if (rc != UERR_OK)
@@ -461,7 +464,7 @@ cleanup:
 uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *operator,
                        const char * message, char *err, size_t errlen)
 {
-    return bulk_commit(s, ch, n, NULL, operator, message, err, errlen);
+    return bulk_commit(s, ch, n, NULL, 0, operator, message, err, errlen);
 }
 
 uerr store_commit_prewritten(store *s, store_prewrite *pre, const store_change *ch, size_t n,
@@ -470,12 +473,13 @@ uerr store_commit_prewritten(store *s, store_prewrite *pre, const store_change *
     /* the blobs it wrote must be exactly these, in this order; otherwise
      * (its writing failed, or inside a batch) the commit is made the
      * ordinary way */
-    if (!pre || s->batching || store_prewrite_finish(pre, ch, n) != 0) {
+    int checked = 0;
+    if (!pre || s->batching || store_prewrite_finish(pre, ch, n, &checked) != 0) {
         store_prewrite_abort(pre);
         return store_commit(s, ch, n, 1, operator, message, err, errlen);
     }
     store_enter(s);
-    uerr rc = bulk_commit(s, ch, n, pre, operator, message, err, errlen);
+    uerr rc = bulk_commit(s, ch, n, pre, checked, operator, message, err, errlen);
     store_leave(s);
     store_prewrite_abort(pre);
     return rc;

@@ -14,6 +14,7 @@
  * libgit2, no store, no schema. Nothing becomes visible before the bulk
  * commit renames the pack into place. */
 #include "daemon/store/store_int.h"
+#include "daemon/store/writecheck.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,12 @@ static void prewrite_one(store_prewrite *p, const prewrite_item *it)
         p->pack.failed = 1;
     else if (added)
         packfile_object(&p->pack, PACKFILE_BLOB, id->id, it->buf, it->len);
+    /* the record's write check here too (pure: decode and schema reads);
+     * a refusal is made again, with its message, by the commit */
+    char why[256];
+    if (!p->unchecked &&
+        store_write_check_kind(it->id, it->kind, it->buf, it->len, why, sizeof why) != UERR_OK)
+        p->unchecked = 1;
 }
 
 static void *prewrite_run(void *arg)
@@ -100,7 +107,8 @@ store_prewrite *store_prewrite_start(store *s)
     return p;
 }
 
-void store_prewrite_add(store_prewrite *p, const char *buf, size_t len)
+void store_prewrite_add(store_prewrite *p, const char *id, record_kind kind, const char *buf,
+                        size_t len)
 {
     if (!p)
         return;
@@ -115,7 +123,7 @@ void store_prewrite_add(store_prewrite *p, const char *buf, size_t len)
             p->failed = 1;
     }
     if (!p->failed) {
-        p->items[p->nitems++] = (prewrite_item){buf, len};
+        p->items[p->nitems++] = (prewrite_item){id, kind ? kind : KIND_MEMBER, buf, len};
         pthread_cond_signal(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
@@ -133,14 +141,18 @@ static void prewrite_stop(store_prewrite *p)
         pthread_join(p->thread, NULL);
 }
 
-int store_prewrite_finish(store_prewrite *p, const store_change *ch, size_t n)
+int store_prewrite_finish(store_prewrite *p, const store_change *ch, size_t n, int *checked)
 {
+    *checked = 0;
     prewrite_stop(p);
     if (p->failed || p->pack.failed || p->nitems != n || p->noids != n)
         return -1;
     for (size_t i = 0; i < n; i++)
-        if (p->items[i].buf != ch[i].buf || p->items[i].len != ch[i].len)
+        if (p->items[i].buf != ch[i].buf || p->items[i].len != ch[i].len ||
+            strcmp(p->items[i].id, ch[i].id) != 0 ||
+            p->items[i].kind != (ch[i].kind ? ch[i].kind : KIND_MEMBER))
             return -1;
+    *checked = !p->unchecked;
     return 0;
 }
 

@@ -163,12 +163,15 @@ typedef struct store_prewrite store_prewrite;
  * The caller's, freed by store_commit_prewritten or store_prewrite_abort.
  * Touches only the store's pack folder, never its objects or refs. */
 store_prewrite *store_prewrite_start(store *s);
-/* Queue buf[0..len) (borrowed: it must stay unchanged until the commit or
- * the abort). Never fails: a failure is kept and turns the commit into an
- * ordinary one. */
-void store_prewrite_add(store_prewrite *p, const char *buf, size_t len);
-/* store_commit(s, ch, n, bulk = 1, ...) using what p wrote, when ch[i].buf
- * and len are exactly what was added, in that order; otherwise (or when p
+/* Queue record id's bytes buf[0..len), to be stored in kind's folder (id
+ * and buf borrowed: unchanged until the commit or the abort). The thread
+ * also runs the record's write check (writecheck.h; pure). Never fails: a
+ * failure is kept and turns the commit into an ordinary one. */
+void store_prewrite_add(store_prewrite *p, const char *id, record_kind kind, const char *buf,
+                        size_t len);
+/* store_commit(s, ch, n, bulk = 1, ...) using what p wrote, when ch[i]'s
+ * id, kind, buf and len are exactly what was added, in that order (the
+ * write checks are made again here unless the thread passed them all); otherwise (or when p
  * failed, or is NULL) an ordinary bulk commit. p is freed either way. */
 uerr store_commit_prewritten(store *s, store_prewrite *p, const store_change *ch, size_t n,
                              const char *operator, const char * message, char *err, size_t errlen);

@@ -134,6 +134,8 @@ uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *o
 #include <pthread.h>
 
 typedef struct {
+    const char *id;
+    record_kind kind;
     const char *buf;
     size_t len;
 } prewrite_item;
@@ -150,13 +152,16 @@ struct store_prewrite {
     git_oid *oids; /* the thread's: oids[i] is item i's blob id */
     size_t noids, oidcap;
     store_oidmap seen; /* the thread's: blobs already in the pack */
+    int unchecked;     /* the thread's: a write check refused (or was not run) */
     EVP_MD_CTX *hash;
 };
 
 /* Stop the thread after it has written every item, then check the items
- * are exactly ch[0..n) (buffers and lengths, in order) and the pack has no
- * failure: 0, and pack and oids are the caller's to use; -1 otherwise. */
-int store_prewrite_finish(store_prewrite *p, const store_change *ch, size_t n);
+ * are exactly ch[0..n) (ids, kinds, buffers and lengths, in order) and the
+ * pack has no failure: 0, and pack and oids are the caller's to use, and
+ * *checked is 1 when every record passed its write check on the thread;
+ * -1 otherwise. */
+int store_prewrite_finish(store_prewrite *p, const store_change *ch, size_t n, int *checked);
 
 /* ---- trees (merge.c) ------------------------------------------------------ */
 

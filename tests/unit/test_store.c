@@ -1028,7 +1028,7 @@ static void prewritten_bulk_commit(void **state)
         assert_non_null(p);
         /* round 1 adds one buffer too few: the plain commit is made */
         for (size_t i = 0; i < n - (size_t)r; i++)
-            store_prewrite_add(p, ch[i].buf, ch[i].len);
+            store_prewrite_add(p, ch[i].id, ch[i].kind, ch[i].buf, ch[i].len);
         uerr e = store_commit_prewritten(c.s, p, ch, n, "clerk", "import\n", err, sizeof err);
         if (e != UERR_OK)
             fail_msg("prewritten bulk commit: %s", err);
@@ -1051,9 +1051,28 @@ static void prewritten_bulk_commit(void **state)
     store_prewrite *p = store_prewrite_start(c.s);
     assert_non_null(p);
     for (int i = 0; i < 3; i++)
-        store_prewrite_add(p, bch[i].buf, bch[i].len);
+        store_prewrite_add(p, bch[i].id, bch[i].kind, bch[i].buf, bch[i].len);
     assert_int_equal(store_commit_prewritten(c.s, p, bch, 3, "clerk", "import\n", err, sizeof err),
                      UERR_INVALID);
+    store_head(c.s, ha, ta);
+    assert_string_equal(ha, hc);
+    assert_int_equal(pack_count(&c), 2);
+    assert_int_equal(pack_leftovers(&c), 0);
+    /* a record peers would refuse (a field of no schema): the thread's
+     * check refuses it, the commit names it, nothing is written */
+    char *odd;
+    size_t oddlen;
+    rec_bytes(&odd, &oddlen, "node-a", T0, "nosuchfield", "x", NULL);
+    store_change och[2] = {{"okone", bad[0], len}, {"oddone", odd, oddlen}};
+    p = store_prewrite_start(c.s);
+    assert_non_null(p);
+    for (int i = 0; i < 2; i++)
+        store_prewrite_add(p, och[i].id, och[i].kind, och[i].buf, och[i].len);
+    err[0] = 0;
+    assert_int_equal(store_commit_prewritten(c.s, p, och, 2, "clerk", "import\n", err, sizeof err),
+                     UERR_INTERNAL);
+    assert_non_null(strstr(err, "oddone"));
+    free(odd);
     store_head(c.s, ha, ta);
     assert_string_equal(ha, hc);
     assert_int_equal(pack_count(&c), 2);
@@ -1062,7 +1081,7 @@ static void prewritten_bulk_commit(void **state)
     p = store_prewrite_start(c.s);
     assert_non_null(p);
     for (int i = 0; i < 3; i++)
-        store_prewrite_add(p, bch[i].buf, bch[i].len);
+        store_prewrite_add(p, bch[i].id, bch[i].kind, bch[i].buf, bch[i].len);
     store_prewrite_abort(p);
     store_prewrite_abort(NULL);
     assert_int_equal(pack_count(&c), 2);
