@@ -202,8 +202,7 @@ static int unlink_stale(const char *path, const struct stat *st, int flag, struc
     if (flag != FTW_F)
         return 0;
     if ((n > 5 && strcmp(base + n - 5, ".lock") == 0) || strncmp(base, "pack_git2_", 10) == 0 ||
-        strncmp(base, "tmp_object_git2_", 16) == 0 || strncmp(base, "tmp_pack_", 9) == 0 ||
-        strncmp(base, "tmp_idx_", 8) == 0) /* the last two: packfile.c's */
+        strncmp(base, "tmp_", 4) == 0) /* libgit2's tmp_object_git2_*, packfile.c's tmp_pack_* */
         unlink(path);
     return 0;
 }
