@@ -239,13 +239,7 @@ static int check_parallel(ingest_ctx *c, const store_oidvec *objs, git_odb *disk
     check_part part[2];
     pthread_t t;
     for (int k = 0; k < 2; k++) {
-        part[k] = (check_part){.c = *c,
-                               .objs = objs,
-                               .disk = disk,
-                               .flags = flags,
-                               .rc = rc,
-                               .first = (size_t)k,
-                               .fatal = &lowest};
+        part[k] = (check_part){*c, "", objs, disk, flags, rc, (size_t)k, &lowest};
         part[k].c.err = part[k].why;
         part[k].c.errlen = sizeof part[k].why;
     }

@@ -59,8 +59,9 @@ def bench_import(csv):
             cc = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
             res[b].append((w, cpu(pid) - c0, cc))
             print("%s run %d: wall %.2f s, uniond CPU %.1f us/record, unionctl CPU %.1f "
-                  "us/record, load %.1f" % (b, k, w, res[b][-1][1] / N * 1e6, cc / N * 1e6, l0),
-                  flush=True)
+                  "us/record, uniond peak %.0f MiB, load %.1f" %
+                  (b, k, w, res[b][-1][1] / N * 1e6, cc / N * 1e6,
+                   bench.rss_mb(node, "VmHWM:"), l0), flush=True)
             if not os.path.exists(stream):
                 bench.fast_import_stream(os.path.join(node, "store.git"), stream)
             bench.node_drop(node)
