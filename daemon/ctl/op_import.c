@@ -59,6 +59,7 @@ typedef struct {
     size_t *lens;
     char **ids;
     size_t nrec, nnew, nupd, nsame;
+    recindex_view view; /* the record a row is about (import_match) */
 } import_job;
 
 static void import_job_free(import_job *j)
@@ -80,6 +81,7 @@ static void import_job_free(import_job *j)
     free(j->lens);
     free(j->ids);
     recindex_free(&j->seen);
+    recindex_view_free(&j->view);
     ctl_links_free(&j->links);
     file_person *p, *tmp;
     HASH_ITER(hh, j->met, p, tmp)
@@ -204,7 +206,7 @@ static int import_apply_row(import_job *j, const record *cur, const char *rid, c
     if (!rid || !*rid) {
         do
             ctl_new_id(idbuf, &o->ix, j->now);
-        while (recindex_get(&j->seen, idbuf));
+        while (recindex_has(&j->seen, idbuf));
     }
     j->ids[j->nrec] = strdup(rid && *rid ? rid : idbuf);
     record tmp;
@@ -249,7 +251,7 @@ static const record *import_match(import_job *j, const char *rid, const assignme
     const char *idn = row_value(a, na, "id_number");
     *cur_id = NULL;
     if (rid && *rid) {
-        const record *r = recindex_get(&j->o->ix, rid);
+        const record *r = recindex_view_get(&j->view, &j->o->ix, rid);
         *cur_id = r ? rid : NULL;
         return r;
     }
@@ -258,7 +260,7 @@ static const record *import_match(import_job *j, const char *rid, const assignme
     else
         persons_key_np(key, row_value(a, na, "name"), row_value(a, na, "phone"));
     *cur_id = persons_find(j->o, key, NULL);
-    return *cur_id ? recindex_get(&j->o->ix, *cur_id) : NULL;
+    return *cur_id ? recindex_view_get(&j->view, &j->o->ix, *cur_id) : NULL;
 }
 
 /* Note key as met on line; *earlier receives the line where it was met
@@ -363,7 +365,7 @@ static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
     } else if (!bad && (bad = import_same_person(j, cur_id, a, na, line, why, sizeof why))) {
         if (!*bad)
             e = UERR_NOMEM;
-    } else if (!bad && rid && *rid && recindex_get(&j->seen, rid)) {
+    } else if (!bad && rid && *rid && recindex_has(&j->seen, rid)) {
         bad = "id";
         snprintf(why, sizeof why, "id: appears on an earlier line of this file");
     } else if (!bad) {
@@ -415,9 +417,9 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
          * only memory can fail here */
         int ok = record_decode(&r, j->bufs[i], j->lens[i], why, sizeof why) == 0;
         if (ok) {
-            persons_remove(o, j->ids[i], recindex_get(&o->ix, j->ids[i]));
+            persons_remove(o, j->ids[i]);
             ok = recindex_put_kind(&o->ix, ch[i].kind, j->ids[i], &r) == UERR_OK &&
-                 persons_add(o, j->ids[i], recindex_get(&o->ix, j->ids[i])) == UERR_OK;
+                 persons_add(o, j->ids[i]) == UERR_OK;
         }
         if (!ok) {
             /* The store has it; the index is now stale. Refuse to go on
@@ -546,16 +548,17 @@ void op_bundle_export(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 typedef struct {
     ops_ctx *o;
     int64_t added, changed, conflicts;
+    recindex_view view;
 } takein_count;
 
 static int takein_changed(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
 {
     takein_count *tc = arg;
-    const record *before = recindex_get(&tc->o->ix, id);
+    const record *before = recindex_view_get(&tc->view, &tc->o->ix, id);
     int existed = before != NULL;
     size_t conf_before = before ? ctl_conflict_count(before) : 0;
     int rc = ops_index_changed(kind, id, buf, len, tc->o);
-    const record *after = recindex_get(&tc->o->ix, id);
+    const record *after = recindex_view_get(&tc->view, &tc->o->ix, id);
     if (rc == 0 && after && (kind == KIND_MEMBER || kind == KIND_NONE) &&
         !record_id_is_schema(id)) {
         if (existed)
@@ -569,7 +572,7 @@ static int takein_changed(record_kind kind, const char *id, const char *buf, siz
 
 void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
-    takein_count tc = {o, 0, 0, 0};
+    takein_count tc = {o, 0, 0, 0, RECINDEX_VIEW_INIT};
     char err[CTL_ERRLEN], *path = msg_get_str(req, "path");
     store_bundle_report rep;
     int rc;
@@ -601,5 +604,6 @@ void op_bundle_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         msg_map_int(&m, "members_in_conflict", tc.conflicts);
         msg_map_close(&m);
     }
+    recindex_view_free(&tc.view);
     free(path);
 }

@@ -15,10 +15,15 @@
 
 /* period_get_fn over a record of the index: the displayed (winning)
  * value. */
+typedef struct {
+    const recindex *ix;
+    const recindex_item *it;
+} report_rec;
+
 static const char *report_get(const void *rec, const char *field)
 {
-    const record_entry *w = record_field_winner(rec, field);
-    return w ? w->value : NULL;
+    const report_rec *r = rec;
+    return reccompact_winner(&r->ix->cr, r->it->id, field); /* no decode */
 }
 
 /* The inner keys shared by the total and each office. */
@@ -103,8 +108,9 @@ void op_report(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     uerr e = period_init(&a, from, to, office, err, sizeof err);
     for (size_t i = 0; e == UERR_OK && i < o->ix.cap; i++) {
         const recindex_item *it = &o->ix.slots[i];
+        report_rec rr = {&o->ix, it};
         if (it->id)
-            e = period_add_record(a, it->kind, it->id, report_get, &it->rec);
+            e = period_add_record(a, it->kind, it->id, report_get, &rr);
     }
     if (e != UERR_OK) {
         if (e == UERR_NOMEM)

@@ -41,18 +41,23 @@ static const char *winner(const record *r, const char *field)
 }
 
 /* The keys of r: keys[0] its ID number key, keys[1] its name+phone key. */
-static void record_keys(char keys[2][PERSON_KEY_MAX], const record *r)
+/* The keys of the record id in the index: 0, or -1 when it is absent. */
+static int record_keys(char keys[2][PERSON_KEY_MAX], const ops_ctx *o, const char *id)
 {
-    persons_key_id(keys[0], winner(r, "id_number"));
-    persons_key_np(keys[1], winner(r, "name"), winner(r, "phone"));
+    const recindex_item *it = recindex_find(&o->ix, id);
+    if (!it)
+        return -1;
+    persons_key_id(keys[0], recindex_item_shown(&o->ix, it, "id_number"));
+    persons_key_np(keys[1], recindex_item_shown(&o->ix, it, "name"),
+                   recindex_item_shown(&o->ix, it, "phone"));
+    return 0;
 }
 
-void persons_remove(ops_ctx *o, const char *id, const record *old)
+void persons_remove(ops_ctx *o, const char *id)
 {
     char keys[2][PERSON_KEY_MAX];
-    if (!old)
+    if (record_keys(keys, o, id) != 0)
         return;
-    record_keys(keys, old);
     for (int k = 0; k < 2; k++) {
         struct person_key *pk = NULL;
         if (!keys[k][0])
@@ -104,12 +109,11 @@ static uerr key_add(ops_ctx *o, const char *key, const char *id)
     return UERR_OK;
 }
 
-uerr persons_add(ops_ctx *o, const char *id, const record *r)
+uerr persons_add(ops_ctx *o, const char *id)
 {
     char keys[2][PERSON_KEY_MAX];
-    if (!r)
+    if (record_keys(keys, o, id) != 0)
         return UERR_OK;
-    record_keys(keys, r);
     for (int k = 0; k < 2; k++)
         if (keys[k][0] && key_add(o, keys[k], id) != UERR_OK)
             return UERR_NOMEM;
@@ -124,9 +128,10 @@ const char *persons_find(const ops_ctx *o, const char *key, const char *skip)
         return NULL;
     HASH_FIND_STR(o->persons, key, pk);
     for (size_t i = 0; pk && i < pk->n; i++) {
-        const record *r = recindex_get(&o->ix, pk->ids[i]);
+        const recindex_item *it = recindex_find(&o->ix, pk->ids[i]);
         /* a duplicate folded into another record is not the person */
-        if (!r || *winner(r, "merged_into") || (skip && strcmp(pk->ids[i], skip) == 0))
+        if (!it || *recindex_item_shown(&o->ix, it, "merged_into") ||
+            (skip && strcmp(pk->ids[i], skip) == 0))
             continue;
         if (!best || strcmp(pk->ids[i], best) < 0)
             best = pk->ids[i];
