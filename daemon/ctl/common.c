@@ -80,6 +80,11 @@ uerr ops_load(ops_ctx *o, char *err, size_t errlen)
     return schema_records_load(o, err, errlen);
 }
 
+void ops_save_index(ops_ctx *o)
+{
+    store_save_index(o->st, &o->ix);
+}
+
 /* Index update for a record of the head: at load, and for records a merge
  * or fast-forward changed. */
 int ops_index_changed(record_kind kind, const char *id, const char *buf, size_t len, void *arg)

@@ -19,14 +19,14 @@
 #include <stdint.h>
 
 typedef struct {
-    store *st;                  /* owned (main frees it after the loop has stopped) */
-    recindex ix;                /* owned */
-    recindex decl;              /* owned: the schema records (op_schema.c), never in ix */
-    struct person_key *persons; /* owned: ID number / name+phone -> ids (persons.c) */
-    char *node;                 /* borrowed from the daemon's config */
-    char *office;               /* borrowed */
-    char *office_name;          /* borrowed: the office's display name, or NULL */
-    char *listen;               /* borrowed */
+    store *st;                   /* owned (main frees it after the loop has stopped) */
+    recindex ix;                 /* owned */
+    recindex decl;               /* owned: the schema records (op_schema.c), never in ix */
+    struct persons_tab *persons; /* owned: ID number / name+phone -> rows (persons.c) */
+    char *node;                  /* borrowed from the daemon's config */
+    char *office;                /* borrowed */
+    char *office_name;           /* borrowed: the office's display name, or NULL */
+    char *listen;                /* borrowed */
     char fingerprint[65];
     int64_t started_ms;
     unsigned long requests; /* store-queue requests handled */
@@ -42,6 +42,9 @@ typedef struct {
 /* Fill the index from the store's head tree. Returns UERR_OK, or an error
  * with err set (a record that does not decode is an error naming its id). */
 uerr ops_load(ops_ctx *o, char *err, size_t errlen);
+/* At a clean stop, the store queue drained: save the index as the store's
+ * snapshot of the head tree (daemon/store/recsnap.h store_save_index). */
+void ops_save_index(ops_ctx *o);
 
 /* Free what o owns (the indexes; not the store). */
 void ops_free(ops_ctx *o);
