@@ -326,7 +326,8 @@ uerr store_load_index(store *s, recindex *ix, store_record_cb cb, void *arg, int
             if (rc == UERR_NOMEM)
                 uerr_set(err, errlen, rc, "out of memory loading the record index");
             else if (rc == UERR_INVALID)
-                rc = uerr_set(err, errlen, UERR_IO, "the record index snapshot repeats a name");
+                rc = uerr_set(err, errlen, UERR_IO,
+                              "the record index snapshot %s repeats a name; remove it", path);
             if (rc == UERR_OK)
                 rc = load_adds(s, &d, &l, err, errlen);
             if (rc == UERR_OK)
