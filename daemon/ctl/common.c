@@ -75,14 +75,9 @@ uerr ops_load(ops_ctx *o, char *err, size_t errlen)
     /* the records copied from the snapshot did not pass ops_index_changed:
      * note their person keys (a record noted already is skipped) */
     for (uint32_t row = 0; from_snap && row < o->ix.count; row++)
-        if (persons_add(o, recindex_row(&o->ix, row)->id) != UERR_OK)
+        if (persons_add_item(o, recindex_row(&o->ix, row)) != UERR_OK)
             return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");
     return schema_records_load(o, err, errlen);
-}
-
-void ops_save_index(ops_ctx *o)
-{
-    store_save_index(o->st, &o->ix);
 }
 
 /* Index update for a record of the head: at load, and for records a merge

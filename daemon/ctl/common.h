@@ -162,6 +162,8 @@ void persons_remove(ops_ctx *o, const char *id);
 /* Note that record id holds its keys (those of its state in o->ix now:
  * call it after the index changed it). UERR_OK or UERR_NOMEM. */
 uerr persons_add(ops_ctx *o, const char *id);
+/* persons_add of the record of it (in o->ix), found already. */
+uerr persons_add_item(ops_ctx *o, const recindex_item *it);
 /* The live (not merged away) record holding key, other than skip (may be
  * NULL): the smallest id, or NULL. Borrowed from the index. */
 const char *persons_find(const ops_ctx *o, const char *key, const char *skip);

@@ -42,9 +42,6 @@ typedef struct {
 /* Fill the index from the store's head tree. Returns UERR_OK, or an error
  * with err set (a record that does not decode is an error naming its id). */
 uerr ops_load(ops_ctx *o, char *err, size_t errlen);
-/* At a clean stop, the store queue drained: save the index as the store's
- * snapshot of the head tree (daemon/store/recsnap.h store_save_index). */
-void ops_save_index(ops_ctx *o);
 
 /* Free what o owns (the indexes; not the store). */
 void ops_free(ops_ctx *o);

@@ -56,12 +56,15 @@ static uint32_t key_hash(const char *key)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The record's keys (persons_key_id, persons_key_np) into keys. */
+/* The record's keys (persons_key_id, persons_key_np) into keys, its
+ * three fields read in one walk of its bytes. */
 static void item_keys(char keys[2][PERSON_KEY_MAX], const recindex *ix, const recindex_item *it)
 {
-    persons_key_id(keys[0], recindex_item_shown(ix, it, "id_number"));
-    persons_key_np(keys[1], recindex_item_shown(ix, it, "name"),
-                   recindex_item_shown(ix, it, "phone"));
+    static const char *const f[] = {"id_number", "name", "phone"}; /* sorted */
+    const char *v[3];
+    reccompact_winners(v, &ix->cr, it->id, f, 3);
+    persons_key_id(keys[0], v[0] ? v[0] : "");
+    persons_key_np(keys[1], v[1] ? v[1] : "", v[2] ? v[2] : "");
 }
 
 static int tab_grow(struct persons_tab *t)
@@ -128,10 +131,13 @@ void persons_remove(ops_ctx *o, const char *id)
 
 uerr persons_add(ops_ctx *o, const char *id)
 {
-    char keys[2][PERSON_KEY_MAX];
     const recindex_item *it = recindex_find(&o->ix, id);
-    if (!it)
-        return UERR_OK;
+    return it ? persons_add_item(o, it) : UERR_OK;
+}
+
+uerr persons_add_item(ops_ctx *o, const recindex_item *it)
+{
+    char keys[2][PERSON_KEY_MAX];
     if (!o->persons && !(o->persons = calloc(1, sizeof *o->persons)))
         return UERR_NOMEM;
     struct persons_tab *t = o->persons;

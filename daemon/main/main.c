@@ -714,7 +714,6 @@ static int cmd_run(const char *data, int offline)
     /* the control socket listens: systemd may start what needs the node */
     sd_notify(0, "READY=1");
     uv_run(d.loop, UV_RUN_DEFAULT);
-    ops_save_index(&ops); /* every handle closed, the queue drained */
     log_msg(LOG_INFO, "stopped");
     rc = 0;
 cleanup:

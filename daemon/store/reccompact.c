@@ -561,3 +561,58 @@ int reccompact_check(size_t nnames, size_t nvals, const char *bytes, size_t len)
     }
     return p == end;
 }
+
+/* ---- several fields in one walk ------------------------------------------------------ */
+
+int reccompact_winners(const char **out, const reccompact *c, const char *stored,
+                       const char *const *fields, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)stored + strlen(stored) + 1;
+    (void)get_uv(&p);
+    size_t nctx = (size_t)get_uv(&p);
+    for (size_t i = 0; i < 2 * nctx; i++)
+        (void)get_uv(&p);
+    size_t ne = (size_t)get_uv(&p);
+    int64_t t = 0, bt = 0;
+    const char *bnode = NULL;
+    uint64_t bctr = 0;
+    const char *prevf = NULL;
+    int multi = 0;
+    size_t k = 0; /* the field of fields the walk is at */
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    for (size_t i = 0; i < ne; i++) {
+        const char *f = c->names[get_uv(&p)];
+        uint64_t tag = get_uv(&p);
+        const char *value;
+        if (tag) {
+            value = c->vals[tag - 1];
+        } else {
+            value = (const char *)p;
+            p += strlen(value) + 1;
+        }
+        const char *node = c->names[get_uv(&p)];
+        uint64_t ctr = get_uv(&p);
+        t = (int64_t)((uint64_t)t + (uint64_t)unzigzag(get_uv(&p)));
+        multi |= f == prevf; /* names are interned: one pointer per name */
+        prevf = f;
+        int cmp = 1;
+        while (k < n && (cmp = strcmp(f, fields[k])) > 0)
+            k++;
+        if (k == n) {
+            if (multi)
+                break;
+            continue;
+        }
+        if (cmp < 0)
+            continue;
+        int nc = out[k] ? strcmp(node, bnode) : 0;
+        if (!out[k] || t > bt || (t == bt && (nc > 0 || (nc == 0 && ctr > bctr)))) {
+            out[k] = value;
+            bt = t;
+            bnode = node;
+            bctr = ctr;
+        }
+    }
+    return multi;
+}

@@ -77,6 +77,13 @@ int reccompact_decode(record *out, record_entry **ebuf, size_t *ecap, record_ctx
  * from c. Reads the bytes, decodes nothing. */
 const char *reccompact_winner(const reccompact *c, const char *stored, const char *field);
 
+/* reccompact_winner of each of the n fields (sorted by strcmp, distinct)
+ * in one walk: out[i] the value of fields[i] or NULL. Returns 1 if some
+ * field of the record (any field) has more than one entry, else 0 (then
+ * no field can be in conflict: a caller may skip decoding it). */
+int reccompact_winners(const char **out, const reccompact *c, const char *stored,
+                       const char *const *fields, size_t n);
+
 /* Whether the dead bytes are worth a repack (more than the live ones, and
  * more than a few MiB). */
 int reccompact_wants_repack(const reccompact *c);

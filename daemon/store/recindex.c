@@ -187,6 +187,22 @@ static int grow(recindex *ix)
     return 0;
 }
 
+uerr recindex_reserve(recindex *ix, size_t n)
+{
+    while ((ix->count + n) * 4 > ix->cap * 3)
+        if (grow(ix) != 0)
+            return UERR_NOMEM;
+    if (ix->count + n > ix->rowcap) {
+        size_t ncap = ix->count + n;
+        uint32_t *nr = ncap <= UINT32_MAX ? realloc(ix->rows, ncap * sizeof *nr) : NULL;
+        if (!nr)
+            return UERR_NOMEM;
+        ix->rows = nr;
+        ix->rowcap = ncap;
+    }
+    return UERR_OK;
+}
+
 record_kind recindex_kind(const recindex *ix, const char *id)
 {
     if (!ix->cap)
@@ -224,11 +240,28 @@ static const char *item_shown(const recindex *ix, const recindex_item *it, const
     return recindex_item_shown(ix, it, field);
 }
 
-/* The same for stored bytes (not in the table yet). */
-static const char *stored_shown(const recindex *ix, const char *stored, const char *field)
+/* The displayed value of every indexed field of the stored record (""
+ * when none) into out, in one walk; returns reccompact_winners' "some
+ * field has several entries". */
+static int shown_all(const char *out[RECINDEX_FIELDS_MAX], const recindex *ix, const char *stored)
 {
-    const char *v = reccompact_winner(&ix->cr, stored, field);
-    return v ? v : "";
+    const char *names[RECINDEX_FIELDS_MAX] = {0}, *got[RECINDEX_FIELDS_MAX];
+    size_t pos[RECINDEX_FIELDS_MAX] = {0}, n = ix->nfields;
+    /* sorted by name, as the entries are (insertion sort: a few fields) */
+    for (size_t f = 0; f < n; f++) {
+        size_t k = f;
+        while (k > 0 && strcmp(names[k - 1], ix->fields[f].field) > 0) {
+            names[k] = names[k - 1];
+            pos[k] = pos[k - 1];
+            k--;
+        }
+        names[k] = ix->fields[f].field;
+        pos[k] = f;
+    }
+    int multi = reccompact_winners(got, &ix->cr, stored, names, n);
+    for (size_t k = 0; k < n; k++)
+        out[pos[k]] = got[k] ? got[k] : "";
+    return multi;
 }
 
 const recindex_field *recindex_field_find(const recindex *ix, const char *field)
@@ -423,12 +456,16 @@ static uerr put_stored(recindex *ix, record_kind kind, const char *stored, const
     assert((ix->count + 1) * 4 <= ix->cap * 3);
     size_t i = find_slot(ix->slots, ix->cap, id);
     recindex_item *it = &ix->slots[i];
+    /* the displayed values of the indexed fields, new and old, each in
+     * one walk of the bytes; whether a record may have a conflict at all */
+    const char *nshown[RECINDEX_FIELDS_MAX], *oshown[RECINDEX_FIELDS_MAX];
+    int nmulti = shown_all(nshown, ix, stored), omulti = it->id ? shown_all(oshown, ix, it->id) : 0;
     /* reserve: the entries the record moves to, a row for a new record,
      * the tally of its new combination */
     for (size_t f = 0; f < ix->nfields; f++) {
-        const char *nv = stored_shown(ix, stored, ix->fields[f].field);
+        const char *nv = nshown[f];
         if (it->id) {
-            const char *ov = item_shown(ix, it, ix->fields[f].field);
+            const char *ov = oshown[f];
             oldv[f] = (recindex_value *)recindex_value_find(&ix->fields[f], ov);
             assert(oldv[f]);
             if (strcmp(ov, nv) == 0) {
@@ -451,7 +488,7 @@ static uerr put_stored(recindex *ix, record_kind kind, const char *stored, const
             goto fail;
     }
     size_t oldconf = 0;
-    if (it->id && it->kind == KIND_MEMBER) {
+    if (it->id && it->kind == KIND_MEMBER && omulti) {
         const record *old = recindex_view_item(&ix->wview, ix, it);
         if (!old)
             goto fail;
@@ -466,7 +503,7 @@ static uerr put_stored(recindex *ix, record_kind kind, const char *stored, const
         ix->rowcap = ncap;
     }
     size_t newconf = 0;
-    if (kind == KIND_MEMBER) {
+    if (kind == KIND_MEMBER && (nmulti || r)) {
         if (!r && !(r = recindex_view_item(&ix->wview, ix, &(recindex_item){stored, 0, kind})))
             goto fail;
         newconf = conflicts_of(kind, r);
@@ -475,7 +512,7 @@ static uerr put_stored(recindex *ix, record_kind kind, const char *stored, const
     if (it->id) {
         for (size_t f = 0; f < ix->nfields; f++) {
             if (to[f])
-                value_drop(&ix->fields[f], item_shown(ix, it, ix->fields[f].field), it->row);
+                value_drop(&ix->fields[f], oshown[f], it->row);
             assert(oldv[f]->by_kind[it->kind] > 0);
             oldv[f]->by_kind[it->kind]--;
         }

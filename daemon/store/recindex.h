@@ -186,6 +186,9 @@ uerr recindex_put_compact(recindex *ix, record_kind kind, const char *bytes, siz
 /* recindex_put that also sets the record's kind (recindex_put keeps the
  * kind of a record already there and makes a new one a member). */
 uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r);
+/* Room for n more records without growing (a snapshot's load knows its
+ * count). UERR_OK or UERR_NOMEM (ix unchanged but maybe bigger). */
+uerr recindex_reserve(recindex *ix, size_t n);
 /* The kind of the record with this id, or KIND_NONE when absent. */
 record_kind recindex_kind(const recindex *ix, const char *id);
 

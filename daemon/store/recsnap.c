@@ -354,29 +354,3 @@ uerr store_load_index(store *s, recindex *ix, store_record_cb cb, void *arg, int
     load_free(&l);
     return rc;
 }
-
-/* ---- at a clean stop ------------------------------------------------------------ */
-
-void store_save_index(store *s, const recindex *ix)
-{
-    char commit[41], tree[41], path[4096], tmp[4200];
-    unsigned char h[12 + 40];
-    store_head(s, commit, tree);
-    int n = snprintf(path, sizeof path, "%s%s", git_repository_path(s->repo), RECSNAP_NAME);
-    if (!tree[0] || n < 0 || (size_t)n >= sizeof path)
-        return;
-    /* already the snapshot of this tree (and of this version): kept */
-    FILE *f = fopen(path, "rb");
-    int current = f && fread(h, 1, sizeof h, f) == sizeof h && memcmp(h, "uniondRX", 8) == 0 &&
-                  h[8] == (RECSNAP_VERSION & 0xff) && h[9] == 0 && h[10] == 0 && h[11] == 0 &&
-                  memcmp(h + 12, tree, 40) == 0;
-    if (f)
-        fclose(f);
-    if (current)
-        return;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    snap_load l = {0};
-    snap_write(ix, &l, tree, tmp, path);
-    log_msg(LOG_INFO, "record index: saved as the snapshot of tree %.12s (%zu records)", tree,
-            ix->count);
-}

@@ -33,11 +33,4 @@
 uerr store_load_index(store *s, recindex *ix, store_record_cb cb, void *arg, int *from_snap,
                       char *err, size_t errlen);
 
-/* At a clean stop (the store queue drained, so ix reflects the head
- * tree): write ix as the snapshot of the head tree unless the file on
- * disk already is one, so that the next start copies it instead of
- * bringing an older one up to date (after an import: every record).
- * Failures are logged, never returned. */
-void store_save_index(store *s, const recindex *ix);
-
 #endif

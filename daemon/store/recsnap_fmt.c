@@ -134,6 +134,9 @@ uerr recsnap_fmt_load(recindex *ix, const unsigned char *p, size_t size, recsnap
         e = reccompact_value_push(&ix->cr, (const char *)take(&c, len), len);
     }
     n = get_le(&c, 8);
+    /* checked: n records of at least 3 bytes each fit in the image */
+    if (e == UERR_OK)
+        e = recindex_reserve(ix, (size_t)n);
     for (uint64_t i = 0; i < n && e == UERR_OK; i++) {
         record_kind kind = (record_kind)get_le(&c, 1);
         uint64_t len = get_le(&c, 4);
