@@ -73,7 +73,10 @@ uerr ops_load(ops_ctx *o, char *err, size_t errlen)
     if (rc)
         return (uerr)rc;
     /* the records copied from the snapshot did not pass ops_index_changed:
-     * note their person keys (a record noted already is skipped) */
+     * note their person keys (a record noted already is skipped); two
+     * keys a member at most, the table sized once */
+    if (from_snap && persons_reserve(o, 2 * o->ix.count) != UERR_OK)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");
     for (uint32_t row = 0; from_snap && row < o->ix.count; row++)
         if (persons_add_item(o, recindex_row(&o->ix, row)) != UERR_OK)
             return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");

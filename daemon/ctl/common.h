@@ -162,6 +162,9 @@ void persons_remove(ops_ctx *o, const char *id);
 /* Note that record id holds its keys (those of its state in o->ix now:
  * call it after the index changed it). UERR_OK or UERR_NOMEM. */
 uerr persons_add(ops_ctx *o, const char *id);
+/* Room for nkeys more keys without growing (a load knows its count).
+ * UERR_OK or UERR_NOMEM. */
+uerr persons_reserve(ops_ctx *o, size_t nkeys);
 /* persons_add of the record of it (in o->ix), found already. */
 uerr persons_add_item(ops_ctx *o, const recindex_item *it);
 /* The live (not merged away) record holding key, other than skip (may be

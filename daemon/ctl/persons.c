@@ -67,9 +67,9 @@ static void item_keys(char keys[2][PERSON_KEY_MAX], const recindex *ix, const re
     persons_key_np(keys[1], v[1] ? v[1] : "", v[2] ? v[2] : "");
 }
 
-static int tab_grow(struct persons_tab *t)
+/* Rehash into ncap slots (a power of two, more than t->n). */
+static int tab_resize(struct persons_tab *t, size_t ncap)
 {
-    size_t ncap = t->cap ? t->cap * 2 : 1024;
     person_slot *ns = malloc(ncap * sizeof *ns);
     if (!ns)
         return -1;
@@ -86,6 +86,22 @@ static int tab_grow(struct persons_tab *t)
     t->s = ns;
     t->cap = ncap;
     return 0;
+}
+
+static int tab_grow(struct persons_tab *t)
+{
+    return tab_resize(t, t->cap ? t->cap * 2 : 1024);
+}
+
+uerr persons_reserve(ops_ctx *o, size_t nkeys)
+{
+    if (!o->persons && !(o->persons = calloc(1, sizeof *o->persons)))
+        return UERR_NOMEM;
+    struct persons_tab *t = o->persons;
+    size_t ncap = t->cap ? t->cap : 1024;
+    while ((t->n + nkeys) * 4 > ncap * 3)
+        ncap *= 2;
+    return ncap == t->cap || tab_resize(t, ncap) == 0 ? UERR_OK : UERR_NOMEM;
 }
 
 /* Take slot i out, moving later slots of its run back (backward shift), so
