@@ -191,8 +191,8 @@ static size_t git_count(const fixture *f)
     char cmd[512], line[256];
     size_t n = 0;
     snprintf(cmd, sizeof cmd,
-             "git --git-dir=%s for-each-ref --format='%%(refname)' | head -1 | "
-             "xargs -I R git --git-dir=%s ls-tree -r --name-only R",
+             "git --git-dir='%s' ls-tree -r --name-only "
+             "\"$(git --git-dir='%s' for-each-ref --format='%%(refname)' | head -1)\"",
              f->dir, f->dir);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
