@@ -66,12 +66,20 @@ uerr ops_load(ops_ctx *o, char *err, size_t errlen)
     if (recindex_tally_fields(&o->ix, scan_tallied_fields, scan_ntallied_fields) != UERR_OK)
         return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");
     int from_snap;
-    int rc = store_foreach_snap(o->st, ops_index_changed, o, &from_snap, err, errlen);
+    int rc = store_load_index(o->st, &o->ix, ops_index_changed, o, &from_snap, err, errlen);
     if (rc > 0)
         return uerr_set(err, errlen, UERR_IO,
                         "a record in the store is damaged (see the log); run git fsck");
     if (rc)
         return (uerr)rc;
+    /* the records copied from the snapshot did not pass ops_index_changed:
+     * note their person keys (a record noted already is skipped); two
+     * keys a member at most, the table sized once */
+    if (from_snap && persons_reserve(o, 2 * o->ix.count) != UERR_OK)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");
+    for (uint32_t row = 0; from_snap && row < o->ix.count; row++)
+        if (persons_add_item(o, recindex_row(&o->ix, row)) != UERR_OK)
+            return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");
     return schema_records_load(o, err, errlen);
 }
 
@@ -88,12 +96,12 @@ int ops_index_changed(record_kind kind, const char *id, const char *buf, size_t 
         log_msg(LOG_ERR, "record %s in the store does not decode: %s", id, err);
         return 1;
     }
-    persons_remove(o, id, recindex_get(&o->ix, id));
+    persons_remove(o, id);
     if (recindex_put_kind(&o->ix, kind, id, &r) != 0) {
         record_free(&r);
         return 2;
     }
-    return persons_add(o, id, recindex_get(&o->ix, id)) == UERR_OK ? 0 : 2;
+    return persons_add(o, id) == UERR_OK ? 0 : 2;
 }
 
 void ops_free(ops_ctx *o)
@@ -308,7 +316,7 @@ void ctl_new_id(char out[RECORD_ID_LEN + 1], const recindex *ix, int64_t now)
         if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
             rnd = (uint64_t)now * 6364136223846793005ull + (uint64_t)clock();
         record_id_make(out, now, rnd);
-    } while (recindex_get(ix, out));
+    } while (recindex_has(ix, out));
 }
 
 uerr ctl_commit_records(ops_ctx *o, char **ids, record *recs, size_t n, int bulk,
@@ -350,9 +358,9 @@ uerr ctl_commit_kind(ops_ctx *o, record_kind kind, char **ids, record *recs, siz
     /* the readers see the whole commit or none of it (recindex.h) */
     recindex_write_lock(&o->ix);
     for (size_t i = 0; i < n; i++) {
-        persons_remove(o, ids[i], recindex_get(&o->ix, ids[i]));
+        persons_remove(o, ids[i]);
         if (recindex_put_kind(&o->ix, ch[i].kind, ids[i], &recs[i]) != 0 ||
-            persons_add(o, ids[i], recindex_get(&o->ix, ids[i])) != UERR_OK) {
+            persons_add(o, ids[i]) != UERR_OK) {
             /* The store has it; the index is now stale. Refuse to go on
              * with a wrong view rather than answer queries from it. */
             log_msg(LOG_ERR, "out of memory updating the index; exiting");
@@ -395,9 +403,9 @@ const char *ctl_operator(const msgpack_object *req, char *buf, size_t len)
 }
 
 /* 1 if r is a live record: not merged away, not voided. */
-static int lookup_live(const record *r, const char *id)
+static int lookup_live(const recindex *ix, const recindex_item *it)
 {
-    const char *st = query_display(r, id, "status");
+    const char *st = recindex_item_shown(ix, it, "status");
     return strcmp(st, "merged") != 0 && strcmp(st, "void") != 0;
 }
 
@@ -432,13 +440,13 @@ static void lookup_key_make(lookup_key *k, const char *q)
         k->prefix = q;
 }
 
-static int lookup_key_matches(const lookup_key *k, const char *id, const record *r)
+static int lookup_key_matches(const lookup_key *k, const recindex *ix, const recindex_item *it)
 {
-    if (k->prefix && strncmp(id, k->prefix, strlen(k->prefix)) == 0)
+    if (k->prefix && strncmp(it->id, k->prefix, strlen(k->prefix)) == 0)
         return 1;
-    if (k->idnum && strcmp(query_display(r, id, "id_number"), k->idnum) == 0)
+    if (k->idnum && strcmp(recindex_item_shown(ix, it, "id_number"), k->idnum) == 0)
         return 1;
-    return k->phone && strcmp(query_display(r, id, "phone"), k->phone) == 0;
+    return k->phone && strcmp(recindex_item_shown(ix, it, "phone"), k->phone) == 0;
 }
 
 /* "several records match": one line per match, masked, in err. */
@@ -448,12 +456,12 @@ static void lookup_list(char *err, size_t errlen, const char *q, const char **id
     size_t off = (size_t)snprintf(
         err, errlen, "%zu records match %s; give the record id of the one meant:", n, q);
     for (size_t i = 0; i < n && off < errlen; i++) {
-        const record *r = recindex_get(&o->ix, ids[i]);
-        char *idm = schema_value_mask("id_number", query_display(r, ids[i], "id_number"));
-        char *phm = schema_value_mask("phone", query_display(r, ids[i], "phone"));
+        const recindex_item *it = recindex_find(&o->ix, ids[i]);
+        char *idm = schema_value_mask("id_number", scan_display(&o->ix, it, "id_number"));
+        char *phm = schema_value_mask("phone", scan_display(&o->ix, it, "phone"));
         off += (size_t)snprintf(err + off, errlen - off, "\n  %s  %s  %s  %s  %s", ids[i],
-                                query_display(r, ids[i], "name"), idm ? idm : "", phm ? phm : "",
-                                query_display(r, ids[i], "status"));
+                                scan_display(&o->ix, it, "name"), idm ? idm : "", phm ? phm : "",
+                                scan_display(&o->ix, it, "status"));
         free(idm);
         free(phm);
     }
@@ -464,7 +472,7 @@ uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *er
     out[0] = 0;
     if (!q || !*q)
         return uerr_set(err, errlen, UERR_INVALID, "give a record id, an ID number or a phone");
-    if (record_id_valid(q) && recindex_get(&o->ix, q)) {
+    if (record_id_valid(q) && recindex_has(&o->ix, q)) {
         snprintf(out, RECORD_ID_MAX + 1, "%s", q);
         return UERR_OK;
     }
@@ -477,10 +485,10 @@ uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *er
     for (int pass = 0; pass < 2 && nlive == 0; pass++) {
         n = 0;
         for (size_t i = 0; i < o->ix.cap; i++) {
-            const char *id = o->ix.slots[i].id;
-            const record *r = &o->ix.slots[i].rec;
-            if (!id || record_id_is_schema(id) || (pass == 0 && !lookup_live(r, id)) ||
-                !lookup_key_matches(&k, id, r))
+            const recindex_item *it = &o->ix.slots[i];
+            const char *id = it->id;
+            if (!id || record_id_is_schema(id) || (pass == 0 && !lookup_live(&o->ix, it)) ||
+                !lookup_key_matches(&k, &o->ix, it))
                 continue;
             if (n < CTL_LOOKUP_SHOW)
                 ids[n] = id;
@@ -503,7 +511,8 @@ uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *er
     return UERR_CONFLICT;
 }
 
-const record *ctl_find_record(ops_ctx *o, const msgpack_object *req, char **id, msgpack_packer *pk)
+const record *ctl_find_record(ops_ctx *o, recindex_view *v, const msgpack_object *req, char **id,
+                              msgpack_packer *pk)
 {
     char *q = msg_get_str(req, "id"), err[CTL_ERRLEN * 4];
     char found[RECORD_ID_MAX + 1];
@@ -519,7 +528,10 @@ const record *ctl_find_record(ops_ctx *o, const msgpack_object *req, char **id, 
         ctl_reply_error(pk, UERR_NOMEM, "out of memory");
         return NULL;
     }
-    return recindex_get(&o->ix, *id);
+    const record *r = recindex_view_get(v, &o->ix, *id);
+    if (!r)
+        ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+    return r;
 }
 
 int ctl_hit_cmp(const void *a, const void *b)

@@ -24,10 +24,11 @@ typedef struct {
     char *value;
 } assignment;
 
-/* A record picked by a query: borrowed pointers into the index. */
+/* A record picked by a query: borrowed pointers into the index (decode
+ * it with a view, recindex_view_item, to read it whole). */
 typedef struct {
     const char *id;
-    const record *r;
+    const recindex_item *it;
     const char *key; /* sort key */
 } hit;
 
@@ -155,12 +156,17 @@ int schema_record_changed(ops_ctx *o, const char *id, const char *buf, size_t le
 /* The keys a person is found by: "i" + ID number, "p" + name + US +
  * phone. PERSON_KEY_MAX bytes with the NUL. */
 #define PERSON_KEY_MAX 1024
-/* Forget that record id (whose indexed state is old; NULL: none) holds
- * its keys. Never fails. */
-void persons_remove(ops_ctx *o, const char *id, const record *old);
-/* Note that record id (state r, may be NULL) holds its keys. UERR_OK or
- * UERR_NOMEM. */
-uerr persons_add(ops_ctx *o, const char *id, const record *r);
+/* Forget that record id holds its keys (those of its state in o->ix now:
+ * call it before the index changes it; none when absent). Never fails. */
+void persons_remove(ops_ctx *o, const char *id);
+/* Note that record id holds its keys (those of its state in o->ix now:
+ * call it after the index changed it). UERR_OK or UERR_NOMEM. */
+uerr persons_add(ops_ctx *o, const char *id);
+/* Room for nkeys more keys without growing (a load knows its count).
+ * UERR_OK or UERR_NOMEM. */
+uerr persons_reserve(ops_ctx *o, size_t nkeys);
+/* persons_add of the record of it (in o->ix), found already. */
+uerr persons_add_item(ops_ctx *o, const recindex_item *it);
 /* The live (not merged away) record holding key, other than skip (may be
  * NULL): the smallest id, or NULL. Borrowed from the index. */
 const char *persons_find(const ops_ctx *o, const char *key, const char *skip);
@@ -193,10 +199,12 @@ const char *ctl_operator(const msgpack_object *req, char *buf, size_t len);
  * out; UERR_NOTFOUND; UERR_CONFLICT (several: err lists them, masked, one
  * per line); UERR_INVALID (q empty). */
 uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *err, size_t errlen);
-/* The record named by the request's "id" (anything ctl_lookup takes), or
- * NULL after writing an error reply. *id is malloc'd (caller frees) or
- * NULL. Borrowed from the index: valid until the next index write. */
-const record *ctl_find_record(ops_ctx *o, const msgpack_object *req, char **id, msgpack_packer *pk);
+/* The record named by the request's "id" (anything ctl_lookup takes),
+ * decoded into the caller's view v, or NULL after writing an error reply.
+ * *id is malloc'd (caller frees) or NULL. Valid until v is reused or the
+ * next index write. */
+const record *ctl_find_record(ops_ctx *o, recindex_view *v, const msgpack_object *req, char **id,
+                              msgpack_packer *pk);
 /* Sort hits by key then id. */
 int ctl_hit_cmp(const void *a, const void *b);
 /* Parse the request's "where" strings (*out malloc'd: ctl_conds_free).

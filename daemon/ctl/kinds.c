@@ -34,8 +34,10 @@ static const char *field_value(const record *r, const char *field)
     return w ? w->value : NULL;
 }
 
-/* 1 if record r of kind k is named by value (see ctl_kind_link_find). */
-static int names_record(const record *r, record_kind k, const char *value)
+/* 1 if the record of it (kind k) is named by value (see
+ * ctl_kind_link_find). Reads its bytes, decodes nothing. */
+static int names_record(const recindex *ix, const recindex_item *it, record_kind k,
+                        const char *value)
 {
     static const char *const keys[][3] = {
         [KIND_MEMBER] = {"id_number", NULL, NULL},  [KIND_UNION] = {"name", NULL, NULL},
@@ -44,7 +46,7 @@ static int names_record(const record *r, record_kind k, const char *value)
     };
     assert(k > KIND_NONE && k < KIND_COUNT);
     for (size_t i = 0; keys[k][i]; i++) {
-        const char *v = field_value(r, keys[k][i]);
+        const char *v = reccompact_winner(&ix->cr, it->id, keys[k][i]);
         if (v && strcmp(v, value) == 0)
             return 1;
     }
@@ -73,7 +75,7 @@ static const char *link_find(const ops_ctx *o, const recindex_item *const *cand,
     size_t n = cand ? ncand : o->ix.cap;
     for (size_t i = 0; i < n; i++) {
         const recindex_item *it = cand ? cand[i] : &o->ix.slots[i];
-        if (!it->id || !names_record(&it->rec, it->kind, value))
+        if (!it->id || !names_record(&o->ix, it, it->kind, value))
             continue;
         if (it->kind != k) {
             other = 1;
@@ -233,8 +235,8 @@ size_t ctl_kind_row_links(const ops_ctx *o, record_kind k, const char *const *fi
 /* The name shown for a linked record (a member's too: a name is not masked). */
 static const char *link_name(const ops_ctx *o, const char *id)
 {
-    const record *r = recindex_get(&o->ix, id);
-    const char *v = r ? field_value(r, "name") : NULL;
+    const recindex_item *it = recindex_find(&o->ix, id);
+    const char *v = it ? reccompact_winner(&o->ix.cr, it->id, "name") : NULL;
     return v ? v : "";
 }
 

@@ -429,12 +429,11 @@ void op_revert(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         goto oom;
     int64_t now = clock_now_ms();
     for (size_t i = 0; i < acc.nrecs; i++) {
-        const record *cur = recindex_get(&o->ix, acc.recs[i].id);
-        if (!cur)
-            continue;
-        record_init(&recs[n]);
-        if (record_copy(&recs[n], cur) != 0)
+        int got = recindex_get_copy(&recs[n], &o->ix, acc.recs[i].id);
+        if (got < 0)
             goto oom;
+        if (got == 0)
+            continue;
         int ch =
             revert_record(&recs[n], &acc.recs[i], o, now, force, refused, sizeof refused, &acc);
         if (ch < 0) {

@@ -328,7 +328,7 @@ static void kind_write_one(ops_ctx *o, record_kind k, const char *edit_id,
         goto refuse;
     size_t bad = row_check(&j, &r, 0);
     int idrc = bad || edit_id ? 0 : row_id(&j, &r, NULL, 0, id);
-    const record *cur = edit_id ? recindex_get(&o->ix, edit_id) : recindex_get(&o->ix, id);
+    const recindex_item *cur = recindex_find(&o->ix, edit_id ? edit_id : id);
     if (edit_id)
         snprintf(id, sizeof id, "%s", edit_id);
     int req_rc = bad || idrc || cur ? 0 : row_required(&j, &r, 0);
@@ -341,7 +341,8 @@ static void kind_write_one(ops_ctx *o, record_kind k, const char *edit_id,
         e = UERR_INVALID;
         goto refuse;
     }
-    int changed = cur && record_copy(&rec, cur) != 0 ? -1 : row_apply(&j, &rec, &r, !cur, !!cur);
+    int changed =
+        cur && recindex_get_copy(&rec, &o->ix, id) < 0 ? -1 : row_apply(&j, &rec, &r, !cur, !!cur);
     if (changed < 0) {
         e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory");
         goto refuse;
@@ -493,7 +494,7 @@ static uerr kind_import_row(kind_import *im, uint32_t ri, char *err, size_t errl
         goto oom;
     }
     im->ids[im->nids++] = kept; /* owned here; the seen map borrows it */
-    const record *cur = recindex_get(&im->j.o->ix, id);
+    const recindex_item *cur = recindex_find(&im->j.o->ix, id);
     if (!cur && (rc = row_required(&im->j, &r, line)) != 0) {
         if (rc < 0)
             goto oom;
@@ -501,7 +502,9 @@ static uerr kind_import_row(kind_import *im, uint32_t ri, char *err, size_t errl
     }
     record *rec = &im->recs[im->nrec];
     record_init(rec);
-    int changed = cur && record_copy(rec, cur) != 0 ? -1 : row_apply(&im->j, rec, &r, !cur, 0);
+    int changed = cur && recindex_get_copy(rec, &im->j.o->ix, id) < 0
+                      ? -1
+                      : row_apply(&im->j, rec, &r, !cur, 0);
     if (changed < 0) {
         record_free(rec);
         goto oom;
@@ -660,7 +663,7 @@ void op_import_any(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 
 typedef struct {
     const char *id, *date;
-    const record *r;
+    const recindex_item *it;
 } benefit_hit;
 
 static int benefit_hit_cmp(const void *a, const void *b)
@@ -691,10 +694,10 @@ void op_benefit_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         const recindex_item *it = &o->ix.slots[i];
         if (!it->id || it->kind != KIND_BENEFIT)
             continue;
-        const record_entry *m = record_field_winner(&it->rec, "member");
-        const record_entry *d = record_field_winner(&it->rec, "date");
-        if (m && strcmp(m->value, mid) == 0)
-            hits[nh++] = (benefit_hit){it->id, d ? d->value : "", &it->rec};
+        const char *m = reccompact_winner(&o->ix.cr, it->id, "member");
+        const char *d = reccompact_winner(&o->ix.cr, it->id, "date");
+        if (m && strcmp(m, mid) == 0)
+            hits[nh++] = (benefit_hit){it->id, d ? d : "", it};
     }
     qsort(hits, nh, sizeof *hits, benefit_hit_cmp);
     msg_map m;
@@ -704,10 +707,16 @@ void op_benefit_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msg_map_str(&m, "member", mid);
     msg_map_key(&m, "records");
     msg_arr_open(&a, pk);
+    recindex_view v = RECINDEX_VIEW_INIT;
     for (size_t i = 0; i < nh; i++) {
+        const record *r = recindex_view_item(&v, &o->ix, hits[i].it);
         msg_arr_item(&a);
-        ctl_pack_record(pk, hits[i].id, hits[i].r, 0);
+        if (r)
+            ctl_pack_record(pk, hits[i].id, r, 0);
+        else
+            msgpack_pack_nil(pk); /* out of memory: a hole, not a wrong record */
     }
+    recindex_view_free(&v);
     msg_arr_close(&a);
     msg_map_close(&m);
 cleanup:

@@ -85,7 +85,7 @@ int members_names_similar(const char *a, const char *b)
 
 typedef struct {
     const char *id;
-    const record *r;
+    const recindex_item *it;
     const char *name, *idnum, *phone;
 } dup_cand;
 
@@ -143,14 +143,14 @@ static int dup_chain(smap *map, size_t *next, const dup_cand *cs, size_t n, int 
     return 0;
 }
 
-static void pack_dup_side(msgpack_packer *pk, const dup_cand *c, int reveal)
+static void pack_dup_side(msgpack_packer *pk, const recindex *ix, const dup_cand *c, int reveal)
 {
     msg_map m;
     msg_map_open(&m, pk);
     msg_map_str(&m, "id", c->id);
     msg_map_str(&m, "name", c->name);
-    msg_map_str(&m, "office", query_display(c->r, c->id, "office"));
-    msg_map_str(&m, "joined", query_display(c->r, c->id, "joined"));
+    msg_map_str(&m, "office", recindex_item_shown(ix, c->it, "office"));
+    msg_map_str(&m, "joined", recindex_item_shown(ix, c->it, "joined"));
     msg_map_key(&m, "id_number");
     ctl_pack_value(pk, "id_number", c->idnum, reveal);
     msg_map_key(&m, "phone");
@@ -159,8 +159,8 @@ static void pack_dup_side(msgpack_packer *pk, const dup_cand *c, int reveal)
 }
 
 /* {pairs: [{keep, dup, reason, certain}], skipped_phones} */
-static void pack_dup_pairs(msgpack_packer *pk, const dup_cand *cs, const dup_pair *pairs, size_t np,
-                           size_t skipped, int reveal)
+static void pack_dup_pairs(msgpack_packer *pk, const recindex *ix, const dup_cand *cs,
+                           const dup_pair *pairs, size_t np, size_t skipped, int reveal)
 {
     msg_map m;
     msg_arr a;
@@ -173,9 +173,9 @@ static void pack_dup_pairs(msgpack_packer *pk, const dup_cand *cs, const dup_pai
         msg_arr_item(&a);
         msg_map_open(&pm, pk);
         msg_map_key(&pm, "keep");
-        pack_dup_side(pk, &cs[pairs[i].keep], reveal);
+        pack_dup_side(pk, ix, &cs[pairs[i].keep], reveal);
         msg_map_key(&pm, "dup");
-        pack_dup_side(pk, &cs[pairs[i].dup], reveal);
+        pack_dup_side(pk, ix, &cs[pairs[i].dup], reveal);
         msg_map_str(&pm, "reason",
                     pairs[i].certain ? "same id_number" : "same phone, similar name");
         msg_map_bool(&pm, "certain", pairs[i].certain);
@@ -194,24 +194,28 @@ static size_t dup_collect(dup_cand *cs, const recindex *ix)
     static const char *const need[] = {"id_number", "name", "phone", "status"}; /* sorted */
     record_entry *proj_buf = NULL;
     size_t proj_cap = 0, n = 0;
+    recindex_view v = RECINDEX_VIEW_INIT;
     for (size_t i = 0; i < ix->cap; i++) {
         scan_prefetch(ix->slots, i, ix->cap);
         const recindex_item *it = &ix->slots[i];
         record proj;
         if (!it->id || it->kind != KIND_MEMBER) /* duplicates are among members */
             continue;
-        if (scan_project(&proj, &proj_buf, &proj_cap, &it->rec, need, 4) < 0) {
+        const record *r = recindex_view_item(&v, ix, it);
+        if (!r || scan_project(&proj, &proj_buf, &proj_cap, r, need, 4) < 0) {
             free(proj_buf);
+            recindex_view_free(&v);
             return SIZE_MAX;
         }
         if (strcmp(query_display(&proj, it->id, "status"), "merged") == 0)
             continue;
-        /* the values point into the index's record, not into proj_buf */
-        cs[n++] = (dup_cand){it->id, &it->rec, query_display(&proj, it->id, "name"),
+        /* the values point into the index's arena, not into proj_buf or v */
+        cs[n++] = (dup_cand){it->id, it, query_display(&proj, it->id, "name"),
                              query_display(&proj, it->id, "id_number"),
                              query_display(&proj, it->id, "phone")};
     }
     free(proj_buf);
+    recindex_view_free(&v);
     return n;
 }
 
@@ -294,7 +298,7 @@ void op_duplicates(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         log_msg(LOG_INFO, "reveal: %s showed unmasked personal fields (duplicates, %zu pairs)",
                 ctl_operator(req, opbuf, sizeof opbuf), np);
     }
-    pack_dup_pairs(pk, cs, pairs, np, skipped, reveal);
+    pack_dup_pairs(pk, &o->ix, cs, pairs, np, skipped, reveal);
     goto cleanup;
 oom:
     ctl_reply_error(pk, UERR_NOMEM, "out of memory looking for duplicates");
@@ -497,13 +501,18 @@ void op_merge(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     char taken[400] = "", differ[400] = "", added[400] = "";
     int reveal = msg_get_bool(req, "reveal", 0);
     record recs[2], before[2];
+    recindex_view kv = RECINDEX_VIEW_INIT, dv = RECINDEX_VIEW_INIT;
     for (int i = 0; i < 2; i++) {
         record_init(&recs[i]);
         record_init(&before[i]);
     }
     if (merge_find(o, req, pk, keep_id, dup_id) != 0)
         goto cleanup;
-    const record *k = recindex_get(&o->ix, keep_id), *d = recindex_get(&o->ix, dup_id);
+    /* two records at once: two views */
+    const record *k = recindex_view_get(&kv, &o->ix, keep_id),
+                 *d = recindex_view_get(&dv, &o->ix, dup_id);
+    if (!k || !d)
+        goto oom;
     if (strcmp(query_display(d, dup_id, "status"), "merged") == 0) {
         const char *into = query_display(d, dup_id, "merged_into");
         ctl_reply_error(pk, UERR_CONFLICT, "merge: %s was already merged into %s; nothing to do",
@@ -550,6 +559,8 @@ void op_merge(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 oom:
     ctl_reply_error(pk, UERR_NOMEM, "out of memory; nothing merged");
 cleanup:
+    recindex_view_free(&kv);
+    recindex_view_free(&dv);
     for (int i = 0; i < 2; i++) {
         record_free(&recs[i]);
         record_free(&before[i]);
@@ -564,10 +575,20 @@ static int office_known(const ops_ctx *o, const char *office)
 {
     if (strcmp(o->office, office) == 0)
         return 1;
-    for (size_t i = 0; i < o->ix.cap; i++)
-        if (o->ix.slots[i].id && has_value(&o->ix.slots[i].rec, "office", office))
-            return 1;
-    return 0;
+    /* the displayed values first: the index has them */
+    const recindex_field *f = recindex_field_find(&o->ix, "office");
+    const recindex_value *v = f ? recindex_value_find(f, office) : NULL;
+    if (v && v->n > 0)
+        return 1;
+    recindex_view view = RECINDEX_VIEW_INIT;
+    int known = 0;
+    for (size_t i = 0; i < o->ix.cap && !known; i++) {
+        const record *r =
+            o->ix.slots[i].id ? recindex_view_item(&view, &o->ix, &o->ix.slots[i]) : NULL;
+        known = r && has_value(r, "office", office);
+    }
+    recindex_view_free(&view);
+    return known;
 }
 
 void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
@@ -576,9 +597,10 @@ void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     char err[CTL_ERRLEN], today[11], msg[256];
     int force = msg_get_bool(req, "force", 0);
     record r;
+    recindex_view cv = RECINDEX_VIEW_INIT;
     record_init(&r);
     clock_today(today);
-    const record *cur = ctl_find_record(o, req, &id, pk);
+    const record *cur = ctl_find_record(o, &cv, req, &id, pk);
     if (!cur)
         goto cleanup;
     if (!office) {
@@ -627,6 +649,7 @@ void op_transfer(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msg_map_int(&m, "changed", changed);
     msg_map_close(&m);
 cleanup:
+    recindex_view_free(&cv);
     record_free(&r);
     free(id);
     free(office);

@@ -18,9 +18,9 @@
 
 /* ---- list ------------------------------------------------------------------- */
 
-static int is_void(const record *r, const char *id)
+static int is_void(const recindex *ix, const recindex_item *it)
 {
-    return strcmp(query_display(r, id, "status"), "void") == 0;
+    return strcmp(recindex_item_shown(ix, it, "status"), "void") == 0;
 }
 
 void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
@@ -31,6 +31,9 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     hit *hits = NULL;
     uint32_t *rows = NULL;
     size_t nrows = 0;
+    recindex_view view = RECINDEX_VIEW_INIT;
+    record empty;
+    record_init(&empty);
     char *sort = msg_get_str(req, "sort");
     int64_t limit = msg_get_int(req, "limit", -1);
     int reveal = msg_get_bool(req, "reveal", 0);
@@ -94,11 +97,20 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     }
     for (size_t i = 0, to = cand ? nrows : o->ix.cap; i < to; i++) {
         const recindex_item *it = cand ? recindex_row(&o->ix, rows[i]) : &o->ix.slots[i];
-        if (it->id && it->kind == kind && (full || asks_status || !is_void(&it->rec, it->id)) &&
-            query_match(c, nc, it->id, &it->rec)) {
+        if (!cand)
+            scan_prefetch(o->ix.slots, i, to);
+        if (!it->id || it->kind != kind || (!full && !asks_status && is_void(&o->ix, it)))
+            continue;
+        const record *r = nc ? recindex_view_item(&view, &o->ix, it) : NULL;
+        if (nc && !r) {
+            ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+        if (!nc || query_match(c, nc, it->id, r)) {
             hits[nh].id = it->id;
-            hits[nh].r = &it->rec;
-            hits[nh].key = sort ? query_display(&it->rec, it->id, sort) : it->id;
+            hits[nh].it = it;
+            /* borrowed from the index, not the view: stays valid */
+            hits[nh].key = sort ? scan_display(&o->ix, it, sort) : it->id;
             nh++;
         }
     }
@@ -123,16 +135,20 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msg_map_key(&m, "records");
     msg_arr_open(&a, pk);
     for (size_t i = 0; i < nh; i++) {
+        const record *r = recindex_view_item(&view, &o->ix, hits[i].it);
+        if (!r)
+            r = &empty; /* out of memory: the row without its fields */
         msg_arr_item(&a);
         if (links)
-            ctl_kind_pack_record(pk, o, &lk, hits[i].id, hits[i].r, reveal);
+            ctl_kind_pack_record(pk, o, &lk, hits[i].id, r, reveal);
         else
-            ctl_pack_record(pk, hits[i].id, hits[i].r, reveal);
+            ctl_pack_record(pk, hits[i].id, r, reveal);
     }
     msg_arr_close(&a);
     ctl_links_free(&lk);
     msg_map_close(&m);
 cleanup:
+    recindex_view_free(&view);
     free(rows);
     free(hits);
     free(sort);
@@ -197,12 +213,13 @@ static int log_cb(const store_version *v, void *arg)
 void op_log(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     char *id = NULL, err[CTL_ERRLEN];
+    recindex_view fv = RECINDEX_VIEW_INIT;
     log_acc acc;
     msgpack_sbuffer_init(&acc.buf);
     msgpack_packer_init(&acc.pk, &acc.buf, msgpack_sbuffer_write);
     msg_arr_open(&acc.arr, &acc.pk);
     acc.reveal = msg_get_bool(req, "reveal", 0);
-    if (!ctl_find_record(o, req, &id, pk))
+    if (!ctl_find_record(o, &fv, req, &id, pk))
         goto cleanup;
     int rc = store_history(ctl_read_store(o), id, log_cb, &acc, err, sizeof err);
     if (rc < 0) {
@@ -216,6 +233,7 @@ void op_log(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     /* the whole counted array, already packed: appended as raw bytes */
     msgpack_pack_str_body(pk, acc.buf.data, acc.buf.size);
 cleanup:
+    recindex_view_free(&fv);
     msgpack_sbuffer_destroy(&acc.buf);
     free(id);
 }
@@ -286,11 +304,20 @@ void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_reply_error(pk, UERR_NOMEM, "out of memory");
         return;
     }
+    recindex_view view = RECINDEX_VIEW_INIT;
     for (size_t i = 0; i < o->ix.cap; i++) {
         const recindex_item *it = &o->ix.slots[i];
-        if (it->id && it->kind == KIND_MEMBER && ctl_conflict_count(&it->rec)) {
+        if (!it->id || it->kind != KIND_MEMBER)
+            continue;
+        scan_prefetch(o->ix.slots, i, o->ix.cap);
+        const record *r = recindex_view_item(&view, &o->ix, it);
+        if (!r) {
+            ctl_reply_error(pk, UERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+        if (ctl_conflict_count(r)) {
             hits[nh].id = it->id;
-            hits[nh].r = &it->rec;
+            hits[nh].it = it;
             hits[nh].key = it->id;
             nh++;
         }
@@ -299,9 +326,14 @@ void op_conflicts(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msg_arr items;
     ctl_reply_ok(pk);
     msg_arr_open(&items, pk);
-    for (size_t h = 0; h < nh; h++)
-        pack_record_conflicts(&items, pk, hits[h].id, hits[h].r, reveal);
+    for (size_t h = 0; h < nh; h++) {
+        const record *r = recindex_view_item(&view, &o->ix, hits[h].it);
+        if (r)
+            pack_record_conflicts(&items, pk, hits[h].id, r, reveal);
+    }
     msg_arr_close(&items);
+cleanup:
+    recindex_view_free(&view);
     free(hits);
 }
 
@@ -313,9 +345,10 @@ void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     char err[CTL_ERRLEN], today[11], msg[512];
     uerr e;
     record r;
+    recindex_view fv = RECINDEX_VIEW_INIT;
     record_init(&r);
     clock_today(today);
-    const record *cur = ctl_find_record(o, req, &id, pk);
+    const record *cur = ctl_find_record(o, &fv, req, &id, pk);
     if (!cur)
         goto cleanup;
     if (!field || !schema_name_valid(field) || schema_field_is_set(field)) {
@@ -358,6 +391,7 @@ void op_resolve(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     msg_map_str(&m, "field", field);
     msg_map_close(&m);
 cleanup:
+    recindex_view_free(&fv);
     free(id);
     free(field);
     free(value);

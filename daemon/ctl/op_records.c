@@ -90,9 +90,10 @@ void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     char *id = NULL;
     uerr e;
     record r;
+    recindex_view fv = RECINDEX_VIEW_INIT;
     record_init(&r);
     clock_today(today);
-    const record *cur = ctl_find_record(o, req, &id, pk);
+    const record *cur = ctl_find_record(o, &fv, req, &id, pk);
     if (!cur)
         goto cleanup;
     if ((e = ctl_assignments_read(&a, &n, req, err, sizeof err)) != UERR_OK)
@@ -130,6 +131,7 @@ void op_edit(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 refuse:
     ctl_reply_error(pk, e, "%s", err);
 cleanup:
+    recindex_view_free(&fv);
     free(id);
     record_free(&r);
     ctl_assignments_free(a, n);
@@ -138,7 +140,8 @@ cleanup:
 void op_show(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
 {
     char *id = NULL;
-    const record *r = ctl_find_record(o, req, &id, pk);
+    recindex_view fv = RECINDEX_VIEW_INIT;
+    const record *r = ctl_find_record(o, &fv, req, &id, pk);
     int reveal = msg_get_bool(req, "reveal", 0);
     if (r) {
         if (reveal)
@@ -146,5 +149,6 @@ void op_show(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_reply_ok(pk);
         ctl_kind_pack_record(pk, o, NULL, id, r, reveal);
     }
+    recindex_view_free(&fv);
     free(id);
 }

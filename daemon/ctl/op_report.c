@@ -94,6 +94,7 @@ void op_report(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     char *from = msg_get_str(req, "from"), *to = msg_get_str(req, "to");
     char *office = msg_get_str(req, "office"), err[CTL_ERRLEN];
     period_acc *a = NULL;
+    recindex_view view = RECINDEX_VIEW_INIT;
     period_result r;
     memset(&r, 0, sizeof r);
     if (!from || !to) {
@@ -103,8 +104,11 @@ void op_report(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     uerr e = period_init(&a, from, to, office, err, sizeof err);
     for (size_t i = 0; e == UERR_OK && i < o->ix.cap; i++) {
         const recindex_item *it = &o->ix.slots[i];
-        if (it->id)
-            e = period_add_record(a, it->kind, it->id, report_get, &it->rec);
+        if (!it->id)
+            continue;
+        /* decoded once: the report reads several fields of each record */
+        const record *rec = recindex_view_item(&view, &o->ix, it);
+        e = rec ? period_add_record(a, it->kind, it->id, report_get, rec) : UERR_NOMEM;
     }
     if (e != UERR_OK) {
         if (e == UERR_NOMEM)
@@ -121,6 +125,7 @@ void op_report(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     ctl_reply_ok(pk);
     pack_result(pk, &r);
 cleanup:
+    recindex_view_free(&view);
     period_acc_free(a);
     period_result_free(&r);
     free(from);

@@ -38,8 +38,12 @@
  * the rules are proto/schema_decl.h's, shared with the store's take-in. */
 static void schema_records_apply(ops_ctx *o)
 {
-    size_t skipped = schema_decl_apply(recindex_get(&o->decl, SCHEMA_FIELDS_ID),
-                                       recindex_get(&o->decl, SCHEMA_CATEGORY_ID));
+    /* two records at once: two views */
+    recindex_view fv = RECINDEX_VIEW_INIT, cv = RECINDEX_VIEW_INIT;
+    size_t skipped = schema_decl_apply(recindex_view_get(&fv, &o->decl, SCHEMA_FIELDS_ID),
+                                       recindex_view_get(&cv, &o->decl, SCHEMA_CATEGORY_ID));
+    recindex_view_free(&fv);
+    recindex_view_free(&cv);
     if (skipped)
         log_msg(LOG_WARN,
                 "%zu declaration(s) in the store were skipped (unreadable, or refused "
@@ -121,9 +125,7 @@ cleanup:
 /* A copy of schema record id as stored (empty if there is none yet). */
 static int schema_copy(record *out, const ops_ctx *o, const char *id)
 {
-    const record *cur = recindex_get(&o->decl, id);
-    record_init(out);
-    return cur ? record_copy(out, cur) : 0;
+    return recindex_get_copy(out, &o->decl, id) < 0 ? -1 : 0;
 }
 
 /* ---- requests ----------------------------------------------------------------- */

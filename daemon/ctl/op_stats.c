@@ -200,6 +200,7 @@ static void stats_scan_run(stats_scan *s)
     const char ***vals = calloc(s->nby + 1, sizeof *vals); /* per --by field */
     size_t *nvals = calloc(s->nby + 1, sizeof *nvals), *pos = calloc(s->nby + 1, sizeof *pos);
     record proj;
+    recindex_view view = RECINDEX_VIEW_INIT; /* this thread's */
     record_init(&proj);
     if (buf_reserve(&kb, 256) != UERR_OK || !vals || !nvals || !pos)
         goto oom;
@@ -216,7 +217,8 @@ static void stats_scan_run(stats_scan *s)
         }
         if (!it->id || it->kind != s->kind) /* one kind at a time, members by default */
             continue;
-        int grew = scan_project(&proj, &pe, &pcap, &it->rec, s->need, s->nneed);
+        const record *r = recindex_view_item(&view, s->ix, it);
+        int grew = r ? scan_project(&proj, &pe, &pcap, r, s->need, s->nneed) : -1;
         if (grew < 0)
             goto oom;
         /* room for every value a set field can have */
@@ -257,6 +259,7 @@ static void stats_scan_run(stats_scan *s)
 oom:
     s->oom = 1;
 cleanup:
+    recindex_view_free(&view);
     for (size_t f = 0; vals && f < s->nby; f++)
         free(vals[f]);
     free(vals);

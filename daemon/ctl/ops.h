@@ -19,14 +19,14 @@
 #include <stdint.h>
 
 typedef struct {
-    store *st;                  /* owned (main frees it after the loop has stopped) */
-    recindex ix;                /* owned */
-    recindex decl;              /* owned: the schema records (op_schema.c), never in ix */
-    struct person_key *persons; /* owned: ID number / name+phone -> ids (persons.c) */
-    char *node;                 /* borrowed from the daemon's config */
-    char *office;               /* borrowed */
-    char *office_name;          /* borrowed: the office's display name, or NULL */
-    char *listen;               /* borrowed */
+    store *st;                   /* owned (main frees it after the loop has stopped) */
+    recindex ix;                 /* owned */
+    recindex decl;               /* owned: the schema records (op_schema.c), never in ix */
+    struct persons_tab *persons; /* owned: ID number / name+phone -> rows (persons.c) */
+    char *node;                  /* borrowed from the daemon's config */
+    char *office;                /* borrowed */
+    char *office_name;           /* borrowed: the office's display name, or NULL */
+    char *listen;                /* borrowed */
     char fingerprint[65];
     int64_t started_ms;
     unsigned long requests; /* store-queue requests handled */

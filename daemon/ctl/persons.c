@@ -3,22 +3,22 @@
  * hold it, so that add and import find a registered person without a scan
  * per row. Updated wherever the record index is (ops_index_changed,
  * ctl_commit_records). Store queue thread only; not thread-safe. Keys are
- * personal data: never logged. */
+ * personal data: never logged.
+ *
+ * The table keeps no key and no id: a slot is a key's 32-bit hash and the
+ * row of a record holding it (8 bytes; a million members with two keys
+ * each take 32 MiB, where a map of strings took ~380 bytes a record). A
+ * find recomputes each candidate row's keys from the record index, so a
+ * hash collision never answers a wrong record. Open addressing, linear
+ * probing, load under 3/4, removal by backward shift; several slots may
+ * hold one key (a person registered twice: what duplicates finds). */
 #include "daemon/ctl/common.h"
 
-#include "proto/map.h"
 #include "proto/schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct person_key {
-    char *key;
-    char **ids; /* n record ids holding the key (usually one) */
-    size_t n;
-    UT_hash_handle hh;
-};
 
 void persons_key_id(char buf[PERSON_KEY_MAX], const char *id_number)
 {
@@ -34,118 +34,184 @@ void persons_key_np(char buf[PERSON_KEY_MAX], const char *name, const char *phon
         snprintf(buf, PERSON_KEY_MAX, "p%s\x1f%s", name, phone);
 }
 
-static const char *winner(const record *r, const char *field)
+#define NO_ROW UINT32_MAX
+
+typedef struct {
+    uint32_t h;   /* the key's hash */
+    uint32_t row; /* the record's row in the index; NO_ROW: a free slot */
+} person_slot;
+
+struct persons_tab {
+    person_slot *s;
+    size_t cap, n; /* cap a power of two (or 0) */
+};
+
+static uint32_t key_hash(const char *key)
 {
-    const record_entry *e = record_field_winner(r, field);
-    return e ? e->value : "";
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ull;
+    }
+    return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The keys of r: keys[0] its ID number key, keys[1] its name+phone key. */
-static void record_keys(char keys[2][PERSON_KEY_MAX], const record *r)
+/* The record's keys (persons_key_id, persons_key_np) into keys, its
+ * three fields read in one walk of its bytes. */
+static void item_keys(char keys[2][PERSON_KEY_MAX], const recindex *ix, const recindex_item *it)
 {
-    persons_key_id(keys[0], winner(r, "id_number"));
-    persons_key_np(keys[1], winner(r, "name"), winner(r, "phone"));
+    static const char *const f[] = {"id_number", "name", "phone"}; /* sorted */
+    const char *v[3];
+    reccompact_winners(v, &ix->cr, it->id, f, 3);
+    persons_key_id(keys[0], v[0] ? v[0] : "");
+    persons_key_np(keys[1], v[1] ? v[1] : "", v[2] ? v[2] : "");
 }
 
-void persons_remove(ops_ctx *o, const char *id, const record *old)
+/* Rehash into ncap slots (a power of two, more than t->n). */
+static int tab_resize(struct persons_tab *t, size_t ncap)
+{
+    person_slot *ns = malloc(ncap * sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < ncap; i++)
+        ns[i].row = NO_ROW;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->s[i].row != NO_ROW) {
+            size_t j = t->s[i].h & (ncap - 1);
+            while (ns[j].row != NO_ROW)
+                j = (j + 1) & (ncap - 1);
+            ns[j] = t->s[i];
+        }
+    free(t->s);
+    t->s = ns;
+    t->cap = ncap;
+    return 0;
+}
+
+static int tab_grow(struct persons_tab *t)
+{
+    return tab_resize(t, t->cap ? t->cap * 2 : 1024);
+}
+
+uerr persons_reserve(ops_ctx *o, size_t nkeys)
+{
+    if (!o->persons && !(o->persons = calloc(1, sizeof *o->persons)))
+        return UERR_NOMEM;
+    struct persons_tab *t = o->persons;
+    size_t ncap = t->cap ? t->cap : 1024;
+    while ((t->n + nkeys) * 4 > ncap * 3)
+        ncap *= 2;
+    return ncap == t->cap || tab_resize(t, ncap) == 0 ? UERR_OK : UERR_NOMEM;
+}
+
+/* Take slot i out, moving later slots of its run back (backward shift), so
+ * no probe ever stops early at a hole. */
+static void tab_delete(struct persons_tab *t, size_t i)
+{
+    size_t mask = t->cap - 1, j = i;
+    t->s[i].row = NO_ROW;
+    t->n--;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (t->s[j].row == NO_ROW)
+            return;
+        size_t home = t->s[j].h & mask;
+        /* slot j may move to the hole i when its home is not in (i, j] */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            t->s[i] = t->s[j];
+            t->s[j].row = NO_ROW;
+            i = j;
+        }
+    }
+}
+
+void persons_remove(ops_ctx *o, const char *id)
 {
     char keys[2][PERSON_KEY_MAX];
-    if (!old)
+    struct persons_tab *t = o->persons;
+    const recindex_item *it = recindex_find(&o->ix, id);
+    if (!it || !t || !t->cap)
         return;
-    record_keys(keys, old);
+    item_keys(keys, &o->ix, it);
     for (int k = 0; k < 2; k++) {
-        struct person_key *pk = NULL;
         if (!keys[k][0])
             continue;
-        HASH_FIND_STR(o->persons, keys[k], pk);
-        for (size_t i = 0; pk && i < pk->n; i++)
-            if (strcmp(pk->ids[i], id) == 0) {
-                free(pk->ids[i]);
-                pk->ids[i] = pk->ids[--pk->n];
+        uint32_t h = key_hash(keys[k]);
+        for (size_t i = h & (t->cap - 1); t->s[i].row != NO_ROW; i = (i + 1) & (t->cap - 1))
+            if (t->s[i].h == h && t->s[i].row == it->row) {
+                tab_delete(t, i);
                 break;
             }
-        if (pk && pk->n == 0) {
-            HASH_DEL(o->persons, pk);
-            free(pk->ids);
-            free(pk->key);
-            free(pk);
-        }
     }
 }
 
-static uerr key_add(ops_ctx *o, const char *key, const char *id)
+uerr persons_add(ops_ctx *o, const char *id)
 {
-    struct person_key *pk = NULL;
-    HASH_FIND_STR(o->persons, key, pk);
-    if (!pk) {
-        pk = calloc(1, sizeof *pk);
-        if (!pk || !(pk->key = strdup(key))) {
-            free(pk);
-            return UERR_NOMEM;
-        }
-        map_oom = 0;
-        HASH_ADD_KEYPTR(hh, o->persons, pk->key, strlen(pk->key), pk);
-        if (map_oom) {
-            free(pk->key);
-            free(pk);
-            return UERR_NOMEM;
-        }
-    }
-    for (size_t i = 0; i < pk->n; i++)
-        if (strcmp(pk->ids[i], id) == 0)
-            return UERR_OK;
-    char **ids = realloc(pk->ids, (pk->n + 1) * sizeof *ids);
-    if (!ids)
-        return UERR_NOMEM;
-    pk->ids = ids;
-    if (!(ids[pk->n] = strdup(id)))
-        return UERR_NOMEM;
-    pk->n++;
-    return UERR_OK;
+    const recindex_item *it = recindex_find(&o->ix, id);
+    return it ? persons_add_item(o, it) : UERR_OK;
 }
 
-uerr persons_add(ops_ctx *o, const char *id, const record *r)
+uerr persons_add_item(ops_ctx *o, const recindex_item *it)
 {
     char keys[2][PERSON_KEY_MAX];
-    if (!r)
-        return UERR_OK;
-    record_keys(keys, r);
-    for (int k = 0; k < 2; k++)
-        if (keys[k][0] && key_add(o, keys[k], id) != UERR_OK)
+    if (!o->persons && !(o->persons = calloc(1, sizeof *o->persons)))
+        return UERR_NOMEM;
+    struct persons_tab *t = o->persons;
+    item_keys(keys, &o->ix, it);
+    for (int k = 0; k < 2; k++) {
+        if (!keys[k][0])
+            continue;
+        if ((t->n + 1) * 4 > t->cap * 3 && tab_grow(t) != 0)
             return UERR_NOMEM;
+        uint32_t h = key_hash(keys[k]);
+        size_t i = h & (t->cap - 1);
+        for (; t->s[i].row != NO_ROW; i = (i + 1) & (t->cap - 1))
+            if (t->s[i].h == h && t->s[i].row == it->row)
+                break; /* noted already */
+        if (t->s[i].row == NO_ROW) {
+            t->s[i] = (person_slot){h, it->row};
+            t->n++;
+        }
+    }
     return UERR_OK;
 }
 
 const char *persons_find(const ops_ctx *o, const char *key, const char *skip)
 {
-    struct person_key *pk = NULL;
+    const struct persons_tab *t = o->persons;
     const char *best = NULL;
-    if (!key[0])
+    if (!key[0] || !t || !t->cap)
         return NULL;
-    HASH_FIND_STR(o->persons, key, pk);
-    for (size_t i = 0; pk && i < pk->n; i++) {
-        const record *r = recindex_get(&o->ix, pk->ids[i]);
-        /* a duplicate folded into another record is not the person */
-        if (!r || *winner(r, "merged_into") || (skip && strcmp(pk->ids[i], skip) == 0))
+    uint32_t h = key_hash(key);
+    for (size_t i = h & (t->cap - 1); t->s[i].row != NO_ROW; i = (i + 1) & (t->cap - 1)) {
+        if (t->s[i].h != h)
             continue;
-        if (!best || strcmp(pk->ids[i], best) < 0)
-            best = pk->ids[i];
+        const recindex_item *it = recindex_row(&o->ix, t->s[i].row);
+        char keys[2][PERSON_KEY_MAX];
+        item_keys(keys, &o->ix, it);
+        if (strcmp(keys[0], key) != 0 && strcmp(keys[1], key) != 0)
+            continue; /* another key of the same hash */
+        /* a duplicate folded into another record is not the person */
+        if (*recindex_item_shown(&o->ix, it, "merged_into") || (skip && strcmp(it->id, skip) == 0))
+            continue;
+        if (!best || strcmp(it->id, best) < 0)
+            best = it->id;
     }
     return best;
 }
 
 void persons_free(ops_ctx *o)
 {
-    struct person_key *pk, *tmp;
-    HASH_ITER(hh, o->persons, pk, tmp)
-    {
-        HASH_DEL(o->persons, pk);
-        for (size_t i = 0; i < pk->n; i++)
-            free(pk->ids[i]);
-        free(pk->ids);
-        free(pk->key);
-        free(pk);
-    }
+    if (o->persons)
+        free(o->persons->s);
+    free(o->persons);
+    o->persons = NULL;
+}
+
+static const char *winner(const record *r, const char *field)
+{
+    const record_entry *e = record_field_winner(r, field);
+    return e ? e->value : "";
 }
 
 /* The value field will have after the assignments: the last "=" to it,

@@ -73,19 +73,15 @@ void smap_free(smap *m)
 /* How many records ahead a scan asks the memory for (see scan_prefetch). */
 #define SCAN_AHEAD 8
 
-/* Every field name and value in the index is an allocation of its own, so a
- * scan over all records waits on memory, not on the CPU. Ask for the
- * entries of the record two steps ahead of i and for the field names of the
- * one a step ahead (values sit next to them), so that the loads of several
- * records overlap instead of following one another. */
+/* A scan in slot order reads the records' bytes in hash order, so it
+ * waits on memory, not on the CPU. Ask for the bytes of the record a few
+ * steps ahead of i, so that the loads of several records overlap instead
+ * of following one another. */
 void scan_prefetch(const recindex_item *slots, size_t i, size_t to)
 {
-    if (i + 2 * SCAN_AHEAD < to && slots[i + 2 * SCAN_AHEAD].id)
-        __builtin_prefetch(slots[i + 2 * SCAN_AHEAD].rec.entries);
     if (i + SCAN_AHEAD < to && slots[i + SCAN_AHEAD].id) {
-        const record *p = &slots[i + SCAN_AHEAD].rec;
-        for (size_t j = 0; j < p->nentries; j++)
-            __builtin_prefetch(p->entries[j].field);
+        __builtin_prefetch(slots[i + SCAN_AHEAD].id);
+        __builtin_prefetch(slots[i + SCAN_AHEAD].id + 64);
     }
 }
 
@@ -124,6 +120,13 @@ int scan_project(record *proj, record_entry **buf, size_t *cap, const record *r,
     proj->entries = out;
     proj->nentries = n;
     return grew;
+}
+
+const char *scan_display(const recindex *ix, const recindex_item *it, const char *field)
+{
+    if (strcmp(field, "id") == 0)
+        return it->id;
+    return recindex_item_shown(ix, it, field);
 }
 
 /* ---- candidates from the secondary indexes ----------------------------------- */
@@ -283,8 +286,7 @@ int scan_count_indexed(size_t *n, const recindex *ix, record_kind kind, const qu
     const recindex_value *vv = keep_void ? NULL : recindex_value_find(st, "void");
     for (size_t k = 0; vv && k < vv->n; k++) {
         const recindex_item *it = recindex_row(ix, vv->rows[k]);
-        if (it->kind == kind &&
-            value_in(c->op, query_display(&it->rec, it->id, c->field), c->value)) {
+        if (it->kind == kind && value_in(c->op, scan_display(ix, it, c->field), c->value)) {
             assert(count > 0);
             count--;
         }

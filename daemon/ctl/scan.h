@@ -51,6 +51,11 @@ void smap_free(smap *m);
  * ahead (see scan.c). */
 void scan_prefetch(const recindex_item *slots, size_t i, size_t to);
 
+/* query_display of the record of it without decoding it: its id for
+ * "id", else the displayed (winning) value of field, "" when none.
+ * Borrowed from ix: valid until the next put. */
+const char *scan_display(const recindex *ix, const recindex_item *it, const char *field);
+
 /* The projection of r on the fields need (sorted, distinct): every entry of
  * those fields, in r's order, shallow-copied into *buf (grown as needed;
  * *cap is its size). query_match, query_display and record_field_winner see

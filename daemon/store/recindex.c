@@ -83,11 +83,8 @@ static void tallies_free(recindex_tally **head)
 
 void recindex_free(recindex *ix)
 {
-    for (size_t i = 0; i < ix->cap; i++)
-        if (ix->slots[i].id) {
-            free(ix->slots[i].id);
-            record_free(&ix->slots[i].rec);
-        }
+    reccompact_free(&ix->cr);
+    recindex_view_free(&ix->wview);
     free(ix->slots);
     free(ix->rows);
     for (size_t f = 0; f < ix->nfields; f++)
@@ -115,12 +112,60 @@ static size_t find_slot(const recindex_item *slots, size_t cap, const char *id)
     return i;
 }
 
-record *recindex_get(const recindex *ix, const char *id)
+const recindex_item *recindex_find(const recindex *ix, const char *id)
 {
     if (!ix->cap)
         return NULL;
     size_t i = find_slot(ix->slots, ix->cap, id);
-    return ix->slots[i].id ? &ix->slots[i].rec : NULL;
+    return ix->slots[i].id ? &ix->slots[i] : NULL;
+}
+
+/* ---- views -------------------------------------------------------------------- */
+
+void recindex_view_init(recindex_view *v)
+{
+    memset(v, 0, sizeof *v);
+}
+
+void recindex_view_free(recindex_view *v)
+{
+    free(v->ebuf);
+    free(v->cbuf);
+    recindex_view_init(v);
+}
+
+const record *recindex_view_item(recindex_view *v, const recindex *ix, const recindex_item *it)
+{
+    assert(it && it->id);
+    if (reccompact_decode(&v->rec, &v->ebuf, &v->ecap, &v->cbuf, &v->ccap, &ix->cr, it->id) != 0)
+        return NULL;
+    return &v->rec;
+}
+
+const record *recindex_view_get(recindex_view *v, const recindex *ix, const char *id)
+{
+    const recindex_item *it = recindex_find(ix, id);
+    return it ? recindex_view_item(v, ix, it) : NULL;
+}
+
+int recindex_get_copy(record *out, const recindex *ix, const char *id)
+{
+    recindex_view v;
+    record_init(out);
+    const recindex_item *it = recindex_find(ix, id);
+    if (!it)
+        return 0;
+    recindex_view_init(&v);
+    const record *r = recindex_view_item(&v, ix, it);
+    int rc = r && record_copy(out, r) == 0 ? 1 : -1;
+    recindex_view_free(&v);
+    return rc;
+}
+
+const char *recindex_item_shown(const recindex *ix, const recindex_item *it, const char *field)
+{
+    const char *v = reccompact_winner(&ix->cr, it->id, field);
+    return v ? v : "";
 }
 
 /* Doubles the table; every record keeps its row, rows[] follows the move. */
@@ -142,6 +187,22 @@ static int grow(recindex *ix)
     return 0;
 }
 
+uerr recindex_reserve(recindex *ix, size_t n)
+{
+    while ((ix->count + n) * 4 > ix->cap * 3)
+        if (grow(ix) != 0)
+            return UERR_NOMEM;
+    if (ix->count + n > ix->rowcap) {
+        size_t ncap = ix->count + n;
+        uint32_t *nr = ncap <= UINT32_MAX ? realloc(ix->rows, ncap * sizeof *nr) : NULL;
+        if (!nr)
+            return UERR_NOMEM;
+        ix->rows = nr;
+        ix->rowcap = ncap;
+    }
+    return UERR_OK;
+}
+
 record_kind recindex_kind(const recindex *ix, const char *id)
 {
     if (!ix->cap)
@@ -156,24 +217,51 @@ uerr recindex_put(recindex *ix, const char *id, record *r)
     return recindex_put_kind(ix, k ? k : KIND_MEMBER, id, r);
 }
 
+/* The fields in conflict of a record of kind (0 for other kinds: status
+ * counts members only). */
+static size_t conflicts_of(record_kind kind, const record *r)
+{
+    return kind == KIND_MEMBER ? record_conflict_fields(r, schema_field_is_set) : 0;
+}
+
 /* Add (sign 1) or take away (sign -1) one record's share of the tallies. */
-static void tally(recindex *ix, record_kind kind, const record *r, int sign)
+static void tally(recindex *ix, record_kind kind, size_t nconf, int sign)
 {
     ix->by_kind[kind] += (size_t)sign;
-    if (kind != KIND_MEMBER)
-        return;
-    size_t n = record_conflict_fields(r, schema_field_is_set);
-    ix->conflicted += (size_t)(sign * (n > 0));
-    ix->conflict_fields += (size_t)sign * n;
+    ix->conflicted += (size_t)(sign * (nconf > 0));
+    ix->conflict_fields += (size_t)sign * nconf;
 }
 
 /* ---- secondary indexes ------------------------------------------------------ */
 
-/* The value a record is indexed under: what query_display shows. */
-static const char *shown(const record *r, const char *field)
+/* The same for a record in the index. */
+static const char *item_shown(const recindex *ix, const recindex_item *it, const char *field)
 {
-    const record_entry *e = record_field_winner(r, field);
-    return e ? e->value : "";
+    return recindex_item_shown(ix, it, field);
+}
+
+/* The displayed value of every indexed field of the stored record (""
+ * when none) into out, in one walk; returns reccompact_winners' "some
+ * field has several entries". */
+static int shown_all(const char *out[RECINDEX_FIELDS_MAX], const recindex *ix, const char *stored)
+{
+    const char *names[RECINDEX_FIELDS_MAX] = {0}, *got[RECINDEX_FIELDS_MAX];
+    size_t pos[RECINDEX_FIELDS_MAX] = {0}, n = ix->nfields;
+    /* sorted by name, as the entries are (insertion sort: a few fields) */
+    for (size_t f = 0; f < n; f++) {
+        size_t k = f;
+        while (k > 0 && strcmp(names[k - 1], ix->fields[f].field) > 0) {
+            names[k] = names[k - 1];
+            pos[k] = pos[k - 1];
+            k--;
+        }
+        names[k] = ix->fields[f].field;
+        pos[k] = f;
+    }
+    int multi = reccompact_winners(got, &ix->cr, stored, names, n);
+    for (size_t k = 0; k < n; k++)
+        out[pos[k]] = got[k] ? got[k] : "";
+    return multi;
 }
 
 const recindex_field *recindex_field_find(const recindex *ix, const char *field)
@@ -248,7 +336,7 @@ uerr recindex_index_field(recindex *ix, const char *field)
         return UERR_NOMEM;
     for (uint32_t row = 0; row < ix->count; row++) {
         const recindex_item *it = recindex_row(ix, row);
-        recindex_value *v = value_reserve(&nf, shown(&it->rec, field));
+        recindex_value *v = value_reserve(&nf, item_shown(ix, it, field));
         if (!v) {
             field_free(&nf);
             return UERR_NOMEM;
@@ -333,7 +421,7 @@ uerr recindex_tally_fields(recindex *ix, const char *const *fields, size_t n)
         uintptr_t key[1 + RECINDEX_TALLY_MAX];
         for (size_t t = 0; t < n; t++) {
             v[slot[t]] = (recindex_value *)recindex_value_find(&ix->fields[slot[t]],
-                                                               shown(&it->rec, fields[t]));
+                                                               item_shown(ix, it, fields[t]));
             assert(v[slot[t]]);
         }
         tally_key(key, ix, it->kind, v);
@@ -351,24 +439,33 @@ uerr recindex_tally_fields(recindex *ix, const char *const *fields, size_t n)
 
 /* ---- put ------------------------------------------------------------------------ */
 
-uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r)
+/* Put the record already stored in the arena at stored (its id first)
+ * as the record of kind with that id. On failure the stored bytes are
+ * counted dead and the index is as it was. */
+static uerr put_stored(recindex *ix, record_kind kind, const char *stored, const record *r)
 {
+    const char *id = stored;
+    uerr e = UERR_NOMEM;
     assert(kind > KIND_NONE && kind < KIND_COUNT);
     recindex_value *to[RECINDEX_FIELDS_MAX] = {0};
     recindex_value *oldv[RECINDEX_FIELDS_MAX] = {0}, *newv[RECINDEX_FIELDS_MAX] = {0};
     recindex_tally *oldt = NULL, *newt = NULL;
     uintptr_t key[1 + RECINDEX_TALLY_MAX];
     if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0)
-        return UERR_NOMEM;
+        goto fail;
     assert((ix->count + 1) * 4 <= ix->cap * 3);
     size_t i = find_slot(ix->slots, ix->cap, id);
     recindex_item *it = &ix->slots[i];
+    /* the displayed values of the indexed fields, new and old, each in
+     * one walk of the bytes; whether a record may have a conflict at all */
+    const char *nshown[RECINDEX_FIELDS_MAX], *oshown[RECINDEX_FIELDS_MAX];
+    int nmulti = shown_all(nshown, ix, stored), omulti = it->id ? shown_all(oshown, ix, it->id) : 0;
     /* reserve: the entries the record moves to, a row for a new record,
      * the tally of its new combination */
     for (size_t f = 0; f < ix->nfields; f++) {
-        const char *nv = shown(r, ix->fields[f].field);
+        const char *nv = nshown[f];
         if (it->id) {
-            const char *ov = shown(&it->rec, ix->fields[f].field);
+            const char *ov = oshown[f];
             oldv[f] = (recindex_value *)recindex_value_find(&ix->fields[f], ov);
             assert(oldv[f]);
             if (strcmp(ov, nv) == 0) {
@@ -377,7 +474,7 @@ uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r
             }
         }
         if (!(to[f] = value_reserve(&ix->fields[f], nv)))
-            return UERR_NOMEM;
+            goto fail;
         newv[f] = to[f];
     }
     if (ix->ntallied) {
@@ -388,33 +485,44 @@ uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r
         }
         tally_key(key, ix, kind, newv);
         if (!(newt = tally_reserve(&ix->tallies, key)))
-            return UERR_NOMEM;
+            goto fail;
+    }
+    size_t oldconf = 0;
+    if (it->id && it->kind == KIND_MEMBER && omulti) {
+        const record *old = recindex_view_item(&ix->wview, ix, it);
+        if (!old)
+            goto fail;
+        oldconf = conflicts_of(it->kind, old);
     }
     if (!it->id && ix->count == ix->rowcap) {
         size_t ncap = ix->rowcap ? ix->rowcap * 2 : 1024;
         uint32_t *nr = ncap <= UINT32_MAX ? realloc(ix->rows, ncap * sizeof *nr) : NULL;
         if (!nr)
-            return UERR_NOMEM;
+            goto fail;
         ix->rows = nr;
         ix->rowcap = ncap;
     }
-    /* change: nothing below fails but the id's copy, before anything moved */
+    size_t newconf = 0;
+    if (kind == KIND_MEMBER && (nmulti || r)) {
+        if (!r && !(r = recindex_view_item(&ix->wview, ix, &(recindex_item){stored, 0, kind})))
+            goto fail;
+        newconf = conflicts_of(kind, r);
+    }
+    /* change: nothing below fails */
     if (it->id) {
         for (size_t f = 0; f < ix->nfields; f++) {
             if (to[f])
-                value_drop(&ix->fields[f], shown(&it->rec, ix->fields[f].field), it->row);
+                value_drop(&ix->fields[f], oshown[f], it->row);
             assert(oldv[f]->by_kind[it->kind] > 0);
             oldv[f]->by_kind[it->kind]--;
         }
         if (oldt)
             oldt->n--;
-        tally(ix, it->kind, &it->rec, -1);
-        record_free(&it->rec);
+        tally(ix, it->kind, oldconf, -1);
+        reccompact_dead(&ix->cr, it->id);
+        it->id = stored;
     } else {
-        char *copy = strdup(id);
-        if (!copy)
-            return UERR_NOMEM;
-        it->id = copy;
+        it->id = stored;
         it->row = (uint32_t)ix->count;
         ix->rows[ix->count++] = (uint32_t)i;
     }
@@ -425,9 +533,33 @@ uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r
     }
     if (newt)
         newt->n++;
-    it->rec = *r;
     it->kind = kind;
-    tally(ix, kind, r, 1);
-    record_init(r);
+    tally(ix, kind, newconf, 1);
+    /* replaced records leave dead bytes: drop them when they outweigh the
+     * live ones (a failure only keeps them a while longer) */
+    if (reccompact_wants_repack(&ix->cr))
+        (void)reccompact_repack(&ix->cr, &ix->slots[0].id, ix->cap, sizeof *ix->slots);
     return UERR_OK;
+fail:
+    reccompact_dead(&ix->cr, stored);
+    return e;
+}
+
+uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r)
+{
+    const char *stored;
+    if (reccompact_add(&stored, &ix->cr, id, r) != UERR_OK)
+        return UERR_NOMEM;
+    uerr e = put_stored(ix, kind, stored, r);
+    if (e == UERR_OK)
+        record_free(r);
+    return e;
+}
+
+uerr recindex_put_compact(recindex *ix, record_kind kind, const char *bytes, size_t len)
+{
+    const char *stored;
+    if (reccompact_add_raw(&stored, &ix->cr, bytes, len) != UERR_OK)
+        return UERR_NOMEM;
+    return put_stored(ix, kind, stored, NULL);
 }

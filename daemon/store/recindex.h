@@ -16,7 +16,8 @@
  *
  * Why a table of its own and not uthash (proto/map.h, the map everywhere
  * else): this is not a general map but the one structure whose size grows
- * with the register. A slot here is 40 bytes (id pointer + record); a
+ * with the register. A slot here is 16 bytes (pointer to the compact
+ * record, row, kind); a
  * uthash handle would add 56 bytes per record, about 56 MB more at a
  * million records on a field laptop, plus one allocation per item. And the
  * scans (stats, duplicates, list) walk the slots as one flat array with
@@ -25,6 +26,7 @@
 #ifndef UNIOND_RECINDEX_H
 #define UNIOND_RECINDEX_H
 
+#include "daemon/store/reccompact.h"
 #include "proto/kind.h"
 #include "proto/map.h"
 #include "proto/record.h"
@@ -34,12 +36,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A record in the table. The record itself is kept compact
+ * (daemon/store/reccompact.h): id points at its stored bytes in the
+ * index's arena (the id, then the encoded state); read it with a view
+ * (recindex_view_item) or recindex_item_shown. */
 typedef struct {
-    char *id;
-    record rec;
-    record_kind kind; /* the folder the record sits in (KIND_MEMBER ... KIND_BENEFIT) */
+    const char *id;   /* NULL marks a free slot */
     uint32_t row;     /* the record's stable number (see recindex.rows) */
+    record_kind kind; /* the folder the record sits in (KIND_MEMBER ... KIND_BENEFIT) */
 } recindex_item;
+
+/* A decoded record read from the index: the caller's buffers, the
+ * strings (values, names) borrowed from the index, valid until the next
+ * put even after the view is reused for another record (so a value taken
+ * from one row may be kept while the view moves on). Never record_free
+ * view.rec; record_copy it for a record of one's own. A view belongs to
+ * one thread; two records held at once need two views. */
+typedef struct {
+    record rec;
+    record_entry *ebuf;
+    record_ctx *cbuf;
+    size_t ecap, ccap;
+} recindex_view;
+
+#define RECINDEX_VIEW_INIT                                                                         \
+    {                                                                                              \
+        {0}, NULL, NULL, 0, 0                                                                      \
+    }
 
 /* Secondary indexes. A record keeps its row number for the life of the
  * index (records are never removed, only replaced), while its slot moves
@@ -104,6 +127,8 @@ typedef struct {
     size_t tallied[RECINDEX_TALLY_MAX]; /* the tallied fields: indexes into fields */
     size_t ntallied;
     recindex_tally *tallies; /* uthash head */
+    reccompact cr;           /* the records' bytes, names and dictionary */
+    recindex_view wview;     /* the writer's scratch (a put reads the old record) */
     /* Last, so that recindex_free can clear everything above it and leave
      * the lock alone (see "Threads" above). */
     pthread_rwlock_t lock;
@@ -112,7 +137,7 @@ typedef struct {
 /* An empty index (no allocation until the first put), its lock
  * initialised. */
 void recindex_init(recindex *ix);
-/* Frees every id and record, leaves ix empty and reusable; the lock stays
+/* Frees every record, leaves ix empty and reusable; the lock stays
  * as it is (call it with no lock held). */
 void recindex_free(recindex *ix);
 
@@ -125,14 +150,45 @@ void recindex_free(recindex *ix);
 void recindex_read_lock(recindex *ix);
 void recindex_write_lock(recindex *ix);
 void recindex_unlock(recindex *ix);
-/* The record with this id, or NULL. Borrowed: valid until the next put. */
-record *recindex_get(const recindex *ix, const char *id);
+/* The item of the record with this id, or NULL. Borrowed: valid until
+ * the next put. */
+const recindex_item *recindex_find(const recindex *ix, const char *id);
+/* 1 if a record with this id is in the index. */
+static inline int recindex_has(const recindex *ix, const char *id)
+{
+    return recindex_find(ix, id) != NULL;
+}
+
+/* An empty view (allocates nothing). */
+void recindex_view_init(recindex_view *v);
+/* Frees the view's buffers (not the strings, the index's). */
+void recindex_view_free(recindex_view *v);
+/* The record of it decoded into v: &v->rec, or NULL when out of memory. */
+const record *recindex_view_item(recindex_view *v, const recindex *ix, const recindex_item *it);
+/* The record with this id decoded into v: &v->rec, or NULL when absent
+ * (or, rarely, out of memory: *oom set to 1 when oom is not NULL). */
+const record *recindex_view_get(recindex_view *v, const recindex *ix, const char *id);
+/* A record of the caller's own (record_free it) with this id: 1, 0 when
+ * absent (*out empty), -1 when out of memory (*out empty). */
+int recindex_get_copy(record *out, const recindex *ix, const char *id);
+/* The value every node displays for single-valued field of it (the
+ * winning entry's, as record_field_winner), "" when it has none, without
+ * decoding the record. Borrowed: valid until the next put. */
+const char *recindex_item_shown(const recindex *ix, const recindex_item *it, const char *field);
+
 /* Insert or replace; id is copied. Takes ownership of *r's contents (r is
  * left empty). UERR_OK, or UERR_NOMEM (then *r is untouched). */
 uerr recindex_put(recindex *ix, const char *id, record *r);
+/* recindex_put_kind of a record in its stored compact form (len bytes,
+ * checked with reccompact_check against ix->cr's tables): a snapshot's
+ * load. UERR_OK or UERR_NOMEM. */
+uerr recindex_put_compact(recindex *ix, record_kind kind, const char *bytes, size_t len);
 /* recindex_put that also sets the record's kind (recindex_put keeps the
  * kind of a record already there and makes a new one a member). */
 uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r);
+/* Room for n more records without growing (a snapshot's load knows its
+ * count). UERR_OK or UERR_NOMEM (ix unchanged but maybe bigger). */
+uerr recindex_reserve(recindex *ix, size_t n);
 /* The kind of the record with this id, or KIND_NONE when absent. */
 record_kind recindex_kind(const recindex *ix, const char *id);
 

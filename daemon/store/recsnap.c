@@ -1,19 +1,18 @@
-/* recsnap.c - the persisted record index (see recsnap.h).
+/* recsnap.c - the persisted record index (see recsnap.h; the bytes:
+ * recsnap_fmt.h).
  *
- * File layout (integers little-endian):
- *   header   "uniondRX" | version u32 | head tree id, 40 hex digits
- *   entries  kind u8 | id length u8 | blob length u32 | id | blob
- *   trailer  entry count u64 | crc32 of header and entries u32 | "RXok"
- * The whole file is checked (magic, version, crc, every entry's bounds,
- * the count) before the first record is handed on, so a damaged file is
- * never half-used. A snapshot of another tree (the head moved since it
- * was written) is brought up to the head from git's diff of the two trees:
- * its unchanged records are used, the changed ones read from git, and the
- * result written as the new snapshot. When the old tree is gone (pruned),
- * everything is read from git. The file is written to a temporary name and
- * renamed, without fsync: a torn file after a crash fails its checksum
- * and is rebuilt, which is all a cache needs. */
+ * The snapshot is the compact index itself, so a start with a current one
+ * copies records' bytes instead of decoding a million blobs. A snapshot of
+ * another tree (the head moved since it was written) is brought up to the
+ * head from git's diff of the two trees: its unchanged records are used,
+ * the changed ones read from git, and the result written as the new
+ * snapshot. When the old tree is gone (pruned), or the file is missing,
+ * damaged or of another version, everything is read from git. The file is
+ * written to a temporary name and renamed, without fsync: a torn file
+ * after a crash fails its checksum and is rebuilt, which is all a cache
+ * needs. */
 #include "daemon/store/recsnap.h"
+#include "daemon/store/recsnap_fmt.h"
 #include "daemon/store/store_int.h"
 #include "daemon/util/log.h"
 #include "proto/kind.h"
@@ -28,72 +27,13 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-
-#define SNAP_MAGIC "uniondRX"
-#define SNAP_END "RXok"
-#define SNAP_VERSION 1u
-#define SNAP_HEADER (8 + 4 + 40)
-#define SNAP_TRAILER (8 + 4 + 4)
-#define SNAP_ENTRY (1 + 1 + 4)
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n; i-- > 0;)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* ---- reading ---------------------------------------------------------------- */
-
-/* 1 if the snapshot at [p, p+size) is whole (of whatever tree); *count
- * is its number of entries. */
-static int snap_check(const unsigned char *p, size_t size, uint64_t *count)
-{
-    if (size < SNAP_HEADER + SNAP_TRAILER || memcmp(p, SNAP_MAGIC, 8) != 0 ||
-        get_le(p + 8, 4) != SNAP_VERSION)
-        return 0;
-    const unsigned char *t = p + size - SNAP_TRAILER;
-    if (memcmp(t + 12, SNAP_END, 4) != 0)
-        return 0;
-    uLong crc = crc32(0L, Z_NULL, 0);
-    /* crc32 takes a uInt length: feed it in pieces */
-    for (size_t off = 0, n = size - SNAP_TRAILER; off < n;) {
-        size_t step = n - off > (1u << 30) ? (1u << 30) : n - off;
-        crc = crc32(crc, p + off, (uInt)step);
-        off += step;
-    }
-    if (get_le(t + 8, 4) != (uint32_t)crc)
-        return 0;
-    uint64_t n = 0;
-    size_t off = SNAP_HEADER, end = size - SNAP_TRAILER;
-    while (off < end) {
-        if (end - off < SNAP_ENTRY)
-            return 0;
-        unsigned kind = p[off], idlen = p[off + 1];
-        uint64_t len = get_le(p + off + 2, 4);
-        if (kind <= KIND_NONE || kind >= KIND_COUNT || idlen == 0 || idlen > RECORD_ID_MAX ||
-            end - off - SNAP_ENTRY < idlen + len || memchr(p + off + SNAP_ENTRY, 0, idlen))
-            return 0;
-        off += SNAP_ENTRY + idlen + len;
-        n++;
-    }
-    *count = n;
-    return n == get_le(t, 8);
-}
 
 /* A checked snapshot, mapped. */
 typedef struct {
     unsigned char *p;
     size_t size;
-    uint64_t count;
     char tree[41]; /* the tree it reflects, hex */
 } snap_map;
 
@@ -106,7 +46,7 @@ static int snap_open(snap_map *m, const char *path)
     memset(m, 0, sizeof *m);
     if (fd < 0)
         return 0;
-    if (fstat(fd, &st) != 0 || st.st_size < SNAP_HEADER + SNAP_TRAILER) {
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
         close(fd);
         return 0;
     }
@@ -117,13 +57,11 @@ static int snap_open(snap_map *m, const char *path)
         return 0;
     madvise(p, m->size, MADV_SEQUENTIAL);
     m->p = p;
-    if (!snap_check(m->p, m->size, &m->count)) {
+    if (!recsnap_fmt_check(m->tree, m->p, m->size)) {
         munmap(m->p, m->size);
         m->p = NULL;
         return 0;
     }
-    memcpy(m->tree, m->p + 12, 40);
-    m->tree[40] = 0;
     return 1;
 }
 
@@ -153,139 +91,6 @@ static int is_blob_mode(uint32_t mode)
 {
     return mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
            mode == GIT_FILEMODE_LINK;
-}
-
-/* Hand every entry of a checked snapshot to cb, but those of the ids in
- * skip (each id and blob copied NUL-terminated, as store_foreach gives
- * them). UERR_OK, cb's value, or UERR_NOMEM. */
-static uerr snap_replay(const snap_map *m, snap_skip *skip, store_record_cb cb, void *arg,
-                        char *err, size_t errlen)
-{
-    const unsigned char *p = m->p;
-    char id[RECORD_ID_MAX + 1], *blob = NULL;
-    size_t cap = 0, off = SNAP_HEADER, end = m->size - SNAP_TRAILER;
-    uerr rc = UERR_OK;
-    while (rc == UERR_OK && off < end) {
-        unsigned idlen = p[off + 1];
-        size_t len = (size_t)get_le(p + off + 2, 4);
-        const unsigned char *at = p + off;
-        off += SNAP_ENTRY + idlen + len;
-        memcpy(id, at + SNAP_ENTRY, idlen);
-        id[idlen] = 0;
-        if (skip) {
-            char key[RECORD_ID_MAX + 2];
-            snap_skip *hit = NULL;
-            skip_key(key, (record_kind)at[0], id, idlen);
-            HASH_FIND_STR(skip, key, hit);
-            if (hit)
-                continue;
-        }
-        if (len + 1 > cap) {
-            char *nb = realloc(blob, len + 1);
-            if (!nb) {
-                rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory reading the record index");
-                break;
-            }
-            blob = nb;
-            cap = len + 1;
-        }
-        memcpy(blob, at + SNAP_ENTRY + idlen, len);
-        blob[len] = 0;
-        rc = (uerr)cb((record_kind)at[0], id, blob, len, arg);
-    }
-    free(blob);
-    return rc;
-}
-
-/* ---- writing ---------------------------------------------------------------- */
-
-/* store_foreach's callback while a new snapshot is written: the entry goes
- * to the file, then on to the caller's callback. */
-typedef struct {
-    store_record_cb cb;
-    void *arg;
-    FILE *f; /* NULL once writing failed: the load goes on without it */
-    uLong crc;
-    uint64_t count;
-} snap_writer;
-
-static void writer_put(snap_writer *w, const void *data, size_t len)
-{
-    if (!w->f)
-        return;
-    w->crc = crc32(w->crc, data, (uInt)len);
-    if (fwrite(data, 1, len, w->f) != len) {
-        fclose(w->f);
-        w->f = NULL;
-    }
-}
-
-static int snap_capture(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
-{
-    snap_writer *w = arg;
-    size_t idlen = strlen(id);
-    if (w->f && (idlen == 0 || idlen > RECORD_ID_MAX || len > UINT32_MAX)) {
-        fclose(w->f); /* cannot be written: no snapshot this time */
-        w->f = NULL;
-    }
-    if (w->f) {
-        unsigned char h[SNAP_ENTRY];
-        h[0] = (unsigned char)kind;
-        h[1] = (unsigned char)idlen;
-        put_le(h + 2, len, 4);
-        writer_put(w, h, sizeof h);
-        writer_put(w, id, idlen);
-        writer_put(w, buf, len);
-        w->count++;
-    }
-    return w->cb(kind, id, buf, len, w->arg);
-}
-
-/* Close the file of w with its trailer and move it to path. 0 or -1. */
-static int snap_finish(snap_writer *w, const char *tmp, const char *path)
-{
-    unsigned char t[SNAP_TRAILER];
-    if (!w->f)
-        return -1;
-    put_le(t, w->count, 8);
-    put_le(t + 8, (uint32_t)w->crc, 4);
-    memcpy(t + 12, SNAP_END, 4);
-    int bad = fwrite(t, 1, sizeof t, w->f) != sizeof t;
-    bad |= fclose(w->f) != 0;
-    w->f = NULL;
-    return bad || rename(tmp, path) != 0 ? -1 : 0;
-}
-
-/* Start a new snapshot of tree at tmp (w->f NULL if it cannot be). */
-static void writer_open(snap_writer *w, store_record_cb cb, void *arg, const char *tmp,
-                        const char *tree)
-{
-    /* personal data, like the store's objects: readable by the node only */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    *w = (snap_writer){cb, arg, fd >= 0 ? fdopen(fd, "wb") : NULL, crc32(0L, Z_NULL, 0), 0};
-    if (fd >= 0 && !w->f)
-        close(fd);
-    if (w->f) {
-        unsigned char h[SNAP_HEADER];
-        memcpy(h, SNAP_MAGIC, 8);
-        put_le(h + 8, SNAP_VERSION, 4);
-        memcpy(h + 12, tree, 40);
-        writer_put(w, h, sizeof h);
-    }
-}
-
-/* Close w: renamed to path when rc is UERR_OK and all was written, else
- * removed (a failure to write is logged, never returned). */
-static void writer_close(snap_writer *w, uerr rc, const char *tmp, const char *path)
-{
-    if (rc == UERR_OK && snap_finish(w, tmp, path) == 0)
-        return;
-    if (w->f)
-        fclose(w->f);
-    w->f = NULL;
-    if (rc == UERR_OK)
-        log_msg(LOG_WARN, "record index: could not write %s: %s", path, strerror(errno));
-    unlink(tmp);
 }
 
 /* ---- bringing a stale snapshot up to the head ---------------------------------- */
@@ -373,45 +178,122 @@ cleanup:
     return rc;
 }
 
-/* The records of a stale snapshot that did not change, then the changed
- * ones from git, to cb and into a new snapshot of tree (the head). */
-static uerr snap_update(store *s, const snap_map *m, const snap_delta *d, const char *tree,
-                        const char *tmp, const char *path, store_record_cb cb, void *arg, char *err,
-                        size_t errlen)
+/* ---- the load ----------------------------------------------------------------- */
+
+/* What a load hands on and keeps for the new snapshot. */
+typedef struct {
+    store_record_cb cb;
+    void *arg;
+    snap_skip *skip;     /* a stale snapshot's changed records, or NULL */
+    recsnap_blob *blobs; /* the schema records seen, for the new snapshot */
+    size_t nblobs, blobcap;
+    int nomem; /* a blob could not be kept: no new snapshot this time */
+} snap_load;
+
+static void load_free(snap_load *l)
 {
-    snap_writer w;
-    writer_open(&w, cb, arg, tmp, tree);
-    uerr rc = snap_replay(m, d->skip, snap_capture, &w, err, errlen);
+    for (size_t i = 0; i < l->nblobs; i++) {
+        free(l->blobs[i].id);
+        free(l->blobs[i].blob);
+    }
+    free(l->blobs);
+}
+
+static int load_skip(record_kind kind, const char *id, void *arg)
+{
+    snap_load *l = arg;
+    char key[RECORD_ID_MAX + 2];
+    snap_skip *hit = NULL;
+    if (!l->skip)
+        return 0;
+    skip_key(key, kind, id, strlen(id));
+    HASH_FIND_STR(l->skip, key, hit);
+    return hit != NULL;
+}
+
+/* Every record handed on goes through here: a schema record (kept as its
+ * blob in the snapshot) is copied, then all go on to the caller's cb. */
+static int load_pass(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
+{
+    snap_load *l = arg;
+    if (record_id_is_schema(id) && !l->nomem) {
+        if (l->nblobs == l->blobcap) {
+            size_t ncap = l->blobcap ? l->blobcap * 2 : 4;
+            recsnap_blob *nb = realloc(l->blobs, ncap * sizeof *nb);
+            if (nb) {
+                l->blobs = nb;
+                l->blobcap = ncap;
+            }
+        }
+        recsnap_blob *b = l->nblobs < l->blobcap ? &l->blobs[l->nblobs] : NULL;
+        if (b && (b->id = strdup(id)) != NULL && (b->blob = malloc(len + 1)) != NULL) {
+            memcpy(b->blob, buf, len);
+            b->blob[len] = 0;
+            b->len = len;
+            b->kind = kind;
+            l->nblobs++;
+        } else {
+            if (b)
+                free(b->id);
+            l->nomem = 1;
+        }
+    }
+    return l->cb(kind, id, buf, len, l->arg);
+}
+
+/* The records the diff says are new or changed, read from git, on to
+ * load_pass. UERR_OK, cb's value, UERR_IO or UERR_NOMEM. */
+static uerr load_adds(store *s, const snap_delta *d, snap_load *l, char *err, size_t errlen)
+{
+    uerr rc = UERR_OK;
     for (size_t i = 0; rc == UERR_OK && i < d->nadds; i++) {
         git_blob *b = NULL;
-        if (git_blob_lookup(&b, s->repo, &d->adds[i].blob) < 0) {
-            rc = store_git_err(err, errlen, UERR_IO, "reading a record");
-            break;
-        }
+        if (git_blob_lookup(&b, s->repo, &d->adds[i].blob) < 0)
+            return store_git_err(err, errlen, UERR_IO, "reading a record");
         size_t len = (size_t)git_blob_rawsize(b);
         char *buf = malloc(len + 1);
         if (!buf) {
             git_blob_free(b);
-            rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory reading a record");
-            break;
+            return uerr_set(err, errlen, UERR_NOMEM, "out of memory reading a record");
         }
         memcpy(buf, git_blob_rawcontent(b), len);
         buf[len] = 0;
         git_blob_free(b);
-        rc = (uerr)snap_capture(d->adds[i].kind, d->adds[i].id, buf, len, &w);
+        rc = (uerr)load_pass(d->adds[i].kind, d->adds[i].id, buf, len, l);
         free(buf);
     }
-    writer_close(&w, rc, tmp, path);
     return rc;
+}
+
+/* Write the snapshot of ix (and the schema blobs) as the one of tree; a
+ * failure is logged, never returned. */
+static void snap_write(const recindex *ix, const snap_load *l, const char *tree, const char *tmp,
+                       const char *path)
+{
+    if (l->nomem)
+        return;
+    /* personal data, like the store's objects: readable by the node only */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
+    int bad = !f || recsnap_fmt_write(f, ix, tree, l->blobs, l->nblobs) != 0;
+    if (f)
+        bad |= fclose(f) != 0;
+    if (!bad && rename(tmp, path) == 0)
+        return;
+    log_msg(LOG_WARN, "record index: could not write %s: %s", path, strerror(errno));
+    unlink(tmp);
 }
 
 /* ---- the entry point -------------------------------------------------------- */
 
-uerr store_foreach_snap(store *s, store_record_cb cb, void *arg, int *from_snap, char *err,
-                        size_t errlen)
+uerr store_load_index(store *s, recindex *ix, store_record_cb cb, void *arg, int *from_snap,
+                      char *err, size_t errlen)
 {
     char commit[41], tree[41], path[4096], tmp[4200];
     snap_map m;
+    snap_load l = {cb, arg, NULL, NULL, 0, 0, 0};
     uerr rc;
     *from_snap = 0;
     store_head(s, commit, tree);
@@ -421,17 +303,35 @@ uerr store_foreach_snap(store *s, store_record_cb cb, void *arg, int *from_snap,
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (snap_open(&m, path)) {
         if (strcmp(m.tree, tree) == 0) {
-            rc = snap_replay(&m, NULL, cb, arg, err, errlen);
-            log_msg(LOG_INFO, "record index: %llu records from the snapshot of tree %.12s",
-                    (unsigned long long)m.count, tree);
+            rc = recsnap_fmt_load(ix, m.p, m.size, NULL, load_pass, &l);
+            if (rc == UERR_NOMEM)
+                uerr_set(err, errlen, rc, "out of memory loading the record index");
+            else if (rc == UERR_INVALID)
+                uerr_set(err, errlen, UERR_IO,
+                         "the record index snapshot %s repeats a name; "
+                         "remove it",
+                         path);
+            log_msg(LOG_INFO, "record index: %zu records from the snapshot of tree %.12s",
+                    ix->count, tree);
             snap_close(&m);
+            load_free(&l);
             *from_snap = 1;
-            return rc;
+            return rc == UERR_INVALID ? UERR_IO : rc;
         }
         snap_delta d;
         store_enter(s);
         if (delta_make(&d, s, m.tree) == 0) {
-            rc = snap_update(s, &m, &d, tree, tmp, path, cb, arg, err, errlen);
+            l.skip = d.skip;
+            rc = recsnap_fmt_load(ix, m.p, m.size, load_skip, load_pass, &l);
+            if (rc == UERR_NOMEM)
+                uerr_set(err, errlen, rc, "out of memory loading the record index");
+            else if (rc == UERR_INVALID)
+                rc = uerr_set(err, errlen, UERR_IO,
+                              "the record index snapshot %s repeats a name; remove it", path);
+            if (rc == UERR_OK)
+                rc = load_adds(s, &d, &l, err, errlen);
+            if (rc == UERR_OK)
+                snap_write(ix, &l, tree, tmp, path);
             log_msg(LOG_INFO,
                     "record index: snapshot of tree %.12s brought to %.12s (%zu records "
                     "changed)",
@@ -439,17 +339,18 @@ uerr store_foreach_snap(store *s, store_record_cb cb, void *arg, int *from_snap,
             delta_free(&d);
             store_leave(s);
             snap_close(&m);
+            load_free(&l);
             *from_snap = 1;
             return rc;
         }
         store_leave(s);
         snap_close(&m);
     }
-    log_msg(LOG_INFO, "record index: no usable snapshot (missing, damaged or its tree is gone); "
-                      "reading the records from git");
-    snap_writer w;
-    writer_open(&w, cb, arg, tmp, tree);
-    rc = store_foreach(s, snap_capture, &w, err, errlen);
-    writer_close(&w, rc, tmp, path);
+    log_msg(LOG_INFO, "record index: no usable snapshot (missing, damaged, of another version or "
+                      "its tree is gone); reading the records from git");
+    rc = store_foreach(s, load_pass, &l, err, errlen);
+    if (rc == UERR_OK)
+        snap_write(ix, &l, tree, tmp, path);
+    load_free(&l);
     return rc;
 }

@@ -74,7 +74,7 @@ static int read_once(recindex *ix)
         /* the other record of its pair is there too */
         char other[32];
         snprintf(other, sizeof other, "%c%s", it->id[0] == 'a' ? 'b' : 'a', it->id + 1);
-        if (!recindex_get(ix, other))
+        if (!recindex_has(ix, other))
             ok = 0;
     }
     if (n != ix->count || n % 2 != 0 || ix->by_kind[KIND_MEMBER] != n)

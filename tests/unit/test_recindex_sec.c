@@ -60,11 +60,20 @@ static void random_record(record *r)
     assert_int_equal(record_write(r, "n1", t, "name", "x"), 0);
 }
 
+/* The record of it, decoded into a view of this test's (one thread). */
+static const record *rec_of(const recindex *ix, const recindex_item *it)
+{
+    static recindex_view v;
+    const record *r = recindex_view_item(&v, ix, it);
+    assert_non_null(r);
+    return r;
+}
+
 static size_t scan_count(const recindex *ix, const query_cond *c, size_t nc)
 {
     size_t n = 0;
     for (size_t i = 0; i < ix->cap; i++)
-        if (ix->slots[i].id && query_match(c, nc, ix->slots[i].id, &ix->slots[i].rec))
+        if (ix->slots[i].id && query_match(c, nc, ix->slots[i].id, rec_of(ix, &ix->slots[i])))
             n++;
     return n;
 }
@@ -78,8 +87,8 @@ static size_t list_count_scan(const recindex *ix, record_kind kind, const query_
     for (size_t i = 0; i < ix->cap; i++) {
         const recindex_item *it = &ix->slots[i];
         if (it->id && it->kind == kind &&
-            (keep_void || strcmp(query_display(&it->rec, it->id, "status"), "void") != 0) &&
-            query_match(c, nc, it->id, &it->rec))
+            (keep_void || strcmp(query_display(rec_of(ix, it), it->id, "status"), "void") != 0) &&
+            query_match(c, nc, it->id, rec_of(ix, it)))
             n++;
     }
     return n;
@@ -104,7 +113,7 @@ static size_t index_count(const recindex *ix, const query_cond *c, size_t nc, in
         const recindex_item *it = recindex_row(ix, rows[k]);
         assert_non_null(it->id);
         assert_int_equal(it->row, rows[k]);
-        if (query_match(c, nc, it->id, &it->rec))
+        if (query_match(c, nc, it->id, rec_of(ix, it)))
             n++;
     }
     free(seen);
@@ -198,8 +207,8 @@ static void test_indexed_equals_scan(void **state)
         size_t total = 0;
         for (const recindex_value *v = ix.fields[f].values; v; v = v->hh.next) {
             for (size_t k = 0; k < v->n; k++) {
-                const record_entry *w =
-                    record_field_winner(&recindex_row(&ix, v->rows[k])->rec, ix.fields[f].field);
+                const record_entry *w = record_field_winner(
+                    rec_of(&ix, recindex_row(&ix, v->rows[k])), ix.fields[f].field);
                 assert_string_equal(w ? w->value : "", v->value);
             }
             total += v->n;

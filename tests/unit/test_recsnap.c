@@ -2,8 +2,11 @@
  * built when missing, used when it matches the head tree, brought up to
  * date from the tree diff when stale (another tree), read from git when
  * its tree is gone, and detected and rebuilt when damaged (a flipped byte,
- * cut short, the header); every way, the records handed on are exactly
- * store_foreach's. Real bare git repositories in a mkdtemp directory. */
+ * cut short, the header) or of another version; every way, the index
+ * loaded holds exactly the records store_foreach gives (same kinds, same
+ * states, same secondary index), and the schema records are handed on as
+ * store_foreach gives them. Real bare git repositories in a mkdtemp
+ * directory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +21,7 @@
 #include <zlib.h>
 
 #include "daemon/store/recsnap.h"
+#include "daemon/store/recsnap_fmt.h"
 #include "daemon/store/store.h"
 #include "proto/buf.h"
 #include "proto/record.h"
@@ -96,25 +100,120 @@ static void commit_rec(fixture *f, const char *id, const char *value, record_kin
     free(buf);
 }
 
-/* Runs store_foreach_snap and checks it hands on what store_foreach does;
- * returns where the records came from (1 snapshot, 0 git). */
+/* What a load feeds: the records into ix, the schema records (as blobs)
+ * into sn, as ops_index_changed does. */
+typedef struct {
+    recindex ix;
+    seen sn;
+} loaded;
+
+static int put_cb(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
+{
+    loaded *ld = arg;
+    record r;
+    char err[256];
+    if (record_id_is_schema(id))
+        return collect(kind, id, buf, len, &ld->sn);
+    assert_int_equal(buf[len], 0); /* NUL-terminated, as store_foreach's */
+    assert_int_equal(record_decode(&r, buf, len, err, sizeof err), 0);
+    assert_int_equal(recindex_put_kind(&ld->ix, kind, id, &r), UERR_OK);
+    return 0;
+}
+
+static void loaded_init(loaded *ld)
+{
+    recindex_init(&ld->ix);
+    memset(&ld->sn, 0, sizeof ld->sn);
+    assert_int_equal(recindex_index_field(&ld->ix, "name"), UERR_OK);
+}
+
+static void loaded_free(loaded *ld)
+{
+    recindex_free(&ld->ix);
+    pthread_rwlock_destroy(&ld->ix.lock);
+    seen_free(&ld->sn);
+}
+
+/* Loads through the snapshot and checks the index equals the one
+ * store_foreach gives; returns where the records came from (1 snapshot, 0
+ * git). */
 static int load_same(fixture *f)
 {
-    seen want = {0}, got = {0};
+    loaded want, got;
     char err[256];
     int from;
-    assert_int_equal(store_foreach(f->s, collect, &want, err, sizeof err), UERR_OK);
-    assert_int_equal(store_foreach_snap(f->s, collect, &got, &from, err, sizeof err), UERR_OK);
-    seen_sort(&want);
-    seen_sort(&got);
-    assert_int_equal(got.n, want.n);
-    for (size_t i = 0; i < want.n; i++) {
-        assert_int_equal(got.items[i].len, want.items[i].len);
-        assert_memory_equal(got.items[i].data, want.items[i].data, want.items[i].len);
+    loaded_init(&want);
+    loaded_init(&got);
+    assert_int_equal(store_foreach(f->s, put_cb, &want, err, sizeof err), UERR_OK);
+    assert_int_equal(store_load_index(f->s, &got.ix, put_cb, &got, &from, err, sizeof err),
+                     UERR_OK);
+    assert_int_equal(got.ix.count, want.ix.count);
+    recindex_view va = RECINDEX_VIEW_INIT, vb = RECINDEX_VIEW_INIT;
+    for (uint32_t row = 0; row < want.ix.count; row++) {
+        const recindex_item *a = recindex_row(&want.ix, row);
+        const recindex_item *b = recindex_find(&got.ix, a->id);
+        assert_non_null(b);
+        assert_int_equal(a->kind, b->kind);
+        char *ea, *eb;
+        size_t la, lb;
+        assert_int_equal(record_encode(&ea, &la, recindex_view_item(&va, &want.ix, a)), 0);
+        assert_int_equal(record_encode(&eb, &lb, recindex_view_item(&vb, &got.ix, b)), 0);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ea, eb, la);
+        free(ea);
+        free(eb);
     }
-    seen_free(&want);
-    seen_free(&got);
+    recindex_view_free(&va);
+    recindex_view_free(&vb);
+    for (size_t k = 0; k < KIND_COUNT; k++)
+        assert_int_equal(got.ix.by_kind[k], want.ix.by_kind[k]);
+    const recindex_field *fa = recindex_field_find(&want.ix, "name");
+    const recindex_field *fb = recindex_field_find(&got.ix, "name");
+    for (const recindex_value *v = fa->values; v; v = v->hh.next) {
+        const recindex_value *w = recindex_value_find(fb, v->value);
+        assert_int_equal(w ? w->n : 0, v->n);
+    }
+    seen_sort(&want.sn);
+    seen_sort(&got.sn);
+    assert_int_equal(got.sn.n, want.sn.n);
+    for (size_t i = 0; i < want.sn.n; i++) {
+        assert_int_equal(got.sn.items[i].len, want.sn.items[i].len);
+        assert_memory_equal(got.sn.items[i].data, want.sn.items[i].data, want.sn.items[i].len);
+    }
+    loaded_free(&want);
+    loaded_free(&got);
     return from;
+}
+
+/* The number of records in the head tree, by plain git (ls-tree). */
+static size_t git_count(const fixture *f)
+{
+    char cmd[512], line[256];
+    size_t n = 0;
+    snprintf(cmd, sizeof cmd,
+             "git --git-dir='%s' ls-tree -r --name-only "
+             "\"$(git --git-dir='%s' for-each-ref --format='%%(refname)' | head -1)\"",
+             f->dir, f->dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    while (fgets(line, sizeof line, p))
+        n += strncmp(line, "schema/", 7) != 0; /* the declarations: not records */
+    pclose(p);
+    return n;
+}
+
+/* How many records a load through the snapshot gives (and schema ones). */
+static size_t load_count(fixture *f)
+{
+    loaded got;
+    char err[256];
+    int from;
+    loaded_init(&got);
+    assert_int_equal(store_load_index(f->s, &got.ix, put_cb, &got, &from, err, sizeof err),
+                     UERR_OK);
+    size_t n = got.ix.count + got.sn.n;
+    loaded_free(&got);
+    return n;
 }
 
 static void file_poke(const char *path, long off, unsigned char x)
@@ -131,7 +230,7 @@ static void file_poke(const char *path, long off, unsigned char x)
 
 /* Make the snapshot claim another tree, with a checksum that matches: a
  * whole snapshot of a tree this store does not have. */
-static void snap_retree(const char *path, const char *tree_hex)
+static void snap_retree(const char *path, const char *tree_hex, uint32_t version)
 {
     FILE *fp = fopen(path, "r+b");
     assert_non_null(fp);
@@ -142,7 +241,9 @@ static void snap_retree(const char *path, const char *tree_hex)
     fseek(fp, 0, SEEK_SET);
     assert_int_equal(fread(p, 1, (size_t)size, fp), (size_t)size);
     memcpy(p + 12, tree_hex, 40);
-    uLong crc = crc32(crc32(0L, Z_NULL, 0), p, (uInt)(size - 16));
+    for (int i = 0; i < 4; i++)
+        p[8 + i] = (unsigned char)(version >> (8 * i));
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), p, (uInt)(size - 8));
     for (int i = 0; i < 4; i++)
         p[size - 8 + i] = (unsigned char)(crc >> (8 * i));
     fseek(fp, 0, SEEK_SET);
@@ -186,6 +287,8 @@ static void missing_stale_damaged(void **state)
     assert_int_equal(stat(f.snap, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600); /* personal data */
     assert_int_equal(load_same(&f), 1);
+    assert_int_equal(load_count(&f), git_count(&f));
+    assert_int_equal(git_count(&f), 40);
     /* stale: the head tree moved (a new record, a changed member, a
      * changed union): brought up to date from the tree diff, rewritten */
     struct stat st0, st1;
@@ -194,11 +297,28 @@ static void missing_stale_damaged(void **state)
     commit_rec(&f, "r001", "丁", KIND_MEMBER);
     commit_rec(&f, "r005", "戊", KIND_UNION);
     assert_int_equal(load_same(&f), 1);
+    assert_int_equal(load_count(&f), git_count(&f));
     assert_int_equal(stat(f.snap, &st1), 0);
     assert_true(st1.st_ino != st0.st_ino); /* a new file, renamed in */
     assert_int_equal(load_same(&f), 1);
     /* stale, and its tree is not in the store (pruned): all from git */
-    snap_retree(f.snap, "0123456789abcdef0123456789abcdef01234567");
+    char tree[41];
+    {
+        FILE *fp = fopen(f.snap, "rb");
+        assert_non_null(fp);
+        assert_int_equal(fseek(fp, 12, SEEK_SET), 0);
+        assert_int_equal(fread(tree, 1, 40, fp), 40);
+        tree[40] = 0;
+        fclose(fp);
+    }
+    snap_retree(f.snap, "0123456789abcdef0123456789abcdef01234567", RECSNAP_VERSION);
+    assert_int_equal(load_same(&f), 0);
+    assert_int_equal(load_same(&f), 1);
+    /* of another version (whole, its own tree): read from git, rewritten */
+    snap_retree(f.snap, tree, 1);
+    assert_int_equal(load_same(&f), 0);
+    assert_int_equal(load_same(&f), 1);
+    snap_retree(f.snap, tree, RECSNAP_VERSION + 1);
     assert_int_equal(load_same(&f), 0);
     assert_int_equal(load_same(&f), 1);
     /* damaged: a byte in a blob, the crc, a byte of the header */
@@ -216,12 +336,25 @@ static void missing_stale_damaged(void **state)
     assert_int_equal(truncate(f.snap, 0), 0);
     assert_int_equal(load_same(&f), 0);
     assert_int_equal(load_same(&f), 1);
-    /* the callback's stop value comes back unchanged from the snapshot */
+    /* a current snapshot hands nothing on (every record copied into the
+     * index); from git, the callback's stop value comes back unchanged */
     int calls = 0, from;
     char err[256];
-    assert_int_equal(store_foreach_snap(f.s, stop_second, &calls, &from, err, sizeof err), 7);
+    recindex ix;
+    recindex_init(&ix);
+    assert_int_equal(store_load_index(f.s, &ix, stop_second, &calls, &from, err, sizeof err),
+                     UERR_OK);
     assert_int_equal(from, 1);
+    assert_int_equal(calls, 0);
+    assert_int_equal(ix.count, 41);
+    recindex_free(&ix);
+    assert_int_equal(unlink(f.snap), 0);
+    calls = 0;
+    assert_int_equal(store_load_index(f.s, &ix, stop_second, &calls, &from, err, sizeof err), 7);
+    assert_int_equal(from, 0);
     assert_int_equal(calls, 2);
+    recindex_free(&ix);
+    pthread_rwlock_destroy(&ix.lock);
     store_free(f.s);
 }
 
