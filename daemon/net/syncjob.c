@@ -146,9 +146,13 @@ static void take_finish(session *s)
         s->nnext_refs = 0;
         int round = s->next_round;
         uint32_t req = s->next_req;
+        char *push = s->next_push;
+        size_t pushlen = s->next_pushlen;
         s->next_round = 0;
         s->next_req = 0;
-        take_start(s, r, n, req, round);
+        s->next_push = NULL;
+        s->next_pushlen = 0;
+        take_start(s, r, n, req, round, push, pushlen);
     }
 }
 
@@ -202,6 +206,8 @@ void take_done(void *arg, int cancelled)
     else {
         s->ps->last_sync = (uint64_t)clock_now_ms();
         s->ps->behind = 0;
+        if (s->pushed)
+            s->ps->pushes_in++;
         if (j->rep.updated)
             log_msg(LOG_INFO,
                     "peer %s: took in %zu branch(es), %zu commit(s): %zu merged, %zu forwarded "
@@ -241,13 +247,51 @@ void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen
     session_close(s, rc == UERR_NOMEM ? "out of memory" : "the store queue is closing");
 }
 
-void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round)
+/* Take in an announcement that came with its pack: spooled like a PACK's
+ * (the same byte and object budgets), then one store job, no WANT. */
+static void take_pushed(session *s, store_ref *refs, size_t n, char *push, size_t pushlen)
+{
+    char err[200], *pack = NULL;
+    assert(s->pack_fd < 0 && s->packlen == 0);
+    uerr rc = pack_spool_append(s, push, pushlen, err, sizeof err);
+    free(push);
+    if (rc == UERR_OK && (rc = pack_spool_map(&pack, s)) != UERR_OK)
+        snprintf(err, sizeof err, "cannot map the pack spool");
+    s->packlen = 0;
+    if (rc != UERR_OK) {
+        pack_spool_drop(s);
+        free(refs);
+        s->busy = 0;
+        if (rc == UERR_PEER) {
+            log_msg(LOG_WARN, "peer %s: %s: refused", s->ps->conf.name, err);
+            sync_send_error(s, err);
+            session_close(s, "pack over the take-in budget");
+        } else {
+            log_msg(LOG_ERR, "peer %s: local error receiving a pushed pack: %s", s->ps->conf.name,
+                    err);
+            session_close(s, "local error: cannot spool the pack");
+        }
+        return;
+    }
+    s->pushed = 1;
+    log_msg(LOG_DEBUG, "peer %s: an announcement with its pack (%zu bytes): taken in at once",
+            s->ps->conf.name, pushlen);
+    take_push(s, refs, n, pack, pushlen, 0);
+}
+
+void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
+                size_t pushlen)
 {
     if (s->busy) {
-        /* only the newest announcement matters: heads only move forward */
+        /* only the newest announcement matters: heads only move forward
+         * (its pack, if any, was built against what we announced, so it
+         * holds whatever an older waiting one brought) */
         free(s->next_refs);
+        free(s->next_push);
         s->next_refs = refs;
         s->nnext_refs = n;
+        s->next_push = push;
+        s->next_pushlen = pushlen;
         s->has_next = 1;
         if (req)
             s->next_req = req;
@@ -256,6 +300,7 @@ void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round)
     }
     assert(s->want_id == 0);
     s->busy = 1;
+    s->pushed = 0;
     s->round = round;
     if (req) {
         s->ack_pending = 1;
@@ -267,5 +312,8 @@ void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round)
     if (s->want_refs)
         memcpy(s->want_refs, refs, n * sizeof *refs);
     s->nwant_refs = s->want_refs ? n : 0;
-    take_push(s, refs, n, NULL, 0, 1);
+    if (push)
+        take_pushed(s, refs, n, push, pushlen);
+    else
+        take_push(s, refs, n, NULL, 0, 1);
 }
