@@ -101,6 +101,8 @@ static int take_plan(take_job *j)
             j->missing[j->nmissing++] = strdup(j->refs[i].oid);
     if (!j->nmissing)
         return 0;
+    if (j->pack)
+        return 1; /* they came with the announcement: no WANT */
     j->planned_only = 1;
     store_heads(&j->heads, &j->nheads, p->st, j->err, sizeof j->err);
     return 1;
@@ -111,8 +113,17 @@ void take_run(void *arg)
     take_job *j = arg;
     peers *p = j->s->p;
     uint64_t t0 = clock_mono_ms();
-    if (j->plan && take_plan(j))
-        return;
+    if (j->plan && take_plan(j)) {
+        if (!j->pack || j->rc != UERR_OK)
+            return; /* we lack commits: ask for them */
+        /* they came with the announcement (push): take them in */
+    } else if (j->plan && j->pack) {
+        /* a push of what we hold already (it crossed our announcement):
+         * nothing to index, the heads alone are taken in */
+        pack_map_free(j->pack, j->packlen);
+        j->pack = NULL;
+        j->packlen = 0;
+    }
     j->rc = (uerr)store_sync_apply(p->st, j->pack, j->packlen, j->refs, j->nrefs, p->changed,
                                    p->changed_arg, &j->rep, j->err, sizeof j->err);
     /* the heads after, even after a refusal (nothing moved then) */
@@ -276,7 +287,7 @@ static void take_pushed(session *s, store_ref *refs, size_t n, char *push, size_
     s->pushed = 1;
     log_msg(LOG_DEBUG, "peer %s: an announcement with its pack (%zu bytes): taken in at once",
             s->ps->conf.name, pushlen);
-    take_push(s, refs, n, pack, pushlen, 0);
+    take_push(s, refs, n, pack, pushlen, 1);
 }
 
 void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,

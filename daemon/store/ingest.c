@@ -206,6 +206,9 @@ static uerr check_all(ingest_ctx *c, const store_oidvec *objs, git_odb *disk)
 
 /* ---- the layout of what accepted heads reach ------------------------------------ */
 
+/* Trees of the store kept as found in place across take-ins (store.placed). */
+#define PLACED_KEEP_MAX 65536
+
 /* Where a tree sits: depth (0 root .. 3 leaf), top-level name, aa, bb. */
 typedef struct {
     int depth, top, aa, bb;
@@ -320,6 +323,21 @@ static uerr verify_entry(ingest_ctx *c, const char *hex, const place *p, const c
  * below it is in place. A tree the store already had (sample) was valid
  * where it was made, so its first entry alone tells whether it sits where
  * it belongs; a received tree is checked entry by entry. */
+/* Remember that the store's tree id sits in place code (store.placed: a
+ * cache, so no memory only means reading the tree again next time). */
+static void placed_keep(store *s, const git_oid *id, uint32_t code)
+{
+    if (!s->placed && !(s->placed = calloc(1, sizeof *s->placed)))
+        return;
+    if (s->placed->n >= PLACED_KEEP_MAX)
+        store_oidmap_free(s->placed); /* bounded: start over */
+    uint32_t *v = store_oidmap_get(s->placed, id);
+    if (v)
+        *v = code;
+    else
+        (void)store_oidmap_put(s->placed, id, code);
+}
+
 static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
 {
     static const objcheck_tree_kind kind_want[] = {OBJCHECK_TREE_ROOT, OBJCHECK_TREE_FANOUT,
@@ -334,6 +352,13 @@ static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
     char hex[41], why[200];
     uerr rc;
     if (seen && *seen == code)
+        return UERR_OK;
+    /* A tree the store holds (so do its children) that an earlier take-in
+     * found at this very place is there still: trees never change. */
+    const uint32_t *inpack = store_oidmap_get(&c->in, id);
+    int held = sample && (!inpack || (*inpack & IN_PRESENT));
+    const uint32_t *before = held && c->s->placed ? store_oidmap_get(c->s->placed, id) : NULL;
+    if (before && *before == code)
         return UERR_OK;
     git_oid_tostr(hex, sizeof hex, id);
     if (git_odb_read(&o, c->odb, id) < 0)
@@ -364,6 +389,8 @@ static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
     git_odb_object_free(o);
     if (rc == UERR_OK && !seen && store_oidmap_put(&c->placed, id, code) < 0)
         rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking trees");
+    if (rc == UERR_OK && held)
+        placed_keep(c->s, id, code);
     return rc;
 }
 
