@@ -315,8 +315,10 @@ void build_done(void *arg, int cancelled);
 void take_run(void *arg);
 void take_done(void *arg, int cancelled);
 /* Take in an announcement (refs now owned by the session machinery);
- * push (malloc'd, taken; NULL: none) is the pack that came with it. */
-void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
+ * push (malloc'd, taken; NULL: none) is the pack that came with it.
+ * UERR_OK, or the session is closing: UERR_PEER when the pushed pack is
+ * refused (over a budget), another code for a local failure. */
+uerr take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
                 size_t pushlen);
 /* Submit the take-in of a finished pack for the current announcement
  * (takes refs and the mapping pack from pack_spool_map; NULL: none). */

@@ -337,7 +337,8 @@ static uerr on_hello(session *s, const msgpack_object *m)
         rc = UERR_NOMEM;
         goto cleanup;
     }
-    take_start(s, refs, n, 0, 0, NULL, 0);
+    if ((rc = take_start(s, refs, n, 0, 0, NULL, 0)) != UERR_OK)
+        goto cleanup;
     if (ps->waiter && ps->sync_state == SYNC_PENDING && !ps->sync_ack && s->state == S_LIVE) {
         /* a sync was waiting for this peer to come up */
         ps->sync_ack = peers_id_next(p);
@@ -387,8 +388,7 @@ static uerr heads_or_done(session *s, const msgpack_object *m, int done)
     int round = done && ack && ack == s->ps->sync_ack;
     if (round)
         s->ps->sync_ack = 0; /* the round ends once these heads are taken in */
-    take_start(s, refs, n, req, round, push, pushlen);
-    return UERR_OK;
+    return take_start(s, refs, n, req, round, push, pushlen);
 }
 
 static uerr on_heads(session *s, const msgpack_object *m)

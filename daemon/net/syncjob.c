@@ -163,7 +163,7 @@ static void take_finish(session *s)
         s->next_req = 0;
         s->next_push = NULL;
         s->next_pushlen = 0;
-        take_start(s, r, n, req, round, push, pushlen);
+        (void)take_start(s, r, n, req, round, push, pushlen); /* closes on failure */
     }
 }
 
@@ -260,7 +260,7 @@ void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen
 
 /* Take in an announcement that came with its pack: spooled like a PACK's
  * (the same byte and object budgets), then one store job, no WANT. */
-static void take_pushed(session *s, store_ref *refs, size_t n, char *push, size_t pushlen)
+static uerr take_pushed(session *s, store_ref *refs, size_t n, char *push, size_t pushlen)
 {
     char err[200], *pack = NULL;
     assert(s->pack_fd < 0 && s->packlen == 0);
@@ -282,15 +282,16 @@ static void take_pushed(session *s, store_ref *refs, size_t n, char *push, size_
                     err);
             session_close(s, "local error: cannot spool the pack");
         }
-        return;
+        return rc;
     }
     s->pushed = 1;
     log_msg(LOG_DEBUG, "peer %s: an announcement with its pack (%zu bytes): taken in at once",
             s->ps->conf.name, pushlen);
     take_push(s, refs, n, pack, pushlen, 1);
+    return s->state == S_CLOSING ? UERR_NOMEM : UERR_OK;
 }
 
-void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
+uerr take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
                 size_t pushlen)
 {
     if (s->busy) {
@@ -307,7 +308,7 @@ void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, 
         if (req)
             s->next_req = req;
         s->next_round |= round;
-        return;
+        return UERR_OK;
     }
     assert(s->want_id == 0);
     s->busy = 1;
@@ -324,7 +325,7 @@ void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, 
         memcpy(s->want_refs, refs, n * sizeof *refs);
     s->nwant_refs = s->want_refs ? n : 0;
     if (push)
-        take_pushed(s, refs, n, push, pushlen);
-    else
-        take_push(s, refs, n, NULL, 0, 1);
+        return take_pushed(s, refs, n, push, pushlen);
+    take_push(s, refs, n, NULL, 0, 1);
+    return s->state == S_CLOSING ? UERR_NOMEM : UERR_OK;
 }
