@@ -74,12 +74,16 @@ uerr push_read(char **out, size_t *len, const msgpack_object *m)
     return UERR_OK;
 }
 
+static int strp_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* oid among the n sorted strings of v (a peer may announce 10 000 heads:
+ * no quadratic scans on the loop thread). */
 static int oid_listed(char *const *v, size_t n, const char *oid)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], oid) == 0)
-            return 1;
-    return 0;
+    return n && bsearch(&oid, v, n, sizeof *v, strp_cmp) != NULL;
 }
 
 /* The heads of ours the peer does not hold (by what it announced), except
@@ -92,14 +96,19 @@ static int push_plan(push_job *j, session *s)
     j->have = calloc(s->npeer_heads + 1, sizeof *j->have);
     if (!j->want || !j->have)
         return 0;
-    for (size_t i = 0; i < s->npeer_heads; i++)
-        if (!oid_listed(j->have, j->nhave, s->peer_heads[i].oid) &&
-            (j->have[j->nhave] = strdup(s->peer_heads[i].oid)) != NULL)
-            j->nhave++;
+    for (size_t i = 0; i < s->npeer_heads; i++) {
+        if (!(j->have[j->nhave] = strdup(s->peer_heads[i].oid)))
+            return 0;
+        j->nhave++;
+    }
+    qsort(j->have, j->nhave, sizeof *j->have, strp_cmp);
     for (size_t i = 0; i < p->nheads; i++) {
         const char *oid = p->heads[i].oid;
-        if (strcmp(p->heads[i].name, s->ps->conf.name) == 0 || oid_listed(j->have, j->nhave, oid) ||
-            oid_listed(j->want, j->nwant, oid))
+        int dup = 0;
+        for (size_t k = 0; k < j->nwant && !dup; k++) /* our own heads: a few */
+            dup = strcmp(j->want[k], oid) == 0;
+        if (dup || strcmp(p->heads[i].name, s->ps->conf.name) == 0 ||
+            oid_listed(j->have, j->nhave, oid))
             continue;
         if (!(j->want[j->nwant] = strdup(oid)))
             return 0;
