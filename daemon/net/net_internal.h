@@ -9,6 +9,7 @@
  *              and deadlines, write backpressure, close
  *   sync.c     the sync state machine: the message table and its handlers
  *   syncjob.c  the store work of a session: take-in and pack building
+ *   push.c     the live path: our HEADS with the pack of what each peer lacks
  *   intake.c   what a session lets in: the pack spool with its byte
  *              budget, branch hygiene (which new branch names a peer may
  *              bring), ids and OIDs as the protocol spells them
