@@ -19,6 +19,7 @@
 #include "proto/schema_decl.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +207,7 @@ static uerr check_all(ingest_ctx *c, const store_oidvec *objs, git_odb *disk)
 
 /* ---- the layout of what accepted heads reach ------------------------------------ */
 
-/* Trees of the store kept as found in place across take-ins (store.placed). */
+/* Trees kept as found in place across take-ins (placed_held below). */
 #define PLACED_KEEP_MAX 65536
 
 /* Where a tree sits: depth (0 root .. 3 leaf), top-level name, aa, bb. */
@@ -323,19 +324,36 @@ static uerr verify_entry(ingest_ctx *c, const char *hex, const place *p, const c
  * below it is in place. A tree the store already had (sample) was valid
  * where it was made, so its first entry alone tells whether it sits where
  * it belongs; a received tree is checked entry by entry. */
-/* Remember that the store's tree id sits in place code (store.placed: a
- * cache, so no memory only means reading the tree again next time). */
-static void placed_keep(store *s, const git_oid *id, uint32_t code)
+/* Trees found in their place by earlier take-ins, in a store that holds
+ * them (so their children too) -> their place code. Whether a tree sits
+ * where it belongs is a property of its bytes (trees never change), so a
+ * live change, which brings one new path, need not read its unchanged
+ * siblings (256 folders under each kind) again each time. A cache: bounded,
+ * and out of memory only means reading the tree again; under a lock,
+ * although only the store queue's one thread takes data in. */
+static pthread_mutex_t placed_mu = PTHREAD_MUTEX_INITIALIZER;
+static store_oidmap placed_held;
+
+static int placed_known(const git_oid *id, uint32_t code)
 {
-    if (!s->placed && !(s->placed = calloc(1, sizeof *s->placed)))
-        return;
-    if (s->placed->n >= PLACED_KEEP_MAX)
-        store_oidmap_free(s->placed); /* bounded: start over */
-    uint32_t *v = store_oidmap_get(s->placed, id);
+    pthread_mutex_lock(&placed_mu);
+    const uint32_t *v = store_oidmap_get(&placed_held, id);
+    int known = v && *v == code;
+    pthread_mutex_unlock(&placed_mu);
+    return known;
+}
+
+static void placed_keep(const git_oid *id, uint32_t code)
+{
+    pthread_mutex_lock(&placed_mu);
+    if (placed_held.n >= PLACED_KEEP_MAX)
+        store_oidmap_free(&placed_held); /* start over */
+    uint32_t *v = store_oidmap_get(&placed_held, id);
     if (v)
         *v = code;
     else
-        (void)store_oidmap_put(s->placed, id, code);
+        (void)store_oidmap_put(&placed_held, id, code);
+    pthread_mutex_unlock(&placed_mu);
 }
 
 static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
@@ -357,8 +375,7 @@ static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
      * found at this very place is there still: trees never change. */
     const uint32_t *inpack = store_oidmap_get(&c->in, id);
     int held = sample && (!inpack || (*inpack & IN_PRESENT));
-    const uint32_t *before = held && c->s->placed ? store_oidmap_get(c->s->placed, id) : NULL;
-    if (before && *before == code)
+    if (held && placed_known(id, code))
         return UERR_OK;
     git_oid_tostr(hex, sizeof hex, id);
     if (git_odb_read(&o, c->odb, id) < 0)
@@ -390,7 +407,7 @@ static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
     if (rc == UERR_OK && !seen && store_oidmap_put(&c->placed, id, code) < 0)
         rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking trees");
     if (rc == UERR_OK && held)
-        placed_keep(c->s, id, code);
+        placed_keep(id, code);
     return rc;
 }
 

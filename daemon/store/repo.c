@@ -305,9 +305,6 @@ void store_free(store *s)
     assert(!atomic_load(&s->busy) && "store freed while a call is running");
     git_repository_free(s->bulk); /* owns the mempack backend via its odb */
     git_repository_free(s->repo);
-    if (s->placed)
-        store_oidmap_free(s->placed);
-    free(s->placed);
     free(s->node);
     free(s);
 }

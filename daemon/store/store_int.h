@@ -39,12 +39,6 @@ struct store {
     /* The index the take-ins update, write-locked while they do
      * (readview.h store_index_attach); NULL: none. Borrowed. */
     recindex *ix;
-    /* Trees of the store itself found in their place by earlier take-ins
-     * (ingest.c's layout check) -> their place code: a live change brings
-     * one new path, and its unchanged siblings (256 folders under each
-     * kind) need not be read again each time. Only trees the store holds
-     * (never a quarantine's); NULL until the first; store_free frees it. */
-    struct store_oidmap *placed;
 };
 
 /* Mark the store entered / left by one public call (asserts that no other
@@ -87,7 +81,7 @@ int store_oidvec_push(store_oidvec *o, const git_oid *id); /* 0 or -1 (out of me
 
 /* Open addressing; ids are hashes, so their first bytes index it. Zeroed
  * = empty; store_oidmap_free releases it. */
-typedef struct store_oidmap {
+typedef struct {
     git_oid *k;
     uint32_t *v;
     unsigned char *used;
