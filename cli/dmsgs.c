@@ -156,6 +156,7 @@ const char *const dmsg_templates[] = {
     "cannot link %s to %s: %s",
     "cannot listen on %s: %s",
     "cannot make a quarantine directory: %s",
+    "cannot map the pack spool",
     "cannot open %s: %s",
     "cannot open config %s: %s%s",
     "cannot open directory %s: %s",
