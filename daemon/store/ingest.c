@@ -320,10 +320,6 @@ static uerr verify_entry(ingest_ctx *c, const char *hex, const place *p, const c
     return verify_tree(c, child, q, sample || (flags && (*flags & IN_PRESENT)) || !flags);
 }
 
-/* Verify that tree id is of the kind its depth wants and that everything
- * below it is in place. A tree the store already had (sample) was valid
- * where it was made, so its first entry alone tells whether it sits where
- * it belongs; a received tree is checked entry by entry. */
 /* Trees found in their place by earlier take-ins, in a store that holds
  * them (so their children too) -> their place code. Whether a tree sits
  * where it belongs is a property of its bytes (trees never change), so a
@@ -356,6 +352,10 @@ static void placed_keep(const git_oid *id, uint32_t code)
     pthread_mutex_unlock(&placed_mu);
 }
 
+/* Verify that tree id is of the kind its depth wants and that everything
+ * below it is in place. A tree the store already had (sample) was valid
+ * where it was made, so its first entry alone tells whether it sits where
+ * it belongs; a received tree is checked entry by entry. */
 static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
 {
     static const objcheck_tree_kind kind_want[] = {OBJCHECK_TREE_ROOT, OBJCHECK_TREE_FANOUT,

@@ -94,6 +94,7 @@ uerr quarantine_index(quarantine *qt, git_odb *main_odb, FILE *f, const store_li
     n = fread(chunk, 1, sizeof chunk, f);
     long long head_cnt = pack_header_count(chunk, n);
     int nosync = head_cnt >= 0 && head_cnt <= UNPACK_LIMIT;
+    qt->unsynced = nosync;
     if (nosync)
         git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);
     int made = git_indexer_new(&idx, qt->qdir, 0, main_odb, &io);
@@ -281,7 +282,10 @@ uerr quarantine_move_in(quarantine *qt, const store_oidvec *keep, size_t total, 
      * would leave thousands of packs to search on every lookup. */
     if (keep->n <= UNPACK_LIMIT)
         rc = move_loose(keep, qt, disk, err, errlen);
-    else if (keep->n < total)
+    else if (keep->n < total || qt->unsynced)
+        /* (unsynced: a small pack whose kept objects, its thin bases
+         * aside, cannot be more than UNPACK_LIMIT; never renamed in
+         * unfsynced all the same) */
         rc = move_repacked(keep, qt, disk, err, errlen);
     else {
         /* Everything is kept: the pack itself moves in, .pack first, .idx

@@ -15,6 +15,7 @@ typedef struct {
     git_odb *qodb;
     git_odb_backend *qpack; /* borrowed: owned by qodb */
     git_repository *q;
+    int unsynced; /* indexed without fsyncs (small): never moved in as is */
 } quarantine;
 
 /* Index the pack read from f into a fresh objects/incoming-XXXXXX within
