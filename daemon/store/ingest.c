@@ -546,7 +546,9 @@ static int copy_state(store *s, git_repository *repo, const store_bundle_ref *r,
  * undo the rename: the copy is then behind, whole (the old file, or none),
  * and the next take-in or the merge at start moves it again. It becomes
  * durable with the next fsync of refs/heads (the own branch's next move,
- * the next copy written by libgit2). One fsync per copy instead of two. */
+ * the next copy written by libgit2). One fsync per copy instead of two.
+ * Not fsutil_write_atomic: a ref is git's file, locked by git's "<ref>.lock"
+ * protocol (as libgit2 writes it), and its folder fsync is what we skip. */
 static uerr copy_ref_write(store *s, const store_bundle_ref *r, const git_oid *expect, char *err,
                            size_t errlen)
 {
@@ -558,7 +560,7 @@ static uerr copy_ref_write(store *s, const store_bundle_ref *r, const git_oid *e
     if (fd < 0)
         return uerr_set(err, errlen, errno == EEXIST ? UERR_CONFLICT : UERR_IO,
                         "updating a branch copy: %s", strerror(errno));
-    /* under the lock: the copy is still where copy_state saw it */
+    /* under the lock: the copy is still where copy_forward read it */
     git_oid cur;
     int had = copy_head(&cur, s, r->name);
     if (had != (expect != NULL) || (expect && !git_oid_equal(&cur, expect))) {
@@ -571,8 +573,9 @@ static uerr copy_ref_write(store *s, const store_bundle_ref *r, const git_oid *e
         rc = uerr_set(err, errlen, UERR_IO, "updating a branch copy: %s", strerror(errno));
         goto fail;
     }
-    if (close(fd) != 0 || (fd = -1, rename(lock, path) != 0)) {
-        fd = -1;
+    int closed = close(fd);
+    fd = -1;
+    if (closed != 0 || rename(lock, path) != 0) {
         rc = uerr_set(err, errlen, UERR_IO, "updating a branch copy: %s", strerror(errno));
         goto fail;
     }
