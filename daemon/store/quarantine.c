@@ -203,8 +203,8 @@ uerr quarantine_move_in(quarantine *qt, const store_oidvec *keep, size_t total, 
         return UERR_OK;
     /* A small take-in (live sync sends one change at a time) becomes one
      * new pack of the kept objects, written and fsynced by libgit2's
-     * indexer (pack, index, folder: 3 fsyncs), as a group commit's batch
-     * does (gcommit.c): loose objects cost two fsyncs each (file and
+     * indexer (pack, index, their folder twice: 4 fsyncs), as a batch
+     * of group commits does (gcommit.c): loose objects cost two fsyncs each (file and
      * folder; 12 for one record's change). The pack also appears at once,
      * by its index, so no crash can leave a commit without its tree: the
      * children-first order loose objects needed is given by the format.
