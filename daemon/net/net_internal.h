@@ -9,6 +9,7 @@
  *              and deadlines, write backpressure, close
  *   sync.c     the sync state machine: the message table and its handlers
  *   syncjob.c  the store work of a session: take-in and pack building
+ *   push.c     the live path: our HEADS with the pack of what each peer lacks
  *   intake.c   what a session lets in: the pack spool with its byte
  *              budget, branch hygiene (which new branch names a peer may
  *              bring), ids and OIDs as the protocol spells them
@@ -55,6 +56,10 @@ _Static_assert(STORE_TAKEIN_OBJECTS_DEFAULT == CONFIG_MAX_TAKE_IN_OBJECTS_DEFAUL
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 #define SYNC_WAIT_MS 20000 /* unionctl sync gives up after this */
+/* A pack of at most this many bytes rides in the HEADS that announces it
+ * (PROTOCOL.md 5.4, "pushed pack"): one message instead of HEADS, WANT,
+ * PACK. Larger changes are announced and asked for as before. */
+#define PUSH_MAX PACK_CHUNK
 
 /* Session states (PROTOCOL.md 6.1). Bit masks of them say where a message
  * is allowed (sync.c's table). */
@@ -94,7 +99,11 @@ struct peer_state {
     uint64_t branch_window; /* monotonic ms the window opened (0: none) */
     char **branch_new;
     size_t nbranch_new;
-    size_t behind;     /* heads announced that we lacked, last time */
+    size_t behind; /* heads announced that we lacked, last time */
+    /* the live path, counted (unionctl peers --json): announcements that
+     * came with their pack (taken in without a WANT), packs we pushed in
+     * our HEADS, WANTs we sent */
+    uint64_t pushes_in, pushes_out, wants_out;
     uint32_t sync_ack; /* waiting for DONE with this id (0: none) */
     sync_wait *waiter; /* the unionctl sync this peer is part of */
     sync_phase sync_state;
@@ -147,6 +156,17 @@ struct session {
     int has_next;
     uint32_t next_req;
     int round, next_round; /* the take-in that ends a sync round */
+    char *next_push;       /* the pack pushed with the waiting announcement */
+    size_t next_pushlen;   /* (heap, at most one frame; NULL: none) */
+    int pushed;            /* the take-in running came with a pushed pack */
+    /* what the peer holds, as it last announced it (HELLO, HEADS, DONE):
+     * the haves of a pack we push to it */
+    store_ref *peer_heads;
+    size_t npeer_heads;
+    int peer_heads_known;
+    /* outgoing push: a pack for our announcement is being built */
+    int pushing;
+    int push_again; /* our heads moved meanwhile: announce again after */
     /* outgoing pack: the answer to the peer's one WANT in flight */
     int building; /* a WANT's pack is being built on the store queue */
     char *out;
@@ -253,6 +273,9 @@ uerr sync_send_want(session *s, uint32_t id, char *const *want, size_t nwant);
 void sync_send_error(session *s, const char *msg);
 uerr sync_send_simple(session *s, const char *type);
 void sync_broadcast_heads(peers *p);
+/* HEADS with a pushed pack (pack NULL: plain HEADS) of heads h. UERR_OK, or
+ * the session is closing. */
+uerr sync_send_push(session *s, const store_ref *h, size_t n, const char *pack, size_t len);
 /* Replace the cached branch list (takes h); tell peers if anything moved. */
 void sync_heads_update(peers *p, store_ref *h, size_t n);
 
@@ -292,8 +315,12 @@ void build_run(void *arg);
 void build_done(void *arg, int cancelled);
 void take_run(void *arg);
 void take_done(void *arg, int cancelled);
-/* Take in an announcement (refs now owned by the session machinery). */
-void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round);
+/* Take in an announcement (refs now owned by the session machinery);
+ * push (malloc'd, taken; NULL: none) is the pack that came with it.
+ * UERR_OK, or the session is closing: UERR_PEER when the pushed pack is
+ * refused (over a budget), another code for a local failure. */
+uerr take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
+                size_t pushlen);
 /* Submit the take-in of a finished pack for the current announcement
  * (takes refs and the mapping pack from pack_spool_map; NULL: none). */
 void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen, int plan);
@@ -309,6 +336,18 @@ void strv_free(char **v, size_t n);
  * WANT in flight). However long the whole answer has taken does not count.
  * The session timer closes the session on 1. */
 int session_want_stalled(const session *s, uint64_t now);
+
+/* ---- push.c ---- */
+/* Our branches moved (a local write, a take-in): tell every connected peer,
+ * each with the pack of what it lacks when that is small (push), else a
+ * plain HEADS. */
+void sync_announce(peers *p);
+/* Remember what the peer announced (copies refs). UERR_NOMEM. */
+uerr push_peer_heads_set(session *s, const store_ref *refs, size_t n);
+/* The "pack" of a HEADS: UERR_OK with *out NULL (none) or a malloc'd copy
+ * (*len bytes, 32 to PEER_FRAME_MAX); UERR_PEER when it is not bin or too
+ * short to be a pack; UERR_NOMEM. */
+uerr push_read(char **out, size_t *len, const msgpack_object *m);
 
 /* ---- intake.c ---- */
 /* Make dir (DATA/tmp, mode 0700) the spool directory of p and remove what

@@ -42,6 +42,9 @@ static void pack_peer(msgpack_packer *pk, const peer_state *ps)
     msg_map_int(&m, "bytes_in", (int64_t)ps->bytes_in);
     msg_map_int(&m, "bytes_out", (int64_t)ps->bytes_out);
     msg_map_int(&m, "heads_behind", (int64_t)ps->behind);
+    msg_map_int(&m, "pushes_in", (int64_t)ps->pushes_in);
+    msg_map_int(&m, "pushes_out", (int64_t)ps->pushes_out);
+    msg_map_int(&m, "wants_out", (int64_t)ps->wants_out);
     msg_map_str(&m, "last_error", ps->last_error);
     msg_map_close(&m);
 }
@@ -463,7 +466,7 @@ void peers_after_job(void *arg)
     for (size_t i = 0; i < p->nheads; i++)
         if (strcmp(p->heads[i].name, p->cfg->node) == 0) {
             snprintf(p->heads[i].oid, sizeof p->heads[i].oid, "%s", head);
-            sync_broadcast_heads(p);
+            sync_announce(p);
             return;
         }
     store_ref *nh = realloc(p->heads, (p->nheads + 1) * sizeof *nh);
@@ -473,5 +476,5 @@ void peers_after_job(void *arg)
     snprintf(nh[p->nheads].name, sizeof nh[p->nheads].name, "%s", p->cfg->node);
     snprintf(nh[p->nheads].oid, sizeof nh[p->nheads].oid, "%s", head);
     p->nheads++;
-    sync_broadcast_heads(p);
+    sync_announce(p);
 }

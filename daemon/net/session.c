@@ -44,6 +44,8 @@ void session_unref(session *s)
     free(s->out);
     free(s->want_refs);
     free(s->next_refs);
+    free(s->next_push);
+    free(s->peer_heads);
     free(s);
     p->open--;
     peers_maybe_done(p);

@@ -93,6 +93,26 @@ void sync_send_heads(session *s, uint32_t req, uint32_t ack)
     outmsg_send(s, &m);
 }
 
+/* HEADS {heads: h, pack}: an announcement with the pack of what the peer
+ * lacks (PROTOCOL.md 5.4); without pack a plain HEADS of h. */
+uerr sync_send_push(session *s, const store_ref *h, size_t n, const char *pack, size_t len)
+{
+    outmsg m;
+    outmsg_begin(&m, "heads", pack ? 2 : 1);
+    msg_pack_str(&m.pk, "heads");
+    pack_heads(&m.pk, h, n);
+    if (pack) {
+        msg_pack_str(&m.pk, "pack");
+        msgpack_pack_bin(&m.pk, len);
+        msgpack_pack_bin_body(&m.pk, pack, len);
+    }
+    if (m.b.size > PEER_FRAME_MAX) { /* many branches and a pack: too big for one frame */
+        msgpack_sbuffer_destroy(&m.b);
+        return sync_send_push(s, h, n, NULL, 0);
+    }
+    return outmsg_send(s, &m);
+}
+
 /* WANT: the commits we lack; our heads are the haves. */
 uerr sync_send_want(session *s, uint32_t id, char *const *want, size_t nwant)
 {
@@ -104,6 +124,8 @@ uerr sync_send_want(session *s, uint32_t id, char *const *want, size_t nwant)
     msgpack_pack_array(&m.pk, nwant);
     for (size_t i = 0; i < nwant; i++)
         msg_pack_str(&m.pk, want[i]);
+    if (s->ps)
+        s->ps->wants_out++;
     msg_pack_str(&m.pk, "have");
     msgpack_pack_array(&m.pk, p->nheads);
     for (size_t i = 0; i < p->nheads; i++)
@@ -130,7 +152,7 @@ void sync_heads_update(peers *p, store_ref *h, size_t n)
         if (strcmp(h[i].name, p->cfg->node) == 0)
             snprintf(p->own_head, sizeof p->own_head, "%s", h[i].oid);
     if (changed)
-        sync_broadcast_heads(p);
+        sync_announce(p);
 }
 
 /* Queue pack chunks while the socket keeps up (backpressure): the rest
@@ -309,7 +331,14 @@ static uerr on_hello(session *s, const msgpack_object *m)
     ps->last_error[0] = 0;
     log_msg(LOG_INFO, "peer %s (%s): connected (%s, %s)", ps->conf.name, ps->office,
             s->outbound ? "outbound" : "inbound", s->tls ? tls_conn_version(s->tls) : "memory");
-    take_start(s, refs, n, 0, 0);
+    if (push_peer_heads_set(s, refs, n) != UERR_OK) {
+        free(refs);
+        session_close(s, "out of memory");
+        rc = UERR_NOMEM;
+        goto cleanup;
+    }
+    if ((rc = take_start(s, refs, n, 0, 0, NULL, 0)) != UERR_OK)
+        goto cleanup;
     if (ps->waiter && ps->sync_state == SYNC_PENDING && !ps->sync_ack && s->state == S_LIVE) {
         /* a sync was waiting for this peer to come up */
         ps->sync_ack = peers_id_next(p);
@@ -323,32 +352,43 @@ cleanup:
 }
 
 /* HEADS and DONE: an announcement to take in; DONE answering our sync's
- * HEADS ends the round once taken in. */
+ * HEADS ends the round once taken in. A HEADS may carry the pack of what
+ * it announces (push): taken in without asking. */
 static uerr heads_or_done(session *s, const msgpack_object *m, int done)
 {
     store_ref *refs;
-    size_t n;
+    size_t n, pushlen = 0;
+    char *push = NULL;
     uerr rc = heads_read(&refs, &n, m);
-    if (rc == UERR_PEER)
+    if (rc == UERR_OK && !done)
+        rc = push_read(&push, &pushlen, m);
+    if (rc == UERR_PEER) {
+        free(refs);
         return sync_refuse(s, "malformed heads", "protocol error");
+    }
+    if (rc == UERR_OK)
+        rc = push_peer_heads_set(s, refs, n);
     if (rc != UERR_OK) {
+        free(refs);
+        free(push);
         session_close(s, "out of memory");
         return rc;
     }
     uint32_t req, ack;
     if (msg_id_read(&req, m, "req") != 0 || msg_id_read(&ack, m, "ack") != 0) {
         free(refs);
+        free(push);
         return sync_refuse(s, "malformed heads", "protocol error: bad req or ack");
     }
     if ((rc = heads_admit_or_refuse(s, refs, n)) != UERR_OK) {
         free(refs);
+        free(push);
         return rc;
     }
     int round = done && ack && ack == s->ps->sync_ack;
     if (round)
         s->ps->sync_ack = 0; /* the round ends once these heads are taken in */
-    take_start(s, refs, n, req, round);
-    return UERR_OK;
+    return take_start(s, refs, n, req, round, push, pushlen);
 }
 
 static uerr on_heads(session *s, const msgpack_object *m)

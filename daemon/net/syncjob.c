@@ -101,6 +101,8 @@ static int take_plan(take_job *j)
             j->missing[j->nmissing++] = strdup(j->refs[i].oid);
     if (!j->nmissing)
         return 0;
+    if (j->pack)
+        return 1; /* they came with the announcement: no WANT */
     j->planned_only = 1;
     store_heads(&j->heads, &j->nheads, p->st, j->err, sizeof j->err);
     return 1;
@@ -111,8 +113,17 @@ void take_run(void *arg)
     take_job *j = arg;
     peers *p = j->s->p;
     uint64_t t0 = clock_mono_ms();
-    if (j->plan && take_plan(j))
-        return;
+    if (j->plan && take_plan(j)) {
+        if (!j->pack || j->rc != UERR_OK)
+            return; /* we lack commits: ask for them */
+        /* they came with the announcement (push): take them in */
+    } else if (j->plan && j->pack) {
+        /* a push of what we hold already (it crossed our announcement):
+         * nothing to index, the heads alone are taken in */
+        pack_map_free(j->pack, j->packlen);
+        j->pack = NULL;
+        j->packlen = 0;
+    }
     j->rc = (uerr)store_sync_apply(p->st, j->pack, j->packlen, j->refs, j->nrefs, p->changed,
                                    p->changed_arg, &j->rep, j->err, sizeof j->err);
     /* the heads after, even after a refusal (nothing moved then) */
@@ -146,9 +157,13 @@ static void take_finish(session *s)
         s->nnext_refs = 0;
         int round = s->next_round;
         uint32_t req = s->next_req;
+        char *push = s->next_push;
+        size_t pushlen = s->next_pushlen;
         s->next_round = 0;
         s->next_req = 0;
-        take_start(s, r, n, req, round);
+        s->next_push = NULL;
+        s->next_pushlen = 0;
+        (void)take_start(s, r, n, req, round, push, pushlen); /* closes on failure */
     }
 }
 
@@ -202,6 +217,8 @@ void take_done(void *arg, int cancelled)
     else {
         s->ps->last_sync = (uint64_t)clock_now_ms();
         s->ps->behind = 0;
+        if (s->pushed)
+            s->ps->pushes_in++;
         if (j->rep.updated)
             log_msg(LOG_INFO,
                     "peer %s: took in %zu branch(es), %zu commit(s): %zu merged, %zu forwarded "
@@ -241,21 +258,61 @@ void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen
     session_close(s, rc == UERR_NOMEM ? "out of memory" : "the store queue is closing");
 }
 
-void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round)
+/* Take in an announcement that came with its pack: spooled like a PACK's
+ * (the same byte and object budgets), then one store job, no WANT. */
+static uerr take_pushed(session *s, store_ref *refs, size_t n, char *push, size_t pushlen)
+{
+    char err[200], *pack = NULL;
+    assert(s->pack_fd < 0 && s->packlen == 0);
+    uerr rc = pack_spool_append(s, push, pushlen, err, sizeof err);
+    free(push);
+    if (rc == UERR_OK && (rc = pack_spool_map(&pack, s)) != UERR_OK)
+        snprintf(err, sizeof err, "cannot map the pack spool");
+    s->packlen = 0;
+    if (rc != UERR_OK) {
+        pack_spool_drop(s);
+        free(refs);
+        s->busy = 0;
+        if (rc == UERR_PEER) {
+            log_msg(LOG_WARN, "peer %s: %s: refused", s->ps->conf.name, err);
+            sync_send_error(s, err);
+            session_close(s, "pack over the take-in budget");
+        } else {
+            log_msg(LOG_ERR, "peer %s: local error receiving a pushed pack: %s", s->ps->conf.name,
+                    err);
+            session_close(s, "local error: cannot spool the pack");
+        }
+        return rc;
+    }
+    s->pushed = 1;
+    log_msg(LOG_DEBUG, "peer %s: an announcement with its pack (%zu bytes): taken in at once",
+            s->ps->conf.name, pushlen);
+    take_push(s, refs, n, pack, pushlen, 1);
+    return s->state == S_CLOSING ? UERR_NOMEM : UERR_OK;
+}
+
+uerr take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
+                size_t pushlen)
 {
     if (s->busy) {
-        /* only the newest announcement matters: heads only move forward */
+        /* only the newest announcement matters: heads only move forward
+         * (its pack, if any, was built against what we announced, so it
+         * holds whatever an older waiting one brought) */
         free(s->next_refs);
+        free(s->next_push);
         s->next_refs = refs;
         s->nnext_refs = n;
+        s->next_push = push;
+        s->next_pushlen = pushlen;
         s->has_next = 1;
         if (req)
             s->next_req = req;
         s->next_round |= round;
-        return;
+        return UERR_OK;
     }
     assert(s->want_id == 0);
     s->busy = 1;
+    s->pushed = 0;
     s->round = round;
     if (req) {
         s->ack_pending = 1;
@@ -267,5 +324,8 @@ void take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round)
     if (s->want_refs)
         memcpy(s->want_refs, refs, n * sizeof *refs);
     s->nwant_refs = s->want_refs ? n : 0;
+    if (push)
+        return take_pushed(s, refs, n, push, pushlen);
     take_push(s, refs, n, NULL, 0, 1);
+    return s->state == S_CLOSING ? UERR_NOMEM : UERR_OK;
 }

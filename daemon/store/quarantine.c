@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define UNPACK_LIMIT 100 /* objects; larger take-ins are kept as a pack */
+#define UNPACK_LIMIT 100 /* objects; larger take-ins whole are kept as they came */
 
 /* Remove dir and what it holds (a quarantine holds files, at most one
  * level of folders). */
@@ -85,9 +85,24 @@ uerr quarantine_index(quarantine *qt, git_odb *main_odb, FILE *f, const store_li
         return uerr_set(err, errlen, UERR_IO, "cannot make a quarantine directory: %s",
                         strerror(errno));
     }
-    if (git_indexer_new(&idx, qt->qdir, 0, main_odb, &io) < 0)
+    /* A pack of at most UNPACK_LIMIT objects is moved in as a new pack
+     * (quarantine_move_in), written and fsynced then: its quarantine
+     * copy is only read, and removed at the next start after a crash, so
+     * it is indexed without fsyncs (the live path: 4 fewer per change).
+     * libgit2 reads the switch when the indexer is made; only the store
+     * queue's one thread writes objects. */
+    n = fread(chunk, 1, sizeof chunk, f);
+    long long head_cnt = pack_header_count(chunk, n);
+    int nosync = head_cnt >= 0 && head_cnt <= UNPACK_LIMIT;
+    qt->unsynced = nosync;
+    if (nosync)
+        git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);
+    int made = git_indexer_new(&idx, qt->qdir, 0, main_odb, &io);
+    if (nosync)
+        git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1); /* repo.c: always on */
+    if (made < 0)
         return store_git_err(err, errlen, UERR_IO, "reading the pack");
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    for (; n > 0; n = fread(chunk, 1, sizeof chunk, f)) {
         if (total == 0) {
             /* Refuse an oversized pack from its header, before indexing. */
             long long cnt = pack_header_count(chunk, n);
@@ -161,82 +176,6 @@ uerr quarantine_list(store_oidvec *out, quarantine *qt, char *err, size_t errlen
     return UERR_OK;
 }
 
-/* 1 when every object obj points at (a tree's entries, a commit's tree and
- * parents) is already in the store: writing obj then never leaves a commit
- * or tree whose children are missing, whatever instant a crash picks. A
- * later take-in trusts what exists (the sender leaves out what we have), so
- * a commit on disk without its tree would stay broken for good. */
-static int children_present(quarantine *qt, git_odb *disk, const git_oid *id, git_object_t type)
-{
-    int ok = 1;
-    if (type == GIT_OBJECT_TREE) {
-        git_tree *t = NULL;
-        if (git_tree_lookup(&t, qt->q, id) < 0)
-            return 0;
-        for (size_t i = 0; ok && i < git_tree_entrycount(t); i++)
-            ok = git_odb_exists_ext(disk, git_tree_entry_id(git_tree_entry_byindex(t, i)),
-                                    GIT_ODB_LOOKUP_NO_REFRESH);
-        git_tree_free(t);
-    } else if (type == GIT_OBJECT_COMMIT) {
-        git_commit *c = NULL;
-        if (git_commit_lookup(&c, qt->q, id) < 0)
-            return 0;
-        ok = git_odb_exists_ext(disk, git_commit_tree_id(c), GIT_ODB_LOOKUP_NO_REFRESH);
-        for (unsigned i = 0; ok && i < git_commit_parentcount(c); i++)
-            ok = git_odb_exists_ext(disk, git_commit_parent_id(c, i), GIT_ODB_LOOKUP_NO_REFRESH);
-        git_commit_free(c);
-    }
-    return ok;
-}
-
-/* Copy the listed objects into the store as loose objects (git_odb_write
- * compresses and fsyncs each), children before parents: blobs, then each
- * tree once its entries are in, then each commit once its tree and parents
- * are (a few passes; a loose take-in holds at most UNPACK_LIMIT objects).
- * Reading is the pack's side (checked already), writing ours (UERR_IO). */
-static uerr move_loose(const store_oidvec *objs, quarantine *qt, git_odb *disk, char *err,
-                       size_t errlen)
-{
-    size_t left = objs->n;
-    char *done = calloc(objs->n ? objs->n : 1, 1);
-    uerr rc = UERR_OK;
-    if (!done)
-        return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
-    while (left > 0 && rc == UERR_OK) {
-        size_t before = left;
-        for (size_t i = 0; i < objs->n && rc == UERR_OK; i++) {
-            git_odb_object *o = NULL;
-            git_oid written;
-            if (done[i])
-                continue;
-            if (git_odb_exists_ext(disk, &objs->v[i], GIT_ODB_LOOKUP_NO_REFRESH)) {
-                done[i] = 1, left--;
-                continue;
-            }
-            if (git_odb_read(&o, qt->qodb, &objs->v[i]) < 0) {
-                rc = store_git_err(err, errlen, UERR_IO, "reading a checked object");
-                break;
-            }
-            if (!children_present(qt, disk, &objs->v[i], git_odb_object_type(o))) {
-                git_odb_object_free(o);
-                continue; /* a later pass, once its children are in */
-            }
-            if (git_odb_write(&written, disk, git_odb_object_data(o), git_odb_object_size(o),
-                              git_odb_object_type(o)) < 0)
-                rc = store_git_err(err, errlen, UERR_IO, "writing the received objects");
-            git_odb_object_free(o);
-            done[i] = 1, left--;
-        }
-        /* The checks let in only complete histories: no progress means a
-         * child is neither here nor in the take-in, which is a bug. */
-        if (rc == UERR_OK && left == before)
-            rc = uerr_set(err, errlen, UERR_INTERNAL,
-                          "received objects refer to objects that are missing");
-    }
-    free(done);
-    return rc;
-}
-
 /* Write the listed objects as one new pack (what was smuggled beside them
  * stays behind in the quarantine). */
 static uerr move_repacked(const store_oidvec *objs, quarantine *qt, git_odb *disk, char *err,
@@ -262,12 +201,17 @@ uerr quarantine_move_in(quarantine *qt, const store_oidvec *keep, size_t total, 
     uerr rc = UERR_OK;
     if (keep->n == 0)
         return UERR_OK;
-    /* A small take-in (live sync sends one change at a time) becomes loose
-     * objects, as git's receive.unpackLimit does: one pack per change
-     * would leave thousands of packs to search on every lookup. */
-    if (keep->n <= UNPACK_LIMIT)
-        rc = move_loose(keep, qt, disk, err, errlen);
-    else if (keep->n < total)
+    /* A small take-in (live sync sends one change at a time) becomes one
+     * new pack of the kept objects, written and fsynced by libgit2's
+     * indexer (pack, index, their folder twice: 4 fsyncs), as a batch
+     * of group commits does (gcommit.c): loose objects cost two fsyncs each (file and
+     * folder; 12 for one record's change). The pack also appears at once,
+     * by its index, so no crash can leave a commit without its tree: the
+     * children-first order loose objects needed is given by the format.
+     * Small packs pile up like the batches' and are joined at start
+     * (store_small_packs_join). A small quarantine is indexed unsynced, so
+     * it is never renamed in as is. */
+    if (keep->n <= UNPACK_LIMIT || keep->n < total || qt->unsynced)
         rc = move_repacked(keep, qt, disk, err, errlen);
     else {
         /* Everything is kept: the pack itself moves in, .pack first, .idx

@@ -15,6 +15,7 @@ typedef struct {
     git_odb *qodb;
     git_odb_backend *qpack; /* borrowed: owned by qodb */
     git_repository *q;
+    int unsynced; /* indexed without fsyncs (small): never moved in as is */
 } quarantine;
 
 /* Index the pack read from f into a fresh objects/incoming-XXXXXX within
@@ -28,7 +29,7 @@ uerr quarantine_open(quarantine *qt, char *err, size_t errlen);
 /* Every object id of the quarantined pack, appended to out. */
 uerr quarantine_list(store_oidvec *out, quarantine *qt, char *err, size_t errlen);
 /* Move the objects in keep (checked, reachable; total = how many the
- * pack holds) into the store: loose when few, the pack itself when all
+ * pack holds) into the store: a new pack when few, the pack itself when all
  * are kept, else a new pack of only those. UERR_IO on a local failure. */
 uerr quarantine_move_in(quarantine *qt, const store_oidvec *keep, size_t total, git_odb *disk,
                         char *err, size_t errlen);

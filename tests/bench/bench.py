@@ -471,16 +471,34 @@ def live(a, far, tag):
     return lat, floor
 
 
+def path_counts(node, peer):
+    """(pushes_in, wants_out) of node for peer (unionctl peers --json): how
+    many announcements came with their pack, how many WANTs node sent."""
+    for p in json.loads(ctl(node, "peers", "--json").stdout):
+        if p.get("name") == os.path.basename(peer):
+            return p.get("pushes_in", 0), p.get("wants_out", 0)
+    return 0, 0
+
+
+def path_note(node, peer, before):
+    """What the live path used on node meanwhile: pushed take-ins, WANTs."""
+    after = path_counts(node, peer)
+    return "%d pushed, %d WANTs on %s" % (after[0] - before[0], after[1] - before[1],
+                                          os.path.basename(node)[-1].upper())
+
+
 def bench_live(a, b):
     """One add on A until `show` answers on B (the peers connected). The
     poll itself is a unionctl process: its cost, measured on B, is the floor
-    of this row."""
+    of this row. The note says how the changes came: pushed with their
+    HEADS (no WANT, PROTOCOL.md 5.4) or asked for."""
+    before = path_counts(b, a)
     lat, floor = live(a, b, "传播")
     p50, p99 = med(lat) * 1e3, pct(lat, 99) * 1e3
     line("%-44s %12s %12s %8s" % ("one add on A until show works on B", "p50 %.1f ms" % p50,
                                   "p99 %.1f ms" % p99, "-"),
          "p50<=10 p99<=30 ms", p50 <= 10 and p99 <= 30,
-         "one show alone: %.1f ms" % (med(floor) * 1e3))
+         "one show alone: %.1f ms; %s" % (med(floor) * 1e3, path_note(b, a, before)))
 
 
 def bench_hops(a, b, c_d=None):
@@ -496,12 +514,14 @@ def bench_hops(a, b, c_d=None):
     peers_link(c, d)
     wait_tree(d, head_tree(a), "the three-hop line's first replication")
     secs = time.perf_counter() - t
+    before = path_counts(d, c)
     lat, floor = live(a, d, "三跳")
     p50 = med(lat) * 1e3
     line("%-44s %12s %12s %8s" % ("one add on A until show works on D (3 hops)",
                                   "p50 %.1f ms" % p50, "p99 %.1f ms" % (pct(lat, 99) * 1e3), "-"),
          "p50 <= 30 ms", p50 <= 30,
-         "one show alone: %.1f ms; C and D filled in %.0f s" % (med(floor) * 1e3, secs))
+         "one show alone: %.1f ms; C and D filled in %.0f s; %s" % (
+             med(floor) * 1e3, secs, path_note(d, c, before)))
     node_drop(d)
     node_drop(c)
 

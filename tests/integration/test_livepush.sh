@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The live path of one change (docs/PROTOCOL.md 5.4, 7.4): an add on A
+# reaches B and, through B, C (a line A-B-C) as one HEADS carrying its pack
+# per hop: no WANT is sent on the way, and no anti-entropy timer is needed
+# (it is set to 10 minutes here). Counted with the per-peer counters of
+# `unionctl peers --json` (pushes_in, pushes_out, wants_out). A change too
+# big to ride in one HEADS still arrives, asked for with a WANT (which also
+# proves that wants_out counts).
+. "$(dirname "$0")/lib.sh"
+export UNIOND_ANTI_ENTROPY_MS=600000
+
+A=$T/a B=$T/b C=$T/c
+node_init "$A" yinzhou-01 yinzhou
+node_init "$B" haishu-01 haishu
+node_init "$C" xiangshan-01 xiangshan
+for d in "$A" "$B" "$C"; do node_start "$d" || exit 1; done
+fpr() { ctl "$1" id --json | sed -n 's/.*"fingerprint": "\(.*\)".*/\1/p'; }
+addr() { ctl "$1" id --json | sed -n 's/.*"listen": "\(.*\)".*/\1/p'; }
+# counter NODE PEER KEY: the value of KEY in NODE's peers --json for PEER
+counter() {
+    ctl "$1" peers --json | tr -d '\n ' | grep -o "\"name\":\"$2\"[^}]*" |
+        grep -o "\"$3\":[0-9]*" | cut -d: -f2
+}
+connected() { ctl "$1" peers --json | tr -d '\n ' | grep -o "\"name\":\"$2\"[^}]*" | grep -q '"state":"connected"'; }
+# every branch (copies included) the same on all nodes: nobody lacks anything
+refs() { git --git-dir="$1/store.git" for-each-ref --format='%(refname) %(objectname)' refs/heads/; }
+quiet() { local r; r=$(refs "$1"); [ -n "$r" ] || return 1; shift; for d in "$@"; do [ "$(refs "$d")" = "$r" ] || return 1; done; }
+
+ctl "$A" peer add haishu-01 "$(addr "$B")" "$(fpr "$B")"
+ctl "$B" peer add yinzhou-01 "$(addr "$A")" "$(fpr "$A")"
+ctl "$B" peer add xiangshan-01 "$(addr "$C")" "$(fpr "$C")"
+ctl "$C" peer add haishu-01 "$(addr "$B")" "$(fpr "$B")"
+check "A connects to B" wait_until 20 connected "$A" haishu-01
+check "B connects to C" wait_until 20 connected "$B" xiangshan-01
+
+first=$(ctl "$A" add name=陈诚 phone=13812345678)
+check "a first add reaches C" wait_until 20 ctl "$C" show "$first"
+check "all branches equal on A, B, C" wait_until 20 quiet "$A" "$B" "$C"
+check "the counters are in peers --json" test -n "$(counter "$B" yinzhou-01 wants_out)"
+
+b_wants=$(counter "$B" yinzhou-01 wants_out) c_wants=$(counter "$C" haishu-01 wants_out)
+b_in=$(counter "$B" yinzhou-01 pushes_in) c_in=$(counter "$C" haishu-01 pushes_in)
+a_out=$(counter "$A" haishu-01 pushes_out)
+id=$(ctl "$A" add name=李娜 phone=13912345678 category=外卖配送员)
+check "the add reaches B" wait_until 20 ctl "$B" show "$id"
+check "and C, through B" wait_until 20 ctl "$C" show "$id"
+check "A pushed the change to B" test "$(counter "$A" haishu-01 pushes_out)" -gt "$a_out"
+check "B took it in from a push" test "$(counter "$B" yinzhou-01 pushes_in)" -gt "$b_in"
+check "C took it in from B's push" test "$(counter "$C" haishu-01 pushes_in)" -gt "$c_in"
+check "B sent A no WANT" test "$(counter "$B" yinzhou-01 wants_out)" = "$b_wants"
+check "C sent B no WANT" test "$(counter "$C" haishu-01 wants_out)" = "$c_wants"
+check "all branches equal again" wait_until 20 quiet "$A" "$B" "$C"
+
+# A change over the push limit (256 KiB): announced, then asked for.
+b_wants=$(counter "$B" yinzhou-01 wants_out)
+"$GENMEMBERS" 3000 5 >"$T/m.csv"
+ctl "$A" import "$T/m.csv" >/dev/null
+check "a 3000-member import on A reaches C" \
+    wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = 3002 ]"
+check "B asked A for it with a WANT" test "$(counter "$B" yinzhou-01 wants_out)" -gt "$b_wants"
+
+for d in "$A" "$B" "$C"; do
+    check "$(basename "$d"): no sanitizer report" log_clean "$d"
+    node_stop "$d"
+    check "$(basename "$d"): fsck clean" fsck_clean "$d"
+done
+done_testing
