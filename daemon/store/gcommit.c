@@ -1,7 +1,7 @@
 /* gcommit.c - group commit (store.h: store_batch_*): the commits of a
  * batch of writes become durable together, as one pack holding every new
- * object of every pending commit (fsynced by libgit2's indexer: pack,
- * index, directory), then one move of the branch (ref and its directory
+ * object of every pending commit (built in memory by gctree.c; the pack
+ * and its index fsynced, then the directory), then one move of the branch (ref and its directory
  * fsynced). A lone write costs the same six fsyncs instead of two per loose
  * object (fourteen for one record: blob, four trees, commit, ref).
  * Part of the store room. It never builds a commit itself (repo.c does),
@@ -28,6 +28,7 @@ void store_batch_begin(store *s)
     assert(!s->batching && "batches do not nest");
     s->batching = 1;
     s->batch_commits = 0;
+    s->batch_objs.n = 0;
     git_oid_cpy(&s->durable_head, &s->head);
     git_oid_cpy(&s->durable_tree, &s->tree);
     s->durable_has_head = s->has_head;
@@ -39,90 +40,15 @@ size_t store_batch_pending(const store *s)
     return s->batching ? s->batch_commits : 0;
 }
 
-/* Add id to out unless seen before or not new: 1 added, 0 not, -1 out of
- * memory. New means in the mempack: libgit2 writes an object only when no
- * backend has it (it freshens one that exists), so an object of a pending
- * commit is either in the mempack or already durable in the store. Asking
- * the mempack is one hash lookup; asking the store's odb was a stat of a
- * loose path and a search of every pack, with an error message formatted
- * for each miss: half of a lone add's CPU once a node had ~100 packs. */
-static int collect_one(store_oidvec *out, store_oidmap *seen, git_odb_backend *mp,
-                       const git_oid *id)
-{
-    int fresh = store_oidmap_put(seen, id, 0);
-    if (fresh <= 0)
-        return fresh;
-    if (!mp->exists(mp, id))
-        return 0;
-    return store_oidvec_push(out, id) == 0 ? 1 : -1;
-}
-
-/* Every new object under tree_id, once each. A subtree that is not new
- * (or seen) is not descended: unchanged parts are shared. 0 or -1. */
-static int collect_tree(store_oidvec *out, store_oidmap *seen, git_repository *bulk,
-                        git_odb_backend *mp, const git_oid *tree_id, int depth)
-{
-    git_tree *t = NULL;
-    int rc = collect_one(out, seen, mp, tree_id);
-    if (rc <= 0)
-        return rc;
-    if (depth > STORE_TREE_DEPTH_MAX || git_tree_lookup(&t, bulk, tree_id) < 0)
-        return -1;
-    rc = 0;
-    size_t n = git_tree_entrycount(t);
-    for (size_t i = 0; i < n && rc >= 0; i++) {
-        const git_tree_entry *e = git_tree_entry_byindex(t, i);
-        if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
-            rc = collect_tree(out, seen, bulk, mp, git_tree_entry_id(e), depth + 1);
-        else
-            rc = collect_one(out, seen, mp, git_tree_entry_id(e));
-    }
-    git_tree_free(t);
-    return rc < 0 ? -1 : 0;
-}
-
-/* The pending commits (newest first: each one's only parent is the one
- * before it, the first one's the durable head) and the new objects they
- * reach. 0 or -1 (libgit2's error set, or out of memory). */
-static int collect_batch(store_oidvec *out, store *s)
-{
-    store_oidmap seen = {0};
-    git_oid cur;
-    int rc = 0;
-    git_oid_cpy(&cur, &s->head);
-    for (size_t i = 0; i < s->batch_commits && rc == 0; i++) {
-        git_commit *c = NULL;
-        if (git_commit_lookup(&c, s->bulk, &cur) < 0 || store_oidvec_push(out, &cur) != 0 ||
-            collect_tree(out, &seen, s->bulk, s->mempack, git_commit_tree_id(c), 0) != 0) {
-            rc = -1;
-        } else if (i + 1 < s->batch_commits) {
-            assert(git_commit_parentcount(c) == 1 && "a pending commit has one parent");
-            git_oid_cpy(&cur, git_commit_parent_id(c, 0));
-        } else {
-            /* the chain ends on the durable head (or on nothing) */
-            assert(s->durable_has_head
-                       ? git_commit_parentcount(c) == 1 &&
-                             git_oid_equal(git_commit_parent_id(c, 0), &s->durable_head)
-                       : git_commit_parentcount(c) == 0);
-        }
-        git_commit_free(c);
-    }
-    store_oidmap_free(&seen);
-    return rc;
-}
-
 /* Write the batch's objects as one pack, then move the branch from the
  * durable head to the pending tip. */
 static uerr batch_write(store *s, char *err, size_t errlen)
 {
-    store_oidvec objs = {0};
     git_oid tip;
-    uerr rc;
     git_oid_cpy(&tip, &s->head);
-    if (collect_batch(&objs, s) != 0)
-        rc = store_git_err(err, errlen, UERR_IO, "collecting the objects to write");
-    else
-        rc = store_pack_write_new(s, &objs, err, errlen);
+    /* every object the pending commits made, listed as they were made
+     * (gctree.c): nothing to search for */
+    uerr rc = store_pack_write_new(s, &s->batch_objs, err, errlen);
     if (rc == UERR_OK) {
         /* The objects are durable; now move the branch, expecting the head
          * it had before the batch. */
@@ -134,7 +60,6 @@ static uerr batch_write(store *s, char *err, size_t errlen)
             s->has_head = 1;
         }
     }
-    free(objs.v);
     return rc;
 }
 
@@ -152,6 +77,8 @@ uerr store_batch_end(store *s, char *err, size_t errlen)
     git_mempack_reset(s->mempack);
     s->batching = 0;
     s->batch_commits = 0;
+    free(s->batch_objs.v);
+    memset(&s->batch_objs, 0, sizeof s->batch_objs);
     store_leave(s);
     return rc;
 }

@@ -611,8 +611,9 @@ uerr store_commit(store *s, const store_change *ch, size_t n, int bulk, const ch
                   const char * message, char *err, size_t errlen)
 {
     store_enter(s);
-    uerr rc = bulk && !s->batching ? store_bulk_commit(s, ch, n, operator, message, err, errlen)
-                                   : commit_run(s, ch, n, bulk, operator, message, err, errlen);
+    uerr rc = s->batching ? store_batch_commit(s, ch, n, operator, message, err, errlen)
+              : bulk      ? store_bulk_commit(s, ch, n, operator, message, err, errlen)
+                          : commit_run(s, ch, n, bulk, operator, message, err, errlen);
     store_leave(s);
     return rc;
 }

@@ -16,6 +16,11 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+typedef struct {
+    git_oid *v;
+    size_t n, cap;
+} store_oidvec;
+
 struct store {
     git_repository *repo; /* loose writes, all reads */
     git_repository *bulk; /* same store, with a mempack backend on top */
@@ -31,6 +36,7 @@ struct store {
      * branch on disk holds; batch_commits commits are pending. */
     int batching;
     size_t batch_commits;
+    store_oidvec batch_objs; /* every object of the pending commits (gctree.c) */
     git_oid durable_head, durable_tree;
     int durable_has_head;
     /* One thread at a time (store.h): a call sets this on entry, and a
@@ -69,11 +75,6 @@ uerr store_heads_in(store_ref **out, size_t *n, store *s, char *err, size_t errl
 int store_has_object_in(store *s, const char *hex);
 
 /* ---- growable list of object ids (pack writer, pack builder) ------------ */
-
-typedef struct {
-    git_oid *v;
-    size_t n, cap;
-} store_oidvec;
 
 int store_oidvec_push(store_oidvec *o, const git_oid *id); /* 0 or -1 (out of memory) */
 
@@ -188,6 +189,14 @@ size_t store_copies_reconcile(store *s);
  * one, durably, then remove them. Best effort (a failure is logged): called
  * by store_open, under the DATA lock, before the store is opened. */
 void store_small_packs_join(const char *gitdir);
+
+/* store_commit inside a batch (gctree.c): the commit of ch[0..n)
+ * (borrowed) on the pending head, its blobs, trees and commit built in
+ * memory and kept in the mempack of s->bulk (listed in s->batch_objs) until
+ * store_batch_end; the pending head moves to it. Nothing is kept from a
+ * commit that fails. Codes as for store_commit. */
+uerr store_batch_commit(store *s, const store_change *ch, size_t n, const char *operator,
+                        const char *message, char *err, size_t errlen);
 
 /* ---- backups and the format version (backup.c, bundle.c) ------------------ */
 
