@@ -24,11 +24,18 @@
 #include "daemon/store/packread.h"
 #include "daemon/util/log.h"
 
+#include "daemon/util/fsutil.h"
+
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Pack reuse pays when a pack for a peer holds at least 1/PACK_REUSE_SHARE
  * of the objects the store's packs hold. */
@@ -212,32 +219,189 @@ static int collect_new(store_oidvec *out, git_repository *bulk, git_odb_backend 
     return rc;
 }
 
+/* ---- writing a pack of new objects into the store ----------------------- */
+
+/* One object of a pack being written: where its entry starts and the
+ * CRC-32 of the entry's bytes, as the .idx records them. */
+typedef struct {
+    git_oid id;
+    uint32_t crc;
+    uint64_t off;
+} packent;
+
+static int packent_cmp(const void *a, const void *b)
+{
+    return git_oid_cmp(&((const packent *)a)->id, &((const packent *)b)->id);
+}
+
+static void put_be32(packbuf *p, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    pb_put(p, b, 4);
+}
+
+/* The version 2 .idx of a pack whose entries are ents[0..n) (sorted here)
+ * and whose trailer is sum (20 bytes): fan-out, ids, CRC-32s, offsets
+ * (an 8-byte table for those past 2 GiB), the pack's checksum, then the
+ * index's own SHA-1. */
+static void idx_encode(packbuf *ix, packent *ents, size_t n, const unsigned char *sum)
+{
+    static const unsigned char head[8] = {0xff, 't', 'O', 'c', 0, 0, 0, 2};
+    qsort(ents, n, sizeof *ents, packent_cmp);
+    pb_put(ix, head, sizeof head);
+    size_t k = 0;
+    for (unsigned b = 0; b < 256; b++) {
+        while (k < n && ents[k].id.id[0] <= b)
+            k++;
+        put_be32(ix, (uint32_t)k);
+    }
+    for (size_t i = 0; i < n; i++)
+        pb_put(ix, ents[i].id.id, GIT_OID_RAWSZ);
+    for (size_t i = 0; i < n; i++)
+        put_be32(ix, ents[i].crc);
+    uint32_t large = 0;
+    for (size_t i = 0; i < n; i++)
+        put_be32(ix, ents[i].off < 0x80000000u ? (uint32_t)ents[i].off : 0x80000000u | large++);
+    for (size_t i = 0; i < n; i++)
+        if (ents[i].off >= 0x80000000u) {
+            put_be32(ix, (uint32_t)(ents[i].off >> 32));
+            put_be32(ix, (uint32_t)ents[i].off);
+        }
+    pb_put(ix, sum, GIT_OID_RAWSZ);
+    unsigned char isum[EVP_MAX_MD_SIZE];
+    unsigned ilen = 0;
+    if (!ix->oom && !EVP_Digest(ix->buf, ix->len, isum, &ilen, EVP_sha1(), NULL))
+        ix->oom = 1;
+    pb_put(ix, isum, ilen);
+}
+
+/* The pack of objs (read through odb; each once) and its .idx, in memory.
+ * *sum is the pack's checksum, which names it. */
+static uerr pack_and_idx(packbuf *pk, packbuf *ix, unsigned char sum[GIT_OID_RAWSZ], git_odb *odb,
+                         const store_oidvec *objs, char *err, size_t errlen)
+{
+    store_oidmap seen = {0};
+    packent *ents = calloc(objs->n ? objs->n : 1, sizeof *ents);
+    size_t n = 0;
+    uerr rc = UERR_OK;
+    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0};
+    if (!ents)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+    pb_put(pk, head, sizeof head);
+    for (size_t i = 0; i < objs->n && rc == UERR_OK && !pk->oom; i++) {
+        int fresh = store_oidmap_put(&seen, &objs->v[i], 0);
+        if (fresh < 0)
+            pk->oom = 1;
+        if (fresh <= 0)
+            continue;
+        git_odb_object *o = NULL;
+        if (git_odb_read(&o, odb, &objs->v[i]) < 0) {
+            rc = store_git_err(err, errlen, UERR_IO, "reading an object to pack");
+            break;
+        }
+        size_t at = pk->len;
+        pb_object(pk, git_odb_object_type(o), git_odb_object_data(o), git_odb_object_size(o));
+        git_odb_object_free(o);
+        if (pk->oom)
+            break;
+        git_oid_cpy(&ents[n].id, &objs->v[i]);
+        ents[n].off = at;
+        ents[n].crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), pk->buf + at, (uInt)(pk->len - at));
+        n++;
+    }
+    if (rc == UERR_OK && !pk->oom) {
+        pk->buf[8] = (unsigned char)(n >> 24);
+        pk->buf[9] = (unsigned char)(n >> 16);
+        pk->buf[10] = (unsigned char)(n >> 8);
+        pk->buf[11] = (unsigned char)n;
+        unsigned sl = 0;
+        if (!EVP_Digest(pk->buf, pk->len, sum, &sl, EVP_sha1(), NULL) || sl != GIT_OID_RAWSZ)
+            pk->oom = 1;
+        pb_put(pk, sum, GIT_OID_RAWSZ);
+        idx_encode(ix, ents, n, sum);
+    }
+    if (rc == UERR_OK && (pk->oom || ix->oom))
+        rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+    store_oidmap_free(&seen);
+    free(ents);
+    return rc;
+}
+
+/* Write data to a new temporary file from tmpl (changed to its name),
+ * read-only as git's packs are, and fsync it. */
+static uerr tmp_write(char *tmpl, const packbuf *b, char *err, size_t errlen)
+{
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        return uerr_set(err, errlen, UERR_IO, "creating %s: %s", tmpl, strerror(errno));
+    uerr rc = UERR_OK;
+    if (fchmod(fd, 0444) != 0 || fsutil_write_all(fd, b->buf, b->len) != 0 || fsync(fd) != 0)
+        rc = uerr_set(err, errlen, UERR_IO, "writing %s: %s", tmpl, strerror(errno));
+    if (close(fd) != 0 && rc == UERR_OK)
+        rc = uerr_set(err, errlen, UERR_IO, "writing %s: %s", tmpl, strerror(errno));
+    if (rc != UERR_OK)
+        unlink(tmpl);
+    return rc;
+}
+
+/* Why not libgit2's git_odb_write_pack: its indexer inflates and hashes
+ * every object again to write the .idx, which this writer knows already
+ * (ids, offsets, CRC-32s), and it fsyncs the pack folder twice. Here:
+ * the pack and the .idx are written under temporary names (pack_git2_*:
+ * store_open removes such leftovers of a crash) and each fsynced; both are
+ * renamed (the .pack first: a reader that finds the .idx finds its pack);
+ * then one fsync of the folder makes both names durable. A crash before
+ * that fsync leaves no pack or an unreferenced one: the branch moves only
+ * after this returns. */
 uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t errlen)
 {
-    git_odb *disk = NULL, *bodb = NULL;
-    git_odb_writepack *wp = NULL;
-    git_indexer_progress stats = {0};
-    unsigned char *pk = NULL;
-    size_t pklen = 0;
+    git_odb *bodb = NULL;
+    packbuf pk = {0}, ix = {0};
+    unsigned char sum[GIT_OID_RAWSZ];
+    char dir[PATH_MAX - 128], tpack[PATH_MAX], tidx[PATH_MAX], fpack[PATH_MAX], fidx[PATH_MAX];
+    char hex[GIT_OID_HEXSZ + 1];
+    int have_pack = 0, have_idx = 0;
     uerr rc;
-    if (git_repository_odb(&disk, s->repo) < 0 || git_repository_odb(&bodb, s->bulk) < 0) {
+    snprintf(dir, sizeof dir, "%sobjects/pack", git_repository_path(s->repo));
+    if (git_repository_odb(&bodb, s->bulk) < 0) {
         rc = store_git_err(err, errlen, UERR_IO, "opening the object store");
         goto cleanup;
     }
-    rc = store_pack_encode(&pk, &pklen, bodb, objs, err, errlen);
-    if (rc != UERR_OK)
+    if ((rc = pack_and_idx(&pk, &ix, sum, bodb, objs, err, errlen)) != UERR_OK)
         goto cleanup;
-    if (git_odb_write_pack(&wp, disk, NULL, NULL) < 0 || wp->append(wp, pk, pklen, &stats) < 0 ||
-        wp->commit(wp, &stats) < 0) {
-        rc = store_git_err(err, errlen, UERR_IO, "writing the pack");
+    git_oid sumid;
+    git_oid_fromraw(&sumid, sum);
+    git_oid_tostr(hex, sizeof hex, &sumid);
+    snprintf(tpack, sizeof tpack, "%s/pack_git2_uniond_XXXXXX", dir);
+    snprintf(tidx, sizeof tidx, "%s/pack_git2_uniond_XXXXXX", dir);
+    snprintf(fpack, sizeof fpack, "%s/pack-%s.pack", dir, hex);
+    snprintf(fidx, sizeof fidx, "%s/pack-%s.idx", dir, hex);
+    if ((rc = tmp_write(tpack, &pk, err, errlen)) != UERR_OK)
+        goto cleanup;
+    have_pack = 1;
+    if ((rc = tmp_write(tidx, &ix, err, errlen)) != UERR_OK)
+        goto cleanup;
+    have_idx = 1;
+    if (rename(tpack, fpack) != 0) {
+        rc = uerr_set(err, errlen, UERR_IO, "renaming %s: %s", tpack, strerror(errno));
         goto cleanup;
     }
+    have_pack = 0;
+    if (rename(tidx, fidx) != 0) {
+        rc = uerr_set(err, errlen, UERR_IO, "renaming %s: %s", tidx, strerror(errno));
+        goto cleanup; /* the .pack alone is never read: harmless */
+    }
+    have_idx = 0;
+    rc = fsutil_dir_sync(fidx, err, errlen);
 cleanup:
-    if (wp)
-        wp->free(wp);
-    git_odb_free(disk);
+    if (have_pack)
+        unlink(tpack);
+    if (have_idx)
+        unlink(tidx);
     git_odb_free(bodb);
-    free(pk);
+    free(pk.buf);
+    free(ix.buf);
     return rc;
 }
 
