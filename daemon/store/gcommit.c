@@ -28,7 +28,7 @@ void store_batch_begin(store *s)
     assert(!s->batching && "batches do not nest");
     s->batching = 1;
     s->batch_commits = 0;
-    s->batch_objs.n = 0;
+    assert(s->batch_pack.n == 0 && "the last batch's pack was freed");
     git_oid_cpy(&s->durable_head, &s->head);
     git_oid_cpy(&s->durable_tree, &s->tree);
     s->durable_has_head = s->has_head;
@@ -48,7 +48,7 @@ static uerr batch_write(store *s, char *err, size_t errlen)
     git_oid_cpy(&tip, &s->head);
     /* every object the pending commits made, listed as they were made
      * (gctree.c): nothing to search for */
-    uerr rc = store_pack_write_new(s, &s->batch_objs, err, errlen);
+    uerr rc = store_packacc_write(s, &s->batch_pack, err, errlen);
     if (rc == UERR_OK) {
         /* The objects are durable; now move the branch, expecting the head
          * it had before the batch. */
@@ -77,8 +77,7 @@ uerr store_batch_end(store *s, char *err, size_t errlen)
     git_mempack_reset(s->mempack);
     s->batching = 0;
     s->batch_commits = 0;
-    free(s->batch_objs.v);
-    memset(&s->batch_objs, 0, sizeof s->batch_objs);
+    store_packacc_free(&s->batch_pack);
     store_leave(s);
     return rc;
 }

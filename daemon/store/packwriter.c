@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -41,6 +42,7 @@
  * of the objects the store's packs hold. */
 #define PACK_REUSE_SHARE 16
 
+/* the byte part of a store_packacc */
 typedef struct {
     unsigned char *buf;
     size_t len, cap;
@@ -76,7 +78,7 @@ static void pb_put(packbuf *p, const void *data, size_t n)
 }
 
 /* Append one undeltified object: type/size header, then zlib data. */
-static void pb_object(packbuf *p, git_object_t type, const void *data, size_t size)
+static void pb_object_level(packbuf *p, git_object_t type, const void *data, size_t size, int level)
 {
     unsigned char hdr[16];
     size_t h = 0, sz = size;
@@ -92,13 +94,18 @@ static void pb_object(packbuf *p, git_object_t type, const void *data, size_t si
     uLongf out = compressBound((uLong)size);
     if (pb_reserve(p, out) != 0)
         return;
-    /* speed over size: these packs are written once per bulk write and
-     * the store can be repacked with plain git at any time */
-    if (compress2(p->buf + p->len, &out, data, (uLong)size, 1) != Z_OK) {
+    if (compress2(p->buf + p->len, &out, data, (uLong)size, level) != Z_OK) {
         p->oom = 1;
         return;
     }
     p->len += out;
+}
+
+/* speed over size: these packs are written once and the store can be
+ * repacked with plain git at any time */
+static void pb_object(packbuf *p, git_object_t type, const void *data, size_t size)
+{
+    pb_object_level(p, type, data, size, 1);
 }
 
 /* Append object id: its entry copied whole from a pack of reuse (CRC-32
@@ -221,17 +228,9 @@ static int collect_new(store_oidvec *out, git_repository *bulk, git_odb_backend 
 
 /* ---- writing a pack of new objects into the store ----------------------- */
 
-/* One object of a pack being written: where its entry starts and the
- * CRC-32 of the entry's bytes, as the .idx records them. */
-typedef struct {
-    git_oid id;
-    uint32_t crc;
-    uint64_t off;
-} packent;
-
 static int packent_cmp(const void *a, const void *b)
 {
-    return git_oid_cmp(&((const packent *)a)->id, &((const packent *)b)->id);
+    return git_oid_cmp(&((const store_packent *)a)->id, &((const store_packent *)b)->id);
 }
 
 static void put_be32(packbuf *p, uint32_t v)
@@ -245,7 +244,7 @@ static void put_be32(packbuf *p, uint32_t v)
  * and whose trailer is sum (20 bytes): fan-out, ids, CRC-32s, offsets
  * (an 8-byte table for those past 2 GiB), the pack's checksum, then the
  * index's own SHA-1. */
-static void idx_encode(packbuf *ix, packent *ents, size_t n, const unsigned char *sum)
+static void idx_encode(packbuf *ix, store_packent *ents, size_t n, const unsigned char *sum)
 {
     static const unsigned char head[8] = {0xff, 't', 'O', 'c', 0, 0, 0, 2};
     qsort(ents, n, sizeof *ents, packent_cmp);
@@ -276,56 +275,42 @@ static void idx_encode(packbuf *ix, packent *ents, size_t n, const unsigned char
     pb_put(ix, isum, ilen);
 }
 
-/* The pack of objs (read through odb; each once) and its .idx, in memory.
- * *sum is the pack's checksum, which names it. */
-static uerr pack_and_idx(packbuf *pk, packbuf *ix, unsigned char sum[GIT_OID_RAWSZ], git_odb *odb,
-                         const store_oidvec *objs, char *err, size_t errlen)
+int store_packacc_add(store_packacc *a, const git_oid *id, git_object_t type, const void *data,
+                      size_t len, int level)
 {
-    store_oidmap seen = {0};
-    packent *ents = calloc(objs->n ? objs->n : 1, sizeof *ents);
-    size_t n = 0;
-    uerr rc = UERR_OK;
-    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0};
-    if (!ents)
-        return uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
-    pb_put(pk, head, sizeof head);
-    for (size_t i = 0; i < objs->n && rc == UERR_OK && !pk->oom; i++) {
-        int fresh = store_oidmap_put(&seen, &objs->v[i], 0);
-        if (fresh < 0)
-            pk->oom = 1;
-        if (fresh <= 0)
-            continue;
-        git_odb_object *o = NULL;
-        if (git_odb_read(&o, odb, &objs->v[i]) < 0) {
-            rc = store_git_err(err, errlen, UERR_IO, "reading an object to pack");
-            break;
-        }
-        size_t at = pk->len;
-        pb_object(pk, git_odb_object_type(o), git_odb_object_data(o), git_odb_object_size(o));
-        git_odb_object_free(o);
-        if (pk->oom)
-            break;
-        git_oid_cpy(&ents[n].id, &objs->v[i]);
-        ents[n].off = at;
-        ents[n].crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), pk->buf + at, (uInt)(pk->len - at));
-        n++;
+    static const unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0};
+    packbuf pb = {a->buf, a->len, a->cap, a->oom};
+    if (a->n == a->ecap) {
+        size_t nc = a->ecap ? a->ecap * 2 : 64;
+        store_packent *ne = realloc(a->ents, nc * sizeof *ne);
+        if (!ne)
+            return -1;
+        a->ents = ne;
+        a->ecap = nc;
     }
-    if (rc == UERR_OK && !pk->oom) {
-        pk->buf[8] = (unsigned char)(n >> 24);
-        pk->buf[9] = (unsigned char)(n >> 16);
-        pk->buf[10] = (unsigned char)(n >> 8);
-        pk->buf[11] = (unsigned char)n;
-        unsigned sl = 0;
-        if (!EVP_Digest(pk->buf, pk->len, sum, &sl, EVP_sha1(), NULL) || sl != GIT_OID_RAWSZ)
-            pk->oom = 1;
-        pb_put(pk, sum, GIT_OID_RAWSZ);
-        idx_encode(ix, ents, n, sum);
+    if (pb.len == 0)
+        pb_put(&pb, head, sizeof head);
+    size_t at = pb.len;
+    pb_object_level(&pb, type, data, len, level);
+    a->buf = pb.buf;
+    a->cap = pb.cap;
+    if (pb.oom) {
+        a->len = at; /* a unchanged */
+        return -1;
     }
-    if (rc == UERR_OK && (pk->oom || ix->oom))
-        rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
-    store_oidmap_free(&seen);
-    free(ents);
-    return rc;
+    a->len = pb.len;
+    store_packent *e = &a->ents[a->n++];
+    git_oid_cpy(&e->id, id);
+    e->off = at;
+    e->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), a->buf + at, (uInt)(a->len - at));
+    return 0;
+}
+
+void store_packacc_free(store_packacc *a)
+{
+    free(a->buf);
+    free(a->ents);
+    memset(a, 0, sizeof *a);
 }
 
 /* Write data to a new temporary file from tmpl (changed to its name),
@@ -345,31 +330,14 @@ static uerr tmp_write(char *tmpl, const packbuf *b, char *err, size_t errlen)
     return rc;
 }
 
-/* Why not libgit2's git_odb_write_pack: its indexer inflates and hashes
- * every object again to write the .idx, which this writer knows already
- * (ids, offsets, CRC-32s), and it fsyncs the pack folder twice. Here:
- * the pack and the .idx are written under temporary names (pack_git2_*:
- * store_open removes such leftovers of a crash) and each fsynced; both are
- * renamed (the .pack first: a reader that finds the .idx finds its pack);
- * then one fsync of the folder makes both names durable. A crash before
- * that fsync leaves no pack or an unreferenced one: the branch moves only
- * after this returns. */
-uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t errlen)
+/* Write the finished pack pk (trailer sum) and its index ix into dir. */
+static uerr pack_files_write(const char *dir, const packbuf *pk, const packbuf *ix,
+                             const unsigned char *sum, char *err, size_t errlen)
 {
-    git_odb *bodb = NULL;
-    packbuf pk = {0}, ix = {0};
-    unsigned char sum[GIT_OID_RAWSZ];
-    char dir[PATH_MAX - 128], tpack[PATH_MAX], tidx[PATH_MAX], fpack[PATH_MAX], fidx[PATH_MAX];
+    char tpack[PATH_MAX], tidx[PATH_MAX], fpack[PATH_MAX], fidx[PATH_MAX];
     char hex[GIT_OID_HEXSZ + 1];
     int have_pack = 0, have_idx = 0;
     uerr rc;
-    snprintf(dir, sizeof dir, "%sobjects/pack", git_repository_path(s->repo));
-    if (git_repository_odb(&bodb, s->bulk) < 0) {
-        rc = store_git_err(err, errlen, UERR_IO, "opening the object store");
-        goto cleanup;
-    }
-    if ((rc = pack_and_idx(&pk, &ix, sum, bodb, objs, err, errlen)) != UERR_OK)
-        goto cleanup;
     git_oid sumid;
     git_oid_fromraw(&sumid, sum);
     git_oid_tostr(hex, sizeof hex, &sumid);
@@ -377,10 +345,10 @@ uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t 
     snprintf(tidx, sizeof tidx, "%s/pack_git2_uniond_XXXXXX", dir);
     snprintf(fpack, sizeof fpack, "%s/pack-%s.pack", dir, hex);
     snprintf(fidx, sizeof fidx, "%s/pack-%s.idx", dir, hex);
-    if ((rc = tmp_write(tpack, &pk, err, errlen)) != UERR_OK)
+    if ((rc = tmp_write(tpack, pk, err, errlen)) != UERR_OK)
         goto cleanup;
     have_pack = 1;
-    if ((rc = tmp_write(tidx, &ix, err, errlen)) != UERR_OK)
+    if ((rc = tmp_write(tidx, ix, err, errlen)) != UERR_OK)
         goto cleanup;
     have_idx = 1;
     if (rename(tpack, fpack) != 0) {
@@ -399,9 +367,85 @@ cleanup:
         unlink(tpack);
     if (have_idx)
         unlink(tidx);
-    git_odb_free(bodb);
+    return rc;
+}
+
+/* Why not libgit2's git_odb_write_pack: its indexer inflates and hashes
+ * every object again to write the .idx, which this writer knows already
+ * (ids, offsets, CRC-32s), and it fsyncs the pack folder twice. Here:
+ * the pack and the .idx are written under temporary names (pack_git2_*:
+ * store_open removes such leftovers of a crash) and each fsynced; both are
+ * renamed (the .pack first: a reader that finds the .idx finds its pack);
+ * then one fsync of the folder makes both names durable. A crash before
+ * that fsync leaves no pack or an unreferenced one: the branch moves only
+ * after this returns. */
+uerr store_packacc_write(store *s, store_packacc *a, char *err, size_t errlen)
+{
+    char dir[PATH_MAX - 128];
+    unsigned char sum[EVP_MAX_MD_SIZE];
+    unsigned sl = 0;
+    packbuf ix = {0};
+    uerr rc;
+    assert(a->n > 0 && a->len >= 12);
+    if (a->n > 0xffffffffu)
+        return uerr_set(err, errlen, UERR_INTERNAL, "too many objects for one pack");
+    a->buf[8] = (unsigned char)(a->n >> 24);
+    a->buf[9] = (unsigned char)(a->n >> 16);
+    a->buf[10] = (unsigned char)(a->n >> 8);
+    a->buf[11] = (unsigned char)a->n;
+    if (!EVP_Digest(a->buf, a->len, sum, &sl, EVP_sha1(), NULL) || sl != GIT_OID_RAWSZ)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+    /* the index sorts a copy: a stays in pack order */
+    store_packent *ents = malloc(a->n * sizeof *ents);
+    if (!ents)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+    memcpy(ents, a->ents, a->n * sizeof *ents);
+    idx_encode(&ix, ents, a->n, sum);
+    free(ents);
+    /* the trailer goes on a copy too */
+    packbuf pk = {0};
+    pb_put(&pk, a->buf, a->len);
+    pb_put(&pk, sum, GIT_OID_RAWSZ);
+    if (ix.oom || pk.oom) {
+        rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+    } else {
+        snprintf(dir, sizeof dir, "%sobjects/pack", git_repository_path(s->repo));
+        rc = pack_files_write(dir, &pk, &ix, sum, err, errlen);
+    }
     free(pk.buf);
     free(ix.buf);
+    return rc;
+}
+
+uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t errlen)
+{
+    git_odb *bodb = NULL;
+    store_oidmap seen = {0};
+    store_packacc a = {0};
+    uerr rc = UERR_OK;
+    if (git_repository_odb(&bodb, s->bulk) < 0)
+        return store_git_err(err, errlen, UERR_IO, "opening the object store");
+    for (size_t i = 0; i < objs->n && rc == UERR_OK; i++) {
+        int fresh = store_oidmap_put(&seen, &objs->v[i], 0);
+        if (fresh < 0)
+            rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+        if (fresh <= 0)
+            continue;
+        git_odb_object *o = NULL;
+        if (git_odb_read(&o, bodb, &objs->v[i]) < 0) {
+            rc = store_git_err(err, errlen, UERR_IO, "reading an object to pack");
+            break;
+        }
+        if (store_packacc_add(&a, &objs->v[i], git_odb_object_type(o), git_odb_object_data(o),
+                              git_odb_object_size(o), 1) != 0)
+            rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+        git_odb_object_free(o);
+    }
+    if (rc == UERR_OK && a.n)
+        rc = store_packacc_write(s, &a, err, errlen);
+    store_packacc_free(&a);
+    store_oidmap_free(&seen);
+    git_odb_free(bodb);
     return rc;
 }
 

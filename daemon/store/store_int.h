@@ -21,6 +21,22 @@ typedef struct {
     size_t n, cap;
 } store_oidvec;
 
+/* A pack being built object by object (packwriter.c): whole objects,
+ * each deflated as it is added, with what its .idx needs. */
+typedef struct {
+    git_oid id;
+    uint32_t crc; /* CRC-32 of the entry's bytes */
+    uint64_t off; /* where the entry starts in the pack */
+} store_packent;
+
+typedef struct {
+    unsigned char *buf; /* the 12-byte header first (its count set when written) */
+    size_t len, cap;
+    int oom;
+    store_packent *ents;
+    size_t n, ecap;
+} store_packacc;
+
 struct store {
     git_repository *repo; /* loose writes, all reads */
     git_repository *bulk; /* same store, with a mempack backend on top */
@@ -36,7 +52,7 @@ struct store {
      * branch on disk holds; batch_commits commits are pending. */
     int batching;
     size_t batch_commits;
-    store_oidvec batch_objs; /* every object of the pending commits (gctree.c) */
+    store_packacc batch_pack; /* every object of the pending commits (gctree.c) */
     git_oid durable_head, durable_tree;
     int durable_has_head;
     /* One thread at a time (store.h): a call sets this on entry, and a
@@ -114,9 +130,20 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
  * afterwards whatever happens. UERR_IO or UERR_NOMEM. */
 uerr store_mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen);
 /* Encode objs (borrowed; read through s->bulk, so the mempack's objects
- * too) as one pack and write it into the store (fsynced by libgit2's
- * indexer). UERR_OK, or UERR_IO with err set. */
+ * too; each once) as one pack and write it into the store with its .idx
+ * (store_packacc_write). UERR_OK, or UERR_IO with err set. */
 uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t errlen);
+
+/* Add object id (type, data[0..len): its body) to the pack a, deflated at
+ * zlib level (0: stored, for the group commit's packs, see gctree.c).
+ * The caller adds each id once. 0, or -1 out of memory (a unchanged). */
+int store_packacc_add(store_packacc *a, const git_oid *id, git_object_t type, const void *data,
+                      size_t len, int level);
+/* Write a's objects (at least one) as a pack and its .idx into the store:
+ * both fsynced under temporary names, renamed, then the pack folder
+ * fsynced once. a is left as it was. UERR_OK, UERR_IO or UERR_NOMEM. */
+uerr store_packacc_write(store *s, store_packacc *a, char *err, size_t errlen);
+void store_packacc_free(store_packacc *a);
 
 /* ---- the bulk commit (bulktree.c) ---------------------------------------- */
 
