@@ -57,12 +57,10 @@ static int xlsx_lib_load(void)
     XLSX_SYM(lxw_strerror);
 #undef XLSX_SYM
     lx.ok = lx.workbook_new && lx.workbook_add_format && lx.format_set_bold &&
-            lx.workbook_add_worksheet && lx.worksheet_write_string &&
-            lx.worksheet_write_number && lx.worksheet_set_column && lx.workbook_close &&
-            lx.lxw_strerror;
+            lx.workbook_add_worksheet && lx.worksheet_write_string && lx.worksheet_write_number &&
+            lx.worksheet_set_column && lx.workbook_close && lx.lxw_strerror;
     if (!lx.ok)
-        fprintf(stderr, _("unionctl: cannot load libxlsxwriter to write workbooks: %s\n"),
-                "dlsym");
+        fprintf(stderr, _("unionctl: cannot load libxlsxwriter to write workbooks: %s\n"), "dlsym");
     return lx.ok ? 0 : -1;
 }
 
@@ -137,7 +135,7 @@ int xlsx_sheet(xlsx_book *b, const char *name, const char *const *head, size_t n
                 continue;
             if ((!text_col || !text_col[c]) && is_plain_number(v))
                 e = lx.worksheet_write_number(ws, (lxw_row_t)(r + 1), (lxw_col_t)c, strtod(v, NULL),
-                                           NULL);
+                                              NULL);
             else
                 e = lx.worksheet_write_string(ws, (lxw_row_t)(r + 1), (lxw_col_t)c, v, NULL);
         }

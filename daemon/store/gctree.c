@@ -310,7 +310,8 @@ static uerr tree_build(git_oid *out, stage *st, const rdctx *rd, const git_oid *
     int r;
     const unsigned char *q = p;
     while (p && (r = raw_next(&q, end, &e)) == 1) {
-        while (j < nne && entry_cmp(ne[j].name, ne[j].nlen, ne[j].mode, e.name, e.nlen, e.mode) < 0 &&
+        while (j < nne &&
+               entry_cmp(ne[j].name, ne[j].nlen, ne[j].mode, e.name, e.nlen, e.mode) < 0 &&
                !(ne[j].nlen == e.nlen && memcmp(ne[j].name, e.name, e.nlen) == 0))
             ob_entry(&b, &ne[j++]);
         if (j < nne && ne[j].nlen == e.nlen && memcmp(ne[j].name, e.name, e.nlen) == 0)
@@ -412,7 +413,7 @@ static uerr commit_object(git_oid *out, stage *st, const store *s, const git_oid
 }
 
 uerr store_batch_commit(store *s, const store_change *ch, size_t n, const char *operator,
-                        const char *message, char *err, size_t errlen)
+                        const char * message, char *err, size_t errlen)
 {
     stage st = {0};
     upd *u = NULL;

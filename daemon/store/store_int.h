@@ -223,7 +223,7 @@ void store_small_packs_join(const char *gitdir);
  * store_batch_end; the pending head moves to it. Nothing is kept from a
  * commit that fails. Codes as for store_commit. */
 uerr store_batch_commit(store *s, const store_change *ch, size_t n, const char *operator,
-                        const char *message, char *err, size_t errlen);
+                        const char * message, char *err, size_t errlen);
 
 /* ---- backups and the format version (backup.c, bundle.c) ------------------ */
 

@@ -174,7 +174,6 @@ static void small_packs_joined_at_open(void **state)
     store_free(s);
 }
 
-
 /* Commit the changes ids[0..n) (value v) as one commit. */
 static uerr put_many(store *s, const char *const *ids, size_t n, const char *v, const char *msg)
 {
@@ -199,10 +198,11 @@ static uerr put_many(store *s, const char *const *ids, size_t n, const char *v, 
 /* The head commit's text with the times taken out. */
 static void commit_text(char *out, size_t outlen, const char *dir)
 {
-    sh_out(out, outlen,
-           "git --git-dir=%s cat-file commit refs/heads/node-a | sed -E 's/> [0-9]+ [-+][0-9]{4}$/>/'"
-           " | grep -v '^parent' | tail -n +2 | tr '\\n' '|'",
-           dir);
+    sh_out(
+        out, outlen,
+        "git --git-dir=%s cat-file commit refs/heads/node-a | sed -E 's/> [0-9]+ [-+][0-9]{4}$/>/'"
+        " | grep -v '^parent' | tail -n +2 | tr '\\n' '|'",
+        dir);
 }
 
 static void batch_trees_are_libgit2s(void **state)
