@@ -1,8 +1,8 @@
 /* gctree.c - one commit of a group-commit batch (gcommit.c), built in
  * memory: the record blobs, the trees on their paths and the commit are
  * serialised here, hashed once, and put straight into the mempack of
- * s->bulk, their ids appended to s->batch_objs (what store_batch_end
- * writes as the batch's pack). Part of the store room.
+ * s->bulk (what reads during the batch see) and into s->batch_pack (what
+ * store_batch_end writes). Part of the store room.
  *
  * Why not git_blob_create_from_buffer, git_tree_create_updated and
  * git_commit_create: libgit2 writes each object through git_odb_write,

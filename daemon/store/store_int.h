@@ -219,7 +219,7 @@ void store_small_packs_join(const char *gitdir);
 
 /* store_commit inside a batch (gctree.c): the commit of ch[0..n)
  * (borrowed) on the pending head, its blobs, trees and commit built in
- * memory and kept in the mempack of s->bulk (listed in s->batch_objs) until
+ * memory and kept in the mempack of s->bulk (and added to s->batch_pack) until
  * store_batch_end; the pending head moves to it. Nothing is kept from a
  * commit that fails. Codes as for store_commit. */
 uerr store_batch_commit(store *s, const store_change *ch, size_t n, const char *operator,
