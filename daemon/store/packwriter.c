@@ -412,6 +412,15 @@ cleanup:
 uerr store_packacc_write(store *s, store_packacc *a, char *err, size_t errlen)
 {
     char dir[PATH_MAX - 128];
+    snprintf(dir, sizeof dir, "%sobjects/pack", git_repository_path(s->repo));
+    uerr rc = store_packacc_write_dir(dir, a, NULL, err, errlen);
+    if (rc == UERR_OK)
+        atomic_fetch_add(&s->packs_new, 1); /* one more pack to join (packjoin.c) */
+    return rc;
+}
+
+uerr store_packacc_write_dir(const char *dir, store_packacc *a, char *hex, char *err, size_t errlen)
+{
     unsigned char sum[EVP_MAX_MD_SIZE];
     unsigned sl = 0;
     packbuf ix = {0};
@@ -439,8 +448,12 @@ uerr store_packacc_write(store *s, store_packacc *a, char *err, size_t errlen)
     if (ix.oom || pk.oom) {
         rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
     } else {
-        snprintf(dir, sizeof dir, "%sobjects/pack", git_repository_path(s->repo));
         rc = pack_files_write(dir, &pk, &ix, sum, err, errlen);
+        if (hex) {
+            git_oid sumid;
+            git_oid_fromraw(&sumid, sum);
+            git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &sumid);
+        }
     }
     free(pk.buf);
     free(ix.buf);

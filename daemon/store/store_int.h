@@ -53,6 +53,11 @@ struct store {
     int batching;
     size_t batch_commits;
     store_packacc batch_pack; /* every object of the pending commits (gctree.c) */
+    /* Packs this store wrote since the last join (packjoin.c): read on the
+     * loop thread (store_packs_join_due), so atomic. packs_joined: packs
+     * removed by joins since start (status). */
+    atomic_uint packs_new;
+    atomic_ulong packs_joined;
     git_oid durable_head, durable_tree;
     int durable_has_head;
     /* One thread at a time (store.h): a call sets this on entry, and a
@@ -143,6 +148,12 @@ int store_packacc_add(store_packacc *a, const git_oid *id, git_object_t type, co
  * both fsynced under temporary names, renamed, then the pack folder
  * fsynced once. a is left as it was. UERR_OK, UERR_IO or UERR_NOMEM. */
 uerr store_packacc_write(store *s, store_packacc *a, char *err, size_t errlen);
+/* store_packacc_write into the pack folder dir (borrowed), counting
+ * nothing: for the joiner (packjoin.c), which may run without a store.
+ * hex (NULL or GIT_OID_HEXSZ + 1 bytes, the caller's): the pack's name
+ * checksum. */
+uerr store_packacc_write_dir(const char *dir, store_packacc *a, char *hex, char *err,
+                             size_t errlen);
 void store_packacc_free(store_packacc *a);
 
 /* ---- the bulk commit (bulktree.c) ---------------------------------------- */
@@ -212,9 +223,10 @@ size_t store_copies_reconcile(store *s);
 
 /* ---- group commit (gcommit.c) ----------------------------------------------- */
 
-/* Join the many small packs the batches left (more than a few dozen) into
- * one, durably, then remove them. Best effort (a failure is logged): called
- * by store_open, under the DATA lock, before the store is opened. */
+/* Join the many small packs the batches left (more than a few dozen), and
+ * any pack stored without deflate, into one deflated pack, durably, then
+ * remove them (packjoin.c). Best effort (a failure is logged): called by
+ * store_open, under the DATA lock, before the store is opened. */
 void store_small_packs_join(const char *gitdir);
 
 /* store_commit inside a batch (gctree.c): the commit of ch[0..n)
