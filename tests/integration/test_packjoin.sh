@@ -61,6 +61,8 @@ joins=$(grep -c 'joined [0-9]* small packs into one' "$A.log")
 check "40 lone adds were acknowledged" test "$(grep -c '^[0-9a-z]\{16\}$' "$T/solo.ids")" = 40
 check "packs were joined without a restart ($joins joins; $np0 packs, at most $maxp, then $np1)" \
     bash -c "[ $joins -ge 2 ] && [ $maxp -le $((np0 + 17)) ] && [ $np1 -le $((np0 + 17)) ]"
+pj=$(ctl "$A" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["packs_joined"])')
+check "status --json counts the joined packs ($pj)" bash -c "[ '$pj' -ge 32 ]"
 nok=$(grep -c '^ok$' "$T/reads") nfail=$(grep -c '^fail$' "$T/reads")
 check "reads during the joins all succeeded ($nok ok, $nfail failed)" \
     bash -c "[ $nok -ge 10 ] && [ $nfail = 0 ]"
