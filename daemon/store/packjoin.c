@@ -44,31 +44,73 @@ typedef struct {
     size_t stored; /* how many of them hold objects stored without deflate */
 } pack_list;
 
-/* 1 if the pack at path begins with an undeltified object whose first
- * deflate block is a stored one (BTYPE 00): the group commit's packs
- * (zlib level 0). zlib at level 1 on records and trees never picks a
- * stored first block for them in practice; if it did, such a pack is only
- * joined once more than needed. */
-static int pack_is_stored(const char *path)
+static int off_cmp(const void *a, const void *b)
 {
-    unsigned char b[64];
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
-    if (n < 16 || memcmp(b, "PACK", 4) != 0)
-        return 0;
-    size_t i = 12;
-    unsigned type = (b[i] >> 4) & 7;
-    if (type < 1 || type > 4)
-        return 0; /* a delta first: not ours */
-    while (i < n && (b[i] & 0x80))
-        i++;
-    i++;
-    if (i + 3 > n || (b[i] & 0x0f) != 8 || ((b[i] << 8) | b[i + 1]) % 31 != 0)
-        return 0;
-    return ((b[i + 2] >> 1) & 3) == 0;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 1 if the pack (path base: without extension) holds its objects stored
+ * without deflate, as the group commit writes them (zlib level 0): over
+ * its first STORED_SAMPLE undeltified entries (in pack order, ends from
+ * the .idx offsets), the bytes in the pack are at least the objects' own
+ * sizes (a stored deflate stream is never smaller than its data; git's
+ * and our deflated packs are smaller over a few dozen records and trees).
+ * A pack past 2 GiB (large offsets) or unreadable: 0. */
+#define STORED_SAMPLE 64
+static int pack_is_stored(const char *base)
+{
+    char path[PATH_MAX + 8];
+    unsigned char head[8 + 256 * 4];
+    uint32_t *offs = NULL;
+    int stored = 0;
+    FILE *f = NULL, *pf = NULL;
+    snprintf(path, sizeof path, "%s.idx", base);
+    if (!(f = fopen(path, "rb")) || fread(head, 1, sizeof head, f) != sizeof head ||
+        memcmp(head, "\377tOc\0\0\0\2", 8) != 0)
+        goto cleanup;
+    const unsigned char *last = head + 8 + 255 * 4;
+    uint32_t n = (uint32_t)last[0] << 24 | (uint32_t)last[1] << 16 | (uint32_t)last[2] << 8 |
+                 (uint32_t)last[3];
+    if (n == 0 || n > (1u << 26) || !(offs = malloc((size_t)n * 4)) ||
+        fseek(f, (long)(sizeof head + (size_t)n * 24), SEEK_SET) != 0 || fread(offs, 4, n, f) != n)
+        goto cleanup;
+    for (uint32_t i = 0; i < n; i++) {
+        const unsigned char *b = (const unsigned char *)&offs[i];
+        offs[i] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        if (offs[i] & 0x80000000u)
+            goto cleanup;
+    }
+    qsort(offs, n, 4, off_cmp);
+    snprintf(path, sizeof path, "%s.pack", base);
+    struct stat st;
+    if (!(pf = fopen(path, "rb")) || fstat(fileno(pf), &st) != 0)
+        goto cleanup;
+    uint64_t raw = 0, inpack = 0;
+    for (uint32_t i = 0; i < n && i < STORED_SAMPLE; i++) {
+        unsigned char h[16];
+        uint64_t end = i + 1 < n ? offs[i + 1] : (uint64_t)st.st_size - 20;
+        if (end <= offs[i] || fseek(pf, (long)offs[i], SEEK_SET) != 0 ||
+            fread(h, 1, sizeof h < end - offs[i] ? sizeof h : end - offs[i], pf) < 1)
+            goto cleanup;
+        unsigned type = (h[0] >> 4) & 7;
+        uint64_t size = h[0] & 15;
+        size_t k = 0;
+        for (unsigned sh = 4; (h[k] & 0x80) && k + 1 < sizeof h; sh += 7)
+            size |= (uint64_t)(h[++k] & 0x7f) << sh;
+        if (type < 1 || type > 4)
+            continue; /* a delta: another writer's */
+        raw += size;
+        inpack += end - offs[i] - (k + 1);
+    }
+    stored = raw > 0 && inpack >= raw;
+cleanup:
+    if (f)
+        fclose(f);
+    if (pf)
+        fclose(pf);
+    free(offs);
+    return stored;
 }
 
 /* The packs in dir that may be joined: with an index, no .keep, and small
@@ -89,6 +131,7 @@ static int join_packs_list(pack_list *l, const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (stat(path, &st) != 0)
             continue;
+        snprintf(path, sizeof path, "%s/%.*s", dir, (int)len - 5, e->d_name);
         int stored = pack_is_stored(path);
         if (st.st_size > JOIN_PACK_BYTES && !stored)
             continue;
