@@ -105,6 +105,7 @@ typedef struct {
     size_t by_kind[KIND_COUNT];
     unsigned long requests;
     unsigned long write_batches, batched_writes; /* as ops_ctx's */
+    unsigned long packs_joined;                  /* store_packs_joined */
     int64_t last_change_ms;                      /* the head commit's time; 0 on an empty store */
     char last_change_by[128];
     unsigned queued; /* store-queue jobs ahead of the status request (optable.h ctl_env) */

@@ -709,6 +709,8 @@ uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue
         return uerr_set(err, errlen, UERR_IO, "control socket %s: %s", sock_path, uv_strerror(e));
     }
     read_queue_start(c);
+    if (ops->st)
+        ctl_packs_join_wire(q, ops->st);
     *out = c;
     return UERR_OK;
 }

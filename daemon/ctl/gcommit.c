@@ -85,3 +85,29 @@ void ctl_queue_handle_batch(ops_ctx *o, const char *const *reqs, const size_t *l
     }
     free(wrote);
 }
+
+/* ---- joining the batches' packs on the idle store queue ------------------- */
+
+static int packs_due(void *arg)
+{
+    return store_packs_join_due(arg);
+}
+
+static void packs_run(void *arg)
+{
+    char err[CTL_ERRLEN];
+    /* best effort (the store logs a failure): the store is whole either
+     * way, only slower */
+    (void)store_packs_join(arg, err, sizeof err);
+}
+
+static void packs_done(void *arg, int cancelled)
+{
+    (void)arg;
+    (void)cancelled;
+}
+
+void ctl_packs_join_wire(squeue *q, store *st)
+{
+    squeue_set_idle(q, packs_due, packs_run, packs_done, st);
+}

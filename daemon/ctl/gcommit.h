@@ -8,6 +8,7 @@
 #define UNIOND_CTL_GCOMMIT_H
 
 #include "daemon/ctl/ops.h"
+#include "daemon/store/squeue.h"
 
 #include <msgpack.h>
 #include <stddef.h>
@@ -24,5 +25,9 @@ int ctl_request_batchable(const char *req, size_t len);
  * is reloaded from the store: nothing unacknowledged stays visible. */
 void ctl_queue_handle_batch(ops_ctx *o, const char *const *reqs, const size_t *lens,
                             msgpack_sbuffer *const *outs, size_t n);
+
+/* Make joining the group commit's packs (store_packs_join) q's idle job
+ * (squeue_set_idle), for st (borrowed; outlives q's jobs). Loop thread. */
+void ctl_packs_join_wire(squeue *q, store *st);
 
 #endif

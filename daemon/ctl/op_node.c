@@ -67,6 +67,7 @@ void ctl_status_pack(msgpack_packer *pk, const ops_ctx *o, const ctl_status_view
     msg_map_int(&m, "requests", (int64_t)v->requests);
     msg_map_int(&m, "write_batches", (int64_t)v->write_batches);
     msg_map_int(&m, "batched_writes", (int64_t)v->batched_writes);
+    msg_map_int(&m, "packs_joined", (int64_t)v->packs_joined);
     msg_map_str(&m, "version", UNIOND_VERSION);
     msg_map_int(&m, "conflict_records", (int64_t)v->conflict_records);
     msg_map_int(&m, "queued", (int64_t)v->queued);
@@ -102,6 +103,7 @@ void ctl_status_view_take(ctl_status_view *v, ops_ctx *o)
     v->requests = __atomic_load_n(&o->requests, __ATOMIC_RELAXED); /* readers count too */
     v->write_batches = o->write_batches;
     v->batched_writes = o->batched_writes;
+    v->packs_joined = o->st ? store_packs_joined(o->st) : 0; /* an atomic: any thread */
 }
 
 void op_status(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)

@@ -21,19 +21,30 @@
 
 #include <git2/sys/odb_backend.h>
 
+#include "daemon/store/packfile.h"
 #include "daemon/store/packread.h"
 #include "daemon/util/log.h"
+
+#include "daemon/util/fsutil.h"
 
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Pack reuse pays when a pack for a peer holds at least 1/PACK_REUSE_SHARE
  * of the objects the store's packs hold. */
 #define PACK_REUSE_SHARE 16
 
+/* the byte part of a store_packacc */
 typedef struct {
     unsigned char *buf;
     size_t len, cap;
@@ -69,7 +80,7 @@ static void pb_put(packbuf *p, const void *data, size_t n)
 }
 
 /* Append one undeltified object: type/size header, then zlib data. */
-static void pb_object(packbuf *p, git_object_t type, const void *data, size_t size)
+static void pb_object_level(packbuf *p, git_object_t type, const void *data, size_t size, int level)
 {
     unsigned char hdr[16];
     size_t h = 0, sz = size;
@@ -85,13 +96,18 @@ static void pb_object(packbuf *p, git_object_t type, const void *data, size_t si
     uLongf out = compressBound((uLong)size);
     if (pb_reserve(p, out) != 0)
         return;
-    /* speed over size: these packs are written once per bulk write and
-     * the store can be repacked with plain git at any time */
-    if (compress2(p->buf + p->len, &out, data, (uLong)size, 1) != Z_OK) {
+    if (compress2(p->buf + p->len, &out, data, (uLong)size, level) != Z_OK) {
         p->oom = 1;
         return;
     }
     p->len += out;
+}
+
+/* speed over size: these packs are written once and the store can be
+ * repacked with plain git at any time */
+static void pb_object(packbuf *p, git_object_t type, const void *data, size_t size)
+{
+    pb_object_level(p, type, data, size, 1);
 }
 
 /* Append object id: its entry copied whole from a pack of reuse (CRC-32
@@ -212,32 +228,229 @@ static int collect_new(store_oidvec *out, git_repository *bulk, git_odb_backend 
     return rc;
 }
 
+/* ---- writing a pack of new objects into the store ----------------------- */
+
+int store_packacc_add(store_packacc *a, const git_oid *id, git_object_t type, const void *data,
+                      size_t len, int level)
+{
+    static const unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0};
+    packbuf pb = {a->buf, a->len, a->cap, a->oom};
+    if (a->n == a->ecap) {
+        size_t nc = a->ecap ? a->ecap * 2 : 64;
+        store_packent *ne = realloc(a->ents, nc * sizeof *ne);
+        if (!ne)
+            return -1;
+        a->ents = ne;
+        a->ecap = nc;
+    }
+    if (pb.len == 0)
+        pb_put(&pb, head, sizeof head);
+    size_t at = pb.len;
+    pb_object_level(&pb, type, data, len, level);
+    a->buf = pb.buf;
+    a->cap = pb.cap;
+    if (pb.oom) {
+        a->len = at; /* a unchanged */
+        return -1;
+    }
+    a->len = pb.len;
+    store_packent *e = &a->ents[a->n++];
+    git_oid_cpy(&e->id, id);
+    e->off = at;
+    e->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), a->buf + at, (uInt)(a->len - at));
+    return 0;
+}
+
+void store_packacc_free(store_packacc *a)
+{
+    free(a->buf);
+    free(a->ents);
+    memset(a, 0, sizeof *a);
+}
+
+/* Write data to a new temporary file from tmpl (changed to its name),
+ * read-only as git's packs are, and fsync it. */
+static uerr tmp_write(char *tmpl, const packbuf *b, char *err, size_t errlen)
+{
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        return uerr_set(err, errlen, UERR_IO, "creating %s: %s", tmpl, strerror(errno));
+    uerr rc = UERR_OK;
+    if (fchmod(fd, 0444) != 0 || fsutil_write_all(fd, b->buf, b->len) != 0 || fsync(fd) != 0)
+        rc = uerr_set(err, errlen, UERR_IO, "writing %s: %s", tmpl, strerror(errno));
+    if (close(fd) != 0 && rc == UERR_OK)
+        rc = uerr_set(err, errlen, UERR_IO, "writing %s: %s", tmpl, strerror(errno));
+    if (rc != UERR_OK)
+        unlink(tmpl);
+    return rc;
+}
+
+/* tmp_write for a thread: its own error buffer. */
+typedef struct {
+    char *tmpl;
+    const packbuf *b;
+    uerr rc;
+    char err[256];
+} tmp_job;
+
+static void *tmp_write_job(void *arg)
+{
+    tmp_job *j = arg;
+    j->rc = tmp_write(j->tmpl, j->b, j->err, sizeof j->err);
+    return NULL;
+}
+
+/* Write the finished pack pk (trailer sum) and its index ix into dir. */
+static uerr pack_files_write(const char *dir, const packbuf *pk, const packbuf *ix,
+                             const unsigned char *sum, char *err, size_t errlen)
+{
+    char tpack[PATH_MAX], tidx[PATH_MAX], fpack[PATH_MAX], fidx[PATH_MAX];
+    char hex[GIT_OID_HEXSZ + 1];
+    int have_pack = 0, have_idx = 0;
+    uerr rc;
+    git_oid sumid;
+    git_oid_fromraw(&sumid, sum);
+    git_oid_tostr(hex, sizeof hex, &sumid);
+    snprintf(tpack, sizeof tpack, "%s/pack_git2_uniond_XXXXXX", dir);
+    snprintf(tidx, sizeof tidx, "%s/pack_git2_uniond_XXXXXX", dir);
+    snprintf(fpack, sizeof fpack, "%s/pack-%s.pack", dir, hex);
+    snprintf(fidx, sizeof fidx, "%s/pack-%s.idx", dir, hex);
+    /* the two files are written and fsynced at once, the pack on a
+     * helper thread: the disk takes both flushes together (two fsyncs in
+     * a row 7.2 ms, side by side 4.3 ms, median of 40, on this machine
+     * under load) */
+    tmp_job pj = {tpack, pk, UERR_OK, {0}};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, tmp_write_job, &pj) == 0;
+    if (!threaded)
+        tmp_write_job(&pj);
+    uerr irc = tmp_write(tidx, ix, err, errlen);
+    if (threaded)
+        pthread_join(th, NULL);
+    have_pack = pj.rc == UERR_OK;
+    have_idx = irc == UERR_OK;
+    if (pj.rc != UERR_OK) {
+        rc = uerr_set(err, errlen, pj.rc, "%s", pj.err);
+        goto cleanup;
+    }
+    if ((rc = irc) != UERR_OK)
+        goto cleanup;
+    if (rename(tpack, fpack) != 0) {
+        rc = uerr_set(err, errlen, UERR_IO, "renaming %s: %s", tpack, strerror(errno));
+        goto cleanup;
+    }
+    have_pack = 0;
+    if (rename(tidx, fidx) != 0) {
+        rc = uerr_set(err, errlen, UERR_IO, "renaming %s: %s", tidx, strerror(errno));
+        goto cleanup; /* the .pack alone is never read: harmless */
+    }
+    have_idx = 0;
+    rc = fsutil_dir_sync(fidx, err, errlen);
+cleanup:
+    if (have_pack)
+        unlink(tpack);
+    if (have_idx)
+        unlink(tidx);
+    return rc;
+}
+
+/* Why not libgit2's git_odb_write_pack: its indexer inflates and hashes
+ * every object again to write the .idx, which this writer knows already
+ * (ids, offsets, CRC-32s), and it fsyncs the pack folder twice. Here:
+ * the pack and the .idx are written under temporary names (pack_git2_*:
+ * store_open removes such leftovers of a crash) and each fsynced; both are
+ * renamed (the .pack first: a reader that finds the .idx finds its pack);
+ * then one fsync of the folder makes both names durable. A crash before
+ * that fsync leaves no pack or an unreferenced one: the branch moves only
+ * after this returns. */
+uerr store_packacc_write(store *s, store_packacc *a, char *err, size_t errlen)
+{
+    char dir[PATH_MAX - 128];
+    snprintf(dir, sizeof dir, "%sobjects/pack", git_repository_path(s->repo));
+    uerr rc = store_packacc_write_dir(dir, a, NULL, err, errlen);
+    if (rc == UERR_OK)
+        atomic_fetch_add(&s->packs_new, 1); /* one more pack to join (packjoin.c) */
+    return rc;
+}
+
+uerr store_packacc_write_dir(const char *dir, store_packacc *a, char *hex, char *err, size_t errlen)
+{
+    unsigned char sum[EVP_MAX_MD_SIZE];
+    unsigned sl = 0;
+    packbuf ix = {0};
+    uerr rc;
+    assert(a->n > 0 && a->len >= 12);
+    if (a->n > 0xffffffffu)
+        return uerr_set(err, errlen, UERR_INTERNAL, "too many objects for one pack");
+    a->buf[8] = (unsigned char)(a->n >> 24);
+    a->buf[9] = (unsigned char)(a->n >> 16);
+    a->buf[10] = (unsigned char)(a->n >> 8);
+    a->buf[11] = (unsigned char)a->n;
+    if (!EVP_Digest(a->buf, a->len, sum, &sl, EVP_sha1(), NULL) || sl != GIT_OID_RAWSZ)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+    /* the .idx by the one writer of them (packfile.c), over a copy that
+     * it sorts: a stays in pack order */
+    packfile_entry *ents = malloc(a->n * sizeof *ents);
+    if (!ents)
+        return uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+    for (size_t i = 0; i < a->n; i++) {
+        memcpy(ents[i].id, a->ents[i].id.id, PACKFILE_OID);
+        ents[i].crc = a->ents[i].crc;
+        ents[i].off = a->ents[i].off;
+    }
+    rc = packfile_idx_build(&ix.buf, &ix.len, ents, a->n, sum, err, errlen);
+    free(ents);
+    if (rc != UERR_OK)
+        return rc;
+    ix.cap = ix.len;
+    /* the trailer goes on a copy too */
+    packbuf pk = {0};
+    pb_put(&pk, a->buf, a->len);
+    pb_put(&pk, sum, GIT_OID_RAWSZ);
+    if (ix.oom || pk.oom) {
+        rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+    } else {
+        rc = pack_files_write(dir, &pk, &ix, sum, err, errlen);
+        if (hex) {
+            git_oid sumid;
+            git_oid_fromraw(&sumid, sum);
+            git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &sumid);
+        }
+    }
+    free(pk.buf);
+    free(ix.buf);
+    return rc;
+}
+
 uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t errlen)
 {
-    git_odb *disk = NULL, *bodb = NULL;
-    git_odb_writepack *wp = NULL;
-    git_indexer_progress stats = {0};
-    unsigned char *pk = NULL;
-    size_t pklen = 0;
-    uerr rc;
-    if (git_repository_odb(&disk, s->repo) < 0 || git_repository_odb(&bodb, s->bulk) < 0) {
-        rc = store_git_err(err, errlen, UERR_IO, "opening the object store");
-        goto cleanup;
+    git_odb *bodb = NULL;
+    store_oidmap seen = {0};
+    store_packacc a = {0};
+    uerr rc = UERR_OK;
+    if (git_repository_odb(&bodb, s->bulk) < 0)
+        return store_git_err(err, errlen, UERR_IO, "opening the object store");
+    for (size_t i = 0; i < objs->n && rc == UERR_OK; i++) {
+        int fresh = store_oidmap_put(&seen, &objs->v[i], 0);
+        if (fresh < 0)
+            rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+        if (fresh <= 0)
+            continue;
+        git_odb_object *o = NULL;
+        if (git_odb_read(&o, bodb, &objs->v[i]) < 0) {
+            rc = store_git_err(err, errlen, UERR_IO, "reading an object to pack");
+            break;
+        }
+        if (store_packacc_add(&a, &objs->v[i], git_odb_object_type(o), git_odb_object_data(o),
+                              git_odb_object_size(o), 1) != 0)
+            rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+        git_odb_object_free(o);
     }
-    rc = store_pack_encode(&pk, &pklen, bodb, objs, err, errlen);
-    if (rc != UERR_OK)
-        goto cleanup;
-    if (git_odb_write_pack(&wp, disk, NULL, NULL) < 0 || wp->append(wp, pk, pklen, &stats) < 0 ||
-        wp->commit(wp, &stats) < 0) {
-        rc = store_git_err(err, errlen, UERR_IO, "writing the pack");
-        goto cleanup;
-    }
-cleanup:
-    if (wp)
-        wp->free(wp);
-    git_odb_free(disk);
+    if (rc == UERR_OK && a.n)
+        rc = store_packacc_write(s, &a, err, errlen);
+    store_packacc_free(&a);
+    store_oidmap_free(&seen);
     git_odb_free(bodb);
-    free(pk);
     return rc;
 }
 

@@ -530,13 +530,12 @@ static uerr commit_blobs(git_tree_update *up, char (*paths)[RECORD_ID_MAX + 32],
     return UERR_OK;
 }
 
-/* git_tree_create_updated: loose, or a batch (gcommit.c); bulk: bulktree.c */
+/* git_tree_create_updated: loose writes (a batch: gctree.c; bulk: bulktree.c) */
 static uerr commit_run(store *s, const store_change *ch, size_t n, int bulk, const char *operator,
                        const char * message, char *err, size_t errlen)
 {
-    /* in a batch every commit is built in the mempack, on the pending one
-     * before it (gcommit.c writes them all at the batch's end) */
-    git_repository *repo = bulk || s->batching ? s->bulk : s->repo;
+    /* (a batch's commits are built by gctree.c) */
+    git_repository *repo = bulk ? s->bulk : s->repo;
     git_tree_update *up = NULL;
     char(*paths)[RECORD_ID_MAX + 32] = NULL;
     git_tree *base = NULL, *newtree = NULL;
@@ -579,24 +578,17 @@ static uerr commit_run(store *s, const store_change *ch, size_t n, int bulk, con
         rc = store_git_err(err, errlen, UERR_IO, "creating the commit");
         goto cleanup;
     }
-    if (s->batching) {
-        s->batch_commits++; /* durable at store_batch_end */
-    } else {
-        if (bulk && (rc = store_mempack_flush(s, &commit_oid, err, errlen)) != UERR_OK)
-            goto cleanup;
-        /* Objects are durable; now move the branch. */
-        rc = store_branch_move(s, s->repo, &commit_oid, message, err, errlen);
-        if (rc != UERR_OK)
-            goto cleanup;
-    }
+    if (bulk && (rc = store_mempack_flush(s, &commit_oid, err, errlen)) != UERR_OK)
+        goto cleanup;
+    /* Objects are durable; now move the branch. */
+    rc = store_branch_move(s, s->repo, &commit_oid, message, err, errlen);
+    if (rc != UERR_OK)
+        goto cleanup;
     git_oid_cpy(&s->head, &commit_oid);
     git_oid_cpy(&s->tree, &tree_oid);
     s->has_head = 1;
 cleanup:
-    /* in a batch the mempack holds the earlier commits: their objects stay
-     * (this one's strays are never written: the batch writes only what its
-     * commits reach) */
-    if (rc != UERR_OK && bulk && !s->batching)
+    if (rc != UERR_OK && bulk)
         git_mempack_reset(s->mempack);
     git_signature_free(sig);
     git_commit_free(parent);
@@ -611,8 +603,9 @@ uerr store_commit(store *s, const store_change *ch, size_t n, int bulk, const ch
                   const char * message, char *err, size_t errlen)
 {
     store_enter(s);
-    uerr rc = bulk && !s->batching ? store_bulk_commit(s, ch, n, operator, message, err, errlen)
-                                   : commit_run(s, ch, n, bulk, operator, message, err, errlen);
+    uerr rc = s->batching ? store_batch_commit(s, ch, n, operator, message, err, errlen)
+              : bulk      ? store_bulk_commit(s, ch, n, operator, message, err, errlen)
+                          : commit_run(s, ch, n, bulk, operator, message, err, errlen);
     store_leave(s);
     return rc;
 }

@@ -28,6 +28,11 @@ struct squeue {
     unsigned in_done;
     void (*drained)(void *);
     void *drained_arg;
+    /* the idle job (squeue_set_idle) */
+    squeue_due_fn idle_due;
+    squeue_work_fn idle_work;
+    squeue_done_fn idle_done;
+    void *idle_arg;
 };
 
 uerr squeue_new(squeue **out, uv_loop_t *loop)
@@ -46,6 +51,18 @@ unsigned squeue_length(const squeue *q)
 }
 
 static void run_next(squeue *q);
+static uerr push(squeue *q, squeue_work_fn work, squeue_batch_fn batch, squeue_done_fn done,
+                 void *arg);
+
+void squeue_set_idle(squeue *q, squeue_due_fn due, squeue_work_fn work, squeue_done_fn done,
+                     void *arg)
+{
+    assert(due && work && done && !q->idle_due && "the idle job is set once");
+    q->idle_due = due;
+    q->idle_work = work;
+    q->idle_done = done;
+    q->idle_arg = arg;
+}
 
 static void maybe_drained(squeue *q)
 {
@@ -101,6 +118,10 @@ static void on_done(uv_work_t *w, int status)
         return;
     }
     run_next(q);
+    /* nothing waiting: the idle job's turn (its own finish asks again,
+     * and due says no once it has run) */
+    if (!q->running && !q->head && q->idle_due && q->idle_due(q->idle_arg))
+        push(q, q->idle_work, NULL, q->idle_done, q->idle_arg);
 }
 
 static void run_next(squeue *q)

@@ -41,6 +41,13 @@ uerr squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
  * queued right after it, in queue order (n >= 1); then done runs for each
  * of them in that order. Ownership and codes as squeue_push. */
 uerr squeue_push_batchable(squeue *q, squeue_batch_fn batch, squeue_done_fn done, void *arg);
+/* The idle job: after a job finishes and the queue is empty (and not
+ * closing), if due(arg) returns 1 (loop thread), work(arg) is queued like
+ * squeue_push's, then done(arg, cancelled). A write that arrives meanwhile
+ * waits for at most that one job. arg stays the caller's; set once. */
+typedef int (*squeue_due_fn)(void *arg);
+void squeue_set_idle(squeue *q, squeue_due_fn due, squeue_work_fn work, squeue_done_fn done,
+                     void *arg);
 /* Jobs queued or running. */
 unsigned squeue_length(const squeue *q);
 /* Stop taking jobs, cancel the queued ones, let the running one finish,

@@ -122,6 +122,18 @@ uerr store_open(store **out, const char *gitdir, const char *node, char *err, si
 /* Frees s and everything it holds; s may be NULL. */
 void store_free(store *s);
 
+/* Joining the group commit's packs while the daemon runs (packjoin.c).
+ * store_packs_join_due: 1 when enough packs were written since the last
+ * join that the idle store queue should join them (any thread: only reads
+ * a counter). store_packs_join (store queue, outside a batch): join the
+ * small and the stored (undeflated) packs into one deflated pack, durable
+ * before the joined ones are removed; UERR_OK (also when there was
+ * nothing to join) or UERR_IO/UERR_NOMEM (err set; the store is whole).
+ * store_packs_joined: packs removed by joins since start. */
+int store_packs_join_due(const store *s);
+uerr store_packs_join(store *s, char *err, size_t errlen);
+unsigned long store_packs_joined(const store *s);
+
 /* Hex ids of the own head commit and its tree; both "" on an empty store.
  * Writes into the caller's buffers. */
 void store_head(const store *s, char commit[41], char tree[41]);

@@ -16,6 +16,27 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+typedef struct {
+    git_oid *v;
+    size_t n, cap;
+} store_oidvec;
+
+/* A pack being built object by object (packwriter.c): whole objects,
+ * each deflated as it is added, with what its .idx needs. */
+typedef struct {
+    git_oid id;
+    uint32_t crc; /* CRC-32 of the entry's bytes */
+    uint64_t off; /* where the entry starts in the pack */
+} store_packent;
+
+typedef struct {
+    unsigned char *buf; /* the 12-byte header first (its count set when written) */
+    size_t len, cap;
+    int oom;
+    store_packent *ents;
+    size_t n, ecap;
+} store_packacc;
+
 struct store {
     git_repository *repo; /* loose writes, all reads */
     git_repository *bulk; /* same store, with a mempack backend on top */
@@ -31,6 +52,12 @@ struct store {
      * branch on disk holds; batch_commits commits are pending. */
     int batching;
     size_t batch_commits;
+    store_packacc batch_pack; /* every object of the pending commits (gctree.c) */
+    /* Packs this store wrote since the last join (packjoin.c): read on the
+     * loop thread (store_packs_join_due), so atomic. packs_joined: packs
+     * removed by joins since start (status). */
+    atomic_uint packs_new;
+    atomic_ulong packs_joined;
     git_oid durable_head, durable_tree;
     int durable_has_head;
     /* One thread at a time (store.h): a call sets this on entry, and a
@@ -70,11 +97,6 @@ int store_has_object_in(store *s, const char *hex);
 
 /* ---- growable list of object ids (pack writer, pack builder) ------------ */
 
-typedef struct {
-    git_oid *v;
-    size_t n, cap;
-} store_oidvec;
-
 int store_oidvec_push(store_oidvec *o, const git_oid *id); /* 0 or -1 (out of memory) */
 
 /* ---- map of object ids to a small value (repo.c) --------------------------- */
@@ -113,9 +135,26 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
  * afterwards whatever happens. UERR_IO or UERR_NOMEM. */
 uerr store_mempack_flush(store *s, const git_oid *tip, char *err, size_t errlen);
 /* Encode objs (borrowed; read through s->bulk, so the mempack's objects
- * too) as one pack and write it into the store (fsynced by libgit2's
- * indexer). UERR_OK, or UERR_IO with err set. */
+ * too; each once) as one pack and write it into the store with its .idx
+ * (store_packacc_write). UERR_OK, or UERR_IO with err set. */
 uerr store_pack_write_new(store *s, const store_oidvec *objs, char *err, size_t errlen);
+
+/* Add object id (type, data[0..len): its body) to the pack a, deflated at
+ * zlib level (0: stored, for the group commit's packs, see gctree.c).
+ * The caller adds each id once. 0, or -1 out of memory (a unchanged). */
+int store_packacc_add(store_packacc *a, const git_oid *id, git_object_t type, const void *data,
+                      size_t len, int level);
+/* Write a's objects (at least one) as a pack and its .idx into the store:
+ * both fsynced under temporary names, renamed, then the pack folder
+ * fsynced once. a is left as it was. UERR_OK, UERR_IO or UERR_NOMEM. */
+uerr store_packacc_write(store *s, store_packacc *a, char *err, size_t errlen);
+/* store_packacc_write into the pack folder dir (borrowed), counting
+ * nothing: for the joiner (packjoin.c), which may run without a store.
+ * hex (NULL or GIT_OID_HEXSZ + 1 bytes, the caller's): the pack's name
+ * checksum. */
+uerr store_packacc_write_dir(const char *dir, store_packacc *a, char *hex, char *err,
+                             size_t errlen);
+void store_packacc_free(store_packacc *a);
 
 /* ---- the bulk commit (bulktree.c) ---------------------------------------- */
 
@@ -219,10 +258,19 @@ size_t store_copies_reconcile(store *s);
 
 /* ---- group commit (gcommit.c) ----------------------------------------------- */
 
-/* Join the many small packs the batches left (more than a few dozen) into
- * one, durably, then remove them. Best effort (a failure is logged): called
- * by store_open, under the DATA lock, before the store is opened. */
+/* Join the many small packs the batches left (more than a few dozen), and
+ * any pack stored without deflate, into one deflated pack, durably, then
+ * remove them (packjoin.c). Best effort (a failure is logged): called by
+ * store_open, under the DATA lock, before the store is opened. */
 void store_small_packs_join(const char *gitdir);
+
+/* store_commit inside a batch (gctree.c): the commit of ch[0..n)
+ * (borrowed) on the pending head, its blobs, trees and commit built in
+ * memory and kept in the mempack of s->bulk (and added to s->batch_pack) until
+ * store_batch_end; the pending head moves to it. Nothing is kept from a
+ * commit that fails. Codes as for store_commit. */
+uerr store_batch_commit(store *s, const store_change *ch, size_t n, const char *operator,
+                        const char * message, char *err, size_t errlen);
 
 /* ---- backups and the format version (backup.c, bundle.c) ------------------ */
 

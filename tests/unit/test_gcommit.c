@@ -3,7 +3,9 @@
  * batch are each their own commit (own message), chained, readable during
  * the batch, and the branch on disk moves only at store_batch_end, once;
  * a refused commit inside a batch leaves the others; a batch whose branch
- * cannot move keeps nothing; many small packs are joined at start. */
+ * cannot move keeps nothing; many small packs are joined at start; the
+ * trees and commits a batch builds in memory (gctree.c) are the ones
+ * libgit2 builds for the same writes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -172,6 +174,74 @@ static void small_packs_joined_at_open(void **state)
     store_free(s);
 }
 
+/* Commit the changes ids[0..n) (value v) as one commit. */
+static uerr put_many(store *s, const char *const *ids, size_t n, const char *v, const char *msg)
+{
+    store_change ch[8];
+    char *bufs[8], err[512];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        record r;
+        size_t len;
+        record_init(&r);
+        assert_int_equal(record_write(&r, "node-a", T0, "name", v), 0);
+        assert_int_equal(record_encode(&bufs[i], &len, &r), 0);
+        record_free(&r);
+        ch[i] = (store_change){ids[i], bufs[i], len, KIND_MEMBER};
+    }
+    uerr e = store_commit(s, ch, n, 0, "clerk", msg, err, sizeof err);
+    for (size_t i = 0; i < n; i++)
+        free(bufs[i]);
+    return e;
+}
+
+/* The head commit's text with the times taken out. */
+static void commit_text(char *out, size_t outlen, const char *dir)
+{
+    sh_out(
+        out, outlen,
+        "git --git-dir=%s cat-file commit refs/heads/node-a | sed -E 's/> [0-9]+ [-+][0-9]{4}$/>/'"
+        " | grep -v '^parent' | tail -n +2 | tr '\\n' '|'",
+        dir);
+}
+
+static void batch_trees_are_libgit2s(void **state)
+{
+    (void)state;
+    char da[128], db[128], err[512], ha[41], ta[41], hb[41], tb[41], ca[512], cb[512], id[32];
+    store *a = open_new(da, "trees-batch"), *b = open_new(db, "trees-loose");
+    /* an empty store first, then enough records that folders share trees */
+    for (int round = 0; round < 6; round++) {
+        store_batch_begin(a);
+        for (int i = 0; i < 12; i++) {
+            snprintf(id, sizeof id, "r%d", round * 12 + i);
+            char v[16];
+            snprintf(v, sizeof v, "v%d", round);
+            assert_int_equal(put(a, id, v, "add\n"), UERR_OK);
+            assert_int_equal(put(b, id, v, "add\n"), UERR_OK);
+            store_head(a, ha, ta);
+            store_head(b, hb, tb);
+            assert_string_equal(ta, tb);
+        }
+        /* a record written again in a batch, and several in one commit */
+        const char *two[] = {"r1", "zz9", "r70"};
+        assert_int_equal(put_many(a, two, 3, "again", "edit\n"), UERR_OK);
+        assert_int_equal(put_many(b, two, 3, "again", "edit\n"), UERR_OK);
+        assert_int_equal(put(a, "r0", "v0", "back\n"), UERR_OK);
+        assert_int_equal(put(b, "r0", "v0", "back\n"), UERR_OK);
+        assert_int_equal(store_batch_end(a, err, sizeof err), UERR_OK);
+        store_head(a, ha, ta);
+        store_head(b, hb, tb);
+        assert_string_equal(ta, tb);
+        commit_text(ca, sizeof ca, da);
+        commit_text(cb, sizeof cb, db);
+        assert_string_equal(ca, cb);
+    }
+    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", da), 0);
+    store_free(a);
+    store_free(b);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -194,6 +264,7 @@ int main(void)
         cmocka_unit_test(batch_commits_each_then_moves_once),
         cmocka_unit_test(batch_that_cannot_move_keeps_nothing),
         cmocka_unit_test(small_packs_joined_at_open),
+        cmocka_unit_test(batch_trees_are_libgit2s),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -197,6 +197,64 @@ static void batches_take_runs_of_batchable_jobs_in_order(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* the idle job: due is asked after a job when nothing waits; it runs once
+ * per "yes", after every queued job, never between them */
+static int idle_wanted, idle_runs, idle_dones, idle_asked;
+
+static int idle_due(void *arg)
+{
+    (void)arg;
+    assert_true(pthread_equal(pthread_self(), loop_thread));
+    idle_asked++;
+    return idle_wanted > 0;
+}
+
+static void idle_work(void *arg)
+{
+    (void)arg;
+    idle_wanted--;
+    idle_runs++;
+    order[norder++] = 100;
+}
+
+static void idle_done(void *arg, int cancelled)
+{
+    (void)arg;
+    assert_int_equal(cancelled, 0);
+    idle_dones++;
+}
+
+static void idle_job_runs_when_nothing_waits(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    squeue *q;
+    job jobs[3];
+    reset();
+    idle_wanted = 1;
+    idle_runs = idle_dones = idle_asked = 0;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(squeue_new(&q, &loop), UERR_OK);
+    squeue_set_idle(q, idle_due, idle_work, idle_done, NULL);
+    for (int i = 0; i < 3; i++) {
+        jobs[i] = (job){i, 0, 0};
+        assert_int_equal(squeue_push(q, work, done, &jobs[i]), UERR_OK);
+    }
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 3);
+    assert_int_equal(idle_runs, 1);
+    assert_int_equal(idle_dones, 1);
+    assert_int_equal(norder, 4);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(order[i], i);
+    assert_int_equal(order[3], 100); /* after the queued jobs, not between */
+    assert_int_equal(idle_asked, 2); /* after job 2 (yes), after itself (no) */
+    assert_int_equal(squeue_length(q), 0);
+    squeue_close(q, on_drained, NULL);
+    assert_int_equal(drained, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +262,7 @@ int main(void)
         cmocka_unit_test(close_cancels_queued_and_refuses_new),
         cmocka_unit_test(close_from_inside_a_done_callback),
         cmocka_unit_test(batches_take_runs_of_batchable_jobs_in_order),
+        cmocka_unit_test(idle_job_runs_when_nothing_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
