@@ -40,6 +40,10 @@
  * the loop thread (imports can be huge; peer requests are tiny). */
 #define LOOP_PEEK_MAX (64 * 1024)
 
+/* A client's read buffer larger than this is freed once its frame is
+ * taken (client_alloc grows it again, 64 KiB at a time). */
+#define BUF_KEEP_MAX (1024 * 1024)
+
 typedef struct control_client control_client;
 
 /* What a loop handler's reply handle points to (daemon/reply.h). */
@@ -266,11 +270,20 @@ static void client_send_error(control_client *cl, uerr e, const char *msg)
     msgpack_sbuffer_destroy(&b);
 }
 
+/* The job's request bytes, freed early (ctl_request_release: an import
+ * before its commit). Pool thread; job_done frees j->req after. */
+static void job_req_free(void *arg)
+{
+    job *j = arg;
+    free(j->req);
+    j->req = NULL;
+}
+
 static void job_run(void *arg)
 {
     job *j = arg;
     ctl_status_view v;
-    ctl_env env = {0, NULL, j->queued};
+    ctl_env env = {0, NULL, j->queued, job_req_free, j};
     ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
     /* before the reply is sent: a client's status after its own write
      * sees that write */
@@ -309,7 +322,7 @@ static void job_run_batch(void **args, size_t n)
 static void read_run(void *arg)
 {
     job *j = arg;
-    ctl_env env = {1, j->ctl->rst, j->queued};
+    ctl_env env = {1, j->ctl->rst, j->queued, NULL, NULL};
     ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
 }
 
@@ -554,6 +567,13 @@ static void client_frame_run(control_client *cl, const uint8_t *payload, size_t 
         job_push(cl, payload, plen, to == TO_READER);
     memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
     cl->len -= consumed;
+    /* The job has its own copy: a buffer grown for a large request (an
+     * import's whole CSV) is not kept beside it while it runs. */
+    if (cl->len == 0 && cl->cap > BUF_KEEP_MAX) {
+        free(cl->buf);
+        cl->buf = NULL;
+        cl->cap = 0;
+    }
 }
 
 static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
