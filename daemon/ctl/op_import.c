@@ -555,14 +555,14 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     if (j.nrec && !dry_run) {
         snprintf(msg, sizeof msg, "import %zu records (%zu new, %zu updated)\n", j.nrec, j.nnew,
                  j.nupd);
-        const char *operator= ctl_operator(req, opbuf, sizeof opbuf);
+        const char *opname = ctl_operator(req, opbuf, sizeof opbuf);
         /* Every row is checked and kept encoded: the request (the whole
          * CSV as bytes and as unpacked objects, ~0.4 KB a row) is not
          * held through the commit. Nothing below reads req or j.hdr/rows. */
         j.hdr = j.rows = NULL;
         ctl_request_release();
         req = NULL;
-        e = import_commit(&j, operator, msg, err, sizeof err);
+        e = import_commit(&j, opname, msg, err, sizeof err);
         if (e != UERR_OK)
             goto refuse;
     }
