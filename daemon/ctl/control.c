@@ -40,10 +40,6 @@
  * the loop thread (imports can be huge; peer requests are tiny). */
 #define LOOP_PEEK_MAX (64 * 1024)
 
-/* A client's read buffer larger than this is freed once its frame is
- * taken (client_alloc grows it again, 64 KiB at a time). */
-#define BUF_KEEP_MAX (1024 * 1024)
-
 typedef struct control_client control_client;
 
 /* What a loop handler's reply handle points to (daemon/reply.h). */
@@ -270,23 +266,13 @@ static void client_send_error(control_client *cl, uerr e, const char *msg)
     msgpack_sbuffer_destroy(&b);
 }
 
-/* The job's request bytes, freed early (ctl_request_release: an import
- * before its commit). Pool thread; job_done frees j->req after. */
-static void job_req_free(void *arg)
-{
-    job *j = arg;
-    free(j->req);
-    j->req = NULL;
-}
-
 static void job_run(void *arg)
 {
     job *j = arg;
     ctl_status_view v;
-    ctl_env env = {0, NULL, j->queued, job_req_free, j};
+    ctl_env env = {0, NULL, j->queued, &j->req}; /* an import frees j->req early */
     ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
-    /* before the reply is sent: a client's status after its own write
-     * sees that write */
+    /* before the reply is sent: a client's status after its own write sees that write */
     ctl_status_view_take(&v, j->ops);
     pthread_mutex_lock(&j->ctl->view_mu);
     j->ctl->view = v;
@@ -322,7 +308,7 @@ static void job_run_batch(void **args, size_t n)
 static void read_run(void *arg)
 {
     job *j = arg;
-    ctl_env env = {1, j->ctl->rst, j->queued, NULL, NULL};
+    ctl_env env = {1, j->ctl->rst, j->queued, NULL};
     ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
 }
 
@@ -520,8 +506,7 @@ static void client_take_frame(control_client *cl)
     msgpack_sbuffer_destroy(&named);
 }
 
-/* Queue the request (payload, plen bytes, copied) on the read queue or
- * the store queue. On failure the client is closed. */
+/* Queue a copy of the request (payload, plen) on the read or the store queue; failing, close cl. */
 static void job_push(control_client *cl, const uint8_t *payload, size_t plen, int read)
 {
     control *c = cl->ctl;
@@ -557,8 +542,7 @@ static void job_push(control_client *cl, const uint8_t *payload, size_t plen, in
     }
 }
 
-/* Run one request (payload, plen bytes; consumed bytes of the buffer
- * are dropped once it is copied or handled). */
+/* Run one request (payload, plen); the buffer's first consumed bytes are dropped after. */
 static void client_frame_run(control_client *cl, const uint8_t *payload, size_t plen,
                              size_t consumed)
 {
@@ -567,12 +551,10 @@ static void client_frame_run(control_client *cl, const uint8_t *payload, size_t 
         job_push(cl, payload, plen, to == TO_READER);
     memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
     cl->len -= consumed;
-    /* The job has its own copy: a buffer grown for a large request (an
-     * import's whole CSV) is not kept beside it while it runs. */
-    if (cl->len == 0 && cl->cap > BUF_KEEP_MAX) {
+    /* a buffer grown for a large request (an import's CSV): the job has its own copy */
+    if (cl->len == 0 && cl->cap > 1024 * 1024) {
         free(cl->buf);
-        cl->buf = NULL;
-        cl->cap = 0;
+        cl->buf = NULL, cl->cap = 0;
     }
 }
 

@@ -70,7 +70,6 @@ const ctl_op *ctl_ops(size_t *n)
  * objects (ctl_request_release). */
 static _Thread_local const ctl_env *env_now;
 static _Thread_local msgpack_unpacked *unpacked_now;
-static _Thread_local int req_freed_now; /* env_now->req_free has run */
 
 const ctl_env *ctl_env_now(void)
 {
@@ -84,10 +83,9 @@ void ctl_request_release(void)
      * copying them): both go, the objects first */
     msgpack_unpacked_destroy(unpacked_now);
     msgpack_unpacked_init(unpacked_now); /* ctl_handle destroys it again */
-    /* once: a second release must not free the bytes again */
-    if (env_now->req_free && !req_freed_now) {
-        req_freed_now = 1;
-        env_now->req_free(env_now->req_free_arg);
+    if (env_now->req_owned) {
+        free(*env_now->req_owned);
+        *env_now->req_owned = NULL; /* the caller's free after is a no-op */
     }
 }
 
@@ -121,7 +119,7 @@ static void row_run(const ctl_op *row, ops_ctx *o, const ctl_env *env, const msg
 
 void ctl_handle(ops_ctx *o, const ctl_env *env, const char *req, size_t len, msgpack_sbuffer *out)
 {
-    static const ctl_env writer = {0, NULL, 0, NULL, NULL};
+    static const ctl_env writer = {0, NULL, 0, NULL};
     msgpack_packer pk;
     msgpack_unpacked u;
     char *op = NULL;
@@ -130,7 +128,6 @@ void ctl_handle(ops_ctx *o, const ctl_env *env, const char *req, size_t len, msg
     assert(!env_now && "one request at a time per thread");
     env_now = env;
     unpacked_now = &u;
-    req_freed_now = 0;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     msgpack_unpacked_init(&u);
     /* both the writer and the readers count: atomically */
