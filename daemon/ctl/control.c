@@ -270,10 +270,9 @@ static void job_run(void *arg)
 {
     job *j = arg;
     ctl_status_view v;
-    ctl_env env = {0, NULL, j->queued};
+    ctl_env env = {0, NULL, j->queued, &j->req}; /* an import frees j->req early */
     ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
-    /* before the reply is sent: a client's status after its own write
-     * sees that write */
+    /* before the reply is sent: a client's status after its own write sees that write */
     ctl_status_view_take(&v, j->ops);
     pthread_mutex_lock(&j->ctl->view_mu);
     j->ctl->view = v;
@@ -309,7 +308,7 @@ static void job_run_batch(void **args, size_t n)
 static void read_run(void *arg)
 {
     job *j = arg;
-    ctl_env env = {1, j->ctl->rst, j->queued};
+    ctl_env env = {1, j->ctl->rst, j->queued, NULL};
     ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
 }
 
@@ -507,8 +506,7 @@ static void client_take_frame(control_client *cl)
     msgpack_sbuffer_destroy(&named);
 }
 
-/* Queue the request (payload, plen bytes, copied) on the read queue or
- * the store queue. On failure the client is closed. */
+/* Queue a copy of the request (payload, plen) on the read or the store queue; failing, close cl. */
 static void job_push(control_client *cl, const uint8_t *payload, size_t plen, int read)
 {
     control *c = cl->ctl;
@@ -544,8 +542,7 @@ static void job_push(control_client *cl, const uint8_t *payload, size_t plen, in
     }
 }
 
-/* Run one request (payload, plen bytes; consumed bytes of the buffer
- * are dropped once it is copied or handled). */
+/* Run one request (payload, plen); the buffer's first consumed bytes are dropped after. */
 static void client_frame_run(control_client *cl, const uint8_t *payload, size_t plen,
                              size_t consumed)
 {
@@ -554,6 +551,11 @@ static void client_frame_run(control_client *cl, const uint8_t *payload, size_t 
         job_push(cl, payload, plen, to == TO_READER);
     memmove(cl->buf, cl->buf + consumed, cl->len - consumed);
     cl->len -= consumed;
+    /* a buffer grown for a large request (an import's CSV): the job has its own copy */
+    if (cl->len == 0 && cl->cap > 1024 * 1024) {
+        free(cl->buf);
+        cl->buf = NULL, cl->cap = 0;
+    }
 }
 
 static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)

@@ -16,6 +16,7 @@
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
 #include "daemon/ctl/kinds.h"
+#include "daemon/ctl/optable.h"
 
 #include "daemon/util/log.h"
 #include "daemon/util/clock.h"
@@ -60,8 +61,9 @@ typedef struct enc_block {
 /* One import request while it is checked and applied. */
 typedef struct {
     ops_ctx *o;
-    const msgpack_object_array *hdr, *rows;
-    char **header; /* hdr->size column names */
+    const msgpack_object_array *hdr, *rows; /* the request's: NULL once released */
+    uint32_t ncols, nrows;                  /* hdr->size, rows->size */
+    char **header;                          /* hdr->size column names */
     int idcol, namecol;
     char today[11];
     int64_t now;
@@ -84,7 +86,7 @@ static void import_job_free(import_job *j)
 {
     store_prewrite_abort(j->pre); /* before the buffers it reads are freed */
     j->pre = NULL;
-    for (size_t i = 0; j->header && i < j->hdr->size; i++)
+    for (size_t i = 0; j->header && i < j->ncols; i++)
         free(j->header[i]);
     free(j->header);
     for (size_t i = 0; j->errs && i < j->nerr; i++) {
@@ -92,7 +94,7 @@ static void import_job_free(import_job *j)
         free(j->errs[i].reason);
     }
     free(j->errs);
-    for (size_t i = 0; j->ids && i <= j->rows->size; i++)
+    for (size_t i = 0; j->ids && i <= j->nrows; i++)
         free(j->ids[i]);
     while (j->oldest) {
         enc_block *next = j->oldest->next;
@@ -518,6 +520,8 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_reply_error(pk, UERR_INVALID, "malformed import request");
         return;
     }
+    j.ncols = j.hdr->size;
+    j.nrows = j.rows->size;
     /* collected once: the index does not change while the rows are checked */
     ctl_links_init(&j.links, o);
     if ((e = import_header_read(&j, err, sizeof err)) != UERR_OK)
@@ -551,7 +555,14 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     if (j.nrec && !dry_run) {
         snprintf(msg, sizeof msg, "import %zu records (%zu new, %zu updated)\n", j.nrec, j.nnew,
                  j.nupd);
-        e = import_commit(&j, ctl_operator(req, opbuf, sizeof opbuf), msg, err, sizeof err);
+        const char *opname = ctl_operator(req, opbuf, sizeof opbuf);
+        /* Every row is checked and kept encoded: the request (the whole
+         * CSV as bytes and as unpacked objects, ~0.4 KB a row) is not
+         * held through the commit. Nothing below reads req or j.hdr/rows. */
+        j.hdr = j.rows = NULL;
+        ctl_request_release();
+        req = NULL;
+        e = import_commit(&j, opname, msg, err, sizeof err);
         if (e != UERR_OK)
             goto refuse;
     }

@@ -66,12 +66,27 @@ const ctl_op *ctl_ops(size_t *n)
     return table;
 }
 
-/* The request this thread is handling (ctl_env_now). */
+/* The request this thread is handling (ctl_env_now), and its unpacked
+ * objects (ctl_request_release). */
 static _Thread_local const ctl_env *env_now;
+static _Thread_local msgpack_unpacked *unpacked_now;
 
 const ctl_env *ctl_env_now(void)
 {
     return env_now;
+}
+
+void ctl_request_release(void)
+{
+    assert(env_now && unpacked_now && "only inside a handler");
+    /* the objects point into the bytes (msgpack-c unpacks strings without
+     * copying them): both go, the objects first */
+    msgpack_unpacked_destroy(unpacked_now);
+    msgpack_unpacked_init(unpacked_now); /* ctl_handle destroys it again */
+    if (env_now->req_owned) {
+        free(*env_now->req_owned);
+        *env_now->req_owned = NULL; /* the caller's free after is a no-op */
+    }
 }
 
 store *ctl_read_store(ops_ctx *o)
@@ -104,7 +119,7 @@ static void row_run(const ctl_op *row, ops_ctx *o, const ctl_env *env, const msg
 
 void ctl_handle(ops_ctx *o, const ctl_env *env, const char *req, size_t len, msgpack_sbuffer *out)
 {
-    static const ctl_env writer = {0, NULL, 0};
+    static const ctl_env writer = {0, NULL, 0, NULL};
     msgpack_packer pk;
     msgpack_unpacked u;
     char *op = NULL;
@@ -112,6 +127,7 @@ void ctl_handle(ops_ctx *o, const ctl_env *env, const char *req, size_t len, msg
         env = &writer;
     assert(!env_now && "one request at a time per thread");
     env_now = env;
+    unpacked_now = &u;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     msgpack_unpacked_init(&u);
     /* both the writer and the readers count: atomically */
@@ -143,6 +159,7 @@ void ctl_handle(ops_ctx *o, const ctl_env *env, const char *req, size_t len, msg
     }
 cleanup:
     env_now = NULL;
+    unpacked_now = NULL;
     free(op);
     msgpack_unpacked_destroy(&u);
 }

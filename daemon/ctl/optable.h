@@ -55,6 +55,11 @@ typedef struct {
                         unit tests without a store); borrowed */
     unsigned queued; /* store-queue jobs running or waiting when the request
                         arrived, not counting itself (status "queued") */
+    /* Where the caller keeps the request's bytes (the req given to
+     * ctl_handle, malloc'd), so a handler that releases the request early
+     * (ctl_request_release) can free them (and set *req_owned NULL). NULL:
+     * the bytes stay until the caller frees them after ctl_handle. */
+    char **req_owned;
 } ctl_env;
 
 /* Handle one request: decode it, look its op up, run the row's handler,
@@ -72,6 +77,14 @@ void ctl_queue_handle(ops_ctx *o, const char *req, size_t len, msgpack_sbuffer *
 /* The env of the request this thread is handling, or NULL (outside
  * ctl_handle). Borrowed. */
 const ctl_env *ctl_env_now(void);
+
+/* Release the request this thread is handling before its handler
+ * returns: its unpacked objects (every msgpack_object the handler got,
+ * and every string in them) and, when the env owns them (req_owned), its
+ * bytes. For a handler that has taken all it needs from a large request
+ * and then does long work (import: the commit), so the request's memory is
+ * not held through it. Nothing of the request may be read after this. */
+void ctl_request_release(void);
 
 /* The store a read handler reads: the reader's handle on a reader thread,
  * o->st on the store queue (or outside ctl_handle). Borrowed. */

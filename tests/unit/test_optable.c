@@ -202,7 +202,7 @@ static void reader_runs_reads_only(void **state)
     ops_ctx o;
     msgpack_sbuffer req, out;
     msgpack_unpacked u;
-    ctl_env env = {1, NULL, 3};
+    ctl_env env = {1, NULL, 3, NULL};
     ops_fake(&o);
     request_pack(&req, "add");
     msgpack_sbuffer_init(&out);
