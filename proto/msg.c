@@ -298,3 +298,35 @@ void msg_arr_close(msg_arr *a)
 {
     container_close(a);
 }
+
+void msg_map_str_set(msgpack_sbuffer *out, const char *payload, size_t plen, const char *key,
+                     const char *value)
+{
+    size_t klen = strlen(key);
+    msgpack_unpacked u;
+    msgpack_packer pk;
+    msgpack_unpacked_init(&u);
+    if (msg_unpack(&u, payload, plen) != 0 || u.data.type != MSGPACK_OBJECT_MAP) {
+        msgpack_sbuffer_write(out, payload, plen);
+        msgpack_unpacked_destroy(&u);
+        return;
+    }
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    msg_map m;
+    msg_map_open(&m, &pk);
+    const msgpack_object_map *map = &u.data.via.map;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *k = &map->ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+            memcmp(k->via.str.ptr, key, klen) == 0)
+            continue;
+        /* keys are copied as they are (any type): the pair is counted by
+         * hand, as msg_arr_item counts an item the caller packs */
+        msgpack_pack_object(&pk, *k);
+        msgpack_pack_object(&pk, map->ptr[i].val);
+        msg_arr_item(&m);
+    }
+    msg_map_str(&m, key, value);
+    msg_map_close(&m);
+    msgpack_unpacked_destroy(&u);
+}

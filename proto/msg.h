@@ -75,4 +75,12 @@ void msg_arr_open(msg_arr *a, msgpack_packer *pk);
 void msg_arr_item(msg_arr *a);
 void msg_arr_close(msg_arr *a);
 
+/* The msgpack map payload[0..plen) with key's value replaced by the
+ * string value (the old pair dropped, the new one last), appended to out
+ * (the caller's, initialised; it owns the bytes). A payload that is not a
+ * map is copied as it is, so that its reader refuses it. Used to stamp a
+ * control request with the operator the socket saw, whatever it claimed. */
+void msg_map_str_set(msgpack_sbuffer *out, const char *payload, size_t plen, const char *key,
+                     const char *value);
+
 #endif

@@ -442,40 +442,6 @@ static dispatch_to dispatch_on_loop(control_client *cl, const char *payload, siz
 static void client_frame_run(control_client *cl, const uint8_t *payload, size_t plen,
                              size_t consumed);
 
-/* The request (payload, plen bytes) with its "operator" replaced by name,
- * into out (the caller's, initialised; it owns the bytes). A payload that
- * is not a map is copied as it is: the handler refuses it. */
-static void request_operator_set(msgpack_sbuffer *out, const char *payload, size_t plen,
-                                 const char *name)
-{
-    msgpack_unpacked u;
-    msgpack_packer pk;
-    msgpack_unpacked_init(&u);
-    if (msg_unpack(&u, payload, plen) != 0 || u.data.type != MSGPACK_OBJECT_MAP) {
-        msgpack_sbuffer_write(out, payload, plen);
-        msgpack_unpacked_destroy(&u);
-        return;
-    }
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    msg_map m;
-    msg_map_open(&m, &pk);
-    const msgpack_object_map *map = &u.data.via.map;
-    for (uint32_t i = 0; i < map->size; i++) {
-        const msgpack_object *k = &map->ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 8 &&
-            memcmp(k->via.str.ptr, "operator", 8) == 0)
-            continue;
-        /* keys are copied as they are (any type): the pair is counted by
-         * hand, as msg_arr_item counts an item the caller packs */
-        msgpack_pack_object(&pk, *k);
-        msgpack_pack_object(&pk, map->ptr[i].val);
-        msg_arr_item(&m);
-    }
-    msg_map_str(&m, "operator", name);
-    msg_map_close(&m);
-    msgpack_unpacked_destroy(&u);
-}
-
 /* Take one complete frame off the client's buffer. */
 static void client_take_frame(control_client *cl)
 {
@@ -498,7 +464,7 @@ static void client_take_frame(control_client *cl)
     msgpack_sbuffer named;
     msgpack_sbuffer_init(&named);
     if (cl->peer_name[0]) {
-        request_operator_set(&named, (const char *)payload, plen, cl->peer_name);
+        msg_map_str_set(&named, (const char *)payload, plen, "operator", cl->peer_name);
         payload = (const uint8_t *)named.data;
         plen = named.size;
     }

@@ -204,12 +204,57 @@ static void test_builder_counts(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* msg_map_str_set: the claimed operator is replaced, not doubled; other
+ * pairs survive; a non-map payload is copied unchanged. */
+static void test_map_str_set(void **state)
+{
+    (void)state;
+    msgpack_sbuffer in, out, raw;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&in);
+    msgpack_packer_init(&pk, &in, msgpack_sbuffer_write);
+    msg_map m;
+    msg_map_open(&m, &pk);
+    msg_map_str(&m, "op", "add");
+    msg_map_str(&m, "operator", "mallory");
+    msg_map_str(&m, "operatorx", "kept");
+    msg_map_close(&m);
+    msgpack_sbuffer_init(&out);
+    msg_map_str_set(&out, in.data, in.size, "operator", "clerk1");
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msg_unpack(&u, out.data, out.size), 0);
+    assert_int_equal(u.data.via.map.size, 3);
+    char *v = msg_get_str(&u.data, "operator");
+    assert_string_equal(v, "clerk1");
+    free(v);
+    v = msg_get_str(&u.data, "operatorx");
+    assert_string_equal(v, "kept");
+    free(v);
+    v = msg_get_str(&u.data, "op");
+    assert_string_equal(v, "add");
+    free(v);
+    msgpack_unpacked_destroy(&u);
+
+    msgpack_sbuffer_init(&raw);
+    msgpack_packer_init(&pk, &raw, msgpack_sbuffer_write);
+    msgpack_pack_int(&pk, 7);
+    msgpack_sbuffer_destroy(&out);
+    msgpack_sbuffer_init(&out);
+    msg_map_str_set(&out, raw.data, raw.size, "operator", "clerk1");
+    assert_int_equal(out.size, raw.size);
+    assert_memory_equal(out.data, raw.data, raw.size);
+    msgpack_sbuffer_destroy(&raw);
+    msgpack_sbuffer_destroy(&out);
+    msgpack_sbuffer_destroy(&in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),          cmocka_unit_test(test_builder_nested),
         cmocka_unit_test(test_builder_counts), cmocka_unit_test(test_lying_counts),
-        cmocka_unit_test(test_empty_string),
+        cmocka_unit_test(test_empty_string),   cmocka_unit_test(test_map_str_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
