@@ -212,12 +212,24 @@ int packfile_hash(unsigned char out[PACKFILE_OID], EVP_MD_CTX *ctx, int type, co
     return 0;
 }
 
+size_t packfile_entry_header(unsigned char hdr[16], int type, uint64_t size)
+{
+    size_t h = 0;
+    unsigned c = ((unsigned)type << 4) | (unsigned)(size & 15);
+    size >>= 4;
+    while (size) {
+        hdr[h++] = (unsigned char)(c | 0x80);
+        c = size & 0x7f;
+        size >>= 7;
+    }
+    hdr[h++] = (unsigned char)c;
+    return h;
+}
+
 void packfile_object(packfile_out *p, int type, const unsigned char id[PACKFILE_OID],
                      const void *data, size_t size)
 {
     unsigned char hdr[16];
-    size_t h = 0, sz = size;
-    unsigned c = ((unsigned)type << 4) | (sz & 15);
     uLong crc = crc32(0, Z_NULL, 0);
     if (p->failed)
         return;
@@ -238,13 +250,7 @@ void packfile_object(packfile_out *p, int type, const unsigned char id[PACKFILE_
     packfile_entry *e = &p->e[p->n];
     memcpy(e->id, id, PACKFILE_OID);
     e->off = p->off;
-    sz >>= 4;
-    while (sz) {
-        hdr[h++] = (unsigned char)(c | 0x80);
-        c = sz & 0x7f;
-        sz >>= 7;
-    }
-    hdr[h++] = (unsigned char)c;
+    size_t h = packfile_entry_header(hdr, type, size);
     size_t bound = deflateBound(&p->z, (uLong)size) + 64;
     if (bound > p->zcap) {
         unsigned char *nb = realloc(p->zbuf, bound);

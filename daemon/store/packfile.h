@@ -39,6 +39,11 @@ typedef struct {
 uerr packfile_idx_build(unsigned char **out, size_t *len, packfile_entry *e, size_t n,
                         const unsigned char packsum[PACKFILE_OID], char *err, size_t errlen);
 
+/* The type-and-size header of a pack entry (git's varint: 3 type bits, 4
+ * size bits, then 7 size bits a byte) into hdr; returns its length (at
+ * most 10 bytes). */
+size_t packfile_entry_header(unsigned char hdr[16], int type, uint64_t size);
+
 /* A pack being written: a temporary file in the pack folder, an entry per
  * object. Fields are the writer's; callers use the functions below. */
 typedef struct {

@@ -83,16 +83,7 @@ static void pb_put(packbuf *p, const void *data, size_t n)
 static void pb_object_level(packbuf *p, git_object_t type, const void *data, size_t size, int level)
 {
     unsigned char hdr[16];
-    size_t h = 0, sz = size;
-    unsigned c = ((unsigned)type << 4) | (sz & 15);
-    sz >>= 4;
-    while (sz) {
-        hdr[h++] = (unsigned char)(c | 0x80);
-        c = sz & 0x7f;
-        sz >>= 7;
-    }
-    hdr[h++] = (unsigned char)c;
-    pb_put(p, hdr, h);
+    pb_put(p, hdr, packfile_entry_header(hdr, (int)type, size));
     uLongf out = compressBound((uLong)size);
     if (pb_reserve(p, out) != 0)
         return;

@@ -361,6 +361,43 @@ static int grow(void **buf, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
+/* One entry of a stored record as the walks below read it. */
+typedef struct {
+    const char *field, *value, *node; /* interned names; value borrowed from the
+                                         dictionary or the stored bytes */
+    uint64_t counter;
+    int64_t time_ms; /* the running sum of the stored deltas: set to 0 before the first */
+} rc_walk;
+
+/* The context pairs of stored (after its id) are skipped over; *p is left
+ * at the first entry and the number of entries is returned. */
+static size_t walk_entries(const uint8_t **p, const char *stored)
+{
+    *p = (const uint8_t *)stored + strlen(stored) + 1;
+    (void)get_uv(p); /* the length */
+    size_t nctx = (size_t)get_uv(p);
+    for (size_t i = 0; i < 2 * nctx; i++)
+        (void)get_uv(p);
+    return (size_t)get_uv(p);
+}
+
+/* Read the entry at *p into w (w->time_ms carries the previous entry's
+ * time) and move *p past it. */
+static inline void walk_next(rc_walk *w, const uint8_t **p, const reccompact *c)
+{
+    w->field = c->names[get_uv(p)];
+    uint64_t tag = get_uv(p);
+    if (tag) {
+        w->value = c->vals[tag - 1];
+    } else {
+        w->value = (const char *)*p;
+        *p += strlen(w->value) + 1;
+    }
+    w->node = c->names[get_uv(p)];
+    w->counter = get_uv(p);
+    w->time_ms = (int64_t)((uint64_t)w->time_ms + (uint64_t)unzigzag(get_uv(p)));
+}
+
 int reccompact_decode(record *out, record_entry **ebuf, size_t *ecap, record_ctx **cbuf,
                       size_t *ccap, const reccompact *c, const char *stored)
 {
@@ -379,20 +416,10 @@ int reccompact_decode(record *out, record_entry **ebuf, size_t *ecap, record_ctx
     if (grow((void **)ebuf, ecap, ne, sizeof **ebuf) != 0)
         return -1;
     record_entry *e = *ebuf;
-    int64_t t = 0;
+    rc_walk w = {0};
     for (size_t i = 0; i < ne; i++) {
-        e[i].field = c->names[get_uv(&p)];
-        uint64_t tag = get_uv(&p);
-        if (tag) {
-            e[i].value = c->vals[tag - 1];
-        } else {
-            e[i].value = (char *)p;
-            p += strlen((const char *)p) + 1;
-        }
-        e[i].node = c->names[get_uv(&p)];
-        e[i].counter = get_uv(&p);
-        t = (int64_t)((uint64_t)t + (uint64_t)unzigzag(get_uv(&p)));
-        e[i].time_ms = t;
+        walk_next(&w, &p, c);
+        e[i] = (record_entry){w.field, (char *)w.value, w.node, w.counter, w.time_ms};
     }
     out->ctx = nctx ? cx : NULL;
     out->nctx = nctx;
@@ -403,28 +430,17 @@ int reccompact_decode(record *out, record_entry **ebuf, size_t *ecap, record_ctx
 
 const char *reccompact_winner(const reccompact *c, const char *stored, const char *field)
 {
-    const uint8_t *p = (const uint8_t *)stored + strlen(stored) + 1;
-    (void)get_uv(&p);
-    size_t nctx = (size_t)get_uv(&p);
-    for (size_t i = 0; i < 2 * nctx; i++)
-        (void)get_uv(&p);
-    size_t ne = (size_t)get_uv(&p);
-    int64_t t = 0, bt = 0;
+    const uint8_t *p;
+    size_t ne = walk_entries(&p, stored);
+    int64_t bt = 0;
     const char *best = NULL, *bnode = NULL;
     uint64_t bctr = 0;
+    rc_walk w = {0};
     for (size_t i = 0; i < ne; i++) {
-        const char *f = c->names[get_uv(&p)];
-        uint64_t tag = get_uv(&p);
-        const char *value;
-        if (tag) {
-            value = c->vals[tag - 1];
-        } else {
-            value = (const char *)p;
-            p += strlen(value) + 1;
-        }
-        const char *node = c->names[get_uv(&p)];
-        uint64_t ctr = get_uv(&p);
-        t = (int64_t)((uint64_t)t + (uint64_t)unzigzag(get_uv(&p)));
+        walk_next(&w, &p, c);
+        const char *f = w.field, *value = w.value, *node = w.node;
+        uint64_t ctr = w.counter;
+        int64_t t = w.time_ms;
         int cmp = f == field ? 0 : strcmp(f, field);
         if (cmp < 0)
             continue;
@@ -567,13 +583,9 @@ int reccompact_check(size_t nnames, size_t nvals, const char *bytes, size_t len)
 int reccompact_winners(const char **out, const reccompact *c, const char *stored,
                        const char *const *fields, size_t n)
 {
-    const uint8_t *p = (const uint8_t *)stored + strlen(stored) + 1;
-    (void)get_uv(&p);
-    size_t nctx = (size_t)get_uv(&p);
-    for (size_t i = 0; i < 2 * nctx; i++)
-        (void)get_uv(&p);
-    size_t ne = (size_t)get_uv(&p);
-    int64_t t = 0, bt = 0;
+    const uint8_t *p;
+    size_t ne = walk_entries(&p, stored);
+    int64_t bt = 0;
     const char *bnode = NULL;
     uint64_t bctr = 0;
     const char *prevf = NULL;
@@ -581,19 +593,12 @@ int reccompact_winners(const char **out, const reccompact *c, const char *stored
     size_t k = 0; /* the field of fields the walk is at */
     for (size_t i = 0; i < n; i++)
         out[i] = NULL;
+    rc_walk w = {0};
     for (size_t i = 0; i < ne; i++) {
-        const char *f = c->names[get_uv(&p)];
-        uint64_t tag = get_uv(&p);
-        const char *value;
-        if (tag) {
-            value = c->vals[tag - 1];
-        } else {
-            value = (const char *)p;
-            p += strlen(value) + 1;
-        }
-        const char *node = c->names[get_uv(&p)];
-        uint64_t ctr = get_uv(&p);
-        t = (int64_t)((uint64_t)t + (uint64_t)unzigzag(get_uv(&p)));
+        walk_next(&w, &p, c);
+        const char *f = w.field, *value = w.value, *node = w.node;
+        uint64_t ctr = w.counter;
+        int64_t t = w.time_ms;
         multi |= f == prevf; /* names are interned: one pointer per name */
         prevf = f;
         int cmp = 1;
