@@ -303,7 +303,7 @@ uerr store_load_index(store *s, recindex *ix, store_record_cb cb, void *arg, int
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (snap_open(&m, path)) {
         if (strcmp(m.tree, tree) == 0) {
-            rc = recsnap_fmt_load(ix, m.p, m.size, NULL, load_pass, &l);
+            rc = recsnap_fmt_load_checked(ix, m.p, m.size, NULL, load_pass, &l);
             if (rc == UERR_NOMEM)
                 uerr_set(err, errlen, rc, "out of memory loading the record index");
             else if (rc == UERR_INVALID)
@@ -322,7 +322,7 @@ uerr store_load_index(store *s, recindex *ix, store_record_cb cb, void *arg, int
         store_enter(s);
         if (delta_make(&d, s, m.tree) == 0) {
             l.skip = d.skip;
-            rc = recsnap_fmt_load(ix, m.p, m.size, load_skip, load_pass, &l);
+            rc = recsnap_fmt_load_checked(ix, m.p, m.size, load_skip, load_pass, &l);
             if (rc == UERR_NOMEM)
                 uerr_set(err, errlen, rc, "out of memory loading the record index");
             else if (rc == UERR_INVALID)

@@ -117,10 +117,19 @@ int recsnap_fmt_check(char tree[41], const unsigned char *p, size_t size)
 uerr recsnap_fmt_load(recindex *ix, const unsigned char *p, size_t size, recsnap_skip_fn skip,
                       recsnap_blob_fn blob_cb, void *arg)
 {
-    char tree[41], id[RECORD_ID_MAX + 1], *blob = NULL;
+    char tree[41];
+    if (!recsnap_fmt_check(tree, p, size))
+        return UERR_INVALID;
+    return recsnap_fmt_load_checked(ix, p, size, skip, blob_cb, arg);
+}
+
+uerr recsnap_fmt_load_checked(recindex *ix, const unsigned char *p, size_t size,
+                              recsnap_skip_fn skip, recsnap_blob_fn blob_cb, void *arg)
+{
+    char id[RECORD_ID_MAX + 1], *blob = NULL;
     size_t cap = 0;
     uerr e = UERR_OK;
-    if (!recsnap_fmt_check(tree, p, size) || ix->count || ix->cr.nnames || ix->cr.nvals)
+    if (ix->count || ix->cr.nnames || ix->cr.nvals)
         return UERR_INVALID;
     cur c = {p + SNAP_HEADER, p + size - SNAP_TRAILER, 0};
     uint64_t n = get_le(&c, 4);
