@@ -478,23 +478,33 @@ uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *er
     }
     lookup_key k;
     lookup_key_make(&k, q);
-    const char *ids[CTL_LOOKUP_SHOW];
-    size_t n = 0, nlive = 0;
-    /* live records first: a duplicate merged away still holds the ID
-     * number, but the member is the record it went into */
-    for (int pass = 0; pass < 2 && nlive == 0; pass++) {
-        n = 0;
-        for (size_t i = 0; i < o->ix.cap; i++) {
-            const recindex_item *it = &o->ix.slots[i];
-            const char *id = it->id;
-            if (!id || record_id_is_schema(id) || (pass == 0 && !lookup_live(&o->ix, it)) ||
-                !lookup_key_matches(&k, &o->ix, it))
-                continue;
-            if (n < CTL_LOOKUP_SHOW)
-                ids[n] = id;
-            n++;
+    /* One walk, the match tested before liveness: a key that is only an
+     * id prefix (what `show ID` of a record not here yet is) compares ids
+     * and decodes nothing, so a miss costs a string compare per record,
+     * not a decode of its status (which, under the read lock, held the
+     * writer back ~0.4 us per record). Live records first: a duplicate
+     * merged away still holds the ID number, but the member is the
+     * record it went into. */
+    const char *ids[CTL_LOOKUP_SHOW], *dead[CTL_LOOKUP_SHOW];
+    size_t nlive = 0, ndead = 0, n;
+    for (size_t i = 0; i < o->ix.cap; i++) {
+        const recindex_item *it = &o->ix.slots[i];
+        if (!it->id || record_id_is_schema(it->id) || !lookup_key_matches(&k, &o->ix, it))
+            continue;
+        if (lookup_live(&o->ix, it)) {
+            if (nlive < CTL_LOOKUP_SHOW)
+                ids[nlive] = it->id;
+            nlive++;
+        } else {
+            if (ndead < CTL_LOOKUP_SHOW)
+                dead[ndead] = it->id;
+            ndead++;
         }
-        nlive = n;
+    }
+    n = nlive;
+    if (nlive == 0) {
+        memcpy(ids, dead, (ndead < CTL_LOOKUP_SHOW ? ndead : CTL_LOOKUP_SHOW) * sizeof *ids);
+        n = ndead;
     }
     free(k.idnum);
     free(k.phone);

@@ -113,10 +113,15 @@ check "KEEP's values stay (joined, category)" \
     test "$(field "$K" joined) $(field "$K" category)" = "2020-03-01 快递员"
 check "an empty field is filled from DUP" test "$(field "$K" union)" = 网约车司机工会
 check "benefits united" test "$(field "$K" benefits)" = "['legal-aid', 'welfare-2021']"
+check "the ID number finds KEEP, not the merged-away DUP that still holds it (live first)" \
+    test "$(ctl "$A" show $IDN2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" = "$K"
 as li "$A" revert --last
 check "reverting the merge" test "$rc" = 0
 check "DUP is back (status active, no merged_into)" test "$(field "$X" status)/$(field "$X" merged_into)" = "active/"
 check "KEEP is back (union empty, one benefit)" test "$(field "$K" union)/$(field "$K" benefits)" = "/['welfare-2021']"
+as li "$A" show $IDN2
+check "... and once both are live again, the ID number matches both" \
+    bash -c "[ $rc = 1 ] && grep -q '2 records match' '$T/err' && grep -q '$K' '$T/err' && grep -q '$X' '$T/err'"
 
 # ---- a sync merge is one line -------------------------------------------------------------
 as li "$A" log
