@@ -416,7 +416,7 @@ typedef struct {
     const char *prefix; /* q itself when it may be an id prefix, else NULL */
 } lookup_key;
 
-static void lookup_key_make(lookup_key *k, const char *q)
+static void lookup_key_make(lookup_key *k, const char *q, size_t ix_id_max)
 {
     char today[11], err[256], packed[256];
     size_t n = 0;
@@ -436,7 +436,7 @@ static void lookup_key_make(lookup_key *k, const char *q)
         free(k->phone);
         k->phone = NULL;
     }
-    if (strlen(q) >= CTL_ID_PREFIX_MIN && record_id_valid(q))
+    if (strlen(q) >= CTL_ID_PREFIX_MIN && record_id_valid(q) && strlen(q) < ix_id_max)
         k->prefix = q;
 }
 
@@ -477,7 +477,8 @@ uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *er
         return UERR_OK;
     }
     lookup_key k;
-    lookup_key_make(&k, q);
+    /* an id as long as the longest held was looked up whole above */
+    lookup_key_make(&k, q, o->ix.id_max);
     /* One walk, the match tested before liveness: a key that is only an
      * id prefix (what `show ID` of a record not here yet is) compares ids
      * and decodes nothing, so a miss costs a string compare per record,

@@ -523,6 +523,8 @@ static uerr put_stored(recindex *ix, record_kind kind, const char *stored, const
         it->id = stored;
     } else {
         it->id = stored;
+        if (strlen(stored) > ix->id_max)
+            ix->id_max = strlen(stored);
         it->row = (uint32_t)ix->count;
         ix->rows[ix->count++] = (uint32_t)i;
     }

@@ -114,6 +114,10 @@ typedef struct {
     recindex_item *slots; /* open addressing (linear probing, load < 3/4);
                              id == NULL marks a free slot */
     size_t cap, count;
+    /* The longest id held (ids are never removed): an id prefix at least
+     * this long can only name the id itself, so a lookup that missed it
+     * need not walk the ids (daemon/ctl/common.c ctl_lookup). */
+    size_t id_max;
     /* Tallies for status, kept as records are put, so status never scans:
      * records per kind; member records with a field in conflict and the
      * fields in conflict (what `unionctl conflicts` lists, members only). */
