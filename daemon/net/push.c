@@ -134,6 +134,17 @@ static void push_run(void *arg)
     j->ms = clock_mono_ms() - t0;
 }
 
+/* 1 when a and b list the same branches at the same commits, in order. */
+static int heads_same(const store_ref *a, size_t na, const store_ref *b, size_t nb)
+{
+    if (na != nb || !a)
+        return 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].name, b[i].name) != 0 || strcmp(a[i].oid, b[i].oid) != 0)
+            return 0;
+    return 1;
+}
+
 static void push_or_heads(session *s);
 
 static void push_done(void *arg, int cancelled)
@@ -156,9 +167,13 @@ static void push_done(void *arg, int cancelled)
             /* too big for one message, or not buildable: it asks */
             sync_send_heads(s, 0, 0);
         }
+        /* asked again while this one was built: announce again only when
+         * our branches moved since (an echo of the same change asked the
+         * same push twice: the same pack built and sent for nothing) */
         if (s->push_again && s->state == S_LIVE) {
             s->push_again = 0;
-            push_or_heads(s);
+            if (!heads_same(j->heads, j->nheads, s->p->heads, s->p->nheads))
+                push_or_heads(s);
         }
     }
     peers_snapshot(s->p);
