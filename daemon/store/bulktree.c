@@ -433,8 +433,8 @@ static uerr bulk_commit(store *s, const store_change *ch, size_t n, store_prewri
              : packfile_open(pack, packdir, nblobs + bulk_tree_count(up, n) + 1, BULK_ZLEVEL, err,
                              errlen);
     if (rc == UERR_OK)
-        rc = bulk_write(&tree_oid, &commit_oid, s, pack, hash, ch, up, n, &blobs, nblobs,
-                        checked, base, operator, message, err, errlen);
+        rc = bulk_write(&tree_oid, &commit_oid, s, pack, hash, ch, up, n, &blobs, nblobs, checked,
+                        base, operator, message, err, errlen);
     if (rc == UERR_OK)
         rc = packfile_finish(pack, name, err, errlen);
     if (rc != UERR_OK)
