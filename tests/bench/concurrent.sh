@@ -22,7 +22,10 @@ stop_daemon() {
 }
 trap 'stop_daemon; rm -rf "$D"' EXIT
 
-now_us() { echo $(( $(date +%s%N) / 1000 )); }
+# bash's own clock (no process): `$(date ...)` would fork and exec one,
+# and the timed status would then include a second process start, which
+# waits for a core like any other on a saturated machine
+now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
 
 # start NAME [strace]: a fresh node in $D/NAME, its daemon (under strace
 # counting fsyncs when asked) in DAEMON, waiting until it answers
@@ -67,7 +70,7 @@ run() {
     local dir=$D/$name
     touch "$D/run"
     (while [ -e "$D/run" ]; do
-         s=$(now_us); "$B/unionctl" -d "$dir" status >/dev/null; e=$(now_us)
+         s=${EPOCHREALTIME//[.,]/}; "$B/unionctl" -d "$dir" status >/dev/null; e=${EPOCHREALTIME//[.,]/}
          echo $(( e - s ))
      done) >"$D/lat.$name" &
     local sampler=$!
