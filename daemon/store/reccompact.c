@@ -145,6 +145,39 @@ static int64_t name_num(reccompact *c, const char *s)
     return (int64_t)c->nnames++;
 }
 
+/* Add s[0..len) (not yet in it) to the dictionary: its number, or -1 out
+ * of memory (the dictionary unchanged). */
+static int64_t dict_add(reccompact *c, const char *s, size_t len)
+{
+    rc_value_item *it;
+    if (c->nvals == c->valcap) {
+        size_t ncap = c->valcap ? c->valcap * 2 : 64;
+        char **nv = realloc(c->vals, ncap * sizeof *nv);
+        if (!nv)
+            return -1;
+        c->vals = nv;
+        c->valcap = ncap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy || !(it = malloc(sizeof *it))) {
+        free(copy);
+        return -1;
+    }
+    memcpy(copy, s, len);
+    copy[len] = 0;
+    it->value = copy;
+    it->num = (uint32_t)c->nvals;
+    map_oom = 0;
+    HASH_ADD_KEYPTR(hh, c->valmap, copy, len, it);
+    if (map_oom) {
+        free(copy);
+        free(it);
+        return -1;
+    }
+    c->vals[c->nvals++] = copy;
+    return (int64_t)it->num;
+}
+
 /* The dictionary tag of value for field fnum: 1 + its number, or 0 when
  * it stays inline; -1 out of memory. */
 static int64_t value_tag(reccompact *c, uint32_t fnum, const char *value)
@@ -158,31 +191,11 @@ static int64_t value_tag(reccompact *c, uint32_t fnum, const char *value)
         return (int64_t)it->num + 1;
     if (c->dict_made[fnum] >= RECCOMPACT_DICT_PER_FIELD)
         return 0;
-    if (c->nvals == c->valcap) {
-        size_t ncap = c->valcap ? c->valcap * 2 : 64;
-        char **nv = realloc(c->vals, ncap * sizeof *nv);
-        if (!nv)
-            return -1;
-        c->vals = nv;
-        c->valcap = ncap;
-    }
-    char *copy = strdup(value);
-    if (!copy || !(it = malloc(sizeof *it))) {
-        free(copy);
+    int64_t num = dict_add(c, value, len);
+    if (num < 0)
         return -1;
-    }
-    it->value = copy;
-    it->num = (uint32_t)c->nvals;
-    map_oom = 0;
-    HASH_ADD_KEYPTR(hh, c->valmap, copy, len, it);
-    if (map_oom) {
-        free(copy);
-        free(it);
-        return -1;
-    }
-    c->vals[c->nvals++] = copy;
     c->dict_made[fnum]++;
-    return (int64_t)it->num + 1;
+    return num + 1;
 }
 
 /* ---- the arena ------------------------------------------------------------------- */
@@ -477,32 +490,7 @@ uerr reccompact_value_push(reccompact *c, const char *s, size_t len)
     HASH_FIND(hh, c->valmap, s, len, it);
     if (it)
         return UERR_INVALID;
-    if (c->nvals == c->valcap) {
-        size_t ncap = c->valcap ? c->valcap * 2 : 64;
-        char **nv = realloc(c->vals, ncap * sizeof *nv);
-        if (!nv)
-            return UERR_NOMEM;
-        c->vals = nv;
-        c->valcap = ncap;
-    }
-    char *copy = malloc(len + 1);
-    if (!copy || !(it = malloc(sizeof *it))) {
-        free(copy);
-        return UERR_NOMEM;
-    }
-    memcpy(copy, s, len);
-    copy[len] = 0;
-    it->value = copy;
-    it->num = (uint32_t)c->nvals;
-    map_oom = 0;
-    HASH_ADD_KEYPTR(hh, c->valmap, copy, len, it);
-    if (map_oom) {
-        free(copy);
-        free(it);
-        return UERR_NOMEM;
-    }
-    c->vals[c->nvals++] = copy;
-    return UERR_OK;
+    return dict_add(c, s, len) < 0 ? UERR_NOMEM : UERR_OK;
 }
 
 uerr reccompact_add_raw(const char **stored, reccompact *c, const char *bytes, size_t len)
