@@ -13,9 +13,9 @@
 #                 under PREFIX (and DESTDIR); make uninstall removes them
 
 CC      ?= cc
-PKGS    := libuv libgit2 msgpack openssl inih zlib jansson libutf8proc libsystemd xlsxwriter
+PKGS    := libuv libgit2 msgpack openssl inih zlib libdeflate jansson libutf8proc libsystemd xlsxwriter
 DEBS    := pkg-config valgrind libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
-           libcsv-dev libcmocka-dev zlib1g-dev uthash-dev libjansson-dev libutf8proc-dev git openssl python3 sqlite3 bc \
+           libcsv-dev libcmocka-dev zlib1g-dev libdeflate-dev uthash-dev libjansson-dev libutf8proc-dev git openssl python3 sqlite3 bc \
            gettext tzdata less bsdutils libsystemd-dev libxlsxwriter-dev iproute2 faketime
 STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I.
