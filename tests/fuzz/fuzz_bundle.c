@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <unistd.h>
 
 static store *st;
@@ -23,6 +24,24 @@ static int nothing(record_kind kind, const char *id, const char *buf, size_t len
     return 0;
 }
 
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The store lives in /tmp for the life of the process; every replay of the
+ * corpus makes one, so it is removed on the way out, or each `make test`
+ * would leave a directory behind. */
+static void teardown(void)
+{
+    store_free(st);
+    st = NULL;
+    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void setup(void)
 {
     char path[128], err[256];
@@ -33,6 +52,7 @@ static void setup(void)
     if (store_create(path, "fuzz-node", err, sizeof err) != 0 ||
         store_open(&st, path, "fuzz-node", err, sizeof err) != 0)
         abort();
+    atexit(teardown);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
