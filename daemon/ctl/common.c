@@ -109,6 +109,10 @@ void ops_free(ops_ctx *o)
     persons_free(o);
     recindex_free(&o->ix);
     recindex_free(&o->decl);
+    if (o->view_on) {
+        pthread_mutex_destroy(&o->view_mu);
+        o->view_on = 0;
+    }
 }
 
 /* ---- writes ----------------------------------------------------------------- */

@@ -95,21 +95,11 @@ uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *
  * normalised form). UERR_OK, or UERR_INVALID with err naming field and
  * rule (UERR_NOMEM when out of memory). */
 uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t errlen);
-/* What `status` says of the store and index, taken on the store queue's
- * thread (ctl_status_view_take) and packed on any thread (ctl_status_pack:
- * the reply of op_status; the control socket answers status from the
- * view the last job left when the queue is busy). */
-typedef struct {
-    char head[41], tree[41];
-    size_t records, conflicts, conflict_records; /* conflicts: fields, as `conflicts` lists */
-    size_t by_kind[KIND_COUNT];
-    unsigned long requests;
-    unsigned long write_batches, batched_writes; /* as ops_ctx's */
-    unsigned long packs_joined;                  /* store_packs_joined */
-    int64_t last_change_ms;                      /* the head commit's time; 0 on an empty store */
-    char last_change_by[128];
-    unsigned queued; /* store-queue jobs ahead of the status request (optable.h ctl_env) */
-} ctl_status_view;
+/* What `status` says (ctl_status_view, ops.h), taken on the store
+ * queue's thread (ctl_status_view_take) and packed on any thread
+ * (ctl_status_pack: the reply of op_status; the control socket answers
+ * status on the loop thread from the view the store queue's thread
+ * published after its last job, ops_ctx.view). */
 void ctl_status_view_take(ctl_status_view *v, ops_ctx *o);
 void ctl_status_pack(msgpack_packer *pk, const ops_ctx *o, const ctl_status_view *v);
 

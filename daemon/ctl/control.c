@@ -68,7 +68,7 @@ struct control_client {
 
 typedef struct {
     control_client *cl;
-    control *ctl; /* for the status view (job_run publishes it) */
+    control *ctl; /* a read job's store handle (read_run) */
     ops_ctx *ops; /* what the worker thread may touch */
     char *req;
     size_t reqlen;
@@ -109,8 +109,6 @@ struct control {
     /* What status says, as the last store job left it: published by the
      * worker at the end of every job, read on the loop thread to answer
      * status without queueing behind writes. */
-    pthread_mutex_t view_mu;
-    ctl_status_view view;
     uv_timer_t drain_timer;
     int draining; /* the drain timer is running */
     uint64_t drain_started;
@@ -133,7 +131,6 @@ static void control_maybe_done(control *c)
         assert(c->clients == NULL);
         void (*done)(void *) = c->done;
         void *arg = c->done_arg;
-        pthread_mutex_destroy(&c->view_mu);
         free(c);
         if (done)
             done(arg);
@@ -269,14 +266,8 @@ static void client_send_error(control_client *cl, uerr e, const char *msg)
 static void job_run(void *arg)
 {
     job *j = arg;
-    ctl_status_view v;
     ctl_env env = {0, NULL, j->queued, &j->req}; /* an import frees j->req early */
     ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
-    /* before the reply is sent: a client's status after its own write sees that write */
-    ctl_status_view_take(&v, j->ops);
-    pthread_mutex_lock(&j->ctl->view_mu);
-    j->ctl->view = v;
-    pthread_mutex_unlock(&j->ctl->view_mu);
 }
 
 /* A run of batchable jobs (add, edit) queued back to back: one group
@@ -287,7 +278,6 @@ static void job_run_batch(void **args, size_t n)
     size_t lens[SQUEUE_BATCH_MAX];
     msgpack_sbuffer *outs[SQUEUE_BATCH_MAX];
     job *j = args[0];
-    ctl_status_view v;
     assert(n >= 1 && n <= SQUEUE_BATCH_MAX);
     for (size_t i = 0; i < n; i++) {
         job *k = args[i];
@@ -296,15 +286,26 @@ static void job_run_batch(void **args, size_t n)
         outs[i] = &k->reply;
     }
     ctl_queue_handle_batch(j->ops, reqs, lens, outs, n);
-    ctl_status_view_take(&v, j->ops);
-    pthread_mutex_lock(&j->ctl->view_mu);
-    j->ctl->view = v;
-    pthread_mutex_unlock(&j->ctl->view_mu);
+}
+
+/* The store queue's after hook (squeue_set_after): on its thread, after
+ * every job that may have changed the store or the index (this socket's
+ * writes, the peers' take-ins, the idle pack join), before any reply
+ * about it is sent, so a client's status after its own write sees that
+ * write, and the view never goes back. */
+static void view_publish(void *arg)
+{
+    ops_ctx *o = arg;
+    ctl_status_view v;
+    ctl_status_view_take(&v, o);
+    pthread_mutex_lock(&o->view_mu);
+    o->view = v;
+    pthread_mutex_unlock(&o->view_mu);
 }
 
 /* A reader's job (read queue, pool thread): the request with the
  * readers' store handle and the index read lock (optable.c). Publishes no
- * status view: only the writer's jobs do, so the view never goes back. */
+ * status view: only the store queue does, so the view never goes back. */
 static void read_run(void *arg)
 {
     job *j = arg;
@@ -312,20 +313,24 @@ static void read_run(void *arg)
     ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
 }
 
-/* status while both queues are busy: answered here, on the loop thread,
- * from the view the last store job published, instead of waiting (issue
- * 12). Otherwise status runs on the read queue (or on an idle store
- * queue), exact. Peer state comes from the peers' own thread-safe
- * snapshot. */
+/* status: answered here, on the loop thread, from the view the store
+ * queue's thread published after its last job (view_publish), so it never
+ * waits for a thread, a lock or a core behind the writes (issue 12). The
+ * view is exact: every change to the store is made by a store-queue job,
+ * and the view is taken after each one, before its reply goes out. Peer
+ * state comes from the peers' own thread-safe snapshot. */
 static void status_on_loop(control_client *cl)
 {
     control *c = cl->ctl;
     msgpack_sbuffer b;
     msgpack_packer pk;
     ctl_status_view v;
-    pthread_mutex_lock(&c->view_mu);
-    v = c->view;
-    pthread_mutex_unlock(&c->view_mu);
+    pthread_mutex_lock(&c->ops->view_mu);
+    v = c->ops->view;
+    pthread_mutex_unlock(&c->ops->view_mu);
+    /* counted like every request (ctl_handle counts the others) */
+    v.requests = __atomic_add_fetch(&c->ops->requests, 1, __ATOMIC_RELAXED);
+    v.packs_joined = c->ops->st ? store_packs_joined(c->ops->st) : 0;
     v.queued = squeue_length(c->q);
     msgpack_sbuffer_init(&b);
     msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
@@ -391,19 +396,16 @@ static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 /* Where dispatch_on_loop sends a request. */
 typedef enum { TO_DONE, TO_WRITER, TO_READER } dispatch_to;
 
-/* Where a reader row goes: the read queue; status, when the read queue is
- * busy, to an idle store queue or else answered here from the view. */
+/* Where a reader row goes: status is answered here from the view; the
+ * others go to the read queue (to the store queue when there is none). */
 static dispatch_to reader_row_place(control_client *cl, const char *op)
 {
     control *c = cl->ctl;
-    int status = strcmp(op, "status") == 0;
-    if (c->rq && !(status && squeue_length(c->rq) > 0))
-        return TO_READER;
-    if (status && squeue_length(c->q) > 0) {
+    if (strcmp(op, "status") == 0 && c->ops->view_on) {
         status_on_loop(cl);
         return TO_DONE;
     }
-    return TO_WRITER;
+    return c->rq ? TO_READER : TO_WRITER;
 }
 
 /* Look a small request's op up in the op table: a loop-thread row goes to
@@ -656,9 +658,14 @@ uerr control_start(control **out, uv_loop_t *loop, const char *sock_path, squeue
     c->ops = ops;
     c->loop_fn = loop_fn;
     c->loop_arg = loop_arg;
-    pthread_mutex_init(&c->view_mu, NULL);
-    ctl_status_view_take(&c->view, ops); /* no job runs yet */
-    unlink(sock_path);                   /* stale from a crash; we hold the DATA lock */
+    if (ops->st && !ops->view_on) {
+        /* a unit test's ops without a store answer status on the queue */
+        pthread_mutex_init(&ops->view_mu, NULL);
+        ctl_status_view_take(&ops->view, ops); /* no job has run yet */
+        ops->view_on = 1;
+        squeue_set_after(q, view_publish, ops);
+    }
+    unlink(sock_path); /* stale from a crash; we hold the DATA lock */
     uv_pipe_init(loop, &c->server, 0);
     c->server.data = c;
     c->open = 1;

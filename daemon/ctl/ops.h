@@ -13,10 +13,26 @@
 
 #include "daemon/store/recindex.h"
 #include "daemon/store/store.h"
+#include "proto/kind.h"
 #include "proto/uerr.h"
 
 #include <msgpack.h>
+#include <pthread.h>
 #include <stdint.h>
+
+/* What `status` says of the store and index (common.h has its take and
+ * pack). */
+typedef struct {
+    char head[41], tree[41];
+    size_t records, conflicts, conflict_records; /* conflicts: fields, as `conflicts` lists */
+    size_t by_kind[KIND_COUNT];
+    unsigned long requests;
+    unsigned long write_batches, batched_writes; /* as ops_ctx's */
+    unsigned long packs_joined;                  /* store_packs_joined */
+    int64_t last_change_ms;                      /* the head commit's time; 0 on an empty store */
+    char last_change_by[128];
+    unsigned queued; /* store-queue jobs ahead of the status request (optable.h ctl_env) */
+} ctl_status_view;
 
 typedef struct {
     store *st;                   /* owned (main frees it after the loop has stopped) */
@@ -37,6 +53,15 @@ typedef struct {
      * packed into pk), NULL if none. Wired by main. */
     void (*peers_status)(void *arg, msgpack_packer *pk);
     void *peers_arg;
+    /* status as the store queue's thread left it after its last job
+     * (control.c view_publish), read on the loop thread under view_mu.
+     * Here, not in the control socket, because the store queue outlives
+     * the socket at shutdown (the peers' last jobs still publish). view_mu
+     * is initialised by control_start when view_on is set, destroyed by
+     * ops_free. */
+    pthread_mutex_t view_mu;
+    ctl_status_view view;
+    int view_on;
 } ops_ctx;
 
 /* Fill the index from the store's head tree. Returns UERR_OK, or an error

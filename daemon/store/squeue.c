@@ -33,6 +33,9 @@ struct squeue {
     squeue_work_fn idle_work;
     squeue_done_fn idle_done;
     void *idle_arg;
+    /* the after hook (squeue_set_after) */
+    squeue_work_fn after;
+    void *after_arg;
 };
 
 uerr squeue_new(squeue **out, uv_loop_t *loop)
@@ -64,6 +67,13 @@ void squeue_set_idle(squeue *q, squeue_due_fn due, squeue_work_fn work, squeue_d
     q->idle_arg = arg;
 }
 
+void squeue_set_after(squeue *q, squeue_work_fn fn, void *arg)
+{
+    assert(fn && !q->after && !q->running && "the after hook is set once, before any job");
+    q->after = fn;
+    q->after_arg = arg;
+}
+
 static void maybe_drained(squeue *q)
 {
     if (q->closing && !q->running && !q->head && q->in_done == 0) {
@@ -81,14 +91,18 @@ static void on_work(uv_work_t *w)
     sjob *j = w->data;
     if (!j->batch) {
         j->fn(j->arg);
-        return;
+    } else {
+        void *args[SQUEUE_BATCH_MAX];
+        size_t n = 0;
+        for (sjob *k = j; k; k = k->next)
+            args[n++] = k->arg;
+        assert(n == j->nrun && n <= SQUEUE_BATCH_MAX);
+        j->batch(args, n);
     }
-    void *args[SQUEUE_BATCH_MAX];
-    size_t n = 0;
-    for (sjob *k = j; k; k = k->next)
-        args[n++] = k->arg;
-    assert(n == j->nrun && n <= SQUEUE_BATCH_MAX);
-    j->batch(args, n);
+    /* still on the pool thread, the one writer: nothing else runs on the
+     * store until the next job is queued from on_done */
+    if (j->q->after)
+        j->q->after(j->q->after_arg);
 }
 
 /* Call done for every job of the run j heads (in order) and free them. */

@@ -48,6 +48,12 @@ uerr squeue_push_batchable(squeue *q, squeue_batch_fn batch, squeue_done_fn done
 typedef int (*squeue_due_fn)(void *arg);
 void squeue_set_idle(squeue *q, squeue_due_fn due, squeue_work_fn work, squeue_done_fn done,
                      void *arg);
+/* The after hook: fn(arg) runs on the pool thread right after every job's
+ * (or batch's) work, the idle job's too, before its done is called: what
+ * must see every change to the store as soon as it is made, and before
+ * any reply about it is sent, takes its copy there (the control socket's
+ * status view). arg stays the caller's; set once, before the first job. */
+void squeue_set_after(squeue *q, squeue_work_fn fn, void *arg);
 /* Jobs queued or running. */
 unsigned squeue_length(const squeue *q);
 /* Stop taking jobs, cancel the queued ones, let the running one finish,

@@ -255,6 +255,58 @@ static void idle_job_runs_when_nothing_waits(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* the after hook: on the pool thread after every run's work (a plain
+ * job, a whole batch, the idle job), before any done of that run */
+static job *after_jobs;
+static int after_calls, after_seen[8], after_done_seen[8];
+
+static void after(void *arg)
+{
+    assert_ptr_equal(arg, &after_calls);
+    assert_false(pthread_equal(pthread_self(), loop_thread));
+    after_seen[after_calls] = norder; /* jobs worked so far */
+    /* the last job worked has not had its done yet */
+    after_done_seen[after_calls] =
+        order[norder - 1] == 100 ? idle_dones : after_jobs[order[norder - 1]].done;
+    after_calls++;
+}
+
+static void after_hook_runs_after_each_run_before_its_done(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    squeue *q;
+    job jobs[4];
+    reset();
+    nbatches = 0;
+    idle_wanted = 1;
+    idle_runs = idle_dones = idle_asked = after_calls = 0;
+    after_jobs = jobs;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(squeue_new(&q, &loop), UERR_OK);
+    squeue_set_idle(q, idle_due, idle_work, idle_done, NULL);
+    squeue_set_after(q, after, &after_calls);
+    /* 0 plain; 1-3 batchable (one run); then the idle job */
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (job){i, 0, 0};
+        assert_int_equal(i == 0 ? squeue_push(q, work, done, &jobs[i])
+                                : squeue_push_batchable(q, batch, done, &jobs[i]),
+                         UERR_OK);
+    }
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 4);
+    assert_int_equal(idle_runs, 1);
+    assert_int_equal(after_calls, 3); /* job 0, the batch of 1-3, the idle job */
+    assert_int_equal(after_seen[0], 1);
+    assert_int_equal(after_seen[1], 4);
+    assert_int_equal(after_seen[2], 5);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(after_done_seen[i], 0);
+    squeue_close(q, on_drained, NULL);
+    assert_int_equal(drained, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +315,7 @@ int main(void)
         cmocka_unit_test(close_from_inside_a_done_callback),
         cmocka_unit_test(batches_take_runs_of_batchable_jobs_in_order),
         cmocka_unit_test(idle_job_runs_when_nothing_waits),
+        cmocka_unit_test(after_hook_runs_after_each_run_before_its_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
