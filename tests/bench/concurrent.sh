@@ -69,10 +69,15 @@ run() {
     start "$name"
     local dir=$D/$name
     touch "$D/run"
+    # each status is followed by one `unionctl --version` timed the same
+    # way: the same process start on the same loaded machine, without the
+    # daemon, so the floor that the scheduler alone sets is printed beside it
     (while [ -e "$D/run" ]; do
          s=${EPOCHREALTIME//[.,]/}; "$B/unionctl" -d "$dir" status >/dev/null; e=${EPOCHREALTIME//[.,]/}
-         echo $(( e - s ))
-     done) >"$D/lat.$name" &
+         echo $(( e - s )) >>"$D/lat.$name"
+         s=${EPOCHREALTIME//[.,]/}; "$B/unionctl" --version >/dev/null; e=${EPOCHREALTIME//[.,]/}
+         echo $(( e - s )) >>"$D/floor.$name"
+     done) &
     local sampler=$!
     local t0 t1
     t0=$(now_us)
@@ -84,8 +89,11 @@ run() {
     stop_daemon
     [ "$got" = $(( n * k )) ] || { echo "concurrent: expected $(( n * k )) records, found $got"; exit 1; }
     sort -n "$D/lat.$name" >"$D/lat.s"
+    sort -n "$D/floor.$name" >"$D/floor.s"
     local cnt; cnt=$(wc -l <"$D/lat.s")
+    local fcnt; fcnt=$(wc -l <"$D/floor.s")
     pct() { sed -n "$(( (cnt * $1 + 99) / 100 ))p" "$D/lat.s"; }
+    fpct() { sed -n "$(( (fcnt * $1 + 99) / 100 ))p" "$D/floor.s"; }
     local fs="n/a (no strace)"
     if command -v strace >/dev/null && [ "${BENCH_NO_STRACE:-0}" = 0 ]; then
         # a shorter run under strace: fsyncs from the first add to the last
@@ -97,9 +105,10 @@ run() {
         stop_daemon
         fs=$(echo "($f1 - $f0) / ($n * $sk)" | bc -l | xargs printf '%.2f')
     fi
-    printf '%-28s %6.0f adds/s  %s fsyncs/add  status p50 %.1f ms  p99 %.1f ms (%d samples)\n' \
+    printf '%-28s %6.0f adds/s  %s fsyncs/add  status p50 %.1f ms  p99 %.1f ms (%d samples); unionctl --version meanwhile p50 %.1f ms  p99 %.1f ms\n' \
         "$label" "$(echo "$n * $k * 1000000 / ($t1 - $t0)" | bc -l)" "$fs" \
-        "$(echo "$(pct 50) / 1000" | bc -l)" "$(echo "$(pct 99) / 1000" | bc -l)" "$cnt"
+        "$(echo "$(pct 50) / 1000" | bc -l)" "$(echo "$(pct 99) / 1000" | bc -l)" "$cnt" \
+        "$(echo "$(fpct 50) / 1000" | bc -l)" "$(echo "$(fpct 99) / 1000" | bc -l)"
 }
 
 echo "concurrent adds on a fresh node (unionctl add per record; status timed meanwhile)"
