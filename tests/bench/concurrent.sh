@@ -109,8 +109,15 @@ run() {
         "$label" "$(echo "$n * $k * 1000000 / ($t1 - $t0)" | bc -l)" "$fs" \
         "$(echo "$(pct 50) / 1000" | bc -l)" "$(echo "$(pct 99) / 1000" | bc -l)" "$cnt" \
         "$(echo "$(fpct 50) / 1000" | bc -l)" "$(echo "$(fpct 99) / 1000" | bc -l)"
+    LAST_RATE=$(( n * k * 1000000 / (t1 - t0) )) LAST_P99=$(pct 99)
 }
+
+# verdict NAME OK: the target line issue 12 asks make bench to print
+verdict() { printf '  target %-58s %s\n' "$1" "$([ "$2" = 1 ] && echo MET || echo MISSED)"; }
 
 echo "concurrent adds on a fresh node (unionctl add per record; status timed meanwhile)"
 run "1 client x $ANCHOR_ADDS adds" 1 "$ANCHOR_ADDS"
 run "$CLIENTS clients x $ADDS adds" "$CLIENTS" "$ADDS"
+# issue 12's targets: 10x the 116 adds/s it measured, status p99 < 20 ms
+verdict "$CLIENTS clients add >= 1160/s (now $LAST_RATE/s)" "$([ "$LAST_RATE" -ge 1160 ] && echo 1)"
+verdict "status p99 < 20 ms while they add (now $(( LAST_P99 / 1000 )) ms)" "$([ "$LAST_P99" -lt 20000 ] && echo 1)"
