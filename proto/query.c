@@ -141,7 +141,7 @@ static int contains_ci(const char *hay, const char *needle)
     return 0;
 }
 
-static int cmp_ok(query_op op, const char *have, const char *want)
+int query_op_holds(query_op op, const char *have, const char *want)
 {
     int c = strcmp(have, want);
     switch (op) {
@@ -182,11 +182,11 @@ static int cond_match(const query_cond *c, const char *id, const record *r)
             return 1;
         }
         for (size_t i = first; i < first + n; i++)
-            if (cmp_ok(c->op, r->entries[i].value, c->value))
+            if (query_op_holds(c->op, r->entries[i].value, c->value))
                 return 1;
-        return n == 0 && cmp_ok(c->op, "", c->value);
+        return n == 0 && query_op_holds(c->op, "", c->value);
     }
-    return cmp_ok(c->op, query_display(r, id, c->field), c->value);
+    return query_op_holds(c->op, query_display(r, id, c->field), c->value);
 }
 
 int query_match(const query_cond *c, size_t n, const char *id, const record *r)

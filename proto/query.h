@@ -27,6 +27,10 @@ void query_cond_free(query_cond *c);
 const char *query_op_str(query_op op);
 /* Parse an operator token; -1 if unknown. */
 int query_op_parse(query_op *op, const char *s);
+/* 1 if "have OP want" holds for one displayed value: byte order (strcmp;
+ * dates are YYYY-MM-DD, so it is date order), ~ case-insensitive
+ * containment; else 0. Both borrowed. */
+int query_op_holds(query_op op, const char *have, const char *want);
 
 /* 1 if record r with id matches every condition (AND), else 0. A missing
  * field compares as the empty string. Set fields: = and ~ match when any

@@ -138,27 +138,11 @@ const size_t scan_nindexed_fields = sizeof scan_indexed_fields / sizeof *scan_in
 const char *const scan_tallied_fields[] = {"office", "category", "status"};
 const size_t scan_ntallied_fields = sizeof scan_tallied_fields / sizeof *scan_tallied_fields;
 
-/* cmp_ok of proto/query.c for the operators an index answers (strcmp
- * order: dates are YYYY-MM-DD, so it is date order). */
+/* query_op_holds for the operators an index answers; ~ is not answered
+ * from an index (the callers never ask), so it accepts every value. */
 static int value_in(query_op op, const char *have, const char *want)
 {
-    int c = strcmp(have, want);
-    switch (op) {
-    case Q_EQ:
-        return c == 0;
-    case Q_NE:
-        return c != 0;
-    case Q_LT:
-        return c < 0;
-    case Q_LE:
-        return c <= 0;
-    case Q_GT:
-        return c > 0;
-    case Q_GE:
-        return c >= 0;
-    default:
-        return 1; /* ~ is not answered from an index */
-    }
+    return op == Q_HAS ? 1 : query_op_holds(op, have, want);
 }
 
 /* How many rows the condition selects from f (the sum over the distinct
