@@ -58,12 +58,25 @@ typedef struct enc_block {
 
 #define ENC_BLOCK (8u << 20)
 
+/* The rows of a request, one at a time: either the array "rows",
+ * unpacked with the request, or "rows_bin", a bin holding that same
+ * array's msgpack bytes (docs/CONTROL.md), unpacked here one row at a
+ * time so that only one row's objects exist at once (unpacked whole, the
+ * rows of a million-row file are ~340 MB of msgpack objects). */
+typedef struct {
+    const msgpack_object_array *arr; /* "rows", or NULL */
+    const char *bin;                 /* "rows_bin": the array's bytes (the request's) */
+    size_t binlen, off;              /* off: where the next row starts */
+    msgpack_unpacked cur;            /* the current row of bin */
+} import_rows;
+
 /* One import request while it is checked and applied. */
 typedef struct {
     ops_ctx *o;
-    const msgpack_object_array *hdr, *rows; /* the request's: NULL once released */
-    uint32_t ncols, nrows;                  /* hdr->size, rows->size */
-    char **header;                          /* hdr->size column names */
+    const msgpack_object_array *hdr; /* the request's: NULL once released */
+    import_rows rows;                /* the request's: unused once released */
+    uint32_t ncols, nrows;           /* hdr->size, rows->size */
+    char **header;                   /* hdr->size column names */
     int idcol, namecol;
     char today[11];
     int64_t now;
@@ -106,6 +119,7 @@ static void import_job_free(import_job *j)
     free(j->ids);
     recindex_free(&j->seen);
     recindex_view_free(&j->view);
+    msgpack_unpacked_destroy(&j->rows.cur);
     ctl_links_free(&j->links);
     file_person *p, *tmp;
     HASH_ITER(hh, j->met, p, tmp)
@@ -380,12 +394,61 @@ static const char *message_field(char *buf, size_t len, const char *msg)
     return buf;
 }
 
+/* The request's rows: "rows" (an array) or "rows_bin" (a bin holding an
+ * array's msgpack bytes, checked whole by msg_check before any row is
+ * unpacked, so no count in it can make msgpack-c allocate for objects
+ * that are not there). *n receives the number of rows. 0, or -1 when
+ * neither is there or they are malformed. */
+static int import_rows_open(import_rows *r, uint32_t *n, const msgpack_object *req)
+{
+    const msgpack_object *bin = msg_get(req, "rows_bin");
+    msgpack_unpacked_init(&r->cur);
+    if (!bin) {
+        r->arr = msg_get_array(req, "rows");
+        *n = r->arr ? r->arr->size : 0;
+        return r->arr ? 0 : -1;
+    }
+    if (bin->type != MSGPACK_OBJECT_BIN || msg_check(bin->via.bin.ptr, bin->via.bin.size) != 0)
+        return -1;
+    const unsigned char *b = (const unsigned char *)bin->via.bin.ptr;
+    size_t len = bin->via.bin.size;
+    /* the array's header: fixarray, array16 or array32 */
+    if (b[0] >= 0x90 && b[0] <= 0x9f) {
+        *n = b[0] & 0x0f;
+        r->off = 1;
+    } else if (b[0] == 0xdc && len >= 3) {
+        *n = (uint32_t)b[1] << 8 | b[2];
+        r->off = 3;
+    } else if (b[0] == 0xdd && len >= 5) {
+        *n = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
+        r->off = 5;
+    } else {
+        return -1;
+    }
+    r->bin = bin->via.bin.ptr;
+    r->binlen = len;
+    return 0;
+}
+
+/* Row ri of the request (rows are taken in order, each once), or NULL
+ * when it cannot be read. Borrowed: valid until the next call. */
+static const msgpack_object *import_rows_get(import_rows *r, uint32_t ri)
+{
+    if (r->arr)
+        return &r->arr->ptr[ri];
+    /* msg_check passed over the whole array: each row is one object */
+    if (r->off >= r->binlen ||
+        msgpack_unpack_next(&r->cur, r->bin, r->binlen, &r->off) != MSGPACK_UNPACK_SUCCESS)
+        return NULL;
+    return &r->cur.data;
+}
+
 /* Check and apply one row. UERR_OK (also for a refused row, which is
  * noted), UERR_INVALID (malformed request) or UERR_NOMEM, with err. */
 static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
 {
-    const msgpack_object *row = &j->rows->ptr[ri];
-    if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2 ||
+    const msgpack_object *row = import_rows_get(&j->rows, ri);
+    if (!row || row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2 ||
         row->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         row->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY ||
         row->via.array.ptr[1].via.array.size != j->hdr->size)
@@ -512,40 +575,42 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     uerr e;
     msg_map m;
     j.hdr = msg_get_array(req, "header");
-    j.rows = msg_get_array(req, "rows");
     recindex_init(&j.seen);
     clock_today(j.today);
     j.now = clock_now_ms();
-    if (!j.hdr || !j.rows || j.hdr->size == 0) {
+    if (import_rows_open(&j.rows, &j.nrows, req) != 0 || !j.hdr || j.hdr->size == 0) {
         ctl_reply_error(pk, UERR_INVALID, "malformed import request");
-        return;
+        goto cleanup;
     }
     j.ncols = j.hdr->size;
-    j.nrows = j.rows->size;
     /* collected once: the index does not change while the rows are checked */
     ctl_links_init(&j.links, o);
     if ((e = import_header_read(&j, err, sizeof err)) != UERR_OK)
         goto refuse;
-    j.errs = calloc(j.rows->size + 1, sizeof *j.errs);
-    j.bufs = calloc(j.rows->size + 1, sizeof *j.bufs);
-    j.lens = calloc(j.rows->size + 1, sizeof *j.lens);
-    j.ids = calloc(j.rows->size + 1, sizeof *j.ids);
+    j.errs = calloc(j.nrows + 1, sizeof *j.errs);
+    j.bufs = calloc(j.nrows + 1, sizeof *j.bufs);
+    j.lens = calloc(j.nrows + 1, sizeof *j.lens);
+    j.ids = calloc(j.nrows + 1, sizeof *j.ids);
     if (!j.errs || !j.bufs || !j.lens || !j.ids) {
         e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory during import; nothing imported");
         goto refuse;
     }
     if (!dry_run)
         j.pre = store_prewrite_start(o->st); /* NULL: commit without it */
-    for (uint32_t ri = 0; ri < j.rows->size; ri++)
+    for (uint32_t ri = 0; ri < j.nrows; ri++)
         if ((e = import_row(&j, ri, err, sizeof err)) != UERR_OK)
             goto refuse;
+    if (j.rows.bin && j.rows.off != j.rows.binlen) {
+        e = uerr_set(err, sizeof err, UERR_INVALID, "malformed import request (after the rows)");
+        goto refuse;
+    }
     if (j.nerr && !skip_invalid) {
         msg_map_open(&m, pk);
         msg_map_bool(&m, "ok", 0);
         snprintf(err, sizeof err,
                  "%zu of %u rows are invalid; nothing was imported (fix them, or use "
                  "--skip-invalid to import the valid rows)",
-                 j.nerr, j.rows->size);
+                 j.nerr, j.nrows);
         msg_map_str(&m, "error", err);
         msg_map_str(&m, "code", uerr_name(UERR_INVALID));
         import_pack_errors(&m, &j);
@@ -559,7 +624,8 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         /* Every row is checked and kept encoded: the request (the whole
          * CSV as bytes and as unpacked objects, ~0.4 KB a row) is not
          * held through the commit. Nothing below reads req or j.hdr/rows. */
-        j.hdr = j.rows = NULL;
+        j.hdr = NULL;
+        j.rows = (import_rows){.cur = j.rows.cur};
         ctl_request_release();
         req = NULL;
         e = import_commit(&j, opname, msg, err, sizeof err);
