@@ -23,9 +23,13 @@
 #include "proto/map.h"
 #include "proto/schema.h"
 
+#include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define IMPORT_ERRORS_SHOWN 20
 
@@ -68,6 +72,7 @@ typedef struct {
     const char *bin;                 /* "rows_bin": the array's bytes (the request's) */
     size_t binlen, off;              /* off: where the next row starts */
     msgpack_unpacked cur;            /* the current row of bin */
+    const char *dropped;             /* the bin's pages before it were given back */
 } import_rows;
 
 /* One import request while it is checked and applied. */
@@ -83,8 +88,8 @@ typedef struct {
     recindex seen;    /* ids written by this import, to refuse repeats */
     file_person *met; /* persons and ids of earlier rows */
     ctl_links links;  /* unions and enterprises a union/employer cell may name */
-    row_error *errs;
-    size_t nerr;
+    row_error *errs;  /* the first IMPORT_ERRORS_SHOWN refused rows (the reply's) */
+    size_t nerr;      /* every refused row */
     char **bufs; /* the records to commit, encoded (bufs[i], lens[i], in the blocks); ids[i] their
                     ids */
     enc_block *oldest, *newest; /* the blocks bufs point into */
@@ -95,6 +100,22 @@ typedef struct {
     recindex_view view;  /* the record a row is about (import_match) */
 } import_job;
 
+/* What only the row checks need (the persons and ids met in the file, the
+ * links), freed before the commit: ~200 bytes a row, kept out of the
+ * commit's peak. Safe to call twice. */
+static void import_checks_free(import_job *j)
+{
+    recindex_free(&j->seen);
+    ctl_links_free(&j->links);
+    file_person *p, *tmp;
+    HASH_ITER(hh, j->met, p, tmp)
+    {
+        HASH_DEL(j->met, p);
+        free(p->key);
+        free(p);
+    }
+}
+
 static void import_job_free(import_job *j)
 {
     store_prewrite_abort(j->pre); /* before the buffers it reads are freed */
@@ -102,7 +123,7 @@ static void import_job_free(import_job *j)
     for (size_t i = 0; j->header && i < j->ncols; i++)
         free(j->header[i]);
     free(j->header);
-    for (size_t i = 0; j->errs && i < j->nerr; i++) {
+    for (size_t i = 0; j->errs && i < j->nerr && i < IMPORT_ERRORS_SHOWN; i++) {
         free(j->errs[i].field);
         free(j->errs[i].reason);
     }
@@ -117,17 +138,9 @@ static void import_job_free(import_job *j)
     free(j->bufs);
     free(j->lens);
     free(j->ids);
-    recindex_free(&j->seen);
     recindex_view_free(&j->view);
     msgpack_unpacked_destroy(&j->rows.cur);
-    ctl_links_free(&j->links);
-    file_person *p, *tmp;
-    HASH_ITER(hh, j->met, p, tmp)
-    {
-        HASH_DEL(j->met, p);
-        free(p->key);
-        free(p);
-    }
+    import_checks_free(j);
 }
 
 /* Read and check the header. UERR_OK, or an error with err set. */
@@ -204,10 +217,15 @@ static const char *import_cells(import_job *j, assignment *a, size_t *na, char *
 }
 
 /* Note a refused row ("field: reason" -> reason alone, the field has its
- * own column). 0 or -1 (out of memory). */
+ * own column); only the first IMPORT_ERRORS_SHOWN are kept, for the
+ * reply. 0 or -1 (out of memory). */
 static int import_refuse_row(import_job *j, size_t line, const char *field, const char *err)
 {
     const char *colon = strstr(err, ": ");
+    if (j->nerr >= IMPORT_ERRORS_SHOWN) {
+        j->nerr++;
+        return 0;
+    }
     row_error *re = &j->errs[j->nerr++];
     re->line = line;
     re->field = strdup(field);
@@ -215,14 +233,26 @@ static int import_refuse_row(import_job *j, size_t line, const char *field, cons
     return re->field && re->reason ? 0 : -1;
 }
 
-/* Keep r as its canonical encoding in bufs[nrec], copied into the newest
- * block (NUL-terminated). 0 or -1 (out of memory). */
+/* Keep r as its canonical encoding: given to the prewrite thread, which
+ * keeps it deflated (bufs[nrec] NULL: store_prewrite_record gives it
+ * back), or, without one, copied into the newest block (NUL-terminated)
+ * as bufs[nrec]. 0 or -1 (out of memory). */
 static int import_keep_encoded(import_job *j, const record *r)
 {
     char *buf = NULL;
     size_t len;
     if (record_encode(&buf, &len, r) != 0)
         return -1;
+    j->lens[j->nrec] = len;
+    if (j->pre) {
+        record_kind k = recindex_kind(&j->o->ix, j->ids[j->nrec]);
+        j->bufs[j->nrec] = NULL;
+        if (store_prewrite_give(j->pre, j->ids[j->nrec], k ? k : KIND_MEMBER, buf, len) != 0) {
+            free(buf);
+            return -1;
+        }
+        return 0;
+    }
     enc_block *b = j->newest;
     if (!b || b->size - b->used < len + 1) {
         size_t size = len + 1 > ENC_BLOCK ? len + 1 : ENC_BLOCK;
@@ -241,13 +271,8 @@ static int import_keep_encoded(import_job *j, const record *r)
     b->data[b->used + len] = 0; /* NUL-terminated, as record_encode's */
     free(buf);
     j->bufs[j->nrec] = b->data + b->used;
-    j->lens[j->nrec] = len;
     b->used += len + 1;
     b->last = j->nrec;
-    if (j->pre) {
-        record_kind k = recindex_kind(&j->o->ix, j->ids[j->nrec]);
-        store_prewrite_add(j->pre, j->ids[j->nrec], k ? k : KIND_MEMBER, j->bufs[j->nrec], len);
-    }
     return 0;
 }
 
@@ -430,12 +455,34 @@ static int import_rows_open(import_rows *r, uint32_t *n, const msgpack_object *r
     return 0;
 }
 
+/* Give the pages of the bin that hold rows already read back to the
+ * system (madvise MADV_DONTNEED: they read as zeros if touched again,
+ * and nothing reads them again: a row's cells are copied out of it while
+ * it is checked, and the bin lies wholly inside the request's buffer,
+ * away from the allocator's own words at its ends). The request is held
+ * until every row is checked; without this its rows would be too (~120
+ * bytes a row). Every 4 MiB read at most once. */
+static void import_rows_drop(import_rows *r)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (!r->dropped)
+        r->dropped = r->bin;
+    uintptr_t from = ((uintptr_t)r->dropped + page - 1) & ~(page - 1);
+    uintptr_t to = ((uintptr_t)r->bin + r->off) & ~(page - 1);
+    if (to <= from || to - from < (4u << 20))
+        return;
+    assert(from >= (uintptr_t)r->bin && to <= (uintptr_t)r->bin + r->binlen);
+    if (madvise((void *)from, to - from, MADV_DONTNEED) == 0)
+        r->dropped = (const char *)to;
+}
+
 /* Row ri of the request (rows are taken in order, each once), or NULL
  * when it cannot be read. Borrowed: valid until the next call. */
 static const msgpack_object *import_rows_get(import_rows *r, uint32_t ri)
 {
     if (r->arr)
         return &r->arr->ptr[ri];
+    import_rows_drop(r); /* the rows before this one: read */
     /* msg_check passed over the whole array: each row is one object */
     if (r->off >= r->binlen ||
         msgpack_unpack_next(&r->cur, r->bin, r->binlen, &r->off) != MSGPACK_UNPACK_SUCCESS)
@@ -515,7 +562,6 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
             .id = j->ids[i], .buf = j->bufs[i], .len = j->lens[i], .kind = k ? k : KIND_MEMBER};
     }
     int rc = store_commit_prewritten(o->st, j->pre, ch, j->nrec, operator, message, err, errlen);
-    j->pre = NULL; /* freed by the commit */
     if (rc != 0) {
         free(ch);
         return rc < 0 ? (uerr)rc : UERR_INTERNAL;
@@ -523,9 +569,14 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
     for (size_t i = 0; i < j->nrec; i++) {
         record r;
         char why[128];
+        const char *buf = j->bufs[i];
+        size_t len = j->lens[i];
         /* the store accepted exactly these bytes after decoding them, so
-         * only memory can fail here */
-        int ok = record_decode(&r, j->bufs[i], j->lens[i], why, sizeof why) == 0;
+         * only memory can fail here (a record the prewrite thread holds
+         * deflated is inflated again) */
+        int ok =
+            (buf || store_prewrite_record(j->pre, i, &buf, &len, why, sizeof why) == UERR_OK) &&
+            record_decode(&r, buf, len, why, sizeof why) == 0;
         if (ok) {
             persons_remove(o, j->ids[i]);
             ok = recindex_put_kind(&o->ix, ch[i].kind, j->ids[i], &r) == UERR_OK &&
@@ -538,6 +589,10 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
             abort();
         }
         j->bufs[i] = NULL;
+        /* the records fed so far are not needed again: the peak falls as
+         * the index grows (every 4096, as a block holds many) */
+        if (j->pre && ((i + 1) % 4096 == 0 || i + 1 == j->nrec))
+            store_prewrite_release(j->pre, i + 1);
         /* a block whose records are all fed: the peak falls as the index grows */
         while (j->oldest && j->oldest->last <= i && j->oldest != j->newest) {
             enc_block *next = j->oldest->next;
@@ -587,7 +642,7 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     ctl_links_init(&j.links, o);
     if ((e = import_header_read(&j, err, sizeof err)) != UERR_OK)
         goto refuse;
-    j.errs = calloc(j.nrows + 1, sizeof *j.errs);
+    j.errs = calloc(IMPORT_ERRORS_SHOWN, sizeof *j.errs);
     j.bufs = calloc(j.nrows + 1, sizeof *j.bufs);
     j.lens = calloc(j.nrows + 1, sizeof *j.lens);
     j.ids = calloc(j.nrows + 1, sizeof *j.ids);
@@ -628,6 +683,7 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         j.rows = (import_rows){.cur = j.rows.cur};
         ctl_request_release();
         req = NULL;
+        import_checks_free(&j);
         e = import_commit(&j, opname, msg, err, sizeof err);
         if (e != UERR_OK)
             goto refuse;

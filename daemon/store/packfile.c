@@ -232,6 +232,7 @@ void packfile_object(packfile_out *p, int type, const unsigned char id[PACKFILE_
 {
     unsigned char hdr[16];
     uint32_t crc = 0;
+    p->zlast = 0;
     if (p->failed)
         return;
     if (p->open_ended && p->n == p->cap) {
@@ -271,6 +272,7 @@ void packfile_object(packfile_out *p, int type, const unsigned char id[PACKFILE_
     }
     pf_put(p, hdr, h, &crc);
     pf_put(p, p->zbuf, zn, &crc);
+    p->zlast = zn;
     e->crc = (uint32_t)crc;
     p->n++;
 }

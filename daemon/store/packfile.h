@@ -55,6 +55,7 @@ typedef struct {
     size_t len;
     unsigned char *zbuf; /* one object's deflated bytes */
     size_t zcap;
+    size_t zlast; /* how many of zbuf the last packfile_object wrote (0: none) */
     uint64_t off; /* bytes of the pack so far */
     packfile_entry *e;
     size_t n, expected;
@@ -91,7 +92,9 @@ int packfile_hash(unsigned char out[PACKFILE_OID], EVP_MD_CTX *ctx, int type, co
 
 /* Append one whole object whose id is `id` (the caller hashed it: see
  * packfile_hash). Errors are kept in p and reported by packfile_finish.
- * data is borrowed. */
+ * data is borrowed. Afterwards p->zbuf[0..p->zlast) holds the object's
+ * deflated bytes (zlib format) until the next call; zlast is 0 when
+ * nothing was written. */
 void packfile_object(packfile_out *p, int type, const unsigned char id[PACKFILE_OID],
                      const void *data, size_t size);
 
