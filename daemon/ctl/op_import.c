@@ -15,6 +15,8 @@
  * during an import from 506 to 392 MiB (VmHWM; docs/BENCHMARKS.md). */
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
+#include "daemon/ctl/import_feed.h"
+#include "daemon/ctl/import_rows.h"
 #include "daemon/ctl/kinds.h"
 #include "daemon/ctl/optable.h"
 
@@ -23,13 +25,9 @@
 #include "proto/map.h"
 #include "proto/schema.h"
 
-#include <assert.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define IMPORT_ERRORS_SHOWN 20
 
@@ -61,19 +59,6 @@ typedef struct enc_block {
 } enc_block;
 
 #define ENC_BLOCK (8u << 20)
-
-/* The rows of a request, one at a time: either the array "rows",
- * unpacked with the request, or "rows_bin", a bin holding that same
- * array's msgpack bytes (docs/CONTROL.md), unpacked here one row at a
- * time so that only one row's objects exist at once (unpacked whole, the
- * rows of a million-row file are ~340 MB of msgpack objects). */
-typedef struct {
-    const msgpack_object_array *arr; /* "rows", or NULL */
-    const char *bin;                 /* "rows_bin": the array's bytes (the request's) */
-    size_t binlen, off;              /* off: where the next row starts */
-    msgpack_unpacked cur;            /* the current row of bin */
-    const char *dropped;             /* the bin's pages before it were given back */
-} import_rows;
 
 /* One import request while it is checked and applied. */
 typedef struct {
@@ -139,7 +124,7 @@ static void import_job_free(import_job *j)
     free(j->lens);
     free(j->ids);
     recindex_view_free(&j->view);
-    msgpack_unpacked_destroy(&j->rows.cur);
+    import_rows_free(&j->rows);
     import_checks_free(j);
 }
 
@@ -419,77 +404,6 @@ static const char *message_field(char *buf, size_t len, const char *msg)
     return buf;
 }
 
-/* The request's rows: "rows" (an array) or "rows_bin" (a bin holding an
- * array's msgpack bytes, checked whole by msg_check before any row is
- * unpacked, so no count in it can make msgpack-c allocate for objects
- * that are not there). *n receives the number of rows. 0, or -1 when
- * neither is there or they are malformed. */
-static int import_rows_open(import_rows *r, uint32_t *n, const msgpack_object *req)
-{
-    const msgpack_object *bin = msg_get(req, "rows_bin");
-    msgpack_unpacked_init(&r->cur);
-    if (!bin) {
-        r->arr = msg_get_array(req, "rows");
-        *n = r->arr ? r->arr->size : 0;
-        return r->arr ? 0 : -1;
-    }
-    if (bin->type != MSGPACK_OBJECT_BIN || msg_check(bin->via.bin.ptr, bin->via.bin.size) != 0)
-        return -1;
-    const unsigned char *b = (const unsigned char *)bin->via.bin.ptr;
-    size_t len = bin->via.bin.size;
-    /* the array's header: fixarray, array16 or array32 */
-    if (b[0] >= 0x90 && b[0] <= 0x9f) {
-        *n = b[0] & 0x0f;
-        r->off = 1;
-    } else if (b[0] == 0xdc && len >= 3) {
-        *n = (uint32_t)b[1] << 8 | b[2];
-        r->off = 3;
-    } else if (b[0] == 0xdd && len >= 5) {
-        *n = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
-        r->off = 5;
-    } else {
-        return -1;
-    }
-    r->bin = bin->via.bin.ptr;
-    r->binlen = len;
-    return 0;
-}
-
-/* Give the pages of the bin that hold rows already read back to the
- * system (madvise MADV_DONTNEED: they read as zeros if touched again,
- * and nothing reads them again: a row's cells are copied out of it while
- * it is checked, and the bin lies wholly inside the request's buffer,
- * away from the allocator's own words at its ends). The request is held
- * until every row is checked; without this its rows would be too (~120
- * bytes a row). Every 4 MiB read at most once. */
-static void import_rows_drop(import_rows *r)
-{
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    if (!r->dropped)
-        r->dropped = r->bin;
-    uintptr_t from = ((uintptr_t)r->dropped + page - 1) & ~(page - 1);
-    uintptr_t to = ((uintptr_t)r->bin + r->off) & ~(page - 1);
-    if (to <= from || to - from < (4u << 20))
-        return;
-    assert(from >= (uintptr_t)r->bin && to <= (uintptr_t)r->bin + r->binlen);
-    if (madvise((void *)from, to - from, MADV_DONTNEED) == 0)
-        r->dropped = (const char *)to;
-}
-
-/* Row ri of the request (rows are taken in order, each once), or NULL
- * when it cannot be read. Borrowed: valid until the next call. */
-static const msgpack_object *import_rows_get(import_rows *r, uint32_t ri)
-{
-    if (r->arr)
-        return &r->arr->ptr[ri];
-    import_rows_drop(r); /* the rows before this one: read */
-    /* msg_check passed over the whole array: each row is one object */
-    if (r->off >= r->binlen ||
-        msgpack_unpack_next(&r->cur, r->bin, r->binlen, &r->off) != MSGPACK_UNPACK_SUCCESS)
-        return NULL;
-    return &r->cur.data;
-}
-
 /* Check and apply one row. UERR_OK (also for a refused row, which is
  * noted), UERR_INVALID (malformed request) or UERR_NOMEM, with err. */
 static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
@@ -542,6 +456,24 @@ static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
     return e;
 }
 
+/* Record i as committed, decoded (import_feed's work, on this thread):
+ * record_encode's bytes, so record_decode_trusted (not re-encoded to be
+ * checked again); a record the prewrite thread holds deflated is inflated
+ * again, and the copies before it released. 0 or -1 with why. */
+static int import_record_decode(import_job *j, size_t i, record *r, char *why, size_t whylen)
+{
+    const char *buf = j->bufs[i];
+    size_t len = j->lens[i];
+    if (!buf && store_prewrite_record(j->pre, i, &buf, &len, why, whylen) != UERR_OK) {
+        record_init(r);
+        return -1;
+    }
+    int rc = record_decode_trusted(r, buf, len, why, whylen);
+    if (j->pre && !j->bufs[i] && ((i + 1) % 4096 == 0 || i + 1 == j->nrec))
+        store_prewrite_release(j->pre, i + 1);
+    return rc;
+}
+
 /* Write the encoded records as one bulk commit (store_commit: one pack),
  * then feed the index and the persons' keys, decoding each record once
  * more, one at a time (ctl_commit_kind does the same from decoded records;
@@ -566,18 +498,16 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
         free(ch);
         return rc < 0 ? (uerr)rc : UERR_INTERNAL;
     }
+    /* the records decoded on a second thread while this one indexes them
+     * (import_feed.h); without it, here */
+    import_feed *feed = import_feed_start(j->pre, j->bufs, j->lens, j->nrec);
     for (size_t i = 0; i < j->nrec; i++) {
         record r;
         char why[128];
-        const char *buf = j->bufs[i];
-        size_t len = j->lens[i];
-        /* the store accepted exactly these bytes after decoding them
-         * (record_encode's: not re-encoded to check them again), so only
-         * memory can fail here (a record the prewrite thread holds
-         * deflated is inflated again) */
-        int ok =
-            (buf || store_prewrite_record(j->pre, i, &buf, &len, why, sizeof why) == UERR_OK) &&
-            record_decode_trusted(&r, buf, len, why, sizeof why) == 0;
+        /* the store accepted exactly these bytes after decoding them, so
+         * only memory can fail here */
+        int ok = (feed ? import_feed_next(feed, &r, why, sizeof why)
+                       : import_record_decode(j, i, &r, why, sizeof why)) == 0;
         if (ok) {
             persons_remove(o, j->ids[i]);
             ok = recindex_put_kind(&o->ix, ch[i].kind, j->ids[i], &r) == UERR_OK &&
@@ -589,11 +519,6 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
             log_msg(LOG_ERR, "out of memory updating the index after an import; exiting");
             abort();
         }
-        j->bufs[i] = NULL;
-        /* the records fed so far are not needed again: the peak falls as
-         * the index grows (every 4096, as a block holds many) */
-        if (j->pre && ((i + 1) % 4096 == 0 || i + 1 == j->nrec))
-            store_prewrite_release(j->pre, i + 1);
         /* a block whose records are all fed: the peak falls as the index grows */
         while (j->oldest && j->oldest->last <= i && j->oldest != j->newest) {
             enc_block *next = j->oldest->next;
@@ -601,6 +526,7 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
             j->oldest = next;
         }
     }
+    import_feed_free(feed);
     free(ch);
     return UERR_OK;
 }
