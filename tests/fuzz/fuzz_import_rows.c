@@ -7,9 +7,9 @@
  * op_import does, its cells copied with msg_str_dup.
  *
  * Checks besides "no crash, no leak": a bin that opens is one well-formed
- * msgpack object (msg_check), every announced row can be read (its count
- * came from bytes msg_check walked, so it is not a lie), and nothing is
- * read after the last row of the array. Allocations over 64 MiB return
+ * msgpack object (msg_check: its row count came from bytes msg_check
+ * walked, so no count is a lie that msgpack-c would allocate for), and
+ * nothing is read past the bin. Allocations over 64 MiB return
  * NULL as in fuzz_frame.c. */
 #include <msgpack.h>
 #include <stdint.h>
@@ -57,10 +57,10 @@ static void try_request(const char *req, size_t len, const char *bin, size_t bin
             if (bin && r.bin && (r.bin != bin || r.binlen != binlen))
                 abort();
             uint32_t got = rows_walk(&r, n);
-            /* every row of a checked array is one object: all of them read */
-            if (r.bin && got != n)
-                abort();
-            if (r.bin && r.off > r.binlen)
+            /* a row may still fail to unpack (nested deeper than msgpack-c
+             * allows: op_import refuses the request then), but no read
+             * goes past the bin */
+            if (r.bin && (got > n || r.off > r.binlen))
                 abort();
         }
         import_rows_free(&r);
