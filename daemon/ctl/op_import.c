@@ -8,11 +8,13 @@
  * updates it; two rows of one file for one person are refused, naming
  * both lines. Never logs field values.
  *
- * Memory: a row is kept only as its canonical encoding (trimmed to its
- * length) from the moment it is checked until the commit, not as a decoded
- * record; the index is fed after the commit by decoding each encoding once
- * more, one record at a time. At 100k rows this took the daemon's peak
- * during an import from 506 to 392 MiB (VmHWM; docs/BENCHMARKS.md). */
+ * Memory (docs/BENCHMARKS.md, round 6: 838 MiB at the peak of a 1M
+ * import): the rows are unpacked one at a time (import_rows.c); a checked
+ * row is kept only as its canonical encoding, given to the prewrite thread,
+ * which keeps it deflated (or, without that thread, in blocks here); the
+ * tables only the checks need are freed before the commit; the index is
+ * fed after the commit from a second thread's decode of each record
+ * (import_feed.c), the copies released as it goes. */
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
 #include "daemon/ctl/import_feed.h"
