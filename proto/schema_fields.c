@@ -128,16 +128,23 @@ int schema_field_is_masked(const char *name)
 }
 
 /* The field of kind k that answers to w as name, label or alias, or NULL. */
+/* a == b, the first bytes compared before the call (this runs for every
+ * value of an import, over every name, label and alias of the kind) */
+static int same(const char *a, const char *b)
+{
+    return a[0] == b[0] && strcmp(a, b) == 0;
+}
+
 static const schema_field *kind_answers_to(record_kind k, const char *w)
 {
     size_t n;
     const schema_field *t = schema_kind_fields(k, &n);
     for (size_t i = 0; i < n; i++) {
         const schema_field *f = &t[i];
-        if (strcmp(f->name, w) == 0 || (f->label && strcmp(f->label, w) == 0))
+        if (same(f->name, w) || (f->label && same(f->label, w)))
             return f;
         for (size_t a = 0; f->aliases && f->aliases[a]; a++)
-            if (strcmp(f->aliases[a], w) == 0)
+            if (same(f->aliases[a], w))
                 return f;
     }
     return NULL;
