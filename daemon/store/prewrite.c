@@ -31,6 +31,12 @@
 /* zlib level as for the bulk commit (bulktree.c BULK_ZLEVEL) */
 #define PREWRITE_ZLEVEL 1
 
+/* Bytes of given records queued and not yet taken by the thread, at
+ * most: past it store_prewrite_give waits. Without a bound, a thread
+ * starved of CPU (a loaded machine) would let every encoded record of the
+ * import pile up in its queue, the peak this file exists to avoid. */
+#define PREWRITE_QUEUE_MAX (16u << 20)
+
 /* The deflated copies live in blocks of this size (one allocation per
  * ~13,000 members instead of one per record). */
 #define PREWRITE_BLOCK (4u << 20)
@@ -150,18 +156,23 @@ static void *prewrite_run(void *arg)
     for (;;) {
         /* room first, so that a taken item always has its copy: one that
          * cannot be taken stays the queue's (and the commit falls back) */
-        if (prewrite_reserve(p) != 0) {
-            p->pack.failed = 1;
-            return NULL;
-        }
+        int room = prewrite_reserve(p) == 0;
         pthread_mutex_lock(&p->mu);
-        while (p->next == p->nitems && !p->done)
+        while (room && p->next == p->nitems && !p->done)
             pthread_cond_wait(&p->cv, &p->mu);
-        if (p->next == p->nitems) {
+        if (!room || p->next == p->nitems) {
+            p->exited = 1;
+            pthread_cond_broadcast(&p->room); /* an adder waiting stops */
             pthread_mutex_unlock(&p->mu);
+            if (!room)
+                p->pack.failed = 1;
             return NULL;
         }
         prewrite_item it = p->items[p->next++];
+        if (it.owned) {
+            p->queued -= it.len;
+            pthread_cond_signal(&p->room);
+        }
         pthread_mutex_unlock(&p->mu);
         prewrite_one(p, &it);
     }
@@ -191,7 +202,16 @@ store_prewrite *store_prewrite_start(store *s)
         free(p);
         return NULL;
     }
+    if (pthread_cond_init(&p->room, NULL) != 0) {
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        packfile_free(&p->pack);
+        EVP_MD_CTX_free(p->hash);
+        free(p);
+        return NULL;
+    }
     if (pthread_create(&p->thread, NULL, prewrite_run, p) != 0) {
+        pthread_cond_destroy(&p->room);
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
         packfile_free(&p->pack);
@@ -221,6 +241,10 @@ static int prewrite_queue(store_prewrite *p, const char *id, record_kind kind, c
     if (!p->failed && len <= 0xffffffffu) {
         p->items[p->nitems++] = (prewrite_item){id, kind ? kind : KIND_MEMBER, buf, len, owned};
         pthread_cond_signal(&p->cv);
+        /* a given record waits here while the thread is far behind */
+        p->queued += owned ? len : 0;
+        while (p->queued > PREWRITE_QUEUE_MAX && !p->exited)
+            pthread_cond_wait(&p->room, &p->mu);
     } else {
         p->failed = 1;
         rc = -1;
@@ -354,6 +378,7 @@ void store_prewrite_abort(store_prewrite *p)
         pthread_mutex_unlock(&p->mu);
         store_prewrite_stop(p);
     }
+    pthread_cond_destroy(&p->room);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     packfile_free(&p->pack); /* removes the file unless the commit renamed it */

@@ -196,6 +196,9 @@ struct store_prewrite {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t room;  /* an adder waits on it while too much is queued */
+    size_t queued;        /* under mu: bytes of given records not yet taken */
+    int exited;           /* under mu: the thread takes nothing more */
     prewrite_item *items; /* under mu: what was added */
     size_t nitems, cap, next;
     int done;      /* under mu: nothing more comes */

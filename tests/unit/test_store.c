@@ -1209,6 +1209,58 @@ static void prewrite_given_records(void **state)
     ts_close(&c);
 }
 
+/* More given bytes than the prewrite queue holds (PREWRITE_QUEUE_MAX,
+ * 16 MiB): store_prewrite_give waits for the thread instead of queueing
+ * them all, and every record still arrives: the commit is the plain
+ * commit's, each record comes back byte for byte. */
+static void prewrite_queue_bounded(void **state)
+{
+    (void)state;
+    enum { N = 24000 };
+    tstore a, c;
+    static store_change ch[N], gch[N];
+    static char ids[N][24];
+    static char *bufs[N];
+    char err[512], ha[41], ta[41], hc[41], tc[41], val[1000];
+    size_t total = 0;
+    ts_open(&a, "node-a");
+    ts_open(&c, "node-a");
+    store_prewrite *p = store_prewrite_start(c.s);
+    assert_non_null(p);
+    for (size_t i = 0; i < N; i++) {
+        size_t len;
+        snprintf(ids[i], sizeof ids[i], "q%zu", i);
+        memset(val, 'x', 900);
+        snprintf(val + 900, sizeof val - 900, " %zu", i);
+        rec_bytes(&bufs[i], &len, "node-a", T0, "notes", val, NULL);
+        ch[i] = (store_change){ids[i], bufs[i], len, KIND_MEMBER};
+        gch[i] = ch[i];
+        gch[i].buf = NULL;
+        total += len;
+        assert_int_equal(store_prewrite_give(p, ids[i], KIND_MEMBER, dup_bytes(bufs[i], len), len),
+                         0);
+    }
+    assert_true(total > 20u << 20); /* past the bound */
+    assert_int_equal(store_commit(a.s, ch, N, 1, "clerk", "import\n", err, sizeof err), UERR_OK);
+    if (store_commit_prewritten(c.s, p, gch, N, "clerk", "import\n", err, sizeof err) != UERR_OK)
+        fail_msg("prewritten commit past the queue's bound: %s", err);
+    for (size_t i = 0; i < N; i += 997) {
+        const char *b;
+        size_t len;
+        assert_int_equal(store_prewrite_record(p, i, &b, &len, err, sizeof err), UERR_OK);
+        assert_int_equal(len, ch[i].len);
+        assert_memory_equal(b, bufs[i], len);
+    }
+    store_prewrite_abort(p);
+    store_head(a.s, ha, ta);
+    store_head(c.s, hc, tc);
+    assert_string_equal(ta, tc);
+    for (size_t i = 0; i < N; i++)
+        free(bufs[i]);
+    ts_close(&a);
+    ts_close(&c);
+}
+
 static int decl_seen_cb(record_kind kind, const char *id, const char *buf, size_t len, void *arg)
 {
     (void)buf;
@@ -1279,6 +1331,7 @@ int main(void)
         cmocka_unit_test(bulk_trees_match_git),
         cmocka_unit_test(prewritten_bulk_commit),
         cmocka_unit_test(prewrite_given_records),
+        cmocka_unit_test(prewrite_queue_bounded),
         cmocka_unit_test(schema_folder_taken_in),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
