@@ -8,13 +8,17 @@
  * updates it; two rows of one file for one person are refused, naming
  * both lines. Never logs field values.
  *
- * Memory: a row is kept only as its canonical encoding (trimmed to its
- * length) from the moment it is checked until the commit, not as a decoded
- * record; the index is fed after the commit by decoding each encoding once
- * more, one record at a time. At 100k rows this took the daemon's peak
- * during an import from 506 to 392 MiB (VmHWM; docs/BENCHMARKS.md). */
+ * Memory (docs/BENCHMARKS.md, round 6: 838 MiB at the peak of a 1M
+ * import): the rows are unpacked one at a time (import_rows.c); a checked
+ * row is kept only as its canonical encoding, given to the prewrite thread,
+ * which keeps it deflated (or, without that thread, in blocks here); the
+ * tables only the checks need are freed before the commit; the index is
+ * fed after the commit from a second thread's decode of each record
+ * (import_feed.c), the copies released as it goes. */
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
+#include "daemon/ctl/import_feed.h"
+#include "daemon/ctl/import_rows.h"
 #include "daemon/ctl/kinds.h"
 #include "daemon/ctl/optable.h"
 
@@ -61,17 +65,18 @@ typedef struct enc_block {
 /* One import request while it is checked and applied. */
 typedef struct {
     ops_ctx *o;
-    const msgpack_object_array *hdr, *rows; /* the request's: NULL once released */
-    uint32_t ncols, nrows;                  /* hdr->size, rows->size */
-    char **header;                          /* hdr->size column names */
+    const msgpack_object_array *hdr; /* the request's: NULL once released */
+    import_rows rows;                /* the request's: unused once released */
+    uint32_t ncols, nrows;           /* hdr->size, rows->size */
+    char **header;                   /* hdr->size column names */
     int idcol, namecol;
     char today[11];
     int64_t now;
     recindex seen;    /* ids written by this import, to refuse repeats */
     file_person *met; /* persons and ids of earlier rows */
     ctl_links links;  /* unions and enterprises a union/employer cell may name */
-    row_error *errs;
-    size_t nerr;
+    row_error *errs;  /* the first IMPORT_ERRORS_SHOWN refused rows (the reply's) */
+    size_t nerr;      /* every refused row */
     char **bufs; /* the records to commit, encoded (bufs[i], lens[i], in the blocks); ids[i] their
                     ids */
     enc_block *oldest, *newest; /* the blocks bufs point into */
@@ -82,6 +87,22 @@ typedef struct {
     recindex_view view;  /* the record a row is about (import_match) */
 } import_job;
 
+/* What only the row checks need (the persons and ids met in the file, the
+ * links), freed before the commit: ~200 bytes a row, kept out of the
+ * commit's peak. Safe to call twice. */
+static void import_checks_free(import_job *j)
+{
+    recindex_free(&j->seen);
+    ctl_links_free(&j->links);
+    file_person *p, *tmp;
+    HASH_ITER(hh, j->met, p, tmp)
+    {
+        HASH_DEL(j->met, p);
+        free(p->key);
+        free(p);
+    }
+}
+
 static void import_job_free(import_job *j)
 {
     store_prewrite_abort(j->pre); /* before the buffers it reads are freed */
@@ -89,7 +110,7 @@ static void import_job_free(import_job *j)
     for (size_t i = 0; j->header && i < j->ncols; i++)
         free(j->header[i]);
     free(j->header);
-    for (size_t i = 0; j->errs && i < j->nerr; i++) {
+    for (size_t i = 0; j->errs && i < j->nerr && i < IMPORT_ERRORS_SHOWN; i++) {
         free(j->errs[i].field);
         free(j->errs[i].reason);
     }
@@ -104,16 +125,9 @@ static void import_job_free(import_job *j)
     free(j->bufs);
     free(j->lens);
     free(j->ids);
-    recindex_free(&j->seen);
     recindex_view_free(&j->view);
-    ctl_links_free(&j->links);
-    file_person *p, *tmp;
-    HASH_ITER(hh, j->met, p, tmp)
-    {
-        HASH_DEL(j->met, p);
-        free(p->key);
-        free(p);
-    }
+    import_rows_free(&j->rows);
+    import_checks_free(j);
 }
 
 /* Read and check the header. UERR_OK, or an error with err set. */
@@ -190,10 +204,15 @@ static const char *import_cells(import_job *j, assignment *a, size_t *na, char *
 }
 
 /* Note a refused row ("field: reason" -> reason alone, the field has its
- * own column). 0 or -1 (out of memory). */
+ * own column); only the first IMPORT_ERRORS_SHOWN are kept, for the
+ * reply. 0 or -1 (out of memory). */
 static int import_refuse_row(import_job *j, size_t line, const char *field, const char *err)
 {
     const char *colon = strstr(err, ": ");
+    if (j->nerr >= IMPORT_ERRORS_SHOWN) {
+        j->nerr++;
+        return 0;
+    }
     row_error *re = &j->errs[j->nerr++];
     re->line = line;
     re->field = strdup(field);
@@ -201,14 +220,26 @@ static int import_refuse_row(import_job *j, size_t line, const char *field, cons
     return re->field && re->reason ? 0 : -1;
 }
 
-/* Keep r as its canonical encoding in bufs[nrec], copied into the newest
- * block (NUL-terminated). 0 or -1 (out of memory). */
+/* Keep r as its canonical encoding: given to the prewrite thread, which
+ * keeps it deflated (bufs[nrec] NULL: store_prewrite_record gives it
+ * back), or, without one, copied into the newest block (NUL-terminated)
+ * as bufs[nrec]. 0 or -1 (out of memory). */
 static int import_keep_encoded(import_job *j, const record *r)
 {
     char *buf = NULL;
     size_t len;
     if (record_encode(&buf, &len, r) != 0)
         return -1;
+    j->lens[j->nrec] = len;
+    if (j->pre) {
+        record_kind k = recindex_kind(&j->o->ix, j->ids[j->nrec]);
+        j->bufs[j->nrec] = NULL;
+        if (store_prewrite_give(j->pre, j->ids[j->nrec], k ? k : KIND_MEMBER, buf, len) != 0) {
+            free(buf);
+            return -1;
+        }
+        return 0;
+    }
     enc_block *b = j->newest;
     if (!b || b->size - b->used < len + 1) {
         size_t size = len + 1 > ENC_BLOCK ? len + 1 : ENC_BLOCK;
@@ -227,13 +258,8 @@ static int import_keep_encoded(import_job *j, const record *r)
     b->data[b->used + len] = 0; /* NUL-terminated, as record_encode's */
     free(buf);
     j->bufs[j->nrec] = b->data + b->used;
-    j->lens[j->nrec] = len;
     b->used += len + 1;
     b->last = j->nrec;
-    if (j->pre) {
-        record_kind k = recindex_kind(&j->o->ix, j->ids[j->nrec]);
-        store_prewrite_add(j->pre, j->ids[j->nrec], k ? k : KIND_MEMBER, j->bufs[j->nrec], len);
-    }
     return 0;
 }
 
@@ -384,8 +410,8 @@ static const char *message_field(char *buf, size_t len, const char *msg)
  * noted), UERR_INVALID (malformed request) or UERR_NOMEM, with err. */
 static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
 {
-    const msgpack_object *row = &j->rows->ptr[ri];
-    if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2 ||
+    const msgpack_object *row = import_rows_get(&j->rows, ri);
+    if (!row || row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2 ||
         row->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         row->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY ||
         row->via.array.ptr[1].via.array.size != j->hdr->size)
@@ -432,6 +458,24 @@ static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
     return e;
 }
 
+/* Record i as committed, decoded (import_feed's work, on this thread):
+ * record_encode's bytes, so record_decode_trusted (not re-encoded to be
+ * checked again); a record the prewrite thread holds deflated is inflated
+ * again, and the copies before it released. 0 or -1 with why. */
+static int import_record_decode(import_job *j, size_t i, record *r, char *why, size_t whylen)
+{
+    const char *buf = j->bufs[i];
+    size_t len = j->lens[i];
+    if (!buf && store_prewrite_record(j->pre, i, &buf, &len, why, whylen) != UERR_OK) {
+        record_init(r);
+        return -1;
+    }
+    int rc = record_decode_trusted(r, buf, len, why, whylen);
+    if (j->pre && !j->bufs[i] && ((i + 1) % 4096 == 0 || i + 1 == j->nrec))
+        store_prewrite_release(j->pre, i + 1);
+    return rc;
+}
+
 /* Write the encoded records as one bulk commit (store_commit: one pack),
  * then feed the index and the persons' keys, decoding each record once
  * more, one at a time (ctl_commit_kind does the same from decoded records;
@@ -452,17 +496,20 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
             .id = j->ids[i], .buf = j->bufs[i], .len = j->lens[i], .kind = k ? k : KIND_MEMBER};
     }
     int rc = store_commit_prewritten(o->st, j->pre, ch, j->nrec, operator, message, err, errlen);
-    j->pre = NULL; /* freed by the commit */
     if (rc != 0) {
         free(ch);
         return rc < 0 ? (uerr)rc : UERR_INTERNAL;
     }
+    /* the records decoded on a second thread while this one indexes them
+     * (import_feed.h); without it, here */
+    import_feed *feed = import_feed_start(j->pre, j->bufs, j->lens, j->nrec);
     for (size_t i = 0; i < j->nrec; i++) {
         record r;
         char why[128];
         /* the store accepted exactly these bytes after decoding them, so
          * only memory can fail here */
-        int ok = record_decode(&r, j->bufs[i], j->lens[i], why, sizeof why) == 0;
+        int ok = (feed ? import_feed_next(feed, &r, why, sizeof why)
+                       : import_record_decode(j, i, &r, why, sizeof why)) == 0;
         if (ok) {
             persons_remove(o, j->ids[i]);
             ok = recindex_put_kind(&o->ix, ch[i].kind, j->ids[i], &r) == UERR_OK &&
@@ -474,7 +521,6 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
             log_msg(LOG_ERR, "out of memory updating the index after an import; exiting");
             abort();
         }
-        j->bufs[i] = NULL;
         /* a block whose records are all fed: the peak falls as the index grows */
         while (j->oldest && j->oldest->last <= i && j->oldest != j->newest) {
             enc_block *next = j->oldest->next;
@@ -482,6 +528,7 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
             j->oldest = next;
         }
     }
+    import_feed_free(feed);
     free(ch);
     return UERR_OK;
 }
@@ -512,40 +559,42 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     uerr e;
     msg_map m;
     j.hdr = msg_get_array(req, "header");
-    j.rows = msg_get_array(req, "rows");
     recindex_init(&j.seen);
     clock_today(j.today);
     j.now = clock_now_ms();
-    if (!j.hdr || !j.rows || j.hdr->size == 0) {
+    if (import_rows_open(&j.rows, &j.nrows, req) != 0 || !j.hdr || j.hdr->size == 0) {
         ctl_reply_error(pk, UERR_INVALID, "malformed import request");
-        return;
+        goto cleanup;
     }
     j.ncols = j.hdr->size;
-    j.nrows = j.rows->size;
     /* collected once: the index does not change while the rows are checked */
     ctl_links_init(&j.links, o);
     if ((e = import_header_read(&j, err, sizeof err)) != UERR_OK)
         goto refuse;
-    j.errs = calloc(j.rows->size + 1, sizeof *j.errs);
-    j.bufs = calloc(j.rows->size + 1, sizeof *j.bufs);
-    j.lens = calloc(j.rows->size + 1, sizeof *j.lens);
-    j.ids = calloc(j.rows->size + 1, sizeof *j.ids);
+    j.errs = calloc(IMPORT_ERRORS_SHOWN, sizeof *j.errs);
+    j.bufs = calloc(j.nrows + 1, sizeof *j.bufs);
+    j.lens = calloc(j.nrows + 1, sizeof *j.lens);
+    j.ids = calloc(j.nrows + 1, sizeof *j.ids);
     if (!j.errs || !j.bufs || !j.lens || !j.ids) {
         e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory during import; nothing imported");
         goto refuse;
     }
     if (!dry_run)
         j.pre = store_prewrite_start(o->st); /* NULL: commit without it */
-    for (uint32_t ri = 0; ri < j.rows->size; ri++)
+    for (uint32_t ri = 0; ri < j.nrows; ri++)
         if ((e = import_row(&j, ri, err, sizeof err)) != UERR_OK)
             goto refuse;
+    if (j.rows.bin && j.rows.off != j.rows.binlen) {
+        e = uerr_set(err, sizeof err, UERR_INVALID, "malformed import request (after the rows)");
+        goto refuse;
+    }
     if (j.nerr && !skip_invalid) {
         msg_map_open(&m, pk);
         msg_map_bool(&m, "ok", 0);
         snprintf(err, sizeof err,
                  "%zu of %u rows are invalid; nothing was imported (fix them, or use "
                  "--skip-invalid to import the valid rows)",
-                 j.nerr, j.rows->size);
+                 j.nerr, j.nrows);
         msg_map_str(&m, "error", err);
         msg_map_str(&m, "code", uerr_name(UERR_INVALID));
         import_pack_errors(&m, &j);
@@ -559,9 +608,11 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         /* Every row is checked and kept encoded: the request (the whole
          * CSV as bytes and as unpacked objects, ~0.4 KB a row) is not
          * held through the commit. Nothing below reads req or j.hdr/rows. */
-        j.hdr = j.rows = NULL;
+        j.hdr = NULL;
+        j.rows = (import_rows){.cur = j.rows.cur};
         ctl_request_release();
         req = NULL;
+        import_checks_free(&j);
         e = import_commit(&j, opname, msg, err, sizeof err);
         if (e != UERR_OK)
             goto refuse;

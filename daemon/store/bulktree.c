@@ -236,11 +236,18 @@ static uerr bulk_updates(bulk_up **out, EVP_MD_CTX *hash, const store_change *ch
 /* Every record must pass the write check (writecheck.h) of the folder it
  * goes to. Runs on the calling thread while bulk_deflater writes the
  * blobs; *stop is raised at the first refusal so the deflater ends early. */
-static uerr bulk_check(const store_change *ch, size_t n, atomic_int *stop, char *err, size_t errlen)
+static uerr bulk_check(const store_change *ch, size_t n, store_prewrite *pre, atomic_int *stop,
+                       char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
-        uerr e = store_write_check_kind(ch[i].id, ch[i].kind ? ch[i].kind : KIND_MEMBER, ch[i].buf,
-                                        ch[i].len, err, errlen);
+        const char *buf = ch[i].buf;
+        size_t len = ch[i].len;
+        /* a record given to the prewrite thread: its bytes are pre's */
+        assert(buf || pre);
+        uerr e = buf ? UERR_OK : store_prewrite_record(pre, i, &buf, &len, err, errlen);
+        if (e == UERR_OK)
+            e = store_write_check_kind(ch[i].id, ch[i].kind ? ch[i].kind : KIND_MEMBER, buf, len,
+                                       err, errlen);
         if (e != UERR_OK) {
             atomic_store(stop, 1);
             return e;
@@ -298,7 +305,7 @@ static uerr bulk_blobs(packfile_out *pack, const store_change *ch, const bulk_up
     bulk_deflater d = {.pack = pack, .ch = ch, .blob = order, .n = k, .stop = &stop};
     pthread_t t;
     int threaded = pthread_create(&t, NULL, bulk_deflate_run, &d) == 0;
-    uerr rc = bulk_check(ch, n, &stop, err, errlen);
+    uerr rc = bulk_check(ch, n, NULL, &stop, err, errlen);
     if (threaded)
         pthread_join(t, NULL);
     else if (rc == UERR_OK)
@@ -350,9 +357,10 @@ cleanup:
  * from the caller's buffers), the changed trees and the commit into pack;
  * *tree_oid and *commit_oid the new root and commit. */
 static uerr bulk_write(git_oid *tree_oid, git_oid *commit_oid, store *s, packfile_out *pack,
-                       EVP_MD_CTX *hash, const store_change *ch, bulk_up *up, size_t n,
-                       store_oidmap *blobs, size_t nblobs, int checked, const git_tree *base,
-                       const char *operator, const char * message, char *err, size_t errlen)
+                       store_prewrite *pre, EVP_MD_CTX *hash, const store_change *ch, bulk_up *up,
+                       size_t n, store_oidmap *blobs, size_t nblobs, int checked,
+                       const git_tree *base, const char *operator, const char * message, char *err,
+                       size_t errlen)
 {
     bulk_ctx c = {.repo = s->repo, .pack = pack, .hash = hash, .up = up};
     git_buf cbuf = {0};
@@ -361,7 +369,7 @@ static uerr bulk_write(git_oid *tree_oid, git_oid *commit_oid, store *s, packfil
     /* blobs already in an open-ended pack (prewritten): only the checks */
     rc = !pack->open_ended ? bulk_blobs(pack, ch, up, n, blobs, nblobs, err, errlen)
          : checked         ? UERR_OK
-                           : bulk_check(ch, n, &stop, err, errlen);
+                           : bulk_check(ch, n, pre, &stop, err, errlen);
     if (rc != UERR_OK)
         goto cleanup;
     if (pack->failed || bulk_tree(tree_oid, &c, base, 0, n, 0, 0) != 0 ||
@@ -433,8 +441,8 @@ static uerr bulk_commit(store *s, const store_change *ch, size_t n, store_prewri
              : packfile_open(pack, packdir, nblobs + bulk_tree_count(up, n) + 1, BULK_ZLEVEL, err,
                              errlen);
     if (rc == UERR_OK)
-        rc = bulk_write(&tree_oid, &commit_oid, s, pack, hash, ch, up, n, &blobs, nblobs, checked,
-                        base, operator, message, err, errlen);
+        rc = bulk_write(&tree_oid, &commit_oid, s, pack, pre, hash, ch, up, n, &blobs, nblobs,
+                        checked, base, operator, message, err, errlen);
     if (rc == UERR_OK)
         rc = packfile_finish(pack, name, err, errlen);
     if (rc != UERR_OK)
@@ -467,6 +475,49 @@ uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *o
     return bulk_commit(s, ch, n, NULL, 0, operator, message, err, errlen);
 }
 
+/* The ordinary bulk commit of what was given to pre (it could not be
+ * used: its thread failed, or the list differs, or inside a batch): the
+ * records it holds are inflated into buffers of their own for it. */
+static uerr prewritten_fallback(store *s, store_prewrite *pre, const store_change *ch, size_t n,
+                                const char *operator, const char * message, char *err,
+                                size_t errlen)
+{
+    store_change *full = malloc((n ? n : 1) * sizeof *full);
+    char **own = calloc(n ? n : 1, sizeof *own);
+    uerr rc = UERR_OK;
+    store_prewrite_stop(pre);
+    if (!full || !own) {
+        rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *b;
+        size_t len;
+        full[i] = ch[i];
+        if (ch[i].buf)
+            continue;
+        if ((rc = store_prewrite_record(pre, i, &b, &len, err, errlen)) != UERR_OK)
+            goto cleanup;
+        if (len != ch[i].len) {
+            rc = uerr_set(err, errlen, UERR_INTERNAL, "import record %zu changed", i);
+            goto cleanup;
+        }
+        if (!(own[i] = malloc(len + 1))) {
+            rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+        memcpy(own[i], b, len + 1);
+        full[i].buf = own[i];
+    }
+    rc = store_commit(s, full, n, 1, operator, message, err, errlen);
+cleanup:
+    for (size_t i = 0; own && i < n; i++)
+        free(own[i]);
+    free(own);
+    free(full);
+    return rc;
+}
+
 uerr store_commit_prewritten(store *s, store_prewrite *pre, const store_change *ch, size_t n,
                              const char *operator, const char * message, char *err, size_t errlen)
 {
@@ -474,13 +525,12 @@ uerr store_commit_prewritten(store *s, store_prewrite *pre, const store_change *
      * (its writing failed, or inside a batch) the commit is made the
      * ordinary way */
     int checked = 0;
-    if (!pre || s->batching || store_prewrite_finish(pre, ch, n, &checked) != 0) {
-        store_prewrite_abort(pre);
+    if (!pre)
         return store_commit(s, ch, n, 1, operator, message, err, errlen);
-    }
+    if (s->batching || store_prewrite_finish(pre, ch, n, &checked) != 0)
+        return prewritten_fallback(s, pre, ch, n, operator, message, err, errlen);
     store_enter(s);
     uerr rc = bulk_commit(s, ch, n, pre, checked, operator, message, err, errlen);
     store_leave(s);
-    store_prewrite_abort(pre);
     return rc;
 }

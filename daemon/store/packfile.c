@@ -16,6 +16,8 @@
 
 #include "daemon/util/fsutil.h"
 
+#include <libdeflate.h>
+
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -118,10 +120,10 @@ static void pf_flush(packfile_out *p)
 }
 
 /* Append bytes to the pack, and to the CRC of the entry being written. */
-static void pf_put(packfile_out *p, const void *data, size_t n, uLong *crc)
+static void pf_put(packfile_out *p, const void *data, size_t n, uint32_t *crc)
 {
     const unsigned char *d = data;
-    *crc = crc32(*crc, d, (uInt)n);
+    *crc = libdeflate_crc32(*crc, d, n);
     p->off += n;
     while (n && !p->failed) {
         size_t k = PF_CHUNK - p->len < n ? PF_CHUNK - p->len : n;
@@ -138,7 +140,7 @@ uerr packfile_open(packfile_out *p, const char *packdir, size_t nobj, int level,
                    size_t errlen)
 {
     unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2};
-    uLong crc = 0;
+    uint32_t crc = 0;
     memset(p, 0, sizeof *p);
     p->fd = -1;
     p->opened = 1;
@@ -151,9 +153,8 @@ uerr packfile_open(packfile_out *p, const char *packdir, size_t nobj, int level,
     if (!(p->buf = malloc(PF_CHUNK)) || !(p->e = malloc((nobj ? nobj : 1) * sizeof *p->e)) ||
         !(p->sha = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(p->sha, EVP_sha1(), NULL))
         return uerr_set(err, errlen, UERR_NOMEM, "out of memory starting a pack");
-    if (deflateInit(&p->z, level) != Z_OK)
+    if (!(p->zc = libdeflate_alloc_compressor(level)))
         return uerr_set(err, errlen, UERR_NOMEM, "out of memory starting a pack");
-    p->zok = 1;
     snprintf(p->tmp, sizeof p->tmp, "%s/tmp_pack_XXXXXX", p->dir);
     if ((p->fd = mkstemp(p->tmp)) < 0) {
         p->tmp[0] = 0;
@@ -230,7 +231,8 @@ void packfile_object(packfile_out *p, int type, const unsigned char id[PACKFILE_
                      const void *data, size_t size)
 {
     unsigned char hdr[16];
-    uLong crc = crc32(0, Z_NULL, 0);
+    uint32_t crc = 0;
+    p->zlast = 0;
     if (p->failed)
         return;
     if (p->open_ended && p->n == p->cap) {
@@ -251,7 +253,7 @@ void packfile_object(packfile_out *p, int type, const unsigned char id[PACKFILE_
     memcpy(e->id, id, PACKFILE_OID);
     e->off = p->off;
     size_t h = packfile_entry_header(hdr, type, size);
-    size_t bound = deflateBound(&p->z, (uLong)size) + 64;
+    size_t bound = libdeflate_zlib_compress_bound(p->zc, size);
     if (bound > p->zcap) {
         unsigned char *nb = realloc(p->zbuf, bound);
         if (!nb) {
@@ -261,18 +263,16 @@ void packfile_object(packfile_out *p, int type, const unsigned char id[PACKFILE_
         p->zbuf = nb;
         p->zcap = bound;
     }
-    /* one stream reset per object: deflateInit per object (compress2)
-     * allocates its whole state each time */
-    p->z.next_in = (Bytef *)(uintptr_t)data;
-    p->z.avail_in = (uInt)size;
-    p->z.next_out = p->zbuf;
-    p->z.avail_out = (uInt)p->zcap;
-    if (deflateReset(&p->z) != Z_OK || deflate(&p->z, Z_FINISH) != Z_STREAM_END) {
+    /* whole buffer at once, by the pack's one compressor (allocated once
+     * per pack) */
+    size_t zn = libdeflate_zlib_compress(p->zc, data, size, p->zbuf, p->zcap);
+    if (zn == 0) {
         pf_fail(p, 0);
         return;
     }
     pf_put(p, hdr, h, &crc);
-    pf_put(p, p->zbuf, p->zcap - p->z.avail_out, &crc);
+    pf_put(p, p->zbuf, zn, &crc);
+    p->zlast = zn;
     e->crc = (uint32_t)crc;
     p->n++;
 }
@@ -374,8 +374,7 @@ void packfile_free(packfile_out *p)
         unlink(p->tmp);
     if (p->tmpidx[0])
         unlink(p->tmpidx);
-    if (p->zok)
-        deflateEnd(&p->z);
+    libdeflate_free_compressor(p->zc);
     EVP_MD_CTX_free(p->sha);
     free(p->buf);
     free(p->zbuf);

@@ -164,30 +164,53 @@ uerr store_commit(store *s, const store_change *ch, size_t n, int bulk, const ch
                   const char * message, char *err, size_t errlen);
 
 /* An import's blobs written while its rows are still being checked: each
- * encoded record handed to store_prewrite_add is hashed and deflated into
- * a temporary pack file by a thread of its own (deflate is a third of an
- * import's CPU; on two cores it runs beside the row checks), and
- * store_commit_prewritten then adds the trees and the commit to that pack.
- * Nothing is visible before that commit; store_prewrite_abort (or a crash:
- * store_open removes the temporary file) drops it all. */
+ * encoded record handed to store_prewrite_add or _give is hashed and
+ * deflated into a temporary pack file by a thread of its own (deflate is a
+ * third of an import's CPU; on two cores it runs beside the row checks),
+ * and store_commit_prewritten then adds the trees and the commit to that
+ * pack. Nothing is visible before that commit; store_prewrite_abort (or a
+ * crash: store_open removes the temporary file) drops it all. */
 typedef struct store_prewrite store_prewrite;
 /* Start one (NULL when it cannot: the import then commits without it).
- * The caller's, freed by store_commit_prewritten or store_prewrite_abort.
+ * The caller's, freed by store_prewrite_abort (after the commit too).
  * Touches only the store's pack folder, never its objects or refs. */
 store_prewrite *store_prewrite_start(store *s);
 /* Queue record id's bytes buf[0..len), to be stored in kind's folder (id
- * and buf borrowed: unchanged until the commit or the abort). The thread
- * also runs the record's write check (writecheck.h; pure). Never fails: a
- * failure is kept and turns the commit into an ordinary one. */
+ * and buf borrowed: unchanged until p is freed). The thread also runs the
+ * record's write check (writecheck.h; pure). Never fails: a failure is
+ * kept and turns the commit into an ordinary one. */
 void store_prewrite_add(store_prewrite *p, const char *id, record_kind kind, const char *buf,
                         size_t len);
+/* As store_prewrite_add, but buf (malloc'd) becomes p's: once the thread
+ * has written it, p keeps only its deflated copy (about half the bytes)
+ * and frees buf; store_prewrite_record gives the bytes back. For an import
+ * of a million rows this is the difference between holding every encoded
+ * record and holding half of it. 0, or -1 (out of memory: nothing queued,
+ * buf is still the caller's). id borrowed as for store_prewrite_add. */
+int store_prewrite_give(store_prewrite *p, const char *id, record_kind kind, char *buf, size_t len);
 /* store_commit(s, ch, n, bulk = 1, ...) using what p wrote, when ch[i]'s
- * id, kind, buf and len are exactly what was added, in that order (the
- * write checks are made again here unless the thread passed them all); otherwise (or when p
- * failed, or is NULL) an ordinary bulk commit. p is freed either way. */
+ * id, kind and len are exactly what was added, in that order, and ch[i].buf
+ * the buffer given to store_prewrite_add (NULL for one given to
+ * store_prewrite_give: p has its bytes). The write checks are made again
+ * here unless the thread passed them all. Otherwise (or when p failed) an
+ * ordinary bulk commit of the same bytes; p NULL: store_commit, every
+ * ch[i].buf given. p is NOT freed: store_prewrite_record still works. */
 uerr store_commit_prewritten(store *s, store_prewrite *p, const store_change *ch, size_t n,
                              const char *operator, const char * message, char *err, size_t errlen);
-/* Stop the thread and remove what p wrote; p is freed. NULL is a no-op. */
+/* The bytes of the i-th record added to p (0-based), once p was given to
+ * store_commit_prewritten: *buf borrowed, valid until the next call or
+ * until p is freed (a deflated copy is inflated into p's buffer). UERR_OK,
+ * UERR_NOMEM, UERR_INTERNAL (no such record, or a copy that does not
+ * inflate: a bug). */
+uerr store_prewrite_record(store_prewrite *p, size_t i, const char **buf, size_t *len, char *err,
+                           size_t errlen);
+/* After store_commit_prewritten succeeded: records before upto will not
+ * be asked for again (store_prewrite_record refuses them), so their
+ * copies and the pack writer's tables are freed (the import's index feed,
+ * in order: the peak falls as the index grows). */
+void store_prewrite_release(store_prewrite *p, size_t upto);
+/* Stop the thread, remove what p wrote unless a commit took it, and free
+ * p. NULL is a no-op. */
 void store_prewrite_abort(store_prewrite *p);
 
 /* Group commit (issue 12). After store_batch_begin, each store_commit

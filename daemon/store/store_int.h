@@ -175,32 +175,60 @@ uerr store_bulk_commit(store *s, const store_change *ch, size_t n, const char *o
 typedef struct {
     const char *id;
     record_kind kind;
-    const char *buf;
+    const char *buf; /* owned: p's until the thread has taken it */
     size_t len;
+    int owned;
 } prewrite_item;
+
+/* Where item k's bytes are once the thread has taken it: a deflated copy
+ * (zlen > 0, in one of p's blocks), or the bytes themselves (zlen 0: the
+ * caller's buffer, or an owned one kept whole, freed with p). */
+typedef struct {
+    const unsigned char *data;
+    uint32_t len, zlen;
+    int owned; /* zlen 0 and data is p's to free */
+} prewrite_copy;
+
+typedef struct prewrite_block prewrite_block;
 
 struct store_prewrite {
     packfile_out pack; /* open-ended; the thread's until finish */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t room;  /* an adder waits on it while too much is queued */
+    size_t queued;        /* under mu: bytes of given records not yet taken */
+    int exited;           /* under mu: the thread takes nothing more */
     prewrite_item *items; /* under mu: what was added */
     size_t nitems, cap, next;
     int done;      /* under mu: nothing more comes */
     int failed;    /* under mu: an add could not be queued */
+    int stopped;   /* the thread was joined */
     git_oid *oids; /* the thread's: oids[i] is item i's blob id */
     size_t noids, oidcap;
-    store_oidmap seen; /* the thread's: blobs already in the pack */
-    int unchecked;     /* the thread's: a write check refused (or was not run) */
+    prewrite_copy *copies; /* the thread's: copies[i] for each item taken */
+    size_t ncopies, copycap;
+    prewrite_block *blocks, *newest; /* the thread's: the deflated copies, oldest first */
+    size_t released;                 /* copies before it were freed (store_prewrite_release) */
+    store_oidmap seen;               /* the thread's: blobs already in the pack (value: item + 1) */
+    int unchecked;                   /* the thread's: a write check refused (or was not run) */
     EVP_MD_CTX *hash;
+    struct libdeflate_decompressor *inflater; /* store_prewrite_record's */
+    char *scratch;                            /* its output */
+    size_t scratchcap;
 };
 
 /* Stop the thread after it has written every item, then check the items
- * are exactly ch[0..n) (ids, kinds, buffers and lengths, in order) and the
- * pack has no failure: 0, and pack and oids are the caller's to use, and
- * *checked is 1 when every record passed its write check on the thread;
- * -1 otherwise. */
+ * are exactly ch[0..n) (ids, kinds and lengths in order; ch[i].buf the
+ * buffer given to store_prewrite_add, or NULL for one given to
+ * store_prewrite_give) and the pack has no failure: 0, and pack and oids
+ * are the caller's to use, and *checked is 1 when every record passed its
+ * write check on the thread; -1 otherwise (the thread is stopped too). */
 int store_prewrite_finish(store_prewrite *p, const store_change *ch, size_t n, int *checked);
+/* Stop the thread (idempotent). */
+void store_prewrite_stop(store_prewrite *p);
+/* How many items the stopped thread took (store_prewrite_record's range). */
+size_t store_prewrite_count(const store_prewrite *p);
 
 /* ---- trees (merge.c) ------------------------------------------------------ */
 

@@ -59,6 +59,39 @@ static void assert_roundtrip(const record *r)
     record_free(&d);
 }
 
+/* record_decode_trusted (bytes the process has just encoded) gives the
+ * same state as record_decode; it skips only the re-encoding check: an
+ * escape that needs not be there ("\\x41" for "A") is refused by
+ * record_decode and read by the trusted one (which never sees such bytes:
+ * it is for record_encode's output), while every other check stays. */
+static void test_decode_trusted(void **state)
+{
+    (void)state;
+    record r, d, t;
+    char err[200] = "";
+    record_init(&r);
+    assert_int_equal(record_write(&r, "a", 1700000000000, "name", "Li\tWei\n"), 0);
+    assert_int_equal(record_set_add(&r, "b", 1700000000001, "benefits", "x"), 0);
+    assert_int_equal(record_write(&r, "a", 1700000000002, "phone", "13800000000"), 0);
+    size_t n;
+    char *bytes = encode(&r, &n);
+    assert_int_equal(record_decode(&d, bytes, n, err, sizeof err), 0);
+    assert_int_equal(record_decode_trusted(&t, bytes, n, err, sizeof err), 0);
+    assert_true(record_equal(&d, &t));
+    assert_true(record_equal(&r, &t));
+    record_free(&d);
+    record_free(&t);
+    free(bytes);
+    record_free(&r);
+    static const char esc[] = "name: \\x41\n--\ncontext: a=1\nname a 1 2026-11-28T10:00:00.000Z\n";
+    assert_int_equal(record_decode(&d, esc, sizeof esc - 1, err, sizeof err), -1);
+    assert_int_equal(record_decode_trusted(&t, esc, sizeof esc - 1, err, sizeof err), 0);
+    assert_string_equal(t.entries[0].value, "A");
+    record_free(&t);
+    static const char bad[] = "name: x\n--\ncontext: a=1\nname b 1 2026-11-28T10:00:00.000Z\n";
+    assert_int_equal(record_decode_trusted(&t, bad, sizeof bad - 1, err, sizeof err), -1);
+}
+
 /* Entry i of field, checked against the expected contents. */
 static void assert_entry(const record *r, const char *field, size_t k, const char *value,
                          const char *node, uint64_t counter, int64_t time_ms)
@@ -903,6 +936,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_replaces),
+        cmocka_unit_test(test_decode_trusted),
         cmocka_unit_test(test_set_add_remove),
         cmocka_unit_test(test_set_concurrent_add_survives_remove),
         cmocka_unit_test(test_join_conflict_and_resolve),

@@ -1032,6 +1032,7 @@ static void prewritten_bulk_commit(void **state)
         uerr e = store_commit_prewritten(c.s, p, ch, n, "clerk", "import\n", err, sizeof err);
         if (e != UERR_OK)
             fail_msg("prewritten bulk commit: %s", err);
+        store_prewrite_abort(p); /* the commit leaves p to its caller */
         for (size_t i = 0; i < n; i++)
             free(bufs[i]);
         store_head(a.s, ha, ta);
@@ -1054,6 +1055,7 @@ static void prewritten_bulk_commit(void **state)
         store_prewrite_add(p, bch[i].id, bch[i].kind, bch[i].buf, bch[i].len);
     assert_int_equal(store_commit_prewritten(c.s, p, bch, 3, "clerk", "import\n", err, sizeof err),
                      UERR_INVALID);
+    store_prewrite_abort(p);
     store_head(c.s, ha, ta);
     assert_string_equal(ha, hc);
     assert_int_equal(pack_count(&c), 2);
@@ -1072,6 +1074,7 @@ static void prewritten_bulk_commit(void **state)
     assert_int_equal(store_commit_prewritten(c.s, p, och, 2, "clerk", "import\n", err, sizeof err),
                      UERR_INTERNAL);
     assert_non_null(strstr(err, "oddone"));
+    store_prewrite_abort(p);
     free(odd);
     store_head(c.s, ha, ta);
     assert_string_equal(ha, hc);
@@ -1089,6 +1092,171 @@ static void prewritten_bulk_commit(void **state)
     for (int i = 0; i < 3; i++)
         free(bad[i]);
     fsck_ok(&c);
+    ts_close(&a);
+    ts_close(&c);
+}
+
+/* Records given to the prewrite thread (store_prewrite_give: p owns them
+ * and keeps them deflated): the same trees as the plain bulk commit;
+ * store_prewrite_record gives back every record byte for byte (also one
+ * whose bytes repeat an earlier one's); a list that differs falls back to
+ * the plain commit of the bytes p holds; a refusal on the thread is named
+ * by the commit; an abort frees what was given (ASan checks). */
+static char *dup_bytes(const char *b, size_t len)
+{
+    char *d = malloc(len + 1);
+    assert_non_null(d);
+    memcpy(d, b, len + 1);
+    return d;
+}
+
+static void prewrite_given_records(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    tstore a, c;
+    static store_change ch[N], gch[N];
+    static char ids[N][24];
+    static char *bufs[N];
+    char err[512], ha[41], ta[41], hc[41], tc[41];
+    ts_open(&a, "node-a");
+    ts_open(&c, "node-a");
+    for (int r = 0; r < 2; r++) {
+        size_t n = bulk_round(ch, ids, bufs, N, r);
+        assert_int_equal(memcmp(bufs[0], bufs[1], ch[0].len), 0); /* a repeat */
+        store_prewrite *p = store_prewrite_start(c.s);
+        assert_non_null(p);
+        for (size_t i = 0; i < n; i++) {
+            gch[i] = ch[i];
+            gch[i].buf = NULL;
+            assert_int_equal(store_prewrite_give(p, ch[i].id, ch[i].kind,
+                                                 dup_bytes(bufs[i], ch[i].len), ch[i].len),
+                             0);
+        }
+        /* round 1: one id differs from what was given: the plain commit
+         * of the bytes p holds, under the ids of the list */
+        if (r == 1)
+            gch[2].id = ch[2].id = "mzother";
+        assert_int_equal(store_commit(a.s, ch, n, 1, "clerk", "import\n", err, sizeof err),
+                         UERR_OK);
+        uerr e = store_commit_prewritten(c.s, p, gch, n, "clerk", "import\n", err, sizeof err);
+        if (e != UERR_OK)
+            fail_msg("prewritten bulk commit of given records: %s", err);
+        for (size_t i = 0; i < n; i++) {
+            const char *b;
+            size_t len;
+            assert_int_equal(store_prewrite_record(p, i, &b, &len, err, sizeof err), UERR_OK);
+            assert_int_equal(len, ch[i].len);
+            assert_memory_equal(b, bufs[i], len);
+        }
+        assert_int_not_equal(
+            store_prewrite_record(p, n, &(const char *){0}, &(size_t){0}, err, sizeof err),
+            UERR_OK);
+        /* released in order (the index feed's way): the rest still reads */
+        store_prewrite_release(p, n / 2);
+        assert_int_equal(
+            store_prewrite_record(p, n / 2 - 1, &(const char *){0}, &(size_t){0}, err, sizeof err),
+            UERR_INTERNAL);
+        for (size_t i = n / 2; i < n; i++) {
+            const char *b;
+            size_t len;
+            assert_int_equal(store_prewrite_record(p, i, &b, &len, err, sizeof err), UERR_OK);
+            assert_memory_equal(b, bufs[i], len);
+            if (i % 1000 == 0)
+                store_prewrite_release(p, i + 1);
+        }
+        store_prewrite_abort(p);
+        for (size_t i = 0; i < n; i++)
+            free(bufs[i]);
+        store_head(a.s, ha, ta);
+        store_head(c.s, hc, tc);
+        assert_string_equal(ta, tc);
+        assert_int_equal(pack_count(&c), r + 1);
+        assert_int_equal(pack_leftovers(&c), 0);
+    }
+    fsck_ok(&c);
+    /* a record peers would refuse, given: named by the commit, nothing
+     * written */
+    char *ok1, *odd;
+    size_t len1, oddlen;
+    rec_bytes(&ok1, &len1, "node-a", T0, "name", "x", NULL);
+    rec_bytes(&odd, &oddlen, "node-a", T0, "nosuchfield", "x", NULL);
+    store_change och[2] = {{"okone", NULL, len1}, {"oddone", NULL, oddlen}};
+    store_prewrite *p = store_prewrite_start(c.s);
+    assert_non_null(p);
+    assert_int_equal(store_prewrite_give(p, "okone", KIND_NONE, ok1, len1), 0);
+    assert_int_equal(store_prewrite_give(p, "oddone", KIND_NONE, odd, oddlen), 0);
+    err[0] = 0;
+    assert_int_equal(store_commit_prewritten(c.s, p, och, 2, "clerk", "import\n", err, sizeof err),
+                     UERR_INTERNAL);
+    assert_non_null(strstr(err, "oddone"));
+    store_prewrite_abort(p);
+    store_head(c.s, ha, ta);
+    assert_string_equal(ha, hc);
+    assert_int_equal(pack_count(&c), 2);
+    assert_int_equal(pack_leftovers(&c), 0);
+    /* an abort with given records still queued or taken */
+    p = store_prewrite_start(c.s);
+    assert_non_null(p);
+    for (int i = 0; i < 100; i++) {
+        rec_bytes(&ok1, &len1, "node-a", T0 + i, "name", "y", NULL);
+        assert_int_equal(store_prewrite_give(p, "okone", KIND_NONE, ok1, len1), 0);
+    }
+    store_prewrite_abort(p);
+    assert_int_equal(pack_count(&c), 2);
+    assert_int_equal(pack_leftovers(&c), 0);
+    ts_close(&a);
+    ts_close(&c);
+}
+
+/* More given bytes than the prewrite queue holds (PREWRITE_QUEUE_MAX,
+ * 16 MiB): store_prewrite_give waits for the thread instead of queueing
+ * them all, and every record still arrives: the commit is the plain
+ * commit's, each record comes back byte for byte. */
+static void prewrite_queue_bounded(void **state)
+{
+    (void)state;
+    enum { N = 24000 };
+    tstore a, c;
+    static store_change ch[N], gch[N];
+    static char ids[N][24];
+    static char *bufs[N];
+    char err[512], ha[41], ta[41], hc[41], tc[41], val[1000];
+    size_t total = 0;
+    ts_open(&a, "node-a");
+    ts_open(&c, "node-a");
+    store_prewrite *p = store_prewrite_start(c.s);
+    assert_non_null(p);
+    for (size_t i = 0; i < N; i++) {
+        size_t len;
+        snprintf(ids[i], sizeof ids[i], "q%zu", i);
+        memset(val, 'x', 900);
+        snprintf(val + 900, sizeof val - 900, " %zu", i);
+        rec_bytes(&bufs[i], &len, "node-a", T0, "notes", val, NULL);
+        ch[i] = (store_change){ids[i], bufs[i], len, KIND_MEMBER};
+        gch[i] = ch[i];
+        gch[i].buf = NULL;
+        total += len;
+        assert_int_equal(store_prewrite_give(p, ids[i], KIND_MEMBER, dup_bytes(bufs[i], len), len),
+                         0);
+    }
+    assert_true(total > 20u << 20); /* past the bound */
+    assert_int_equal(store_commit(a.s, ch, N, 1, "clerk", "import\n", err, sizeof err), UERR_OK);
+    if (store_commit_prewritten(c.s, p, gch, N, "clerk", "import\n", err, sizeof err) != UERR_OK)
+        fail_msg("prewritten commit past the queue's bound: %s", err);
+    for (size_t i = 0; i < N; i += 997) {
+        const char *b;
+        size_t len;
+        assert_int_equal(store_prewrite_record(p, i, &b, &len, err, sizeof err), UERR_OK);
+        assert_int_equal(len, ch[i].len);
+        assert_memory_equal(b, bufs[i], len);
+    }
+    store_prewrite_abort(p);
+    store_head(a.s, ha, ta);
+    store_head(c.s, hc, tc);
+    assert_string_equal(ta, tc);
+    for (size_t i = 0; i < N; i++)
+        free(bufs[i]);
     ts_close(&a);
     ts_close(&c);
 }
@@ -1162,6 +1330,8 @@ int main(void)
         cmocka_unit_test(kinds_in_their_folders),
         cmocka_unit_test(bulk_trees_match_git),
         cmocka_unit_test(prewritten_bulk_commit),
+        cmocka_unit_test(prewrite_given_records),
+        cmocka_unit_test(prewrite_queue_bounded),
         cmocka_unit_test(schema_folder_taken_in),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
