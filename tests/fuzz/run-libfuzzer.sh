@@ -19,7 +19,7 @@ SRC=$(find proto daemon cli -name "*.c" | grep -v -e daemon/main/main.c -e cli/m
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=($(ls tests/fuzz/fuzz_*.c | xargs -n1 basename | sed 's/\.c$//'))
 for name in "${targets[@]}"; do
-    clang $CFLAGS -DLOCALEDIR='"/usr/share/locale"' "tests/fuzz/$name.c" $SRC -o "build/fuzz/$name" $LIBS
+    clang $CFLAGS -DLOCALEDIR='"/usr/share/locale"' -DXLSX_SONAME='"libxlsxwriter.so"' "tests/fuzz/$name.c" $SRC -o "build/fuzz/$name" $LIBS
 done
 run_one() {
     local name=$1 corpus=tests/fuzz/corpus/${1#fuzz_}
