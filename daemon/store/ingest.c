@@ -521,23 +521,28 @@ static uerr ingest_check(ingest_ctx *c, quarantine *qt, git_odb *disk, FILE *f,
     store_oidvec objs = {0};
     uerr rc = UERR_OK;
     uint64_t t0 = cpu_ms(), t1 = t0, t2 = t0;
+    ingest_fast fast = {c, disk, NULL, NULL, 0, NULL, 0};
+    quarantine_fast qf = {ingest_fast_batch, &fast};
     if (f) {
-        if ((rc = quarantine_index(qt, disk, f, &c->s->limits, c->err, c->errlen)) != UERR_OK ||
+        if ((rc = quarantine_index(qt, disk, f, &c->s->limits, &qf, c->err, c->errlen)) !=
+                UERR_OK ||
             (rc = quarantine_open(qt, c->err, c->errlen)) != UERR_OK ||
             (rc = quarantine_list(&objs, qt, c->err, c->errlen)) != UERR_OK)
             goto cleanup;
         c->odb = qt->qodb;
         c->q = qt->q;
         t1 = cpu_ms();
-        if ((rc = ingest_check_all(c, &objs, disk)) != UERR_OK)
+        rc = qt->fast ? ingest_check_fast(c, &objs, qt->ents, qt->nents, &fast, disk)
+                      : ingest_check_all(c, &objs, disk);
+        if (rc != UERR_OK)
             goto cleanup;
         t2 = cpu_ms();
     }
     if ((rc = verify_heads(c, refs, nrefs, &rep->commits)) != UERR_OK)
         goto cleanup;
-    log_msg(LOG_DEBUG, "take-in: %zu objects: CPU ms: indexed %llu, checked %llu, layout %llu",
-            objs.n, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
-            (unsigned long long)(cpu_ms() - t2));
+    log_msg(LOG_DEBUG, "take-in: %zu objects%s: CPU ms: indexed %llu, checked %llu, layout %llu",
+            objs.n, qt->fast ? " (parsed and checked at once)" : "", (unsigned long long)(t1 - t0),
+            (unsigned long long)(t2 - t1), (unsigned long long)(cpu_ms() - t2));
     /* Refuse a diverged branch before anything moves: all or nothing. */
     for (size_t i = 0; i < nrefs; i++) {
         int st = copy_state(c->s, c->q, &refs[i], c->err, c->errlen);
@@ -549,6 +554,10 @@ static uerr ingest_check(ingest_ctx *c, quarantine *qt, git_odb *disk, FILE *f,
     }
 cleanup:
     free(objs.v);
+    assert(!fast.running);
+    free(fast.run);
+    free(fast.flags);
+    free(fast.rc);
     return rc;
 }
 

@@ -11,7 +11,7 @@ secs=${1:-30}
 shift || true
 cd "$(dirname "$0")/../.."
 command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
-PKGS="libuv libgit2 msgpack openssl inih zlib jansson libutf8proc libsystemd xlsxwriter"
+PKGS="libuv libgit2 msgpack openssl inih zlib libdeflate jansson libutf8proc libsystemd xlsxwriter"
 mkdir -p build/fuzz tests/fuzz/crashes
 CFLAGS="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lcsv -lpthread"
