@@ -340,6 +340,13 @@ static void *fast_half_run(void *arg)
         }
         h->f->flags[at] = flags;
         h->f->rc[at] = (signed char)rc;
+        if (rc == UERR_OK && !present && type == GIT_OBJECT_TREE) {
+            /* kept for the layout walk; without memory it reads the pack */
+            h->f->trees[at] = malloc(o->len ? o->len : 1);
+            if (h->f->trees[at])
+                memcpy(h->f->trees[at], o->data, o->len);
+            h->f->treelen[at] = (uint32_t)o->len;
+        }
         if (check_fatal(rc, flags))
             h->failed = 1; /* libgit2's path makes the verdict and its words */
     }
@@ -393,7 +400,13 @@ int ingest_fast_batch(void *arg, packparse_obj *o, size_t first, size_t n, char 
         signed char *rc = realloc(f->rc, cap);
         if (rc)
             f->rc = rc;
-        if (!fl || !rc) {
+        unsigned char **tr = realloc(f->trees, cap * sizeof *tr);
+        if (tr)
+            f->trees = tr;
+        uint32_t *tl = realloc(f->treelen, cap * sizeof *tl);
+        if (tl)
+            f->treelen = tl;
+        if (!fl || !rc || !tr || !tl) {
             snprintf(why, whylen, "out of memory");
             return -1;
         }
@@ -404,6 +417,8 @@ int ingest_fast_batch(void *arg, packparse_obj *o, size_t first, size_t n, char 
         return -1;
     }
     fast_run *r = f->run;
+    memset(f->trees + first, 0, n * sizeof *f->trees);
+    f->handed = first + n;
     for (int k = 0; k < 2; k++) {
         r->h[k] = (fast_half){f, o, first, n, (size_t)k, "", 0};
         r->threaded[k] = pthread_create(&r->t[k], NULL, fast_half_run, &r->h[k]) == 0;
@@ -449,11 +464,30 @@ uerr ingest_check_fast(ingest_ctx *c, const store_oidvec *objs, const packfile_e
         }
         pflags[i] = f->flags[e->crc];
         prc[i] = f->rc[e->crc];
+        if (f->trees[e->crc] && store_oidmap_put(&c->treeat, &objs->v[i], e->crc) < 0) {
+            rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
+            goto cleanup;
+        }
     }
+    c->trees = f->trees;
+    c->treelen = f->treelen;
     rc = check_verdict(c, objs, disk, pflags, prc, objs->n);
 cleanup:
     free(byid);
     free(pflags);
     free(prc);
     return rc;
+}
+
+void ingest_fast_free(ingest_fast *f)
+{
+    assert(!f->running);
+    for (size_t i = 0; f->trees && i < f->handed; i++)
+        free(f->trees[i]);
+    free(f->trees);
+    free(f->treelen);
+    free(f->run);
+    free(f->flags);
+    free(f->rc);
+    memset(f, 0, sizeof *f);
 }

@@ -18,6 +18,12 @@ typedef struct {
     git_repository *q;   /* the quarantine view (or the store) */
     store_oidmap in;     /* every object of the pack -> IN_* */
     store_oidmap placed; /* trees whose place in the layout was verified -> position code */
+    /* The fast path's received trees, already inflated (so the layout walk
+     * does not inflate them again): id -> index into trees/treelen, which
+     * are borrowed from the ingest_fast. Empty on libgit2's path. */
+    store_oidmap treeat;
+    unsigned char *const *trees;
+    const uint32_t *treelen;
     char *err;
     size_t errlen;
 } ingest_ctx;
@@ -46,6 +52,9 @@ typedef struct {
     uint32_t *flags;
     signed char *rc;
     size_t cap;
+    unsigned char **trees; /* by pack position: a received tree's bytes (malloc'd), else NULL */
+    size_t handed;         /* positions given so far (trees[0..handed) are set) */
+    uint32_t *treelen;
     void *run;   /* the batch being checked (ingcheck.c), until the parser's last call */
     int running; /* its threads are running */
 } ingest_fast;
@@ -62,8 +71,12 @@ int ingest_fast_batch(void *arg, packparse_obj *o, size_t first, size_t n, char 
 
 /* ingest_check_all's verdict from the fast path's outcomes: objs the ids
  * of the quarantined pack in pack-index order, ents[0..n) the parse's
- * entries in pack order. */
+ * entries in pack order. Also lends f's tree bytes to c (c->treeat, for
+ * the layout walk): f must outlive that use. */
 uerr ingest_check_fast(ingest_ctx *c, const store_oidvec *objs, const packfile_entry *ents,
                        size_t n, const ingest_fast *f, git_odb *disk);
+
+/* Free what f holds (the batch state, outcomes, tree bytes). */
+void ingest_fast_free(ingest_fast *f);
 
 #endif
