@@ -434,37 +434,60 @@ static int ent_cmp(const void *a, const void *b)
     return memcmp(((const packfile_entry *)a)->id, ((const packfile_entry *)b)->id, PACKFILE_OID);
 }
 
+/* pos[i] = the pack position of objs[i]: i when objs is in pack order
+ * (libgit2 1.5 lists a pack's objects so), else by searching the entries
+ * sorted here by id. 0, or -1 when objs and ents do not hold the same
+ * ids (or no memory). */
+static int positions(uint32_t *pos, const store_oidvec *objs, const packfile_entry *ents, size_t n)
+{
+    size_t i = 0;
+    if (objs->n != n)
+        return -1;
+    for (; i < n && memcmp(objs->v[i].id, ents[i].id, PACKFILE_OID) == 0; i++)
+        pos[i] = (uint32_t)i;
+    if (i == n)
+        return 0;
+    packfile_entry *byid = malloc((n ? n : 1) * sizeof *byid);
+    if (!byid)
+        return -1;
+    for (size_t k = 0; k < n; k++) {
+        byid[k] = ents[k];
+        byid[k].crc = (uint32_t)k; /* carries the pack position */
+    }
+    qsort(byid, n, sizeof *byid, ent_cmp);
+    for (i = 0; i < n; i++) {
+        packfile_entry key;
+        memcpy(key.id, objs->v[i].id, PACKFILE_OID);
+        const packfile_entry *e = bsearch(&key, byid, n, sizeof *byid, ent_cmp);
+        if (!e)
+            break;
+        pos[i] = e->crc;
+    }
+    free(byid);
+    return i == n ? 0 : -1;
+}
+
 uerr ingest_check_fast(ingest_ctx *c, const store_oidvec *objs, const packfile_entry *ents,
                        size_t n, const ingest_fast *f, git_odb *disk)
 {
     /* the outcomes by pack position, put in the order of objs (the pack
-     * index's, as libgit2 lists it) through the entries sorted by id;
-     * the entry's crc field carries its pack position */
-    packfile_entry *byid = malloc((n ? n : 1) * sizeof *byid);
+     * index's, as libgit2 lists it) */
     uint32_t *pflags = malloc((objs->n ? objs->n : 1) * sizeof *pflags);
+    uint32_t *pos = malloc((objs->n ? objs->n : 1) * sizeof *pos);
     signed char *prc = malloc(objs->n ? objs->n : 1);
     uerr rc = UERR_OK;
-    if (!byid || !pflags || !prc) {
+    if (!pos || !pflags || !prc) {
         rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
         goto cleanup;
     }
-    for (size_t i = 0; i < n; i++) {
-        byid[i] = ents[i];
-        byid[i].crc = (uint32_t)i;
+    if (positions(pos, objs, ents, n) != 0) {
+        rc = uerr_set(c->err, c->errlen, UERR_INTERNAL, "the pack's index and its parse disagree");
+        goto cleanup;
     }
-    qsort(byid, n, sizeof *byid, ent_cmp);
     for (size_t i = 0; i < objs->n; i++) {
-        packfile_entry key;
-        memcpy(key.id, objs->v[i].id, PACKFILE_OID);
-        const packfile_entry *e = bsearch(&key, byid, n, sizeof *byid, ent_cmp);
-        if (!e || objs->n != n) {
-            rc = uerr_set(c->err, c->errlen, UERR_INTERNAL,
-                          "the pack's index and its parse disagree");
-            goto cleanup;
-        }
-        pflags[i] = f->flags[e->crc];
-        prc[i] = f->rc[e->crc];
-        if (f->trees[e->crc] && store_oidmap_put(&c->treeat, &objs->v[i], e->crc) < 0) {
+        pflags[i] = f->flags[pos[i]];
+        prc[i] = f->rc[pos[i]];
+        if (f->trees[pos[i]] && store_oidmap_put(&c->treeat, &objs->v[i], pos[i]) < 0) {
             rc = uerr_set(c->err, c->errlen, UERR_NOMEM, "out of memory checking a pack");
             goto cleanup;
         }
@@ -473,7 +496,7 @@ uerr ingest_check_fast(ingest_ctx *c, const store_oidvec *objs, const packfile_e
     c->treelen = f->treelen;
     rc = check_verdict(c, objs, disk, pflags, prc, objs->n);
 cleanup:
-    free(byid);
+    free(pos);
     free(pflags);
     free(prc);
     return rc;

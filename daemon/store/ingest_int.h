@@ -70,8 +70,9 @@ int ingest_fast_batch(void *arg, packparse_obj *o, size_t first, size_t n, char 
                       size_t whylen);
 
 /* ingest_check_all's verdict from the fast path's outcomes: objs the ids
- * of the quarantined pack in pack-index order, ents[0..n) the parse's
- * entries in pack order. Also lends f's tree bytes to c (c->treeat, for
+ * of the quarantined pack in the order libgit2 lists them (the order
+ * ingest_check_all checks in), ents[0..n) the parse's entries in pack
+ * order. Also lends f's tree bytes to c (c->treeat, for
  * the layout walk): f must outlive that use. */
 uerr ingest_check_fast(ingest_ctx *c, const store_oidvec *objs, const packfile_entry *ents,
                        size_t n, const ingest_fast *f, git_odb *disk);
