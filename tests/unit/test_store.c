@@ -786,10 +786,11 @@ static void fast_takein_like_indexer(void **state)
     ts_open(&b, "node-b");
     ts_open(&c, "node-c");
     for (int i = 0; i < NREC; i++) {
-        char v[32];
+        char v[160];
         size_t len;
         snprintf(ids[i], sizeof ids[i], "r%03d", i);
-        snprintf(v, sizeof v, "member %d", i);
+        /* long and alike, so that git deltifies them (below) */
+        snprintf(v, sizeof v, "member %d of the Yinzhou federation, Ningbo", i);
         rec_bytes(&bufs[i], &len, "node-a", T0 + i, "name", v, NULL);
         ch[i] = (store_change){ids[i], bufs[i], len};
     }
@@ -825,6 +826,27 @@ static void fast_takein_like_indexer(void **state)
     size_t len;
     assert_int_equal(store_read(b.s, &buf, &len, "r149", err, sizeof err), UERR_OK);
     free(buf);
+
+    /* the same history as plain git bundles it, its similar records
+     * deltified: the parser leaves it to libgit2's indexer, which takes it */
+    tstore d;
+    char path[256];
+    ts_open(&d, "node-d");
+    snprintf(path, sizeof path, "%s/deltas.bundle", root);
+    assert_int_equal(
+        sh("git --git-dir=%s bundle create %s refs/heads/node-a >/dev/null 2>&1", a.dir, path), 0);
+    /* (it holds deltas: else the check below that the parser left it fails) */
+    whole0 = store_test_fast_takeins(&tried0);
+    e = store_bundle_read(d.s, path, NULL, NULL, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("git's bundle: %s", err);
+    assert_int_equal(store_test_fast_takeins(&tried1), whole0);
+    assert_int_equal(tried1, tried0 + 1);
+    char hd[41];
+    head_of(&d, hd);
+    assert_string_equal(hd, ha);
+    fsck_ok(&d);
+    ts_close(&d);
     ts_close(&a);
     ts_close(&b);
     ts_close(&c);
