@@ -14,6 +14,7 @@
 #include <string.h>
 
 #define PACK_HDR 12
+#define PACKPARSE_ARENA_START (64u << 10) /* a batch buffer's first size */
 
 typedef struct {
     const unsigned char *pack;
@@ -21,6 +22,7 @@ typedef struct {
     size_t pos;  /* the next entry */
     struct libdeflate_decompressor *z;
     unsigned char *arena[2]; /* the batches' inflated bytes, alternating */
+    size_t arenacap[2];      /* grown as objects need, up to PACKPARSE_BATCH_BYTES */
     packparse_obj *objs[2];
     size_t handed; /* objects given to the callback so far */
     unsigned nbatch;
@@ -123,17 +125,31 @@ static uerr parse_batch(size_t *took, parser *p, packfile_entry *ents, size_t fi
                 return uerr_set(p->err, p->errlen, UERR_PEER, "object over the batch");
             break;
         }
+        if (used + size > p->arenacap[p->nbatch & 1]) {
+            /* the previous user of this buffer (two batches ago) is done */
+            size_t cap = p->arenacap[p->nbatch & 1];
+            while (cap < used + size)
+                cap *= 2;
+            cap = cap < PACKPARSE_BATCH_BYTES ? cap : PACKPARSE_BATCH_BYTES;
+            unsigned char *grown = realloc(arena, cap);
+            if (!grown)
+                return uerr_set(p->err, p->errlen, UERR_NOMEM, "out of memory parsing a pack");
+            arena = p->arena[p->nbatch & 1] = grown;
+            p->arenacap[p->nbatch & 1] = cap;
+        }
         if ((rc = entry_inflate(&entlen, arena + used, size, hdrlen, p)) != UERR_OK)
             return rc;
         packfile_entry *e = &ents[first + k];
         memset(e->id, 0, sizeof e->id);
         e->off = p->pos;
         e->crc = (uint32_t)libdeflate_crc32(0, p->pack + p->pos, entlen);
-        objs[k] = (packparse_obj){arena + used, (size_t)size, type, e};
+        objs[k] = (packparse_obj){NULL, (size_t)size, type, e}; /* data: below */
         used += (size_t)size;
         p->pos += entlen;
         k++;
     }
+    for (size_t i = 0, off = 0; i < k; off += objs[i].len, i++)
+        objs[i].data = arena + off; /* the buffer may have moved while it grew */
     char why[256] = "";
     *took = k;
     assert(k > 0);
@@ -149,7 +165,8 @@ uerr packparse_run(packfile_entry **ents, size_t *n, unsigned char packsum[PACKF
                    packparse_batch_fn fn, void *arg, char *err, size_t errlen)
 {
     uint64_t count = 0;
-    parser p = {pack, 0, PACK_HDR, NULL, {NULL, NULL}, {NULL, NULL}, 0, 0, lim, err, errlen};
+    parser p = {pack,         0, PACK_HDR, NULL, {NULL, NULL}, {0, 0},
+                {NULL, NULL}, 0, 0,        lim,  err,          errlen};
     packfile_entry *e = NULL;
     uerr rc;
     *ents = NULL;
@@ -160,7 +177,8 @@ uerr packparse_run(packfile_entry **ents, size_t *n, unsigned char packsum[PACKF
     p.body = len - PACKFILE_OID;
     p.z = libdeflate_alloc_decompressor();
     for (int i = 0; i < 2; i++) {
-        p.arena[i] = malloc(PACKPARSE_BATCH_BYTES);
+        p.arenacap[i] = PACKPARSE_ARENA_START;
+        p.arena[i] = malloc(PACKPARSE_ARENA_START);
         p.objs[i] = malloc(PACKPARSE_BATCH_OBJECTS * sizeof *p.objs[i]);
     }
     e = calloc(count ? count : 1, sizeof *e);

@@ -282,6 +282,52 @@ static void batches_in_order(void **state)
     free(o.b);
 }
 
+/* Objects of 100,000 bytes each: the batch buffers grow from their first
+ * 64 KiB, and every object still holds its own bytes when handed over
+ * (pointers are made after the buffer moved). */
+static int on_big(void *arg, packparse_obj *o, size_t first, size_t n, char *why, size_t whylen)
+{
+    (void)why;
+    (void)whylen;
+    size_t *seen = arg;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char want = (unsigned char)('a' + (first + i) % 26);
+        assert_int_equal(o[i].len, 100000);
+        for (size_t k = 0; k < o[i].len; k += 997)
+            assert_int_equal(o[i].data[k], want);
+        assert_int_equal(o[i].data[o[i].len - 1], want);
+        (*seen)++;
+    }
+    return 0;
+}
+
+static void big_objects_grow_the_buffer(void **state)
+{
+    (void)state;
+    bytes o = {0};
+    char err[256];
+    enum { NBIG = 40, BIG = 100000 };
+    unsigned char *blob = malloc(BIG);
+    assert_non_null(blob);
+    pack_start(&o, NBIG);
+    for (int i = 0; i < NBIG; i++) {
+        memset(blob, 'a' + i % 26, BIG);
+        pack_entry(&o, PACKFILE_BLOB, BIG, blob, BIG);
+    }
+    pack_end(&o);
+    packfile_entry *e = NULL;
+    size_t n = 0, seen = 0;
+    unsigned char sum[20];
+    packparse_limits lim = {1000, 1 << 20};
+    assert_int_equal(packparse_run(&e, &n, sum, o.b, o.len, &lim, on_big, &seen, err, sizeof err),
+                     UERR_OK);
+    assert_int_equal(n, NBIG);
+    assert_int_equal(seen, NBIG);
+    free(e);
+    free(blob);
+    free(o.b);
+}
+
 /* FUZZ_CORPUS_OUT=dir: the packs above as seed inputs for fuzz_packparse. */
 static void write_corpus(const char *dir)
 {
@@ -346,6 +392,7 @@ int main(void)
         cmocka_unit_test(whole_pack_parsed),
         cmocka_unit_test(left_to_the_indexer),
         cmocka_unit_test(batches_in_order),
+        cmocka_unit_test(big_objects_grow_the_buffer),
     };
     if (getenv("FUZZ_CORPUS_OUT")) {
         write_corpus(getenv("FUZZ_CORPUS_OUT"));
