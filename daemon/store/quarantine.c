@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <stdio.h>
@@ -188,11 +189,46 @@ static uerr spool(int fd, FILE *f, unsigned char *chunk, size_t chunklen, size_t
     return UERR_OK;
 }
 
+/* The spooled pack's fsync, on a thread of its own while the pack is
+ * parsed and checked (the disk's time, not the CPU's). */
+typedef struct {
+    int fd, rc, err;
+    pthread_t t;
+    int started;
+} bg_sync;
+
+static void *bg_sync_run(void *arg)
+{
+    bg_sync *b = arg;
+    b->rc = fsync(b->fd);
+    b->err = errno;
+    return NULL;
+}
+
+static void bg_sync_start(bg_sync *b, int fd)
+{
+    b->fd = fd;
+    b->rc = 0;
+    b->started = pthread_create(&b->t, NULL, bg_sync_run, b) == 0;
+}
+
+/* 0 when the pack is on disk (the thread's fsync, or one here when no
+ * thread ran), else -1 with errno set. */
+static int bg_sync_wait(bg_sync *b)
+{
+    if (!b->started)
+        return fsync(b->fd);
+    pthread_join(b->t, NULL);
+    b->started = 0;
+    errno = b->err;
+    return b->rc;
+}
+
 /* Write the .idx of the parsed pack and give both files their names
  * (pack-<checksum>.pack/.idx, fsynced as the indexer does). UERR_PEER
  * when the index cannot be made of these entries (an object twice: the
  * indexer decides), UERR_IO, UERR_NOMEM. */
-static uerr fast_files(quarantine *qt, int fd, const char *spoolpath,
+static uerr fast_files(quarantine *qt, bg_sync *sync, const char *spoolpath,
                        const unsigned char packsum[PACKFILE_OID], char *err, size_t errlen)
 {
     unsigned char *idx = NULL;
@@ -212,7 +248,7 @@ static uerr fast_files(quarantine *qt, int fd, const char *spoolpath,
     for (int i = 0; i < PACKFILE_OID; i++)
         snprintf(hex + 2 * i, 3, "%02x", packsum[i]);
     int ifd = -1;
-    if (fsync(fd) != 0)
+    if (bg_sync_wait(sync) != 0)
         goto io;
     snprintf(path, sizeof path, "%s/pack-%s.pack", qt->qdir, hex);
     if (rename(spoolpath, path) != 0)
@@ -246,6 +282,7 @@ static uerr index_spooled(quarantine *qt, git_odb *main_odb, FILE *f, unsigned c
     uint64_t total = 0;
     void *map = MAP_FAILED;
     unsigned char packsum[PACKFILE_OID];
+    bg_sync sync = {0};
     uerr rc;
     snprintf(spoolpath, sizeof spoolpath, "%s/spool.pack", qt->qdir);
     int fd = open(spoolpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -253,6 +290,7 @@ static uerr index_spooled(quarantine *qt, git_odb *main_odb, FILE *f, unsigned c
         return uerr_set(err, errlen, UERR_IO, "writing the pack: %s", strerror(errno));
     if ((rc = spool(fd, f, chunk, chunklen, n, &total, lim, err, errlen)) != UERR_OK)
         goto cleanup;
+    bg_sync_start(&sync, fd);
     map = mmap(NULL, (size_t)total, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         rc = uerr_set(err, errlen, UERR_IO, "reading the pack: %s", strerror(errno));
@@ -265,7 +303,7 @@ static uerr index_spooled(quarantine *qt, git_odb *main_odb, FILE *f, unsigned c
     rc = packparse_run(&qt->ents, &qt->nents, packsum, map, (size_t)total, &pl, fast->fn, fast->arg,
                        why, sizeof why);
     if (rc == UERR_OK)
-        rc = fast_files(qt, fd, spoolpath, packsum, why, sizeof why);
+        rc = fast_files(qt, &sync, spoolpath, packsum, why, sizeof why);
     if (rc == UERR_OK) {
         qt->fast = 1;
         qt->unsynced = 0;
@@ -290,6 +328,8 @@ static uerr index_spooled(quarantine *qt, git_odb *main_odb, FILE *f, unsigned c
     rc = index_git(qt, main_odb, mf, chunk, chunklen, n, lim, err, errlen);
     fclose(mf);
 cleanup:
+    if (sync.started)
+        (void)bg_sync_wait(&sync); /* before the file goes */
     if (map != MAP_FAILED)
         munmap(map, (size_t)total);
     close(fd);
