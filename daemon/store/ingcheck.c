@@ -1,8 +1,10 @@
 /* ingcheck.c - the take-in's check of every object a pack brings,
  * reachable or not (objcheck.c's rules), on two threads when the pack is
  * large, and the recheck of records under the declarations the same pack
- * brings. Split from ingest.c, which calls ingest_check_all. Part of the
- * store room. */
+ * brings. Split from ingest.c, which calls ingest_check_all (objects read
+ * through libgit2) or, for a pack parsed by packparse.c, ingest_check_fast
+ * over what ingest_fast_batch found checking the inflated bytes in place.
+ * Part of the store room. */
 #include "daemon/store/ingest_int.h"
 #include "daemon/store/objcheck.h"
 #include "daemon/util/log.h"

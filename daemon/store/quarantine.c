@@ -2,8 +2,11 @@
  * indexed into objects/incoming-XXXXXX (within the store's byte and object
  * budgets), read through a view that also sees the store, and at the end
  * either the checked objects are moved in or the directory is removed.
- * Part of the store room. Never moves a ref; never decides what is valid
- * (ingest.c and objcheck.c do). */
+ * A large pack is first spooled there and parsed by packparse.c (each
+ * object inflated once and handed to the caller's checks, the .idx
+ * written from the parse); whatever that refuses is indexed by libgit2
+ * from the spooled bytes as before. Part of the store room. Never moves a
+ * ref; never decides what is valid (ingest.c and objcheck.c do). */
 #include "daemon/store/quarantine.h"
 #include "daemon/store/objcheck.h"
 #include "daemon/util/fsutil.h"
