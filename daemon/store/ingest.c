@@ -205,13 +205,23 @@ static uerr verify_tree(ingest_ctx *c, const git_oid *id, place p, int sample)
     if (held && placed_known(id, code))
         return UERR_OK;
     git_oid_tostr(hex, sizeof hex, id);
-    if (git_odb_read(&o, c->odb, id) < 0)
-        return store_git_err(c->err, c->errlen, UERR_PEER, "reading a tree");
-    const unsigned char *buf = git_odb_object_data(o);
-    size_t len = git_odb_object_size(o), pos = 0, namelen;
+    const uint32_t *at = c->trees ? store_oidmap_get(&c->treeat, id) : NULL;
+    const unsigned char *buf;
+    size_t len, pos = 0, namelen;
+    git_object_t type = GIT_OBJECT_TREE;
+    if (at) { /* inflated and checked by the fast path */
+        buf = c->trees[*at];
+        len = c->treelen[*at];
+    } else {
+        if (git_odb_read(&o, c->odb, id) < 0)
+            return store_git_err(c->err, c->errlen, UERR_PEER, "reading a tree");
+        buf = git_odb_object_data(o);
+        len = git_odb_object_size(o);
+        type = git_odb_object_type(o);
+    }
     const char *name;
     const unsigned char *raw;
-    if (git_odb_object_type(o) != GIT_OBJECT_TREE)
+    if (type != GIT_OBJECT_TREE)
         rc = uerr_set(c->err, c->errlen, UERR_PEER, "object %s: a tree was expected", hex);
     else if ((rc = objcheck_tree(&kind, buf, len, why, sizeof why)) != UERR_OK)
         rc = uerr_set(c->err, c->errlen, rc, "object %s (tree): %s", hex, why);
@@ -521,23 +531,28 @@ static uerr ingest_check(ingest_ctx *c, quarantine *qt, git_odb *disk, FILE *f,
     store_oidvec objs = {0};
     uerr rc = UERR_OK;
     uint64_t t0 = cpu_ms(), t1 = t0, t2 = t0;
+    ingest_fast fast = {.c = c, .disk = disk};
+    quarantine_fast qf = {ingest_fast_batch, &fast};
     if (f) {
-        if ((rc = quarantine_index(qt, disk, f, &c->s->limits, c->err, c->errlen)) != UERR_OK ||
+        if ((rc = quarantine_index(qt, disk, f, &c->s->limits, &qf, c->err, c->errlen)) !=
+                UERR_OK ||
             (rc = quarantine_open(qt, c->err, c->errlen)) != UERR_OK ||
             (rc = quarantine_list(&objs, qt, c->err, c->errlen)) != UERR_OK)
             goto cleanup;
         c->odb = qt->qodb;
         c->q = qt->q;
         t1 = cpu_ms();
-        if ((rc = ingest_check_all(c, &objs, disk)) != UERR_OK)
+        rc = qt->fast ? ingest_check_fast(c, &objs, qt->ents, qt->nents, &fast, disk)
+                      : ingest_check_all(c, &objs, disk);
+        if (rc != UERR_OK)
             goto cleanup;
         t2 = cpu_ms();
     }
     if ((rc = verify_heads(c, refs, nrefs, &rep->commits)) != UERR_OK)
         goto cleanup;
-    log_msg(LOG_DEBUG, "take-in: %zu objects: CPU ms: indexed %llu, checked %llu, layout %llu",
-            objs.n, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
-            (unsigned long long)(cpu_ms() - t2));
+    log_msg(LOG_DEBUG, "take-in: %zu objects%s: CPU ms: indexed %llu, checked %llu, layout %llu",
+            objs.n, qt->fast ? " (parsed and checked at once)" : "", (unsigned long long)(t1 - t0),
+            (unsigned long long)(t2 - t1), (unsigned long long)(cpu_ms() - t2));
     /* Refuse a diverged branch before anything moves: all or nothing. */
     for (size_t i = 0; i < nrefs; i++) {
         int st = copy_state(c->s, c->q, &refs[i], c->err, c->errlen);
@@ -549,6 +564,10 @@ static uerr ingest_check(ingest_ctx *c, quarantine *qt, git_odb *disk, FILE *f,
     }
 cleanup:
     free(objs.v);
+    store_oidmap_free(&c->treeat);
+    c->trees = NULL;
+    c->treelen = NULL;
+    ingest_fast_free(&fast);
     return rc;
 }
 

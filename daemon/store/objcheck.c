@@ -316,6 +316,17 @@ uerr objcheck_record_kind(const record *r, record_kind k, char *err, size_t errl
     return record_check_kind(r, k, err, errlen);
 }
 
+/* 1 when every field of r is a field of kind k: the first test of
+ * record_check_kind, without the message a refusal formats (a member's
+ * record is checked as every other kind too, and fails there at once). */
+static int kind_fields_known(const record *r, record_kind k)
+{
+    for (size_t i = 0; i < r->nentries; i++)
+        if (!schema_kind_field_find(k, r->entries[i].field))
+            return 0;
+    return 1;
+}
+
 /* A blob is checked before the layout walk knows its folder, so it is
  * checked as every kind and as both declarations; the walk then demands
  * the bit of its folder. The member refusal is the one reported. */
@@ -334,6 +345,8 @@ uerr objcheck_record_as(uint32_t *as, const char *buf, size_t len, char *err, si
     if (rc == UERR_OK)
         *as |= OBJCHECK_AS_KIND(KIND_MEMBER);
     for (int k = KIND_MEMBER + 1; k < KIND_COUNT && rc != UERR_NOMEM; k++) {
+        if (!kind_fields_known(&r, (record_kind)k))
+            continue; /* refused as record_check_kind would, without its message */
         uerr kr = record_check_kind(&r, (record_kind)k, derr, sizeof derr);
         if (kr == UERR_NOMEM)
             rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory checking a record");

@@ -3,6 +3,7 @@
 #ifndef UNIOND_STORE_QUARANTINE_H
 #define UNIOND_STORE_QUARANTINE_H
 
+#include "daemon/store/packparse.h"
 #include "daemon/store/store_int.h"
 
 /* A pack being taken in: its quarantine directory, and a repository view
@@ -15,15 +16,31 @@ typedef struct {
     git_odb *qodb;
     git_odb_backend *qpack; /* borrowed: owned by qodb */
     git_repository *q;
-    int unsynced; /* indexed without fsyncs (small): never moved in as is */
+    int unsynced;         /* indexed without fsyncs (small): never moved in as is */
+    int fast;             /* taken in by packparse (below), not libgit2's indexer */
+    packfile_entry *ents; /* fast: every object, in pack order (ids set) */
+    size_t nents;
 } quarantine;
+
+/* The take-in's fast path: each batch of inflated objects is handed to fn
+ * (which hashes and checks them, packparse_batch_fn); nonzero sends the
+ * pack to libgit2's indexer instead, whose verdict stands. */
+typedef struct {
+    packparse_batch_fn fn;
+    void *arg;
+} quarantine_fast;
 
 /* Index the pack read from f into a fresh objects/incoming-XXXXXX within
  * lim (the announced object count is refused from the pack header, the
  * bytes while streaming). Bad bytes are UERR_PEER; failing to make or
- * write the quarantine is UERR_IO. qt->objdir must be set. */
+ * write the quarantine is UERR_IO. qt->objdir must be set.
+ * With fast (may be NULL), a pack of more than 100 objects is first
+ * spooled into the quarantine and parsed by packparse (each object
+ * inflated once, given to fast->fn, the .idx written from what the parse
+ * learnt: qt->fast set, qt->ents the objects); whatever it refuses goes
+ * to libgit2's indexer from the spooled bytes, as before. */
 uerr quarantine_index(quarantine *qt, git_odb *main_odb, FILE *f, const store_limits *lim,
-                      char *err, size_t errlen);
+                      const quarantine_fast *fast, char *err, size_t errlen);
 /* Open the view qt->q over the indexed pack plus the store. */
 uerr quarantine_open(quarantine *qt, char *err, size_t errlen);
 /* Every object id of the quarantined pack, appended to out. */

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "daemon/store/packparse.h"
 #include "daemon/store/store.h"
 #include "proto/record.h"
 #include "proto/schema.h"
@@ -584,17 +585,23 @@ static void local_failures_are_io_errors(void **state)
     lim = old;
     lim.rlim_cur = 64;
     void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    uerr e = store_sync_apply(d.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    /* through libgit2's indexer, then through the take-in's own parser
+     * (which spools the pack into the quarantine first) */
+    for (int mode = -1; mode <= 1; mode += 2) {
+        store_test_fast_takein(mode);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        uerr e = store_sync_apply(d.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        store_test_fast_takein(0);
+        if (e != UERR_IO)
+            fail_msg("mode %d: expected UERR_IO, got %s: %s", mode, uerr_name(e), err);
+        char *h = heads_str(&d), *o = objects_str(&d);
+        assert_string_equal(h, heads0);
+        assert_string_equal(o, objs0);
+        free(h);
+        free(o);
+    }
     signal(SIGXFSZ, prev);
-    if (e != UERR_IO)
-        fail_msg("expected UERR_IO, got %s: %s", uerr_name(e), err);
-    char *h = heads_str(&d), *o = objects_str(&d);
-    assert_string_equal(h, heads0);
-    assert_string_equal(o, objs0);
-    free(h);
-    free(o);
     /* the same pack with the limit lifted is taken in: the failure was ours */
     assert_int_equal(store_sync_apply(d.s, pack, len, &ref, 1, NULL, NULL, &rep, err, sizeof err),
                      UERR_OK);
@@ -645,6 +652,9 @@ static void names_bad_object(const char *err, const char *line, const char *kase
     fail_msg("%s: the refusal '%s' names none of the bad objects %s", kase, err, line + 41);
 }
 
+/* The refusals of the last hostile_refused: as a sync pack, as a bundle. */
+static char hostile_said[2][512];
+
 /* Case kase, as a sync pack and as a bundle: refused as the peer's fault,
  * with refs and objects unchanged, the bad object named, fsck clean. */
 static void hostile_refused(tstore *b, const char *kase)
@@ -666,6 +676,7 @@ static void hostile_refused(tstore *b, const char *kase)
     refused(b, e, heads0, objs0);
     names_bad_object(err, line, kase);
     print_message("%s: %s\n", kase, err);
+    snprintf(hostile_said[0], sizeof hostile_said[0], "%s", err);
     free(pack);
     snprintf(path, sizeof path, "%s/bp/%s.bundle", root, kase);
     err[0] = 0;
@@ -674,6 +685,7 @@ static void hostile_refused(tstore *b, const char *kase)
         fail_msg("%s: bundle gave %s: %s", kase, uerr_name(e), err);
     refused(b, e, heads0, objs0);
     names_bad_object(err, line, kase);
+    snprintf(hostile_said[1], sizeof hostile_said[1], "%s", err);
     fsck_ok(b);
     free(heads0);
     free(objs0);
@@ -692,12 +704,36 @@ static void hostile_objects_refused(void **state)
         "union-in-members"};
     tstore b;
     char line[512], path[256], err[512], *buf;
-    size_t len;
+    size_t len, ncases = sizeof cases / sizeof cases[0];
     store_bundle_report rep;
+    char(*said)[2][512] = calloc(ncases, sizeof *said);
+    assert_non_null(said);
     ts_open(&b, "node-b");
     commit1(&b, "r9", "name", "nine");
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (size_t i = 0; i < ncases; i++) {
         hostile_refused(&b, cases[i]);
+        memcpy(said[i], hostile_said, sizeof hostile_said);
+    }
+    /* every pack given to the take-in's own parser first (normally only
+     * packs of more than 100 objects): the same refusals, word for word
+     * (whatever it refuses goes to libgit2's indexer, and a check's
+     * refusal is worded by the same check) */
+    size_t tried0 = 0, whole0 = store_test_fast_takeins(&tried0), tried1 = 0;
+    store_test_fast_takein(1);
+    for (size_t i = 0; i < ncases; i++) {
+        hostile_refused(&b, cases[i]);
+        assert_string_equal(hostile_said[0], said[i][0]);
+        assert_string_equal(hostile_said[1], said[i][1]);
+    }
+    store_test_fast_takein(0);
+    /* every one was given to the parser; those it parsed whole (the
+     * packs without deltas) were refused by the checks or the layout */
+    size_t whole1 = store_test_fast_takeins(&tried1);
+    assert_int_equal(tried1, tried0 + 2 * ncases);
+    assert_true(whole1 > whole0);
+    print_message("parsed whole by the take-in's parser: %zu of %zu\n", whole1 - whole0,
+                  2 * ncases);
+    free(said);
     /* the same refusals, naming the same objects, when the objects are
      * checked on two threads (large take-ins) */
     store_test_parallel_check(1);
@@ -718,6 +754,102 @@ static void hostile_objects_refused(void **state)
     free(buf);
     fsck_ok(&b);
     ts_close(&b);
+}
+
+/* Path of the one .idx under dir/objects/pack (out "" when not one). */
+static void only_idx(char *out, size_t outlen, const tstore *t)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s/objects/pack/*.idx | head -2 | tr '\\n' ' '", t->dir);
+    sh_out(out, outlen, cmd);
+    char *sp = strchr(out, ' ');
+    if (!sp || sp[1] != 0)
+        fail_msg("not one pack in %s: '%s'", t->dir, out);
+    *sp = 0;
+}
+
+/* A pack of more than 100 objects without deltas (what a node sends) is
+ * parsed by the take-in's own parser, each object inflated once: the
+ * store ends as after libgit2's indexer, with the same pack and an .idx
+ * equal byte for byte to the one the indexer writes, `git verify-pack`
+ * and `git fsck --strict` clean. */
+static void fast_takein_like_indexer(void **state)
+{
+    (void)state;
+    tstore a, b, c;
+    store_bundle_report rep;
+    char err[512], ha[41], hb[41], hc[41], ib[512], ic[512];
+    enum { NREC = 150 };
+    store_change ch[NREC];
+    char ids[NREC][16], *bufs[NREC];
+    ts_open(&a, "node-a");
+    ts_open(&b, "node-b");
+    ts_open(&c, "node-c");
+    for (int i = 0; i < NREC; i++) {
+        char v[160];
+        size_t len;
+        snprintf(ids[i], sizeof ids[i], "r%03d", i);
+        /* long and alike, so that git deltifies them (below) */
+        snprintf(v, sizeof v, "member %d of the Yinzhou federation, Ningbo", i);
+        rec_bytes(&bufs[i], &len, "node-a", T0 + i, "name", v, NULL);
+        ch[i] = (store_change){ids[i], bufs[i], len};
+    }
+    assert_int_equal(store_commit(a.s, ch, NREC, 0, "clerk", "many\n", err, sizeof err), UERR_OK);
+    for (int i = 0; i < NREC; i++)
+        free(bufs[i]);
+    size_t tried0, whole0 = store_test_fast_takeins(&tried0), tried1;
+    uerr e = sync_from(&b, &a, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("fast take-in: %s", err);
+    assert_int_equal(store_test_fast_takeins(&tried1), whole0 + 1);
+    assert_int_equal(tried1, tried0 + 1);
+    store_test_fast_takein(-1);
+    e = sync_from(&c, &a, &rep, err, sizeof err);
+    store_test_fast_takein(0);
+    if (e != UERR_OK)
+        fail_msg("indexer take-in: %s", err);
+    assert_int_equal(store_test_fast_takeins(&tried1), whole0 + 1);
+    assert_int_equal(tried1, tried0 + 1);
+    head_of(&a, ha);
+    head_of(&b, hb);
+    head_of(&c, hc);
+    assert_string_equal(hb, ha);
+    assert_string_equal(hc, ha);
+    only_idx(ib, sizeof ib, &b);
+    only_idx(ic, sizeof ic, &c);
+    assert_string_equal(strrchr(ib, '/'), strrchr(ic, '/'));
+    assert_int_equal(sh("cmp -s %s %s", ib, ic), 0);
+    assert_int_equal(sh("git verify-pack %s >/dev/null 2>&1", ib), 0);
+    fsck_ok(&b);
+    /* every record readable */
+    char *buf;
+    size_t len;
+    assert_int_equal(store_read(b.s, &buf, &len, "r149", err, sizeof err), UERR_OK);
+    free(buf);
+
+    /* the same history as plain git bundles it, its similar records
+     * deltified: the parser leaves it to libgit2's indexer, which takes it */
+    tstore d;
+    char path[256];
+    ts_open(&d, "node-d");
+    snprintf(path, sizeof path, "%s/deltas.bundle", root);
+    assert_int_equal(
+        sh("git --git-dir=%s bundle create %s refs/heads/node-a >/dev/null 2>&1", a.dir, path), 0);
+    /* (it holds deltas: else the check below that the parser left it fails) */
+    whole0 = store_test_fast_takeins(&tried0);
+    e = store_bundle_read(d.s, path, NULL, NULL, &rep, err, sizeof err);
+    if (e != UERR_OK)
+        fail_msg("git's bundle: %s", err);
+    assert_int_equal(store_test_fast_takeins(&tried1), whole0);
+    assert_int_equal(tried1, tried0 + 1);
+    char hd[41];
+    head_of(&d, hd);
+    assert_string_equal(hd, ha);
+    fsck_ok(&d);
+    ts_close(&d);
+    ts_close(&a);
+    ts_close(&b);
+    ts_close(&c);
 }
 
 /* A bundle naming the receiver's own branch: ignored, nothing moved in. */
@@ -1312,6 +1444,23 @@ static void schema_folder_taken_in(void **state)
     fsck_ok(&b);
     ts_close(&b);
     store_test_parallel_check(0);
+    /* and through the take-in's own parser (git packs these few objects
+     * without deltas, so it takes the pack whole): the records refused
+     * first are rechecked from its outcomes */
+    store_test_fast_takein(1);
+    ts_open(&b, "node-d");
+    seen = 0;
+    size_t tried0, tried1, whole0 = store_test_fast_takeins(&tried0);
+    e = store_bundle_read(b.s, path, decl_seen_cb, &seen, &rep, err, sizeof err);
+    store_test_fast_takein(0);
+    if (e != UERR_OK)
+        fail_msg("schema-valid bundle, own parser: %s", err);
+    assert_int_equal(seen, 2);
+    assert_null(schema_field_find("hukou"));
+    assert_int_equal(store_test_fast_takeins(&tried1), whole0 + 1);
+    assert_int_equal(tried1, tried0 + 1);
+    fsck_ok(&b);
+    ts_close(&b);
 }
 
 int main(void)
@@ -1324,6 +1473,7 @@ int main(void)
         cmocka_unit_test(ingest_refusals_are_peer_errors),
         cmocka_unit_test(local_failures_are_io_errors),
         cmocka_unit_test(hostile_objects_refused),
+        cmocka_unit_test(fast_takein_like_indexer),
         cmocka_unit_test(own_branch_ignored),
         cmocka_unit_test(takein_limits),
         cmocka_unit_test(unmerged_copy_is_merged),
