@@ -91,8 +91,10 @@ const schema_field *schema_kind_field_find(record_kind k, const char *name)
 {
     size_t n;
     const schema_field *t = schema_kind_fields(k, &n);
+    /* the first byte before the call: every cell of an import asks here
+     * several times (checks, links, apply), over a kind's whole table */
     for (size_t i = 0; name && i < n; i++)
-        if (strcmp(t[i].name, name) == 0)
+        if (t[i].name[0] == name[0] && strcmp(t[i].name, name) == 0)
             return &t[i];
     return NULL;
 }
