@@ -17,6 +17,7 @@ typedef struct {
     git_repository *q;   /* the quarantine view (or the store) */
     store_oidmap in;     /* every object of the pack -> IN_* */
     store_oidmap placed; /* trees whose place in the layout was verified -> position code */
+    size_t trees_read;   /* by the layout check (the -v log line: O(depth) for a live change) */
     char *err;
     size_t errlen;
 } ingest_ctx;

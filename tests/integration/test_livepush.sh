@@ -5,7 +5,9 @@
 # (it is set to 10 minutes here). Counted with the per-peer counters of
 # `unionctl peers --json` (pushes_in, pushes_out, wants_out). A change too
 # big to ride in one HEADS still arrives, asked for with a WANT (which also
-# proves that wants_out counts).
+# proves that wants_out counts). B runs with -v: after a 3000-member
+# import, the take-in of one more change reads O(depth) trees for its
+# layout check (the siblings it shares with B's head are not read again).
 . "$(dirname "$0")/lib.sh"
 export UNIOND_ANTI_ENTROPY_MS=600000
 
@@ -13,7 +15,16 @@ A=$T/a B=$T/b C=$T/c
 node_init "$A" yinzhou-01 yinzhou
 node_init "$B" haishu-01 haishu
 node_init "$C" xiangshan-01 xiangshan
-for d in "$A" "$B" "$C"; do node_start "$d" || exit 1; done
+# node_start with -v (lib.sh's node_start, plus the debug lines)
+node_start_v() {
+    "$UNIOND" -d "$1" -v >>"$1.log" 2>&1 &
+    PIDS+=("$!")
+    eval "PID_$(echo "$1" | md5sum | cut -c1-8)=$!"
+    wait_until 20 ctl "$1" status
+}
+node_start "$A" || exit 1
+node_start_v "$B" || exit 1
+node_start "$C" || exit 1
 fpr() { ctl "$1" id --json | sed -n 's/.*"fingerprint": "\(.*\)".*/\1/p'; }
 addr() { ctl "$1" id --json | sed -n 's/.*"listen": "\(.*\)".*/\1/p'; }
 # counter NODE PEER KEY: the value of KEY in NODE's peers --json for PEER
@@ -58,6 +69,18 @@ ctl "$A" import "$T/m.csv" >/dev/null
 check "a 3000-member import on A reaches C" \
     wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = 3002 ]"
 check "B asked A for it with a WANT" test "$(counter "$B" yinzhou-01 wants_out)" -gt "$b_wants"
+
+# One change on top of the import: its layout check on B reads the new
+# path's trees, not the ~500 folders it shares with B's head.
+check "all branches equal after the import" wait_until 60 quiet "$A" "$B" "$C"
+off=$(wc -l <"$B.log")
+id=$(ctl "$A" add name=王芳 phone=13712345678)
+check "an add after the import reaches C" wait_until 20 ctl "$C" show "$id"
+reads=$(tail -n +"$((off + 1))" "$B.log" | grep -E 'take-in: [1-9][0-9]* objects:' |
+    sed -n 's/.*(\([0-9]*\) trees read).*/\1/p' | head -1)
+echo "# trees read by B's layout check of one change: ${reads:-none}"
+check "B logged the take-in's layout check" test -n "$reads"
+check "it read at most 8 trees (O(depth))" test "${reads:-999}" -le 8
 
 for d in "$A" "$B" "$C"; do
     check "$(basename "$d"): no sanitizer report" log_clean "$d"
