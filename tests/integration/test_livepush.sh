@@ -62,12 +62,25 @@ check "B sent A no WANT" test "$(counter "$B" yinzhou-01 wants_out)" = "$b_wants
 check "C sent B no WANT" test "$(counter "$C" haishu-01 wants_out)" = "$c_wants"
 check "all branches equal again" wait_until 20 quiet "$A" "$B" "$C"
 
+# Echoes: A and C announce back the change B passed on (their copies and
+# branches moved to it). B answers them from its heads in memory: no
+# store job for heads it has, and the copies that catch up move in one
+# job at B's next tick, not one per echo. Before: 5 take-ins on B per
+# change (the change and four echoes).
+off=$(wc -l <"$B.log")
+id=$(ctl "$A" add name=周杰 phone=13612345678)
+check "one more add reaches C" wait_until 20 ctl "$C" show "$id"
+check "and the branches settle (copies moved at a tick)" wait_until 20 quiet "$A" "$B" "$C"
+jobs=$(tail -n +"$((off + 1))" "$B.log" | grep -c 'take-in: [0-9]* objects:')
+echo "# take-in jobs on B for one change and its echoes: $jobs"
+check "B ran at most 2 take-ins for it (the change, one copy catch-up)" test "$jobs" -le 2
+
 # A change over the push limit (256 KiB): announced, then asked for.
 b_wants=$(counter "$B" yinzhou-01 wants_out)
 "$GENMEMBERS" 3000 5 >"$T/m.csv"
 ctl "$A" import "$T/m.csv" >/dev/null
 check "a 3000-member import on A reaches C" \
-    wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = 3002 ]"
+    wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = 3003 ]"
 check "B asked A for it with a WANT" test "$(counter "$B" yinzhou-01 wants_out)" -gt "$b_wants"
 
 # One change on top of the import: its layout check on B reads the new
