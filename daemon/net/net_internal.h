@@ -166,6 +166,8 @@ struct session {
     store_ref *peer_heads;
     size_t npeer_heads;
     int peer_heads_known;
+    store_ref *pushed_heads; /* the heads of our last push on this session (push.c) */
+    size_t npushed_heads;
     /* outgoing push: a pack for our announcement is being built */
     int pushing;
     int push_again; /* our heads moved meanwhile: announce again after */

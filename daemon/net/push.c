@@ -86,18 +86,24 @@ static int oid_listed(char *const *v, size_t n, const char *oid)
     return n && bsearch(&oid, v, n, sizeof *v, strp_cmp) != NULL;
 }
 
-/* The heads of ours the peer does not hold (by what it announced), except
- * its own branch, which it never takes from anyone; and its heads as the
- * haves. Returns 1 when there is something to push (j->want non-empty). */
+/* The heads of ours the peer does not hold (by what it announced, and
+ * what we pushed to it on this session since: a pushed pack is taken in or
+ * the session closes), except its own branch, which it never takes from
+ * anyone; and those as the haves. Without the pushed ones, our branch copy
+ * catching up to a change we had just pushed (its commit already sent,
+ * the peer not yet announcing it) built and sent the same pack again.
+ * Returns 1 when there is something to push (j->want non-empty). */
 static int push_plan(push_job *j, session *s)
 {
     peers *p = s->p;
     j->want = calloc(p->nheads + 1, sizeof *j->want);
-    j->have = calloc(s->npeer_heads + 1, sizeof *j->have);
+    j->have = calloc(s->npeer_heads + s->npushed_heads + 1, sizeof *j->have);
     if (!j->want || !j->have)
         return 0;
-    for (size_t i = 0; i < s->npeer_heads; i++) {
-        if (!(j->have[j->nhave] = strdup(s->peer_heads[i].oid)))
+    for (size_t i = 0; i < s->npeer_heads + s->npushed_heads; i++) {
+        const store_ref *r =
+            i < s->npeer_heads ? &s->peer_heads[i] : &s->pushed_heads[i - s->npeer_heads];
+        if (!(j->have[j->nhave] = strdup(r->oid)))
             return 0;
         j->nhave++;
     }
@@ -158,8 +164,17 @@ static void push_done(void *arg, int cancelled)
             log_msg(LOG_DEBUG,
                     "peer %s: pushing a pack of %zu bytes with our heads (built in %llu ms)",
                     s->ps->conf.name, j->len, (unsigned long long)j->ms);
-            if (sync_send_push(s, j->heads, j->nheads, j->pack, j->len) == UERR_OK)
+            if (sync_send_push(s, j->heads, j->nheads, j->pack, j->len) == UERR_OK) {
                 s->ps->pushes_out++;
+                /* the newest push names every branch */
+                store_ref *v = malloc((j->nheads + 1) * sizeof *v);
+                if (v) {
+                    memcpy(v, j->heads, j->nheads * sizeof *v);
+                    free(s->pushed_heads);
+                    s->pushed_heads = v;
+                    s->npushed_heads = j->nheads;
+                }
+            }
         } else {
             if (j->rc != UERR_OK)
                 log_msg(LOG_DEBUG, "peer %s: no pack to push (%s): announcing only",

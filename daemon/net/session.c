@@ -46,6 +46,7 @@ void session_unref(session *s)
     free(s->next_refs);
     free(s->next_push);
     free(s->echo_refs);
+    free(s->pushed_heads);
     free(s->peer_heads);
     free(s);
     p->open--;
