@@ -651,6 +651,8 @@ uerr store_ingest(store *s, FILE *f, const store_bundle_ref *all, size_t nall,
             (rc = quarantine_move_in(&qt, &keep, qt.stats.indexed_objects, disk, err, errlen)) !=
                 UERR_OK)
             goto cleanup;
+        if (keep.n)
+            atomic_fetch_add(&s->packs_new, 1); /* one more pack to join (packjoin.c) */
         git_odb *bodb = NULL;
         if (git_repository_odb(&bodb, s->bulk) == 0)
             git_odb_refresh(bodb);

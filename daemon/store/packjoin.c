@@ -9,7 +9,10 @@
  * deflated pack: at start (more than JOIN_MIN_PACKS of them, or any
  * stored one), and while the daemon runs, on the store queue when it has
  * nothing else to do and JOIN_LIVE_PACKS packs were written since the
- * last join (control.c sets the queue's idle job).
+ * last join (control.c sets the queue's idle job). A take-in of a live
+ * change writes one small pack too (quarantine.c) and counts the same:
+ * without that, a receiver's packs grew by one per change until a restart,
+ * and every take-in opened and scanned them all.
  * Part of the store room. Crash safety: the joined pack and its .idx are
  * fsynced and renamed in, and the folder fsynced, before any joined pack
  * is removed; a kill at any point leaves every object in some pack.

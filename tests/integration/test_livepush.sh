@@ -75,12 +75,21 @@ jobs=$(tail -n +"$((off + 1))" "$B.log" | grep -c 'take-in: [0-9]* objects:')
 echo "# take-in jobs on B for one change and its echoes: $jobs"
 check "B ran at most 2 take-ins for it (the change, one copy catch-up)" test "$jobs" -le 2
 
+# A receiver joins the small packs its live take-ins write (one per
+# change) while it runs, as the group commit's: 20 changes, B joins.
+joined() { ctl "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["packs_joined"])'; }
+j0=$(joined "$B")
+for i in $(seq 1 20); do last=$(ctl "$A" add "name=批量$i"); done
+check "20 more adds reach B" wait_until 30 ctl "$B" show "$last"
+joined_more() { [ "$(joined "$B")" -gt "$j0" ]; }
+check "B joined its take-in packs while running" wait_until 20 joined_more
+
 # A change over the push limit (256 KiB): announced, then asked for.
 b_wants=$(counter "$B" yinzhou-01 wants_out)
 "$GENMEMBERS" 3000 5 >"$T/m.csv"
 ctl "$A" import "$T/m.csv" >/dev/null
 check "a 3000-member import on A reaches C" \
-    wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = 3003 ]"
+    wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = 3023 ]"
 check "B asked A for it with a WANT" test "$(counter "$B" yinzhou-01 wants_out)" -gt "$b_wants"
 
 # One change on top of the import: its layout check on B reads the new
