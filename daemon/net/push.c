@@ -86,24 +86,36 @@ static int oid_listed(char *const *v, size_t n, const char *oid)
     return n && bsearch(&oid, v, n, sizeof *v, strp_cmp) != NULL;
 }
 
-/* The heads of ours the peer does not hold (by what it announced, and
- * what we pushed to it on this session since: a pushed pack is taken in or
- * the session closes), except its own branch, which it never takes from
- * anyone; and those as the haves. Without the pushed ones, our branch copy
- * catching up to a change we had just pushed (its commit already sent,
- * the peer not yet announcing it) built and sent the same pack again.
- * Returns 1 when there is something to push (j->want non-empty). */
+/* 1 when oid is among the heads of our last push on this session. */
+static int oid_pushed(const session *s, const char *oid)
+{
+    for (size_t i = 0; i < s->npushed_heads; i++)
+        if (strcmp(s->pushed_heads[i].oid, oid) == 0)
+            return 1;
+    return 0;
+}
+
+/* The heads of ours the peer does not hold (by what it announced), except
+ * its own branch, which it never takes from anyone; and its heads as the
+ * haves. Returns 1 when there is something to push (j->want non-empty)
+ * that our last push on this session did not already carry: our branch
+ * copy catching up to a change just pushed (the peer not yet announcing
+ * it) built and sent the same pack again. Then a plain HEADS goes: if the
+ * peer dropped that push (a newer announcement replaces one waiting
+ * behind a take-in), it asks with a WANT. The pushed heads are never
+ * taken as haves: a pack is complete against what the peer announced
+ * (taking them as haves, a peer that had dropped the push refused the
+ * next pack as incomplete: seen in the partition test). */
 static int push_plan(push_job *j, session *s)
 {
     peers *p = s->p;
+    int fresh = 0;
     j->want = calloc(p->nheads + 1, sizeof *j->want);
-    j->have = calloc(s->npeer_heads + s->npushed_heads + 1, sizeof *j->have);
+    j->have = calloc(s->npeer_heads + 1, sizeof *j->have);
     if (!j->want || !j->have)
         return 0;
-    for (size_t i = 0; i < s->npeer_heads + s->npushed_heads; i++) {
-        const store_ref *r =
-            i < s->npeer_heads ? &s->peer_heads[i] : &s->pushed_heads[i - s->npeer_heads];
-        if (!(j->have[j->nhave] = strdup(r->oid)))
+    for (size_t i = 0; i < s->npeer_heads; i++) {
+        if (!(j->have[j->nhave] = strdup(s->peer_heads[i].oid)))
             return 0;
         j->nhave++;
     }
@@ -119,8 +131,9 @@ static int push_plan(push_job *j, session *s)
         if (!(j->want[j->nwant] = strdup(oid)))
             return 0;
         j->nwant++;
+        fresh |= !oid_pushed(s, oid);
     }
-    if (!j->nwant)
+    if (!j->nwant || !fresh)
         return 0;
     j->heads = malloc((p->nheads + 1) * sizeof *j->heads);
     if (!j->heads)
