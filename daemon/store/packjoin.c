@@ -21,6 +21,7 @@
  * object missing, refreshes the pack list and finds it in the new pack
  * (libgit2's git_odb_read retries after a refresh on a miss). */
 #include "daemon/store/store_int.h"
+#include "daemon/util/clock.h"
 #include "daemon/util/fsutil.h"
 #include "daemon/util/log.h"
 
@@ -129,7 +130,9 @@ cleanup:
  * so its bytes never change. Without it every live join read and sorted
  * the whole offset table of the store's large packs again (150k entries
  * at 100k members: 12% of a receiver's CPU in a run of live changes).
- * Bounded, reused round robin; under a lock (start and the store queue). */
+ * Only packs over JOIN_PACK_BYTES are kept (a few: the small ones come and
+ * go with every join and would push them out). Bounded, reused round
+ * robin; under a lock (start and the store queue). */
 #define STORED_CACHE 64
 static pthread_mutex_t stored_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -175,7 +178,9 @@ static int join_packs_list(pack_list *l, const char *dir)
             continue;
         snprintf(path, sizeof path, "%s/%.*s", dir, (int)len - 5, e->d_name);
         off_t size = st.st_size;
-        int stored = pack_is_stored_cached(path, e->d_name);
+        /* a small pack is read in a moment; a large one only once */
+        int stored =
+            size > JOIN_PACK_BYTES ? pack_is_stored_cached(path, e->d_name) : pack_is_stored(path);
         if (size > JOIN_PACK_BYTES && !stored)
             continue;
         snprintf(path, sizeof path, "%s/%.*s.keep", dir, (int)len - 5, e->d_name);
@@ -409,6 +414,7 @@ uerr store_packs_join(store *s, char *err, size_t errlen)
     git_odb *odb = NULL;
     char dir[PATH_MAX - 256];
     uerr rc = UERR_OK;
+    uint64_t t0 = clock_mono_ms();
     store_enter(s);
     assert(!s->batching && "no join inside a batch");
     /* counted from zero again whatever happens: a failing join is retried
@@ -432,6 +438,8 @@ uerr store_packs_join(store *s, char *err, size_t errlen)
     }
     atomic_fetch_add(&s->packs_joined, l.n);
     log_msg(LOG_INFO, "joined %zu small packs into one", l.n);
+    log_msg(LOG_DEBUG, "pack join: %zu packs in %llu ms", l.n,
+            (unsigned long long)(clock_mono_ms() - t0));
 cleanup:
     git_odb_free(odb);
     free(l.e);
