@@ -346,6 +346,15 @@ static void echo_drop(session *s)
     s->necho_refs = 0;
 }
 
+/* Heads found in step with the peer's: what its take-in would have said
+ * (`unionctl peers`: last sync now, nothing behind). */
+static void echo_in_step(session *s)
+{
+    s->ps->last_sync = (uint64_t)clock_now_ms();
+    s->ps->behind = 0;
+    peers_snapshot(s->p);
+}
+
 void take_echo_tick(session *s)
 {
     if (!s->echo_refs || s->busy || s->state != S_LIVE)
@@ -356,6 +365,7 @@ void take_echo_tick(session *s)
     s->necho_refs = 0;
     if (heads_echo(s->p, refs, n) == ECHO_SAME) {
         free(refs); /* moved meanwhile by another take-in */
+        echo_in_step(s);
         return;
     }
     log_msg(LOG_DEBUG, "peer %s: taking in the branch copies its announcement moved",
@@ -378,6 +388,7 @@ uerr take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, 
         echo_drop(s);
         if (echo == ECHO_SAME) {
             free(refs);
+            echo_in_step(s);
             return UERR_OK;
         }
         s->echo_refs = refs;

@@ -286,6 +286,7 @@ static void test_echo_no_job(void **state)
     assert_int_equal(feed_hello(f), UERR_OK); /* beta-01 at OID_A: as ours */
     assert_int_equal(f->s->state, S_LIVE);
     assert_int_equal(f->njobs, 0);
+    assert_true(f->ps->last_sync > 0); /* `unionctl peers`: in step, as after a take-in */
     assert_int_equal(feed_heads(f, OID_B), UERR_OK); /* our own head: a copy moves */
     assert_int_equal(f->njobs, 0);
     assert_non_null(f->s->echo_refs);
