@@ -159,11 +159,15 @@ struct session {
     char *next_push;       /* the pack pushed with the waiting announcement */
     size_t next_pushlen;   /* (heap, at most one frame; NULL: none) */
     int pushed;            /* the take-in running came with a pushed pack */
+    store_ref *echo_refs;  /* an announcement that only moves branch copies, */
+    size_t necho_refs;     /* taken in at the next tick (take_echo_tick) */
     /* what the peer holds, as it last announced it (HELLO, HEADS, DONE):
      * the haves of a pack we push to it */
     store_ref *peer_heads;
     size_t npeer_heads;
     int peer_heads_known;
+    store_ref *pushed_heads; /* the heads of our last push on this session (push.c) */
+    size_t npushed_heads;
     /* outgoing push: a pack for our announcement is being built */
     int pushing;
     int push_again; /* our heads moved meanwhile: announce again after */
@@ -321,6 +325,9 @@ void take_done(void *arg, int cancelled);
  * refused (over a budget), another code for a local failure. */
 uerr take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
                 size_t pushlen);
+/* The session's tick: take in the waiting announcement that only moves
+ * branch copies (take_start keeps it), when no take-in runs. */
+void take_echo_tick(session *s);
 /* Submit the take-in of a finished pack for the current announcement
  * (takes refs and the mapping pack from pack_spool_map; NULL: none). */
 void take_push(session *s, store_ref *refs, size_t n, char *pack, size_t packlen, int plan);

@@ -86,12 +86,30 @@ static int oid_listed(char *const *v, size_t n, const char *oid)
     return n && bsearch(&oid, v, n, sizeof *v, strp_cmp) != NULL;
 }
 
+/* 1 when oid is among the heads of our last push on this session. */
+static int oid_pushed(const session *s, const char *oid)
+{
+    for (size_t i = 0; i < s->npushed_heads; i++)
+        if (strcmp(s->pushed_heads[i].oid, oid) == 0)
+            return 1;
+    return 0;
+}
+
 /* The heads of ours the peer does not hold (by what it announced), except
  * its own branch, which it never takes from anyone; and its heads as the
- * haves. Returns 1 when there is something to push (j->want non-empty). */
+ * haves. Returns 1 when there is something to push (j->want non-empty)
+ * that our last push on this session did not already carry: our branch
+ * copy catching up to a change just pushed (the peer not yet announcing
+ * it) built and sent the same pack again. Then a plain HEADS goes: if the
+ * peer dropped that push (a newer announcement replaces one waiting
+ * behind a take-in), it asks with a WANT. The pushed heads are never
+ * taken as haves: a pack is complete against what the peer announced
+ * (taking them as haves, a peer that had dropped the push refused the
+ * next pack as incomplete: seen in the partition test). */
 static int push_plan(push_job *j, session *s)
 {
     peers *p = s->p;
+    int fresh = 0;
     j->want = calloc(p->nheads + 1, sizeof *j->want);
     j->have = calloc(s->npeer_heads + 1, sizeof *j->have);
     if (!j->want || !j->have)
@@ -113,8 +131,9 @@ static int push_plan(push_job *j, session *s)
         if (!(j->want[j->nwant] = strdup(oid)))
             return 0;
         j->nwant++;
+        fresh |= !oid_pushed(s, oid);
     }
-    if (!j->nwant)
+    if (!j->nwant || !fresh)
         return 0;
     j->heads = malloc((p->nheads + 1) * sizeof *j->heads);
     if (!j->heads)
@@ -158,8 +177,17 @@ static void push_done(void *arg, int cancelled)
             log_msg(LOG_DEBUG,
                     "peer %s: pushing a pack of %zu bytes with our heads (built in %llu ms)",
                     s->ps->conf.name, j->len, (unsigned long long)j->ms);
-            if (sync_send_push(s, j->heads, j->nheads, j->pack, j->len) == UERR_OK)
+            if (sync_send_push(s, j->heads, j->nheads, j->pack, j->len) == UERR_OK) {
                 s->ps->pushes_out++;
+                /* the newest push names every branch */
+                store_ref *v = malloc((j->nheads + 1) * sizeof *v);
+                if (v) {
+                    memcpy(v, j->heads, j->nheads * sizeof *v);
+                    free(s->pushed_heads);
+                    s->pushed_heads = v;
+                    s->npushed_heads = j->nheads;
+                }
+            }
         } else {
             if (j->rc != UERR_OK)
                 log_msg(LOG_DEBUG, "peer %s: no pack to push (%s): announcing only",

@@ -45,6 +45,8 @@ void session_unref(session *s)
     free(s->want_refs);
     free(s->next_refs);
     free(s->next_push);
+    free(s->echo_refs);
+    free(s->pushed_heads);
     free(s->peer_heads);
     free(s);
     p->open--;
@@ -423,6 +425,7 @@ static void on_session_timer(uv_timer_t *t)
     }
     if (s->state == S_LIVE && now - s->last_tx > PING_MS)
         sync_send_simple(s, "ping");
+    take_echo_tick(s);
 }
 
 /* ---- creation ---------------------------------------------------------------- */

@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static uerr take_begin(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
+                       size_t pushlen);
+
 void strv_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -163,7 +166,7 @@ static void take_finish(session *s)
         s->next_req = 0;
         s->next_push = NULL;
         s->next_pushlen = 0;
-        (void)take_start(s, r, n, req, round, push, pushlen); /* closes on failure */
+        (void)take_begin(s, r, n, req, round, push, pushlen); /* closes on failure */
     }
 }
 
@@ -291,8 +294,113 @@ static uerr take_pushed(session *s, store_ref *refs, size_t n, char *push, size_
     return s->state == S_CLOSING ? UERR_NOMEM : UERR_OK;
 }
 
+/* ---- echoes ---------------------------------------------------------------------- */
+
+/* Announcements are compared in memory only while both lists are short (a
+ * peer may announce 10 000 heads: no quadratic scans on the loop thread). */
+#define ECHO_SCAN_MAX 64
+
+/* oid (hex) among our heads: held, and merged into our branch (a copy
+ * moves only after its head was merged). */
+static int head_held(const peers *p, const char *oid)
+{
+    for (size_t i = 0; i < p->nheads; i++)
+        if (strcmp(p->heads[i].oid, oid) == 0)
+            return 1;
+    return 0;
+}
+
+/* What an announcement would change here, judged from our heads in
+ * memory (p->heads: the store's branches after its last take-in or
+ * write): ECHO_SAME when every branch it names (but ours, never taken
+ * from outside) is at the same commit here: the take-in would do nothing;
+ * ECHO_COPIES when the others are commits we hold as some branch head:
+ * only branch copies would move (a change coming back from the peers it
+ * went to); else ECHO_NONE: something to take in. */
+enum { ECHO_NONE, ECHO_SAME, ECHO_COPIES };
+static int heads_echo(const peers *p, const store_ref *refs, size_t n)
+{
+    int same = 1;
+    if (n > ECHO_SCAN_MAX || p->nheads > ECHO_SCAN_MAX || !p->heads)
+        return ECHO_NONE;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(refs[i].name, p->cfg->node) == 0)
+            continue;
+        const store_ref *ours = NULL;
+        for (size_t k = 0; k < p->nheads && !ours; k++)
+            if (strcmp(p->heads[k].name, refs[i].name) == 0)
+                ours = &p->heads[k];
+        if (ours && strcmp(ours->oid, refs[i].oid) == 0)
+            continue;
+        same = 0;
+        if (!head_held(p, refs[i].oid))
+            return ECHO_NONE;
+    }
+    return same ? ECHO_SAME : ECHO_COPIES;
+}
+
+static void echo_drop(session *s)
+{
+    free(s->echo_refs);
+    s->echo_refs = NULL;
+    s->necho_refs = 0;
+}
+
+/* Heads found in step with the peer's: what its take-in would have said
+ * (`unionctl peers`: last sync now, nothing behind). */
+static void echo_in_step(session *s)
+{
+    s->ps->last_sync = (uint64_t)clock_now_ms();
+    s->ps->behind = 0;
+    peers_snapshot(s->p);
+}
+
+void take_echo_tick(session *s)
+{
+    if (!s->echo_refs || s->busy || s->state != S_LIVE)
+        return;
+    store_ref *refs = s->echo_refs;
+    size_t n = s->necho_refs;
+    s->echo_refs = NULL;
+    s->necho_refs = 0;
+    if (heads_echo(s->p, refs, n) == ECHO_SAME) {
+        free(refs); /* moved meanwhile by another take-in */
+        echo_in_step(s);
+        return;
+    }
+    log_msg(LOG_DEBUG, "peer %s: taking in the branch copies its announcement moved",
+            s->ps->conf.name);
+    (void)take_begin(s, refs, n, 0, 0, NULL, 0); /* closes on failure */
+}
+
 uerr take_start(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
                 size_t pushlen)
+{
+    /* An echo is not worth a store job (and a copy's fsync) in front of
+     * the next change: the same heads are dropped, and copies that only
+     * catch up wait for the session's next tick (take_echo_tick, within a
+     * second; a newer announcement replaces them). A copy behind is what
+     * docs/RELIABILITY.md allows (never ahead of what was merged). A sync
+     * round's HEADS (req) or DONE (round) is always taken in and answered. */
+    int echo = req || round ? ECHO_NONE : heads_echo(s->p, refs, n);
+    if (echo != ECHO_NONE) {
+        free(push);
+        echo_drop(s);
+        if (echo == ECHO_SAME) {
+            free(refs);
+            echo_in_step(s);
+            return UERR_OK;
+        }
+        s->echo_refs = refs;
+        s->necho_refs = n;
+        return UERR_OK;
+    }
+    echo_drop(s); /* this newer announcement names every branch again */
+    return take_begin(s, refs, n, req, round, push, pushlen);
+}
+
+static uerr take_begin(session *s, store_ref *refs, size_t n, uint32_t req, int round, char *push,
+                       size_t pushlen)
 {
     if (s->busy) {
         /* only the newest announcement matters: heads only move forward

@@ -24,6 +24,7 @@ typedef struct {
     store_oidmap treeat;
     unsigned char *const *trees;
     const uint32_t *treelen;
+    size_t trees_read; /* by the layout check (the -v log line: O(depth) for a live change) */
     char *err;
     size_t errlen;
 } ingest_ctx;

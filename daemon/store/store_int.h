@@ -292,6 +292,16 @@ size_t store_copies_reconcile(store *s);
  * store_open, under the DATA lock, before the store is opened. */
 void store_small_packs_join(const char *gitdir);
 
+/* Which of n packs a running join rewrites (pick[i] = 1; returns how
+ * many): every one stored without deflate, then the others smallest first
+ * while each is at most twice the bytes picked before it. A joined pack
+ * is so rewritten only once about as many new bytes came after it (a
+ * geometric series: each object is rewritten O(log) times, and the packs
+ * stay O(log) many), not at every join until it passes JOIN_PACK_BYTES:
+ * re-deflating it was the cost of a join that a live change could wait
+ * behind. Pure; the arrays are borrowed. */
+size_t store_packjoin_pick(int *pick, const uint64_t *size, const int *stored, size_t n);
+
 /* store_commit inside a batch (gctree.c): the commit of ch[0..n)
  * (borrowed) on the pending head, its blobs, trees and commit built in
  * memory and kept in the mempack of s->bulk (and added to s->batch_pack) until

@@ -347,6 +347,19 @@ def wait_tree(node, want, what, limit=3600, give_up=None):
     return time.perf_counter() - t
 
 
+def wait_served(node, ref, limit=600):
+    """Poll until node's daemon answers `list --count` with ref's count: the
+    head ref moves before the take-in has fed the record index (at 100k that
+    tail is ~2.5 s of CPU), so a live row started on wait_tree alone timed
+    its first add behind the first replication's index update."""
+    want = ctl(ref, "list", "--count").stdout
+    t = time.perf_counter()
+    while ctl(node, "list", "--count", check=False).stdout != want:
+        if time.perf_counter() - t > limit:
+            raise RuntimeError("%s did not serve %s's records in %d s" % (node, ref, limit))
+        time.sleep(0.005)
+
+
 TAKEIN_REFUSED = b"over the take-in limit"
 
 
@@ -492,6 +505,7 @@ def bench_live(a, b):
     poll itself is a unionctl process: its cost, measured on B, is the floor
     of this row. The note says how the changes came: pushed with their
     HEADS (no WANT, PROTOCOL.md 5.4) or asked for."""
+    wait_served(b, a)
     before = path_counts(b, a)
     lat, floor = live(a, b, "传播")
     p50, p99 = med(lat) * 1e3, pct(lat, 99) * 1e3
@@ -513,6 +527,7 @@ def bench_hops(a, b, c_d=None):
     peers_link(b, c)
     peers_link(c, d)
     wait_tree(d, head_tree(a), "the three-hop line's first replication")
+    wait_served(d, a)
     secs = time.perf_counter() - t
     before = path_counts(d, c)
     lat, floor = live(a, d, "三跳")

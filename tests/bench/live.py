@@ -40,6 +40,8 @@ def main():
         for x, y in zip(nodes, nodes[1:]):
             bench.peers_link(x, y)
         bench.wait_tree(nodes[3], bench.head_tree(a), "fill")
+        for n in nodes[1:]:
+            bench.wait_served(n, a)
         print("build %s: B, C, D filled in %.1f s" % (b, time.perf_counter() - t), flush=True)
         sets.append((b, nodes, [], [], []))
     reps, done, loads = bench.REPS, 0, []

@@ -5,7 +5,9 @@
 # (it is set to 10 minutes here). Counted with the per-peer counters of
 # `unionctl peers --json` (pushes_in, pushes_out, wants_out). A change too
 # big to ride in one HEADS still arrives, asked for with a WANT (which also
-# proves that wants_out counts).
+# proves that wants_out counts). B runs with -v: after a 3000-member
+# import, the take-in of one more change reads O(depth) trees for its
+# layout check (the siblings it shares with B's head are not read again).
 . "$(dirname "$0")/lib.sh"
 export UNIOND_ANTI_ENTROPY_MS=600000
 
@@ -13,7 +15,16 @@ A=$T/a B=$T/b C=$T/c
 node_init "$A" yinzhou-01 yinzhou
 node_init "$B" haishu-01 haishu
 node_init "$C" xiangshan-01 xiangshan
-for d in "$A" "$B" "$C"; do node_start "$d" || exit 1; done
+# node_start with -v (lib.sh's node_start, plus the debug lines)
+node_start_v() {
+    "$UNIOND" -d "$1" -v >>"$1.log" 2>&1 &
+    PIDS+=("$!")
+    eval "PID_$(echo "$1" | md5sum | cut -c1-8)=$!"
+    wait_until 20 ctl "$1" status
+}
+node_start "$A" || exit 1
+node_start_v "$B" || exit 1
+node_start "$C" || exit 1
 fpr() { ctl "$1" id --json | sed -n 's/.*"fingerprint": "\(.*\)".*/\1/p'; }
 addr() { ctl "$1" id --json | sed -n 's/.*"listen": "\(.*\)".*/\1/p'; }
 # counter NODE PEER KEY: the value of KEY in NODE's peers --json for PEER
@@ -51,13 +62,47 @@ check "B sent A no WANT" test "$(counter "$B" yinzhou-01 wants_out)" = "$b_wants
 check "C sent B no WANT" test "$(counter "$C" haishu-01 wants_out)" = "$c_wants"
 check "all branches equal again" wait_until 20 quiet "$A" "$B" "$C"
 
+# Echoes: A and C announce back the change B passed on (their copies and
+# branches moved to it). B answers them from its heads in memory: no
+# store job for heads it has, and the copies that catch up move in one
+# job at B's next tick, not one per echo. Before: 5 take-ins on B per
+# change (the change and four echoes).
+off=$(wc -l <"$B.log")
+id=$(ctl "$A" add name=周杰 phone=13612345678)
+check "one more add reaches C" wait_until 20 ctl "$C" show "$id"
+check "and the branches settle (copies moved at a tick)" wait_until 20 quiet "$A" "$B" "$C"
+jobs=$(tail -n +"$((off + 1))" "$B.log" | grep -c 'take-in: [0-9]* objects:')
+echo "# take-in jobs on B for one change and its echoes: $jobs"
+check "B ran at most 2 take-ins for it (the change, one copy catch-up)" test "$jobs" -le 2
+
+# A receiver joins the small packs its live take-ins write (one per
+# change) while it runs, as the group commit's: 20 changes, B joins.
+joined() { ctl "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["packs_joined"])'; }
+j0=$(joined "$B")
+for i in $(seq 1 20); do last=$(ctl "$A" add "name=批量$i"); done
+check "20 more adds reach B" wait_until 30 ctl "$B" show "$last"
+joined_more() { [ "$(joined "$B")" -gt "$j0" ]; }
+check "B joined its take-in packs while running" wait_until 20 joined_more
+
 # A change over the push limit (256 KiB): announced, then asked for.
 b_wants=$(counter "$B" yinzhou-01 wants_out)
 "$GENMEMBERS" 3000 5 >"$T/m.csv"
 ctl "$A" import "$T/m.csv" >/dev/null
 check "a 3000-member import on A reaches C" \
-    wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = 3002 ]"
+    wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = 3023 ]"
 check "B asked A for it with a WANT" test "$(counter "$B" yinzhou-01 wants_out)" -gt "$b_wants"
+
+# One change on top of the import: its layout check on B reads the new
+# path's trees, not the ~500 folders it shares with B's head.
+check "all branches equal after the import" wait_until 60 quiet "$A" "$B" "$C"
+off=$(wc -l <"$B.log")
+id=$(ctl "$A" add name=王芳 phone=13712345678)
+check "an add after the import reaches C" wait_until 20 ctl "$C" show "$id"
+reads=$(tail -n +"$((off + 1))" "$B.log" | grep -E 'take-in: [1-9][0-9]* objects:' |
+    sed -n 's/.*(\([0-9]*\) trees read).*/\1/p' | head -1)
+echo "# trees read by B's layout check of one change: ${reads:-none}"
+check "B logged the take-in's layout check" test -n "$reads"
+check "it read at most 8 trees (O(depth))" test "${reads:-999}" -le 8
 
 for d in "$A" "$B" "$C"; do
     check "$(basename "$d"): no sanitizer report" log_clean "$d"

@@ -20,6 +20,7 @@
 
 #define OID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define OID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define OID_C "cccccccccccccccccccccccccccccccccccccccc"
 #define PEER_FPR "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 typedef struct {
@@ -255,6 +256,76 @@ static void test_hello_then_heads(void **state)
     assert_string_equal(j->refs[0].oid, OID_B);
     assert_int_equal(f->s->state, S_LIVE);
     assert_int_equal(f->nerrors, 0);
+}
+
+/* Our heads in memory (what the store's branches were after its last
+ * job): n pairs of name, oid. */
+static void heads_set(fx *f, size_t n, ...)
+{
+    va_list ap;
+    store_ref *h = calloc(n + 1, sizeof *h);
+    assert_non_null(h);
+    va_start(ap, n);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(h[i].name, sizeof h[i].name, "%s", va_arg(ap, const char *));
+        snprintf(h[i].oid, sizeof h[i].oid, "%s", va_arg(ap, const char *));
+    }
+    va_end(ap);
+    free(f->p->heads);
+    f->p->heads = h;
+    f->p->nheads = n;
+}
+
+/* Echoes: heads we have cost no store job; heads that only move a branch
+ * copy to a commit we hold wait for the session's tick; anything else is
+ * taken in at once. */
+static void test_echo_no_job(void **state)
+{
+    fx *f = *state;
+    heads_set(f, 2, "alpha-01", OID_B, "beta-01", OID_A);
+    assert_int_equal(feed_hello(f), UERR_OK); /* beta-01 at OID_A: as ours */
+    assert_int_equal(f->s->state, S_LIVE);
+    assert_int_equal(f->njobs, 0);
+    assert_true(f->ps->last_sync > 0); /* `unionctl peers`: in step, as after a take-in */
+    assert_int_equal(feed_heads(f, OID_B), UERR_OK); /* our own head: a copy moves */
+    assert_int_equal(f->njobs, 0);
+    assert_non_null(f->s->echo_refs);
+    take_echo_tick(f->s);
+    assert_int_equal(f->njobs, 1);
+    take_job *j = f->jobs[0].job;
+    assert_ptr_equal(f->jobs[0].done, take_done);
+    assert_string_equal(j->refs[0].oid, OID_B);
+    assert_null(f->s->echo_refs);
+    /* a commit we do not hold: taken in (after the running job) */
+    assert_int_equal(feed_heads(f, OID_C), UERR_OK);
+    assert_true(f->s->has_next);
+    job_finish(f, 0, 0);
+    assert_int_equal(f->njobs, 2);
+    j = f->jobs[1].job;
+    assert_string_equal(j->refs[0].oid, OID_C);
+    assert_int_equal(f->nerrors, 0);
+}
+
+/* A push names its heads; our branch copy catching up to the commit just
+ * pushed (the peer has not announced it yet) is announced without
+ * building and sending the same pack again. */
+static void test_push_not_repeated(void **state)
+{
+    fx *f = *state;
+    heads_set(f, 1, "alpha-01", OID_B);
+    go_live(f);
+    job_finish(f, 0, 0);
+    sync_announce(f->p);
+    assert_int_equal(f->njobs, 2); /* the push's pack is built */
+    job_finish(f, 1, 0);
+    assert_int_equal((int)f->ps->pushes_out, 1);
+    int sent = f->nsent;
+    heads_set(f, 2, "alpha-01", OID_B, "gamma-01", OID_B);
+    sync_announce(f->p);
+    assert_int_equal(f->njobs, 2); /* no second pack */
+    assert_int_equal(f->nsent, sent + 1);
+    assert_string_equal(f->sent[sent], "heads");
+    assert_int_equal((int)f->ps->pushes_out, 1);
 }
 
 static void test_wrong_state_hello(void **state)
@@ -563,6 +634,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_want_sent_and_pack_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_want_progress_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take_in_objects_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_no_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_not_repeated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
