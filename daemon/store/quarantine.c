@@ -409,37 +409,68 @@ static uerr move_repacked(const store_oidvec *objs, quarantine *qt, git_odb *dis
     return rc;
 }
 
+/* fsync one file of the quarantine (its pack or index, written unsynced). */
+static uerr file_sync(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        uerr rc = uerr_set(err, errlen, UERR_IO, "syncing %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    close(fd);
+    return UERR_OK;
+}
+
+/* Everything received is kept: the pack itself moves in, .pack first,
+ * .idx last (git finds packs by their index). A big quarantine was
+ * indexed with fsyncs, and its directory entries are ordered before the
+ * ref's fsync by the filesystem's journal, as they always were. A small
+ * one (the live path: one change) was indexed unsynced: its two files are
+ * fsynced here and the pack folder after the renames, 3 fsyncs, where
+ * writing the same objects again as a new pack cost a second encode, a
+ * second indexer pass and 4 fsyncs. */
+static uerr move_whole(quarantine *qt, char *err, size_t errlen)
+{
+    const char *ext[2] = {"pack", "idx"};
+    char src[4600], dst[4600];
+    uerr rc = UERR_OK;
+    for (int i = 0; i < 2 && rc == UERR_OK && qt->unsynced; i++) {
+        snprintf(src, sizeof src, "%s/pack-%s.%s", qt->qdir, qt->packname, ext[i]);
+        rc = file_sync(src, err, errlen);
+    }
+    for (int i = 0; i < 2 && rc == UERR_OK; i++) {
+        snprintf(src, sizeof src, "%s/pack-%s.%s", qt->qdir, qt->packname, ext[i]);
+        snprintf(dst, sizeof dst, "%s/pack/pack-%s.%s", qt->objdir, qt->packname, ext[i]);
+        if (rename(src, dst) != 0)
+            rc = uerr_set(err, errlen, UERR_IO, "moving the pack in: %s", strerror(errno));
+    }
+    if (rc == UERR_OK && qt->unsynced)
+        rc = fsutil_dir_sync(dst, err, errlen);
+    return rc;
+}
+
 uerr quarantine_move_in(quarantine *qt, const store_oidvec *keep, size_t total, git_odb *disk,
                         char *err, size_t errlen)
 {
     uerr rc = UERR_OK;
     if (keep->n == 0)
         return UERR_OK;
-    /* A small take-in (live sync sends one change at a time) becomes one
-     * new pack of the kept objects, written and fsynced by libgit2's
-     * indexer (pack, index, their folder twice: 4 fsyncs), as a batch
-     * of group commits does (gcommit.c): loose objects cost two fsyncs each (file and
-     * folder; 12 for one record's change). The pack also appears at once,
-     * by its index, so no crash can leave a commit without its tree: the
-     * children-first order loose objects needed is given by the format.
-     * Small packs pile up like the batches' and are joined at start
-     * (store_small_packs_join). A small quarantine is indexed unsynced, so
-     * it is never renamed in as is. */
-    if (keep->n <= UNPACK_LIMIT || keep->n < total || qt->unsynced)
+    /* A take-in becomes one new pack, never loose objects (two fsyncs
+     * each, file and folder: 12 for one record's change), as a batch of
+     * group commits does (gcommit.c); the pack appears at once, by its
+     * index, so no crash can leave a commit without its tree. When the
+     * peer sent exactly what is kept, its pack moves in as it came
+     * (move_whole); when it also sent objects we hold or did not ask for,
+     * the kept ones are written as a new pack (pack, index, their folder
+     * twice: 4 fsyncs) and the rest stays behind in the quarantine. Small
+     * packs pile up like the batches' and are joined while running and
+     * at start (packjoin.c). */
+    if (keep->n < total)
         rc = move_repacked(keep, qt, disk, err, errlen);
-    else {
-        /* Everything is kept: the pack itself moves in, .pack first, .idx
-         * last (git finds packs by their index). Both are fsynced by the
-         * indexer; the directory entries by the rename's journal. */
-        const char *ext[2] = {"pack", "idx"};
-        char src[4600], dst[4600];
-        for (int i = 0; i < 2 && rc == UERR_OK; i++) {
-            snprintf(src, sizeof src, "%s/pack-%s.%s", qt->qdir, qt->packname, ext[i]);
-            snprintf(dst, sizeof dst, "%s/pack/pack-%s.%s", qt->objdir, qt->packname, ext[i]);
-            if (rename(src, dst) != 0)
-                rc = uerr_set(err, errlen, UERR_IO, "moving the pack in: %s", strerror(errno));
-        }
-    }
+    else
+        rc = move_whole(qt, err, errlen);
     if (rc == UERR_OK)
         git_odb_refresh(disk);
     return rc;

@@ -456,6 +456,21 @@ static void bundle_round_trip(void **state)
     head_of(&a, ha);
     head_of(&c, hc);
     assert_string_equal(ha, hc);
+    /* everything in it was new to c, so its pack moved in as it came
+     * (quarantine.c move_whole), not written again: the store holds a
+     * pack named by the bundle's own pack trailer */
+    {
+        unsigned char tr[20];
+        char hex[41];
+        FILE *f = fopen(path2, "rb");
+        assert_non_null(f);
+        assert_int_equal(fseek(f, -20, SEEK_END), 0);
+        assert_int_equal(fread(tr, 1, 20, f), 20);
+        fclose(f);
+        for (int i = 0; i < 20; i++)
+            snprintf(hex + 2 * i, 3, "%02x", tr[i]);
+        assert_int_equal(sh("test -f %s/objects/pack/pack-%s.idx", c.dir, hex), 0);
+    }
     /* a fresh store lacks the prerequisites: a conflict with its state */
     tstore d;
     ts_open(&d, "node-d");
