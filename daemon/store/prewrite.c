@@ -187,39 +187,29 @@ store_prewrite *store_prewrite_start(store *s)
     store_enter(s);
     snprintf(packdir, sizeof packdir, "%sobjects/pack", git_repository_path(s->repo));
     store_leave(s);
+    /* what was made so far is undone in reverse order (goto ladder) */
     if (!(p->hash = EVP_MD_CTX_new()) ||
         packfile_open_ended(&p->pack, packdir, PREWRITE_ZLEVEL, err, sizeof err) != UERR_OK ||
-        pthread_mutex_init(&p->mu, NULL) != 0) {
-        packfile_free(&p->pack);
-        EVP_MD_CTX_free(p->hash);
-        free(p);
-        return NULL;
-    }
-    if (pthread_cond_init(&p->cv, NULL) != 0) {
-        pthread_mutex_destroy(&p->mu);
-        packfile_free(&p->pack);
-        EVP_MD_CTX_free(p->hash);
-        free(p);
-        return NULL;
-    }
-    if (pthread_cond_init(&p->room, NULL) != 0) {
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
-        packfile_free(&p->pack);
-        EVP_MD_CTX_free(p->hash);
-        free(p);
-        return NULL;
-    }
-    if (pthread_create(&p->thread, NULL, prewrite_run, p) != 0) {
-        pthread_cond_destroy(&p->room);
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
-        packfile_free(&p->pack);
-        EVP_MD_CTX_free(p->hash);
-        free(p);
-        return NULL;
-    }
+        pthread_mutex_init(&p->mu, NULL) != 0)
+        goto fail_pack;
+    if (pthread_cond_init(&p->cv, NULL) != 0)
+        goto fail_mu;
+    if (pthread_cond_init(&p->room, NULL) != 0)
+        goto fail_cv;
+    if (pthread_create(&p->thread, NULL, prewrite_run, p) != 0)
+        goto fail_room;
     return p;
+fail_room:
+    pthread_cond_destroy(&p->room);
+fail_cv:
+    pthread_cond_destroy(&p->cv);
+fail_mu:
+    pthread_mutex_destroy(&p->mu);
+fail_pack:
+    packfile_free(&p->pack);
+    EVP_MD_CTX_free(p->hash);
+    free(p);
+    return NULL;
 }
 
 /* Queue one item. 0, or -1 when out of memory (nothing queued; p->failed

@@ -80,6 +80,18 @@ def daemon_stop(node):
     p.wait(timeout=120)
 
 
+def cleanup(remove=True):
+    """Stop every daemon still running and, unless told not to, remove the
+    bench's directory (the end of bench.py, bulkpair.py and live.py)."""
+    for node in list(DAEMONS):
+        try:
+            daemon_stop(node)
+        except Exception:
+            DAEMONS.pop(node, None)
+    if remove:
+        shutil.rmtree(D, ignore_errors=True)
+
+
 def node_new(name):
     node = os.path.join(D, name)
     run(UNIOND, "init", "-d", node, "--node", name, "--office", "bench",
@@ -608,12 +620,7 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        for node in list(DAEMONS):
-            try:
-                daemon_stop(node)
-            except Exception:
-                DAEMONS.pop(node, None)
-        if os.environ.get("BENCH_KEEP") == "1":
+        keep = os.environ.get("BENCH_KEEP") == "1"
+        cleanup(remove=not keep)
+        if keep:
             print("kept: %s (node A: %s)" % (D, os.path.join(D, "bench-i0")))
-        else:
-            shutil.rmtree(D, ignore_errors=True)

@@ -145,9 +145,4 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        for node in list(bench.DAEMONS):
-            try:
-                bench.daemon_stop(node)
-            except Exception:
-                bench.DAEMONS.pop(node, None)
-        shutil.rmtree(bench.D, ignore_errors=True)
+        bench.cleanup()

@@ -10,7 +10,6 @@ BATCH (default 5), KEEP=1 (leave the daemons running and print the
 directory, for tracing). Prints p50 and p99 per row and build, the cost of
 one `show` (the floor of the poll), and the load average while it ran."""
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -75,9 +74,4 @@ if __name__ == "__main__":
         if keep:
             print("kept (daemons running):", bench.D, flush=True)
         else:
-            for node in list(bench.DAEMONS):
-                try:
-                    bench.daemon_stop(node)
-                except Exception:
-                    bench.DAEMONS.pop(node, None)
-            shutil.rmtree(bench.D, ignore_errors=True)
+            bench.cleanup()
