@@ -33,4 +33,11 @@
 uerr store_load_index(store *s, recindex *ix, store_record_cb cb, void *arg, int *from_snap,
                       char *err, size_t errlen);
 
+/* At a clean shutdown: write the snapshot of ix as the one of the store's
+ * head tree, unless the file on disk already names that tree. ix must
+ * reflect the head (the store queue drained: no write running); it is only
+ * read. A failure is logged, never returned: the next start then reads
+ * git, as without a snapshot. */
+void store_save_index(store *s, const recindex *ix);
+
 #endif

@@ -58,6 +58,24 @@ static uLong crc_of(const unsigned char *p, size_t n)
 
 /* ---- checking -------------------------------------------------------------------- */
 
+int recsnap_fmt_header(char tree[41], const unsigned char *p, size_t size)
+{
+    if (size < SNAP_HEADER || memcmp(p, SNAP_MAGIC, 8) != 0)
+        return 0;
+    cur c = {p + 8, p + SNAP_HEADER, 0};
+    if (get_le(&c, 4) != RECSNAP_VERSION)
+        return 0;
+    const unsigned char *hex = take(&c, 40);
+    for (int i = 0; hex && i < 40; i++)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+            return 0;
+    if (!hex)
+        return 0;
+    memcpy(tree, hex, 40);
+    tree[40] = 0;
+    return 1;
+}
+
 int recsnap_fmt_check(char tree[41], const unsigned char *p, size_t size)
 {
     if (size < SNAP_HEADER + SNAP_TRAILER || memcmp(p, SNAP_MAGIC, 8) != 0)

@@ -51,6 +51,11 @@ typedef int (*recsnap_blob_fn)(record_kind kind, const char *id, const char *buf
  * (tree receives its tree id), else 0. Reads nothing outside it. */
 int recsnap_fmt_check(char tree[41], const unsigned char *p, size_t size);
 
+/* The tree id an image's header names (magic and version checked, nothing
+ * else): 1 and tree set, else 0. For a writer asking whether the file on
+ * disk is already of its tree; a reader checks the whole image first. */
+int recsnap_fmt_header(char tree[41], const unsigned char *p, size_t size);
+
 /* Load a checked image into ix, which holds no record and no names yet
  * (its secondary indexes and tallies may be on: they are filled): every
  * record but those skip says (skip may be NULL), every blob to blob_cb

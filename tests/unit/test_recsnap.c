@@ -358,6 +358,67 @@ static void missing_stale_damaged(void **state)
     store_free(f.s);
 }
 
+/* The tree id the snapshot file names (its header), or "" without one. */
+static void snap_tree(char tree[41], const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    tree[0] = 0;
+    if (!fp)
+        return;
+    if (fseek(fp, 12, SEEK_SET) == 0 && fread(tree, 1, 40, fp) == 40)
+        tree[40] = 0;
+    else
+        tree[0] = 0;
+    fclose(fp);
+}
+
+/* A clean shutdown writes the snapshot of the live index as the head's,
+ * so the next start copies it (neither the diff nor git); it writes
+ * nothing when the file is already of the head's tree, or the store is
+ * empty. */
+static void saved_at_shutdown(void **state)
+{
+    (void)state;
+    fixture f;
+    char id[32], head[41], tree[41], have[41];
+    struct stat st0, st1;
+    fixture_open(&f, "shut");
+    loaded live;
+    loaded_init(&live);
+    store_save_index(f.s, &live.ix); /* empty store: no file */
+    assert_int_equal(file_size(f.snap), -1);
+    for (int i = 0; i < 30; i++) {
+        snprintf(id, sizeof id, "s%03d", i);
+        commit_rec(&f, id, i % 3 ? "甲" : "乙", i % 4 ? KIND_MEMBER : KIND_STATION);
+    }
+    assert_int_equal(load_same(&f), 0); /* the start: from git, written */
+    /* a day of changes: the live index follows the head */
+    commit_rec(&f, "s100", "丙", KIND_MEMBER);
+    commit_rec(&f, "s001", "丁", KIND_MEMBER);
+    char err[256];
+    assert_int_equal(store_foreach(f.s, put_cb, &live, err, sizeof err), UERR_OK);
+    store_head(f.s, head, tree);
+    snap_tree(have, f.snap);
+    assert_string_not_equal(have, tree);
+    store_save_index(f.s, &live.ix);
+    snap_tree(have, f.snap);
+    assert_string_equal(have, tree);
+    assert_int_equal(stat(f.snap, &st0), 0);
+    assert_int_equal(st0.st_mode & 0777, 0600);
+    /* already the head's: left as it is */
+    store_save_index(f.s, &live.ix);
+    assert_int_equal(stat(f.snap, &st1), 0);
+    assert_true(st1.st_ino == st0.st_ino);
+    /* the next start uses it as current and gets what git holds */
+    assert_int_equal(load_same(&f), 1);
+    assert_int_equal(load_count(&f), git_count(&f));
+    assert_int_equal(git_count(&f), 31);
+    assert_int_equal(stat(f.snap, &st1), 0);
+    assert_true(st1.st_ino == st0.st_ino); /* current: not rewritten at start */
+    loaded_free(&live);
+    store_free(f.s);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -378,6 +439,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(missing_stale_damaged),
+        cmocka_unit_test(saved_at_shutdown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
