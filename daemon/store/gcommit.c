@@ -2,11 +2,11 @@
  * batch of writes become durable together, as one pack holding every new
  * object of every pending commit (built in memory by gctree.c; the pack
  * and its index fsynced, then the directory), then one move of the branch (ref and its directory
- * fsynced). A lone write costs the same six fsyncs instead of two per loose
- * object (fourteen for one record: blob, four trees, commit, ref).
- * Part of the store room. It never builds a commit itself (repo.c does),
- * and it never moves the branch before the pack is on disk: a crash at any
- * point leaves the branch at a commit whose objects are all durable. */
+ * fsynced; the ref's lock file flushed beside the pack, refstage.c). A lone write costs the same
+ * six fsyncs instead of two per loose object (fourteen for one record: blob, four trees, commit,
+ * ref). Part of the store room. It never builds a commit itself (repo.c does), and it never moves
+ * the branch before the pack is on disk: a crash at any point leaves the branch at a commit whose
+ * objects are all durable. */
 #include "daemon/store/store_int.h"
 
 #include <assert.h>
@@ -30,24 +30,32 @@ size_t store_batch_pending(const store *s)
 }
 
 /* Write the batch's objects as one pack, then move the branch from the
- * durable head to the pending tip. */
+ * durable head to the pending tip. The branch's lock file is written and
+ * flushed while the pack is (refstage.c); it is renamed over the ref only
+ * once the pack's folder is fsynced. */
 static uerr batch_write(store *s, char *err, size_t errlen)
 {
     git_oid tip;
+    store_refstage st;
     git_oid_cpy(&tip, &s->head);
+    int staged = store_refstage_begin(&st, s, &tip) == UERR_OK;
     /* every object the pending commits made, listed as they were made
      * (gctree.c): nothing to search for */
     uerr rc = store_packacc_write(s, &s->batch_pack, err, errlen);
+    if (rc != UERR_OK) {
+        if (staged)
+            store_refstage_abort(&st);
+        return rc;
+    }
+    /* The objects are durable; now move the branch, expecting the head it
+     * had before the batch. */
+    git_oid_cpy(&s->head, &s->durable_head);
+    s->has_head = s->durable_has_head;
+    rc = staged ? store_refstage_commit(&st, s, err, errlen)
+                : store_branch_move(s, s->repo, &tip, "group commit", err, errlen);
     if (rc == UERR_OK) {
-        /* The objects are durable; now move the branch, expecting the head
-         * it had before the batch. */
-        git_oid_cpy(&s->head, &s->durable_head);
-        s->has_head = s->durable_has_head;
-        rc = store_branch_move(s, s->repo, &tip, "group commit", err, errlen);
-        if (rc == UERR_OK) {
-            git_oid_cpy(&s->head, &tip);
-            s->has_head = 1;
-        }
+        git_oid_cpy(&s->head, &tip);
+        s->has_head = 1;
     }
     return rc;
 }

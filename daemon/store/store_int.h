@@ -13,6 +13,7 @@
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -90,6 +91,26 @@ uerr store_walk_head(git_revwalk **out, store *s, char *err, size_t errlen);
  * UERR_IO. */
 uerr store_branch_move(store *s, git_repository *repo, const git_oid *to, const char *why,
                        char *err, size_t errlen);
+
+/* The own branch's move staged beside a pack's flush (refstage.c): begin
+ * takes git's lock "<ref>.lock" (O_EXCL) and writes and fsyncs `to` into
+ * it on a thread of its own; commit waits for that, checks the branch is
+ * still s->head (absent when !s->has_head), renames the lock over the ref
+ * and fsyncs the refs folder; abort waits and removes the lock. begin:
+ * UERR_OK (then exactly one of commit/abort follows), UERR_INVALID (a ref
+ * name it does not handle) or UERR_IO (the lock is held or cannot be
+ * made): then nothing was taken and store_branch_move is the way. commit:
+ * UERR_OK, UERR_CONFLICT or UERR_IO with err set; the lock is gone either
+ * way. Does not update s->head. st is the caller's, filled by begin. */
+typedef struct {
+    char path[4200], lock[4300];
+    git_oid to;
+    int fd, werr, threaded;
+    pthread_t th;
+} store_refstage;
+uerr store_refstage_begin(store_refstage *st, store *s, const git_oid *to);
+uerr store_refstage_commit(store_refstage *st, store *s, char *err, size_t errlen);
+void store_refstage_abort(store_refstage *st);
 
 /* store_heads and store_has_object for callers inside the room. */
 uerr store_heads_in(store_ref **out, size_t *n, store *s, char *err, size_t errlen);

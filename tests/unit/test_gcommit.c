@@ -117,6 +117,7 @@ static void batch_commits_each_then_moves_once(void **state)
     assert_string_equal(line, "add r2,add r1,add r0,");
     sh_out(line, sizeof line, "git --git-dir=%s rev-parse refs/heads/node-a~2", dir);
     assert_string_equal(line, before);
+    assert_int_equal(sh("test -e %s/refs/heads/node-a.lock", dir), 1); /* renamed in */
     assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir), 0);
     store_free(s);
 }
@@ -142,6 +143,30 @@ static void batch_that_cannot_move_keeps_nothing(void **state)
     /* and the store goes on */
     assert_int_equal(put(s, "r3", "three", "add r3\n"), UERR_OK);
     assert_int_equal(sh("git --git-dir=%s fsck --strict >/dev/null 2>&1", dir), 0);
+    store_free(s);
+}
+
+/* The branch moved on disk by someone else (plain git) during a batch:
+ * the batch's move (refstage.c, lock written beside the pack) sees it
+ * under the lock, refuses, and leaves the branch and no lock file. */
+static void batch_whose_branch_moved_keeps_nothing(void **state)
+{
+    (void)state;
+    char dir[128], err[512], before[64], moved[64], after[64];
+    store *s = open_new(dir, "moved");
+    assert_int_equal(put(s, "r0", "zero", "add r0\n"), UERR_OK);
+    assert_int_equal(put(s, "r00", "zero", "add r00\n"), UERR_OK);
+    on_disk_head(before, dir);
+    store_batch_begin(s);
+    assert_int_equal(put(s, "r1", "one", "add r1\n"), UERR_OK);
+    assert_int_equal(sh("git --git-dir=%s update-ref refs/heads/node-a refs/heads/node-a~1", dir),
+                     0);
+    on_disk_head(moved, dir);
+    assert_string_not_equal(moved, before);
+    assert_int_equal(store_batch_end(s, err, sizeof err), UERR_CONFLICT);
+    on_disk_head(after, dir);
+    assert_string_equal(after, moved);
+    assert_int_equal(sh("test -e %s/refs/heads/node-a.lock", dir), 1);
     store_free(s);
 }
 
@@ -263,6 +288,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(batch_commits_each_then_moves_once),
         cmocka_unit_test(batch_that_cannot_move_keeps_nothing),
+        cmocka_unit_test(batch_whose_branch_moved_keeps_nothing),
         cmocka_unit_test(small_packs_joined_at_open),
         cmocka_unit_test(batch_trees_are_libgit2s),
     };
