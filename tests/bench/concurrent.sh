@@ -79,12 +79,17 @@ run() {
          echo $(( e - s )) >>"$D/floor.$name"
      done) &
     local sampler=$!
+    # and over one kept connection: the daemon's part alone
+    python3 "$(dirname "$0")/ctlping.py" "$dir/uniond.sock" "$D/run" "$D/kept.$name" &
+    local pinger=$!
+    # python's start takes a second on a loaded machine: wait for it
+    for _ in $(seq 1 500); do [ -e "$D/kept.$name.ready" ] && break; sleep 0.02; done
     local t0 t1
     t0=$(now_us)
     clients "$dir" "$n" "$k"
     t1=$(now_us)
     rm -f "$D/run"
-    wait "$sampler"
+    wait "$sampler" "$pinger"
     local got; got=$("$B/unionctl" -d "$dir" list --count)
     stop_daemon
     [ "$got" = $(( n * k )) ] || { echo "concurrent: expected $(( n * k )) records, found $got"; exit 1; }
@@ -92,7 +97,11 @@ run() {
     sort -n "$D/floor.$name" >"$D/floor.s"
     local cnt; cnt=$(wc -l <"$D/lat.s")
     local fcnt; fcnt=$(wc -l <"$D/floor.s")
+    sort -n "$D/kept.$name" >"$D/kept.s"
+    local kcnt; kcnt=$(wc -l <"$D/kept.s")
     pct() { sed -n "$(( (cnt * $1 + 99) / 100 ))p" "$D/lat.s"; }
+    # (none when the run ended before python had connected)
+    kpct() { [ "$kcnt" -gt 0 ] && sed -n "$(( (kcnt * $1 + 99) / 100 ))p" "$D/kept.s" || echo 0; }
     fpct() { sed -n "$(( (fcnt * $1 + 99) / 100 ))p" "$D/floor.s"; }
     local fs="n/a (no strace)"
     if command -v strace >/dev/null && [ "${BENCH_NO_STRACE:-0}" = 0 ]; then
@@ -105,10 +114,11 @@ run() {
         stop_daemon
         fs=$(echo "($f1 - $f0) / ($n * $sk)" | bc -l | xargs printf '%.2f')
     fi
-    printf '%-28s %6.0f adds/s  %s fsyncs/add  status p50 %.1f ms  p99 %.1f ms (%d samples); unionctl --version meanwhile p50 %.1f ms  p99 %.1f ms\n' \
+    printf '%-28s %6.0f adds/s  %s fsyncs/add  status p50 %.1f ms  p99 %.1f ms (%d samples); unionctl --version meanwhile p50 %.1f ms  p99 %.1f ms; status over a kept connection p50 %.1f ms  p99 %.1f ms (%d samples)\n' \
         "$label" "$(echo "$n * $k * 1000000 / ($t1 - $t0)" | bc -l)" "$fs" \
         "$(echo "$(pct 50) / 1000" | bc -l)" "$(echo "$(pct 99) / 1000" | bc -l)" "$cnt" \
-        "$(echo "$(fpct 50) / 1000" | bc -l)" "$(echo "$(fpct 99) / 1000" | bc -l)"
+        "$(echo "$(fpct 50) / 1000" | bc -l)" "$(echo "$(fpct 99) / 1000" | bc -l)" \
+        "$(echo "$(kpct 50) / 1000" | bc -l)" "$(echo "$(kpct 99) / 1000" | bc -l)" "$kcnt"
     LAST_RATE=$(( n * k * 1000000 / (t1 - t0) )) LAST_P99=$(pct 99)
 }
 
