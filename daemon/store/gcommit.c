@@ -10,6 +10,7 @@
 #include "daemon/store/store_int.h"
 
 #include <assert.h>
+#include <string.h>
 
 void store_batch_begin(store *s)
 {
@@ -65,6 +66,13 @@ uerr store_batch_end(store *s, char *err, size_t errlen)
     store_enter(s);
     assert(s->batching && "store_batch_end follows store_batch_begin");
     uerr rc = s->batch_commits ? batch_write(s, err, errlen) : UERR_OK;
+    if (rc == UERR_OK && s->batch_commits) {
+        /* its trees are durable now: the next batch starts from them */
+        store_tcache_free(&s->tc);
+        s->tc = s->tc_next;
+        memset(&s->tc_next, 0, sizeof s->tc_next);
+    }
+    store_tcache_free(&s->tc_next);
     if (rc != UERR_OK) {
         /* nothing of the batch is kept */
         git_oid_cpy(&s->head, &s->durable_head);

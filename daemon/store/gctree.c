@@ -4,6 +4,9 @@
  * s->bulk (what reads during the batch see) and into s->batch_pack (what
  * store_batch_end writes). Part of the store room.
  *
+ * The trees a batch writes are kept in memory once it is durable
+ * (store_tcache): the next batch's paths start from them.
+ *
  * Why not git_blob_create_from_buffer, git_tree_create_updated and
  * git_commit_create: libgit2 writes each object through git_odb_write,
  * which first asks every backend whether the object exists and, for a new
@@ -51,9 +54,10 @@ typedef struct {
 } upd;
 
 /* Where the trees on a path are read: the pending ones in the mempack,
- * the rest through the store's odb. */
+ * then the last batch's (tc), the rest through the store's odb. */
 typedef struct {
     git_odb_backend *mp;
+    const store_tcache *tc;
     git_odb *odb;
 } rdctx;
 
@@ -64,6 +68,48 @@ typedef struct {
     unsigned mode; /* octal as stored: 0100644, 040000 */
     git_oid id;
 } tentry;
+
+void store_tcache_free(store_tcache *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].body);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+/* Keep a copy of tree id's body in c, unless c is full (then it is read
+ * from the odb next time, as without the cache). */
+static void tcache_add(store_tcache *c, const git_oid *id, const unsigned char *body, size_t len)
+{
+    if (c->n == STORE_TCACHE_ENTRIES || c->bytes + len > STORE_TCACHE_BYTES)
+        return;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 16;
+        store_tcent *nv = realloc(c->v, nc * sizeof *nv);
+        if (!nv)
+            return;
+        c->v = nv;
+        c->cap = nc;
+    }
+    unsigned char *b = malloc(len ? len : 1);
+    if (!b)
+        return;
+    memcpy(b, body, len);
+    c->v[c->n].body = b;
+    c->v[c->n].len = len;
+    git_oid_cpy(&c->v[c->n].id, id);
+    c->n++;
+    c->bytes += len;
+}
+
+static const store_tcent *tcache_find(const store_tcache *c, const git_oid *id)
+{
+    /* newest first: the last commit's trees are the next one's base */
+    for (size_t i = c->n; i-- > 0;)
+        if (git_oid_equal(&c->v[i].id, id))
+            return &c->v[i];
+    return NULL;
+}
 
 static void stage_free(stage *st)
 {
@@ -191,18 +237,24 @@ static void ob_entry(obuf *b, const tentry *e)
  * git_odb_backend_data_free), else through odb (*o, git_odb_object_free),
  * which checks the hash of what it reads from disk. */
 static uerr tree_raw(git_odb_object **o, void **mp, const unsigned char **p, size_t *len,
-                     git_odb_backend *mempack, git_odb *odb, const git_oid *id, char *err,
-                     size_t errlen)
+                     const rdctx *rd, const git_oid *id, char *err, size_t errlen)
 {
     git_object_t type;
+    const store_tcent *hit;
+    git_odb *odb = rd->odb;
     *o = NULL;
     *mp = NULL;
     *p = NULL;
     *len = 0;
     if (!id)
         return UERR_OK;
-    if (mempack->read(mp, len, &type, mempack, id) == 0) {
+    if (rd->mp->read(mp, len, &type, rd->mp, id) == 0) {
         *p = *mp;
+    } else if ((hit = tcache_find(rd->tc, id)) != NULL) {
+        /* the bytes this process hashed when it wrote them */
+        *p = hit->body;
+        *len = hit->len;
+        type = GIT_OBJECT_TREE;
     } else {
         if (git_odb_read(o, odb, id) < 0)
             return store_git_err(err, errlen, UERR_IO, "reading a tree on the record's path");
@@ -295,7 +347,7 @@ static uerr tree_build(git_oid *out, stage *st, const rdctx *rd, const git_oid *
     uerr rc;
     if (depth > STORE_TREE_DEPTH_MAX)
         return uerr_set(err, errlen, UERR_INVALID, "a record's path is too deep");
-    if ((rc = tree_raw(&o, &mpdata, &p, &len, rd->mp, rd->odb, base, err, errlen)) != UERR_OK)
+    if ((rc = tree_raw(&o, &mpdata, &p, &len, rd, base, err, errlen)) != UERR_OK)
         goto cleanup;
     end = p ? p + len : NULL;
     if (!(ne = malloc(n * sizeof *ne))) {
@@ -363,6 +415,8 @@ static uerr stage_commit(store *s, stage *st, char *err, size_t errlen)
             s->batch_pack.len = (size_t)s->batch_pack.ents[--s->batch_pack.n].off;
             return store_git_err(err, errlen, UERR_NOMEM, "keeping a new object");
         }
+        if (o->type == GIT_OBJECT_TREE)
+            tcache_add(&s->tc_next, &o->id, o->data + o->hdr, o->len);
     }
     return UERR_OK;
 }
@@ -464,7 +518,7 @@ uerr store_batch_commit(store *s, const store_change *ch, size_t n, const char *
         rc = store_git_err(err, errlen, UERR_IO, "opening the object store");
         goto cleanup;
     }
-    rdctx rd = {s->mempack, odb};
+    rdctx rd = {s->mempack, &s->tc, odb};
     rc = tree_build(&root, &st, &rd, s->has_head ? &s->tree : NULL, u, n, 0, err, errlen);
     if (rc == UERR_OK)
         rc = commit_object(&commit, &st, s, &root, sig, message, err, errlen);

@@ -303,6 +303,8 @@ void store_free(store *s)
     if (!s)
         return;
     assert(!atomic_load(&s->busy) && "store freed while a call is running");
+    store_tcache_free(&s->tc);
+    store_tcache_free(&s->tc_next);
     git_repository_free(s->bulk); /* owns the mempack backend via its odb */
     git_repository_free(s->repo);
     free(s->node);

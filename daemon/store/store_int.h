@@ -38,6 +38,28 @@ typedef struct {
     size_t n, ecap;
 } store_packacc;
 
+/* Raw bodies of trees a group commit wrote (gctree.c): the next batch's
+ * paths start from the last batch's trees (the root, members/, ...), and
+ * reading them back through the odb meant finding them in the new pack,
+ * inflating and hashing them again for every add. Keyed by id, so never
+ * stale; bounded (STORE_TCACHE_*). */
+typedef struct {
+    git_oid id;
+    unsigned char *body;
+    size_t len;
+} store_tcent;
+
+typedef struct {
+    store_tcent *v;
+    size_t n, cap, bytes;
+} store_tcache;
+
+#define STORE_TCACHE_ENTRIES 512
+#define STORE_TCACHE_BYTES (8u << 20)
+
+/* Free c's entries; c is empty and reusable after. */
+void store_tcache_free(store_tcache *c);
+
 struct store {
     git_repository *repo; /* loose writes, all reads */
     git_repository *bulk; /* same store, with a mempack backend on top */
@@ -54,6 +76,9 @@ struct store {
     int batching;
     size_t batch_commits;
     store_packacc batch_pack; /* every object of the pending commits (gctree.c) */
+    /* trees of the last durable batch (read first after the mempack), and
+     * the pending batch's (they replace tc when it is durable) */
+    store_tcache tc, tc_next;
     /* Packs this store wrote since the last join (packjoin.c): read on the
      * loop thread (store_packs_join_due), so atomic. packs_joined: packs
      * removed by joins since start (status). */

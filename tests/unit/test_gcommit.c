@@ -170,6 +170,35 @@ static void batch_whose_branch_moved_keeps_nothing(void **state)
     store_free(s);
 }
 
+/* The next batch starts from the trees the last one wrote, kept in
+ * memory (gctree.c, store_tcache): with the last batch's pack moved away
+ * from the store, a new batch still builds (it reads no tree of it from
+ * disk), and once the pack is back the store is whole. */
+static void batch_starts_from_the_last_batchs_trees(void **state)
+{
+    (void)state;
+    char dir[128], err[512], pack[256];
+    store *s = open_new(dir, "tcache");
+    store_batch_begin(s);
+    assert_int_equal(put(s, "r1", "one", "add r1\n"), UERR_OK);
+    assert_int_equal(store_batch_end(s, err, sizeof err), UERR_OK);
+    sh_out(pack, sizeof pack, "ls %s/objects/pack/pack-*.pack", dir);
+    assert_true(pack[0] != 0);
+    assert_int_equal(sh("mkdir %s/away && mv %s %s/away/ && mv %.*sidx %s/away/", dir, pack, dir,
+                        (int)(strlen(pack) - 4), pack, dir),
+                     0);
+    store_batch_begin(s);
+    assert_int_equal(put(s, "r2", "two", "add r2\n"), UERR_OK);
+    assert_int_equal(store_batch_end(s, err, sizeof err), UERR_OK);
+    assert_int_equal(sh("mv %s/away/* %s/objects/pack/ && rmdir %s/away", dir, dir, dir), 0);
+    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir), 0);
+    char line[64];
+    sh_out(line, sizeof line, "git --git-dir=%s ls-tree -r --name-only refs/heads/node-a | wc -l",
+           dir);
+    assert_string_equal(line, "2");
+    store_free(s);
+}
+
 static void small_packs_joined_at_open(void **state)
 {
     (void)state;
@@ -289,6 +318,7 @@ int main(void)
         cmocka_unit_test(batch_commits_each_then_moves_once),
         cmocka_unit_test(batch_that_cannot_move_keeps_nothing),
         cmocka_unit_test(batch_whose_branch_moved_keeps_nothing),
+        cmocka_unit_test(batch_starts_from_the_last_batchs_trees),
         cmocka_unit_test(small_packs_joined_at_open),
         cmocka_unit_test(batch_trees_are_libgit2s),
     };
