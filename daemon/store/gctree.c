@@ -528,6 +528,7 @@ uerr store_batch_commit(store *s, const store_change *ch, size_t n, const char *
     if (rc != UERR_OK)
         goto cleanup;
     s->batch_commits++; /* durable at store_batch_end */
+    store_last_change_note(s, &commit, (int64_t)sig->when.time, sig->email);
     git_oid_cpy(&s->head, &commit);
     git_oid_cpy(&s->tree, &root);
     s->has_head = 1;

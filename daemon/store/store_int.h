@@ -57,6 +57,10 @@ typedef struct {
 #define STORE_TCACHE_ENTRIES 512
 #define STORE_TCACHE_BYTES (8u << 20)
 
+/* Note that commit head was made at time (seconds) by who (its author's
+ * email), for store_last_change (lastchange.c). */
+void store_last_change_note(store *s, const git_oid *head, int64_t time, const char *who);
+
 /* Free c's entries; c is empty and reusable after. */
 void store_tcache_free(store_tcache *c);
 
@@ -79,6 +83,13 @@ struct store {
     /* trees of the last durable batch (read first after the mempack), and
      * the pending batch's (they replace tc when it is durable) */
     store_tcache tc, tc_next;
+    /* The last change's time and author, of commit lc_head (lastchange.c):
+     * `status` asks after every job of the store queue; the group commit
+     * fills it as it makes the commit, so no commit is read back for it. */
+    git_oid lc_head;
+    int64_t lc_time;
+    char lc_who[320];
+    int lc_ok;
     /* Packs this store wrote since the last join (packjoin.c): read on the
      * loop thread (store_packs_join_due), so atomic. packs_joined: packs
      * removed by joins since start (status). */

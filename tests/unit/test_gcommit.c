@@ -118,6 +118,15 @@ static void batch_commits_each_then_moves_once(void **state)
     sh_out(line, sizeof line, "git --git-dir=%s rev-parse refs/heads/node-a~2", dir);
     assert_string_equal(line, before);
     assert_int_equal(sh("test -e %s/refs/heads/node-a.lock", dir), 1); /* renamed in */
+    /* the last change status shows, kept as the batch made the commit:
+     * what git says of the head commit */
+    int64_t t;
+    char who[128], want[160], got[160];
+    assert_int_equal(store_last_change(s, &t, who, sizeof who, err, sizeof err), UERR_OK);
+    snprintf(got, sizeof got, "%lld %s", (long long)t, who);
+    sh_out(want, sizeof want, "git --git-dir=%s log -1 --format='%%ct %%ae' refs/heads/node-a",
+           dir);
+    assert_string_equal(got, want);
     assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir), 0);
     store_free(s);
 }
