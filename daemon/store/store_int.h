@@ -30,12 +30,16 @@ typedef struct {
     uint64_t off; /* where the entry starts in the pack */
 } store_packent;
 
+struct libdeflate_compressor;
+
 typedef struct {
     unsigned char *buf; /* the 12-byte header first (its count set when written) */
     size_t len, cap;
     int oom;
     store_packent *ents;
     size_t n, ecap;
+    struct libdeflate_compressor *zc; /* made at the first deflated object */
+    int zlevel;                       /* zc's level */
 } store_packacc;
 
 /* Raw bodies of trees a group commit wrote (gctree.c): the next batch's
