@@ -656,7 +656,16 @@ uerr store_ingest(store *s, FILE *f, const store_bundle_ref *all, size_t nall,
         rc = store_git_err(err, errlen, UERR_IO, "opening the object store");
         goto cleanup;
     }
-    snprintf(qt.objdir, sizeof qt.objdir, "%s/objects", git_repository_path(s->repo));
+    {
+        /* git_repository_path ends in '/': without it the alternate's
+         * path is the one the store's odb has, and libgit2 shares its
+         * open packs and their caches instead of opening them again */
+        const char *gp = git_repository_path(s->repo);
+        size_t gl = strlen(gp);
+        while (gl > 1 && gp[gl - 1] == '/')
+            gl--;
+        snprintf(qt.objdir, sizeof qt.objdir, "%.*s/objects", (int)gl, gp);
+    }
     c.s = s;
     c.odb = disk;
     c.q = s->repo;

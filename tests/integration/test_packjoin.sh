@@ -14,7 +14,9 @@ npacks() { ls "$P" | grep -c '\.pack$'; }
 
 # packinfo: per pack "NAME OBJECTS RAW INPACK STORED" (RAW/INPACK: bytes of
 # the undeltified objects, inflated and as stored; STORED: 1 if its first
-# object is a stored deflate block, as the group commit writes them)
+# object is a stored deflate block, as the group commit writes them; a
+# deflated pack may hold one too, where libdeflate found a small object
+# cheapest stored, so "deflated" is judged by the sizes, as packjoin.c does)
 packinfo() {
     for f in "$P"/pack-*.pack; do
         git verify-pack -v "${f%.pack}.idx" 2>/dev/null | awk -v f="$(basename "$f")" '
@@ -69,7 +71,7 @@ check "reads during the joins all succeeded ($nok ok, $nfail failed)" \
 packinfo >"$T/info1"
 sed 's/^/# /' "$T/info1"
 check "the joined pack is deflated: smaller than its objects" \
-    awk '$5 == 0 && $2 >= 80 && $4 < $3 { ok = 1 } END { exit !ok }' "$T/info1"
+    awk '$2 >= 80 && $4 < $3 { ok = 1 } END { exit !ok }' "$T/info1"
 check "the group commit's own packs are stored (undeflated)" \
     awk '$5 == 1 && $4 > $3 { ok = 1 } END { exit !ok }' "$T/info1"
 check "git fsck after the live joins" fsck_clean "$A"
@@ -84,7 +86,7 @@ check "SIGTERM before the restart" node_stop "$A"
 node_start "$A" || exit 1
 packinfo >"$T/info2"
 check "after a restart no pack is stored undeflated" \
-    awk '$5 == 1 { bad = 1 } END { exit bad }' "$T/info2"
+    awk '$4 >= $3 { bad = 1 } END { exit bad }' "$T/info2"
 check "git fsck after the start-up join" fsck_clean "$A"
 
 # SIGKILL at times around the joins (each round: 15 adds, so that the
