@@ -107,7 +107,14 @@ static void packs_done(void *arg, int cancelled)
     (void)cancelled;
 }
 
+/* A join waits for this long without a store job (packjoin.c): the gaps
+ * between a clerk's adds, not those inside a burst of 50 clients' adds or
+ * between the steps of a take-in. */
+#define JOIN_QUIET_MS 100
+
 void ctl_packs_join_wire(squeue *q, store *st)
 {
     squeue_set_idle(q, packs_due, packs_run, packs_done, st);
+    if (squeue_set_idle_quiet(q, JOIN_QUIET_MS) != UERR_OK)
+        log_msg(LOG_WARN, "packs are joined without waiting for a quiet store: no timer");
 }

@@ -42,6 +42,11 @@
  * them: with 16, a lookup asks at most ~16 + a few packs, and one join
  * rewrites at most 16 batches (tens of ms), the most a write waits. */
 #define JOIN_LIVE_PACKS 16
+/* A join waits for a quiet store queue (JOIN_QUIET_MS without a job, set in
+ * ctl/gcommit.c), so that it does not hold up a burst of writes or a
+ * take-in; past this many packs it runs at the next gap whatever the load,
+ * so that lookups never ask more than ~JOIN_LIVE_CAP packs. */
+#define JOIN_LIVE_CAP 48
 
 typedef struct {
     char name[96]; /* "pack-<hex>" without the extension */
@@ -400,7 +405,8 @@ static int join_list_pick(pack_list *l)
 
 int store_packs_join_due(const store *s)
 {
-    return atomic_load(&s->packs_new) >= JOIN_LIVE_PACKS;
+    unsigned long n = atomic_load(&s->packs_new);
+    return n >= JOIN_LIVE_CAP ? 1 : n >= JOIN_LIVE_PACKS ? 2 : 0;
 }
 
 unsigned long store_packs_joined(const store *s)

@@ -33,6 +33,11 @@ struct squeue {
     squeue_work_fn idle_work;
     squeue_done_fn idle_done;
     void *idle_arg;
+    /* the quiet wait before an idle job due SQUEUE_IDLE_QUIET */
+    unsigned quiet_ms;
+    int has_timer;
+    int quiet_over; /* the wait ran out with no job in between */
+    uv_timer_t quiet;
     /* the after hook (squeue_set_after) */
     squeue_work_fn after;
     void *after_arg;
@@ -67,6 +72,28 @@ void squeue_set_idle(squeue *q, squeue_due_fn due, squeue_work_fn work, squeue_d
     q->idle_arg = arg;
 }
 
+static void idle_ask(squeue *q);
+
+static void on_quiet(uv_timer_t *t)
+{
+    squeue *q = t->data;
+    q->quiet_over = 1;
+    idle_ask(q);
+}
+
+uerr squeue_set_idle_quiet(squeue *q, unsigned ms)
+{
+    assert(!q->has_timer && "the quiet time is set once");
+    if (ms == 0)
+        return UERR_OK;
+    if (uv_timer_init(q->loop, &q->quiet) != 0)
+        return UERR_NOMEM;
+    q->quiet.data = q;
+    q->has_timer = 1;
+    q->quiet_ms = ms;
+    return UERR_OK;
+}
+
 void squeue_set_after(squeue *q, squeue_work_fn fn, void *arg)
 {
     assert(fn && !q->after && !q->running && "the after hook is set once, before any job");
@@ -74,10 +101,26 @@ void squeue_set_after(squeue *q, squeue_work_fn fn, void *arg)
     q->after_arg = arg;
 }
 
+static void on_timer_closed(uv_handle_t *h)
+{
+    squeue *q = h->data;
+    void (*drained)(void *) = q->drained;
+    void *arg = q->drained_arg;
+    free(q);
+    if (drained)
+        drained(arg);
+}
+
 static void maybe_drained(squeue *q)
 {
     if (q->closing && !q->running && !q->head && q->in_done == 0) {
         assert(q->length == 0 && !q->tail && "store queue freed with jobs in it");
+        if (q->has_timer) {
+            /* freed once the loop has let go of the timer */
+            q->has_timer = 0;
+            uv_close((uv_handle_t *)&q->quiet, on_timer_closed);
+            return;
+        }
         void (*drained)(void *) = q->drained;
         void *arg = q->drained_arg;
         free(q);
@@ -132,9 +175,23 @@ static void on_done(uv_work_t *w, int status)
         return;
     }
     run_next(q);
-    /* nothing waiting: the idle job's turn (its own finish asks again,
-     * and due says no once it has run) */
-    if (!q->running && !q->head && q->idle_due && q->idle_due(q->idle_arg))
+    idle_ask(q);
+}
+
+/* Nothing waiting: the idle job's turn, now or after the quiet wait (its
+ * own finish asks again, and due says no once it has run). */
+static void idle_ask(squeue *q)
+{
+    if (q->closing || q->running || q->head || !q->idle_due)
+        return;
+    int due = q->idle_due(q->idle_arg);
+    if (due == SQUEUE_IDLE_QUIET && q->has_timer && !q->quiet_over) {
+        /* the wait runs (or starts): it asks again when it ends */
+        if (!uv_is_active((uv_handle_t *)&q->quiet))
+            uv_timer_start(&q->quiet, on_quiet, q->quiet_ms, 0);
+        return;
+    }
+    if (due != SQUEUE_IDLE_NO)
         push(q, q->idle_work, NULL, q->idle_done, q->idle_arg);
 }
 
@@ -187,6 +244,11 @@ static uerr push(squeue *q, squeue_work_fn work, squeue_batch_fn batch, squeue_d
         q->head = j;
     q->tail = j;
     q->length++;
+    /* a job: the queue is not quiet; the wait starts again after it */
+    if (q->has_timer) {
+        uv_timer_stop(&q->quiet);
+        q->quiet_over = 0;
+    }
     run_next(q);
     return UERR_OK;
 }
@@ -219,5 +281,7 @@ void squeue_close(squeue *q, void (*drained)(void *), void *arg)
     }
     q->tail = NULL;
     q->in_done--;
+    if (q->has_timer)
+        uv_timer_stop(&q->quiet);
     maybe_drained(q);
 }

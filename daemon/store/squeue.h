@@ -42,12 +42,22 @@ uerr squeue_push(squeue *q, squeue_work_fn work, squeue_done_fn done, void *arg)
  * of them in that order. Ownership and codes as squeue_push. */
 uerr squeue_push_batchable(squeue *q, squeue_batch_fn batch, squeue_done_fn done, void *arg);
 /* The idle job: after a job finishes and the queue is empty (and not
- * closing), if due(arg) returns 1 (loop thread), work(arg) is queued like
- * squeue_push's, then done(arg, cancelled). A write that arrives meanwhile
- * waits for at most that one job. arg stays the caller's; set once. */
+ * closing), due(arg) (loop thread) says whether work(arg) is queued like
+ * squeue_push's, then done(arg, cancelled): SQUEUE_IDLE_NOW queues it at
+ * once; SQUEUE_IDLE_QUIET once the queue has stayed empty for the quiet
+ * time (squeue_set_idle_quiet; every job queued meanwhile starts the wait
+ * again, so a burst of writes is not held up by it); SQUEUE_IDLE_NO not.
+ * A write that arrives while it runs waits for at most that one job. arg
+ * stays the caller's; set once. */
+enum { SQUEUE_IDLE_NO = 0, SQUEUE_IDLE_NOW = 1, SQUEUE_IDLE_QUIET = 2 };
 typedef int (*squeue_due_fn)(void *arg);
 void squeue_set_idle(squeue *q, squeue_due_fn due, squeue_work_fn work, squeue_done_fn done,
                      void *arg);
+/* How long the queue must stay empty before an idle job due
+ * SQUEUE_IDLE_QUIET runs (0, the default: at once, as SQUEUE_IDLE_NOW).
+ * Set once; uses a timer on the queue's loop, so
+ * squeue_close's drained then comes on a later turn of the loop. */
+uerr squeue_set_idle_quiet(squeue *q, unsigned ms);
 /* The after hook: fn(arg) runs on the pool thread right after every job's
  * (or batch's) work, the idle job's too, before its done is called: what
  * must see every change to the store as soon as it is made, and before

@@ -123,13 +123,13 @@ uerr store_open(store **out, const char *gitdir, const char *node, char *err, si
 void store_free(store *s);
 
 /* Joining the group commit's packs while the daemon runs (packjoin.c).
- * store_packs_join_due: 1 when enough packs were written since the last
- * join that the idle store queue should join them (any thread: only reads
- * a counter). store_packs_join (store queue, outside a batch): join the
- * small and the stored (undeflated) packs into one deflated pack, durable
- * before the joined ones are removed; UERR_OK (also when there was
- * nothing to join) or UERR_IO/UERR_NOMEM (err set; the store is whole).
- * store_packs_joined: packs removed by joins since start. */
+ * store_packs_join_due: SQUEUE_IDLE_QUIET (2) when enough packs were
+ * written since the last join that the idle store queue should join them
+ * once it is quiet, SQUEUE_IDLE_NOW (1) when so many that it should at the
+ * next gap, else 0 (any thread: only reads a counter). store_packs_join (store queue, outside a
+ * batch): join the small and the stored (undeflated) packs into one deflated pack, durable before
+ * the joined ones are removed; UERR_OK (also when there was nothing to join) or UERR_IO/UERR_NOMEM
+ * (err set; the store is whole). store_packs_joined: packs removed by joins since start. */
 int store_packs_join_due(const store *s);
 uerr store_packs_join(store *s, char *err, size_t errlen);
 unsigned long store_packs_joined(const store *s);

@@ -307,6 +307,104 @@ static void after_hook_runs_after_each_run_before_its_done(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* an idle job due SQUEUE_IDLE_QUIET waits until the queue has had no job
+ * for the quiet time; a job queued during the wait starts it again; due
+ * SQUEUE_IDLE_NOW runs at once; closing during a wait drops it */
+static int quiet_due_answer, quiet_runs;
+static uint64_t quiet_ran_at, last_done_at;
+static uv_loop_t *quiet_loop;
+static squeue *quiet_q;
+static job late_job;
+
+static int quiet_due(void *arg)
+{
+    (void)arg;
+    return quiet_runs ? SQUEUE_IDLE_NO : quiet_due_answer;
+}
+
+static void quiet_work(void *arg)
+{
+    (void)arg;
+    order[norder++] = 100;
+}
+
+static void quiet_done(void *arg, int cancelled)
+{
+    (void)arg;
+    assert_int_equal(cancelled, 0);
+    quiet_runs++;
+    quiet_ran_at = uv_now(quiet_loop);
+}
+
+static void quiet_job_done(void *arg, int cancelled)
+{
+    done(arg, cancelled);
+    last_done_at = uv_now(quiet_loop);
+}
+
+/* 20 ms into the wait, one more job */
+static void push_late(uv_timer_t *t)
+{
+    late_job = (job){7, 0, 0};
+    assert_int_equal(squeue_push(quiet_q, work, quiet_job_done, &late_job), UERR_OK);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void idle_job_waits_for_a_quiet_queue(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_timer_t late;
+    job jobs[2];
+    reset();
+    quiet_runs = 0;
+    quiet_due_answer = SQUEUE_IDLE_QUIET;
+    quiet_loop = &loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(squeue_new(&quiet_q, &loop), UERR_OK);
+    squeue_set_idle(quiet_q, quiet_due, quiet_work, quiet_done, NULL);
+    assert_int_equal(squeue_set_idle_quiet(quiet_q, 60), UERR_OK);
+    for (int i = 0; i < 2; i++) {
+        jobs[i] = (job){i, 0, 0};
+        assert_int_equal(squeue_push(quiet_q, work, quiet_job_done, &jobs[i]), UERR_OK);
+    }
+    assert_int_equal(uv_timer_init(&loop, &late), 0);
+    assert_int_equal(uv_timer_start(&late, push_late, 20, 0), 0);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(ndone, 3);
+    assert_int_equal(quiet_runs, 1);
+    assert_int_equal(norder, 4);
+    assert_int_equal(order[2], 7);
+    assert_int_equal(order[3], 100);
+    /* the wait counted from the late job's end, not from the first jobs' */
+    assert_true(quiet_ran_at >= last_done_at + 60);
+
+    /* due now: no wait */
+    reset();
+    quiet_runs = 0;
+    quiet_due_answer = SQUEUE_IDLE_NOW;
+    jobs[0] = (job){0, 0, 0};
+    assert_int_equal(squeue_push(quiet_q, work, quiet_job_done, &jobs[0]), UERR_OK);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(quiet_runs, 1);
+    assert_true(quiet_ran_at < last_done_at + 60);
+
+    /* closed during the wait: the idle job never runs, drained comes */
+    reset();
+    quiet_runs = 0;
+    quiet_due_answer = SQUEUE_IDLE_QUIET;
+    jobs[0] = (job){0, 0, 0};
+    assert_int_equal(squeue_push(quiet_q, work, quiet_job_done, &jobs[0]), UERR_OK);
+    assert_int_equal(uv_run(&loop, UV_RUN_NOWAIT) >= 0, 1);
+    while (ndone == 0)
+        uv_run(&loop, UV_RUN_ONCE);
+    squeue_close(quiet_q, on_drained, NULL);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(drained, 1);
+    assert_int_equal(quiet_runs, 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +414,7 @@ int main(void)
         cmocka_unit_test(batches_take_runs_of_batchable_jobs_in_order),
         cmocka_unit_test(idle_job_runs_when_nothing_waits),
         cmocka_unit_test(after_hook_runs_after_each_run_before_its_done),
+        cmocka_unit_test(idle_job_waits_for_a_quiet_queue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
