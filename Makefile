@@ -180,10 +180,10 @@ $(BT)/unionctl: $(call obj,$(BT),cli/main.c $(CLI_SRC) $(PROTO_SRC))
 
 # Unit tests: each tests/unit/test_X.c is one cmocka program linked with every
 # module except the two mains.
-$(BT)/unit/%: tests/unit/%.c $(call obj,$(BT),$(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC))
+$(BT)/unit/%: tests/unit/%.c tests/unit/unit_sh.h $(call obj,$(BT),$(PROTO_SRC) $(DAEMON_SRC) $(CLI_SRC))
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD      $@',true)
-	$(Q)$(CC) $(STD) $(SAN) $(PKG_CFLAGS) $^ -o $@ $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(STD) $(SAN) $(PKG_CFLAGS) $(filter-out %.h,$^) -o $@ $(PKG_LIBS) -lcmocka
 
 # Fuzz targets, replay build: the same LLVMFuzzerTestOneInput linked with a
 # small driver that runs each corpus file once (no clang needed).

@@ -439,7 +439,7 @@ static int copy_state(store *s, git_repository *repo, const store_bundle_ref *r,
 static uerr copy_ref_write(store *s, const store_bundle_ref *r, const git_oid *expect, char *err,
                            size_t errlen)
 {
-    char path[4600], lock[4700], line[GIT_OID_HEXSZ + 2];
+    char path[4600], lock[4700];
     uerr rc = UERR_OK;
     snprintf(path, sizeof path, "%srefs/heads/%s", git_repository_path(s->repo), r->name);
     snprintf(lock, sizeof lock, "%s.lock", path);
@@ -454,10 +454,9 @@ static uerr copy_ref_write(store *s, const store_bundle_ref *r, const git_oid *e
         rc = uerr_set(err, errlen, UERR_CONFLICT, "a branch copy moved during a take-in");
         goto fail;
     }
-    git_oid_tostr(line, sizeof line, &r->oid);
-    line[GIT_OID_HEXSZ] = '\n';
-    if (fsutil_write_all(fd, line, GIT_OID_HEXSZ + 1) != 0 || fsync(fd) != 0) {
-        rc = uerr_set(err, errlen, UERR_IO, "updating a branch copy: %s", strerror(errno));
+    int werr = store_ref_lock_fill(fd, &r->oid);
+    if (werr != 0) {
+        rc = uerr_set(err, errlen, UERR_IO, "updating a branch copy: %s", strerror(werr));
         goto fail;
     }
     int closed = close(fd);

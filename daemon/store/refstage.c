@@ -21,14 +21,21 @@
 #include <string.h>
 #include <unistd.h>
 
+int store_ref_lock_fill(int fd, const git_oid *oid)
+{
+    char line[GIT_OID_HEXSZ + 2];
+    git_oid_tostr(line, sizeof line, oid);
+    line[GIT_OID_HEXSZ] = '\n';
+    errno = 0;
+    if (fsutil_write_all(fd, line, GIT_OID_HEXSZ + 1) != 0 || fsync(fd) != 0)
+        return errno ? errno : EIO;
+    return 0;
+}
+
 static void *stage_write(void *arg)
 {
     store_refstage *st = arg;
-    char line[GIT_OID_HEXSZ + 2];
-    git_oid_tostr(line, sizeof line, &st->to);
-    line[GIT_OID_HEXSZ] = '\n';
-    if (fsutil_write_all(st->fd, line, GIT_OID_HEXSZ + 1) != 0 || fsync(st->fd) != 0)
-        st->werr = errno ? errno : EIO;
+    st->werr = store_ref_lock_fill(st->fd, &st->to);
     if (close(st->fd) != 0 && !st->werr)
         st->werr = errno;
     st->fd = -1;

@@ -151,6 +151,10 @@ typedef struct {
 uerr store_refstage_begin(store_refstage *st, store *s, const git_oid *to);
 uerr store_refstage_commit(store_refstage *st, store *s, char *err, size_t errlen);
 void store_refstage_abort(store_refstage *st);
+/* Write a ref's content, "<hex>\n" of oid, to the open lock file fd and
+ * fsync it (git's lock protocol; the caller renames the lock over the ref
+ * and closes fd). 0, or the errno of what failed. */
+int store_ref_lock_fill(int fd, const git_oid *oid);
 
 /* store_heads and store_has_object for callers inside the room. */
 uerr store_heads_in(store_ref **out, size_t *n, store *s, char *err, size_t errlen);

@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/unit_sh.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,37 +25,6 @@
 #define T0 1795860000000LL
 
 static char root[64];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-/* First line of a command's output, newline stripped. */
-static void sh_out(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void sh_out(char *out, size_t outlen, const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    out[0] = 0;
-    if (!fgets(out, (int)outlen, p))
-        out[0] = 0;
-    pclose(p);
-    out[strcspn(out, "\n")] = 0;
-}
 
 static store *open_new(char dir[128], const char *name)
 {
@@ -84,7 +55,7 @@ static uerr put(store *s, const char *id, const char *value, const char *msg)
 
 static void on_disk_head(char out[64], const char *dir)
 {
-    sh_out(out, 64, "git --git-dir=%s rev-parse --verify -q refs/heads/node-a", dir);
+    unit_sh_line(out, 64, "git --git-dir=%s rev-parse --verify -q refs/heads/node-a", dir);
 }
 
 static void batch_commits_each_then_moves_once(void **state)
@@ -112,22 +83,23 @@ static void batch_commits_each_then_moves_once(void **state)
     assert_string_equal(after, head);
     /* two commits, each its own message, the first on the old head */
     char line[256];
-    sh_out(line, sizeof line,
-           "git --git-dir=%s log --format=%%s -n 3 refs/heads/node-a | tr '\\n' ,", dir);
+    unit_sh_line(line, sizeof line,
+                 "git --git-dir=%s log --format=%%s -n 3 refs/heads/node-a | tr '\\n' ,", dir);
     assert_string_equal(line, "add r2,add r1,add r0,");
-    sh_out(line, sizeof line, "git --git-dir=%s rev-parse refs/heads/node-a~2", dir);
+    unit_sh_line(line, sizeof line, "git --git-dir=%s rev-parse refs/heads/node-a~2", dir);
     assert_string_equal(line, before);
-    assert_int_equal(sh("test -e %s/refs/heads/node-a.lock", dir), 1); /* renamed in */
+    assert_int_equal(unit_sh("test -e %s/refs/heads/node-a.lock", dir), 1); /* renamed in */
     /* the last change status shows, kept as the batch made the commit:
      * what git says of the head commit */
     int64_t t;
     char who[128], want[160], got[160];
     assert_int_equal(store_last_change(s, &t, who, sizeof who, err, sizeof err), UERR_OK);
     snprintf(got, sizeof got, "%lld %s", (long long)t, who);
-    sh_out(want, sizeof want, "git --git-dir=%s log -1 --format='%%ct %%ae' refs/heads/node-a",
-           dir);
+    unit_sh_line(want, sizeof want,
+                 "git --git-dir=%s log -1 --format='%%ct %%ae' refs/heads/node-a", dir);
     assert_string_equal(got, want);
-    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir), 0);
+    assert_int_equal(unit_sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir),
+                     0);
     store_free(s);
 }
 
@@ -141,9 +113,9 @@ static void batch_that_cannot_move_keeps_nothing(void **state)
     on_disk_head(before, dir);
     store_batch_begin(s);
     assert_int_equal(put(s, "r1", "one", "add r1\n"), UERR_OK);
-    assert_int_equal(sh("touch %s/refs/heads/node-a.lock", dir), 0);
+    assert_int_equal(unit_sh("touch %s/refs/heads/node-a.lock", dir), 0);
     assert_int_not_equal(store_batch_end(s, err, sizeof err), UERR_OK);
-    assert_int_equal(sh("rm %s/refs/heads/node-a.lock", dir), 0);
+    assert_int_equal(unit_sh("rm %s/refs/heads/node-a.lock", dir), 0);
     on_disk_head(after, dir);
     assert_string_equal(after, before);
     store_head(s, head, tree);
@@ -151,7 +123,7 @@ static void batch_that_cannot_move_keeps_nothing(void **state)
     assert_int_equal(store_read(s, &buf, &len, "r1", err, sizeof err), UERR_NOTFOUND);
     /* and the store goes on */
     assert_int_equal(put(s, "r3", "three", "add r3\n"), UERR_OK);
-    assert_int_equal(sh("git --git-dir=%s fsck --strict >/dev/null 2>&1", dir), 0);
+    assert_int_equal(unit_sh("git --git-dir=%s fsck --strict >/dev/null 2>&1", dir), 0);
     store_free(s);
 }
 
@@ -168,14 +140,14 @@ static void batch_whose_branch_moved_keeps_nothing(void **state)
     on_disk_head(before, dir);
     store_batch_begin(s);
     assert_int_equal(put(s, "r1", "one", "add r1\n"), UERR_OK);
-    assert_int_equal(sh("git --git-dir=%s update-ref refs/heads/node-a refs/heads/node-a~1", dir),
-                     0);
+    assert_int_equal(
+        unit_sh("git --git-dir=%s update-ref refs/heads/node-a refs/heads/node-a~1", dir), 0);
     on_disk_head(moved, dir);
     assert_string_not_equal(moved, before);
     assert_int_equal(store_batch_end(s, err, sizeof err), UERR_CONFLICT);
     on_disk_head(after, dir);
     assert_string_equal(after, moved);
-    assert_int_equal(sh("test -e %s/refs/heads/node-a.lock", dir), 1);
+    assert_int_equal(unit_sh("test -e %s/refs/heads/node-a.lock", dir), 1);
     store_free(s);
 }
 
@@ -191,19 +163,20 @@ static void batch_starts_from_the_last_batchs_trees(void **state)
     store_batch_begin(s);
     assert_int_equal(put(s, "r1", "one", "add r1\n"), UERR_OK);
     assert_int_equal(store_batch_end(s, err, sizeof err), UERR_OK);
-    sh_out(pack, sizeof pack, "ls %s/objects/pack/pack-*.pack", dir);
+    unit_sh_line(pack, sizeof pack, "ls %s/objects/pack/pack-*.pack", dir);
     assert_true(pack[0] != 0);
-    assert_int_equal(sh("mkdir %s/away && mv %s %s/away/ && mv %.*sidx %s/away/", dir, pack, dir,
-                        (int)(strlen(pack) - 4), pack, dir),
+    assert_int_equal(unit_sh("mkdir %s/away && mv %s %s/away/ && mv %.*sidx %s/away/", dir, pack,
+                             dir, (int)(strlen(pack) - 4), pack, dir),
                      0);
     store_batch_begin(s);
     assert_int_equal(put(s, "r2", "two", "add r2\n"), UERR_OK);
     assert_int_equal(store_batch_end(s, err, sizeof err), UERR_OK);
-    assert_int_equal(sh("mv %s/away/* %s/objects/pack/ && rmdir %s/away", dir, dir, dir), 0);
-    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir), 0);
+    assert_int_equal(unit_sh("mv %s/away/* %s/objects/pack/ && rmdir %s/away", dir, dir, dir), 0);
+    assert_int_equal(unit_sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir),
+                     0);
     char line[64];
-    sh_out(line, sizeof line, "git --git-dir=%s ls-tree -r --name-only refs/heads/node-a | wc -l",
-           dir);
+    unit_sh_line(line, sizeof line,
+                 "git --git-dir=%s ls-tree -r --name-only refs/heads/node-a | wc -l", dir);
     assert_string_equal(line, "2");
     store_free(s);
 }
@@ -220,11 +193,11 @@ static void small_packs_joined_at_open(void **state)
         assert_int_equal(store_batch_end(s, err, sizeof err), UERR_OK);
     }
     store_free(s);
-    sh_out(n, sizeof n, "ls %s/objects/pack | grep -c 'pack$'", dir);
+    unit_sh_line(n, sizeof n, "ls %s/objects/pack | grep -c 'pack$'", dir);
     assert_string_equal(n, "40");
     assert_int_equal(store_open(&s, dir, "node-a", err, sizeof err), UERR_OK);
     store_startup_done(s);
-    sh_out(n, sizeof n, "ls %s/objects/pack | grep -c 'pack$'", dir);
+    unit_sh_line(n, sizeof n, "ls %s/objects/pack | grep -c 'pack$'", dir);
     assert_string_equal(n, "1");
     for (int i = 0; i < 40; i++) {
         char *buf;
@@ -233,7 +206,8 @@ static void small_packs_joined_at_open(void **state)
         assert_int_equal(store_read(s, &buf, &len, id, err, sizeof err), UERR_OK);
         free(buf);
     }
-    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir), 0);
+    assert_int_equal(unit_sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", dir),
+                     0);
     store_free(s);
 }
 
@@ -261,7 +235,7 @@ static uerr put_many(store *s, const char *const *ids, size_t n, const char *v, 
 /* The head commit's text with the times taken out. */
 static void commit_text(char *out, size_t outlen, const char *dir)
 {
-    sh_out(
+    unit_sh_line(
         out, outlen,
         "git --git-dir=%s cat-file commit refs/heads/node-a | sed -E 's/> [0-9]+ [-+][0-9]{4}$/>/'"
         " | grep -v '^parent' | tail -n +2 | tr '\\n' '|'",
@@ -300,7 +274,8 @@ static void batch_trees_are_libgit2s(void **state)
         commit_text(cb, sizeof cb, db);
         assert_string_equal(ca, cb);
     }
-    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", da), 0);
+    assert_int_equal(unit_sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", da),
+                     0);
     store_free(a);
     store_free(b);
 }
@@ -318,7 +293,7 @@ static int teardown(void **state)
 {
     (void)state;
     store_global_shutdown();
-    return sh("rm -rf %s", root);
+    return unit_sh("rm -rf %s", root);
 }
 
 int main(void)

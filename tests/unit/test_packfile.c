@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/unit_sh.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +23,6 @@
 #include "daemon/store/packfile.h"
 
 static char root[64];
-
-static void sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    assert_int_equal(system(cmd), 0);
-}
 
 static unsigned char *slurp(size_t *len, const char *path)
 {
@@ -70,14 +62,14 @@ static int setup(void **state)
     (void)state;
     snprintf(root, sizeof root, "/tmp/test_packfile.XXXXXX");
     assert_non_null(mkdtemp(root));
-    sh("git init -q --bare '%s/r.git'", root);
+    unit_sh_ok("git init -q --bare '%s/r.git'", root);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    sh("rm -rf '%s'", root);
+    unit_sh_ok("rm -rf '%s'", root);
     return 0;
 }
 
@@ -99,7 +91,7 @@ static void write_and_check(int open_ended)
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
     snprintf(packdir, sizeof packdir, "%s/r.git/objects/pack", root);
-    sh("rm -rf '%s/r.git' && git init -q --bare '%s/r.git'", root, root);
+    unit_sh_ok("rm -rf '%s/r.git' && git init -q --bare '%s/r.git'", root, root);
     if (open_ended)
         assert_int_equal(packfile_open_ended(&p, packdir, 1, err, sizeof err), UERR_OK);
     else
@@ -139,17 +131,17 @@ static void write_and_check(int open_ended)
     packfile_free(&p);
     assert_int_equal(count_files(packdir), 2); /* no temporary left */
 
-    sh("git --git-dir='%s/r.git' verify-pack '%s/pack-%s.idx'", root, packdir, name);
+    unit_sh_ok("git --git-dir='%s/r.git' verify-pack '%s/pack-%s.idx'", root, packdir, name);
     hex(h, ids[NBLOB + 1]);
-    sh("git --git-dir='%s/r.git' update-ref HEAD %s", root, h);
-    sh("git --git-dir='%s/r.git' fsck --strict --no-dangling 2>&1 | grep -v '^dangling' | "
-       "(! grep .)",
-       root);
+    unit_sh_ok("git --git-dir='%s/r.git' update-ref HEAD %s", root, h);
+    unit_sh_ok("git --git-dir='%s/r.git' fsck --strict --no-dangling 2>&1 | grep -v '^dangling' | "
+               "(! grep .)",
+               root);
     /* every object's bytes, by git */
     for (int i = 0; i < NBLOB; i++) {
         hex(h, ids[i]);
         snprintf(path, sizeof path, "%s/obj", root);
-        sh("git --git-dir='%s/r.git' cat-file blob %s > '%s'", root, h, path);
+        unit_sh_ok("git --git-dir='%s/r.git' cat-file blob %s > '%s'", root, h, path);
         size_t n;
         unsigned char *b = slurp(&n, path);
         if (i == NBLOB - 1) {
@@ -166,9 +158,10 @@ static void write_and_check(int open_ended)
         free(b);
     }
     /* our .idx, byte for byte git index-pack's */
-    sh("cp '%s/pack-%s.pack' '%s/copy.pack' && git index-pack -o '%s/copy.idx' '%s/copy.pack' "
-       ">/dev/null",
-       packdir, name, root, root, root);
+    unit_sh_ok(
+        "cp '%s/pack-%s.pack' '%s/copy.pack' && git index-pack -o '%s/copy.idx' '%s/copy.pack' "
+        ">/dev/null",
+        packdir, name, root, root, root);
     size_t na, nb;
     snprintf(path, sizeof path, "%s/pack-%s.idx", packdir, name);
     unsigned char *ours = slurp(&na, path);
@@ -246,7 +239,7 @@ static void unfinished_leaves_nothing(void **state)
     packfile_out p = {0};
     unsigned char id[20] = {0};
     snprintf(dir, sizeof dir, "%s/empty", root);
-    sh("mkdir -p '%s'", dir);
+    unit_sh_ok("mkdir -p '%s'", dir);
     packfile_free(&p); /* never opened: nothing to do */
     assert_int_equal(packfile_open(&p, dir, 2, 1, err, sizeof err), UERR_OK);
     packfile_object(&p, PACKFILE_BLOB, id, "x", 1);

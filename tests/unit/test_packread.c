@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/unit_sh.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,42 +22,6 @@
 #include "daemon/store/packread.h"
 
 static char root[64];
-
-static void sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    assert_int_equal(system(cmd), 0);
-}
-
-/* Output of cmd, malloc'd; *len its length. */
-static unsigned char *capture(size_t *len, const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 4096, n = 0, got;
-    unsigned char *b = malloc(cap);
-    assert_non_null(b);
-    while ((got = fread(b + n, 1, cap - n, p)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            b = realloc(b, cap);
-            assert_non_null(b);
-        }
-    }
-    assert_int_equal(pclose(p), 0);
-    *len = n;
-    return b;
-}
 
 static unsigned char *slurp(size_t *len, const char *path)
 {
@@ -80,21 +46,22 @@ static void make_repo(char *idx, size_t idxlen, const char *name, const char *re
 {
     char repo[128];
     snprintf(repo, sizeof repo, "%s/%s", root, name);
-    sh("git init -q '%s' && cd '%s' && git config user.name t && git config user.email t@t", repo,
-       repo);
+    unit_sh_ok("git init -q '%s' && cd '%s' && git config user.name t && git config user.email t@t",
+               repo, repo);
     for (int c = 0; c < 3; c++) {
         for (int i = 0; i < 12; i++)
-            sh("cd '%s' && seq 1 %d | sed 's/^/line %d of a record /' > f%02d", repo, 200 + i * 7,
-               c, i);
-        sh("cd '%s' && head -c 70000 /dev/zero | tr '\\0' x > big && git add -A && git commit -qm "
-           "c%d",
-           repo, c);
+            unit_sh_ok("cd '%s' && seq 1 %d | sed 's/^/line %d of a record /' > f%02d", repo,
+                       200 + i * 7, c, i);
+        unit_sh_ok(
+            "cd '%s' && head -c 70000 /dev/zero | tr '\\0' x > big && git add -A && git commit -qm "
+            "c%d",
+            repo, c);
     }
-    sh("cd '%s' && git repack -q %s && git prune-packed && git count-objects -v | grep -q "
-       "'^count: 0'",
-       repo, repack_opts);
+    unit_sh_ok("cd '%s' && git repack -q %s && git prune-packed && git count-objects -v | grep -q "
+               "'^count: 0'",
+               repo, repack_opts);
     size_t n;
-    unsigned char *p = capture(&n, "ls '%s'/.git/objects/pack/*.idx", repo);
+    unsigned char *p = unit_sh_capture(&n, "ls '%s'/.git/objects/pack/*.idx", repo);
     assert_true(n > 5 && p[n - 1] == '\n');
     assert_null(memchr(p, '\n', n - 1)); /* exactly one pack */
     snprintf(idx, idxlen, "%.*s", (int)(n - 1), (char *)p);
@@ -139,7 +106,8 @@ static size_t check_every_object(const packread *p, const char *repo)
         const unsigned char *b = packread_entry_bytes(p, &e);
         assert_non_null(b);
         size_t tn, cn;
-        unsigned char *t = capture(&tn, "git --git-dir='%s/.git' cat-file -t %s", repo, hex);
+        unsigned char *t =
+            unit_sh_capture(&tn, "git --git-dir='%s/.git' cat-file -t %s", repo, hex);
         if (e.type == PACKREAD_OFS_DELTA || e.type == PACKREAD_REF_DELTA) {
             deltas++;
             free(t);
@@ -148,8 +116,8 @@ static size_t check_every_object(const packread *p, const char *repo)
         assert_int_equal(tn, strlen(type_name(e.type)) + 1);
         assert_memory_equal(t, type_name(e.type), tn - 1);
         free(t);
-        unsigned char *want =
-            capture(&cn, "git --git-dir='%s/.git' cat-file %s %s", repo, type_name(e.type), hex);
+        unsigned char *want = unit_sh_capture(&cn, "git --git-dir='%s/.git' cat-file %s %s", repo,
+                                              type_name(e.type), hex);
         assert_int_equal(e.size, cn);
         unsigned char *got = malloc(cn + 1);
         assert_non_null(got);
@@ -356,8 +324,8 @@ static void set_counts_damage(void **state)
     memcpy(id, p.oids + 3 * 20, 20);
     uint64_t at = e.off + e.hdrlen + 1;
     packread_free(&p);
-    sh("chmod u+w '%s' && printf 'Z' | dd of='%s' bs=1 seek=%llu conv=notrunc status=none",
-       packpath, packpath, (unsigned long long)at);
+    unit_sh_ok("chmod u+w '%s' && printf 'Z' | dd of='%s' bs=1 seek=%llu conv=notrunc status=none",
+               packpath, packpath, (unsigned long long)at);
     packread_set set;
     snprintf(objdir, sizeof objdir, "%s/setdamage/.git/objects", root);
     assert_int_equal(packread_set_open(&set, objdir, why, sizeof why), UERR_OK);

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/unit_sh.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +20,6 @@
 #include "daemon/store/store_int.h"
 
 static char root[64];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 /* size bytes of a pattern that deflate can shrink but not to nothing */
 static unsigned char *pattern(size_t size, unsigned seed)
@@ -52,7 +42,7 @@ static void stored_and_deflated_read_back_by_git(void **state)
     unsigned char *data[2 * 9];
     store_packacc a = {0};
     snprintf(dir, sizeof dir, "%s/r.git", root);
-    assert_int_equal(sh("git init -q --bare %s", dir), 0);
+    assert_int_equal(unit_sh("git init -q --bare %s", dir), 0);
     snprintf(packdir, sizeof packdir, "%s/objects/pack", dir);
     for (size_t i = 0; i < 2 * nsizes; i++) {
         size_t size = i == nsizes ? 3 : sizes[i % nsizes];
@@ -65,7 +55,7 @@ static void stored_and_deflated_read_back_by_git(void **state)
     uerr rc = store_packacc_write_dir(packdir, &a, hex, err, sizeof err);
     if (rc != UERR_OK)
         fail_msg("store_packacc_write_dir: %s", err);
-    assert_int_equal(sh("git --git-dir=%s verify-pack %s/pack-%s.idx", dir, packdir, hex), 0);
+    assert_int_equal(unit_sh("git --git-dir=%s verify-pack %s/pack-%s.idx", dir, packdir, hex), 0);
     for (size_t i = 0; i < 2 * nsizes; i++) {
         char id[GIT_OID_HEXSZ + 1], path[256];
         git_oid_tostr(id, sizeof id, &ids[i]);
@@ -75,7 +65,8 @@ static void stored_and_deflated_read_back_by_git(void **state)
         size_t size = i == nsizes ? 3 : sizes[i % nsizes];
         assert_int_equal(fwrite(data[i], 1, size, f), size);
         fclose(f);
-        assert_int_equal(sh("git --git-dir=%s cat-file blob %s | cmp -s - %s", dir, id, path), 0);
+        assert_int_equal(unit_sh("git --git-dir=%s cat-file blob %s | cmp -s - %s", dir, id, path),
+                         0);
         free(data[i]);
     }
     store_packacc_free(&a);
@@ -92,7 +83,7 @@ static int teardown(void **state)
 {
     (void)state;
     store_global_shutdown();
-    return getenv("KEEP") ? 0 : sh("rm -rf %s", root) == 0 ? 0 : -1;
+    return getenv("KEEP") ? 0 : unit_sh("rm -rf %s", root) == 0 ? 0 : -1;
 }
 
 int main(void)

@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/unit_sh.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,30 +32,6 @@ static char root[64];
 static int nstores;
 
 /* ---- helpers ----------------------------------------------------------------- */
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-/* First line of a command's output, newline stripped. */
-static void sh_out(char *out, size_t outlen, const char *cmd)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    out[0] = 0;
-    if (!fgets(out, (int)outlen, p))
-        out[0] = 0;
-    pclose(p);
-    out[strcspn(out, "\n")] = 0;
-}
 
 typedef struct {
     store *s;
@@ -80,7 +58,8 @@ static void ts_close(tstore *t)
 
 static void fsck_ok(const tstore *t)
 {
-    assert_int_equal(sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", t->dir), 0);
+    assert_int_equal(
+        unit_sh("git --git-dir=%s fsck --strict --no-dangling >/dev/null 2>&1", t->dir), 0);
 }
 
 /* Canonical bytes of a record with one field write per (field, value). */
@@ -330,12 +309,12 @@ static void commit_then_read_back(void **state)
     store_head(a.s, head, tree);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "git --git-dir=%s rev-parse refs/heads/node-a", a.dir);
-    sh_out(githead, sizeof githead, cmd);
+    unit_sh_line(githead, sizeof githead, "%s", cmd);
     assert_string_equal(githead, head);
     snprintf(cmd, sizeof cmd, "git --git-dir=%s rev-parse HEAD^{tree}", a.dir);
-    sh_out(githead, sizeof githead, cmd);
+    unit_sh_line(githead, sizeof githead, "%s", cmd);
     assert_string_equal(githead, tree);
-    assert_int_equal(sh("ls %s/objects/pack/*.pack >/dev/null 2>&1", a.dir), 0);
+    assert_int_equal(unit_sh("ls %s/objects/pack/*.pack >/dev/null 2>&1", a.dir), 0);
     fsck_ok(&a);
     ts_close(&a);
 }
@@ -405,7 +384,7 @@ static void take_head_forward_nothing_merge(void **state)
     char cmd[256], parents[200], want[200], head_a[41];
     head_of(&a, head_a);
     snprintf(cmd, sizeof cmd, "git --git-dir=%s rev-list --parents -n1 refs/heads/node-b", b.dir);
-    sh_out(parents, sizeof parents, cmd);
+    unit_sh_line(parents, sizeof parents, "%s", cmd);
     snprintf(want, sizeof want, "%s %s %s", ha, hb, head_a);
     assert_string_equal(parents, want);
     /* the joined record holds both sides' writes */
@@ -438,7 +417,7 @@ static void bundle_round_trip(void **state)
     commit1(&a, "r1", "name", "one");
     snprintf(path, sizeof path, "%s/a.bundle", root);
     assert_int_equal(store_bundle_write(a.s, path, NULL, err, sizeof err), UERR_OK);
-    assert_int_equal(sh("git --git-dir=%s bundle verify %s >/dev/null 2>&1", c.dir, path), 0);
+    assert_int_equal(unit_sh("git --git-dir=%s bundle verify %s >/dev/null 2>&1", c.dir, path), 0);
     uerr e = store_bundle_read(c.s, path, NULL, NULL, &rep, err, sizeof err);
     if (e != UERR_OK)
         fail_msg("bundle_read: %s", err);
@@ -469,7 +448,7 @@ static void bundle_round_trip(void **state)
         fclose(f);
         for (int i = 0; i < 20; i++)
             snprintf(hex + 2 * i, 3, "%02x", tr[i]);
-        assert_int_equal(sh("test -f %s/objects/pack/pack-%s.idx", c.dir, hex), 0);
+        assert_int_equal(unit_sh("test -f %s/objects/pack/pack-%s.idx", c.dir, hex), 0);
     }
     /* a fresh store lacks the prerequisites: a conflict with its state */
     tstore d;
@@ -562,7 +541,7 @@ static void ingest_refusals_are_peer_errors(void **state)
     assert_int_equal(store_bundle_write(x.s, path, NULL, err, sizeof err), UERR_OK);
     refused(&b, store_bundle_read(b.s, path, NULL, NULL, &rep, err, sizeof err), heads0, objs0);
     /* 7. not a bundle at all */
-    assert_int_equal(sh("printf 'hello\\n' > %s", path), 0);
+    assert_int_equal(unit_sh("printf 'hello\\n' > %s", path), 0);
     refused(&b, store_bundle_read(b.s, path, NULL, NULL, &rep, err, sizeof err), heads0, objs0);
 
     fsck_ok(&b);
@@ -637,7 +616,7 @@ static void craft(char *out, size_t outlen, const char *kase, const char *node)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "python3 tests/tools/badpack.py %s %s/bp --node %s", kase, root,
              node);
-    sh_out(out, outlen, cmd);
+    unit_sh_line(out, outlen, "%s", cmd);
     if (strlen(out) < 40)
         fail_msg("badpack.py %s printed '%s'", kase, out);
 }
@@ -776,7 +755,7 @@ static void only_idx(char *out, size_t outlen, const tstore *t)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "ls %s/objects/pack/*.idx | head -2 | tr '\\n' ' '", t->dir);
-    sh_out(out, outlen, cmd);
+    unit_sh_line(out, outlen, "%s", cmd);
     char *sp = strchr(out, ' ');
     if (!sp || sp[1] != 0)
         fail_msg("not one pack in %s: '%s'", t->dir, out);
@@ -833,8 +812,8 @@ static void fast_takein_like_indexer(void **state)
     only_idx(ib, sizeof ib, &b);
     only_idx(ic, sizeof ic, &c);
     assert_string_equal(strrchr(ib, '/'), strrchr(ic, '/'));
-    assert_int_equal(sh("cmp -s %s %s", ib, ic), 0);
-    assert_int_equal(sh("git verify-pack %s >/dev/null 2>&1", ib), 0);
+    assert_int_equal(unit_sh("cmp -s %s %s", ib, ic), 0);
+    assert_int_equal(unit_sh("git verify-pack %s >/dev/null 2>&1", ib), 0);
     fsck_ok(&b);
     /* every record readable */
     char *buf;
@@ -849,7 +828,8 @@ static void fast_takein_like_indexer(void **state)
     ts_open(&d, "node-d");
     snprintf(path, sizeof path, "%s/deltas.bundle", root);
     assert_int_equal(
-        sh("git --git-dir=%s bundle create %s refs/heads/node-a >/dev/null 2>&1", a.dir, path), 0);
+        unit_sh("git --git-dir=%s bundle create %s refs/heads/node-a >/dev/null 2>&1", a.dir, path),
+        0);
     /* (it holds deltas: else the check below that the parser left it fails) */
     whole0 = store_test_fast_takeins(&tried0);
     e = store_bundle_read(d.s, path, NULL, NULL, &rep, err, sizeof err);
@@ -946,7 +926,8 @@ static void unmerged_copy_is_merged(void **state)
     /* while b runs: the copy appears behind its back, then the same
      * bundle is imported; it must merge, not say "nothing moved" */
     assert_int_equal(
-        sh("git --git-dir=%s fetch -q %s refs/heads/node-a:refs/heads/node-a", b.dir, a.dir), 0);
+        unit_sh("git --git-dir=%s fetch -q %s refs/heads/node-a:refs/heads/node-a", b.dir, a.dir),
+        0);
     assert_int_equal(store_read(b.s, &buf, &len, "r1", err, sizeof err), UERR_NOTFOUND);
     snprintf(path, sizeof path, "%s/unmerged.bundle", root);
     assert_int_equal(store_bundle_write(a.s, path, NULL, err, sizeof err), UERR_OK);
@@ -964,18 +945,19 @@ static void unmerged_copy_is_merged(void **state)
     commit1(&a, "r3", "name", "three");
     ts_close(&b);
     assert_int_equal(
-        sh("git --git-dir=%s fetch -q %s refs/heads/node-a:refs/heads/node-a", b.dir, a.dir), 0);
-    assert_int_equal(sh("mkdir -p %s/objects/incoming-abc123 && touch "
-                        "%s/objects/incoming-abc123/pack-x.pack",
-                        b.dir, b.dir),
+        unit_sh("git --git-dir=%s fetch -q %s refs/heads/node-a:refs/heads/node-a", b.dir, a.dir),
+        0);
+    assert_int_equal(unit_sh("mkdir -p %s/objects/incoming-abc123 && touch "
+                             "%s/objects/incoming-abc123/pack-x.pack",
+                             b.dir, b.dir),
                      0);
     assert_int_equal(store_open(&b.s, b.dir, "node-b", err, sizeof err), UERR_OK);
-    assert_int_equal(sh("test -e %s/objects/incoming-abc123", b.dir), 1);
+    assert_int_equal(unit_sh("test -e %s/objects/incoming-abc123", b.dir), 1);
     assert_int_equal(store_read(b.s, &buf, &len, "r3", err, sizeof err), UERR_OK);
     free(buf);
-    assert_int_equal(sh("git --git-dir=%s merge-base --is-ancestor refs/heads/node-a "
-                        "refs/heads/node-b",
-                        b.dir),
+    assert_int_equal(unit_sh("git --git-dir=%s merge-base --is-ancestor refs/heads/node-a "
+                             "refs/heads/node-b",
+                             b.dir),
                      0);
     fsck_ok(&b);
     ts_close(&a);
@@ -995,7 +977,7 @@ static int teardown(void **state)
 {
     (void)state;
     store_global_shutdown();
-    return sh("rm -rf %s", root);
+    return unit_sh("rm -rf %s", root);
 }
 
 /* Every kind is written at kind_path, read back by id, reported with its
@@ -1025,7 +1007,7 @@ static void kinds_in_their_folders(void **state)
         assert_int_equal(store_read(a.s, &buf, &len, ids[i], err, sizeof err), UERR_OK);
         free(buf);
         kind_path(path, sizeof path, ch[i].kind, ids[i]);
-        assert_int_equal(sh("git --git-dir=%s cat-file -e HEAD:%s", a.dir, path), 0);
+        assert_int_equal(unit_sh("git --git-dir=%s cat-file -e HEAD:%s", a.dir, path), 0);
     }
     assert_int_equal(store_foreach(a.s, kind_count_cb, seen, err, sizeof err), UERR_OK);
     for (int k = KIND_MEMBER; k < KIND_COUNT; k++)
@@ -1075,7 +1057,7 @@ static int pack_count(const tstore *t)
 {
     char cmd[256], out[64];
     snprintf(cmd, sizeof cmd, "ls %s/objects/pack/*.pack 2>/dev/null | wc -l", t->dir);
-    sh_out(out, sizeof out, cmd);
+    unit_sh_line(out, sizeof out, "%s", cmd);
     return atoi(out);
 }
 
@@ -1108,14 +1090,14 @@ static void bulk_trees_match_git(void **state)
         assert_string_equal(ta, tb);
         /* the head git sees is the store's, its tree the same */
         snprintf(cmd, sizeof cmd, "git --git-dir=%s rev-parse 'refs/heads/node-a^{tree}'", a.dir);
-        sh_out(out, sizeof out, cmd);
+        unit_sh_line(out, sizeof out, "%s", cmd);
         assert_string_equal(out, ta);
         assert_int_equal(pack_count(&a), r + 1);
     }
     /* every object in packs, none loose */
     snprintf(cmd, sizeof cmd, "git --git-dir=%s count-objects -v | awk '/^count:/{print $2}'",
              a.dir);
-    sh_out(out, sizeof out, cmd);
+    unit_sh_line(out, sizeof out, "%s", cmd);
     assert_string_equal(out, "0");
     fsck_ok(&a);
     int n = 0;
@@ -1148,7 +1130,7 @@ static int pack_leftovers(const tstore *t)
     char cmd[256], out[64];
     snprintf(cmd, sizeof cmd, "ls %s/objects/pack | grep -v -e '[.]pack$' -e '[.]idx$' | wc -l",
              t->dir);
-    sh_out(out, sizeof out, cmd);
+    unit_sh_line(out, sizeof out, "%s", cmd);
     return atoi(out);
 }
 
@@ -1443,7 +1425,7 @@ static void schema_folder_taken_in(void **state)
     assert_null(schema_field_find("hukou"));
     assert_int_equal(store_read(b.s, &buf, &len, SCHEMA_DECL_FIELDS_ID, err, sizeof err), UERR_OK);
     free(buf);
-    assert_int_equal(sh("git --git-dir=%s cat-file -e HEAD:schema/schemacategory", b.dir), 0);
+    assert_int_equal(unit_sh("git --git-dir=%s cat-file -e HEAD:schema/schemacategory", b.dir), 0);
     fsck_ok(&b);
     ts_close(&b);
     /* the same take-in checked on two threads: the records refused before
