@@ -56,17 +56,19 @@ export UNIOND_BIN="$root/$B/uniond" UNIONCTL_BIN="$root/$B/unionctl"
 for t in "$here"/integration/test_*.sh; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .sh)
+    t0=$SECONDS
     bash "$t" >"$log/$name.out" 2>&1
     rc=$?
+    secs="$((SECONDS - t0)) s"
     p=$(grep -c '^ok ' "$log/$name.out")
     f=$(grep -c '^not ok ' "$log/$name.out")
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
     pass=$((pass + p)); fail=$((fail + f))
     if [ "$f" != 0 ]; then
         failed_names+=("$name")
-        echo "  $name: $p passed, $f failed"; tail -40 "$log/$name.out" | sed 's/^/    /'
+        echo "  $name: $p passed, $f failed ($secs)"; tail -40 "$log/$name.out" | sed 's/^/    /'
     else
-        echo "  $name: $p passed"
+        echo "  $name: $p passed ($secs)"
     fi
 done
 
@@ -79,5 +81,5 @@ fi
 
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]} (logs in $log)"
 [ ${#failed_names[@]} -eq 0 ] && rm -rf "$log"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed ($SECONDS s)"
 [ "$fail" = 0 ]
