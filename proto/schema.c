@@ -615,7 +615,8 @@ uerr schema_kind_value_normalize(schema_norm *out, record_kind k, const char *na
 {
     vctx c = {0};
     char *v = NULL, *result = NULL;
-    uerr rc;
+    const char *cv = NULL; /* the normalised value: v, or value itself */
+    uerr rc = UERR_OK;
 
     memset(out, 0, sizeof *out);
     if (err && errlen > 0)
@@ -635,7 +636,12 @@ uerr schema_kind_value_normalize(schema_norm *out, record_kind k, const char *na
         return uerr_set(err, errlen, UERR_INVALID, "%s: too long (at most %d bytes)", c.f->name,
                         SCHEMA_VALUE_MAX);
     }
-    rc = schema_text_normalize(&v, value, raw);
+    /* a value already in normal form (most of an import's) is used as it
+     * is: no utf8proc, no copy */
+    if (schema_text_is_normal(value, raw))
+        cv = value;
+    else if ((rc = schema_text_normalize(&v, value, raw)) == UERR_OK)
+        cv = v;
     if (rc == UERR_NOMEM) {
         out->rule = "nomem";
         return uerr_set(err, errlen, rc, "%s: out of memory", c.f->name);
@@ -644,11 +650,11 @@ uerr schema_kind_value_normalize(schema_norm *out, record_kind k, const char *na
         out->rule = "utf8";
         return uerr_set(err, errlen, UERR_INVALID, "%s: not valid UTF-8", c.f->name);
     }
-    c.v = v, c.n = strlen(v), c.chars = schema_utf8_len(v, c.n);
+    c.v = cv, c.n = cv == value ? raw : strlen(cv), c.chars = schema_utf8_len(cv, c.n);
     rc = UERR_INVALID;
     if (c.n > SCHEMA_VALUE_MAX) {
         refuse(&c, "too_long", "too long (at most %d bytes)", SCHEMA_VALUE_MAX);
-    } else if (!controls_ok(v, c.n, multiline(c.f))) {
+    } else if (!controls_ok(cv, c.n, multiline(c.f))) {
         refuse(&c, "control",
                multiline(c.f) ? "control characters are not allowed (only tab and newline)"
                               : "control characters are not allowed");
