@@ -120,11 +120,22 @@ void ops_free(ops_ctx *o)
 void ctl_assignments_free(assignment *a, size_t n)
 {
     for (size_t i = 0; a && i < n; i++) {
-        free(a[i].field);
-        free(a[i].op);
-        free(a[i].value);
+        if (!(a[i].lent & CTL_LENT_FIELD))
+            free(a[i].field);
+        if (!(a[i].lent & CTL_LENT_OP))
+            free(a[i].op);
+        if (!(a[i].lent & CTL_LENT_VALUE))
+            free(a[i].value);
     }
     free(a);
+}
+
+void ctl_assignment_set_value(assignment *a, char *v)
+{
+    if (!(a->lent & CTL_LENT_VALUE))
+        free(a->value);
+    a->value = v;
+    a->lent &= ~CTL_LENT_VALUE;
 }
 
 uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *req, char *err,
@@ -192,8 +203,7 @@ static uerr assignment_check_set(assignment *a, const char *today, char *err, si
         e = uerr_set(err, errlen, UERR_INVALID, "%s: give at least one element", a->field);
         goto cleanup;
     }
-    free(a->value);
-    a->value = out;
+    ctl_assignment_set_value(a, out);
     out = NULL;
 cleanup:
     free(out);
@@ -214,8 +224,10 @@ uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t er
             char *canon = strdup(sf->name);
             if (!canon)
                 return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
-            free(a->field);
+            if (!(a->lent & CTL_LENT_FIELD))
+                free(a->field);
             a->field = canon;
+            a->lent &= ~CTL_LENT_FIELD;
         }
     }
     int set = schema_field_is_set(a->field);
@@ -227,8 +239,7 @@ uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t er
     char *norm = NULL;
     if (schema_value_check(&norm, a->field, a->value, today, err, errlen) != 0)
         return UERR_INVALID;
-    free(a->value);
-    a->value = norm;
+    ctl_assignment_set_value(a, norm);
     return UERR_OK;
 }
 

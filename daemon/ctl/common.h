@@ -22,7 +22,16 @@ typedef struct {
     char *field;
     char *op; /* "=", "+=", "-=" */
     char *value;
+    unsigned lent; /* CTL_LENT_*: parts the caller lends (not freed here); 0 = all owned */
 } assignment;
+
+/* An import lends each cell's field name (its header's), operator and raw
+ * value (a buffer of the row) instead of three allocations a cell;
+ * ctl_assignments_free skips lent parts, and a part replaced (the
+ * normalised value) is owned from then on. */
+#define CTL_LENT_FIELD 0x1u
+#define CTL_LENT_OP 0x2u
+#define CTL_LENT_VALUE 0x4u
 
 /* A record picked by a query: borrowed pointers into the index (decode
  * it with a view, recindex_view_item, to read it whole). */
@@ -95,6 +104,8 @@ uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *
  * normalised form). UERR_OK, or UERR_INVALID with err naming field and
  * rule (UERR_NOMEM when out of memory). */
 uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t errlen);
+/* Replace a->value by v (malloc'd, now a's): the old one freed unless lent. */
+void ctl_assignment_set_value(assignment *a, char *v);
 /* What `status` says (ctl_status_view, ops.h), taken on the store
  * queue's thread (ctl_status_view_take) and packed on any thread
  * (ctl_status_pack: the reply of op_status; the control socket answers
