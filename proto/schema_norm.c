@@ -41,20 +41,33 @@ static int trim_ascii(unsigned char c)
  * ideograph of the range and many mixed values through both paths. */
 int schema_text_is_normal(const char *s, size_t len)
 {
+    long chars;
+    int ctl;
+    return schema_text_normal_scan(s, len, &chars, &ctl);
+}
+
+int schema_text_normal_scan(const char *s, size_t len, long *chars, int *ctl)
+{
     const unsigned char *p = (const unsigned char *)s;
+    long n = 0;
+    int c0 = 0;
     if (!schema_norm_fast)
         return 0;
-    if (len == 0)
+    if (len == 0) {
+        *chars = 0, *ctl = 0;
         return 1;
+    }
     /* a CJK character ends in a continuation byte: only ASCII can be a trim
      * character at either end here */
     if (trim_ascii(p[0]) || trim_ascii(p[len - 1]))
         return 0;
     for (size_t i = 0; i < len;) {
         unsigned char c = p[i];
+        n++;
         if (c < 0x80) {
             if (c == 0)
                 return 0;
+            c0 |= c < 0x20 || c == 0x7F;
             i++;
             continue;
         }
@@ -67,6 +80,7 @@ int schema_text_is_normal(const char *s, size_t len)
             return 0;
         i += 3;
     }
+    *chars = n, *ctl = c0;
     return 1;
 }
 
@@ -234,8 +248,13 @@ uerr schema_date_normalize(char out[11], const char *s, char *err, size_t errlen
     } else if (!schema_ymd_valid(y, m, d)) {
         rc = uerr_set(err, errlen, UERR_INVALID, "not a real calendar date");
     } else {
-        snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u,
-                 (unsigned)d % 100u);
+        /* "%04u-%02u-%02u" by hand: snprintf was most of this function's
+         * time, once for every date of an import */
+        unsigned yy = (unsigned)y % 10000u, mm = (unsigned)m % 100u, dd = (unsigned)d % 100u;
+        out[0] = (char)('0' + yy / 1000), out[1] = (char)('0' + yy / 100 % 10);
+        out[2] = (char)('0' + yy / 10 % 10), out[3] = (char)('0' + yy % 10), out[4] = '-';
+        out[5] = (char)('0' + mm / 10), out[6] = (char)('0' + mm % 10), out[7] = '-';
+        out[8] = (char)('0' + dd / 10), out[9] = (char)('0' + dd % 10), out[10] = '\0';
         rc = UERR_OK;
     }
     free(own);

@@ -40,6 +40,12 @@ const schema_field *schema_kind_table(record_kind k, size_t *n);
  * "changes": the full path decides. */
 int schema_text_is_normal(const char *s, size_t len);
 
+/* schema_text_is_normal, also giving what the checks after it need of
+ * such a text: its length in code points, and 1 in *ctl when it holds an
+ * ASCII control character (< 0x20 or 0x7F; no other control character
+ * can be in it). Both set only when it returns 1. */
+int schema_text_normal_scan(const char *s, size_t len, long *chars, int *ctl);
+
 /* schema_text_normalize always through utf8proc (ASCII too): the path the
  * shortcuts must agree with (tests). */
 uerr schema_text_normalize_nfkc(char **out, const char *s, size_t len);

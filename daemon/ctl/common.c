@@ -179,8 +179,23 @@ static uerr assignment_check_form(const assignment *a, int set, char *err, size_
     return UERR_OK;
 }
 
+/* One value of field sf (resolved already; NULL: a->field is not a field,
+ * and the schema's own refusal is wanted) normalised into *norm. 0 or
+ * UERR_INVALID / UERR_NOMEM with err. */
+static uerr value_check(char **norm, const schema_field *sf, const char *field, const char *v,
+                        const char *today, char *err, size_t errlen)
+{
+    if (!sf)
+        return schema_value_check(norm, field, v, today, err, errlen) != 0 ? UERR_INVALID : UERR_OK;
+    schema_norm n;
+    uerr e = schema_field_value_normalize(&n, sf, v, today, err, errlen);
+    *norm = n.value;
+    return e;
+}
+
 /* Normalise each ';'-separated element of a set assignment in place. */
-static uerr assignment_check_set(assignment *a, const char *today, char *err, size_t errlen)
+static uerr assignment_check_set(assignment *a, const schema_field *sf, const char *today,
+                                 char *err, size_t errlen)
 {
     char *out = calloc(1, strlen(a->value) * 4 + 2);
     size_t olen = 0;
@@ -192,7 +207,7 @@ static uerr assignment_check_set(assignment *a, const char *today, char *err, si
     }
     for (char *tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
         char *norm = NULL;
-        if (schema_value_check(&norm, a->field, tok, today, err, errlen) != 0) {
+        if (value_check(&norm, sf, a->field, tok, today, err, errlen) != UERR_OK) {
             e = UERR_INVALID;
             goto cleanup;
         }
@@ -230,14 +245,16 @@ uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t er
             a->lent &= ~CTL_LENT_FIELD;
         }
     }
-    int set = schema_field_is_set(a->field);
+    /* sf is the field itself (a->field is its name now): resolved once
+     * for the form, the set test and the value */
+    int set = sf && sf->type == SCHEMA_SET;
     uerr e = assignment_check_form(a, set, err, errlen);
     if (e != UERR_OK)
         return e;
     if (set)
-        return assignment_check_set(a, today, err, errlen);
+        return assignment_check_set(a, sf, today, err, errlen);
     char *norm = NULL;
-    if (schema_value_check(&norm, a->field, a->value, today, err, errlen) != 0)
+    if (value_check(&norm, sf, a->field, a->value, today, err, errlen) != UERR_OK)
         return UERR_INVALID;
     ctl_assignment_set_value(a, norm);
     return UERR_OK;

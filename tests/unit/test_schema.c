@@ -1233,9 +1233,27 @@ static void test_norm_fast_values(void **state)
         "\xC0\xAF",
         "\x01x",
     };
+    static const char *const more[] = {
+        "a\x7f",      "张\x1f伟",   "张\x7f",     "\t张伟",     "20240229",
+        "2023-02-29", "1900-01-01", "0001-01-01", "1949-10-01", "2026-11-28",
+        "2026-11-29", "9999-12-31", "2021.8.1",
+    };
+    /* long values: the code points the scan counts against max_chars, and
+     * the byte limit */
+    static char longs[4][3 * SCHEMA_VALUE_MAX + 8];
+    size_t lens[4] = {20, 64, 200, SCHEMA_VALUE_MAX / 3 + 1};
+    for (int i = 0; i < 4; i++) {
+        for (size_t k = 0; k < lens[i]; k++)
+            memcpy(longs[i] + 3 * k, "张", 3);
+        longs[i][3 * lens[i]] = 0;
+    }
     for (size_t f = 0; f < nf; f++) {
         for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
             value_agrees(fs[f].name, whole[i]);
+        for (size_t i = 0; i < sizeof more / sizeof *more; i++)
+            value_agrees(fs[f].name, more[i]);
+        for (int i = 0; i < 4; i++)
+            value_agrees(fs[f].name, longs[i]);
         for (size_t i = 0; i < np; i++)
             value_agrees(fs[f].name, norm_pieces[i]);
     }
