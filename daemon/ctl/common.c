@@ -245,8 +245,14 @@ uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t er
             a->lent &= ~CTL_LENT_FIELD;
         }
     }
-    /* sf is the field itself (a->field is its name now): resolved once
-     * for the form, the set test and the value */
+    return ctl_assignment_check_field(a, sf, today, err, errlen);
+}
+
+uerr ctl_assignment_check_field(assignment *a, const schema_field *sf, const char *today, char *err,
+                                size_t errlen)
+{
+    /* sf is the field itself (a->field is its name): resolved once for the
+     * form, the set test and the value */
     int set = sf && sf->type == SCHEMA_SET;
     uerr e = assignment_check_form(a, set, err, errlen);
     if (e != UERR_OK)

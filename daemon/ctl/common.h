@@ -12,6 +12,7 @@
 #include "daemon/ctl/ops.h"
 #include "proto/msg.h"
 #include "proto/query.h"
+#include "proto/schema.h"
 #include "proto/uerr.h"
 
 #include <msgpack.h>
@@ -104,6 +105,11 @@ uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *
  * normalised form). UERR_OK, or UERR_INVALID with err naming field and
  * rule (UERR_NOMEM when out of memory). */
 uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t errlen);
+/* ctl_assignment_check of an assignment whose a->field is the name of sf,
+ * resolved by the caller (an import resolves its header once), or "id"
+ * with sf NULL. */
+uerr ctl_assignment_check_field(assignment *a, const schema_field *sf, const char *today, char *err,
+                                size_t errlen);
 /* Replace a->value by v (malloc'd, now a's): the old one freed unless lent. */
 void ctl_assignment_set_value(assignment *a, char *v);
 /* What `status` says (ctl_status_view, ops.h), taken on the store

@@ -69,6 +69,7 @@ typedef struct {
     import_rows rows;                /* the request's: unused once released */
     uint32_t ncols, nrows;           /* hdr->size, rows->size */
     char **header;                   /* hdr->size column names */
+    const schema_field **hfield;     /* their fields (NULL: the id column) */
     int idcol, namecol;
     char today[11];
     int64_t now;
@@ -113,6 +114,7 @@ static void import_job_free(import_job *j)
     for (size_t i = 0; j->header && i < j->ncols; i++)
         free(j->header[i]);
     free(j->header);
+    free(j->hfield);
     for (size_t i = 0; j->errs && i < j->nerr && i < IMPORT_ERRORS_SHOWN; i++) {
         free(j->errs[i].field);
         free(j->errs[i].reason);
@@ -139,7 +141,8 @@ static void import_job_free(import_job *j)
 static uerr import_header_read(import_job *j, char *err, size_t errlen)
 {
     j->header = calloc(j->hdr->size, sizeof *j->header);
-    if (!j->header)
+    j->hfield = calloc(j->hdr->size, sizeof *j->hfield);
+    if (!j->header || !j->hfield)
         return uerr_set(err, errlen, UERR_NOMEM, "out of memory during import; nothing imported");
     for (uint32_t i = 0; i < j->hdr->size; i++) {
         char *h = j->header[i] = msg_str_dup(&j->hdr->ptr[i]);
@@ -151,7 +154,7 @@ static uerr import_header_read(import_job *j, char *err, size_t errlen)
             j->idcol = (int)i;
         else if (schema_field_resolve(&sf, h, why, sizeof why) != UERR_OK)
             return uerr_set(err, errlen, UERR_INVALID, "line 1: %s; nothing imported", why);
-        else if (strcmp(sf->name, h) != 0) {
+        else if ((j->hfield[i] = sf) && strcmp(sf->name, h) != 0) {
             if (!(j->header[i] = strdup(sf->name))) {
                 free(h);
                 return uerr_set(err, errlen, UERR_NOMEM, "out of memory; nothing imported");
@@ -236,13 +239,14 @@ static const char *import_cells(import_job *j, assignment *a, size_t *na, char *
         }
         if (!*v) /* empty cell: field not given */
             continue;
-        /* the header holds the field's own name (import_header_read), which
-         * ctl_assignment_check keeps */
+        /* the header holds the field's own name and its field, resolved
+         * once (import_header_read) */
         a[*na] = (assignment){j->header[ci], (char *)"=", v,
                               CTL_LENT_FIELD | CTL_LENT_OP | CTL_LENT_VALUE};
         (*na)++;
         /* a union or employer naming one record is stored as its id */
-        if (ctl_assignment_check(&a[*na - 1], j->today, err, errlen) != UERR_OK ||
+        if (ctl_assignment_check_field(&a[*na - 1], j->hfield[ci], j->today, err, errlen) !=
+                UERR_OK ||
             ctl_member_link_check(&a[*na - 1], j->o, &j->links, err, errlen) != UERR_OK)
             return j->header[ci];
     }
