@@ -148,13 +148,14 @@ static uerr import_header_read(import_job *j, char *err, size_t errlen)
         char *h = j->header[i] = msg_str_dup(&j->hdr->ptr[i]);
         if (!h)
             return uerr_set(err, errlen, UERR_INVALID, "malformed import request");
-        const schema_field *sf;
+        const schema_field *sf = NULL;
         char why[CTL_ERRLEN / 2];
-        if (strcmp(h, "id") == 0)
-            j->idcol = (int)i;
-        else if (schema_field_resolve(&sf, h, why, sizeof why) != UERR_OK)
+        if (strcmp(h, "id") != 0 && schema_field_resolve(&sf, h, why, sizeof why) != UERR_OK)
             return uerr_set(err, errlen, UERR_INVALID, "line 1: %s; nothing imported", why);
-        else if ((j->hfield[i] = sf) && strcmp(sf->name, h) != 0) {
+        j->hfield[i] = sf; /* kept for the cells' checks (NULL: the id column) */
+        if (!sf) {
+            j->idcol = (int)i;
+        } else if (strcmp(sf->name, h) != 0) {
             if (!(j->header[i] = strdup(sf->name))) {
                 free(h);
                 return uerr_set(err, errlen, UERR_NOMEM, "out of memory; nothing imported");
