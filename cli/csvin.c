@@ -290,8 +290,10 @@ static void quote_error_report(csvin_state *st, const char *text, size_t at, siz
                    st->line, cell);
 }
 
-/* Check one line's content (without its line end) before libcsv sees it. */
-static int line_check(csvin_state *st, const char *s, size_t len)
+/* Check one line's content (without its line end) before libcsv sees it;
+ * valid: the whole text is known to be UTF-8 (a line of it is too: lines
+ * end at ASCII bytes, never inside a character). */
+static int line_check(csvin_state *st, const char *s, size_t len, int valid)
 {
     if (memchr(s, '\0', len)) {
         state_fail(st,
@@ -300,7 +302,7 @@ static int line_check(csvin_state *st, const char *s, size_t len)
                    st->line);
         return -1;
     }
-    if (schema_utf8_len(s, len) < 0) {
+    if (!valid && schema_utf8_len(s, len) < 0) {
         state_fail(st,
                    _("line %zu: not valid UTF-8 (a GBK/GB18030 file from Excel?); leave out "
                      "--encoding utf-8 to detect it, or give --encoding gb18030"),
@@ -310,8 +312,9 @@ static int line_check(csvin_state *st, const char *s, size_t len)
     return 0;
 }
 
-/* The parse proper, over UTF-8 bytes. */
-static int parse_utf8(csvin_doc *d, const char *buf, size_t len, char *err, size_t errlen)
+/* The parse proper, over UTF-8 bytes (valid: all of buf checked already). */
+static int parse_utf8(csvin_doc *d, const char *buf, size_t len, int valid, char *err,
+                      size_t errlen)
 {
     struct csv_parser p;
     csvin_state st;
@@ -349,7 +352,7 @@ static int parse_utf8(csvin_doc *d, const char *buf, size_t len, char *err, size
         if (next < len)
             next += (buf[next] == '\r' && next + 1 < len && buf[next + 1] == '\n') ? 2 : 1;
 
-        if (line_check(&st, buf + pos, end - pos) != 0)
+        if (line_check(&st, buf + pos, end - pos, valid) != 0)
             goto cleanup;
         /* A row begins on the first line that is not empty (libcsv skips
          * empty lines between rows; inside a row they are cell text). */
@@ -665,7 +668,7 @@ int csvin_parse_enc(csvin_doc *d, const char *buf, size_t len, csvin_encoding en
 {
     char *conv = NULL;
     size_t clen = 0;
-    int rc = -1;
+    int rc = -1, valid = 0;
 
     csvin_free(d);
     if (len >= 2 &&
@@ -678,9 +681,10 @@ int csvin_parse_enc(csvin_doc *d, const char *buf, size_t len, csvin_encoding en
          * valid UTF-8, so "valid UTF-8" decides. NUL bytes are left to the
          * line check, which says what they mean. */
         int has_bom = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0;
-        enc = has_bom || schema_utf8_len(buf, len) >= 0 || memchr(buf, '\0', len)
-                  ? CSVIN_ENC_UTF8
-                  : CSVIN_ENC_GB18030;
+        /* the whole file found valid here is not checked again line by
+         * line (the line check names the line of an invalid byte) */
+        valid = !has_bom && schema_utf8_len(buf, len) >= 0;
+        enc = has_bom || valid || memchr(buf, '\0', len) ? CSVIN_ENC_UTF8 : CSVIN_ENC_GB18030;
     }
     if (enc == CSVIN_ENC_GB18030) {
         if (gb18030_decode(&conv, &clen, buf, len, err, errlen) != 0)
@@ -688,7 +692,7 @@ int csvin_parse_enc(csvin_doc *d, const char *buf, size_t len, csvin_encoding en
         buf = conv;
         len = clen;
     }
-    if (parse_utf8(d, buf, len, err, errlen) != 0)
+    if (parse_utf8(d, buf, len, valid, err, errlen) != 0)
         goto cleanup;
     d->header_raw = d->header;
     d->encoding = enc;

@@ -266,6 +266,13 @@ uerr schema_kind_field_resolve(const schema_field **out, record_kind k, const ch
 uerr schema_kind_value_normalize(schema_norm *out, record_kind k, const char *name,
                                  const char *value, const char *today, char *err, size_t errlen);
 
+/* schema_kind_value_normalize for a field already resolved (f: from
+ * schema_kind_field_resolve or schema_fields, borrowed): the same results
+ * without resolving its name again (an import resolves each cell's field
+ * once). */
+uerr schema_field_value_normalize(schema_norm *out, const schema_field *f, const char *value,
+                                  const char *today, char *err, size_t errlen);
+
 /* schema_value_check for a field of kind k. */
 int schema_kind_value_check(char **out, record_kind k, const char *name, const char *value,
                             const char *today, char *err, size_t errlen);

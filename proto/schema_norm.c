@@ -21,43 +21,81 @@ static int trim_cp(utf8proc_int32_t cp)
            cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
 }
 
-uerr schema_text_normalize(char **out, const char *s, size_t len)
+int schema_norm_fast = 1;
+
+static int trim_ascii(unsigned char c)
 {
-    utf8proc_uint8_t *nf = NULL;
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
 
-    *out = NULL;
-    if (len > 0 && memchr(s, '\0', len))
-        return UERR_INVALID;
-    size_t ascii = 0;
-    while (ascii < len && !((unsigned char)s[ascii] & 0x80))
-        ascii++;
-    utf8proc_ssize_t n;
-    if (ascii == len) {
-        /* ASCII is its own NFKC form: a copy, without utf8proc's
-         * decomposition (dates, phones, id numbers are most values) */
-        if (!(nf = malloc(len + 1)))
-            return UERR_NOMEM;
-        memcpy(nf, s, len);
-        n = (utf8proc_ssize_t)len;
-    } else {
-        /* utf8proc refuses overlongs, surrogates and > U+10FFFF (strict) */
-        n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nf,
-                         UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
-        if (n < 0)
-            return n == UTF8PROC_ERROR_NOMEM ? UERR_NOMEM : UERR_INVALID;
+/* Most values of an import are ASCII (dates, phones, ID numbers, codes) or
+ * Chinese text (names, employers, vocabulary words). Both are their own
+ * NFKC form: ASCII and the CJK unified ideographs U+4E00..U+9FFF have no
+ * decomposition (the compatibility ideographs are U+F900.., U+2F800..,
+ * the radicals U+2F00..), combining class 0, and no two of them compose
+ * (every canonical pair has a second character outside these ranges). So
+ * such a text, not starting or ending with a trim character, comes out of
+ * utf8proc and the trim byte for byte as it went in: it is used as it is.
+ * Anything else (full-width forms, U+3000, punctuation, combining marks,
+ * invalid bytes) takes the full path. tests/unit/test_schema.c runs every
+ * ideograph of the range and many mixed values through both paths. */
+int schema_text_is_normal(const char *s, size_t len)
+{
+    long chars;
+    int ctl;
+    return schema_text_normal_scan(s, len, &chars, &ctl);
+}
+
+int schema_text_normal_scan(const char *s, size_t len, long *chars, int *ctl)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    long n = 0;
+    int c0 = 0;
+    if (!schema_norm_fast)
+        return 0;
+    if (len == 0) {
+        *chars = 0, *ctl = 0;
+        return 1;
     }
+    /* a CJK character ends in a continuation byte: only ASCII can be a trim
+     * character at either end here */
+    if (trim_ascii(p[0]) || trim_ascii(p[len - 1]))
+        return 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i];
+        n++;
+        if (c < 0x80) {
+            if (c == 0)
+                return 0;
+            c0 |= c < 0x20 || c == 0x7F;
+            i++;
+            continue;
+        }
+        /* U+4E00..U+9FFF is E4 B8 80 .. E9 BF BF; three bytes, no overlong
+         * or surrogate can fall in it */
+        if (c < 0xE4 || c > 0xE9 || len - i < 3)
+            return 0;
+        unsigned char c1 = p[i + 1], c2 = p[i + 2];
+        if ((c1 & 0xC0) != 0x80 || (c2 & 0xC0) != 0x80 || (c == 0xE4 && c1 < 0xB8))
+            return 0;
+        i += 3;
+    }
+    *chars = n, *ctl = c0;
+    return 1;
+}
 
-    /* trim: walk code points from the front, and remember the end of the
-     * last one that is not a trim character */
+/* Trim in place: walk code points from the front and remember the end of
+ * the last one that is not a trim character. n bytes of valid UTF-8 at
+ * nf (allocated n + 1); NUL-terminates. */
+static uerr trim_in_place(utf8proc_uint8_t *nf, size_t n)
+{
     size_t start = 0, end = 0, i = 0;
     int seen = 0;
-    while (i < (size_t)n) {
+    while (i < n) {
         utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(nf + i, n - (utf8proc_ssize_t)i, &cp);
-        if (k <= 0) { /* cannot happen on utf8proc's own output */
-            free(nf);
+        utf8proc_ssize_t k = utf8proc_iterate(nf + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0) /* cannot happen on utf8proc's own output */
             return UERR_INVALID;
-        }
         if (!trim_cp(cp)) {
             if (!seen)
                 start = i;
@@ -70,6 +108,49 @@ uerr schema_text_normalize(char **out, const char *s, size_t len)
         start = end = 0;
     memmove(nf, nf + start, end - start);
     nf[end - start] = '\0';
+    return UERR_OK;
+}
+
+uerr schema_text_normalize_nfkc(char **out, const char *s, size_t len)
+{
+    utf8proc_uint8_t *nf = NULL;
+
+    *out = NULL;
+    if (len > 0 && memchr(s, '\0', len))
+        return UERR_INVALID;
+    /* utf8proc refuses overlongs, surrogates and > U+10FFFF (strict) */
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nf,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+    if (n < 0)
+        return n == UTF8PROC_ERROR_NOMEM ? UERR_NOMEM : UERR_INVALID;
+    if (trim_in_place(nf, (size_t)n) != UERR_OK) {
+        free(nf);
+        return UERR_INVALID;
+    }
+    *out = (char *)nf;
+    return UERR_OK;
+}
+
+uerr schema_text_normalize(char **out, const char *s, size_t len)
+{
+    *out = NULL;
+    if (len > 0 && memchr(s, '\0', len))
+        return UERR_INVALID;
+    size_t ascii = 0;
+    while (ascii < len && !((unsigned char)s[ascii] & 0x80))
+        ascii++;
+    if (ascii < len && !schema_text_is_normal(s, len))
+        return schema_text_normalize_nfkc(out, s, len);
+    /* ASCII is its own NFKC form, and so is a text schema_text_is_normal
+     * passes: a copy, trimmed, without utf8proc's decomposition */
+    utf8proc_uint8_t *nf = malloc(len + 1);
+    if (!nf)
+        return UERR_NOMEM;
+    memcpy(nf, s, len);
+    if (trim_in_place(nf, len) != UERR_OK) {
+        free(nf);
+        return UERR_INVALID;
+    }
     *out = (char *)nf;
     return UERR_OK;
 }
@@ -135,11 +216,19 @@ static int date_parse(const char *s, int *y, int *m, int *d)
 
 uerr schema_date_normalize(char out[11], const char *s, char *err, size_t errlen)
 {
-    char *v = NULL;
+    char *own = NULL;
+    const char *v = s;
     int y, m, d;
-    uerr rc = schema_text_normalize(&v, s, strlen(s));
+    size_t len = strlen(s);
+    uerr rc = UERR_OK;
 
     out[0] = '\0';
+    /* a date already YYYY-MM-DD (as schema_kind_value_normalize hands it
+     * on) needs no copy */
+    if (!schema_text_is_normal(s, len)) {
+        rc = schema_text_normalize(&own, s, len);
+        v = own;
+    }
     if (rc == UERR_NOMEM)
         return uerr_set(err, errlen, rc, "out of memory");
     if (rc != UERR_OK)
@@ -159,11 +248,16 @@ uerr schema_date_normalize(char out[11], const char *s, char *err, size_t errlen
     } else if (!schema_ymd_valid(y, m, d)) {
         rc = uerr_set(err, errlen, UERR_INVALID, "not a real calendar date");
     } else {
-        snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u,
-                 (unsigned)d % 100u);
+        /* "%04u-%02u-%02u" by hand: snprintf was most of this function's
+         * time, once for every date of an import */
+        unsigned yy = (unsigned)y % 10000u, mm = (unsigned)m % 100u, dd = (unsigned)d % 100u;
+        out[0] = (char)('0' + yy / 1000), out[1] = (char)('0' + yy / 100 % 10);
+        out[2] = (char)('0' + yy / 10 % 10), out[3] = (char)('0' + yy % 10), out[4] = '-';
+        out[5] = (char)('0' + mm / 10), out[6] = (char)('0' + mm % 10), out[7] = '-';
+        out[8] = (char)('0' + dd / 10), out[9] = (char)('0' + dd % 10), out[10] = '\0';
         rc = UERR_OK;
     }
-    free(v);
+    free(own);
     return rc;
 }
 

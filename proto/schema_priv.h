@@ -33,4 +33,26 @@ int schema_check_more(char **out, const schema_field *f, const char *v, size_t n
  * NULL with *n = 0. */
 const schema_field *schema_kind_table(record_kind k, size_t *n);
 
+/* 1 when s[0..len) is provably unchanged by schema_text_normalize (NFKC
+ * and the trim): ASCII without NUL and CJK unified ideographs
+ * (U+4E00..U+9FFF) only, no trim character at either end. Then callers
+ * use s as it is, without utf8proc or a copy. 0 means "not shown", not
+ * "changes": the full path decides. */
+int schema_text_is_normal(const char *s, size_t len);
+
+/* schema_text_is_normal, also giving what the checks after it need of
+ * such a text: its length in code points, and 1 in *ctl when it holds an
+ * ASCII control character (< 0x20 or 0x7F; no other control character
+ * can be in it). Both set only when it returns 1. */
+int schema_text_normal_scan(const char *s, size_t len, long *chars, int *ctl);
+
+/* schema_text_normalize always through utf8proc (ASCII too): the path the
+ * shortcuts must agree with (tests). */
+uerr schema_text_normalize_nfkc(char **out, const char *s, size_t len);
+
+/* 1 (default): schema_text_is_normal may say yes. Tests set 0 to compare
+ * every normalisation with the path that has no shortcut for CJK text or
+ * already normal values; never changed while other threads normalise. */
+extern int schema_norm_fast;
+
 #endif

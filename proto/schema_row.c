@@ -87,9 +87,11 @@ static uerr cell_normalize(schema_norm *nm, const char *field, const char *v, co
 {
     const schema_field *sf = NULL;
     char why[8];
-    if (schema_field_resolve(&sf, field, why, sizeof why) != UERR_OK ||
-        !schema_field_is_set(sf->name) || !strchr(v, ';'))
-        return schema_value_normalize(nm, field, v, today, err, errlen);
+    if (schema_field_resolve(&sf, field, why, sizeof why) != UERR_OK)
+        return schema_value_normalize(nm, field, v, today, err, errlen); /* its refusal */
+    /* the field resolved once, not again for the value */
+    if (sf->type != SCHEMA_SET || !strchr(v, ';'))
+        return schema_field_value_normalize(nm, sf, v, today, err, errlen);
     size_t cap = strlen(v) * 4 + 2, len = 0;
     char *joined = malloc(cap), *copy = strdup(v), *save = NULL;
     uerr rc = UERR_OK;
@@ -101,7 +103,7 @@ static uerr cell_normalize(schema_norm *nm, const char *field, const char *v, co
     joined[0] = 0;
     for (char *t = strtok_r(copy, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
         schema_norm one;
-        rc = schema_value_normalize(&one, field, t, today, err, errlen);
+        rc = schema_field_value_normalize(&one, sf, t, today, err, errlen);
         if (rc != UERR_OK) {
             *nm = one; /* its field and rule, no value */
             goto cleanup;

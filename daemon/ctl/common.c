@@ -120,11 +120,22 @@ void ops_free(ops_ctx *o)
 void ctl_assignments_free(assignment *a, size_t n)
 {
     for (size_t i = 0; a && i < n; i++) {
-        free(a[i].field);
-        free(a[i].op);
-        free(a[i].value);
+        if (!(a[i].lent & CTL_LENT_FIELD))
+            free(a[i].field);
+        if (!(a[i].lent & CTL_LENT_OP))
+            free(a[i].op);
+        if (!(a[i].lent & CTL_LENT_VALUE))
+            free(a[i].value);
     }
     free(a);
+}
+
+void ctl_assignment_set_value(assignment *a, char *v)
+{
+    if (!(a->lent & CTL_LENT_VALUE))
+        free(a->value);
+    a->value = v;
+    a->lent &= ~CTL_LENT_VALUE;
 }
 
 uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *req, char *err,
@@ -168,8 +179,23 @@ static uerr assignment_check_form(const assignment *a, int set, char *err, size_
     return UERR_OK;
 }
 
+/* One value of field sf (resolved already; NULL: a->field is not a field,
+ * and the schema's own refusal is wanted) normalised into *norm. 0 or
+ * UERR_INVALID / UERR_NOMEM with err. */
+static uerr value_check(char **norm, const schema_field *sf, const char *field, const char *v,
+                        const char *today, char *err, size_t errlen)
+{
+    if (!sf)
+        return schema_value_check(norm, field, v, today, err, errlen) != 0 ? UERR_INVALID : UERR_OK;
+    schema_norm n;
+    uerr e = schema_field_value_normalize(&n, sf, v, today, err, errlen);
+    *norm = n.value;
+    return e;
+}
+
 /* Normalise each ';'-separated element of a set assignment in place. */
-static uerr assignment_check_set(assignment *a, const char *today, char *err, size_t errlen)
+static uerr assignment_check_set(assignment *a, const schema_field *sf, const char *today,
+                                 char *err, size_t errlen)
 {
     char *out = calloc(1, strlen(a->value) * 4 + 2);
     size_t olen = 0;
@@ -181,7 +207,7 @@ static uerr assignment_check_set(assignment *a, const char *today, char *err, si
     }
     for (char *tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
         char *norm = NULL;
-        if (schema_value_check(&norm, a->field, tok, today, err, errlen) != 0) {
+        if (value_check(&norm, sf, a->field, tok, today, err, errlen) != UERR_OK) {
             e = UERR_INVALID;
             goto cleanup;
         }
@@ -192,8 +218,7 @@ static uerr assignment_check_set(assignment *a, const char *today, char *err, si
         e = uerr_set(err, errlen, UERR_INVALID, "%s: give at least one element", a->field);
         goto cleanup;
     }
-    free(a->value);
-    a->value = out;
+    ctl_assignment_set_value(a, out);
     out = NULL;
 cleanup:
     free(out);
@@ -214,21 +239,30 @@ uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t er
             char *canon = strdup(sf->name);
             if (!canon)
                 return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
-            free(a->field);
+            if (!(a->lent & CTL_LENT_FIELD))
+                free(a->field);
             a->field = canon;
+            a->lent &= ~CTL_LENT_FIELD;
         }
     }
-    int set = schema_field_is_set(a->field);
+    return ctl_assignment_check_field(a, sf, today, err, errlen);
+}
+
+uerr ctl_assignment_check_field(assignment *a, const schema_field *sf, const char *today, char *err,
+                                size_t errlen)
+{
+    /* sf is the field itself (a->field is its name): resolved once for the
+     * form, the set test and the value */
+    int set = sf && sf->type == SCHEMA_SET;
     uerr e = assignment_check_form(a, set, err, errlen);
     if (e != UERR_OK)
         return e;
     if (set)
-        return assignment_check_set(a, today, err, errlen);
+        return assignment_check_set(a, sf, today, err, errlen);
     char *norm = NULL;
-    if (schema_value_check(&norm, a->field, a->value, today, err, errlen) != 0)
+    if (value_check(&norm, sf, a->field, a->value, today, err, errlen) != UERR_OK)
         return UERR_INVALID;
-    free(a->value);
-    a->value = norm;
+    ctl_assignment_set_value(a, norm);
     return UERR_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "daemon/ctl/ops.h"
 #include "proto/msg.h"
 #include "proto/query.h"
+#include "proto/schema.h"
 #include "proto/uerr.h"
 
 #include <msgpack.h>
@@ -22,7 +23,16 @@ typedef struct {
     char *field;
     char *op; /* "=", "+=", "-=" */
     char *value;
+    unsigned lent; /* CTL_LENT_*: parts the caller lends (not freed here); 0 = all owned */
 } assignment;
+
+/* An import lends each cell's field name (its header's), operator and raw
+ * value (a buffer of the row) instead of three allocations a cell;
+ * ctl_assignments_free skips lent parts, and a part replaced (the
+ * normalised value) is owned from then on. */
+#define CTL_LENT_FIELD 0x1u
+#define CTL_LENT_OP 0x2u
+#define CTL_LENT_VALUE 0x4u
 
 /* A record picked by a query: borrowed pointers into the index (decode
  * it with a view, recindex_view_item, to read it whole). */
@@ -95,6 +105,13 @@ uerr ctl_assignments_read(assignment **out, size_t *nout, const msgpack_object *
  * normalised form). UERR_OK, or UERR_INVALID with err naming field and
  * rule (UERR_NOMEM when out of memory). */
 uerr ctl_assignment_check(assignment *a, const char *today, char *err, size_t errlen);
+/* ctl_assignment_check of an assignment whose a->field is the name of sf,
+ * resolved by the caller (an import resolves its header once), or "id"
+ * with sf NULL. */
+uerr ctl_assignment_check_field(assignment *a, const schema_field *sf, const char *today, char *err,
+                                size_t errlen);
+/* Replace a->value by v (malloc'd, now a's): the old one freed unless lent. */
+void ctl_assignment_set_value(assignment *a, char *v);
 /* What `status` says (ctl_status_view, ops.h), taken on the store
  * queue's thread (ctl_status_view_take) and packed on any thread
  * (ctl_status_pack: the reply of op_status; the control socket answers

@@ -170,8 +170,7 @@ uerr ctl_member_link_check(assignment *a, const ops_ctx *o, const ctl_links *lk,
     char *copy = strdup(id);
     if (!copy)
         return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
-    free(a->value);
-    a->value = copy;
+    ctl_assignment_set_value(a, copy);
     return UERR_OK;
 }
 

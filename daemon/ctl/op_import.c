@@ -69,6 +69,7 @@ typedef struct {
     import_rows rows;                /* the request's: unused once released */
     uint32_t ncols, nrows;           /* hdr->size, rows->size */
     char **header;                   /* hdr->size column names */
+    const schema_field **hfield;     /* their fields (NULL: the id column) */
     int idcol, namecol;
     char today[11];
     int64_t now;
@@ -85,6 +86,9 @@ typedef struct {
     size_t nrec, nnew, nupd, nsame;
     store_prewrite *pre; /* the blobs deflated while the rows are checked */
     recindex_view view;  /* the record a row is about (import_match) */
+    char *cell;          /* the current row's cells, NUL-terminated (import_cells_copy) */
+    size_t cellcap;
+    size_t *celloffs; /* hdr->size offsets into cell */
 } import_job;
 
 /* What only the row checks need (the persons and ids met in the file, the
@@ -110,6 +114,7 @@ static void import_job_free(import_job *j)
     for (size_t i = 0; j->header && i < j->ncols; i++)
         free(j->header[i]);
     free(j->header);
+    free(j->hfield);
     for (size_t i = 0; j->errs && i < j->nerr && i < IMPORT_ERRORS_SHOWN; i++) {
         free(j->errs[i].field);
         free(j->errs[i].reason);
@@ -128,25 +133,29 @@ static void import_job_free(import_job *j)
     recindex_view_free(&j->view);
     import_rows_free(&j->rows);
     import_checks_free(j);
+    free(j->cell);
+    free(j->celloffs);
 }
 
 /* Read and check the header. UERR_OK, or an error with err set. */
 static uerr import_header_read(import_job *j, char *err, size_t errlen)
 {
     j->header = calloc(j->hdr->size, sizeof *j->header);
-    if (!j->header)
+    j->hfield = calloc(j->hdr->size, sizeof *j->hfield);
+    if (!j->header || !j->hfield)
         return uerr_set(err, errlen, UERR_NOMEM, "out of memory during import; nothing imported");
     for (uint32_t i = 0; i < j->hdr->size; i++) {
         char *h = j->header[i] = msg_str_dup(&j->hdr->ptr[i]);
         if (!h)
             return uerr_set(err, errlen, UERR_INVALID, "malformed import request");
-        const schema_field *sf;
+        const schema_field *sf = NULL;
         char why[CTL_ERRLEN / 2];
-        if (strcmp(h, "id") == 0)
-            j->idcol = (int)i;
-        else if (schema_field_resolve(&sf, h, why, sizeof why) != UERR_OK)
+        if (strcmp(h, "id") != 0 && schema_field_resolve(&sf, h, why, sizeof why) != UERR_OK)
             return uerr_set(err, errlen, UERR_INVALID, "line 1: %s; nothing imported", why);
-        else if (strcmp(sf->name, h) != 0) {
+        j->hfield[i] = sf; /* kept for the cells' checks (NULL: the id column) */
+        if (!sf) {
+            j->idcol = (int)i;
+        } else if (strcmp(sf->name, h) != 0) {
             if (!(j->header[i] = strdup(sf->name))) {
                 free(h);
                 return uerr_set(err, errlen, UERR_NOMEM, "out of memory; nothing imported");
@@ -164,39 +173,81 @@ static uerr import_header_read(import_job *j, char *err, size_t errlen)
     return UERR_OK;
 }
 
+/* The row's text cells into j->cell, each NUL-terminated, at offs[ci]
+ * (SIZE_MAX: not text, or holding a NUL); one buffer for the job, grown
+ * to the longest row, instead of a copy of each cell. 0 or -1 (out of
+ * memory). */
+static int import_cells_copy(import_job *j, const msgpack_object_array *cells, size_t *offs)
+{
+    size_t need = 0;
+    for (uint32_t ci = 0; ci < j->hdr->size; ci++)
+        if (cells->ptr[ci].type == MSGPACK_OBJECT_STR)
+            need += cells->ptr[ci].via.str.size + 1;
+    if (need > j->cellcap) {
+        char *nb = realloc(j->cell, need);
+        if (!nb)
+            return -1;
+        j->cell = nb;
+        j->cellcap = need;
+    }
+    size_t at = 0;
+    for (uint32_t ci = 0; ci < j->hdr->size; ci++) {
+        const msgpack_object *o = &cells->ptr[ci];
+        offs[ci] = SIZE_MAX;
+        if (o->type != MSGPACK_OBJECT_STR)
+            continue;
+        size_t n = o->via.str.size;
+        /* msgpack-c may leave ptr NULL for "" */
+        if (n && memchr(o->via.str.ptr, 0, n))
+            continue;
+        if (n)
+            memcpy(j->cell + at, o->via.str.ptr, n);
+        j->cell[at + n] = '\0';
+        offs[ci] = at;
+        at += n + 1;
+    }
+    return 0;
+}
+
 /* Read one row's cells into assignments (a: room for every column) and
- * its id (*rid, malloc'd). Returns the refused field (err set) or NULL. */
+ * its id (*rid, malloc'd). The field names, "=" and the raw values are
+ * lent (the header's, a constant, j->cell's); each checked value is its
+ * own. Returns the refused field (err set) or NULL. */
 static const char *import_cells(import_job *j, assignment *a, size_t *na, char **rid,
                                 const msgpack_object_array *cells, char *err, size_t errlen)
 {
+    size_t *offs = j->celloffs;
+    if (import_cells_copy(j, cells, offs) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return "";
+    }
     for (uint32_t ci = 0; ci < j->hdr->size; ci++) {
-        char *v = msg_str_dup(&cells->ptr[ci]);
-        if (!v) {
+        if (offs[ci] == SIZE_MAX) {
             snprintf(err, errlen, "%s: not text", j->header[ci]);
             return j->header[ci];
         }
+        char *v = j->cell + offs[ci];
         if ((int)ci == j->idcol) {
-            *rid = v;
+            if (!(*rid = strdup(v))) {
+                snprintf(err, errlen, "out of memory");
+                return "";
+            }
             if (*v && (!record_id_valid(v) || record_id_is_schema(v))) {
                 snprintf(err, errlen, "id: ids are lowercase letters and digits");
                 return "id";
             }
             continue;
         }
-        if (!*v) { /* empty cell: field not given */
-            free(v);
+        if (!*v) /* empty cell: field not given */
             continue;
-        }
-        a[*na].field = strdup(j->header[ci]);
-        a[*na].op = strdup("=");
-        a[*na].value = v;
+        /* the header holds the field's own name and its field, resolved
+         * once (import_header_read) */
+        a[*na] = (assignment){j->header[ci], (char *)"=", v,
+                              CTL_LENT_FIELD | CTL_LENT_OP | CTL_LENT_VALUE};
         (*na)++;
-        if (!a[*na - 1].field || !a[*na - 1].op) {
-            snprintf(err, errlen, "out of memory");
-            return "";
-        }
         /* a union or employer naming one record is stored as its id */
-        if (ctl_assignment_check(&a[*na - 1], j->today, err, errlen) != UERR_OK ||
+        if (ctl_assignment_check_field(&a[*na - 1], j->hfield[ci], j->today, err, errlen) !=
+                UERR_OK ||
             ctl_member_link_check(&a[*na - 1], j->o, &j->links, err, errlen) != UERR_OK)
             return j->header[ci];
     }
@@ -575,7 +626,8 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     j.bufs = calloc(j.nrows + 1, sizeof *j.bufs);
     j.lens = calloc(j.nrows + 1, sizeof *j.lens);
     j.ids = calloc(j.nrows + 1, sizeof *j.ids);
-    if (!j.errs || !j.bufs || !j.lens || !j.ids) {
+    j.celloffs = calloc(j.ncols, sizeof *j.celloffs);
+    if (!j.errs || !j.bufs || !j.lens || !j.ids || !j.celloffs) {
         e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory during import; nothing imported");
         goto refuse;
     }

@@ -260,9 +260,7 @@ uerr ctl_person_check(ops_ctx *o, const char *self, const record *cur, assignmen
         if (!na)
             return uerr_set(err, errlen, UERR_NOMEM, "out of memory");
         *a = na;
-        na[*n].field = strdup("gender");
-        na[*n].op = strdup("=");
-        na[*n].value = strdup(fill);
+        na[*n] = (assignment){strdup("gender"), strdup("="), strdup(fill), 0};
         (*n)++;
         if (!na[*n - 1].field || !na[*n - 1].op || !na[*n - 1].value)
             return uerr_set(err, errlen, UERR_NOMEM, "out of memory");

@@ -104,6 +104,10 @@ elif form == "bin-bad-row":         # a row that is not [line, [cells]]
     req["rows_bin"] = pk(rows[:2] + [[4, "x"]])
 elif form == "bin-bad-value":       # a well-formed row with a refused value
     req["rows_bin"] = pk(rows[:2] + [[4, ["陈三", "", "not a phone", "快递员"]]])
+elif form == "bin-cell-int":        # a cell that is not text
+    req["rows_bin"] = pk(rows[:2] + [[4, ["陈三", "", 1380000, "快递员"]]])
+elif form == "bin-cell-nul":        # a text cell holding a NUL
+    req["rows_bin"] = pk(rows[:2] + [[4, ["陈三", "", "1380000\x000003", "快递员"]]])
 print(json.dumps(call(data, req), ensure_ascii=False))
 PY
 raw() { python3 "$T/raw.py" "$@"; }
@@ -130,6 +134,13 @@ done
 raw "$B" bin-bad-value >"$T/bad-value.out"
 check "a refused value in the bin form: nothing imported, the line named" \
     bash -c "grep -q 'nothing was imported' '$T/bad-value.out' && grep -q '\"line\": 4' '$T/bad-value.out' && grep -q '\"field\": \"phone\"' '$T/bad-value.out'"
+# the daemon copies a row's cells into one buffer (op_import.c): a cell
+# that is not text, or holds a NUL, is still refused and named
+for form in bin-cell-int bin-cell-nul; do
+    raw "$B" "$form" >"$T/$form.out"
+    check "$form: nothing imported, line 4's phone named" \
+        bash -c "grep -q 'nothing was imported' '$T/$form.out' && grep -q '\"line\": 4' '$T/$form.out' && grep -q '\"field\": \"phone\"' '$T/$form.out'"
+done
 check "nothing written by the refused requests" test "$(git_store "$B" rev-list --count HEAD)" = "$commits"
 check "still 3 records" test "$(ctl "$B" list --count)" = 3
 

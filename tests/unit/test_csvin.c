@@ -188,6 +188,10 @@ static void test_invalid_utf8(void **state)
     parse_fails_utf8("name\n\xED\xA0\x80\n", "line 2: not valid UTF-8");     /* surrogate */
     parse_fails_utf8("name\n\"a\nb\xE4\xB8\"\n", "line 3: not valid UTF-8"); /* truncated */
     parse_fails_n("name\nab\0c\n", 10, "line 2: contains a NUL byte");
+    /* detected: a file found valid whole is not checked line by line again,
+     * but its NUL is still named; with a BOM the lines are checked */
+    parse_fails_n("name\n陈诚\n\0\n", 14, "line 3: contains a NUL byte");
+    parse_fails("\xEF\xBB\xBFname\nok\nx\xC0\xAF\n", "line 3: not valid UTF-8");
     /* neither UTF-8 nor GB18030: the line is named */
     parse_fails("name\nok\nx\xFF\n", "line 3: neither UTF-8 nor GB18030");
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto/schema.h"
+#include "proto/schema_priv.h"
 #include "proto/vocab.h"
 
 #define TODAY "2026-11-28"
@@ -959,6 +960,305 @@ static void test_problem_groups(void **state)
     problem_list_free(&pl);
 }
 
+/* ---- the normal-form shortcut (schema_text_is_normal) ---- */
+
+static size_t put_cp(char *b, uint32_t cp)
+{
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        b[0] = (char)(0xC0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        b[0] = (char)(0xE0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        b[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    b[0] = (char)(0xF0 | (cp >> 18));
+    b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    b[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* s through schema_text_normalize (shortcuts on) and through utf8proc
+ * alone: the same answer, and a text the shortcut passes is left as it
+ * is by utf8proc. */
+static void norm_agrees_at(int line, const char *s, size_t len)
+{
+    char *fast = NULL, *full = NULL;
+    uerr rf = schema_text_normalize(&fast, s, len);
+    uerr rn = schema_text_normalize_nfkc(&full, s, len);
+    if (rf != rn)
+        fail_msg("line %d: '%.*s' (%zu bytes): shortcut rc %d, utf8proc rc %d", line, (int)len, s,
+                 len, (int)rf, (int)rn);
+    if (rf == UERR_OK && strcmp(fast, full) != 0)
+        fail_msg("line %d: '%.*s': shortcut '%s', utf8proc '%s'", line, (int)len, s, fast, full);
+    if (schema_text_is_normal(s, len) &&
+        (rn != UERR_OK || strlen(full) != len || memcmp(full, s, len) != 0))
+        fail_msg("line %d: '%.*s' passed as normal but utf8proc changes it", line, (int)len, s);
+    free(fast);
+    free(full);
+}
+#define NORM_AGREES(s, len) norm_agrees_at(__LINE__, s, len)
+
+static void test_norm_fast_cjk_range(void **state)
+{
+    (void)state;
+    char b[16];
+    /* every ideograph of the range alone, and between ASCII letters */
+    for (uint32_t cp = 0x4E00; cp <= 0x9FFF; cp++) {
+        size_t n = put_cp(b, cp);
+        assert_true(schema_text_is_normal(b, n));
+        NORM_AGREES(b, n);
+        char m[8] = "a";
+        memcpy(m + 1, b, n);
+        m[n + 1] = '1';
+        assert_true(schema_text_is_normal(m, n + 2));
+        NORM_AGREES(m, n + 2);
+    }
+    /* neighbours and look-alikes outside it take the full path */
+    static const uint32_t outside[] = {0x4DFF, 0xA000, 0x3000, 0x3001, 0x3002, 0xFF10,  0xFF21,
+                                       0xF900, 0xFA0E, 0x2F00, 0x2E80, 0x3400, 0x20000, 0x2F800,
+                                       0xFF0C, 0x00A0, 0x0085, 0xFEFF, 0x200B, 0x0301,  0x3099,
+                                       0xAC00, 0x1100, 0x00E9, 0x2460, 0xFB01, 0xFF76};
+    for (size_t i = 0; i < sizeof outside / sizeof *outside; i++) {
+        size_t n = put_cp(b, outside[i]);
+        b[n] = 0;
+        if (schema_text_is_normal(b, n))
+            fail_msg("U+%04X passed as normal", (unsigned)outside[i]);
+        NORM_AGREES(b, n);
+    }
+}
+
+static void test_norm_fast_ascii(void **state)
+{
+    (void)state;
+    char b[4];
+    /* every pair of ASCII characters (NUL too: refused by both) */
+    for (int x = 0; x < 128; x++)
+        for (int y = 0; y < 128; y++) {
+            b[0] = (char)x, b[1] = (char)y;
+            NORM_AGREES(b, 1);
+            NORM_AGREES(b, 2);
+        }
+    assert_false(schema_text_is_normal(" a", 2));
+    assert_false(schema_text_is_normal("a\t", 2));
+    assert_false(schema_text_is_normal("a\r", 2));
+    assert_true(schema_text_is_normal("a b", 3));
+    assert_true(schema_text_is_normal("", 0));
+}
+
+/* Pieces joined at random into many values: ASCII, Chinese, full-width
+ * digits and letters, the spaces an IME leaves, combining marks, Hangul
+ * jamo that compose, compatibility characters, invalid UTF-8. */
+static const char *const norm_pieces[] = {
+    "a",
+    "Z",
+    "0",
+    "9",
+    " ",
+    "\t",
+    "\n",
+    "\r\n",
+    "-",
+    "/",
+    ".",
+    ";",
+    "x",
+    "X",
+    "+86",
+    "2021",
+    "13812345678",
+    "330203199001011236",
+    "2024-10-18",
+    "yinzhou",
+    "active",
+    "winter-care-2022",
+    "男",
+    "女",
+    "张",
+    "伟",
+    "外卖配送员",
+    "快递小哥",
+    "在会",
+    "美团",
+    "顺丰速运",
+    "工会",
+    "年",
+    "月",
+    "日",
+    "鿿",
+    "一",
+    "\xE4\xB7\xBF" /* U+4DFF */,
+    "\xEA\x80\x80" /* U+A000 */,
+    "\xE3\x80\x80" /* U+3000 */,
+    "\xEF\xBC\x91\xEF\xBC\x93" /* １３ */,
+    "\xEF\xBD\x90\xEF\xBD\x88" /* ｐｈ */,
+    "\xEF\xBC\x8C" /* ， */,
+    "\xE3\x80\x82" /* 。 */,
+    "\xC2\xA0" /* NBSP */,
+    "\xEF\xBB\xBF" /* BOM */,
+    "\xE2\x80\x8B" /* ZWSP */,
+    "\xCC\x81" /* U+0301 */,
+    "\xCC\x88" /* U+0308 */,
+    "e\xCC\x81",
+    "\xE3\x82\x99" /* U+3099 */,
+    "\xE3\x81\x8B" /* か */,
+    "\xE1\x84\x80" /* U+1100 */,
+    "\xE1\x85\xA1" /* U+1161 */,
+    "\xEA\xB0\x80" /* 가 */,
+    "\xEF\xA4\x80" /* U+F900 */,
+    "\xE2\x91\xA0" /* ① */,
+    "\xEF\xAC\x81" /* ﬁ */,
+    "\xEF\xBD\xB6" /* ｶ */,
+    "\xC3\xA9" /* é */,
+    "\xF0\xA0\x80\x80",
+    "\xC0\xAF" /* overlong */,
+    "\xED\xA0\x80" /* surrogate */,
+    "\xE4\xB8" /* cut */,
+    "\xFF",
+    "\x80",
+    "\xE9\xBF",
+    "\x01",
+    "\x7F",
+    "\xE2\x80\xA8" /* U+2028 */,
+    "\xC2\x85" /* NEL */,
+};
+
+static uint32_t norm_rand(uint32_t *st)
+{
+    *st = *st * 1103515245u + 12345u;
+    return *st >> 8;
+}
+
+static void test_norm_fast_mixed(void **state)
+{
+    (void)state;
+    size_t np = sizeof norm_pieces / sizeof *norm_pieces;
+    uint32_t st = 13;
+    char b[256];
+    for (size_t i = 0; i < np; i++)
+        for (size_t j = 0; j < np; j++) {
+            int n = snprintf(b, sizeof b, "%s%s", norm_pieces[i], norm_pieces[j]);
+            NORM_AGREES(b, (size_t)n);
+        }
+    for (int k = 0; k < 20000; k++) {
+        size_t n = 0, parts = 1 + norm_rand(&st) % 6;
+        for (size_t p = 0; p < parts; p++) {
+            const char *x = norm_pieces[norm_rand(&st) % np];
+            size_t xl = strlen(x);
+            if (n + xl < sizeof b)
+                memcpy(b + n, x, xl), n += xl;
+        }
+        b[n] = 0;
+        NORM_AGREES(b, n);
+    }
+}
+
+/* Every field's normalisation with the shortcut and without (what it was
+ * before it): the same value, rule, flags and message. */
+static void value_agrees(const char *field, const char *v)
+{
+    char e1[512], e2[512];
+    schema_norm a, b;
+    schema_norm_fast = 1;
+    uerr r1 = schema_value_normalize(&a, field, v, TODAY, e1, sizeof e1);
+    schema_norm_fast = 0;
+    uerr r2 = schema_value_normalize(&b, field, v, TODAY, e2, sizeof e2);
+    schema_norm_fast = 1;
+    if (r1 != r2 || strcmp(e1, e2) != 0 || a.flags != b.flags || a.field != b.field ||
+        (a.rule != b.rule && (!a.rule || !b.rule || strcmp(a.rule, b.rule) != 0)) ||
+        (a.value != b.value && (!a.value || !b.value || strcmp(a.value, b.value) != 0)))
+        fail_msg("%s='%s': shortcut rc %d '%s' [%s], full rc %d '%s' [%s]", field, v, (int)r1,
+                 a.value ? a.value : "(null)", e1, (int)r2, b.value ? b.value : "(null)", e2);
+    schema_norm_free(&a);
+    schema_norm_free(&b);
+}
+
+static void test_norm_fast_values(void **state)
+{
+    (void)state;
+    size_t nf, np = sizeof norm_pieces / sizeof *norm_pieces;
+    const schema_field *fs = schema_fields(&nf);
+    static const char *const whole[] = {
+        "",
+        "张伟",
+        " 张伟 ",
+        "张伟\xE3\x80\x80",
+        "ＭＡＬＥ",
+        "M",
+        "female",
+        "男",
+        "330203199001011236",
+        "33020319900101123x",
+        "330203900101123",
+        "3.30205E+17",
+        "13812345678",
+        "138 1234 5678",
+        "+86 13812345678",
+        "１３８１２３４５６７８",
+        "2024-10-18",
+        "2024/1/8",
+        "2024年1月8日",
+        "20241018",
+        "45000",
+        "２０２４－１０－１８",
+        "2099-01-01",
+        "Yinzhou",
+        "yinzhou",
+        "在会",
+        "active",
+        "快递小哥",
+        "外卖配送员",
+        "快递员 ",
+        "winter-care-2022",
+        "a;b",
+        "美团",
+        "是",
+        "yes",
+        "0",
+        "12",
+        "180.50",
+        "91350100M000100Y43",
+        "line\nbreak",
+        "tab\there",
+        "e\xCC\x81",
+        "\xEF\xA4\x80",
+        "\xC0\xAF",
+        "\x01x",
+    };
+    static const char *const more[] = {
+        "a\x7f",      "张\x1f伟",   "张\x7f",     "\t张伟",     "20240229",
+        "2023-02-29", "1900-01-01", "0001-01-01", "1949-10-01", "2026-11-28",
+        "2026-11-29", "9999-12-31", "2021.8.1",
+    };
+    /* long values: the code points the scan counts against max_chars, and
+     * the byte limit */
+    static char longs[4][3 * SCHEMA_VALUE_MAX + 8];
+    size_t lens[4] = {20, 64, 200, SCHEMA_VALUE_MAX / 3 + 1};
+    for (int i = 0; i < 4; i++) {
+        for (size_t k = 0; k < lens[i]; k++)
+            memcpy(longs[i] + 3 * k, "张", 3);
+        longs[i][3 * lens[i]] = 0;
+    }
+    for (size_t f = 0; f < nf; f++) {
+        for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
+            value_agrees(fs[f].name, whole[i]);
+        for (size_t i = 0; i < sizeof more / sizeof *more; i++)
+            value_agrees(fs[f].name, more[i]);
+        for (int i = 0; i < 4; i++)
+            value_agrees(fs[f].name, longs[i]);
+        for (size_t i = 0; i < np; i++)
+            value_agrees(fs[f].name, norm_pieces[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -991,6 +1291,10 @@ int main(void)
         cmocka_unit_test(test_resolve_and_declare),
         cmocka_unit_test(test_cross_checks),
         cmocka_unit_test(test_problem_groups),
+        cmocka_unit_test(test_norm_fast_cjk_range),
+        cmocka_unit_test(test_norm_fast_ascii),
+        cmocka_unit_test(test_norm_fast_mixed),
+        cmocka_unit_test(test_norm_fast_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
