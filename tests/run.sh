@@ -52,14 +52,30 @@ for t in "$B"/fuzz/fuzz_*; do
 done
 
 echo "== integration"
+# Two at a time (INTEGRATION_JOBS): most of a test's time is its daemons
+# waiting (fsyncs, polls with deadlines), not the cores. Each test has its
+# own directories and ports (127.0.0.1:0); the results are reported in
+# order once all have run.
 export UNIOND_BIN="$root/$B/uniond" UNIONCTL_BIN="$root/$B/unionctl"
+jobs_max=${INTEGRATION_JOBS:-2}
+run_one() { # test name: its output, exit code and seconds into $log
+    local t0=$SECONDS
+    bash "$1" >"$log/$2.out" 2>&1
+    echo $? >"$log/$2.rc"
+    echo $((SECONDS - t0)) >"$log/$2.secs"
+}
+names=()
 for t in "$here"/integration/test_*.sh; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .sh)
-    t0=$SECONDS
-    bash "$t" >"$log/$name.out" 2>&1
-    rc=$?
-    secs="$((SECONDS - t0)) s"
+    names+=("$name")
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+    run_one "$t" "$name" &
+done
+wait
+for name in "${names[@]}"; do
+    rc=$(cat "$log/$name.rc" 2>/dev/null || echo 1)
+    secs="$(cat "$log/$name.secs" 2>/dev/null || echo '?') s"
     p=$(grep -c '^ok ' "$log/$name.out")
     f=$(grep -c '^not ok ' "$log/$name.out")
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
