@@ -577,10 +577,30 @@ static void test_bytes_unchanged(void **state)
     assert_int_equal(t.hash, CORPUS_HASH);
 }
 
+/* record_time_format itself (other callers show times): the old text for
+ * the edges, a million random times and every buffer size up to 40. */
+static void test_time_format_unchanged(void **state)
+{
+    (void)state;
+    char got[48], want[48];
+    for (int i = 0; i < 1000000; i++) {
+        int64_t ms = rand_time();
+        size_t outlen = i % 50 == 0 ? (size_t)(rnd() % 41) + 1 : 32;
+        memset(got, 'G', sizeof got);
+        memset(want, 'G', sizeof want);
+        record_time_format(got, outlen, ms);
+        old_time_format(want, outlen, ms);
+        if (memcmp(got, want, sizeof got) != 0)
+            fail_msg("time %" PRId64 " (outlen %zu): got %.*s, want %.*s", ms, outlen, (int)outlen,
+                     got, (int)outlen, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bytes_unchanged),
+        cmocka_unit_test(test_time_format_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
