@@ -122,12 +122,26 @@ fail:
     return -1;
 }
 
+/* strcmp for field and node names, sign for sign: interned names are equal
+ * exactly when their pointers are, and names that differ mostly differ in
+ * their first byte, so most comparisons of the searches below need no
+ * call (strcmp was the store thread's largest single cost). A pointer that
+ * is not interned (a caller's string) still compares by its bytes. */
+static inline int name_cmp(const char *a, const char *b)
+{
+    if (a == b)
+        return 0;
+    if (a[0] != b[0])
+        return (unsigned char)a[0] - (unsigned char)b[0];
+    return strcmp(a, b);
+}
+
 static int ctx_find(const record *r, const char *node, size_t *pos)
 {
     size_t lo = 0, hi = r->nctx;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = strcmp(r->ctx[mid].node, node);
+        int c = name_cmp(r->ctx[mid].node, node);
         if (c == 0) {
             *pos = mid;
             return 1;
@@ -173,10 +187,10 @@ static int ctx_set(record *r, const char *node, uint64_t counter)
 
 int record_entry_cmp(const record_entry *a, const record_entry *b)
 {
-    int c = strcmp(a->field, b->field);
+    int c = name_cmp(a->field, b->field);
     if (c)
         return c;
-    c = strcmp(a->node, b->node);
+    c = name_cmp(a->node, b->node);
     if (c)
         return c;
     return a->counter < b->counter ? -1 : a->counter > b->counter;
@@ -188,14 +202,15 @@ size_t record_field_entries(const record *r, const char *field, size_t *first)
     size_t lo = 0, hi = r->nentries;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (strcmp(r->entries[mid].field, field) < 0)
+        if (name_cmp(r->entries[mid].field, field) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     *first = lo;
     size_t n = 0;
-    while (lo + n < r->nentries && strcmp(r->entries[lo + n].field, field) == 0)
+    /* the run's names are one interned pointer, usually the same as field */
+    while (lo + n < r->nentries && name_cmp(r->entries[lo + n].field, field) == 0)
         n++;
     return n;
 }
@@ -241,29 +256,38 @@ static int entries_room(record *r)
     return 0;
 }
 
-/* The interned copy of a field or node name, through a small per-thread
- * cache of names already interned: the global table takes a lock and a
- * hash a call, and a record's writes name the same few fields and one
- * node over and over. A slot holds an interned (never freed) pointer, so
- * a stale slot is only a miss. */
+/* record_intern through a small per-thread cache of names already
+ * interned: the global table takes a lock and a hash a call, and a
+ * record's writes (and a decoded record's lines) name the same few fields
+ * and one node over and over. A slot holds an interned (never freed)
+ * pointer and its length, so a stale slot is only a miss. */
 #define INTERN_CACHE 64
-static _Thread_local const char *intern_cache[INTERN_CACHE];
+static _Thread_local struct {
+    const char *s;
+    size_t len;
+} intern_cache[INTERN_CACHE];
 
-static const char *intern_cached(const char *s)
+const char *record_intern_cached(const char *s, size_t len)
 {
-    size_t len = strlen(s);
     if (len == 0)
-        return intern(s);
+        return record_intern(s, len);
     size_t h = (len * 31 + (unsigned char)s[0] * 7 + (unsigned char)s[len - 1] +
                 (unsigned char)s[len / 2] * 3) %
                INTERN_CACHE;
-    const char *c = intern_cache[h];
-    if (c && strcmp(c, s) == 0)
+    const char *c = intern_cache[h].s;
+    if (c && intern_cache[h].len == len && memcmp(c, s, len) == 0)
         return c;
     c = record_intern(s, len);
-    if (c)
-        intern_cache[h] = c;
+    if (c) {
+        intern_cache[h].s = c;
+        intern_cache[h].len = len;
+    }
     return c;
+}
+
+static const char *intern_cached(const char *s)
+{
+    return record_intern_cached(s, strlen(s));
 }
 
 /* Common path of write and set-add: drop the entries the writer can see
@@ -447,8 +471,8 @@ const record_entry *record_field_winner(const record *r, const char *field)
         const record_entry *e = &r->entries[i];
         if (!best || e->time_ms > best->time_ms ||
             (e->time_ms == best->time_ms &&
-             (strcmp(e->node, best->node) > 0 ||
-              (strcmp(e->node, best->node) == 0 && e->counter > best->counter))))
+             (name_cmp(e->node, best->node) > 0 ||
+              (name_cmp(e->node, best->node) == 0 && e->counter > best->counter))))
             best = e;
     }
     return best;
@@ -520,7 +544,7 @@ size_t record_conflict_fields(const record *r, int (*is_set)(const char *field))
     for (size_t i = 0; i < r->nentries;) {
         size_t j = i + 1;
         int differs = 0;
-        while (j < r->nentries && strcmp(r->entries[j].field, r->entries[i].field) == 0) {
+        while (j < r->nentries && name_cmp(r->entries[j].field, r->entries[i].field) == 0) {
             differs |= strcmp(r->entries[j].value, r->entries[i].value) != 0;
             j++;
         }

@@ -33,6 +33,33 @@ static const unsigned char esc_len[256] = {
     [0x1d] = 4, [0x1e] = 4, [0x1f] = 4, ['\\'] = 2, [0x7f] = 4,
 };
 
+/* The length of the value s[0..n) once escaped. Eight bytes at a time: a
+ * word holds a byte to escape exactly when one of its bytes is below 0x20,
+ * or equal to 0x7f or to '\\' (the "has a byte less than" and "has a zero
+ * byte" tests of the bit-twiddling folklore, exact for existence); only
+ * such a word is looked at byte by byte. Most values have no escape. */
+static size_t escaped_len(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0, out = n;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, d, b;
+        memcpy(&x, s + i, 8);
+        d = x ^ (ones * 0x7f);
+        b = x ^ (ones * '\\');
+        uint64_t below = (x - ones * 0x20) & ~x & high; /* a byte < 0x20 */
+        uint64_t del = (d - ones) & ~d & high;          /* a byte 0x7f */
+        uint64_t bsl = (b - ones) & ~b & high;          /* a backslash */
+        if ((below | del | bsl) == 0)
+            continue;
+        for (size_t k = i; k < i + 8; k++)
+            out += esc_len[(unsigned char)s[k]] ? esc_len[(unsigned char)s[k]] - 1u : 0;
+    }
+    for (; i < n; i++)
+        out += esc_len[(unsigned char)s[i]] ? esc_len[(unsigned char)s[i]] - 1u : 0;
+    return out;
+}
+
 /* The escaped value s[0..n) at o; returns the end. The escapes are those
  * of esc_len (docs/STORE.md), hex in lowercase. */
 static char *put_escaped(char *o, const char *s, size_t n)
@@ -221,11 +248,11 @@ int record_encode(char **out, size_t *len, const record *r)
      * each checking room and copying: a third of the encoding). */
     char tbuf[32];
     size_t n = 0;
+    int escapes = 0; /* a value needs an escape: else values are copied whole */
     for (size_t i = 0; i < r->nentries; i++) {
         const record_entry *e = &r->entries[i];
-        size_t fl = strlen(e->field), vl = 0;
-        for (const unsigned char *v = (const unsigned char *)e->value; *v; v++)
-            vl += esc_len[*v] ? esc_len[*v] : 1;
+        size_t fl = strlen(e->field), raw = strlen(e->value), vl = escaped_len(e->value, raw);
+        escapes |= vl != raw;
         /* "field: value\n" (no space when empty) and "field node counter time\n" */
         size_t tl = e->time_ms >= TIME_4Y_MIN && e->time_ms < TIME_4Y_END
                         ? TIME_TEXT_LEN
@@ -253,7 +280,13 @@ int record_encode(char **out, size_t *len, const record *r)
         *o++ = ':';
         if (e->value[0]) {
             *o++ = ' ';
-            o = put_escaped(o, e->value, strlen(e->value));
+            size_t vl = strlen(e->value);
+            if (escapes) {
+                o = put_escaped(o, e->value, vl);
+            } else {
+                memcpy(o, e->value, vl);
+                o += vl;
+            }
         }
         *o++ = '\n';
     }
@@ -444,7 +477,7 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
             goto fail;
         }
         record_entry *e = &r->entries[r->nentries++];
-        e->field = record_intern(s, (size_t)(colon - s));
+        e->field = record_intern_cached(s, (size_t)(colon - s));
         const char *v = colon + 1;
         size_t vl = l - (size_t)(v - s);
         if (vl > 0) {
@@ -504,7 +537,7 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
                 goto fail;
             }
             record_ctx *ci = &r->ctx[r->nctx++];
-            ci->node = record_intern(s + q, (size_t)(eq - (s + q)));
+            ci->node = record_intern_cached(s + q, (size_t)(eq - (s + q)));
             ci->counter = c;
             if (!ci->node)
                 goto oom;
@@ -517,7 +550,13 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
         p += l + 1;
         line++;
     }
-    /* one metadata line per entry: field node counter time */
+    /* one metadata line per entry: field node counter time. The previous
+     * line's node and time text, already checked: a write's entries share
+     * both, and bytes equal to checked bytes pass the same checks, so
+     * such a line takes the previous line's node and time (the node check
+     * and the time parse were a third of a decode). */
+    const char *pnode = NULL, *ptime = NULL;
+    size_t pnodelen = 0, ptimelen = 0;
     for (size_t i = 0; i < r->nentries; i++, line++) {
         if (p >= len) {
             seterr(err, errlen, "line %zu: missing entry metadata", line);
@@ -534,15 +573,24 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
             seterr(err, errlen, "line %zu: metadata does not match its value line", line);
             goto fail;
         }
-        if (!names_node_valid_n(sp1 + 1, (size_t)(sp2 - sp1 - 1)) ||
+        size_t nodelen = (size_t)(sp2 - sp1 - 1), timelen = (size_t)(s + l - sp3 - 1);
+        int same_node = pnode && nodelen == pnodelen && memcmp(sp1 + 1, pnode, nodelen) == 0;
+        int same_time = ptime && timelen == ptimelen && memcmp(sp3 + 1, ptime, timelen) == 0;
+        if (same_time)
+            e->time_ms = r->entries[i - 1].time_ms;
+        if ((!same_node && !names_node_valid_n(sp1 + 1, nodelen)) ||
             parse_u64(&e->counter, sp2 + 1, (size_t)(sp3 - sp2 - 1)) != 0 ||
-            record_time_parse(&e->time_ms, sp3 + 1, (size_t)(s + l - sp3 - 1)) != 0) {
+            (!same_time && record_time_parse(&e->time_ms, sp3 + 1, timelen) != 0)) {
             seterr(err, errlen, "line %zu: bad entry metadata", line);
             goto fail;
         }
-        e->node = record_intern(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+        e->node = same_node ? r->entries[i - 1].node : record_intern_cached(sp1 + 1, nodelen);
         if (!e->node)
             goto oom;
+        pnode = sp1 + 1;
+        pnodelen = nodelen;
+        ptime = sp3 + 1;
+        ptimelen = timelen;
         if (i > 0 && record_entry_cmp(&r->entries[i - 1], e) >= 0) {
             seterr(err, errlen, "line %zu: entries not in canonical order", line);
             goto fail;
