@@ -204,6 +204,26 @@ static void check(tally *t, const record *r)
                  (int)(wl < 4000 ? wl : 4000), want);
     }
     assert_int_equal(got[gl], 0);
+    /* and it decodes (the canonical check included) back to the state,
+     * unless a time is outside the four-digit years or a counter beyond
+     * the 19 digits the decoder takes */
+    int in_range = 1;
+    for (size_t i = 0; i < r->nentries; i++)
+        in_range &= r->entries[i].time_ms >= -62167219200000LL &&
+                    r->entries[i].time_ms < 253402300800000LL &&
+                    r->entries[i].counter <= 9999999999999999999ull;
+    for (size_t i = 0; i < r->nctx; i++)
+        in_range &= r->ctx[i].counter <= 9999999999999999999ull;
+    record d;
+    char err[200] = "";
+    int rc = record_decode(&d, got, gl, err, sizeof err);
+    if (in_range && rc != 0)
+        fail_msg("state %zu: own encoding refused: %s", t->states, err);
+    if (rc == 0) {
+        assert_true(in_range);
+        assert_true(record_equal(&d, r));
+        record_free(&d);
+    }
     uint64_t l = gl;
     fnv(&t->hash, &l, sizeof l);
     fnv(&t->hash, got, gl);
