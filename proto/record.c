@@ -11,7 +11,11 @@
 #include "proto/names.h"
 #include "proto/record_priv.h"
 
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_usable_size */
+#endif
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,12 +122,26 @@ fail:
     return -1;
 }
 
+/* strcmp for field and node names, sign for sign: interned names are equal
+ * exactly when their pointers are, and names that differ mostly differ in
+ * their first byte, so most comparisons of the searches below need no
+ * call (strcmp was the store thread's largest single cost). A pointer that
+ * is not interned (a caller's string) still compares by its bytes. */
+static inline int name_cmp(const char *a, const char *b)
+{
+    if (a == b)
+        return 0;
+    if (a[0] != b[0])
+        return (unsigned char)a[0] - (unsigned char)b[0];
+    return strcmp(a, b);
+}
+
 static int ctx_find(const record *r, const char *node, size_t *pos)
 {
     size_t lo = 0, hi = r->nctx;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = strcmp(r->ctx[mid].node, node);
+        int c = name_cmp(r->ctx[mid].node, node);
         if (c == 0) {
             *pos = mid;
             return 1;
@@ -169,10 +187,10 @@ static int ctx_set(record *r, const char *node, uint64_t counter)
 
 int record_entry_cmp(const record_entry *a, const record_entry *b)
 {
-    int c = strcmp(a->field, b->field);
+    int c = name_cmp(a->field, b->field);
     if (c)
         return c;
-    c = strcmp(a->node, b->node);
+    c = name_cmp(a->node, b->node);
     if (c)
         return c;
     return a->counter < b->counter ? -1 : a->counter > b->counter;
@@ -184,14 +202,15 @@ size_t record_field_entries(const record *r, const char *field, size_t *first)
     size_t lo = 0, hi = r->nentries;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (strcmp(r->entries[mid].field, field) < 0)
+        if (name_cmp(r->entries[mid].field, field) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     *first = lo;
     size_t n = 0;
-    while (lo + n < r->nentries && strcmp(r->entries[lo + n].field, field) == 0)
+    /* the run's names are one interned pointer, usually the same as field */
+    while (lo + n < r->nentries && name_cmp(r->entries[lo + n].field, field) == 0)
         n++;
     return n;
 }
@@ -212,47 +231,102 @@ static void entries_drop(record *r, size_t first, size_t n, const char *match_va
     r->nentries -= removed;
 }
 
-/* Insert e (already owned) at its sorted place. */
-static int entry_insert(record *r, record_entry *e)
+/* Room for one more entry in r->entries. The record has no capacity field
+ * (records are made in many places: decode, join, copy, the compact
+ * index's views), so with glibc the allocation's usable size says how
+ * many fit, and the array grows by half instead of by one: a record built
+ * by a dozen writes (an import row) then takes one allocation, not one
+ * realloc a write. Elsewhere it grows by one, as before. */
+static int entries_room(record *r)
 {
-    record_entry *ne = realloc(r->entries, (r->nentries + 1) * sizeof *ne);
+    size_t have = r->nentries;
+#ifdef __GLIBC__
+    if (r->entries)
+        have = malloc_usable_size(r->entries) / sizeof *r->entries;
+#endif
+    if (r->nentries < have)
+        return 0;
+    size_t want = r->nentries < 16 ? 16 : r->nentries + r->nentries / 2;
+    if (want > SIZE_MAX / sizeof *r->entries)
+        return -1;
+    record_entry *ne = realloc(r->entries, want * sizeof *ne);
     if (!ne)
         return -1;
     r->entries = ne;
-    size_t pos = r->nentries;
-    while (pos > 0 && record_entry_cmp(&r->entries[pos - 1], e) > 0)
-        pos--;
-    memmove(&r->entries[pos + 1], &r->entries[pos], (r->nentries - pos) * sizeof *ne);
-    r->entries[pos] = *e;
-    r->nentries++;
     return 0;
 }
 
+/* record_intern through a small per-thread cache of names already
+ * interned: the global table takes a lock and a hash a call, and a
+ * record's writes (and a decoded record's lines) name the same few fields
+ * and one node over and over. A slot holds an interned (never freed)
+ * pointer and its length, so a stale slot is only a miss. */
+#define INTERN_CACHE 64
+static _Thread_local struct {
+    const char *s;
+    size_t len;
+} intern_cache[INTERN_CACHE];
+
+const char *record_intern_cached(const char *s, size_t len)
+{
+    if (len == 0)
+        return record_intern(s, len);
+    size_t h = (len * 31 + (unsigned char)s[0] * 7 + (unsigned char)s[len - 1] +
+                (unsigned char)s[len / 2] * 3) %
+               INTERN_CACHE;
+    const char *c = intern_cache[h].s;
+    if (c && intern_cache[h].len == len && memcmp(c, s, len) == 0)
+        return c;
+    c = record_intern(s, len);
+    if (c) {
+        intern_cache[h].s = c;
+        intern_cache[h].len = len;
+    }
+    return c;
+}
+
+static const char *intern_cached(const char *s)
+{
+    return record_intern_cached(s, strlen(s));
+}
+
 /* Common path of write and set-add: drop the entries the writer can see
- * (all of the field, or those holding one element), add one fresh dot. */
+ * (all of the field, or those holding one element), add one fresh dot.
+ * Everything that can fail is done first, so r is unchanged on failure. */
 static int record_put(record *r, const char *node, int64_t time_ms, const char *field,
                       const char *value, int only_same_value)
 {
     record_entry e = {0};
-    uint64_t c = record_ctx_get(r, node) + 1;
-    e.field = intern(field);
+    size_t cpos;
+    int have_node = ctx_find(r, node, &cpos);
+    e.field = intern_cached(field);
+    e.node = have_node ? r->ctx[cpos].node : intern_cached(node);
     e.value = strdup(value);
-    e.node = intern(node);
-    e.counter = c;
+    e.counter = (have_node ? r->ctx[cpos].counter : 0) + 1;
     e.time_ms = time_ms;
-    if (!e.field || !e.value || !e.node)
+    if (!e.field || !e.value || !e.node || entries_room(r) != 0)
         goto fail;
-    /* Reserve room first so nothing below can fail after we drop entries. */
-    if (ctx_set(r, node, record_ctx_get(r, node)) != 0)
-        goto fail;
-    record_entry *ne = realloc(r->entries, (r->nentries + 1) * sizeof *ne);
-    if (!ne)
-        goto fail;
-    r->entries = ne;
+    if (!have_node) {
+        record_ctx *nc = realloc(r->ctx, (r->nctx + 1) * sizeof *nc);
+        if (!nc)
+            goto fail;
+        r->ctx = nc;
+        memmove(&r->ctx[cpos + 1], &r->ctx[cpos], (r->nctx - cpos) * sizeof *nc);
+        r->ctx[cpos].node = e.node;
+        r->nctx++;
+    }
+    r->ctx[cpos].counter = e.counter;
     size_t first, n = record_field_entries(r, field, &first);
+    size_t before = r->nentries;
     entries_drop(r, first, n, only_same_value ? value : NULL);
-    entry_insert(r, &e); /* cannot fail: room reserved */
-    ctx_set(r, node, c); /* cannot fail: node present */
+    /* the field's kept entries are [first, first + kept): the new one goes
+     * at its place among them (by node, then counter) */
+    size_t pos = first + n - (before - r->nentries);
+    while (pos > first && record_entry_cmp(&r->entries[pos - 1], &e) > 0)
+        pos--;
+    memmove(&r->entries[pos + 1], &r->entries[pos], (r->nentries - pos) * sizeof e);
+    r->entries[pos] = e;
+    r->nentries++;
     return 0;
 fail:
     entry_free(&e);
@@ -397,8 +471,8 @@ const record_entry *record_field_winner(const record *r, const char *field)
         const record_entry *e = &r->entries[i];
         if (!best || e->time_ms > best->time_ms ||
             (e->time_ms == best->time_ms &&
-             (strcmp(e->node, best->node) > 0 ||
-              (strcmp(e->node, best->node) == 0 && e->counter > best->counter))))
+             (name_cmp(e->node, best->node) > 0 ||
+              (name_cmp(e->node, best->node) == 0 && e->counter > best->counter))))
             best = e;
     }
     return best;
@@ -470,7 +544,7 @@ size_t record_conflict_fields(const record *r, int (*is_set)(const char *field))
     for (size_t i = 0; i < r->nentries;) {
         size_t j = i + 1;
         int differs = 0;
-        while (j < r->nentries && strcmp(r->entries[j].field, r->entries[i].field) == 0) {
+        while (j < r->nentries && name_cmp(r->entries[j].field, r->entries[i].field) == 0) {
             differs |= strcmp(r->entries[j].value, r->entries[i].value) != 0;
             j++;
         }

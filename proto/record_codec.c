@@ -7,10 +7,10 @@
  * is what makes "one state, one byte form" checkable. */
 #include "proto/record.h"
 
-#include "proto/buf.h"
 #include "proto/names.h"
 #include "proto/record_priv.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,50 +21,90 @@
 
 /* ---- canonical text ---------------------------------------------------- */
 
-/* The text being built: a struct buf (proto/buf.h) and the first error,
- * which sticks, so encode checks once at the end instead of after every
- * piece. */
-typedef struct {
-    struct buf b;
-    uerr e;
-} sbuf;
+/* How a value byte is written: 0 as itself, else the length of its escape
+ * ("\\", "\n", "\r", "\t": 2; other controls and DEL "\xHH": 4). A
+ * table, because record_encode runs once per stored record and its values
+ * are scanned twice (size, then copy). */
+static const unsigned char esc_len[256] = {
+    [0x01] = 4, [0x02] = 4, [0x03] = 4, [0x04] = 4, [0x05] = 4, [0x06] = 4, [0x07] = 4,
+    [0x08] = 4, ['\t'] = 2, ['\n'] = 2, [0x0b] = 4, [0x0c] = 4, ['\r'] = 2, [0x0e] = 4,
+    [0x0f] = 4, [0x10] = 4, [0x11] = 4, [0x12] = 4, [0x13] = 4, [0x14] = 4, [0x15] = 4,
+    [0x16] = 4, [0x17] = 4, [0x18] = 4, [0x19] = 4, [0x1a] = 4, [0x1b] = 4, [0x1c] = 4,
+    [0x1d] = 4, [0x1e] = 4, [0x1f] = 4, ['\\'] = 2, [0x7f] = 4,
+};
 
-static void sb_put(sbuf *b, const char *s, size_t n)
+/* The length of the value s[0..n) once escaped. Eight bytes at a time: a
+ * word holds a byte to escape exactly when one of its bytes is below 0x20,
+ * or equal to 0x7f or to '\\' (the "has a byte less than" and "has a zero
+ * byte" tests of the bit-twiddling folklore, exact for existence); only
+ * such a word is looked at byte by byte. Most values have no escape. */
+static size_t escaped_len(const char *s, size_t n)
 {
-    if (b->e == UERR_OK)
-        b->e = buf_append(&b->b, s, n);
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_escaped(sbuf *b, const char *s)
-{
-    const char *run = s;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[5] = {0};
-        if (*p == '\\')
-            strcpy(esc, "\\\\");
-        else if (*p == '\n')
-            strcpy(esc, "\\n");
-        else if (*p == '\r')
-            strcpy(esc, "\\r");
-        else if (*p == '\t')
-            strcpy(esc, "\\t");
-        else if (*p < 0x20 || *p == 0x7f)
-            snprintf(esc, sizeof esc, "\\x%02x", *p);
-        else
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0, out = n;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, d, b;
+        memcpy(&x, s + i, 8);
+        d = x ^ (ones * 0x7f);
+        b = x ^ (ones * '\\');
+        uint64_t below = (x - ones * 0x20) & ~x & high; /* a byte < 0x20 */
+        uint64_t del = (d - ones) & ~d & high;          /* a byte 0x7f */
+        uint64_t bsl = (b - ones) & ~b & high;          /* a backslash */
+        if ((below | del | bsl) == 0)
             continue;
-        sb_put(b, run, (const char *)p - run);
-        sb_str(b, esc);
-        run = (const char *)p + 1;
+        for (size_t k = i; k < i + 8; k++)
+            out += esc_len[(unsigned char)s[k]] ? esc_len[(unsigned char)s[k]] - 1u : 0;
     }
-    sb_str(b, run);
+    for (; i < n; i++)
+        out += esc_len[(unsigned char)s[i]] ? esc_len[(unsigned char)s[i]] - 1u : 0;
+    return out;
 }
 
-void record_time_format(char *out, size_t outlen, int64_t ms)
+/* The escaped value s[0..n) at o; returns the end. The escapes are those
+ * of esc_len (docs/STORE.md), hex in lowercase. */
+static char *put_escaped(char *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (esc_len[c]) {
+        case 0:
+            *o++ = (char)c;
+            break;
+        case 2:
+            *o++ = '\\';
+            *o++ = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+            break;
+        default:
+            *o++ = '\\';
+            *o++ = 'x';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+            break;
+        }
+    }
+    return o;
+}
+
+/* The milliseconds of 0000-01-01T00:00:00.000Z and of
+ * 10000-01-01T00:00:00.000Z: a time in [TIME_4Y_MIN, TIME_4Y_END) has a
+ * four-digit year, and its text is always 24 bytes. */
+#define TIME_4Y_MIN (-62167219200000LL)
+#define TIME_4Y_END 253402300800000LL
+#define TIME_TEXT_LEN 24
+
+/* "00" .. "99": two digits a store, instead of a division per digit */
+static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                            "34353637383940414243444546474849505152535455565758596061626364656667"
+                            "6869707172737475767778798081828384858687888990919293949596979899";
+
+static void put2(char *o, int v)
+{
+    memcpy(o, pairs + 2 * v, 2);
+}
+
+/* Split ms into the civil date and time (UTC, proleptic Gregorian). */
+static void time_split(int64_t ms, int64_t *y, int *part)
 {
     int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     int msec = (int)(ms - secs * 1000);
@@ -75,45 +115,79 @@ void record_time_format(char *out, size_t outlen, int64_t ms)
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     int64_t doe = z - era * 146097;
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     int64_t mp = (5 * doy + 2) / 153;
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
-    if (y < 0 || y > 9999 || outlen < 25) {
-        snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, (int)m, (int)d,
-                 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec);
-        return;
-    }
-    /* the same text written digit by digit: snprintf here was a fifth of
-     * the cost of checking a received record (every entry has a time) */
-    const int part[7] = {(int)y,          (int)m, (int)d, (int)(rem / 3600), (int)(rem / 60 % 60),
-                         (int)(rem % 60), msec};
-    static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
-    static const char after[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
-    char *o = out;
-    for (int i = 0; i < 7; i++) {
-        for (int w = width[i] - 1, v = part[i]; w >= 0; w--, v /= 10)
-            o[w] = (char)('0' + v % 10);
-        o += width[i];
-        *o++ = after[i];
-    }
-    *o = 0;
+    *y = yoe + era * 400 + (m <= 2);
+    part[0] = (int)m;
+    part[1] = (int)d;
+    part[2] = (int)(rem / 3600);
+    part[3] = (int)(rem / 60 % 60);
+    part[4] = (int)(rem % 60);
+    part[5] = msec;
 }
 
-/* Decimal digits of v at out (room for 21), NUL-terminated; the length. */
-static size_t u64_text(char *out, uint64_t v)
+/* The 24 bytes of a time within the four-digit years at o (no NUL):
+ * written two digits at a time, as every entry of every encoded record has
+ * one (the digit-by-digit loop was a quarter of record_encode). */
+static void time_text24(char *o, int64_t ms)
 {
-    char tmp[24];
-    size_t n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = 0;
+    int64_t y;
+    int p[6];
+    time_split(ms, &y, p);
+    put2(o, (int)(y / 100));
+    put2(o + 2, (int)(y % 100));
+    o[4] = '-';
+    put2(o + 5, p[0]);
+    o[7] = '-';
+    put2(o + 8, p[1]);
+    o[10] = 'T';
+    put2(o + 11, p[2]);
+    o[13] = ':';
+    put2(o + 14, p[3]);
+    o[16] = ':';
+    put2(o + 17, p[4]);
+    o[19] = '.';
+    o[20] = (char)('0' + p[5] / 100);
+    put2(o + 21, p[5] % 100);
+    o[23] = 'Z';
+}
+
+void record_time_format(char *out, size_t outlen, int64_t ms)
+{
+    if (ms >= TIME_4Y_MIN && ms < TIME_4Y_END && outlen > TIME_TEXT_LEN) {
+        time_text24(out, ms);
+        out[TIME_TEXT_LEN] = 0;
+        return;
+    }
+    /* years before 0 or after 9999 (no write makes them; a clock can) */
+    int64_t y;
+    int p[6];
+    time_split(ms, &y, p);
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, p[0], p[1], p[2], p[3],
+             p[4], p[5]);
+}
+
+/* How many decimal digits v has. */
+static size_t u64_digits(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
     return n;
+}
+
+/* The n decimal digits of v at o (no NUL); returns the end. */
+static char *put_u64(char *o, uint64_t v, size_t n)
+{
+    char *e = o + n;
+    do
+        *--e = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return o + n;
 }
 
 static int digits(const char *s, int n, int *v)
@@ -150,47 +224,117 @@ int record_time_parse(int64_t *ms, const char *s, size_t len)
     return 0;
 }
 
+/* n += x, or 0 when that would overflow (then n is unchanged). */
+static int size_add(size_t *n, size_t x)
+{
+    if (x > SIZE_MAX - *n)
+        return 0;
+    *n += x;
+    return 1;
+}
+
+/* The text of a time outside the four-digit years, as record_time_format
+ * writes it into a 32-byte buffer (which the format never fills). */
+static size_t time_text_other(char *tbuf, int64_t ms)
+{
+    record_time_format(tbuf, 32, ms);
+    return strlen(tbuf);
+}
+
 int record_encode(char **out, size_t *len, const record *r)
 {
-    sbuf b = {BUF_INIT, UERR_OK};
-    char num[32], tbuf[32];
-    b.e = buf_reserve(&b.b, 256); /* most records fit: one allocation */
-    for (size_t i = 0; i < r->nentries; i++) {
-        sb_str(&b, r->entries[i].field);
-        sb_str(&b, ":");
-        if (r->entries[i].value[0]) {
-            sb_str(&b, " ");
-            sb_escaped(&b, r->entries[i].value);
-        }
-        sb_str(&b, "\n");
-    }
-    sb_str(&b, "--\ncontext:");
-    for (size_t i = 0; i < r->nctx; i++) {
-        num[0] = '=';
-        u64_text(num + 1, r->ctx[i].counter);
-        sb_str(&b, " ");
-        sb_str(&b, r->ctx[i].node);
-        sb_str(&b, num);
-    }
-    sb_str(&b, "\n");
+    /* Two passes: the exact size first, then one allocation and plain
+     * stores (round 8 appended ~120 pieces a record through buf_append,
+     * each checking room and copying: a third of the encoding). */
+    char tbuf[32];
+    size_t n = 0;
+    int escapes = 0; /* a value needs an escape: else values are copied whole */
     for (size_t i = 0; i < r->nentries; i++) {
         const record_entry *e = &r->entries[i];
-        record_time_format(tbuf, sizeof tbuf, e->time_ms);
-        num[0] = ' ';
-        size_t nl = u64_text(num + 1, e->counter);
-        num[nl + 1] = ' ';
-        num[nl + 2] = 0;
-        sb_str(&b, e->field);
-        sb_str(&b, " ");
-        sb_str(&b, e->node);
-        sb_str(&b, num);
-        sb_str(&b, tbuf);
-        sb_str(&b, "\n");
+        size_t fl = strlen(e->field), raw = strlen(e->value), vl = escaped_len(e->value, raw);
+        escapes |= vl != raw;
+        /* "field: value\n" (no space when empty) and "field node counter time\n" */
+        size_t tl = e->time_ms >= TIME_4Y_MIN && e->time_ms < TIME_4Y_END
+                        ? TIME_TEXT_LEN
+                        : time_text_other(tbuf, e->time_ms);
+        if (!size_add(&n, fl) || !size_add(&n, vl) || !size_add(&n, (vl ? 3 : 2) + fl) ||
+            !size_add(&n, strlen(e->node)) || !size_add(&n, u64_digits(e->counter) + tl + 4))
+            return -1;
     }
-    if (b.e != UERR_OK || !(*out = buf_detach(&b.b, len))) {
-        buf_free(&b.b);
+    if (!size_add(&n, sizeof "--\ncontext:\n" - 1))
         return -1;
+    for (size_t i = 0; i < r->nctx; i++)
+        if (!size_add(&n, strlen(r->ctx[i].node)) ||
+            !size_add(&n, u64_digits(r->ctx[i].counter) + 2))
+            return -1;
+    if (n == SIZE_MAX)
+        return -1;
+    char *text = malloc(n + 1), *o = text; /* + NUL: callers may read it as a string */
+    if (!text)
+        return -1;
+    for (size_t i = 0; i < r->nentries; i++) {
+        const record_entry *e = &r->entries[i];
+        size_t fl = strlen(e->field);
+        memcpy(o, e->field, fl);
+        o += fl;
+        *o++ = ':';
+        if (e->value[0]) {
+            *o++ = ' ';
+            size_t vl = strlen(e->value);
+            if (escapes) {
+                o = put_escaped(o, e->value, vl);
+            } else {
+                memcpy(o, e->value, vl);
+                o += vl;
+            }
+        }
+        *o++ = '\n';
     }
+    memcpy(o, "--\ncontext:", sizeof "--\ncontext:" - 1);
+    o += sizeof "--\ncontext:" - 1;
+    for (size_t i = 0; i < r->nctx; i++) {
+        size_t nl = strlen(r->ctx[i].node);
+        *o++ = ' ';
+        memcpy(o, r->ctx[i].node, nl);
+        o += nl;
+        *o++ = '=';
+        o = put_u64(o, r->ctx[i].counter, u64_digits(r->ctx[i].counter));
+    }
+    *o++ = '\n';
+    /* The entries of one write share its time (an import row's dozen
+     * fields): the previous entry's text is copied instead of redone. */
+    const char *prev = NULL;
+    int64_t prev_ms = 0;
+    for (size_t i = 0; i < r->nentries; i++) {
+        const record_entry *e = &r->entries[i];
+        size_t fl = strlen(e->field), nl = strlen(e->node);
+        memcpy(o, e->field, fl);
+        o += fl;
+        *o++ = ' ';
+        memcpy(o, e->node, nl);
+        o += nl;
+        *o++ = ' ';
+        o = put_u64(o, e->counter, u64_digits(e->counter));
+        *o++ = ' ';
+        if (e->time_ms >= TIME_4Y_MIN && e->time_ms < TIME_4Y_END) {
+            if (prev && prev_ms == e->time_ms)
+                memcpy(o, prev, TIME_TEXT_LEN);
+            else
+                time_text24(o, e->time_ms);
+            prev = o;
+            prev_ms = e->time_ms;
+            o += TIME_TEXT_LEN;
+        } else {
+            size_t tl = time_text_other(tbuf, e->time_ms);
+            memcpy(o, tbuf, tl);
+            o += tl;
+        }
+        *o++ = '\n';
+    }
+    assert((size_t)(o - text) == n);
+    *o = 0;
+    *out = text;
+    *len = n;
     return 0;
 }
 
@@ -333,7 +477,7 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
             goto fail;
         }
         record_entry *e = &r->entries[r->nentries++];
-        e->field = record_intern(s, (size_t)(colon - s));
+        e->field = record_intern_cached(s, (size_t)(colon - s));
         const char *v = colon + 1;
         size_t vl = l - (size_t)(v - s);
         if (vl > 0) {
@@ -393,7 +537,7 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
                 goto fail;
             }
             record_ctx *ci = &r->ctx[r->nctx++];
-            ci->node = record_intern(s + q, (size_t)(eq - (s + q)));
+            ci->node = record_intern_cached(s + q, (size_t)(eq - (s + q)));
             ci->counter = c;
             if (!ci->node)
                 goto oom;
@@ -406,7 +550,13 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
         p += l + 1;
         line++;
     }
-    /* one metadata line per entry: field node counter time */
+    /* one metadata line per entry: field node counter time. The previous
+     * line's node and time text, already checked: a write's entries share
+     * both, and bytes equal to checked bytes pass the same checks, so
+     * such a line takes the previous line's node and time (the node check
+     * and the time parse were a third of a decode). */
+    const char *pnode = NULL, *ptime = NULL;
+    size_t pnodelen = 0, ptimelen = 0;
     for (size_t i = 0; i < r->nentries; i++, line++) {
         if (p >= len) {
             seterr(err, errlen, "line %zu: missing entry metadata", line);
@@ -423,15 +573,24 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
             seterr(err, errlen, "line %zu: metadata does not match its value line", line);
             goto fail;
         }
-        if (!names_node_valid_n(sp1 + 1, (size_t)(sp2 - sp1 - 1)) ||
+        size_t nodelen = (size_t)(sp2 - sp1 - 1), timelen = (size_t)(s + l - sp3 - 1);
+        int same_node = pnode && nodelen == pnodelen && memcmp(sp1 + 1, pnode, nodelen) == 0;
+        int same_time = ptime && timelen == ptimelen && memcmp(sp3 + 1, ptime, timelen) == 0;
+        if (same_time)
+            e->time_ms = r->entries[i - 1].time_ms;
+        if ((!same_node && !names_node_valid_n(sp1 + 1, nodelen)) ||
             parse_u64(&e->counter, sp2 + 1, (size_t)(sp3 - sp2 - 1)) != 0 ||
-            record_time_parse(&e->time_ms, sp3 + 1, (size_t)(s + l - sp3 - 1)) != 0) {
+            (!same_time && record_time_parse(&e->time_ms, sp3 + 1, timelen) != 0)) {
             seterr(err, errlen, "line %zu: bad entry metadata", line);
             goto fail;
         }
-        e->node = record_intern(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+        e->node = same_node ? r->entries[i - 1].node : record_intern_cached(sp1 + 1, nodelen);
         if (!e->node)
             goto oom;
+        pnode = sp1 + 1;
+        pnodelen = nodelen;
+        ptime = sp3 + 1;
+        ptimelen = timelen;
         if (i > 0 && record_entry_cmp(&r->entries[i - 1], e) >= 0) {
             seterr(err, errlen, "line %zu: entries not in canonical order", line);
             goto fail;

@@ -13,4 +13,8 @@ int record_entry_cmp(const record_entry *a, const record_entry *b);
 /* 1 if r's context covers e's dot (ctx[e->node] >= e->counter), else 0. */
 int record_entry_covered(const record *r, const record_entry *e);
 
+/* record_intern through a per-thread cache (the same pointer, fewer locks
+ * and hashes): for the calls made per entry. */
+const char *record_intern_cached(const char *s, size_t len);
+
 #endif
