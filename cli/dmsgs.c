@@ -33,6 +33,7 @@ const char *const dmsg_templates[] = {
     "%s is empty or unreadable",
     "%s is empty; %s",
     "%s is in store format %d, newer than this uniond's %d: it was written by a newer uniond; install that release (or newer) to open it",
+    "%s is not a regular file",
     "%s is not a regular file under 4 GiB",
     "%s is not a uniond backup (not a git bundle)",
     "%s is not valid UTF-8; %s",

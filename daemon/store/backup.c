@@ -16,6 +16,7 @@
  * before anything in it is touched. docs/STORE.md "Format version". */
 #include "daemon/store/store_int.h"
 
+#include "daemon/util/fsutil.h"
 #include "daemon/util/log.h"
 #include "proto/names.h"
 
@@ -114,10 +115,14 @@ uerr store_backup_info_read(store_backup_info *info, const char *path, char *err
     uerr rc = UERR_OK;
     int found = 0;
     memset(info, 0, sizeof *info);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return uerr_set(err, errlen, errno == ENOENT ? UERR_NOTFOUND : UERR_IO,
-                        "cannot open %s: %s", path, strerror(errno));
+    FILE *f = NULL;
+    struct stat st;
+    int e = fsutil_file_open_regular(&f, &st, path);
+    if (e < 0)
+        return uerr_set(err, errlen, UERR_INVALID, "%s is not a regular file", path);
+    if (e > 0)
+        return uerr_set(err, errlen, e == ENOENT ? UERR_NOTFOUND : UERR_IO, "cannot open %s: %s",
+                        path, strerror(e));
     if (!fgets(line, sizeof line, f) || strcmp(line, "# v2 git bundle\n") != 0) {
         rc = uerr_set(err, errlen, UERR_PEER, "%s is not a uniond backup (not a git bundle)", path);
         goto cleanup;

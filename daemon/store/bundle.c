@@ -5,6 +5,7 @@
  * store room. A bundle is outside data: nothing in it is trusted, and a bad
  * bundle is UERR_PEER, never UERR_IO. */
 #include "daemon/store/store_int.h"
+#include "daemon/util/fsutil.h"
 
 #include "proto/record.h"
 
@@ -125,10 +126,14 @@ static uerr since_read(store_bundle_ref **old, size_t *nold, store *s, const cha
 {
     git_oid *oldpre = NULL;
     size_t noldpre = 0;
-    FILE *sf = fopen(since, "rb");
-    if (!sf)
-        return uerr_set(err, errlen, errno == ENOENT ? UERR_NOTFOUND : UERR_IO,
-                        "cannot open %s: %s", since, strerror(errno));
+    FILE *sf = NULL;
+    struct stat st;
+    int e = fsutil_file_open_regular(&sf, &st, since);
+    if (e < 0)
+        return uerr_set(err, errlen, UERR_INVALID, "%s is not a regular file", since);
+    if (e > 0)
+        return uerr_set(err, errlen, e == ENOENT ? UERR_NOTFOUND : UERR_IO, "cannot open %s: %s",
+                        since, strerror(e));
     uerr rc = bundle_header_read(sf, old, nold, &oldpre, &noldpre, err, errlen);
     fclose(sf);
     free(oldpre);
@@ -259,13 +264,13 @@ static uerr bundle_read_run(store *s, const char *path, store_record_cb changed,
     size_t nrefs = 0, nprereq = 0;
     uerr rc = UERR_OK;
     struct stat st;
-    f = fopen(path, "rb");
-    if (!f || fstat(fileno(f), &st) != 0) {
-        rc = uerr_set(err, errlen, errno == ENOENT ? UERR_NOTFOUND : UERR_IO, "cannot open %s: %s",
-                      path, strerror(errno));
+    int e = fsutil_file_open_regular(&f, &st, path);
+    if (e > 0) {
+        rc = uerr_set(err, errlen, e == ENOENT ? UERR_NOTFOUND : UERR_IO, "cannot open %s: %s",
+                      path, strerror(e));
         goto cleanup;
     }
-    if (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size > BUNDLE_MAX) {
+    if (e < 0 || (unsigned long long)st.st_size > BUNDLE_MAX) {
         rc = uerr_set(err, errlen, UERR_PEER, "%s is not a regular file under 4 GiB", path);
         goto cleanup;
     }

@@ -26,6 +26,28 @@ int fsutil_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+int fsutil_file_open_regular(FILE **out, struct stat *st, const char *path)
+{
+    *out = NULL;
+    /* O_NONBLOCK: opening a FIFO for reading waits for a writer without it */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return errno;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        int e = errno ? errno : EIO;
+        close(fd);
+        return e;
+    }
+    *out = f;
+    return 0;
+}
+
 uerr fsutil_dir_sync(const char *path, char *err, size_t errlen)
 {
     const char *slash = strrchr(path, '/');

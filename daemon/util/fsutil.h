@@ -7,6 +7,8 @@
 #define UNIOND_FSUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "proto/uerr.h"
@@ -35,6 +37,13 @@ uerr fsutil_write_new(const char *path, const void *data, size_t len, mode_t mod
  * cannot sync directories (EINVAL) counts as success. UERR_IO or
  * UERR_NOMEM on failure. */
 uerr fsutil_dir_sync(const char *path, char *err, size_t errlen);
+
+/* Open path (a file a user named: a bundle, a backup) for reading without
+ * blocking on what is not a file: a FIFO would hold the store queue until
+ * something wrote to it. 0 with *out (the caller fcloses it) and *st;
+ * -1 when path is not a regular file (nothing left open); else the errno
+ * of the open. */
+int fsutil_file_open_regular(FILE **out, struct stat *st, const char *path);
 
 /* Write all len bytes to fd, retrying short writes and EINTR. 0, or -1
  * with errno set. */

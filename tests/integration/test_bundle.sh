@@ -133,6 +133,17 @@ ctl "$N" bundle import "$T/full.bundle" >/dev/null
 check "after the full bundle, the incremental one applies" bash -c "'$UNIONCTL' -d '$N' bundle import '$T/inc.bundle' >/dev/null && '$UNIONCTL' -d '$N' show '$inc_id' >/dev/null"
 node_stop "$N"
 
+# a FIFO (or a device) is not opened blocking: it would hold the store
+# queue until something wrote to it; refused at once, and B still writes
+mkfifo "$T/fifo.bundle"
+timeout 20 "$UNIONCTL" -d "$B" bundle import "$T/fifo.bundle" 2>"$T/err"; rc=$?
+check "a FIFO given as a bundle is refused at once (rc $rc)" \
+    bash -c "[ $rc = 1 ] && grep -q 'not a regular file' '$T/err'"
+timeout 20 "$UNIONCTL" -d "$A" bundle export --since "$T/fifo.bundle" "$T/never.bundle" 2>"$T/err"; rc=$?
+check "a FIFO given as --since is refused at once (rc $rc)" \
+    bash -c "[ $rc = 1 ] && grep -q 'not a regular file' '$T/err' && [ ! -e '$T/never.bundle' ]"
+check "the store queue was not held: B takes a write" \
+    bash -c "timeout 20 '$UNIONCTL' -d '$B' edit '$id' notes=after-fifo >/dev/null"
 check "a plain git bundle of the store is accepted" bash -c "git --git-dir='$A/store.git' bundle create -q '$T/plain.bundle' --all 2>/dev/null && '$UNIONCTL' -d '$B' bundle import '$T/plain.bundle' >/dev/null"
 check "fsck A" fsck_clean "$A"
 check "fsck B" fsck_ok "$B"
