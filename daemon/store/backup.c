@@ -16,7 +16,6 @@
  * before anything in it is touched. docs/STORE.md "Format version". */
 #include "daemon/store/store_int.h"
 
-#include "daemon/util/fsutil.h"
 #include "daemon/util/log.h"
 #include "proto/names.h"
 
@@ -116,13 +115,9 @@ uerr store_backup_info_read(store_backup_info *info, const char *path, char *err
     int found = 0;
     memset(info, 0, sizeof *info);
     FILE *f = NULL;
-    struct stat st;
-    int e = fsutil_file_open_regular(&f, &st, path);
-    if (e < 0)
-        return uerr_set(err, errlen, UERR_INVALID, "%s is not a regular file", path);
-    if (e > 0)
-        return uerr_set(err, errlen, e == ENOENT ? UERR_NOTFOUND : UERR_IO, "cannot open %s: %s",
-                        path, strerror(e));
+    rc = store_user_file_open(&f, path, err, errlen);
+    if (rc != UERR_OK)
+        return rc;
     if (!fgets(line, sizeof line, f) || strcmp(line, "# v2 git bundle\n") != 0) {
         rc = uerr_set(err, errlen, UERR_PEER, "%s is not a uniond backup (not a git bundle)", path);
         goto cleanup;

@@ -119,6 +119,18 @@ static uerr bundle_header_read(FILE *f, store_bundle_ref **refs, size_t *nrefs, 
     }
 }
 
+uerr store_user_file_open(FILE **f, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    int e = fsutil_file_open_regular(f, &st, path);
+    if (e < 0)
+        return uerr_set(err, errlen, UERR_INVALID, "%s is not a regular file", path);
+    if (e > 0)
+        return uerr_set(err, errlen, e == ENOENT ? UERR_NOTFOUND : UERR_IO, "cannot open %s: %s",
+                        path, strerror(e));
+    return UERR_OK;
+}
+
 /* The branch heads of the earlier bundle `since`, each checked to be a
  * commit here: they become the new bundle's prerequisites. */
 static uerr since_read(store_bundle_ref **old, size_t *nold, store *s, const char *since, char *err,
@@ -127,14 +139,10 @@ static uerr since_read(store_bundle_ref **old, size_t *nold, store *s, const cha
     git_oid *oldpre = NULL;
     size_t noldpre = 0;
     FILE *sf = NULL;
-    struct stat st;
-    int e = fsutil_file_open_regular(&sf, &st, since);
-    if (e < 0)
-        return uerr_set(err, errlen, UERR_INVALID, "%s is not a regular file", since);
-    if (e > 0)
-        return uerr_set(err, errlen, e == ENOENT ? UERR_NOTFOUND : UERR_IO, "cannot open %s: %s",
-                        since, strerror(e));
-    uerr rc = bundle_header_read(sf, old, nold, &oldpre, &noldpre, err, errlen);
+    uerr rc = store_user_file_open(&sf, since, err, errlen);
+    if (rc != UERR_OK)
+        return rc;
+    rc = bundle_header_read(sf, old, nold, &oldpre, &noldpre, err, errlen);
     fclose(sf);
     free(oldpre);
     for (size_t i = 0; rc == UERR_OK && i < *nold; i++) {

@@ -155,6 +155,11 @@ void store_refstage_abort(store_refstage *st);
  * fsync it (git's lock protocol; the caller renames the lock over the ref
  * and closes fd). 0, or the errno of what failed. */
 int store_ref_lock_fill(int fd, const git_oid *oid);
+/* Open a file a user named (an earlier bundle, a backup) for reading,
+ * refusing what is not a regular file without blocking on it
+ * (fsutil_file_open_regular). UERR_OK with *f (the caller fcloses it);
+ * UERR_INVALID, UERR_NOTFOUND or UERR_IO with the message in err. */
+uerr store_user_file_open(FILE **f, const char *path, char *err, size_t errlen);
 
 /* store_heads and store_has_object for callers inside the room. */
 uerr store_heads_in(store_ref **out, size_t *n, store *s, char *err, size_t errlen);
