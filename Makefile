@@ -16,7 +16,7 @@ CC      ?= cc
 PKGS    := libuv libgit2 msgpack openssl inih zlib libdeflate jansson libutf8proc libsystemd xlsxwriter
 DEBS    := pkg-config valgrind libuv1-dev libgit2-dev libmsgpack-dev libssl-dev libinih-dev \
            libcsv-dev libcmocka-dev zlib1g-dev libdeflate-dev uthash-dev libjansson-dev libutf8proc-dev git openssl python3 sqlite3 bc \
-           gettext tzdata less bsdutils libsystemd-dev libxlsxwriter-dev iproute2 faketime
+           gettext tzdata less bsdutils libsystemd-dev libxlsxwriter-dev iproute2 faketime strace
 STD     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wno-missing-field-initializers -I.
 # pkg-config runs only when the packages are there; 'deps' comes first otherwise.

@@ -76,6 +76,7 @@ enum {
     CLI_OWN_JSON = 1, /* print renders --json itself (else cli_run prints the result) */
     CLI_LOCAL = 2,    /* no request: print runs alone, without DATA */
     CLI_PAGED = 4,    /* a table that may be long: through $PAGER on a terminal */
+    CLI_SELF = 8,     /* no request of its own: print runs alone, with DATA (batch) */
 };
 
 /* A row of the command table. */
@@ -192,6 +193,13 @@ int cli_resolve_print(cli_call *c);
 int cli_bundle_build(cli_call *c);
 int cli_bundle_print(cli_call *c);
 int cli_node_print(cli_call *c);
+/* cli/batch.c: unionctl batch [FILE] */
+int cli_batch_print(cli_call *c);
+/* Split a batch line into words in place (quotes '...' and "..." with \"
+ * and \\, a backslash before any other byte, # comments). *out: malloc'd
+ * array of pointers into line (the caller frees the array), *nout words.
+ * Returns 0, or -1 with *why (a catalogue id) for an unclosed quote. */
+int cli_batch_words(char ***out, int *nout, char *line, const char **why);
 int cli_backup_build(cli_call *c); /* statuscmd.c */
 int cli_backup_print(cli_call *c);
 int cli_status_build(cli_call *c); /* statuscmd.c */

@@ -460,6 +460,8 @@ static int call_run(cli_call *c, const line *l)
         return c->cmd->print(c);
     if (!cli_data_dir || !*cli_data_dir)
         return cli_usage_error(_("no DATA directory: give -d DATA or set UNIOND_DATA"));
+    if (c->cmd->flags & CLI_SELF)
+        return c->cmd->print(c);
     return call_remote(c, l->no_pager);
 }
 

@@ -1,4 +1,7 @@
-/* ctl.c - blocking control-socket client (see ctl.h). */
+/* ctl.c - blocking control-socket client (see ctl.h). One connection per
+ * request, or, while ctl_keep is on (unionctl batch), one kept for every
+ * request to the same DATA: the daemon answers requests on a connection
+ * one after the other (docs/CONTROL.md). */
 #include "cli/errtext.h"
 #include "cli/ctl.h"
 #include "cli/i18n.h"
@@ -7,6 +10,7 @@
 #include "proto/msg.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,14 +20,29 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* The kept connection (ctl_keep): its socket and the path it reached. */
+static struct {
+    int on, fd;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+} kept = {0, -1, ""};
+
+void ctl_keep(int on)
+{
+    kept.on = on;
+    if (!on && kept.fd >= 0) {
+        close(kept.fd);
+        kept.fd = -1;
+    }
+}
+
 /* Move all len bytes through fd: written when out is 1, read when 0
  * (retrying after signals and short transfers). 0, or -1 on an error or
- * end of file. */
+ * end of file. Writes never raise SIGPIPE: a daemon gone is an error. */
 static int io_full(int fd, void *buf, size_t len, int out)
 {
     char *p = buf;
     while (len) {
-        ssize_t n = out ? write(fd, p, len) : read(fd, p, len);
+        ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL) : read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -57,6 +76,18 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
                  _("the path %s/uniond.sock is too long for a socket; use a shorter DATA"), data);
         return CTL_FAILED;
     }
+    if (kept.fd >= 0) {
+        /* reuse it unless it leads elsewhere or the daemon closed it
+         * meanwhile (stopped, restarted): then a new one, as without keep */
+        struct pollfd p = {.fd = kept.fd, .events = POLLIN};
+        if (strcmp(kept.path, sa.sun_path) == 0 && poll(&p, 1, 0) == 0) {
+            fd = kept.fd;
+            kept.fd = -1;
+            goto connected;
+        }
+        close(kept.fd);
+        kept.fd = -1;
+    }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, _("socket: %s"), errtext_strerror(errno));
@@ -86,6 +117,7 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
         }
         goto cleanup;
     }
+connected:
     if (reqlen > FRAME_CONTROL_MAX) {
         snprintf(err, errlen, _("request too large (%zu bytes, the limit is %u)"), reqlen,
                  FRAME_CONTROL_MAX);
@@ -119,6 +151,11 @@ int ctl_call(msgpack_unpacked *reply, char **bodyp, const char *data, const char
     rc = CTL_OK;
     *bodyp = body; /* msgpack-c unpacks strings in place: keep the bytes */
     body = NULL;
+    if (kept.on) { /* a whole answer read: the connection is ready for the next */
+        kept.fd = fd;
+        memcpy(kept.path, sa.sun_path, sizeof kept.path);
+        fd = -1;
+    }
 cleanup:
     free(body);
     if (fd >= 0)

@@ -17,4 +17,9 @@ enum { CTL_OK = 0, CTL_FAILED = 1, CTL_UNREACHABLE = 3 };
 int ctl_call(msgpack_unpacked *reply, char **body, const char *data, const char *req, size_t reqlen,
              char *err, size_t errlen);
 
+/* on = 1: keep the connection of a request that was answered and use it
+ * for the next request to the same DATA (unionctl batch); on = 0: close it,
+ * and one connection per request again. */
+void ctl_keep(int on);
+
 #endif

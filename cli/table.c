@@ -209,6 +209,14 @@ const cli_cmd cli_commands[] = {
      N_("  --force           overwrite an existing file\n") OPT_JSON,
      "unionctl backup /media/usb/yinzhou-01.backup",
      "fj", 1, 1, "backup", 0, cli_backup_build, cli_backup_print},
+    {"batch", N_("node"), N_("run many commands, one per line, over one connection"),
+     "batch [FILE]",
+     N_("  FILE              the commands, one per line, each as after 'unionctl'\n"
+        "                    (quotes and # comments as in a shell); default: standard\n"
+        "                    input. Every line runs; the exit code is the first failed\n"
+        "                    line's, and a daemon that does not answer stops the batch\n"),
+     "unionctl batch new-members.txt",
+     "", 0, 1, NULL, CLI_SELF, NULL, cli_batch_print},
     {"help", N_("node"), N_("this list, or a command's usage, options and an example"),
      "help [COMMAND]",
      NULL,

@@ -15,7 +15,7 @@ first_line() { head -n1 "$1"; }
 # The commands of the table, in the order --help lists them. A row added
 # to cli/table.c without being added here fails "--help lists exactly ...".
 COMMANDS=(add show edit list log revert import export benefit conflicts resolve bundle stats report
-    duplicates merge transfer peers peer sync id status backup help)
+    duplicates merge transfer peers peer sync id status backup batch help)
 
 # ---- version -----------------------------------------------------------------
 version=$(sed -n 's/^#define UNIOND_VERSION "\(.*\)"$/\1/p' "$ROOT/proto/version.h")

@@ -54,7 +54,7 @@ static void test_rows_complete(void **state)
         assert_int_equal(strncmp(c->usage, c->name, strlen(c->name)), 0);
         assert_true(c->min_args >= 0 && c->min_args <= c->max_args);
         /* something runs: a request (op given here or by build), or local */
-        if (c->flags & CLI_LOCAL)
+        if (c->flags & (CLI_LOCAL | CLI_SELF))
             assert_non_null(c->print);
         else
             assert_true(c->op != NULL || c->build != NULL);
@@ -125,13 +125,47 @@ static void test_run_exit_codes(void **state)
     assert_int_equal(run(misplaced), EXIT_USAGE);
 }
 
+/* unionctl batch's words: what a shell would make of the simple cases */
+static void words_expect(const char *text, int n, const char *const *want)
+{
+    char *line = strdup(text), **w;
+    int got;
+    const char *why;
+    assert_non_null(line);
+    assert_int_equal(cli_batch_words(&w, &got, line, &why), 0);
+    assert_int_equal(got, n);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(w[i], want[i]);
+    free(w);
+    free(line);
+}
+
+static void test_batch_words(void **state)
+{
+    (void)state;
+    words_expect("", 0, NULL);
+    words_expect("   # a comment 'unclosed", 0, NULL);
+    words_expect("add name=甲", 2, (const char *const[]){"add", "name=甲"});
+    words_expect(" add  \t name='陈 诚' \r", 2, (const char *const[]){"add", "name=陈 诚"});
+    words_expect("edit x \"note=a \\\"b\\\" \\c\" phone=", 4,
+                 (const char *const[]){"edit", "x", "note=a \"b\" \\c", "phone="});
+    words_expect("a\\ b '' \"\" c#d # e", 4, (const char *const[]){"a b", "", "", "c#d"});
+    char bad1[] = "add name='x", bad2[] = "add \"name=x", **w = NULL;
+    int n = 0;
+    const char *why = NULL;
+    assert_int_equal(cli_batch_words(&w, &n, bad1, &why), -1);
+    assert_non_null(why);
+    assert_null(w);
+    assert_int_equal(cli_batch_words(&w, &n, bad2, &why), -1);
+    assert_null(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_complete),
-        cmocka_unit_test(test_edit_distance),
-        cmocka_unit_test(test_nearest),
-        cmocka_unit_test(test_run_exit_codes),
+        cmocka_unit_test(test_rows_complete), cmocka_unit_test(test_edit_distance),
+        cmocka_unit_test(test_nearest),       cmocka_unit_test(test_run_exit_codes),
+        cmocka_unit_test(test_batch_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
