@@ -101,14 +101,20 @@ void squeue_set_after(squeue *q, squeue_work_fn fn, void *arg)
     q->after_arg = arg;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+/* The last step of a close: q is freed, then its owner told (drained may
+ * free what q pointed into, so q is gone first). */
+static void squeue_free_and_tell(squeue *q)
 {
-    squeue *q = h->data;
     void (*drained)(void *) = q->drained;
     void *arg = q->drained_arg;
     free(q);
     if (drained)
         drained(arg);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    squeue_free_and_tell(h->data);
 }
 
 static void maybe_drained(squeue *q)
@@ -121,11 +127,7 @@ static void maybe_drained(squeue *q)
             uv_close((uv_handle_t *)&q->quiet, on_timer_closed);
             return;
         }
-        void (*drained)(void *) = q->drained;
-        void *arg = q->drained_arg;
-        free(q);
-        if (drained)
-            drained(arg);
+        squeue_free_and_tell(q);
     }
 }
 
