@@ -104,7 +104,7 @@ static int line_get(char **buf, size_t *cap, FILE *f)
 {
     size_t n = 0;
     int ch, too_long = 0;
-    while ((ch = getc(f)) != EOF && ch != '\n') {
+    while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
         if (too_long)
             continue;
         if (n + 1 >= BATCH_LINE_MAX) {
