@@ -554,6 +554,11 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
     /* the records decoded on a second thread while this one indexes them
      * (import_feed.h); without it, here */
     import_feed *feed = import_feed_start(j->pre, j->bufs, j->lens, j->nrec);
+    /* Readers (show, list, stats on the read queue) wait while the index
+     * takes the import: under the read lock they would see part of it (a
+     * count no commit ever had) and walk a table being grown. The commit
+     * is durable already; only the index step is held. */
+    recindex_write_lock(&o->ix);
     for (size_t i = 0; i < j->nrec; i++) {
         record r;
         char why[128];
@@ -579,6 +584,7 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
             j->oldest = next;
         }
     }
+    recindex_unlock(&o->ix);
     import_feed_free(feed);
     free(ch);
     return UERR_OK;

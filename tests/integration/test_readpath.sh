@@ -11,7 +11,11 @@
 #    show the state before the import, not a half-imported one. A machine
 #    that finishes the import before the seven reads makes the try
 #    inconclusive: it is made again with a bigger import (20k, 60k, 150k).
-# 2. Read-your-writes under parallel adds: each of many clients adds a
+# 2. An import is seen whole or not at all: list --count, asked without
+#    pause while a 40,000-row import runs, answers the count before it or
+#    the count after it, never one between (the index took the import's
+#    records one by one without the write lock: counts of 58, 177, ...).
+# 3. Read-your-writes under parallel adds: each of many clients adds a
 #    member and at once shows it, finds it with list, and reads its log.
 . "$(dirname "$0")/lib.sh"
 
@@ -80,6 +84,26 @@ check "after the import, log --limit 1 reads its commit (new pack, reader's hand
     bash -c "'$UNIONCTL' -d '$A' log --limit 1 --json | grep -q import"
 check "after the import, status counts all of it" \
     bash -c "[ \"\$('$UNIONCTL' -d '$A' status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"records\"])')\" = $((base + n)) ]"
+
+# ---- an import is seen whole or not at all -------------------------------
+"$GENMEMBERS" 40000 21 >"$T/m2.csv"
+before=$(ctl "$A" list --count)
+ctl "$A" import --skip-invalid "$T/m2.csv" >"$T/import2.out" 2>&1 &
+imp=$!
+: >"$T/counts"
+while kill -0 "$imp" 2>/dev/null; do
+    ctl "$A" list --count >>"$T/counts" 2>&1
+done
+wait "$imp"
+n2=$(sed -n 's/.*imported \([0-9]*\) new.*/\1/p' "$T/import2.out")
+after=$(ctl "$A" list --count)
+check "the second import brought records ($n2): $before + $n2 = $after" \
+    test "$after" = $((before + ${n2:-0}))
+odd=$(grep -cvxE "$before|$after" "$T/counts")
+check "list --count during an import: only $before or $after ($(wc -l <"$T/counts") answers, $odd others)" \
+    test "$odd" = 0
+[ "$odd" = 0 ] || grep -vxE "$before|$after" "$T/counts" | head -5 | sed 's/^/#   /'
+n=$((n + ${n2:-0}))
 
 # ---- read-your-writes under parallel adds --------------------------------
 # Each client: add, then at once show it, find it by its phone, read its
