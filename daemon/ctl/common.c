@@ -59,6 +59,11 @@ void ctl_reply_ok(msgpack_packer *pk)
 
 uerr ops_load(ops_ctx *o, char *err, size_t errlen)
 {
+    /* the rows are numbered anew */
+    o->idrange_rows = 0;
+    o->idmin[0] = o->idmax[0] = 0;
+    o->nlink_rows = 0;
+    o->link_upto = 0;
     /* the secondary indexes first: filled as the records are put */
     for (size_t f = 0; f < scan_nindexed_fields; f++)
         if (recindex_index_field(&o->ix, scan_indexed_fields[f]) != UERR_OK)
@@ -73,9 +78,9 @@ uerr ops_load(ops_ctx *o, char *err, size_t errlen)
     if (rc)
         return (uerr)rc;
     /* the records copied from the snapshot did not pass ops_index_changed:
-     * note their person keys (a record noted already is skipped); two
+     * note their person keys (a record noted already is skipped); three
      * keys a member at most, the table sized once */
-    if (from_snap && persons_reserve(o, 2 * o->ix.count) != UERR_OK)
+    if (from_snap && persons_reserve(o, 3 * o->ix.count) != UERR_OK)
         return uerr_set(err, errlen, UERR_NOMEM, "out of memory indexing records");
     for (uint32_t row = 0; from_snap && row < o->ix.count; row++)
         if (persons_add_item(o, recindex_row(&o->ix, row)) != UERR_OK)
@@ -107,6 +112,9 @@ int ops_index_changed(record_kind kind, const char *id, const char *buf, size_t 
 void ops_free(ops_ctx *o)
 {
     persons_free(o);
+    free(o->link_rows);
+    o->link_rows = NULL;
+    o->nlink_rows = o->link_rows_cap = 0;
     recindex_free(&o->ix);
     recindex_free(&o->decl);
     if (o->view_on) {
@@ -487,6 +495,30 @@ static int lookup_key_matches(const lookup_key *k, const recindex *ix, const rec
     return k->phone && strcmp(recindex_item_shown(ix, it, "phone"), k->phone) == 0;
 }
 
+/* 1 if some record id of the index may start with prefix: it lies within
+ * the least and greatest id held (o->idmin, o->idmax, first brought up to
+ * the rows added since the last lookup). Ids sort as strings, so an id
+ * starting with prefix has its first strlen(prefix) bytes between theirs. */
+pthread_mutex_t ctl_lazy_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int lookup_prefix_possible(ops_ctx *o, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    int possible;
+    pthread_mutex_lock(&ctl_lazy_mu);
+    for (; o->idrange_rows < o->ix.count; o->idrange_rows++) {
+        const char *id = recindex_row(&o->ix, o->idrange_rows)->id;
+        if (!o->idmin[0] || strcmp(id, o->idmin) < 0)
+            snprintf(o->idmin, sizeof o->idmin, "%s", id);
+        if (strcmp(id, o->idmax) > 0)
+            snprintf(o->idmax, sizeof o->idmax, "%s", id);
+    }
+    possible =
+        o->idmin[0] && strncmp(prefix, o->idmin, len) >= 0 && strncmp(prefix, o->idmax, len) <= 0;
+    pthread_mutex_unlock(&ctl_lazy_mu);
+    return possible;
+}
+
 /* "several records match": one line per match, masked, in err. */
 static void lookup_list(char *err, size_t errlen, const char *q, const char **ids, size_t n,
                         const ops_ctx *o)
@@ -505,6 +537,30 @@ static void lookup_list(char *err, size_t errlen, const char *q, const char **id
     }
 }
 
+/* The matches of a lookup: live records first (a duplicate merged away
+ * still holds the ID number, but the member is the record it went into). */
+typedef struct {
+    const recindex *ix;
+    const char *ids[CTL_LOOKUP_SHOW], *dead[CTL_LOOKUP_SHOW];
+    size_t nlive, ndead;
+} lookup_found;
+
+static void lookup_found_add(void *arg, const recindex_item *it)
+{
+    lookup_found *f = arg;
+    if (record_id_is_schema(it->id))
+        return;
+    if (lookup_live(f->ix, it)) {
+        if (f->nlive < CTL_LOOKUP_SHOW)
+            f->ids[f->nlive] = it->id;
+        f->nlive++;
+    } else {
+        if (f->ndead < CTL_LOOKUP_SHOW)
+            f->dead[f->ndead] = it->id;
+        f->ndead++;
+    }
+}
+
 uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *err, size_t errlen)
 {
     out[0] = 0;
@@ -517,33 +573,38 @@ uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *er
     lookup_key k;
     /* an id as long as the longest held was looked up whole above */
     lookup_key_make(&k, q, o->ix.id_max);
-    /* One walk, the match tested before liveness: a key that is only an
-     * id prefix (what `show ID` of a record not here yet is) compares ids
-     * and decodes nothing, so a miss costs a string compare per record,
-     * not a decode of its status (which, under the read lock, held the
-     * writer back ~0.4 us per record). Live records first: a duplicate
-     * merged away still holds the ID number, but the member is the
-     * record it went into. */
-    const char *ids[CTL_LOOKUP_SHOW], *dead[CTL_LOOKUP_SHOW];
-    size_t nlive = 0, ndead = 0, n;
-    for (size_t i = 0; i < o->ix.cap; i++) {
-        const recindex_item *it = &o->ix.slots[i];
-        if (!it->id || record_id_is_schema(it->id) || !lookup_key_matches(&k, &o->ix, it))
-            continue;
-        if (lookup_live(&o->ix, it)) {
-            if (nlive < CTL_LOOKUP_SHOW)
-                ids[nlive] = it->id;
-            nlive++;
-        } else {
-            if (ndead < CTL_LOOKUP_SHOW)
-                dead[ndead] = it->id;
-            ndead++;
+    if (k.prefix && !lookup_prefix_possible(o, k.prefix))
+        k.prefix = NULL; /* no id starts so (a phone's digits, mostly) */
+    lookup_found f = {.ix = &o->ix};
+    if (k.prefix) {
+        /* One walk, the match tested before liveness: a key that is only
+         * an id prefix compares ids and decodes nothing, so a miss costs a
+         * string compare per record, not a decode of its status. */
+        for (size_t i = 0; i < o->ix.cap; i++) {
+            const recindex_item *it = &o->ix.slots[i];
+            if (it->id && lookup_key_matches(&k, &o->ix, it))
+                lookup_found_add(&f, it);
+        }
+    } else {
+        /* An ID number or a phone: the person keys name their records
+         * (persons.c); q cannot be both (15 or 18 characters, 11 digits),
+         * so no record is counted twice. A key that is neither (`show` of
+         * a record not here yet) finds nothing without a walk. */
+        char key[PERSON_KEY_MAX];
+        if (k.idnum) {
+            persons_key_id(key, k.idnum);
+            persons_each(o, key, lookup_found_add, &f);
+        }
+        if (k.phone) {
+            persons_key_phone(key, k.phone);
+            persons_each(o, key, lookup_found_add, &f);
         }
     }
-    n = nlive;
-    if (nlive == 0) {
-        memcpy(ids, dead, (ndead < CTL_LOOKUP_SHOW ? ndead : CTL_LOOKUP_SHOW) * sizeof *ids);
-        n = ndead;
+    size_t n = f.nlive;
+    const char **ids = f.ids;
+    if (f.nlive == 0) {
+        ids = f.dead;
+        n = f.ndead;
     }
     free(k.idnum);
     free(k.phone);

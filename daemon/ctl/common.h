@@ -162,7 +162,7 @@ int schema_record_changed(ops_ctx *o, const char *id, const char *buf, size_t le
 /* ---- one person, one record (persons.c) ------------------------------------ */
 
 /* The keys a person is found by: "i" + ID number, "p" + name + US +
- * phone. PERSON_KEY_MAX bytes with the NUL. */
+ * phone, "t" + phone. PERSON_KEY_MAX bytes with the NUL. */
 #define PERSON_KEY_MAX 1024
 /* Forget that record id holds its keys (those of its state in o->ix now:
  * call it before the index changes it; none when absent). Never fails. */
@@ -182,6 +182,12 @@ const char *persons_find(const ops_ctx *o, const char *key, const char *skip);
  * empty. */
 void persons_key_id(char buf[PERSON_KEY_MAX], const char *id_number);
 void persons_key_np(char buf[PERSON_KEY_MAX], const char *name, const char *phone);
+void persons_key_phone(char buf[PERSON_KEY_MAX], const char *phone);
+/* Call fn for every record holding key, merged away or not, in no order;
+ * returns how many. The items are borrowed from the index (the caller
+ * holds its lock as for any read of it). */
+size_t persons_each(const ops_ctx *o, const char *key,
+                    void (*fn)(void *arg, const recindex_item *it), void *arg);
 void persons_free(ops_ctx *o);
 /* The checks of a person across fields, on the values the record cur (NULL
  * for a new one; its id self, may be NULL) will hold after the checked
@@ -207,6 +213,10 @@ const char *ctl_operator(const msgpack_object *req, char *buf, size_t len);
  * out; UERR_NOTFOUND; UERR_CONFLICT (several: err lists them, masked, one
  * per line); UERR_INVALID (q empty). */
 uerr ctl_lookup(char out[RECORD_ID_MAX + 1], ops_ctx *o, const char *q, char *err, size_t errlen);
+/* Guards what lookups bring up to date on the way (ops_ctx: the id range,
+ * the rows of linkable records): a reader and the store queue may look up
+ * at once, each under its own side of the index lock. */
+extern pthread_mutex_t ctl_lazy_mu;
 /* The record named by the request's "id" (anything ctl_lookup takes),
  * decoded into the caller's view v, or NULL after writing an error reply.
  * *id is malloc'd (caller frees) or NULL. Valid until v is reused or the

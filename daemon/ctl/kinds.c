@@ -53,8 +53,57 @@ static int names_record(const recindex *ix, const recindex_item *it, record_kind
     return 0;
 }
 
-/* ctl_kind_link_find over the candidates cand[0..ncand) (NULL: every slot
- * of the index). */
+/* One candidate of a link: names value (as its own kind's record), of
+ * kind k or another. Returns -1 when a second record of kind k names it
+ * (ambiguous: the search ends). */
+typedef struct {
+    const recindex *ix;
+    record_kind k;
+    const char *value, *found;
+    int other, several;
+} link_search;
+
+static void link_try(void *arg, const recindex_item *it)
+{
+    link_search *ls = arg;
+    if (ls->several || !it->id || !names_record(ls->ix, it, it->kind, ls->value))
+        return;
+    if (it->kind != ls->k) {
+        ls->other = 1;
+        return;
+    }
+    if (ls->found && strcmp(ls->found, it->id) != 0)
+        ls->several = 1;
+    ls->found = it->id;
+}
+
+/* The rows of o->ix holding unions, enterprises and stations brought up
+ * to date (ops_ctx link_rows). Called with ctl_lazy_mu held. 0, or -1
+ * when out of memory (the list is then as it was). */
+static int link_rows_update(ops_ctx *o)
+{
+    for (; o->link_upto < o->ix.count; o->link_upto++) {
+        const recindex_item *it = recindex_row(&o->ix, o->link_upto);
+        if (it->kind == KIND_MEMBER || it->kind == KIND_BENEFIT)
+            continue;
+        if (o->nlink_rows == o->link_rows_cap) {
+            size_t ncap = o->link_rows_cap ? 2 * o->link_rows_cap : 256;
+            uint32_t *nr = realloc(o->link_rows, ncap * sizeof *nr);
+            if (!nr)
+                return -1;
+            o->link_rows = nr;
+            o->link_rows_cap = ncap;
+        }
+        o->link_rows[o->nlink_rows++] = o->link_upto;
+    }
+    return 0;
+}
+
+/* ctl_kind_link_find over the candidates cand[0..ncand) (NULL: every
+ * record of the index that can name value: the unions, enterprises and
+ * stations (o->link_rows) and the members holding value as their ID
+ * number (the person keys), which is what a walk of every record would
+ * find, names_record naming nothing else). */
 static const char *link_find(const ops_ctx *o, const recindex_item *const *cand, size_t ncand,
                              record_kind k, const char *value, int *wrong)
 {
@@ -70,24 +119,34 @@ static const char *link_find(const ops_ctx *o, const recindex_item *const *cand,
             return NULL;
         }
     }
-    const char *found = NULL;
-    int other = 0;
-    size_t n = cand ? ncand : o->ix.cap;
-    for (size_t i = 0; i < n; i++) {
-        const recindex_item *it = cand ? cand[i] : &o->ix.slots[i];
-        if (!it->id || !names_record(&o->ix, it, it->kind, value))
-            continue;
-        if (it->kind != k) {
-            other = 1;
-            continue;
+    link_search ls = {.ix = &o->ix, .k = k, .value = value};
+    if (cand) {
+        for (size_t i = 0; i < ncand && !ls.several; i++)
+            link_try(&ls, cand[i]);
+    } else {
+        /* the list is a cache of the index, brought up to date here by
+         * whichever thread looks first: not a change of o's meaning */
+        ops_ctx *lazy = (ops_ctx *)o;
+        pthread_mutex_lock(&ctl_lazy_mu);
+        if (link_rows_update(lazy) != 0) {
+            /* out of memory: the walk of every record, as before */
+            pthread_mutex_unlock(&ctl_lazy_mu);
+            for (size_t i = 0; i < o->ix.cap && !ls.several; i++)
+                link_try(&ls, &o->ix.slots[i]);
+        } else {
+            for (size_t i = 0; i < o->nlink_rows && !ls.several; i++)
+                link_try(&ls, recindex_row(&o->ix, o->link_rows[i]));
+            pthread_mutex_unlock(&ctl_lazy_mu);
+            char key[PERSON_KEY_MAX];
+            persons_key_id(key, value);
+            persons_each(o, key, link_try, &ls);
         }
-        if (found)
-            return NULL; /* several: ambiguous, kept as written */
-        found = it->id;
     }
+    if (ls.several)
+        return NULL; /* several: ambiguous, kept as written */
     /* names no record of kind k but one of another kind: the wrong kind */
-    *wrong = !found && other;
-    return found;
+    *wrong = !ls.found && ls.other;
+    return ls.found;
 }
 
 const char *ctl_kind_link_find(const ops_ctx *o, record_kind k, const char *value, int *wrong)

@@ -62,6 +62,21 @@ typedef struct {
     pthread_mutex_t view_mu;
     ctl_status_view view;
     int view_on;
+    /* The least and greatest record id of rows [0, idrange_rows) of ix
+     * (records are never removed, so the range only widens): an id prefix
+     * outside it matches nothing, and ctl_lookup skips its walk. Updated
+     * by ctl_lookup under a mutex of its own (a reader and the store queue
+     * may look up at once); reset by ops_load. */
+    uint32_t idrange_rows;
+    char idmin[RECORD_ID_MAX + 1], idmax[RECORD_ID_MAX + 1];
+    /* The rows of ix holding unions, enterprises and stations (what a
+     * link names), of rows [0, link_upto): a record's kind never changes,
+     * so the list only grows. A link of one record (show, add) is resolved
+     * against these and the person keys, not a walk of every record
+     * (kinds.c). Same mutex and reset as the id range. Owned. */
+    uint32_t *link_rows;
+    size_t nlink_rows, link_rows_cap;
+    uint32_t link_upto;
 } ops_ctx;
 
 /* Fill the index from the store's head tree. Returns UERR_OK, or an error

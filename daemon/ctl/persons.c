@@ -1,7 +1,9 @@
 /* persons.c - one person, one record: an index from what identifies a
  * person (the ID number; failing that, name + phone) to the records that
  * hold it, so that add and import find a registered person without a scan
- * per row. Updated wherever the record index is (ops_index_changed,
+ * per row; and from the phone alone, so that `show PHONE` (and `show` of
+ * an ID number) finds its records without a walk of the index
+ * (ctl_lookup). Updated wherever the record index is (ops_index_changed,
  * ctl_commit_records). Store queue thread only; not thread-safe. Keys are
  * personal data: never logged.
  *
@@ -34,6 +36,13 @@ void persons_key_np(char buf[PERSON_KEY_MAX], const char *name, const char *phon
         snprintf(buf, PERSON_KEY_MAX, "p%s\x1f%s", name, phone);
 }
 
+void persons_key_phone(char buf[PERSON_KEY_MAX], const char *phone)
+{
+    buf[0] = 0;
+    if (phone && *phone)
+        snprintf(buf, PERSON_KEY_MAX, "t%s", phone);
+}
+
 #define NO_ROW UINT32_MAX
 
 typedef struct {
@@ -56,15 +65,29 @@ static uint32_t key_hash(const char *key)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The record's keys (persons_key_id, persons_key_np) into keys, its
- * three fields read in one walk of its bytes. */
-static void item_keys(char keys[2][PERSON_KEY_MAX], const recindex *ix, const recindex_item *it)
+/* The record's keys (persons_key_id, persons_key_np, persons_key_phone)
+ * into keys, its three fields read in one walk of its bytes. */
+#define NKEYS 3
+static void item_keys(char keys[NKEYS][PERSON_KEY_MAX], const recindex *ix, const recindex_item *it)
 {
     static const char *const f[] = {"id_number", "name", "phone"}; /* sorted */
     const char *v[3];
     reccompact_winners(v, &ix->cr, it->id, f, 3);
     persons_key_id(keys[0], v[0] ? v[0] : "");
     persons_key_np(keys[1], v[1] ? v[1] : "", v[2] ? v[2] : "");
+    persons_key_phone(keys[2], v[2] ? v[2] : "");
+}
+
+/* 1 if the record of it holds key (a hash match is checked, never
+ * trusted). */
+static int item_holds(const recindex *ix, const recindex_item *it, const char *key)
+{
+    char keys[NKEYS][PERSON_KEY_MAX];
+    item_keys(keys, ix, it);
+    for (int k = 0; k < NKEYS; k++)
+        if (strcmp(keys[k], key) == 0)
+            return 1;
+    return 0;
 }
 
 /* Rehash into ncap slots (a power of two, more than t->n). */
@@ -127,13 +150,13 @@ static void tab_delete(struct persons_tab *t, size_t i)
 
 void persons_remove(ops_ctx *o, const char *id)
 {
-    char keys[2][PERSON_KEY_MAX];
+    char keys[NKEYS][PERSON_KEY_MAX];
     struct persons_tab *t = o->persons;
     const recindex_item *it = recindex_find(&o->ix, id);
     if (!it || !t || !t->cap)
         return;
     item_keys(keys, &o->ix, it);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < NKEYS; k++) {
         if (!keys[k][0])
             continue;
         uint32_t h = key_hash(keys[k]);
@@ -153,12 +176,12 @@ uerr persons_add(ops_ctx *o, const char *id)
 
 uerr persons_add_item(ops_ctx *o, const recindex_item *it)
 {
-    char keys[2][PERSON_KEY_MAX];
+    char keys[NKEYS][PERSON_KEY_MAX];
     if (!o->persons && !(o->persons = calloc(1, sizeof *o->persons)))
         return UERR_NOMEM;
     struct persons_tab *t = o->persons;
     item_keys(keys, &o->ix, it);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < NKEYS; k++) {
         if (!keys[k][0])
             continue;
         if ((t->n + 1) * 4 > t->cap * 3 && tab_grow(t) != 0)
@@ -187,9 +210,7 @@ const char *persons_find(const ops_ctx *o, const char *key, const char *skip)
         if (t->s[i].h != h)
             continue;
         const recindex_item *it = recindex_row(&o->ix, t->s[i].row);
-        char keys[2][PERSON_KEY_MAX];
-        item_keys(keys, &o->ix, it);
-        if (strcmp(keys[0], key) != 0 && strcmp(keys[1], key) != 0)
+        if (!item_holds(&o->ix, it, key))
             continue; /* another key of the same hash */
         /* a duplicate folded into another record is not the person */
         if (*recindex_item_shown(&o->ix, it, "merged_into") || (skip && strcmp(it->id, skip) == 0))
@@ -198,6 +219,26 @@ const char *persons_find(const ops_ctx *o, const char *key, const char *skip)
             best = it->id;
     }
     return best;
+}
+
+size_t persons_each(const ops_ctx *o, const char *key,
+                    void (*fn)(void *arg, const recindex_item *it), void *arg)
+{
+    const struct persons_tab *t = o->persons;
+    size_t n = 0;
+    if (!key[0] || !t || !t->cap)
+        return 0;
+    uint32_t h = key_hash(key);
+    for (size_t i = h & (t->cap - 1); t->s[i].row != NO_ROW; i = (i + 1) & (t->cap - 1)) {
+        if (t->s[i].h != h)
+            continue;
+        const recindex_item *it = recindex_row(&o->ix, t->s[i].row);
+        if (!item_holds(&o->ix, it, key))
+            continue;
+        fn(arg, it);
+        n++;
+    }
+    return n;
 }
 
 void persons_free(ops_ctx *o)
