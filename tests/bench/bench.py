@@ -232,6 +232,7 @@ def sqlite_anchor(csv):
             con.executemany("insert into m values (%s)" % ",".join("?" * len(head)), rows)
     con.execute("create index m_category on m(category)")
     con.execute("create index m_joined on m(joined)")
+    con.execute("create index m_id_number on m(id_number)")
     con.commit()
     cat = con.execute("select category from m group by category order by count(*) desc"
                       " limit 1 offset 2").fetchone()[0]
@@ -256,11 +257,29 @@ def bench_count(a, db, work, where, sql, what):
         note="%s: %s vs %s records%s" % (what, got, want, "" if got == want else " (DIFFER)"))
 
 
+def bench_show(a, db):
+    """show ID_NUMBER (what a clerk types off an ID card) vs the sqlite3
+    CLI's select of that row through an index on id_number; a member from
+    the middle of the file, the names checked equal."""
+    n = int(run("sqlite3", db, "select count(*) from m").decode())
+    idn, name = run("sqlite3", "-separator", "\t", db, "select id_number, name from m "
+                    "where id_number != '' limit 1 offset %d" % (n // 2)).decode().strip().split("\t")
+    sql = "select * from m where id_number='%s'" % idn
+    us, ss = [], []
+    for _ in range(REPS):  # interleaved
+        us.append(timed(lambda: ctl(a, "show", idn)))
+        ss.append(timed(lambda: run("sqlite3", db, sql)))
+    got = json.loads(ctl(a, "show", idn, "--json").stdout)["fields"].get("name")
+    row("show ID_NUMBER (vs sqlite3, indexed)", med(us), med(ss),
+        note="one member of %d: %s" % (n, "same name" if got == name else "DIFFER"))
+
+
 def bench_queries(a, db, cat, since):
     bench_count(a, db, "list --where category=X --count (vs sqlite3)", "category=" + cat,
                 "select count(*) from m where category='%s'" % cat, "X=" + cat)
     bench_count(a, db, "list --where joined>=D --count (vs sqlite3)", "joined>=" + since,
                 "select count(*) from m where joined>='%s'" % since, "D=" + since)
+    bench_show(a, db)
     sql = ("select office, category, count(*) from m where status='active'"
            " group by office, category")
     us, ss = [], []
