@@ -189,6 +189,12 @@ void persons_key_phone(char buf[PERSON_KEY_MAX], const char *phone);
 size_t persons_each(const ops_ctx *o, const char *key,
                     void (*fn)(void *arg, const recindex_item *it), void *arg);
 void persons_free(ops_ctx *o);
+/* scan_candidates (daemon/ctl/scan.h) that also answers = on id_number or
+ * phone (a lookup, not a filter: a million values) from the person keys:
+ * the rows that can match c, each once, the caller testing each. Returns
+ * 1 with *rows (caller frees) and *n, 0 (scan every slot), -1 out of
+ * memory. */
+int ctl_candidates(uint32_t **rows, size_t *n, const ops_ctx *o, const query_cond *c, size_t nc);
 /* The checks of a person across fields, on the values the record cur (NULL
  * for a new one; its id self, may be NULL) will hold after the checked
  * assignments *a: gender agrees with the ID number, age on the join date,

@@ -90,7 +90,7 @@ void op_list(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         goto cleanup;
     }
     /* the rows an indexed condition selects, else every slot */
-    int cand = scan_candidates(&rows, &nrows, &o->ix, c, nc);
+    int cand = ctl_candidates(&rows, &nrows, o, c, nc);
     if (cand < 0) {
         ctl_reply_error(pk, UERR_NOMEM, "out of memory");
         goto cleanup;

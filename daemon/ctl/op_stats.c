@@ -475,7 +475,7 @@ void op_stats(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
                      .need = need,
                      .nneed = stats_need(need, c, nc, by, nby)};
     if (!stats_tallied(&s)) { /* else one pass over the records */
-        int cand = scan_candidates(&rows, &nrows, &o->ix, c, nc);
+        int cand = ctl_candidates(&rows, &nrows, o, c, nc);
         if (cand < 0)
             goto oom;
         s.rows = rows;

@@ -15,6 +15,7 @@
  * probing, load under 3/4, removal by backward shift; several slots may
  * hold one key (a person registered twice: what duplicates finds). */
 #include "daemon/ctl/common.h"
+#include "daemon/ctl/scan.h"
 
 #include "proto/schema.h"
 
@@ -239,6 +240,58 @@ size_t persons_each(const ops_ctx *o, const char *key,
         n++;
     }
     return n;
+}
+
+/* persons_each's callback for ctl_candidates: the row, once. */
+typedef struct {
+    uint32_t *rows;
+    size_t n, cap;
+    int oom;
+} row_list;
+
+static void row_take(void *arg, const recindex_item *it)
+{
+    row_list *l = arg;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? 2 * l->cap : 16;
+        uint32_t *nr = realloc(l->rows, ncap * sizeof *nr);
+        if (!nr) {
+            l->oom = 1;
+            return;
+        }
+        l->rows = nr;
+        l->cap = ncap;
+    }
+    l->rows[l->n++] = it->row;
+}
+
+int ctl_candidates(uint32_t **rows, size_t *n, const ops_ctx *o, const query_cond *c, size_t nc)
+{
+    for (size_t i = 0; i < nc; i++) {
+        char key[PERSON_KEY_MAX];
+        if (c[i].op != Q_EQ || !c[i].value[0])
+            continue;
+        if (strcmp(c[i].field, "id_number") == 0)
+            persons_key_id(key, c[i].value);
+        else if (strcmp(c[i].field, "phone") == 0)
+            persons_key_phone(key, c[i].value);
+        else
+            continue;
+        /* the records whose winning value it is (the value query_match
+         * compares), each once: a slot per key and row */
+        row_list l = {0};
+        persons_each(o, key, row_take, &l);
+        if (l.oom) {
+            free(l.rows);
+            return -1;
+        }
+        if (!l.rows && !(l.rows = malloc(sizeof *l.rows)))
+            return -1;
+        *rows = l.rows;
+        *n = l.n;
+        return 1;
+    }
+    return scan_candidates(rows, n, &o->ix, c, nc);
 }
 
 void persons_free(ops_ctx *o)

@@ -131,7 +131,7 @@ const char *scan_display(const recindex *ix, const recindex_item *it, const char
 
 /* ---- candidates from the secondary indexes ----------------------------------- */
 
-const char *const scan_indexed_fields[] = {"office", "category", "status", "joined"};
+const char *const scan_indexed_fields[] = {"office", "category", "status", "joined", "union"};
 const size_t scan_nindexed_fields = sizeof scan_indexed_fields / sizeof *scan_indexed_fields;
 /* few distinct values each (tens of offices, categories, statuses): their
  * combinations stay in the hundreds; joined (thousands of dates) is not */

@@ -188,6 +188,27 @@ static void lookup_check(ops_ctx *o, const char *q)
         assert_string_equal(a, b);
 }
 
+/* ctl_candidates for field = value: exactly the rows whose shown value it
+ * is, each once. */
+static void candidates_check(const ops_ctx *o, const char *field, const char *value)
+{
+    query_cond c = {.field = (char *)field, .op = Q_EQ, .value = (char *)value};
+    uint32_t *rows = NULL;
+    size_t n = 0, want = 0;
+    assert_int_equal(ctl_candidates(&rows, &n, o, &c, 1), 1);
+    for (uint32_t row = 0; row < o->ix.count; row++)
+        if (strcmp(recindex_item_shown(&o->ix, recindex_row(&o->ix, row), field), value) == 0)
+            want++;
+    assert_int_equal(n, want);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(recindex_item_shown(&o->ix, recindex_row(&o->ix, rows[i]), field),
+                            value);
+        for (size_t j = 0; j < i; j++)
+            assert_int_not_equal(rows[i], rows[j]);
+    }
+    free(rows);
+}
+
 static void lookup_equals_walk(void **state)
 {
     (void)state;
@@ -219,8 +240,11 @@ static void lookup_equals_walk(void **state)
         for (int i = 0; i < (round + 1) * 300; i += 3) {
             const recindex_item *it = recindex_find(&o.ix, ids[i]);
             lookup_check(&o, recindex_item_shown(&o.ix, it, "phone"));
-            if (*recindex_item_shown(&o.ix, it, "id_number"))
+            candidates_check(&o, "phone", recindex_item_shown(&o.ix, it, "phone"));
+            if (*recindex_item_shown(&o.ix, it, "id_number")) {
                 lookup_check(&o, recindex_item_shown(&o.ix, it, "id_number"));
+                candidates_check(&o, "id_number", recindex_item_shown(&o.ix, it, "id_number"));
+            }
             char pre[RECORD_ID_MAX + 1];
             snprintf(pre, sizeof pre, "%.*s", 6 + i % 8, ids[i]);
             lookup_check(&o, pre);
@@ -233,6 +257,7 @@ static void lookup_equals_walk(void **state)
         lookup_check(&o, "000000");
         lookup_check(&o, "zzzzzzzz");
         lookup_check(&o, "13999999999");
+        candidates_check(&o, "phone", "13999999999");
         idnum_make(v, 999);
         lookup_check(&o, v);
         snprintf(v, sizeof v, "%.9s", ids[7]);
