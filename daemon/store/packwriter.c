@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,223 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
         log_msg(LOG_WARN, "pack: %zu pack files of the store do not read; not reused", set.refused);
     uerr rc = pack_encode(out, len, odb, objs, &set, reused, err, errlen);
     packread_set_free(&set);
+    return rc;
+}
+
+/* ---- a pack encoded while its objects are still being collected ----------- */
+
+/* A peer's pack of many objects (a first replication: every object of
+ * the store) used to be built in two steps on the store thread: the walk
+ * over the trees that lists the objects, then the copy of each from the
+ * store's packs. The receiver waits idle for both. The pipe copies on a
+ * thread of its own, block by block, while the walk goes on: the same
+ * bytes in the same order (the header's count is written at the end), in
+ * about the time of the longer step. Small packs (the live path) stay on
+ * the caller's thread: a thread and the reuse set cost more than they
+ * save there. */
+#define PIPE_BLOCK 4096
+static size_t pipe_min = 8192;         /* objects before a pipe pays (test hook) */
+static size_t pipe_block = PIPE_BLOCK; /* ids per block handed over (test hook) */
+static _Atomic size_t pipe_builds;     /* packs built through a pipe */
+
+typedef struct pipe_block_s {
+    struct pipe_block_s *next;
+    size_t n;
+    git_oid id[PIPE_BLOCK];
+} pipe_block_t;
+
+struct store_packpipe {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pipe_block_t *head, *tail; /* handed over, not yet encoded */
+    int done;                  /* no more blocks will come */
+    int stop;                  /* give up: the caller failed */
+    pthread_t t;
+    git_odb *odb;
+    char objdir[4200];
+    packbuf pk;
+    size_t n, reused; /* objects encoded, of them copied whole */
+    int damaged;
+    uerr rc;
+    char err[256];
+};
+
+void store_test_pack_pipe(size_t min, size_t block)
+{
+    pipe_min = min;
+    pipe_block = block >= 1 && block <= PIPE_BLOCK ? block : PIPE_BLOCK;
+}
+
+size_t store_test_pack_pipe_builds(void)
+{
+    return atomic_load(&pipe_builds);
+}
+
+size_t store_packpipe_threshold(const char *objdir)
+{
+    /* From this many objects on, store_pack_encode_reuse would reuse the
+     * store's packs (objs->n * PACK_REUSE_SHARE >= the estimate): the pipe
+     * copies what the sequential build would copy. */
+    size_t est = packread_count_estimate(objdir);
+    size_t worth = (est + PACK_REUSE_SHARE - 1) / PACK_REUSE_SHARE;
+    return worth > pipe_min ? worth : pipe_min;
+}
+
+static void *pipe_run(void *arg)
+{
+    store_packpipe *pp = arg;
+    packread_set set = {0};
+    char why[256];
+    /* opened here, while the caller walks: it costs in proportion to
+     * everything the packs hold */
+    if (packread_set_open(&set, pp->objdir, why, sizeof why) != UERR_OK)
+        log_msg(LOG_WARN, "pack: no pack reuse: %s", why);
+    else if (set.refused)
+        log_msg(LOG_WARN, "pack: %zu pack files of the store do not read; not reused", set.refused);
+    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2}; /* the count at the end */
+    pb_put(&pp->pk, head, sizeof head);
+    for (;;) {
+        pthread_mutex_lock(&pp->mu);
+        while (!pp->head && !pp->done && !pp->stop)
+            pthread_cond_wait(&pp->cv, &pp->mu);
+        pipe_block_t *b = pp->stop ? NULL : pp->head;
+        if (b) {
+            pp->head = b->next;
+            if (!pp->head)
+                pp->tail = NULL;
+        }
+        pthread_mutex_unlock(&pp->mu);
+        if (!b)
+            break;
+        for (size_t i = 0; i < b->n && !pp->pk.oom && pp->rc == UERR_OK; i++)
+            pp->rc = pb_object_id(&pp->pk, pp->odb, &b->id[i], &set, &pp->reused, &pp->damaged,
+                                  pp->err, sizeof pp->err);
+        pp->n += b->n;
+        free(b);
+    }
+    libdeflate_free_compressor(pp->pk.zc);
+    pp->pk.zc = NULL;
+    packread_set_free(&set);
+    return NULL;
+}
+
+uerr store_packpipe_start(store_packpipe **out, git_odb *odb, const char *objdir)
+{
+    store_packpipe *pp = calloc(1, sizeof *pp);
+    *out = NULL;
+    if (!pp)
+        return UERR_NOMEM;
+    pp->odb = odb;
+    snprintf(pp->objdir, sizeof pp->objdir, "%s", objdir);
+    if (pthread_mutex_init(&pp->mu, NULL) != 0) {
+        free(pp);
+        return UERR_NOMEM;
+    }
+    if (pthread_cond_init(&pp->cv, NULL) != 0 || pthread_create(&pp->t, NULL, pipe_run, pp) != 0) {
+        pthread_mutex_destroy(&pp->mu);
+        free(pp);
+        return UERR_NOMEM; /* the caller builds the pack itself */
+    }
+    *out = pp;
+    return UERR_OK;
+}
+
+int store_packpipe_give(store_packpipe *pp, const git_oid *ids, size_t n)
+{
+    while (n > 0) {
+        size_t k = n < pipe_block ? n : pipe_block;
+        pipe_block_t *b = malloc(sizeof *b);
+        if (!b)
+            return -1;
+        b->next = NULL;
+        b->n = k;
+        memcpy(b->id, ids, k * sizeof *ids);
+        pthread_mutex_lock(&pp->mu);
+        if (pp->tail)
+            pp->tail->next = b;
+        else
+            pp->head = b;
+        pp->tail = b;
+        pthread_cond_signal(&pp->cv);
+        pthread_mutex_unlock(&pp->mu);
+        ids += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* Stop the thread (stop: without encoding what is still queued) and free
+ * the queue. */
+static void pipe_end(store_packpipe *pp, int stop)
+{
+    pthread_mutex_lock(&pp->mu);
+    pp->done = 1;
+    pp->stop = stop;
+    pthread_cond_signal(&pp->cv);
+    pthread_mutex_unlock(&pp->mu);
+    pthread_join(pp->t, NULL);
+    while (pp->head) {
+        pipe_block_t *b = pp->head;
+        pp->head = b->next;
+        free(b);
+    }
+    pthread_cond_destroy(&pp->cv);
+    pthread_mutex_destroy(&pp->mu);
+}
+
+void store_packpipe_abort(store_packpipe *pp)
+{
+    if (!pp)
+        return;
+    pipe_end(pp, 1);
+    free(pp->pk.buf);
+    free(pp);
+}
+
+uerr store_packpipe_finish(store_packpipe *pp, unsigned char **out, size_t *len, size_t count,
+                           size_t *reused, char *err, size_t errlen)
+{
+    uerr rc;
+    *out = NULL;
+    *len = 0;
+    pipe_end(pp, 0);
+    if (pp->damaged)
+        log_msg(LOG_WARN,
+                "pack: %d stored pack entries failed their check; sent re-read instead "
+                "(run git fsck on the store)",
+                pp->damaged);
+    if (pp->rc != UERR_OK) {
+        rc = uerr_set(err, errlen, pp->rc, "%s", pp->err);
+        goto cleanup;
+    }
+    if (pp->n != count || count > 0xffffffffu) {
+        rc = uerr_set(err, errlen, UERR_INTERNAL, "the pack's objects were not all encoded");
+        goto cleanup;
+    }
+    if (!pp->pk.oom) {
+        unsigned char sum[EVP_MAX_MD_SIZE];
+        unsigned sumlen = 0;
+        pp->pk.buf[8] = (unsigned char)(count >> 24);
+        pp->pk.buf[9] = (unsigned char)(count >> 16);
+        pp->pk.buf[10] = (unsigned char)(count >> 8);
+        pp->pk.buf[11] = (unsigned char)count;
+        if (!EVP_Digest(pp->pk.buf, pp->pk.len, sum, &sumlen, EVP_sha1(), NULL))
+            pp->pk.oom = 1;
+        pb_put(&pp->pk, sum, sumlen);
+    }
+    if (pp->pk.oom) {
+        rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+        goto cleanup;
+    }
+    *out = pp->pk.buf;
+    *len = pp->pk.len;
+    *reused = pp->reused;
+    pp->pk.buf = NULL;
+    atomic_fetch_add(&pipe_builds, 1);
+    rc = UERR_OK;
+cleanup:
+    free(pp->pk.buf);
+    free(pp);
     return rc;
 }
 
