@@ -53,6 +53,7 @@ typedef struct {
     int oom;
     struct libdeflate_compressor *zc;
     int zlevel;
+    pthread_mutex_t *grow; /* held while buf moves (a pipe's hasher reads it) */
 } packbuf;
 
 /* Make room for n more bytes; sets oom on failure. */
@@ -65,7 +66,11 @@ static int pb_reserve(packbuf *p, size_t n)
     size_t nc = p->cap ? p->cap : 1 << 20;
     while (nc < p->len + n)
         nc *= 2;
+    if (p->grow)
+        pthread_mutex_lock(p->grow);
     unsigned char *nb = realloc(p->buf, nc);
+    if (p->grow)
+        pthread_mutex_unlock(p->grow);
     if (!nb) {
         p->oom = 1;
         return -1;
@@ -275,9 +280,13 @@ typedef struct pipe_block_s {
 struct store_packpipe {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t out_cv;     /* published moved, or the thread ended */
+    pthread_mutex_t grow;      /* held by the hasher while it reads pk.buf */
     pipe_block_t *head, *tail; /* handed over, not yet encoded */
     int done;                  /* no more blocks will come */
     int stop;                  /* give up: the caller failed */
+    int ended;                 /* the thread encodes nothing more */
+    size_t published;          /* pk.buf[0..published) is written for good */
     pthread_t t;
     git_odb *odb;
     char objdir[4200];
@@ -340,7 +349,15 @@ static void *pipe_run(void *arg)
                                   pp->err, sizeof pp->err);
         pp->n += b->n;
         free(b);
+        pthread_mutex_lock(&pp->mu);
+        pp->published = pp->pk.len;
+        pthread_cond_signal(&pp->out_cv);
+        pthread_mutex_unlock(&pp->mu);
     }
+    pthread_mutex_lock(&pp->mu);
+    pp->ended = 1;
+    pthread_cond_signal(&pp->out_cv);
+    pthread_mutex_unlock(&pp->mu);
     libdeflate_free_compressor(pp->pk.zc);
     pp->pk.zc = NULL;
     packread_set_free(&set);
@@ -359,7 +376,15 @@ uerr store_packpipe_start(store_packpipe **out, git_odb *odb, const char *objdir
         free(pp);
         return UERR_NOMEM;
     }
-    if (pthread_cond_init(&pp->cv, NULL) != 0 || pthread_create(&pp->t, NULL, pipe_run, pp) != 0) {
+    if (pthread_mutex_init(&pp->grow, NULL) != 0) {
+        pthread_mutex_destroy(&pp->mu);
+        free(pp);
+        return UERR_NOMEM;
+    }
+    pp->pk.grow = &pp->grow;
+    if (pthread_cond_init(&pp->cv, NULL) != 0 || pthread_cond_init(&pp->out_cv, NULL) != 0 ||
+        pthread_create(&pp->t, NULL, pipe_run, pp) != 0) {
+        pthread_mutex_destroy(&pp->grow);
         pthread_mutex_destroy(&pp->mu);
         free(pp);
         return UERR_NOMEM; /* the caller builds the pack itself */
@@ -408,7 +433,52 @@ static void pipe_end(store_packpipe *pp, int stop)
         free(b);
     }
     pthread_cond_destroy(&pp->cv);
+    pthread_cond_destroy(&pp->out_cv);
+    pthread_mutex_destroy(&pp->grow);
     pthread_mutex_destroy(&pp->mu);
+}
+
+#define HASH_STEP (1u << 20) /* bytes hashed per hold of the grow lock */
+
+/* The pack's SHA-1 on the caller's thread while the pipe's thread still
+ * encodes (the walk is over, the count is known): the header as it will
+ * be, then each stretch the thread has published, in order. 0 and sum
+ * set, or -1 (the thread failed or out of memory: finish reports it). */
+static int pipe_hash(store_packpipe *pp, size_t count, unsigned char sum[EVP_MAX_MD_SIZE],
+                     unsigned *sumlen)
+{
+    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2};
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha1(), NULL);
+    head[8] = (unsigned char)(count >> 24);
+    head[9] = (unsigned char)(count >> 16);
+    head[10] = (unsigned char)(count >> 8);
+    head[11] = (unsigned char)count;
+    ok = ok && EVP_DigestUpdate(md, head, sizeof head);
+    size_t hashed = sizeof head;
+    while (ok) {
+        pthread_mutex_lock(&pp->mu);
+        while (pp->published <= hashed && !pp->ended)
+            pthread_cond_wait(&pp->out_cv, &pp->mu);
+        size_t upto = pp->published;
+        int ended = pp->ended;
+        pthread_mutex_unlock(&pp->mu);
+        if (upto <= hashed) {
+            if (ended)
+                break;
+            continue;
+        }
+        while (ok && hashed < upto) {
+            size_t n = upto - hashed < HASH_STEP ? upto - hashed : HASH_STEP;
+            pthread_mutex_lock(&pp->grow); /* buf stays where it is meanwhile */
+            ok = EVP_DigestUpdate(md, pp->pk.buf + hashed, n);
+            pthread_mutex_unlock(&pp->grow);
+            hashed += n;
+        }
+    }
+    ok = ok && EVP_DigestFinal_ex(md, sum, sumlen);
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
 }
 
 void store_packpipe_abort(store_packpipe *pp)
@@ -424,8 +494,15 @@ uerr store_packpipe_finish(store_packpipe *pp, unsigned char **out, size_t *len,
                            size_t *reused, char *err, size_t errlen)
 {
     uerr rc;
+    unsigned char sum[EVP_MAX_MD_SIZE];
+    unsigned sumlen = 0;
     *out = NULL;
     *len = 0;
+    pthread_mutex_lock(&pp->mu);
+    pp->done = 1; /* the thread ends once the queue is empty */
+    pthread_cond_signal(&pp->cv);
+    pthread_mutex_unlock(&pp->mu);
+    int hashed = pipe_hash(pp, count, sum, &sumlen);
     pipe_end(pp, 0);
     if (pp->damaged)
         log_msg(LOG_WARN,
@@ -441,15 +518,15 @@ uerr store_packpipe_finish(store_packpipe *pp, unsigned char **out, size_t *len,
         goto cleanup;
     }
     if (!pp->pk.oom) {
-        unsigned char sum[EVP_MAX_MD_SIZE];
-        unsigned sumlen = 0;
+        pp->pk.grow = NULL; /* the thread is gone: no reader besides us */
         pp->pk.buf[8] = (unsigned char)(count >> 24);
         pp->pk.buf[9] = (unsigned char)(count >> 16);
         pp->pk.buf[10] = (unsigned char)(count >> 8);
         pp->pk.buf[11] = (unsigned char)count;
-        if (!EVP_Digest(pp->pk.buf, pp->pk.len, sum, &sumlen, EVP_sha1(), NULL))
+        if (hashed != 0 || sumlen != PACKFILE_OID)
             pp->pk.oom = 1;
-        pb_put(&pp->pk, sum, sumlen);
+        else
+            pb_put(&pp->pk, sum, sumlen);
     }
     if (pp->pk.oom) {
         rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
