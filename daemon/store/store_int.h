@@ -201,7 +201,7 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
                              char *err, size_t errlen);
 
 /* A pack for a peer encoded on a thread of its own while the caller
- * still collects its objects (packwriter.c): the same bytes as
+ * still collects its objects (packpipe.c): the same bytes as
  * store_pack_encode_reuse of the same objects. Start it once the caller
  * has store_packpipe_threshold(objdir) objects (from there on the store's
  * packs are reused), give it the ids in pack order, then finish with the
