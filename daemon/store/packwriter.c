@@ -22,6 +22,7 @@
 #include <git2/sys/odb_backend.h>
 
 #include "daemon/store/packfile.h"
+#include "daemon/store/packbuf.h"
 #include "daemon/store/packread.h"
 #include "daemon/util/log.h"
 
@@ -41,19 +42,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Pack reuse pays when a pack for a peer holds at least 1/PACK_REUSE_SHARE
- * of the objects the store's packs hold. */
-#define PACK_REUSE_SHARE 16
-
-/* the byte part of a store_packacc, and its compressor */
-typedef struct {
-    unsigned char *buf;
-    size_t len, cap;
-    int oom;
-    struct libdeflate_compressor *zc;
-    int zlevel;
-} packbuf;
-
 /* Make room for n more bytes; sets oom on failure. */
 static int pb_reserve(packbuf *p, size_t n)
 {
@@ -64,7 +52,11 @@ static int pb_reserve(packbuf *p, size_t n)
     size_t nc = p->cap ? p->cap : 1 << 20;
     while (nc < p->len + n)
         nc *= 2;
+    if (p->grow)
+        pthread_mutex_lock(p->grow);
     unsigned char *nb = realloc(p->buf, nc);
+    if (p->grow)
+        pthread_mutex_unlock(p->grow);
     if (!nb) {
         p->oom = 1;
         return -1;
@@ -74,7 +66,7 @@ static int pb_reserve(packbuf *p, size_t n)
     return 0;
 }
 
-static void pb_put(packbuf *p, const void *data, size_t n)
+void pb_put(packbuf *p, const void *data, size_t n)
 {
     if (pb_reserve(p, n) != 0)
         return;
@@ -157,8 +149,8 @@ static void pb_object(packbuf *p, git_object_t type, const void *data, size_t si
 /* Append object id: its entry copied whole from a pack of reuse (CRC-32
  * checked) when one stores it undeltified, else read through libgit2 and
  * deflated. *reused counts the copies, *damaged the entries refused. */
-static uerr pb_object_id(packbuf *p, git_odb *odb, const git_oid *id, const packread_set *reuse,
-                         size_t *reused, int *damaged, char *err, size_t errlen)
+uerr pb_object_id(packbuf *p, git_odb *odb, const git_oid *id, const packread_set *reuse,
+                  size_t *reused, int *damaged, char *err, size_t errlen)
 {
     if (reuse) {
         size_t n;
@@ -175,6 +167,27 @@ static uerr pb_object_id(packbuf *p, git_odb *odb, const git_oid *id, const pack
     pb_object(p, git_odb_object_type(o), git_odb_object_data(o), git_odb_object_size(o));
     git_odb_object_free(o);
     return UERR_OK;
+}
+
+/* The store's packs for reuse; without a readable pack folder every
+ * object is simply deflated. */
+void pb_reuse_open(packread_set *set, const char *objdir)
+{
+    char why[256];
+    if (packread_set_open(set, objdir, why, sizeof why) != UERR_OK)
+        log_msg(LOG_WARN, "pack: no pack reuse: %s", why);
+    else if (set->refused)
+        log_msg(LOG_WARN, "pack: %zu pack files of the store do not read; not reused",
+                set->refused);
+}
+
+void pb_damaged_warn(int damaged)
+{
+    if (damaged)
+        log_msg(LOG_WARN,
+                "pack: %d stored pack entries failed their check; sent re-read instead "
+                "(run git fsck on the store)",
+                damaged);
 }
 
 static uerr pack_encode(unsigned char **out, size_t *len, git_odb *odb, const store_oidvec *objs,
@@ -198,11 +211,7 @@ static uerr pack_encode(unsigned char **out, size_t *len, git_odb *odb, const st
         rc = pb_object_id(&pk, odb, &objs->v[i], reuse, reused, &damaged, err, errlen);
     libdeflate_free_compressor(pk.zc);
     pk.zc = NULL;
-    if (damaged)
-        log_msg(LOG_WARN,
-                "pack: %d stored pack entries failed their check; sent re-read instead "
-                "(run git fsck on the store)",
-                damaged);
+    pb_damaged_warn(damaged);
     if (rc != UERR_OK) {
         free(pk.buf);
         return rc;
@@ -233,17 +242,12 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
                              char *err, size_t errlen)
 {
     packread_set set = {0};
-    char why[256];
     /* Opening the packs costs time in proportion to all they hold (the
      * index is checked, entry ends are sorted); a small pack for a peer
      * (live sync: a change's fresh objects, loose anyway) is cheaper
      * deflated than paid for with a walk over a million entries. */
-    int worth = objs->n * PACK_REUSE_SHARE >= packread_count_estimate(objdir);
-    /* without a readable pack folder every object is simply deflated */
-    if (worth && packread_set_open(&set, objdir, why, sizeof why) != UERR_OK)
-        log_msg(LOG_WARN, "pack: no pack reuse: %s", why);
-    else if (worth && set.refused)
-        log_msg(LOG_WARN, "pack: %zu pack files of the store do not read; not reused", set.refused);
+    if (objs->n * PACK_REUSE_SHARE >= packread_count_estimate(objdir))
+        pb_reuse_open(&set, objdir);
     uerr rc = pack_encode(out, len, odb, objs, &set, reused, err, errlen);
     packread_set_free(&set);
     return rc;

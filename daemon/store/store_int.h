@@ -200,6 +200,27 @@ uerr store_pack_encode_reuse(unsigned char **out, size_t *len, git_odb *odb,
                              const store_oidvec *objs, const char *objdir, size_t *reused,
                              char *err, size_t errlen);
 
+/* A pack for a peer encoded on a thread of its own while the caller
+ * still collects its objects (packpipe.c): the same bytes as
+ * store_pack_encode_reuse of the same objects. Start it once the caller
+ * has store_packpipe_threshold(objdir) objects (from there on the store's
+ * packs are reused), give it the ids in pack order, then finish with the
+ * count given (or abort). start: UERR_NOMEM when no thread could be made
+ * (build the pack without a pipe then); give: 0 or -1 (out of memory);
+ * finish: store_pack_encode_reuse's results, *out malloc'd. odb is read
+ * from the pipe's thread (libgit2's odb is safe to share). */
+typedef struct store_packpipe store_packpipe;
+size_t store_packpipe_threshold(const char *objdir);
+uerr store_packpipe_start(store_packpipe **pp, git_odb *odb, const char *objdir);
+int store_packpipe_give(store_packpipe *pp, const git_oid *ids, size_t n);
+uerr store_packpipe_finish(store_packpipe *pp, unsigned char **out, size_t *len, size_t count,
+                           size_t *reused, char *err, size_t errlen);
+void store_packpipe_abort(store_packpipe *pp); /* NULL: nothing */
+/* Test hooks: a pipe from min objects on (default 8192), ids handed in
+ * blocks of block (1..4096); how many packs were built through a pipe. */
+void store_test_pack_pipe(size_t min, size_t block);
+size_t store_test_pack_pipe_builds(void);
+
 /* Write commit `tip` and every new object it needs, queued in the mempack
  * of s->bulk, as one pack into the real object store; the mempack is empty
  * afterwards whatever happens. UERR_IO or UERR_NOMEM. */

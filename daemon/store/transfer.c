@@ -13,6 +13,7 @@
 #include "proto/record.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,50 @@ static int oidset_add(oidset *st, const git_oid *id) /* 1 added, 0 present, -1 o
 /* Objects of tree t not found at the same path in any parent tree: those
  * the receiver cannot have unless this pack brings them (every parent is
  * either in the pack too or reachable from its haves). */
+/* Where the walk puts the objects to pack: the list, and from
+ * store_packpipe_threshold objects on a pipe that encodes them meanwhile
+ * (packwriter.c), handed over in blocks. */
+typedef struct {
+    oidset seen;
+    store_oidvec objs;
+    store_packpipe *pipe;
+    size_t handed;   /* objs[0..handed) are the pipe's */
+    size_t start_at; /* objects before the pipe starts (SIZE_MAX: none) */
+    git_odb *odb;
+    const char *objdir;
+} collector;
+
+#define COLLECT_HAND 4096 /* ids handed to the pipe at a time */
+
+/* Hand what is not handed yet to the pipe, starting it if it is time.
+ * 0, or -1 out of memory. */
+static int collect_hand(collector *c)
+{
+    if (!c->pipe) {
+        if (c->objs.n < c->start_at)
+            return 0;
+        if (store_packpipe_start(&c->pipe, c->odb, c->objdir) != UERR_OK) {
+            c->start_at = SIZE_MAX; /* no thread: built after the walk, as before */
+            return 0;
+        }
+    }
+    if (store_packpipe_give(c->pipe, c->objs.v + c->handed, c->objs.n - c->handed) != 0)
+        return -1;
+    c->handed = c->objs.n;
+    return 0;
+}
+
+/* id goes into the pack (in this order). 0, or -1 out of memory. */
+static int collect_push(collector *c, const git_oid *id)
+{
+    if (store_oidvec_push(&c->objs, id) != 0)
+        return -1;
+    int due = c->pipe ? c->objs.n - c->handed >= COLLECT_HAND : c->objs.n >= c->start_at;
+    return due ? collect_hand(c) : 0;
+}
+
 static int tree_collect(git_repository *repo, git_tree *t, git_tree **parents, size_t np,
-                        oidset *seen, store_oidvec *out)
+                        collector *c)
 {
     size_t n = git_tree_entrycount(t);
     for (size_t i = 0; i < n; i++) {
@@ -94,8 +137,8 @@ static int tree_collect(git_repository *repo, git_tree *t, git_tree **parents, s
         }
         if (shared)
             continue;
-        int added = oidset_add(seen, id);
-        if (added < 0 || (added && store_oidvec_push(out, id) != 0))
+        int added = oidset_add(&c->seen, id);
+        if (added < 0 || (added && collect_push(c, id) != 0))
             return -1;
         if (!added || git_tree_entry_type(e) != GIT_OBJECT_TREE)
             continue;
@@ -109,7 +152,7 @@ static int tree_collect(git_repository *repo, git_tree *t, git_tree **parents, s
             if (pe && git_tree_entry_type(pe) == GIT_OBJECT_TREE)
                 git_tree_lookup(&psub[p], repo, git_tree_entry_id(pe));
         }
-        int rc = tree_collect(repo, sub, psub, nps, seen, out);
+        int rc = tree_collect(repo, sub, psub, nps, c);
         for (size_t p = 0; p < nps; p++)
             git_tree_free(psub[p]);
         git_tree_free(sub);
@@ -121,7 +164,7 @@ static int tree_collect(git_repository *repo, git_tree *t, git_tree **parents, s
 
 /* Queue the objects commit oid brings that its parents lack: the commit,
  * and its tree's new parts. Returns 0 or -1 (libgit2 error or oom). */
-static int pack_collect_commit(store *s, const git_oid *oid, oidset *seen, store_oidvec *objs)
+static int pack_collect_commit(store *s, const git_oid *oid, collector *col)
 {
     git_commit *c = NULL;
     git_tree *t = NULL, *pt[8] = {0};
@@ -139,15 +182,16 @@ static int pack_collect_commit(store *s, const git_oid *oid, oidset *seen, store
             git_commit_tree(&pt[p], pc);
         git_commit_free(pc);
     }
-    int bad = oidset_add(seen, oid) < 0 || store_oidvec_push(objs, oid) != 0;
+    int bad = oidset_add(&col->seen, oid) < 0 || collect_push(col, oid) != 0;
     const git_oid *tid = git_tree_id(t);
     int shared = 0;
     for (size_t p = 0; p < np; p++)
         shared |= pt[p] && git_oid_equal(git_tree_id(pt[p]), tid);
     if (!bad && !shared) {
-        int added = oidset_add(seen, tid);
-        bad = added < 0 || (added && (store_oidvec_push(objs, tid) != 0 ||
-                                      tree_collect(s->repo, t, pt, np, seen, objs) != 0));
+        int added = oidset_add(&col->seen, tid);
+        bad =
+            added < 0 ||
+            (added && (collect_push(col, tid) != 0 || tree_collect(s->repo, t, pt, np, col) != 0));
     }
     for (size_t p = 0; p < np; p++)
         git_tree_free(pt[p]);
@@ -161,15 +205,20 @@ static uerr pack_build_run(char **out, size_t *len, store *s, const char *const 
 {
     git_revwalk *walk = NULL;
     git_odb *odb = NULL;
-    oidset seen = {0};
-    store_oidvec objs = {0};
+    collector col = {.start_at = SIZE_MAX};
     unsigned char *pk = NULL;
     git_oid oid;
+    char objdir[4200];
+    size_t reused = 0;
     uerr rc = UERR_OK;
     if (git_revwalk_new(&walk, s->repo) < 0 || git_repository_odb(&odb, s->repo) < 0) {
         rc = store_git_err(err, errlen, UERR_IO, "building a pack");
         goto cleanup;
     }
+    snprintf(objdir, sizeof objdir, "%s/objects", git_repository_path(s->repo));
+    col.odb = odb;
+    col.objdir = objdir;
+    col.start_at = store_packpipe_threshold(objdir);
     for (size_t i = 0; i < nwant; i++) {
         git_commit *c = NULL;
         if (git_oid_fromstr(&oid, want[i]) < 0 || git_commit_lookup(&c, s->repo, &oid) < 0) {
@@ -192,7 +241,7 @@ static uerr pack_build_run(char **out, size_t *len, store *s, const char *const 
             git_revwalk_hide(walk, &oid);
     int e;
     while ((e = git_revwalk_next(&oid, walk)) == 0)
-        if (pack_collect_commit(s, &oid, &seen, &objs) != 0) {
+        if (pack_collect_commit(s, &oid, &col) != 0) {
             rc = store_git_err(err, errlen, UERR_IO, "collecting the objects to pack");
             goto cleanup;
         }
@@ -200,18 +249,25 @@ static uerr pack_build_run(char **out, size_t *len, store *s, const char *const 
         rc = store_git_err(err, errlen, UERR_IO, "walking history");
         goto cleanup;
     }
-    char objdir[4200];
-    size_t reused = 0;
-    snprintf(objdir, sizeof objdir, "%s/objects", git_repository_path(s->repo));
-    rc = store_pack_encode_reuse(&pk, len, odb, &objs, objdir, &reused, err, errlen);
+    if (col.pipe) {
+        if (collect_hand(&col) != 0) {
+            rc = uerr_set(err, errlen, UERR_NOMEM, "out of memory building a pack");
+            goto cleanup;
+        }
+        store_packpipe *pp = col.pipe;
+        col.pipe = NULL; /* finish frees it */
+        rc = store_packpipe_finish(pp, &pk, len, col.objs.n, &reused, err, errlen);
+    } else
+        rc = store_pack_encode_reuse(&pk, len, odb, &col.objs, objdir, &reused, err, errlen);
     if (rc == UERR_OK) {
         *out = (char *)pk;
         log_msg(LOG_DEBUG, "pack: %zu objects reused, %zu deflated (%zu bytes)", reused,
-                objs.n - reused, *len);
+                col.objs.n - reused, *len);
     }
 cleanup:
-    free(objs.v);
-    store_oidmap_free(&seen);
+    store_packpipe_abort(col.pipe); /* a failed walk: the pipe's work is dropped */
+    free(col.objs.v);
+    store_oidmap_free(&col.seen);
     git_odb_free(odb);
     git_revwalk_free(walk);
     return rc;

@@ -13,7 +13,7 @@ when other work shares the cores) and the load average; then medians.
              a fresh B takes A's store in (seconds until B's head tree is
              A's); B's and A's CPU, the bytes of objects on B, and B's
              take-in phases from its debug log; git clone --bare over git
-             daemon as the anchor.
+             daemon as the anchor; A's pack build time from its debug log.
 Example (before/after):  git worktree add /tmp/old main && make -C /tmp/old
   python3 tests/bench/bulkpair.py import 100000 3 /tmp/old/build build"""
 import os
@@ -115,6 +115,10 @@ def bench_replicate(csv):
                     for line in f:
                         if "take-in:" in line:
                             print("    " + line.split("debug: ", 1)[-1].strip())
+                with open(a + ".log", errors="replace") as f:
+                    built = [x for x in f if "sending a pack of" in x]
+                if built:  # A's side: how long the pack took to build
+                    print("    A: " + built[-1].split("debug: ", 1)[-1].strip())
                 bench.ctl(a, "peer", "remove", name)
                 bench.node_drop(node)
             dst = os.path.join(bench.D, "clone.git")

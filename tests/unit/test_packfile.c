@@ -259,13 +259,72 @@ static void unfinished_leaves_nothing(void **state)
     packfile_free(&p);
 }
 
+static int by_id(const void *a, const void *b)
+{
+    return memcmp(((const packfile_entry *)a)->id, ((const packfile_entry *)b)->id, 20);
+}
+
+/* The .idx of n entries (given in a scrambled order) lists the ids in
+ * qsort's order, each with its own CRC-32 and offset; crowded: every id
+ * shares its first two bytes with one in eight others' (a peer can make
+ * such ids: that bucket is sorted by qsort, not by insertion). */
+static void idx_sorted_as(size_t n, int crowded)
+{
+    packfile_entry *e = calloc(n, sizeof *e), *want = calloc(n, sizeof *want);
+    unsigned char sum[20] = {0}, *idx = NULL;
+    size_t len = 0;
+    char err[256];
+    uint64_t x = 88172645463325252ull ^ n;
+    assert_true(e && want);
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < 20; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            e[i].id[k] = (unsigned char)x;
+        }
+        if (crowded && i % 8 != 0) /* 7 in 8 in one bucket */
+            e[i].id[0] = e[i].id[1] = 0xab;
+        e[i].crc = (uint32_t)(i * 2654435761u);
+        e[i].off = 12 + i * 37;
+    }
+    memcpy(want, e, n * sizeof *e);
+    qsort(want, n, sizeof *want, by_id);
+    assert_int_equal(packfile_idx_build(&idx, &len, e, n, sum, err, sizeof err), UERR_OK);
+    const unsigned char *ids = idx + 8 + 1024, *crcs = ids + 20 * n, *offs = crcs + 4 * n;
+    for (size_t i = 0; i < n; i++) {
+        assert_memory_equal(ids + 20 * i, want[i].id, 20);
+        const unsigned char *c = crcs + 4 * i, *o = offs + 4 * i;
+        assert_int_equal((uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | c[2] << 8 | c[3],
+                         want[i].crc);
+        assert_int_equal((uint64_t)((uint32_t)o[0] << 24 | (uint32_t)o[1] << 16 | o[2] << 8 | o[3]),
+                         want[i].off);
+    }
+    /* the fan-out's last count is every object */
+    const unsigned char *f = idx + 8 + 4 * 255;
+    assert_int_equal((size_t)((uint32_t)f[0] << 24 | (uint32_t)f[1] << 16 | f[2] << 8 | f[3]), n);
+    free(idx);
+    /* an id twice is still found after the sort */
+    memcpy(e[n / 2].id, e[n / 3].id, 20);
+    assert_int_equal(packfile_idx_build(&idx, &len, e, n, sum, err, sizeof err), UERR_INTERNAL);
+    free(e);
+    free(want);
+}
+
+static void idx_sort_orders(void **state)
+{
+    (void)state;
+    idx_sorted_as(100, 0);    /* qsort alone */
+    idx_sorted_as(150000, 0); /* buckets of the first two bytes */
+    idx_sorted_as(20000, 1);  /* one crowded bucket */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(git_reads_what_we_write),
-        cmocka_unit_test(git_reads_an_open_ended_pack),
-        cmocka_unit_test(large_offsets),
-        cmocka_unit_test(unfinished_leaves_nothing),
+        cmocka_unit_test(git_reads_what_we_write), cmocka_unit_test(git_reads_an_open_ended_pack),
+        cmocka_unit_test(large_offsets),           cmocka_unit_test(unfinished_leaves_nothing),
+        cmocka_unit_test(idx_sort_orders),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

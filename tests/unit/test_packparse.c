@@ -328,6 +328,63 @@ static void big_objects_grow_the_buffer(void **state)
     free(o.b);
 }
 
+static int on_count(void *arg, packparse_obj *o, size_t first, size_t n, char *why, size_t whylen)
+{
+    (void)why;
+    (void)whylen;
+    (void)first;
+    size_t *seen = arg;
+    for (size_t i = 0; i < n; i++) {
+        o[i].e->id[0] = 1; /* any id */
+        (*seen)++;
+    }
+    return 0;
+}
+
+/* A pack of more than a MiB is hashed on a thread of its own while its
+ * entries are inflated and handed over: every batch reaches the callback
+ * even when the trailer is wrong, and the verdict still waits for the
+ * hash (refused: "checksum"); with the trailer right, packsum is it. */
+static void large_pack_hashed_meanwhile(void **state)
+{
+    (void)state;
+    bytes o = {0};
+    char err[256];
+    enum { NBLOB = 300, SIZE = 4000 }; /* (pack_entry deflates into 4 KiB) */
+    unsigned char *blob = malloc(SIZE), sum[20];
+    uint32_t x = 2463534242u;
+    assert_non_null(blob);
+    pack_start(&o, NBLOB);
+    for (int i = 0; i < NBLOB; i++) {
+        for (size_t k = 0; k < SIZE; k++) { /* incompressible: the pack is > 1 MiB */
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            blob[k] = (unsigned char)x;
+        }
+        pack_entry(&o, PACKFILE_BLOB, SIZE, blob, SIZE);
+    }
+    pack_end(&o);
+    assert_true(o.len > (1u << 20));
+    packfile_entry *e = NULL;
+    size_t n = 0, seen = 0;
+    packparse_limits lim = {1000, 1 << 20};
+    assert_int_equal(packparse_run(&e, &n, sum, o.b, o.len, &lim, on_count, &seen, err, sizeof err),
+                     UERR_OK);
+    assert_int_equal(n, NBLOB);
+    assert_memory_equal(sum, o.b + o.len - 20, 20);
+    free(e);
+    o.b[o.len - 1] ^= 1;
+    seen = 0;
+    assert_int_equal(packparse_run(&e, &n, sum, o.b, o.len, &lim, on_count, &seen, err, sizeof err),
+                     UERR_PEER);
+    assert_non_null(strstr(err, "checksum"));
+    assert_int_equal(seen, NBLOB); /* parsed while the hash ran */
+    assert_null(e);
+    free(blob);
+    free(o.b);
+}
+
 /* FUZZ_CORPUS_OUT=dir: the packs above as seed inputs for fuzz_packparse. */
 static void write_corpus(const char *dir)
 {
@@ -393,6 +450,7 @@ int main(void)
         cmocka_unit_test(left_to_the_indexer),
         cmocka_unit_test(batches_in_order),
         cmocka_unit_test(big_objects_grow_the_buffer),
+        cmocka_unit_test(large_pack_hashed_meanwhile),
     };
     if (getenv("FUZZ_CORPUS_OUT")) {
         write_corpus(getenv("FUZZ_CORPUS_OUT"));
