@@ -52,6 +52,13 @@ ctl "$A" sync >/dev/null 2>&1; rc=$?
 check "sync with the only peer down fails (exit 1)" test "$rc" = 1
 ctl "$A" edit "$id" union=外卖骑手工会 phone=13900000001
 ctl "$C" edit "$id" union=快递工会 notes=夜班
+# two more members in conflict: conflicts must list every one (it stops
+# walking once it found as many as the index counts)
+more=$(ctl "$A" list --csv --limit 3 | sed 1d | cut -d, -f1 | grep -v "^$id\$" | head -2)
+for m in $more; do
+    ctl "$A" edit "$m" category=快递员 >/dev/null
+    ctl "$C" edit "$m" category=保安员 >/dev/null
+done
 node_start "$B" || exit 1
 check "B reconnects to A" wait_until 30 connected "$B" yinzhou-01
 check "B reconnects to C" wait_until 30 connected "$B" xiangshan-01
@@ -59,8 +66,13 @@ check "after B returns all trees converge" wait_until 30 same_tree "$A" "$B" "$C
 check "the same-field edit is a conflict on A" bash -c "'$UNIONCTL' -d '$A' conflicts | grep -q union"
 check "and on C" bash -c "'$UNIONCTL' -d '$C' conflicts | grep -q union"
 check "conflicts identical on A and C" test "$(ctl "$A" conflicts --json)" = "$(ctl "$C" conflicts --json)"
+nconf() { ctl "$1" conflicts --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+nstat() { ctl "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["conflict_records"])'; }
+check "conflicts lists the three members in conflict, as status counts them ($(nconf "$A"), $(nstat "$A"))" \
+    bash -c "[ '$(nconf "$A")' = 3 ] && [ '$(nstat "$A")' = 3 ]"
 check "different fields merged without conflict" bash -c "'$UNIONCTL' -d '$A' show '$id' --reveal | grep -q 13900000001 && '$UNIONCTL' -d '$A' show '$id' | grep -q 夜班"
 ctl "$B" resolve "$id" union 快递工会
+for m in $more; do ctl "$B" resolve "$m" category 快递员 >/dev/null; done
 check "a resolve on B clears the conflict on A" wait_until 20 bash -c "'$UNIONCTL' -d '$A' conflicts | grep -q 'no conflicts'"
 check "and on C" wait_until 20 bash -c "'$UNIONCTL' -d '$C' conflicts | grep -q 'no conflicts'"
 check "trees equal after the resolve" wait_until 20 same_tree "$A" "$B" "$C"
