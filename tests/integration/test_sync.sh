@@ -56,8 +56,8 @@ ctl "$C" edit "$id" union=快递工会 notes=夜班
 # walking once it found as many as the index counts)
 more=$(ctl "$A" list --csv --limit 3 | sed 1d | cut -d, -f1 | grep -v "^$id\$" | head -2)
 for m in $more; do
-    ctl "$A" edit "$m" category=快递员 >/dev/null
-    ctl "$C" edit "$m" category=保安员 >/dev/null
+    ctl "$A" edit "$m" notes=甲班 >/dev/null
+    ctl "$C" edit "$m" notes=乙班 >/dev/null
 done
 node_start "$B" || exit 1
 check "B reconnects to A" wait_until 30 connected "$B" yinzhou-01
@@ -72,7 +72,7 @@ check "conflicts lists the three members in conflict, as status counts them ($(n
     bash -c "[ '$(nconf "$A")' = 3 ] && [ '$(nstat "$A")' = 3 ]"
 check "different fields merged without conflict" bash -c "'$UNIONCTL' -d '$A' show '$id' --reveal | grep -q 13900000001 && '$UNIONCTL' -d '$A' show '$id' | grep -q 夜班"
 ctl "$B" resolve "$id" union 快递工会
-for m in $more; do ctl "$B" resolve "$m" category 快递员 >/dev/null; done
+for m in $more; do ctl "$B" resolve "$m" notes 甲班 >/dev/null; done
 check "a resolve on B clears the conflict on A" wait_until 20 bash -c "'$UNIONCTL' -d '$A' conflicts | grep -q 'no conflicts'"
 check "and on C" wait_until 20 bash -c "'$UNIONCTL' -d '$C' conflicts | grep -q 'no conflicts'"
 check "trees equal after the resolve" wait_until 20 same_tree "$A" "$B" "$C"
