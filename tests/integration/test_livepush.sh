@@ -79,10 +79,20 @@ check "B ran at most 2 take-ins for it (the change, one copy catch-up)" test "$j
 # change) while it runs, as the group commit's: 20 changes, B joins.
 joined() { ctl "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["packs_joined"])'; }
 j0=$(joined "$B")
+off=$(wc -l <"$B.log")
 for i in $(seq 1 20); do last=$(ctl "$A" add "name=批量$i"); done
 check "20 more adds reach B" wait_until 30 ctl "$B" show "$last"
 joined_more() { [ "$(joined "$B")" -gt "$j0" ]; }
 check "B joined its take-in packs while running" wait_until 20 joined_more
+# Echoes of older changes: A and C announce (or push, with an empty pack)
+# copies that lag theirs by a change or more, at commits that were B's
+# heads a moment ago; B remembers its recent heads, so these wait for its
+# tick like the others instead of a store job each at once.
+check "and C, the branches settling" wait_until 30 quiet "$A" "$B" "$C"
+old_echo=$(tail -n +"$((off + 1))" "$B.log" | grep -c 'take-in: 0 objects:')
+ticks=$(tail -n +"$((off + 1))" "$B.log" | grep -c 'taking in the branch copies its announcement moved')
+echo "# take-ins of no object on B for 20 changes: $old_echo (at a tick: $ticks)"
+check "B took in no echo of an older change at once" test "$old_echo" -le "$ticks"
 
 # A change over the push limit (256 KiB): announced, then asked for.
 b_wants=$(counter "$B" yinzhou-01 wants_out)
