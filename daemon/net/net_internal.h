@@ -50,6 +50,7 @@ _Static_assert(STORE_TAKEIN_OBJECTS_DEFAULT == CONFIG_MAX_TAKE_IN_OBJECTS_DEFAUL
 #define BRANCH_WINDOW_MS 3600000ull /* new branch names: [sync] new_branches_per_hour */
 #define HANDSHAKE_MS 10000          /* TCP connect + TLS + HELLO */
 #define PING_MS 10000               /* keepalive when idle */
+#define RECENT_HEADS 32             /* older heads of ours the echo filter knows */
 #define IDLE_MS 45000               /* nothing heard for this long: close */
 /* A WANT's answer may take as long as it needs while it progresses; it is
  * given up after [sync] want_stall_seconds without progress (session.c). */
@@ -197,6 +198,10 @@ struct peers {
     session *sessions;
     store_ref *heads; /* our last known branches */
     size_t nheads;
+    /* commits that were heads of ours lately (push.c: heads_recent), newest
+     * written at recent_at: held and merged, as copies move only after */
+    char recent[RECENT_HEADS][41];
+    size_t nrecent, recent_at;
     char own_head[41];
     sync_wait *waits;
     uint32_t next_id;
@@ -349,6 +354,9 @@ int session_want_stalled(const session *s, uint64_t now);
  * each with the pack of what it lacks when that is small (push), else a
  * plain HEADS. */
 void sync_announce(peers *p);
+/* 1 when oid (hex) is one of our heads now or was one lately (the last
+ * RECENT_HEADS distinct ones sync_announce saw): a commit we hold, merged. */
+int heads_recent(const peers *p, const char *oid);
 /* Remember what the peer announced (copies refs). UERR_NOMEM. */
 uerr push_peer_heads_set(session *s, const store_ref *refs, size_t n);
 /* The "pack" of a HEADS: UERR_OK with *out NULL (none) or a malloc'd copy

@@ -300,23 +300,21 @@ static uerr take_pushed(session *s, store_ref *refs, size_t n, char *push, size_
  * peer may announce 10 000 heads: no quadratic scans on the loop thread). */
 #define ECHO_SCAN_MAX 64
 
-/* oid (hex) among our heads: held, and merged into our branch (a copy
- * moves only after its head was merged). */
+/* oid (hex) among our heads, now or lately: held, and merged into our
+ * branch (a copy moves only after its head was merged). */
 static int head_held(const peers *p, const char *oid)
 {
-    for (size_t i = 0; i < p->nheads; i++)
-        if (strcmp(p->heads[i].oid, oid) == 0)
-            return 1;
-    return 0;
+    return heads_recent(p, oid);
 }
 
 /* What an announcement would change here, judged from our heads in
  * memory (p->heads: the store's branches after its last take-in or
  * write): ECHO_SAME when every branch it names (but ours, never taken
  * from outside) is at the same commit here: the take-in would do nothing;
- * ECHO_COPIES when the others are commits we hold as some branch head:
- * only branch copies would move (a change coming back from the peers it
- * went to); else ECHO_NONE: something to take in. */
+ * ECHO_COPIES when the others are commits we hold as some branch head,
+ * now or a few changes ago (heads_recent): only branch copies would move
+ * (a change coming back from the peers it went to); else ECHO_NONE:
+ * something to take in. */
 enum { ECHO_NONE, ECHO_SAME, ECHO_COPIES };
 static int heads_echo(const peers *p, const store_ref *refs, size_t n)
 {

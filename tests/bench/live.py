@@ -8,7 +8,9 @@ along the line), then the adds interleaved between the builds in batches
 (members, default 20000), BENCH_REPS (adds per row and build, default 31),
 BATCH (default 5), KEEP=1 (leave the daemons running and print the
 directory, for tracing). Prints p50 and p99 per row and build, the cost of
-one `show` (the floor of the poll), and the load average while it ran."""
+one `show` (the floor of the poll), the p50 and p99 of as many more adds
+polled over a kept control connection (bench.Kept: the propagation without
+the process floor), and the load average while it ran."""
 import os
 import statistics
 import sys
@@ -42,27 +44,33 @@ def main():
         for n in nodes[1:]:
             bench.wait_served(n, a)
         print("build %s: B, C, D filled in %.1f s" % (b, time.perf_counter() - t), flush=True)
-        sets.append((b, nodes, [], [], []))
+        sets.append((b, nodes, [], [], [], [], []))
     reps, done, loads = bench.REPS, 0, []
     while done < reps:
         n = min(BATCH, reps - done)
-        for b, nodes, one, three, floor in sets:
+        for b, nodes, one, three, floor, k1, k3 in sets:
             use(b)
             bench.REPS = n
-            lat, fl = bench.live(nodes[0], nodes[1], "传播")
+            lat, fl, kept = bench.live(nodes[0], nodes[1], "传播")
             one += lat
             floor += fl
-            lat, fl = bench.live(nodes[0], nodes[3], "三跳")
+            k1 += kept
+            lat, fl, kept = bench.live(nodes[0], nodes[3], "三跳")
             three += lat
+            k3 += kept
             loads.append(os.getloadavg()[0])
         done += n
-    for b, nodes, one, three, floor in sets:
+    for b, nodes, one, three, floor, k1, k3 in sets:
         print("%s: 1 hop p50 %.1f ms p99 %.1f ms | 3 hops p50 %.1f ms p99 %.1f ms | "
               "one show %.1f ms (n=%d)" % (b, statistics.median(one) * 1e3,
                                           bench.pct(one, 99) * 1e3,
                                           statistics.median(three) * 1e3,
                                           bench.pct(three, 99) * 1e3,
                                           statistics.median(floor) * 1e3, len(one)))
+        print("%s: kept connection: 1 hop p50 %.1f ms p99 %.1f ms | 3 hops p50 %.1f ms "
+              "p99 %.1f ms (n=%d)" % (b, statistics.median(k1) * 1e3, bench.pct(k1, 99) * 1e3,
+                                     statistics.median(k3) * 1e3, bench.pct(k3, 99) * 1e3,
+                                     len(k1)))
     print("load average (1 min) while it ran: min %.2f, max %.2f" % (min(loads), max(loads)))
 
 

@@ -5,7 +5,7 @@
 # (it is set to 10 minutes here). Counted with the per-peer counters of
 # `unionctl peers --json` (pushes_in, pushes_out, wants_out). A change too
 # big to ride in one HEADS still arrives, asked for with a WANT (which also
-# proves that wants_out counts). B runs with -v: after a 3000-member
+# proves that wants_out counts). A and B run with -v: after a 3000-member
 # import, the take-in of one more change reads O(depth) trees for its
 # layout check (the siblings it shares with B's head are not read again).
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +22,7 @@ node_start_v() {
     eval "PID_$(echo "$1" | md5sum | cut -c1-8)=$!"
     wait_until 20 ctl "$1" status
 }
-node_start "$A" || exit 1
+node_start_v "$A" || exit 1
 node_start_v "$B" || exit 1
 node_start "$C" || exit 1
 fpr() { ctl "$1" id --json | sed -n 's/.*"fingerprint": "\(.*\)".*/\1/p'; }
@@ -84,12 +84,40 @@ check "20 more adds reach B" wait_until 30 ctl "$B" show "$last"
 joined_more() { [ "$(joined "$B")" -gt "$j0" ]; }
 check "B joined its take-in packs while running" wait_until 20 joined_more
 
+# Echoes of older changes: A and C announce (or push, with an empty pack)
+# copies that lag theirs by a change or more, at commits that were B's
+# heads a moment ago; B remembers its recent heads, so these wait for its
+# tick like the others instead of a store job each at once. Each add is
+# waited for on C, so every change was B's head once (when adds come
+# faster, B may take in only the newest of two, and an echo naming the
+# one it skipped is rightly taken in at once).
+check "the branches settle before" wait_until 30 quiet "$A" "$B" "$C"
+off_a=$(wc -l <"$A.log") off=$(wc -l <"$B.log")
+for i in $(seq 1 10); do
+    id=$(ctl "$A" add "name=回声$i")
+    wait_until 20 ctl "$C" show "$id" || break
+done
+check "10 adds, each waited for on C" ctl "$C" show "$id"
+check "and the branches settle" wait_until 30 quiet "$A" "$B" "$C"
+# zero-object take-ins that no tick started, in NODE's log after line OFF
+at_once() {
+    local lines z t
+    lines=$(tail -n +"$(($2 + 1))" "$1.log")
+    z=$(grep -c 'take-in: 0 objects:' <<<"$lines")
+    t=$(grep -c 'taking in the branch copies its announcement moved' <<<"$lines")
+    echo $((z - t))
+}
+echo "# echoes of older changes taken in at once for 10 changes: A $(at_once "$A" "$off_a"), B $(at_once "$B" "$off")"
+check "A took in no echo of an older change at once" test "$(at_once "$A" "$off_a")" -le 0
+check "nor B" test "$(at_once "$B" "$off")" -le 0
+
 # A change over the push limit (256 KiB): announced, then asked for.
 b_wants=$(counter "$B" yinzhou-01 wants_out)
 "$GENMEMBERS" 3000 5 >"$T/m.csv"
 ctl "$A" import "$T/m.csv" >/dev/null
+n_a=$(ctl "$A" list --count)
 check "a 3000-member import on A reaches C" \
-    wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = 3023 ]"
+    wait_until 60 bash -c "[ \$('$UNIONCTL' -d '$C' list --count) = $n_a ]"
 check "B asked A for it with a WANT" test "$(counter "$B" yinzhou-01 wants_out)" -gt "$b_wants"
 
 # One change on top of the import: its layout check on B reads the new

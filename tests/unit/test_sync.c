@@ -306,6 +306,48 @@ static void test_echo_no_job(void **state)
     assert_int_equal(f->nerrors, 0);
 }
 
+/* An announcement naming a commit that was our head a change ago (a copy
+ * of the peer's lagging behind ours: what its empty pushed packs name) is
+ * an echo too: no store job at once, taken in at the tick. A commit never
+ * ours still goes at once. */
+static void test_echo_recent_head(void **state)
+{
+    fx *f = *state;
+    heads_set(f, 2, "alpha-01", OID_A, "beta-01", OID_A);
+    sync_announce(f->p); /* no live session yet: only remembered */
+    heads_set(f, 2, "alpha-01", OID_B, "beta-01", OID_B);
+    sync_announce(f->p);
+    assert_true(heads_recent(f->p, OID_A));
+    assert_false(heads_recent(f->p, OID_C));
+    assert_int_equal(feed_hello(f), UERR_OK); /* beta-01 at OID_A: an older head of ours */
+    assert_int_equal(f->s->state, S_LIVE);
+    assert_int_equal(f->njobs, 0);
+    assert_non_null(f->s->echo_refs);
+    assert_int_equal(feed_heads(f, OID_C), UERR_OK);
+    assert_int_equal(f->njobs, 1);
+    assert_null(f->s->echo_refs);
+    assert_int_equal(f->nerrors, 0);
+}
+
+/* The remembered heads are the last RECENT_HEADS distinct ones. */
+static void test_recent_heads_bounded(void **state)
+{
+    fx *f = *state;
+    char oid[41];
+    for (int i = 0; i <= RECENT_HEADS; i++) {
+        snprintf(oid, sizeof oid, "%040d", i);
+        heads_set(f, 1, "alpha-01", oid);
+        sync_announce(f->p);
+        sync_announce(f->p); /* the same heads again: not a second slot */
+    }
+    assert_int_equal((int)f->p->nrecent, RECENT_HEADS);
+    snprintf(oid, sizeof oid, "%040d", 0);
+    heads_set(f, 1, "alpha-01", OID_C);
+    assert_false(heads_recent(f->p, oid)); /* the oldest went */
+    snprintf(oid, sizeof oid, "%040d", 1);
+    assert_true(heads_recent(f->p, oid));
+}
+
 /* A push names its heads; our branch copy catching up to the commit just
  * pushed (the peer has not announced it yet) is announced without
  * building and sending the same pack again. */
@@ -636,6 +678,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_take_in_objects_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_echo_no_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_not_repeated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_recent_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recent_heads_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
