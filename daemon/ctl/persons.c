@@ -200,26 +200,27 @@ uerr persons_add_item(ops_ctx *o, const recindex_item *it)
     return UERR_OK;
 }
 
+/* persons_each's callback for persons_find: the least live id but skip. */
+typedef struct {
+    const recindex *ix;
+    const char *skip, *best;
+} find_best;
+
+static void find_take(void *arg, const recindex_item *it)
+{
+    find_best *f = arg;
+    /* a duplicate folded into another record is not the person */
+    if (*recindex_item_shown(f->ix, it, "merged_into") || (f->skip && strcmp(it->id, f->skip) == 0))
+        return;
+    if (!f->best || strcmp(it->id, f->best) < 0)
+        f->best = it->id;
+}
+
 const char *persons_find(const ops_ctx *o, const char *key, const char *skip)
 {
-    const struct persons_tab *t = o->persons;
-    const char *best = NULL;
-    if (!key[0] || !t || !t->cap)
-        return NULL;
-    uint32_t h = key_hash(key);
-    for (size_t i = h & (t->cap - 1); t->s[i].row != NO_ROW; i = (i + 1) & (t->cap - 1)) {
-        if (t->s[i].h != h)
-            continue;
-        const recindex_item *it = recindex_row(&o->ix, t->s[i].row);
-        if (!item_holds(&o->ix, it, key))
-            continue; /* another key of the same hash */
-        /* a duplicate folded into another record is not the person */
-        if (*recindex_item_shown(&o->ix, it, "merged_into") || (skip && strcmp(it->id, skip) == 0))
-            continue;
-        if (!best || strcmp(it->id, best) < 0)
-            best = it->id;
-    }
-    return best;
+    find_best f = {&o->ix, skip, NULL};
+    persons_each(o, key, find_take, &f);
+    return f.best;
 }
 
 size_t persons_each(const ops_ctx *o, const char *key,
