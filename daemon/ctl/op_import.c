@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define IMPORT_ERRORS_SHOWN 20
 
@@ -62,6 +63,40 @@ typedef struct enc_block {
 
 #define ENC_BLOCK (8u << 20)
 
+/* Phase timing for `uniond --verbose` (docs/BENCHMARKS.md, round 10):
+ * wall and this thread's CPU per phase, and within the row checks and
+ * the index feed the parts per record. Only counts and times are logged,
+ * never a value. Off (no clock read) unless the log level is debug. */
+enum { PH_CHECK, PH_APPLY, PH_KEEP, PH_FEEDWAIT, PH_INDEX, PH_PERSONS, PH_N };
+typedef struct {
+    int on;
+    double part[PH_N]; /* wall seconds */
+} import_timing;
+
+static double now_s(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A phase: wall and thread CPU since the last mark (debug level only). */
+typedef struct {
+    double wall, cpu;
+} phase_mark;
+
+static void phase_log(int on, phase_mark *m, const char *phase, size_t n)
+{
+    if (!on)
+        return;
+    double w = now_s(CLOCK_MONOTONIC), c = now_s(CLOCK_THREAD_CPUTIME_ID);
+    if (m->wall > 0)
+        log_msg(LOG_DEBUG, "import: %s: %.3f s wall, %.3f s cpu (%.2f us/record, %zu records)",
+                phase, w - m->wall, c - m->cpu, n ? (w - m->wall) * 1e6 / (double)n : 0.0, n);
+    m->wall = w;
+    m->cpu = c;
+}
+
 /* One import request while it is checked and applied. */
 typedef struct {
     ops_ctx *o;
@@ -89,6 +124,7 @@ typedef struct {
     char *cell;          /* the current row's cells, NUL-terminated (import_cells_copy) */
     size_t cellcap;
     size_t *celloffs; /* hdr->size offsets into cell */
+    import_timing t;
 } import_job;
 
 /* What only the row checks need (the persons and ids met in the file, the
@@ -334,13 +370,21 @@ static int import_apply_row(import_job *j, const record *cur, const char *rid, c
     j->ids[j->nrec] = strdup(rid && *rid ? rid : idbuf);
     record tmp;
     record_init(&tmp);
+    double t0 = j->t.on ? now_s(CLOCK_MONOTONIC) : 0, t1;
     int changed = j->ids[j->nrec] ? ctl_assignments_apply(r, a, na, o->node, j->now) : -1;
     if (changed < 0 || (!cur && ctl_record_defaults(r, o, j->now, j->today) != 0) ||
         recindex_put(&j->seen, j->ids[j->nrec], &tmp) != 0)
         goto cleanup;
+    if (j->t.on) {
+        t1 = now_s(CLOCK_MONOTONIC);
+        j->t.part[PH_APPLY] += t1 - t0;
+        t0 = t1;
+    }
     if (!cur || changed) {
         if (import_keep_encoded(j, r) != 0)
             goto cleanup;
+        if (j->t.on)
+            j->t.part[PH_KEEP] += now_s(CLOCK_MONOTONIC) - t0;
         j->nnew += !cur;
         j->nupd += cur != NULL;
         j->nrec++;
@@ -461,6 +505,7 @@ static const char *message_field(char *buf, size_t len, const char *msg)
  * noted), UERR_INVALID (malformed request) or UERR_NOMEM, with err. */
 static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
 {
+    double t0 = j->t.on ? now_s(CLOCK_MONOTONIC) : 0;
     const msgpack_object *row = import_rows_get(&j->rows, ri);
     if (!row || row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2 ||
         row->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
@@ -506,6 +551,8 @@ static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
         uerr_set(err, errlen, UERR_NOMEM, "out of memory during import; nothing imported");
     free(rid);
     ctl_assignments_free(a, na);
+    if (j->t.on)
+        j->t.part[PH_CHECK] += now_s(CLOCK_MONOTONIC) - t0;
     return e;
 }
 
@@ -546,11 +593,14 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
         ch[i] = (store_change){
             .id = j->ids[i], .buf = j->bufs[i], .len = j->lens[i], .kind = k ? k : KIND_MEMBER};
     }
+    phase_mark pm = {0};
+    phase_log(j->t.on, &pm, "commit start", 0);
     int rc = store_commit_prewritten(o->st, j->pre, ch, j->nrec, operator, message, err, errlen);
     if (rc != 0) {
         free(ch);
         return rc < 0 ? (uerr)rc : UERR_INTERNAL;
     }
+    phase_log(j->t.on, &pm, "commit (prewrite finish, trees, .idx, branch)", j->nrec);
     /* the records decoded on a second thread while this one indexes them
      * (import_feed.h); without it, here */
     import_feed *feed = import_feed_start(j->pre, j->bufs, j->lens, j->nrec);
@@ -564,12 +614,22 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
         char why[128];
         /* the store accepted exactly these bytes after decoding them, so
          * only memory can fail here */
+        double t0 = j->t.on ? now_s(CLOCK_MONOTONIC) : 0, t1 = 0, t2 = 0;
         int ok = (feed ? import_feed_next(feed, &r, why, sizeof why)
                        : import_record_decode(j, i, &r, why, sizeof why)) == 0;
+        if (j->t.on)
+            t1 = now_s(CLOCK_MONOTONIC);
         if (ok) {
             persons_remove(o, j->ids[i]);
-            ok = recindex_put_kind(&o->ix, ch[i].kind, j->ids[i], &r) == UERR_OK &&
-                 persons_add(o, j->ids[i]) == UERR_OK;
+            ok = recindex_put_kind(&o->ix, ch[i].kind, j->ids[i], &r) == UERR_OK;
+            if (j->t.on)
+                t2 = now_s(CLOCK_MONOTONIC);
+            ok = ok && persons_add(o, j->ids[i]) == UERR_OK;
+        }
+        if (j->t.on && ok) {
+            j->t.part[PH_FEEDWAIT] += t1 - t0;
+            j->t.part[PH_INDEX] += t2 - t1;
+            j->t.part[PH_PERSONS] += now_s(CLOCK_MONOTONIC) - t2;
         }
         if (!ok) {
             /* The store has it; the index is now stale. Refuse to go on
@@ -585,8 +645,15 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
         }
     }
     recindex_unlock(&o->ix);
+    phase_log(j->t.on, &pm, "index feed", j->nrec);
+    if (j->t.on)
+        log_msg(LOG_DEBUG,
+                "import: index feed parts: waiting for the decode %.3f s, index %.3f s, "
+                "persons %.3f s",
+                j->t.part[PH_FEEDWAIT], j->t.part[PH_INDEX], j->t.part[PH_PERSONS]);
     import_feed_free(feed);
     free(ch);
+    phase_log(j->t.on, &pm, "feed end", 0);
     return UERR_OK;
 }
 
@@ -615,6 +682,9 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     char err[CTL_ERRLEN], opbuf[64], msg[256];
     uerr e;
     msg_map m;
+    phase_mark pm = {0};
+    j.t.on = log_level_get() >= LOG_DEBUG;
+    phase_log(j.t.on, &pm, "start", 0);
     j.hdr = msg_get_array(req, "header");
     recindex_init(&j.seen);
     clock_today(j.today);
@@ -642,6 +712,12 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     for (uint32_t ri = 0; ri < j.nrows; ri++)
         if ((e = import_row(&j, ri, err, sizeof err)) != UERR_OK)
             goto refuse;
+    phase_log(j.t.on, &pm, "row checks", j.nrows);
+    if (j.t.on)
+        log_msg(LOG_DEBUG,
+                "import: row checks parts: check %.3f s, apply %.3f s, encode and give %.3f s",
+                j.t.part[PH_CHECK] - j.t.part[PH_APPLY] - j.t.part[PH_KEEP], j.t.part[PH_APPLY],
+                j.t.part[PH_KEEP]);
     if (j.rows.bin && j.rows.off != j.rows.binlen) {
         e = uerr_set(err, sizeof err, UERR_INVALID, "malformed import request (after the rows)");
         goto refuse;
@@ -671,7 +747,9 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_request_release();
         req = NULL;
         import_checks_free(&j);
+        phase_log(j.t.on, &pm, "request and check tables freed", j.nrows);
         e = import_commit(&j, opname, msg, err, sizeof err);
+        phase_log(j.t.on, &pm, "commit and index feed", j.nrec);
         if (e != UERR_OK)
             goto refuse;
     }
@@ -689,6 +767,7 @@ refuse:
     ctl_reply_error(pk, e, "%s", err);
 cleanup:
     import_job_free(&j);
+    phase_log(j.t.on, &pm, "reply and free", j.nrows);
 }
 
 /* ---- bundles -------------------------------------------------------------------- */
