@@ -1,11 +1,14 @@
 /* import_rows.c - the rows of an import request, one at a time
- * (import_rows.h). Part of the ctl room; reads only the request. */
+ * (import_rows.h), and two helpers for a row once read. Part of the ctl
+ * room; reads only the request. */
 #include "daemon/ctl/import_rows.h"
 
 #include "proto/msg.h"
 
 #include <assert.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -83,4 +86,19 @@ const msgpack_object *import_rows_get(import_rows *r, uint32_t ri)
 void import_rows_free(import_rows *r)
 {
     msgpack_unpacked_destroy(&r->cur);
+}
+
+const char *import_row_value(const assignment *a, size_t na, const char *field)
+{
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].field, field) == 0)
+            return a[i].value;
+    return "";
+}
+
+const char *import_message_field(char *buf, size_t len, const char *msg)
+{
+    const char *c = strchr(msg, ':');
+    snprintf(buf, len, "%.*s", c ? (int)(c - msg) : 0, msg);
+    return buf;
 }

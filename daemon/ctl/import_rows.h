@@ -3,6 +3,8 @@
 #ifndef UNIOND_IMPORT_ROWS_H
 #define UNIOND_IMPORT_ROWS_H
 
+#include "daemon/ctl/common.h"
+
 #include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,5 +35,10 @@ const msgpack_object *import_rows_get(import_rows *r, uint32_t ri);
 
 /* Free what r holds (not the request). */
 void import_rows_free(import_rows *r);
+
+/* The value of field among a row's assignments, "" if not given. */
+const char *import_row_value(const assignment *a, size_t na, const char *field);
+/* The field a "field: message" names, into buf (returned). */
+const char *import_message_field(char *buf, size_t len, const char *msg);
 
 #endif

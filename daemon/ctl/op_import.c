@@ -18,6 +18,7 @@
 #include "daemon/ctl/common.h"
 #include "daemon/ctl/handlers.h"
 #include "daemon/ctl/import_feed.h"
+#include "daemon/ctl/import_phase.h"
 #include "daemon/ctl/import_rows.h"
 #include "daemon/ctl/kinds.h"
 #include "daemon/ctl/optable.h"
@@ -89,6 +90,7 @@ typedef struct {
     char *cell;          /* the current row's cells, NUL-terminated (import_cells_copy) */
     size_t cellcap;
     size_t *celloffs; /* hdr->size offsets into cell */
+    import_timing t;
 } import_job;
 
 /* What only the row checks need (the persons and ids met in the file, the
@@ -334,13 +336,16 @@ static int import_apply_row(import_job *j, const record *cur, const char *rid, c
     j->ids[j->nrec] = strdup(rid && *rid ? rid : idbuf);
     record tmp;
     record_init(&tmp);
+    double t0 = import_clock(&j->t);
     int changed = j->ids[j->nrec] ? ctl_assignments_apply(r, a, na, o->node, j->now) : -1;
     if (changed < 0 || (!cur && ctl_record_defaults(r, o, j->now, j->today) != 0) ||
         recindex_put(&j->seen, j->ids[j->nrec], &tmp) != 0)
         goto cleanup;
+    import_part(&j->t, PH_APPLY, &t0);
     if (!cur || changed) {
         if (import_keep_encoded(j, r) != 0)
             goto cleanup;
+        import_part(&j->t, PH_KEEP, &t0);
         j->nnew += !cur;
         j->nupd += cur != NULL;
         j->nrec++;
@@ -355,15 +360,6 @@ cleanup:
     return rc;
 }
 
-/* The value of field among a row's assignments, "" if not given. */
-static const char *row_value(const assignment *a, size_t na, const char *field)
-{
-    for (size_t i = 0; i < na; i++)
-        if (strcmp(a[i].field, field) == 0)
-            return a[i].value;
-    return "";
-}
-
 /* The record a row is about: the one its id column names, else the one
  * holding its ID number, else (no ID number) its name + phone. *cur_id
  * receives the record's id (borrowed) or NULL. */
@@ -371,7 +367,7 @@ static const record *import_match(import_job *j, const char *rid, const assignme
                                   const char **cur_id)
 {
     char key[PERSON_KEY_MAX];
-    const char *idn = row_value(a, na, "id_number");
+    const char *idn = import_row_value(a, na, "id_number");
     *cur_id = NULL;
     if (rid && *rid) {
         const record *r = recindex_view_get(&j->view, &j->o->ix, rid);
@@ -381,7 +377,7 @@ static const record *import_match(import_job *j, const char *rid, const assignme
     if (*idn)
         persons_key_id(key, idn);
     else
-        persons_key_np(key, row_value(a, na, "name"), row_value(a, na, "phone"));
+        persons_key_np(key, import_row_value(a, na, "name"), import_row_value(a, na, "phone"));
     *cur_id = persons_find(j->o, key, NULL);
     return *cur_id ? recindex_view_get(&j->view, &j->o->ix, *cur_id) : NULL;
 }
@@ -421,7 +417,7 @@ static const char *import_same_person(import_job *j, const char *cur_id, const a
                                       size_t na, size_t line, char *why, size_t whylen)
 {
     char keys[2][PERSON_KEY_MAX];
-    const char *idn = row_value(a, na, "id_number");
+    const char *idn = import_row_value(a, na, "id_number");
     static const char *const field[] = {"id", "id_number", "name"};
     snprintf(keys[0], sizeof keys[0], "r%s", cur_id ? cur_id : "");
     if (!cur_id)
@@ -429,7 +425,7 @@ static const char *import_same_person(import_job *j, const char *cur_id, const a
     if (*idn)
         persons_key_id(keys[1], idn);
     else
-        persons_key_np(keys[1], row_value(a, na, "name"), row_value(a, na, "phone"));
+        persons_key_np(keys[1], import_row_value(a, na, "name"), import_row_value(a, na, "phone"));
     for (int k = 0; k < 2; k++) {
         size_t earlier;
         if (import_met(j, keys[k], line, &earlier) != 0)
@@ -449,18 +445,11 @@ static const char *import_same_person(import_job *j, const char *cur_id, const a
     return NULL;
 }
 
-/* The field a "field: message" names, into buf. */
-static const char *message_field(char *buf, size_t len, const char *msg)
-{
-    const char *c = strchr(msg, ':');
-    snprintf(buf, len, "%.*s", c ? (int)(c - msg) : 0, msg);
-    return buf;
-}
-
 /* Check and apply one row. UERR_OK (also for a refused row, which is
  * noted), UERR_INVALID (malformed request) or UERR_NOMEM, with err. */
 static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
 {
+    double t0 = import_clock(&j->t);
     const msgpack_object *row = import_rows_get(&j->rows, ri);
     if (!row || row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 2 ||
         row->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
@@ -482,7 +471,7 @@ static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
         cur = import_match(j, rid, a, na, &cur_id);
     if (bad && !*bad) {
         e = UERR_NOMEM;
-    } else if (!bad && !cur && !*row_value(a, na, "name")) {
+    } else if (!bad && !cur && !*import_row_value(a, na, "name")) {
         bad = "name";
         snprintf(why, sizeof why, "name: a new member needs a name");
     } else if (!bad && (bad = import_same_person(j, cur_id, a, na, line, why, sizeof why))) {
@@ -496,7 +485,7 @@ static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
         if (pe == UERR_NOMEM)
             e = UERR_NOMEM;
         else if (pe != UERR_OK)
-            bad = message_field(fbuf, sizeof fbuf, why);
+            bad = import_message_field(fbuf, sizeof fbuf, why);
     }
     if (e == UERR_OK && bad && import_refuse_row(j, line, bad, why) != 0)
         e = UERR_NOMEM;
@@ -506,6 +495,7 @@ static uerr import_row(import_job *j, uint32_t ri, char *err, size_t errlen)
         uerr_set(err, errlen, UERR_NOMEM, "out of memory during import; nothing imported");
     free(rid);
     ctl_assignments_free(a, na);
+    import_part(&j->t, PH_CHECK, &t0);
     return e;
 }
 
@@ -546,11 +536,14 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
         ch[i] = (store_change){
             .id = j->ids[i], .buf = j->bufs[i], .len = j->lens[i], .kind = k ? k : KIND_MEMBER};
     }
+    phase_mark pm = {0};
+    import_phase(j->t.on, &pm, "commit start", 0); /* the first mark: not logged */
     int rc = store_commit_prewritten(o->st, j->pre, ch, j->nrec, operator, message, err, errlen);
     if (rc != 0) {
         free(ch);
         return rc < 0 ? (uerr)rc : UERR_INTERNAL;
     }
+    import_phase(j->t.on, &pm, "commit (prewrite finish, trees, .idx, branch)", j->nrec);
     /* the records decoded on a second thread while this one indexes them
      * (import_feed.h); without it, here */
     import_feed *feed = import_feed_start(j->pre, j->bufs, j->lens, j->nrec);
@@ -559,17 +552,25 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
      * count no commit ever had) and walk a table being grown. The commit
      * is durable already; only the index step is held. */
     recindex_write_lock(&o->ix);
+    /* sized once (not doubled ~10 times at 1M, each a rehash of all); a
+     * failure only leaves the growth to the puts */
+    (void)recindex_reserve(&o->ix, j->nnew);
+    (void)persons_reserve(o, 3 * j->nnew);
     for (size_t i = 0; i < j->nrec; i++) {
         record r;
         char why[128];
         /* the store accepted exactly these bytes after decoding them, so
          * only memory can fail here */
+        double t0 = import_clock(&j->t);
         int ok = (feed ? import_feed_next(feed, &r, why, sizeof why)
                        : import_record_decode(j, i, &r, why, sizeof why)) == 0;
+        import_part(&j->t, PH_FEEDWAIT, &t0);
         if (ok) {
             persons_remove(o, j->ids[i]);
-            ok = recindex_put_kind(&o->ix, ch[i].kind, j->ids[i], &r) == UERR_OK &&
-                 persons_add(o, j->ids[i]) == UERR_OK;
+            ok = recindex_put_kind(&o->ix, ch[i].kind, j->ids[i], &r) == UERR_OK;
+            import_part(&j->t, PH_INDEX, &t0);
+            ok = ok && persons_add(o, j->ids[i]) == UERR_OK;
+            import_part(&j->t, PH_PERSONS, &t0);
         }
         if (!ok) {
             /* The store has it; the index is now stale. Refuse to go on
@@ -585,6 +586,8 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
         }
     }
     recindex_unlock(&o->ix);
+    import_phase(j->t.on, &pm, "index feed", j->nrec);
+    import_parts_log(&j->t, 1);
     import_feed_free(feed);
     free(ch);
     return UERR_OK;
@@ -615,6 +618,9 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
     char err[CTL_ERRLEN], opbuf[64], msg[256];
     uerr e;
     msg_map m;
+    phase_mark pm = {0};
+    import_timing_init(&j.t);
+    import_phase(j.t.on, &pm, "start", 0);
     j.hdr = msg_get_array(req, "header");
     recindex_init(&j.seen);
     clock_today(j.today);
@@ -637,11 +643,14 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         e = uerr_set(err, sizeof err, UERR_NOMEM, "out of memory during import; nothing imported");
         goto refuse;
     }
+    (void)recindex_reserve(&j.seen, j.nrows); /* the ids met, sized once */
     if (!dry_run)
         j.pre = store_prewrite_start(o->st); /* NULL: commit without it */
     for (uint32_t ri = 0; ri < j.nrows; ri++)
         if ((e = import_row(&j, ri, err, sizeof err)) != UERR_OK)
             goto refuse;
+    import_phase(j.t.on, &pm, "row checks", j.nrows);
+    import_parts_log(&j.t, 0);
     if (j.rows.bin && j.rows.off != j.rows.binlen) {
         e = uerr_set(err, sizeof err, UERR_INVALID, "malformed import request (after the rows)");
         goto refuse;
@@ -671,7 +680,9 @@ void op_import(ops_ctx *o, const msgpack_object *req, msgpack_packer *pk)
         ctl_request_release();
         req = NULL;
         import_checks_free(&j);
+        import_phase(j.t.on, &pm, "request and check tables freed", j.nrows);
         e = import_commit(&j, opname, msg, err, sizeof err);
+        import_phase(j.t.on, &pm, "commit and index feed", j.nrec);
         if (e != UERR_OK)
             goto refuse;
     }
@@ -689,6 +700,7 @@ refuse:
     ctl_reply_error(pk, e, "%s", err);
 cleanup:
     import_job_free(&j);
+    import_phase(j.t.on, &pm, "reply and free", j.nrows);
 }
 
 /* ---- bundles -------------------------------------------------------------------- */

@@ -112,7 +112,7 @@ static void prewrite_shrink(store_prewrite *p, prewrite_copy *cp, const unsigned
     cp->owned = 0;
 }
 
-/* Take item it (the next one): its copy, its hash, its write check, and
+/* Take item it (the next one): its copy, its hash, and
  * its blob deflated into the pack unless an earlier item had the same
  * bytes. Room was reserved (prewrite_reserve). */
 static void prewrite_one(store_prewrite *p, const prewrite_item *it)
@@ -127,12 +127,6 @@ static void prewrite_one(store_prewrite *p, const prewrite_item *it)
         p->pack.failed = 1;
         return;
     }
-    /* the record's write check here too (pure: decode and schema reads);
-     * a refusal is made again, with its message, by the commit */
-    char why[256];
-    if (!p->unchecked &&
-        store_write_check_kind(it->id, it->kind, it->buf, it->len, why, sizeof why) != UERR_OK)
-        p->unchecked = 1;
     int added = store_oidmap_put(&p->seen, id, (uint32_t)p->ncopies); /* item + 1 */
     if (added < 0) {
         p->pack.failed = 1;
@@ -218,6 +212,16 @@ static int prewrite_queue(store_prewrite *p, const char *id, record_kind kind, c
                           size_t len, int owned)
 {
     int rc = 0;
+    /* The record's write check (pure: decode and schema reads), here on
+     * the adder's thread rather than on p's: p's deflate is the longer of
+     * the two (libdeflate's ~8 us a record at level 1, mostly its hash
+     * table's reset per call: docs/BENCHMARKS.md, round 10), and the
+     * import's thread waited on p's queue for most of its rows. A refusal
+     * is made again, with its message, by the commit. */
+    char why[256];
+    if (!p->unchecked &&
+        store_write_check_kind(id, kind ? kind : KIND_MEMBER, buf, len, why, sizeof why) != UERR_OK)
+        p->unchecked = 1;
     pthread_mutex_lock(&p->mu);
     if (p->nitems == p->cap && !p->failed) {
         size_t nc = p->cap ? p->cap * 2 : 4096;

@@ -86,6 +86,7 @@ void recindex_free(recindex *ix)
     reccompact_free(&ix->cr);
     recindex_view_free(&ix->wview);
     free(ix->slots);
+    free(ix->tags);
     free(ix->rows);
     for (size_t f = 0; f < ix->nfields; f++)
         field_free(&ix->fields[f]);
@@ -103,12 +104,16 @@ static uint64_t hash(const char *s)
     return h;
 }
 
-static size_t find_slot(const recindex_item *slots, size_t cap, const char *id)
+/* The slot of id (hash h), or the free slot where it would go. The slot
+ * is the hash's low bits (cap is at most 2^32: rows are 32-bit), so a
+ * stored tag gives its slot again. */
+static size_t find_slot(const recindex *ix, const char *id, uint64_t h)
 {
-    assert(cap && (cap & (cap - 1)) == 0);
-    size_t i = (size_t)hash(id) & (cap - 1);
-    while (slots[i].id && strcmp(slots[i].id, id) != 0)
-        i = (i + 1) & (cap - 1);
+    assert(ix->cap && (ix->cap & (ix->cap - 1)) == 0);
+    size_t mask = ix->cap - 1, i = (size_t)h & mask;
+    uint32_t tag = (uint32_t)h;
+    while (ix->slots[i].id && (ix->tags[i] != tag || strcmp(ix->slots[i].id, id) != 0))
+        i = (i + 1) & mask;
     return i;
 }
 
@@ -116,7 +121,7 @@ const recindex_item *recindex_find(const recindex *ix, const char *id)
 {
     if (!ix->cap)
         return NULL;
-    size_t i = find_slot(ix->slots, ix->cap, id);
+    size_t i = find_slot(ix, id, hash(id));
     return ix->slots[i].id ? &ix->slots[i] : NULL;
 }
 
@@ -172,17 +177,30 @@ const char *recindex_item_shown(const recindex *ix, const recindex_item *it, con
 static int grow(recindex *ix)
 {
     size_t ncap = ix->cap ? ix->cap * 2 : 1024;
-    recindex_item *ns = calloc(ncap, sizeof *ns);
-    if (!ns)
+    if (ncap - 1 > UINT32_MAX) /* the tags hold the slot's bits */
         return -1;
+    recindex_item *ns = calloc(ncap, sizeof *ns);
+    uint32_t *nt = malloc(ncap * sizeof *nt);
+    if (!ns || !nt) {
+        free(ns);
+        free(nt);
+        return -1;
+    }
+    /* the ids are distinct: each goes to the first free slot from its
+     * home, found from its tag alone (the same places as hashing it) */
     for (size_t i = 0; i < ix->cap; i++)
         if (ix->slots[i].id) {
-            size_t j = find_slot(ns, ncap, ix->slots[i].id);
+            size_t j = ix->tags[i] & (ncap - 1);
+            while (ns[j].id)
+                j = (j + 1) & (ncap - 1);
             ns[j] = ix->slots[i];
+            nt[j] = ix->tags[i];
             ix->rows[ns[j].row] = (uint32_t)j;
         }
     free(ix->slots);
+    free(ix->tags);
     ix->slots = ns;
+    ix->tags = nt;
     ix->cap = ncap;
     return 0;
 }
@@ -207,7 +225,7 @@ record_kind recindex_kind(const recindex *ix, const char *id)
 {
     if (!ix->cap)
         return KIND_NONE;
-    size_t i = find_slot(ix->slots, ix->cap, id);
+    size_t i = find_slot(ix, id, hash(id));
     return ix->slots[i].id ? ix->slots[i].kind : KIND_NONE;
 }
 
@@ -454,7 +472,8 @@ static uerr put_stored(recindex *ix, record_kind kind, const char *stored, const
     if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0)
         goto fail;
     assert((ix->count + 1) * 4 <= ix->cap * 3);
-    size_t i = find_slot(ix->slots, ix->cap, id);
+    uint64_t h = hash(id);
+    size_t i = find_slot(ix, id, h);
     recindex_item *it = &ix->slots[i];
     /* the displayed values of the indexed fields, new and old, each in
      * one walk of the bytes; whether a record may have a conflict at all */
@@ -523,6 +542,7 @@ static uerr put_stored(recindex *ix, record_kind kind, const char *stored, const
         it->id = stored;
     } else {
         it->id = stored;
+        ix->tags[i] = (uint32_t)h;
         if (strlen(stored) > ix->id_max)
             ix->id_max = strlen(stored);
         it->row = (uint32_t)ix->count;

@@ -113,6 +113,11 @@ typedef struct recindex_tally {
 typedef struct {
     recindex_item *slots; /* open addressing (linear probing, load < 3/4);
                              id == NULL marks a free slot */
+    /* slot -> the low 32 bits of its id's hash (where slots[i].id): a
+     * probe compares these before the id, whose bytes are in the arena
+     * (a cache miss each at a million records), and a growth rehashes
+     * without reading an id */
+    uint32_t *tags;
     size_t cap, count;
     /* The longest id held (ids are never removed): an id prefix at least
      * this long can only name the id itself, so a lookup that missed it

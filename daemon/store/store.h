@@ -176,9 +176,9 @@ typedef struct store_prewrite store_prewrite;
  * Touches only the store's pack folder, never its objects or refs. */
 store_prewrite *store_prewrite_start(store *s);
 /* Queue record id's bytes buf[0..len), to be stored in kind's folder (id
- * and buf borrowed: unchanged until p is freed). The thread also runs the
- * record's write check (writecheck.h; pure). Never fails: a failure is
- * kept and turns the commit into an ordinary one. */
+ * and buf borrowed: unchanged until p is freed). The record's write
+ * check (writecheck.h; pure) runs here, on the caller's thread. Never
+ * fails: a failure is kept and turns the commit into an ordinary one. */
 void store_prewrite_add(store_prewrite *p, const char *id, record_kind kind, const char *buf,
                         size_t len);
 /* As store_prewrite_add, but buf (malloc'd) becomes p's: once the thread

@@ -302,7 +302,7 @@ struct store_prewrite {
     prewrite_block *blocks, *newest; /* the thread's: the deflated copies, oldest first */
     size_t released;                 /* copies before it were freed (store_prewrite_release) */
     store_oidmap seen;               /* the thread's: blobs already in the pack (value: item + 1) */
-    int unchecked;                   /* the thread's: a write check refused (or was not run) */
+    int unchecked; /* the adder's (read after the join): a write check refused (or was not run) */
     EVP_MD_CTX *hash;
     struct libdeflate_decompressor *inflater; /* store_prewrite_record's */
     char *scratch;                            /* its output */

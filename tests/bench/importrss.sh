@@ -4,14 +4,17 @@
 # not show: the CPU of uniond's busiest thread (the store queue's: the
 # import's critical path when two cores are free), uniond's VmRSS every
 # 0.5 s (where the peak is: checking, commit or index feed) and VmHWM.
-# Prints one summary line and the RSS curve (MiB). Never part of make test.
+# Prints one summary line, the RSS curve (MiB) and the daemon's phase
+# lines (uniond --verbose: wall and CPU of the row checks, the commit and
+# the index feed, and their parts; docs/BENCHMARKS.md round 10). Never
+# part of make test.
 # Example: BUILD=build; tests/bench/importrss.sh $BUILD m.csv
 set -u
 B=$1 CSV=$2
 D=$(mktemp -d /tmp/uniond-importrss.XXXXXX)
 trap 'rm -rf "$D"' EXIT
 "$B/uniond" init -d "$D/n" --node n1 --office bench --listen 127.0.0.1:0 >/dev/null || exit 1
-"$B/uniond" -d "$D/n" 2>"$D/log" &
+"$B/uniond" -d "$D/n" --verbose 2>"$D/log" &
 PID=$!
 for _ in $(seq 1 500); do "$B/unionctl" -d "$D/n" status >/dev/null 2>&1 && break; sleep 0.02; done
 TCK=$(getconf CLK_TCK)
@@ -32,3 +35,4 @@ printf 'wall %.2f s, uniond CPU %.2f s (busiest thread %.2f s), unionctl CPU %.2
     "$(echo "$t1 - $t0" | bc)" "$(echo "$c1 - $c0" | bc)" "$busiest" \
     "$(awk '{print $1 + $2}' "$D/ctl")" "$hwm" "$(cut -d' ' -f1 /proc/loadavg)" "$(head -c 120 "$D/out")"
 echo "VmRSS every 0.5 s (MiB): $(cat "$D/rss")"
+grep -E 'debug: (import: |bulk commit)' "$D/log" | sed 's/^[^ ]* debug: /  /'
