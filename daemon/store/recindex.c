@@ -94,7 +94,7 @@ void recindex_free(recindex *ix)
     recindex_clear(ix);
 }
 
-static uint64_t hash(const char *s)
+uint64_t recindex_id_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) {
@@ -121,7 +121,7 @@ const recindex_item *recindex_find(const recindex *ix, const char *id)
 {
     if (!ix->cap)
         return NULL;
-    size_t i = find_slot(ix, id, hash(id));
+    size_t i = find_slot(ix, id, recindex_id_hash(id));
     return ix->slots[i].id ? &ix->slots[i] : NULL;
 }
 
@@ -225,7 +225,7 @@ record_kind recindex_kind(const recindex *ix, const char *id)
 {
     if (!ix->cap)
         return KIND_NONE;
-    size_t i = find_slot(ix, id, hash(id));
+    size_t i = find_slot(ix, id, recindex_id_hash(id));
     return ix->slots[i].id ? ix->slots[i].kind : KIND_NONE;
 }
 
@@ -472,7 +472,7 @@ static uerr put_stored(recindex *ix, record_kind kind, const char *stored, const
     if ((ix->count + 1) * 4 > ix->cap * 3 && grow(ix) != 0)
         goto fail;
     assert((ix->count + 1) * 4 <= ix->cap * 3);
-    uint64_t h = hash(id);
+    uint64_t h = recindex_id_hash(id);
     size_t i = find_slot(ix, id, h);
     recindex_item *it = &ix->slots[i];
     /* the displayed values of the indexed fields, new and old, each in

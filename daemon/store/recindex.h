@@ -159,6 +159,10 @@ void recindex_free(recindex *ix);
 void recindex_read_lock(recindex *ix);
 void recindex_write_lock(recindex *ix);
 void recindex_unlock(recindex *ix);
+/* The hash of a record id the table places it by (FNV-1a, 64 bits); its
+ * low 32 bits are the slot's tag. Exported for the tests that build ids
+ * of equal tags. */
+uint64_t recindex_id_hash(const char *id);
 /* The item of the record with this id, or NULL. Borrowed: valid until
  * the next put. */
 const recindex_item *recindex_find(const recindex *ix, const char *id);

@@ -20,17 +20,6 @@
 
 #define NIDS 300000 /* enough for a few pairs of equal 32-bit tags */
 
-/* recindex.c's hash (FNV-1a, 64 bits) */
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static void id_of(char out[24], const char *prefix, size_t i)
 {
     snprintf(out, 24, "%s%07zx", prefix, i * 2654435761u % 0xfffffffu);
@@ -55,7 +44,7 @@ static void check_table(const recindex *ix)
         if (!ix->slots[i].id)
             continue;
         n++;
-        uint64_t h = fnv(ix->slots[i].id);
+        uint64_t h = recindex_id_hash(ix->slots[i].id);
         assert_int_equal(ix->tags[i], (uint32_t)h);
         for (size_t j = (size_t)h & mask; j != i; j = (j + 1) & mask)
             assert_non_null(ix->slots[j].id); /* no hole between home and slot */
@@ -100,7 +89,7 @@ static void equal_tags_found(void **state)
     assert_non_null(t);
     for (size_t i = 0; i < NIDS; i++) {
         id_of(ids[i], "m", i);
-        t[i] = (tag_of){(uint32_t)fnv(ids[i]), (uint32_t)i};
+        t[i] = (tag_of){(uint32_t)recindex_id_hash(ids[i]), (uint32_t)i};
     }
     qsort(t, NIDS, sizeof *t, tag_cmp);
     size_t pairs = 0;
