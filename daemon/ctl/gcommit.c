@@ -90,15 +90,20 @@ void ctl_queue_handle_batch(ops_ctx *o, const char *const *reqs, const size_t *l
 
 static int packs_due(void *arg)
 {
-    return store_packs_join_due(arg);
+    int d = store_packs_join_due(arg);
+    return d ? d : store_checkpoint_due(arg);
 }
 
 static void packs_run(void *arg)
 {
     char err[CTL_ERRLEN];
-    /* best effort (the store logs a failure): the store is whole either
-     * way, only slower */
-    (void)store_packs_join(arg, err, sizeof err);
+    /* the journal's checkpoint (best effort: kept and tried again, and
+     * the next start redoes it), then the join when due (best effort too,
+     * the store logs a failure: the store is whole either way, only
+     * slower) */
+    (void)store_checkpoint(arg, err, sizeof err); /* logged; kept for later */
+    if (store_packs_join_due(arg))
+        (void)store_packs_join(arg, err, sizeof err);
 }
 
 static void packs_done(void *arg, int cancelled)

@@ -426,6 +426,10 @@ uerr store_packs_join(store *s, char *err, size_t errlen)
     /* counted from zero again whatever happens: a failing join is retried
      * after as many packs again, not after every job */
     atomic_store(&s->packs_new, 0);
+    /* the packs the journal holds are made durable before any pack they
+     * hold objects of is removed */
+    if ((rc = store_checkpoint_in(s, err, errlen)) != UERR_OK)
+        goto cleanup;
     snprintf(dir, sizeof dir, "%sobjects/pack", git_repository_path(s->repo));
     if (join_packs_list(&l, dir) != 0 || join_list_pick(&l) != 0) {
         rc = uerr_set(err, errlen, UERR_IO, "listing %s", dir);

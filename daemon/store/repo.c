@@ -7,11 +7,13 @@
  * pack (bulk: bulktree.c), or in a batch to a mempack written as one pack
  * (packwriter.c); only then is the branch ref moved. With libgit2's fsync
  * option on, an acknowledged write survives a crash or kill -9. */
+#include "daemon/store/journal.h"
 #include "daemon/store/objcheck.h"
 #include "daemon/store/readwatch.h"
 #include "daemon/store/writecheck.h"
 #include "daemon/store/store_int.h"
 
+#include "daemon/util/log.h"
 #include "proto/record.h"
 
 #include <assert.h>
@@ -67,84 +69,6 @@ static uerr damaged_err(char *err, size_t errlen, git_repository *repo, const gi
                     "%s: store object %s (%s) is damaged: %s; restore this node from a peer or "
                     "a bundle (uniond(8), REPAIR)",
                     what, hex, path, e && e->message ? e->message : "unreadable");
-}
-
-int store_oidvec_push(store_oidvec *o, const git_oid *id)
-{
-    if (o->n == o->cap) {
-        size_t nc = o->cap ? o->cap * 2 : 1024;
-        git_oid *nv = realloc(o->v, nc * sizeof *nv);
-        if (!nv)
-            return -1;
-        o->v = nv;
-        o->cap = nc;
-    }
-    git_oid_cpy(&o->v[o->n++], id);
-    return 0;
-}
-
-void store_oidmap_free(store_oidmap *m)
-{
-    free(m->k);
-    free(m->v);
-    free(m->used);
-    memset(m, 0, sizeof *m);
-}
-
-/* Ids are hashes already: their first bytes are the hash. */
-static size_t oidmap_slot(const store_oidmap *m, const git_oid *id)
-{
-    size_t h;
-    memcpy(&h, id->id, sizeof h);
-    for (h &= m->cap - 1; m->used[h] && !git_oid_equal(&m->k[h], id); h = (h + 1) & (m->cap - 1))
-        ;
-    return h;
-}
-
-static int oidmap_grow(store_oidmap *m)
-{
-    store_oidmap g = {0};
-    g.cap = m->cap ? m->cap * 2 : 1024;
-    g.k = calloc(g.cap, sizeof *g.k);
-    g.v = calloc(g.cap, sizeof *g.v);
-    g.used = calloc(g.cap, 1);
-    if (!g.k || !g.v || !g.used) {
-        store_oidmap_free(&g);
-        return -1;
-    }
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->used[i]) {
-            size_t h = oidmap_slot(&g, &m->k[i]);
-            g.used[h] = 1;
-            git_oid_cpy(&g.k[h], &m->k[i]);
-            g.v[h] = m->v[i];
-        }
-    g.n = m->n;
-    store_oidmap_free(m);
-    *m = g;
-    return 0;
-}
-
-int store_oidmap_put(store_oidmap *m, const git_oid *id, uint32_t v)
-{
-    if ((m->n + 1) * 2 > m->cap && oidmap_grow(m) != 0)
-        return -1;
-    size_t h = oidmap_slot(m, id);
-    if (m->used[h])
-        return 0;
-    m->used[h] = 1;
-    git_oid_cpy(&m->k[h], id);
-    m->v[h] = v;
-    m->n++;
-    return 1;
-}
-
-uint32_t *store_oidmap_get(store_oidmap *m, const git_oid *id)
-{
-    if (!m->cap)
-        return NULL;
-    size_t h = oidmap_slot(m, id);
-    return m->used[h] ? &m->v[h] : NULL;
 }
 
 /* ---- setup ----------------------------------------------------------------- */
@@ -245,6 +169,12 @@ uerr store_open(store **out, const char *gitdir, const char *node, char *err, si
      * DATA lock. */
     nftw(gitdir, unlink_stale, 16, FTW_PHYS);
     store_quarantine_clear(gitdir);
+    /* Group commits a crash left in the journal are redone before
+     * anything reads a pack or the branch (the small packs' join below
+     * reads packs). */
+    rc = store_journal_open(&s->journal, gitdir, node, err, errlen);
+    if (rc != UERR_OK)
+        goto fail;
     /* Every object read from here to store_startup_done is bounded in
      * time (readwatch.h): a damaged object ends start-up, named. */
     readwatch_begin(gitdir);
@@ -303,6 +233,10 @@ void store_free(store *s)
     if (!s)
         return;
     assert(!atomic_load(&s->busy) && "store freed while a call is running");
+    char err[256];
+    if (s->journal && store_journal_checkpoint(s->journal, err, sizeof err) != UERR_OK)
+        log_msg(LOG_WARN, "journal kept for the next start: %s", err);
+    store_journal_free(s->journal);
     store_tcache_free(&s->tc);
     store_tcache_free(&s->tc_next);
     git_repository_free(s->bulk); /* owns the mempack backend via its odb */
@@ -497,6 +431,10 @@ uerr store_branch_move(store *s, git_repository *repo, const git_oid *to, const 
                        char *err, size_t errlen)
 {
     git_reference *ref = NULL;
+    /* the journal's moves are durable before any other */
+    uerr rc = store_checkpoint_in(s, err, errlen);
+    if (rc != UERR_OK)
+        return rc;
     /* Expect the head we built on: nobody else writes the own branch, but a
      * mismatch must never be papered over. */
     int e = s->has_head ? git_reference_create_matching(&ref, repo, s->ref, to, 1, &s->head, why)

@@ -131,6 +131,12 @@ void store_free(store *s);
  * the joined ones are removed; UERR_OK (also when there was nothing to join) or UERR_IO/UERR_NOMEM
  * (err set; the store is whole). store_packs_joined: packs removed by joins since start. */
 int store_packs_join_due(const store *s);
+/* The group commits' journal (journal.c) made durable in place and
+ * emptied: store_checkpoint_due is SQUEUE_IDLE_QUIET (2) when it holds
+ * entries, else 0 (any thread); store_checkpoint (store queue, outside a
+ * batch): UERR_OK, or UERR_IO with err set (the journal is kept). */
+int store_checkpoint_due(const store *s);
+uerr store_checkpoint(store *s, char *err, size_t errlen);
 uerr store_packs_join(store *s, char *err, size_t errlen);
 unsigned long store_packs_joined(const store *s);
 

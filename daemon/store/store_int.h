@@ -104,6 +104,12 @@ struct store {
     /* One thread at a time (store.h): a call sets this on entry, and a
      * second thread entering while it is set is a bug we assert on. */
     atomic_int busy;
+    /* The group commits' write-ahead log (journal.c); NULL: none (the
+     * pack and the branch fsynced in place). journal_dirty: it holds
+     * entries since the last checkpoint (read on the loop thread:
+     * store_checkpoint_due). */
+    struct store_journal *journal;
+    atomic_int journal_dirty;
     /* The index the take-ins update, write-locked while they do
      * (readview.h store_index_attach); NULL: none. Borrowed. */
     recindex *ix;
@@ -131,6 +137,9 @@ uerr store_walk_head(git_revwalk **out, store *s, char *err, size_t errlen);
  * UERR_IO. */
 uerr store_branch_move(store *s, git_repository *repo, const git_oid *to, const char *why,
                        char *err, size_t errlen);
+/* The journal's checkpoint (journal.c) for s, before anything else moves
+ * the branch or removes a pack; journal_dirty follows. */
+uerr store_checkpoint_in(store *s, char *err, size_t errlen);
 
 /* The own branch's move staged beside a pack's flush (refstage.c): begin
  * takes git's lock "<ref>.lock" (O_EXCL) and writes and fsyncs `to` into
@@ -145,10 +154,12 @@ uerr store_branch_move(store *s, git_repository *repo, const git_oid *to, const 
 typedef struct {
     char path[4200], lock[4300];
     git_oid to;
-    int fd, werr, threaded;
+    int fd, werr, threaded, nosync;
     pthread_t th;
 } store_refstage;
-uerr store_refstage_begin(store_refstage *st, store *s, const git_oid *to);
+/* sync 0: the lock is neither fsynced nor its folder after the rename
+ * (the group commit's journal holds the move, journal.c). */
+uerr store_refstage_begin(store_refstage *st, store *s, const git_oid *to, int sync);
 uerr store_refstage_commit(store_refstage *st, store *s, char *err, size_t errlen);
 void store_refstage_abort(store_refstage *st);
 /* Write a ref's content, "<hex>\n" of oid, to the open lock file fd and
@@ -246,6 +257,23 @@ uerr store_packacc_write(store *s, store_packacc *a, char *err, size_t errlen);
 uerr store_packacc_write_dir(const char *dir, store_packacc *a, char *hex, char *err,
                              size_t errlen);
 void store_packacc_free(store_packacc *a);
+/* A finished pack in memory: the pack file's bytes (trailer included),
+ * its .idx, and the pack's checksum (its name). Owned; store_packfiles_free. */
+typedef struct {
+    unsigned char *pack, *idx;
+    size_t packlen, idxlen;
+    unsigned char sum[GIT_OID_RAWSZ];
+} store_packfiles;
+/* Finish a (at least one object; its count is set in its header, a is
+ * otherwise unchanged) into *out, the caller's. UERR_OK or UERR_NOMEM. */
+uerr store_packacc_finish(store_packfiles *out, store_packacc *a, char *err, size_t errlen);
+/* Write f (borrowed) into the pack folder dir as pack-<sum>.pack/.idx:
+ * under temporary names, renamed (.pack first). sync: each file fsynced
+ * before its rename and the folder after; 0: none of it (the journal,
+ * journal.c, holds the bytes until its checkpoint). */
+uerr store_packfiles_write(const char *dir, const store_packfiles *f, int sync, char *err,
+                           size_t errlen);
+void store_packfiles_free(store_packfiles *f);
 
 /* ---- the bulk commit (bulktree.c) ---------------------------------------- */
 
