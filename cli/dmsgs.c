@@ -450,7 +450,6 @@ const char *const dmsg_templates[] = {
     "same ID number",
     "same name and phone",
     "section header has no closing ']'; expected [node], [store], [sync], [log] or [peer \"NAME\"]",
-    "syncing %s: %s",
     "taking a batch back out of %s: %s",
     "that fingerprint is this node's own key",
     "the backup is of node %s itself: give the new node another name (--node) or restore it with --same-identity",

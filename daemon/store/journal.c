@@ -155,19 +155,6 @@ size_t store_journal_scan(const unsigned char *buf, size_t len, store_journal_en
 
 /* ---- files ------------------------------------------------------------------- */
 
-static uerr file_sync(const char *path, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        uerr rc = uerr_set(err, errlen, UERR_IO, "flushing %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return rc;
-    }
-    close(fd);
-    return UERR_OK;
-}
-
 static void pack_path(char *out, size_t outlen, const store_journal *j, const unsigned char *sum,
                       const char *ext)
 {
@@ -274,15 +261,15 @@ uerr store_journal_checkpoint(store_journal *j, char *err, size_t errlen)
     uint64_t t0 = clock_mono_ms();
     for (size_t i = 0; i < j->nsums; i++) {
         pack_path(path, sizeof path, j, j->sums[i], "pack");
-        if ((rc = file_sync(path, err, errlen)) != UERR_OK)
+        if ((rc = fsutil_file_sync(path, err, errlen)) != UERR_OK)
             return rc;
         pack_path(path, sizeof path, j, j->sums[i], "idx");
-        if ((rc = file_sync(path, err, errlen)) != UERR_OK)
+        if ((rc = fsutil_file_sync(path, err, errlen)) != UERR_OK)
             return rc;
     }
     snprintf(path, sizeof path, "%s/x", j->packdir);
     if ((rc = fsutil_dir_sync(path, err, errlen)) != UERR_OK ||
-        (rc = file_sync(j->ref, err, errlen)) != UERR_OK ||
+        (rc = fsutil_file_sync(j->ref, err, errlen)) != UERR_OK ||
         (rc = fsutil_dir_sync(j->ref, err, errlen)) != UERR_OK)
         return rc;
     /* everything the entries hold is where it belongs: forget them */

@@ -409,20 +409,6 @@ static uerr move_repacked(const store_oidvec *objs, quarantine *qt, git_odb *dis
     return rc;
 }
 
-/* fsync one file of the quarantine (its pack or index, written unsynced). */
-static uerr file_sync(const char *path, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        uerr rc = uerr_set(err, errlen, UERR_IO, "syncing %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return rc;
-    }
-    close(fd);
-    return UERR_OK;
-}
-
 /* Everything received is kept: the pack itself moves in, .pack first,
  * .idx last (git finds packs by their index). A big quarantine was
  * indexed with fsyncs, and its directory entries are ordered before the
@@ -438,7 +424,7 @@ static uerr move_whole(quarantine *qt, char *err, size_t errlen)
     uerr rc = UERR_OK;
     for (int i = 0; i < 2 && rc == UERR_OK && qt->unsynced; i++) {
         snprintf(src, sizeof src, "%s/pack-%s.%s", qt->qdir, qt->packname, ext[i]);
-        rc = file_sync(src, err, errlen);
+        rc = fsutil_file_sync(src, err, errlen);
     }
     for (int i = 0; i < 2 && rc == UERR_OK; i++) {
         snprintf(src, sizeof src, "%s/pack-%s.%s", qt->qdir, qt->packname, ext[i]);

@@ -180,3 +180,16 @@ uerr fsutil_path_join(char *out, size_t outlen, const char *dir, const char *nam
     }
     return UERR_OK;
 }
+
+uerr fsutil_file_sync(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        uerr rc = uerr_set(err, errlen, UERR_IO, "flushing %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    close(fd);
+    return UERR_OK;
+}

@@ -37,6 +37,9 @@ uerr fsutil_write_new(const char *path, const void *data, size_t len, mode_t mod
  * cannot sync directories (EINVAL) counts as success. UERR_IO or
  * UERR_NOMEM on failure. */
 uerr fsutil_dir_sync(const char *path, char *err, size_t errlen);
+/* fsync the file at path (written earlier without it). UERR_OK, or UERR_IO
+ * with err naming the file. */
+uerr fsutil_file_sync(const char *path, char *err, size_t errlen);
 
 /* Open path (a file a user named: a bundle, a backup) for reading without
  * blocking on what is not a file: a FIFO would hold the store queue until
