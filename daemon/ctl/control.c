@@ -270,6 +270,16 @@ static void job_run(void *arg)
     ctl_handle(j->ops, &env, j->req, j->reqlen, &j->reply);
 }
 
+/* A write that commits through a batch of its own (gcommit.h): the group
+ * commit's durability, the journal's one flush, for merge, resolve, ... */
+static void job_run_alone(void *arg)
+{
+    job *j = arg;
+    const char *req = j->req;
+    msgpack_sbuffer *out = &j->reply;
+    ctl_queue_handle_batch(j->ops, &req, &j->reqlen, &out, 1);
+}
+
 /* A run of batchable jobs (add, edit) queued back to back: one group
  * commit (gcommit.h), each job keeping its own reply. */
 static void job_run_batch(void **args, size_t n)
@@ -495,11 +505,13 @@ static void job_push(control_client *cl, const uint8_t *payload, size_t plen, in
     j->queued = squeue_length(c->q);
     msgpack_sbuffer_init(&j->reply);
     cl->refs++;
-    int pushed;
+    int pushed, batch = read ? 0 : ctl_request_batchable(req, plen);
     if (read)
         pushed = squeue_push(c->rq, read_run, job_done, j);
-    else if (ctl_request_batchable(req, plen))
+    else if (batch == 1)
         pushed = squeue_push_batchable(c->q, job_run_batch, job_done, j);
+    else if (batch == 2)
+        pushed = squeue_push(c->q, job_run_alone, job_done, j);
     else
         pushed = squeue_push(c->q, job_run, job_done, j);
     if (pushed != 0) {

@@ -22,7 +22,12 @@ int ctl_request_batchable(const char *req, size_t len)
     msgpack_unpacked_init(&u);
     if (msg_unpack(&u, req, len) == 0 && u.data.type == MSGPACK_OBJECT_MAP) {
         char *op = msg_get_str(&u.data, "op");
+        static const char *const alone[] = {"field_add", "field_value_add", "merge",
+                                            "resolve",   "revert",          "transfer"};
         yes = op && (strcmp(op, "add") == 0 || strcmp(op, "edit") == 0);
+        for (size_t i = 0; op && !yes && i < sizeof alone / sizeof *alone; i++)
+            if (strcmp(op, alone[i]) == 0)
+                yes = 2;
         free(op);
     }
     msgpack_unpacked_destroy(&u);

@@ -14,7 +14,12 @@
 #include <stddef.h>
 
 /* 1 if the request (len bytes) is a write that may share a batch: add or
- * edit. Anything else, malformed requests included, is 0. */
+ * edit; 2 if it is a write that commits through a batch of its own (merge,
+ * resolve, revert, transfer, field_add, field_value_add: they read the
+ * store's history or schema before they write, so they never follow
+ * another request's commit pending in the same batch), for the batch's
+ * durability (the journal: one flush). Anything else, malformed requests
+ * included, is 0. */
 int ctl_request_batchable(const char *req, size_t len);
 
 /* Handle reqs[0..n) (lens[i] bytes each) in order exactly as

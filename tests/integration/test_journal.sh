@@ -33,12 +33,26 @@ SP=$!
 # nothing traced happens while the daemon is idle: wait for the attach
 # through /proc
 wait_until 10 grep -q "TracerPid:[[:space:]]*$SP" /proc/"$PID"/status
-ctl "$A" add name=一次 >/dev/null
-flushes=$(grep -c -E '(fsync|fdatasync|syncfs|sync|sync_file_range|msync)\(' "$T/st")
+flushes() { grep -c -E '(fsync|fdatasync|syncfs|sync|sync_file_range|msync)\(' "$T/st"; }
+keep=$(ctl "$A" add name=一次 phone=13900000001)
+f_add=$(flushes)
+dup=$(ctl "$A" add name=一次 phone=13900000002)
+f0=$(flushes)
+ctl "$A" merge "$keep" "$dup" >/dev/null
+f_merge=$(( $(flushes) - f0 ))
+f0=$(flushes)
+ctl "$A" revert --last --force >/dev/null
+f_revert=$(( $(flushes) - f0 ))
 kill "$SP" 2>/dev/null
 wait "$SP" 2>/dev/null
-check "one add made one flush ($flushes; it was 5 without the journal)" test "$flushes" = 1
-check "and that flush is the journal's fdatasync" grep -q 'fdatasync(' "$T/st"
+check "one add made one flush ($f_add; it was 5 without the journal)" test "$f_add" = 1
+check "and that flush is the journal's fdatasync" \
+    test "$(grep -c -E '(fsync|fdatasync|syncfs|sync|sync_file_range|msync)\(' "$T/st")" = \
+    "$(grep -c 'fdatasync(' "$T/st")"
+check "a merge of two records made one flush too ($f_merge)" test "$f_merge" = 1
+check "and a revert of it ($f_revert)" test "$f_revert" = 1
+check "the revert took the merge back (the duplicate is active again)" \
+    grep -q '"status": "active"' <<<"$(ctl "$A" show "$dup" --json)"
 
 # -- the unsynced files lost after a crash -----------------------------------------
 git_store "$A" rev-parse refs/heads/yz-journal >"$T/h0"
