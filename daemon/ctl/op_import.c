@@ -557,17 +557,21 @@ static uerr import_commit(import_job *j, const char *operator, const char * mess
     (void)recindex_reserve(&o->ix, j->nnew);
     (void)persons_reserve(o, 3 * j->nnew);
     for (size_t i = 0; i < j->nrec; i++) {
-        record r;
+        record own;
+        const record *r = &own;
         char why[128];
         /* the store accepted exactly these bytes after decoding them, so
-         * only memory can fail here */
+         * only memory can fail here; the feed's record is lent (freed on
+         * its thread), this thread's own decode freed here */
         double t0 = import_clock(&j->t);
         int ok = (feed ? import_feed_next(feed, &r, why, sizeof why)
-                       : import_record_decode(j, i, &r, why, sizeof why)) == 0;
+                       : import_record_decode(j, i, &own, why, sizeof why)) == 0;
         import_part(&j->t, PH_FEEDWAIT, &t0);
         if (ok) {
             persons_remove(o, j->ids[i]);
-            ok = recindex_put_kind(&o->ix, ch[i].kind, j->ids[i], &r) == UERR_OK;
+            ok = recindex_put_kind_lent(&o->ix, ch[i].kind, j->ids[i], r) == UERR_OK;
+            if (!feed)
+                record_free(&own);
             import_part(&j->t, PH_INDEX, &t0);
             ok = ok && persons_add(o, j->ids[i]) == UERR_OK;
             import_part(&j->t, PH_PERSONS, &t0);
