@@ -232,8 +232,8 @@ static int prewrite_queue(store_prewrite *p, const char *id, record_kind kind, c
      * import's thread waited on p's queue for most of its rows. A refusal
      * is made again, with its message, by the commit. */
     char why[256];
-    if (!p->unchecked &&
-        store_write_check_kind(id, kind ? kind : KIND_MEMBER, buf, len, why, sizeof why) != UERR_OK)
+    if (!p->unchecked && store_write_check_kind_mem(id, kind ? kind : KIND_MEMBER, buf, len,
+                                                    &p->checkmem, why, sizeof why) != UERR_OK)
         p->unchecked = 1;
     pthread_mutex_lock(&p->mu);
     if (p->nitems == p->cap && !p->failed) {
@@ -415,6 +415,7 @@ void store_prewrite_abort(store_prewrite *p)
         p->blocks = next;
     }
     libdeflate_free_decompressor(p->inflater);
+    record_decode_mem_free(&p->checkmem);
     free(p->scratch);
     free(p->items);
     free(p->copies);

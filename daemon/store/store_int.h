@@ -308,6 +308,7 @@ struct store_prewrite {
     size_t released;                 /* copies before it were freed (store_prewrite_release) */
     store_oidmap seen;               /* the thread's: blobs already in the pack (value: item + 1) */
     int unchecked; /* the adder's (read after the join): a write check refused (or was not run) */
+    record_decode_mem checkmem; /* the adder's: its write checks decode into it */
     EVP_MD_CTX *hash;
     struct libdeflate_decompressor *inflater; /* store_prewrite_record's */
     char *scratch;                            /* its output */
