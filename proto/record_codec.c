@@ -368,12 +368,11 @@ static int parse_u64(uint64_t *v, const char *s, size_t n)
     return 0;
 }
 
-/* Unescape [s, s+n) into a fresh string; -1 on a bad escape. */
-static char *unescape(const char *s, size_t n)
+/* Unescape [s, s+n) at o (room for n + 1 bytes), NUL-terminated; the
+ * end, or NULL (errno EINVAL) on a bad escape. */
+static char *unescape_at(char *o, const char *s, size_t n)
 {
-    char *o = malloc(n + 1), *w = o;
-    if (!o)
-        return NULL;
+    char *w = o;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == 0)
             goto bad;
@@ -417,18 +416,56 @@ static char *unescape(const char *s, size_t n)
         }
     }
     *w = 0;
-    return o;
+    return w + 1;
 bad:
-    free(o);
     errno = EINVAL;
     return NULL;
 }
 
-/* record_decode, with the final canonical-form check when canonical. */
-static int decode(record *r, const char *buf, size_t len, int canonical, char *err, size_t errlen)
+/* Unescape [s, s+n) into a fresh string; NULL on a bad escape (errno
+ * EINVAL) or out of memory. */
+static char *unescape(const char *s, size_t n)
+{
+    char *o = malloc(n + 1);
+    if (o && !unescape_at(o, s, n)) {
+        free(o);
+        errno = EINVAL;
+        return NULL;
+    }
+    return o;
+}
+
+/* Room for n items of size sz in *p (capacity *cap, kept); 0 or -1. */
+static int mem_room(void **p, size_t *cap, size_t n, size_t sz)
+{
+    if (n <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 16;
+    while (nc < n)
+        nc *= 2;
+    void *np = realloc(*p, nc * sz);
+    if (!np)
+        return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+void record_decode_mem_free(record_decode_mem *m)
+{
+    free(m->entries);
+    free(m->ctx);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+/* record_decode, with the final canonical-form check when canonical; into
+ * m's memory when m is not NULL (record_decode_trusted_mem). */
+static int decode(record *r, const char *buf, size_t len, int canonical, record_decode_mem *m,
+                  char *err, size_t errlen)
 {
     record_init(r);
-    char *again = NULL;
+    char *again = NULL, *vat = NULL;
     size_t againlen = 0;
     if (len > RECORD_BLOB_MAX) {
         seterr(err, errlen, "record is larger than the 1 MiB (1048576 bytes) limit", 0);
@@ -462,7 +499,18 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
                nvals);
         return -1;
     }
-    if (nvals) {
+    if (m) {
+        /* every value unescaped is at most its text, plus its NUL: the
+         * values' buffer never moves during the decode */
+        if (mem_room((void **)&m->entries, &m->ecap, nvals, sizeof *m->entries) != 0 ||
+            mem_room((void **)&m->vals, &m->vcap, sep + nvals + 1, 1) != 0)
+            goto oom;
+        if (nvals) {
+            memset(m->entries, 0, nvals * sizeof *m->entries);
+            r->entries = m->entries;
+        }
+        vat = m->vals;
+    } else if (nvals) {
         r->entries = calloc(nvals, sizeof *r->entries);
         if (!r->entries)
             goto oom;
@@ -488,8 +536,13 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
             v++;
             vl--;
         }
-        e->value = unescape(v, vl);
-        if (!e->field || !e->value) {
+        if (m) {
+            e->value = vat;
+            vat = unescape_at(vat, v, vl);
+        } else {
+            e->value = unescape(v, vl);
+        }
+        if (!e->field || !e->value || (m && !vat)) {
             if (errno == EINVAL)
                 seterr(err, errlen, "line %zu: bad escape in value", line);
             else
@@ -515,7 +568,12 @@ static int decode(record *r, const char *buf, size_t len, int canonical, char *e
             seterr(err, errlen, "line %zu: context too large (more than 4096 nodes)", line);
             goto fail;
         }
-        if (nitems) {
+        if (m && nitems) {
+            if (mem_room((void **)&m->ctx, &m->ccap, nitems, sizeof *m->ctx) != 0)
+                goto oom;
+            memset(m->ctx, 0, nitems * sizeof *m->ctx);
+            r->ctx = m->ctx;
+        } else if (nitems) {
             r->ctx = calloc(nitems, sizeof *r->ctx);
             if (!r->ctx)
                 goto oom;
@@ -620,16 +678,31 @@ oom:
     seterr(err, errlen, "out of memory", 0);
 fail:
     free(again);
-    record_free(r);
+    if (m)
+        record_init(r); /* m's memory stays m's */
+    else
+        record_free(r);
     return -1;
 }
 
 int record_decode(record *r, const char *buf, size_t len, char *err, size_t errlen)
 {
-    return decode(r, buf, len, 1, err, errlen);
+    return decode(r, buf, len, 1, NULL, err, errlen);
 }
 
 int record_decode_trusted(record *r, const char *buf, size_t len, char *err, size_t errlen)
 {
-    return decode(r, buf, len, 0, err, errlen);
+    return decode(r, buf, len, 0, NULL, err, errlen);
+}
+
+int record_decode_trusted_mem(record *r, record_decode_mem *m, const char *buf, size_t len,
+                              char *err, size_t errlen)
+{
+    return decode(r, buf, len, 0, m, err, errlen);
+}
+
+int record_decode_checked_mem(record *r, record_decode_mem *m, const char *buf, size_t len,
+                              char *err, size_t errlen)
+{
+    return decode(r, buf, len, 1, m, err, errlen);
 }

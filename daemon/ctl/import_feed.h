@@ -27,11 +27,12 @@ typedef struct import_feed import_feed;
 import_feed *import_feed_start(store_prewrite *pre, char *const *bufs, const size_t *lens,
                                size_t n);
 
-/* The next record (0, 1, ... in order) into *r (the caller's to free with
- * record_free). 0, or -1 with why set (out of memory, or bytes that do not
- * decode: the store accepted them, so a bug) and *r empty. Called at most
- * n times. */
-int import_feed_next(import_feed *f, record *r, char *why, size_t whylen);
+/* The next record (0, 1, ... in order) in *r, lent: the feed's until the
+ * next call or import_feed_free (it lives in memory the feed's thread
+ * reuses: record_decode_trusted_mem; never record_free it). 0, or -1 with why set (out of memory,
+ * or bytes that do not decode: the store accepted them, so a bug) and *r empty. Called at most n
+ * times. */
+int import_feed_next(import_feed *f, const record **r, char *why, size_t whylen);
 
 /* Stop the thread and free what it decoded and was not taken. NULL is a
  * no-op. */

@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -101,4 +102,41 @@ const char *import_message_field(char *buf, size_t len, const char *msg)
     const char *c = strchr(msg, ':');
     snprintf(buf, len, "%.*s", c ? (int)(c - msg) : 0, msg);
     return buf;
+}
+
+/* ---- blocks ----------------------------------------------------------------- */
+
+#define IMPORT_BLOCK (1u << 20)
+
+struct import_block {
+    import_block *next; /* the older block */
+    size_t used, size;
+    _Alignas(16) char data[];
+};
+
+void *import_block_alloc(import_block **head, size_t n)
+{
+    size_t need = (n + 15) & ~(size_t)15;
+    import_block *b = *head;
+    if (need < n)
+        return NULL;
+    if (!b || b->size - b->used < need) {
+        size_t size = need > IMPORT_BLOCK ? need : IMPORT_BLOCK;
+        if (size > SIZE_MAX - sizeof *b || !(b = malloc(sizeof *b + size)))
+            return NULL;
+        *b = (import_block){*head, 0, size};
+        *head = b;
+    }
+    void *p = b->data + b->used;
+    b->used += need;
+    return p;
+}
+
+void import_blocks_free(import_block **head)
+{
+    while (*head) {
+        import_block *next = (*head)->next;
+        free(*head);
+        *head = next;
+    }
 }

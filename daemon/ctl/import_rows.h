@@ -36,6 +36,16 @@ const msgpack_object *import_rows_get(import_rows *r, uint32_t ri);
 /* Free what r holds (not the request). */
 void import_rows_free(import_rows *r);
 
+/* Small allocations freed all at once (import_blocks_free), carved from
+ * 1 MiB blocks, each 16-byte aligned: for what lives as long as the row
+ * checks (a million rows' entries are then a few hundred frees). */
+typedef struct import_block import_block;
+/* n bytes from *head's newest block (a new block when it is full); NULL
+ * when out of memory. */
+void *import_block_alloc(import_block **head, size_t n);
+/* Free every block of *head (NULL after). */
+void import_blocks_free(import_block **head);
+
 /* The value of field among a row's assignments, "" if not given. */
 const char *import_row_value(const assignment *a, size_t na, const char *field);
 /* The field a "field: message" names, into buf (returned). */

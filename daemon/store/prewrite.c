@@ -34,8 +34,19 @@
 /* Bytes of given records queued and not yet taken by the thread, at
  * most: past it store_prewrite_give waits. Without a bound, a thread
  * starved of CPU (a loaded machine) would let every encoded record of the
- * import pile up in its queue, the peak this file exists to avoid. */
-#define PREWRITE_QUEUE_MAX (16u << 20)
+ * import pile up in its queue, the peak this file exists to avoid. 4 MiB
+ * (~6,500 members, ~60 ms of the thread's work): the queue's tail is what
+ * the commit waits for once the rows are checked (16 MiB was ~0.1 s at
+ * 100k, round 11), and the adder, woken at half, waits ~30 times a
+ * 100k import. */
+#define PREWRITE_QUEUE_MAX (4u << 20)
+
+/* A sleeping thread is woken once this many items wait for it (or the
+ * adder stops, or waits for room); an adder waiting for room once the
+ * queue fell to half of PREWRITE_QUEUE_MAX. One signal per item was a
+ * futex wake per record on the import's thread, ~0.1 s of its 1 s of row
+ * checks at 100k (perf, round 11). */
+#define PREWRITE_WAKE_ITEMS 32
 
 /* The deflated copies live in blocks of this size (one allocation per
  * ~13,000 members instead of one per record). */
@@ -152,8 +163,11 @@ static void *prewrite_run(void *arg)
          * cannot be taken stays the queue's (and the commit falls back) */
         int room = prewrite_reserve(p) == 0;
         pthread_mutex_lock(&p->mu);
-        while (room && p->next == p->nitems && !p->done)
+        while (room && p->next == p->nitems && !p->done) {
+            p->sleeping = 1;
             pthread_cond_wait(&p->cv, &p->mu);
+        }
+        p->sleeping = 0;
         if (!room || p->next == p->nitems) {
             p->exited = 1;
             pthread_cond_broadcast(&p->room); /* an adder waiting stops */
@@ -165,7 +179,10 @@ static void *prewrite_run(void *arg)
         prewrite_item it = p->items[p->next++];
         if (it.owned) {
             p->queued -= it.len;
-            pthread_cond_signal(&p->room);
+            if (p->adder_waits && p->queued <= PREWRITE_QUEUE_MAX / 2) {
+                p->adder_waits = 0;
+                pthread_cond_signal(&p->room);
+            }
         }
         pthread_mutex_unlock(&p->mu);
         prewrite_one(p, &it);
@@ -219,8 +236,8 @@ static int prewrite_queue(store_prewrite *p, const char *id, record_kind kind, c
      * import's thread waited on p's queue for most of its rows. A refusal
      * is made again, with its message, by the commit. */
     char why[256];
-    if (!p->unchecked &&
-        store_write_check_kind(id, kind ? kind : KIND_MEMBER, buf, len, why, sizeof why) != UERR_OK)
+    if (!p->unchecked && store_write_check_kind_mem(id, kind ? kind : KIND_MEMBER, buf, len,
+                                                    &p->checkmem, why, sizeof why) != UERR_OK)
         p->unchecked = 1;
     pthread_mutex_lock(&p->mu);
     if (p->nitems == p->cap && !p->failed) {
@@ -234,11 +251,22 @@ static int prewrite_queue(store_prewrite *p, const char *id, record_kind kind, c
     }
     if (!p->failed && len <= 0xffffffffu) {
         p->items[p->nitems++] = (prewrite_item){id, kind ? kind : KIND_MEMBER, buf, len, owned};
-        pthread_cond_signal(&p->cv);
-        /* a given record waits here while the thread is far behind */
         p->queued += owned ? len : 0;
-        while (p->queued > PREWRITE_QUEUE_MAX && !p->exited)
+        int many = p->nitems - p->next >= PREWRITE_WAKE_ITEMS;
+        /* a given record waits here while the thread is far behind (woken
+         * first, whatever the count, so that it takes some) */
+        while (p->queued > PREWRITE_QUEUE_MAX && !p->exited) {
+            if (p->sleeping) {
+                p->sleeping = 0;
+                pthread_cond_signal(&p->cv);
+            }
+            p->adder_waits = 1;
             pthread_cond_wait(&p->room, &p->mu);
+        }
+        if (p->sleeping && many) {
+            p->sleeping = 0;
+            pthread_cond_signal(&p->cv);
+        }
     } else {
         p->failed = 1;
         rc = -1;
@@ -391,6 +419,7 @@ void store_prewrite_abort(store_prewrite *p)
         p->blocks = next;
     }
     libdeflate_free_decompressor(p->inflater);
+    record_decode_mem_free(&p->checkmem);
     free(p->scratch);
     free(p->items);
     free(p->copies);

@@ -111,13 +111,27 @@ static int64_t unzigzag(uint64_t v)
 
 /* ---- names and dictionary -------------------------------------------------------- */
 
-/* The number of the interned name s, added when new; -1 out of memory. */
+/* The slot of name s in c's name cache: the pointer's bits mixed
+ * (Fibonacci hashing), its top five bits. */
+static size_t ncache_slot(const char *s)
+{
+    return (size_t)(((uint64_t)(uintptr_t)s * 0x9E3779B97F4A7C15ull) >> 59);
+}
+
+/* The number of the interned name s, added when new; -1 out of memory.
+ * The writer's only (the cache is written): encoding and loading. */
 static int64_t name_num(reccompact *c, const char *s)
 {
+    size_t slot = ncache_slot(s);
+    if (c->ncache_key[slot] == s)
+        return c->ncache_num[slot];
     rc_name_item *it = NULL;
     HASH_FIND_PTR(c->namemap, &s, it);
-    if (it)
+    if (it) {
+        c->ncache_key[slot] = s;
+        c->ncache_num[slot] = it->num;
         return it->num;
+    }
     if (c->nnames == c->namecap) {
         size_t ncap = c->namecap ? c->namecap * 2 : 32;
         const char **nn = realloc(c->names, ncap * sizeof *nn);
@@ -142,6 +156,8 @@ static int64_t name_num(reccompact *c, const char *s)
     }
     c->names[c->nnames] = s;
     c->dict_made[c->nnames] = 0;
+    c->ncache_key[slot] = s;
+    c->ncache_num[slot] = (uint32_t)c->nnames;
     return (int64_t)c->nnames++;
 }
 

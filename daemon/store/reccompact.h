@@ -49,6 +49,12 @@ typedef struct {
     /* scratch for encoding (the writer's) */
     uint8_t *tmp;
     size_t tmpcap;
+    /* the writer's: name -> number for the last names met, by pointer
+     * (32 slots, direct-mapped; an empty slot is NULL; reccompact.c).
+     * A record names a dozen fields and one node: most encodings look
+     * every name up here instead of in namemap. */
+    const char *ncache_key[32];
+    uint32_t ncache_num[32];
 } reccompact;
 
 /* Empty; allocates nothing. */

@@ -567,12 +567,17 @@ fail:
     return e;
 }
 
-uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r)
+uerr recindex_put_kind_lent(recindex *ix, record_kind kind, const char *id, const record *r)
 {
     const char *stored;
     if (reccompact_add(&stored, &ix->cr, id, r) != UERR_OK)
         return UERR_NOMEM;
-    uerr e = put_stored(ix, kind, stored, r);
+    return put_stored(ix, kind, stored, r);
+}
+
+uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r)
+{
+    uerr e = recindex_put_kind_lent(ix, kind, id, r);
     if (e == UERR_OK)
         record_free(r);
     return e;

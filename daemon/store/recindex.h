@@ -199,6 +199,9 @@ uerr recindex_put_compact(recindex *ix, record_kind kind, const char *bytes, siz
 /* recindex_put that also sets the record's kind (recindex_put keeps the
  * kind of a record already there and makes a new one a member). */
 uerr recindex_put_kind(recindex *ix, record_kind kind, const char *id, record *r);
+/* recindex_put_kind that leaves *r to its caller (read, never freed): an
+ * import's records are freed on the thread that decoded them. */
+uerr recindex_put_kind_lent(recindex *ix, record_kind kind, const char *id, const record *r);
 /* Room for n more records without growing (a snapshot's load knows its
  * count). UERR_OK or UERR_NOMEM (ix unchanged but maybe bigger). */
 uerr recindex_reserve(recindex *ix, size_t n);

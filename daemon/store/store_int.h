@@ -315,9 +315,14 @@ struct store_prewrite {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    pthread_cond_t room;  /* an adder waits on it while too much is queued */
-    size_t queued;        /* under mu: bytes of given records not yet taken */
-    int exited;           /* under mu: the thread takes nothing more */
+    pthread_cond_t room; /* an adder waits on it while too much is queued */
+    size_t queued;       /* under mu: bytes of given records not yet taken */
+    int exited;          /* under mu: the thread takes nothing more */
+    /* under mu: the thread waits on cv, an adder on room. A wake is a
+     * futex call (a few us) on the adder's thread, the import's critical
+     * path: each side signals only a waiting peer, and only once enough
+     * work or room has piled up (prewrite.c PREWRITE_WAKE_*). */
+    int sleeping, adder_waits;
     prewrite_item *items; /* under mu: what was added */
     size_t nitems, cap, next;
     int done;      /* under mu: nothing more comes */
@@ -331,6 +336,7 @@ struct store_prewrite {
     size_t released;                 /* copies before it were freed (store_prewrite_release) */
     store_oidmap seen;               /* the thread's: blobs already in the pack (value: item + 1) */
     int unchecked; /* the adder's (read after the join): a write check refused (or was not run) */
+    record_decode_mem checkmem; /* the adder's: its write checks decode into it */
     EVP_MD_CTX *hash;
     struct libdeflate_decompressor *inflater; /* store_prewrite_record's */
     char *scratch;                            /* its output */

@@ -24,8 +24,8 @@ void store_test_unchecked_writes(int on)
 
 /* The size limit and the decode both write checks start with: UERR_OK
  * and *r decoded (the caller frees it), or the refusal with err set. */
-static uerr write_decode(record *r, const char *id, const char *buf, size_t len, char *err,
-                         size_t errlen)
+static uerr write_decode(record *r, record_decode_mem *m, const char *id, const char *buf,
+                         size_t len, char *err, size_t errlen)
 {
     char derr[192];
     if (len > STORE_OBJECT_MAX)
@@ -33,7 +33,8 @@ static uerr write_decode(record *r, const char *id, const char *buf, size_t len,
                         "record %.64s not stored: it would take %zu bytes, more than the %u "
                         "bytes one record may hold (fewer or shorter values)",
                         id, len, STORE_OBJECT_MAX);
-    if (record_decode(r, buf, len, derr, sizeof derr) != 0)
+    if ((m ? record_decode_checked_mem(r, m, buf, len, derr, sizeof derr)
+           : record_decode(r, buf, len, derr, sizeof derr)) != 0)
         return uerr_set(err, errlen, strcmp(derr, "out of memory") == 0 ? UERR_NOMEM : UERR_INVALID,
                         "record %.64s not stored: %s", id, derr);
     return UERR_OK;
@@ -56,7 +57,7 @@ uerr store_write_check(const char *id, const char *buf, size_t len, char *err, s
     char derr[192] = "";
     if (unchecked_writes)
         return UERR_OK;
-    uerr e = write_decode(&r, id, buf, len, err, errlen);
+    uerr e = write_decode(&r, NULL, id, buf, len, err, errlen);
     if (e != UERR_OK)
         return e;
     record_free(&r);
@@ -67,17 +68,24 @@ uerr store_write_check(const char *id, const char *buf, size_t len, char *err, s
     return write_verdict(objcheck_record(buf, len, derr, sizeof derr), id, derr, err, errlen);
 }
 
-uerr store_write_check_kind(const char *id, record_kind kind, const char *buf, size_t len,
-                            char *err, size_t errlen)
+uerr store_write_check_kind_mem(const char *id, record_kind kind, const char *buf, size_t len,
+                                record_decode_mem *m, char *err, size_t errlen)
 {
     record r;
     char derr[192] = "";
     if (unchecked_writes)
         return UERR_OK;
-    uerr e = write_decode(&r, id, buf, len, err, errlen);
+    uerr e = write_decode(&r, m, id, buf, len, err, errlen);
     if (e != UERR_OK)
         return e;
     e = record_id_is_schema(id) ? UERR_OK : objcheck_record_kind(&r, kind, derr, sizeof derr);
-    record_free(&r);
+    if (!m)
+        record_free(&r); /* else r is a view of m's memory */
     return write_verdict(e, id, derr, err, errlen);
+}
+
+uerr store_write_check_kind(const char *id, record_kind kind, const char *buf, size_t len,
+                            char *err, size_t errlen)
+{
+    return store_write_check_kind_mem(id, kind, buf, len, NULL, err, errlen);
 }

@@ -6,6 +6,7 @@
 #define UNIOND_STORE_WRITECHECK_H
 
 #include "proto/kind.h"
+#include "proto/record.h"
 #include "proto/uerr.h"
 
 #include <stddef.h>
@@ -24,5 +25,12 @@ uerr store_write_check(const char *id, const char *buf, size_t len, char *err, s
  * For the bulk commit, where the check is a sixth of the import's CPU. */
 uerr store_write_check_kind(const char *id, record_kind kind, const char *buf, size_t len,
                             char *err, size_t errlen);
+
+/* store_write_check_kind decoding into m (record_decode_checked_mem),
+ * memory kept from one call to the next by a caller that checks many
+ * records on one thread (the import's prewrite queue): no malloc a record.
+ * Same checks, codes and messages. */
+uerr store_write_check_kind_mem(const char *id, record_kind kind, const char *buf, size_t len,
+                                record_decode_mem *m, char *err, size_t errlen);
 
 #endif

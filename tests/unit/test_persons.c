@@ -371,12 +371,44 @@ static void link_equals_walk(void **state)
     recindex_free(&o.ix);
 }
 
+/* The keys are what the snprintf formats made (they were, before round
+ * 11): short, empty and cut at PERSON_KEY_MAX - 1 bytes. */
+static void keys_as_formatted(void **state)
+{
+    (void)state;
+    static char lng[3 * PERSON_KEY_MAX];
+    memset(lng, 'x', sizeof lng - 1);
+    const char *vals[] = {"", "3302", "张三", lng + PERSON_KEY_MAX + 5, lng + 3, lng + 2, lng};
+    size_t nv = sizeof vals / sizeof *vals;
+    for (size_t a = 0; a < nv; a++) {
+        char got[PERSON_KEY_MAX], want[PERSON_KEY_MAX];
+        persons_key_id(got, vals[a]);
+        want[0] = 0;
+        if (*vals[a])
+            snprintf(want, sizeof want, "i%s", vals[a]);
+        assert_string_equal(got, want);
+        persons_key_phone(got, vals[a]);
+        want[0] = 0;
+        if (*vals[a])
+            snprintf(want, sizeof want, "t%s", vals[a]);
+        assert_string_equal(got, want);
+        for (size_t b = 0; b < nv; b++) {
+            persons_key_np(got, vals[a], vals[b]);
+            want[0] = 0;
+            if (*vals[a] && *vals[b])
+                snprintf(want, sizeof want, "p%s\x1f%s", vals[a], vals[b]);
+            assert_string_equal(got, want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(find_equals_scan),
         cmocka_unit_test(lookup_equals_walk),
         cmocka_unit_test(link_equals_walk),
+        cmocka_unit_test(keys_as_formatted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

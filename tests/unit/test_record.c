@@ -92,6 +92,66 @@ static void test_decode_trusted(void **state)
     assert_int_equal(record_decode_trusted(&t, bad, sizeof bad - 1, err, sizeof err), -1);
 }
 
+/* record_decode_trusted_mem gives what record_decode_trusted gives (and
+ * record_decode_checked_mem what record_decode gives), one decode after
+ * another into the same memory: records growing and
+ * shrinking (entries, context, escaped values, an empty value), a refused
+ * record in between (left empty, the memory kept), and the memory freed. */
+static void test_decode_trusted_mem(void **state)
+{
+    (void)state;
+    record_decode_mem m = {0};
+    char err[200] = "";
+    for (int k = 0; k < 40; k++) {
+        record r, want, got;
+        record_init(&r);
+        int nf = 1 + (k * 7) % 13;
+        for (int f = 0; f < nf; f++) {
+            char field[16], value[200];
+            snprintf(field, sizeof field, "f%02d", f);
+            int vl = (k * 31 + f * 17) % 150;
+            for (int c = 0; c < vl; c++)
+                value[c] = (char)(c % 11 == 3 ? '\\' : c % 13 == 5 ? '\n' : 'a' + (c + k) % 26);
+            value[vl] = 0;
+            const char *node = f % 3 == 0 ? "a" : f % 3 == 1 ? "node-b" : "c";
+            assert_int_equal(record_write(&r, node, 1700000000000 + k * 1000 + f, field, value), 0);
+            if (k % 4 == 1)
+                assert_int_equal(record_set_add(&r, "b", 1700000000000 + f, "benefits", field), 0);
+        }
+        size_t n;
+        char *bytes = encode(&r, &n);
+        assert_int_equal(record_decode_trusted(&want, bytes, n, err, sizeof err), 0);
+        assert_int_equal(record_decode_trusted_mem(&got, &m, bytes, n, err, sizeof err), 0);
+        assert_true(record_equal(&got, &want));
+        assert_true(record_equal(&got, &r));
+        /* the checked variant: the same, every check made */
+        assert_int_equal(record_decode_checked_mem(&got, &m, bytes, n, err, sizeof err), 0);
+        assert_true(record_equal(&got, &want));
+        record_free(&want);
+        record_free(&r);
+        free(bytes);
+        if (k % 9 == 4) {
+            static const char bad[] =
+                "name: x\n--\ncontext: a=1\nname b 1 2026-11-28T10:00:00.000Z\n";
+            assert_int_equal(
+                record_decode_trusted_mem(&got, &m, bad, sizeof bad - 1, err, sizeof err), -1);
+            assert_int_equal(got.nentries, 0);
+            assert_null(got.entries);
+            /* an escape that needs not be there: only the checked one refuses */
+            static const char esc[] =
+                "name: \\x41\n--\ncontext: a=1\nname a 1 2026-11-28T10:00:00.000Z\n";
+            assert_int_equal(
+                record_decode_checked_mem(&got, &m, esc, sizeof esc - 1, err, sizeof err), -1);
+            assert_null(got.entries);
+            assert_int_equal(
+                record_decode_trusted_mem(&got, &m, esc, sizeof esc - 1, err, sizeof err), 0);
+            assert_string_equal(got.entries[0].value, "A");
+        }
+    }
+    record_decode_mem_free(&m);
+    assert_null(m.entries);
+}
+
 /* Entry i of field, checked against the expected contents. */
 static void assert_entry(const record *r, const char *field, size_t k, const char *value,
                          const char *node, uint64_t counter, int64_t time_ms)
@@ -952,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_id_make),
         cmocka_unit_test(test_path),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_decode_trusted_mem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
