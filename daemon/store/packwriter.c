@@ -52,17 +52,23 @@ static int pb_reserve(packbuf *p, size_t n)
     size_t nc = p->cap ? p->cap : 1 << 20;
     while (nc < p->len + n)
         nc *= 2;
+    /* the new address is stored before the lock is let go: a pipe's
+     * hasher that takes it next must read the moved buffer, never the
+     * freed one (it did, between the unlock and the store: ASan in the
+     * partition test, seed 6) */
     if (p->grow)
         pthread_mutex_lock(p->grow);
     unsigned char *nb = realloc(p->buf, nc);
+    if (nb) {
+        p->buf = nb;
+        p->cap = nc;
+    }
     if (p->grow)
         pthread_mutex_unlock(p->grow);
     if (!nb) {
         p->oom = 1;
         return -1;
     }
-    p->buf = nb;
-    p->cap = nc;
     return 0;
 }
 
