@@ -16,10 +16,9 @@
 #include "daemon/store/journal.h"
 #include "daemon/util/log.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
-
-#include <assert.h>
 #include <string.h>
 
 void store_batch_begin(store *s)

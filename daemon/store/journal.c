@@ -316,11 +316,6 @@ uerr store_journal_checkpoint(store_journal *j, char *err, size_t errlen)
     return UERR_OK;
 }
 
-int store_journal_due(const store_journal *j)
-{
-    return j && j->seq > 0;
-}
-
 /* pwritev until all n vectors are written at off. 0, or -1 with errno. */
 static int pwritev_all(int fd, struct iovec *v, int n, off_t off)
 {

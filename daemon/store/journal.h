@@ -61,9 +61,7 @@ uerr store_journal_unappend(store_journal *j, const store_journal_pos *at, char 
  * are, then empty it. j NULL or empty: nothing. UERR_IO (the journal is
  * kept: a later checkpoint or the next start does it). */
 uerr store_journal_checkpoint(store_journal *j, char *err, size_t errlen);
-/* 1 when it holds entries (a checkpoint has work) / when it is past its
- * size or count bound (checkpoint now). */
-int store_journal_due(const store_journal *j);
+/* 1 when it is past its size or count bound (checkpoint now). */
 int store_journal_full(const store_journal *j);
 
 #endif

@@ -35,13 +35,10 @@ static int ref_lock_put(int fd, const git_oid *oid)
 
 int store_ref_lock_fill(int fd, const git_oid *oid)
 {
-    char line[GIT_OID_HEXSZ + 2];
-    git_oid_tostr(line, sizeof line, oid);
-    line[GIT_OID_HEXSZ] = '\n';
-    errno = 0;
-    if (fsutil_write_all(fd, line, GIT_OID_HEXSZ + 1) != 0 || fsync(fd) != 0)
-        return errno ? errno : EIO;
-    return 0;
+    int e = ref_lock_put(fd, oid);
+    if (!e && fsync(fd) != 0)
+        e = errno ? errno : EIO;
+    return e;
 }
 
 static void *stage_write(void *arg)
